@@ -1,0 +1,60 @@
+/*
+ * buf.h - a growable byte buffer.
+ *
+ * A struct fx_buf owns its bytes. Every call that may grow it may move
+ * b->p: pointers into the old bytes are invalid after it. Out of memory
+ * exits (fx_oom). Appending to a buffer that has grown to its working size
+ * does not allocate, so a buffer reused per record costs nothing in steady
+ * state.
+ */
+#ifndef FX_BUF_H
+#define FX_BUF_H
+
+#include <stddef.h>
+#include <string.h>
+
+struct fx_buf {
+	char *p;
+	size_t len;
+	size_t cap;
+};
+
+#define FX_BUF_INIT {NULL, 0, 0}
+
+/* Makes room for n more bytes (may move b->p). */
+void fx_buf_grow(struct fx_buf *b, size_t n);
+void fx_buf_free(struct fx_buf *b);
+
+static inline void fx_buf_reset(struct fx_buf *b)
+{
+	b->len = 0;
+}
+
+static inline void fx_buf_add(struct fx_buf *b, const void *p, size_t n)
+{
+	if (b->cap - b->len < n)
+		fx_buf_grow(b, n);
+	if (n)
+		memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+static inline void fx_buf_addc(struct fx_buf *b, char c)
+{
+	if (b->cap == b->len)
+		fx_buf_grow(b, 1);
+	b->p[b->len++] = c;
+}
+
+static inline void fx_buf_adds(struct fx_buf *b, const char *s)
+{
+	fx_buf_add(b, s, strlen(s));
+}
+
+/*
+ * Appends s (n bytes) as a JSON string with quotes, escaping '"', '\\' and
+ * control characters. s must be valid UTF-8 (checked by the caller).
+ */
+void fx_buf_add_json_string(struct fx_buf *b, const char *s, size_t n);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * csvio.h - CSV in (libcsv, RFC 4180 with a header row) and out.
+ *
+ * Reading: a struct csv_reader is fed bytes in chunks of any size
+ * (csv_reader_feed) and calls row_fn once per data row with that row as one
+ * JSON object: the header row gives the field names; a field that is a JSON
+ * number (fx_num_is_json_number) becomes a number unless strings_only
+ * (--csv-strings); every other field is a string, so CSV -> NDJSON -> CSV
+ * gives back every field byte for byte. An empty field is "" (a string).
+ * "\r\n" and "\n" both end rows; quoted fields may hold commas, quotes and
+ * newlines. A row with more or fewer fields than the header is a bad record
+ * (fx_bad_record, "expected 4 fields, got 3"); so is a field that is not
+ * valid UTF-8. The JSON passed to row_fn is valid until row_fn returns.
+ *
+ * Writing: csv_write_field appends one field, quoted when it holds a comma,
+ * quote, CR, LF or leading/trailing space, quotes doubled.
+ */
+#ifndef FX_CSVIO_H
+#define FX_CSVIO_H
+
+#include "buf.h"
+#include "fx.h"
+
+#include <stdint.h>
+
+struct csv_reader;
+
+/*
+ * Called per data row. json/len is the row as a JSON object, without a
+ * trailing newline. line is the physical line the row starts on (1-based,
+ * the header being line 1). Return 0 to go on, non-zero (an exit status) to
+ * stop: csv_reader_feed then returns it.
+ */
+typedef int (*csv_row_fn)(void *arg, const char *json, size_t len,
+			  uint64_t line);
+
+/*
+ * source names the input in messages ("plays.csv", "stdin"). extra, if not
+ * NULL, is appended inside every object before its closing brace: a string
+ * of pre-rendered members such as ,"dt":"2026-11-23" (used for partition
+ * fields). Returns a reader; free with csv_reader_free().
+ */
+struct csv_reader *csv_reader_new(struct fx_ctx *ctx, const char *source,
+				  int strings_only, const char *extra,
+				  csv_row_fn row_fn, void *arg);
+
+/*
+ * Feeds n bytes. At end of input, call once with eof=1 (n may be 0) to
+ * finish the last row. Returns 0, or the non-zero status from row_fn or
+ * from a bad record under --on-error fail (FX_EXIT_DATA).
+ */
+int csv_reader_feed(struct csv_reader *r, const char *p, size_t n, int eof);
+
+/* Number of data rows read so far. */
+uint64_t csv_reader_rows(const struct csv_reader *r);
+
+void csv_reader_free(struct csv_reader *r);
+
+/* Appends one field to b, quoted if needed (see above). */
+void csv_write_field(struct fx_buf *b, const char *s, size_t n);
+
+#endif

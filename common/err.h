@@ -1,0 +1,68 @@
+/*
+ * err.h - messages and bad records, one shape everywhere:
+ *
+ *   fx-agg: stdin:12: field "event_time": not a timestamp: "yesterday"
+ *
+ * program, where, what. Lowercase, no final period, the subject quoted.
+ * All of these write to stderr and never fail.
+ */
+#ifndef FX_ERR_H
+#define FX_ERR_H
+
+#include "fx.h"
+
+#include <stdarg.h>
+
+#if defined(__GNUC__)
+#define FX_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define FX_NORETURN __attribute__((noreturn))
+#else
+#define FX_PRINTF(a, b)
+#define FX_NORETURN
+#endif
+
+/* "prog: message" */
+void fx_warn(const struct fx_ctx *ctx, const char *fmt, ...) FX_PRINTF(2, 3);
+void fx_vwarn(const struct fx_ctx *ctx, const char *fmt, va_list ap);
+
+/* "prog: message", then exit(status). */
+FX_NORETURN void fx_die(const struct fx_ctx *ctx, int status, const char *fmt,
+			...) FX_PRINTF(3, 4);
+
+/* Out of memory is not a recoverable condition for a filter. */
+FX_NORETURN void fx_oom(void);
+void *fx_malloc(size_t n);
+void *fx_realloc(void *p, size_t n);
+char *fx_strdup(const char *s);
+char *fx_strndup(const char *s, size_t n);
+
+/*
+ * Where a bad record was found: "stdin:12", "plays.csv:3",
+ * "ods_play/2@1234" (topic/partition@offset).
+ */
+struct fx_where {
+	const char *source; /* input name */
+	uint64_t line;	    /* 1-based line, 0 if not line-addressed */
+	int64_t partition;  /* Kafka partition or -1 */
+	int64_t offset;	    /* Kafka offset or -1 */
+};
+
+#define FX_WHERE_LINE(src, ln) ((struct fx_where){(src), (ln), -1, -1})
+
+/* Formats where into buf as "src:line" or "topic/partition@offset". */
+const char *fx_where_format(const struct fx_where *w, char *buf, size_t n);
+
+/*
+ * A bad record: reports it according to --on-error.
+ *   fail: prints the message and returns FX_EXIT_DATA; the caller stops.
+ *   skip: counts it, prints nothing, returns 0; the caller drops it.
+ *   dlq:  appends {"_fx_error":"…","source":"…","raw":"…"} to the DLQ file
+ *         and returns 0; if the DLQ cannot be written returns FX_EXIT_IO.
+ * field may be NULL. raw is the record's bytes (not necessarily UTF-8: a
+ * DLQ line then carries "raw_base64" instead of "raw").
+ */
+int fx_bad_record(struct fx_ctx *ctx, const struct fx_where *where,
+		  const char *field, const char *raw, size_t rawlen,
+		  const char *fmt, ...) FX_PRINTF(6, 7);
+
+#endif

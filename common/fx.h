@@ -1,0 +1,86 @@
+/*
+ * fx.h - what every fx program shares: exit statuses, the version, the stop
+ * flag and the context passed everywhere.
+ *
+ * A struct fx_ctx belongs to main(); every module borrows it. It holds the
+ * program name (for messages), the common options (--on-error, --stats,
+ * --max-record) and the counters that --stats prints.
+ */
+#ifndef FX_H
+#define FX_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define FX_VERSION "0.1.0"
+
+/* Exit statuses, documented in every man page's EXIT STATUS. */
+enum fx_exit {
+	FX_EXIT_OK = 0,	   /* success; also a closed stdout (| head) */
+	FX_EXIT_DATA = 1,  /* a bad record under --on-error fail */
+	FX_EXIT_USAGE = 2, /* usage or configuration error */
+	FX_EXIT_IO = 3,	   /* I/O or broker error */
+};
+
+enum fx_on_error {
+	FX_ON_ERROR_FAIL = 0,
+	FX_ON_ERROR_SKIP,
+	FX_ON_ERROR_DLQ,
+};
+
+#define FX_DEFAULT_MAX_RECORD ((size_t)16 << 20)
+
+/*
+ * The one global: set by SIGINT/SIGTERM. Loops check it between records,
+ * flush what is complete and exit.
+ */
+extern volatile sig_atomic_t fx_stop;
+
+struct fx_stats {
+	uint64_t records_in;
+	uint64_t records_out;
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	uint64_t bad_records;
+};
+
+struct fx_ctx {
+	const char *prog;
+
+	/* common options, set by fx_parse_options() */
+	enum fx_on_error on_error;
+	const char *dlq_path;
+	int stats;
+	int progress;
+	size_t max_record;
+
+	/* the DLQ file, opened on first use */
+	FILE *dlq;
+
+	struct fx_stats st;
+	double start_time; /* monotonic seconds at fx_init() */
+	double last_progress;
+};
+
+/*
+ * Sets up ctx for program prog: ignores SIGPIPE (a closed stdout shows up as
+ * EPIPE from write, which the writer turns into a quiet exit), installs the
+ * SIGINT/SIGTERM handler that sets fx_stop.
+ */
+void fx_init(struct fx_ctx *ctx, const char *prog);
+
+/* Monotonic clock in seconds. */
+double fx_now(void);
+
+/*
+ * Prints "--stats" counters to stderr if asked for, closes the DLQ.
+ * Returns status, or FX_EXIT_IO if the DLQ could not be written.
+ */
+int fx_finish(struct fx_ctx *ctx, int status);
+
+/* With --progress, prints the counters every few seconds. Cheap to call. */
+void fx_progress(struct fx_ctx *ctx);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * fxtime.h - event time and durations.
+ *
+ * Times are int64 milliseconds since the Unix epoch, UTC. Parsing accepts
+ * ISO-8601 / RFC 3339 date-times ("2026-11-23T10:00:00.123Z", "...+02:00",
+ * "2026-11-23 10:00:00", fraction of any length truncated toward negative
+ * infinity to milliseconds, a missing offset means UTC) and epoch seconds or
+ * milliseconds (JSON numbers, or digit strings, per --time-unit). fx writes
+ * times as ISO-8601 UTC with milliseconds: "2026-11-23T10:00:00.123Z".
+ * Nothing here allocates.
+ */
+#ifndef FX_TIME_H
+#define FX_TIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum fx_time_unit {
+	FX_TIME_AUTO = 0, /* strings: ISO-8601; numbers: epoch seconds */
+	FX_TIME_S,
+	FX_TIME_MS,
+};
+
+/* Parses an ISO-8601 date-time of n bytes. Returns 0, or -1 if it is not one. */
+int fx_time_parse_iso(const char *s, size_t n, int64_t *ms);
+
+/*
+ * Parses an epoch number (integer or fraction, as JSON writes it) of n bytes
+ * in unit (FX_TIME_AUTO means seconds). Returns 0 or -1.
+ */
+int fx_time_parse_epoch(const char *s, size_t n, enum fx_time_unit unit,
+			int64_t *ms);
+
+/*
+ * Formats ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf (at least
+ * FX_TIME_ISO_LEN + 1 bytes, NUL-terminated). Returns the length (24 for
+ * years 0000-9999).
+ */
+#define FX_TIME_ISO_LEN 32
+size_t fx_time_format_iso(int64_t ms, char *buf);
+
+/*
+ * Parses a duration: a non-negative integer followed by a unit: ms, s, m,
+ * h, d ("250ms", "5s", "1m", "2h", "1d"); "0" alone is zero. Returns 0, or
+ * -1 on anything else (no unit, unknown unit, overflow, negative).
+ */
+int fx_duration_parse(const char *s, int64_t *ms);
+
+/* Formats a duration as its shortest exact form ("90s" -> "90s", 60000 -> "1m"). */
+size_t fx_duration_format(int64_t ms, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,156 @@
+/*
+ * json.h - the record scanner: validates a JSON text and extracts the fields
+ * a program asks for, in one pass, without copying or allocating.
+ *
+ * A record is one JSON object (RFC 8259: UTF-8, no trailing commas, no
+ * comments, strict numbers; whitespace around it allowed). json_scan()
+ * touches each byte once: strings are skipped 16 bytes at a time, and the
+ * fields named by a struct json_paths are located on the way. A value found
+ * is a view (struct json_value) into the caller's bytes: it is valid as long
+ * as those bytes are.
+ *
+ * Field paths: "a" is a top-level key, "a.b.c" addresses nested objects; a
+ * dot inside a key is written "\.". A path through a value that is not an
+ * object is missing. If a key occurs twice in one object the last one wins
+ * (as in jq and JavaScript).
+ *
+ * Lone UTF-16 surrogates in \u escapes are accepted (they are valid JSON
+ * grammar); invalid UTF-8 bytes, raw control characters and NUL are not.
+ * Numbers are checked for JSON syntax only: 1e400 and 2^70 are valid JSON
+ * and pass through untouched; num.h says what arithmetic does with them.
+ */
+#ifndef FX_JSON_H
+#define FX_JSON_H
+
+#include "buf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum json_type {
+	JSON_MISSING = 0,
+	JSON_NULL,
+	JSON_FALSE,
+	JSON_TRUE,
+	JSON_NUMBER,
+	JSON_STRING,
+	JSON_OBJECT,
+	JSON_ARRAY,
+};
+
+/* "missing", "null", "boolean", "number", "string", "object", "array" */
+const char *json_type_name(enum json_type t);
+
+struct json_value {
+	enum json_type type;
+	/*
+	 * The value's bytes: a string with its quotes, an object or array
+	 * with its brackets, a number or literal as written.
+	 */
+	const char *p;
+	size_t len;
+	int escaped; /* a string holding a backslash escape */
+};
+
+#define JSON_MAX_PATHS 64
+#define JSON_MAX_PATH_DEPTH 16
+
+struct json_path {
+	char *name;		  /* as given, "a.b\.c" */
+	size_t nseg;		  /* segments */
+	char *seg[JSON_MAX_PATH_DEPTH]; /* unescaped segments */
+	size_t seglen[JSON_MAX_PATH_DEPTH];
+};
+
+/* A compiled set of field paths. Owns its strings. */
+struct json_paths {
+	size_t n;
+	struct json_path v[JSON_MAX_PATHS];
+	unsigned max_depth;
+};
+
+/*
+ * Compiles names into ps. Returns 0, or -1 with a message in err (static
+ * text) for an empty name or segment, too many paths or too deep a path.
+ */
+int json_paths_init(struct json_paths *ps, char *const *names, size_t n,
+		    const char **err);
+/* Adds one path; returns its index or -1 (err set). */
+int json_paths_add(struct json_paths *ps, const char *name, const char **err);
+void json_paths_free(struct json_paths *ps);
+
+/*
+ * Scanner state reused from record to record (its depth stack grows to the
+ * deepest record seen, then never allocates again). Zero-initialise it; free
+ * with json_scanner_free().
+ */
+struct json_scanner {
+	unsigned char *stack;
+	size_t cap;
+	uint64_t *masks;
+	size_t mask_cap;
+};
+
+void json_scanner_free(struct json_scanner *sc);
+
+/* What json_scan() learned about the record besides validity. */
+enum {
+	JSON_SCAN_CONTROL = 1, /* an object whose first key is "_fx" */
+	JSON_SCAN_HAS_FX = 2,  /* a top-level key starts with "_fx" */
+};
+
+struct json_error {
+	size_t offset;	    /* byte offset of the problem */
+	const char *reason; /* static text: "unterminated string" */
+};
+
+/* Flags for json_scan(). */
+enum {
+	JSON_ANY_VALUE = 1, /* accept any JSON text, not only an object */
+};
+
+/*
+ * Validates the n bytes at p and, if ps is not NULL, stores in vals[i] the
+ * value of path i (type JSON_MISSING if absent). Returns a combination of
+ * JSON_SCAN_* flags (>= 0), or -1 with *err filled. A text that is valid
+ * JSON but not an object fails (without JSON_ANY_VALUE) with the reason
+ * "not a JSON object".
+ */
+int json_scan(struct json_scanner *sc, const struct json_paths *ps,
+	      const char *p, size_t n, struct json_value *vals,
+	      struct json_error *err, int flags);
+
+/*
+ * Iterates the top-level members of a record already validated by
+ * json_scan(): start with *pos = 0; each call returns 1 and fills key (the
+ * key string with its quotes), member (from the key's opening quote to the
+ * end of the value) and val, or 0 after the last member.
+ */
+struct json_member {
+	struct json_value key;
+	struct json_value val;
+	const char *p; /* the whole member: "key": value */
+	size_t len;
+};
+int json_object_next(const char *p, size_t n, size_t *pos,
+		     struct json_member *m);
+
+/*
+ * Appends the unescaped contents of a string value (without quotes) to out.
+ * A \u escape of a lone surrogate becomes U+FFFD.
+ */
+void json_string_unescape(const struct json_value *v, struct fx_buf *out);
+
+/*
+ * Compares a string value's unescaped contents with s (n bytes) without
+ * allocating. Returns 1 if equal.
+ */
+int json_string_equals(const struct json_value *v, const char *s, size_t n);
+
+/*
+ * Checks that n bytes are valid UTF-8 (no overlongs, no surrogates, at most
+ * U+10FFFF). Returns 1 if they are.
+ */
+int json_utf8_valid(const char *p, size_t n);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * num.h - JSON numbers that keep integers exact.
+ *
+ * An integer (JSON number without fraction or exponent) is an int64 when it
+ * fits; past int64 it is an error for arithmetic, never a silent double.
+ * Numbers are written as JSON: integers in decimal, never "1e+06"; doubles
+ * in the shortest form that reads back to the same value ("%.17g" trimmed),
+ * with ".0" never added to an integral double, and non-finite values
+ * rejected. Nothing here allocates.
+ */
+#ifndef FX_NUM_H
+#define FX_NUM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum fx_num_kind {
+	FX_NUM_INT,	 /* fits int64 */
+	FX_NUM_DOUBLE,	 /* has a fraction or exponent, finite as a double */
+	FX_NUM_BIGINT,	 /* an integer outside int64 */
+	FX_NUM_OVERFLOW, /* magnitude outside double (1e400) */
+	FX_NUM_INVALID,	 /* not a JSON number */
+};
+
+struct fx_num {
+	enum fx_num_kind kind;
+	int64_t i;
+	double d; /* also set for FX_NUM_INT and FX_NUM_BIGINT (approximate) */
+};
+
+/* Parses exactly n bytes as a JSON number. */
+enum fx_num_kind fx_num_parse(const char *s, size_t n, struct fx_num *out);
+
+/*
+ * Parses a CSV field as a number the way a person reading the CSV would:
+ * JSON number syntax only (so "007", "+1", "1.", " 1", "0x10", "NaN" stay
+ * strings, and so round-trip byte for byte). Returns 1 if the field is a
+ * number that fx may write unchanged as a JSON number, 0 otherwise.
+ */
+int fx_num_is_json_number(const char *s, size_t n);
+
+/* Writes i in decimal into buf (at least 21 bytes). Returns the length. */
+size_t fx_num_format_int(int64_t i, char *buf);
+
+/*
+ * Writes d as the shortest decimal that reads back to d into buf (at least
+ * 32 bytes). Integral values within 2^53 are written without exponent or
+ * fraction ("1000000", not "1e+06"). Returns the length, or 0 if d is not
+ * finite.
+ */
+size_t fx_num_format_double(double d, char *buf);
+
+/* a + b, a * b with overflow check: return 0, or -1 on int64 overflow. */
+int fx_num_add_int(int64_t a, int64_t b, int64_t *out);
+int fx_num_mul_int(int64_t a, int64_t b, int64_t *out);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * writer.h - buffered output of records to a descriptor.
+ *
+ * Writes go to a large buffer and out in large writes. An error is sticky:
+ * after it every call does nothing, record_writer_failed() is true, and
+ * record_writer_close() reports it once. A closed pipe (EPIPE) is not an
+ * error to report: the program ends quietly with status 0, as a filter in
+ * `| head` should.
+ */
+#ifndef FX_WRITER_H
+#define FX_WRITER_H
+
+#include "fx.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#define RECORD_WRITER_BUFSIZE ((size_t)1 << 20)
+
+struct record_writer {
+	const struct fx_ctx *ctx;
+	const char *name; /* "stdout" or a path, for messages */
+	int fd;
+	char *buf;
+	size_t len;
+	size_t cap;
+	int err; /* errno of the first failed write, 0 if none */
+	uint64_t bytes;
+};
+
+/* The writer does not own fd. name is borrowed. */
+void record_writer_init(struct record_writer *w, const struct fx_ctx *ctx,
+			int fd, const char *name);
+
+/* Writes the buffer out. Returns 0, or -1 (sticky error). */
+int record_writer_flush(struct record_writer *w);
+
+/* Appends n bytes. Returns 0, or -1 (sticky error). */
+int record_writer_write_slow(struct record_writer *w, const char *p, size_t n);
+
+static inline int record_writer_write(struct record_writer *w, const char *p,
+				      size_t n)
+{
+	if (w->cap - w->len > n) {
+		memcpy(w->buf + w->len, p, n);
+		w->len += n;
+		return 0;
+	}
+	return record_writer_write_slow(w, p, n);
+}
+
+/* Appends a record and its "\n". */
+static inline int record_writer_put(struct record_writer *w, const char *p,
+				    size_t n)
+{
+	if (w->cap - w->len > n + 1) {
+		memcpy(w->buf + w->len, p, n);
+		w->buf[w->len + n] = '\n';
+		w->len += n + 1;
+		return 0;
+	}
+	if (record_writer_write_slow(w, p, n))
+		return -1;
+	return record_writer_write_slow(w, "\n", 1);
+}
+
+static inline int record_writer_failed(const struct record_writer *w)
+{
+	return w->err != 0;
+}
+
+/* True after EPIPE: the reader went away, stop quietly. */
+int record_writer_closed_pipe(const struct record_writer *w);
+
+/*
+ * Flushes and frees the buffer (does not close fd). Returns 0 if every byte
+ * was written or the pipe was closed by the reader; otherwise reports
+ * "prog: NAME: write error: reason" and returns FX_EXIT_IO.
+ */
+int record_writer_close(struct record_writer *w);
+
+#endif
