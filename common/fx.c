@@ -1,0 +1,88 @@
+/* fx.c - program set-up, signals, --stats */
+#include "fx.h"
+#include "err.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+volatile sig_atomic_t fx_stop;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	fx_stop = 1;
+}
+
+double fx_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void fx_init(struct fx_ctx *ctx, const char *prog)
+{
+	struct sigaction sa;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->prog = prog;
+	ctx->max_record = FX_DEFAULT_MAX_RECORD;
+	ctx->start_time = fx_now();
+	ctx->last_progress = ctx->start_time;
+
+	signal(SIGPIPE, SIG_IGN);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	/* no SA_RESTART: a blocking read returns EINTR and the loop stops */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static void print_stats(const struct fx_ctx *ctx, const char *when)
+{
+	double secs = fx_now() - ctx->start_time;
+	const struct fx_stats *s = &ctx->st;
+
+	if (secs <= 0)
+		secs = 1e-9;
+	fprintf(stderr,
+		"%s: %s: %" PRIu64 " records in, %" PRIu64
+		" records out, %" PRIu64 " bad, %" PRIu64 " bytes in, %" PRIu64
+		" bytes out, %.3f s, %.0f records/s, %.1f MB/s\n",
+		ctx->prog, when, s->records_in, s->records_out, s->bad_records,
+		s->bytes_in, s->bytes_out, secs, (double)s->records_in / secs,
+		(double)s->bytes_in / secs / 1e6);
+}
+
+void fx_progress(struct fx_ctx *ctx)
+{
+	double now;
+
+	if (!ctx->progress)
+		return;
+	now = fx_now();
+	if (now - ctx->last_progress < 2.0)
+		return;
+	ctx->last_progress = now;
+	print_stats(ctx, "progress");
+}
+
+int fx_finish(struct fx_ctx *ctx, int status)
+{
+	if (ctx->dlq) {
+		if (fclose(ctx->dlq) != 0 && status == FX_EXIT_OK) {
+			fx_warn(ctx, "%s: write error: %s", ctx->dlq_path,
+				strerror(errno));
+			status = FX_EXIT_IO;
+		}
+		ctx->dlq = NULL;
+	}
+	if (ctx->stats)
+		print_stats(ctx, "stats");
+	return status;
+}
