@@ -33,6 +33,7 @@ struct record_reader {
 	size_t start; /* first unread byte */
 	size_t end;   /* end of valid bytes */
 	int eof;
+	int skipping; /* inside an over-long line */
 	uint64_t line;
 	uint64_t bytes; /* bytes consumed */
 };

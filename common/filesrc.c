@@ -1,0 +1,387 @@
+/* filesrc.c - records from files and directories */
+#include "filesrc.h"
+#include "csvio.h"
+#include "err.h"
+#include "opt.h"
+#include "stream.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define HIVE_NULL "__HIVE_DEFAULT_PARTITION__"
+
+int file_format_parse(const char *s, enum file_format *f, int *gz)
+{
+	size_t n = strlen(s);
+
+	*gz = 0;
+	if (n > 3 && strcmp(s + n - 3, "+gz") == 0) {
+		*gz = 1;
+		n -= 3;
+	}
+	if ((n == 6 && !strncmp(s, "ndjson", 6)) ||
+	    (n == 5 && !strncmp(s, "jsonl", 5)) ||
+	    (n == 4 && !strncmp(s, "json", 4)))
+		*f = FORMAT_NDJSON;
+	else if (n == 3 && !strncmp(s, "csv", 3))
+		*f = FORMAT_CSV;
+	else
+		return -1;
+	return 0;
+}
+
+static int ends_with(const char *s, size_t n, const char *suffix)
+{
+	size_t k = strlen(suffix);
+
+	return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+/* Format of a file by its name; FORMAT_AUTO if the name does not say. */
+static enum file_format format_of(const char *name, int *gz)
+{
+	size_t n = strlen(name);
+
+	*gz = ends_with(name, n, ".gz");
+	if (*gz)
+		n -= 3;
+	if (ends_with(name, n, ".ndjson") || ends_with(name, n, ".jsonl") ||
+	    ends_with(name, n, ".json"))
+		return FORMAT_NDJSON;
+	if (ends_with(name, n, ".csv"))
+		return FORMAT_CSV;
+	return FORMAT_AUTO;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Appends the data files under dir to files, in sorted order. */
+static int walk(struct fx_ctx *ctx, const char *dir, struct fx_strlist *files)
+{
+	struct fx_strlist names = {0};
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	size_t i;
+	int rc = 0;
+
+	if (!d) {
+		fx_warn(ctx, "%s: %s", dir, strerror(errno));
+		return FX_EXIT_IO;
+	}
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && de->d_name[0] != '_')
+			fx_strlist_push(&names, de->d_name);
+	closedir(d);
+	if (names.n)
+		qsort(names.v, names.n, sizeof(*names.v), cmp_names);
+	for (i = 0; i < names.n && !rc; i++) {
+		struct stat sb;
+		char *path;
+		int gz;
+
+		if (asprintf(&path, "%s/%s", dir, names.v[i]) < 0)
+			fx_oom();
+		if (stat(path, &sb) != 0) {
+			fx_warn(ctx, "%s: %s", path, strerror(errno));
+			rc = FX_EXIT_IO;
+		} else if (S_ISDIR(sb.st_mode)) {
+			rc = walk(ctx, path, files);
+		} else if (format_of(path, &gz) != FORMAT_AUTO) {
+			fx_strlist_push(files, path);
+		}
+		free(path);
+	}
+	fx_strlist_free(&names);
+	return rc;
+}
+
+void fx_partition_value_decode(struct fx_buf *out, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned v;
+
+		if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
+		    isxdigit((unsigned char)s[i + 2]) &&
+		    sscanf(s + i + 1, "%2x", &v) == 1) {
+			fx_buf_addc(out, (char)v);
+			i += 2;
+		} else {
+			fx_buf_addc(out, s[i]);
+		}
+	}
+}
+
+void fx_partition_value_encode(struct fx_buf *out, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i;
+
+	if (n == 0) {
+		fx_buf_adds(out, HIVE_NULL);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f || strchr("/=%\\:*?\"<>|#{[", c) ||
+		    (i == 0 && c == '.')) {
+			fx_buf_addc(out, '%');
+			fx_buf_addc(out, hex[c >> 4]);
+			fx_buf_addc(out, hex[c & 15]);
+		} else {
+			fx_buf_addc(out, (char)c);
+		}
+	}
+}
+
+/*
+ * The partition fields of a file under root: for each "k=v" component of
+ * the path below root, k goes to keys and ,"k":"v" (or null) to extra.
+ */
+static void partition_fields(const char *root, const char *file,
+			     struct fx_strlist *keys, struct fx_buf *extra,
+			     size_t *off)
+{
+	const char *s = file + strlen(root), *slash;
+	struct fx_buf v = FX_BUF_INIT;
+
+	while ((slash = strchr(s, '/'))) {
+		const char *eq = memchr(s, '=', (size_t)(slash - s));
+
+		if (eq && eq > s && keys->n < JSON_MAX_PATHS) {
+			char *k = fx_strndup(s, (size_t)(eq - s));
+			size_t vlen = (size_t)(slash - eq - 1);
+
+			fx_strlist_push(keys, k);
+			fx_buf_addc(extra, ',');
+			fx_buf_add_json_string(extra, k, strlen(k));
+			fx_buf_addc(extra, ':');
+			if (vlen == strlen(HIVE_NULL) &&
+			    !memcmp(eq + 1, HIVE_NULL, vlen)) {
+				fx_buf_adds(extra, "null");
+			} else {
+				fx_buf_reset(&v);
+				fx_partition_value_decode(&v, eq + 1, vlen);
+				fx_buf_add_json_string(extra, v.p, v.len);
+			}
+			free(k);
+			off[keys->n] = extra->len;
+		}
+		s = slash + 1;
+	}
+	fx_buf_free(&v);
+}
+
+/* Writes rec with extra members inserted before its closing brace. */
+static int put_with_extra(struct record_writer *out, const char *p, size_t n,
+			  const char *extra, size_t elen)
+{
+	size_t close = n;
+
+	while (close > 0 && p[close - 1] != '}')
+		close--;
+	close--;
+	if (record_writer_write(out, p, close))
+		return -1;
+	{
+		/* an empty object takes the members without a comma */
+		size_t k = close;
+
+		while (k > 0 && strchr(" \t\r\n", p[k - 1]))
+			k--;
+		if (p[k - 1] == '{') {
+			extra++;
+			elen--;
+		}
+	}
+	if (record_writer_write(out, extra, elen))
+		return -1;
+	return record_writer_put(out, p + close, n - close);
+}
+
+struct ndjson_extra {
+	struct json_paths keys;
+	struct fx_buf all; /* every partition member */
+	struct fx_buf some; /* built per record when it has some of the keys */
+	struct fx_strlist names;
+	size_t off[JSON_MAX_PATHS + 1]; /* member i is all[off[i]..off[i+1]) */
+};
+
+static int copy_ndjson(struct fx_ctx *ctx, const char *path, int gz,
+		       struct ndjson_extra *ex, struct record_writer *out)
+{
+	struct record_stream rs;
+	struct json_value vals[JSON_MAX_PATHS];
+	struct record rec;
+	int rc, flags;
+
+	rc = record_stream_open(&rs, ctx, path, gz,
+				ex && ex->keys.n ? &ex->keys : NULL);
+	if (rc)
+		return rc;
+	while (!fx_stop && (rc = record_stream_next(&rs, &rec, vals, &flags)) > 0) {
+		if (!ex || !ex->keys.n || (flags & JSON_SCAN_CONTROL)) {
+			record_writer_put(out, rec.p, rec.len);
+		} else {
+			const struct fx_buf *e = &ex->all;
+			size_t i;
+
+			for (i = 0; i < ex->keys.n; i++)
+				if (vals[i].type != JSON_MISSING)
+					break;
+			if (i < ex->keys.n) {
+				/* keep the record's own value of a key */
+				fx_buf_reset(&ex->some);
+				for (i = 0; i < ex->keys.n; i++)
+					if (vals[i].type == JSON_MISSING)
+						fx_buf_add(&ex->some,
+							   ex->all.p + ex->off[i],
+							   ex->off[i + 1] -
+								   ex->off[i]);
+				e = &ex->some;
+			}
+			if (e->len)
+				put_with_extra(out, rec.p, rec.len, e->p,
+					       e->len);
+			else
+				record_writer_put(out, rec.p, rec.len);
+		}
+		ctx->st.records_out++;
+		if (record_writer_failed(out))
+			break;
+	}
+	record_stream_close(&rs);
+	return rc < 0 ? -rc : 0;
+}
+
+struct csv_sink {
+	struct record_writer *out;
+	struct fx_ctx *ctx;
+};
+
+static int csv_row(void *arg, const char *json, size_t len, uint64_t line)
+{
+	struct csv_sink *cs = arg;
+
+	(void)line;
+	cs->ctx->st.records_out++;
+	if (record_writer_put(cs->out, json, len))
+		return FX_EXIT_IO;
+	return 0;
+}
+
+static int copy_csv(struct fx_ctx *ctx, const struct file_source_opts *o,
+		    const char *path, int gz, const char *extra,
+		    struct record_writer *out)
+{
+	struct csv_sink cs = {out, ctx};
+	struct fx_input in;
+	struct csv_reader *cr;
+	char *buf;
+	int rc;
+
+	rc = fx_input_open(&in, ctx, path, gz);
+	if (rc)
+		return rc;
+	cr = csv_reader_new(ctx, in.name, o->csv_strings, extra, csv_row, &cs);
+	buf = fx_malloc(1 << 20);
+	for (;;) {
+		ssize_t n = fx_input_read(&in, buf, 1 << 20);
+
+		if (n < 0) {
+			rc = FX_EXIT_IO;
+			break;
+		}
+		ctx->st.bytes_in += (size_t)n;
+		rc = csv_reader_feed(cr, buf, (size_t)n, n == 0);
+		if (rc || n == 0 || fx_stop)
+			break;
+	}
+	ctx->st.records_in += csv_reader_rows(cr);
+	if (rc == FX_EXIT_IO && record_writer_failed(out))
+		rc = 0; /* the writer reports its own error */
+	free(buf);
+	csv_reader_free(cr);
+	fx_input_close(&in);
+	return rc;
+}
+
+static int read_file(struct fx_ctx *ctx, const struct file_source_opts *o,
+		     const char *root, const char *path,
+		     struct record_writer *out)
+{
+	struct ndjson_extra ex;
+	enum file_format f = o->format;
+	int gz = o->gz, rc;
+	const char *err;
+
+	if (f == FORMAT_AUTO) {
+		f = strcmp(path, "-") ? format_of(path, &gz) : FORMAT_NDJSON;
+		if (f == FORMAT_AUTO)
+			f = FORMAT_NDJSON;
+	}
+	memset(&ex, 0, sizeof(ex));
+	if (o->partition_fields && root) {
+		partition_fields(root, path, &ex.names, &ex.all, ex.off);
+		if (json_paths_init(&ex.keys, ex.names.v, ex.names.n, &err))
+			fx_die(ctx, FX_EXIT_USAGE, "%s: %s", path, err);
+	}
+	if (f == FORMAT_CSV) {
+		if (ex.all.len)
+			fx_buf_addc(&ex.all, 0);
+		rc = copy_csv(ctx, o, path, gz, ex.all.len ? ex.all.p : NULL,
+			      out);
+	} else {
+		rc = copy_ndjson(ctx, path, gz, &ex, out);
+	}
+	json_paths_free(&ex.keys);
+	fx_buf_free(&ex.all);
+	fx_buf_free(&ex.some);
+	fx_strlist_free(&ex.names);
+	return rc;
+}
+
+int file_source_run(struct fx_ctx *ctx, const struct file_source_opts *o,
+		    char **operands, size_t n, struct record_writer *out)
+{
+	char *stdin_only[] = {"-"};
+	size_t i, j;
+	int rc = 0;
+
+	if (n == 0) {
+		operands = stdin_only;
+		n = 1;
+	}
+	for (i = 0; i < n && !rc && !fx_stop; i++) {
+		struct stat sb;
+
+		if (strcmp(operands[i], "-") != 0 &&
+		    stat(operands[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
+			struct fx_strlist files = {0};
+			char *root = fx_strdup(operands[i]);
+			size_t rl = strlen(root);
+
+			while (rl > 1 && root[rl - 1] == '/')
+				root[--rl] = 0;
+			rc = walk(ctx, root, &files);
+			for (j = 0; j < files.n && !rc && !fx_stop; j++)
+				rc = read_file(ctx, o, root, files.v[j], out);
+			fx_strlist_free(&files);
+			free(root);
+		} else {
+			rc = read_file(ctx, o, NULL, operands[i], out);
+		}
+		if (record_writer_failed(out))
+			break;
+	}
+	return rc;
+}

@@ -1,0 +1,55 @@
+/*
+ * filesrc.h - records from files and directories: fx-consume's batch
+ * source.
+ *
+ * Operands are files, directories and "-" (stdin). A directory is walked
+ * recursively in byte order of names (strcmp, not the locale), taking the
+ * files whose names end in a known extension (.ndjson .jsonl .json .csv,
+ * each optionally .gz) and passing over names that start with '.' or '_'
+ * (temporary files, _SUCCESS markers). A file named on the command line is
+ * read whatever its name; its format comes from its extension, or --format,
+ * and is NDJSON when neither says.
+ *
+ * With partition_fields, every path component "k=v" below a directory
+ * operand becomes a string field k (value %XX-decoded, see
+ * fx_partition_value_decode) appended to each record from that directory,
+ * unless the record already has a field k.
+ */
+#ifndef FX_FILESRC_H
+#define FX_FILESRC_H
+
+#include "buf.h"
+#include "fx.h"
+#include "writer.h"
+
+enum file_format {
+	FORMAT_AUTO = 0,
+	FORMAT_NDJSON,
+	FORMAT_CSV,
+};
+
+struct file_source_opts {
+	enum file_format format;
+	int gz;		/* with --format: input is gzip */
+	int csv_strings; /* CSV fields stay strings */
+	int partition_fields;
+};
+
+/* "ndjson", "jsonl", "json", "csv" (optionally "+gz"). Returns 0 or -1. */
+int file_format_parse(const char *s, enum file_format *f, int *gz);
+
+/* Reads every operand in order, writes records to out. Returns exit status. */
+int file_source_run(struct fx_ctx *ctx, const struct file_source_opts *o,
+		    char **operands, size_t n, struct record_writer *out);
+
+/*
+ * Hive-style escaping of a partition value for a directory name: bytes
+ * that are not safe in a path component ('/', '=', '%', control bytes, a
+ * leading '.', '\\', ':', '*', '?', '"', '<', '>', '|', '#', '{', '[') become
+ * %XX; a null or empty value is "__HIVE_DEFAULT_PARTITION__", as in Hive,
+ * and reads back as null. Decoding turns %XX back into the byte.
+ */
+void fx_partition_value_encode(struct fx_buf *out, const char *s, size_t n);
+void fx_partition_value_decode(struct fx_buf *out, const char *s, size_t n);
+
+#endif

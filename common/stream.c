@@ -1,0 +1,82 @@
+/* stream.c - validated records from one input */
+#include "stream.h"
+#include "err.h"
+
+#include <string.h>
+
+int record_stream_open(struct record_stream *rs, struct fx_ctx *ctx,
+		       const char *path, int gz,
+		       const struct json_paths *paths)
+{
+	int rc;
+
+	memset(rs, 0, sizeof(*rs));
+	rs->ctx = ctx;
+	rs->paths = paths;
+	rc = fx_input_open(&rs->in, ctx, path, gz);
+	if (rc)
+		return rc;
+	record_reader_init(&rs->reader, &rs->in, ctx->max_record);
+	rs->open = 1;
+	return 0;
+}
+
+struct fx_where record_stream_where(const struct record_stream *rs,
+				    const struct record *rec)
+{
+	return FX_WHERE_LINE(rs->in.name, rec->line);
+}
+
+int record_stream_next(struct record_stream *rs, struct record *rec,
+		       struct json_value *vals, int *scan_flags)
+{
+	struct fx_ctx *ctx = rs->ctx;
+
+	for (;;) {
+		struct json_error err;
+		struct fx_where w;
+		int r = record_reader_next(&rs->reader, rec);
+
+		if (r == RECORD_EOF)
+			return 0;
+		if (r == RECORD_IO_ERROR)
+			return -FX_EXIT_IO;
+		ctx->st.records_in++;
+		w = record_stream_where(rs, rec);
+		if (r == RECORD_TOO_LONG) {
+			r = fx_bad_record(ctx, &w, NULL, rec->p,
+					  rec->len < 1024 ? rec->len : 1024,
+					  "record longer than --max-record (%zu bytes)",
+					  ctx->max_record);
+			if (r)
+				return -r;
+			continue;
+		}
+		r = json_scan(&rs->scanner, rs->paths, rec->p, rec->len, vals,
+			      &err, 0);
+		if (r >= 0) {
+			*scan_flags = r;
+			return 1;
+		}
+		if (strcmp(err.reason, "not a JSON object") == 0)
+			r = fx_bad_record(ctx, &w, NULL, rec->p, rec->len,
+					  "not a JSON object");
+		else
+			r = fx_bad_record(ctx, &w, NULL, rec->p, rec->len,
+					  "invalid JSON: %s at byte %zu",
+					  err.reason, err.offset + 1);
+		if (r)
+			return -r;
+	}
+}
+
+void record_stream_close(struct record_stream *rs)
+{
+	if (!rs->open)
+		return;
+	rs->ctx->st.bytes_in += rs->reader.bytes;
+	record_reader_free(&rs->reader);
+	json_scanner_free(&rs->scanner);
+	fx_input_close(&rs->in);
+	rs->open = 0;
+}

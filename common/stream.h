@@ -1,0 +1,49 @@
+/*
+ * stream.h - validated records from one input: the loop every program that
+ * reads NDJSON runs.
+ *
+ * record_stream_next() reads the next line, validates it with the record
+ * scanner, extracts the stream's paths into vals, and deals with bad records
+ * (invalid JSON, not an object, too long) by the --on-error policy, so the
+ * caller only ever sees valid records. The record's bytes belong to the
+ * reader (see reader.h); vals point into them.
+ */
+#ifndef FX_STREAM_H
+#define FX_STREAM_H
+
+#include "json.h"
+#include "reader.h"
+
+struct record_stream {
+	struct fx_ctx *ctx;
+	struct fx_input in;
+	struct record_reader reader;
+	struct json_scanner scanner;
+	const struct json_paths *paths; /* may be NULL */
+	int open;
+};
+
+/*
+ * Opens path ("-" is stdin, gz for gzip) with paths to extract (borrowed,
+ * may be NULL). Returns 0 or FX_EXIT_IO (reported).
+ */
+int record_stream_open(struct record_stream *rs, struct fx_ctx *ctx,
+		       const char *path, int gz,
+		       const struct json_paths *paths);
+
+/*
+ * 1: *rec is a valid record, vals[] its fields, *scan_flags the
+ * JSON_SCAN_* flags; 0: end of input; < 0: -(exit status): a bad record
+ * under --on-error fail (FX_EXIT_DATA) or an I/O error (FX_EXIT_IO), both
+ * already reported.
+ */
+int record_stream_next(struct record_stream *rs, struct record *rec,
+		       struct json_value *vals, int *scan_flags);
+
+/* Where the last record came from, for messages. */
+struct fx_where record_stream_where(const struct record_stream *rs,
+				    const struct record *rec);
+
+void record_stream_close(struct record_stream *rs);
+
+#endif

@@ -1,0 +1,85 @@
+/* writer.c - buffered record output */
+#include "writer.h"
+#include "err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+void record_writer_init(struct record_writer *w, const struct fx_ctx *ctx,
+			int fd, const char *name)
+{
+	memset(w, 0, sizeof(*w));
+	w->ctx = ctx;
+	w->fd = fd;
+	w->name = name;
+	w->cap = RECORD_WRITER_BUFSIZE;
+	w->buf = fx_malloc(w->cap);
+#ifdef F_SETPIPE_SZ
+	(void)fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+#endif
+}
+
+static int write_all(struct record_writer *w, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t r = write(w->fd, p, n);
+
+		if (r < 0) {
+			/* a signal interrupts, it does not lose output */
+			if (errno == EINTR)
+				continue;
+			w->err = errno;
+			return -1;
+		}
+		p += r;
+		n -= (size_t)r;
+		w->bytes += (size_t)r;
+	}
+	return 0;
+}
+
+int record_writer_flush(struct record_writer *w)
+{
+	if (w->err)
+		return -1;
+	if (w->len && write_all(w, w->buf, w->len))
+		return -1;
+	w->len = 0;
+	return 0;
+}
+
+int record_writer_write_slow(struct record_writer *w, const char *p, size_t n)
+{
+	if (w->err)
+		return -1;
+	if (record_writer_flush(w))
+		return -1;
+	if (n >= w->cap)
+		return write_all(w, p, n);
+	memcpy(w->buf, p, n);
+	w->len = n;
+	return 0;
+}
+
+int record_writer_closed_pipe(const struct record_writer *w)
+{
+	return w->err == EPIPE;
+}
+
+int record_writer_close(struct record_writer *w)
+{
+	int rc = 0;
+
+	record_writer_flush(w);
+	if (w->err && w->err != EPIPE) {
+		fx_warn(w->ctx, "%s: write error: %s", w->name,
+			strerror(w->err));
+		rc = FX_EXIT_IO;
+	}
+	free(w->buf);
+	w->buf = NULL;
+	w->cap = w->len = 0;
+	return rc;
+}
