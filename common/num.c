@@ -1,0 +1,240 @@
+/* num.c - JSON numbers that keep integers exact */
+#include "num.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What the JSON grammar scan found. */
+struct shape {
+	size_t int_start, int_end; /* integer digits, after any '-' */
+	size_t frac_start, frac_end;
+	int neg, has_frac, has_exp;
+	int64_t exp; /* clamped to +-1e9 */
+};
+
+static int is_digit(char c)
+{
+	return (unsigned)(c - '0') <= 9;
+}
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? and nothing else */
+static int scan(const char *s, size_t n, struct shape *sh)
+{
+	size_t i = 0;
+
+	memset(sh, 0, sizeof(*sh));
+	if (i < n && s[i] == '-')
+		sh->neg = 1, i++;
+	sh->int_start = i;
+	if (i < n && s[i] == '0')
+		i++;
+	else
+		while (i < n && is_digit(s[i]))
+			i++;
+	sh->int_end = i;
+	if (i == sh->int_start)
+		return -1;
+	if (i < n && s[i] == '.') {
+		sh->has_frac = 1;
+		sh->frac_start = ++i;
+		while (i < n && is_digit(s[i]))
+			i++;
+		sh->frac_end = i;
+		if (i == sh->frac_start)
+			return -1;
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		int eneg = 0;
+		size_t start;
+
+		sh->has_exp = 1;
+		if (++i < n && (s[i] == '+' || s[i] == '-'))
+			eneg = s[i++] == '-';
+		for (start = i; i < n && is_digit(s[i]); i++)
+			if (sh->exp < 1000000000)
+				sh->exp = sh->exp * 10 + (s[i] - '0');
+		if (i == start)
+			return -1;
+		if (eneg)
+			sh->exp = -sh->exp;
+	}
+	return i == n ? 0 : -1;
+}
+
+/* Integer digits into int64; -1 if outside int64. */
+static int to_int64(const char *s, const struct shape *sh, int64_t *out)
+{
+	uint64_t v = 0, lim = sh->neg ? (uint64_t)INT64_MAX + 1 : INT64_MAX;
+	size_t i;
+
+	for (i = sh->int_start; i < sh->int_end; i++) {
+		uint64_t c = (uint64_t)(s[i] - '0');
+
+		if (v > (lim - c) / 10)
+			return -1;
+		v = v * 10 + c;
+	}
+	/* negate in unsigned: -(2^63) has no positive int64 */
+	*out = sh->neg ? (int64_t)(0 - v) : (int64_t)v;
+	return 0;
+}
+
+/*
+ * Significant digits kept when a number is too long to copy: past 768 only
+ * whether anything nonzero follows can change the rounding of a double.
+ */
+#define MAX_SIG 780
+
+struct digits {
+	char *p;
+	size_t nd;
+	int64_t dexp; /* value = 0.p * 10^dexp */
+	int sticky;
+};
+
+static void add_digits(struct digits *g, const char *s, size_t from, size_t to,
+                       int in_int)
+{
+	size_t i;
+
+	for (i = from; i < to; i++) {
+		if (g->nd == 0 && s[i] == '0') {
+			if (!in_int)
+				g->dexp--;
+			continue;
+		}
+		if (in_int)
+			g->dexp++;
+		if (g->nd < MAX_SIG)
+			g->p[g->nd++] = s[i];
+		else
+			g->sticky |= s[i] != '0';
+	}
+}
+
+/*
+ * strtod on bytes that are not NUL-terminated, without allocating: short
+ * numbers are copied as they are; long ones are rewritten as
+ * "[-]0.DDDDe<exp>" with at most MAX_SIG significant digits and a final
+ * '1' when nonzero digits were dropped, so that strtod still rounds right.
+ */
+static double to_double(const char *s, size_t n, const struct shape *sh)
+{
+	char buf[MAX_SIG + 64], *p = buf;
+	struct digits g = {0};
+
+	if (n < sizeof(buf)) {
+		memcpy(buf, s, n);
+		buf[n] = 0;
+		return strtod(buf, NULL);
+	}
+	if (sh->neg)
+		*p++ = '-';
+	*p++ = '0';
+	*p++ = '.';
+	g.p = p;
+	add_digits(&g, s, sh->int_start, sh->int_end, 1);
+	if (sh->has_frac)
+		add_digits(&g, s, sh->frac_start, sh->frac_end, 0);
+	if (!g.nd)
+		return sh->neg ? -0.0 : 0.0;
+	if (g.sticky)
+		g.p[g.nd++] = '1';
+	p += g.nd;
+	snprintf(p, sizeof(buf) - (size_t)(p - buf), "e%lld",
+	         (long long)(g.dexp + sh->exp));
+	return strtod(buf, NULL);
+}
+
+enum fx_num_kind fx_num_parse(const char *s, size_t n, struct fx_num *out)
+{
+	struct shape sh;
+
+	memset(out, 0, sizeof(*out));
+	if (scan(s, n, &sh) < 0)
+		return out->kind = FX_NUM_INVALID;
+	if (!sh.has_frac && !sh.has_exp && to_int64(s, &sh, &out->i) == 0) {
+		out->d = (double)out->i;
+		return out->kind = FX_NUM_INT;
+	}
+	out->d = to_double(s, n, &sh);
+	if (isinf(out->d))
+		return out->kind = FX_NUM_OVERFLOW;
+	if (!sh.has_frac && !sh.has_exp)
+		return out->kind = FX_NUM_BIGINT;
+	return out->kind = FX_NUM_DOUBLE;
+}
+
+int fx_num_is_json_number(const char *s, size_t n)
+{
+	struct shape sh;
+	struct fx_num v;
+	size_t nint;
+	int64_t mag;
+
+	if (n == 0 || scan(s, n, &sh) < 0)
+		return 0;
+	nint = sh.int_end - sh.int_start;
+	if (!sh.has_frac && !sh.has_exp)
+		return nint < 19 || fx_num_parse(s, n, &v) == FX_NUM_INT;
+	/*
+	 * A double is finite when its decimal magnitude is well inside 1e308;
+	 * only near the edge is strtod needed. Underflow to zero is fine.
+	 */
+	mag = (int64_t)nint + sh.exp;
+	if (nint < 400 && mag < 300)
+		return 1;
+	return fx_num_parse(s, n, &v) == FX_NUM_DOUBLE;
+}
+
+size_t fx_num_format_int(int64_t i, char *buf)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+	uint64_t v = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
+	size_t len;
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (i < 0)
+		*--p = '-';
+	len = (size_t)(tmp + sizeof(tmp) - p);
+	memcpy(buf, p, len);
+	buf[len] = 0;
+	return len;
+}
+
+size_t fx_num_format_double(double d, char *buf)
+{
+	int prec, len = 0;
+
+	if (!isfinite(d))
+		return 0;
+	if (d == trunc(d) && fabs(d) < 9007199254740992.0) {
+		if (d == 0 && signbit(d)) {
+			memcpy(buf, "-0", 3);
+			return 2;
+		}
+		return fx_num_format_int((int64_t)d, buf);
+	}
+	/* 17 digits always round-trip; fewer are tried for a shorter form */
+	for (prec = 15; prec <= 17; prec++) {
+		len = snprintf(buf, 32, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	return (size_t)len;
+}
+
+int fx_num_add_int(int64_t a, int64_t b, int64_t *out)
+{
+	return __builtin_add_overflow(a, b, out) ? -1 : 0;
+}
+
+int fx_num_mul_int(int64_t a, int64_t b, int64_t *out)
+{
+	return __builtin_mul_overflow(a, b, out) ? -1 : 0;
+}
