@@ -659,6 +659,24 @@ int json_object_next(const char *p, size_t n, size_t *pos,
 	return 1;
 }
 
+void json_object_drop_fx(const char *p, size_t n, struct fx_buf *out)
+{
+	struct json_member m;
+	size_t pos = 0;
+	int first = 1;
+
+	fx_buf_addc(out, '{');
+	while (json_object_next(p, n, &pos, &m)) {
+		if (m.key.len >= 5 && memcmp(m.key.p + 1, "_fx", 3) == 0)
+			continue;
+		if (!first)
+			fx_buf_addc(out, ',');
+		fx_buf_add(out, m.p, m.len);
+		first = 0;
+	}
+	fx_buf_addc(out, '}');
+}
+
 /* ---- strings ---- */
 
 static unsigned hex4(const char *s)

@@ -136,6 +136,13 @@ int json_object_next(const char *p, size_t n, size_t *pos,
 		     struct json_member *m);
 
 /*
+ * Appends to out the record p (validated) without its top-level members
+ * whose key starts with "_fx" (the toolkit's reserved fields), keeping the
+ * other members' bytes and order.
+ */
+void json_object_drop_fx(const char *p, size_t n, struct fx_buf *out);
+
+/*
  * Appends the unescaped contents of a string value (without quotes) to out.
  * A \u escape of a lone surrogate becomes U+FFFD.
  */

@@ -1,0 +1,500 @@
+/* filesink.c - stdout, atomic files and partitioned directories */
+#include "filesink.h"
+#include "csvio.h"
+#include "err.h"
+#include "strmap.h"
+#include "writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* One output file: its final path, its temporary file and its writer. */
+struct out_file {
+	char *path; /* NULL for stdout */
+	char *tmp;
+	int fd;
+	struct record_writer w;
+	int header_done;
+};
+
+struct file_sink {
+	struct fx_ctx *ctx;
+	const struct file_sink_opts *o;
+	enum file_format format;
+	struct json_paths paths; /* partition fields */
+	struct out_file single;	 /* stdout or --file */
+	struct strmap parts;	 /* partition dir -> struct out_file */
+	/* CSV */
+	struct fx_strlist columns;
+	struct strmap column_index; /* key -> index + 1 */
+	int columns_inferred;
+	struct json_value *row;
+	struct fx_buf line, scratch, key;
+};
+
+static char *dir_of(const char *path)
+{
+	char *copy = fx_strdup(path), *d = fx_strdup(dirname(copy));
+
+	free(copy);
+	return d;
+}
+
+static int mkdir_p(struct fx_ctx *ctx, const char *dir)
+{
+	char *p = fx_strdup(dir), *s = p;
+	int rc = 0;
+
+	while (*s == '/')
+		s++;
+	for (;; s++) {
+		char c = *s;
+
+		if (c != '/' && c != 0)
+			continue;
+		*s = 0;
+		if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+			fx_warn(ctx, "%s: cannot create directory: %s", p,
+				strerror(errno));
+			rc = FX_EXIT_IO;
+			break;
+		}
+		if (!c)
+			break;
+		*s = c;
+	}
+	free(p);
+	return rc;
+}
+
+static int out_file_open(struct file_sink *fs, struct out_file *f,
+			 const char *path, size_t bufsize)
+{
+	char *dir = dir_of(path), *base = fx_strdup(path);
+	const char *b = strrchr(path, '/');
+
+	memset(f, 0, sizeof(*f));
+	f->path = fx_strdup(path);
+	free(base);
+	if (asprintf(&f->tmp, "%s/.%s.tmp-%ld", dir, b ? b + 1 : path,
+		     (long)getpid()) < 0)
+		fx_oom();
+	free(dir);
+	f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (f->fd < 0) {
+		fx_warn(fs->ctx, "%s: cannot create: %s", f->path,
+			strerror(errno));
+		free(f->path);
+		free(f->tmp);
+		f->path = f->tmp = NULL;
+		return FX_EXIT_IO;
+	}
+	record_writer_init(&f->w, fs->ctx, f->fd, f->path);
+	if (bufsize < f->w.cap)
+		f->w.cap = bufsize;
+	return 0;
+}
+
+/* Flushes, fsyncs and closes; the file stays temporary. */
+static int out_file_sync(struct file_sink *fs, struct out_file *f)
+{
+	int rc = 0;
+
+	if (f->fd < 0)
+		return 0;
+	record_writer_flush(&f->w);
+	if (!f->w.err && fsync(f->fd) != 0)
+		f->w.err = errno;
+	fs->ctx->st.bytes_out += f->w.bytes;
+	rc = record_writer_close(&f->w);
+	if (close(f->fd) != 0 && !rc) {
+		fx_warn(fs->ctx, "%s: %s", f->path, strerror(errno));
+		rc = FX_EXIT_IO;
+	}
+	f->fd = -1;
+	return rc;
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return -1;
+	if (fsync(fd) != 0)
+		rc = -1;
+	close(fd);
+	return rc;
+}
+
+static int out_file_publish(struct file_sink *fs, struct out_file *f)
+{
+	char *dir;
+
+	if (rename(f->tmp, f->path) != 0) {
+		fx_warn(fs->ctx, "%s: cannot rename into place: %s", f->path,
+			strerror(errno));
+		return FX_EXIT_IO;
+	}
+	dir = dir_of(f->path);
+	fsync_dir(dir);
+	free(dir);
+	return 0;
+}
+
+static void out_file_free(struct out_file *f, int remove_tmp)
+{
+	if (f->fd >= 0 && f->path) {
+		record_writer_close(&f->w);
+		close(f->fd);
+		f->fd = -1;
+	}
+	if (remove_tmp && f->tmp)
+		unlink(f->tmp);
+	free(f->path);
+	free(f->tmp);
+	f->path = f->tmp = NULL;
+}
+
+/* ---- CSV ---- */
+
+static void csv_header(struct file_sink *fs, struct record_writer *w)
+{
+	size_t i;
+
+	fx_buf_reset(&fs->line);
+	for (i = 0; i < fs->columns.n; i++) {
+		if (i)
+			fx_buf_addc(&fs->line, ',');
+		csv_write_field(&fs->line, fs->columns.v[i],
+				strlen(fs->columns.v[i]));
+	}
+	fx_buf_addc(&fs->line, '\n');
+	record_writer_write(w, fs->line.p, fs->line.len);
+}
+
+static void set_columns(struct file_sink *fs, struct fx_strlist *names)
+{
+	size_t i;
+
+	for (i = 0; i < names->n; i++) {
+		fx_strlist_push(&fs->columns, names->v[i]);
+		strmap_put(&fs->column_index, names->v[i], strlen(names->v[i]),
+			   (void *)(uintptr_t)(i + 1));
+	}
+	fs->row = fx_malloc((names->n + 1) * sizeof(*fs->row));
+}
+
+static int is_meta_key(const struct json_value *k)
+{
+	return k->len >= 5 && memcmp(k->p + 1, "_fx", 3) == 0;
+}
+
+static void infer_columns(struct file_sink *fs, const struct record *rec)
+{
+	struct fx_strlist names = {0};
+	struct json_member m;
+	size_t pos = 0;
+
+	while (json_object_next(rec->p, rec->len, &pos, &m)) {
+		if (is_meta_key(&m.key) && !fs->o->keep_meta)
+			continue;
+		fx_buf_reset(&fs->key);
+		json_string_unescape(&m.key, &fs->key);
+		fx_buf_addc(&fs->key, 0);
+		if (!strmap_get(&fs->column_index, fs->key.p, fs->key.len - 1)) {
+			fx_strlist_push(&names, fs->key.p);
+			strmap_put(&fs->column_index, fs->key.p,
+				   fs->key.len - 1, (void *)1);
+		}
+	}
+	strmap_free(&fs->column_index);
+	set_columns(fs, &names);
+	fx_strlist_free(&names);
+	fs->columns_inferred = 1;
+}
+
+static void csv_value(struct file_sink *fs, const struct json_value *v)
+{
+	switch (v->type) {
+	case JSON_MISSING:
+	case JSON_NULL:
+		break;
+	case JSON_STRING:
+		fx_buf_reset(&fs->scratch);
+		json_string_unescape(v, &fs->scratch);
+		csv_write_field(&fs->line, fs->scratch.p, fs->scratch.len);
+		break;
+	case JSON_OBJECT:
+	case JSON_ARRAY:
+		csv_write_field(&fs->line, v->p, v->len);
+		break;
+	default:
+		fx_buf_add(&fs->line, v->p, v->len);
+	}
+}
+
+static int csv_row(struct file_sink *fs, struct out_file *f,
+		   const struct record *rec, const struct fx_where *where)
+{
+	struct json_member m;
+	size_t pos = 0, i;
+
+	if (!fs->columns.n)
+		infer_columns(fs, rec);
+	for (i = 0; i < fs->columns.n; i++)
+		fs->row[i].type = JSON_MISSING;
+	while (json_object_next(rec->p, rec->len, &pos, &m)) {
+		uintptr_t col;
+
+		if (is_meta_key(&m.key) && !fs->o->keep_meta)
+			continue;
+		fx_buf_reset(&fs->key);
+		json_string_unescape(&m.key, &fs->key);
+		col = (uintptr_t)strmap_get(&fs->column_index, fs->key.p,
+					    fs->key.len);
+		if (col) {
+			fs->row[col - 1] = m.val;
+		} else if (fs->columns_inferred) {
+			fx_buf_addc(&fs->key, 0);
+			return fx_bad_record(fs->ctx, where, fs->key.p, rec->p,
+					     rec->len,
+					     "not a CSV column (columns come from the first record; use --columns)");
+		}
+	}
+	if (!f->header_done) {
+		csv_header(fs, &f->w);
+		f->header_done = 1;
+	}
+	fx_buf_reset(&fs->line);
+	for (i = 0; i < fs->columns.n; i++) {
+		if (i)
+			fx_buf_addc(&fs->line, ',');
+		csv_value(fs, &fs->row[i]);
+	}
+	fx_buf_addc(&fs->line, '\n');
+	record_writer_write(&f->w, fs->line.p, fs->line.len);
+	return 0;
+}
+
+/* ---- partitions ---- */
+
+/* Appends "f1=v1/f2=v2" for the record to fs->key, or reports it bad. */
+static int partition_dir(struct file_sink *fs, const struct record *rec,
+			 const struct json_value *vals,
+			 const struct fx_where *where)
+{
+	size_t i;
+
+	fx_buf_reset(&fs->key);
+	fx_buf_adds(&fs->key, fs->o->dir);
+	for (i = 0; i < fs->paths.n; i++) {
+		const struct json_value *v = &vals[i];
+
+		fx_buf_addc(&fs->key, '/');
+		fx_buf_adds(&fs->key, fs->paths.v[i].name);
+		fx_buf_addc(&fs->key, '=');
+		switch (v->type) {
+		case JSON_MISSING:
+			return fx_bad_record(fs->ctx, where,
+					     fs->paths.v[i].name, rec->p,
+					     rec->len,
+					     "missing (a partition field)");
+		case JSON_OBJECT:
+		case JSON_ARRAY:
+			return fx_bad_record(fs->ctx, where,
+					     fs->paths.v[i].name, rec->p,
+					     rec->len,
+					     "cannot partition by an %s",
+					     json_type_name(v->type));
+		case JSON_NULL:
+			fx_partition_value_encode(&fs->key, "", 0);
+			break;
+		case JSON_STRING:
+			fx_buf_reset(&fs->scratch);
+			json_string_unescape(v, &fs->scratch);
+			fx_partition_value_encode(&fs->key, fs->scratch.p,
+						  fs->scratch.len);
+			break;
+		default:
+			fx_partition_value_encode(&fs->key, v->p, v->len);
+		}
+	}
+	return 0;
+}
+
+static struct out_file *partition_file(struct file_sink *fs, int *rc)
+{
+	struct out_file *f = strmap_get(&fs->parts, fs->key.p, fs->key.len);
+	char *path;
+
+	if (f)
+		return f;
+	fx_buf_addc(&fs->key, 0);
+	*rc = mkdir_p(fs->ctx, fs->key.p);
+	if (*rc)
+		return NULL;
+	if (asprintf(&path, "%s/%s.%s", fs->key.p, fs->o->part_name,
+		     fs->format == FORMAT_CSV ? "csv" : "ndjson") < 0)
+		fx_oom();
+	f = fx_malloc(sizeof(*f));
+	*rc = out_file_open(fs, f, path, 64 << 10);
+	free(path);
+	if (*rc) {
+		free(f);
+		return NULL;
+	}
+	strmap_put(&fs->parts, fs->key.p, fs->key.len - 1, f);
+	return f;
+}
+
+/* Partitions hold a descriptor each: allow as many as the system does. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* ---- the sink ---- */
+
+struct file_sink *file_sink_open(struct fx_ctx *ctx,
+				 const struct file_sink_opts *o)
+{
+	struct file_sink *fs = fx_malloc(sizeof(*fs));
+	const char *err;
+
+	memset(fs, 0, sizeof(*fs));
+	fs->ctx = ctx;
+	fs->o = o;
+	fs->format = o->format;
+	fs->single.fd = -1;
+	if (o->file && o->dir)
+		fx_usage_error(ctx, "--file and --dir go separately");
+	if (o->partition.n && !o->dir)
+		fx_usage_error(ctx, "--partition needs --dir");
+	if (o->dir && !o->partition.n)
+		fx_usage_error(ctx, "--dir needs --partition FIELDS");
+	if (fs->format == FORMAT_AUTO && o->file) {
+		size_t n = strlen(o->file);
+
+		fs->format = n > 4 && !strcmp(o->file + n - 4, ".csv")
+				     ? FORMAT_CSV
+				     : FORMAT_NDJSON;
+	}
+	if (fs->format == FORMAT_AUTO)
+		fs->format = FORMAT_NDJSON;
+	if (o->columns.n)
+		set_columns(fs, (struct fx_strlist *)&o->columns);
+	if (json_paths_init(&fs->paths, o->partition.v, o->partition.n, &err))
+		fx_usage_error(ctx, "--partition: %s", err);
+	if (o->dir) {
+		raise_fd_limit();
+	} else if (o->file) {
+		if (out_file_open(fs, &fs->single, o->file,
+				  RECORD_WRITER_BUFSIZE))
+			exit(FX_EXIT_IO);
+	} else {
+		fs->single.fd = STDOUT_FILENO;
+		record_writer_init(&fs->single.w, ctx, STDOUT_FILENO,
+				   "stdout");
+	}
+	return fs;
+}
+
+const struct json_paths *file_sink_paths(const struct file_sink *fs)
+{
+	return fs->paths.n ? &fs->paths : NULL;
+}
+
+int file_sink_write(struct file_sink *fs, const struct record *rec,
+		    const struct json_value *vals, int flags,
+		    const struct fx_where *where)
+{
+	struct out_file *f = &fs->single;
+	int rc = 0;
+
+	if (flags & JSON_SCAN_CONTROL)
+		return 0;
+	if (fs->o->dir) {
+		rc = partition_dir(fs, rec, vals, where);
+		if (rc || fs->key.len == 0)
+			return rc;
+		f = partition_file(fs, &rc);
+		if (!f)
+			return rc;
+	}
+	if (fs->format == FORMAT_CSV) {
+		rc = csv_row(fs, f, rec, where);
+	} else if ((flags & JSON_SCAN_HAS_FX) && !fs->o->keep_meta) {
+		fx_buf_reset(&fs->line);
+		json_object_drop_fx(rec->p, rec->len, &fs->line);
+		record_writer_put(&f->w, fs->line.p, fs->line.len);
+	} else {
+		record_writer_put(&f->w, rec->p, rec->len);
+	}
+	if (record_writer_failed(&f->w)) {
+		/* reported once, at close */
+		return record_writer_closed_pipe(&f->w) ? 0 : FX_EXIT_IO;
+	}
+	fs->ctx->st.records_out++;
+	return rc;
+}
+
+static int close_all(struct file_sink *fs, int commit)
+{
+	size_t i;
+	int rc = 0;
+
+	if (fs->single.path || fs->single.fd < 0) {
+		if (fs->single.path && commit)
+			rc = out_file_sync(fs, &fs->single);
+		for (i = 0; i < fs->parts.n && commit; i++) {
+			int r = out_file_sync(fs, fs->parts.entries[i].value);
+
+			if (r && !rc)
+				rc = r;
+		}
+		/* publish only when every file is safely on disk */
+		if (commit && !rc && fs->single.path)
+			rc = out_file_publish(fs, &fs->single);
+		for (i = 0; i < fs->parts.n && commit && !rc; i++)
+			rc = out_file_publish(fs, fs->parts.entries[i].value);
+		out_file_free(&fs->single, 1);
+		for (i = 0; i < fs->parts.n; i++) {
+			out_file_free(fs->parts.entries[i].value, 1);
+			free(fs->parts.entries[i].value);
+		}
+		if (commit && !rc && fs->o->dir)
+			fsync_dir(fs->o->dir);
+	} else {
+		fs->ctx->st.bytes_out += fs->single.w.bytes + fs->single.w.len;
+		rc = record_writer_close(&fs->single.w);
+	}
+	return rc;
+}
+
+int file_sink_close(struct file_sink *fs, int commit)
+{
+	int rc = close_all(fs, commit);
+
+	strmap_free(&fs->parts);
+	strmap_free(&fs->column_index);
+	fx_strlist_free(&fs->columns);
+	json_paths_free(&fs->paths);
+	fx_buf_free(&fs->line);
+	fx_buf_free(&fs->scratch);
+	fx_buf_free(&fs->key);
+	free(fs->row);
+	free(fs);
+	return rc;
+}

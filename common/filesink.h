@@ -1,0 +1,71 @@
+/*
+ * filesink.h - records to stdout, to one file, or to Hive-style partitioned
+ * directories: fx-sink's file destinations.
+ *
+ * Files are written atomically: each goes to a hidden temporary file in its
+ * final directory (".NAME.tmp-PID"), and only file_sink_close(fs, 1)
+ * flushes, fsyncs and renames them into place (then fsyncs the
+ * directories). Until then, and after any error, a crash or SIGKILL, the
+ * old files are untouched: a reader sees the old file or the new one, never
+ * half of one. With partitions, all files are synced before the first
+ * rename, so a failed write leaves every partition as it was.
+ *
+ * Records: control records ({"_fx":…}) are not written; top-level "_fx*"
+ * members are dropped unless keep_meta. NDJSON keeps each record's bytes.
+ * CSV writes a header row, then per record the values of the columns
+ * (--columns, or the first record's keys): strings unescaped, numbers and
+ * booleans as written, null as an empty field, objects and arrays as JSON
+ * text. A record with a key that is not a column is a bad record when the
+ * columns came from the first record (nothing is dropped silently); with
+ * --columns the other keys are left out by request.
+ *
+ * Partitioned output: DIR/f1=v1/f2=v2/PART.ndjson, the values from the
+ * record's fields (strings unescaped, numbers and booleans as written,
+ * null as __HIVE_DEFAULT_PARTITION__, %XX-escaped, see filesrc.h). A
+ * missing partition field or an object or array value is a bad record.
+ * The records keep their partition fields. PART is --part-name
+ * (default part-00000): a rerun replaces the partition's file, as INSERT
+ * OVERWRITE does; give each concurrent writer its own part name.
+ */
+#ifndef FX_FILESINK_H
+#define FX_FILESINK_H
+
+#include "filesrc.h"
+#include "json.h"
+#include "opt.h"
+#include "reader.h"
+
+struct file_sink_opts {
+	const char *file;	     /* --file */
+	const char *dir;	     /* --dir */
+	struct fx_strlist partition; /* --partition */
+	struct fx_strlist columns;   /* --columns */
+	enum file_format format;     /* FORMAT_AUTO: by --file's extension */
+	int keep_meta;
+	const char *part_name;
+};
+
+struct file_sink;
+
+/* Checks the options (usage errors exit 2) and opens the destination. */
+struct file_sink *file_sink_open(struct fx_ctx *ctx,
+				 const struct file_sink_opts *o);
+
+/* The fields file_sink_write() needs in vals (may be NULL). */
+const struct json_paths *file_sink_paths(const struct file_sink *fs);
+
+/*
+ * Writes one valid record; vals and flags as json_scan() gave them for
+ * file_sink_paths(). Returns 0, or an exit status (reported).
+ */
+int file_sink_write(struct file_sink *fs, const struct record *rec,
+		    const struct json_value *vals, int flags,
+		    const struct fx_where *where);
+
+/*
+ * commit: flush and publish every file; otherwise remove the temporary
+ * files. Frees fs. Returns 0 or FX_EXIT_IO (reported).
+ */
+int file_sink_close(struct file_sink *fs, int commit);
+
+#endif
