@@ -121,7 +121,8 @@ int record_reader_next(struct record_reader *r, struct record *rec)
 				return RECORD_IO_ERROR;
 			continue;
 		}
-		if (!nl && avail == 0)
+		/* after a stop signal an unfinished line is not a record */
+		if (!nl && (avail == 0 || fx_stop))
 			return RECORD_EOF;
 		len = nl ? (size_t)(nl - p) : avail;
 		r->line++;

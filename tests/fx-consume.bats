@@ -1,0 +1,211 @@
+#!/usr/bin/env bats
+# fx-consume: files, directories, stdin, CSV, gzip, and bad input.
+
+load test_helper
+
+setup() { fx_setup_tmp; }
+teardown() { fx_teardown_tmp; }
+
+@test "NDJSON passes through byte-identical" {
+	gen 20000 3 >plays.ndjson
+	fx-consume plays.ndjson >out.ndjson
+	cmp out.ndjson plays.ndjson
+}
+
+@test "stdin is read with - and with no operand" {
+	gen 500 4 >plays.ndjson
+	fx-consume - <plays.ndjson >a
+	fx-consume <plays.ndjson >b
+	cmp a plays.ndjson
+	cmp b plays.ndjson
+}
+
+@test "several operands are read in the order given" {
+	gen 10 1 >a.ndjson
+	gen 10 2 >b.ndjson
+	fx-consume b.ndjson a.ndjson >out
+	cat b.ndjson a.ndjson | cmp - out
+}
+
+@test "directories are walked recursively in sorted order, hidden and _ files passed over" {
+	mkdir -p d/b d/a/z
+	echo '{"n":3}' >d/b/x.ndjson
+	echo '{"n":2}' >d/a/z/y.jsonl
+	echo '{"n":1}' >d/a/b.json
+	echo '{"n":0}' >d/a/.hidden.ndjson
+	echo '{"n":0}' >d/_SUCCESS.ndjson
+	echo 'not data' >d/README.txt
+	run --separate-stderr fx-consume d
+	assert_success
+	assert_output $'{"n":1}\n{"n":2}\n{"n":3}'
+}
+
+@test "--partition-fields adds k=v directory names as string fields" {
+	mkdir -p "w/dt=2026-11-23/os=ios" "w/dt=2026-11-23/os=a%2Fb"
+	echo '{"n":1}' >"w/dt=2026-11-23/os=ios/p.ndjson"
+	echo '{"n":2,"os":"kept"}' >"w/dt=2026-11-23/os=a%2Fb/p.ndjson"
+	echo '{}' >>"w/dt=2026-11-23/os=a%2Fb/p.ndjson"
+	run --separate-stderr fx-consume --partition-fields w
+	assert_success
+	assert_output - <<'EOF'
+{"n":2,"os":"kept","dt":"2026-11-23"}
+{"dt":"2026-11-23","os":"a/b"}
+{"n":1,"dt":"2026-11-23","os":"ios"}
+EOF
+}
+
+@test "gzip files are read by extension and by --format" {
+	gen 3000 5 >plays.ndjson
+	gzip -k plays.ndjson
+	fx-consume plays.ndjson.gz | cmp - plays.ndjson
+	cp plays.ndjson.gz blob
+	fx-consume --format ndjson+gz blob | cmp - plays.ndjson
+	gen 100 5 --csv | gzip >p.csv.gz
+	run fx-consume p.csv.gz
+	assert_success
+	assert_equal "$(echo "$output" | wc -l)" 100
+}
+
+@test "CSV becomes NDJSON with numbers as numbers, as mlr reads it" {
+	gen 2000 6 --csv >plays.csv
+	fx-consume plays.csv | jq -cS . >fx.json
+	mlr --icsv --ojsonl cat plays.csv | jq -cS . >mlr.json
+	cmp fx.json mlr.json
+}
+
+@test "--csv-strings keeps every CSV field a string" {
+	printf 'a,b\n1,x\n' >t.csv
+	run --separate-stderr fx-consume --csv-strings t.csv
+	assert_output '{"a":"1","b":"x"}'
+}
+
+@test "minimally quoted CSV -> NDJSON -> CSV round-trips quotes, commas, newlines and non-ASCII byte for byte" {
+	printf '%s\n' 'id,title,note' '1,"Ça va, ""Ñandú""","line one' 'line two"' \
+		'2,東京 🎵,plain' '3,,007' '4,-1.50e3,"  padded  "' \
+		'5,"cr
+ in it",x' >t.csv
+	fx-consume t.csv | fx-sink --format csv >back.csv
+	cmp back.csv t.csv
+	run fx-consume t.csv
+	assert_line --index 0 '{"id":1,"title":"Ça va, \"Ñandú\"","note":"line one\nline two"}'
+	assert_line --index 2 '{"id":3,"title":"","note":"007"}'
+	# a quoted empty field is the same empty string: written unquoted
+	printf 'a,b\n"",x\n' | fx-consume --format csv | fx-sink --format csv >e.csv
+	[ "$(cat e.csv)" = $'a,b\n,x' ]
+}
+
+@test "CRLF line ends are accepted and removed" {
+	printf '{"a":1}\r\n{"a":2}\r\n' >crlf.ndjson
+	run --separate-stderr fx-consume crlf.ndjson
+	assert_output $'{"a":1}\n{"a":2}'
+}
+
+@test "blank lines are not records, and a last line without newline is" {
+	printf '{"a":1}\n\n   \n{"a":2}' >t.ndjson
+	run --separate-stderr fx-consume t.ndjson
+	assert_output $'{"a":1}\n{"a":2}'
+}
+
+@test "valid JSON passes untouched: 1e400, integers past int64, duplicate keys, escapes" {
+	printf '%s\n' '{"x":1e400}' '{"x":123456789012345678901234567890}' \
+		'{"a":1,"a":2}' '{"s":"\ud83c\udfb5 \u0000 \/"}' '{ "sp" : [ 1 , 2 ] }' >t.ndjson
+	fx-consume t.ndjson | cmp - t.ndjson
+}
+
+@test "100,000 levels of nesting: valid passes, unclosed fails, no crash" {
+	python3 -c 'print("{\"a\":" + "[" * 100000 + "]" * 100000 + "}")' >deep.ndjson
+	fx-consume deep.ndjson | cmp - deep.ndjson
+	python3 -c 'print("{\"a\":" + "[" * 100000 + "}")' >bad.ndjson
+	run --separate-stderr fx-consume bad.ndjson
+	assert_failure 1
+	assert_equal "$stderr" 'fx-consume: bad.ndjson:1: invalid JSON: unexpected character at byte 100006'
+}
+
+@test "a line longer than --max-record is a bad record, and fits with a larger limit" {
+	python3 -c 'print("{\"big\":\"" + "x" * (20 << 20) + "\"}"); print("{\"small\":1}")' >big.ndjson
+	run --separate-stderr fx-consume big.ndjson
+	assert_failure 1
+	assert_equal "$stderr" 'fx-consume: big.ndjson:1: record longer than --max-record (16777216 bytes)'
+	run --separate-stderr fx-consume --on-error skip big.ndjson
+	assert_success
+	assert_output '{"small":1}'
+	fx-consume --max-record 32M big.ndjson | cmp - big.ndjson
+}
+
+@test "--on-error skip drops bad records and keeps the rest in order" {
+	printf '%s\n' '{"a":1}' '[1]' '{"a":2}' 'nope' '{"a":3}' >t.ndjson
+	run --separate-stderr fx-consume --on-error skip --stats t.ndjson
+	assert_success
+	assert_output $'{"a":1}\n{"a":2}\n{"a":3}'
+	assert_regex "$stderr" '5 records in, 3 records out, 2 bad'
+}
+
+@test "--on-error dlq=FILE writes each bad record with its error, source and raw bytes" {
+	printf '%s\n' '{"a":1}' '[1]' '{"a":' >t.ndjson
+	printf '{"b":"\xff"}\n' >>t.ndjson
+	run --separate-stderr fx-consume --on-error dlq=dead.ndjson t.ndjson
+	assert_success
+	assert_output '{"a":1}'
+	run jq -c . dead.ndjson
+	assert_line --index 0 '{"_fx_error":"not a JSON object","source":"t.ndjson:2","raw":"[1]"}'
+	assert_line --index 1 '{"_fx_error":"invalid JSON: unexpected end of input at byte 6","source":"t.ndjson:3","raw":"{\"a\":"}'
+	assert_line --index 2 '{"_fx_error":"invalid JSON: invalid UTF-8 at byte 7","source":"t.ndjson:4","raw_base64":"eyJiIjoi/yJ9"}'
+	[ "$(printf '{"b":"\xff"}' | base64)" = eyJiIjoi/yJ9 ]
+}
+
+@test "a missing input file is an I/O error naming it" {
+	run --separate-stderr fx-consume missing.ndjson
+	assert_failure 3
+	assert_equal "$stderr" 'fx-consume: missing.ndjson: No such file or directory'
+}
+
+@test "a closed stdout ends quietly with status 0" {
+	gen 200000 7 >plays.ndjson
+	run --separate-stderr bash -c 'set -o pipefail; fx-consume plays.ndjson | head -n 1 >/dev/null'
+	assert_success
+	assert_equal "$stderr" ''
+}
+
+@test "a full stdout is an I/O error" {
+	gen 10 1 >plays.ndjson
+	run --separate-stderr fx-consume plays.ndjson
+	run --separate-stderr bash -c 'fx-consume plays.ndjson >/dev/full'
+	assert_failure 3
+	assert_equal "$stderr" 'fx-consume: stdout: write error: No space left on device'
+}
+
+@test "SIGTERM stops reading, flushes the complete records, exits 0" {
+	mkfifo in
+	fx-consume in >out 2>err &
+	pid=$!
+	exec 5>in
+	printf '{"a":1}\n{"a":2}\n{"a":' >&5
+	sleep 0.5
+	kill -TERM $pid
+	rc=0
+	wait $pid || rc=$?
+	exec 5>&-
+	[ $rc -eq 0 ]
+	[ "$(cat out)" = $'{"a":1}\n{"a":2}' ]
+}
+
+@test "usage errors exit 2 and name the option" {
+	run --separate-stderr fx-consume --windw
+	assert_failure 2
+	assert_equal "$stderr" "fx-consume: unknown option '--windw' (see 'fx-consume --help')"
+	run --separate-stderr fx-consume --format xml x
+	assert_failure 2
+	assert_equal "$stderr" "fx-consume: --format: unknown format 'xml' (see 'fx-consume --help')"
+	run --separate-stderr fx-consume --on-error maybe
+	assert_failure 2
+}
+
+@test "--help prints usage to stdout and exits 0; --version prints the version" {
+	run --separate-stderr fx-consume --help
+	assert_success
+	assert_line --index 0 --partial 'Usage: fx-consume'
+	assert_equal "$stderr" ''
+	run fx-consume --version
+	assert_success
+	assert_output --regexp '^fx-consume [0-9]+\.[0-9]+\.[0-9]+$'
+}

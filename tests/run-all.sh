@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Every test: C unit tests under ASan+UBSan, the bats suites, a short fuzz
+# run of each target. Ends with one line "N passed, N failed" (unit tests and
+# bats tests added up; each fuzz target counts as one) and exits non-zero on
+# any failure. Run by `make test` from the repository root.
+set -u
+cd "$(dirname "$0")/.."
+passed=0 failed=0
+log=build/test-logs
+mkdir -p "$log"
+
+count_unit() {
+	local f=$1 p q
+	while read -r _ _ p _ q _; do
+		passed=$((passed + p)) failed=$((failed + q))
+	done < <(grep -E '^unit: .*: [0-9]+ passed, [0-9]+ failed' "$f" | sed 's/,//')
+}
+
+echo "== unit tests (ASan + UBSan)"
+if make -s asan >"$log/asan-build.log" 2>&1; then
+	for t in build/asan/test_*; do
+		[ -x "$t" ] || continue
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+			"$t" >"$log/$(basename "$t").log" 2>&1
+		rc=$?
+		cat "$log/$(basename "$t").log" | grep -E '^unit: '
+		if [ $rc -ne 0 ]; then
+			grep -qE '^unit: ' "$log/$(basename "$t").log" || failed=$((failed + 1))
+			echo "FAILED: $t (exit $rc), log:"; tail -n 20 "$log/$(basename "$t").log"
+		fi
+		count_unit "$log/$(basename "$t").log"
+	done
+else
+	echo "FAILED: make asan"; tail -n 30 "$log/asan-build.log"; failed=$((failed + 1))
+fi
+
+echo "== bats"
+bats --formatter tap --jobs 1 tests/*.bats >"$log/bats.tap" 2>&1
+cat "$log/bats.tap"
+bp=$(grep -c '^ok ' "$log/bats.tap")
+bf=$(grep -c '^not ok ' "$log/bats.tap")
+plan=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$log/bats.tap" | head -n 1)
+passed=$((passed + bp)) failed=$((failed + bf))
+if [ -n "$plan" ] && [ $((bp + bf)) -lt "$plan" ]; then
+	echo "FAILED: bats ran $((bp + bf)) of $plan tests"
+	failed=$((failed + plan - bp - bf))
+fi
+
+echo "== fuzz (${FUZZ_SECONDS:-15}s per target)"
+if make -s fuzz >"$log/fuzz-build.log" 2>&1; then
+	for f in build/fuzz/fuzz_*; do
+		[ -x "$f" ] || continue
+		case $f in *.log) continue ;; esac
+		name=$(basename "$f")
+		mkdir -p "build/fuzz/corpus-$name"
+		if "$f" -max_total_time="${FUZZ_SECONDS:-15}" -max_len=4096 -print_final_stats=1 \
+			"build/fuzz/corpus-$name" tests/fuzz/seeds >"$log/$name.log" 2>&1; then
+			echo "ok fuzz $name: $(grep -Eo 'stat::number_of_executed_units: [0-9]+' "$log/$name.log" || grep -Eo '#[0-9]+ *DONE' "$log/$name.log" | tail -n 1)"
+			passed=$((passed + 1))
+		else
+			echo "FAILED: fuzz $name"; tail -n 30 "$log/$name.log"; failed=$((failed + 1))
+		fi
+	done
+else
+	echo "FAILED: make fuzz"; tail -n 30 "$log/fuzz-build.log"; failed=$((failed + 1))
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
