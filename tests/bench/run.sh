@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# tests/bench/run.sh - fx throughput against cat, jq, mlr (and later sqlite3,
+# kcat) on the same generated data, in the same run. See tests/bench/README.md.
+#
+#   tests/bench/run.sh                       (or: make bench)
+#   FX_BENCH_N=200000 tests/bench/run.sh     a quick run
+#   FX_BENCH_ONLY=passthrough,csv            a subset of the sections
+#   FX_BENCH_RUNS=5                          runs per case (median; at least 3)
+#   FX_BENCH_CPUS=0                          run every case under taskset -c 0
+#
+# Sections: passthrough csv agg join kafka. A section whose fx program does
+# not exist yet prints a line saying it was skipped.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+# shellcheck source=tests/bench/lib.sh
+. tests/bench/lib.sh
+
+N=${FX_BENCH_N:-2000000}
+RUNS=${FX_BENCH_RUNS:-3}
+ONLY=${FX_BENCH_ONLY:-}
+SEED=${FX_BENCH_SEED:-1}
+PIN=${FX_BENCH_CPUS:+taskset -c $FX_BENCH_CPUS}
+DATA=tests/bench/data
+RESULTS=tests/bench/results
+GEN=build/gen-plays
+BIN=${FX_BENCH_BIN:-bin} # FX_BENCH_BIN: benchmark programs from elsewhere
+
+case "$N" in '' | *[!0-9]*) log "bench: FX_BENCH_N must be a number"; exit 2 ;; esac
+case "$RUNS" in '' | *[!0-9]*) log "bench: FX_BENCH_RUNS must be a number"; exit 2 ;; esac
+if [ "$RUNS" -lt 3 ]; then
+	log "bench: FX_BENCH_RUNS=$RUNS is below 3; the figures are not a median of 3"
+fi
+for tool in jq awk; do
+	have "$tool" || { log "bench: $tool is required"; exit 2; }
+done
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/fx-bench.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
+
+# ---- data -------------------------------------------------------------------
+
+if [ ! -x "$GEN" ] || [ tests/bench/gen-plays.c -nt "$GEN" ]; then
+	make -s "$GEN" 2>/dev/null || {
+		mkdir -p build
+		${CC:-cc} -O2 -std=c11 -D_GNU_SOURCE -o "$GEN" tests/bench/gen-plays.c -lm
+	}
+fi
+
+mkdir -p "$DATA" "$RESULTS"
+PLAYS=$DATA/plays-$N-s$SEED.ndjson
+PLAYS_CSV=$DATA/plays-$N-s$SEED.csv
+SONGS=$DATA/songs-200000.csv # the dimension the events' song_id refers to
+
+# gen FILE GENERATOR-ARGS...: (re)generate FILE if missing or older than the
+# generator; written to a temporary name and renamed.
+gen() {
+	local file="$1"
+	shift
+	if [ -s "$file" ] && [ ! "$GEN" -nt "$file" ]; then
+		return 0
+	fi
+	log "bench: generating $file"
+	"$GEN" "$@" -o "$file.tmp"
+	mv "$file.tmp" "$file"
+}
+gen "$PLAYS" -n "$N" -s "$SEED"
+gen "$PLAYS_CSV" -n "$N" -s "$SEED" --csv
+if [ ! -s "$SONGS" ] || [ "$GEN" -nt "$SONGS" ]; then
+	log "bench: generating $SONGS"
+	"$GEN" -n 0 -s "$SEED" --songs 200000 --dim-songs "$SONGS.tmp"
+	mv "$SONGS.tmp" "$SONGS"
+fi
+
+PLAYS_BYTES=$(stat -c %s "$PLAYS")
+CSV_BYTES=$(stat -c %s "$PLAYS_CSV")
+# a small sample for the correctness checks that come before timing fx
+head -n 1000 "$PLAYS" >"$TMP/sample.ndjson"
+head -n 1001 "$PLAYS_CSV" >"$TMP/sample.csv"
+# every case reads its input from the page cache
+cat "$PLAYS" "$PLAYS_CSV" >/dev/null
+
+q() { printf '%q' "$1"; } # quote a path for a command line
+
+# ---- pass-through: cat | cat, fx-consume | fx-sink, jq -c ., mlr cat --------
+
+section_passthrough() {
+	local f
+	f=$(q "$PLAYS")
+	bench_case "cat | cat" "$PLAYS_BYTES" "$N" "cat $f | cat > /dev/null"
+	if [ -x "$BIN/fx-consume" ] && [ -x "$BIN/fx-sink" ]; then
+		if check_same "fx-consume | fx-sink" "$TMP/sample.ndjson" \
+			"$BIN/fx-consume $TMP/sample.ndjson | $BIN/fx-sink"; then
+			bench_case "fx-consume | fx-sink" "$PLAYS_BYTES" "$N" \
+				"$BIN/fx-consume $f | $BIN/fx-sink > /dev/null"
+		else
+			bench_skip "fx-consume | fx-sink" "$CHECK_WHY"
+		fi
+	else
+		bench_skip "fx-consume | fx-sink" "bin/fx-consume or bin/fx-sink not built"
+	fi
+	bench_case "jq -c ." "$PLAYS_BYTES" "$N" "jq -c . $f > /dev/null"
+	bench_case "mlr --ijsonl --ojsonl cat" "$PLAYS_BYTES" "$N" \
+		"mlr --ijsonl --ojsonl cat $f > /dev/null"
+
+	ratio "fx-consume | fx-sink" "cat | cat" "cat"
+	ratio "fx-consume | fx-sink" "jq -c ." "jq"
+	ratio "fx-consume | fx-sink" "mlr --ijsonl --ojsonl cat" "mlr"
+	goal_speed "fx-consume | fx-sink" 1000 "pass-through at least 1 GB/s (issue 2)"
+}
+
+# ---- CSV to NDJSON: fx-consume FILE.csv vs mlr --icsv --ojsonl cat -----------
+
+section_csv() {
+	local f
+	f=$(q "$PLAYS_CSV")
+	if [ -x "$BIN/fx-consume" ]; then
+		# the CSV holds the same events as the NDJSON: the values must agree
+		if check_same "fx-consume CSV" "$TMP/sample.ndjson" \
+			"$BIN/fx-consume $TMP/sample.csv | jq -c ."; then
+			bench_case "fx-consume CSV" "$CSV_BYTES" "$N" \
+				"$BIN/fx-consume $f > /dev/null"
+		else
+			bench_skip "fx-consume CSV" "$CHECK_WHY"
+		fi
+	else
+		bench_skip "fx-consume CSV" "bin/fx-consume not built"
+	fi
+	bench_case "mlr --icsv --ojsonl cat" "$CSV_BYTES" "$N" \
+		"mlr --icsv --ojsonl cat $f > /dev/null"
+
+	ratio "fx-consume CSV" "mlr --icsv --ojsonl cat" "mlr"
+	goal_ratio "fx-consume CSV" "mlr --icsv --ojsonl cat" 10 "CSV to NDJSON at least 10x mlr (issue 2)"
+}
+
+# ---- STUB: group-by and windows (issue 4) ------------------------------------
+# To do when bin/fx-agg exists. Cases, on $PLAYS, in the same run:
+#   bench_case "fx-agg by artist_id,os" "$PLAYS_BYTES" "$N" \
+#     "$BIN/fx-agg --by artist_id,os --agg count,sum:duration_ms,avg:duration_ms $f > /dev/null"
+#   bench_case "mlr stats1 by artist_id,os" "$PLAYS_BYTES" "$N" \
+#     "mlr --ijsonl --ojsonl stats1 -a count,sum,mean -f duration_ms -g artist_id,os $f > /dev/null"
+#   bench_case "jq group by artist_id,os" "$PLAYS_BYTES" "$N" \
+#     "jq -n -c 'reduce inputs as \$r ({}; (\"\(\$r.artist_id)|\(\$r.os)\") as \$k
+#        | .[\$k].n += 1 | .[\$k].s += \$r.duration_ms)' $f > /dev/null"
+#   sqlite3: load once outside the timing (an untimed step), then time only
+#     sqlite3 plays.db 'SELECT artist_id, os, count(*), sum(duration_ms),
+#       avg(duration_ms) FROM plays GROUP BY artist_id, os' > /dev/null
+#   windows: fx-agg ... --time event_time --window tumble:1m --lateness 5s
+#     goal: at most 1.5x the plain group-by (compare medians, not a ratio row)
+#   distinct: fx-agg --by os --agg distinct:user_id
+#     vs mlr stats1 -a distinct_count -f user_id -g os
+#   goals: goal_ratio ... 20 "group-by at least 20x mlr stats1 (issue 4)", 20x jq,
+#     faster than sqlite3 (ratio >= 1), distinct 20x mlr; peak RSS column.
+section_agg() {
+	if [ ! -x "$BIN/fx-agg" ]; then
+		bench_skip "agg (fx-agg vs mlr/jq/sqlite3)" "bin/fx-agg not built"
+		return 0
+	fi
+	bench_skip "agg (fx-agg vs mlr/jq/sqlite3)" "bin/fx-agg exists; its cases are still a stub in run.sh"
+}
+
+# ---- STUB: dimension join (issue 5) ------------------------------------------
+# To do when bin/fx-join exists. $SONGS is the 200,000-row dimension (CSV,
+# titles with commas, quotes, non-ASCII, emoji); every song_id of $PLAYS is
+# in it.
+#   bench_case "fx-join songs" "$PLAYS_BYTES" "$N" \
+#     "$BIN/fx-join --dim $SONGS --on song_id --fields title,genre $f > /dev/null"
+#   bench_case "mlr join (unsorted)" "$PLAYS_BYTES" "$N" \
+#     "mlr --ijsonl --ojsonl join -i csv -j song_id -f $SONGS $f > /dev/null"
+#   goal_ratio "fx-join songs" "mlr join (unsorted)" 20 "join at least 20x mlr join (issue 5)"
+#   memory: rss_MB column, fx at most a tenth of mlr's.
+#   load time of a 1,000,000-row dimension (gen-plays -n 0 --songs 1000000
+#     --dim-songs FILE): fx-join over one event, goal under 2 s.
+section_join() {
+	if [ ! -x "$BIN/fx-join" ]; then
+		bench_skip "join (fx-join vs mlr join)" "bin/fx-join not built"
+		return 0
+	fi
+	bench_skip "join (fx-join vs mlr join)" "bin/fx-join exists; its cases are still a stub in run.sh"
+}
+
+# ---- STUB: Kafka produce and consume (issue 3) --------------------------------
+# To do when bin/fx-devbroker exists: start it (it prints its bootstrap
+# address), create a 64-partition topic, then on the first 1,000,000 events:
+#   bench_case "fx-sink produce"  BYTES 1000000 "$BIN/fx-sink -b \$B -t bench_fx < FILE"
+#   bench_case "kcat -P"          BYTES 1000000 "kcat -P -b \$B -t bench_kcat -l FILE"
+#   bench_case "fx-consume consume" ... "$BIN/fx-consume -b \$B -t bench_fx > /dev/null"
+#     (exit at end; a fresh group per run)
+#   bench_case "kcat -C"          ... "kcat -C -b \$B -t bench_kcat -e -o beginning -q > /dev/null"
+#   goals: fx at least as fast as kcat both ways (ratio >= 1).
+#   Stop the broker by its pid (trap), never by name.
+section_kafka() {
+	if [ ! -x "$BIN/fx-devbroker" ]; then
+		bench_skip "kafka (fx vs kcat)" "bin/fx-devbroker not built"
+		return 0
+	fi
+	bench_skip "kafka (fx vs kcat)" "bin/fx-devbroker exists; its cases are still a stub in run.sh"
+}
+
+# ---- run ----------------------------------------------------------------------
+
+header() {
+	echo "fx bench $(date -u +%Y-%m-%dT%H:%M:%SZ)  git $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- 2>/dev/null || echo '+dirty')"
+	echo "data: $N events (seed $SEED); $PLAYS $(calc "$PLAYS_BYTES / 1e6" 1) MB; $PLAYS_CSV $(calc "$CSV_BYTES / 1e6" 1) MB"
+	echo "runs: $RUNS per case (median); cpus: $(nproc)${PIN:+ (pinned: $PIN)}; load before: $LOAD0"
+	echo "tools: $(jq --version), mlr $(mlr --version | awk '{print $2}'), $(hyperfine --version 2>/dev/null || echo 'no hyperfine')"
+	echo "MB = 10^6 bytes of input; rss_MB = peak RSS of the largest process; fx speed / competitor = competitor median / fx median"
+	echo
+}
+
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+for s in passthrough csv agg join kafka; do
+	if want "$s"; then
+		"section_$s"
+	fi
+done
+
+{
+	header
+	print_table
+	echo
+	echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+} | tee "$RESULTS/latest.txt"
+
+# Missed goals are figures to report, not errors; a program that fails or
+# gives a wrong answer is.
+if [ "$FAILURES" -gt 0 ]; then
+	log "bench: $FAILURES case(s) failed or failed their check"
+	exit 1
+fi
