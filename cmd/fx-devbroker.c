@@ -1,0 +1,84 @@
+/* fx-devbroker - a throwaway in-memory Kafka cluster on loopback */
+#include "err.h"
+#include "fx.h"
+#include "kafka.h"
+#include "opt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const struct fx_usage usage = {
+    "fx-devbroker [--brokers N] [--partitions N] [--topic NAME[:PARTITIONS]]...",
+    "Runs an in-memory Kafka-protocol cluster (librdkafka's mock cluster) on\n"
+    "127.0.0.1, prints its bootstrap address as the first line of stdout and\n"
+    "runs until SIGINT or SIGTERM. For trying pipelines and for tests: not for\n"
+    "production. Each partition keeps only its newest ~5 MiB or 100,000\n"
+    "batches; topics are created on first produce (CreateTopics is not\n"
+    "implemented).",
+};
+
+/* Parses "NAME" or "NAME:N" into name (owned by the caller) and *count. */
+static char *parse_topic(const struct fx_ctx *ctx, const char *spec,
+                         int64_t partitions, int *count)
+{
+	const char *colon = strrchr(spec, ':');
+	char *end;
+	long n = partitions;
+
+	if (colon) {
+		n = strtol(colon + 1, &end, 10);
+		if (end == colon + 1 || *end)
+			fx_usage_error(
+			    ctx, "--topic: not a partition count: '%s'", spec);
+	} else {
+		colon = spec + strlen(spec);
+	}
+	if (colon == spec)
+		fx_usage_error(ctx, "--topic: empty topic name in '%s'", spec);
+	if (n < 1 || n > 100000)
+		fx_usage_error(
+		    ctx, "--topic: partitions must be 1 to 100000: '%s'", spec);
+	*count = (int)n;
+	return fx_strndup(spec, (size_t)(colon - spec));
+}
+
+int main(int argc, char **argv)
+{
+	struct kafka_devbroker_opts o = {.brokers = 1, .partitions = 4};
+	struct fx_strlist topics = {0};
+	const struct fx_option opts[] = {
+	    FX_OPT_INT(0, "brokers", &o.brokers, "N",
+	               "number of brokers (default 1)"),
+	    FX_OPT_INT(0, "partitions", &o.partitions, "N",
+	               "partitions of a --topic without a count (default 4)"),
+	    FX_OPT_MULTI(0, "topic", &topics, "NAME[:PARTITIONS]",
+	                 "create this topic at start (repeatable)"),
+	    FX_OPT_STRING(0, "bootstrap-file", &o.bootstrap_file, "FILE",
+	                  "also write the bootstrap address to FILE"),
+	    FX_OPT_END(),
+	};
+	struct fx_ctx ctx;
+	size_t i;
+	int rc;
+
+	fx_init(&ctx, "fx-devbroker");
+	if (fx_parse_options(&ctx, argc, argv, opts, &usage) != argc)
+		fx_usage_error(&ctx, "no operands expected");
+	if (o.brokers < 1 || o.brokers > 64)
+		fx_usage_error(&ctx, "--brokers: must be 1 to 64");
+	if (o.partitions < 1 || o.partitions > 100000)
+		fx_usage_error(&ctx, "--partitions: must be 1 to 100000");
+	o.ntopics = topics.n;
+	o.topics = fx_malloc((topics.n + 1) * sizeof(*o.topics));
+	o.topic_partitions = fx_malloc((topics.n + 1) * sizeof(int));
+	for (i = 0; i < topics.n; i++)
+		o.topics[i] = parse_topic(&ctx, topics.v[i], o.partitions,
+		                          &o.topic_partitions[i]);
+	rc = kafka_devbroker_run(&ctx, &o);
+	for (i = 0; i < topics.n; i++)
+		free(o.topics[i]);
+	free(o.topics);
+	free(o.topic_partitions);
+	fx_strlist_free(&topics);
+	return fx_finish(&ctx, rc);
+}

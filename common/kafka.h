@@ -1,0 +1,235 @@
+/*
+ * kafka.h - everything fx does with librdkafka: configuration, the source
+ * (consumer), the sink (producer) and the development cluster. No other
+ * file includes librdkafka's headers, and every librdkafka version check
+ * lives in kafka.c.
+ *
+ * Ownership: option structs are filled by the option table and owned by
+ * main(); kafka_* functions borrow them for the whole run. A struct
+ * kafka_sink is owned by its creator and freed by kafka_sink_close().
+ *
+ * Messages name the program and the broker or topic:
+ *   fx-consume: broker '127.0.0.1:9092': connection refused
+ *   fx-sink: -X linger.mss=5: No such configuration property: "linger.mss"
+ */
+#ifndef FX_KAFKA_H
+#define FX_KAFKA_H
+
+#include "fx.h"
+#include "json.h"
+#include "opt.h"
+#include "reader.h"
+#include "writer.h"
+
+#include <stdint.h>
+
+/* ---------------------------------------------------------------------
+ * Configuration, shared by fx-consume and fx-sink.
+ *
+ * Properties are applied in this order, a later one winning: fx's own
+ * defaults for the program, the file named by FX_KAFKA_CONFIG, then -F
+ * files and -X properties in command-line order, then -b (or, without -b
+ * and without a bootstrap.servers property, FX_BROKERS). A properties file
+ * has one key=value per line; blank lines and lines starting with '#' are
+ * ignored. An unknown property or a bad value is a usage error (exit 2)
+ * naming it, with librdkafka's reason.
+ */
+struct kafka_prop {
+	char *key;
+	char *value;
+	char *origin; /* "-X" or "FILE:LINE", for messages */
+};
+
+struct kafka_conf {
+	const char *brokers; /* -b, borrowed from argv */
+	struct kafka_prop *props;
+	size_t nprops;
+	size_t cap;
+	int64_t timeout_ms; /* --timeout: how long a broker may be away */
+};
+
+#define KAFKA_DEFAULT_TIMEOUT_MS 10000
+#define KAFKA_CONF_INIT                                                        \
+	{                                                                      \
+		NULL, NULL, 0, 0, KAFKA_DEFAULT_TIMEOUT_MS                     \
+	}
+
+/* Option callbacks behind FX_OPT_KAFKA; opt->value is the kafka_conf. */
+int kafka_opt_property(struct fx_ctx *ctx, const struct fx_option *opt,
+                       const char *arg);
+int kafka_opt_file(struct fx_ctx *ctx, const struct fx_option *opt,
+                   const char *arg);
+
+/*
+ * The Kafka options every Kafka-speaking program declares once, spliced
+ * into its option table: FX_OPT_KAFKA(&conf), (a comma-separated list of
+ * entries).
+ */
+#define FX_OPT_KAFKA(kc)                                                       \
+	FX_OPT_GROUP("Kafka options:"),                                        \
+	    FX_OPT_STRING('b', "brokers", &(kc)->brokers, "HOST:PORT,...",     \
+	                  "bootstrap brokers (default $FX_BROKERS)"),          \
+	    FX_OPT_CALLBACK('X', NULL, (kc), "KEY=VALUE",                      \
+	                    "set a librdkafka property (repeatable)",          \
+	                    kafka_opt_property),                               \
+	    FX_OPT_CALLBACK('F', "kafka-config", (kc), "FILE",                 \
+	                    "read librdkafka properties from FILE",            \
+	                    kafka_opt_file),                                   \
+	    FX_OPT_DURATION(                                                   \
+	        0, "timeout", &(kc)->timeout_ms,                               \
+	        "give up on unreachable brokers after this (default 10s)")
+
+/* Frees the properties. */
+void kafka_conf_free(struct kafka_conf *kc);
+
+/* ---------------------------------------------------------------------
+ * Source: records from Kafka topics to a record writer.
+ */
+struct kafka_source_opts {
+	struct kafka_conf conf;
+	struct fx_strlist topics;  /* -t, repeatable; "^regex" subscribes */
+	const char *group;         /* -g/-G: balanced consumer group */
+	struct fx_strlist offsets; /* -o, at most one start and one e@MS */
+	int exit_at_end;           /* -e */
+	int64_t count; /* -c: stop after this many records, 0: no limit */
+	int meta;      /* --meta */
+	int wrap;      /* --wrap */
+};
+
+#define KAFKA_SOURCE_OPTS_INIT                                                 \
+	{                                                                      \
+		.conf = KAFKA_CONF_INIT                                        \
+	}
+
+/*
+ * The consumer's own options: -t -g -G -o -e -c --meta --wrap, and
+ * FX_OPT_KAFKA for the rest.
+ */
+#define FX_OPT_KAFKA_SOURCE(so)                                                       \
+	FX_OPT_MULTI('t', "topic", &(so)->topics, "TOPIC",                            \
+	             "consume TOPIC (repeatable; ^REGEX subscribes)"),                \
+	    FX_OPT_STRING('g', "group", &(so)->group, "GROUP",                        \
+	                  "consume as a member of this consumer group"),              \
+	    FX_OPT_STRING('G', NULL, &(so)->group, "GROUP",                           \
+	                  "same as -g (kcat)"),                                       \
+	    FX_OPT_MULTI(                                                             \
+	        'o', "offset", &(so)->offsets, "OFFSET",                              \
+	        "beginning|end|stored|N|-N|s@MS|e@MS (default beginning)"),           \
+	    FX_OPT_FLAG('e', "exit-at-end", &(so)->exit_at_end,                       \
+	                "exit when every assigned partition reached its end"),        \
+	    FX_OPT_INT('c', "count", &(so)->count, "N",                               \
+	               "exit after N records"),                                       \
+	    FX_OPT_FLAG(                                                              \
+	        0, "meta", &(so)->meta,                                               \
+	        "add _fx_topic _fx_partition _fx_offset _fx_key _fx_ts _fx_headers"), \
+	    FX_OPT_FLAG(                                                              \
+	        0, "wrap", &(so)->wrap,                                               \
+	        "wrap a value that is not an object as {\"value\":\"...\"}"),         \
+	    FX_OPT_KAFKA(&(so)->conf)
+
+/*
+ * Consumes until -c records, -e end, SIGINT/SIGTERM, a closed stdout or an
+ * error, writing one record per message to out. With a group, the offset
+ * of a record is committed only after it was written and flushed
+ * (at-least-once); a partition with no committed offset starts where -o
+ * says (default: the beginning). Flushes out (does not close it). Returns
+ * an exit status: 0, FX_EXIT_DATA (a bad record under --on-error fail),
+ * FX_EXIT_USAGE (bad configuration) or FX_EXIT_IO (broker, write error).
+ */
+int kafka_source_run(struct fx_ctx *ctx, const struct kafka_source_opts *o,
+                     struct record_writer *out);
+
+/* ---------------------------------------------------------------------
+ * Sink: records to Kafka topics.
+ */
+struct kafka_sink_opts {
+	struct kafka_conf conf;
+	const char *topic;  /* -t; else each record's _fx_dest */
+	const char *key;    /* --key FIELD */
+	int keep_partition; /* --keep-partition: use _fx_partition */
+	int keep_meta;     /* do not strip _fx* members (fx-sink --keep-meta) */
+	int create_topics; /* --create-topics */
+	int64_t partitions; /* --partitions for --create-topics */
+};
+
+#define KAFKA_SINK_OPTS_INIT                                                   \
+	{                                                                      \
+		.conf = KAFKA_CONF_INIT, .partitions = 1                       \
+	}
+
+#define FX_OPT_KAFKA_SINK(so)                                                  \
+	FX_OPT_STRING('t', "topic", &(so)->topic, "TOPIC",                     \
+	              "produce to TOPIC (default: each record's _fx_dest)"),   \
+	    FX_OPT_STRING('k', "key", &(so)->key, "FIELD",                     \
+	                  "message key from FIELD (murmur2 partitioning)"),    \
+	    FX_OPT_FLAG(0, "keep-partition", &(so)->keep_partition,            \
+	                "produce to the record's _fx_partition"),              \
+	    FX_OPT_FLAG(0, "create-topics", &(so)->create_topics,              \
+	                "create missing topics (admin API) before producing"), \
+	    FX_OPT_INT(                                                        \
+	        0, "partitions", &(so)->partitions, "N",                       \
+	        "partitions of a topic --create-topics creates (default 1)"),  \
+	    FX_OPT_KAFKA(&(so)->conf)
+
+struct kafka_sink;
+
+/*
+ * Opens a producer. Returns 0 with *out set, or an exit status after a
+ * message (FX_EXIT_USAGE for configuration, FX_EXIT_IO for no broker).
+ */
+int kafka_sink_open(struct fx_ctx *ctx, const struct kafka_sink_opts *o,
+                    struct kafka_sink **out);
+
+/* The fields kafka_sink_write() needs in vals. */
+const struct json_paths *kafka_sink_paths(const struct kafka_sink *ks);
+
+/*
+ * Produces one valid record; vals and flags as json_scan() gave them for
+ * kafka_sink_paths() (record_stream_next() does that). The value is the
+ * record without its _fx* members (unless keep_meta); _fx_key becomes the
+ * key, _fx_headers the headers, _fx_partition the partition (with
+ * --keep-partition), _fx_dest the topic (without -t). A control record is
+ * not produced; a checkpoint first waits for every delivery so far. A
+ * record whose _fx_dest, _fx_key or _fx_headers is unusable goes to
+ * fx_bad_record(). Returns 0, or an exit status: the caller stops reading
+ * and calls kafka_sink_close(), which reports.
+ */
+int kafka_sink_write(struct kafka_sink *ks, const struct record *rec,
+                     const struct json_value *vals, int flags,
+                     const struct fx_where *where);
+
+/*
+ * Waits for every delivery report (up to --timeout after the last send).
+ * Returns 0 if every record produced so far was delivered.
+ */
+int kafka_sink_flush(struct kafka_sink *ks);
+
+/*
+ * Flushes, reports "N of M records failed, first error: ..." if any did,
+ * frees ks. Records delivered + failed = records given to
+ * kafka_sink_write() (counted into ctx->st.records_out: delivered only).
+ * Returns status if it is not 0, else 0 or FX_EXIT_IO.
+ */
+int kafka_sink_close(struct kafka_sink *ks, int status);
+
+/* ---------------------------------------------------------------------
+ * fx-devbroker: librdkafka's mock cluster, on 127.0.0.1.
+ */
+struct kafka_devbroker_opts {
+	int64_t brokers;
+	int64_t partitions;
+	char **topics; /* to create at start */
+	int *topic_partitions;
+	size_t ntopics;
+	const char *bootstrap_file;
+};
+
+/*
+ * Starts the cluster, prints the bootstrap address to stdout (and to the
+ * bootstrap file, atomically), runs until SIGINT/SIGTERM. Returns an exit
+ * status.
+ */
+int kafka_devbroker_run(struct fx_ctx *ctx,
+                        const struct kafka_devbroker_opts *o);
+
+#endif
