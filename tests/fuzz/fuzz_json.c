@@ -1,0 +1,179 @@
+/*
+ * fuzz_json.c - libFuzzer target for the record scanner (common/json.h).
+ *
+ * The input, in an exactly-sized buffer (ASan traps any read past it), is
+ * scanned with JSON_ANY_VALUE and judged by the strict reference validator
+ * (tests/unit/json_ref.h); any disagreement aborts. On valid input it also
+ * checks the values found for a few fixed paths, the top-level members
+ * (json_object_next), unescaping, and the object-only mode; on any input,
+ * json_utf8_valid against the reference.
+ */
+#include "buf.h"
+#include "json.h"
+
+#include "../unit/json_ref.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *const path_names[] = {
+    "a", "a.b", "a.b.c", "x\\.y", "_fx", "",
+};
+#define NPATHS 5 /* the empty name above is not compiled */
+
+static struct json_scanner sc;
+static struct json_paths ps;
+static int ps_ready;
+
+static void die(const char *what, const char *p, size_t n)
+{
+	size_t i;
+
+	fprintf(stderr, "fuzz_json: %s: input (%zu bytes): \"", what, n);
+	for (i = 0; i < n && i < 512; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\')
+			fputc(c, stderr);
+		else
+			fprintf(stderr, "\\x%02X", c);
+	}
+	fprintf(stderr, "\"\n");
+	abort();
+}
+
+/* One valid JSON value, inside the buffer, of the type it claims. */
+static int value_ok(const struct json_value *v, const char *b, size_t n)
+{
+	char c;
+	enum json_type want;
+
+	if (v->type == JSON_MISSING)
+		return 1;
+	if (!v->p || v->p < b || v->len == 0 || v->len > n ||
+	    (size_t)(v->p - b) > n - v->len)
+		return 0;
+	c = v->p[0];
+	want = c == '{'   ? JSON_OBJECT
+	       : c == '[' ? JSON_ARRAY
+	       : c == '"' ? JSON_STRING
+	       : c == 'n' ? JSON_NULL
+	       : c == 't' ? JSON_TRUE
+	       : c == 'f' ? JSON_FALSE
+	                  : JSON_NUMBER;
+	if (v->type != want)
+		return 0;
+	if (v->type == JSON_STRING &&
+	    (v->escaped != 0) != (memchr(v->p, '\\', v->len) != NULL))
+		return 0;
+	if (strchr(" \t\r\n", v->p[v->len - 1]))
+		return 0;
+	return ref_json_valid(v->p, v->len, NULL) == 1;
+}
+
+/* Unescaping a valid string gives valid UTF-8 that it equals. */
+static void check_string(const struct json_value *v, struct fx_buf *out,
+                         const char *b, size_t n)
+{
+	fx_buf_reset(out);
+	json_string_unescape(v, out);
+	if (!ref_utf8_valid(out->p ? out->p : "", out->len))
+		die("unescaped string is not valid UTF-8", b, n);
+	if (json_string_equals(v, out->p ? out->p : "", out->len) != 1)
+		die("string does not equal its unescaping", b, n);
+	fx_buf_addc(out, 'x');
+	if (json_string_equals(v, out->p, out->len) != 0)
+		die("string equals its unescaping plus x", b, n);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct fx_buf out = FX_BUF_INIT;
+	struct json_value vals[NPATHS];
+	struct json_member m;
+	struct json_error e;
+	struct ref_info ri;
+	const char *err = NULL;
+	char *b;
+	size_t i, pos;
+	int r, r0, ref;
+
+	if (!ps_ready) {
+		if (json_paths_init(&ps, (char *const *)path_names, NPATHS,
+		                    &err) != 0)
+			die("json_paths_init failed", err ? err : "", 0);
+		if (json_paths_add(&ps, path_names[NPATHS], &err) != -1)
+			die("empty path accepted", "", 0);
+		ps_ready = 1;
+	}
+	b = malloc(size);
+	if (!b)
+		b = malloc(1);
+	if (size)
+		memcpy(b, data, size);
+
+	if (json_utf8_valid(b, size) != ref_utf8_valid(b, size))
+		die("json_utf8_valid disagrees with the reference", b, size);
+
+	ref = ref_json_valid(b, size, &ri);
+	memset(vals, 0, sizeof vals);
+	e.offset = (size_t)-1;
+	e.reason = NULL;
+	r = json_scan(&sc, &ps, b, size, vals, &e, JSON_ANY_VALUE);
+	if (ref >= 0 && (r >= 0) != (ref == 1))
+		die(ref ? "json_scan rejects valid JSON"
+		        : "json_scan accepts invalid JSON",
+		    b, size);
+	if (r < 0) {
+		if (!e.reason || !*e.reason || e.offset > size)
+			die("bad json_error", b, size);
+		free(b);
+		return 0;
+	}
+	for (i = 0; i < NPATHS; i++) {
+		if (!value_ok(&vals[i], b, size))
+			die("bad value for a path", b, size);
+		if (vals[i].type == JSON_STRING)
+			check_string(&vals[i], &out, b, size);
+		if (ri.top != '{' && vals[i].type != JSON_MISSING)
+			die("a path found in a non-object", b, size);
+	}
+
+	/* the object-only mode */
+	r0 = json_scan(&sc, NULL, b, size, NULL, &e, 0);
+	if (ri.top == '{' ? r0 != r
+	                  : (r0 >= 0 || !e.reason ||
+	                     strcmp(e.reason, "not a JSON object") != 0))
+		die("object-only mode disagrees", b, size);
+
+	/* members */
+	if (ri.top == '{') {
+		pos = 0;
+		for (i = 0; json_object_next(b, size, &pos, &m); i++) {
+			if (m.key.type != JSON_STRING ||
+			    !value_ok(&m.key, b, size) ||
+			    !value_ok(&m.val, b, size) ||
+			    m.val.type == JSON_MISSING || m.p != m.key.p ||
+			    m.p + m.len != m.val.p + m.val.len)
+				die("bad member", b, size);
+			check_string(&m.key, &out, b, size);
+			/* an escaped "_fx" key may count or not */
+			if (i == 0 && !m.key.escaped &&
+			    json_string_equals(&m.key, "_fx", 3) !=
+			        !!(r & JSON_SCAN_CONTROL))
+				die("JSON_SCAN_CONTROL wrong", b, size);
+			if (i > size)
+				die("json_object_next does not end", b, size);
+		}
+		if (i == 0 && (r & JSON_SCAN_CONTROL))
+			die("JSON_SCAN_CONTROL on an empty object", b, size);
+	} else if (r != 0) {
+		die("JSON_SCAN_* flags on a non-object", b, size);
+	}
+	free(b);
+	return 0;
+}
