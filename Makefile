@@ -91,7 +91,7 @@ build/asan/libfx.a: $(ASAN_OBJ)
 build/asan/bin/%: cmd/%.c build/asan/libfx.a $(COMMON_HDR) | build/asan/bin
 	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -o $@ $< build/asan/libfx.a $(PKG_LDLIBS)
 
-build/asan/test_%: tests/unit/test_%.c tests/unit/unit.h build/asan/libfx.a
+build/asan/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) build/asan/libfx.a
 	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -o $@ $< build/asan/libfx.a $(PKG_LDLIBS)
 
 asan: deps $(addprefix build/asan/,$(UNIT_TESTS)) $(addprefix build/asan/bin/,$(PROGS))
@@ -111,7 +111,7 @@ test: deps all
 	@tests/run-all.sh
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) $(COMMON_HDR) | build/fuzz
-	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Icommon $(PKG_CFLAGS) -g -O1 \
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Icommon -Itests/unit $(PKG_CFLAGS) -g -O1 \
 		-fsanitize=fuzzer,address,undefined -o $@ $< $(COMMON_SRC) $(PKG_LDLIBS)
 
 fuzz: deps $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
