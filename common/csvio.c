@@ -353,6 +353,29 @@ static size_t slow_rows(struct csv_reader *r, const char *s, size_t n,
 }
 
 /*
+ * A row (s/n, or its first n bytes if unfinished) longer than --max-record
+ * is a bad record, counted whole (BOM and line end included) so that how
+ * the input was chunked does not matter. If it is the header, the input
+ * has no usable header.
+ */
+static void too_long(struct csv_reader *r, const char *s, size_t n)
+{
+	const char *what = "row longer than --max-record";
+	uint64_t line = r->line;
+
+	r->at_start = 0; /* a BOM after this row is data */
+	r->line += count_nl(s, n);
+	if (r->status || r->dead)
+		return;
+	if (!r->have_header) {
+		r->status = bad_header(r, line, s, n, what, NULL);
+		return;
+	}
+	r->rows++;
+	r->status = bad(r, line, s, n, what, NULL);
+}
+
+/*
  * One row (or blank line) cut from the input: s/n includes its '\n'.
  * Returns how many bytes of it are done with (see slow_rows).
  */
@@ -366,16 +389,12 @@ static size_t dispatch(struct csv_reader *r, const char *s, size_t n)
 		if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
 			bom = 3;
 	}
+	if (r->ctx->max_record && n > r->ctx->max_record) {
+		too_long(r, s, n);
+		return n;
+	}
 	s += bom;
 	n -= bom;
-	if (r->ctx->max_record && n > r->ctx->max_record) {
-		r->line += count_nl(s, n);
-		if (r->have_header)
-			r->rows++;
-		r->status =
-		    bad(r, line, s, n, "row longer than --max-record", NULL);
-		return bom + n;
-	}
 	if (r->anyq)
 		return bom + slow_rows(r, s, n, line);
 	body = n;
@@ -457,11 +476,7 @@ static int check_max(struct csv_reader *r)
 
 	if (!max || r->pend.len <= max)
 		return 0;
-	if (r->have_header)
-		r->rows++;
-	r->status = bad(r, r->line, r->pend.p, r->pend.len,
-	                "row longer than --max-record", NULL);
-	r->line += count_nl(r->pend.p, r->pend.len);
+	too_long(r, r->pend.p, r->pend.len);
 	fx_buf_reset(&r->pend);
 	r->scan = 0;
 	r->discard = 1; /* the quote parity scan goes on to find its end */
