@@ -12,8 +12,34 @@
  * (fx_bad_record, "expected 4 fields, got 3"); so is a field that is not
  * valid UTF-8. The JSON passed to row_fn is valid until row_fn returns.
  *
+ * Choices, in detail:
+ *   - Quoting is strict RFC 4180 (libcsv CSV_STRICT | CSV_STRICT_FINI): a
+ *     '"' inside an unquoted field or text after a closing quote is a bad
+ *     record "malformed quoting" covering the row up to the end of the line
+ *     the error is on; reading goes on at the next line. A quote never
+ *     closed is "unterminated quoted field" and runs to the end of input
+ *     (or to --max-record). Lenient parsers guess here, and a guess
+ *     silently changes data.
+ *   - Spaces and tabs are data, never trimmed. A quoted field is the same
+ *     value as an unquoted one: "12" is the number 12.
+ *   - Numbers: only what num.h calls INT or DOUBLE (so not integers past
+ *     int64, nor 1e400: they stay strings, exact), written byte for byte.
+ *   - Blank lines (empty or a lone "\r") are not rows. A bare CR ends a
+ *     row, as in libcsv, but lines are counted by '\n' only.
+ *   - A UTF-8 BOM at the very start of the input is dropped.
+ *   - Empty input, or a header alone, gives no rows.
+ *   - A bad header (a duplicate name, invalid UTF-8, broken quoting, longer
+ *     than --max-record) is one bad record on its line, e.g.
+ *     duplicate field name "a"; every row after it is dropped, as no name
+ *     can be trusted (under --on-error skip or dlq a warning says so).
+ *   - A row longer than ctx->max_record bytes (line end included) is a bad
+ *     record "row longer than --max-record", and is never buffered whole.
+ *   - csv_reader_rows() counts data rows read, bad ones included.
+ *
  * Writing: csv_write_field appends one field, quoted when it holds a comma,
- * quote, CR, LF or leading/trailing space, quotes doubled.
+ * quote, CR, LF or leading/trailing space, quotes doubled. An empty field is
+ * written as nothing, so a row of one empty field is a blank line, which
+ * reads back as no row: quote it ("") if that matters.
  */
 #ifndef FX_CSVIO_H
 #define FX_CSVIO_H
@@ -51,7 +77,7 @@ struct csv_reader *csv_reader_new(struct fx_ctx *ctx, const char *source,
  */
 int csv_reader_feed(struct csv_reader *r, const char *p, size_t n, int eof);
 
-/* Number of data rows read so far. */
+/* Number of data rows read so far, bad ones included. */
 uint64_t csv_reader_rows(const struct csv_reader *r);
 
 void csv_reader_free(struct csv_reader *r);

@@ -21,12 +21,21 @@ enum fx_time_unit {
 	FX_TIME_MS,
 };
 
-/* Parses an ISO-8601 date-time of n bytes. Returns 0, or -1 if it is not one. */
+/*
+ * Parses an ISO-8601 date-time of n bytes. Returns 0, or -1 if it is not one.
+ * Accepted: YYYY-MM-DD (midnight UTC), then optionally 'T', 't' or ' ' and
+ * HH:MM, HH:MM:SS, HH:MM:SS.f... ('.' or ','), then optionally 'Z', 'z',
+ * +hh:mm, -hh:mm, +hhmm or +hh. Years 0000-9999, days checked against the
+ * month (leap years), second 60 (a leap second) is the first second of the
+ * next minute. Nothing else, not even surrounding spaces.
+ */
 int fx_time_parse_iso(const char *s, size_t n, int64_t *ms);
 
 /*
  * Parses an epoch number (integer or fraction, as JSON writes it) of n bytes
- * in unit (FX_TIME_AUTO means seconds). Returns 0 or -1.
+ * in unit (FX_TIME_AUTO means seconds). Returns 0 or -1. The arithmetic is
+ * decimal and exact ("1795428000.123" s is ...123 ms, not ...122), rounding
+ * toward negative infinity; -1 on JSON syntax errors or int64 overflow.
  */
 int fx_time_parse_epoch(const char *s, size_t n, enum fx_time_unit unit,
 			int64_t *ms);
@@ -34,7 +43,10 @@ int fx_time_parse_epoch(const char *s, size_t n, enum fx_time_unit unit,
 /*
  * Formats ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf (at least
  * FX_TIME_ISO_LEN + 1 bytes, NUL-terminated). Returns the length (24 for
- * years 0000-9999).
+ * years 0000-9999; other years are written ISO 8601 expanded, with a sign
+ * and at least four digits: "+10000-01-01T00:00:00.000Z", which
+ * fx_time_parse_iso does not read). Times before 1970 are floored, so -1 is
+ * "1969-12-31T23:59:59.999Z".
  */
 #define FX_TIME_ISO_LEN 32
 size_t fx_time_format_iso(int64_t ms, char *buf);
@@ -46,7 +58,11 @@ size_t fx_time_format_iso(int64_t ms, char *buf);
  */
 int fx_duration_parse(const char *s, int64_t *ms);
 
-/* Formats a duration as its shortest exact form ("90s" -> "90s", 60000 -> "1m"). */
+/*
+ * Formats a duration as its shortest exact form ("90s" -> "90s", 60000 ->
+ * "1m", 0 -> "0") into buf of n bytes. Returns the length it needs, as
+ * snprintf does (it is truncated if that is n or more).
+ */
 size_t fx_duration_format(int64_t ms, char *buf, size_t n);
 
 #endif

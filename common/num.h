@@ -28,14 +28,21 @@ struct fx_num {
 	double d; /* also set for FX_NUM_INT and FX_NUM_BIGINT (approximate) */
 };
 
-/* Parses exactly n bytes as a JSON number. */
+/*
+ * Parses exactly n bytes as a JSON number. "-0" is FX_NUM_INT 0; "-0.0" a
+ * DOUBLE -0.0. Doubles that underflow (1e-400) are FX_NUM_DOUBLE 0. An
+ * integer too large even for a double is FX_NUM_OVERFLOW, not BIGINT.
+ * Numbers of any length are read correctly rounded, without allocating.
+ */
 enum fx_num_kind fx_num_parse(const char *s, size_t n, struct fx_num *out);
 
 /*
  * Parses a CSV field as a number the way a person reading the CSV would:
  * JSON number syntax only (so "007", "+1", "1.", " 1", "0x10", "NaN" stay
  * strings, and so round-trip byte for byte). Returns 1 if the field is a
- * number that fx may write unchanged as a JSON number, 0 otherwise.
+ * number that fx may write unchanged as a JSON number, 0 otherwise: only
+ * FX_NUM_INT and FX_NUM_DOUBLE qualify, so an integer past int64 (an ID
+ * like 12345678901234567890) or 1e400 stays an exact string.
  */
 int fx_num_is_json_number(const char *s, size_t n);
 
@@ -44,9 +51,10 @@ size_t fx_num_format_int(int64_t i, char *buf);
 
 /*
  * Writes d as the shortest decimal that reads back to d into buf (at least
- * 32 bytes). Integral values within 2^53 are written without exponent or
- * fraction ("1000000", not "1e+06"). Returns the length, or 0 if d is not
- * finite.
+ * 32 bytes): the first of %.15g, %.16g, %.17g that strtod gives back as d
+ * ("0.1", "0.30000000000000004", "1e+300"). Integral values below 2^53 in
+ * magnitude are written as integers ("1000000", not "1e+06"); -0.0 is
+ * "-0". Returns the length, or 0 if d is not finite.
  */
 size_t fx_num_format_double(double d, char *buf);
 
