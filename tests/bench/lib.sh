@@ -5,7 +5,8 @@
 #   bench_case NAME INPUT_BYTES RECORDS CMD...
 #       Times the shell command line CMD... (joined by spaces; may be a
 #       pipeline; it should send its output to /dev/null or a file itself)
-#       FX_BENCH_RUNS times and records the median, min and max wall time,
+#       at least RUNS times (hyperfine adds runs to fast cases, up to about
+#       3 s of them) and records the median, min and max wall time,
 #       MB/s (INPUT_BYTES / median, MB = 10^6 bytes), records/s and the
 #       peak RSS of the largest process of the command. A command that
 #       fails is recorded as FAILED and the run goes on.
@@ -27,7 +28,7 @@
 # Globals used: RUNS, PIN (taskset prefix or empty), TMP (scratch dir).
 
 declare -a CASES=()
-declare -A C_MED=() C_MIN=() C_MAX=() C_MBPS=() C_RPS=() C_RSS=() C_NOTE=() C_RATIO=()
+declare -A C_RUNS=() C_MED=() C_MIN=() C_MAX=() C_MBPS=() C_RPS=() C_RSS=() C_NOTE=() C_RATIO=()
 declare -a GOALS=()
 CHECK_WHY=
 FAILURES=0 # cases that failed or failed their check
@@ -59,10 +60,12 @@ _time_runs() {
 	fi
 	if have hyperfine; then
 		json="$TMP/hyperfine.json"
-		hyperfine --runs "$RUNS" --shell bash --style none --output null \
+		# at least RUNS runs, more for fast cases (about 3 s worth each)
+		hyperfine --min-runs "$RUNS" --shell bash --style none --output null \
 			--export-json "$json" "$wrapped" >"$TMP/hyperfine.out" 2>&1 ||
 			{ tail -n 5 "$TMP/hyperfine.out" >&2; return 1; }
 		jq -r '.results[0].times[]' "$json" | _stats
+		jq -r '.results[0].times | length' "$json" >"$TMP/nruns"
 	else
 		local i t0 t1
 		: >"$TMP/times"
@@ -74,6 +77,7 @@ _time_runs() {
 			echo >>"$TMP/times"
 		done
 		_stats <"$TMP/times"
+		echo "$RUNS" >"$TMP/nruns"
 	fi
 }
 
@@ -90,6 +94,7 @@ bench_case() {
 		return 0
 	fi
 	C_MED[$name]=$med
+	C_RUNS[$name]=$(cat "$TMP/nruns")
 	C_MIN[$name]=$min
 	C_MAX[$name]=$max
 	C_MBPS[$name]=$(calc "$bytes / $med / 1e6" 1)
@@ -155,12 +160,12 @@ check_same() {
 
 print_table() {
 	local name
-	printf '%-32s %9s %17s %9s %11s %8s  %s\n' \
-		case median_s "min-max_s" MB/s records/s rss_MB "fx speed / competitor"
+	printf '%-32s %4s %9s %17s %9s %11s %8s  %s\n' \
+		case runs median_s "min-max_s" MB/s records/s rss_MB "fx speed / competitor"
 	for name in "${CASES[@]}"; do
 		if [ -n "${C_MED[$name]:-}" ]; then
-			printf '%-32s %9.3f %8.3f-%-8.3f %9s %11s %8s  %s\n' "$name" \
-				"${C_MED[$name]}" "${C_MIN[$name]}" "${C_MAX[$name]}" \
+			printf '%-32s %4s %9.3f %8.3f-%-8.3f %9s %11s %8s  %s\n' "$name" \
+				"${C_RUNS[$name]}" "${C_MED[$name]}" "${C_MIN[$name]}" "${C_MAX[$name]}" \
 				"${C_MBPS[$name]}" "${C_RPS[$name]}" "${C_RSS[$name]:--}" \
 				"${C_RATIO[$name]:-}"
 		else

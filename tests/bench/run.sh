@@ -205,7 +205,7 @@ section_kafka() {
 header() {
 	echo "fx bench $(date -u +%Y-%m-%dT%H:%M:%SZ)  git $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- 2>/dev/null || echo '+dirty')"
 	echo "data: $N events (seed $SEED); $PLAYS $(calc "$PLAYS_BYTES / 1e6" 1) MB; $PLAYS_CSV $(calc "$CSV_BYTES / 1e6" 1) MB"
-	echo "runs: $RUNS per case (median); cpus: $(nproc)${PIN:+ (pinned: $PIN)}; load before: $LOAD0"
+	echo "runs: at least $RUNS per case (median); cpus: $(nproc)${PIN:+ (pinned: $PIN)}; load before: $LOAD0"
 	echo "tools: $(jq --version), mlr $(mlr --version | awk '{print $2}'), $(hyperfine --version 2>/dev/null || echo 'no hyperfine')"
 	echo "MB = 10^6 bytes of input; rss_MB = peak RSS of the largest process; fx speed / competitor = competitor median / fx median"
 	echo
