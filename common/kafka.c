@@ -239,6 +239,7 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac,
  * property.
  */
 static rd_kafka_conf_t *conf_build(const struct fx_ctx *ctx,
+                                   rd_kafka_type_t type,
                                    const struct kafka_conf *kc,
                                    const char *const *defaults,
                                    struct kafka_health *h)
@@ -251,6 +252,14 @@ static rd_kafka_conf_t *conf_build(const struct fx_ctx *ctx,
 
 	for (; defaults && *defaults; defaults += 2)
 		conf_set(ctx, c, defaults[0], defaults[1], "default");
+	if (type == RD_KAFKA_PRODUCER) {
+		/* a record not delivered in --timeout fails, and is said to */
+		char ms[32];
+
+		snprintf(ms, sizeof(ms), "%" PRId64,
+		         kc->timeout_ms > 0 ? kc->timeout_ms : 1);
+		conf_set(ctx, c, "message.timeout.ms", ms, "--timeout");
+	}
 	if (envfile && *envfile) {
 		read_properties(ctx, &env, envfile);
 		for (i = 0; i < env.nprops; i++)
@@ -1081,7 +1090,8 @@ static int source_open(struct kafka_source *s)
 	char errstr[512];
 
 	s->health.owner = s;
-	c = conf_build(s->ctx, &s->o->conf, source_defaults, &s->health);
+	c = conf_build(s->ctx, RD_KAFKA_CONSUMER, &s->o->conf, source_defaults,
+	               &s->health);
 	if (!s->o->group) {
 		/*
 		 * librdkafka's assign() wants a group.id, even though a
@@ -1328,7 +1338,8 @@ int kafka_sink_open(struct fx_ctx *ctx, const struct kafka_sink_opts *o,
 		                            : "_fx_key",
 		                   &perr) < 0)
 			fx_usage_error(ctx, "--key: '%s': %s", o->key, perr);
-	c = conf_build(ctx, &o->conf, sink_defaults, &ks->health);
+	c = conf_build(ctx, RD_KAFKA_PRODUCER, &o->conf, sink_defaults,
+	               &ks->health);
 	rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
 	ks->rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, errstr, sizeof(errstr));
 	if (!ks->rk) {

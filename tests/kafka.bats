@@ -1,0 +1,235 @@
+#!/usr/bin/env bats
+# Kafka: fx-devbroker, fx-consume and fx-sink against it, kcat as the
+# independent client. Every test starts its own fx-devbroker and stops it
+# by PID.
+
+load test_helper
+
+# Group members notice a departed member in seconds, not the default 45.
+GROUP_X="-X session.timeout.ms=6000 -X heartbeat.interval.ms=500"
+
+setup() {
+	fx_setup_tmp
+	fx-devbroker --topic p4:4 --topic p1:1 --bootstrap-file bs \
+		>devbroker.out 2>devbroker.err &
+	DEVBROKER=$!
+	for _ in $(seq 100); do [ -s bs ] && break; sleep 0.05; done
+	B=$(cat bs)
+	export FX_BROKERS=$B
+}
+
+teardown() {
+	if [ -n "${DEVBROKER:-}" ]; then
+		kill "$DEVBROKER" 2>/dev/null
+		wait "$DEVBROKER" 2>/dev/null
+	fi
+	fx_teardown_tmp
+}
+
+# records N: N small records with a key field, as NDJSON
+records() {
+	jq -nc --argjson n "$1" 'range(1; $n + 1) | {id: ., k: "key\(. % 97)", s: "x\(.)"}'
+}
+
+@test "fx-devbroker prints its loopback address first and to --bootstrap-file" {
+	run head -n 1 devbroker.out
+	assert_output "$B"
+	[[ $B =~ ^127\.0\.0\.1:[0-9]+$ ]]
+	grep -q 'not for production' devbroker.err
+	grep -q 'CreateTopics' devbroker.err
+	# listening on loopback only
+	port=${B#127.0.0.1:}
+	run bash -c "ss -ltnH | awk '{print \$4}' | grep ':$port\$'"
+	assert_output "127.0.0.1:$port"
+}
+
+@test "fx-devbroker creates --topic NAME:N and exits 0 on SIGTERM" {
+	run kcat -b "$B" -L -t p4
+	assert_output --partial 'topic "p4" with 4 partitions'
+	kill -TERM "$DEVBROKER"
+	rc=0
+	wait "$DEVBROKER" || rc=$?
+	DEVBROKER=
+	[ "$rc" -eq 0 ]
+}
+
+@test "fx-devbroker: bad option values are usage errors" {
+	run --separate-stderr fx-devbroker --topic x:zero
+	assert_failure 2
+	assert_equal "$stderr" "fx-devbroker: --topic: not a partition count: 'x:zero' (see 'fx-devbroker --help')"
+	run --separate-stderr fx-devbroker --brokers 0
+	assert_failure 2
+}
+
+@test "kcat round trip through fx-devbroker keeps keys and order" {
+	records 1000 | jq -r '"\(.k)\t\(tojson)"' >in.tsv
+	kcat -b "$B" -P -t p4 -K '	' <in.tsv
+	kcat -b "$B" -C -t p4 -e -q -f '%k\t%s\n' | sort >out.tsv
+	sort in.tsv | cmp - out.tsv
+}
+
+@test "fx-sink -> kcat: 20,000 records, keys, murmur2 partitions, order within a partition" {
+	records 20000 >in.ndjson
+	run --separate-stderr fx-sink -t p4 --key k <in.ndjson
+	assert_success
+	kcat -b "$B" -C -t p4 -e -q -f '%p\t%k\t%s\n' >fx.tsv
+	[ "$(wc -l <fx.tsv)" -eq 20000 ]
+	# the same records under the same keys
+	jq -r '"\(.k)\t\(tojson)"' in.ndjson | sort >want.tsv
+	cut -f2- fx.tsv | sort | cmp - want.tsv
+	# kcat with the Java client's partitioner puts each key where fx did
+	jq -r '"\(.k)\t\(tojson)"' in.ndjson |
+		kcat -b "$B" -P -t p1x -K '	' -X partitioner=murmur2_random
+	kcat -b "$B" -C -t p1x -e -q -f '%p\t%k\n' | sort -u >kcat-parts
+	cut -f1,2 fx.tsv | sort -u | cmp - kcat-parts
+	# within each partition, input order
+	for p in 0 1 2 3; do
+		awk -F'\t' -v p=$p '$1 == p {print $3}' fx.tsv >got.$p
+		grep -Fxf got.$p in.ndjson | cmp - got.$p
+	done
+}
+
+@test "kcat -> fx-consume: 20,000 records identical, in order within a partition" {
+	records 20000 | jq -r '"\(.k)\t\(tojson)"' >in.tsv
+	kcat -b "$B" -P -t p4 -K '	' <in.tsv
+	run --separate-stderr fx-consume -t p4 -e --meta
+	assert_success
+	echo "$output" >out.ndjson
+	[ "$(wc -l <out.ndjson)" -eq 20000 ]
+	kcat -b "$B" -C -t p4 -e -q -f '%p\t%o\t%k\t%s\n' | sort >kcat.tsv
+	jq -r '[._fx_partition, ._fx_offset, ._fx_key,
+		(del(._fx_topic, ._fx_partition, ._fx_offset, ._fx_key, ._fx_ts) | tojson)] | @tsv' \
+		out.ndjson | sort | cmp - kcat.tsv
+	# each partition in offset order
+	jq -r '"\(._fx_partition) \(._fx_offset)"' out.ndjson >po
+	sort -k1,1n -s po | cmp - <(sort -k1,1n -k2,2n po)
+}
+
+@test "fx-consume --meta | fx-sink copies a topic: keys, headers, partitions" {
+	printf 'k1\t{"a":1}\nk2\t{"a":2}\n' | kcat -b "$B" -P -t p4 -K '	' -p 2 -H h1=v1 -H h2=v2
+	fx-consume -t p4 -e --meta | fx-sink -t copy --keep-partition
+	run kcat -b "$B" -C -t copy -e -q -f '%p|%k|%h|%s\n'
+	assert_output '2|k1|h1=v1,h2=v2|{"a":1}
+2|k2|h1=v1,h2=v2|{"a":2}'
+}
+
+@test "two fx-consume in one group with -e return every record exactly once" {
+	records 4000 | fx-sink -t p4 --key k
+	fx-consume -t p4 -g g1 -e $GROUP_X >a.out &
+	a=$!
+	fx-consume -t p4 -g g1 -e $GROUP_X >b.out &
+	b=$!
+	wait $a
+	wait $b
+	[ "$(cat a.out b.out | wc -l)" -eq 4000 ]
+	[ "$(cat a.out b.out | jq .id | sort -u | wc -l)" -eq 4000 ]
+	# a third run of the group starts from the committed offsets
+	run --separate-stderr fx-consume -t p4 -g g1 -e $GROUP_X
+	assert_success
+	assert_output ''
+}
+
+@test "a new group starts at the beginning; -c stops after N records" {
+	records 100 | fx-sink -t p1
+	run --separate-stderr fx-consume -t p1 -g fresh -e $GROUP_X
+	assert_success
+	[ "${#lines[@]}" -eq 100 ]
+	run --separate-stderr fx-consume -t p1 -c 7
+	assert_success
+	[ "${#lines[@]}" -eq 7 ]
+	assert_line --index 0 '{"id":1,"k":"key1","s":"x1"}'
+}
+
+@test "-o s@MS starts at the first record at or after that time" {
+	records 50 | fx-sink -t p4
+	sleep 0.2
+	ms=$(date +%s%3N)
+	sleep 0.2
+	printf '{"late":%d}\n' 1 2 3 | fx-sink -t p4
+	run --separate-stderr fx-consume -t p4 -e -o "s@$ms"
+	assert_success
+	assert_equal "$(echo "$output" | sort)" '{"late":1}
+{"late":2}
+{"late":3}'
+}
+
+@test "-o end, -o N and -o -N" {
+	records 10 | fx-sink -t p1
+	run --separate-stderr fx-consume -t p1 -e -o end
+	assert_success
+	assert_output ''
+	run --separate-stderr fx-consume -t p1 -e -o 8
+	assert_output '{"id":9,"k":"key9","s":"x9"}
+{"id":10,"k":"key10","s":"x10"}'
+	run --separate-stderr fx-consume -t p1 -e -o -1
+	assert_output '{"id":10,"k":"key10","s":"x10"}'
+}
+
+@test "bad values in a topic under fail, skip, dlq and --wrap" {
+	printf 'not json\n[1,2]\n{"ok":1}\n' | kcat -b "$B" -P -t p1
+	printf '\377\376\n' | kcat -b "$B" -P -t p1
+	run --separate-stderr fx-consume -t p1 -e
+	assert_failure 1
+	assert_equal "$stderr" 'fx-consume: p1/0@0: unexpected character'
+	run --separate-stderr fx-consume -t p1 -e --on-error skip
+	assert_success
+	assert_output '{"ok":1}'
+	run --separate-stderr fx-consume -t p1 -e --on-error dlq=dlq.ndjson
+	assert_success
+	assert_output '{"ok":1}'
+	run jq -c '[.source, ._fx_error]' dlq.ndjson
+	assert_output '["p1/0@0","unexpected character"]
+["p1/0@1","not a JSON object"]
+["p1/0@3","unexpected character"]'
+	run --separate-stderr fx-consume -t p1 -e --wrap --on-error skip
+	assert_output '{"value":"not json"}
+{"value":"[1,2]"}
+{"ok":1}'
+}
+
+@test "unreachable broker: fx-consume and fx-sink fail within --timeout, naming it, exit 3" {
+	SECONDS=0
+	run --separate-stderr fx-consume -b 127.0.0.1:9 -t x --timeout 2s
+	assert_failure 3
+	assert_equal "$stderr" "fx-consume: broker '127.0.0.1:9': connection refused"
+	run --separate-stderr bash -c 'echo "{}" | fx-sink -b 127.0.0.1:9 -t x --timeout 2s'
+	assert_failure 3
+	assert_equal "$stderr" "fx-sink: broker '127.0.0.1:9': connection refused"
+	[ "$SECONDS" -le 6 ]
+}
+
+@test "fx-devbroker killed while fx-sink produces: exit 3, delivered + failed = read" {
+	gen 20000 >plays.ndjson
+	# a slow reader, so that the broker dies mid-stream
+	(cat plays.ndjson | while read -r l; do echo "$l"; done) |
+		fx-sink -t p4 --timeout 2s --stats 2>sink.err &
+	sink=$!
+	sleep 1
+	kill "$DEVBROKER"
+	wait "$DEVBROKER" || true
+	DEVBROKER=
+	SECONDS=0
+	rc=0
+	wait $sink || rc=$?
+	[ "$rc" -eq 3 ]
+	[ "$SECONDS" -le 8 ]
+	cat sink.err
+	failed=$(sed -n 's/.*: \([0-9]*\) of \([0-9]*\) records failed.*/\1/p' sink.err)
+	sent=$(sed -n 's/.*: \([0-9]*\) of \([0-9]*\) records failed.*/\2/p' sink.err)
+	in=$(sed -n 's/.*: \([0-9]*\) records in.*/\1/p' sink.err)
+	out=$(sed -n 's/.* \([0-9]*\) records out.*/\1/p' sink.err)
+	[ -n "$failed" ] && [ -n "$out" ] && [ "$failed" -gt 0 ]
+	[ $((out + failed)) -eq "$sent" ]
+	[ "$in" -eq "$sent" ]
+}
+
+@test "-X with an unknown property is a usage error naming it" {
+	run --separate-stderr fx-consume -t p1 -X no.such.thing=1
+	assert_failure 2
+	assert_output ''
+	[[ $stderr == *'no.such.thing'* ]]
+	printf '# comment\n\nlinger.mss = 5\n' >k.properties
+	run --separate-stderr fx-sink -t p1 -F k.properties </dev/null
+	assert_failure 2
+	[[ $stderr == *'k.properties:3'*'linger.mss'* ]]
+}
