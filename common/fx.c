@@ -57,6 +57,9 @@ static void print_stats(const struct fx_ctx *ctx, const char *when)
 		ctx->prog, when, s->records_in, s->records_out, s->bad_records,
 		s->bytes_in, s->bytes_out, secs, (double)s->records_in / secs,
 		(double)s->bytes_in / secs / 1e6);
+	if (ctx->count_late)
+		fprintf(stderr, "%s: %s: %" PRIu64 " late records\n", ctx->prog,
+			when, s->late);
 }
 
 void fx_progress(struct fx_ctx *ctx)

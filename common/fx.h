@@ -44,6 +44,7 @@ struct fx_stats {
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	uint64_t bad_records;
+	uint64_t late; /* fx-agg: records later than the watermark */
 };
 
 struct fx_ctx {
@@ -54,6 +55,7 @@ struct fx_ctx {
 	const char *dlq_path;
 	int stats;
 	int progress;
+	int count_late; /* --stats reports late records */
 	size_t max_record;
 
 	/* the DLQ file, opened on first use */

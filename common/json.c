@@ -14,6 +14,7 @@
  */
 #include "json.h"
 #include "err.h"
+#include "num.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -675,6 +676,77 @@ void json_object_drop_fx(const char *p, size_t n, struct fx_buf *out)
 		first = 0;
 	}
 	fx_buf_addc(out, '}');
+}
+
+/* ---- comparing values ---- */
+
+enum json_type json_type_of(const char *p, size_t n)
+{
+	if (!n)
+		return JSON_MISSING;
+	switch (*p) {
+	case '{': return JSON_OBJECT;
+	case '[': return JSON_ARRAY;
+	case '"': return JSON_STRING;
+	case 't': return JSON_TRUE;
+	case 'f': return JSON_FALSE;
+	case 'n': return JSON_NULL;
+	default: return JSON_NUMBER;
+	}
+}
+
+static int type_rank(enum json_type t)
+{
+	switch (t) {
+	case JSON_MISSING:
+	case JSON_NULL: return 0;
+	case JSON_FALSE: return 1;
+	case JSON_TRUE: return 2;
+	case JSON_NUMBER: return 3;
+	case JSON_STRING: return 4;
+	case JSON_ARRAY: return 5;
+	case JSON_OBJECT: return 6;
+	}
+	return 7;
+}
+
+static int bytes_compare(const struct json_value *a, const struct json_value *b)
+{
+	size_t n = a->len < b->len ? a->len : b->len;
+	int c = memcmp(a->p, b->p, n);
+
+	if (c)
+		return c;
+	return a->len < b->len ? -1 : a->len > b->len;
+}
+
+static int number_compare(const struct json_value *a,
+			  const struct json_value *b)
+{
+	struct fx_num x, y;
+
+	fx_num_parse(a->p, a->len, &x);
+	fx_num_parse(b->p, b->len, &y);
+	if (x.kind == FX_NUM_INT && y.kind == FX_NUM_INT) {
+		if (x.i != y.i)
+			return x.i < y.i ? -1 : 1;
+	} else if (x.d != y.d) {
+		return x.d < y.d ? -1 : 1;
+	}
+	return bytes_compare(a, b);
+}
+
+int json_value_compare(const struct json_value *a, const struct json_value *b)
+{
+	int ra = type_rank(a->type), rb = type_rank(b->type);
+
+	if (ra != rb)
+		return ra < rb ? -1 : 1;
+	if (ra == 0)
+		return 0;
+	if (a->type == JSON_NUMBER)
+		return number_compare(a, b);
+	return bytes_compare(a, b);
 }
 
 /* ---- strings ---- */

@@ -155,6 +155,18 @@ void json_string_unescape(const struct json_value *v, struct fx_buf *out);
 int json_string_equals(const struct json_value *v, const char *s, size_t n);
 
 /*
+ * A total order on JSON values, for sorting group keys and for min/max:
+ * null < false < true < numbers < strings < arrays < objects; numbers by
+ * value (integers exactly; a tie between different spellings, 1 and 1.0,
+ * by their bytes), strings by their bytes as written, arrays and objects by
+ * their bytes. JSON_MISSING sorts with null. Returns <0, 0 or >0.
+ */
+int json_value_compare(const struct json_value *a, const struct json_value *b);
+
+/* The type of a valid JSON value from its first byte. */
+enum json_type json_type_of(const char *p, size_t n);
+
+/*
  * Checks that n bytes are valid UTF-8 (no overlongs, no surrogates, at most
  * U+10FFFF). Returns 1 if they are.
  */

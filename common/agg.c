@@ -1,0 +1,1190 @@
+/* agg.c - fx-agg's engine: groups, windows, watermarks, emission */
+#include "agg.h"
+#include "aggfn.h"
+#include "arena.h"
+#include "err.h"
+#include "fxtime.h"
+#include "stream.h"
+#include "strmap.h"
+#include "window.h"
+#include "writer.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+/* ---- groups ---- */
+
+struct session;
+
+/*
+ * A group lives in one arena block: this header, then its key, then its
+ * state, so that finding a group and updating it touch the same cache
+ * lines.
+ */
+struct grp {
+	uint64_t hash;
+	uint32_t keylen;
+	void *state;
+	struct session *sessions; /* session windows only */
+	char key[]; /* per by-field: 4-byte length, then the value */
+};
+
+struct slot {
+	uint32_t tag; /* high half of the hash */
+	uint32_t index; /* + 1 into g; 0 = empty */
+};
+
+struct group_table {
+	struct arena arena;
+	struct grp **g; /* in order of creation */
+	size_t n, cap;
+	struct slot *slot;
+	size_t nslots;
+};
+
+struct win {
+	int64_t start, end;
+	struct group_table t;
+};
+
+struct session {
+	int64_t start, end; /* end = last event time + gap */
+	uint64_t id;
+	void *state;
+	struct session *next;
+};
+
+struct heap_item {
+	int64_t end, start;
+	struct grp *group;
+	uint64_t id;
+};
+
+struct part {
+	int64_t max_t; /* INT64_MIN before the first record */
+	double last_seen;
+	int active; /* counts toward the watermark */
+};
+
+struct engine {
+	struct fx_ctx *ctx;
+	const struct agg_opts *o;
+	struct window_spec ws;
+	struct agg_set aggs;
+	struct json_paths paths;
+	size_t nby;
+	int *by_path;
+	char **by_name;
+	int time_path, topic_path, part_path, ctl_path, ts_path, list_path;
+	int eof_path;
+	int ws_path, we_path; /* --merge: window bounds of partial rows */
+	enum fx_time_unit unit;
+
+	/* fixed windows, sorted by end then start; closed ones kept by update */
+	struct win **wins;
+	size_t nwins, capwins;
+	struct win **kept;
+	size_t nkept, capkept;
+	struct win *global; /* without --window */
+
+	/* session windows */
+	struct group_table sg;
+	struct heap_item *heap;
+	size_t nheap, capheap;
+	uint64_t next_session_id;
+
+	/* watermark */
+	int64_t wm;
+	int64_t next_close;
+	struct strmap part_index; /* "topic/partition" -> index + 1 */
+	struct part *parts;
+	size_t nparts, capparts;
+
+	/* output and scratch */
+	struct record_writer out;
+	struct fx_buf row, key, scratch;
+	struct window *assigned;
+	void *tmp_state;
+	FILE *late_file;
+	int late_mode; /* 0 drop, 1 dlq, 2 update */
+	const char *late_path;
+	uint64_t seq; /* arrival order, the time without --time */
+};
+
+static uint32_t key_field_len(const char *p)
+{
+	uint32_t n;
+
+	memcpy(&n, p, 4);
+	return n;
+}
+
+static int key_compare(const char *a, uint32_t alen, const char *b,
+		       uint32_t blen, size_t nby)
+{
+	const char *ae = a + alen, *be = b + blen;
+	size_t i;
+
+	for (i = 0; i < nby && a < ae && b < be; i++) {
+		uint32_t la = key_field_len(a), lb = key_field_len(b);
+		struct json_value va = {json_type_of(a + 4, la), a + 4, la, 0};
+		struct json_value vb = {json_type_of(b + 4, lb), b + 4, lb, 0};
+		int c = json_value_compare(&va, &vb);
+
+		if (c)
+			return c;
+		a += 4 + la;
+		b += 4 + lb;
+	}
+	return 0;
+}
+
+static void table_rehash(struct group_table *t)
+{
+	size_t i;
+
+	free(t->slot);
+	t->nslots = t->nslots ? t->nslots * 2 : 64;
+	t->slot = calloc(t->nslots, sizeof(*t->slot));
+	if (!t->slot)
+		fx_oom();
+	for (i = 0; i < t->n; i++) {
+		size_t j = (size_t)t->g[i]->hash & (t->nslots - 1);
+
+		while (t->slot[j].index)
+			j = (j + 1) & (t->nslots - 1);
+		t->slot[j].tag = (uint32_t)(t->g[i]->hash >> 32);
+		t->slot[j].index = (uint32_t)(i + 1);
+	}
+}
+
+/* The group of key (creating it with a zeroed state block of size). */
+static struct grp *table_get(struct group_table *t, const char *key,
+			     uint32_t len, uint64_t hash, size_t state_size)
+{
+	uint32_t tag = (uint32_t)(hash >> 32);
+	size_t j, klen = (len + 15) & ~(size_t)15;
+	struct grp *g;
+
+	if ((t->n + 1) * 2 > t->nslots)
+		table_rehash(t);
+	for (j = (size_t)hash & (t->nslots - 1); t->slot[j].index;
+	     j = (j + 1) & (t->nslots - 1)) {
+		if (t->slot[j].tag != tag)
+			continue;
+		g = t->g[t->slot[j].index - 1];
+		if (g->keylen == len && memcmp(g->key, key, len) == 0)
+			return g;
+	}
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 64;
+		t->g = fx_realloc(t->g, t->cap * sizeof(*t->g));
+	}
+	g = arena_alloc(&t->arena, sizeof(*g) + klen + state_size);
+	g->hash = hash;
+	g->keylen = len;
+	memcpy(g->key, key, len);
+	g->state = state_size ? g->key + klen : NULL;
+	g->sessions = NULL;
+	t->g[t->n++] = g;
+	t->slot[j].tag = tag;
+	t->slot[j].index = (uint32_t)t->n;
+	return g;
+}
+
+static void table_free(struct group_table *t, const struct agg_set *aggs)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->g[i]->state)
+			agg_set_state_free(aggs, t->g[i]->state);
+	free(t->g);
+	free(t->slot);
+	arena_free(&t->arena);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---- output ---- */
+
+static void add_time(struct fx_buf *b, const char *name, int64_t ms)
+{
+	char iso[FX_TIME_ISO_LEN + 1];
+	size_t n = fx_time_format_iso(ms, iso);
+
+	fx_buf_adds(b, name);
+	fx_buf_addc(b, '"');
+	fx_buf_add(b, iso, n);
+	fx_buf_addc(b, '"');
+}
+
+/* Writes one row: window bounds (if any), group fields, aggregates. */
+static int write_row(struct engine *e, const struct win *w, int64_t start,
+		     int64_t end, const struct grp *g, const void *state)
+{
+	const char *k = g->key;
+	size_t i;
+
+	fx_buf_reset(&e->row);
+	fx_buf_addc(&e->row, '{');
+	if (w != e->global) {
+		add_time(&e->row, "\"window_start\":", start);
+		add_time(&e->row, ",\"window_end\":", end);
+	}
+	for (i = 0; i < e->nby; i++) {
+		uint32_t n = key_field_len(k);
+
+		if (e->row.len > 1)
+			fx_buf_addc(&e->row, ',');
+		fx_buf_add_json_string(&e->row, e->by_name[i],
+				       strlen(e->by_name[i]));
+		fx_buf_addc(&e->row, ':');
+		fx_buf_add(&e->row, k + 4, n);
+		k += 4 + n;
+	}
+	i = e->row.len;
+	if (e->o->partial)
+		agg_set_write_partials(&e->aggs, state, &e->row);
+	else
+		agg_set_write_results(&e->aggs, state, &e->row);
+	if (i == 1 && e->row.len > 1) /* no bounds, no groups: no comma */
+		memmove(e->row.p + 1, e->row.p + 2, --e->row.len - 1);
+	fx_buf_addc(&e->row, '}');
+	e->ctx->st.records_out++;
+	return record_writer_put(&e->out, e->row.p, e->row.len) ? FX_EXIT_IO
+								 : 0;
+}
+
+struct sort_ctx {
+	const struct group_table *t;
+	size_t nby;
+};
+
+static int cmp_group(const void *a, const void *b, void *arg)
+{
+	const struct sort_ctx *sc = arg;
+	const struct grp *x = sc->t->g[*(const size_t *)a];
+	const struct grp *y = sc->t->g[*(const size_t *)b];
+
+	return key_compare(x->key, x->keylen, y->key, y->keylen, sc->nby);
+}
+
+/* Writes every group of a window, sorted by key. */
+static int emit_window(struct engine *e, const struct win *w)
+{
+	struct sort_ctx sc = {&w->t, e->nby};
+	size_t *order = fx_malloc((w->t.n + 1) * sizeof(*order)), i;
+	int rc = 0;
+
+	for (i = 0; i < w->t.n; i++)
+		order[i] = i;
+	qsort_r(order, w->t.n, sizeof(*order), cmp_group, &sc);
+	for (i = 0; i < w->t.n && !rc; i++) {
+		const struct grp *g = w->t.g[order[i]];
+
+		rc = write_row(e, w, w->start, w->end, g, g->state);
+	}
+	free(order);
+	return rc;
+}
+
+static void win_free(struct engine *e, struct win *w)
+{
+	table_free(&w->t, &e->aggs);
+	free(w);
+}
+
+/* ---- fixed windows ---- */
+
+static int win_before(const struct win *w, int64_t start, int64_t end)
+{
+	return w->end < end || (w->end == end && w->start < start);
+}
+
+/* The open window [start, end), created in order if new. */
+static struct win *win_get(struct engine *e, int64_t start, int64_t end)
+{
+	size_t i = e->nwins;
+	struct win *w;
+
+	/* records mostly land in the newest windows: search from the end */
+	while (i > 0 && win_before(e->wins[i - 1], start, end) == 0) {
+		w = e->wins[i - 1];
+		if (w->start == start && w->end == end)
+			return w;
+		i--;
+	}
+	if (e->nwins == e->capwins) {
+		e->capwins = e->capwins ? e->capwins * 2 : 16;
+		e->wins = fx_realloc(e->wins, e->capwins * sizeof(*e->wins));
+	}
+	memmove(e->wins + i + 1, e->wins + i,
+		(e->nwins - i) * sizeof(*e->wins));
+	w = fx_malloc(sizeof(*w));
+	memset(w, 0, sizeof(*w));
+	w->start = start;
+	w->end = end;
+	e->wins[i] = w;
+	e->nwins++;
+	if (i == 0)
+		e->next_close = end;
+	return w;
+}
+
+static struct win *kept_get(struct engine *e, int64_t start, int64_t end)
+{
+	size_t i;
+
+	for (i = e->nkept; i > 0; i--)
+		if (e->kept[i - 1]->start == start && e->kept[i - 1]->end == end)
+			return e->kept[i - 1];
+	return NULL;
+}
+
+static void keep_closed(struct engine *e, struct win *w)
+{
+	size_t i = 0;
+
+	if (e->nkept == e->capkept) {
+		e->capkept = e->capkept ? e->capkept * 2 : 16;
+		e->kept = fx_realloc(e->kept, e->capkept * sizeof(*e->kept));
+	}
+	e->kept[e->nkept++] = w;
+	/* forget windows older than --retain */
+	while (i < e->nkept && e->kept[i]->end + e->o->retain <= e->wm)
+		win_free(e, e->kept[i++]);
+	memmove(e->kept, e->kept + i, (e->nkept - i) * sizeof(*e->kept));
+	e->nkept -= i;
+}
+
+/* Emits and frees (or keeps) the windows that end at or before wm. */
+static int close_windows(struct engine *e, int64_t wm)
+{
+	size_t i = 0;
+	int rc = 0;
+
+	while (i < e->nwins && e->wins[i]->end <= wm && !rc) {
+		rc = emit_window(e, e->wins[i]);
+		if (e->late_mode == 2)
+			keep_closed(e, e->wins[i]);
+		else
+			win_free(e, e->wins[i]);
+		i++;
+	}
+	memmove(e->wins, e->wins + i, (e->nwins - i) * sizeof(*e->wins));
+	e->nwins -= i;
+	e->next_close = e->nwins ? e->wins[0]->end : INT64_MAX;
+	return rc;
+}
+
+/* ---- session windows ---- */
+
+static void heap_push(struct engine *e, const struct heap_item *it)
+{
+	size_t i;
+
+	if (e->nheap == e->capheap) {
+		e->capheap = e->capheap ? e->capheap * 2 : 64;
+		e->heap = fx_realloc(e->heap, e->capheap * sizeof(*e->heap));
+	}
+	i = e->nheap++;
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+
+		if (e->heap[parent].end <= it->end)
+			break;
+		e->heap[i] = e->heap[parent];
+		i = parent;
+	}
+	e->heap[i] = *it;
+}
+
+static void heap_pop(struct engine *e)
+{
+	struct heap_item last = e->heap[--e->nheap];
+	size_t i = 0;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= e->nheap)
+			break;
+		if (c + 1 < e->nheap && e->heap[c + 1].end < e->heap[c].end)
+			c++;
+		if (last.end <= e->heap[c].end)
+			break;
+		e->heap[i] = e->heap[c];
+		i = c;
+	}
+	if (e->nheap)
+		e->heap[i] = last;
+}
+
+static void *state_new(struct engine *e)
+{
+	void *s = fx_malloc(e->aggs.state_size ? e->aggs.state_size : 1);
+
+	memset(s, 0, e->aggs.state_size);
+	return s;
+}
+
+static void session_free(struct engine *e, struct session *s)
+{
+	agg_set_state_free(&e->aggs, s->state);
+	free(s->state);
+	free(s);
+}
+
+static void session_push(struct engine *e, struct grp *g,
+			 const struct session *s)
+{
+	struct heap_item it = {s->end, s->start, g, s->id};
+
+	heap_push(e, &it);
+	if (s->end < e->next_close)
+		e->next_close = s->end;
+}
+
+/*
+ * Merges into group gi's session `into` every other session of the group it
+ * now overlaps. The earlier session's state is the base of a merge.
+ */
+static int session_absorb(struct engine *e, struct grp *g, struct session *into)
+{
+	struct session **pp = &g->sessions, *s;
+	struct agg_error err;
+	int rc = 0;
+
+	while ((s = *pp)) {
+		if (s == into || !(s->start < into->end && into->start < s->end)) {
+			pp = &s->next;
+			continue;
+		}
+		if (s->start < into->start) {
+			void *t = into->state;
+
+			into->state = s->state;
+			s->state = t;
+		}
+		if (agg_set_merge(&e->aggs, into->state, s->state, &err))
+			rc = fx_bad_record(e->ctx, &FX_WHERE_LINE("session", 0),
+					   err.field, "", 0, "%s", err.reason);
+		if (s->start < into->start)
+			into->start = s->start;
+		if (s->end > into->end)
+			into->end = s->end;
+		*pp = s->next;
+		session_free(e, s);
+		pp = &g->sessions;
+	}
+	return rc;
+}
+
+/*
+ * Adds the session [start, end) to group gi: the open session it overlaps
+ * grows to hold it (merging with any others it then overlaps), or a new
+ * one starts. Returns the session holding it; the heap learns of changed
+ * ends lazily, when their old entry comes up.
+ */
+static struct session *session_for(struct engine *e, struct grp *g,
+				   int64_t start, int64_t end, int *rc)
+{
+	struct session *s;
+
+	for (s = g->sessions; s; s = s->next)
+		if (s->start < end && start < s->end)
+			break;
+	if (!s) {
+		s = fx_malloc(sizeof(*s));
+		s->start = start;
+		s->end = end;
+		s->id = ++e->next_session_id;
+		s->state = state_new(e);
+		s->next = g->sessions;
+		g->sessions = s;
+		session_push(e, g, s);
+		return s;
+	}
+	if (start >= s->start && end <= s->end)
+		return s;
+	if (start < s->start)
+		s->start = start;
+	if (end > s->end)
+		s->end = end;
+	*rc = session_absorb(e, g, s);
+	return s;
+}
+
+struct closing {
+	int64_t end, start;
+	struct grp *group;
+	struct session *s;
+};
+
+static int cmp_closing(const void *a, const void *b, void *arg)
+{
+	const struct closing *x = a, *y = b;
+	const struct engine *e = arg;
+	const struct grp *gx = x->group, *gy = y->group;
+
+	if (x->end != y->end)
+		return x->end < y->end ? -1 : 1;
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return key_compare(gx->key, gx->keylen, gy->key, gy->keylen, e->nby);
+}
+
+static struct session *session_find(struct grp *g, uint64_t id)
+{
+	struct session *s;
+
+	for (s = g->sessions; s; s = s->next)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+static void session_unlink(struct grp *g, struct session *s)
+{
+	struct session **pp = &g->sessions;
+
+	while (*pp != s)
+		pp = &(*pp)->next;
+	*pp = s->next;
+}
+
+static int close_sessions(struct engine *e, int64_t wm)
+{
+	struct closing *c = NULL;
+	size_t n = 0, cap = 0, i;
+	int rc = 0;
+
+	while (e->nheap && e->heap[0].end <= wm) {
+		struct heap_item it = e->heap[0];
+		struct session *s = session_find(it.group, it.id);
+
+		heap_pop(e);
+		if (!s)
+			continue; /* merged into another session since */
+		if (s->end != it.end || s->start != it.start) {
+			/* it grew since: wait for its new end */
+			session_push(e, it.group, s);
+			continue;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			c = fx_realloc(c, cap * sizeof(*c));
+		}
+		c[n].end = s->end;
+		c[n].start = s->start;
+		c[n].group = it.group;
+		c[n].s = s;
+		n++;
+	}
+	if (n > 1)
+		qsort_r(c, n, sizeof(*c), cmp_closing, e);
+	for (i = 0; i < n; i++) {
+		struct grp *g = c[i].group;
+
+		if (!rc)
+			rc = write_row(e, NULL, c[i].start, c[i].end, g,
+				       c[i].s->state);
+		session_unlink(g, c[i].s);
+		session_free(e, c[i].s);
+	}
+	free(c);
+	e->next_close = e->nheap ? e->heap[0].end : INT64_MAX;
+	return rc;
+}
+
+/* ---- watermark ---- */
+
+static size_t part_get(struct engine *e, const char *key, size_t len)
+{
+	uintptr_t i = (uintptr_t)strmap_get(&e->part_index, key, len);
+
+	if (i)
+		return i - 1;
+	if (e->nparts == e->capparts) {
+		e->capparts = e->capparts ? e->capparts * 2 : 8;
+		e->parts = fx_realloc(e->parts,
+				      e->capparts * sizeof(*e->parts));
+	}
+	e->parts[e->nparts].max_t = INT64_MIN;
+	e->parts[e->nparts].last_seen = fx_now();
+	e->parts[e->nparts].active = 1;
+	strmap_put(&e->part_index, key, len, (void *)(uintptr_t)(e->nparts + 1));
+	return e->nparts++;
+}
+
+/* The watermark the partitions allow now (INT64_MIN if one has no data). */
+static int64_t partitions_watermark(struct engine *e)
+{
+	double now = e->o->idle_timeout ? fx_now() : 0;
+	int64_t low = INT64_MAX;
+	size_t i;
+
+	for (i = 0; i < e->nparts; i++) {
+		struct part *p = &e->parts[i];
+
+		if (!p->active)
+			continue;
+		if (e->o->idle_timeout &&
+		    (now - p->last_seen) * 1000 >= (double)e->o->idle_timeout)
+			continue;
+		if (p->max_t < low)
+			low = p->max_t;
+	}
+	if (low == INT64_MAX || low == INT64_MIN)
+		return INT64_MIN;
+	return low - e->o->lateness;
+}
+
+static int close_until(struct engine *e, int64_t wm)
+{
+	if (wm <= e->wm)
+		return 0;
+	e->wm = wm;
+	if (wm < e->next_close)
+		return 0;
+	return e->ws.kind == WINDOW_SESSION ? close_sessions(e, wm)
+					    : close_windows(e, wm);
+}
+
+/* ---- reading records ---- */
+
+static int time_of(struct engine *e, const struct json_value *v, int64_t *t)
+{
+	if (v->type == JSON_STRING)
+		return fx_time_parse_iso(v->p + 1, v->len - 2, t);
+	if (v->type == JSON_NUMBER)
+		return fx_time_parse_epoch(v->p, v->len, e->unit, t);
+	return -1;
+}
+
+/* The group key of a record: per by-field, length and canonical bytes. */
+static void build_key(struct engine *e, const struct json_value *vals)
+{
+	size_t i;
+
+	fx_buf_reset(&e->key);
+	for (i = 0; i < e->nby; i++) {
+		const struct json_value *v = &vals[e->by_path[i]];
+		size_t at = e->key.len;
+		uint32_t n;
+
+		fx_buf_add(&e->key, "\0\0\0\0", 4);
+		if (v->type == JSON_MISSING || v->type == JSON_NULL) {
+			fx_buf_add(&e->key, "null", 4);
+		} else if (v->type == JSON_STRING && v->escaped) {
+			/* one spelling per string: unescape, then quote */
+			fx_buf_reset(&e->scratch);
+			json_string_unescape(v, &e->scratch);
+			fx_buf_add_json_string(&e->key, e->scratch.p,
+					       e->scratch.len);
+		} else {
+			fx_buf_add(&e->key, v->p, v->len);
+		}
+		n = (uint32_t)(e->key.len - at - 4);
+		memcpy(e->key.p + at, &n, 4);
+	}
+}
+
+static int late_record(struct engine *e, const struct record *rec,
+		       const struct fx_where *w)
+{
+	char where[512];
+
+	e->ctx->st.late++;
+	if (e->late_mode != 1)
+		return 0;
+	if (!e->late_file) {
+		e->late_file = fopen(e->late_path, "a");
+		if (!e->late_file) {
+			fx_warn(e->ctx, "%s: %s", e->late_path, strerror(errno));
+			return FX_EXIT_IO;
+		}
+	}
+	(void)where;
+	(void)w;
+	if (fwrite(rec->p, 1, rec->len, e->late_file) != rec->len ||
+	    fputc('\n', e->late_file) == EOF) {
+		fx_warn(e->ctx, "%s: write error: %s", e->late_path,
+			strerror(errno));
+		return FX_EXIT_IO;
+	}
+	return 0;
+}
+
+static int value_error(struct engine *e, const struct record *rec,
+		       const struct fx_where *w, const struct agg_error *err)
+{
+	return fx_bad_record(e->ctx, w, err->field, rec->p, rec->len, "%s",
+			     err->reason);
+}
+
+/* Updates one group of window w (or of a kept window, writing a new row). */
+static int update_group(struct engine *e, struct win *w,
+			const struct json_value *vals, int64_t t,
+			const struct record *rec, const struct fx_where *where,
+			int corrected)
+{
+	uint64_t h = XXH3_64bits(e->key.p, e->key.len);
+	struct grp *g = table_get(&w->t, e->key.p, (uint32_t)e->key.len, h,
+				  e->aggs.state_size);
+	struct agg_error err;
+
+	if (agg_set_update(&e->aggs, g->state, vals, t, &err))
+		return value_error(e, rec, where, &err);
+	if (corrected)
+		return write_row(e, w, w->start, w->end, g, g->state);
+	return 0;
+}
+
+static int add_to_windows(struct engine *e, const struct json_value *vals,
+			  int64_t t, const struct record *rec,
+			  const struct fx_where *where)
+{
+	size_t n = window_assign(&e->ws, t, e->assigned), i;
+	int late = 0, rc = 0;
+
+	for (i = 0; i < n && !rc; i++) {
+		struct window *a = &e->assigned[i];
+		struct win *w;
+
+		if (a->end > e->wm) {
+			w = win_get(e, a->start, a->end);
+			rc = update_group(e, w, vals, t, rec, where, 0);
+			continue;
+		}
+		late = 1;
+		if (e->late_mode == 2 && (w = kept_get(e, a->start, a->end)))
+			rc = update_group(e, w, vals, t, rec, where, 1);
+	}
+	if (late && !rc)
+		rc = late_record(e, rec, where);
+	return rc;
+}
+
+static int add_to_session(struct engine *e, const struct json_value *vals,
+			  int64_t t, const struct record *rec,
+			  const struct fx_where *where)
+{
+	struct session *s;
+	struct agg_error err;
+	struct grp *g;
+	int rc = 0;
+
+	if (t < e->wm)
+		return late_record(e, rec, where);
+	g = table_get(&e->sg, e->key.p, (uint32_t)e->key.len,
+		      XXH3_64bits(e->key.p, e->key.len), 0);
+	s = session_for(e, g, t, t + e->ws.size, &rc);
+	if (!rc && agg_set_update(&e->aggs, s->state, vals, t, &err))
+		rc = value_error(e, rec, where, &err);
+	return rc;
+}
+
+/* ---- control records ---- */
+
+/* "topic/partition" of a record with --meta fields into e->scratch. */
+static int partition_key(struct engine *e, const struct json_value *vals)
+{
+	const struct json_value *t = &vals[e->topic_path];
+	const struct json_value *p = &vals[e->part_path];
+
+	fx_buf_reset(&e->scratch);
+	if (t->type != JSON_STRING || p->type != JSON_NUMBER)
+		return 0;
+	json_string_unescape(t, &e->scratch);
+	fx_buf_addc(&e->scratch, '/');
+	fx_buf_add(&e->scratch, p->p, p->len);
+	return 1;
+}
+
+/*
+ * {"_fx":"assigned","partitions":["t/0",…]}: the partitions to wait for,
+ * before their first record; the others drop out.
+ */
+static void on_assigned(struct engine *e, const struct json_value *list)
+{
+	const char *s, *end;
+	size_t i;
+
+	for (i = 0; i < e->nparts; i++)
+		e->parts[i].active = 0;
+	if (list->type != JSON_ARRAY)
+		return;
+	/* the array is valid JSON: its strings are the items */
+	for (s = list->p + 1, end = list->p + list->len - 1; s < end;) {
+		struct json_value v = {JSON_STRING, NULL, 0, 0};
+		const char *q;
+
+		while (s < end && *s != '"')
+			s++;
+		if (s >= end)
+			break;
+		for (q = s + 1; *q != '"'; q++) {
+			if (*q == '\\') {
+				v.escaped = 1;
+				q++;
+			}
+		}
+		v.p = s;
+		v.len = (size_t)(q + 1 - s);
+		fx_buf_reset(&e->scratch);
+		json_string_unescape(&v, &e->scratch);
+		e->parts[part_get(e, e->scratch.p, e->scratch.len)].active = 1;
+		s = q + 1;
+	}
+}
+
+static int on_control(struct engine *e, const struct record *rec,
+		      const struct json_value *vals)
+{
+	const struct json_value *kind = &vals[e->ctl_path];
+	int64_t ts;
+	int rc = 0;
+
+	if (json_string_equals(kind, "assigned", 8)) {
+		on_assigned(e, &vals[e->list_path]);
+		return 0;
+	}
+	if (json_string_equals(kind, "eof", 3)) {
+		const struct json_value *p = &vals[e->eof_path];
+
+		if (p->type == JSON_STRING) {
+			fx_buf_reset(&e->scratch);
+			json_string_unescape(p, &e->scratch);
+			e->parts[part_get(e, e->scratch.p, e->scratch.len)]
+				.active = 0;
+		}
+		return close_until(e, partitions_watermark(e));
+	}
+	if (json_string_equals(kind, "watermark", 9) &&
+	    vals[e->ts_path].type != JSON_MISSING &&
+	    time_of(e, &vals[e->ts_path], &ts) == 0)
+		rc = close_until(e, ts);
+	else if (json_string_equals(kind, "checkpoint", 10))
+		rc = record_writer_flush(&e->out) ? FX_EXIT_IO : 0;
+	if (!rc && record_writer_put(&e->out, rec->p, rec->len))
+		rc = FX_EXIT_IO;
+	if (!rc && json_string_equals(kind, "checkpoint", 10))
+		rc = record_writer_flush(&e->out) ? FX_EXIT_IO : 0;
+	return rc;
+}
+
+/* ---- one record ---- */
+
+static int on_record(struct engine *e, const struct record *rec,
+		     const struct json_value *vals, const struct fx_where *w)
+{
+	struct agg_error err;
+	int64_t t = (int64_t)++e->seq;
+	size_t pi;
+	int rc;
+
+	if (e->time_path >= 0) {
+		const struct json_value *v = &vals[e->time_path];
+
+		if (v->type == JSON_MISSING || v->type == JSON_NULL)
+			return fx_bad_record(e->ctx, w, e->o->time_field,
+					     rec->p, rec->len, "missing");
+		if (time_of(e, v, &t))
+			return fx_bad_record(e->ctx, w, e->o->time_field,
+					     rec->p, rec->len,
+					     "not a timestamp: %.*s",
+					     (int)(v->len > 64 ? 64 : v->len),
+					     v->p);
+	}
+	if (agg_set_check(&e->aggs, vals, &err))
+		return value_error(e, rec, w, &err);
+	build_key(e, vals);
+	if (e->ws.kind == WINDOW_NONE) {
+		struct win *g = e->global;
+
+		return update_group(e, g, vals, t, rec, w, 0);
+	}
+	rc = e->ws.kind == WINDOW_SESSION ? add_to_session(e, vals, t, rec, w)
+					  : add_to_windows(e, vals, t, rec, w);
+	if (rc)
+		return rc;
+	if (partition_key(e, vals))
+		pi = part_get(e, e->scratch.p, e->scratch.len);
+	else
+		pi = part_get(e, "", 0);
+	e->parts[pi].active = 1;
+	if (e->o->idle_timeout)
+		e->parts[pi].last_seen = fx_now();
+	if (t > e->parts[pi].max_t) {
+		e->parts[pi].max_t = t;
+		/* only the slowest partition can move the watermark */
+		if (t - e->o->lateness >= e->next_close)
+			return close_until(e, partitions_watermark(e));
+	}
+	return 0;
+}
+
+/* --merge: one partial row into its window's group. */
+static int on_partial(struct engine *e, const struct record *rec,
+		      const struct json_value *vals, const struct fx_where *w)
+{
+	int64_t start = 0, end = 0;
+	struct win *win = e->global;
+	struct agg_error err;
+	struct grp *g;
+	int rc = 0;
+
+	if (e->ws.kind != WINDOW_NONE) {
+		const struct json_value *a = &vals[e->ws_path],
+					*b = &vals[e->we_path];
+
+		if (a->type != JSON_STRING || b->type != JSON_STRING ||
+		    fx_time_parse_iso(a->p + 1, a->len - 2, &start) ||
+		    fx_time_parse_iso(b->p + 1, b->len - 2, &end))
+			return fx_bad_record(e->ctx, w, "window_start", rec->p,
+					     rec->len,
+					     "not a partial row: no window_start and window_end");
+	}
+	memset(e->tmp_state, 0, e->aggs.state_size);
+	if (agg_set_read_partials(&e->aggs, e->tmp_state, vals, &err)) {
+		agg_set_state_free(&e->aggs, e->tmp_state);
+		return value_error(e, rec, w, &err);
+	}
+	build_key(e, vals);
+	if (e->ws.kind == WINDOW_SESSION) {
+		g = table_get(&e->sg, e->key.p, (uint32_t)e->key.len,
+			      XXH3_64bits(e->key.p, e->key.len), 0);
+		{
+			struct session *s = session_for(e, g, start, end, &rc);
+
+			if (agg_set_merge(&e->aggs, s->state, e->tmp_state, &err))
+				rc = value_error(e, rec, w, &err);
+		}
+		agg_set_state_free(&e->aggs, e->tmp_state);
+		return rc;
+	}
+	if (e->ws.kind != WINDOW_NONE)
+		win = win_get(e, start, end);
+	g = table_get(&win->t, e->key.p, (uint32_t)e->key.len,
+		      XXH3_64bits(e->key.p, e->key.len), e->aggs.state_size);
+	if (agg_set_merge(&e->aggs, g->state, e->tmp_state, &err))
+		rc = value_error(e, rec, w, &err);
+	agg_set_state_free(&e->aggs, e->tmp_state);
+	return rc;
+}
+
+/* ---- set-up ---- */
+
+static int add_path(struct engine *e, const char *name)
+{
+	const char *err;
+	size_t i;
+	int k;
+
+	for (i = 0; i < e->paths.n; i++)
+		if (strcmp(e->paths.v[i].name, name) == 0)
+			return (int)i;
+	k = json_paths_add(&e->paths, name, &err);
+	if (k < 0)
+		fx_usage_error(e->ctx, "field '%s': %s", name, err);
+	return k;
+}
+
+static void engine_init(struct engine *e, struct fx_ctx *ctx,
+			const struct agg_opts *o)
+{
+	char err[512];
+	size_t i;
+
+	memset(e, 0, sizeof(*e));
+	e->ctx = ctx;
+	e->o = o;
+	e->wm = INT64_MIN;
+	e->next_close = INT64_MAX;
+	e->time_path = -1;
+	if (o->window && window_spec_parse(&e->ws, o->window, err, sizeof(err)))
+		fx_usage_error(ctx, "--window: %s", err);
+	if (e->ws.kind != WINDOW_NONE && !o->time_field && !o->merge)
+		fx_usage_error(ctx, "--window needs --time FIELD");
+	if (o->partial && o->merge)
+		fx_usage_error(ctx, "--partial and --merge go separately");
+	if (!o->aggs.n)
+		fx_usage_error(ctx, "--agg: nothing to compute (try --agg count)");
+	if (agg_set_parse(&e->aggs, o->aggs.v, o->aggs.n, o->merge, &e->paths,
+			  err, sizeof(err)))
+		fx_usage_error(ctx, "--agg: %s", err);
+	e->nby = o->by.n;
+	e->by_path = fx_malloc((e->nby + 1) * sizeof(int));
+	e->by_name = fx_malloc((e->nby + 1) * sizeof(char *));
+	for (i = 0; i < e->nby; i++) {
+		char *eq = strchr(o->by.v[i], '=');
+		size_t j;
+
+		e->by_name[i] = eq ? fx_strndup(o->by.v[i],
+						(size_t)(eq - o->by.v[i]))
+				   : fx_strdup(o->by.v[i]);
+		/* partial rows carry the group under its output name */
+		e->by_path[i] = add_path(e, o->merge ? e->by_name[i]
+					     : eq    ? eq + 1
+						     : o->by.v[i]);
+		for (j = 0; j < e->aggs.n; j++)
+			if (!strcmp(e->aggs.v[j].name, e->by_name[i]))
+				fx_usage_error(ctx,
+					       "'%s' is both a group field and an aggregate (name one with NAME=)",
+					       e->by_name[i]);
+		for (j = 0; j < i; j++)
+			if (!strcmp(e->by_name[j], e->by_name[i]))
+				fx_usage_error(ctx, "--by: '%s' twice",
+					       e->by_name[i]);
+	}
+	if (o->time_field && !o->merge)
+		e->time_path = add_path(e, o->time_field);
+	if (o->merge && e->ws.kind != WINDOW_NONE) {
+		e->ws_path = add_path(e, "window_start");
+		e->we_path = add_path(e, "window_end");
+	}
+	e->topic_path = add_path(e, "_fx_topic");
+	e->part_path = add_path(e, "_fx_partition");
+	e->ctl_path = add_path(e, "_fx");
+	e->ts_path = add_path(e, "ts");
+	e->list_path = add_path(e, "partitions");
+	e->eof_path = add_path(e, "partition");
+	if (!o->time_unit || !strcmp(o->time_unit, "s"))
+		e->unit = FX_TIME_S;
+	else if (!strcmp(o->time_unit, "ms"))
+		e->unit = FX_TIME_MS;
+	else
+		fx_usage_error(ctx, "--time-unit: expected s or ms, got '%s'",
+			       o->time_unit);
+	if (!o->late || !strcmp(o->late, "drop")) {
+		e->late_mode = 0;
+	} else if (!strncmp(o->late, "dlq=", 4) && o->late[4]) {
+		e->late_mode = 1;
+		e->late_path = o->late + 4;
+	} else if (!strcmp(o->late, "update")) {
+		e->late_mode = 2;
+		if (e->ws.kind == WINDOW_SESSION)
+			fx_usage_error(ctx, "--late update does not go with session windows");
+	} else {
+		fx_usage_error(ctx, "--late: expected drop, dlq=FILE or update, got '%s'",
+			       o->late);
+	}
+	if (e->ws.kind == WINDOW_NONE) {
+		e->global = fx_malloc(sizeof(*e->global));
+		memset(e->global, 0, sizeof(*e->global));
+	}
+	e->assigned = fx_malloc((window_max_per_record(&e->ws) + 1) *
+				sizeof(*e->assigned));
+	e->tmp_state = fx_malloc(e->aggs.state_size + 1);
+	record_writer_init(&e->out, ctx, STDOUT_FILENO, "stdout");
+}
+
+static void engine_free(struct engine *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->nwins; i++)
+		win_free(e, e->wins[i]);
+	for (i = 0; i < e->nkept; i++)
+		win_free(e, e->kept[i]);
+	if (e->global)
+		win_free(e, e->global);
+	for (i = 0; i < e->sg.n; i++)
+		while (e->sg.g[i]->sessions) {
+			struct session *s = e->sg.g[i]->sessions;
+
+			e->sg.g[i]->sessions = s->next;
+			session_free(e, s);
+		}
+	table_free(&e->sg, &e->aggs);
+	free(e->wins);
+	free(e->kept);
+	free(e->heap);
+	free(e->parts);
+	strmap_free(&e->part_index);
+	for (i = 0; i < e->nby; i++)
+		free(e->by_name[i]);
+	free(e->by_name);
+	free(e->by_path);
+	free(e->assigned);
+	free(e->tmp_state);
+	agg_set_free(&e->aggs);
+	json_paths_free(&e->paths);
+	fx_buf_free(&e->row);
+	fx_buf_free(&e->key);
+	fx_buf_free(&e->scratch);
+	if (e->late_file)
+		fclose(e->late_file);
+}
+
+static int read_input(struct engine *e, const char *name)
+{
+	struct json_value vals[JSON_MAX_PATHS];
+	struct record_stream rs;
+	struct record rec;
+	int r, flags, rc;
+
+	rc = record_stream_open(&rs, e->ctx, name, 0, &e->paths);
+	while (!rc && !fx_stop &&
+	       (r = record_stream_next(&rs, &rec, vals, &flags)) > 0) {
+		struct fx_where w = record_stream_where(&rs, &rec);
+
+		if (flags & JSON_SCAN_CONTROL)
+			rc = on_control(e, &rec, vals);
+		else if (e->o->merge)
+			rc = on_partial(e, &rec, vals, &w);
+		else
+			rc = on_record(e, &rec, vals, &w);
+		if (!rc && record_writer_failed(&e->out))
+			rc = FX_EXIT_IO;
+	}
+	if (!rc && r < 0)
+		rc = -r;
+	record_stream_close(&rs);
+	return rc;
+}
+
+int agg_run(struct fx_ctx *ctx, const struct agg_opts *o, char **inputs,
+	    size_t n)
+{
+	struct engine e;
+	char *stdin_only[] = {"-"};
+	size_t i;
+	int rc = 0, wrc;
+
+	engine_init(&e, ctx, o);
+	ctx->count_late = e.ws.kind != WINDOW_NONE;
+	if (n == 0) {
+		inputs = stdin_only;
+		n = 1;
+	}
+	for (i = 0; i < n && !rc && !fx_stop; i++)
+		rc = read_input(&e, inputs[i]);
+	/* end of input (or a stop signal): every open window closes */
+	if (!rc || rc == FX_EXIT_DATA) {
+		int erc;
+
+		if (e.ws.kind == WINDOW_NONE)
+			erc = rc ? 0 : emit_window(&e, e.global);
+		else if (e.ws.kind == WINDOW_SESSION)
+			erc = rc ? 0 : close_sessions(&e, INT64_MAX);
+		else
+			erc = rc ? 0 : close_windows(&e, INT64_MAX);
+		if (!rc)
+			rc = erc;
+	}
+	if (e.late_file && fflush(e.late_file) != 0 && !rc) {
+		fx_warn(ctx, "%s: write error: %s", e.late_path,
+			strerror(errno));
+		rc = FX_EXIT_IO;
+	}
+	ctx->st.bytes_out = e.out.bytes + e.out.len;
+	wrc = record_writer_close(&e.out);
+	engine_free(&e);
+	return rc ? rc : wrc;
+}

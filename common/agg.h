@@ -1,0 +1,53 @@
+/*
+ * agg.h - fx-agg's engine: group-by over event-time windows with
+ * watermarks, identical output on streams and batches.
+ *
+ * Watermark: for each input partition (the _fx_topic and _fx_partition
+ * that fx-consume --meta adds; records without them are one partition) the
+ * highest event time seen; the watermark is the lowest of those over the
+ * partitions that are not idle, minus --lateness, and never goes back.
+ * Partitions named by an {"_fx":"assigned"} control record count from the
+ * start, before their first record; an {"_fx":"eof"} record or
+ * --idle-timeout of wall-clock silence takes a partition out until its next
+ * record. {"_fx":"watermark","ts":…} raises the watermark to ts and is
+ * forwarded; other control records are forwarded in order ("checkpoint"
+ * after flushing the rows before it).
+ *
+ * A window [start, end) closes when the watermark reaches end; its rows are
+ * written then, sorted by window end, window start, then group key
+ * (json_value_compare field by field). At end of input every open window
+ * closes in the same order. A record is late when a window it belongs to
+ * has closed (sessions: when it is older than the watermark): --late drop
+ * counts it, dlq=FILE also appends the record itself to FILE, update keeps
+ * closed windows for --retain and writes a corrected row for each.
+ *
+ * Without --window, one row per group at end of input, sorted by key.
+ * --partial writes mergeable states instead of results; --merge reads such
+ * rows (from shards run with the same options) and writes what one run over
+ * all the shards' input would have written.
+ */
+#ifndef FX_AGG_H
+#define FX_AGG_H
+
+#include "fx.h"
+#include "opt.h"
+
+struct agg_opts {
+	struct fx_strlist by;	/* NAME=FIELD or FIELD */
+	struct fx_strlist aggs; /* specs, see aggfn.h */
+	const char *time_field;
+	const char *time_unit; /* "s" or "ms" for epoch numbers */
+	const char *window;
+	int64_t lateness;
+	const char *late; /* drop, dlq=FILE, update */
+	int64_t idle_timeout;
+	int64_t retain;
+	int partial;
+	int merge;
+};
+
+/* Reads inputs (stdin if none), writes rows to stdout. Returns exit status. */
+int agg_run(struct fx_ctx *ctx, const struct agg_opts *o, char **inputs,
+	    size_t n);
+
+#endif

@@ -1,0 +1,55 @@
+/* arena.c - bump allocation in 1 MiB blocks */
+#include "arena.h"
+#include "err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ARENA_BLOCK ((size_t)1 << 20)
+
+struct arena_block {
+	struct arena_block *next;
+	size_t size;
+	_Alignas(16) char data[];
+};
+
+void *arena_alloc(struct arena *a, size_t n)
+{
+	void *p;
+
+	n = (n + 15) & ~(size_t)15;
+	if (!a->head || a->head->size - a->used < n) {
+		size_t size = n > ARENA_BLOCK / 4 ? n : ARENA_BLOCK;
+		struct arena_block *b = calloc(1, sizeof(*b) + size);
+
+		if (!b)
+			fx_oom();
+		b->size = size;
+		a->total += size;
+		if (a->head && size != ARENA_BLOCK) {
+			/* a big object: keep filling the current block */
+			b->next = a->head->next;
+			a->head->next = b;
+			return b->data;
+		}
+		b->next = a->head;
+		a->head = b;
+		a->used = 0;
+	}
+	p = a->head->data + a->used;
+	a->used += n;
+	return p;
+}
+
+void arena_free(struct arena *a)
+{
+	struct arena_block *b = a->head;
+
+	while (b) {
+		struct arena_block *next = b->next;
+
+		free(b);
+		b = next;
+	}
+	memset(a, 0, sizeof(*a));
+}
