@@ -231,7 +231,7 @@ static int write_row(struct engine *e, const struct win *w, int64_t start,
 
 	fx_buf_reset(&e->row);
 	fx_buf_addc(&e->row, '{');
-	if (w != e->global) {
+	if (e->ws.kind != WINDOW_NONE) {
 		add_time(&e->row, "\"window_start\":", start);
 		add_time(&e->row, ",\"window_end\":", end);
 	}
@@ -838,7 +838,9 @@ static void on_assigned(struct engine *e, const struct json_value *list)
 		v.len = (size_t)(q + 1 - s);
 		fx_buf_reset(&e->scratch);
 		json_string_unescape(&v, &e->scratch);
-		e->parts[part_get(e, e->scratch.p, e->scratch.len)].active = 1;
+		/* part_get may move e->parts */
+		i = part_get(e, e->scratch.p, e->scratch.len);
+		e->parts[i].active = 1;
 		s = q + 1;
 	}
 }
@@ -860,8 +862,9 @@ static int on_control(struct engine *e, const struct record *rec,
 		if (p->type == JSON_STRING) {
 			fx_buf_reset(&e->scratch);
 			json_string_unescape(p, &e->scratch);
-			e->parts[part_get(e, e->scratch.p, e->scratch.len)]
-				.active = 0;
+			size_t i = part_get(e, e->scratch.p, e->scratch.len);
+
+			e->parts[i].active = 0;
 		}
 		return close_until(e, partitions_watermark(e));
 	}
@@ -1127,7 +1130,7 @@ static int read_input(struct engine *e, const char *name)
 	struct json_value vals[JSON_MAX_PATHS];
 	struct record_stream rs;
 	struct record rec;
-	int r, flags, rc;
+	int r = 0, flags, rc;
 
 	rc = record_stream_open(&rs, e->ctx, name, 0, &e->paths);
 	while (!rc && !fx_stop &&

@@ -1,0 +1,275 @@
+#!/usr/bin/env bats
+# fx-agg: results checked against sqlite3 and jq, windows, late records,
+# shards, sketches, bad input. Kafka stream-batch tests: fx-agg-stream.bats.
+
+load test_helper
+
+setup() { fx_setup_tmp; }
+teardown() { fx_teardown_tmp; }
+
+# plays.csv and plays.ndjson (the same N events) and a sqlite table "p" of
+# them with the event time in epoch ms as column ms
+load_plays() {
+	local n=$1 seed=${2:-1}
+	shift 2
+	gen "$n" "$seed" --csv "$@" >plays.csv
+	gen "$n" "$seed" "$@" >plays.ndjson
+	sqlite3 plays.db <<'EOF'
+.mode csv
+.import plays.csv p
+ALTER TABLE p ADD COLUMN ms INTEGER;
+UPDATE p SET ms = CAST(strftime('%s', substr(event_time, 1, 19)) AS INTEGER) * 1000
+	+ CAST(substr(event_time, 21, 3) AS INTEGER);
+EOF
+}
+
+# fx-agg rows as "start_ms|..." lines: window start in epoch ms, then fields
+to_rows() {
+	jq -r "[(.window_start | sub(\"\\\\.[0-9]+Z\$\"; \"Z\") | fromdate * 1000 | tostring), $1] | join(\"|\")"
+}
+
+@test "per-minute tumbling count, sum, min, max, avg, distinct by two keys equal sqlite3's" {
+	load_plays 30000 31
+	fx-agg --time event_time --window tumble:1m --lateness 5s --by artist_id,os \
+		--agg count,sum:duration_ms,min:duration_ms,max:duration_ms,avg:duration_ms,distinct:user_id \
+		<plays.ndjson >out.ndjson
+	to_rows '(.artist_id|tostring), .os, (.count|tostring), (.sum_duration_ms|tostring),
+		(.min_duration_ms|tostring), (.max_duration_ms|tostring),
+		(.avg_duration_ms*1000|round|tostring), (.distinct_user_id|tostring)' \
+		<out.ndjson | sort >fx.txt
+	sqlite3 -separator '|' plays.db "SELECT ms / 60000 * 60000, artist_id, os, count(*),
+		sum(CAST(duration_ms AS INTEGER)), min(CAST(duration_ms AS INTEGER)),
+		max(CAST(duration_ms AS INTEGER)), CAST(round(avg(CAST(duration_ms AS INTEGER)) * 1000) AS INTEGER),
+		count(DISTINCT user_id) FROM p GROUP BY 1, 2, 3" | sort >sql.txt
+	[ "$(wc -l <sql.txt)" -gt 1000 ]
+	diff fx.txt sql.txt
+}
+
+@test "rows come sorted by window end, window start, then group key (numbers by value)" {
+	load_plays 20000 32
+	fx-agg --time event_time --window hop:2m/1m --lateness 5s --by artist_id --agg count <plays.ndjson >out.ndjson
+	jq -c '[.window_end, .window_start, .artist_id]' out.ndjson >got
+	sort -t, -k1,1 -k2,2 -k3,3n got | cmp - got
+	# and the counts are right for a hop window: sqlite counts both windows
+	to_rows '(.artist_id|tostring), (.count|tostring)' <out.ndjson | sort >fx.txt
+	sqlite3 -separator '|' plays.db "SELECT s, artist_id, count(*) FROM (
+		SELECT ms / 60000 * 60000 AS s, artist_id FROM p UNION ALL
+		SELECT ms / 60000 * 60000 - 60000, artist_id FROM p) GROUP BY 1, 2" | sort >sql.txt
+	diff fx.txt sql.txt
+}
+
+@test "without --window: one row per group at end of input, sorted by key, equal to sqlite3's GROUP BY" {
+	load_plays 20000 33
+	fx-agg --by os,action --agg count,sum:duration_ms <plays.ndjson >out.ndjson
+	jq -r '[.os, .action, .count, .sum_duration_ms] | join("|")' out.ndjson >fx.txt
+	sqlite3 -separator '|' plays.db "SELECT os, action, count(*), sum(CAST(duration_ms AS INTEGER))
+		FROM p GROUP BY 1, 2 ORDER BY 1, 2" >sql.txt
+	cmp fx.txt sql.txt
+}
+
+@test "cumulate windows are running totals within each max window" {
+	load_plays 20000 34
+	fx-agg --time event_time --window cumulate:1s/5s --lateness 5s --agg count <plays.ndjson >out.ndjson
+	to_rows '(.window_end | sub("\\.[0-9]+Z$"; "Z") | fromdate * 1000 | tostring), (.count|tostring)' \
+		<out.ndjson | sort >fx.txt
+	sqlite3 -separator '|' plays.db "WITH e(k) AS (VALUES (1),(2),(3),(4),(5))
+		SELECT ms / 5000 * 5000, ms / 5000 * 5000 + k * 1000, count(*) FROM p, e
+		WHERE ms < ms / 5000 * 5000 + k * 1000 GROUP BY 1, 2" | sort >sql.txt
+	diff fx.txt sql.txt
+}
+
+@test "session windows: records closer than the gap form one session per key" {
+	printf '%s\n' \
+		'{"t":"2026-11-23T00:00:00.000Z","u":1}' '{"t":"2026-11-23T00:00:20.000Z","u":1}' \
+		'{"t":"2026-11-23T00:00:05.000Z","u":2}' '{"t":"2026-11-23T00:00:10.000Z","u":1}' \
+		'{"t":"2026-11-23T00:00:40.000Z","u":2}' '{"t":"2026-11-23T00:02:00.000Z","u":1}' \
+		'{"t":"2026-11-23T00:00:41.000Z","u":3}' >in
+	run --separate-stderr fx-agg --time t --window session:30s --lateness 20s --by u --agg count --stats <in
+	assert_success
+	# u=1: 0, 10, 20 (the 10 bridges 0 and 20) -> [0, 50); 2:00 -> [120, 150)
+	# u=2: 5 and 40 are 35 s apart -> two sessions
+	# u=3 at 0:41 comes after 2:00 moved the watermark to 1:40: late
+	assert_output - <<'EOF'
+{"window_start":"2026-11-23T00:00:05.000Z","window_end":"2026-11-23T00:00:35.000Z","u":2,"count":1}
+{"window_start":"2026-11-23T00:00:00.000Z","window_end":"2026-11-23T00:00:50.000Z","u":1,"count":3}
+{"window_start":"2026-11-23T00:00:40.000Z","window_end":"2026-11-23T00:01:10.000Z","u":2,"count":1}
+{"window_start":"2026-11-23T00:02:00.000Z","window_end":"2026-11-23T00:02:30.000Z","u":1,"count":1}
+EOF
+	assert_regex "$stderr" '1 late records'
+}
+
+@test "late records: the dropped count in --stats and the dlq file hold exactly the late records" {
+	# disorder up to 3 s, lateness 1 s: some records are late
+	gen 20000 35 --disorder 3000 >plays.ndjson
+	run --separate-stderr fx-agg --time event_time --window tumble:1s --lateness 1s \
+		--agg count --stats --late dlq=late.ndjson <plays.ndjson
+	assert_success
+	# an independent oracle of the watermark rule: late iff its window
+	# ended at or before (highest time seen before it) - lateness
+	python3 - plays.ndjson >want.ndjson <<'EOF'
+import json, sys, datetime
+hi = None
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    d = datetime.datetime.strptime(r["event_time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    t = int((d - datetime.datetime(1970, 1, 1)).total_seconds() * 1000 + 0.5)
+    end = t // 1000 * 1000 + 1000
+    if hi is not None and end <= hi - 1000:
+        sys.stdout.write(line)
+    hi = t if hi is None else max(hi, t)
+EOF
+	[ -s want.ndjson ]
+	cmp want.ndjson late.ndjson
+	n=$(wc -l <want.ndjson)
+	assert_regex "$stderr" "fx-agg: stats: $n late records"
+	# every on-time record is counted once
+	total=$(jq -s 'map(.count) | add' <<<"$output")
+	[ "$total" -eq $((20000 - n)) ]
+}
+
+@test "--late update writes a corrected row for a closed window" {
+	printf '%s\n' '{"t":"2026-01-01T00:00:01Z","k":"a","v":1}' \
+		'{"t":"2026-01-01T00:00:11Z","k":"a","v":3}' \
+		'{"t":"2026-01-01T00:00:03Z","k":"a","v":4}' >in
+	run --separate-stderr fx-agg --time t --window tumble:10s --by k --agg count,sum:v --late update <in
+	assert_output - <<'EOF'
+{"window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:00:10.000Z","k":"a","count":1,"sum_v":1}
+{"window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:00:10.000Z","k":"a","count":2,"sum_v":5}
+{"window_start":"2026-01-01T00:00:10.000Z","window_end":"2026-01-01T00:00:20.000Z","k":"a","count":1,"sum_v":3}
+EOF
+}
+
+@test "watermark control records close windows and are forwarded; checkpoints are forwarded in order" {
+	printf '%s\n' '{"t":"2026-01-01T00:00:01Z"}' '{"_fx":"watermark","ts":"2026-01-01T00:00:10Z"}' \
+		'{"_fx":"checkpoint","id":7}' '{"t":"2026-01-01T00:00:12Z"}' >in
+	run --separate-stderr fx-agg --time t --window tumble:10s --lateness 1m --agg count <in
+	assert_output - <<'EOF'
+{"window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:00:10.000Z","count":1}
+{"_fx":"watermark","ts":"2026-01-01T00:00:10Z"}
+{"_fx":"checkpoint","id":7}
+{"window_start":"2026-01-01T00:00:10.000Z","window_end":"2026-01-01T00:00:20.000Z","count":1}
+EOF
+}
+
+@test "the watermark waits for every assigned partition, and per partition" {
+	# partition 1 is behind: its old record must not be late
+	printf '%s\n' '{"_fx":"assigned","partitions":["t/0","t/1"]}' \
+		'{"ts":"2026-01-01T00:00:01Z","_fx_topic":"t","_fx_partition":0}' \
+		'{"ts":"2026-01-01T00:01:00Z","_fx_topic":"t","_fx_partition":0}' \
+		'{"ts":"2026-01-01T00:00:02Z","_fx_topic":"t","_fx_partition":1}' \
+		'{"_fx":"eof","partition":"t/1"}' \
+		'{"ts":"2026-01-01T00:02:00Z","_fx_topic":"t","_fx_partition":0}' >in
+	run --separate-stderr fx-agg --time ts --window tumble:1m --agg count --stats <in
+	assert_success
+	assert_output - <<'EOF'
+{"window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","count":2}
+{"window_start":"2026-01-01T00:01:00.000Z","window_end":"2026-01-01T00:02:00.000Z","count":1}
+{"window_start":"2026-01-01T00:02:00.000Z","window_end":"2026-01-01T00:03:00.000Z","count":1}
+EOF
+	assert_regex "$stderr" '0 late records'
+	# without the partitions, the same records in that order: one is late
+	jq -c 'select(._fx == null) | del(._fx_topic, ._fx_partition)' in |
+		fx-agg --time ts --window tumble:1m --agg count --stats 2>err >/dev/null
+	grep -q '1 late records' err
+}
+
+@test "shards: 4 x --partial then --merge equal the single run" {
+	gen 40000 36 >plays.ndjson
+	split -n l/4 -d plays.ndjson shard.
+	for window in "" "--window tumble:10s" "--window hop:20s/10s" "--window session:2s" "--window cumulate:5s/30s"; do
+		args="--time event_time $window --lateness 5s --by os --agg count,sum:duration_ms,avg:duration_ms,min:user_id,max:song_id,first:action,last:action,distinct:artist_id,approx_distinct:user_id,p95:duration_ms,topk:province:3"
+		fx-agg $args <plays.ndjson >single
+		for s in 0 1 2 3; do fx-agg $args --partial <shard.0$s >part.$s; done
+		cat part.0 part.1 part.2 part.3 | fx-agg $args --merge >merged
+		[ "$(wc -l <single)" -ge 6 ]
+		cmp single merged || { echo "differs with '$window'"; diff single merged | head; return 1; }
+	done
+}
+
+@test "approximate distinct and quantiles stay within their stated error on 1,000,000 values" {
+	gen 1000000 37 --users 300000 | tee plays.ndjson |
+		fx-agg --agg distinct:user_id,approx_distinct:user_id,p50:duration_ms,p90:duration_ms,p99:duration_ms >out
+	exact=$(jq -r '.user_id' plays.ndjson | sort -u | wc -l)
+	jq -e --argjson exact "$exact" '.distinct_user_id == $exact and
+		((.approx_distinct_user_id - $exact) | fabs) / $exact <= 0.025' out
+	# the exact quantiles, of rank floor(q * (n - 1)), from sort
+	jq -r .duration_ms plays.ndjson | sort -n >d.txt
+	for q in 50 90 99; do
+		want=$(sed -n "$((q * 999999 / 100 + 1))p" d.txt)
+		jq -e --argjson w "$want" ".p${q}_duration_ms as \$g | ((\$g - \$w) | fabs) / \$w <= 0.01" out
+	done
+}
+
+@test "NAME=AGG names columns; dotted fields group and aggregate nested values; missing groups as null" {
+	printf '%s\n' '{"d":{"os":"ios"},"m":{"v":2}}' '{"d":{"os":"ios"},"m":{"v":3}}' '{"m":{"v":4}}' >in
+	run --separate-stderr fx-agg --by os=d.os --agg n=count,total=sum:m.v,sum:m.v <in
+	assert_output - <<'EOF'
+{"os":null,"n":1,"total":4,"sum_m_v":4}
+{"os":"ios","n":2,"total":5,"sum_m_v":5}
+EOF
+}
+
+@test "integer sums stay exact integers; a fraction makes a double; overflow is an error" {
+	printf '%s\n' '{"v":9007199254740993}' '{"v":1}' >in
+	run --separate-stderr fx-agg --agg sum:v <in
+	assert_output '{"sum_v":9007199254740994}'
+	printf '%s\n' '{"v":1}' '{"v":0.5}' >in
+	run --separate-stderr fx-agg --agg sum:v,avg:v <in
+	assert_output '{"sum_v":1.5,"avg_v":0.75}'
+	printf '%s\n' '{"v":9223372036854775807}' '{"v":1}' >in
+	run --separate-stderr fx-agg --agg sum:v <in
+	assert_failure 1
+	assert_equal "$stderr" 'fx-agg: stdin:2: field "v": sum overflows int64 with: 1'
+}
+
+@test "bad input: a non-numeric sum, a missing time, an unparseable time under fail, skip and dlq" {
+	printf '%s\n' '{"t":"2026-01-01T00:00:01Z","v":1}' '{"t":"2026-01-01T00:00:02Z","v":"abc"}' \
+		'{"v":2}' '{"t":"yesterday","v":3}' '{"t":"2026-01-01T00:00:03Z","v":4}' >in
+	run --separate-stderr fx-agg --time t --window tumble:1m --agg sum:v <in
+	assert_failure 1
+	assert_equal "$stderr" 'fx-agg: stdin:2: field "v": not a number: "abc"'
+	run --separate-stderr fx-agg --time t --window tumble:1m --agg sum:v --on-error skip <in
+	assert_success
+	assert_output '{"window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","sum_v":5}'
+	run --separate-stderr fx-agg --time t --window tumble:1m --agg sum:v --on-error dlq=dead <in
+	assert_success
+	run jq -c '[._fx_error, .source]' dead
+	assert_output - <<'EOF'
+["field \"v\": not a number: \"abc\"","stdin:2"]
+["field \"t\": missing","stdin:3"]
+["field \"t\": not a timestamp: \"yesterday\"","stdin:4"]
+EOF
+}
+
+@test "usage errors name what is wrong" {
+	run --separate-stderr fx-agg --agg count --window tumble:1m
+	assert_failure 2
+	assert_equal "$stderr" "fx-agg: --window needs --time FIELD (see 'fx-agg --help')"
+	run --separate-stderr fx-agg --agg median:x
+	assert_failure 2
+	assert_regex "$stderr" "unknown aggregate 'median'"
+	run --separate-stderr fx-agg --agg count --time t --window tumble:fast
+	assert_failure 2
+	run --separate-stderr fx-agg --agg count,count
+	assert_failure 2
+	assert_regex "$stderr" "two aggregates named 'count'"
+	run --separate-stderr fx-agg
+	assert_failure 2
+}
+
+@test "memory: 1,000,000 distinct groups with count and sum stay under 300 MB" {
+	gen 1000000 38 --users 100000000 >plays.ndjson
+	/usr/bin/time -f '%M' -o rss fx-agg --by user_id --agg count,sum:duration_ms <plays.ndjson >out
+	groups=$(wc -l <out)
+	echo "groups $groups, peak RSS $(cat rss) KB"
+	[ "$groups" -gt 990000 ]
+	[ "$(cat rss)" -lt 300000 ]
+}
+
+@test "memory: a long stream with 1-minute windows runs in flat memory" {
+	/usr/bin/time -f '%M' -o rss1 bash -c 'gen-plays -n 300000 -s 39 | fx-agg --time event_time --window tumble:1m --lateness 5s --by artist_id --agg count,distinct:user_id >/dev/null'
+	/usr/bin/time -f '%M' -o rss2 bash -c 'gen-plays -n 3000000 -s 39 | fx-agg --time event_time --window tumble:1m --lateness 5s --by artist_id --agg count,distinct:user_id >/dev/null'
+	echo "peak RSS: $(cat rss1) KB for 300,000 records, $(cat rss2) KB for 3,000,000"
+	# ten times the records, not ten times the memory
+	[ "$(cat rss2)" -lt $(( $(cat rss1) * 2 )) ]
+}
