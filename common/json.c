@@ -185,6 +185,31 @@ static const unsigned char is_hex[256] = {
 
 #define DIGIT(c) ((unsigned)(c) - '0' < 10)
 
+/*
+ * The number of ASCII digits at s, looking at up to 8 bytes at once when 8
+ * remain (a bit per byte that is not a digit; carries only run upward, so
+ * the lowest flagged byte is exact).
+ */
+static inline size_t count_digits(const unsigned char *s,
+				  const unsigned char *end)
+{
+	const unsigned char *p = s;
+
+	while (end - p >= 8) {
+		uint64_t v, t, m;
+
+		memcpy(&v, p, 8);
+		t = v ^ 0x3030303030303030ULL;
+		m = ((t + 0x7676767676767676ULL) | t) & 0x8080808080808080ULL;
+		if (m)
+			return (size_t)(p - s) + (size_t)(__builtin_ctzll(m) >> 3);
+		p += 8;
+	}
+	while (p < end && DIGIT(*p))
+		p++;
+	return (size_t)(p - s);
+}
+
 struct scan {
 	const unsigned char *base;
 	const unsigned char *end;
@@ -204,8 +229,8 @@ static const unsigned char *fail(struct scan *st, const unsigned char *at,
  * s is just past an opening quote. Returns the closing quote, or NULL.
  * *escaped is set if a backslash escape was seen.
  */
-static const unsigned char *scan_string(struct scan *st,
-					const unsigned char *s, int *escaped)
+static inline __attribute__((always_inline)) const unsigned char *
+scan_string(struct scan *st, const unsigned char *s, int *escaped)
 {
 	const unsigned char *end = st->end;
 
@@ -275,8 +300,8 @@ special:
 }
 
 /* s at a '-' or digit. Returns the first byte after the number, or NULL. */
-static const unsigned char *scan_number(struct scan *st,
-					const unsigned char *s)
+static inline __attribute__((always_inline)) const unsigned char *
+scan_number(struct scan *st, const unsigned char *s)
 {
 	const unsigned char *end = st->end;
 
@@ -287,16 +312,14 @@ static const unsigned char *scan_number(struct scan *st,
 	if (*s == '0') {
 		s++;
 	} else if (DIGIT(*s)) {
-		while (++s < end && DIGIT(*s))
-			;
+		s += count_digits(s, end);
 	} else {
 		return fail(st, s, "bad number");
 	}
 	if (s < end && *s == '.') {
 		if (++s >= end || !DIGIT(*s))
 			return fail(st, s, "bad number");
-		while (++s < end && DIGIT(*s))
-			;
+		s += count_digits(s, end);
 	}
 	if (s < end && (*s == 'e' || *s == 'E')) {
 		if (++s < end && (*s == '+' || *s == '-'))
@@ -460,6 +483,23 @@ value:
 	pending = descend = 0;
 
 after_value:
+	/* compact JSON: a comma or a closing bracket comes right away */
+	if (s < end && *s == ',' && depth) {
+		s++;
+		if (sc->stack[depth] == '{') {
+			if (s < end && *s == '"')
+				goto key;
+		} else if (s < end && !is_ws[*s]) {
+			goto value;
+		}
+		while (s < end && is_ws[*s])
+			s++;
+		if (s >= end)
+			goto bad_end;
+		if (sc->stack[depth] == '{')
+			goto key;
+		goto value;
+	}
 	while (s < end && is_ws[*s])
 		s++;
 	if (depth == 0) {
@@ -540,6 +580,10 @@ key:
 		}
 	}
 	s = q + 1;
+	if (s < end && *s == ':' && s + 1 < end && !is_ws[s[1]]) {
+		s++;
+		goto value; /* compact JSON */
+	}
 	while (s < end && is_ws[*s])
 		s++;
 	if (s >= end)

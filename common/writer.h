@@ -15,7 +15,13 @@
 #include <stddef.h>
 #include <string.h>
 
-#define RECORD_WRITER_BUFSIZE ((size_t)1 << 20)
+/*
+ * Writes go out 256 KiB at a time: large enough to keep system calls rare,
+ * small enough that the next stage of a pipe works on one chunk while this
+ * one fills the next (1 MiB writes into a 1 MiB pipe made the two stages
+ * take turns: 0.57 s instead of 0.30 s for 363 MB).
+ */
+#define RECORD_WRITER_BUFSIZE ((size_t)262144)
 
 struct record_writer {
 	const struct fx_ctx *ctx;
