@@ -2,16 +2,19 @@
 #include "err.h"
 #include "filesrc.h"
 #include "fx.h"
+#include "kafka.h"
 #include "opt.h"
 #include "writer.h"
 
 #include <unistd.h>
 
 static const struct fx_usage usage = {
-	"fx-consume [OPTION]... [FILE|DIR|-]...",
-	"Read records from files and directories (NDJSON or CSV, optionally\n"
-	"gzip-compressed) and write them to stdout as NDJSON, validating each.\n"
-	"With no operand, read stdin.",
+    "fx-consume [OPTION]... [FILE|DIR|-]...\n"
+    "       fx-consume -t TOPIC [-b BROKERS] [-g GROUP] [OPTION]...",
+    "Read records from files and directories (NDJSON or CSV, optionally\n"
+    "gzip-compressed), or with -t from Kafka topics, and write them to\n"
+    "stdout as NDJSON, validating each. With no operand and no -t, read\n"
+    "stdin.",
 };
 
 struct consume_opts {
@@ -23,32 +26,47 @@ struct consume_opts {
 int main(int argc, char **argv)
 {
 	struct consume_opts o = {0};
+	struct kafka_source_opts ko = KAFKA_SOURCE_OPTS_INIT;
 	const struct fx_option opts[] = {
-		FX_OPT_GROUP("Files:"),
-		FX_OPT_STRING(0, "format", &o.format, "FMT",
-			      "ndjson, jsonl, json or csv, +gz if compressed (default: by extension)"),
-		FX_OPT_FLAG(0, "csv-strings", &o.csv_strings,
-			    "keep every CSV field a string"),
-		FX_OPT_FLAG(0, "partition-fields", &o.partition_fields,
-			    "add k=v directory names as fields"),
-		FX_OPT_END(),
+	    FX_OPT_GROUP("Files:"),
+	    FX_OPT_STRING(
+	        0, "format", &o.format, "FMT",
+	        "ndjson, jsonl, json or csv, +gz if compressed (default: by extension)"),
+	    FX_OPT_FLAG(0, "csv-strings", &o.csv_strings,
+	                "keep every CSV field a string"),
+	    FX_OPT_FLAG(0, "partition-fields", &o.partition_fields,
+	                "add k=v directory names as fields"),
+	    FX_OPT_GROUP("Kafka (with -t):"),
+	    FX_OPT_KAFKA_SOURCE(&ko),
+	    FX_OPT_END(),
 	};
 	struct file_source_opts fo = {0};
 	struct record_writer out;
 	struct fx_ctx ctx;
-	int first, rc, wrc;
+	int first, kafka, rc, wrc;
 
 	fx_init(&ctx, "fx-consume");
 	first = fx_parse_options(&ctx, argc, argv, opts, &usage);
+	kafka = ko.topics.n > 0;
+	if (kafka && first < argc)
+		fx_usage_error(&ctx,
+		               "-t reads Kafka: no FILE operands with it");
 	if (o.format && file_format_parse(o.format, &fo.format, &fo.gz))
 		fx_usage_error(&ctx, "--format: unknown format '%s'", o.format);
 	fo.csv_strings = o.csv_strings;
 	fo.partition_fields = o.partition_fields;
 
 	record_writer_init(&out, &ctx, STDOUT_FILENO, "stdout");
-	rc = file_source_run(&ctx, &fo, argv + first, (size_t)(argc - first),
-			     &out);
-	ctx.st.bytes_out = out.bytes + out.len;
+	if (kafka)
+		rc = kafka_source_run(&ctx, &ko, &out);
+	else
+		rc = file_source_run(&ctx, &fo, argv + first,
+		                     (size_t)(argc - first), &out);
+	if (!kafka)
+		ctx.st.bytes_out = out.bytes + out.len;
 	wrc = record_writer_close(&out);
+	kafka_conf_free(&ko.conf);
+	fx_strlist_free(&ko.topics);
+	fx_strlist_free(&ko.offsets);
 	return fx_finish(&ctx, rc ? rc : wrc);
 }

@@ -2,29 +2,49 @@
 #include "err.h"
 #include "filesink.h"
 #include "fx.h"
+#include "kafka.h"
 #include "opt.h"
 #include "stream.h"
 
 #include <string.h>
 
 static const struct fx_usage usage = {
-	"fx-sink [OPTION]... [FILE]...",
-	"Write NDJSON records from stdin (or FILEs) to stdout, to one file, or\n"
-	"to Hive-style partitioned directories, atomically: a file appears\n"
-	"whole when the input ends, or not at all. Toolkit fields (_fx*) are\n"
-	"dropped unless --keep-meta; control records are never written.",
+    "fx-sink [OPTION]... [FILE]...",
+    "Write NDJSON records from stdin (or FILEs) to stdout, to one file, to\n"
+    "Hive-style partitioned directories, or (with -t, -b, -X, -F, --key,\n"
+    "--keep-partition or --create-topics) to Kafka: to -t TOPIC or each\n"
+    "record's _fx_dest. Files are written atomically: a file appears whole\n"
+    "when the input ends, or not at all. Toolkit fields (_fx*) are dropped\n"
+    "unless --keep-meta; control records are never written.",
 };
 
 struct sink_opts {
 	struct file_sink_opts files;
+	struct kafka_sink_opts kafka;
 	const char *format;
 };
 
-/* Reads every input and hands each valid record to the sink. */
-static int sink_inputs(struct fx_ctx *ctx, struct file_sink *fs, char **names,
-		       size_t n)
+/* Where records go: the file sink or the Kafka sink, behind one call. */
+struct sink {
+	struct file_sink *fs;
+	struct kafka_sink *ks;
+};
+
+static int sink_write(struct sink *s, const struct record *rec,
+                      const struct json_value *vals, int flags,
+                      const struct fx_where *w)
 {
-	const struct json_paths *paths = file_sink_paths(fs);
+	if (s->ks)
+		return kafka_sink_write(s->ks, rec, vals, flags, w);
+	return file_sink_write(s->fs, rec, vals, flags, w);
+}
+
+/* Reads every input and hands each valid record to the sink. */
+static int sink_inputs(struct fx_ctx *ctx, struct sink *s, char **names,
+                       size_t n)
+{
+	const struct json_paths *paths =
+	    s->ks ? kafka_sink_paths(s->ks) : file_sink_paths(s->fs);
 	struct json_value vals[JSON_MAX_PATHS];
 	char *stdin_only[] = {"-"};
 	size_t i;
@@ -37,7 +57,7 @@ static int sink_inputs(struct fx_ctx *ctx, struct file_sink *fs, char **names,
 	for (i = 0; i < n && !rc && !fx_stop; i++) {
 		struct record_stream rs;
 		struct record rec;
-		int r, flags;
+		int r = 0, flags;
 
 		rc = record_stream_open(&rs, ctx, names[i], 0, paths);
 		if (rc)
@@ -46,7 +66,7 @@ static int sink_inputs(struct fx_ctx *ctx, struct file_sink *fs, char **names,
 		       (r = record_stream_next(&rs, &rec, vals, &flags)) > 0) {
 			struct fx_where w = record_stream_where(&rs, &rec);
 
-			rc = file_sink_write(fs, &rec, vals, flags, &w);
+			rc = sink_write(s, &rec, vals, flags, &w);
 			if (rc)
 				break;
 		}
@@ -57,44 +77,93 @@ static int sink_inputs(struct fx_ctx *ctx, struct file_sink *fs, char **names,
 	return rc;
 }
 
+/* Kafka when any Kafka-only option says so; files options then clash. */
+static int kafka_mode(struct fx_ctx *ctx, const struct sink_opts *o)
+{
+	const struct kafka_sink_opts *k = &o->kafka;
+
+	if (!k->topic && !k->conf.brokers && !k->conf.nprops && !k->key &&
+	    !k->keep_partition && !k->create_topics)
+		return 0;
+	if (o->files.file || o->files.dir || o->files.partition.n ||
+	    o->files.columns.n || o->format)
+		fx_usage_error(ctx, "Kafka options (-t -b -X -F --key "
+		                    "--keep-partition --create-topics) do not "
+		                    "mix with --file --dir --partition "
+		                    "--columns --format");
+	return 1;
+}
+
+static int run_kafka(struct fx_ctx *ctx, struct sink_opts *o, char **names,
+                     size_t n)
+{
+	struct sink s = {0};
+	int rc;
+
+	o->kafka.keep_meta = o->files.keep_meta;
+	rc = kafka_sink_open(ctx, &o->kafka, &s.ks);
+	if (rc)
+		return rc;
+	rc = sink_inputs(ctx, &s, names, n);
+	return kafka_sink_close(s.ks, rc);
+}
+
+static int run_files(struct fx_ctx *ctx, struct sink_opts *o, char **names,
+                     size_t n)
+{
+	struct sink s = {0};
+	int gz, rc, crc;
+
+	if (o->format &&
+	    (file_format_parse(o->format, &o->files.format, &gz) || gz))
+		fx_usage_error(ctx,
+		               "--format: expected ndjson or csv, got '%s'",
+		               o->format);
+	if (strchr(o->files.part_name, '/'))
+		fx_usage_error(ctx, "--part-name: must not contain '/'");
+	s.fs = file_sink_open(ctx, &o->files);
+	rc = sink_inputs(ctx, &s, names, n);
+	crc = file_sink_close(s.fs, rc == 0);
+	return rc ? rc : crc;
+}
+
 int main(int argc, char **argv)
 {
-	struct sink_opts o = {.files.part_name = "part-00000"};
+	struct sink_opts o = {.files.part_name = "part-00000",
+	                      .kafka = KAFKA_SINK_OPTS_INIT};
 	const struct fx_option opts[] = {
-		FX_OPT_GROUP("Files:"),
-		FX_OPT_STRING(0, "file", &o.files.file, "PATH",
-			      "write one file, atomically"),
-		FX_OPT_STRING(0, "dir", &o.files.dir, "DIR",
-			      "write Hive-style partitions under DIR"),
-		FX_OPT_LIST(0, "partition", &o.files.partition, "FIELDS",
-			    "partition fields for --dir (DIR/f1=v1/f2=v2/)"),
-		FX_OPT_STRING(0, "part-name", &o.files.part_name, "NAME",
-			      "file name in each partition (default part-00000)"),
-		FX_OPT_STRING(0, "format", &o.format, "FMT",
-			      "ndjson or csv (default: by --file's extension, else ndjson)"),
-		FX_OPT_LIST(0, "columns", &o.files.columns, "FIELDS",
-			    "CSV columns (default: the first record's keys)"),
-		FX_OPT_FLAG(0, "keep-meta", &o.files.keep_meta,
-			    "keep _fx* fields"),
-		FX_OPT_END(),
+	    FX_OPT_GROUP("Files:"),
+	    FX_OPT_STRING(0, "file", &o.files.file, "PATH",
+	                  "write one file, atomically"),
+	    FX_OPT_STRING(0, "dir", &o.files.dir, "DIR",
+	                  "write Hive-style partitions under DIR"),
+	    FX_OPT_LIST(0, "partition", &o.files.partition, "FIELDS",
+	                "partition fields for --dir (DIR/f1=v1/f2=v2/)"),
+	    FX_OPT_STRING(0, "part-name", &o.files.part_name, "NAME",
+	                  "file name in each partition (default part-00000)"),
+	    FX_OPT_STRING(
+	        0, "format", &o.format, "FMT",
+	        "ndjson or csv (default: by --file's extension, else ndjson)"),
+	    FX_OPT_LIST(0, "columns", &o.files.columns, "FIELDS",
+	                "CSV columns (default: the first record's keys)"),
+	    FX_OPT_FLAG(0, "keep-meta", &o.files.keep_meta, "keep _fx* fields"),
+	    FX_OPT_GROUP("Kafka:"),
+	    FX_OPT_KAFKA_SINK(&o.kafka),
+	    FX_OPT_END(),
 	};
-	struct file_sink *fs;
 	struct fx_ctx ctx;
-	int first, gz, rc, crc;
+	int first, rc;
+	size_t n;
 
 	fx_init(&ctx, "fx-sink");
 	first = fx_parse_options(&ctx, argc, argv, opts, &usage);
-	if (o.format && (file_format_parse(o.format, &o.files.format, &gz) ||
-			 gz))
-		fx_usage_error(&ctx, "--format: expected ndjson or csv, got '%s'",
-			       o.format);
-	if (strchr(o.files.part_name, '/'))
-		fx_usage_error(&ctx, "--part-name: must not contain '/'");
-
-	fs = file_sink_open(&ctx, &o.files);
-	rc = sink_inputs(&ctx, fs, argv + first, (size_t)(argc - first));
-	crc = file_sink_close(fs, rc == 0);
+	n = (size_t)(argc - first);
+	if (kafka_mode(&ctx, &o))
+		rc = run_kafka(&ctx, &o, argv + first, n);
+	else
+		rc = run_files(&ctx, &o, argv + first, n);
 	fx_strlist_free(&o.files.partition);
 	fx_strlist_free(&o.files.columns);
-	return fx_finish(&ctx, rc ? rc : crc);
+	kafka_conf_free(&o.kafka.conf);
+	return fx_finish(&ctx, rc);
 }

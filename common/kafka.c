@@ -423,11 +423,13 @@ struct part_state {
 	char *topic;
 	int32_t partition;
 	int assigned;
-	int done;        /* reached its end (-e) or e@MS */
-	int64_t end;     /* high watermark when assigned, -1 unknown */
-	int64_t next;    /* offset after the last record written, -1 */
-	int64_t stored;  /* offset last stored for commit, -1 */
-	int64_t skip_ts; /* -o s@MS: skip records older than this, -1 */
+	int done;          /* reached its end (-e) or e@MS */
+	int at_eof;        /* an eof control record was written since */
+	int64_t end;       /* high watermark when assigned, -1 unknown */
+	int64_t next;      /* offset after the last record written, -1 */
+	int64_t stored;    /* offset after the last record flushed, -1 */
+	int64_t committed; /* offset last committed, -1 */
+	int64_t skip_ts;   /* -o s@MS: skip records older than this, -1 */
 };
 
 struct kafka_source {
@@ -442,10 +444,14 @@ struct kafka_source {
 	size_t nparts, cap, last;
 	size_t nassigned, ndone;
 	int assigned_once;
+	int assignment_changed; /* an "assigned" control record is due */
+	double last_commit;
 
 	struct json_scanner sc;
 	struct fx_buf val; /* the value, padded for the scanner */
 	struct fx_buf rec; /* the record written */
+	struct fx_buf ctl; /* a control record */
+	struct fx_buf tp;  /* "TOPIC/P" */
 	int64_t written;
 	int status;
 	int finished;
@@ -535,7 +541,7 @@ static struct part_state *part_get(struct kafka_source *s, const char *topic,
 	memset(p, 0, sizeof(*p));
 	p->topic = fx_strdup(topic);
 	p->partition = partition;
-	p->end = p->next = p->stored = p->skip_ts = -1;
+	p->end = p->next = p->stored = p->committed = p->skip_ts = -1;
 	s->last = s->nparts++;
 	return p;
 }
@@ -543,45 +549,156 @@ static struct part_state *part_get(struct kafka_source *s, const char *topic,
 /*
  * Writes out what was written so far, then marks those records' offsets
  * for commit: a record is committed only once it has left the process.
+ * Revoked partitions count too: what they wrote before the revocation is
+ * still to be committed.
  */
 static int source_flush(struct kafka_source *s)
 {
-	rd_kafka_topic_partition_list_t *l;
-	rd_kafka_resp_err_t err;
 	size_t i;
 
 	if (record_writer_flush(s->out))
 		return -1;
+	for (i = 0; i < s->nparts; i++)
+		if (s->parts[i].next > s->parts[i].stored)
+			s->parts[i].stored = s->parts[i].next;
+	return 0;
+}
+
+/*
+ * Commits the flushed offsets not committed yet, explicitly by partition
+ * (not librdkafka's auto-commit, which forgets a revoked partition's
+ * offsets when a commit during the rebalance fails: the mock broker, for
+ * one, refuses every commit while a group rebalances). A failed commit
+ * stays pending and is tried again. Returns 0 or the error.
+ */
+static rd_kafka_resp_err_t source_commit(struct kafka_source *s)
+{
+	rd_kafka_topic_partition_list_t *l;
+	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+	size_t i;
+
 	if (!s->o->group)
-		return 0;
+		return err;
+	s->last_commit = fx_now();
 	l = rd_kafka_topic_partition_list_new(16);
 	for (i = 0; i < s->nparts; i++) {
 		struct part_state *p = &s->parts[i];
 
-		if (p->assigned && p->next > p->stored) {
+		if (p->stored > p->committed)
 			rd_kafka_topic_partition_list_add(l, p->topic,
 			                                  p->partition)
-			    ->offset = p->next;
-			p->stored = p->next;
-		}
+			    ->offset = p->stored;
 	}
-	if (l->cnt && (err = rd_kafka_offsets_store(s->rk, l)))
-		fx_warn(s->ctx, "cannot store offsets: %s",
-		        rd_kafka_err2str(err));
+	if (l->cnt)
+		err = rd_kafka_commit(s->rk, l, 0);
+	for (i = 0; !err && i < (size_t)l->cnt; i++)
+		part_get(s, l->elems[i].topic, l->elems[i].partition)
+		    ->committed = l->elems[i].offset;
 	rd_kafka_topic_partition_list_destroy(l);
-	return 0;
+	return err;
 }
 
-static void source_commit(struct kafka_source *s)
+/* A commit every second: a crash repeats at most about that much. */
+static void source_commit_due(struct kafka_source *s)
 {
+	if (s->o->group && fx_now() - s->last_commit >= 1.0)
+		source_commit(s);
+}
+
+/*
+ * The last commit, tried until it succeeds or --timeout passes: a commit
+ * refused during a rebalance (another member leaving as we finish) goes
+ * through once the group has settled. Polling serves the rebalance;
+ * messages it returns are not ours to write any more.
+ */
+static void source_commit_final(struct kafka_source *s)
+{
+	double deadline = fx_now() + (double)s->o->conf.timeout_ms / 1000;
 	rd_kafka_resp_err_t err;
+	rd_kafka_message_t *m;
 
 	if (!s->o->group)
 		return;
-	err = rd_kafka_commit(s->rk, NULL, 0);
-	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+	while ((err = source_commit(s)) && fx_now() < deadline) {
+		if ((m = rd_kafka_consumer_poll(s->rk, 100)))
+			rd_kafka_message_destroy(m);
+	}
+	if (err)
 		fx_warn(s->ctx, "group '%s': commit failed: %s", s->o->group,
 		        rd_kafka_err2str(err));
+}
+
+/* ---------------------------------------------------------------------
+ * Control records (--meta): what fx-agg needs for a watermark per
+ * partition. "assigned" lists the whole assignment after every change,
+ * before any record of the new assignment; "eof" says a partition has
+ * reached its end.
+ */
+
+static int part_cmp(const void *a, const void *b)
+{
+	const struct part_state *x = *(const struct part_state *const *)a;
+	const struct part_state *y = *(const struct part_state *const *)b;
+	int c = strcmp(x->topic, y->topic);
+
+	if (c)
+		return c;
+	return (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+/* Appends "TOPIC/P" as a JSON string. */
+static void add_topic_partition(struct kafka_source *s,
+                                const struct part_state *p)
+{
+	char num[16];
+
+	fx_buf_reset(&s->tp);
+	fx_buf_adds(&s->tp, p->topic);
+	snprintf(num, sizeof(num), "/%" PRId32, p->partition);
+	fx_buf_adds(&s->tp, num);
+	fx_buf_add_json_string(&s->ctl, s->tp.p, s->tp.len);
+}
+
+static void put_control(struct kafka_source *s)
+{
+	if (record_writer_put(s->out, s->ctl.p, s->ctl.len))
+		s->finished = 1; /* reported (or a closed pipe) at close */
+}
+
+/* Writes the "assigned" record if the assignment changed since the last. */
+static void emit_assigned(struct kafka_source *s)
+{
+	struct part_state **v;
+	size_t i, n = 0;
+
+	if (!s->o->meta || !s->assignment_changed)
+		return;
+	s->assignment_changed = 0;
+	v = fx_malloc((s->nparts ? s->nparts : 1) * sizeof(*v));
+	for (i = 0; i < s->nparts; i++)
+		if (s->parts[i].assigned)
+			v[n++] = &s->parts[i];
+	qsort(v, n, sizeof(*v), part_cmp);
+	fx_buf_reset(&s->ctl);
+	fx_buf_adds(&s->ctl, "{\"_fx\":\"assigned\",\"partitions\":[");
+	for (i = 0; i < n; i++) {
+		if (i)
+			fx_buf_addc(&s->ctl, ',');
+		add_topic_partition(s, v[i]);
+	}
+	fx_buf_adds(&s->ctl, "]}");
+	free(v);
+	put_control(s);
+}
+
+static void emit_eof(struct kafka_source *s, const struct part_state *p)
+{
+	emit_assigned(s);
+	fx_buf_reset(&s->ctl);
+	fx_buf_adds(&s->ctl, "{\"_fx\":\"eof\",\"partition\":");
+	add_topic_partition(s, p);
+	fx_buf_addc(&s->ctl, '}');
+	put_control(s);
 }
 
 static void part_done(struct kafka_source *s, struct part_state *p)
@@ -599,10 +716,30 @@ static void part_done(struct kafka_source *s, struct part_state *p)
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* With -e or e@MS: finished when no assigned partition has more to give. */
 static void check_finished(struct kafka_source *s)
 {
-	if (s->o->exit_at_end && s->assigned_once && s->ndone == s->nassigned)
+	if ((s->o->exit_at_end || s->off.end_ts >= 0) && s->assigned_once &&
+	    s->ndone == s->nassigned)
 		s->finished = 1;
+}
+
+/*
+ * A partition reached its end: the one it had when assigned, or the one
+ * librdkafka reports (PARTITION_EOF). One eof record per reaching; -e
+ * stops reading it.
+ */
+static void part_at_end(struct kafka_source *s, struct part_state *p)
+{
+	if (!p->at_eof) {
+		p->at_eof = 1;
+		if (s->o->meta)
+			emit_eof(s, p);
+	}
+	if (s->o->exit_at_end) {
+		part_done(s, p);
+		check_finished(s);
+	}
 }
 
 /* The start offset of a partition with no committed offset. */
@@ -683,33 +820,55 @@ static void resolve_offsets(struct kafka_source *s,
 	rd_kafka_topic_partition_list_destroy(times);
 }
 
-/* Records the high watermarks that -e will wait for. */
+#define END_UNQUERIED (-2) /* part_state.end of a newly assigned partition */
+
+/* Looks up the end a newly assigned partition has now. */
+static void note_end(struct kafka_source *s, struct part_state *p,
+                     int64_t start)
+{
+	int64_t lo = -1, hi = -1;
+
+	p->end = -1;
+	if (!s->o->exit_at_end && !s->o->meta)
+		return;
+	if (rd_kafka_query_watermark_offsets(s->rk, p->topic, p->partition, &lo,
+	                                     &hi, (int)s->o->conf.timeout_ms))
+		return; /* PARTITION_EOF still ends it */
+	if (hi <= lo || start == RD_KAFKA_OFFSET_END || start >= hi)
+		part_at_end(s, p);
+	else
+		p->end = hi;
+}
+
+/*
+ * Takes on the partitions of l, then records the ends that -e waits for
+ * and --meta reports: all of l is in the assignment before an eof record
+ * can name one of them.
+ */
 static void note_assigned(struct kafka_source *s,
                           const rd_kafka_topic_partition_list_t *l)
 {
 	int i;
 
 	for (i = 0; i < l->cnt; i++) {
-		const rd_kafka_topic_partition_t *e = &l->elems[i];
-		struct part_state *p = part_get(s, e->topic, e->partition);
-		int64_t lo = -1, hi = -1;
+		struct part_state *p =
+		    part_get(s, l->elems[i].topic, l->elems[i].partition);
 
 		if (p->assigned)
 			continue;
 		p->assigned = 1;
-		p->done = 0;
-		p->next = p->stored = -1;
+		p->done = p->at_eof = 0;
+		p->end = END_UNQUERIED;
 		s->nassigned++;
-		if (!s->o->exit_at_end)
-			continue;
-		if (rd_kafka_query_watermark_offsets(
-		        s->rk, e->topic, e->partition, &lo, &hi,
-		        (int)s->o->conf.timeout_ms))
-			continue; /* PARTITION_EOF still ends it */
-		p->end = hi;
-		if (hi <= lo || e->offset == RD_KAFKA_OFFSET_END ||
-		    e->offset >= hi)
-			part_done(s, p);
+		s->assignment_changed = 1;
+	}
+	emit_assigned(s);
+	for (i = 0; i < l->cnt; i++) {
+		struct part_state *p =
+		    part_get(s, l->elems[i].topic, l->elems[i].partition);
+
+		if (p->end == END_UNQUERIED)
+			note_end(s, p, l->elems[i].offset);
 	}
 	s->assigned_once = 1;
 	check_finished(s);
@@ -728,6 +887,7 @@ static void note_revoked(struct kafka_source *s,
 			continue;
 		p->assigned = 0;
 		p->skip_ts = -1;
+		s->assignment_changed = 1;
 		s->nassigned--;
 		if (p->done)
 			s->ndone--;
@@ -751,7 +911,10 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		note_assigned(s, l);
 		return;
 	}
-	/* revoked: hand over what we have written, so nothing is read twice */
+	/*
+	 * revoked: hand over what we have written, so that the next owner
+	 * need not read it again (a failed commit is tried again later)
+	 */
 	if (source_flush(s) == 0)
 		source_commit(s);
 	note_revoked(s, l);
@@ -871,6 +1034,7 @@ static int emit(struct kafka_source *s, const rd_kafka_message_t *m)
 	if (make_record(s, m, &reason))
 		return fx_bad_record(s->ctx, &where, NULL, m->payload, m->len,
 		                     "%s", reason);
+	emit_assigned(s);
 	if (record_writer_put(s->out, s->rec.p, s->rec.len)) {
 		s->finished = 1; /* reported (or a closed pipe) at close */
 		return 0;
@@ -895,10 +1059,15 @@ static void handle_message(struct kafka_source *s, rd_kafka_message_t *m)
 		check_finished(s);
 		return;
 	}
+	p->at_eof = 0;
 	s->ctx->st.records_in++;
 	s->ctx->st.bytes_in += m->len;
 	if (p->skip_ts >= 0 && ts < p->skip_ts) {
 		p->next = m->offset + 1; /* older than s@MS */
+		if (p->end >= 0 && p->next >= p->end) {
+			p->end = -1;
+			part_at_end(s, p);
+		}
 		return;
 	}
 	p->skip_ts = -1;
@@ -912,9 +1081,9 @@ static void handle_message(struct kafka_source *s, rd_kafka_message_t *m)
 	p->next = m->offset + 1;
 	if (s->o->count && s->written >= s->o->count)
 		s->finished = 1;
-	if (p->end >= 0 && p->next >= p->end) {
-		part_done(s, p);
-		check_finished(s);
+	else if (p->end >= 0 && p->next >= p->end) {
+		p->end = -1;
+		part_at_end(s, p);
 	}
 }
 
@@ -925,10 +1094,8 @@ static void handle_error(struct kafka_source *s, rd_kafka_message_t *m)
 	if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 		struct part_state *p = part_get(s, topic, m->partition);
 
-		if (p->assigned && s->o->exit_at_end) {
-			part_done(s, p);
-			check_finished(s);
-		}
+		if (p->assigned && !p->done)
+			part_at_end(s, p);
 		return;
 	}
 	if (topic)
@@ -967,10 +1134,9 @@ static int consume_ready(struct kafka_source *s, int wait_ms)
 }
 
 static const char *const source_defaults[] = {
+    /* fx-consume commits itself, what it has flushed: see source_commit */
     "enable.auto.commit",
-    "true",
-    "auto.commit.interval.ms",
-    "1000",
+    "false",
     "enable.auto.offset.store",
     "false",
     "auto.offset.reset",
@@ -1099,7 +1265,6 @@ static int source_open(struct kafka_source *s)
 		 */
 		conf_set(s->ctx, c, "group.id", "fx-consume-no-group",
 		         "default");
-		conf_set(s->ctx, c, "enable.auto.commit", "false", "default");
 	} else {
 		conf_set(s->ctx, c, "group.id", s->o->group, "-g");
 		rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
@@ -1130,15 +1295,18 @@ int kafka_source_run(struct fx_ctx *ctx, const struct kafka_source_opts *o,
 		rc = o->group ? subscribe(&s) : assign_all(&s);
 	while (!rc && !s.finished && !fx_stop) {
 		consume_ready(&s, 100);
+		emit_assigned(&s); /* a change that brought no records */
 		/* nothing more is ready: let downstream see what we have */
 		if (source_flush(&s))
 			s.finished = 1;
+		else
+			source_commit_due(&s);
 		watch_brokers(&s);
 	}
 	if (!rc)
 		rc = s.status;
 	if (source_flush(&s) == 0)
-		source_commit(&s);
+		source_commit_final(&s);
 	rd_kafka_consumer_close(s.rk);
 	rd_kafka_destroy(s.rk);
 	for (i = 0; i < s.nparts; i++)
@@ -1146,6 +1314,8 @@ int kafka_source_run(struct fx_ctx *ctx, const struct kafka_source_opts *o,
 	free(s.parts);
 	fx_buf_free(&s.val);
 	fx_buf_free(&s.rec);
+	fx_buf_free(&s.ctl);
+	fx_buf_free(&s.tp);
 	json_scanner_free(&s.sc);
 	return rc;
 }
