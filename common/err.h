@@ -23,7 +23,8 @@
 
 /* "prog: message" */
 void fx_warn(const struct fx_ctx *ctx, const char *fmt, ...) FX_PRINTF(2, 3);
-void fx_vwarn(const struct fx_ctx *ctx, const char *fmt, va_list ap);
+void fx_vwarn(const struct fx_ctx *ctx, const char *fmt, va_list ap)
+	FX_PRINTF(2, 0);
 
 /* "prog: message", then exit(status). */
 FX_NORETURN void fx_die(const struct fx_ctx *ctx, int status, const char *fmt,
