@@ -1,0 +1,464 @@
+/* join.c - fx-join's lookup join and the checks of its options */
+#include "join.h"
+#include "dim.h"
+#include "dimkafka.h"
+#include "err.h"
+#include "stream.h"
+#include "writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* An in-place change is used once the file has been left alone this long. */
+#define RELOAD_QUIET_NS 1000000000LL
+
+int join_put(struct record_writer *out, const char *p, size_t n,
+	     const char *m, size_t mlen)
+{
+	size_t close = n, k;
+
+	if (!mlen)
+		return record_writer_put(out, p, n);
+	while (close > 0 && p[close - 1] != '}')
+		close--;
+	close--;
+	/* an empty object takes the members without their first comma */
+	for (k = close; k > 0 && strchr(" \t\r\n", p[k - 1]); k--)
+		;
+	if (k > 0 && p[k - 1] == '{') {
+		m++;
+		mlen--;
+	}
+	if (record_writer_write(out, p, close) ||
+	    record_writer_write(out, m, mlen))
+		return -1;
+	return record_writer_put(out, p + close, n - close);
+}
+
+void join_split_on(const struct fx_strlist *on, struct fx_strlist *left,
+		   struct fx_strlist *other)
+{
+	size_t i;
+
+	for (i = 0; i < on->n; i++) {
+		const char *eq = strchr(on->v[i], '=');
+		char *l = eq ? fx_strndup(on->v[i], (size_t)(eq - on->v[i]))
+			     : fx_strdup(on->v[i]);
+
+		fx_strlist_push(left, l);
+		fx_strlist_push(other, eq ? eq + 1 : l);
+		free(l);
+	}
+}
+
+/* ---- --reload ---- */
+
+struct file_sig {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	int valid;
+};
+
+static int sig_equal(const struct file_sig *a, const struct file_sig *b)
+{
+	return a->valid && b->valid && a->dev == b->dev && a->ino == b->ino &&
+	       a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
+	       a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+static int sig_of(const char *path, struct file_sig *s)
+{
+	struct stat sb;
+
+	memset(s, 0, sizeof(*s));
+	if (stat(path, &sb) != 0)
+		return -1;
+	s->dev = sb.st_dev;
+	s->ino = sb.st_ino;
+	s->size = sb.st_size;
+	s->mtime = sb.st_mtim;
+	s->valid = 1;
+	return 0;
+}
+
+/* ---- the lookup engine ---- */
+
+struct lookup {
+	struct fx_ctx *ctx;
+	const struct join_opts *o;
+	struct dim_spec spec;
+	struct dim_table table;
+	struct dim_kafka *dk;
+	struct fx_strlist lkeys, dkeys;
+	struct json_paths paths; /* the left keys, then the output names */
+	struct fx_buf key, scratch, nulls;
+	struct record_writer out;
+	struct file_sig loaded, failed;
+	int stat_failed;
+	double next_check;
+};
+
+/* Adds name as a top-level path (dots and backslashes escaped). */
+static void add_name_path(struct lookup *lk, const char *name)
+{
+	struct fx_buf p = FX_BUF_INIT;
+	const char *c, *err;
+
+	for (c = name; *c; c++) {
+		if (*c == '.' || *c == '\\')
+			fx_buf_addc(&p, '\\');
+		fx_buf_addc(&p, *c);
+	}
+	fx_buf_addc(&p, 0);
+	if (json_paths_add(&lk->paths, p.p, &err) < 0)
+		fx_die(lk->ctx, FX_EXIT_USAGE,
+		       "%s: too many dimension fields to add (at most %d): use --fields",
+		       lk->spec.source, JSON_MAX_PATHS - (int)lk->lkeys.n);
+	fx_buf_free(&p);
+}
+
+/* After the first load: the paths that find a clash, the null members. */
+static void lookup_fields_ready(struct lookup *lk)
+{
+	size_t i, j;
+
+	for (i = 0; i < lk->spec.fields.n; i++) {
+		char *name = dim_spec_out_name(&lk->spec, i);
+
+		for (j = 0; j < lk->lkeys.n; j++)
+			if (!strcmp(name, lk->lkeys.v[j]))
+				fx_usage_error(lk->ctx,
+					       "field \"%s\" is the join key and a dimension field: use --prefix",
+					       name);
+		if (*name)
+			add_name_path(lk, name);
+		free(name);
+	}
+	dim_spec_nulls(&lk->spec, &lk->nulls);
+}
+
+static void reload_warn(struct lookup *lk)
+{
+	fx_warn(lk->ctx, "%s: not reloaded, keeping the previous table (%zu rows)",
+		lk->o->dim, lk->table.n);
+}
+
+/* A file that does not end in a newline is still being written. */
+static int complete(const char *path, const struct file_sig *s)
+{
+	char c = 0;
+	int fd;
+	size_t n = strlen(path);
+
+	if (n > 3 && !strcmp(path + n - 3, ".gz"))
+		return s->size > 0;
+	if (s->size == 0 || (fd = open(path, O_RDONLY)) < 0)
+		return 0;
+	if (pread(fd, &c, 1, s->size - 1) != 1)
+		c = 0;
+	close(fd);
+	return c == '\n';
+}
+
+static void try_reload(struct lookup *lk)
+{
+	const char *path = lk->o->dim;
+	struct dim_table t = {0};
+	struct file_sig now, after;
+	struct timespec rt;
+
+	if (sig_of(path, &now) != 0) {
+		if (!lk->stat_failed)
+			fx_warn(lk->ctx, "%s: %s; keeping the previous table",
+				path, strerror(errno));
+		lk->stat_failed = 1;
+		return;
+	}
+	lk->stat_failed = 0;
+	if (sig_equal(&now, &lk->loaded) || sig_equal(&now, &lk->failed))
+		return;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	if (now.ino == lk->loaded.ino && now.dev == lk->loaded.dev &&
+	    (rt.tv_sec - now.mtime.tv_sec) * 1000000000LL +
+			    (rt.tv_nsec - now.mtime.tv_nsec) <
+		    RELOAD_QUIET_NS)
+		return; /* written in place, maybe still being written */
+	if (!complete(path, &now)) {
+		fx_warn(lk->ctx, "%s: incomplete (empty, or no newline at the end)",
+			path);
+		goto failed;
+	}
+	if (dim_load_file(lk->ctx, &lk->spec, path, &t) != 0)
+		goto failed;
+	if (sig_of(path, &after) != 0 || !sig_equal(&now, &after)) {
+		dim_table_free(&t); /* changed while read: next time */
+		return;
+	}
+	dim_table_free(&lk->table);
+	lk->table = t;
+	lk->loaded = now;
+	return;
+failed:
+	reload_warn(lk);
+	dim_table_free(&t);
+	lk->failed = now;
+}
+
+static int lookup_check(struct lookup *lk)
+{
+	double t = fx_now();
+
+	if (t < lk->next_check)
+		return 0;
+	lk->next_check = t + (double)lk->o->reload_interval / 1000;
+	if (lk->dk)
+		return dim_kafka_poll(lk->dk);
+	try_reload(lk);
+	return 0;
+}
+
+int join_forward_control(struct record_writer *out, const struct record *rec)
+{
+	struct json_member m;
+	size_t pos = 0;
+	int cp;
+
+	cp = json_object_next(rec->p, rec->len, &pos, &m) &&
+	     json_string_equals(&m.val, "checkpoint", 10);
+	if (cp && record_writer_flush(out))
+		return FX_EXIT_IO;
+	if (record_writer_put(out, rec->p, rec->len))
+		return FX_EXIT_IO;
+	if (cp && record_writer_flush(out))
+		return FX_EXIT_IO;
+	return 0;
+}
+
+static int clash(struct lookup *lk, const struct record *rec,
+		 const struct fx_where *w, const struct json_value *vals)
+{
+	size_t i;
+	char where[256];
+
+	for (i = lk->lkeys.n; i < lk->paths.n; i++)
+		if (vals[i].type != JSON_MISSING)
+			break;
+	if (i == lk->paths.n)
+		return 0;
+	fx_warn(lk->ctx,
+		"%s: field \"%s\" is in the record and in the dimension %s: use --fields or --prefix",
+		fx_where_format(w, where, sizeof(where)), lk->paths.v[i].name,
+		lk->spec.source);
+	return FX_EXIT_USAGE;
+}
+
+static int on_record(struct lookup *lk, const struct record *rec,
+		     const struct fx_where *w, const struct json_value *vals)
+{
+	const struct dim_row *row = NULL;
+	size_t i;
+	int r = JOIN_KEY_OK;
+
+	if (lk->paths.n > lk->lkeys.n && clash(lk, rec, w, vals))
+		return FX_EXIT_USAGE;
+	fx_buf_reset(&lk->key);
+	for (i = 0; i < lk->lkeys.n && r == JOIN_KEY_OK; i++)
+		r = join_key_add(&lk->key, &vals[i], &lk->scratch);
+	if (r == JOIN_KEY_BAD)
+		return fx_bad_record(lk->ctx, w, lk->lkeys.v[i - 1], rec->p,
+				     rec->len, "cannot join on %s",
+				     vals[i - 1].type == JSON_OBJECT
+					     ? "an object"
+					     : "an array");
+	if (r == JOIN_KEY_OK)
+		row = dim_get(&lk->table, lk->key.p, lk->key.len);
+	if (row) {
+		r = join_put(&lk->out, rec->p, rec->len, dim_row_members(row),
+			     row->mlen);
+	} else if (lk->o->left) {
+		r = join_put(&lk->out, rec->p, rec->len, lk->nulls.p,
+			     lk->o->left_nulls ? lk->nulls.len : 0);
+	} else {
+		return 0;
+	}
+	lk->ctx->st.records_out++;
+	return r ? FX_EXIT_IO : 0;
+}
+
+static int lookup_input(struct lookup *lk, const char *name)
+{
+	struct json_value vals[JSON_MAX_PATHS];
+	struct record_stream rs;
+	struct record rec;
+	size_t n = strlen(name);
+	int r = 0, flags, rc, checks = lk->o->reload || lk->dk;
+
+	rc = record_stream_open(&rs, lk->ctx, name,
+				n > 3 && !strcmp(name + n - 3, ".gz"),
+				&lk->paths);
+	while (!rc && !fx_stop &&
+	       (r = record_stream_next(&rs, &rec, vals, &flags)) > 0) {
+		struct fx_where w = record_stream_where(&rs, &rec);
+
+		if (checks)
+			rc = lookup_check(lk);
+		if (rc)
+			break;
+		if (flags & JSON_SCAN_CONTROL)
+			rc = join_forward_control(&lk->out, &rec);
+		else
+			rc = on_record(lk, &rec, &w, vals);
+		if (!rc && record_writer_failed(&lk->out))
+			rc = FX_EXIT_IO;
+	}
+	if (!rc && r < 0)
+		rc = -r;
+	record_stream_close(&rs);
+	return rc;
+}
+
+static int lookup_load(struct lookup *lk)
+{
+	const char *dim = lk->o->dim;
+	int rc;
+
+	if (!strncmp(dim, "kafka:", 6))
+		return dim_kafka_open(lk->ctx, &lk->o->kafka, dim + 6, &lk->spec,
+				      &lk->table, &lk->dk);
+	sig_of(dim, &lk->loaded);
+	rc = dim_load_file(lk->ctx, &lk->spec, dim, &lk->table);
+	if (rc)
+		return rc;
+	/* changed while read: the first check loads it again */
+	if (sig_of(dim, &lk->failed) == 0 && !sig_equal(&lk->failed, &lk->loaded))
+		lk->loaded.valid = 0;
+	memset(&lk->failed, 0, sizeof(lk->failed));
+	return 0;
+}
+
+static int lookup_run(struct fx_ctx *ctx, const struct join_opts *o,
+		      char **inputs, size_t n)
+{
+	struct lookup lk;
+	size_t i;
+	int rc, wrc;
+	const char *err;
+
+	memset(&lk, 0, sizeof(lk));
+	lk.ctx = ctx;
+	lk.o = o;
+	join_split_on(&o->on, &lk.lkeys, &lk.dkeys);
+	if (json_paths_init(&lk.paths, lk.lkeys.v, lk.lkeys.n, &err))
+		fx_usage_error(ctx, "--on: %s", err);
+	lk.spec.source = o->dim;
+	lk.spec.keys = lk.dkeys.v;
+	lk.spec.nkeys = lk.dkeys.n;
+	lk.spec.prefix = o->prefix ? o->prefix : "";
+	lk.spec.last_wins = o->dim_last_wins;
+	for (i = 0; i < o->fields.n; i++)
+		fx_strlist_push(&lk.spec.fields, o->fields.v[i]);
+	lk.spec.fields_fixed = o->fields.n > 0;
+	record_writer_init(&lk.out, ctx, STDOUT_FILENO, "stdout");
+	rc = lookup_load(&lk);
+	if (!rc) {
+		lookup_fields_ready(&lk);
+		lk.next_check = fx_now() + (double)o->reload_interval / 1000;
+	}
+	for (i = 0; i < n && !rc && !fx_stop; i++)
+		rc = lookup_input(&lk, inputs[i]);
+	ctx->st.bytes_out = lk.out.bytes + lk.out.len;
+	wrc = record_writer_close(&lk.out);
+	dim_kafka_close(lk.dk);
+	dim_table_free(&lk.table);
+	dim_spec_free(&lk.spec);
+	json_paths_free(&lk.paths);
+	fx_strlist_free(&lk.lkeys);
+	fx_strlist_free(&lk.dkeys);
+	fx_buf_free(&lk.key);
+	fx_buf_free(&lk.scratch);
+	fx_buf_free(&lk.nulls);
+	return rc ? rc : wrc;
+}
+
+/* ---- options ---- */
+
+static void check_fields(struct fx_ctx *ctx, const struct fx_strlist *l,
+			 const char *opt)
+{
+	size_t i, j;
+
+	for (i = 0; i < l->n; i++) {
+		if (!*l->v[i] || l->v[i][0] == '=' ||
+		    l->v[i][strlen(l->v[i]) - 1] == '=')
+			fx_usage_error(ctx, "%s: empty field name", opt);
+		for (j = 0; j < i; j++)
+			if (!strcmp(l->v[i], l->v[j]))
+				fx_usage_error(ctx, "%s: field \"%s\" given twice",
+					       opt, l->v[i]);
+	}
+}
+
+static void check_options(struct fx_ctx *ctx, struct join_opts *o)
+{
+	if (!o->dim == !o->right)
+		fx_usage_error(ctx, o->dim ? "--dim and --right exclude each other"
+					   : "give --dim FILE or --right SOURCE");
+	if (!o->on.n)
+		fx_usage_error(ctx, "--on: give the key fields");
+	check_fields(ctx, &o->on, "--on");
+	check_fields(ctx, &o->fields, "--fields");
+	if (o->inner && (o->left || o->left_nulls))
+		fx_usage_error(ctx, "--inner and --left exclude each other");
+	if (o->left_nulls)
+		o->left = 1;
+	if (o->reload_interval <= 0)
+		fx_usage_error(ctx, "--reload-interval: must be more than 0");
+	if (o->dim) {
+		int kafka = !strncmp(o->dim, "kafka:", 6);
+
+		if (o->right_prefix || o->time_field || o->right_time ||
+		    o->within >= 0 || o->lateness || o->time_unit)
+			fx_usage_error(ctx, "--time, --right-time, --time-unit, --within, --lateness and --right-prefix need --right");
+		if (kafka && o->reload)
+			fx_usage_error(ctx, "--reload is for files; a kafka: dimension follows its topic anyway");
+		if (kafka && !o->dim[6])
+			fx_usage_error(ctx, "--dim kafka:TOPIC: no topic");
+		if (kafka && o->on.n != 1)
+			fx_usage_error(ctx, "--dim kafka:TOPIC joins on one field (the message key)");
+		if (o->dim_last_wins && kafka)
+			fx_usage_error(ctx, "--dim-last-wins is for files; a kafka: dimension always keeps the last value");
+		return;
+	}
+	if (o->reload || o->dim_last_wins || o->prefix)
+		fx_usage_error(ctx, "--reload, --dim-last-wins and --prefix need --dim (the interval join has --right-prefix)");
+	if (!o->time_field)
+		fx_usage_error(ctx, "--right needs --time FIELD");
+	if (o->within < 0)
+		fx_usage_error(ctx, "--right needs --within DURATION");
+	if (o->time_unit && strcmp(o->time_unit, "s") &&
+	    strcmp(o->time_unit, "ms"))
+		fx_usage_error(ctx, "--time-unit: expected s or ms, got '%s'",
+			       o->time_unit);
+}
+
+int join_run(struct fx_ctx *ctx, struct join_opts *o, char **inputs,
+	     size_t n)
+{
+	char *stdin_only[] = {"-"};
+
+	check_options(ctx, o);
+	if (n == 0) {
+		inputs = stdin_only;
+		n = 1;
+	}
+	if (o->right)
+		return ijoin_run(ctx, o, inputs, n);
+	return lookup_run(ctx, o, inputs, n);
+}

@@ -1,0 +1,92 @@
+/*
+ * join.h - fx-join's engines: the lookup join against a dimension (dim.h)
+ * and the interval join of two streams.
+ *
+ * Lookup join: each input record's key (--on, several fields with commas,
+ * LEFT=DIM when the names differ) is looked up in the dimension; a match
+ * writes the record's own bytes with the row's members inserted before its
+ * closing brace (the record is never re-serialised, so its _fx* members
+ * and number spellings pass through). An unmatched record is dropped
+ * (--inner), or written as it is (--left), or with every dimension field
+ * null (--left-nulls). A record whose key is null or missing matches
+ * nothing; an object or array key is a bad record. An output name that the
+ * record already has is a usage error (exit 2), found on the first record
+ * that has it. Control records are written in order (a checkpoint after
+ * flushing what came before it).
+ *
+ * --reload: at most every --reload-interval, between records, the file is
+ * stat()ed; a new inode (a rename into place) is loaded at once, a change
+ * in place once the file has been left alone for a second, and a file that
+ * does not end in a newline is not used. The new table is built apart and
+ * replaces the old one only when complete and the file did not change
+ * while it was read; a file that fails keeps the old table, with one
+ * warning per version of the file.
+ *
+ * --dim kafka:TOPIC: see dimkafka.h.
+ *
+ * Interval join (--right): see the comment in ijoin.c and fx-join(1).
+ */
+#ifndef FX_JOIN_H
+#define FX_JOIN_H
+
+#include "fx.h"
+#include "kafka.h"
+#include "opt.h"
+
+#include <stdint.h>
+
+struct join_opts {
+	const char *dim;	 /* FILE or kafka:TOPIC */
+	struct fx_strlist on;	 /* FIELD or FIELD=OTHERFIELD */
+	struct fx_strlist fields; /* dimension (or right) fields to add */
+	const char *prefix;
+	int inner;
+	int left;
+	int left_nulls;
+	int dim_last_wins;
+	int reload;
+	int64_t reload_interval; /* ms */
+
+	const char *right; /* the interval join's second input */
+	const char *time_field;
+	const char *right_time;
+	const char *time_unit;
+	int64_t within;	  /* ms; -1: not given */
+	int64_t lateness; /* ms */
+	const char *right_prefix;
+
+	struct kafka_conf kafka;
+};
+
+/*
+ * Checks the option combinations (usage errors exit 2), runs the join over
+ * inputs (stdin if none) to stdout. Returns an exit status.
+ */
+int join_run(struct fx_ctx *ctx, struct join_opts *o, char **inputs,
+	     size_t n);
+
+/*
+ * Writes the record p (n bytes, a valid object) with the members m (mlen
+ * bytes, each starting with a comma) inserted before its closing brace,
+ * and a newline. Returns 0 or -1 (the writer's sticky error).
+ */
+struct record_writer;
+int join_put(struct record_writer *out, const char *p, size_t n,
+	     const char *m, size_t mlen);
+
+/*
+ * Writes a control record (valid, first key "_fx"); a checkpoint flushes
+ * the output before and after it. Returns 0 or FX_EXIT_IO.
+ */
+struct record;
+int join_forward_control(struct record_writer *out, const struct record *rec);
+
+/* Splits --on into the left names and the other side's names (owned). */
+void join_split_on(const struct fx_strlist *on, struct fx_strlist *left,
+		   struct fx_strlist *other);
+
+/* The interval join (ijoin.c), called by join_run. */
+int ijoin_run(struct fx_ctx *ctx, const struct join_opts *o, char **inputs,
+	      size_t n);
+
+#endif
