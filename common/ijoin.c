@@ -24,7 +24,6 @@
 #include "stream.h"
 #include "writer.h"
 
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -400,22 +399,6 @@ static int on_record(struct ijoin *j, struct side *s, const struct record *rec,
 
 /* ---- reading ---- */
 
-/*
- * Before a read that may block, writes out what is buffered, so that a
- * live stream's output does not wait for the next megabyte.
- */
-static void flush_if_idle(struct record_stream *rs, struct record_writer *out)
-{
-	const struct record_reader *r = &rs->reader;
-	struct pollfd p = {rs->in.fd, POLLIN, 0};
-
-	if (rs->in.gz || r->end - r->start > 4096 ||
-	    memchr(r->buf + r->start, '\n', r->end - r->start))
-		return;
-	if (poll(&p, 1, 0) == 0)
-		record_writer_flush(out);
-}
-
 static int side_open(struct ijoin *j, struct side *s, const char *what,
 		     const char *path, const struct fx_strlist *keys,
 		     const char *time_field)
@@ -462,7 +445,7 @@ static int step(struct ijoin *j)
 		s = &j->l;
 	else
 		s = j->l.max_t <= j->r.max_t ? &j->l : &j->r;
-	flush_if_idle(&s->rs, &j->out);
+	join_flush_if_idle(&s->rs, &j->out);
 	r = record_stream_next(&s->rs, &rec, vals, &flags);
 	if (r < 0)
 		return -r;

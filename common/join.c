@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -54,6 +55,22 @@ void join_split_on(const struct fx_strlist *on, struct fx_strlist *left,
 		fx_strlist_push(other, eq ? eq + 1 : l);
 		free(l);
 	}
+}
+
+/*
+ * Before a read that may block, writes out what is buffered, so that a
+ * live stream's output does not wait for the next megabyte.
+ */
+void join_flush_if_idle(struct record_stream *rs, struct record_writer *out)
+{
+	const struct record_reader *r = &rs->reader;
+	struct pollfd p = {rs->in.fd, POLLIN, 0};
+
+	if (rs->in.gz || r->end - r->start > 4096 ||
+	    memchr(r->buf + r->start, '\n', r->end - r->start))
+		return;
+	if (poll(&p, 1, 0) == 0)
+		record_writer_flush(out);
 }
 
 /* ---- --reload ---- */
@@ -303,10 +320,13 @@ static int lookup_input(struct lookup *lk, const char *name)
 	rc = record_stream_open(&rs, lk->ctx, name,
 				n > 3 && !strcmp(name + n - 3, ".gz"),
 				&lk->paths);
-	while (!rc && !fx_stop &&
-	       (r = record_stream_next(&rs, &rec, vals, &flags)) > 0) {
-		struct fx_where w = record_stream_where(&rs, &rec);
+	while (!rc && !fx_stop) {
+		struct fx_where w;
 
+		join_flush_if_idle(&rs, &lk->out);
+		if ((r = record_stream_next(&rs, &rec, vals, &flags)) <= 0)
+			break;
+		w = record_stream_where(&rs, &rec);
 		if (checks)
 			rc = lookup_check(lk);
 		if (rc)

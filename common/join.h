@@ -81,6 +81,14 @@ int join_put(struct record_writer *out, const char *p, size_t n,
 struct record;
 int join_forward_control(struct record_writer *out, const struct record *rec);
 
+/*
+ * Before a read of rs that may block (no whole line buffered, nothing
+ * ready on its descriptor), writes out what out holds, so that a live
+ * stream's output does not wait for the next megabyte.
+ */
+struct record_stream;
+void join_flush_if_idle(struct record_stream *rs, struct record_writer *out);
+
 /* Splits --on into the left names and the other side's names (owned). */
 void join_split_on(const struct fx_strlist *on, struct fx_strlist *left,
 		   struct fx_strlist *other);
