@@ -234,3 +234,131 @@ records() {
 	assert_failure 2
 	[[ $stderr == *'k.properties:3'*'linger.mss'* ]]
 }
+
+@test "--meta control records: the assignment, sorted, then one eof per partition; counts unaffected" {
+	records 1000 | fx-sink -t p4 --key k
+	run --separate-stderr fx-consume -t p4 -t p1 -e --meta
+	assert_success
+	echo "$output" >out.ndjson
+	# the first line is the whole assignment, by topic then partition
+	run jq -c 'select(._fx == "assigned")' out.ndjson
+	assert_output '{"_fx":"assigned","partitions":["p1/0","p4/0","p4/1","p4/2","p4/3"]}'
+	[ "$(head -n 1 out.ndjson)" = "$output" ]
+	# one eof per partition, after its last record (the empty p1 too)
+	run jq -r 'select(._fx == "eof") | .partition' out.ndjson
+	assert_equal "$(echo "$output" | sort)" 'p1/0
+p4/0
+p4/1
+p4/2
+p4/3'
+	for p in 0 1 2 3; do
+		last=$(grep -n "\"_fx_partition\":$p," out.ndjson | tail -n 1 | cut -d: -f1)
+		eof=$(grep -n "\"partition\":\"p4/$p\"" out.ndjson | cut -d: -f1)
+		[ "$eof" -gt "$last" ]
+	done
+	# every record, once; no control record without --meta
+	[ "$(jq -c 'select(has("_fx") | not)' out.ndjson | wc -l)" -eq 1000 ]
+	[ "$(fx-consume -t p4 -t p1 -e | wc -l)" -eq 1000 ]
+	run bash -c 'fx-consume -t p4 -e | grep -c "\"_fx\""'
+	assert_output 0
+	# a group member says the same; fx-sink writes no control record
+	fx-consume -t p4 -g gm -e --meta $GROUP_X >g.ndjson
+	[ "$(jq -c 'select(._fx == "assigned")' g.ndjson | tail -n 1)" = \
+		'{"_fx":"assigned","partitions":["p4/0","p4/1","p4/2","p4/3"]}' ]
+	[ "$(grep -c '"_fx":"eof"' g.ndjson)" -eq 4 ]
+	fx-sink -t copy4 <g.ndjson
+	fx-sink --keep-meta <g.ndjson >kept.ndjson
+	[ "$(kcat -b "$B" -C -t copy4 -e -q | wc -l)" -eq 1000 ]
+	! grep -q '"_fx":' kept.ndjson
+	[ "$(wc -l <kept.ndjson)" -eq 1000 ]
+}
+
+@test "--meta eof: again each time a live partition reaches its end" {
+	fx-consume -t p1 --meta >live.ndjson 2>live.err &
+	c=$!
+	for _ in $(seq 100); do grep -q '"_fx":"eof"' live.ndjson && break; sleep 0.05; done
+	records 3 | fx-sink -t p1
+	for _ in $(seq 100); do [ "$(grep -c '"_fx":"eof"' live.ndjson)" -ge 2 ] && break; sleep 0.05; done
+	kill -TERM $c
+	wait $c
+	run jq -c '._fx // .id' live.ndjson
+	assert_output '"assigned"
+"eof"
+1
+2
+3
+"eof"'
+}
+
+@test "a group member killed mid-stream: the other takes over, no record missing" {
+	records 20000 | fx-sink -t p4 --key k
+	# a slow reader keeps member a mid-stream; what a wrote it drains
+	mkfifo a.pipe
+	(n=0; while IFS= read -r l; do
+		printf '%s\n' "$l"
+		n=$((n + 1))
+		[ $((n % 200)) -ne 0 ] || sleep 0.05
+	done) <a.pipe >a.out &
+	reader=$!
+	fx-consume -t p4 -g gk $GROUP_X >a.pipe 2>a.err &
+	a=$!
+	fx-consume -t p4 -g gk $GROUP_X >b.out 2>b.err &
+	b=$!
+	# a has written some, not all
+	for _ in $(seq 100); do [ "$(wc -l <a.out)" -ge 500 ] && break; sleep 0.1; done
+	[ "$(wc -l <a.out)" -ge 500 ]
+	kill -9 $a
+	wait $a || true
+	wait $reader
+	got=$(wc -l <a.out)
+	[ "$got" -lt 20000 ]
+	# b gets a's partitions when a's session (6 s) times out
+	for _ in $(seq 300); do
+		[ "$(cat a.out b.out | jq .id | sort -u | wc -l)" -eq 20000 ] && break
+		sleep 0.1
+	done
+	kill -TERM $b
+	wait $b
+	[ "$(cat a.out b.out | jq .id | sort -u | wc -l)" -eq 20000 ]
+	total=$(cat a.out b.out | wc -l)
+	echo "# killed member wrote $got; duplicates: $((total - 20000))" >&3
+}
+
+@test "-o e@MS stops each partition before the first record at or after that time" {
+	records 50 | fx-sink -t p4
+	sleep 0.2
+	ms=$(date +%s%3N)
+	sleep 0.2
+	printf '{"late":%d}\n' 1 2 3 | fx-sink -t p4
+	run --separate-stderr fx-consume -t p4 -e -o "e@$ms"
+	assert_success
+	[ "${#lines[@]}" -eq 50 ]
+	! grep -q late <<<"$output"
+	# start and end together: only the late ones
+	run --separate-stderr fx-consume -t p4 -e -o "s@$ms" -o "e@$(($(date +%s%3N) + 60000))"
+	assert_success
+	[ "${#lines[@]}" -eq 3 ]
+	run --separate-stderr fx-consume -t p4 -o e@x
+	assert_failure 2
+}
+
+@test "--create-topics against fx-devbroker says once it is unsupported and relies on auto-creation" {
+	records 10 | jq -c '._fx_dest = "auto\(.id % 2)"' >in.ndjson
+	run --separate-stderr fx-sink -b "$B" --create-topics --partitions 3 <in.ndjson
+	assert_success
+	[ "$(grep -c 'CreateTopics' <<<"$stderr")" -eq 1 ]
+	[[ $stderr == *'relying on auto-creation'* ]]
+	[ "$(kcat -b "$B" -C -t auto0 -e -q | wc -l)" -eq 5 ]
+	[ "$(kcat -b "$B" -C -t auto1 -e -q | wc -l)" -eq 5 ]
+	# the records, without their routing field
+	run kcat -b "$B" -C -t auto1 -e -q -c 1
+	[[ $output != *_fx_dest* ]]
+}
+
+@test "fx-sink: Kafka options do not mix with file options" {
+	run --separate-stderr fx-sink -t p1 --file x.ndjson </dev/null
+	assert_failure 2
+	[ ! -e x.ndjson ]
+	run --separate-stderr fx-consume -t p1 some.ndjson
+	assert_failure 2
+}
