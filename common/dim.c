@@ -7,6 +7,7 @@
 #include "stream.h"
 
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 #include <xxhash.h>
 
@@ -44,7 +45,7 @@ static int add_number(struct fx_buf *key, const char *s, size_t n)
 	case FX_NUM_DOUBLE:
 		/* -0.0 is 0, as -0 is */
 		len = num.d == 0 ? fx_num_format_int(0, buf)
-				 : fx_num_format_double(num.d, buf);
+		                 : fx_num_format_double(num.d, buf);
 		break;
 	default:
 		return -1;
@@ -54,7 +55,7 @@ static int add_number(struct fx_buf *key, const char *s, size_t n)
 }
 
 static void add_text(struct fx_buf *key, const struct json_value *v,
-		     struct fx_buf *scratch)
+                     struct fx_buf *scratch)
 {
 	const char *s = v->p + 1;
 	size_t n = v->len - 2;
@@ -72,7 +73,7 @@ static void add_text(struct fx_buf *key, const struct json_value *v,
 }
 
 int join_key_add(struct fx_buf *key, const struct json_value *v,
-		 struct fx_buf *scratch)
+                 struct fx_buf *scratch)
 {
 	size_t at = key->len;
 	uint32_t len;
@@ -112,10 +113,50 @@ void join_key_describe(const char *key, size_t n, struct fx_buf *out)
 	}
 }
 
+/* ---- memory on huge pages ---- */
+
+#define DIM_BLOCK ((size_t)8 << 20)
+
+struct dim_block {
+	struct dim_block *next;
+	size_t size, used;
+};
+
+static void *huge_alloc(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		fx_oom();
+	madvise(p, n, MADV_HUGEPAGE); /* a hint: fine if refused */
+	return p;
+}
+
+static void *block_alloc(struct dim_table *t, size_t n)
+{
+	struct dim_block *b = t->blocks;
+	void *p;
+
+	n = (n + 15) & ~(size_t)15;
+	if (!b || b->size - b->used < n) {
+		size_t size = n + 64 > DIM_BLOCK ? n + 64 : DIM_BLOCK;
+
+		b = huge_alloc(size);
+		b->size = size;
+		b->used = 64;
+		b->next = t->blocks;
+		t->blocks = b;
+	}
+	p = (char *)b + b->used;
+	b->used += n;
+	return p;
+}
+
 /* ---- the table: open addressing, linear probing ---- */
 
 static size_t slot_find(const struct dim_table *t, const char *key, size_t n,
-			uint64_t h)
+                        uint64_t h)
 {
 	size_t mask = t->nslots - 1, i = (size_t)h & mask;
 
@@ -123,20 +164,28 @@ static size_t slot_find(const struct dim_table *t, const char *key, size_t n,
 		const struct dim_slot *s = &t->slots[i];
 
 		if (!s->row || (s->hash == h && s->row->klen == n &&
-				memcmp(s->row->b, key, n) == 0))
+		                memcmp(s->row->b, key, n) == 0))
 			return i;
 	}
 }
 
-const struct dim_row *dim_get(const struct dim_table *t, const char *key,
-			      size_t n)
+uint64_t dim_hash(const char *key, size_t n)
 {
-	uint64_t h;
+	return XXH3_64bits(key, n);
+}
 
+const struct dim_row *dim_get_hash(const struct dim_table *t, const char *key,
+                                   size_t n, uint64_t h)
+{
 	if (!t->n)
 		return NULL;
-	h = XXH3_64bits(key, n);
 	return t->slots[slot_find(t, key, n, h)].row;
+}
+
+const struct dim_row *dim_get(const struct dim_table *t, const char *key,
+                              size_t n)
+{
+	return dim_get_hash(t, key, n, XXH3_64bits(key, n));
 }
 
 static void table_grow(struct dim_table *t)
@@ -145,24 +194,24 @@ static void table_grow(struct dim_table *t)
 	size_t i, nold = t->nslots;
 
 	t->nslots = nold ? nold * 2 : 1024;
-	t->slots = calloc(t->nslots, sizeof(*t->slots));
-	if (!t->slots)
-		fx_oom();
+	t->slots = huge_alloc(t->nslots * sizeof(*t->slots));
 	for (i = 0; i < nold; i++) {
 		size_t j, mask = t->nslots - 1;
 
 		if (!old[i].row)
 			continue;
-		for (j = old[i].hash & mask; t->slots[j].row; j = (j + 1) & mask)
+		for (j = old[i].hash & mask; t->slots[j].row;
+		     j = (j + 1) & mask)
 			;
 		t->slots[j] = old[i];
 	}
-	free(old);
+	if (old)
+		munmap(old, nold * sizeof(*old));
 }
 
 /* The slot for key: its row, or an empty slot to fill (at most half full). */
 static struct dim_slot *table_slot(struct dim_table *t, const char *key,
-				   size_t n, uint64_t h)
+                                   size_t n, uint64_t h)
 {
 	if ((t->n + 1) * 2 > t->nslots)
 		table_grow(t);
@@ -206,8 +255,14 @@ void dim_table_free(struct dim_table *t)
 
 	for (i = 0; i < t->nslots; i++)
 		row_free(t->slots[i].row);
-	free(t->slots);
-	arena_free(&t->arena);
+	if (t->slots)
+		munmap(t->slots, t->nslots * sizeof(*t->slots));
+	while (t->blocks) {
+		struct dim_block *b = t->blocks;
+
+		t->blocks = b->next;
+		munmap(b, b->size);
+	}
 	memset(t, 0, sizeof(*t));
 }
 
@@ -263,7 +318,7 @@ struct dim_loader {
 	struct fx_ctx *ctx;
 	struct dim_spec *s;
 	struct dim_table *t;
-	struct json_value *vals; /* this row's value of each field */
+	struct json_value *vals;    /* this row's value of each field */
 	struct member_cache *cache; /* field of the i-th member, last seen */
 	size_t ncache;
 	struct fx_buf heads; /* ,"name": of each field */
@@ -296,7 +351,7 @@ static void rebuild_heads(struct dim_loader *ld)
 }
 
 struct dim_loader *dim_loader_new(struct fx_ctx *ctx, struct dim_spec *s,
-				  struct dim_table *t)
+                                  struct dim_table *t)
 {
 	struct dim_loader *ld = fx_malloc(sizeof(*ld));
 	const char *err;
@@ -380,7 +435,7 @@ static size_t field_of_name(struct dim_loader *ld, const char *name, size_t n)
 }
 
 static size_t field_of(struct dim_loader *ld, size_t pos,
-		       const struct json_value *key)
+                       const struct json_value *key)
 {
 	struct member_cache *c;
 
@@ -424,17 +479,16 @@ static void render(struct dim_loader *ld, const char *p, size_t n)
 			continue;
 		ld->seen[i] = 1;
 		fx_buf_add(&ld->row, ld->heads.p + ld->head_off[i],
-			   ld->head_off[i + 1] - ld->head_off[i]);
+		           ld->head_off[i + 1] - ld->head_off[i]);
 		fx_buf_add(&ld->row, v->p, v->len);
 	}
 }
 
 static struct dim_row *row_new(struct dim_loader *ld, const char *key,
-			       size_t klen, uint64_t line, int heap)
+                               size_t klen, uint64_t line, int heap)
 {
 	size_t size = sizeof(struct dim_row) + klen + ld->row.len;
-	struct dim_row *r = heap ? fx_malloc(size)
-				 : arena_alloc(&ld->t->arena, size);
+	struct dim_row *r = heap ? fx_malloc(size) : block_alloc(ld->t, size);
 
 	r->klen = (uint32_t)klen;
 	r->mlen = (uint32_t)ld->row.len;
@@ -446,7 +500,7 @@ static struct dim_row *row_new(struct dim_loader *ld, const char *key,
 }
 
 void dim_loader_put(struct dim_loader *ld, const char *key, size_t klen,
-		    const char *p, size_t n)
+                    const char *p, size_t n)
 {
 	uint64_t h = XXH3_64bits(key, klen);
 	struct dim_slot *s = table_slot(ld->t, key, klen, h);
@@ -462,7 +516,7 @@ void dim_loader_put(struct dim_loader *ld, const char *key, size_t klen,
 
 /* A row of a file: its key from vals (the key paths). */
 static int file_row(struct dim_loader *ld, const struct fx_where *w,
-		    const char *p, size_t n, const struct json_value *vals)
+                    const char *p, size_t n, const struct json_value *vals)
 {
 	struct dim_spec *s = ld->s;
 	struct dim_slot *slot;
@@ -477,16 +531,16 @@ static int file_row(struct dim_loader *ld, const struct fx_where *w,
 			continue;
 		if (ld->csv && vals[i].type == JSON_MISSING) {
 			fx_warn(ld->ctx, "%s: no column \"%s\"", s->source,
-				s->keys[i]);
+			        s->keys[i]);
 			return FX_EXIT_USAGE;
 		}
 		return fx_bad_record(ld->ctx, w, s->keys[i], p, n, "%s",
-				     r == JOIN_KEY_BAD
-					     ? (vals[i].type == JSON_OBJECT
-							? "cannot join on an object"
-							: "cannot join on an array")
-				     : vals[i].type == JSON_NULL ? "null key"
-								  : "missing");
+		                     r == JOIN_KEY_BAD
+		                         ? (vals[i].type == JSON_OBJECT
+		                                ? "cannot join on an object"
+		                                : "cannot join on an array")
+		                     : vals[i].type == JSON_NULL ? "null key"
+		                                                 : "missing");
 	}
 	h = XXH3_64bits(ld->key.p, ld->key.len);
 	slot = table_slot(ld->t, ld->key.p, ld->key.len, h);
@@ -495,10 +549,11 @@ static int file_row(struct dim_loader *ld, const struct fx_where *w,
 		int rc;
 
 		join_key_describe(ld->key.p, ld->key.len, &d);
-		rc = fx_bad_record(ld->ctx, w, s->keys[0], p, n,
-				   "duplicate key %.*s (first on line %llu; --dim-last-wins keeps the last)",
-				   (int)(d.len > 64 ? 64 : d.len), d.p,
-				   (unsigned long long)slot->row->line);
+		rc = fx_bad_record(
+		    ld->ctx, w, s->keys[0], p, n,
+		    "duplicate key %.*s (first on line %llu; --dim-last-wins keeps the last)",
+		    (int)(d.len > 64 ? 64 : d.len), d.p,
+		    (unsigned long long)slot->row->line);
 		fx_buf_free(&d);
 		return rc;
 	}
@@ -525,9 +580,10 @@ static int csv_row(void *arg, const char *json, size_t len, uint64_t line)
 	struct json_error err;
 	struct fx_where w = FX_WHERE_LINE(a->name, line);
 
-	if (json_scan(&ld->scanner, &ld->keypaths, json, len, vals, &err, 0) < 0)
+	if (json_scan(&ld->scanner, &ld->keypaths, json, len, vals, &err, 0) <
+	    0)
 		return fx_bad_record(ld->ctx, &w, NULL, json, len, "%s",
-				     err.reason);
+		                     err.reason);
 	return file_row(ld, &w, json, len, vals);
 }
 
@@ -604,14 +660,14 @@ static int check_fields(struct dim_loader *ld)
 	for (i = 0; i < ld->nheads; i++)
 		if (!ld->seen[i]) {
 			fx_warn(ld->ctx, "%s: no field \"%s\"", ld->s->source,
-				ld->s->fields.v[i]);
+			        ld->s->fields.v[i]);
 			return FX_EXIT_USAGE;
 		}
 	return 0;
 }
 
 int dim_load_file(struct fx_ctx *ctx, struct dim_spec *s, const char *path,
-		  struct dim_table *t)
+                  struct dim_table *t)
 {
 	/* a dimension is all or nothing, whatever --on-error says */
 	struct fx_ctx fctx = *ctx;

@@ -15,8 +15,10 @@
  * object or an array cannot be a key. A key of several fields is the
  * fields' texts, each with its length.
  *
- * Rows: a struct dim_table owns its rows (in its arena, or malloc'd one by
- * one when they are replaced by Kafka updates) and its slot array. A row
+ * Rows: a struct dim_table owns its rows (in its blocks, or malloc'd one by
+ * one when they are replaced by Kafka updates) and its slot array. Both
+ * are asked to be on huge pages: lookups go all over a large table, and
+ * with 4 KiB pages most of them would miss the TLB. A row
  * holds its key bytes and its members, ,"name":value for each output field
  * the row has, in the order of the field list (struct dim_spec), names with
  * the --prefix. Values are the dimension's JSON bytes, untouched.
@@ -30,7 +32,6 @@
 #ifndef FX_DIM_H
 #define FX_DIM_H
 
-#include "arena.h"
 #include "buf.h"
 #include "fx.h"
 #include "json.h"
@@ -49,7 +50,7 @@ enum {
  * text. scratch is working space. Returns a JOIN_KEY_* value.
  */
 int join_key_add(struct fx_buf *key, const struct json_value *v,
-		 struct fx_buf *scratch);
+                 struct fx_buf *scratch);
 
 /* The text of a key built by join_key_add, "42" or "42,pop", for messages. */
 void join_key_describe(const char *key, size_t n, struct fx_buf *out);
@@ -58,8 +59,8 @@ struct dim_row {
 	uint32_t klen;
 	uint32_t mlen;
 	uint64_t line : 63; /* where it was loaded from (0: Kafka) */
-	uint64_t heap : 1;  /* malloc'd, not in the arena */
-	char b[];	    /* klen key bytes, then mlen member bytes */
+	uint64_t heap : 1;  /* malloc'd, not in the blocks */
+	char b[];           /* klen key bytes, then mlen member bytes */
 };
 
 static inline const char *dim_row_members(const struct dim_row *r)
@@ -72,16 +73,45 @@ struct dim_slot {
 	struct dim_row *row; /* NULL: empty */
 };
 
+struct dim_block;
+
 struct dim_table {
 	struct dim_slot *slots;
 	size_t nslots; /* a power of two, or 0 */
 	size_t n;
-	struct arena arena;
+	struct dim_block *blocks; /* rows loaded from a file */
 };
 
 /* The row for key (n bytes, as join_key_add builds it), or NULL. */
 const struct dim_row *dim_get(const struct dim_table *t, const char *key,
-			      size_t n);
+                              size_t n);
+
+/*
+ * The same in steps, for callers that look up many keys in a row and hide
+ * the memory latency: dim_hash, then dim_prefetch (the slot), later
+ * dim_prefetch_row (the row the slot points to, once the slot is in cache),
+ * then dim_get_hash. Prefetching is only a hint: the table may change
+ * between the steps.
+ */
+uint64_t dim_hash(const char *key, size_t n);
+const struct dim_row *dim_get_hash(const struct dim_table *t, const char *key,
+                                   size_t n, uint64_t h);
+
+static inline void dim_prefetch(const struct dim_table *t, uint64_t h)
+{
+	if (t->nslots)
+		__builtin_prefetch(&t->slots[h & (t->nslots - 1)]);
+}
+
+static inline void dim_prefetch_row(const struct dim_table *t, uint64_t h)
+{
+	if (t->nslots) {
+		const struct dim_row *r = t->slots[h & (t->nslots - 1)].row;
+
+		if (r)
+			__builtin_prefetch(r);
+	}
+}
 
 /* Deletes the row for key, if any (a Kafka tombstone). */
 void dim_del(struct dim_table *t, const char *key, size_t n);
@@ -91,13 +121,13 @@ void dim_table_free(struct dim_table *t);
 /* What the dimension is and how its rows are rendered. Owned by the caller. */
 struct dim_spec {
 	const char *source; /* for messages: the path, or "kafka:TOPIC" */
-	char **keys;	    /* the dimension's key fields (borrowed) */
+	char **keys;        /* the dimension's key fields (borrowed) */
 	size_t nkeys;
 	struct fx_strlist fields; /* output fields, dimension names (owned) */
-	int fields_fixed;	  /* --fields, or a first load happened */
-	const char *prefix;	  /* for output names, "" if none */
-	int last_wins;		  /* --dim-last-wins */
-	int loaded;		  /* a first load happened */
+	int fields_fixed;         /* --fields, or a first load happened */
+	const char *prefix;       /* for output names, "" if none */
+	int last_wins;            /* --dim-last-wins */
+	int loaded;               /* a first load happened */
 };
 
 /* Frees what dim_spec owns. */
@@ -121,7 +151,7 @@ char *dim_spec_out_name(const struct dim_spec *s, size_t i);
  * loaded so far (free it). The first load fixes the field list.
  */
 int dim_load_file(struct fx_ctx *ctx, struct dim_spec *s, const char *path,
-		  struct dim_table *t);
+                  struct dim_table *t);
 
 /*
  * One loader shared by the file formats and Kafka: renders a row from a
@@ -130,7 +160,7 @@ int dim_load_file(struct fx_ctx *ctx, struct dim_spec *s, const char *path,
 struct dim_loader;
 
 struct dim_loader *dim_loader_new(struct fx_ctx *ctx, struct dim_spec *s,
-				  struct dim_table *t);
+                                  struct dim_table *t);
 void dim_loader_free(struct dim_loader *ld);
 
 /*
@@ -138,6 +168,6 @@ void dim_loader_free(struct dim_loader *ld);
  * join_key_add), replacing any row there (Kafka: the latest value wins).
  */
 void dim_loader_put(struct dim_loader *ld, const char *key, size_t klen,
-		    const char *p, size_t n);
+                    const char *p, size_t n);
 
 #endif

@@ -21,8 +21,8 @@ struct dim_kafka {
 	int warned_error;
 };
 
-static int conf_set(struct fx_ctx *ctx, rd_kafka_conf_t *conf,
-		    const char *key, const char *value, const char *origin)
+static int conf_set(struct fx_ctx *ctx, rd_kafka_conf_t *conf, const char *key,
+                    const char *value, const char *origin)
 {
 	char errstr[512];
 
@@ -34,7 +34,7 @@ static int conf_set(struct fx_ctx *ctx, rd_kafka_conf_t *conf,
 }
 
 static int make_conf(struct fx_ctx *ctx, const struct kafka_conf *kc,
-		     const char *source, rd_kafka_conf_t *conf)
+                     const char *source, rd_kafka_conf_t *conf)
 {
 	const char *brokers = kc->brokers ? kc->brokers : getenv("FX_BROKERS");
 	int have = 0, rc = 0;
@@ -45,14 +45,15 @@ static int make_conf(struct fx_ctx *ctx, const struct kafka_conf *kc,
 	     conf_set(ctx, conf, "enable.partition.eof", "true", "fx-join");
 	for (i = 0; i < kc->nprops && !rc; i++) {
 		rc = conf_set(ctx, conf, kc->props[i].key, kc->props[i].value,
-			      kc->props[i].origin);
+		              kc->props[i].origin);
 		have |= !strcmp(kc->props[i].key, "bootstrap.servers") ||
-			!strcmp(kc->props[i].key, "metadata.broker.list");
+		        !strcmp(kc->props[i].key, "metadata.broker.list");
 	}
 	if (!rc && brokers && *brokers)
 		rc = conf_set(ctx, conf, "bootstrap.servers", brokers, "-b");
 	else if (!rc && !have) {
-		fx_warn(ctx, "%s: no brokers: give -b or set FX_BROKERS", source);
+		fx_warn(ctx, "%s: no brokers: give -b or set FX_BROKERS",
+		        source);
 		rc = FX_EXIT_USAGE;
 	}
 	return rc;
@@ -66,7 +67,7 @@ static void apply(struct dim_kafka *dk, const rd_kafka_message_t *m)
 
 	if (!m->key) {
 		fx_warn(dk->ctx, "%s/%d@%lld: message without a key, ignored",
-			dk->source, (int)m->partition, (long long)m->offset);
+		        dk->source, (int)m->partition, (long long)m->offset);
 		return;
 	}
 	/* the key's bytes are its text, as a CSV cell's are */
@@ -84,7 +85,7 @@ static void apply(struct dim_kafka *dk, const rd_kafka_message_t *m)
 	}
 	if (json_scan(&dk->sc, NULL, m->payload, m->len, NULL, &err, 0) < 0) {
 		fx_warn(dk->ctx, "%s/%d@%lld: value: %s, ignored", dk->source,
-			(int)m->partition, (long long)m->offset, err.reason);
+		        (int)m->partition, (long long)m->offset, err.reason);
 		return;
 	}
 	dim_loader_put(dk->ld, dk->key.p, dk->key.len, m->payload, m->len);
@@ -92,7 +93,7 @@ static void apply(struct dim_kafka *dk, const rd_kafka_message_t *m)
 
 /* The partitions and their end offsets now; -1 after a message. */
 static int partitions(struct dim_kafka *dk, int64_t timeout,
-		      rd_kafka_topic_partition_list_t **out, int64_t **hi)
+                      rd_kafka_topic_partition_list_t **out, int64_t **hi)
 {
 	const struct rd_kafka_metadata *md;
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(dk->rk, dk->topic, NULL);
@@ -108,9 +109,9 @@ static int partitions(struct dim_kafka *dk, int64_t timeout,
 	if (md->topic_cnt != 1 || md->topics[0].err ||
 	    !md->topics[0].partition_cnt) {
 		fx_warn(dk->ctx, "%s: %s", dk->source,
-			md->topic_cnt == 1 && md->topics[0].err
-				? rd_kafka_err2str(md->topics[0].err)
-				: "no such topic");
+		        md->topic_cnt == 1 && md->topics[0].err
+		            ? rd_kafka_err2str(md->topics[0].err)
+		            : "no such topic");
 		rd_kafka_metadata_destroy(md);
 		return -1;
 	}
@@ -122,15 +123,15 @@ static int partitions(struct dim_kafka *dk, int64_t timeout,
 		int64_t lo = 0, h = 0;
 
 		e = rd_kafka_query_watermark_offsets(dk->rk, dk->topic, p, &lo,
-						     &h, (int)timeout);
+		                                     &h, (int)timeout);
 		if (e) {
 			fx_warn(dk->ctx, "%s/%d: %s", dk->source, (int)p,
-				rd_kafka_err2str(e));
+			        rd_kafka_err2str(e));
 			rd_kafka_metadata_destroy(md);
 			return -1;
 		}
 		rd_kafka_topic_partition_list_add(*out, dk->topic, p)->offset =
-			RD_KAFKA_OFFSET_BEGINNING;
+		    RD_KAFKA_OFFSET_BEGINNING;
 		(*hi)[i] = h > lo ? h : -1; /* -1: nothing to wait for */
 	}
 	rd_kafka_metadata_destroy(md);
@@ -156,21 +157,24 @@ static int load(struct dim_kafka *dk, int64_t timeout)
 		if (!m) {
 			if ((fx_now() - quiet) * 1000 < (double)timeout)
 				continue;
-			fx_warn(dk->ctx, "%s: the end of the topic not reached after %lld ms without a message",
-				dk->source, (long long)timeout);
+			fx_warn(
+			    dk->ctx,
+			    "%s: the end of the topic not reached after %lld ms without a message",
+			    dk->source, (long long)timeout);
 			rc = FX_EXIT_IO;
 			break;
 		}
 		quiet = fx_now();
 		if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 			fx_warn(dk->ctx, "%s: %s", dk->source,
-				rd_kafka_message_errstr(m));
+			        rd_kafka_message_errstr(m));
 		} else {
 			if (!m->err)
 				apply(dk, m);
 			for (i = 0; i < n; i++)
 				if (list->elems[i].partition == m->partition &&
-				    hi[i] >= 0 && m->offset + !m->err >= hi[i]) {
+				    hi[i] >= 0 &&
+				    m->offset + !m->err >= hi[i]) {
 					hi[i] = -1;
 					left--;
 				}
@@ -183,8 +187,8 @@ static int load(struct dim_kafka *dk, int64_t timeout)
 }
 
 int dim_kafka_open(struct fx_ctx *ctx, const struct kafka_conf *kc,
-		   const char *topic, struct dim_spec *s, struct dim_table *t,
-		   struct dim_kafka **out)
+                   const char *topic, struct dim_spec *s, struct dim_table *t,
+                   struct dim_kafka **out)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	struct dim_kafka *dk;
@@ -225,9 +229,9 @@ int dim_kafka_poll(struct dim_kafka *dk)
 		if (!m->err)
 			apply(dk, m);
 		else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
-			 !dk->warned_error++)
+		         !dk->warned_error++)
 			fx_warn(dk->ctx, "%s: %s (retrying)", dk->source,
-				rd_kafka_message_errstr(m));
+			        rd_kafka_message_errstr(m));
 		rd_kafka_message_destroy(m);
 	}
 	return 0;

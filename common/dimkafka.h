@@ -29,8 +29,8 @@ struct dim_kafka;
  * topic, the end not reached within kc->timeout_ms of silence).
  */
 int dim_kafka_open(struct fx_ctx *ctx, const struct kafka_conf *kc,
-		   const char *topic, struct dim_spec *s, struct dim_table *t,
-		   struct dim_kafka **out);
+                   const char *topic, struct dim_spec *s, struct dim_table *t,
+                   struct dim_kafka **out);
 
 /* Applies the messages that have arrived. Returns 0 or FX_EXIT_IO. */
 int dim_kafka_poll(struct dim_kafka *dk);

@@ -80,14 +80,15 @@ struct ijoin {
 /* ---- buckets by key ---- */
 
 static size_t btab_find(const struct btab *t, const char *k, size_t n,
-			uint64_t h)
+                        uint64_t h)
 {
 	size_t mask = t->nslots - 1, i = (size_t)h & mask;
 
 	for (;; i = (i + 1) & mask) {
 		const struct bucket *b = t->slots[i];
 
-		if (!b || (b->hash == h && b->klen == n && !memcmp(b->key, k, n)))
+		if (!b ||
+		    (b->hash == h && b->klen == n && !memcmp(b->key, k, n)))
 			return i;
 	}
 }
@@ -104,12 +105,12 @@ static void btab_grow(struct btab *t)
 	for (i = 0; i < nold; i++)
 		if (old[i])
 			t->slots[btab_find(t, old[i]->key, old[i]->klen,
-					   old[i]->hash)] = old[i];
+			                   old[i]->hash)] = old[i];
 	free(old);
 }
 
 static struct bucket *btab_get(struct btab *t, const char *k, size_t n,
-			       int create)
+                               int create)
 {
 	uint64_t h = XXH3_64bits(k, n);
 	size_t i;
@@ -225,7 +226,7 @@ static void item_unlink(struct side *s, struct item *it)
 }
 
 static int emit(struct ijoin *j, const char *lp, size_t ln, const char *m,
-		size_t mlen)
+                size_t mlen)
 {
 	j->ctx->st.records_out++;
 	return join_put(&j->out, lp, ln, m, mlen) ? FX_EXIT_IO : 0;
@@ -239,7 +240,7 @@ static int evict(struct ijoin *j, struct side *s, int64_t wm_other)
 
 	while (s->nheap && !rc &&
 	       (wm_other == INT64_MAX ||
-		(wm_other != INT64_MIN && s->heap[0]->t < wm_other - d))) {
+	        (wm_other != INT64_MIN && s->heap[0]->t < wm_other - d))) {
 		struct item *it = heap_pop(s);
 
 		item_unlink(s, it);
@@ -274,7 +275,7 @@ static void render_right(struct ijoin *j, const char *p, size_t n)
 		if (f->n) {
 			for (i = 0; i < f->n; i++)
 				if (json_string_equals(&m.key, f->v[i],
-						       strlen(f->v[i])))
+				                       strlen(f->v[i])))
 					break;
 			if (i == f->n)
 				continue;
@@ -283,7 +284,7 @@ static void render_right(struct ijoin *j, const char *p, size_t n)
 				continue;
 			for (i = 0; i < j->r.keys.n; i++)
 				if (json_string_equals(&m.key, j->r.keys.v[i],
-						       strlen(j->r.keys.v[i])))
+				                       strlen(j->r.keys.v[i])))
 					break;
 			if (i < j->r.keys.n)
 				continue;
@@ -306,7 +307,7 @@ static int time_of(struct ijoin *j, const struct json_value *v, int64_t *t)
 
 /* Pairs a new record of s with the other side's records of its key. */
 static int probe(struct ijoin *j, struct side *s, struct bucket *b, int64_t t,
-		 const struct record *rec, int *matched)
+                 const struct record *rec, int *matched)
 {
 	struct item *it;
 	int rc = 0;
@@ -319,13 +320,13 @@ static int probe(struct ijoin *j, struct side *s, struct bucket *b, int64_t t,
 			rc = emit(j, rec->p, rec->len, it->p, it->len);
 		else
 			rc = emit(j, it->p, it->len, j->members.p,
-				  j->members.len);
+			          j->members.len);
 	}
 	return rc;
 }
 
 static void buffer(struct side *s, const char *p, size_t n, int64_t t,
-		   int matched, const char *key, size_t klen)
+                   int matched, const char *key, size_t klen)
 {
 	struct bucket *b = btab_get(&s->tab, key, klen, 1);
 	struct item *it = fx_malloc(sizeof(*it) + n);
@@ -347,7 +348,7 @@ static void buffer(struct side *s, const char *p, size_t n, int64_t t,
 }
 
 static int on_record(struct ijoin *j, struct side *s, const struct record *rec,
-		     const struct json_value *vals)
+                     const struct json_value *vals)
 {
 	struct side *other = s == &j->l ? &j->r : &j->l;
 	struct fx_where w = record_stream_where(&s->rs, rec);
@@ -358,20 +359,19 @@ static int on_record(struct ijoin *j, struct side *s, const struct record *rec,
 
 	if (tv->type == JSON_MISSING || tv->type == JSON_NULL)
 		return fx_bad_record(j->ctx, &w, s->time_field, rec->p,
-				     rec->len, "missing");
+		                     rec->len, "missing");
 	if (time_of(j, tv, &t))
 		return fx_bad_record(j->ctx, &w, s->time_field, rec->p,
-				     rec->len, "not a timestamp: %.*s",
-				     (int)(tv->len > 64 ? 64 : tv->len), tv->p);
+		                     rec->len, "not a timestamp: %.*s",
+		                     (int)(tv->len > 64 ? 64 : tv->len), tv->p);
 	fx_buf_reset(&j->key);
 	for (i = 0; i < s->keys.n && r == JOIN_KEY_OK; i++)
 		r = join_key_add(&j->key, &vals[i], &j->scratch);
 	if (r == JOIN_KEY_BAD)
-		return fx_bad_record(j->ctx, &w, s->keys.v[i - 1], rec->p,
-				     rec->len, "cannot join on %s",
-				     vals[i - 1].type == JSON_OBJECT
-					     ? "an object"
-					     : "an array");
+		return fx_bad_record(
+		    j->ctx, &w, s->keys.v[i - 1], rec->p, rec->len,
+		    "cannot join on %s",
+		    vals[i - 1].type == JSON_OBJECT ? "an object" : "an array");
 	if (t < watermark(j, s)) {
 		j->ctx->st.late++;
 		return 0;
@@ -380,13 +380,12 @@ static int on_record(struct ijoin *j, struct side *s, const struct record *rec,
 		s->max_t = t;
 	if (r == JOIN_KEY_NULL) /* matches nothing */
 		return s == &j->l && j->o->left
-			       ? emit(j, rec->p, rec->len, j->nulls.p,
-				      j->nulls.len)
-			       : 0;
+		           ? emit(j, rec->p, rec->len, j->nulls.p, j->nulls.len)
+		           : 0;
 	if (s == &j->r)
 		render_right(j, rec->p, rec->len);
-	rc = probe(j, s, btab_get(&other->tab, j->key.p, j->key.len, 0), t,
-		   rec, &matched);
+	rc = probe(j, s, btab_get(&other->tab, j->key.p, j->key.len, 0), t, rec,
+	           &matched);
 	if (rc)
 		return rc;
 	if (s == &j->l)
@@ -400,8 +399,8 @@ static int on_record(struct ijoin *j, struct side *s, const struct record *rec,
 /* ---- reading ---- */
 
 static int side_open(struct ijoin *j, struct side *s, const char *what,
-		     const char *path, const struct fx_strlist *keys,
-		     const char *time_field)
+                     const char *path, const struct fx_strlist *keys,
+                     const char *time_field)
 {
 	const char *err;
 	size_t i;
@@ -460,7 +459,7 @@ static int step(struct ijoin *j)
 }
 
 static void ijoin_init(struct ijoin *j, struct fx_ctx *ctx,
-		       const struct join_opts *o)
+                       const struct join_opts *o)
 {
 	const char *prefix = o->right_prefix ? o->right_prefix : "right_";
 	size_t i;
@@ -468,9 +467,9 @@ static void ijoin_init(struct ijoin *j, struct fx_ctx *ctx,
 	memset(j, 0, sizeof(*j));
 	j->ctx = ctx;
 	j->o = o;
-	j->unit = !o->time_unit	      ? FX_TIME_AUTO
-		  : o->time_unit[0] == 's' ? FX_TIME_S
-					   : FX_TIME_MS;
+	j->unit = !o->time_unit            ? FX_TIME_AUTO
+	          : o->time_unit[0] == 's' ? FX_TIME_S
+	                                   : FX_TIME_MS;
 	fx_buf_addc(&j->head, ',');
 	fx_buf_add_json_string(&j->head, prefix, strlen(prefix));
 	j->head.len--; /* the closing quote: the name follows */
@@ -478,7 +477,7 @@ static void ijoin_init(struct ijoin *j, struct fx_ctx *ctx,
 		/* ,"right_ then the name's JSON string without its quote */
 		fx_buf_reset(&j->scratch);
 		fx_buf_add_json_string(&j->scratch, o->fields.v[i],
-				       strlen(o->fields.v[i]));
+		                       strlen(o->fields.v[i]));
 		fx_buf_add(&j->nulls, j->head.p, j->head.len);
 		fx_buf_add(&j->nulls, j->scratch.p + 1, j->scratch.len - 1);
 		fx_buf_adds(&j->nulls, ":null");
@@ -488,23 +487,25 @@ static void ijoin_init(struct ijoin *j, struct fx_ctx *ctx,
 }
 
 int ijoin_run(struct fx_ctx *ctx, const struct join_opts *o, char **inputs,
-	      size_t n)
+              size_t n)
 {
 	struct fx_strlist lk = {0}, rk = {0};
 	struct ijoin j;
 	int rc, wrc;
 
 	if (n > 1)
-		fx_usage_error(ctx, "the interval join reads one left input, got %zu",
-			       n);
+		fx_usage_error(
+		    ctx, "the interval join reads one left input, got %zu", n);
 	if (o->left_nulls && !o->fields.n)
-		fx_usage_error(ctx, "--left-nulls with --right needs --fields (the right fields to null)");
+		fx_usage_error(
+		    ctx,
+		    "--left-nulls with --right needs --fields (the right fields to null)");
 	ijoin_init(&j, ctx, o);
 	join_split_on(&o->on, &lk, &rk);
 	rc = side_open(&j, &j.l, "left", inputs[0], &lk, o->time_field);
 	if (!rc)
 		rc = side_open(&j, &j.r, "right", o->right, &rk,
-			       o->right_time ? o->right_time : o->time_field);
+		               o->right_time ? o->right_time : o->time_field);
 	while (!rc && !fx_stop && !(j.l.eof && j.r.eof)) {
 		rc = step(&j);
 		if (!rc && record_writer_failed(&j.out))

@@ -18,8 +18,8 @@
 /* An in-place change is used once the file has been left alone this long. */
 #define RELOAD_QUIET_NS 1000000000LL
 
-int join_put(struct record_writer *out, const char *p, size_t n,
-	     const char *m, size_t mlen)
+int join_put(struct record_writer *out, const char *p, size_t n, const char *m,
+             size_t mlen)
 {
 	size_t close = n, k;
 
@@ -42,14 +42,14 @@ int join_put(struct record_writer *out, const char *p, size_t n,
 }
 
 void join_split_on(const struct fx_strlist *on, struct fx_strlist *left,
-		   struct fx_strlist *other)
+                   struct fx_strlist *other)
 {
 	size_t i;
 
 	for (i = 0; i < on->n; i++) {
 		const char *eq = strchr(on->v[i], '=');
 		char *l = eq ? fx_strndup(on->v[i], (size_t)(eq - on->v[i]))
-			     : fx_strdup(on->v[i]);
+		             : fx_strdup(on->v[i]);
 
 		fx_strlist_push(left, l);
 		fx_strlist_push(other, eq ? eq + 1 : l);
@@ -61,15 +61,20 @@ void join_split_on(const struct fx_strlist *on, struct fx_strlist *left,
  * Before a read that may block, writes out what is buffered, so that a
  * live stream's output does not wait for the next megabyte.
  */
-void join_flush_if_idle(struct record_stream *rs, struct record_writer *out)
+int join_input_idle(struct record_stream *rs)
 {
 	const struct record_reader *r = &rs->reader;
 	struct pollfd p = {rs->in.fd, POLLIN, 0};
 
 	if (rs->in.gz || r->end - r->start > 4096 ||
 	    memchr(r->buf + r->start, '\n', r->end - r->start))
-		return;
-	if (poll(&p, 1, 0) == 0)
+		return 0;
+	return poll(&p, 1, 0) == 0;
+}
+
+void join_flush_if_idle(struct record_stream *rs, struct record_writer *out)
+{
+	if (join_input_idle(rs))
 		record_writer_flush(out);
 }
 
@@ -107,6 +112,9 @@ static int sig_of(const char *path, struct file_sig *s)
 
 /* ---- the lookup engine ---- */
 
+#define JOIN_RING 16
+struct pending;
+
 struct lookup {
 	struct fx_ctx *ctx;
 	const struct join_opts *o;
@@ -117,6 +125,8 @@ struct lookup {
 	struct json_paths paths; /* the left keys, then the output names */
 	struct fx_buf key, scratch, nulls;
 	struct record_writer out;
+	struct pending *ring; /* JOIN_RING records read, not yet written */
+	size_t head, npend;
 	struct file_sig loaded, failed;
 	int stat_failed;
 	double next_check;
@@ -135,9 +145,10 @@ static void add_name_path(struct lookup *lk, const char *name)
 	}
 	fx_buf_addc(&p, 0);
 	if (json_paths_add(&lk->paths, p.p, &err) < 0)
-		fx_die(lk->ctx, FX_EXIT_USAGE,
-		       "%s: too many dimension fields to add (at most %d): use --fields",
-		       lk->spec.source, JSON_MAX_PATHS - (int)lk->lkeys.n);
+		fx_die(
+		    lk->ctx, FX_EXIT_USAGE,
+		    "%s: too many dimension fields to add (at most %d): use --fields",
+		    lk->spec.source, JSON_MAX_PATHS - (int)lk->lkeys.n);
 	fx_buf_free(&p);
 }
 
@@ -151,9 +162,10 @@ static void lookup_fields_ready(struct lookup *lk)
 
 		for (j = 0; j < lk->lkeys.n; j++)
 			if (!strcmp(name, lk->lkeys.v[j]))
-				fx_usage_error(lk->ctx,
-					       "field \"%s\" is the join key and a dimension field: use --prefix",
-					       name);
+				fx_usage_error(
+				    lk->ctx,
+				    "field \"%s\" is the join key and a dimension field: use --prefix",
+				    name);
 		if (*name)
 			add_name_path(lk, name);
 		free(name);
@@ -163,8 +175,9 @@ static void lookup_fields_ready(struct lookup *lk)
 
 static void reload_warn(struct lookup *lk)
 {
-	fx_warn(lk->ctx, "%s: not reloaded, keeping the previous table (%zu rows)",
-		lk->o->dim, lk->table.n);
+	fx_warn(lk->ctx,
+	        "%s: not reloaded, keeping the previous table (%zu rows)",
+	        lk->o->dim, lk->table.n);
 }
 
 /* A file that does not end in a newline is still being written. */
@@ -194,7 +207,7 @@ static void try_reload(struct lookup *lk)
 	if (sig_of(path, &now) != 0) {
 		if (!lk->stat_failed)
 			fx_warn(lk->ctx, "%s: %s; keeping the previous table",
-				path, strerror(errno));
+			        path, strerror(errno));
 		lk->stat_failed = 1;
 		return;
 	}
@@ -204,12 +217,13 @@ static void try_reload(struct lookup *lk)
 	clock_gettime(CLOCK_REALTIME, &rt);
 	if (now.ino == lk->loaded.ino && now.dev == lk->loaded.dev &&
 	    (rt.tv_sec - now.mtime.tv_sec) * 1000000000LL +
-			    (rt.tv_nsec - now.mtime.tv_nsec) <
-		    RELOAD_QUIET_NS)
+	            (rt.tv_nsec - now.mtime.tv_nsec) <
+	        RELOAD_QUIET_NS)
 		return; /* written in place, maybe still being written */
 	if (!complete(path, &now)) {
-		fx_warn(lk->ctx, "%s: incomplete (empty, or no newline at the end)",
-			path);
+		fx_warn(lk->ctx,
+		        "%s: incomplete (empty, or no newline at the end)",
+		        path);
 		goto failed;
 	}
 	if (dim_load_file(lk->ctx, &lk->spec, path, &t) != 0)
@@ -243,15 +257,21 @@ static int lookup_check(struct lookup *lk)
 
 int join_forward_control(struct record_writer *out, const struct record *rec)
 {
+	return join_forward_control_bytes(out, rec->p, rec->len);
+}
+
+int join_forward_control_bytes(struct record_writer *out, const char *p,
+                               size_t n)
+{
 	struct json_member m;
 	size_t pos = 0;
 	int cp;
 
-	cp = json_object_next(rec->p, rec->len, &pos, &m) &&
+	cp = json_object_next(p, n, &pos, &m) &&
 	     json_string_equals(&m.val, "checkpoint", 10);
 	if (cp && record_writer_flush(out))
 		return FX_EXIT_IO;
-	if (record_writer_put(out, rec->p, rec->len))
+	if (record_writer_put(out, p, n))
 		return FX_EXIT_IO;
 	if (cp && record_writer_flush(out))
 		return FX_EXIT_IO;
@@ -259,7 +279,7 @@ int join_forward_control(struct record_writer *out, const struct record *rec)
 }
 
 static int clash(struct lookup *lk, const struct record *rec,
-		 const struct fx_where *w, const struct json_value *vals)
+                 const struct fx_where *w, const struct json_value *vals)
 {
 	size_t i;
 	char where[256];
@@ -269,17 +289,88 @@ static int clash(struct lookup *lk, const struct record *rec,
 			break;
 	if (i == lk->paths.n)
 		return 0;
-	fx_warn(lk->ctx,
-		"%s: field \"%s\" is in the record and in the dimension %s: use --fields or --prefix",
-		fx_where_format(w, where, sizeof(where)), lk->paths.v[i].name,
-		lk->spec.source);
+	fx_warn(
+	    lk->ctx,
+	    "%s: field \"%s\" is in the record and in the dimension %s: use --fields or --prefix",
+	    fx_where_format(w, where, sizeof(where)), lk->paths.v[i].name,
+	    lk->spec.source);
 	return FX_EXIT_USAGE;
 }
 
-static int on_record(struct lookup *lk, const struct record *rec,
-		     const struct fx_where *w, const struct json_value *vals)
+/*
+ * Records wait in a small ring between reading and writing: a lookup in a
+ * large table is two cache misses (slot, row), and prefetching them for
+ * the records ahead hides that latency. A record is copied in (the
+ * reader's bytes do not outlive the next read); the ring drains when full,
+ * before a read that may block, and at the end.
+ */
+enum { PEND_RECORD, PEND_NOKEY, PEND_CONTROL };
+
+struct pending {
+	struct fx_buf rec, key;
+	uint64_t hash;
+	int kind;
+};
+
+/* Writes the oldest pending record. */
+static int pend_out(struct lookup *lk)
 {
+	struct pending *p = &lk->ring[lk->head];
 	const struct dim_row *row = NULL;
+	int r;
+
+	lk->head = (lk->head + 1) % JOIN_RING;
+	lk->npend--;
+	if (lk->npend >= JOIN_RING / 2) /* the slot is in cache by now */
+		dim_prefetch_row(
+		    &lk->table,
+		    lk->ring[(lk->head + JOIN_RING / 2 - 1) % JOIN_RING].hash);
+	if (p->kind == PEND_CONTROL)
+		return join_forward_control_bytes(&lk->out, p->rec.p,
+		                                  p->rec.len);
+	if (p->kind == PEND_RECORD)
+		row = dim_get_hash(&lk->table, p->key.p, p->key.len, p->hash);
+	if (row)
+		r = join_put(&lk->out, p->rec.p, p->rec.len,
+		             dim_row_members(row), row->mlen);
+	else if (lk->o->left)
+		r = join_put(&lk->out, p->rec.p, p->rec.len, lk->nulls.p,
+		             lk->o->left_nulls ? lk->nulls.len : 0);
+	else
+		return 0;
+	lk->ctx->st.records_out++;
+	return r ? FX_EXIT_IO : 0;
+}
+
+static int pend_drain(struct lookup *lk)
+{
+	int rc = 0;
+
+	while (lk->npend && !rc)
+		rc = pend_out(lk);
+	return rc;
+}
+
+static int pend_add(struct lookup *lk, const struct record *rec, int kind)
+{
+	struct pending *p = &lk->ring[(lk->head + lk->npend) % JOIN_RING];
+
+	fx_buf_reset(&p->rec);
+	fx_buf_add(&p->rec, rec->p, rec->len);
+	p->kind = kind;
+	if (kind == PEND_RECORD) {
+		fx_buf_reset(&p->key);
+		fx_buf_add(&p->key, lk->key.p, lk->key.len);
+		p->hash = dim_hash(p->key.p, p->key.len);
+		dim_prefetch(&lk->table, p->hash);
+	}
+	lk->npend++;
+	return lk->npend == JOIN_RING ? pend_out(lk) : 0;
+}
+
+static int on_record(struct lookup *lk, const struct record *rec,
+                     const struct fx_where *w, const struct json_value *vals)
+{
 	size_t i;
 	int r = JOIN_KEY_OK;
 
@@ -289,24 +380,11 @@ static int on_record(struct lookup *lk, const struct record *rec,
 	for (i = 0; i < lk->lkeys.n && r == JOIN_KEY_OK; i++)
 		r = join_key_add(&lk->key, &vals[i], &lk->scratch);
 	if (r == JOIN_KEY_BAD)
-		return fx_bad_record(lk->ctx, w, lk->lkeys.v[i - 1], rec->p,
-				     rec->len, "cannot join on %s",
-				     vals[i - 1].type == JSON_OBJECT
-					     ? "an object"
-					     : "an array");
-	if (r == JOIN_KEY_OK)
-		row = dim_get(&lk->table, lk->key.p, lk->key.len);
-	if (row) {
-		r = join_put(&lk->out, rec->p, rec->len, dim_row_members(row),
-			     row->mlen);
-	} else if (lk->o->left) {
-		r = join_put(&lk->out, rec->p, rec->len, lk->nulls.p,
-			     lk->o->left_nulls ? lk->nulls.len : 0);
-	} else {
-		return 0;
-	}
-	lk->ctx->st.records_out++;
-	return r ? FX_EXIT_IO : 0;
+		return fx_bad_record(
+		    lk->ctx, w, lk->lkeys.v[i - 1], rec->p, rec->len,
+		    "cannot join on %s",
+		    vals[i - 1].type == JSON_OBJECT ? "an object" : "an array");
+	return pend_add(lk, rec, r == JOIN_KEY_OK ? PEND_RECORD : PEND_NOKEY);
 }
 
 static int lookup_input(struct lookup *lk, const char *name)
@@ -318,12 +396,16 @@ static int lookup_input(struct lookup *lk, const char *name)
 	int r = 0, flags, rc, checks = lk->o->reload || lk->dk;
 
 	rc = record_stream_open(&rs, lk->ctx, name,
-				n > 3 && !strcmp(name + n - 3, ".gz"),
-				&lk->paths);
+	                        n > 3 && !strcmp(name + n - 3, ".gz"),
+	                        &lk->paths);
 	while (!rc && !fx_stop) {
 		struct fx_where w;
 
-		join_flush_if_idle(&rs, &lk->out);
+		if (join_input_idle(&rs)) {
+			rc = pend_drain(lk);
+			if (rc || record_writer_flush(&lk->out))
+				break;
+		}
 		if ((r = record_stream_next(&rs, &rec, vals, &flags)) <= 0)
 			break;
 		w = record_stream_where(&rs, &rec);
@@ -332,7 +414,7 @@ static int lookup_input(struct lookup *lk, const char *name)
 		if (rc)
 			break;
 		if (flags & JSON_SCAN_CONTROL)
-			rc = join_forward_control(&lk->out, &rec);
+			rc = pend_add(lk, &rec, PEND_CONTROL);
 		else
 			rc = on_record(lk, &rec, &w, vals);
 		if (!rc && record_writer_failed(&lk->out))
@@ -340,6 +422,12 @@ static int lookup_input(struct lookup *lk, const char *name)
 	}
 	if (!rc && r < 0)
 		rc = -r;
+	/* what was read before a bad record still goes out */
+	if (rc != FX_EXIT_IO) {
+		int drc = pend_drain(lk);
+
+		rc = rc ? rc : drc;
+	}
 	record_stream_close(&rs);
 	return rc;
 }
@@ -350,21 +438,22 @@ static int lookup_load(struct lookup *lk)
 	int rc;
 
 	if (!strncmp(dim, "kafka:", 6))
-		return dim_kafka_open(lk->ctx, &lk->o->kafka, dim + 6, &lk->spec,
-				      &lk->table, &lk->dk);
+		return dim_kafka_open(lk->ctx, &lk->o->kafka, dim + 6,
+		                      &lk->spec, &lk->table, &lk->dk);
 	sig_of(dim, &lk->loaded);
 	rc = dim_load_file(lk->ctx, &lk->spec, dim, &lk->table);
 	if (rc)
 		return rc;
 	/* changed while read: the first check loads it again */
-	if (sig_of(dim, &lk->failed) == 0 && !sig_equal(&lk->failed, &lk->loaded))
+	if (sig_of(dim, &lk->failed) == 0 &&
+	    !sig_equal(&lk->failed, &lk->loaded))
 		lk->loaded.valid = 0;
 	memset(&lk->failed, 0, sizeof(lk->failed));
 	return 0;
 }
 
 static int lookup_run(struct fx_ctx *ctx, const struct join_opts *o,
-		      char **inputs, size_t n)
+                      char **inputs, size_t n)
 {
 	struct lookup lk;
 	size_t i;
@@ -386,6 +475,8 @@ static int lookup_run(struct fx_ctx *ctx, const struct join_opts *o,
 		fx_strlist_push(&lk.spec.fields, o->fields.v[i]);
 	lk.spec.fields_fixed = o->fields.n > 0;
 	record_writer_init(&lk.out, ctx, STDOUT_FILENO, "stdout");
+	lk.ring = fx_malloc(JOIN_RING * sizeof(*lk.ring));
+	memset(lk.ring, 0, JOIN_RING * sizeof(*lk.ring));
 	rc = lookup_load(&lk);
 	if (!rc) {
 		lookup_fields_ready(&lk);
@@ -395,6 +486,11 @@ static int lookup_run(struct fx_ctx *ctx, const struct join_opts *o,
 		rc = lookup_input(&lk, inputs[i]);
 	ctx->st.bytes_out = lk.out.bytes + lk.out.len;
 	wrc = record_writer_close(&lk.out);
+	for (i = 0; i < JOIN_RING; i++) {
+		fx_buf_free(&lk.ring[i].rec);
+		fx_buf_free(&lk.ring[i].key);
+	}
+	free(lk.ring);
 	dim_kafka_close(lk.dk);
 	dim_table_free(&lk.table);
 	dim_spec_free(&lk.spec);
@@ -410,7 +506,7 @@ static int lookup_run(struct fx_ctx *ctx, const struct join_opts *o,
 /* ---- options ---- */
 
 static void check_fields(struct fx_ctx *ctx, const struct fx_strlist *l,
-			 const char *opt)
+                         const char *opt)
 {
 	size_t i, j;
 
@@ -420,16 +516,18 @@ static void check_fields(struct fx_ctx *ctx, const struct fx_strlist *l,
 			fx_usage_error(ctx, "%s: empty field name", opt);
 		for (j = 0; j < i; j++)
 			if (!strcmp(l->v[i], l->v[j]))
-				fx_usage_error(ctx, "%s: field \"%s\" given twice",
-					       opt, l->v[i]);
+				fx_usage_error(ctx,
+				               "%s: field \"%s\" given twice",
+				               opt, l->v[i]);
 	}
 }
 
 static void check_options(struct fx_ctx *ctx, struct join_opts *o)
 {
 	if (!o->dim == !o->right)
-		fx_usage_error(ctx, o->dim ? "--dim and --right exclude each other"
-					   : "give --dim FILE or --right SOURCE");
+		fx_usage_error(ctx, o->dim
+		                        ? "--dim and --right exclude each other"
+		                        : "give --dim FILE or --right SOURCE");
 	if (!o->on.n)
 		fx_usage_error(ctx, "--on: give the key fields");
 	check_fields(ctx, &o->on, "--on");
@@ -445,19 +543,29 @@ static void check_options(struct fx_ctx *ctx, struct join_opts *o)
 
 		if (o->right_prefix || o->time_field || o->right_time ||
 		    o->within >= 0 || o->lateness || o->time_unit)
-			fx_usage_error(ctx, "--time, --right-time, --time-unit, --within, --lateness and --right-prefix need --right");
+			fx_usage_error(
+			    ctx,
+			    "--time, --right-time, --time-unit, --within, --lateness and --right-prefix need --right");
 		if (kafka && o->reload)
-			fx_usage_error(ctx, "--reload is for files; a kafka: dimension follows its topic anyway");
+			fx_usage_error(
+			    ctx,
+			    "--reload is for files; a kafka: dimension follows its topic anyway");
 		if (kafka && !o->dim[6])
 			fx_usage_error(ctx, "--dim kafka:TOPIC: no topic");
 		if (kafka && o->on.n != 1)
-			fx_usage_error(ctx, "--dim kafka:TOPIC joins on one field (the message key)");
+			fx_usage_error(
+			    ctx,
+			    "--dim kafka:TOPIC joins on one field (the message key)");
 		if (o->dim_last_wins && kafka)
-			fx_usage_error(ctx, "--dim-last-wins is for files; a kafka: dimension always keeps the last value");
+			fx_usage_error(
+			    ctx,
+			    "--dim-last-wins is for files; a kafka: dimension always keeps the last value");
 		return;
 	}
 	if (o->reload || o->dim_last_wins || o->prefix)
-		fx_usage_error(ctx, "--reload, --dim-last-wins and --prefix need --dim (the interval join has --right-prefix)");
+		fx_usage_error(
+		    ctx,
+		    "--reload, --dim-last-wins and --prefix need --dim (the interval join has --right-prefix)");
 	if (!o->time_field)
 		fx_usage_error(ctx, "--right needs --time FIELD");
 	if (o->within < 0)
@@ -465,11 +573,10 @@ static void check_options(struct fx_ctx *ctx, struct join_opts *o)
 	if (o->time_unit && strcmp(o->time_unit, "s") &&
 	    strcmp(o->time_unit, "ms"))
 		fx_usage_error(ctx, "--time-unit: expected s or ms, got '%s'",
-			       o->time_unit);
+		               o->time_unit);
 }
 
-int join_run(struct fx_ctx *ctx, struct join_opts *o, char **inputs,
-	     size_t n)
+int join_run(struct fx_ctx *ctx, struct join_opts *o, char **inputs, size_t n)
 {
 	char *stdin_only[] = {"-"};
 

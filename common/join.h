@@ -36,8 +36,8 @@
 #include <stdint.h>
 
 struct join_opts {
-	const char *dim;	 /* FILE or kafka:TOPIC */
-	struct fx_strlist on;	 /* FIELD or FIELD=OTHERFIELD */
+	const char *dim;          /* FILE or kafka:TOPIC */
+	struct fx_strlist on;     /* FIELD or FIELD=OTHERFIELD */
 	struct fx_strlist fields; /* dimension (or right) fields to add */
 	const char *prefix;
 	int inner;
@@ -51,7 +51,7 @@ struct join_opts {
 	const char *time_field;
 	const char *right_time;
 	const char *time_unit;
-	int64_t within;	  /* ms; -1: not given */
+	int64_t within;   /* ms; -1: not given */
 	int64_t lateness; /* ms */
 	const char *right_prefix;
 
@@ -62,8 +62,7 @@ struct join_opts {
  * Checks the option combinations (usage errors exit 2), runs the join over
  * inputs (stdin if none) to stdout. Returns an exit status.
  */
-int join_run(struct fx_ctx *ctx, struct join_opts *o, char **inputs,
-	     size_t n);
+int join_run(struct fx_ctx *ctx, struct join_opts *o, char **inputs, size_t n);
 
 /*
  * Writes the record p (n bytes, a valid object) with the members m (mlen
@@ -71,8 +70,8 @@ int join_run(struct fx_ctx *ctx, struct join_opts *o, char **inputs,
  * and a newline. Returns 0 or -1 (the writer's sticky error).
  */
 struct record_writer;
-int join_put(struct record_writer *out, const char *p, size_t n,
-	     const char *m, size_t mlen);
+int join_put(struct record_writer *out, const char *p, size_t n, const char *m,
+             size_t mlen);
 
 /*
  * Writes a control record (valid, first key "_fx"); a checkpoint flushes
@@ -80,6 +79,8 @@ int join_put(struct record_writer *out, const char *p, size_t n,
  */
 struct record;
 int join_forward_control(struct record_writer *out, const struct record *rec);
+int join_forward_control_bytes(struct record_writer *out, const char *p,
+                               size_t n);
 
 /*
  * Before a read of rs that may block (no whole line buffered, nothing
@@ -89,12 +90,15 @@ int join_forward_control(struct record_writer *out, const struct record *rec);
 struct record_stream;
 void join_flush_if_idle(struct record_stream *rs, struct record_writer *out);
 
+/* True if the next read of rs may block (what join_flush_if_idle tests). */
+int join_input_idle(struct record_stream *rs);
+
 /* Splits --on into the left names and the other side's names (owned). */
 void join_split_on(const struct fx_strlist *on, struct fx_strlist *left,
-		   struct fx_strlist *other);
+                   struct fx_strlist *other);
 
 /* The interval join (ijoin.c), called by join_run. */
 int ijoin_run(struct fx_ctx *ctx, const struct join_opts *o, char **inputs,
-	      size_t n);
+              size_t n);
 
 #endif
