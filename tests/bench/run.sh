@@ -182,22 +182,109 @@ section_join() {
 	bench_skip "join (fx-join vs mlr join)" "bin/fx-join exists; its cases are still a stub in run.sh"
 }
 
-# ---- STUB: Kafka produce and consume (issue 3) --------------------------------
-# To do when bin/fx-devbroker exists: start it (it prints its bootstrap
-# address), create a 64-partition topic, then on the first 1,000,000 events:
-#   bench_case "fx-sink produce"  BYTES 1000000 "$BIN/fx-sink -b \$B -t bench_fx < FILE"
-#   bench_case "kcat -P"          BYTES 1000000 "kcat -P -b \$B -t bench_kcat -l FILE"
-#   bench_case "fx-consume consume" ... "$BIN/fx-consume -b \$B -t bench_fx > /dev/null"
-#     (exit at end; a fresh group per run)
-#   bench_case "kcat -C"          ... "kcat -C -b \$B -t bench_kcat -e -o beginning -q > /dev/null"
-#   goals: fx at least as fast as kcat both ways (ratio >= 1).
-#   Stop the broker by its pid (trap), never by name.
+# ---- Kafka: fx-sink vs kcat -P, fx-consume -e vs kcat -C -e (issue 3) --------
+# Through fx-devbroker (librdkafka's mock cluster, in this process tree), on
+# the first 1,000,000 events and 64-partition topics. The mock keeps only
+# ~5 MiB per partition: 1,000,000 events are ~182 MB, ~2.8 MiB a partition,
+# so every produce run writes a fresh topic (never one that holds a run
+# already). Topics are created at start: the mock cannot create topics of
+# 64 partitions later. Both consumers read the same topic, without a group
+# (kcat -C has none). The broker is stopped by its pid.
+
+KAFKA_PARTS=64
+# produce runs each tool may take: hyperfine adds runs to fast cases
+KAFKA_TOPICS=$((RUNS + 16))
+DEVBROKER_PID=
+
+kafka_stop() {
+	if [ -n "$DEVBROKER_PID" ]; then
+		kill "$DEVBROKER_PID" 2>/dev/null || true
+		wait "$DEVBROKER_PID" 2>/dev/null || true
+		DEVBROKER_PID=
+	fi
+}
+
+# kafka_start: fx-devbroker with the topics of every run; sets B
+kafka_start() {
+	local args=(--topic "bench_src:$KAFKA_PARTS" --topic bench_check:4) i
+	for ((i = 1; i <= KAFKA_TOPICS; i++)); do
+		args+=(--topic "bench_fx_$i:$KAFKA_PARTS" --topic "bench_kcat_$i:$KAFKA_PARTS")
+	done
+	"$BIN/fx-devbroker" "${args[@]}" --bootstrap-file "$TMP/bs" \
+		>/dev/null 2>"$TMP/devbroker.err" &
+	DEVBROKER_PID=$!
+	trap 'kafka_stop; rm -rf "$TMP"' EXIT
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$TMP/bs" ] && break
+		sleep 0.05
+	done
+	B=$(cat "$TMP/bs" 2>/dev/null || true)
+	[ -n "$B" ]
+}
+
+# produce_cmd PREFIX PRODUCER-COMMAND: a command line that takes the next
+# fresh topic PREFIX_i (a counter in $TMP) and runs the producer on it
+# ($T in the producer command is the topic); fails when out of topics.
+produce_cmd() {
+	local seq="$TMP/$1.seq"
+	echo 0 >"$seq"
+	printf 'i=$(($(cat %s) + 1)); echo $i > %s; [ $i -le %d ] || { echo "out of fresh topics" >&2; exit 1; }; T=%s_$i; %s' \
+		"$seq" "$seq" "$KAFKA_TOPICS" "$1" "$2"
+}
+
 section_kafka() {
-	if [ ! -x "$BIN/fx-devbroker" ]; then
-		bench_skip "kafka (fx vs kcat)" "bin/fx-devbroker not built"
+	local f kn kbytes p
+	for p in fx-devbroker fx-sink fx-consume; do
+		if [ ! -x "$BIN/$p" ]; then
+			bench_skip "kafka (fx vs kcat)" "bin/$p not built"
+			return 0
+		fi
+	done
+	if ! have kcat; then
+		bench_skip "kafka (fx vs kcat)" "kcat not installed"
 		return 0
 	fi
-	bench_skip "kafka (fx vs kcat)" "bin/fx-devbroker exists; its cases are still a stub in run.sh"
+	kn=$((N < 1000000 ? N : 1000000))
+	head -n "$kn" "$PLAYS" >"$TMP/kafka.ndjson"
+	kbytes=$(stat -c %s "$TMP/kafka.ndjson")
+	f=$(q "$TMP/kafka.ndjson")
+	if ! kafka_start; then
+		bench_skip "kafka (fx vs kcat)" "fx-devbroker did not start: $(head -c 200 "$TMP/devbroker.err")"
+		kafka_stop
+		return 0
+	fi
+
+	# through the broker and back: the same records (order across
+	# partitions differs, so sorted)
+	sort "$TMP/sample.ndjson" >"$TMP/sample.sorted"
+	if check_same "fx-sink | fx-consume (kafka)" "$TMP/sample.sorted" \
+		"$BIN/fx-sink -b $B -t bench_check < $TMP/sample.ndjson && $BIN/fx-consume -b $B -t bench_check -e | sort"; then
+		bench_case "fx-sink produce (kafka)" "$kbytes" "$kn" \
+			"$(produce_cmd bench_fx "$BIN/fx-sink -b $B -t \$T < $f")"
+	else
+		bench_skip "fx-sink produce (kafka)" "$CHECK_WHY"
+	fi
+	bench_case "kcat -P" "$kbytes" "$kn" \
+		"$(produce_cmd bench_kcat "kcat -P -b $B -t \$T -X sticky.partitioning.linger.ms=0 -l $f")"
+
+	# one topic both consumers read, checked whole before timing
+	"$BIN/fx-sink" -b "$B" -t bench_src <"$TMP/kafka.ndjson"
+	echo "$kn" >"$TMP/kafka.count"
+	if check_same "fx-consume -e (kafka)" "$TMP/kafka.count" \
+		"$BIN/fx-consume -b $B -t bench_src -e | wc -l"; then
+		bench_case "fx-consume -e (kafka)" "$kbytes" "$kn" \
+			"$BIN/fx-consume -b $B -t bench_src -e > /dev/null"
+	else
+		bench_skip "fx-consume -e (kafka)" "$CHECK_WHY"
+	fi
+	bench_case "kcat -C -e" "$kbytes" "$kn" \
+		"kcat -C -b $B -t bench_src -o beginning -e -q > /dev/null"
+	kafka_stop
+
+	ratio "fx-sink produce (kafka)" "kcat -P" "kcat"
+	ratio "fx-consume -e (kafka)" "kcat -C -e" "kcat"
+	goal_ratio "fx-sink produce (kafka)" "kcat -P" 1 "produce at least as fast as kcat -P (issue 3)"
+	goal_ratio "fx-consume -e (kafka)" "kcat -C -e" 1 "consume at least as fast as kcat -C (issue 3)"
 }
 
 # ---- run ----------------------------------------------------------------------
