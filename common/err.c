@@ -2,6 +2,7 @@
 #include "err.h"
 #include "buf.h"
 #include "json.h"
+#include "lineage.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -20,6 +21,8 @@ void fx_vwarn(const struct fx_ctx *ctx, const char *fmt, va_list ap)
 	if ((size_t)n < sizeof(line))
 		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	fprintf(stderr, "%s\n", line);
+	if (ctx && ctx->lineage && (size_t)n < sizeof(line))
+		lineage_note_message(ctx->lineage, line + n); /* for FAIL */
 }
 
 void fx_warn(const struct fx_ctx *ctx, const char *fmt, ...)

@@ -1,6 +1,7 @@
 /* fx.c - program set-up, signals, --stats */
 #include "fx.h"
 #include "err.h"
+#include "lineage.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -87,5 +88,6 @@ int fx_finish(struct fx_ctx *ctx, int status)
 	}
 	if (ctx->stats)
 		print_stats(ctx, "stats");
+	lineage_finish(ctx, status);
 	return status;
 }

@@ -47,6 +47,8 @@ struct fx_stats {
 	uint64_t late; /* fx-agg: records later than the watermark */
 };
 
+struct lineage;
+
 struct fx_ctx {
 	const char *prog;
 
@@ -64,6 +66,9 @@ struct fx_ctx {
 	struct fx_stats st;
 	double start_time; /* monotonic seconds at fx_init() */
 	double last_progress;
+
+	/* run events and datasets (lineage.h); NULL when lineage is off */
+	struct lineage *lineage;
 };
 
 /*
@@ -77,7 +82,8 @@ void fx_init(struct fx_ctx *ctx, const char *prog);
 double fx_now(void);
 
 /*
- * Prints "--stats" counters to stderr if asked for, closes the DLQ.
+ * Prints "--stats" counters to stderr if asked for, closes the DLQ, ends
+ * the run's lineage (COMPLETE, or FAIL when the status is not 0).
  * Returns status, or FX_EXIT_IO if the DLQ could not be written.
  */
 int fx_finish(struct fx_ctx *ctx, int status);

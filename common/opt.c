@@ -2,6 +2,7 @@
 #include "opt.h"
 #include "err.h"
 #include "fxtime.h"
+#include "lineage.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -321,5 +322,6 @@ int fx_parse_options(struct fx_ctx *ctx, int argc, char **argv,
 	}
 	free(lo);
 	free(so);
+	lineage_start(ctx, argc, argv); /* the run starts once its options do */
 	return optind;
 }

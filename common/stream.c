@@ -1,6 +1,7 @@
 /* stream.c - validated records from one input */
 #include "stream.h"
 #include "err.h"
+#include "lineage.h"
 
 #include <string.h>
 
@@ -18,6 +19,7 @@ int record_stream_open(struct record_stream *rs, struct fx_ctx *ctx,
 		return rc;
 	record_reader_init(&rs->reader, &rs->in, ctx->max_record);
 	rs->open = 1;
+	rs->dataset = lineage_input_fd(ctx, rs->in.fd, path);
 	return 0;
 }
 
@@ -42,6 +44,7 @@ int record_stream_next(struct record_stream *rs, struct record *rec,
 		if (r == RECORD_IO_ERROR)
 			return -FX_EXIT_IO;
 		ctx->st.records_in++;
+		rs->records++;
 		w = record_stream_where(rs, rec);
 		if (r == RECORD_TOO_LONG) {
 			r = fx_bad_record(ctx, &w, NULL, rec->p,
@@ -75,6 +78,7 @@ void record_stream_close(struct record_stream *rs)
 	if (!rs->open)
 		return;
 	rs->ctx->st.bytes_in += rs->reader.bytes;
+	lineage_count(rs->dataset, rs->records);
 	record_reader_free(&rs->reader);
 	json_scanner_free(&rs->scanner);
 	fx_input_close(&rs->in);

@@ -21,6 +21,8 @@ struct record_stream {
 	struct json_scanner scanner;
 	const struct json_paths *paths; /* may be NULL */
 	int open;
+	struct lineage_ds *dataset; /* the input file's lineage, or NULL */
+	uint64_t records;	    /* read, added to dataset at close */
 };
 
 /*

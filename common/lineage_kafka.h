@@ -1,0 +1,32 @@
+/*
+ * lineage_kafka.h - the kafka:TOPIC lineage store: run events produced to
+ * a topic on FX_BROKERS, best effort.
+ *
+ * The one file besides kafka.c that includes librdkafka's headers: the
+ * store is a plain producer with fixed settings, no fx options and no
+ * version checks. A producer is created at the first event and flushed
+ * (with a bound) at the end; undelivered events are reported, never fatal.
+ */
+#ifndef FX_LINEAGE_KAFKA_H
+#define FX_LINEAGE_KAFKA_H
+
+#include <stddef.h>
+
+struct lineage_kafka;
+
+/* NULL with the reason in err. */
+struct lineage_kafka *lineage_kafka_open(const char *brokers, const char *topic,
+                                         char *err, size_t errlen);
+
+/* Queues one event (copied). Returns 0, or -1 with the reason in err. */
+int lineage_kafka_send(struct lineage_kafka *k, const char *line, size_t len,
+                       char *err, size_t errlen);
+
+/*
+ * Waits up to timeout_ms for delivery, frees k. Returns 0 if every event
+ * was delivered, else -1 with the reason in err.
+ */
+int lineage_kafka_close(struct lineage_kafka *k, int timeout_ms, char *err,
+                        size_t errlen);
+
+#endif

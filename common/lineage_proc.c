@@ -1,0 +1,199 @@
+/*
+ * lineage_proc.c - which pipeline is this process in? Found through /proc.
+ *
+ * A shell creates one pipe per '|' and forks every stage; the pipes, not
+ * the process group, tell pipelines apart (a script or cron runs all its
+ * pipelines in one group). Each stage walks upstream: the writer of its
+ * stdin pipe is the process whose fd 1 is that pipe, then that process's
+ * stdin, and so on through jq or grep, to the head: a process whose stdin
+ * is not a pipe, or is a pipe the shell itself inherited. The head's
+ * stdout pipe, the pipeline's first pipe, is the same for every stage and
+ * names the pipeline run. If a writer has already exited (a short head),
+ * the walk stops at the pipe it wrote, which is then the first pipe when
+ * the writer was the head; fx-lineage also stitches stages by their
+ * recorded pipes, which covers the rest.
+ */
+#include "lineage.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Pipelines are forked together: look at these neighbours before a scan. */
+#define NEAR_PIDS     48
+#define ANCESTORS_MAX 64
+
+/* The inode of fd's pipe in process pid (0: this one), or 0. */
+static unsigned long fd_pipe(int pid, int fd)
+{
+	char path[64], link[64];
+	ssize_t n;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	else
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 6 || memcmp(link, "pipe:[", 6) != 0)
+		return 0;
+	link[n] = 0;
+	return strtoul(link + 6, NULL, 10);
+}
+
+/* Reads /proc/PID/stat: comm, ppid and start time. Returns 0 or -1. */
+static int proc_stat(int pid, struct lineage_proc *p, int *ppid)
+{
+	char path[64], buf[1024], *lp, *rp, *s;
+	ssize_t n;
+	int fd, field;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	/* comm may hold spaces and parentheses: it ends at the last ')' */
+	lp = strchr(buf, '(');
+	rp = strrchr(buf, ')');
+	if (!lp || !rp || rp < lp)
+		return -1;
+	snprintf(p->comm, sizeof(p->comm), "%.*s", (int)(rp - lp - 1), lp + 1);
+	p->pid = pid;
+	s = rp + 2; /* field 3, the state */
+	for (field = 3; field < 22 && s; field++) {
+		if (field == 4 && ppid)
+			*ppid = atoi(s);
+		s = strchr(s, ' ');
+		if (s)
+			s++;
+	}
+	p->start = s ? strtoull(s, NULL, 10) : 0;
+	return 0;
+}
+
+/* Pipes this process's ancestors hold as stdin or stdout: not ours. */
+struct inherited {
+	unsigned long ino[2 * ANCESTORS_MAX];
+	size_t n;
+};
+
+static void inherited_find(struct inherited *h, int pid)
+{
+	struct lineage_proc p;
+	int i, ppid = 0;
+
+	h->n = 0;
+	for (i = 0; i < ANCESTORS_MAX && pid > 1; i++) {
+		if (proc_stat(pid, &p, &ppid))
+			break;
+		pid = ppid;
+		if (pid <= 1)
+			break;
+		h->ino[h->n] = fd_pipe(pid, 0);
+		h->n += h->ino[h->n] != 0;
+		h->ino[h->n] = fd_pipe(pid, 1);
+		h->n += h->ino[h->n] != 0;
+	}
+}
+
+static int inherited_has(const struct inherited *h, unsigned long ino)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++)
+		if (h->ino[i] == ino)
+			return 1;
+	return 0;
+}
+
+static int writes_pipe(int pid, int self, unsigned long ino)
+{
+	return pid > 0 && pid != self && fd_pipe(pid, 1) == ino;
+}
+
+/* The process whose stdout is pipe ino: neighbours of near first. */
+static int find_writer(unsigned long ino, int near, int self)
+{
+	struct dirent *e;
+	DIR *d;
+	int i, pid = 0;
+
+	for (i = 1; i <= NEAR_PIDS; i++) {
+		if (writes_pipe(near - i, self, ino))
+			return near - i;
+		if (writes_pipe(near + i, self, ino))
+			return near + i;
+	}
+	d = opendir("/proc");
+	if (!d)
+		return 0;
+	while (!pid && (e = readdir(d))) {
+		int p = atoi(e->d_name);
+
+		if (p > near - NEAR_PIDS - 1 && p < near + NEAR_PIDS + 1)
+			continue; /* looked at already */
+		if (writes_pipe(p, self, ino))
+			pid = p;
+	}
+	closedir(d);
+	return pid;
+}
+
+static void boot_id(char out[40])
+{
+	ssize_t n = 0;
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		n = read(fd, out, 39);
+		close(fd);
+	}
+	if (n < 0)
+		n = 0;
+	out[n] = 0;
+	out[strcspn(out, "\n")] = 0;
+}
+
+void lineage_chain_find(struct lineage_chain *c)
+{
+	struct inherited h;
+	struct lineage_proc *p = &c->procs[0];
+	int self = getpid();
+
+	memset(c, 0, sizeof(*c));
+	boot_id(c->boot_id);
+	if (proc_stat(self, p, NULL))
+		p->pid = self;
+	p->in_pipe = fd_pipe(0, 0);
+	p->out_pipe = fd_pipe(0, 1);
+	c->n = 1;
+	inherited_find(&h, self);
+	if (inherited_has(&h, p->out_pipe))
+		p->out_pipe = 0; /* the shell's own stdout: not a stage's */
+	if (!p->in_pipe || inherited_has(&h, p->in_pipe)) {
+		c->first_pipe = p->out_pipe;
+		return;
+	}
+	while (c->n < LINEAGE_CHAIN_MAX) {
+		unsigned long in = c->procs[c->n - 1].in_pipe;
+		int w = find_writer(in, c->procs[c->n - 1].pid, self);
+
+		c->first_pipe = in;
+		if (!w)
+			return; /* gone: it was most likely the head */
+		p = &c->procs[c->n++];
+		if (proc_stat(w, p, NULL))
+			p->pid = w;
+		p->out_pipe = in;
+		p->in_pipe = fd_pipe(w, 0);
+		if (!p->in_pipe || inherited_has(&h, p->in_pipe))
+			return;
+	}
+}
