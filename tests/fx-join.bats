@@ -1,0 +1,406 @@
+#!/usr/bin/env bats
+# fx-join: lookup joins checked against sqlite3, --reload through a FIFO, a
+# Kafka dimension on fx-devbroker, interval joins against sqlite3, memory
+# over a long stream, bad input.
+
+load test_helper
+
+setup() { fx_setup_tmp; }
+
+teardown() {
+	[ -n "${JOIN_PID:-}" ] && kill "$JOIN_PID" 2>/dev/null
+	[ -n "${DEVBROKER:-}" ] && kill "$DEVBROKER" 2>/dev/null
+	[ -n "${DEVBROKER:-}" ] && wait "$DEVBROKER" 2>/dev/null
+	fx_teardown_tmp
+}
+
+# wait_lines N FILE: until FILE has N lines (5 s at most)
+wait_lines() {
+	for _ in $(seq 100); do
+		[ "$(wc -l <"$2")" -ge "$1" ] && return 0
+		sleep 0.05
+	done
+	echo "timed out waiting for $1 lines in $2 (have $(wc -l <"$2"))"
+	return 1
+}
+
+# the plays and the songs dimension as sqlite3 tables
+load_sqlite() {
+	jq -r '[.user_id, .event_time, .song_id] | @tsv' plays.ndjson >plays.tsv
+	sqlite3 db <<-'EOF'
+		.mode csv
+		.import songs.csv songs
+		.mode tabs
+		CREATE TABLE plays(user_id INTEGER, event_time TEXT, song_id INTEGER);
+		.import plays.tsv plays
+	EOF
+}
+
+# the join's output as the same tab-separated rows, sorted
+fx_rows() {
+	jq -r '[.user_id, .event_time, .song_id, .title, .genre] | @tsv' | sort
+}
+
+@test "--help and --version" {
+	run --separate-stderr fx-join --help
+	assert_success
+	assert_output --partial 'fx-join --dim FILE|kafka:TOPIC --on KEYS'
+	assert_output --partial '--left-nulls'
+	run --separate-stderr fx-join --version
+	assert_success
+	assert_output --regexp '^fx-join [0-9]+\.[0-9]+\.[0-9]+$'
+}
+
+@test "lookup join of plays with a CSV songs dimension equals sqlite3's join, inner and left" {
+	gen 20000 1 --songs 3000 >plays.ndjson
+	gen-plays -n 0 -s 1 --songs 2500 --dim-songs songs.csv # misses some
+	grep -q '"' songs.csv && grep -q ',"' songs.csv
+	load_sqlite
+	sqlite3 -tabs db "SELECT p.user_id, p.event_time, p.song_id, s.title, s.genre
+		FROM plays p JOIN songs s ON p.song_id = s.song_id" | sort >want
+	fx-join --dim songs.csv --on song_id --fields title,genre <plays.ndjson |
+		fx_rows >got
+	[ "$(wc -l <want)" -gt 15000 ]
+	diff want got
+	sqlite3 -tabs db "SELECT p.user_id, p.event_time, p.song_id,
+		coalesce(s.title, ''), coalesce(s.genre, '')
+		FROM plays p LEFT JOIN songs s ON p.song_id = s.song_id" | sort >want
+	fx-join --dim songs.csv --on song_id --fields title,genre --left \
+		<plays.ndjson | fx_rows >got
+	[ "$(wc -l <want)" -eq 20000 ]
+	diff want got
+}
+
+@test "the same dimension as NDJSON gives the same bytes as the CSV" {
+	gen 5000 3 --songs 600 >plays.ndjson
+	gen-plays -n 0 -s 3 --songs 500 --dim-songs songs.csv
+	fx-consume songs.csv >songs.ndjson
+	fx-join --dim songs.csv --on song_id --prefix s_ --left-nulls \
+		<plays.ndjson >csv.out
+	fx-join --dim songs.ndjson --on song_id --prefix s_ --left-nulls \
+		<plays.ndjson >nd.out
+	cmp csv.out nd.out
+	gzip -k songs.ndjson
+	fx-join --dim songs.ndjson.gz --on song_id --prefix s_ --left-nulls \
+		<plays.ndjson | cmp - csv.out
+	# the left record's bytes come first, untouched
+	head -n 1 plays.ndjson | sed 's/}$//' >want
+	head -n 1 csv.out | cut -c "1-$(wc -c <want | awk '{print $1 - 1}')" |
+		cmp - want
+}
+
+@test "output: dimension fields before the closing brace, _fx fields and control records pass" {
+	printf 'id,name,score\n1,"a, ""b""",7\n2,ü,\n' >d.csv
+	printf '%s\n' '{"_fx":"watermark","ts":"2026-11-23T00:00:00Z"}' \
+		'{"k":1,"_fx_offset":5}' '{}' '{ "k" : "2" }' \
+		'{"_fx":"checkpoint","id":1}' '{"k":3}' >in
+	run --separate-stderr fx-join --dim d.csv --on k=id --left <in
+	assert_success
+	assert_output - <<-'EOF'
+		{"_fx":"watermark","ts":"2026-11-23T00:00:00Z"}
+		{"k":1,"_fx_offset":5,"name":"a, \"b\"","score":7}
+		{}
+		{ "k" : "2" ,"name":"ü","score":""}
+		{"_fx":"checkpoint","id":1}
+		{"k":3}
+	EOF
+	run --separate-stderr fx-join --dim d.csv --on k=id --fields score \
+		--left-nulls <in
+	assert_line --index 3 '{ "k" : "2" ,"score":""}'
+	assert_line --index 5 '{"k":3,"score":null}'
+	run --separate-stderr fx-join --dim d.csv --on k=id --fields score <in
+	assert_equal "${#lines[@]}" 4
+}
+
+@test "keys match by value: 42, \"42\", 42.0 and 4.2e1 match; \"042\" and null do not" {
+	printf 'id,v\n42,x\n042,y\ntrue,t\n' >d.csv
+	printf '%s\n' '{"k":42}' '{"k":"42"}' '{"k":42.0}' '{"k":4.2e1}' \
+		'{"k":"042"}' '{"k":null}' '{}' '{"k":true}' '{"k":"\u0034\u0032"}' >in
+	run --separate-stderr fx-join --dim d.csv --on k=id --left <in
+	assert_success
+	assert_output - <<-'EOF'
+		{"k":42,"v":"x"}
+		{"k":"42","v":"x"}
+		{"k":42.0,"v":"x"}
+		{"k":4.2e1,"v":"x"}
+		{"k":"042","v":"y"}
+		{"k":null}
+		{}
+		{"k":true,"v":"t"}
+		{"k":"\u0034\u0032","v":"x"}
+	EOF
+}
+
+@test "several keys, and a dimension key named differently" {
+	printf 'a,b,v\n1,x,one-x\n1,y,one-y\n' >d.csv
+	printf '%s\n' '{"p":1,"q":"y"}' '{"p":1,"q":"z"}' >in
+	run --separate-stderr fx-join --dim d.csv --on p=a,q=b <in
+	assert_success
+	assert_output '{"p":1,"q":"y","v":"one-y"}'
+}
+
+@test "a field in both the record and the dimension is a usage error without --prefix" {
+	gen 3 1 --songs 10 >plays.ndjson
+	gen-plays -n 0 -s 1 --songs 10 --dim-songs songs.csv
+	run --separate-stderr fx-join --dim songs.csv --on song_id <plays.ndjson
+	assert_failure 2
+	assert_equal "$stderr" 'fx-join: stdin:1: field "artist_id" is in the record and in the dimension songs.csv: use --fields or --prefix'
+	run --separate-stderr fx-join --dim songs.csv --on song_id --prefix song_ <plays.ndjson
+	assert_success
+	assert_line --index 0 --partial '"song_title":'
+	run --separate-stderr fx-join --dim songs.csv --on song_id --fields song_id <plays.ndjson
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: field \"song_id\" is the join key and a dimension field: use --prefix (see 'fx-join --help')"
+}
+
+@test "bad dimensions: no key column (2), unreadable (3), duplicate key (1) unless --dim-last-wins" {
+	printf 'id,genre\n1,rock\n' >d.csv
+	run --separate-stderr fx-join --dim d.csv --on song_id <<<'{"song_id":1}'
+	assert_failure 2
+	assert_equal "$stderr" 'fx-join: d.csv: no column "song_id"'
+	run --separate-stderr fx-join --dim nosuch.csv --on song_id <<<'{"song_id":1}'
+	assert_failure 3
+	assert_equal "$stderr" 'fx-join: nosuch.csv: No such file or directory'
+	printf 'id,genre\n1,rock\n2,pop\n1,jazz\n' >dup.csv
+	run --separate-stderr fx-join --dim dup.csv --on song_id=id <<<'{"song_id":1}'
+	assert_failure 1
+	assert_equal "$stderr" 'fx-join: dup.csv:4: field "id": duplicate key 1 (first on line 2; --dim-last-wins keeps the last)'
+	run --separate-stderr fx-join --dim dup.csv --on song_id=id --dim-last-wins <<<'{"song_id":1}'
+	assert_success
+	assert_output '{"song_id":1,"genre":"jazz"}'
+	printf 'id,genre\n1,rock\n2\n' >short.csv
+	run --separate-stderr fx-join --dim short.csv --on id <<<'{"id":1}'
+	assert_failure 1
+	assert_equal "$stderr" 'fx-join: short.csv:3: expected 2 fields, got 1'
+	printf '{"id":1,"g":"a"}\n{"g":"b"}\n' >d.ndjson
+	run --separate-stderr fx-join --dim d.ndjson --on id <<<'{"id":1}'
+	assert_failure 1
+	assert_equal "$stderr" 'fx-join: d.ndjson:2: field "id": missing'
+	run --separate-stderr fx-join --dim d.csv --on id --fields genre,nosuch <<<'{"id":1}'
+	assert_failure 2
+	assert_equal "$stderr" 'fx-join: d.csv: no field "nosuch"'
+}
+
+@test "an object as key is a bad record under --on-error" {
+	printf 'song_id,genre\n1,rock\n' >d.csv
+	printf '%s\n' '{"song_id":1}' '{"song_id":{"a":1}}' '{"song_id":1}' >in
+	run --separate-stderr fx-join --dim d.csv --on song_id <in
+	assert_failure 1
+	assert_output '{"song_id":1,"genre":"rock"}'
+	assert_equal "$stderr" 'fx-join: stdin:2: field "song_id": cannot join on an object'
+	run --separate-stderr fx-join --dim d.csv --on song_id --on-error skip <in
+	assert_success
+	assert_equal "${#lines[@]}" 2
+	run --separate-stderr fx-join --dim d.csv --on song_id <<<'{"song_id":[1]}'
+	assert_failure 1
+	assert_equal "$stderr" 'fx-join: stdin:1: field "song_id": cannot join on an array'
+}
+
+@test "usage errors" {
+	run --separate-stderr fx-join --on a
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: give --dim FILE or --right SOURCE (see 'fx-join --help')"
+	run --separate-stderr fx-join --dim x.csv --on a --within 5s
+	assert_failure 2
+	run --separate-stderr fx-join --right x --on a --time t
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --right needs --within DURATION (see 'fx-join --help')"
+	run --separate-stderr fx-join --dim x.csv --on a --inner --left
+	assert_failure 2
+	run --separate-stderr fx-join --dim kafka:t --on a --reload
+	assert_failure 2
+}
+
+@test "--reload: a dimension replaced by rename, then rewritten slowly in place, through a FIFO" {
+	printf 'id,g\n1,rock\n2,rock\n' >d.csv
+	mkfifo in
+	fx-join --dim d.csv --on id --reload --reload-interval 20ms <in >out &
+	JOIN_PID=$!
+	exec 5>in
+	echo '{"id":1,"n":1}' >&5
+	wait_lines 1 out
+	printf 'id,g\n1,jazz\n2,jazz\n' >d.tmp && mv d.tmp d.csv
+	sleep 0.2
+	echo '{"id":1,"n":2}' >&5
+	wait_lines 2 out
+	# in place, in two halves: never the half with row 1 alone
+	{
+		printf 'id,g\n1,pop\n'
+		sleep 0.6
+		printf '2,pop\n'
+	} >d.csv &
+	writer=$!
+	for n in 3 4 5 6; do
+		sleep 0.1
+		echo "{\"id\":2,\"n\":$n}" >&5
+	done
+	wait "$writer"
+	sleep 1.3 # the file left alone for a second
+	echo '{"id":1,"n":7}' >&5
+	echo '{"id":2,"n":8}' >&5
+	# a bad file keeps the table, with one warning
+	printf 'x,g\n1,bad\n' >d.tmp && mv d.tmp d.csv
+	sleep 0.2
+	echo '{"id":1,"n":9}' >&5
+	echo '{"id":1,"n":10}' >&5
+	exec 5>&-
+	wait "$JOIN_PID"
+	JOIN_PID=
+	run cat out
+	assert_output - <<-'EOF'
+		{"id":1,"n":1,"g":"rock"}
+		{"id":1,"n":2,"g":"jazz"}
+		{"id":2,"n":3,"g":"jazz"}
+		{"id":2,"n":4,"g":"jazz"}
+		{"id":2,"n":5,"g":"jazz"}
+		{"id":2,"n":6,"g":"jazz"}
+		{"id":1,"n":7,"g":"pop"}
+		{"id":2,"n":8,"g":"pop"}
+		{"id":1,"n":9,"g":"pop"}
+		{"id":1,"n":10,"g":"pop"}
+	EOF
+}
+
+@test "--reload: a file that does not end in a newline is not used" {
+	printf 'id,g\n1,rock\n' >d.csv
+	mkfifo in
+	fx-join --dim d.csv --on id --reload --reload-interval 20ms <in >out 2>err &
+	JOIN_PID=$!
+	exec 5>in
+	printf 'id,g\n1,half' >d.tmp && mv d.tmp d.csv
+	sleep 0.2
+	echo '{"id":1}' >&5
+	echo '{"id":1}' >&5
+	exec 5>&-
+	wait "$JOIN_PID"
+	JOIN_PID=
+	run cat out
+	assert_output - <<-'EOF'
+		{"id":1,"g":"rock"}
+		{"id":1,"g":"rock"}
+	EOF
+	run cat err
+	assert_output - <<-'EOF'
+		fx-join: d.csv: incomplete (empty, or no newline at the end)
+		fx-join: d.csv: not reloaded, keeping the previous table (1 rows)
+	EOF
+}
+
+@test "Kafka dimension: loaded to its end, then updates and deletions reach later records" {
+	fx-devbroker --topic songs:2 --bootstrap-file bs >devbroker.out 2>devbroker.err &
+	DEVBROKER=$!
+	for _ in $(seq 100); do [ -s bs ] && break; sleep 0.05; done
+	B=$(cat bs)
+	printf '%s\n' '1:{"title":"a","genre":"rock"}' '2:{"title":"b","genre":"pop"}' \
+		'1:{"title":"a2","genre":"rock"}' '3:{"title":"c","genre":"folk"}' |
+		kcat -P -b "$B" -t songs -K:
+	mkfifo in
+	fx-join -b "$B" --dim kafka:songs --on song_id --left --reload-interval 20ms \
+		<in >out &
+	JOIN_PID=$!
+	exec 5>in
+	printf '%s\n' '{"song_id":1}' '{"song_id":"2"}' '{"song_id":3}' >&5
+	wait_lines 3 out
+	printf '%s\n' '2:{"title":"b2","genre":"jazz"}' '3:' |
+		kcat -P -Z -b "$B" -t songs -K:
+	sleep 1.5
+	printf '%s\n' '{"song_id":1}' '{"song_id":2}' '{"song_id":3}' >&5
+	exec 5>&-
+	wait "$JOIN_PID"
+	JOIN_PID=
+	run cat out
+	assert_output - <<-'EOF'
+		{"song_id":1,"title":"a2","genre":"rock"}
+		{"song_id":"2","title":"b","genre":"pop"}
+		{"song_id":3,"title":"c","genre":"folk"}
+		{"song_id":1,"title":"a2","genre":"rock"}
+		{"song_id":2,"title":"b2","genre":"jazz"}
+		{"song_id":3}
+	EOF
+}
+
+@test "Kafka dimension without brokers is a usage error" {
+	unset FX_BROKERS
+	run --separate-stderr fx-join --dim kafka:songs --on id </dev/null
+	assert_failure 2
+	assert_equal "$stderr" 'fx-join: kafka:songs: no brokers: give -b or set FX_BROKERS'
+}
+
+# sqlite3's interval join of l.ndjson and r.ndjson on user_id within D ms
+sqlite_interval() {
+	local join=$1 d=$2
+	jq -r '[.user_id, .event_time, .action] | @tsv' l.ndjson >l.tsv
+	jq -r '[.user_id, .event_time, .action] | @tsv' r.ndjson >r.tsv
+	sqlite3 <<-EOF
+		.mode tabs
+		CREATE TABLE l(k INTEGER, t TEXT, a TEXT);
+		CREATE TABLE r(k INTEGER, t TEXT, a TEXT);
+		.import l.tsv l
+		.import r.tsv r
+		CREATE VIEW lm AS SELECT *, CAST(strftime('%s', substr(t, 1, 19)) AS INTEGER) * 1000 + CAST(substr(t, 21, 3) AS INTEGER) AS ms FROM l;
+		CREATE VIEW rm AS SELECT *, CAST(strftime('%s', substr(t, 1, 19)) AS INTEGER) * 1000 + CAST(substr(t, 21, 3) AS INTEGER) AS ms FROM r;
+		SELECT lm.k, lm.t, lm.a, coalesce(rm.t, ''), coalesce(rm.a, '') FROM lm $join JOIN rm
+			ON lm.k = rm.k AND abs(lm.ms - rm.ms) <= $d;
+	EOF
+}
+
+@test "interval join equals sqlite3's ON l.k = r.k AND abs(l.t - r.t) <= D, inner and left" {
+	gen 20000 1 --users 300 --disorder 2000 >l.ndjson
+	gen 5000 2 --users 300 --rate 250 --disorder 2000 >r.ndjson
+	sqlite_interval "" 5000 | sort >want
+	fx-join --right r.ndjson --on user_id --time event_time --within 5s \
+		--lateness 2s <l.ndjson >out
+	jq -r '[.user_id, .event_time, .action, .right_event_time, .right_action] | @tsv' \
+		out | sort >got
+	[ "$(wc -l <want)" -gt 100000 ]
+	diff want got
+	sqlite_interval LEFT 5000 | sort >want
+	fx-join --right <(cat r.ndjson) --on user_id --time event_time --within 5s \
+		--lateness 2s --left <l.ndjson >out2
+	jq -r '[.user_id, .event_time, .action, .right_event_time // "", .right_action // ""] | @tsv' \
+		out2 | sort >got
+	diff want got
+	# the same bytes whatever the sources are
+	mkfifo rf
+	cat r.ndjson >rf &
+	fx-join --right rf --on user_id --time event_time --within 5s \
+		--lateness 2s --left l.ndjson | cmp - out2
+}
+
+@test "interval join: right fields prefixed, keys and _fx fields left out, --right-time, epoch times" {
+	printf '%s\n' '{"k":1,"t":100,"a":"x"}' '{"k":2,"t":101}' '{"k":1,"t":200}' >l
+	printf '%s\n' '{"id":1,"ts":99,"b":"y","_fx_offset":3}' '{"id":1,"ts":300,"b":"z"}' >r
+	run --separate-stderr fx-join --right r --on k=id --time t --right-time ts \
+		--within 2s --right-prefix r. --left-nulls --fields b,ts l
+	assert_success
+	assert_output - <<-'EOF'
+		{"k":1,"t":100,"a":"x","r.ts":99,"r.b":"y"}
+		{"k":2,"t":101,"r.b":null,"r.ts":null}
+		{"k":1,"t":200,"r.b":null,"r.ts":null}
+	EOF
+	run --separate-stderr fx-join --right r --on k=id --time t --right-time ts \
+		--within 100s l
+	assert_success
+	assert_output - <<-'EOF'
+		{"k":1,"t":100,"a":"x","right_ts":99,"right_b":"y"}
+		{"k":1,"t":200,"right_ts":300,"right_b":"z"}
+	EOF
+	run --separate-stderr fx-join --right r --on k=id --time t --right-time ts \
+		--within 1s <<<'{"k":1,"t":"soon"}'
+	assert_failure 1
+	assert_equal "$stderr" 'fx-join: stdin:1: field "t": not a timestamp: "soon"'
+}
+
+@test "interval join: memory stays flat from 500,000 to 5,000,000 left records" {
+	rss() {
+		/usr/bin/time -f %M -o rss.$1 fx-join --right <(gen-plays -n "$1" -s 2) \
+			--on user_id --time event_time --within 2s --lateness 3s --left \
+			< <(gen-plays -n "$1" -s 1) | wc -l >count.$1
+		cat rss.$1
+	}
+	small=$(rss 500000)
+	big=$(rss 5000000)
+	echo "max RSS: $small KB at 500k, $big KB at 5M"
+	[ "$(cat count.5000000)" -ge 5000000 ]
+	[ "$big" -le $((small + small / 5 + 2048)) ]
+}
