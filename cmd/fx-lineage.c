@@ -1,0 +1,130 @@
+/* fx-lineage - ask the lineage store: runs, upstream, downstream, graph */
+#include "err.h"
+#include "fx.h"
+#include "lineage_query.h"
+#include "opt.h"
+
+#include <string.h>
+
+static const struct fx_usage usage = {
+    "fx-lineage [--store SPEC] runs [--limit N] [--format text|json]\n"
+    "       fx-lineage [--store SPEC] upstream|downstream DATASET [--depth N]\n"
+    "       fx-lineage [--store SPEC] graph [--format text|dot|mermaid|json]\n"
+    "       fx-lineage [--store SPEC] export --openlineage",
+    "Answer questions about the lineage that every fx program records:\n"
+    "the recent pipeline runs, what feeds a dataset (upstream), what it\n"
+    "feeds (downstream), the dataset graph, or the events as OpenLineage.\n"
+    "DATASET is a URI (kafka://HOST:PORT/TOPIC, file:///PATH) or a short\n"
+    "form: a topic, or the end of a path (warehouse/ads/).",
+};
+
+struct lineage_opts {
+	const char *store;
+	const char *format;
+	int64_t depth;
+	int64_t limit;
+	int openlineage;
+};
+
+static enum lq_format parse_format(struct fx_ctx *ctx, const char *s,
+                                   const char *cmd)
+{
+	static const char *const names[] = {"text", "dot", "mermaid", "json"};
+	int i;
+
+	if (!s)
+		return LQ_TEXT;
+	for (i = 0; i < 4; i++)
+		if (strcmp(s, names[i]) == 0)
+			break;
+	if (i == 4)
+		fx_usage_error(
+		    ctx,
+		    "--format: expected text, dot, mermaid or json, got '%s'",
+		    s);
+	if ((i == LQ_DOT || i == LQ_MERMAID) && strcmp(cmd, "graph") != 0)
+		fx_usage_error(ctx, "--format %s: only for graph", s);
+	return (enum lq_format)i;
+}
+
+/* Checks the operands of cmd; returns the dataset operand or NULL. */
+static const char *check_operands(struct fx_ctx *ctx,
+                                  const struct lineage_opts *o, const char *cmd,
+                                  char **args, int n)
+{
+	int walk =
+	    strcmp(cmd, "upstream") == 0 || strcmp(cmd, "downstream") == 0;
+
+	if (!walk && strcmp(cmd, "runs") && strcmp(cmd, "graph") &&
+	    strcmp(cmd, "export"))
+		fx_usage_error(ctx, "unknown command '%s'", cmd);
+	if (walk && n != 1)
+		fx_usage_error(ctx, "%s: expected one DATASET", cmd);
+	if (!walk && n != 0)
+		fx_usage_error(ctx, "%s: unexpected operand '%s'", cmd,
+		               args[0]);
+	if (o->depth < 0)
+		fx_usage_error(ctx, "--depth: must not be negative");
+	if (strcmp(cmd, "export") == 0 && !o->openlineage)
+		fx_usage_error(
+		    ctx, "export: say --openlineage (the one export format)");
+	return walk ? args[0] : NULL;
+}
+
+static int run(struct fx_ctx *ctx, const struct lineage_opts *o,
+               const char *cmd, const char *dataset)
+{
+	enum lq_format fmt = parse_format(ctx, o->format, cmd);
+	struct lineage_db *db = lineage_db_load(ctx, o->store);
+	int rc;
+
+	if (!db)
+		return FX_EXIT_IO;
+	if (strcmp(cmd, "runs") == 0)
+		rc = lineage_db_runs(db, stdout, fmt, o->limit);
+	else if (strcmp(cmd, "graph") == 0)
+		rc = lineage_db_graph(db, stdout, fmt);
+	else if (strcmp(cmd, "export") == 0)
+		rc = lineage_db_export(db, stdout);
+	else
+		rc = lineage_db_walk(db, stdout, fmt, dataset,
+		                     strcmp(cmd, "upstream") == 0, o->depth);
+	lineage_db_free(db);
+	if (fflush(stdout) && !rc)
+		rc = FX_EXIT_IO;
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct lineage_opts o = {.limit = 20};
+	const struct fx_option opts[] = {
+	    FX_OPT_STRING(
+	        0, "store", &o.store, "SPEC",
+	        "read this store: file:PATH, PATH or - (default $FX_LINEAGE)"),
+	    FX_OPT_STRING(0, "format", &o.format, "FMT",
+	                  "text (default), dot, mermaid (graph) or json"),
+	    FX_OPT_INT(
+	        0, "depth", &o.depth, "N",
+	        "upstream, downstream: at most N jobs away (default all)"),
+	    FX_OPT_INT('n', "limit", &o.limit, "N",
+	               "runs: the N most recent (default 20, 0: all)"),
+	    FX_OPT_FLAG(0, "openlineage", &o.openlineage,
+	                "export: OpenLineage RunEvents, one per line"),
+	    FX_OPT_END(),
+	};
+	struct fx_ctx ctx;
+	const char *dataset;
+	int first, rc;
+
+	fx_init(&ctx, "fx-lineage");
+	first = fx_parse_options(&ctx, argc, argv, opts, &usage);
+	if (first >= argc)
+		fx_usage_error(
+		    &ctx,
+		    "expected a command: runs, upstream, downstream, graph or export");
+	dataset = check_operands(&ctx, &o, argv[first], argv + first + 1,
+	                         argc - first - 1);
+	rc = run(&ctx, &o, argv[first], dataset);
+	return fx_finish(&ctx, rc);
+}

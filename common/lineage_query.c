@@ -1,0 +1,1296 @@
+/* lineage_query.c - fx-lineage's engine: load, stitch, walk, draw */
+#include "lineage_query.h"
+#include "buf.h"
+#include "err.h"
+#include "fxtime.h"
+#include "lineage.h"
+#include "opt.h"
+#include "strmap.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Two stages joined by a pipe started this close together (ms). */
+#define STITCH_WINDOW_MS 60000
+
+struct lq_ref {
+	char *uri;
+	uint64_t count;
+};
+
+struct lq_refs {
+	struct lq_ref *v;
+	size_t n, cap;
+};
+
+/* One program run: its START and its COMPLETE or FAIL. */
+struct lq_stage {
+	char *run_id;
+	char *parent_id;
+	char *job;
+	char *pipeline_job; /* FX_JOB, or "adhoc" */
+	char *prog;
+	char *error;
+	char *boot;
+	const char *status; /* COMPLETE, FAIL, RUNNING, ABORTED */
+	int64_t start_ms, end_ms;
+	int has_start, has_end;
+	int pid;
+	unsigned long long pstart;
+	unsigned long in_pipe, out_pipe;
+	cJSON *chain; /* borrowed from the START (or end) event */
+	struct lq_refs in, out;
+	size_t up;       /* union-find parent */
+	size_t pipeline; /* index into db->pipelines after stitching */
+};
+
+struct lq_pipeline {
+	char *id;
+	char *job_key; /* graph identity */
+	char *job;     /* FX_JOB or "" */
+	char *label;   /* the stages, "fx-consume | jq | fx-sink" */
+	const char *status;
+	int64_t start_ms, end_ms;
+	size_t *stages, nstages;
+	struct lq_refs in, out;
+};
+
+struct lineage_db {
+	struct fx_ctx *ctx;
+	cJSON **events;
+	size_t nevents, evcap;
+	struct lq_stage *stages;
+	size_t nstages, stcap;
+	struct strmap by_run; /* run id -> stage index + 1 */
+	struct lq_pipeline *pipelines;
+	size_t npipelines;
+	char boot[40];
+};
+
+/* ---------------------------------------------------------------------
+ * Small helpers
+ */
+
+static const char *str(const cJSON *o, const char *key)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(j) ? j->valuestring : NULL;
+}
+
+static double num(const cJSON *o, const char *key)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(j) ? j->valuedouble : 0;
+}
+
+static const cJSON *obj(const cJSON *o, const char *key)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsObject(j) ? j : NULL;
+}
+
+static char *dup_or(const char *s, const char *dflt)
+{
+	return fx_strdup(s ? s : dflt);
+}
+
+static void refs_add(struct lq_refs *r, const char *uri, uint64_t count)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		if (strcmp(r->v[i].uri, uri) == 0) {
+			r->v[i].count += count;
+			return;
+		}
+	}
+	if (r->n == r->cap) {
+		r->cap = r->cap ? 2 * r->cap : 4;
+		r->v = fx_realloc(r->v, r->cap * sizeof(*r->v));
+	}
+	r->v[r->n].uri = fx_strdup(uri);
+	r->v[r->n++].count = count;
+}
+
+static void refs_free(struct lq_refs *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		free(r->v[i].uri);
+	free(r->v);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* namespace + name back to fx's URI: file:///path, kafka://host/topic. */
+static char *dataset_uri(const cJSON *d)
+{
+	const char *ns = str(d, "namespace"), *name = str(d, "name");
+	char *u;
+
+	if (!ns || !name)
+		return NULL;
+	u = fx_malloc(strlen(ns) + strlen(name) + 4);
+	if (strcmp(ns, "file") == 0)
+		sprintf(u, "file://%s", name);
+	else
+		sprintf(u, "%s/%s", ns, name);
+	return u;
+}
+
+static uint64_t dataset_count(const cJSON *d, const char *facets,
+                              const char *stat)
+{
+	const cJSON *f = obj(obj(d, facets), stat);
+
+	return f ? (uint64_t)num(f, "rowCount") : 0;
+}
+
+static void add_datasets(struct lq_refs *r, const cJSON *arr,
+                         const char *facets, const char *stat)
+{
+	const cJSON *d;
+
+	cJSON_ArrayForEach(d, arr)
+	{
+		char *u = dataset_uri(d);
+
+		if (u)
+			refs_add(r, u, dataset_count(d, facets, stat));
+		free(u);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Loading
+ */
+
+static struct lq_stage *stage_for(struct lineage_db *db, const char *run_id)
+{
+	void *v = strmap_get(&db->by_run, run_id, strlen(run_id));
+	struct lq_stage *s;
+
+	if (v)
+		return &db->stages[(size_t)v - 1];
+	if (db->nstages == db->stcap) {
+		db->stcap = db->stcap ? 2 * db->stcap : 64;
+		db->stages =
+		    fx_realloc(db->stages, db->stcap * sizeof(*db->stages));
+	}
+	s = &db->stages[db->nstages++];
+	memset(s, 0, sizeof(*s));
+	s->run_id = fx_strdup(run_id);
+	strmap_put(&db->by_run, run_id, strlen(run_id),
+	           (void *)(uintptr_t)db->nstages);
+	return s;
+}
+
+static void stage_fx(struct lq_stage *s, const cJSON *fx)
+{
+	const cJSON *c;
+
+	if (!fx || s->prog)
+		return;
+	s->prog = dup_or(str(fx, "program"), "?");
+	s->boot = dup_or(str(fx, "bootId"), "");
+	s->pid = (int)num(fx, "pid");
+	s->in_pipe = (unsigned long)num(fx, "stdinPipe");
+	s->out_pipe = (unsigned long)num(fx, "stdoutPipe");
+	c = cJSON_GetObjectItemCaseSensitive(fx, "chain");
+	s->chain = cJSON_IsArray(c) ? (cJSON *)c : NULL;
+	c = cJSON_GetArrayItem(s->chain, 0);
+	s->pstart = c ? (unsigned long long)num(c, "start") : 0;
+}
+
+static void stage_event(struct lq_stage *s, const cJSON *ev, const char *type,
+                        int64_t t)
+{
+	const cJSON *facets = obj(obj(ev, "run"), "facets");
+	const cJSON *parent = obj(facets, "parent");
+	const cJSON *job = obj(ev, "job");
+
+	if (!s->job)
+		s->job = dup_or(str(job, "name"), "?");
+	if (!s->parent_id && parent) {
+		s->parent_id = dup_or(str(obj(parent, "run"), "runId"), "");
+		s->pipeline_job = dup_or(str(obj(parent, "job"), "name"), "");
+	}
+	stage_fx(s, obj(facets, "fx"));
+	if (strcmp(type, "START") == 0) {
+		s->start_ms = t;
+		s->has_start = 1;
+		return;
+	}
+	if (strcmp(type, "COMPLETE") && strcmp(type, "FAIL") &&
+	    strcmp(type, "ABORT"))
+		return;
+	s->end_ms = t;
+	s->has_end = 1;
+	s->status = strcmp(type, "COMPLETE") == 0 ? "COMPLETE"
+	            : strcmp(type, "FAIL") == 0   ? "FAIL"
+	                                          : "ABORTED";
+	if (obj(facets, "errorMessage") && !s->error)
+		s->error =
+		    dup_or(str(obj(facets, "errorMessage"), "message"), "");
+	add_datasets(&s->in, cJSON_GetObjectItem(ev, "inputs"), "inputFacets",
+	             "inputStatistics");
+	add_datasets(&s->out, cJSON_GetObjectItem(ev, "outputs"),
+	             "outputFacets", "outputStatistics");
+}
+
+/* Keeps ev if it is a run event; returns 0 if it is not one. */
+static int db_add_event(struct lineage_db *db, cJSON *ev)
+{
+	const char *type = str(ev, "eventType"), *when = str(ev, "eventTime");
+	const char *run_id = str(obj(ev, "run"), "runId");
+	int64_t t = 0;
+
+	if (!type || !when || !run_id || !obj(ev, "job") ||
+	    fx_time_parse_iso(when, strlen(when), &t))
+		return 0;
+	if (db->nevents == db->evcap) {
+		db->evcap = db->evcap ? 2 * db->evcap : 256;
+		db->events =
+		    fx_realloc(db->events, db->evcap * sizeof(*db->events));
+	}
+	db->events[db->nevents++] = ev;
+	stage_event(stage_for(db, run_id), ev, type, t);
+	return 1;
+}
+
+static FILE *open_store(struct fx_ctx *ctx, const char *spec, char **path)
+{
+	FILE *f;
+
+	if (!spec || !*spec)
+		spec = getenv("FX_LINEAGE");
+	if (spec && strcmp(spec, "-") == 0) {
+		*path = fx_strdup("stdin");
+		return stdin;
+	}
+	if (!spec || !*spec || strcmp(spec, "off") == 0)
+		*path = lineage_default_path();
+	else if (strncmp(spec, "kafka:", 6) == 0)
+		fx_usage_error(
+		    ctx,
+		    "store '%s': read a Kafka store with 'fx-consume -t %s -e | fx-lineage --store -'",
+		    spec, spec + 6);
+	else
+		*path =
+		    fx_strdup(strncmp(spec, "file:", 5) == 0 ? spec + 5 : spec);
+	f = fopen(*path, "re");
+	if (!f && errno != ENOENT)
+		fx_warn(ctx, "%s: %s", *path, strerror(errno));
+	return f;
+}
+
+static void stitch(struct lineage_db *db);
+
+struct lineage_db *lineage_db_load(struct fx_ctx *ctx, const char *spec)
+{
+	struct lineage_db *db = fx_malloc(sizeof(*db));
+	char *line = NULL, *path = NULL;
+	size_t cap = 0, bad = 0;
+	ssize_t n;
+	FILE *f;
+
+	memset(db, 0, sizeof(*db));
+	db->ctx = ctx;
+	f = open_store(ctx, spec, &path);
+	if (!f && errno != ENOENT) {
+		free(path);
+		lineage_db_free(db);
+		return NULL;
+	}
+	while (f && (n = getline(&line, &cap, f)) > 0) {
+		cJSON *ev = cJSON_ParseWithLength(line, (size_t)n);
+
+		if (!ev || !db_add_event(db, ev)) {
+			cJSON_Delete(ev);
+			bad += n > 1;
+		}
+	}
+	if (f && ferror(f))
+		fx_warn(ctx, "%s: %s", path, strerror(errno));
+	if (bad)
+		fx_warn(ctx, "%s: %zu lines that are not run events skipped",
+		        path, bad);
+	if (f && f != stdin)
+		fclose(f);
+	free(line);
+	free(path);
+	stitch(db);
+	return db;
+}
+
+void lineage_db_free(struct lineage_db *db)
+{
+	size_t i;
+
+	if (!db)
+		return;
+	for (i = 0; i < db->nstages; i++) {
+		struct lq_stage *s = &db->stages[i];
+
+		free(s->run_id);
+		free(s->parent_id);
+		free(s->job);
+		free(s->pipeline_job);
+		free(s->prog);
+		free(s->error);
+		free(s->boot);
+		refs_free(&s->in);
+		refs_free(&s->out);
+	}
+	for (i = 0; i < db->npipelines; i++) {
+		struct lq_pipeline *p = &db->pipelines[i];
+
+		free(p->job_key);
+		free(p->job);
+		free(p->label);
+		free(p->stages);
+		refs_free(&p->in);
+		refs_free(&p->out);
+	}
+	for (i = 0; i < db->nevents; i++)
+		cJSON_Delete(db->events[i]);
+	free(db->events);
+	free(db->stages);
+	free(db->pipelines);
+	strmap_free(&db->by_run);
+	free(db);
+}
+
+/* ---------------------------------------------------------------------
+ * Stitching
+ */
+
+static size_t uf_find(struct lq_stage *st, size_t i)
+{
+	while (st[i].up != i) {
+		st[i].up = st[st[i].up].up;
+		i = st[i].up;
+	}
+	return i;
+}
+
+static void uf_union(struct lq_stage *st, size_t a, size_t b)
+{
+	a = uf_find(st, a);
+	b = uf_find(st, b);
+	if (a != b)
+		st[a > b ? a : b].up = a < b ? a : b;
+}
+
+static int close_in_time(const struct lq_stage *a, const struct lq_stage *b)
+{
+	int64_t d = a->start_ms - b->start_ms;
+
+	return d < STITCH_WINDOW_MS && d > -STITCH_WINDOW_MS;
+}
+
+/* Stages whose recorded pipes meet are one pipeline (see the header). */
+static void stitch_pipes(struct lineage_db *db)
+{
+	struct strmap seen = {0};
+	char key[96];
+	size_t i;
+
+	for (i = 0; i < db->nstages; i++) {
+		struct lq_stage *s = &db->stages[i];
+		const cJSON *p;
+
+		cJSON_ArrayForEach(p, s->chain)
+		{
+			unsigned long ino = (unsigned long)num(p, "stdinPipe");
+			int n;
+			void *v;
+
+			if (!ino)
+				continue;
+			n = snprintf(key, sizeof(key), "%s:%lu", s->boot, ino);
+			v = strmap_get(&seen, key, (size_t)n);
+			if (v && close_in_time(s, &db->stages[(size_t)v - 1]))
+				uf_union(db->stages, i, (size_t)v - 1);
+			else if (!v)
+				strmap_put(&seen, key, (size_t)n,
+				           (void *)(uintptr_t)(i + 1));
+		}
+	}
+	for (i = 0; i < db->nstages; i++) {
+		struct lq_stage *s = &db->stages[i];
+		int n;
+		void *v;
+
+		if (!s->out_pipe)
+			continue;
+		n = snprintf(key, sizeof(key), "%s:%lu", s->boot, s->out_pipe);
+		v = strmap_get(&seen, key, (size_t)n);
+		if (v && close_in_time(s, &db->stages[(size_t)v - 1]))
+			uf_union(db->stages, i, (size_t)v - 1);
+	}
+	strmap_free(&seen);
+}
+
+static void stitch_parents(struct lineage_db *db)
+{
+	struct strmap first = {0};
+	size_t i;
+
+	for (i = 0; i < db->nstages; i++) {
+		const char *p = db->stages[i].parent_id;
+		void *v;
+
+		if (!p || !*p)
+			continue;
+		v = strmap_get(&first, p, strlen(p));
+		if (v)
+			uf_union(db->stages, i, (size_t)v - 1);
+		else
+			strmap_put(&first, p, strlen(p),
+			           (void *)(uintptr_t)(i + 1));
+	}
+	strmap_free(&first);
+}
+
+/* A stage with no end: still running here, or killed (fx_die, SIGKILL). */
+static const char *unfinished_status(const struct lineage_db *db,
+                                     const struct lq_stage *s)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+
+	if (!s->boot || strcmp(s->boot, db->boot) != 0)
+		return "ABORTED";
+	snprintf(path, sizeof(path), "/proc/%d/stat", s->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return "ABORTED";
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	p = p ? strrchr(buf, ')') : NULL;
+	for (int field = 2; p && field < 22; field++) {
+		p = strchr(p + 1, ' ');
+	}
+	if (p && strtoull(p + 1, NULL, 10) == s->pstart)
+		return "RUNNING";
+	return "ABORTED";
+}
+
+static int status_rank(const char *s)
+{
+	if (strcmp(s, "FAIL") == 0)
+		return 3;
+	if (strcmp(s, "RUNNING") == 0)
+		return 2;
+	if (strcmp(s, "ABORTED") == 0)
+		return 1;
+	return 0;
+}
+
+/* A stage or a process of a chain, in pipe order. */
+struct lq_link {
+	const char *name;
+	unsigned long in, out;
+	int pid;
+};
+
+static int link_known(const struct lq_link *v, size_t n, int pid)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].pid == pid)
+			return 1;
+	return 0;
+}
+
+/*
+ * The stage programs in pipe order: the longest recorded chain (it holds
+ * the non-fx processes too), then the stages it missed, put before or
+ * after it where their pipes say (a head that exited before the last
+ * stage looked).
+ */
+static char *pipeline_label(const struct lineage_db *db,
+                            const struct lq_pipeline *p)
+{
+	const cJSON *best = NULL, *e;
+	struct fx_buf b = FX_BUF_INIT;
+	size_t n = 0, i, j, cap;
+	struct lq_link *v;
+	int moved = 1;
+
+	for (i = 0; i < p->nstages; i++) {
+		const cJSON *c = db->stages[p->stages[i]].chain;
+
+		if (c &&
+		    (!best || cJSON_GetArraySize(c) > cJSON_GetArraySize(best)))
+			best = c;
+	}
+	cap = (size_t)cJSON_GetArraySize(best) + p->nstages + 1;
+	v = fx_malloc(cap * sizeof(*v));
+	for (j = (size_t)cJSON_GetArraySize(best); j-- > 0;) {
+		e = cJSON_GetArrayItem(best, (int)j);
+		v[n++] = (struct lq_link){str(e, "comm") ? str(e, "comm") : "?",
+		                          (unsigned long)num(e, "stdinPipe"),
+		                          (unsigned long)num(e, "stdoutPipe"),
+		                          (int)num(e, "pid")};
+	}
+	while (moved) {
+		moved = 0;
+		for (i = 0; i < p->nstages; i++) {
+			const struct lq_stage *s = &db->stages[p->stages[i]];
+
+			if (link_known(v, n, s->pid))
+				continue;
+			if (n && s->out_pipe && s->out_pipe == v[0].in) {
+				memmove(v + 1, v, n * sizeof(*v));
+				n++;
+				v[0] = (struct lq_link){s->prog, s->in_pipe,
+				                        s->out_pipe, s->pid};
+				moved = 1;
+			} else if (!n ||
+			           (s->in_pipe && s->in_pipe == v[n - 1].out)) {
+				v[n++] = (struct lq_link){s->prog, s->in_pipe,
+				                          s->out_pipe, s->pid};
+				moved = 1;
+			}
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (i)
+			fx_buf_adds(&b, " | ");
+		fx_buf_adds(&b, v[i].name);
+	}
+	for (i = 0; i < p->nstages; i++) {
+		const struct lq_stage *s = &db->stages[p->stages[i]];
+
+		if (link_known(v, n, s->pid))
+			continue;
+		fx_buf_adds(&b, b.len ? ", " : "");
+		fx_buf_adds(&b, s->prog ? s->prog : "?");
+	}
+	fx_buf_addc(&b, 0);
+	free(v);
+	return b.p;
+}
+
+/* FX_JOB, or the sorted stage jobs: the same commands are the same job. */
+static void pipeline_job(const struct lineage_db *db, struct lq_pipeline *p)
+{
+	const struct lq_stage *first = &db->stages[p->stages[0]];
+	struct fx_buf b = FX_BUF_INIT;
+	char **jobs;
+	size_t i;
+
+	if (first->pipeline_job && *first->pipeline_job &&
+	    strcmp(first->pipeline_job, "adhoc") != 0) {
+		p->job = fx_strdup(first->pipeline_job);
+		p->job_key = fx_strdup(first->pipeline_job);
+		return;
+	}
+	p->job = fx_strdup("");
+	jobs = fx_malloc(p->nstages * sizeof(*jobs));
+	for (i = 0; i < p->nstages; i++)
+		jobs[i] = db->stages[p->stages[i]].job;
+	qsort(jobs, p->nstages, sizeof(*jobs), cmp_str);
+	fx_buf_adds(&b, "adhoc:");
+	for (i = 0; i < p->nstages; i++) {
+		fx_buf_adds(&b, jobs[i]);
+		fx_buf_addc(&b, i + 1 < p->nstages ? ',' : 0);
+	}
+	free(jobs);
+	p->job_key = b.p;
+}
+
+static void pipeline_fill(struct lineage_db *db, struct lq_pipeline *p)
+{
+	size_t i, j;
+
+	p->status = "COMPLETE";
+	for (i = 0; i < p->nstages; i++) {
+		struct lq_stage *s = &db->stages[p->stages[i]];
+		int64_t t0 = s->has_start ? s->start_ms : s->end_ms;
+		int64_t t1 = s->has_end ? s->end_ms : t0;
+
+		if (!s->status)
+			s->status = unfinished_status(db, s);
+		if (status_rank(s->status) > status_rank(p->status))
+			p->status = s->status;
+		if (i == 0 || t0 < p->start_ms) {
+			p->start_ms = t0;
+			p->id = s->parent_id ? s->parent_id : s->run_id;
+		}
+		if (i == 0 || t1 > p->end_ms)
+			p->end_ms = t1;
+		for (j = 0; j < s->in.n; j++)
+			refs_add(&p->in, s->in.v[j].uri, s->in.v[j].count);
+		for (j = 0; j < s->out.n; j++)
+			refs_add(&p->out, s->out.v[j].uri, s->out.v[j].count);
+	}
+	p->label = pipeline_label(db, p);
+	pipeline_job(db, p);
+}
+
+static void stitch(struct lineage_db *db)
+{
+	size_t i, root;
+	struct lq_pipeline *p;
+	size_t *of_root;
+
+	{
+		char boot[40] = "";
+		FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+		if (f && fgets(boot, sizeof(boot), f))
+			boot[strcspn(boot, "\n")] = 0;
+		if (f)
+			fclose(f);
+		memcpy(db->boot, boot, sizeof(boot));
+	}
+	for (i = 0; i < db->nstages; i++)
+		db->stages[i].up = i;
+	stitch_parents(db);
+	stitch_pipes(db);
+	of_root = fx_malloc((db->nstages + 1) * sizeof(*of_root));
+	db->pipelines = fx_malloc((db->nstages + 1) * sizeof(*db->pipelines));
+	for (i = 0; i < db->nstages; i++) {
+		root = uf_find(db->stages, i);
+		if (root == i) {
+			of_root[i] = db->npipelines;
+			p = &db->pipelines[db->npipelines++];
+			memset(p, 0, sizeof(*p));
+			p->stages = fx_malloc(db->nstages * sizeof(size_t));
+		}
+	}
+	for (i = 0; i < db->nstages; i++) {
+		p = &db->pipelines[of_root[uf_find(db->stages, i)]];
+		db->stages[i].pipeline = (size_t)(p - db->pipelines);
+		p->stages[p->nstages++] = i;
+	}
+	for (i = 0; i < db->npipelines; i++)
+		pipeline_fill(db, &db->pipelines[i]);
+	free(of_root);
+}
+
+/* ---------------------------------------------------------------------
+ * runs
+ */
+
+static void print_refs(FILE *f, const char *what, const struct lq_refs *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		fprintf(f, "    %-6s %s (%llu)\n", what, r->v[i].uri,
+		        (unsigned long long)r->v[i].count);
+}
+
+static cJSON *refs_json(const struct lq_refs *r)
+{
+	cJSON *a = cJSON_CreateArray();
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "dataset", r->v[i].uri);
+		cJSON_AddNumberToObject(o, "records", (double)r->v[i].count);
+		cJSON_AddItemToArray(a, o);
+	}
+	return a;
+}
+
+static cJSON *stages_json(const struct lineage_db *db,
+                          const struct lq_pipeline *p)
+{
+	cJSON *a = cJSON_CreateArray();
+	size_t i;
+
+	for (i = 0; i < p->nstages; i++) {
+		const struct lq_stage *s = &db->stages[p->stages[i]];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "runId", s->run_id);
+		cJSON_AddStringToObject(o, "program", s->prog ? s->prog : "?");
+		cJSON_AddStringToObject(o, "job", s->job);
+		cJSON_AddStringToObject(o, "status", s->status);
+		if (s->error)
+			cJSON_AddStringToObject(o, "error", s->error);
+		cJSON_AddNumberToObject(o, "pid", s->pid);
+		cJSON_AddItemToArray(a, o);
+	}
+	return a;
+}
+
+static cJSON *run_json(const struct lineage_db *db, const struct lq_pipeline *p)
+{
+	cJSON *o = cJSON_CreateObject();
+	char t[FX_TIME_ISO_LEN + 1];
+
+	cJSON_AddStringToObject(o, "runId", p->id);
+	cJSON_AddStringToObject(o, "job", p->job);
+	cJSON_AddStringToObject(o, "pipeline", p->label);
+	cJSON_AddStringToObject(o, "status", p->status);
+	fx_time_format_iso(p->start_ms, t);
+	cJSON_AddStringToObject(o, "start", t);
+	cJSON_AddNumberToObject(o, "seconds",
+	                        (double)(p->end_ms - p->start_ms) / 1000.0);
+	cJSON_AddItemToObject(o, "stages", stages_json(db, p));
+	cJSON_AddItemToObject(o, "inputs", refs_json(&p->in));
+	cJSON_AddItemToObject(o, "outputs", refs_json(&p->out));
+	return o;
+}
+
+static void run_text(const struct lineage_db *db, FILE *f,
+                     const struct lq_pipeline *p)
+{
+	char t[FX_TIME_ISO_LEN + 1];
+	size_t i;
+
+	fx_time_format_iso(p->start_ms, t);
+	fprintf(f, "%s  %s  %-8s %.3fs  %s\n", t, p->id, p->status,
+	        (double)(p->end_ms - p->start_ms) / 1000.0,
+	        *p->job ? p->job : "-");
+	fprintf(f, "    stages %s\n", p->label);
+	print_refs(f, "in", &p->in);
+	print_refs(f, "out", &p->out);
+	for (i = 0; i < p->nstages; i++) {
+		const struct lq_stage *s = &db->stages[p->stages[i]];
+
+		if (s->error)
+			fprintf(f, "    error  %s: %s\n", s->prog, s->error);
+	}
+}
+
+static int cmp_start_desc(const void *a, const void *b, void *arg)
+{
+	const struct lq_pipeline *p = arg;
+	int64_t x = p[*(const size_t *)a].start_ms;
+	int64_t y = p[*(const size_t *)b].start_ms;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+int lineage_db_runs(struct lineage_db *db, FILE *f, enum lq_format fmt,
+                    int64_t limit)
+{
+	size_t *order = fx_malloc((db->npipelines + 1) * sizeof(*order));
+	size_t i, n = db->npipelines;
+	cJSON *arr = cJSON_CreateArray();
+
+	for (i = 0; i < n; i++)
+		order[i] = i;
+	qsort_r(order, n, sizeof(*order), cmp_start_desc, db->pipelines);
+	if (limit > 0 && (size_t)limit < n)
+		n = (size_t)limit;
+	for (i = 0; i < n; i++) {
+		if (fmt == LQ_JSON)
+			cJSON_AddItemToArray(
+			    arr, run_json(db, &db->pipelines[order[i]]));
+		else
+			run_text(db, f, &db->pipelines[order[i]]);
+	}
+	if (fmt == LQ_JSON) {
+		char *s = cJSON_Print(arr);
+
+		fprintf(f, "%s\n", s);
+		cJSON_free(s);
+	}
+	cJSON_Delete(arr);
+	free(order);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * The graph: dataset and job nodes, in sorted order for stable output.
+ */
+
+struct lq_graph {
+	char **datasets; /* sorted URIs */
+	size_t nds;
+	char **jobs; /* sorted job keys */
+	size_t njobs;
+	size_t *job_pipeline; /* a pipeline of each job, for its label */
+	unsigned char *in;    /* [job * nds + ds]: ds is an input of job */
+	unsigned char *out;
+};
+
+static size_t index_of(char **v, size_t n, const char *s)
+{
+	char **p = bsearch(&s, v, n, sizeof(*v), cmp_str);
+
+	return p ? (size_t)(p - v) : (size_t)-1;
+}
+
+static void collect(struct strmap *m, const char *s)
+{
+	if (!strmap_get(m, s, strlen(s)))
+		strmap_put(m, s, strlen(s), (void *)1);
+}
+
+static char **sorted_keys(const struct strmap *m, size_t *n)
+{
+	char **v = fx_malloc((m->n + 1) * sizeof(*v));
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		v[i] = m->entries[i].key;
+	qsort(v, m->n, sizeof(*v), cmp_str);
+	*n = m->n;
+	return v;
+}
+
+static void graph_build(const struct lineage_db *db, struct lq_graph *g,
+                        struct strmap *dsm, struct strmap *jobm)
+{
+	size_t i, j, k;
+
+	memset(g, 0, sizeof(*g));
+	for (i = 0; i < db->npipelines; i++) {
+		const struct lq_pipeline *p = &db->pipelines[i];
+
+		if (!p->in.n && !p->out.n)
+			continue; /* touched no dataset: not in the graph */
+		collect(jobm, p->job_key);
+		for (j = 0; j < p->in.n; j++)
+			collect(dsm, p->in.v[j].uri);
+		for (j = 0; j < p->out.n; j++)
+			collect(dsm, p->out.v[j].uri);
+	}
+	g->datasets = sorted_keys(dsm, &g->nds);
+	g->jobs = sorted_keys(jobm, &g->njobs);
+	g->in = fx_malloc(g->njobs * g->nds + 1);
+	g->out = fx_malloc(g->njobs * g->nds + 1);
+	memset(g->in, 0, g->njobs * g->nds + 1);
+	memset(g->out, 0, g->njobs * g->nds + 1);
+	g->job_pipeline = fx_malloc((g->njobs + 1) * sizeof(size_t));
+	for (i = 0; i < db->npipelines; i++) {
+		const struct lq_pipeline *p = &db->pipelines[i];
+
+		if (!p->in.n && !p->out.n)
+			continue;
+		k = index_of(g->jobs, g->njobs, p->job_key);
+		g->job_pipeline[k] = i;
+		for (j = 0; j < p->in.n; j++)
+			g->in[k * g->nds + index_of(g->datasets, g->nds,
+			                            p->in.v[j].uri)] = 1;
+		for (j = 0; j < p->out.n; j++)
+			g->out[k * g->nds + index_of(g->datasets, g->nds,
+			                             p->out.v[j].uri)] = 1;
+	}
+}
+
+static void graph_free(struct lq_graph *g)
+{
+	free(g->datasets);
+	free(g->jobs);
+	free(g->in);
+	free(g->out);
+	free(g->job_pipeline);
+}
+
+static const char *job_label(const struct lineage_db *db,
+                             const struct lq_graph *g, size_t k)
+{
+	const struct lq_pipeline *p = &db->pipelines[g->job_pipeline[k]];
+
+	return *p->job ? p->job : p->label;
+}
+
+/* A short, stable label: the topic, or the path from the cwd. */
+static const char *dataset_label(const char *uri, const char *cwd, char *buf,
+                                 size_t n)
+{
+	size_t c = strlen(cwd);
+
+	if (strncmp(uri, "kafka://", 8) == 0) {
+		const char *t = strchr(uri + 8, '/');
+
+		snprintf(buf, n, "%s", t ? t + 1 : uri);
+	} else if (strncmp(uri, "file://", 7) == 0 && c > 1 &&
+	           strncmp(uri + 7, cwd, c) == 0 && uri[7 + c] == '/') {
+		snprintf(buf, n, "%s", uri + 8 + c);
+	} else if (strncmp(uri, "file://", 7) == 0) {
+		snprintf(buf, n, "%s", uri + 7);
+	} else {
+		snprintf(buf, n, "%s", uri);
+	}
+	return buf;
+}
+
+/* Quotes s for DOT ("...") or Mermaid (#quot;). */
+static void put_quoted(FILE *f, const char *s, int mermaid)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputs(mermaid ? "#quot;" : "\\\"", f);
+		else if (*s == '\\' && !mermaid)
+			fputs("\\\\", f);
+		else if (*s == '\n')
+			fputs(mermaid ? " " : "\\n", f);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void graph_dot(const struct lineage_db *db, const struct lq_graph *g,
+                      FILE *f, const char *cwd)
+{
+	char buf[4096];
+	size_t i, k;
+
+	fputs("digraph lineage {\n\trankdir=LR;\n"
+	      "\tnode [fontname=\"Helvetica\", fontsize=11];\n"
+	      "\tedge [color=\"#555555\"];\n",
+	      f);
+	for (i = 0; i < g->nds; i++) {
+		int kafka = strncmp(g->datasets[i], "kafka://", 8) == 0;
+
+		fprintf(f, "\td%zu [label=", i + 1);
+		put_quoted(
+		    f, dataset_label(g->datasets[i], cwd, buf, sizeof(buf)), 0);
+		fprintf(f, ", shape=%s, style=filled, fillcolor=\"%s\"];\n",
+		        kafka ? "box3d" : "folder",
+		        kafka ? "#fde7c8" : "#dcebd9");
+	}
+	for (k = 0; k < g->njobs; k++) {
+		fprintf(f, "\tj%zu [label=", k + 1);
+		put_quoted(f, job_label(db, g, k), 0);
+		fputs(", shape=box, style=\"rounded,filled\", "
+		      "fillcolor=\"#dde6f5\"];\n",
+		      f);
+	}
+	for (k = 0; k < g->njobs; k++)
+		for (i = 0; i < g->nds; i++) {
+			if (g->in[k * g->nds + i])
+				fprintf(f, "\td%zu -> j%zu;\n", i + 1, k + 1);
+			if (g->out[k * g->nds + i])
+				fprintf(f, "\tj%zu -> d%zu;\n", k + 1, i + 1);
+		}
+	fputs("}\n", f);
+}
+
+static void graph_mermaid(const struct lineage_db *db, const struct lq_graph *g,
+                          FILE *f, const char *cwd)
+{
+	char buf[4096];
+	size_t i, k;
+
+	fputs("flowchart LR\n", f);
+	for (i = 0; i < g->nds; i++) {
+		fprintf(f, "    d%zu[(", i + 1);
+		put_quoted(
+		    f, dataset_label(g->datasets[i], cwd, buf, sizeof(buf)), 1);
+		fputs(")]\n", f);
+	}
+	for (k = 0; k < g->njobs; k++) {
+		fprintf(f, "    j%zu(", k + 1);
+		put_quoted(f, job_label(db, g, k), 1);
+		fputs(")\n", f);
+	}
+	for (k = 0; k < g->njobs; k++)
+		for (i = 0; i < g->nds; i++) {
+			if (g->in[k * g->nds + i])
+				fprintf(f, "    d%zu --> j%zu\n", i + 1, k + 1);
+			if (g->out[k * g->nds + i])
+				fprintf(f, "    j%zu --> d%zu\n", k + 1, i + 1);
+		}
+}
+
+static void graph_text(const struct lineage_db *db, const struct lq_graph *g,
+                       FILE *f)
+{
+	size_t i, k;
+
+	for (k = 0; k < g->njobs; k++) {
+		const struct lq_pipeline *p =
+		    &db->pipelines[g->job_pipeline[k]];
+
+		fprintf(f, "[%s]", job_label(db, g, k));
+		if (*p->job)
+			fprintf(f, " %s", p->label);
+		fputc('\n', f);
+		for (i = 0; i < g->nds; i++)
+			if (g->in[k * g->nds + i])
+				fprintf(f, "    in   %s\n", g->datasets[i]);
+		for (i = 0; i < g->nds; i++)
+			if (g->out[k * g->nds + i])
+				fprintf(f, "    out  %s\n", g->datasets[i]);
+	}
+}
+
+static void graph_json(const struct lineage_db *db, const struct lq_graph *g,
+                       FILE *f)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *nodes = cJSON_AddArrayToObject(o, "nodes");
+	cJSON *edges = cJSON_AddArrayToObject(o, "edges");
+	char id[32], id2[32];
+	size_t i, k;
+	char *s;
+
+	for (i = 0; i < g->nds; i++) {
+		cJSON *n = cJSON_CreateObject();
+
+		snprintf(id, sizeof(id), "d%zu", i + 1);
+		cJSON_AddStringToObject(n, "id", id);
+		cJSON_AddStringToObject(n, "kind", "dataset");
+		cJSON_AddStringToObject(n, "name", g->datasets[i]);
+		cJSON_AddItemToArray(nodes, n);
+	}
+	for (k = 0; k < g->njobs; k++) {
+		cJSON *n = cJSON_CreateObject();
+
+		snprintf(id, sizeof(id), "j%zu", k + 1);
+		cJSON_AddStringToObject(n, "id", id);
+		cJSON_AddStringToObject(n, "kind", "job");
+		cJSON_AddStringToObject(n, "name", job_label(db, g, k));
+		cJSON_AddStringToObject(
+		    n, "pipeline", db->pipelines[g->job_pipeline[k]].label);
+		cJSON_AddItemToArray(nodes, n);
+	}
+	for (k = 0; k < g->njobs; k++)
+		for (i = 0; i < g->nds; i++) {
+			int is_in = g->in[k * g->nds + i];
+			cJSON *e;
+
+			if (!is_in && !g->out[k * g->nds + i])
+				continue;
+			snprintf(id, sizeof(id), "d%zu", i + 1);
+			snprintf(id2, sizeof(id2), "j%zu", k + 1);
+			if (is_in) {
+				e = cJSON_CreateObject();
+				cJSON_AddStringToObject(e, "from", id);
+				cJSON_AddStringToObject(e, "to", id2);
+				cJSON_AddItemToArray(edges, e);
+			}
+			if (g->out[k * g->nds + i]) {
+				e = cJSON_CreateObject();
+				cJSON_AddStringToObject(e, "from", id2);
+				cJSON_AddStringToObject(e, "to", id);
+				cJSON_AddItemToArray(edges, e);
+			}
+		}
+	s = cJSON_Print(o);
+	fprintf(f, "%s\n", s);
+	cJSON_free(s);
+	cJSON_Delete(o);
+}
+
+int lineage_db_graph(struct lineage_db *db, FILE *f, enum lq_format fmt)
+{
+	struct strmap dsm = {0}, jobm = {0};
+	struct lq_graph g;
+	char cwd[4096];
+
+	if (!getcwd(cwd, sizeof(cwd)))
+		strcpy(cwd, "/");
+	graph_build(db, &g, &dsm, &jobm);
+	if (fmt == LQ_DOT)
+		graph_dot(db, &g, f, cwd);
+	else if (fmt == LQ_MERMAID)
+		graph_mermaid(db, &g, f, cwd);
+	else if (fmt == LQ_JSON)
+		graph_json(db, &g, f);
+	else
+		graph_text(db, &g, f);
+	graph_free(&g);
+	strmap_free(&dsm);
+	strmap_free(&jobm);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * upstream, downstream
+ */
+
+/* The part of a URI a short form is matched against: path or topic. */
+static const char *uri_name(const char *uri)
+{
+	if (strncmp(uri, "file://", 7) == 0)
+		return uri + 7;
+	if (strncmp(uri, "kafka://", 8) == 0 && strchr(uri + 8, '/'))
+		return strchr(uri + 8, '/') + 1;
+	return uri;
+}
+
+/* "ods_play" is the topic; "warehouse/ads/" a trailing part of a path. */
+static int short_match(const char *uri, const char *arg, size_t n)
+{
+	const char *name = uri_name(uri);
+	size_t len = strlen(name);
+
+	if (len == n && strncmp(name, arg, n) == 0)
+		return 1;
+	return len > n && strncmp(name + len - n, arg, n) == 0 &&
+	       name[len - n - 1] == '/';
+}
+
+static size_t resolve(const struct lineage_db *db, const struct lq_graph *g,
+                      const char *arg)
+{
+	size_t i, n = strlen(arg), found = (size_t)-1, nfound = 0;
+	struct fx_buf b = FX_BUF_INIT;
+
+	i = index_of(g->datasets, g->nds, arg);
+	if (i != (size_t)-1)
+		return i;
+	while (n > 1 && arg[n - 1] == '/')
+		n--;
+	for (i = 0; i < g->nds; i++) {
+		if (!short_match(g->datasets[i], arg, n))
+			continue;
+		found = i;
+		nfound++;
+		fx_buf_adds(&b, "\n  ");
+		fx_buf_adds(&b, g->datasets[i]);
+	}
+	fx_buf_addc(&b, 0);
+	if (nfound == 0)
+		fx_usage_error(db->ctx, "no dataset '%s' in the lineage store",
+		               arg);
+	if (nfound > 1)
+		fx_usage_error(db->ctx, "dataset '%s' is ambiguous:%s", arg,
+		               b.p);
+	fx_buf_free(&b);
+	return found;
+}
+
+struct walk_hit {
+	size_t ds;
+	int64_t depth;
+	size_t via; /* job index */
+};
+
+static void walk_print(const struct lineage_db *db, const struct lq_graph *g,
+                       FILE *f, enum lq_format fmt, const struct walk_hit *h,
+                       size_t n)
+{
+	cJSON *arr = cJSON_CreateArray();
+	size_t i;
+	char *s;
+
+	for (i = 0; i < n; i++) {
+		const char *job = job_label(db, g, h[i].via);
+
+		if (fmt != LQ_JSON) {
+			fprintf(f, "%lld\t%s\t%s\n", (long long)h[i].depth,
+			        g->datasets[h[i].ds], job);
+			continue;
+		}
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(o, "depth", (double)h[i].depth);
+		cJSON_AddStringToObject(o, "dataset", g->datasets[h[i].ds]);
+		cJSON_AddStringToObject(o, "via", job);
+		cJSON_AddItemToArray(arr, o);
+	}
+	if (fmt == LQ_JSON) {
+		s = cJSON_Print(arr);
+		fprintf(f, "%s\n", s);
+		cJSON_free(s);
+	}
+	cJSON_Delete(arr);
+}
+
+/* Breadth first over dataset -> job -> dataset, each dataset once. */
+static size_t walk(const struct lq_graph *g, size_t start, int up,
+                   int64_t depth, struct walk_hit *hits)
+{
+	unsigned char *seen = fx_malloc(g->nds + 1);
+	const unsigned char *from = up ? g->out : g->in;
+	const unsigned char *to = up ? g->in : g->out;
+	size_t n = 0, head = 0, i, k;
+
+	memset(seen, 0, g->nds + 1);
+	seen[start] = 1;
+	/* hits doubles as the queue; the start is not a hit */
+	hits[n++] = (struct walk_hit){start, 0, 0};
+	while (head < n) {
+		struct walk_hit cur = hits[head++];
+
+		if (depth > 0 && cur.depth >= depth)
+			continue;
+		for (k = 0; k < g->njobs; k++) {
+			if (!from[k * g->nds + cur.ds])
+				continue;
+			for (i = 0; i < g->nds; i++) {
+				if (!to[k * g->nds + i] || seen[i])
+					continue;
+				seen[i] = 1;
+				hits[n++] =
+				    (struct walk_hit){i, cur.depth + 1, k};
+			}
+		}
+	}
+	free(seen);
+	return n;
+}
+
+int lineage_db_walk(struct lineage_db *db, FILE *f, enum lq_format fmt,
+                    const char *dataset, int up, int64_t depth)
+{
+	struct strmap dsm = {0}, jobm = {0};
+	struct walk_hit *hits;
+	struct lq_graph g;
+	size_t start, n;
+
+	graph_build(db, &g, &dsm, &jobm);
+	start = resolve(db, &g, dataset);
+	hits = fx_malloc((g.nds + 1) * sizeof(*hits));
+	n = walk(&g, start, up, depth, hits);
+	walk_print(db, &g, f, fmt, hits + 1, n - 1);
+	free(hits);
+	graph_free(&g);
+	strmap_free(&dsm);
+	strmap_free(&jobm);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * export
+ */
+
+int lineage_db_export(struct lineage_db *db, FILE *f)
+{
+	size_t i;
+
+	for (i = 0; i < db->nevents; i++) {
+		cJSON *ev = db->events[i];
+		cJSON *run = cJSON_GetObjectItemCaseSensitive(ev, "run");
+		const char *id = str(run, "runId");
+		cJSON *prun = cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(
+		        cJSON_GetObjectItemCaseSensitive(run, "facets"),
+		        "parent"),
+		    "run");
+		void *v = strmap_get(&db->by_run, id, strlen(id));
+		const struct lq_pipeline *p =
+		    &db->pipelines[db->stages[(size_t)v - 1].pipeline];
+		char *s;
+
+		if (prun && str(prun, "runId") &&
+		    strcmp(str(prun, "runId"), p->id) != 0)
+			cJSON_ReplaceItemInObjectCaseSensitive(
+			    prun, "runId", cJSON_CreateString(p->id));
+		s = cJSON_PrintUnformatted(ev);
+		if (!s)
+			fx_oom();
+		fprintf(f, "%s\n", s);
+		cJSON_free(s);
+	}
+	return 0;
+}

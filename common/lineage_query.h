@@ -1,0 +1,67 @@
+/*
+ * lineage_query.h - fx-lineage's engine: reads a lineage store, stitches
+ * the stages of each pipeline run together and answers questions about
+ * the dataset graph.
+ *
+ * Stitching: stages that recorded the same parent run are one pipeline
+ * run; so are stages joined by a pipe (one stage's stdout pipe is in a
+ * later stage's recorded upstream chain, on the same boot, started within
+ * a minute of each other), which mends pipelines whose stages raced a
+ * short-lived head. A pipeline run's id is then the parent run id of its
+ * earliest stage.
+ *
+ * The graph: dataset -> job -> dataset, a job being FX_JOB's name or, for
+ * unnamed pipelines, the set of stage jobs (so identical command lines
+ * across runs are one job and different ones are not).
+ *
+ * All output goes to stdout; a struct lineage_db owns everything it read.
+ */
+#ifndef FX_LINEAGE_QUERY_H
+#define FX_LINEAGE_QUERY_H
+
+#include "fx.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+enum lq_format {
+	LQ_TEXT = 0,
+	LQ_DOT,
+	LQ_MERMAID,
+	LQ_JSON,
+};
+
+struct lineage_db;
+
+/*
+ * Reads the store: spec is FX_LINEAGE's syntax (file:PATH), a plain PATH,
+ * "-" for stdin, or NULL for FX_LINEAGE or the default file. A missing
+ * store is an empty one. Lines that are not run events are skipped (and
+ * counted in a warning). Returns NULL after a message (I/O error).
+ */
+struct lineage_db *lineage_db_load(struct fx_ctx *ctx, const char *spec);
+void lineage_db_free(struct lineage_db *db);
+
+/* Recent pipeline runs, newest first, at most limit (0: all). */
+int lineage_db_runs(struct lineage_db *db, FILE *f, enum lq_format fmt,
+                    int64_t limit);
+
+/*
+ * The datasets upstream (up = 1) or downstream of dataset, to depth job
+ * hops (0: all). dataset may be a URI or a short form: a topic, a file
+ * name, a path suffix ("warehouse/ads/"). An unknown or ambiguous name is
+ * a usage error (the message lists the candidates).
+ */
+int lineage_db_walk(struct lineage_db *db, FILE *f, enum lq_format fmt,
+                    const char *dataset, int up, int64_t depth);
+
+/* The dataset graph across all runs. */
+int lineage_db_graph(struct lineage_db *db, FILE *f, enum lq_format fmt);
+
+/*
+ * The stored events as OpenLineage JSON, one per line, with each stage's
+ * parent run set to its stitched pipeline run.
+ */
+int lineage_db_export(struct lineage_db *db, FILE *f);
+
+#endif
