@@ -4,10 +4,13 @@
 #include "opt.h"
 #include "partition.h"
 #include "table.h"
+#include "tablekafka.h"
+
+#include <stdlib.h>
 
 static const struct fx_usage usage = {
     "fx-partition --table T.json [--files] [--explain] [OPTION]... [FILE]...\n"
-    "       fx-partition --table T.json --list [--files [DIR]]",
+    "       fx-partition --table T.json --list [-b BROKERS] [--files [DIR]]",
     "Compute each record's partition from its fields and the table\n"
     "definition T.json (see fx-table(5)) and add \"_fx_dest\": its Kafka\n"
     "topic or, with --files, its directory, for fx-sink to route by.\n"
@@ -18,6 +21,8 @@ static const struct fx_usage usage = {
 int main(int argc, char **argv)
 {
 	struct partition_opts o = {0};
+	struct kafka_conf kc = KAFKA_CONF_INIT;
+	struct fx_strlist topics = {0};
 	const struct fx_option opts[] = {
 	    FX_OPT_STRING(0, "table", &o.table, "T.json",
 	                  "the partition flow table definition"),
@@ -29,11 +34,12 @@ int main(int argc, char **argv)
 	    FX_OPT_FLAG(
 	        0, "list", &o.list,
 	        "print the table's partitions: static, default, template, and those that exist"),
+	    FX_OPT_KAFKA(&kc),
 	    FX_OPT_END(),
 	};
 	struct fx_ctx ctx;
 	struct table *t;
-	int first, rc;
+	int first, rc = 0, broker;
 
 	fx_init(&ctx, "fx-partition");
 	first = fx_parse_options(&ctx, argc, argv, opts, &usage);
@@ -46,12 +52,18 @@ int main(int argc, char **argv)
 		               o.files ? "one DIR at most" : "no operands");
 	if (!(t = table_load(&ctx, o.table)))
 		return fx_finish(&ctx, FX_EXIT_USAGE);
-	if (o.list)
-		rc = partition_list(&ctx, &o, t, NULL,
+	/* --list asks the broker when one is named */
+	broker = kc.brokers || kc.nprops || getenv("FX_BROKERS");
+	if (o.list && !o.files && broker)
+		rc = kafka_topic_names(&ctx, &kc, &topics);
+	if (o.list && !rc)
+		rc = partition_list(&ctx, &o, t, broker ? &topics : NULL,
 		                    first < argc ? argv[first] : ".");
-	else
+	else if (!o.list)
 		rc = partition_run(&ctx, &o, t, argv + first,
 		                   (size_t)(argc - first));
 	table_free(t);
+	fx_strlist_free(&topics);
+	kafka_conf_free(&kc);
 	return fx_finish(&ctx, rc);
 }

@@ -1,0 +1,234 @@
+#!/usr/bin/env bats
+# fx-partition: partition flow tables, for Kafka topics and directories.
+# Kafka tests start their own fx-devbroker and stop it by PID; kcat is the
+# independent client that counts what landed in each topic.
+
+load test_helper
+
+EX="$BATS_TEST_DIRNAME/../share/examples"
+
+setup() {
+	fx_setup_tmp
+	DEVBROKER=
+}
+
+teardown() {
+	if [ -n "${DEVBROKER:-}" ]; then
+		kill "$DEVBROKER" 2>/dev/null
+		wait "$DEVBROKER" 2>/dev/null
+	fi
+	fx_teardown_tmp
+}
+
+start_broker() {
+	fx-devbroker --bootstrap-file bs >devbroker.out 2>devbroker.err &
+	DEVBROKER=$!
+	for _ in $(seq 100); do [ -s bs ] && break; sleep 0.05; done
+	B=$(cat bs)
+	export FX_BROKERS=$B
+}
+
+# kcount TOPIC: the messages in TOPIC, by kcat
+kcount() {
+	kcat -C -b "$B" -t "$1" -e -q | wc -l
+}
+
+# def JSON: writes t.json
+def() {
+	printf '%s\n' "$1" >t.json
+}
+
+# broken JSON MESSAGE: the definition fails with exactly MESSAGE, exit 2
+broken() {
+	def "$1"
+	run --separate-stderr fx-partition --table t.json </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "fx-partition: t.json: $2"
+	assert_output ''
+}
+
+@test "routes by a static map, then the template: _fx_dest before the closing brace" {
+	gen 200 1 | fx-partition --table "$EX/ods_play.table.json" >out
+	assert_equal "$(wc -l <out)" 200
+	assert_equal "$(jq -c 'select(.os == "ios") | ._fx_dest' out | sort -u)" '"play_apple"'
+	assert_equal "$(jq -c 'select(.os == "android") | ._fx_dest' out | sort -u)" '"play_android"'
+	assert_equal "$(jq -c 'select(.os == "web") | ._fx_dest' out | sort -u)" '"ods_play_web"'
+	# every other byte of the record is kept
+	gen 200 1 >in
+	assert_equal "$(jq -c 'del(._fx_dest)' out)" "$(jq -c . in)"
+	run fx-partition --table "$EX/ods_play.table.json" <<<'{}  '
+	assert_failure 1
+}
+
+@test "an empty object and an earlier _fx_dest" {
+	def '{"name":"x","partition_by":[{"name":"os"}],"kafka":{"default":"all"}}'
+	run fx-partition --table t.json <<<'{"os":"a","_fx_dest":"old","_fx_topic":"t"}'
+	assert_success
+	assert_output '{"os":"a","_fx_topic":"t","_fx_dest":"all"}'
+}
+
+@test "--files: directories from the template, day of the event time" {
+	gen 50 3 | fx-partition --table "$EX/ods_play.table.json" --files >out
+	assert_equal "$(jq -r '._fx_dest' out | sort -u | head -n 1)" "ods_play/dt=2026-11-23/os=android"
+	assert_equal "$(jq -r 'select(._fx_dest != "ods_play/dt=\(.dt)/os=\(.os)")' out)" ''
+}
+
+@test "day, hour and bucket(N) partition values" {
+	def '{"name":"x","partition_by":[{"name":"dt","field":"ts","transform":"day"},{"name":"h","field":"ts","transform":"hour"},{"name":"b","field":"k","transform":"bucket(4)"}],"files":{"dir":"x/dt={dt}/h={h}/b={b}"}}'
+	run fx-partition --table t.json --files <<-'EOF'
+	{"ts":"2026-11-23T10:59:59.999+00:00","k":"a"}
+	{"ts":"2026-11-23T23:30:00-02:00","k":"a"}
+	{"ts":1795428000,"k":17}
+	EOF
+	assert_success
+	assert_line -n 0 '{"ts":"2026-11-23T10:59:59.999+00:00","k":"a","_fx_dest":"x/dt=2026-11-23/h=10/b=0"}'
+	assert_line -n 1 --partial '"_fx_dest":"x/dt=2026-11-24/h=01/b=0"'
+	assert_line -n 2 --partial '"_fx_dest":"x/dt=2026-11-23/h=10/b=0"'
+}
+
+@test "bucket(N) is the partition Kafka's murmur2 partitioner picks for that key" {
+	start_broker
+	def '{"name":"x","partition_by":[{"name":"b","field":"user_id","transform":"bucket(4)"}],"kafka":{"topic":"b{b}"}}'
+	gen 400 5 | fx-sink -b "$B" -t keyed --key user_id
+	fx-consume -t keyed -e --meta | fx-partition --table t.json |
+		jq -c 'select(._fx == null and "b\(._fx_partition)" != ._fx_dest)' >mismatch
+	assert_equal "$(wc -c <mismatch)" 0
+	assert_equal "$(kcount keyed)" 400
+}
+
+@test "--explain: each destination once, first seen first, with its count" {
+	gen 1000 1 >in
+	run fx-partition --table "$EX/ods_play.table.json" --explain in
+	assert_success
+	assert_line -n 0 '{"values":{"os":"web"},"route":"dynamic","dest":"ods_play_web","records":101}'
+	assert_line -n 1 '{"values":{"os":"android"},"route":"static","dest":"play_android","records":427}'
+	total=$(jq -s 'map(.records) | add' <<<"$output")
+	assert_equal "$total" 1000
+	run fx-partition --table "$EX/cdm_play.table.json" --explain --files in
+	assert_line -n 0 '{"values":{"dt":"2026-11-23","hour":"00"},"route":"dir","dest":"cdm_play/dt=2026-11-23/hour=00","records":1000}'
+}
+
+@test "--list: static partitions, the default and the template" {
+	run fx-partition --table "$EX/ods_play.table.json" --list
+	assert_success
+	assert_output - <<-'EOF'
+	{"route":"static","values":{"os":"ios"},"topic":"play_apple"}
+	{"route":"static","values":{"os":"android"},"topic":"play_android"}
+	{"route":"template","topic":"ods_play_{os}"}
+	EOF
+}
+
+@test "values that need escaping: topic names round-trip, directories too" {
+	def '{"name":"x","partition_by":[{"name":"v"}],"kafka":{"topic":"x_{v}"},"files":{"dir":"x/v={v}"}}'
+	printf '%s\n' '{"v":"a_b"}' '{"v":"a.b"}' '{"v":"Mac OS/X"}' '{"v":"é"}' '{"v":""}' '{"v":"a-Z9"}' '{"v":12.50}' '{"v":true}' >in
+	run fx-partition --table t.json in
+	assert_success
+	assert_equal "$(jq -r ._fx_dest <<<"$output" | tr '\n' ' ')" \
+		"x_a_5fb x_a_2eb x_Mac_20OS_2fX x__c3_a9 x_ x_a-Z9 x_12_2e50 x_true "
+	# every name is a legal Kafka topic name
+	run bash -c "jq -r ._fx_dest <<<'$output' | grep -vE '^[A-Za-z0-9._-]{1,249}\$'"
+	assert_output ''
+	run fx-partition --table t.json --files in
+	assert_equal "$(jq -r ._fx_dest <<<"$output" | tr '\n' ' ')" \
+		"x/v=a_b x/v=a.b x/v=Mac OS%2FX x/v=é x/v=__HIVE_DEFAULT_PARTITION__ x/v=a-Z9 x/v=12.50 x/v=true "
+}
+
+@test "escaped topics read back: --list finds the dynamic topics on the broker with their values" {
+	start_broker
+	def '{"name":"x","partition_by":[{"name":"v"}],"kafka":{"topic":"x_{v}","static":{"s":"fixed"}}}'
+	printf '%s\n' '{"v":"a_b"}' '{"v":"Mac OS/X"}' '{"v":"é"}' '{"v":"s"}' |
+		fx-partition --table t.json | fx-sink -b "$B"
+	# names escaping cannot make: "_41" is "A", "_zz" no hex
+	kcat -P -b "$B" -t x_a_41 <<<'{}'
+	kcat -P -b "$B" -t x_bad_zz <<<'{}'
+	kcat -P -b "$B" -t other <<<'{}'
+	run fx-partition --table t.json --list -b "$B"
+	assert_success
+	assert_line '{"route":"static","values":{"v":"s"},"topic":"fixed"}'
+	assert_line '{"route":"dynamic","values":{"v":"a_b"},"topic":"x_a_5fb"}'
+	assert_line '{"route":"dynamic","values":{"v":"Mac OS/X"},"topic":"x_Mac_20OS_2fX"}'
+	assert_line '{"route":"dynamic","values":{"v":"é"},"topic":"x__c3_a9"}'
+	refute_output --partial 'x_a_41'
+	refute_output --partial 'x_bad_zz'
+	refute_output --partial '"other"'
+}
+
+@test "a topic name longer than 249 characters is a bad record" {
+	def '{"name":"x","partition_by":[{"name":"v"}],"kafka":{"topic":"x_{v}"}}'
+	long=$(printf 'a%.0s' $(seq 248))
+	run --separate-stderr fx-partition --table t.json <<<"{\"v\":\"$long\"}"
+	assert_failure 1
+	assert_equal "$stderr" 'fx-partition: stdin:1: field "v": longer than 249 characters'
+}
+
+@test "a collision: two value tuples that would share a topic" {
+	def '{"name":"x","partition_by":[{"name":"a"},{"name":"b"}],"kafka":{"topic":"p_{a}_{b}"}}'
+	run --separate-stderr fx-partition --table t.json <<-'EOF'
+	{"a":"a_","b":"10"}
+	{"a":"a","b":"5f\u0010"}
+	EOF
+	assert_failure 1
+	assert_output '{"a":"a_","b":"10","_fx_dest":"p_a_5f_10"}'
+	assert_equal "$stderr" 'fx-partition: stdin:2: field "a": topic "p_a_5f_10" was already the topic of other values: two partitions cannot share a topic'
+}
+
+@test "a value the table rejects is a bad record: fail, skip, dlq" {
+	def '{"name":"x","partition_by":[{"name":"os"}],"kafka":{"static":{"ios":"a"}}}'
+	printf '%s\n' '{"os":"ios","n":1}' '{"os":"web","n":2}' '{"n":3}' '{"os":"ios","n":4}' >in
+	run --separate-stderr fx-partition --table t.json in
+	assert_failure 1
+	assert_output '{"os":"ios","n":1,"_fx_dest":"a"}'
+	assert_equal "$stderr" "fx-partition: in:2: field \"os\": no topic for {\"os\":\"web\"}: not a static partition of table 'x', which is not dynamic and has no default"
+	run --separate-stderr fx-partition --table t.json --on-error skip in
+	assert_success
+	assert_equal "$(jq -c .n <<<"$output" | tr '\n' ' ')" "1 4 "
+	run --separate-stderr fx-partition --table t.json --on-error dlq=dlq.ndjson in
+	assert_success
+	assert_equal "$(jq -r .raw dlq.ndjson | jq -c .n | tr '\n' ' ')" "2 3 "
+	assert_equal "$(jq -r ._fx_error dlq.ndjson | tail -n 1)" 'field "os": missing: no partition value for "os"'
+}
+
+@test "a value outside the static map goes to the default topic when the table is not dynamic" {
+	def '{"name":"x","partition_by":[{"name":"os"}],"kafka":{"topic":"t_{os}","dynamic":false,"static":{"ios":"a"},"default":"rest"}}'
+	run fx-partition --table t.json <<<'{"os":"web"}'
+	assert_output '{"os":"web","_fx_dest":"rest"}'
+}
+
+@test "a definition that is not JSON: the file and the line, exit 2" {
+	printf '{"name": "x",\n "partition_by": [}\n' >t.json
+	run --separate-stderr fx-partition --table t.json </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "fx-partition: t.json:2: invalid JSON"
+}
+
+@test "broken definitions name the key" {
+	P='"partition_by":[{"name":"os"}]'
+	broken "{\"name\":\"x\",$P}" '(top): neither "kafka" nor "files"'
+	broken '{"name":"x","partition_by":[],"files":{"dir":"a"}}' 'partition_by: empty: name one partition or more'
+	broken '{"partition_by":[]}' 'name: missing'
+	broken '{"name":"x","partition_by":[{"name":"a b"}],"files":{"dir":"a"}}' "partition_by[0].name: \"a b\": use letters, digits and '_'"
+	broken "{\"name\":\"x\",$P,\"kafka\":{\"topic\":\"a_{oss}\"}}" 'kafka.topic: unknown partition "oss" in "a_{oss}"'
+	broken "{\"name\":\"x\",$P,\"kafka\":{\"topic\":\"a {os}\"}}" "kafka.topic: ' ' cannot be in a topic name (only A-Z a-z 0-9 . _ -)"
+	broken "{\"name\":\"x\",$P,\"kafka\":{\"static\":{\"ios\":\"t\",\"android\":\"t\"}}}" 'kafka.static."android": topic "t" is also the topic of "ios": two partitions cannot share a topic'
+	broken "{\"name\":\"x\",$P,\"kafka\":{\"topic\":\"p_{os}\",\"static\":{\"ios\":\"p_android\"}}}" 'kafka.static."ios": topic "p_android" is also the template'"'"'s topic for {"os":"android"}: two partitions cannot share a topic'
+	broken "{\"name\":\"x\",$P,\"kafka\":{\"topic\":\"p_{os}\",\"default\":\"d\"}}" 'kafka.default: never used: every value has a topic from the template (set "dynamic": false)'
+	broken "{\"name\":\"x\",$P,\"kafka\":{\"static\":{\"ios\":1}}}" 'kafka.static."ios": not a string'
+	broken "{\"name\":\"x\",$P,\"kafka\":{\"topic\":\"p_{os}\",\"partitons\":3}}" 'kafka.partitons: unknown key'
+	broken "{\"name\":\"x\",$P,\"kafka\":{\"topic\":\"p_{os}\",\"partitions\":0}}" 'kafka.partitions: not an integer from 1 to 1000000'
+	broken '{"name":"x","partition_by":[{"name":"os","transform":"bucket(0)"}],"files":{"dir":"{os}"}}' 'partition_by[0].transform: bucket(N) needs N from 1 to 1000000: "bucket(0)"'
+	broken '{"name":"x","partition_by":[{"name":"os","transform":"week"}],"files":{"dir":"{os}"}}' 'partition_by[0].transform: unknown transform "week" (identity, day, hour, bucket(N))'
+	broken '{"name":"x","partition_by":[{"name":"os"},{"name":"dt"}],"kafka":{"topic":"p_{os}"}}' 'kafka.topic: "p_{os}" does not use partition "dt": values differing only in it would share a topic'
+	broken "{\"name\":\"x\",$P,\"files\":{\"dir\":\"a/{os}{os}\"}}" 'files.dir: two placeholders in one directory name: "a/{os}{os}"'
+	broken "{\"name\":\"x\",$P,\"files\":{\"dir\":\"../{os}\"}}" 'files.dir: "../{os}": no . or .. in it'
+	broken "{\"name\":\"x\",$P,\"files\":{\"dir\":\"/abs/{os}\"}}" 'files.dir: "/abs/{os}": a relative path of non-empty names'
+	broken '{"name":"x","partition_by":[{"name":"a"},{"name":"b"}],"kafka":{"static":{"a=1":"t"}}}' 'kafka.static."a=1": with several partitions a key is NAME=VALUE/NAME=VALUE naming each once'
+}
+
+@test "an unreadable definition is a usage error too" {
+	run --separate-stderr fx-partition --table nope.json </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "fx-partition: nope.json: No such file or directory"
+	run --separate-stderr fx-partition </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "fx-partition: --table T.json is required (see 'fx-partition --help')"
+}
