@@ -67,7 +67,8 @@ int join_input_idle(struct record_stream *rs)
 	struct pollfd p = {rs->in.fd, POLLIN, 0};
 
 	if (rs->in.gz || r->end - r->start > 4096 ||
-	    memchr(r->buf + r->start, '\n', r->end - r->start))
+	    (r->end > r->start &&
+	     memchr(r->buf + r->start, '\n', r->end - r->start)))
 		return 0;
 	return poll(&p, 1, 0) == 0;
 }
