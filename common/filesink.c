@@ -1,5 +1,6 @@
 /* filesink.c - stdout, atomic files and partitioned directories */
 #include "filesink.h"
+#include "lineage.h"
 #include "csvio.h"
 #include "err.h"
 #include "strmap.h"
@@ -36,6 +37,7 @@ struct file_sink {
 	int columns_inferred;
 	struct json_value *row;
 	struct fx_buf line, scratch, key;
+	struct lineage_ds *dataset; /* --file or --dir */
 };
 
 static char *dir_of(const char *path)
@@ -397,6 +399,9 @@ struct file_sink *file_sink_open(struct fx_ctx *ctx,
 		set_columns(fs, (struct fx_strlist *)&o->columns);
 	if (json_paths_init(&fs->paths, o->partition.v, o->partition.n, &err))
 		fx_usage_error(ctx, "--partition: %s", err);
+	if (o->file || o->dir)
+		fs->dataset = lineage_file(ctx, LINEAGE_OUTPUT,
+					   o->file ? o->file : o->dir);
 	if (o->dir) {
 		raise_fd_limit();
 	} else if (o->file) {
@@ -486,6 +491,9 @@ static int close_all(struct file_sink *fs, int commit)
 int file_sink_close(struct file_sink *fs, int commit)
 {
 	int rc = close_all(fs, commit);
+
+	if (commit && !rc) /* published: every record written counts */
+		lineage_count(fs->dataset, fs->ctx->st.records_out);
 
 	strmap_free(&fs->parts);
 	strmap_free(&fs->column_index);

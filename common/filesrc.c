@@ -2,6 +2,7 @@
 #include "filesrc.h"
 #include "csvio.h"
 #include "err.h"
+#include "lineage.h"
 #include "opt.h"
 #include "stream.h"
 
@@ -307,6 +308,7 @@ static int copy_csv(struct fx_ctx *ctx, const struct file_source_opts *o,
 			break;
 	}
 	ctx->st.records_in += csv_reader_rows(cr);
+	lineage_count(lineage_input_fd(ctx, in.fd, path), csv_reader_rows(cr));
 	if (rc == FX_EXIT_IO && record_writer_failed(out))
 		rc = 0; /* the writer reports its own error */
 	free(buf);
@@ -372,6 +374,8 @@ int file_source_run(struct fx_ctx *ctx, const struct file_source_opts *o,
 
 			while (rl > 1 && root[rl - 1] == '/')
 				root[--rl] = 0;
+			/* one dataset: its files count into it */
+			lineage_file(ctx, LINEAGE_INPUT, root);
 			rc = walk(ctx, root, &files);
 			for (j = 0; j < files.n && !rc && !fx_stop; j++)
 				rc = read_file(ctx, o, root, files.v[j], out);

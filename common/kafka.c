@@ -4,6 +4,7 @@
 #include "err.h"
 #include "fxtime.h"
 #include "json.h"
+#include "lineage.h"
 #include "reader.h"
 
 #include <cjson/cJSON.h>
@@ -145,6 +146,17 @@ static int has_prop(const struct kafka_conf *kc, const char *key)
 		if (strcmp(kc->props[i].key, key) == 0)
 			return 1;
 	return 0;
+}
+
+/* The bootstrap servers, for lineage's kafka://BOOTSTRAP/TOPIC names. */
+static const char *lineage_bootstrap(const struct kafka_conf *kc)
+{
+	size_t i;
+
+	for (i = kc->nprops; !kc->brokers && i-- > 0;)
+		if (strcmp(kc->props[i].key, "bootstrap.servers") == 0)
+			return kc->props[i].value;
+	return kc->brokers ? kc->brokers : getenv("FX_BROKERS");
 }
 
 /*
@@ -430,6 +442,7 @@ struct part_state {
 	int64_t stored;    /* offset after the last record flushed, -1 */
 	int64_t committed; /* offset last committed, -1 */
 	int64_t skip_ts;   /* -o s@MS: skip records older than this, -1 */
+	struct lineage_ds *dataset; /* the topic's, for its record count */
 };
 
 struct kafka_source {
@@ -541,6 +554,8 @@ static struct part_state *part_get(struct kafka_source *s, const char *topic,
 	memset(p, 0, sizeof(*p));
 	p->topic = fx_strdup(topic);
 	p->partition = partition;
+	p->dataset = lineage_kafka(s->ctx, LINEAGE_INPUT,
+	                           lineage_bootstrap(&s->o->conf), topic);
 	p->end = p->next = p->stored = p->committed = p->skip_ts = -1;
 	s->last = s->nparts++;
 	return p;
@@ -1061,6 +1076,7 @@ static void handle_message(struct kafka_source *s, rd_kafka_message_t *m)
 	}
 	p->at_eof = 0;
 	s->ctx->st.records_in++;
+	lineage_count(p->dataset, 1);
 	s->ctx->st.bytes_in += m->len;
 	if (p->skip_ts >= 0 && ts < p->skip_ts) {
 		p->next = m->offset + 1; /* older than s@MS */
@@ -1288,6 +1304,10 @@ int kafka_source_run(struct fx_ctx *ctx, const struct kafka_source_opts *o,
 	if (!o->topics.n)
 		fx_usage_error(ctx, "no topic: use -t TOPIC");
 	parse_offsets(ctx, o, &s.off);
+	for (i = 0; i < o->topics.n; i++) /* inputs even if it fails */
+		if (o->topics.v[i][0] != '^')
+			lineage_kafka(ctx, LINEAGE_INPUT,
+			              lineage_bootstrap(&o->conf), o->topics.v[i]);
 	if ((rc = source_open(&s)))
 		return rc;
 	rc = check_brokers(ctx, s.rk, &s.health, o->conf.timeout_ms);
@@ -1364,6 +1384,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
 	(void)rk;
 	if (!m->err) {
 		ks->delivered++;
+		lineage_count(rd_kafka_topic_opaque(m->rkt), 1);
 		return;
 	}
 	if (!ks->failed++)
@@ -1475,6 +1496,7 @@ static rd_kafka_topic_t *sink_topic(struct kafka_sink *ks, const char *name,
                                     size_t len)
 {
 	struct sink_topic *t;
+	rd_kafka_topic_conf_t *tc;
 	size_t i;
 
 	for (i = 0; i < ks->ntopics; i++) {
@@ -1490,7 +1512,12 @@ static rd_kafka_topic_t *sink_topic(struct kafka_sink *ks, const char *name,
 	t->name = fx_strndup(name, len);
 	if (ks->o->create_topics)
 		create_topic(ks, t->name);
-	t->rkt = rd_kafka_topic_new(ks->rk, t->name, NULL);
+	/* the topic's lineage dataset rides along to the delivery report */
+	tc = rd_kafka_topic_conf_new();
+	rd_kafka_topic_conf_set_opaque(
+	    tc, lineage_kafka(ks->ctx, LINEAGE_OUTPUT,
+	                      lineage_bootstrap(&ks->o->conf), t->name));
+	t->rkt = rd_kafka_topic_new(ks->rk, t->name, tc);
 	if (!t->rkt)
 		fx_die(ks->ctx, FX_EXIT_USAGE, "topic '%s': %s", t->name,
 		       rd_kafka_err2str(rd_kafka_last_error()));
