@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Validates OpenLineage RunEvents (one JSON object per line on stdin)
+against the 2-0-2 spec and the schema of every facet they carry, resolved by
+$id from tests/corpora/openlineage (and fx's own facet from share/lineage).
+Prints one line per invalid event and exits 1 if there is any."""
+import glob
+import json
+import os
+import sys
+
+import jsonschema
+from referencing import Registry, Resource
+
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+files = glob.glob(os.path.join(root, "tests/corpora/openlineage/**/*.json"),
+                  recursive=True)
+files.append(os.path.join(root, "share/lineage/FxRunFacet.json"))
+schemas = [json.load(open(f)) for f in files]
+registry = Registry().with_resources(
+    (s["$id"], Resource.from_contents(s)) for s in schemas)
+# facet name -> the schema that defines it ({"properties": {name: ...}})
+facet_schema = {}
+for s in schemas:
+    for name in s.get("properties", {}):
+        if "$defs" in s and s["$id"].find("OpenLineage.json") < 0:
+            facet_schema[name] = s
+
+Validator = jsonschema.Draft202012Validator
+checker = Validator.FORMAT_CHECKER
+ol = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
+
+
+def check(instance, schema):
+    v = Validator(schema, registry=registry, format_checker=checker)
+    return [e.message for e in v.iter_errors(instance)]
+
+
+def facets(ev):
+    yield from (ev.get("run", {}).get("facets") or {}).items()
+    yield from (ev.get("job", {}).get("facets") or {}).items()
+    for d in ev.get("inputs", []):
+        yield from (d.get("inputFacets") or {}).items()
+        yield from (d.get("facets") or {}).items()
+    for d in ev.get("outputs", []):
+        yield from (d.get("outputFacets") or {}).items()
+        yield from (d.get("facets") or {}).items()
+
+
+bad = n = 0
+for lineno, line in enumerate(sys.stdin, 1):
+    n += 1
+    ev = json.loads(line)
+    errors = check(ev, {"$ref": ol + "#/$defs/RunEvent"})
+    for name, f in facets(ev):
+        if name not in facet_schema:
+            errors.append("facet %s: no schema for it" % name)
+            continue
+        sch = facet_schema[name]
+        errors += ["facet %s: %s" % (name, m)
+                   for m in check({name: f}, {"$ref": sch["$id"]})]
+    if errors:
+        bad += 1
+        print("event %d: %s" % (lineno, "; ".join(errors)))
+print("%d events, %d invalid" % (n, bad), file=sys.stderr)
+sys.exit(1 if bad or n == 0 else 0)
