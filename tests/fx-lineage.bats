@@ -284,3 +284,11 @@ for line in open(sys.argv[1]):
 	fx-lineage runs >/dev/null
 	[ ! -e lineage.ndjson ]
 }
+
+@test "the README's picture: the demo's DOT is deterministic and the committed one is current" {
+	mkdir pic
+	run "$FX_ROOT/share/doc/lineage-picture.sh" "$T/pic"
+	assert_success
+	cmp pic/lineage.dot "$FX_ROOT/share/doc/lineage.dot"
+	[ "$(head -c 4 pic/lineage.png | tail -c 3)" = PNG ]
+}
