@@ -1513,7 +1513,7 @@ static rd_kafka_topic_t *sink_topic(struct kafka_sink *ks, const char *name,
 	if (ks->o->create_topics)
 		create_topic(ks, t->name);
 	/* the topic's lineage dataset rides along to the delivery report */
-	tc = rd_kafka_topic_conf_new();
+	tc = rd_kafka_default_topic_conf_dup(ks->rk); /* keeps partitioner */
 	rd_kafka_topic_conf_set_opaque(
 	    tc, lineage_kafka(ks->ctx, LINEAGE_OUTPUT,
 	                      lineage_bootstrap(&ks->o->conf), t->name));
