@@ -1,5 +1,6 @@
 /* dim.c - the dimension table: keys, rows, loading files */
 #include "dim.h"
+#include "lineage.h"
 #include "csvio.h"
 #include "err.h"
 #include "num.h"
@@ -613,6 +614,10 @@ static int load_csv(struct dim_loader *ld, const char *path, int gz)
 			break;
 	}
 	free(buf);
+	/* a dimension is an input of the run (an NDJSON one is registered by
+	 * record_stream_open) */
+	lineage_count(lineage_input_fd(ld->ctx, in.fd, path),
+		      csv_reader_rows(cr));
 	csv_reader_free(cr);
 	fx_input_close(&in);
 	return rc;

@@ -3,6 +3,7 @@
  * kafka.c's consumer writes records out, this one feeds a table).
  */
 #include "dimkafka.h"
+#include "lineage.h"
 #include "err.h"
 
 #include <librdkafka/rdkafka.h>
@@ -213,6 +214,8 @@ int dim_kafka_open(struct fx_ctx *ctx, const struct kafka_conf *kc,
 		return FX_EXIT_USAGE;
 	}
 	rd_kafka_poll_set_consumer(dk->rk);
+	lineage_kafka(ctx, LINEAGE_INPUT,
+		      kc->brokers ? kc->brokers : getenv("FX_BROKERS"), topic);
 	dk->ld = dim_loader_new(ctx, s, t);
 	rc = load(dk, kc->timeout_ms);
 	s->fields_fixed = 1;
