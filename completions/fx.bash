@@ -17,16 +17,32 @@ _fx()
 
 	case $prev in
 	--format)
-		COMPREPLY=($(compgen -W "ndjson jsonl json csv ndjson+gz csv+gz" -- "$cur"))
+		case $prog in
+		fx-lineage) COMPREPLY=($(compgen -W "text dot mermaid json" -- "$cur")) ;;
+		fx-sink) COMPREPLY=($(compgen -W "ndjson csv" -- "$cur")) ;;
+		*) COMPREPLY=($(compgen -W "ndjson jsonl json csv ndjson+gz csv+gz" -- "$cur")) ;;
+		esac
+		return ;;
+	--window)
+		COMPREPLY=($(compgen -W "tumble: hop: cumulate: session:" -- "$cur"))
+		compopt -o nospace 2>/dev/null || true
+		return ;;
+	--late)
+		COMPREPLY=($(compgen -W "drop dlq= update" -- "$cur"))
+		compopt -o nospace 2>/dev/null || true
 		return ;;
 	--on-error)
 		COMPREPLY=($(compgen -W "fail skip dlq=" -- "$cur"))
 		compopt -o nospace 2>/dev/null || true
 		return ;;
-	--file|--dir|--dim|--right|--table|-F|--kafka-config|--bootstrap-file|--store)
+	--file|--dir|--dim|--right|--table|-F|--kafka-config|--bootstrap-file|--store|--dlq)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return ;;
 	esac
+	if [[ $prog == fx-lineage && $COMP_CWORD -eq 1 && $cur != -* ]]; then
+		COMPREPLY=($(compgen -W "runs upstream downstream graph export" -- "$cur"))
+		return
+	fi
 	if [[ $cur == -* ]]; then
 		COMPREPLY=($(compgen -W "$(_fx_options "$prog")" -- "$cur"))
 		return

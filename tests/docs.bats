@@ -57,6 +57,18 @@ man_options() {
 	COMP_CWORD=2
 	_fx
 	assert_equal "${COMPREPLY[*]}" "skip"
+	COMP_WORDS=(fx-lineage graph --format m)
+	COMP_CWORD=3
+	_fx
+	assert_equal "${COMPREPLY[*]}" "mermaid"
+	COMP_WORDS=(fx-lineage up)
+	COMP_CWORD=1
+	_fx
+	assert_equal "${COMPREPLY[*]}" "upstream"
+	COMP_WORDS=(fx-agg --window s)
+	COMP_CWORD=2
+	_fx
+	assert_equal "${COMPREPLY[*]}" "session:"
 }
 
 @test "zsh completion is valid zsh" {
