@@ -24,10 +24,10 @@ export FX_BROKERS=$(cat bootstrap)
 echo "fx-devbroker at $FX_BROKERS (in memory, not for production)"
 
 say "ODS: 100,000 play events (event time out of order by up to 3 s) and a songs dimension"
-gen-plays -n 100000 -s 7 --rate 250 --disorder 3000 --songs 5000 --dim-songs songs.csv >plays.ndjson
+gen-plays -n 100000 -s 7 --rate 250 --disorder 3000 --users 20000 --songs 5000 --dim-songs songs.csv >plays.ndjson
 head -n 2 plays.ndjson
-fx-sink -t ods_play --key user_id <plays.ndjson
-fx-sink --dir warehouse/ods_play --partition dt <plays.ndjson
+FX_JOB=ods_load_stream fx-sink -t ods_play --key user_id <plays.ndjson
+FX_JOB=ods_load_batch fx-sink --dir warehouse/ods_play --partition dt <plays.ndjson
 find warehouse -type f | sort
 
 # the middle of the chain, the same for both runs
@@ -38,12 +38,18 @@ cdm_ads() {
 }
 
 say "stream: fx-consume ods_play | fx-join | fx-agg | fx-sink ads_genre_minute"
-FX_JOB=ads_stream fx-consume -t ods_play -g demo -e --meta | cdm_ads | tee stream.ndjson \
-	| fx-sink -t ads_genre_minute --key genre
-echo "$(wc -l <stream.ndjson) rows; in the topic: $(fx-consume -t ads_genre_minute -e | wc -l)"
+(
+	export FX_JOB=ads_stream
+	fx-consume -t ods_play -g demo -e --meta | cdm_ads | tee stream.ndjson \
+		| fx-sink -t ads_genre_minute --key genre
+)
+echo "$(wc -l <stream.ndjson) rows; in the topic: $(FX_LINEAGE=off fx-consume -t ads_genre_minute -e | wc -l)"
 
 say "batch: fx-consume warehouse/ods_play/ | fx-join | fx-agg | fx-sink --file"
-FX_JOB=ads_batch fx-consume warehouse/ods_play/ | cdm_ads | fx-sink --file batch.ndjson
+(
+	export FX_JOB=ads_batch
+	fx-consume warehouse/ods_play/ | cdm_ads | fx-sink --file batch.ndjson
+)
 echo "$(wc -l <batch.ndjson) rows"
 head -n 3 batch.ndjson
 
@@ -55,7 +61,6 @@ else
 	diff stream.ndjson batch.ndjson | head >&2
 	exit 1
 fi
-if command -v fx-lineage >/dev/null 2>&1 && [ -f build/demo/lineage.ndjson ] || [ -f lineage.ndjson ]; then
-	say "lineage: what feeds the ADS table?"
-	fx-lineage --store "$FX_LINEAGE" graph --format text || true
-fi
+say "lineage: what feeds the batch ADS table, and the whole graph"
+fx-lineage upstream batch.ndjson
+fx-lineage graph
