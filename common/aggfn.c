@@ -1,5 +1,6 @@
 /* aggfn.c - aggregate functions: specs, states, results, partial states */
 #include "aggfn.h"
+#include "base64.h"
 #include "err.h"
 #include "num.h"
 #include "sketch.h"
@@ -693,26 +694,6 @@ void agg_set_write_results(const struct agg_set *set, const void *state,
 	}
 }
 
-static void add_base64(struct fx_buf *out, const unsigned char *p, size_t n)
-{
-	static const char t[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t i;
-
-	for (i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16;
-
-		if (i + 1 < n)
-			v |= (unsigned)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		fx_buf_addc(out, t[v >> 18 & 63]);
-		fx_buf_addc(out, t[v >> 12 & 63]);
-		fx_buf_addc(out, i + 1 < n ? t[v >> 6 & 63] : '=');
-		fx_buf_addc(out, i + 2 < n ? t[v & 63] : '=');
-	}
-}
-
 static void write_partial(const struct agg_spec *a, const void *s,
 			  struct fx_buf *out)
 {
@@ -757,7 +738,7 @@ static void write_partial(const struct agg_spec *a, const void *s,
 		for (i = 0; i < n * 8; i++)
 			bytes[i] = (unsigned char)(h[i / 8] >> (8 * (i % 8)));
 		fx_buf_adds(out, "{\"h\":\"");
-		add_base64(out, bytes, n * 8);
+		base64_encode(out, bytes, n * 8);
 		fx_buf_adds(out, "\"}");
 		free(bytes);
 		free(h);
@@ -801,43 +782,6 @@ void agg_set_write_partials(const struct agg_set *set, const void *state,
 
 /* ---- reading partial states ---- */
 
-static int b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-/* Decodes base64 text into out. Returns 0 or -1. */
-static int base64_decode(const char *s, struct fx_buf *out)
-{
-	size_t n = strlen(s), i;
-
-	if (n % 4)
-		return -1;
-	for (i = 0; i < n; i += 4) {
-		int a = b64_value(s[i]), b = b64_value(s[i + 1]);
-		int c = s[i + 2] == '=' ? 0 : b64_value(s[i + 2]);
-		int d = s[i + 3] == '=' ? 0 : b64_value(s[i + 3]);
-		unsigned v;
-
-		if (a < 0 || b < 0 || c < 0 || d < 0)
-			return -1;
-		v = (unsigned)a << 18 | (unsigned)b << 12 | (unsigned)c << 6 |
-		    (unsigned)d;
-		fx_buf_addc(out, (char)(v >> 16));
-		if (s[i + 2] != '=')
-			fx_buf_addc(out, (char)(v >> 8 & 255));
-		if (s[i + 3] != '=')
-			fx_buf_addc(out, (char)(v & 255));
-	}
-	return 0;
-}
-
 /* The member key of a valid object value, or JSON_MISSING. */
 static struct json_value member(const struct json_value *obj, const char *key)
 {
@@ -871,14 +815,16 @@ static int read_distinct(struct st_set *s, const struct json_value *v)
 	struct json_value h = member(v, "h");
 	struct fx_buf text = FX_BUF_INIT, bytes = FX_BUF_INIT;
 	size_t i;
+	long n;
 	int rc = -1;
 
 	if (h.type != JSON_STRING)
 		return -1;
 	json_string_unescape(&h, &text);
-	fx_buf_addc(&text, 0);
-	if (base64_decode(text.p, &bytes) == 0 && bytes.len % 8 == 0) {
-		for (i = 0; i < bytes.len; i += 8) {
+	fx_buf_grow(&bytes, text.len / 4 * 3 + 1);
+	n = base64_decode(text.p, text.len, (uint8_t *)bytes.p);
+	if (n >= 0 && n % 8 == 0) {
+		for (i = 0; i < (size_t)n; i += 8) {
 			uint64_t x = 0;
 			int k;
 

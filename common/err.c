@@ -1,5 +1,6 @@
 /* err.c - messages and bad records */
 #include "err.h"
+#include "base64.h"
 #include "buf.h"
 #include "json.h"
 #include "lineage.h"
@@ -99,10 +100,7 @@ const char *fx_where_format(const struct fx_where *w, char *buf, size_t n)
 static int dlq_append(struct fx_ctx *ctx, const char *where, const char *msg,
 		      const char *raw, size_t rawlen)
 {
-	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	struct fx_buf b = FX_BUF_INIT;
-	size_t i;
 	int rc = 0;
 
 	if (!ctx->dlq) {
@@ -123,19 +121,7 @@ static int dlq_append(struct fx_ctx *ctx, const char *where, const char *msg,
 	} else {
 		/* bytes that are not text cannot be a JSON string */
 		fx_buf_adds(&b, ",\"raw_base64\":\"");
-		for (i = 0; i < rawlen; i += 3) {
-			unsigned v = (unsigned char)raw[i] << 16;
-			size_t left = rawlen - i;
-
-			if (left > 1)
-				v |= (unsigned char)raw[i + 1] << 8;
-			if (left > 2)
-				v |= (unsigned char)raw[i + 2];
-			fx_buf_addc(&b, b64[v >> 18 & 63]);
-			fx_buf_addc(&b, b64[v >> 12 & 63]);
-			fx_buf_addc(&b, left > 1 ? b64[v >> 6 & 63] : '=');
-			fx_buf_addc(&b, left > 2 ? b64[v & 63] : '=');
-		}
+		base64_encode(&b, raw, rawlen);
 		fx_buf_addc(&b, '"');
 	}
 	fx_buf_adds(&b, "}\n");

@@ -9,6 +9,7 @@
  * A zeroed struct is an empty sketch of either kind.
  */
 #include "sketch.h"
+#include "base64.h"
 
 #include "err.h"
 #include "num.h"
@@ -16,96 +17,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- base64 (standard alphabet, padded) ---- */
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static void b64_encode(struct fx_buf *out, const uint8_t *p, size_t n)
-{
-	size_t i, olen = (n + 2) / 3 * 4;
-	char *o;
-
-	if (!n)
-		return;
-	fx_buf_grow(out, olen);
-	o = out->p + out->len;
-	for (i = 0; i + 2 < n; i += 3) {
-		uint32_t v =
-		    (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		*o++ = b64_alphabet[v >> 18];
-		*o++ = b64_alphabet[v >> 12 & 63];
-		*o++ = b64_alphabet[v >> 6 & 63];
-		*o++ = b64_alphabet[v & 63];
-	}
-	if (i < n) {
-		uint32_t v = (uint32_t)p[i] << 16;
-
-		if (i + 1 < n)
-			v |= (uint32_t)p[i + 1] << 8;
-		*o++ = b64_alphabet[v >> 18];
-		*o++ = b64_alphabet[v >> 12 & 63];
-		*o++ = i + 1 < n ? b64_alphabet[v >> 6 & 63] : '=';
-		*o++ = '=';
-	}
-	out->len += olen;
-}
-
-static int b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/*
- * Decodes n base64 characters into out (room for n / 4 * 3 bytes). Only
- * the canonical form is accepted (padded, unused bits zero), so that one
- * state has one serialisation. Returns the byte count, or -1.
- */
-static long b64_decode(const char *s, size_t n, uint8_t *out)
-{
-	size_t i, len = 0, pad = 0;
-
-	if (n % 4)
-		return -1;
-	if (n && s[n - 1] == '=')
-		pad = n >= 2 && s[n - 2] == '=' ? 2 : 1;
-	for (i = 0; i < n; i += 4) {
-		int a = b64_value(s[i]), b = b64_value(s[i + 1]);
-		int c = b64_value(s[i + 2]), d = b64_value(s[i + 3]);
-		int last = i + 4 == n;
-
-		if (a < 0 || b < 0)
-			return -1;
-		if (last && pad == 2) {
-			if (b & 15)
-				return -1;
-			out[len++] = (uint8_t)(a << 2 | b >> 4);
-		} else if (last && pad == 1) {
-			if (c < 0 || c & 3)
-				return -1;
-			out[len++] = (uint8_t)(a << 2 | b >> 4);
-			out[len++] = (uint8_t)((b & 15) << 4 | c >> 2);
-		} else {
-			if (c < 0 || d < 0)
-				return -1;
-			out[len++] = (uint8_t)(a << 2 | b >> 4);
-			out[len++] = (uint8_t)((b & 15) << 4 | c >> 2);
-			out[len++] = (uint8_t)((c & 3) << 6 | d);
-		}
-	}
-	return (long)len;
-}
 
 /* ---- a strict little JSON reader for our own two object shapes ---- */
 
@@ -431,7 +342,7 @@ void hll_to_json(const struct hll *h, struct fx_buf *out)
 
 	if (h->reg) {
 		fx_buf_adds(out, "{\"hll\":\"");
-		b64_encode(out, h->reg, HLL_M);
+		base64_encode(out, h->reg, HLL_M);
 		fx_buf_adds(out, "\"}");
 		return;
 	}
@@ -440,7 +351,7 @@ void hll_to_json(const struct hll *h, struct fx_buf *out)
 		for (b = 0; b < 8; b++)
 			bytes[i * 8 + b] = (uint8_t)(h->set[i] >> (8 * b));
 	fx_buf_adds(out, "{\"set\":\"");
-	b64_encode(out, bytes, h->nset * 8);
+	base64_encode(out, bytes, h->nset * 8);
 	fx_buf_adds(out, "\"}");
 }
 
@@ -497,7 +408,7 @@ int hll_from_json(struct hll *h, const char *p, size_t n)
 	if (klen != 3 || vlen > (HLL_M + 2) / 3 * 4)
 		return -1;
 	bytes = fx_malloc(vlen / 4 * 3 + 1);
-	len = b64_decode(val, vlen, bytes);
+	len = base64_decode(val, vlen, bytes);
 	if (len >= 0 && memcmp(key, "set", 3) == 0)
 		rc = hll_parse_set(h, bytes, len);
 	else if (len >= 0 && memcmp(key, "hll", 3) == 0)
