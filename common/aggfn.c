@@ -296,7 +296,7 @@ static void describe(struct agg_error *e, const struct agg_spec *a,
 }
 
 int agg_set_check(const struct agg_set *set, const struct json_value *vals,
-		  struct agg_error *e)
+		  struct fx_num *nums, struct agg_error *e)
 {
 	size_t i;
 
@@ -317,7 +317,7 @@ int agg_set_check(const struct agg_set *set, const struct json_value *vals,
 		}
 		switch (fx_num_parse(v->p, v->len, &num)) {
 		case FX_NUM_INT:
-		case FX_NUM_DOUBLE: break;
+		case FX_NUM_DOUBLE: nums[a->path] = num; break;
 		case FX_NUM_BIGINT:
 			describe(e, a, "integer out of range", v);
 			return -1;
@@ -374,34 +374,32 @@ static void topk_add(struct strmap *m, const char *p, size_t n, uint64_t c)
 }
 
 static int sum_overflows(const struct st_num *s, const struct json_value *v,
-			 const struct agg_spec *a, struct agg_error *e)
+			 const struct fx_num *num, const struct agg_spec *a,
+			 struct agg_error *e)
 {
-	struct fx_num num;
 	int64_t r;
 
-	if (fx_num_parse(v->p, v->len, &num) == FX_NUM_INT &&
-	    fx_num_add_int(s->i, num.i, &r)) {
+	if (num->kind == FX_NUM_INT && fx_num_add_int(s->i, num->i, &r)) {
 		describe(e, a, "sum overflows int64 with", v);
 		return 1;
 	}
 	return 0;
 }
 
-static void num_add(struct st_num *s, const struct json_value *v)
+static void num_add(struct st_num *s, const struct fx_num *num)
 {
-	struct fx_num num;
-
-	if (fx_num_parse(v->p, v->len, &num) == FX_NUM_INT) {
-		s->i += num.i;
+	if (num->kind == FX_NUM_INT) {
+		s->i += num->i;
 	} else {
-		s->d += num.d;
+		s->d += num->d;
 		s->has_double = 1;
 	}
 	s->n++;
 }
 
 int agg_set_update(const struct agg_set *set, void *state,
-		   const struct json_value *vals, int64_t t, struct agg_error *e)
+		   const struct json_value *vals, const struct fx_num *nums,
+		   int64_t t, struct agg_error *e)
 {
 	size_t i;
 
@@ -411,7 +409,7 @@ int agg_set_update(const struct agg_set *set, void *state,
 		if ((a->kind == AGG_SUM || a->kind == AGG_AVG) &&
 		    is_value(&vals[a->path]) &&
 		    sum_overflows((struct st_num *)((char *)state + a->off),
-				  &vals[a->path], a, e))
+				  &vals[a->path], &nums[a->path], a, e))
 			return -1;
 	}
 	for (i = 0; i < set->n; i++) {
@@ -420,7 +418,6 @@ int agg_set_update(const struct agg_set *set, void *state,
 		const struct json_value *v = a->path >= 0 ? &vals[a->path]
 							  : NULL;
 		struct st_val *sv = s;
-		struct fx_num num;
 
 		if (a->kind == AGG_COUNT) {
 			++*(uint64_t *)s;
@@ -431,7 +428,7 @@ int agg_set_update(const struct agg_set *set, void *state,
 		switch (a->kind) {
 		case AGG_COUNT_FIELD: ++*(uint64_t *)s; break;
 		case AGG_SUM:
-		case AGG_AVG: num_add(s, v); break;
+		case AGG_AVG: num_add(s, &nums[a->path]); break;
 		case AGG_MIN:
 			if (!sv->raw.len || kept_compare(sv, v) < 0)
 				keep_value(sv, v, t);
@@ -451,9 +448,9 @@ int agg_set_update(const struct agg_set *set, void *state,
 		case AGG_DISTINCT: set_insert(s, value_hash(v)); break;
 		case AGG_APPROX_DISTINCT: hll_add(s, value_hash(v)); break;
 		case AGG_QUANTILE:
-			fx_num_parse(v->p, v->len, &num);
-			dds_add(s, num.kind == FX_NUM_INT ? (double)num.i
-							  : num.d);
+			dds_add(s, nums[a->path].kind == FX_NUM_INT
+					   ? (double)nums[a->path].i
+					   : nums[a->path].d);
 			break;
 		case AGG_TOPK: topk_add(s, v->p, v->len, 1); break;
 		case AGG_COUNT: break;

@@ -31,6 +31,7 @@
 
 #include "buf.h"
 #include "json.h"
+#include "num.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -94,10 +95,11 @@ struct agg_error {
 
 /*
  * Checks a record's values (vals indexed by spec->path) before any update:
- * numbers where numbers are needed. Returns 0, or -1 with *e filled.
+ * numbers where numbers are needed, parsed once into nums[path] for
+ * agg_set_update(). Returns 0, or -1 with *e filled.
  */
 int agg_set_check(const struct agg_set *set, const struct json_value *vals,
-		  struct agg_error *e);
+		  struct fx_num *nums, struct agg_error *e);
 
 /*
  * Adds one checked record with event time t (first/last; input order breaks
@@ -105,7 +107,8 @@ int agg_set_check(const struct agg_set *set, const struct json_value *vals,
  * the state is then unchanged.
  */
 int agg_set_update(const struct agg_set *set, void *state,
-		   const struct json_value *vals, int64_t t, struct agg_error *e);
+		   const struct json_value *vals, const struct fx_num *nums,
+		   int64_t t, struct agg_error *e);
 
 /*
  * Merges src into dst. src comes after dst in input order (ties of
