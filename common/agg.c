@@ -91,6 +91,7 @@ struct engine {
 	struct win **kept;
 	size_t nkept, capkept;
 	struct win *global; /* without --window */
+	size_t typical_groups; /* in the last window closed */
 
 	/* session windows */
 	struct group_table sg;
@@ -106,6 +107,12 @@ struct engine {
 	size_t nparts, capparts;
 
 	/* output and scratch */
+	struct fx_buf bounds; /* the formatted bounds of the last window */
+	int64_t bounds_start, bounds_end;
+	struct fx_buf by_json; /* ,"name": of each group field */
+	size_t *by_json_off;
+	int64_t pre_t; /* the event time batch_prefetch parsed, if have_pre_t */
+	int have_pre_t;
 	struct record_writer out;
 	struct fx_buf row, key, scratch;
 	struct window *assigned;
@@ -135,8 +142,15 @@ static int key_compare(const char *a, uint32_t alen, const char *b,
 		uint32_t la = key_field_len(a), lb = key_field_len(b);
 		struct json_value va = {json_type_of(a + 4, la), a + 4, la, 0};
 		struct json_value vb = {json_type_of(b + 4, lb), b + 4, lb, 0};
-		int c = json_value_compare(&va, &vb);
+		int c;
 
+		/* equal bytes are equal values: skip parsing numbers */
+		if (la == lb && memcmp(a + 4, b + 4, la) == 0) {
+			a += 4 + la;
+			b += 4 + lb;
+			continue;
+		}
+		c = json_value_compare(&va, &vb);
 		if (c)
 			return c;
 		a += 4 + la;
@@ -231,17 +245,27 @@ static int write_row(struct engine *e, const struct win *w, int64_t start,
 	fx_buf_reset(&e->row);
 	fx_buf_addc(&e->row, '{');
 	if (e->ws.kind != WINDOW_NONE) {
-		add_time(&e->row, "\"window_start\":", start);
-		add_time(&e->row, ",\"window_end\":", end);
+		/* a window's rows share their bounds: format them once */
+		if (start != e->bounds_start || end != e->bounds_end ||
+		    !e->bounds.len) {
+			fx_buf_reset(&e->bounds);
+			add_time(&e->bounds, "\"window_start\":", start);
+			add_time(&e->bounds, ",\"window_end\":", end);
+			e->bounds_start = start;
+			e->bounds_end = end;
+		}
+		fx_buf_add(&e->row, e->bounds.p, e->bounds.len);
 	}
 	for (i = 0; i < e->nby; i++) {
 		uint32_t n = key_field_len(k);
+		const char *name = e->by_json.p + e->by_json_off[i];
+		size_t nlen = e->by_json_off[i + 1] - e->by_json_off[i];
 
-		if (e->row.len > 1)
-			fx_buf_addc(&e->row, ',');
-		fx_buf_add_json_string(&e->row, e->by_name[i],
-				       strlen(e->by_name[i]));
-		fx_buf_addc(&e->row, ':');
+		/* the first member has no comma before it */
+		if (e->row.len == 1)
+			fx_buf_add(&e->row, name + 1, nlen - 1);
+		else
+			fx_buf_add(&e->row, name, nlen);
 		fx_buf_add(&e->row, k + 4, n);
 		k += 4 + n;
 	}
@@ -258,35 +282,83 @@ static int write_row(struct engine *e, const struct win *w, int64_t start,
 								 : 0;
 }
 
-struct sort_ctx {
-	const struct group_table *t;
-	size_t nby;
+/*
+ * Sorting by key: each group gets a 64-bit prefix that orders as its first
+ * field does (type rank in the top 3 bits; a number's double, or a string's
+ * first 7 bytes, below), so most comparisons are one integer compare; ties
+ * fall back to the full comparison.
+ */
+struct sort_item {
+	uint64_t prefix;
+	const struct grp *g;
 };
 
-static int cmp_group(const void *a, const void *b, void *arg)
+static uint64_t order_double(double d)
 {
-	const struct sort_ctx *sc = arg;
-	const struct grp *x = sc->t->g[*(const size_t *)a];
-	const struct grp *y = sc->t->g[*(const size_t *)b];
+	uint64_t u;
 
-	return key_compare(x->key, x->keylen, y->key, y->keylen, sc->nby);
+	memcpy(&u, &d, 8);
+	/* IEEE order: flip all bits of negatives, the sign bit of the rest */
+	return (u >> 63) ? ~u : u | (1ULL << 63);
+}
+
+static uint64_t sort_prefix(const struct grp *g, size_t nby)
+{
+	uint32_t n;
+	const char *v;
+	struct json_value jv;
+	struct fx_num num;
+	uint64_t p = 0;
+	size_t i;
+
+	if (!nby)
+		return 0;
+	n = key_field_len(g->key);
+	v = g->key + 4;
+	jv.type = json_type_of(v, n);
+	switch (jv.type) {
+	case JSON_MISSING:
+	case JSON_NULL: return 0;
+	case JSON_FALSE: return 1ULL << 61;
+	case JSON_TRUE: return 2ULL << 61;
+	case JSON_NUMBER:
+		fx_num_parse(v, n, &num);
+		return 3ULL << 61 | order_double(num.d) >> 3;
+	case JSON_STRING:
+		for (i = 1; i < 8; i++)
+			p = p << 8 | (i < n - 1 ? (unsigned char)v[i] : 0);
+		return 4ULL << 61 | p >> 3;
+	case JSON_ARRAY: return 5ULL << 61;
+	case JSON_OBJECT: return 6ULL << 61;
+	}
+	return 7ULL << 61;
+}
+
+static int cmp_sort_item(const void *a, const void *b, void *arg)
+{
+	const struct sort_item *x = a, *y = b;
+
+	if (x->prefix != y->prefix)
+		return x->prefix < y->prefix ? -1 : 1;
+	return key_compare(x->g->key, x->g->keylen, y->g->key, y->g->keylen,
+			   *(const size_t *)arg);
 }
 
 /* Writes every group of a window, sorted by key. */
 static int emit_window(struct engine *e, const struct win *w)
 {
-	struct sort_ctx sc = {&w->t, e->nby};
-	size_t *order = fx_malloc((w->t.n + 1) * sizeof(*order)), i;
+	struct sort_item *order = fx_malloc((w->t.n + 1) * sizeof(*order));
+	size_t i;
 	int rc = 0;
 
-	for (i = 0; i < w->t.n; i++)
-		order[i] = i;
-	qsort_r(order, w->t.n, sizeof(*order), cmp_group, &sc);
-	for (i = 0; i < w->t.n && !rc; i++) {
-		const struct grp *g = w->t.g[order[i]];
-
-		rc = write_row(e, w, w->start, w->end, g, g->state);
+	for (i = 0; i < w->t.n; i++) {
+		order[i].g = w->t.g[i];
+		order[i].prefix = sort_prefix(w->t.g[i], e->nby);
 	}
+	qsort_r(order, w->t.n, sizeof(*order), cmp_sort_item, &e->nby);
+	for (i = 0; i < w->t.n && !rc; i++)
+		rc = write_row(e, w, w->start, w->end, order[i].g,
+			       order[i].g->state);
 	free(order);
 	return rc;
 }
@@ -327,6 +399,15 @@ static struct win *win_get(struct engine *e, int64_t start, int64_t end)
 	memset(w, 0, sizeof(*w));
 	w->start = start;
 	w->end = end;
+	/* windows tend to be alike: start at the last one's size, not grow */
+	if (e->typical_groups > 32) {
+		while (w->t.nslots < e->typical_groups * 2)
+			w->t.nslots = w->t.nslots ? w->t.nslots * 2 : 64;
+		w->t.nslots /= 2; /* table_rehash doubles it */
+		table_rehash(&w->t);
+		w->t.cap = e->typical_groups;
+		w->t.g = fx_malloc(w->t.cap * sizeof(*w->t.g));
+	}
 	e->wins[i] = w;
 	e->nwins++;
 	if (i == 0)
@@ -367,6 +448,7 @@ static int close_windows(struct engine *e, int64_t wm)
 	int rc = 0;
 
 	while (i < e->nwins && e->wins[i]->end <= wm && !rc) {
+		e->typical_groups = e->wins[i]->t.n;
 		rc = emit_window(e, e->wins[i]);
 		if (e->late_mode == 2)
 			keep_closed(e, e->wins[i]);
@@ -614,7 +696,7 @@ static size_t part_get(struct engine *e, const char *key, size_t len)
 				      e->capparts * sizeof(*e->parts));
 	}
 	e->parts[e->nparts].max_t = INT64_MIN;
-	e->parts[e->nparts].last_seen = fx_now();
+	e->parts[e->nparts].last_seen = fx_now_coarse();
 	e->parts[e->nparts].active = 1;
 	strmap_put(&e->part_index, key, len, (void *)(uintptr_t)(e->nparts + 1));
 	return e->nparts++;
@@ -623,7 +705,7 @@ static size_t part_get(struct engine *e, const char *key, size_t len)
 /* The watermark the partitions allow now (INT64_MIN if one has no data). */
 static int64_t partitions_watermark(struct engine *e)
 {
-	double now = e->o->idle_timeout ? fx_now() : 0;
+	double now = e->o->idle_timeout ? fx_now_coarse() : 0;
 	int64_t low = INT64_MAX;
 	size_t i;
 
@@ -891,7 +973,9 @@ static int on_record(struct engine *e, const struct record *rec,
 	size_t pi;
 	int rc;
 
-	if (e->time_path >= 0) {
+	if (e->have_pre_t) {
+		t = e->pre_t;
+	} else if (e->time_path >= 0) {
 		const struct json_value *v = &vals[e->time_path];
 
 		if (v->type == JSON_MISSING || v->type == JSON_NULL)
@@ -922,7 +1006,7 @@ static int on_record(struct engine *e, const struct record *rec,
 		pi = part_get(e, "", 0);
 	e->parts[pi].active = 1;
 	if (e->o->idle_timeout)
-		e->parts[pi].last_seen = fx_now();
+		e->parts[pi].last_seen = fx_now_coarse();
 	if (t > e->parts[pi].max_t) {
 		e->parts[pi].max_t = t;
 		/* only the slowest partition can move the watermark */
@@ -1045,6 +1129,15 @@ static void engine_init(struct engine *e, struct fx_ctx *ctx,
 				fx_usage_error(ctx, "--by: '%s' twice",
 					       e->by_name[i]);
 	}
+	e->by_json_off = fx_malloc((e->nby + 1) * sizeof(size_t));
+	for (i = 0; i < e->nby; i++) {
+		e->by_json_off[i] = e->by_json.len;
+		fx_buf_addc(&e->by_json, ',');
+		fx_buf_add_json_string(&e->by_json, e->by_name[i],
+				       strlen(e->by_name[i]));
+		fx_buf_addc(&e->by_json, ':');
+	}
+	e->by_json_off[e->nby] = e->by_json.len;
 	if (o->time_field && !o->merge)
 		e->time_path = add_path(e, o->time_field);
 	if (o->merge && e->ws.kind != WINDOW_NONE) {
@@ -1119,10 +1212,152 @@ static void engine_free(struct engine *e)
 	agg_set_free(&e->aggs);
 	json_paths_free(&e->paths);
 	fx_buf_free(&e->row);
+	fx_buf_free(&e->bounds);
+	fx_buf_free(&e->by_json);
+	free(e->by_json_off);
 	fx_buf_free(&e->key);
 	fx_buf_free(&e->scratch);
 	if (e->late_file)
 		fclose(e->late_file);
+}
+
+/*
+ * Records are taken in batches so that the group of each can be looked up
+ * before it is needed: a pass that prefetches the hash slots, one that
+ * prefetches the groups, then the records in order. With 100,000 groups two
+ * cache misses per record were half of fx-agg's time.
+ */
+#define AGG_BATCH 16
+
+struct batch_entry {
+	size_t off, len; /* the record's copy in batch.bytes */
+	uint64_t line;
+	int64_t t; /* its event time, if have_t */
+	int have_t;
+	struct group_table *table; /* where its group probably is */
+	uint64_t hash;
+	struct json_value vals[JSON_MAX_PATHS];
+};
+
+struct batch {
+	struct fx_buf bytes;
+	struct batch_entry e[AGG_BATCH];
+	size_t n;
+};
+
+/* The open window [start, end), or NULL; creates nothing. */
+static struct win *win_find(struct engine *e, int64_t start, int64_t end)
+{
+	size_t i;
+
+	for (i = e->nwins; i > 0; i--)
+		if (e->wins[i - 1]->start == start && e->wins[i - 1]->end == end)
+			return e->wins[i - 1];
+	return NULL;
+}
+
+static struct group_table *likely_table(struct engine *e,
+					struct batch_entry *be)
+{
+	struct win *w;
+
+	if (e->time_path >= 0 && be->vals[e->time_path].type != JSON_NULL &&
+	    time_of(e, &be->vals[e->time_path], &be->t) == 0)
+		be->have_t = 1;
+	switch (e->ws.kind) {
+	case WINDOW_NONE: return &e->global->t;
+	case WINDOW_SESSION: return &e->sg;
+	default:
+		if (!be->have_t || !window_assign(&e->ws, be->t, e->assigned))
+			return NULL;
+		w = win_find(e, e->assigned[0].start, e->assigned[0].end);
+		return w ? &w->t : NULL;
+	}
+}
+
+static void batch_prefetch(struct engine *e, struct batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		struct batch_entry *be = &b->e[i];
+
+		be->have_t = 0;
+		be->table = likely_table(e, be);
+		if (!be->table || !be->table->nslots)
+			continue;
+		build_key(e, be->vals);
+		be->hash = XXH3_64bits(e->key.p, e->key.len);
+		__builtin_prefetch(
+			&be->table->slot[be->hash & (be->table->nslots - 1)]);
+	}
+	for (i = 0; i < b->n; i++) {
+		struct batch_entry *be = &b->e[i];
+		const struct slot *sl;
+
+		if (!be->table || !be->table->nslots)
+			continue;
+		sl = &be->table->slot[be->hash & (be->table->nslots - 1)];
+		if (sl->g) {
+			__builtin_prefetch(sl->g);
+			__builtin_prefetch((const char *)sl->g + 64);
+		}
+	}
+}
+
+/* Runs the batch's records in order; empties it. */
+static int batch_run(struct engine *e, struct batch *b,
+		     const struct record_stream *rs)
+{
+	size_t i, k;
+	int rc = 0;
+
+	for (i = 0; i < b->n; i++) {
+		struct batch_entry *be = &b->e[i];
+
+		/* the copies moved when the buffer grew: point at them now */
+		for (k = 0; k < e->paths.n; k++)
+			if (be->vals[k].type != JSON_MISSING)
+				be->vals[k].p = b->bytes.p + be->off +
+						(size_t)be->vals[k].p;
+	}
+	if (!e->o->merge)
+		batch_prefetch(e, b);
+	for (i = 0; i < b->n && !rc; i++) {
+		struct batch_entry *be = &b->e[i];
+		struct record rec = {b->bytes.p + be->off, be->len, be->line};
+		struct fx_where w = record_stream_where(rs, &rec);
+
+		e->have_pre_t = !e->o->merge && be->have_t;
+		e->pre_t = be->t;
+		rc = e->o->merge ? on_partial(e, &rec, be->vals, &w)
+				 : on_record(e, &rec, be->vals, &w);
+		e->have_pre_t = 0;
+		if (!rc && record_writer_failed(&e->out))
+			rc = FX_EXIT_IO;
+	}
+	b->n = 0;
+	fx_buf_reset(&b->bytes);
+	return rc;
+}
+
+/* Copies a record and its values (as offsets, the buffer may move). */
+static void batch_add(struct engine *e, struct batch *b,
+		      const struct record *rec, const struct json_value *vals)
+{
+	struct batch_entry *be = &b->e[b->n++];
+	size_t k;
+
+	be->off = b->bytes.len;
+	be->len = rec->len;
+	be->line = rec->line;
+	fx_buf_add(&b->bytes, rec->p, rec->len);
+	for (k = 0; k < e->paths.n; k++) {
+		be->vals[k] = vals[k];
+		if (vals[k].type != JSON_MISSING)
+			be->vals[k].p = (const char *)(uintptr_t)(vals[k].p -
+								  rec->p);
+	}
 }
 
 static int read_input(struct engine *e, const char *name)
@@ -1130,25 +1365,36 @@ static int read_input(struct engine *e, const char *name)
 	struct json_value vals[JSON_MAX_PATHS];
 	struct record_stream rs;
 	struct record rec;
+	struct batch *b = fx_malloc(sizeof(*b));
 	int r = 0, flags, rc;
 
+	memset(b, 0, sizeof(*b));
 	rc = record_stream_open(&rs, e->ctx, name, 0, &e->paths);
 	while (!rc && !fx_stop &&
 	       (r = record_stream_next(&rs, &rec, vals, &flags)) > 0) {
-		struct fx_where w = record_stream_where(&rs, &rec);
+		if (flags & JSON_SCAN_CONTROL) {
+			/* in order: the records before it first */
+			rc = batch_run(e, b, &rs);
+			if (!rc)
+				rc = on_control(e, &rec, vals);
+			continue;
+		}
+		batch_add(e, b, &rec, vals);
+		if (b->n == AGG_BATCH)
+			rc = batch_run(e, b, &rs);
+	}
+	/* what came before a bad record or the end is still counted */
+	if (!rc || r < 0) {
+		int brc = batch_run(e, b, &rs);
 
-		if (flags & JSON_SCAN_CONTROL)
-			rc = on_control(e, &rec, vals);
-		else if (e->o->merge)
-			rc = on_partial(e, &rec, vals, &w);
-		else
-			rc = on_record(e, &rec, vals, &w);
-		if (!rc && record_writer_failed(&e->out))
-			rc = FX_EXIT_IO;
+		if (!rc)
+			rc = brc;
 	}
 	if (!rc && r < 0)
 		rc = -r;
 	record_stream_close(&rs);
+	fx_buf_free(&b->bytes);
+	free(b);
 	return rc;
 }
 

@@ -554,9 +554,13 @@ static void add_name(struct fx_buf *out, const struct agg_spec *a)
 static void add_u64(struct fx_buf *out, uint64_t v)
 {
 	char b[24];
+	size_t n = sizeof(b);
 
-	fx_buf_add(out, b, (size_t)snprintf(b, sizeof(b), "%llu",
-					    (unsigned long long)v));
+	do {
+		b[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	fx_buf_add(out, b + n, sizeof(b) - n);
 }
 
 static void add_i64(struct fx_buf *out, int64_t v)

@@ -86,6 +86,8 @@ int json_paths_add(struct json_paths *ps, const char *name, const char **err)
 	}
 	free(seg);
 	pa->name = fx_strdup(name);
+	for (len = 0; len < pa->nseg; len++)
+		ps->len_mask[len][pa->seglen[len] & 63] |= 1ULL << ps->n;
 	if (pa->nseg > ps->max_depth)
 		ps->max_depth = (unsigned)pa->nseg;
 	return (int)ps->n++;
@@ -561,7 +563,11 @@ key:
 		first_key = 0;
 	}
 	if (depth < MAX_LEVELS && lv[depth].keys) {
-		uint64_t m = lv[depth].keys;
+		/* an escaped key may unescape to any length: try every path */
+		uint64_t m = lv[depth].keys &
+			     (escaped ? ~0ULL
+				      : ps->len_mask[depth - 1]
+						    [(size_t)(q - s - 1) & 63]);
 
 		while (m) {
 			int k = __builtin_ctzll(m);

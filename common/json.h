@@ -67,6 +67,11 @@ struct json_paths {
 	size_t n;
 	struct json_path v[JSON_MAX_PATHS];
 	unsigned max_depth;
+	/*
+	 * The paths whose segment d is len bytes long (len & 63): a key is
+	 * compared only with the paths of its length.
+	 */
+	uint64_t len_mask[JSON_MAX_PATH_DEPTH][64];
 };
 
 /*
