@@ -138,6 +138,28 @@ goal_ratio() {
 	GOALS+=("$text: $verdict")
 }
 
+# goal_ratio_abs NAME SECONDS TEXT: the median must be under SECONDS.
+goal_ratio_abs() {
+	local name="$1" max="$2" text="$3" v verdict
+	v=${C_MED[$name]:-}
+	if [ -z "$v" ]; then verdict="not measured"
+	elif awk "BEGIN { exit !($v < $max) }"; then verdict="met (${v} s)"
+	else verdict="MISSED (${v} s)"; fi
+	GOALS+=("$text: $verdict")
+}
+
+# goal_rss FX COMPETITOR FACTOR TEXT: fx's peak RSS times FACTOR at most the
+# competitor's.
+goal_rss() {
+	local fx="$1" comp="$2" factor="$3" text="$4" a b verdict
+	a=${C_RSS[$fx]:-}
+	b=${C_RSS[$comp]:-}
+	if [ -z "$a" ] || [ -z "$b" ]; then verdict="not measured"
+	elif awk "BEGIN { exit !($a * $factor <= $b) }"; then verdict="met (${a} MB vs ${b} MB)"
+	else verdict="MISSED (${a} MB vs ${b} MB)"; fi
+	GOALS+=("$text: $verdict")
+}
+
 check_same() {
 	local name="$1" expected="$2" actual="$TMP/check.out"
 	shift 2

@@ -136,50 +136,99 @@ section_csv() {
 	goal_ratio "fx-consume CSV" "mlr --icsv --ojsonl cat" 10 "CSV to NDJSON at least 10x mlr (issue 2)"
 }
 
-# ---- STUB: group-by and windows (issue 4) ------------------------------------
-# To do when bin/fx-agg exists. Cases, on $PLAYS, in the same run:
-#   bench_case "fx-agg by artist_id,os" "$PLAYS_BYTES" "$N" \
-#     "$BIN/fx-agg --by artist_id,os --agg count,sum:duration_ms,avg:duration_ms $f > /dev/null"
-#   bench_case "mlr stats1 by artist_id,os" "$PLAYS_BYTES" "$N" \
-#     "mlr --ijsonl --ojsonl stats1 -a count,sum,mean -f duration_ms -g artist_id,os $f > /dev/null"
-#   bench_case "jq group by artist_id,os" "$PLAYS_BYTES" "$N" \
-#     "jq -n -c 'reduce inputs as \$r ({}; (\"\(\$r.artist_id)|\(\$r.os)\") as \$k
-#        | .[\$k].n += 1 | .[\$k].s += \$r.duration_ms)' $f > /dev/null"
-#   sqlite3: load once outside the timing (an untimed step), then time only
-#     sqlite3 plays.db 'SELECT artist_id, os, count(*), sum(duration_ms),
-#       avg(duration_ms) FROM plays GROUP BY artist_id, os' > /dev/null
-#   windows: fx-agg ... --time event_time --window tumble:1m --lateness 5s
-#     goal: at most 1.5x the plain group-by (compare medians, not a ratio row)
-#   distinct: fx-agg --by os --agg distinct:user_id
-#     vs mlr stats1 -a distinct_count -f user_id -g os
-#   goals: goal_ratio ... 20 "group-by at least 20x mlr stats1 (issue 4)", 20x jq,
-#     faster than sqlite3 (ratio >= 1), distinct 20x mlr; peak RSS column.
+# ---- group-by and windows (issue 4) ----------------------------------------
+
+# sqlite3 gets the events loaded into a table once, outside the timing: fx
+# reads raw JSON every time and must still be faster.
+sqlite_db() {
+	local db=$DATA/plays-$N-s$SEED.db
+	if [ ! -s "$db" ] || [ "$PLAYS_CSV" -nt "$db" ]; then
+		log "bench: loading $db (not timed)"
+		rm -f "$db.tmp"
+		sqlite3 "$db.tmp" <<EOF
+.mode csv
+.import $PLAYS_CSV plays_raw
+CREATE TABLE plays AS SELECT event_time, CAST(user_id AS INTEGER) AS user_id,
+	CAST(song_id AS INTEGER) AS song_id, CAST(artist_id AS INTEGER) AS artist_id,
+	os, province, action, CAST(duration_ms AS INTEGER) AS duration_ms, dt FROM plays_raw;
+DROP TABLE plays_raw;
+EOF
+		mv "$db.tmp" "$db"
+	fi
+	echo "$db"
+}
+
 section_agg() {
+	local f db jqprog by="--by artist_id,os --agg count,sum:duration_ms,avg:duration_ms"
 	if [ ! -x "$BIN/fx-agg" ]; then
 		bench_skip "agg (fx-agg vs mlr/jq/sqlite3)" "bin/fx-agg not built"
 		return 0
 	fi
-	bench_skip "agg (fx-agg vs mlr/jq/sqlite3)" "bin/fx-agg exists; its cases are still a stub in run.sh"
+	f=$(q "$PLAYS")
+	if check_same "fx-agg by artist_id,os" \
+		<(mlr --ijsonl --ojsonl stats1 -a count,sum -f duration_ms -g artist_id,os \
+			then sort -nf artist_id -f os then cut -o -f artist_id,os,duration_ms_count,duration_ms_sum \
+			"$TMP/sample.ndjson" | jq -c '[.artist_id,.os,.duration_ms_count,.duration_ms_sum]') \
+		"$BIN/fx-agg --by artist_id,os --agg count,sum:duration_ms $TMP/sample.ndjson | jq -c '[.artist_id,.os,.count,.sum_duration_ms]'"; then
+		bench_case "fx-agg by artist_id,os" "$PLAYS_BYTES" "$N" "$BIN/fx-agg $by $f > /dev/null"
+		bench_case "fx-agg tumble:1m by artist_id,os" "$PLAYS_BYTES" "$N" \
+			"$BIN/fx-agg --time event_time --window tumble:1m --lateness 5s $by $f > /dev/null"
+		bench_case "fx-agg distinct:user_id by os" "$PLAYS_BYTES" "$N" \
+			"$BIN/fx-agg --by os --agg distinct:user_id $f > /dev/null"
+	else
+		bench_skip "fx-agg" "$CHECK_WHY"
+	fi
+	bench_case "mlr stats1 by artist_id,os" "$PLAYS_BYTES" "$N" \
+		"mlr --ijsonl --ojsonl stats1 -a count,sum,mean -f duration_ms -g artist_id,os $f > /dev/null"
+	# jq's reduce into one object with a key per group is quadratic here
+	# (3.5 min for 100,000 events); group_by over the slurped input is its
+	# fast way
+	jqprog='group_by([.artist_id, .os])[] | {artist_id: .[0].artist_id, os: .[0].os, count: length, sum: (map(.duration_ms) | add)} | .avg = .sum / .count'
+	bench_case "jq group by artist_id,os" "$PLAYS_BYTES" "$N" "jq -s -c $(q "$jqprog") $f > /dev/null"
+	if have sqlite3; then
+		db=$(sqlite_db)
+		bench_case "sqlite3 GROUP BY (table loaded)" "$PLAYS_BYTES" "$N" \
+			"sqlite3 $(q "$db") 'SELECT artist_id, os, count(*), sum(duration_ms), avg(duration_ms) FROM plays GROUP BY artist_id, os' > /dev/null"
+	fi
+	bench_case "mlr stats1 distinct_count user_id by os" "$PLAYS_BYTES" "$N" \
+		"mlr --ijsonl --ojsonl stats1 -a distinct_count -f user_id -g os $f > /dev/null"
+
+	ratio "fx-agg by artist_id,os" "mlr stats1 by artist_id,os" "mlr"
+	ratio "fx-agg by artist_id,os" "jq group by artist_id,os" "jq"
+	ratio "fx-agg by artist_id,os" "sqlite3 GROUP BY (table loaded)" "sqlite3"
+	ratio "fx-agg distinct:user_id by os" "mlr stats1 distinct_count user_id by os" "mlr"
+	goal_ratio "fx-agg by artist_id,os" "mlr stats1 by artist_id,os" 20 "group-by at least 20x mlr stats1 (issue 4)"
+	goal_ratio "fx-agg by artist_id,os" "jq group by artist_id,os" 20 "group-by at least 20x jq (issue 4)"
+	goal_ratio "fx-agg by artist_id,os" "sqlite3 GROUP BY (table loaded)" 1 "group-by faster than sqlite3 on a loaded table (issue 4)"
+	goal_ratio "fx-agg distinct:user_id by os" "mlr stats1 distinct_count user_id by os" 20 "exact distinct at least 20x mlr (issue 4)"
+	goal_ratio "fx-agg by artist_id,os" "fx-agg tumble:1m by artist_id,os" 0.667 "1-minute windows cost at most 1.5x the plain group-by (issue 4)"
 }
 
-# ---- STUB: dimension join (issue 5) ------------------------------------------
-# To do when bin/fx-join exists. $SONGS is the 200,000-row dimension (CSV,
-# titles with commas, quotes, non-ASCII, emoji); every song_id of $PLAYS is
-# in it.
-#   bench_case "fx-join songs" "$PLAYS_BYTES" "$N" \
-#     "$BIN/fx-join --dim $SONGS --on song_id --fields title,genre $f > /dev/null"
-#   bench_case "mlr join (unsorted)" "$PLAYS_BYTES" "$N" \
-#     "mlr --ijsonl --ojsonl join -i csv -j song_id -f $SONGS $f > /dev/null"
-#   goal_ratio "fx-join songs" "mlr join (unsorted)" 20 "join at least 20x mlr join (issue 5)"
-#   memory: rss_MB column, fx at most a tenth of mlr's.
-#   load time of a 1,000,000-row dimension (gen-plays -n 0 --songs 1000000
-#     --dim-songs FILE): fx-join over one event, goal under 2 s.
+# ---- lookup join (issue 5) ----------------------------------------------------
+
 section_join() {
+	local f songs1m
 	if [ ! -x "$BIN/fx-join" ]; then
 		bench_skip "join (fx-join vs mlr join)" "bin/fx-join not built"
 		return 0
 	fi
-	bench_skip "join (fx-join vs mlr join)" "bin/fx-join exists; its cases are still a stub in run.sh"
+	f=$(q "$PLAYS")
+	bench_case "fx-join songs (200,000 rows)" "$PLAYS_BYTES" "$N" \
+		"$BIN/fx-join --dim $(q "$SONGS") --on song_id --fields title,genre $f > /dev/null"
+	bench_case "mlr join songs (unsorted)" "$PLAYS_BYTES" "$N" \
+		"mlr --ijsonl --ojsonl join -i csv -j song_id -f $(q "$SONGS") $f > /dev/null"
+	ratio "fx-join songs (200,000 rows)" "mlr join songs (unsorted)" "mlr"
+	goal_ratio "fx-join songs (200,000 rows)" "mlr join songs (unsorted)" 20 "lookup join at least 20x mlr join (issue 5)"
+	goal_rss "fx-join songs (200,000 rows)" "mlr join songs (unsorted)" 10 "lookup join in a tenth of mlr's memory (issue 5)"
+	songs1m=$DATA/songs-1000000.csv
+	if [ ! -s "$songs1m" ] || [ "$GEN" -nt "$songs1m" ]; then
+		"$GEN" -n 0 -s "$SEED" --songs 1000000 --dim-songs "$songs1m.tmp"
+		mv "$songs1m.tmp" "$songs1m"
+	fi
+	head -n 1 "$PLAYS" >"$TMP/one.ndjson"
+	bench_case "fx-join load 1,000,000-row dimension" "$(stat -c %s "$songs1m")" 1000000 \
+		"$BIN/fx-join --dim $(q "$songs1m") --on song_id --fields title,genre $TMP/one.ndjson > /dev/null"
+	goal_ratio_abs "fx-join load 1,000,000-row dimension" 2 "a 1,000,000-row dimension loads in under 2 s (issue 5)"
 }
 
 # ---- Kafka: fx-sink vs kcat -P, fx-consume -e vs kcat -C -e (issue 3) --------
