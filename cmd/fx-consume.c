@@ -4,23 +4,30 @@
 #include "fx.h"
 #include "kafka.h"
 #include "opt.h"
+#include "partition.h"
+#include "table.h"
 #include "writer.h"
 
 #include <unistd.h>
 
 static const struct fx_usage usage = {
     "fx-consume [OPTION]... [FILE|DIR|-]...\n"
-    "       fx-consume -t TOPIC [-b BROKERS] [-g GROUP] [OPTION]...",
+    "       fx-consume -t TOPIC [-b BROKERS] [-g GROUP] [OPTION]...\n"
+    "       fx-consume --table T.json [--where NAME=V1,V2]... [OPTION]... "
+    "[DIR]...",
     "Read records from files and directories (NDJSON or CSV, optionally\n"
     "gzip-compressed), or with -t from Kafka topics, and write them to\n"
     "stdout as NDJSON, validating each. With no operand and no -t, read\n"
-    "stdin.",
+    "stdin. With --table, read only the partitions --where selects: their\n"
+    "topics on the broker or, with DIR operands, their directories.",
 };
 
 struct consume_opts {
 	const char *format;
 	int csv_strings;
 	int partition_fields;
+	const char *table;
+	struct fx_strlist where;
 };
 
 int main(int argc, char **argv)
@@ -36,28 +43,47 @@ int main(int argc, char **argv)
 	                "keep every CSV field a string"),
 	    FX_OPT_FLAG(0, "partition-fields", &o.partition_fields,
 	                "add k=v directory names as fields"),
-	    FX_OPT_GROUP("Kafka (with -t):"),
+	    FX_OPT_GROUP("Partition flow tables:"),
+	    FX_OPT_STRING(0, "table", &o.table, "T.json",
+	                  "read the partitions of this table (fx-table(5))"),
+	    FX_OPT_MULTI(0, "where", &o.where, "NAME=V1,V2",
+	                 "only partitions with one of these values "
+	                 "(repeatable: all hold)"),
+	    FX_OPT_GROUP("Kafka (with -t or --table):"),
 	    FX_OPT_KAFKA_SOURCE(&ko),
 	    FX_OPT_END(),
 	};
 	struct file_source_opts fo = {0};
 	struct record_writer out;
+	struct table *t = NULL;
 	struct fx_ctx ctx;
 	int first, kafka, rc, wrc;
 
 	fx_init(&ctx, "fx-consume");
 	first = fx_parse_options(&ctx, argc, argv, opts, &usage);
-	kafka = ko.topics.n > 0;
+	kafka = ko.topics.n > 0 || (o.table && first == argc);
 	if (kafka && first < argc)
 		fx_usage_error(&ctx,
 		               "-t reads Kafka: no FILE operands with it");
+	if (o.table && ko.topics.n)
+		fx_usage_error(&ctx, "--table picks the topics: not with -t");
+	if (o.where.n && !o.table)
+		fx_usage_error(&ctx, "--where needs --table");
+	if (o.table && !(t = table_load(&ctx, o.table)))
+		return fx_finish(&ctx, FX_EXIT_USAGE);
 	if (o.format && file_format_parse(o.format, &fo.format, &fo.gz))
 		fx_usage_error(&ctx, "--format: unknown format '%s'", o.format);
 	fo.csv_strings = o.csv_strings;
 	fo.partition_fields = o.partition_fields;
 
 	record_writer_init(&out, &ctx, STDOUT_FILENO, "stdout");
-	if (kafka)
+	if (t && kafka)
+		rc = partition_consume_kafka(&ctx, t, &o.where, &ko, &out);
+	else if (t)
+		rc = partition_consume_files(&ctx, t, &o.where, &fo,
+		                             argv + first,
+		                             (size_t)(argc - first), &out);
+	else if (kafka)
 		rc = kafka_source_run(&ctx, &ko, &out);
 	else
 		rc = file_source_run(&ctx, &fo, argv + first,
@@ -68,5 +94,8 @@ int main(int argc, char **argv)
 	kafka_conf_free(&ko.conf);
 	fx_strlist_free(&ko.topics);
 	fx_strlist_free(&ko.offsets);
+	fx_strlist_free(&o.where);
+	if (t)
+		table_free(t);
 	return fx_finish(&ctx, rc ? rc : wrc);
 }

@@ -5,6 +5,7 @@
 #include "kafka.h"
 #include "opt.h"
 #include "stream.h"
+#include "table.h"
 
 #include <string.h>
 
@@ -13,7 +14,9 @@ static const struct fx_usage usage = {
     "Write NDJSON records from stdin (or FILEs) to stdout, to one file, to\n"
     "Hive-style partitioned directories, or (with -t, -b, -X, -F, --key,\n"
     "--keep-partition or --create-topics) to Kafka: to -t TOPIC or each\n"
-    "record's _fx_dest. Files are written atomically: a file appears whole\n"
+    "record's _fx_dest. --dir without --partition routes each record to\n"
+    "DIR/_fx_dest/ (fx-partition --files), or with --table to the table's\n"
+    "directory. Files are written atomically: a file appears whole\n"
     "when the input ends, or not at all. Toolkit fields (_fx*) are dropped\n"
     "unless --keep-meta; control records are never written.",
 };
@@ -22,6 +25,7 @@ struct sink_opts {
 	struct file_sink_opts files;
 	struct kafka_sink_opts kafka;
 	const char *format;
+	const char *table; /* --table T.json */
 };
 
 /* Where records go: the file sink or the Kafka sink, behind one call. */
@@ -83,7 +87,8 @@ static int kafka_mode(struct fx_ctx *ctx, const struct sink_opts *o)
 	const struct kafka_sink_opts *k = &o->kafka;
 
 	if (!k->topic && !k->conf.brokers && !k->conf.nprops && !k->key &&
-	    !k->keep_partition && !k->create_topics)
+	    !k->keep_partition && !k->create_topics &&
+	    !(o->table && !o->files.dir && !o->files.file))
 		return 0;
 	if (o->files.file || o->files.dir || o->files.partition.n ||
 	    o->files.columns.n || o->format)
@@ -94,12 +99,25 @@ static int kafka_mode(struct fx_ctx *ctx, const struct sink_opts *o)
 	return 1;
 }
 
+/* --table: kafka_sink_opts' create hook */
+static int table_create(void *t, const char *topic, int *partitions,
+                        int *replication)
+{
+	return table_topic_create(t, topic, partitions, replication);
+}
+
 static int run_kafka(struct fx_ctx *ctx, struct sink_opts *o, char **names,
                      size_t n)
 {
 	struct sink s = {0};
 	int rc;
 
+	if (o->files.table && o->kafka.topic)
+		fx_usage_error(ctx, "--table routes by _fx_dest: not with -t");
+	if (o->files.table) {
+		o->kafka.create = table_create;
+		o->kafka.create_arg = o->files.table;
+	}
 	o->kafka.keep_meta = o->files.keep_meta;
 	rc = kafka_sink_open(ctx, &o->kafka, &s.ks);
 	if (rc)
@@ -147,6 +165,9 @@ int main(int argc, char **argv)
 	    FX_OPT_LIST(0, "columns", &o.files.columns, "FIELDS",
 	                "CSV columns (default: the first record's keys)"),
 	    FX_OPT_FLAG(0, "keep-meta", &o.files.keep_meta, "keep _fx* fields"),
+	    FX_OPT_STRING(0, "table", &o.table, "T.json",
+	                  "partition flow table: its directories under --dir, "
+	                  "or its dynamic topics created on first use"),
 	    FX_OPT_GROUP("Kafka:"),
 	    FX_OPT_KAFKA_SINK(&o.kafka),
 	    FX_OPT_END(),
@@ -158,6 +179,8 @@ int main(int argc, char **argv)
 	fx_init(&ctx, "fx-sink");
 	first = fx_parse_options(&ctx, argc, argv, opts, &usage);
 	n = (size_t)(argc - first);
+	if (o.table && !(o.files.table = table_load(&ctx, o.table)))
+		return fx_finish(&ctx, FX_EXIT_USAGE);
 	if (kafka_mode(&ctx, &o))
 		rc = run_kafka(&ctx, &o, argv + first, n);
 	else
@@ -165,5 +188,7 @@ int main(int argc, char **argv)
 	fx_strlist_free(&o.files.partition);
 	fx_strlist_free(&o.files.columns);
 	kafka_conf_free(&o.kafka.conf);
+	if (o.files.table)
+		table_free(o.files.table);
 	return fx_finish(&ctx, rc);
 }

@@ -28,9 +28,10 @@ struct file_sink {
 	struct fx_ctx *ctx;
 	const struct file_sink_opts *o;
 	enum file_format format;
-	struct json_paths paths; /* partition fields */
-	struct out_file single;	 /* stdout or --file */
-	struct strmap parts;	 /* partition dir -> struct out_file */
+	struct json_paths paths; /* partition fields, or _fx_dest */
+	struct table_values tv;  /* with a table */
+	struct out_file single;  /* stdout or --file */
+	struct strmap parts;     /* partition dir -> struct out_file */
 	/* CSV */
 	struct fx_strlist columns;
 	struct strmap column_index; /* key -> index + 1 */
@@ -63,7 +64,7 @@ static int mkdir_p(struct fx_ctx *ctx, const char *dir)
 		*s = 0;
 		if (mkdir(p, 0777) != 0 && errno != EEXIST) {
 			fx_warn(ctx, "%s: cannot create directory: %s", p,
-				strerror(errno));
+			        strerror(errno));
 			rc = FX_EXIT_IO;
 			break;
 		}
@@ -76,7 +77,7 @@ static int mkdir_p(struct fx_ctx *ctx, const char *dir)
 }
 
 static int out_file_open(struct file_sink *fs, struct out_file *f,
-			 const char *path, size_t bufsize)
+                         const char *path, size_t bufsize)
 {
 	char *dir = dir_of(path), *base = fx_strdup(path);
 	const char *b = strrchr(path, '/');
@@ -85,13 +86,13 @@ static int out_file_open(struct file_sink *fs, struct out_file *f,
 	f->path = fx_strdup(path);
 	free(base);
 	if (asprintf(&f->tmp, "%s/.%s.tmp-%ld", dir, b ? b + 1 : path,
-		     (long)getpid()) < 0)
+	             (long)getpid()) < 0)
 		fx_oom();
 	free(dir);
 	f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	if (f->fd < 0) {
 		fx_warn(fs->ctx, "%s: cannot create: %s", f->path,
-			strerror(errno));
+		        strerror(errno));
 		free(f->path);
 		free(f->tmp);
 		f->path = f->tmp = NULL;
@@ -141,7 +142,7 @@ static int out_file_publish(struct file_sink *fs, struct out_file *f)
 
 	if (rename(f->tmp, f->path) != 0) {
 		fx_warn(fs->ctx, "%s: cannot rename into place: %s", f->path,
-			strerror(errno));
+		        strerror(errno));
 		return FX_EXIT_IO;
 	}
 	dir = dir_of(f->path);
@@ -175,7 +176,7 @@ static void csv_header(struct file_sink *fs, struct record_writer *w)
 		if (i)
 			fx_buf_addc(&fs->line, ',');
 		csv_write_field(&fs->line, fs->columns.v[i],
-				strlen(fs->columns.v[i]));
+		                strlen(fs->columns.v[i]));
 	}
 	fx_buf_addc(&fs->line, '\n');
 	record_writer_write(w, fs->line.p, fs->line.len);
@@ -188,7 +189,7 @@ static void set_columns(struct file_sink *fs, struct fx_strlist *names)
 	for (i = 0; i < names->n; i++) {
 		fx_strlist_push(&fs->columns, names->v[i]);
 		strmap_put(&fs->column_index, names->v[i], strlen(names->v[i]),
-			   (void *)(uintptr_t)(i + 1));
+		           (void *)(uintptr_t)(i + 1));
 	}
 	fs->row = fx_malloc((names->n + 1) * sizeof(*fs->row));
 }
@@ -210,10 +211,11 @@ static void infer_columns(struct file_sink *fs, const struct record *rec)
 		fx_buf_reset(&fs->key);
 		json_string_unescape(&m.key, &fs->key);
 		fx_buf_addc(&fs->key, 0);
-		if (!strmap_get(&fs->column_index, fs->key.p, fs->key.len - 1)) {
+		if (!strmap_get(&fs->column_index, fs->key.p,
+		                fs->key.len - 1)) {
 			fx_strlist_push(&names, fs->key.p);
 			strmap_put(&fs->column_index, fs->key.p,
-				   fs->key.len - 1, (void *)1);
+			           fs->key.len - 1, (void *)1);
 		}
 	}
 	strmap_free(&fs->column_index);
@@ -243,7 +245,7 @@ static void csv_value(struct file_sink *fs, const struct json_value *v)
 }
 
 static int csv_row(struct file_sink *fs, struct out_file *f,
-		   const struct record *rec, const struct fx_where *where)
+                   const struct record *rec, const struct fx_where *where)
 {
 	struct json_member m;
 	size_t pos = 0, i;
@@ -260,14 +262,14 @@ static int csv_row(struct file_sink *fs, struct out_file *f,
 		fx_buf_reset(&fs->key);
 		json_string_unescape(&m.key, &fs->key);
 		col = (uintptr_t)strmap_get(&fs->column_index, fs->key.p,
-					    fs->key.len);
+		                            fs->key.len);
 		if (col) {
 			fs->row[col - 1] = m.val;
 		} else if (fs->columns_inferred) {
 			fx_buf_addc(&fs->key, 0);
-			return fx_bad_record(fs->ctx, where, fs->key.p, rec->p,
-					     rec->len,
-					     "not a CSV column (columns come from the first record; use --columns)");
+			return fx_bad_record(
+			    fs->ctx, where, fs->key.p, rec->p, rec->len,
+			    "not a CSV column (columns come from the first record; use --columns)");
 		}
 	}
 	if (!f->header_done) {
@@ -289,8 +291,8 @@ static int csv_row(struct file_sink *fs, struct out_file *f,
 
 /* Appends "f1=v1/f2=v2" for the record to fs->key, or reports it bad. */
 static int partition_dir(struct file_sink *fs, const struct record *rec,
-			 const struct json_value *vals,
-			 const struct fx_where *where)
+                         const struct json_value *vals,
+                         const struct fx_where *where)
 {
 	size_t i;
 
@@ -304,17 +306,15 @@ static int partition_dir(struct file_sink *fs, const struct record *rec,
 		fx_buf_addc(&fs->key, '=');
 		switch (v->type) {
 		case JSON_MISSING:
-			return fx_bad_record(fs->ctx, where,
-					     fs->paths.v[i].name, rec->p,
-					     rec->len,
-					     "missing (a partition field)");
+			return fx_bad_record(
+			    fs->ctx, where, fs->paths.v[i].name, rec->p,
+			    rec->len, "missing (a partition field)");
 		case JSON_OBJECT:
 		case JSON_ARRAY:
-			return fx_bad_record(fs->ctx, where,
-					     fs->paths.v[i].name, rec->p,
-					     rec->len,
-					     "cannot partition by an %s",
-					     json_type_name(v->type));
+			return fx_bad_record(
+			    fs->ctx, where, fs->paths.v[i].name, rec->p,
+			    rec->len, "cannot partition by an %s",
+			    json_type_name(v->type));
 		case JSON_NULL:
 			fx_partition_value_encode(&fs->key, "", 0);
 			break;
@@ -322,13 +322,91 @@ static int partition_dir(struct file_sink *fs, const struct record *rec,
 			fx_buf_reset(&fs->scratch);
 			json_string_unescape(v, &fs->scratch);
 			fx_partition_value_encode(&fs->key, fs->scratch.p,
-						  fs->scratch.len);
+			                          fs->scratch.len);
 			break;
 		default:
 			fx_partition_value_encode(&fs->key, v->p, v->len);
 		}
 	}
 	return 0;
+}
+
+/* Is the directory d (n bytes) a relative path that stays under --dir? */
+static const char *dest_problem(const char *d, size_t n)
+{
+	const char *c = d, *end = d + n, *slash;
+
+	if (n == 0)
+		return "empty: not a directory";
+	if (memchr(d, 0, n))
+		return "a NUL byte in a directory name";
+	if (*d == '/')
+		return "an absolute path: must be relative to --dir";
+	for (; c < end; c = slash + 1) {
+		slash = memchr(c, '/', (size_t)(end - c));
+		if (!slash)
+			slash = end;
+		if (slash == c)
+			return "an empty path component";
+		if (slash - c == 2 && c[0] == '.' && c[1] == '.')
+			return "a '..' component: must stay under --dir";
+	}
+	return NULL;
+}
+
+/* Appends "DIR/_fx_dest" to fs->key, or reports the record bad. */
+static int dest_dir(struct file_sink *fs, const struct record *rec,
+                    const struct json_value *v, const struct fx_where *where)
+{
+	const char *why;
+
+	if (v->type != JSON_STRING)
+		return fx_bad_record(
+		    fs->ctx, where, "_fx_dest", rec->p, rec->len,
+		    v->type == JSON_MISSING
+		        ? "missing: --dir without --partition routes by _fx_dest (fx-partition --files)"
+		        : "not a string");
+	fx_buf_reset(&fs->scratch);
+	json_string_unescape(v, &fs->scratch);
+	why = dest_problem(fs->scratch.p, fs->scratch.len);
+	if (why)
+		return fx_bad_record(fs->ctx, where, "_fx_dest", rec->p,
+		                     rec->len, "%s", why);
+	fx_buf_reset(&fs->key);
+	fx_buf_adds(&fs->key, fs->o->dir);
+	fx_buf_addc(&fs->key, '/');
+	fx_buf_add(&fs->key, fs->scratch.p, fs->scratch.len);
+	return 0;
+}
+
+/* Appends "DIR/TABLE-DIR" to fs->key, or reports the record bad. */
+static int table_dest_dir(struct file_sink *fs, const struct record *rec,
+                          const struct json_value *vals,
+                          const struct fx_where *where)
+{
+	const char *field, *why;
+
+	if (table_values_of(fs->o->table, vals, &fs->tv, &field, &why))
+		return fx_bad_record(fs->ctx, where, field, rec->p, rec->len,
+		                     "%s", why);
+	table_dir(fs->o->table, &fs->tv, &fs->scratch);
+	fx_buf_reset(&fs->key);
+	fx_buf_adds(&fs->key, fs->o->dir);
+	fx_buf_addc(&fs->key, '/');
+	fx_buf_add(&fs->key, fs->scratch.p, fs->scratch.len);
+	return 0;
+}
+
+/* The directory of a record under --dir, in fs->key. */
+static int record_dir(struct file_sink *fs, const struct record *rec,
+                      const struct json_value *vals,
+                      const struct fx_where *where)
+{
+	if (fs->o->table)
+		return table_dest_dir(fs, rec, vals, where);
+	if (fs->o->partition.n)
+		return partition_dir(fs, rec, vals, where);
+	return dest_dir(fs, rec, &vals[0], where);
 }
 
 static struct out_file *partition_file(struct file_sink *fs, int *rc)
@@ -343,7 +421,7 @@ static struct out_file *partition_file(struct file_sink *fs, int *rc)
 	if (*rc)
 		return NULL;
 	if (asprintf(&path, "%s/%s.%s", fs->key.p, fs->o->part_name,
-		     fs->format == FORMAT_CSV ? "csv" : "ndjson") < 0)
+	             fs->format == FORMAT_CSV ? "csv" : "ndjson") < 0)
 		fx_oom();
 	f = fx_malloc(sizeof(*f));
 	*rc = out_file_open(fs, f, path, 64 << 10);
@@ -370,7 +448,7 @@ static void raise_fd_limit(void)
 /* ---- the sink ---- */
 
 struct file_sink *file_sink_open(struct fx_ctx *ctx,
-				 const struct file_sink_opts *o)
+                                 const struct file_sink_opts *o)
 {
 	struct file_sink *fs = fx_malloc(sizeof(*fs));
 	const char *err;
@@ -384,14 +462,21 @@ struct file_sink *file_sink_open(struct fx_ctx *ctx,
 		fx_usage_error(ctx, "--file and --dir go separately");
 	if (o->partition.n && !o->dir)
 		fx_usage_error(ctx, "--partition needs --dir");
-	if (o->dir && !o->partition.n)
-		fx_usage_error(ctx, "--dir needs --partition FIELDS");
+	if (o->table && (!o->dir || o->partition.n))
+		fx_usage_error(ctx, "--table with files needs --dir and no "
+		                    "--partition (the table says the "
+		                    "directories)");
+	if (o->table && !table_dir_template(o->table))
+		fx_usage_error(ctx,
+		               "--table: table '%s' has no \"files\" "
+		               "\"dir\" template",
+		               table_name(o->table));
 	if (fs->format == FORMAT_AUTO && o->file) {
 		size_t n = strlen(o->file);
 
 		fs->format = n > 4 && !strcmp(o->file + n - 4, ".csv")
-				     ? FORMAT_CSV
-				     : FORMAT_NDJSON;
+		                 ? FORMAT_CSV
+		                 : FORMAT_NDJSON;
 	}
 	if (fs->format == FORMAT_AUTO)
 		fs->format = FORMAT_NDJSON;
@@ -399,31 +484,35 @@ struct file_sink *file_sink_open(struct fx_ctx *ctx,
 		set_columns(fs, (struct fx_strlist *)&o->columns);
 	if (json_paths_init(&fs->paths, o->partition.v, o->partition.n, &err))
 		fx_usage_error(ctx, "--partition: %s", err);
+	if (o->dir && !o->partition.n && !o->table &&
+	    json_paths_add(&fs->paths, "_fx_dest", &err) < 0)
+		fx_usage_error(ctx, "_fx_dest: %s", err);
 	if (o->file || o->dir)
 		fs->dataset = lineage_file(ctx, LINEAGE_OUTPUT,
-					   o->file ? o->file : o->dir);
+		                           o->file ? o->file : o->dir);
 	if (o->dir) {
 		raise_fd_limit();
 	} else if (o->file) {
 		if (out_file_open(fs, &fs->single, o->file,
-				  RECORD_WRITER_BUFSIZE))
+		                  RECORD_WRITER_BUFSIZE))
 			exit(FX_EXIT_IO);
 	} else {
 		fs->single.fd = STDOUT_FILENO;
-		record_writer_init(&fs->single.w, ctx, STDOUT_FILENO,
-				   "stdout");
+		record_writer_init(&fs->single.w, ctx, STDOUT_FILENO, "stdout");
 	}
 	return fs;
 }
 
 const struct json_paths *file_sink_paths(const struct file_sink *fs)
 {
+	if (fs->o->table)
+		return table_paths(fs->o->table);
 	return fs->paths.n ? &fs->paths : NULL;
 }
 
 int file_sink_write(struct file_sink *fs, const struct record *rec,
-		    const struct json_value *vals, int flags,
-		    const struct fx_where *where)
+                    const struct json_value *vals, int flags,
+                    const struct fx_where *where)
 {
 	struct out_file *f = &fs->single;
 	int rc = 0;
@@ -431,7 +520,7 @@ int file_sink_write(struct file_sink *fs, const struct record *rec,
 	if (flags & JSON_SCAN_CONTROL)
 		return 0;
 	if (fs->o->dir) {
-		rc = partition_dir(fs, rec, vals, where);
+		rc = record_dir(fs, rec, vals, where);
 		if (rc || fs->key.len == 0)
 			return rc;
 		f = partition_file(fs, &rc);
@@ -499,6 +588,7 @@ int file_sink_close(struct file_sink *fs, int commit)
 	strmap_free(&fs->column_index);
 	fx_strlist_free(&fs->columns);
 	json_paths_free(&fs->paths);
+	table_values_free(&fs->tv);
 	fx_buf_free(&fs->line);
 	fx_buf_free(&fs->scratch);
 	fx_buf_free(&fs->key);

@@ -23,7 +23,16 @@
  * record's fields (strings unescaped, numbers and booleans as written,
  * null as __HIVE_DEFAULT_PARTITION__, %XX-escaped, see filesrc.h). A
  * missing partition field or an object or array value is a bad record.
- * The records keep their partition fields. PART is --part-name
+ * The records keep their partition fields.
+ *
+ * Routed output (--dir without --partition): DIR/DEST/PART.ndjson, DEST
+ * being the record's "_fx_dest" (fx-partition --files), a relative path:
+ * an absolute one, a ".." component, an empty one or a NUL byte is a bad
+ * record. With a table (fx-sink --table T.json --dir DIR), DEST is the
+ * table's directory for the record's partition values instead, and a
+ * record without them is a bad record.
+ *
+ * PART is --part-name
  * (default part-00000): a rerun replaces the partition's file, as INSERT
  * OVERWRITE does; give each concurrent writer its own part name.
  */
@@ -34,22 +43,24 @@
 #include "json.h"
 #include "opt.h"
 #include "reader.h"
+#include "table.h"
 
 struct file_sink_opts {
-	const char *file;	     /* --file */
-	const char *dir;	     /* --dir */
+	const char *file;            /* --file */
+	const char *dir;             /* --dir */
 	struct fx_strlist partition; /* --partition */
 	struct fx_strlist columns;   /* --columns */
 	enum file_format format;     /* FORMAT_AUTO: by --file's extension */
 	int keep_meta;
 	const char *part_name;
+	struct table *table; /* --table: directories from its template */
 };
 
 struct file_sink;
 
 /* Checks the options (usage errors exit 2) and opens the destination. */
 struct file_sink *file_sink_open(struct fx_ctx *ctx,
-				 const struct file_sink_opts *o);
+                                 const struct file_sink_opts *o);
 
 /* The fields file_sink_write() needs in vals (may be NULL). */
 const struct json_paths *file_sink_paths(const struct file_sink *fs);
@@ -59,8 +70,8 @@ const struct json_paths *file_sink_paths(const struct file_sink *fs);
  * file_sink_paths(). Returns 0, or an exit status (reported).
  */
 int file_sink_write(struct file_sink *fs, const struct record *rec,
-		    const struct json_value *vals, int flags,
-		    const struct fx_where *where);
+                    const struct json_value *vals, int flags,
+                    const struct fx_where *where);
 
 /*
  * commit: flush and publish every file; otherwise remove the temporary

@@ -110,7 +110,8 @@ void fx_partition_value_decode(struct fx_buf *out, const char *s, size_t n)
 	for (i = 0; i < n; i++) {
 		unsigned v;
 
-		if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
+		if (s[i] == '%' && i + 2 < n &&
+		    isxdigit((unsigned char)s[i + 1]) &&
 		    isxdigit((unsigned char)s[i + 2]) &&
 		    sscanf(s + i + 1, "%2x", &v) == 1) {
 			fx_buf_addc(out, (char)v);
@@ -149,8 +150,8 @@ void fx_partition_value_encode(struct fx_buf *out, const char *s, size_t n)
  * the path below root, k goes to keys and ,"k":"v" (or null) to extra.
  */
 static void partition_fields(const char *root, const char *file,
-			     struct fx_strlist *keys, struct fx_buf *extra,
-			     size_t *off)
+                             struct fx_strlist *keys, struct fx_buf *extra,
+                             size_t *off)
 {
 	const char *s = file + strlen(root), *slash;
 	struct fx_buf v = FX_BUF_INIT;
@@ -184,7 +185,7 @@ static void partition_fields(const char *root, const char *file,
 
 /* Writes rec with extra members inserted before its closing brace. */
 static int put_with_extra(struct record_writer *out, const char *p, size_t n,
-			  const char *extra, size_t elen)
+                          const char *extra, size_t elen)
 {
 	size_t close = n;
 
@@ -211,14 +212,14 @@ static int put_with_extra(struct record_writer *out, const char *p, size_t n,
 
 struct ndjson_extra {
 	struct json_paths keys;
-	struct fx_buf all; /* every partition member */
+	struct fx_buf all;  /* every partition member */
 	struct fx_buf some; /* built per record when it has some of the keys */
 	struct fx_strlist names;
 	size_t off[JSON_MAX_PATHS + 1]; /* member i is all[off[i]..off[i+1]) */
 };
 
 static int copy_ndjson(struct fx_ctx *ctx, const char *path, int gz,
-		       struct ndjson_extra *ex, struct record_writer *out)
+                       struct ndjson_extra *ex, struct record_writer *out)
 {
 	struct record_stream rs;
 	struct json_value vals[JSON_MAX_PATHS];
@@ -226,10 +227,11 @@ static int copy_ndjson(struct fx_ctx *ctx, const char *path, int gz,
 	int rc, flags;
 
 	rc = record_stream_open(&rs, ctx, path, gz,
-				ex && ex->keys.n ? &ex->keys : NULL);
+	                        ex && ex->keys.n ? &ex->keys : NULL);
 	if (rc)
 		return rc;
-	while (!fx_stop && (rc = record_stream_next(&rs, &rec, vals, &flags)) > 0) {
+	while (!fx_stop &&
+	       (rc = record_stream_next(&rs, &rec, vals, &flags)) > 0) {
 		if (!ex || !ex->keys.n || (flags & JSON_SCAN_CONTROL)) {
 			record_writer_put(out, rec.p, rec.len);
 		} else {
@@ -245,14 +247,15 @@ static int copy_ndjson(struct fx_ctx *ctx, const char *path, int gz,
 				for (i = 0; i < ex->keys.n; i++)
 					if (vals[i].type == JSON_MISSING)
 						fx_buf_add(&ex->some,
-							   ex->all.p + ex->off[i],
-							   ex->off[i + 1] -
-								   ex->off[i]);
+						           ex->all.p +
+						               ex->off[i],
+						           ex->off[i + 1] -
+						               ex->off[i]);
 				e = &ex->some;
 			}
 			if (e->len)
 				put_with_extra(out, rec.p, rec.len, e->p,
-					       e->len);
+				               e->len);
 			else
 				record_writer_put(out, rec.p, rec.len);
 		}
@@ -281,8 +284,8 @@ static int csv_row(void *arg, const char *json, size_t len, uint64_t line)
 }
 
 static int copy_csv(struct fx_ctx *ctx, const struct file_source_opts *o,
-		    const char *path, int gz, const char *extra,
-		    struct record_writer *out)
+                    const char *path, int gz, const char *extra,
+                    struct record_writer *out)
 {
 	struct csv_sink cs = {out, ctx};
 	struct fx_input in;
@@ -318,8 +321,8 @@ static int copy_csv(struct fx_ctx *ctx, const struct file_source_opts *o,
 }
 
 static int read_file(struct fx_ctx *ctx, const struct file_source_opts *o,
-		     const char *root, const char *path,
-		     struct record_writer *out)
+                     const char *root, const char *path,
+                     struct record_writer *out)
 {
 	struct ndjson_extra ex;
 	enum file_format f = o->format;
@@ -341,7 +344,7 @@ static int read_file(struct fx_ctx *ctx, const struct file_source_opts *o,
 		if (ex.all.len)
 			fx_buf_addc(&ex.all, 0);
 		rc = copy_csv(ctx, o, path, gz, ex.all.len ? ex.all.p : NULL,
-			      out);
+		              out);
 	} else {
 		rc = copy_ndjson(ctx, path, gz, &ex, out);
 	}
@@ -352,8 +355,20 @@ static int read_file(struct fx_ctx *ctx, const struct file_source_opts *o,
 	return rc;
 }
 
+/* Where a directory operand's partition fields start: see o->root. */
+static const char *fields_root(const struct file_source_opts *o,
+                               const char *dir)
+{
+	size_t n = o->root ? strlen(o->root) : 0;
+
+	if (n && strncmp(dir, o->root, n) == 0 &&
+	    (dir[n] == '/' || dir[n] == 0 || o->root[n - 1] == '/'))
+		return o->root;
+	return dir;
+}
+
 int file_source_run(struct fx_ctx *ctx, const struct file_source_opts *o,
-		    char **operands, size_t n, struct record_writer *out)
+                    char **operands, size_t n, struct record_writer *out)
 {
 	char *stdin_only[] = {"-"};
 	size_t i, j;
@@ -378,7 +393,8 @@ int file_source_run(struct fx_ctx *ctx, const struct file_source_opts *o,
 			lineage_file(ctx, LINEAGE_INPUT, root);
 			rc = walk(ctx, root, &files);
 			for (j = 0; j < files.n && !rc && !fx_stop; j++)
-				rc = read_file(ctx, o, root, files.v[j], out);
+				rc = read_file(ctx, o, fields_root(o, root),
+				               files.v[j], out);
 			fx_strlist_free(&files);
 			free(root);
 		} else {

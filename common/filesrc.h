@@ -30,9 +30,15 @@ enum file_format {
 
 struct file_source_opts {
 	enum file_format format;
-	int gz;		/* with --format: input is gzip */
+	int gz;          /* with --format: input is gzip */
 	int csv_strings; /* CSV fields stay strings */
 	int partition_fields;
+	/*
+	 * If set, partition fields of a directory operand below root come
+	 * from its path below root, not below the operand (fx-consume
+	 * --table reads ROOT/ods_play/dt=D/os=ios and adds dt and os).
+	 */
+	const char *root;
 };
 
 /* "ndjson", "jsonl", "json", "csv" (optionally "+gz"). Returns 0 or -1. */
@@ -40,7 +46,7 @@ int file_format_parse(const char *s, enum file_format *f, int *gz);
 
 /* Reads every operand in order, writes records to out. Returns exit status. */
 int file_source_run(struct fx_ctx *ctx, const struct file_source_opts *o,
-		    char **operands, size_t n, struct record_writer *out);
+                    char **operands, size_t n, struct record_writer *out);
 
 /*
  * Hive-style escaping of a partition value for a directory name: bytes

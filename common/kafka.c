@@ -1050,6 +1050,13 @@ static int emit(struct kafka_source *s, const rd_kafka_message_t *m)
 		return fx_bad_record(s->ctx, &where, NULL, m->payload, m->len,
 		                     "%s", reason);
 	emit_assigned(s);
+	if (s->o->keep) {
+		/* the --wrap'ed value was rebuilt without the padding */
+		fx_buf_grow(&s->val, RECORD_READER_PAD);
+		memset(s->val.p + s->val.len, 0, RECORD_READER_PAD);
+		if (!s->o->keep(s->o->keep_arg, topic, s->val.p, s->val.len))
+			return 0;
+	}
 	if (record_writer_put(s->out, s->rec.p, s->rec.len)) {
 		s->finished = 1; /* reported (or a closed pipe) at close */
 		return 0;
@@ -1307,7 +1314,8 @@ int kafka_source_run(struct fx_ctx *ctx, const struct kafka_source_opts *o,
 	for (i = 0; i < o->topics.n; i++) /* inputs even if it fails */
 		if (o->topics.v[i][0] != '^')
 			lineage_kafka(ctx, LINEAGE_INPUT,
-			              lineage_bootstrap(&o->conf), o->topics.v[i]);
+			              lineage_bootstrap(&o->conf),
+			              o->topics.v[i]);
 	if ((rc = source_open(&s)))
 		return rc;
 	rc = check_brokers(ctx, s.rk, &s.health, o->conf.timeout_ms);
@@ -1426,9 +1434,16 @@ static const char *const sink_defaults[] = {
     NULL,
 };
 
+/* Which option asked for topics to be created, for messages. */
+static const char *what(const struct kafka_sink *ks)
+{
+	return ks->o->create_topics ? "--create-topics" : "--table";
+}
+
 /* Says once that the broker cannot create topics, then relies on auto-creation.
  */
-static void create_topic(struct kafka_sink *ks, const char *name)
+static void create_topic(struct kafka_sink *ks, const char *name,
+                         int partitions, int replication)
 {
 	/*
 	 * Long enough for a real controller; the mock has none, and is
@@ -1446,11 +1461,11 @@ static void create_topic(struct kafka_sink *ks, const char *name)
 
 	if (ks->create_unsupported)
 		return;
-	nt = rd_kafka_NewTopic_new(name, (int)ks->o->partitions, -1, errstr,
+	nt = rd_kafka_NewTopic_new(name, partitions, replication, errstr,
 	                           sizeof(errstr));
 	if (!nt)
-		fx_die(ks->ctx, FX_EXIT_USAGE,
-		       "--create-topics: topic '%s': %s", name, errstr);
+		fx_die(ks->ctx, FX_EXIT_USAGE, "%s: topic '%s': %s", what(ks),
+		       name, errstr);
 	q = rd_kafka_queue_new(ks->rk);
 	opts =
 	    rd_kafka_AdminOptions_new(ks->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
@@ -1480,16 +1495,26 @@ static void create_topic(struct kafka_sink *ks, const char *name)
 	     strstr(msg, "waiting for controller"))) {
 		fx_warn(
 		    ks->ctx,
-		    "--create-topics: the broker does not support CreateTopics (fx-devbroker does not): relying on auto-creation, with the broker's partition count");
+		    "%s: the broker does not support CreateTopics (fx-devbroker does not): relying on auto-creation, with the broker's partition count",
+		    what(ks));
 		ks->create_unsupported = 1;
 	} else if (err && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-		fx_warn(ks->ctx, "--create-topics: topic '%s': %s", name,
+		fx_warn(ks->ctx, "%s: topic '%s': %s", what(ks), name,
 		        msg ? msg : rd_kafka_err2str(err));
 	}
 	if (ev)
 		rd_kafka_event_destroy(ev);
 	rd_kafka_queue_destroy(q);
 	rd_kafka_NewTopic_destroy(nt);
+}
+
+/* Asks the --table hook whether and how to create a new topic. */
+static void maybe_create(struct kafka_sink *ks, const char *name)
+{
+	int partitions = -1, replication = -1;
+
+	if (ks->o->create(ks->o->create_arg, name, &partitions, &replication))
+		create_topic(ks, name, partitions, replication);
 }
 
 static rd_kafka_topic_t *sink_topic(struct kafka_sink *ks, const char *name,
@@ -1511,7 +1536,9 @@ static rd_kafka_topic_t *sink_topic(struct kafka_sink *ks, const char *name,
 	t = &ks->topics[ks->ntopics];
 	t->name = fx_strndup(name, len);
 	if (ks->o->create_topics)
-		create_topic(ks, t->name);
+		create_topic(ks, t->name, (int)ks->o->partitions, -1);
+	else if (ks->o->create)
+		maybe_create(ks, t->name);
 	/* the topic's lineage dataset rides along to the delivery report */
 	tc = rd_kafka_default_topic_conf_dup(ks->rk); /* keeps partitioner */
 	rd_kafka_topic_conf_set_opaque(
@@ -1693,6 +1720,12 @@ static int produce(struct kafka_sink *ks, rd_kafka_topic_t *rkt, int32_t part,
                    const char *val, size_t vlen, int haskey,
                    rd_kafka_headers_t *hdrs)
 {
+	/*
+	 * RD_KAFKA_V_KEY casts its argument unparenthesised: a conditional
+	 * in it would cast the condition, so decide the key first.
+	 */
+	const void *key = haskey ? ks->key.p : NULL;
+	size_t klen = haskey ? ks->key.len : 0;
 	rd_kafka_resp_err_t err;
 
 	for (;;) {
@@ -1700,9 +1733,8 @@ static int produce(struct kafka_sink *ks, rd_kafka_topic_t *rkt, int32_t part,
 		    ks->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(part),
 		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 		    RD_KAFKA_V_VALUE((void *)val, vlen),
-		    RD_KAFKA_V_KEY(haskey ? ks->key.p : NULL,
-		                   haskey ? ks->key.len : 0),
-		    RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+		    RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_HEADERS(hdrs),
+		    RD_KAFKA_V_END);
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			break;
 		rd_kafka_poll(ks->rk, 10);

@@ -94,6 +94,16 @@ struct kafka_source_opts {
 	int64_t count; /* -c: stop after this many records, 0: no limit */
 	int meta;      /* --meta */
 	int wrap;      /* --wrap */
+	/*
+	 * If set, decides which records are written (fx-consume --where
+	 * on a topic that holds other partitions too): called with the
+	 * record's topic and value (valid JSON, without the --meta members,
+	 * followed by RECORD_READER_PAD zero bytes for json_scan()); 0 drops
+	 * the record, which then counts as read and handled (its offset is
+	 * committed). It must not allocate per record.
+	 */
+	int (*keep)(void *arg, const char *topic, const char *rec, size_t len);
+	void *keep_arg;
 };
 
 #define KAFKA_SOURCE_OPTS_INIT                                                 \
@@ -150,6 +160,15 @@ struct kafka_sink_opts {
 	int keep_meta;     /* do not strip _fx* members (fx-sink --keep-meta) */
 	int create_topics; /* --create-topics */
 	int64_t partitions; /* --partitions for --create-topics */
+	/*
+	 * If set (fx-sink --table), asked once per topic on its first use
+	 * (without --create-topics): nonzero creates it with *partitions
+	 * and *replication (-1: the broker's default). A broker that cannot
+	 * create topics is reported once, and auto-creation relied on.
+	 */
+	int (*create)(void *arg, const char *topic, int *partitions,
+	              int *replication);
+	void *create_arg;
 };
 
 #define KAFKA_SINK_OPTS_INIT                                                   \

@@ -4,10 +4,13 @@
 #include "err.h"
 #include "stream.h"
 #include "strmap.h"
+#include "tablekafka.h"
 #include "writer.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* --explain: one destination and how many records went there */
@@ -326,4 +329,96 @@ int partition_list(struct fx_ctx *ctx, const struct partition_opts *o,
 	}
 	wrc = record_writer_close(&out);
 	return rc ? rc : wrc;
+}
+
+/* ---------------------------------------------------------------------
+ * Partition pruning for fx-consume
+ */
+
+static void where_parse(struct fx_ctx *ctx, struct table *t,
+                        const struct fx_strlist *specs, struct table_where *w)
+{
+	const char *why;
+	size_t i;
+
+	for (i = 0; i < specs->n; i++)
+		if (table_where_add(t, w, specs->v[i], &why))
+			fx_usage_error(ctx, "--where: %s", why);
+}
+
+int partition_consume_kafka(struct fx_ctx *ctx, struct table *t,
+                            const struct fx_strlist *where,
+                            struct kafka_source_opts *ko,
+                            struct record_writer *out)
+{
+	struct table_where w = {0};
+	struct table_filter f;
+	struct fx_strlist names = {0};
+	int rc, filter = 0;
+
+	if (!table_has_kafka(t))
+		fx_usage_error(ctx, "--table: table '%s' has no \"kafka\"",
+		               table_name(t));
+	where_parse(ctx, t, where, &w);
+	table_filter_init(&f, t, &w);
+	rc = kafka_topic_names(ctx, &ko->conf, &names);
+	if (!rc && table_topics_for(ctx, t, &w, names.v, names.n, &ko->topics,
+	                            &filter))
+		rc = FX_EXIT_USAGE;
+	if (!rc && !ko->topics.n) {
+		fx_warn(ctx,
+		        "table '%s': no topic on the broker holds the "
+		        "selected partitions: nothing to read",
+		        table_name(t));
+	} else if (!rc) {
+		/* the hook points at f: a copy of the options, gone with f */
+		struct kafka_source_opts run = *ko;
+
+		if (filter) {
+			run.keep = table_filter_keep;
+			run.keep_arg = &f;
+		}
+		rc = kafka_source_run(ctx, &run, out);
+	}
+	table_filter_free(&f);
+	table_where_free(&w);
+	fx_strlist_free(&names);
+	return rc;
+}
+
+int partition_consume_files(struct fx_ctx *ctx, struct table *t,
+                            const struct fx_strlist *where,
+                            struct file_source_opts *fo, char **roots, size_t n,
+                            struct record_writer *out)
+{
+	struct table_where w = {0};
+	size_t i;
+	int rc = 0;
+
+	if (!table_has_files(t))
+		fx_usage_error(ctx, "--table: table '%s' has no \"files\"",
+		               table_name(t));
+	where_parse(ctx, t, where, &w);
+	for (i = 0; i < n && !rc && !fx_stop; i++) {
+		struct fx_strlist dirs = {0};
+		struct stat st;
+
+		errno = 0;
+		if (stat(roots[i], &st) != 0 || !S_ISDIR(st.st_mode)) {
+			fx_warn(ctx, "%s: %s", roots[i],
+			        errno ? strerror(errno) : "not a directory");
+			rc = FX_EXIT_IO;
+			break;
+		}
+		rc = table_dirs_for(ctx, t, &w, roots[i], &dirs, NULL);
+		fo->root = roots[i];
+		if (!rc && dirs.n) /* none: not stdin */
+			rc = file_source_run(ctx, fo, dirs.v, dirs.n, out);
+		fx_strlist_free(&dirs);
+		if (record_writer_failed(out))
+			break;
+	}
+	fo->root = NULL;
+	table_where_free(&w);
+	return rc;
 }

@@ -19,9 +19,12 @@
 #ifndef FX_PARTITION_H
 #define FX_PARTITION_H
 
+#include "filesrc.h"
 #include "fx.h"
+#include "kafka.h"
 #include "opt.h"
 #include "table.h"
+#include "writer.h"
 
 struct partition_opts {
 	const char *table; /* --table */
@@ -44,5 +47,30 @@ int partition_run(struct fx_ctx *ctx, const struct partition_opts *o,
 int partition_list(struct fx_ctx *ctx, const struct partition_opts *o,
                    struct table *t, const struct fx_strlist *topics,
                    const char *root);
+
+/* ---------------------------------------------------------------------
+ * fx-consume --table T.json [--where NAME=V1,V2]...: partition pruning.
+ * where holds the --where specs (table_where_add); a bad one is a usage
+ * error.
+ *
+ * Kafka: lists the broker's topics, reads only those table_topics_for()
+ * picks (static, dynamic, and the default topic if a selected value may
+ * be in it, its other records dropped by a table_filter), by setting
+ * ko->topics (which must be empty). Topics created after the start are
+ * not read. No matching topic: nothing to read, a note, status 0.
+ *
+ * Files: under each root (stdin is not read), only the directories
+ * table_dirs_for() finds, with --partition-fields counted from the root.
+ *
+ * Both return an exit status.
+ */
+int partition_consume_kafka(struct fx_ctx *ctx, struct table *t,
+                            const struct fx_strlist *where,
+                            struct kafka_source_opts *ko,
+                            struct record_writer *out);
+int partition_consume_files(struct fx_ctx *ctx, struct table *t,
+                            const struct fx_strlist *where,
+                            struct file_source_opts *fo, char **roots, size_t n,
+                            struct record_writer *out);
 
 #endif

@@ -1427,6 +1427,19 @@ static int default_needed(struct table *t, const struct table_where *w)
 	return need;
 }
 
+/* Does w select by a partition that topics do not separate (dt when
+ * topics are per os)? Then every topic holds unselected records too. */
+static int where_outside_topics(const struct table *t,
+                                const struct table_where *w)
+{
+	size_t i;
+
+	for (i = 0; i < t->nparts; i++)
+		if (!(t->kmask & (1u << i)) && w->allowed[i].n)
+			return 1;
+	return 0;
+}
+
 int table_topics_for(const struct fx_ctx *ctx, struct table *t,
                      const struct table_where *w, char *const *existing,
                      size_t n, struct fx_strlist *out, int *filter)
@@ -1436,7 +1449,7 @@ int table_topics_for(const struct fx_ctx *ctx, struct table *t,
 	size_t i;
 	int r, rc = 0;
 
-	*filter = 0;
+	*filter = where_outside_topics(t, w);
 	for (i = 0; i < n && !rc; i++) {
 		r = table_topic_match(t, existing[i], &tv, &why);
 		if (r < 0) {
@@ -1587,4 +1600,52 @@ int table_dirs_for(const struct fx_ctx *ctx, struct table *t,
 	for (i = 0; i < TABLE_MAX_PARTS; i++)
 		fx_buf_free(&dw.vals[i]);
 	return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * Readers and writers of topics
+ */
+
+int table_topic_create(struct table *t, const char *topic, int *partitions,
+                       int *replication)
+{
+	struct table_values tv = {0};
+	const char *why;
+	int r = table_topic_match(t, topic, &tv, &why);
+
+	table_values_free(&tv);
+	*partitions = t->partitions > 0 ? t->partitions : -1;
+	*replication = t->replication > 0 ? t->replication : -1;
+	return r == TABLE_DYNAMIC;
+}
+
+void table_filter_init(struct table_filter *f, struct table *t,
+                       const struct table_where *w)
+{
+	memset(f, 0, sizeof(*f));
+	f->t = t;
+	f->w = w;
+	f->every_topic = where_outside_topics(t, w);
+}
+
+int table_filter_keep(void *arg, const char *topic, const char *rec, size_t len)
+{
+	struct table_filter *f = arg;
+	struct json_error jerr;
+	const char *field, *why;
+
+	if (!f->every_topic &&
+	    (!f->t->default_topic || strcmp(topic, f->t->default_topic)))
+		return 1; /* the topic holds selected partitions only */
+	/* a record without partition values is in no selected partition */
+	if (json_scan(&f->sc, &f->t->paths, rec, len, f->vals, &jerr, 0) < 0 ||
+	    table_values_of(f->t, f->vals, &f->tv, &field, &why))
+		return 0;
+	return table_where_match(f->w, &f->tv);
+}
+
+void table_filter_free(struct table_filter *f)
+{
+	json_scanner_free(&f->sc);
+	table_values_free(&f->tv);
 }

@@ -210,6 +210,39 @@ int table_topics_for(const struct fx_ctx *ctx, struct table *t,
                      size_t n, struct fx_strlist *out, int *filter);
 
 /*
+ * fx-sink --table: whether to create topic on its first use. Only a
+ * dynamic partition's topic is created (static and default topics are
+ * the administrator's), with the table's "partitions" and "replication"
+ * (-1 when unset: the broker's default). Returns 1 to create, else 0.
+ */
+int table_topic_create(struct table *t, const char *topic, int *partitions,
+                       int *replication);
+
+/*
+ * Drops the records of unselected partitions from the topics
+ * table_topics_for() chose when it set *filter: records of the default
+ * topic, and, when w selects by a partition that topics do not separate,
+ * records of every topic. Zero-initialise with table_filter_init();
+ * table_filter_keep() fits kafka_source_opts' keep hook (arg: the
+ * filter) and allocates nothing once warm. A record without partition
+ * values is in no selected partition: dropped.
+ */
+struct table_filter {
+	struct table *t;
+	const struct table_where *w;
+	int every_topic;
+	struct json_scanner sc;
+	struct json_value vals[JSON_MAX_PATHS];
+	struct table_values tv;
+};
+
+void table_filter_init(struct table_filter *f, struct table *t,
+                       const struct table_where *w);
+int table_filter_keep(void *arg, const char *topic, const char *rec,
+                      size_t len);
+void table_filter_free(struct table_filter *f);
+
+/*
  * The directories under root (root/DIR-TEMPLATE) that hold the partitions
  * w selects, in byte order, found by reading only the directories on the
  * way (pruned). values, if not NULL, gets each directory's values as JSON

@@ -232,3 +232,139 @@ broken() {
 	assert_failure 2
 	assert_equal "$stderr" "fx-partition: --table T.json is required (see 'fx-partition --help')"
 }
+
+# Integration: fx-partition | fx-sink routes, fx-consume --table prunes.
+
+# tables T1 (static + dynamic) and T2 (static + default), by os
+two_tables() {
+	def '{"name":"dyn","partition_by":[{"name":"os"}],"kafka":{"topic":"d_{os}","static":{"ios":"apple_plays","android":"android_plays"},"partitions":2}}'
+	mv t.json dyn.json
+	def '{"name":"def","partition_by":[{"name":"os"}],"kafka":{"topic":"f_{os}","dynamic":false,"static":{"ios":"f_apple","android":"f_android"},"default":"f_other"}}'
+	mv t.json def.json
+}
+
+# same FILE TOPIC JQ-FILTER: TOPIC holds exactly the records of FILE
+# that JQ-FILTER selects (as multisets of records)
+same() {
+	kcat -C -b "$B" -t "$2" -e -q | jq -cS . | sort >got
+	jq -cS "select($3)" "$1" | sort >want
+	assert_equal "$(wc -l <got)" "$(wc -l <want)"
+	cmp got want
+}
+
+@test "20,000 events by os: two static topics, a default topic, a dynamic topic created for a new value" {
+	start_broker
+	two_tables
+	gen 20000 7 >in
+	# a value never seen before: its dynamic topic is created on first use
+	printf '%s\n' '{"os":"linux","n":1}' '{"os":"linux","n":2}' >>in
+	fx-partition --table def.json in | fx-sink --table def.json
+	same in f_apple '.os == "ios"'
+	same in f_android '.os == "android"'
+	same in f_other '.os != "ios" and .os != "android"'
+	assert_equal "$(kcount f_other)" "$(jq -c 'select(.os != "ios" and .os != "android")' in | wc -l)"
+	# (kcat -L -t would create it: list them all)
+	run kcat -L -b "$B"
+	refute_output --partial 'topic "d_linux"'
+	fx-partition --table dyn.json in | fx-sink --table dyn.json 2>err
+	# fx-devbroker cannot CreateTopics: said once, auto-creation relied on
+	assert_equal "$(grep -c 'does not support CreateTopics' err)" 1
+	same in apple_plays '.os == "ios"'
+	same in android_plays '.os == "android"'
+	same in d_web '.os == "web"'
+	same in d_linux '.os == "linux"'
+	assert_equal "$(kcount d_linux)" 2
+	total=0
+	for t in apple_plays android_plays $(kcat -L -b "$B" | sed -n 's/.*topic "\(d_[^"]*\)".*/\1/p'); do
+		total=$((total + $(kcount "$t")))
+	done
+	assert_equal "$total" 20002
+}
+
+@test "fx-consume --table --where reads only the selected partitions' topics" {
+	start_broker
+	two_tables
+	gen 20000 7 >in
+	fx-partition --table dyn.json in | fx-sink --table dyn.json 2>/dev/null
+	fx-partition --table def.json in | fx-sink --table def.json
+	# a static partition: its topic alone, every record of it
+	fx-consume --table dyn.json --where os=ios -e --meta >out
+	assert_equal "$(jq -c 'select(._fx == "assigned")' out | sort -u)" \
+		'{"_fx":"assigned","partitions":["apple_plays/0","apple_plays/1","apple_plays/2","apple_plays/3"]}'
+	assert_equal "$(jq -r 'select(._fx == null) | ._fx_topic' out | sort -u)" apple_plays
+	jq -cS 'select(._fx == null) | with_entries(select(.key | startswith("_fx") | not))' out | sort >got
+	jq -cS 'select(.os == "ios")' in | sort >want
+	assert_equal "$(wc -l <got)" 7625
+	cmp got want
+	# dynamic partitions, found on the broker
+	fx-consume --table dyn.json --where os=web,macos -e --meta >out
+	assert_equal "$(jq -r 'select(._fx == null) | ._fx_topic' out | sort | uniq -c | awk '{print $2 ":" $1}' | tr '\n' ' ')" \
+		"d_macos:$(jq -c 'select(.os == "macos")' in | wc -l) d_web:$(jq -c 'select(.os == "web")' in | wc -l) "
+	assert_equal "$(jq -r 'select(._fx == "assigned") | .partitions[]' out | sed 's,/.*,,' | sort -u | tr '\n' ' ')" 'd_macos d_web '
+	# the default topic: read, and its other values dropped
+	fx-consume --table def.json --where os=web -e --meta --stats >out 2>err
+	assert_equal "$(jq -r 'select(._fx == "assigned") | .partitions[]' out | sed 's,/.*,,' | sort -u)" f_other
+	jq -cS 'select(._fx == null) | with_entries(select(.key | startswith("_fx") | not))' out | sort >got
+	jq -cS 'select(.os == "web")' in | sort >want
+	cmp got want
+	# a group subscribes to the same topics
+	fx-consume --table def.json --where os=android -g g1 -e >out
+	assert_equal "$(wc -l <out)" "$(jq -c 'select(.os == "android")' in | wc -l)"
+	# nothing selected: nothing read
+	run --separate-stderr fx-consume --table dyn.json --where os=beos -e
+	assert_success
+	assert_output ''
+	assert_equal "$stderr" "fx-consume: table 'dyn': no topic on the broker holds the selected partitions: nothing to read"
+}
+
+@test "the same table on files: fx-sink --dir writes dt=/os= directories, fx-consume --table --where reads only those" {
+	# two days of events
+	gen 20000 7 --start 2026-11-23T23:59:57.000Z | jq -c 'del(.dt)' >in
+	fx-partition --table "$EX/ods_play.table.json" --files in | fx-sink --dir W
+	run bash -c 'cd W && find . -name "*.ndjson" | sort'
+	assert_line './ods_play/dt=2026-11-23/os=ios/part-00000.ndjson'
+	assert_line './ods_play/dt=2026-11-24/os=web/part-00000.ndjson'
+	# the routed records, without _fx_dest, each in its directory
+	assert_equal "$(cat W/ods_play/*/*/*.ndjson | wc -l)" 20000
+	assert_equal "$(jq -c 'select(.os != "ios")' W/ods_play/dt=2026-11-24/os=ios/*.ndjson)" ''
+	run grep -rl _fx_dest W
+	assert_output ''
+	# a directory that is not selected is not read: a broken file there
+	# would fail the run
+	echo 'not json' >W/ods_play/dt=2026-11-23/os=android/part-00001.ndjson
+	fx-consume --table "$EX/ods_play.table.json" --where os=ios --partition-fields W >out
+	jq -cS . out | sort >got
+	jq -cS 'select(.os == "ios") | .dt = (.event_time | .[0:10])' in | sort >want
+	assert_equal "$(wc -l <got)" "$(jq -c 'select(.os == "ios")' in | wc -l)"
+	cmp got want
+	fx-consume --table "$EX/ods_play.table.json" --where os=ios,web --where dt=2026-11-24 W >out
+	assert_equal "$(wc -l <out)" "$(jq -c 'select((.os == "ios" or .os == "web") and (.event_time | startswith("2026-11-24")))' in | wc -l)"
+	# the table's directory template without fx-partition: the same files
+	fx-sink --table "$EX/ods_play.table.json" --dir W2 <in
+	rm W/ods_play/dt=2026-11-23/os=android/part-00001.ndjson
+	diff -r W W2
+	run fx-consume --table "$EX/ods_play.table.json" --where os=android W
+	assert_success
+	run --separate-stderr fx-consume --table "$EX/ods_play.table.json" --where oss=x W
+	assert_failure 2
+	assert_equal "$stderr" "fx-consume: --where: 'oss' is not a partition of table 'ods_play' (dt, os) (see 'fx-consume --help')"
+}
+
+@test "fx-sink --dir routes by _fx_dest: relative paths under --dir only" {
+	printf '%s\n' '{"a":1,"_fx_dest":"x/y=1"}' '{"a":2,"_fx_dest":"x/y=2"}' '{"a":3,"_fx_dest":"x/y=1"}' |
+		fx-sink --dir W --part-name p
+	assert_equal "$(cat W/x/y=1/p.ndjson)" $'{"a":1}\n{"a":3}'
+	assert_equal "$(cat W/x/y=2/p.ndjson)" '{"a":2}'
+	for d in '../x' 'a/../../x' '/tmp/x' '' 'a//b'; do
+		run --separate-stderr fx-sink --dir V <<<"{\"_fx_dest\":\"$d\"}"
+		assert_failure 1
+		assert_equal "${stderr%%:*}" 'fx-sink'
+		[[ $stderr == *'field "_fx_dest"'* ]]
+	done
+	[ ! -e V/x ] && [ ! -e x ] && [ ! -e /tmp/x ]
+	run --separate-stderr fx-sink --dir V <<<'{"a":1}'
+	assert_failure 1
+	assert_equal "$stderr" 'fx-sink: stdin:1: field "_fx_dest": missing: --dir without --partition routes by _fx_dest (fx-partition --files)'
+	run --separate-stderr fx-sink --dir V --on-error skip <<<'{"_fx_dest":"../x"}'
+	assert_success
+}
