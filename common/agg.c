@@ -92,6 +92,7 @@ struct engine {
 	size_t nkept, capkept;
 	struct win *global; /* without --window */
 	size_t typical_groups; /* in the last window closed */
+	int prefetch_states; /* an aggregate with a set to prefetch */
 
 	/* session windows */
 	struct group_table sg;
@@ -1129,6 +1130,9 @@ static void engine_init(struct engine *e, struct fx_ctx *ctx,
 				fx_usage_error(ctx, "--by: '%s' twice",
 					       e->by_name[i]);
 	}
+	for (i = 0; i < e->aggs.n; i++)
+		if (e->aggs.v[i].kind == AGG_DISTINCT)
+			e->prefetch_states = 1;
 	e->by_json_off = fx_malloc((e->nby + 1) * sizeof(size_t));
 	for (i = 0; i < e->nby; i++) {
 		e->by_json_off[i] = e->by_json.len;
@@ -1236,6 +1240,7 @@ struct batch_entry {
 	int have_t;
 	struct group_table *table; /* where its group probably is */
 	uint64_t hash;
+	struct grp *g; /* the group, if it was found */
 	struct json_value vals[JSON_MAX_PATHS];
 };
 
@@ -1295,14 +1300,22 @@ static void batch_prefetch(struct engine *e, struct batch *b)
 		struct batch_entry *be = &b->e[i];
 		const struct slot *sl;
 
+		be->g = NULL;
 		if (!be->table || !be->table->nslots)
 			continue;
 		sl = &be->table->slot[be->hash & (be->table->nslots - 1)];
-		if (sl->g) {
+		if (sl->g && sl->hash == be->hash) {
+			be->g = sl->g;
 			__builtin_prefetch(sl->g);
 			__builtin_prefetch((const char *)sl->g + 64);
 		}
 	}
+	/* then what updating the group will touch (distinct sets) */
+	if (e->prefetch_states)
+		for (i = 0; i < b->n; i++)
+			if (b->e[i].g && b->e[i].g->state)
+				agg_set_prefetch(&e->aggs, b->e[i].g->state,
+						 b->e[i].vals);
 }
 
 /* Runs the batch's records in order; empties it. */

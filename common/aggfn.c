@@ -459,6 +459,26 @@ int agg_set_update(const struct agg_set *set, void *state,
 	return 0;
 }
 
+void agg_set_prefetch(const struct agg_set *set, const void *state,
+		      const struct json_value *vals)
+{
+	size_t i;
+
+	for (i = 0; i < set->n; i++) {
+		const struct agg_spec *a = &set->v[i];
+		const struct st_set *ss;
+		uint64_t h;
+
+		if (a->kind != AGG_DISTINCT || !is_value(&vals[a->path]))
+			continue;
+		ss = (const void *)((const char *)state + a->off);
+		if (!ss->cap)
+			continue;
+		h = value_hash(&vals[a->path]);
+		__builtin_prefetch(&ss->slot[(h ? h : 1) & (ss->cap - 1)]);
+	}
+}
+
 int agg_set_merge(const struct agg_set *set, void *dst, const void *src,
 		  struct agg_error *e)
 {

@@ -111,6 +111,14 @@ int agg_set_update(const struct agg_set *set, void *state,
 		   int64_t t, struct agg_error *e);
 
 /*
+ * Hints the memory that agg_set_update() of this record into state will
+ * touch (the slot of a distinct set), so a caller that knows its next
+ * records can have it fetched before it is needed. No effect on results.
+ */
+void agg_set_prefetch(const struct agg_set *set, const void *state,
+		      const struct json_value *vals);
+
+/*
  * Merges src into dst. src comes after dst in input order (ties of
  * first/last). Returns 0, or -1 with *e filled on integer sum overflow.
  */

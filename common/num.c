@@ -207,6 +207,95 @@ size_t fx_num_format_int(int64_t i, char *buf)
 	return len;
 }
 
+/*
+ * %.{prec}g of x (1e-4 <= x < 1e15, prec 15..17) without printf: the
+ * digits come from exact 128-bit arithmetic, x * 10^k = mant * 5^k *
+ * 2^(e2+k), rounded half to even as printf does. Returns the length; 0 if
+ * those digits do not read back to x (more are needed); -1 for a case this
+ * does not decide (a tie, a power of two): the caller's slow path does.
+ */
+static long format_fast(double x, int prec, char *buf)
+{
+	static const uint64_t pow10[] = {
+		1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
+		10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
+		100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+		100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+		100000000000000000ULL, 1000000000000000000ULL};
+	int e2, e10 = (int)floor(log10(x)), tries, k, s;
+	uint64_t mant = (uint64_t)ldexp(frexp(x, &e2), 53), m = 0;
+	unsigned __int128 five = 1, prod, q, rem, half, dist;
+	char digits[20], *o = buf;
+	int i, n, point;
+
+	e2 -= 53; /* x = mant * 2^e2 exactly */
+	if (mant == 1ULL << 52)
+		return -1; /* the interval below is narrower */
+	for (tries = 0; tries < 3; tries++) {
+		k = prec - 1 - e10;
+		if (k < 0 || k > 27)
+			return -1;
+		for (five = 1, i = 0; i < k; i++)
+			five *= 5;
+		prod = (unsigned __int128)mant * five;
+		s = -(e2 + k);
+		if (s <= 0 || s >= 120)
+			return -1;
+		q = prod >> s;
+		rem = prod - (q << s);
+		half = (unsigned __int128)1 << (s - 1);
+		if (rem == half)
+			return -1; /* a tie: printf decides, not us */
+		if (rem > half)
+			q++;
+		if (q >= pow10[prec]) {
+			e10++;
+			continue;
+		}
+		if (q < pow10[prec - 1]) {
+			e10--;
+			continue;
+		}
+		m = (uint64_t)q;
+		/* reads back iff |m * 2^s - mant * 5^k| < 5^k / 2 */
+		q <<= s;
+		dist = q > prod ? q - prod : prod - q;
+		if (2 * dist >= five)
+			return 0;
+		break;
+	}
+	if (tries == 3)
+		return -1;
+	for (i = prec - 1; i >= 0; i--) {
+		digits[i] = (char)('0' + m % 10);
+		m /= 10;
+	}
+	n = prec;
+	point = e10 + 1; /* digits before the decimal point */
+	while (n > point && n > 1 && digits[n - 1] == '0')
+		n--;
+	if (point <= 0) {
+		*o++ = '0';
+		*o++ = '.';
+		for (i = point; i < 0; i++)
+			*o++ = '0';
+		memcpy(o, digits, (size_t)n);
+		o += n;
+	} else {
+		memcpy(o, digits, (size_t)(n < point ? n : point));
+		o += n < point ? n : point;
+		for (i = n; i < point; i++)
+			*o++ = '0';
+		if (n > point) {
+			*o++ = '.';
+			memcpy(o, digits + point, (size_t)(n - point));
+			o += n - point;
+		}
+	}
+	*o = 0;
+	return (long)(o - buf);
+}
+
 size_t fx_num_format_double(double d, char *buf)
 {
 	int prec, len = 0;
@@ -221,6 +310,19 @@ size_t fx_num_format_double(double d, char *buf)
 		return fx_num_format_int((int64_t)d, buf);
 	}
 	/* 17 digits always round-trip; fewer are tried for a shorter form */
+	if (fabs(d) >= 1e-4 && fabs(d) < 1e15) {
+		for (prec = 15; prec <= 17; prec++) {
+			long n = format_fast(fabs(d), prec, buf + (d < 0));
+
+			if (n > 0) {
+				if (d < 0)
+					buf[0] = '-';
+				return (size_t)n + (d < 0);
+			}
+			if (n < 0)
+				break; /* the slow path below decides */
+		}
+	}
 	for (prec = 15; prec <= 17; prec++) {
 		len = snprintf(buf, 32, "%.*g", prec, d);
 		if (strtod(buf, NULL) == d)

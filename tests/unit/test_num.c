@@ -3,6 +3,7 @@
 #include "unit.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +241,64 @@ static void test_checked_arith(void)
 	CHECK(fx_num_mul_int(3037000500LL, 3037000500LL, &r) == -1);
 }
 
+/* printf's answer: the shortest of %.15g, %.16g, %.17g that reads back */
+static size_t format_by_printf(double d, char *buf)
+{
+	int prec, len = 0;
+
+	if (d == trunc(d) && fabs(d) < 9007199254740992.0 && d != 0)
+		return fx_num_format_int((int64_t)d, buf);
+	for (prec = 15; prec <= 17; prec++) {
+		len = snprintf(buf, 40, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	return (size_t)len;
+}
+
+/*
+ * fx_num_format_double's fast path (exact 128-bit digits) must write what
+ * printf writes, byte for byte, on averages, thirds, random bit patterns
+ * and scaled integers.
+ */
+static void test_format_double_matches_printf(void)
+{
+	uint64_t s = 88172645463325252ULL;
+	long i, bad = 0;
+
+	for (i = 0; i < 400000; i++) {
+		char a[40], b[40];
+		size_t la, lb;
+		double d;
+
+		s ^= s << 13;
+		s ^= s >> 7;
+		s ^= s << 17;
+		switch (i % 4) {
+		case 0:
+			d = (double)(s % 100000000) / (double)(1 + (s >> 40) % 1000);
+			break;
+		case 1:
+			memcpy(&d, &s, 8);
+			break;
+		case 2: d = ldexp((double)(s >> 11), -(int)(s % 80)); break;
+		default: d = (double)(s % 1000000) / 3.0;
+		}
+		if (!isfinite(d) || d == 0)
+			continue;
+		if (i & 1)
+			d = -d;
+		la = fx_num_format_double(d, a);
+		lb = format_by_printf(d, b);
+		a[la] = b[lb] = 0;
+		if (la != lb || strcmp(a, b) != 0) {
+			if (bad++ < 5)
+				fprintf(stderr, "%.17g: %s, printf %s\n", d, a, b);
+		}
+	}
+	CHECK(bad == 0);
+}
+
 int main(void)
 {
 	RUN(test_parse_kinds);
@@ -249,6 +308,7 @@ int main(void)
 	RUN(test_format_int);
 	RUN(test_format_double);
 	RUN(test_format_roundtrip_random);
+	RUN(test_format_double_matches_printf);
 	RUN(test_checked_arith);
 	return unit_done("test_num");
 }
