@@ -368,3 +368,17 @@ same() {
 	run --separate-stderr fx-sink --dir V --on-error skip <<<'{"_fx_dest":"../x"}'
 	assert_success
 }
+
+@test "fx-consume --where on a partition topics do not separate: each topic's records filtered" {
+	start_broker
+	# topics per os; a day selected by --where is in every topic
+	gen 4000 3 --start 2026-11-23T23:59:59.000Z >in
+	fx-partition --table "$EX/ods_play.table.json" in |
+		fx-sink --table "$EX/ods_play.table.json" 2>/dev/null
+	fx-consume --table "$EX/ods_play.table.json" --where dt=2026-11-24 --where os=ios,android -e --meta >out
+	assert_equal "$(jq -r 'select(._fx == "assigned") | .partitions[]' out | sed 's,/.*,,' | sort -u | tr '\n' ' ')" 'play_android play_apple '
+	jq -cS 'select(._fx == null) | with_entries(select(.key | startswith("_fx") | not))' out | sort >got
+	jq -cS 'select((.os == "ios" or .os == "android") and (.event_time | startswith("2026-11-24")))' in | sort >want
+	[ -s want ]
+	cmp got want
+}
