@@ -267,9 +267,11 @@ fx_rows() {
 	fx-join --dim d.csv --on id --reload --reload-interval 20ms <in >out 2>err &
 	JOIN_PID=$!
 	exec 5>in
+	# the first table is in use once the first record has come out
+	echo '{"id":1}' >&5
+	for _ in $(seq 100); do [ -s out ] && break; sleep 0.05; done
 	printf 'id,g\n1,half' >d.tmp && mv d.tmp d.csv
 	sleep 0.2
-	echo '{"id":1}' >&5
 	echo '{"id":1}' >&5
 	exec 5>&-
 	wait "$JOIN_PID"
