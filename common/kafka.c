@@ -459,6 +459,7 @@ struct kafka_source {
 	int assigned_once;
 	int assignment_changed; /* an "assigned" control record is due */
 	double last_commit;
+	unsigned assign_events; /* assignments the group has made so far */
 
 	struct json_scanner sc;
 	struct fx_buf val; /* the value, padded for the scanner */
@@ -635,8 +636,16 @@ static void source_commit_final(struct kafka_source *s)
 	if (!s->o->group)
 		return;
 	while ((err = source_commit(s)) && fx_now() < deadline) {
-		if ((m = rd_kafka_consumer_poll(s->rk, 100)))
-			rd_kafka_message_destroy(m);
+		/*
+		 * Wait for the group to hand out partitions again before the
+		 * next try: commits sent while it rejoins are refused, and the
+		 * mock broker then starts the rebalance over, for ever.
+		 */
+		unsigned seen = s->assign_events;
+
+		while (s->assign_events == seen && fx_now() < deadline)
+			if ((m = rd_kafka_consumer_poll(s->rk, 100)))
+				rd_kafka_message_destroy(m);
 	}
 	if (err)
 		fx_warn(s->ctx, "group '%s': commit failed: %s", s->o->group,
@@ -753,6 +762,13 @@ static void part_at_end(struct kafka_source *s, struct part_state *p)
 	}
 	if (s->o->exit_at_end) {
 		part_done(s, p);
+		/*
+		 * In a group, commit as each partition ends: when this member
+		 * leaves, nothing is left for a commit that the rebalance its
+		 * leaving (or another member's) could refuse.
+		 */
+		if (s->o->group && source_flush(s) == 0)
+			source_commit(s);
 		check_finished(s);
 	}
 }
@@ -917,6 +933,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		s->assign_events++;
 		resolve_offsets(s, l);
 		if (coop)
 			rd_kafka_error_destroy(
