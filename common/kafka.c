@@ -1189,8 +1189,15 @@ static const char *const source_defaults[] = {
     "67108864",
     "max.partition.fetch.bytes",
     "4194304",
+    /*
+     * librdkafka 2.0 counts the prefetch threshold over the whole
+     * consumer queue, not per partition: with 64 partitions the default
+     * stalls fetching for a second at a time. Prefetch up to 128 MiB.
+     */
     "queued.min.messages",
-    "200000",
+    "1000000",
+    "queued.max.messages.kbytes",
+    "131072",
     "log.connection.close",
     "false",
     NULL,
