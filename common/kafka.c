@@ -1,5 +1,6 @@
 /* kafka.c - configuration, source, sink and dev cluster on librdkafka */
 #include "kafka.h"
+#include "base64.h"
 #include "buf.h"
 #include "err.h"
 #include "fxtime.h"
@@ -334,49 +335,17 @@ static int check_brokers(const struct fx_ctx *ctx, rd_kafka_t *rk,
 	return FX_EXIT_IO;
 }
 
-/* =====================================================================
- * Base64, for keys and header values that are not UTF-8 text
- */
-
-static const char b64chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static void base64_encode(struct fx_buf *b, const unsigned char *p, size_t n)
+/* Decodes canonical base64 text into b. Returns 0, or -1 if it is not. */
+static int base64_decode_text(struct fx_buf *b, const char *s)
 {
-	size_t i;
+	size_t n = strlen(s);
+	long got;
 
-	for (i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16;
-		size_t left = n - i;
-
-		if (left > 1)
-			v |= (unsigned)p[i + 1] << 8;
-		if (left > 2)
-			v |= p[i + 2];
-		fx_buf_addc(b, b64chars[v >> 18 & 63]);
-		fx_buf_addc(b, b64chars[v >> 12 & 63]);
-		fx_buf_addc(b, left > 1 ? b64chars[v >> 6 & 63] : '=');
-		fx_buf_addc(b, left > 2 ? b64chars[v & 63] : '=');
-	}
-}
-
-/* Returns 0, or -1 if s is not base64. */
-static int base64_decode(struct fx_buf *b, const char *s)
-{
-	unsigned v = 0, bits = 0;
-
-	for (; *s && *s != '='; s++) {
-		const char *c = strchr(b64chars, *s);
-
-		if (!c || !*c)
-			return -1;
-		v = v << 6 | (unsigned)(c - b64chars);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			fx_buf_addc(b, (char)(v >> bits & 0xff));
-		}
-	}
+	fx_buf_grow(b, n / 4 * 3 + 1);
+	got = base64_decode(s, n, (uint8_t *)b->p + b->len);
+	if (got < 0)
+		return -1;
+	b->len += (size_t)got;
 	return 0;
 }
 
@@ -407,7 +376,7 @@ static int bytes_from_json(const cJSON *j, struct fx_buf *out)
 	}
 	b64 = cJSON_GetObjectItemCaseSensitive(j, "base64");
 	if (cJSON_IsObject(j) && cJSON_IsString(b64))
-		return base64_decode(out, b64->valuestring);
+		return base64_decode_text(out, b64->valuestring);
 	return -1;
 }
 
