@@ -22,43 +22,11 @@ struct dim_kafka {
 	int warned_error;
 };
 
-static int conf_set(struct fx_ctx *ctx, rd_kafka_conf_t *conf, const char *key,
-                    const char *value, const char *origin)
-{
-	char errstr[512];
-
-	if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) ==
-	    RD_KAFKA_CONF_OK)
-		return 0;
-	fx_warn(ctx, "%s %s=%s: %s", origin, key, value, errstr);
-	return FX_EXIT_USAGE;
-}
-
-static int make_conf(struct fx_ctx *ctx, const struct kafka_conf *kc,
-                     const char *source, rd_kafka_conf_t *conf)
-{
-	const char *brokers = kc->brokers ? kc->brokers : getenv("FX_BROKERS");
-	int have = 0, rc = 0;
-	size_t i;
-
-	rc = conf_set(ctx, conf, "group.id", "fx-join-dim", "fx-join") ||
-	     conf_set(ctx, conf, "enable.auto.commit", "false", "fx-join") ||
-	     conf_set(ctx, conf, "enable.partition.eof", "true", "fx-join");
-	for (i = 0; i < kc->nprops && !rc; i++) {
-		rc = conf_set(ctx, conf, kc->props[i].key, kc->props[i].value,
-		              kc->props[i].origin);
-		have |= !strcmp(kc->props[i].key, "bootstrap.servers") ||
-		        !strcmp(kc->props[i].key, "metadata.broker.list");
-	}
-	if (!rc && brokers && *brokers)
-		rc = conf_set(ctx, conf, "bootstrap.servers", brokers, "-b");
-	else if (!rc && !have) {
-		fx_warn(ctx, "%s: no brokers: give -b or set FX_BROKERS",
-		        source);
-		rc = FX_EXIT_USAGE;
-	}
-	return rc;
-}
+static const char *const dim_defaults[] = {
+    /* a dimension is read whole every time: nothing to commit */
+    "group.id", "fx-join-dim", "enable.auto.commit", "false",
+    "enable.partition.eof", "true", NULL,
+};
 
 /* Applies one message: a row, or a deletion (a tombstone). */
 static void apply(struct dim_kafka *dk, const rd_kafka_message_t *m)
@@ -196,11 +164,7 @@ int dim_kafka_open(struct fx_ctx *ctx, const struct kafka_conf *kc,
 	char errstr[512];
 	int rc;
 
-	rc = make_conf(ctx, kc, s->source, conf);
-	if (rc) {
-		rd_kafka_conf_destroy(conf);
-		return rc;
-	}
+	kafka_conf_apply(ctx, conf, kc, dim_defaults);
 	dk = fx_malloc(sizeof(*dk));
 	memset(dk, 0, sizeof(*dk));
 	dk->ctx = ctx;

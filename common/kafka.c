@@ -251,13 +251,10 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac,
  * in NULL), then the user's properties, then the brokers. Exits 2 on a bad
  * property.
  */
-static rd_kafka_conf_t *conf_build(const struct fx_ctx *ctx,
-                                   rd_kafka_type_t type,
-                                   const struct kafka_conf *kc,
-                                   const char *const *defaults,
-                                   struct kafka_health *h)
+void kafka_conf_apply(const struct fx_ctx *ctx, rd_kafka_conf_t *c,
+                      const struct kafka_conf *kc,
+                      const char *const *defaults)
 {
-	rd_kafka_conf_t *c = rd_kafka_conf_new();
 	struct kafka_conf env = KAFKA_CONF_INIT;
 	const char *envfile = getenv("FX_KAFKA_CONFIG");
 	const char *brokers = kc->brokers;
@@ -265,14 +262,6 @@ static rd_kafka_conf_t *conf_build(const struct fx_ctx *ctx,
 
 	for (; defaults && *defaults; defaults += 2)
 		conf_set(ctx, c, defaults[0], defaults[1], "default");
-	if (type == RD_KAFKA_PRODUCER) {
-		/* a record not delivered in --timeout fails, and is said to */
-		char ms[32];
-
-		snprintf(ms, sizeof(ms), "%" PRId64,
-		         kc->timeout_ms > 0 ? kc->timeout_ms : 1);
-		conf_set(ctx, c, "message.timeout.ms", ms, "--timeout");
-	}
 	if (envfile && *envfile) {
 		read_properties(ctx, &env, envfile);
 		for (i = 0; i < env.nprops; i++)
@@ -295,6 +284,27 @@ static rd_kafka_conf_t *conf_build(const struct fx_ctx *ctx,
 	if (brokers)
 		conf_set(ctx, c, "bootstrap.servers", brokers, "-b");
 	kafka_conf_free(&env);
+}
+
+static rd_kafka_conf_t *conf_build(const struct fx_ctx *ctx,
+                                   rd_kafka_type_t type,
+                                   const struct kafka_conf *kc,
+                                   const char *const *defaults,
+                                   struct kafka_health *h)
+{
+	rd_kafka_conf_t *c = rd_kafka_conf_new();
+
+	for (; defaults && *defaults; defaults += 2)
+		conf_set(ctx, c, defaults[0], defaults[1], "default");
+	if (type == RD_KAFKA_PRODUCER) {
+		/* a record not delivered in --timeout fails, and is said to */
+		char ms[32];
+
+		snprintf(ms, sizeof(ms), "%" PRId64,
+		         kc->timeout_ms > 0 ? kc->timeout_ms : 1);
+		conf_set(ctx, c, "message.timeout.ms", ms, "--timeout");
+	}
+	kafka_conf_apply(ctx, c, kc, NULL);
 	h->ctx = ctx;
 	rd_kafka_conf_set_opaque(c, h);
 	rd_kafka_conf_set_error_cb(c, on_error);

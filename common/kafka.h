@@ -82,6 +82,18 @@ int kafka_opt_file(struct fx_ctx *ctx, const struct fx_option *opt,
 /* Frees the properties. */
 void kafka_conf_free(struct kafka_conf *kc);
 
+/*
+ * Fills a librdkafka configuration the one way every fx client does: the
+ * defaults given (key, value pairs ending in NULL), the properties file
+ * $FX_KAFKA_CONFIG, the -X and -F properties, then the brokers (-b, else a
+ * bootstrap.servers property, else $FX_BROKERS). A bad property, or no
+ * brokers at all, is a usage error: it exits 2 naming it.
+ */
+struct rd_kafka_conf_s;
+void kafka_conf_apply(const struct fx_ctx *ctx, struct rd_kafka_conf_s *c,
+                      const struct kafka_conf *kc,
+                      const char *const *defaults);
+
 /* ---------------------------------------------------------------------
  * Source: records from Kafka topics to a record writer.
  */

@@ -7,41 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int conf_set(struct fx_ctx *ctx, rd_kafka_conf_t *c, const char *k,
-                    const char *v, const char *origin)
-{
-	char errstr[512];
+/* librdkafka's own log lines would only repeat the error we print */
+static const char *const table_defaults[] = {"log_level", "0", NULL};
 
-	if (rd_kafka_conf_set(c, k, v, errstr, sizeof(errstr)) ==
-	    RD_KAFKA_CONF_OK)
-		return 0;
-	fx_warn(ctx, "%s %s=%s: %s", origin, k, v, errstr);
-	return FX_EXIT_USAGE;
-}
-
-/* -X and -F properties, then -b or $FX_BROKERS. */
 static rd_kafka_conf_t *conf_build(struct fx_ctx *ctx,
                                    const struct kafka_conf *kc)
 {
 	rd_kafka_conf_t *c = rd_kafka_conf_new();
-	const char *brokers = kc->brokers;
-	size_t i;
-	int rc = 0;
 
-	for (i = 0; i < kc->nprops && !rc; i++)
-		rc = conf_set(ctx, c, kc->props[i].key, kc->props[i].value,
-		              kc->props[i].origin);
-	if (!brokers)
-		brokers = getenv("FX_BROKERS");
-	if (!rc && brokers && *brokers)
-		rc = conf_set(ctx, c, "bootstrap.servers", brokers, "-b");
-	/* librdkafka's own log lines would only repeat the error below */
-	if (!rc)
-		rc = conf_set(ctx, c, "log_level", "0", "default");
-	if (rc) {
-		rd_kafka_conf_destroy(c);
-		return NULL;
-	}
+	kafka_conf_apply(ctx, c, kc, table_defaults);
 	return c;
 }
 

@@ -325,7 +325,7 @@ fx_rows() {
 	unset FX_BROKERS
 	run --separate-stderr fx-join --dim kafka:songs --on id </dev/null
 	assert_failure 2
-	assert_equal "$stderr" 'fx-join: kafka:songs: no brokers: give -b or set FX_BROKERS'
+	assert_equal "$stderr" "fx-join: no brokers: use -b HOST:PORT or set FX_BROKERS (see 'fx-join --help')"
 }
 
 # sqlite3's interval join of l.ndjson and r.ndjson on user_id within D ms
