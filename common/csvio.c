@@ -1,5 +1,6 @@
 /* csvio.c - CSV in (libcsv plus a fast path) and out */
 #include "csvio.h"
+#include "input.h"
 #include "err.h"
 #include "json.h"
 #include "num.h"
@@ -579,4 +580,25 @@ void csv_write_field(struct fx_buf *b, const char *s, size_t n)
 		fx_buf_addc(b, s[i]);
 	}
 	fx_buf_addc(b, '"');
+}
+
+int csv_reader_feed_input(struct csv_reader *r, struct fx_input *in)
+{
+	char *buf = fx_malloc(1 << 20);
+	int rc;
+
+	for (;;) {
+		ssize_t n = fx_input_read(in, buf, 1 << 20);
+
+		if (n < 0) {
+			rc = FX_EXIT_IO;
+			break;
+		}
+		r->ctx->st.bytes_in += (size_t)n;
+		rc = csv_reader_feed(r, buf, (size_t)n, n == 0);
+		if (rc || n == 0 || fx_stop)
+			break;
+	}
+	free(buf);
+	return rc;
 }

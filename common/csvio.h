@@ -77,6 +77,14 @@ struct csv_reader *csv_reader_new(struct fx_ctx *ctx, const char *source,
  */
 int csv_reader_feed(struct csv_reader *r, const char *p, size_t n, int eof);
 
+/*
+ * Reads the input to its end (or a stop signal) in 1 MiB chunks and feeds
+ * them to r, counting the bytes in ctx's --stats. Returns 0, FX_EXIT_IO on
+ * a read error (reported), or what csv_reader_feed returned.
+ */
+struct fx_input;
+int csv_reader_feed_input(struct csv_reader *r, struct fx_input *in);
+
 /* Number of data rows read so far, bad ones included. */
 uint64_t csv_reader_rows(const struct csv_reader *r);
 

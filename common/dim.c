@@ -593,7 +593,6 @@ static int load_csv(struct dim_loader *ld, const char *path, int gz)
 	struct fx_input in;
 	struct csv_reader *cr;
 	struct csv_arg a = {ld, NULL};
-	char *buf;
 	int rc;
 
 	rc = fx_input_open(&in, ld->ctx, path, gz);
@@ -601,19 +600,7 @@ static int load_csv(struct dim_loader *ld, const char *path, int gz)
 		return rc;
 	a.name = in.name;
 	cr = csv_reader_new(ld->ctx, in.name, 0, NULL, csv_row, &a);
-	buf = fx_malloc(1 << 20);
-	for (;;) {
-		ssize_t n = fx_input_read(&in, buf, 1 << 20);
-
-		if (n < 0) {
-			rc = FX_EXIT_IO;
-			break;
-		}
-		rc = csv_reader_feed(cr, buf, (size_t)n, n == 0);
-		if (rc || n == 0)
-			break;
-	}
-	free(buf);
+	rc = csv_reader_feed_input(cr, &in);
 	/* a dimension is an input of the run (an NDJSON one is registered by
 	 * record_stream_open) */
 	lineage_count(lineage_input_fd(ld->ctx, in.fd, path),

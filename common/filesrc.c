@@ -290,31 +290,17 @@ static int copy_csv(struct fx_ctx *ctx, const struct file_source_opts *o,
 	struct csv_sink cs = {out, ctx};
 	struct fx_input in;
 	struct csv_reader *cr;
-	char *buf;
 	int rc;
 
 	rc = fx_input_open(&in, ctx, path, gz);
 	if (rc)
 		return rc;
 	cr = csv_reader_new(ctx, in.name, o->csv_strings, extra, csv_row, &cs);
-	buf = fx_malloc(1 << 20);
-	for (;;) {
-		ssize_t n = fx_input_read(&in, buf, 1 << 20);
-
-		if (n < 0) {
-			rc = FX_EXIT_IO;
-			break;
-		}
-		ctx->st.bytes_in += (size_t)n;
-		rc = csv_reader_feed(cr, buf, (size_t)n, n == 0);
-		if (rc || n == 0 || fx_stop)
-			break;
-	}
+	rc = csv_reader_feed_input(cr, &in);
 	ctx->st.records_in += csv_reader_rows(cr);
 	lineage_count(lineage_input_fd(ctx, in.fd, path), csv_reader_rows(cr));
 	if (rc == FX_EXIT_IO && record_writer_failed(out))
 		rc = 0; /* the writer reports its own error */
-	free(buf);
 	csv_reader_free(cr);
 	fx_input_close(&in);
 	return rc;
