@@ -19,6 +19,7 @@
 /* ---- groups ---- */
 
 struct session;
+struct sort_item;
 
 /*
  * A group lives in one arena block: this header, then its key, then its
@@ -116,6 +117,8 @@ struct engine {
 	int have_pre_t;
 	struct record_writer out;
 	struct fx_buf row, key, scratch;
+	struct sort_item *sort; /* emit_window's, twice the largest window */
+	size_t capsort;
 	struct window *assigned;
 	struct fx_num nums[JSON_MAX_PATHS]; /* numbers of the record */
 	void *tmp_state;
@@ -284,14 +287,18 @@ static int write_row(struct engine *e, const struct win *w, int64_t start,
 }
 
 /*
- * Sorting by key: each group gets a 64-bit prefix that orders as its first
- * field does (type rank in the top 3 bits; a number's double, or a string's
- * first 7 bytes, below), so most comparisons are one integer compare; ties
+ * Sorting by key: each group gets a 64-bit prefix of its first two fields
+ * that orders as the field does (type rank in the top 3 bits; a number's
+ * double, or a string's first 7 bytes, below), so that most comparisons
+ * are integer compares without touching the group. A prefix is "exact"
+ * when equal prefixes mean equal values (short strings, small integers,
+ * literals); only then does the second field's prefix decide, and ties
  * fall back to the full comparison.
  */
 struct sort_item {
-	uint64_t prefix;
+	uint64_t p1, p2;
 	const struct grp *g;
+	int exact1;
 };
 
 static uint64_t order_double(double d)
@@ -303,64 +310,186 @@ static uint64_t order_double(double d)
 	return (u >> 63) ? ~u : u | (1ULL << 63);
 }
 
-static uint64_t sort_prefix(const struct grp *g, size_t nby)
+static uint64_t field_prefix(const char *v, uint32_t n, int *exact)
 {
-	uint32_t n;
-	const char *v;
-	struct json_value jv;
 	struct fx_num num;
 	uint64_t p = 0;
 	size_t i;
 
-	if (!nby)
-		return 0;
-	n = key_field_len(g->key);
-	v = g->key + 4;
-	jv.type = json_type_of(v, n);
-	switch (jv.type) {
-	case JSON_MISSING:
-	case JSON_NULL: return 0;
-	case JSON_FALSE: return 1ULL << 61;
-	case JSON_TRUE: return 2ULL << 61;
+	*exact = 0;
+	switch (json_type_of(v, n)) {
+	case JSON_MISSING: return 0;
+	case JSON_NULL: *exact = 1; return 0;
+	case JSON_FALSE: *exact = 1; return 1ULL << 61;
+	case JSON_TRUE: *exact = 1; return 2ULL << 61;
 	case JSON_NUMBER:
-		fx_num_parse(v, n, &num);
+		/*
+		 * Integers below 2^49 are exact doubles whose low 3 bits are
+		 * zero; "-0" is the one spelling of an integer that is not
+		 * the only one.
+		 */
+		if (fx_num_parse(v, n, &num) == FX_NUM_INT &&
+		    num.i > -(1LL << 49) && num.i < (1LL << 49) &&
+		    !(num.i == 0 && v[0] == '-'))
+			*exact = 1;
 		return 3ULL << 61 | order_double(num.d) >> 3;
 	case JSON_STRING:
 		for (i = 1; i < 8; i++)
 			p = p << 8 | (i < n - 1 ? (unsigned char)v[i] : 0);
-		return 4ULL << 61 | p >> 3;
+		*exact = n <= 9; /* no NUL in JSON text: padding sorts first */
+		return 4ULL << 61 | p;
 	case JSON_ARRAY: return 5ULL << 61;
 	case JSON_OBJECT: return 6ULL << 61;
 	}
 	return 7ULL << 61;
 }
 
-static int cmp_sort_item(const void *a, const void *b, void *arg)
+static void sort_item_init(struct sort_item *it, const struct grp *g,
+			   size_t nby)
 {
-	const struct sort_item *x = a, *y = b;
+	const char *k = g->key;
+	uint32_t n;
+	int exact2;
 
-	if (x->prefix != y->prefix)
-		return x->prefix < y->prefix ? -1 : 1;
+	it->g = g;
+	it->p1 = it->p2 = 0;
+	it->exact1 = 0;
+	if (!nby)
+		return;
+	n = key_field_len(k);
+	it->p1 = field_prefix(k + 4, n, &it->exact1);
+	if (nby > 1 && it->exact1)
+		it->p2 = field_prefix(k + 8 + n, key_field_len(k + 4 + n),
+				      &exact2);
+}
+
+static inline int sort_item_before(const struct sort_item *x,
+				   const struct sort_item *y, size_t nby)
+{
+	if (x->p1 != y->p1)
+		return x->p1 < y->p1;
+	if (x->exact1 && y->exact1 && x->p2 != y->p2)
+		return x->p2 < y->p2;
 	return key_compare(x->g->key, x->g->keylen, y->g->key, y->g->keylen,
-			   *(const size_t *)arg);
+			   nby) < 0;
+}
+
+/*
+ * A merge sort with the comparison inlined: runs of 8 by insertion, then
+ * merges between a and tmp. Returns the buffer that holds the result.
+ */
+static struct sort_item *merge_sort_items(struct sort_item *a,
+					  struct sort_item *tmp, size_t n,
+					  size_t nby)
+{
+	size_t i, j, width;
+
+	for (i = 0; i < n; i += 8) {
+		size_t end = i + 8 < n ? i + 8 : n;
+
+		for (j = i + 1; j < end; j++) {
+			struct sort_item x = a[j];
+			size_t k = j;
+
+			while (k > i && sort_item_before(&x, &a[k - 1], nby)) {
+				a[k] = a[k - 1];
+				k--;
+			}
+			a[k] = x;
+		}
+	}
+	for (width = 8; width < n; width *= 2) {
+		struct sort_item *swap;
+
+		for (i = 0; i < n; i += 2 * width) {
+			size_t l = i, m = i + width < n ? i + width : n;
+			size_t r = m, end = i + 2 * width < n ? i + 2 * width : n;
+			size_t o = i;
+
+			while (l < m && r < end)
+				tmp[o++] = sort_item_before(&a[r], &a[l], nby)
+						   ? a[r++]
+						   : a[l++];
+			while (l < m)
+				tmp[o++] = a[l++];
+			while (r < end)
+				tmp[o++] = a[r++];
+		}
+		swap = a;
+		a = tmp;
+		tmp = swap;
+	}
+	return a;
+}
+
+/*
+ * Sorts n items (tmp holds n more): a radix sort on p1, a byte a pass,
+ * skipping the bytes every item shares (the type, most of an exponent),
+ * then the merge sort within each run of equal p1. Comparisons mispredict
+ * half the time; counting does not. Returns the buffer with the result.
+ */
+static struct sort_item *sort_items(struct sort_item *a, struct sort_item *tmp,
+				    size_t n, size_t nby)
+{
+	uint32_t count[8][256];
+	size_t i, j;
+	int b;
+
+	if (n < 64)
+		return merge_sort_items(a, tmp, n, nby);
+	memset(count, 0, sizeof(count));
+	for (i = 0; i < n; i++)
+		for (b = 0; b < 8; b++)
+			count[b][a[i].p1 >> (8 * b) & 255]++;
+	for (b = 0; b < 8; b++) {
+		uint32_t *c = count[b], sum = 0, x;
+		struct sort_item *swap;
+		int d;
+
+		if (c[a[0].p1 >> (8 * b) & 255] == n)
+			continue;
+		for (d = 0; d < 256; d++) {
+			x = c[d];
+			c[d] = sum;
+			sum += x;
+		}
+		for (i = 0; i < n; i++)
+			tmp[c[a[i].p1 >> (8 * b) & 255]++] = a[i];
+		swap = a;
+		a = tmp;
+		tmp = swap;
+	}
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && a[j].p1 == a[i].p1;)
+			j++;
+		if (j - i > 1 &&
+		    merge_sort_items(a + i, tmp + i, j - i, nby) != a + i)
+			memcpy(a + i, tmp + i, (j - i) * sizeof(*a));
+	}
+	return a;
 }
 
 /* Writes every group of a window, sorted by key. */
 static int emit_window(struct engine *e, const struct win *w)
 {
-	struct sort_item *order = fx_malloc((w->t.n + 1) * sizeof(*order));
-	size_t i;
+	struct sort_item *order;
+	size_t i, n = w->t.n;
 	int rc = 0;
 
-	for (i = 0; i < w->t.n; i++) {
-		order[i].g = w->t.g[i];
-		order[i].prefix = sort_prefix(w->t.g[i], e->nby);
+	if (e->capsort < 2 * n) {
+		e->capsort = 2 * n;
+		free(e->sort);
+		e->sort = fx_malloc(e->capsort * sizeof(*e->sort));
 	}
-	qsort_r(order, w->t.n, sizeof(*order), cmp_sort_item, &e->nby);
-	for (i = 0; i < w->t.n && !rc; i++)
+	for (i = 0; i < n; i++)
+		sort_item_init(&e->sort[i], w->t.g[i], e->nby);
+	order = sort_items(e->sort, e->sort + n, n, e->nby);
+	for (i = 0; i < n && !rc; i++) {
+		if (i + 8 < n)
+			__builtin_prefetch(order[i + 8].g);
 		rc = write_row(e, w, w->start, w->end, order[i].g,
 			       order[i].g->state);
-	free(order);
+	}
 	return rc;
 }
 
@@ -1213,6 +1342,7 @@ static void engine_free(struct engine *e)
 	free(e->by_path);
 	free(e->assigned);
 	free(e->tmp_state);
+	free(e->sort);
 	agg_set_free(&e->aggs);
 	json_paths_free(&e->paths);
 	fx_buf_free(&e->row);

@@ -796,6 +796,13 @@ int json_value_compare(const struct json_value *a, const struct json_value *b)
 		return 0;
 	if (a->type == JSON_NUMBER)
 		return number_compare(a, b);
+	if (a->type == JSON_STRING && a->len >= 2 && b->len >= 2) {
+		/* without the quotes, or "a b" would sort before "a" */
+		struct json_value x = {JSON_STRING, a->p + 1, a->len - 2, 0};
+		struct json_value y = {JSON_STRING, b->p + 1, b->len - 2, 0};
+
+		return bytes_compare(&x, &y);
+	}
 	return bytes_compare(a, b);
 }
 

@@ -1728,6 +1728,49 @@ static void test_string_equals(void)
 	fx_buf_free(&out);
 }
 
+/* The order group keys and min/max use (json.h): one case per rule. */
+static void test_value_compare(void)
+{
+	static const struct {
+		const char *a, *b;
+		int sign;
+	} cases[] = {
+		{"null", "false", -1},
+		{"false", "true", -1},
+		{"true", "-1e300", -1},
+		{"9", "10", -1},
+		{"-0.5", "-0.25", -1},
+		{"1", "1.0", -1}, /* equal values: by bytes */
+		{"-0", "0", -1},
+		{"9007199254740993", "9007199254740992", 1},
+		{"1e300", "\"\"", -1},
+		{"\"a\"", "\"a b\"", -1},
+		{"\"a\"", "\"a!\"", -1},
+		{"\"ab\"", "\"b\"", -1},
+		{"\"\xC3\xA9\"", "\"z\"", 1},
+		{"\"x\"", "\"x\"", 0},
+		{"\"z\"", "[]", -1},
+		{"[1,2]", "[1]", -1}, /* by bytes: ',' < ']' */
+		{"[9]", "{}", -1},
+	};
+	size_t k;
+
+	for (k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		const char *a = cases[k].a, *b = cases[k].b;
+		struct json_value va = {json_type_of(a, strlen(a)), a,
+					strlen(a), 0};
+		struct json_value vb = {json_type_of(b, strlen(b)), b,
+					strlen(b), 0};
+		int c = json_value_compare(&va, &vb);
+		int r = json_value_compare(&vb, &va);
+
+		CHECK_MSG((c > 0) - (c < 0) == cases[k].sign &&
+				  (r > 0) - (r < 0) == -cases[k].sign,
+			  "json_value_compare(%s, %s) = %d, reversed %d, want %d",
+			  a, b, c, r, cases[k].sign);
+	}
+}
+
 static void test_utf8_valid(void)
 {
 	static const char *const good[] = {
@@ -2059,6 +2102,7 @@ int main(void)
 	RUN(test_object_next);
 	RUN(test_unescape);
 	RUN(test_string_equals);
+	RUN(test_value_compare);
 	RUN(test_utf8_valid);
 	RUN(test_flags);
 	RUN(test_deep);
