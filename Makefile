@@ -20,7 +20,7 @@ DEPS_PKGS = gcc libc6-dev make pkg-config git \
 	librdkafka-dev libcjson-dev libcsv-dev libxxhash-dev zlib1g-dev \
 	bats bats-assert bats-support kcat jq miller sqlite3 hyperfine \
 	valgrind mandoc clang libclang-rt-14-dev python3 python3-jsonschema \
-	graphviz procps psmisc iproute2 time zsh
+	graphviz procps psmisc iproute2 time zsh cppcheck clang-format clang-tidy
 
 PKG_LIBS = rdkafka libcjson zlib libxxhash
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null)

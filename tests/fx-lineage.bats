@@ -233,9 +233,16 @@ for line in open(sys.argv[1]):
 	fx-consume -b 127.0.0.1:9 -t x --timeout 1s 2>/dev/null || true
 	fx-lineage export --openlineage >export.ndjson
 	[ "$(wc -l <export.ndjson)" -eq 16 ]
-	run python3 "$FX_ROOT/tests/openlineage-validate.py" <export.ndjson
+	# Debian's python3-jsonschema, which make deps installs
+	run /usr/bin/python3 "$FX_ROOT/tests/openlineage-validate.py" <export.ndjson
 	assert_success
 	assert_output '16 events, 0 invalid'
+	# and the check can fail: a run id that is not a UUID, a facet without _producer
+	jq -c 'if input_line_number == 3 then .run.runId = "not-a-uuid" else . end' export.ndjson >bad.ndjson
+	run /usr/bin/python3 "$FX_ROOT/tests/openlineage-validate.py" <bad.ndjson
+	assert_failure 1
+	assert_line --partial "event 3: "
+	assert_line '16 events, 1 invalid'
 	# each stage's parent is its stitched pipeline run
 	run jq -r '.run.facets.parent.run.runId' export.ndjson
 	assert_equal "$(sort -u <<<"$output" | wc -l)" 4

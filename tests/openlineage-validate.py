@@ -7,17 +7,15 @@ import glob
 import json
 import os
 import sys
+from urllib.parse import urldefrag
 
 import jsonschema
-from referencing import Registry, Resource
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 files = glob.glob(os.path.join(root, "tests/corpora/openlineage/**/*.json"),
                   recursive=True)
 files.append(os.path.join(root, "share/lineage/FxRunFacet.json"))
 schemas = [json.load(open(f)) for f in files]
-registry = Registry().with_resources(
-    (s["$id"], Resource.from_contents(s)) for s in schemas)
 # facet name -> the schema that defines it ({"properties": {name: ...}})
 facet_schema = {}
 for s in schemas:
@@ -30,9 +28,31 @@ checker = Validator.FORMAT_CHECKER
 ol = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
 
 
+try:
+    # jsonschema 4.18 and later resolve $ref through a registry
+    from referencing import Registry, Resource
+
+    registry = Registry().with_resources(
+        (s["$id"], Resource.from_contents(s)) for s in schemas)
+
+    def validator(schema):
+        return Validator(schema, registry=registry, format_checker=checker)
+except ImportError:
+    # Debian 12's python3-jsonschema (4.10): a RefResolver with a store
+    store = {s["$id"]: s for s in schemas}
+
+    def validator(schema):
+        # schema is {"$ref": URL}: validate against what it names, with
+        # the named document as the base that its own "#/..." refs use
+        base, frag = urldefrag(schema["$ref"])
+        doc = store[base]
+        resolver = jsonschema.RefResolver(base, doc, store=store)
+        sub = resolver.resolve_fragment(doc, frag) if frag else doc
+        return Validator(sub, resolver=resolver, format_checker=checker)
+
+
 def check(instance, schema):
-    v = Validator(schema, registry=registry, format_checker=checker)
-    return [e.message for e in v.iter_errors(instance)]
+    return [e.message for e in validator(schema).iter_errors(instance)]
 
 
 def facets(ev):
