@@ -9,13 +9,16 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /*
  * How a row is read. The input is cut into rows before it is parsed: a row
  * ends at the first '\n' with an even number of '"' since the row began (in
  * strict RFC 4180 quoting an odd count means "inside a quoted field"). A row
- * without any '"' or bare '\r' is split on ',' directly (the fast path: a
- * few memchr calls per row). Any other row is handed, whole, to libcsv in
+ * without any '"' or bare '\r' is split on ',' directly (the fast path: one
+ * pass that finds the commas and whether any byte needs escaping). Any other row is handed, whole, to libcsv in
  * strict mode and the parser is finished after it. So a malformed row costs
  * one bad record and the next row starts clean, and both paths see exactly
  * the same rows (the unit test checks that they agree).
@@ -211,24 +214,37 @@ static size_t bad_utf8_field(const struct csv_reader *r, const char *base)
 	return i;
 }
 
-static void add_value(struct csv_reader *r, const char *s, size_t n)
+/* What the fast path knows about a row's bytes. */
+enum {
+	ROW_UTF8_OK = 1, /* valid UTF-8 */
+	ROW_PLAIN = 2,   /* no byte a JSON string must escape */
+};
+
+static void add_value(struct csv_reader *r, const char *s, size_t n,
+                      int plain)
 {
-	if (!r->strings_only && fx_num_is_json_number(s, n))
+	if (!r->strings_only && fx_num_is_json_number(s, n)) {
 		fx_buf_add(&r->out, s, n);
-	else
+	} else if (plain) {
+		fx_buf_addc(&r->out, '"');
+		fx_buf_add(&r->out, s, n);
+		fx_buf_addc(&r->out, '"');
+	} else {
 		fx_buf_add_json_string(&r->out, s, n);
+	}
 }
 
 /*
  * One row's fields are in r->f, their bytes at base. raw/rawlen is the row
- * as read, for messages and the DLQ; utf8_ok says the fields are known to
- * be valid UTF-8 (the fast path checks the whole line at once).
+ * as read, for messages and the DLQ; flags are what the fast path found
+ * checking the whole line at once (ROW_*), 0 from libcsv's path.
  */
 static int emit(struct csv_reader *r, const char *base, uint64_t line,
-                const char *raw, size_t rawlen, int utf8_ok)
+                const char *raw, size_t rawlen, int flags)
 {
 	char msg[64];
 	size_t i, bad_i;
+	int utf8_ok = flags & ROW_UTF8_OK, plain = flags & ROW_PLAIN;
 
 	if (r->dead)
 		return 0;
@@ -248,29 +264,67 @@ static int emit(struct csv_reader *r, const char *base, uint64_t line,
 	for (i = 0; i < r->nf; i++) {
 		fx_buf_add(&r->out, r->keys.p + r->key_off[i],
 		           r->key_off[i + 1] - r->key_off[i]);
-		add_value(r, base + r->f[i].off, r->f[i].len);
+		add_value(r, base + r->f[i].off, r->f[i].len, plain);
 	}
 	fx_buf_add(&r->out, r->extra, r->extra_len);
 	fx_buf_addc(&r->out, '}');
 	return r->row_fn(r->arg, r->out.p, r->out.len, line);
 }
 
-/* A row without quotes or bare CR: split on commas. */
+/*
+ * A row without quotes or bare CR: split on commas, in one pass that also
+ * notes bytes past ASCII (then the row's UTF-8 is checked) and bytes a JSON
+ * string escapes (control characters, '\\'; the row has no '"').
+ */
 static int fast_row(struct csv_reader *r, const char *s, size_t n,
                     uint64_t line)
 {
-	const char *p = s, *end = s + n, *c;
+	size_t i = 0, start = 0;
+	int high = 0, esc = 0, flags;
 
 	r->nf = 0;
-	for (;;) {
-		c = memchr(p, ',', (size_t)(end - p));
-		if (!c)
-			break;
-		add_field(r, (size_t)(p - s), (size_t)(c - p));
-		p = c + 1;
+#if defined(__SSE2__)
+	{
+		const __m128i comma = _mm_set1_epi8(','),
+		              bslash = _mm_set1_epi8('\\'),
+		              space = _mm_set1_epi8(' ');
+
+		for (; i + 16 <= n; i += 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+			unsigned hi = (unsigned)_mm_movemask_epi8(v);
+			/* signed: bytes past 0x7f count as below ' ' too */
+			unsigned low = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+			        _mm_cmplt_epi8(v, space),
+			        _mm_cmpeq_epi8(v, bslash)));
+			unsigned c = (unsigned)_mm_movemask_epi8(
+			        _mm_cmpeq_epi8(v, comma));
+
+			high |= hi != 0;
+			esc |= (low & ~hi) != 0;
+			for (; c; c &= c - 1) {
+				size_t at = i + (size_t)__builtin_ctz(c);
+
+				add_field(r, start, at - start);
+				start = at + 1;
+			}
+		}
 	}
-	add_field(r, (size_t)(p - s), (size_t)(end - p));
-	return emit(r, s, line, s, n, json_utf8_valid(s, n));
+#endif
+	for (; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == ',') {
+			add_field(r, start, i - start);
+			start = i + 1;
+		}
+		high |= c >= 0x80;
+		esc |= c < 0x20 || c == '\\';
+	}
+	add_field(r, start, n - start);
+	flags = esc ? 0 : ROW_PLAIN;
+	if (!high || json_utf8_valid(s, n))
+		flags |= ROW_UTF8_OK;
+	return emit(r, s, line, s, n, flags);
 }
 
 static void cb_field(void *s, size_t n, void *arg)

@@ -174,7 +174,22 @@ int fx_num_is_json_number(const char *s, size_t n)
 	size_t nint;
 	int64_t mag;
 
-	if (n == 0 || scan(s, n, &sh) < 0)
+	size_t i = n && s[0] == '-', j;
+
+	/*
+	 * CSV fields are mostly words, dates and short integers: settle those
+	 * from the integer digits alone. After them only '.', 'e' or 'E' may
+	 * follow in a number; a leading 0 stands alone.
+	 */
+	for (j = i; j < n && is_digit(s[j]); j++)
+		;
+	if (j == i || (s[i] == '0' && j > i + 1))
+		return 0;
+	if (j == n && j - i < 19)
+		return 1;
+	if (j < n && s[j] != '.' && s[j] != 'e' && s[j] != 'E')
+		return 0;
+	if (scan(s, n, &sh) < 0)
 		return 0;
 	nint = sh.int_end - sh.int_start;
 	if (!sh.has_frac && !sh.has_exp)

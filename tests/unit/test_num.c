@@ -89,6 +89,38 @@ static void test_is_json_number(void)
 	CHECK(!isnum(""));
 }
 
+/* The shortcuts agree with the definition: it parses as INT or DOUBLE. */
+static void test_is_json_number_random(void)
+{
+	static const char alphabet[] = "0123456789-+.eEx ";
+	uint64_t x = 88172645463325252ULL;
+	char buf[32];
+	struct fx_num v;
+	int i, fails = 0;
+
+	for (i = 0; i < 200000 && fails < 5; i++) {
+		size_t n, k;
+		enum fx_num_kind want;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		n = (size_t)(x % 24);
+		for (k = 0; k < n; k++)
+			/* digits four times as often: long digit runs happen */
+			buf[k] = (x >> (k + 5)) & 3
+			                 ? alphabet[(x >> (2 * k + 8)) % 10]
+			                 : alphabet[(x >> (2 * k + 8)) % 17];
+		buf[n] = 0;
+		want = fx_num_parse(buf, n, &v);
+		if (fx_num_is_json_number(buf, n) !=
+		    (want == FX_NUM_INT || want == FX_NUM_DOUBLE)) {
+			CHECK_MSG(0, "fx_num_is_json_number(\"%s\")", buf);
+			fails++;
+		}
+	}
+}
+
 /* Numbers too long for the stack copy take the digit-rewriting path. */
 static void test_long_numbers(void)
 {
@@ -304,6 +336,7 @@ int main(void)
 	RUN(test_parse_kinds);
 	RUN(test_parse_invalid);
 	RUN(test_is_json_number);
+	RUN(test_is_json_number_random);
 	RUN(test_long_numbers);
 	RUN(test_format_int);
 	RUN(test_format_double);
