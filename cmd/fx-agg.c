@@ -5,43 +5,48 @@
 #include "opt.h"
 
 static const struct fx_usage usage = {
-	"fx-agg --agg LIST [--by FIELDS] [--time F --window SPEC] [OPTION]... [FILE]...",
-	"Group NDJSON records and aggregate them, over event-time windows that\n"
-	"close when the watermark passes their end. A stream and a batch of the\n"
-	"same records give the same rows, byte for byte, whenever the disorder\n"
-	"of event times stays within --lateness.",
+    "fx-agg --agg LIST [--by FIELDS] [--time F --window SPEC] [OPTION]... [FILE]...",
+    "Group NDJSON records and aggregate them, over event-time windows that\n"
+    "close when the watermark passes their end. A stream and a batch of the\n"
+    "same records give the same rows, byte for byte, whenever the disorder\n"
+    "of event times stays within --lateness.",
 };
 
 int main(int argc, char **argv)
 {
 	struct agg_opts o = {.idle_timeout = 10000, .retain = 3600000};
 	const struct fx_option opts[] = {
-		FX_OPT_GROUP("Grouping:"),
-		FX_OPT_LIST(0, "by", &o.by, "FIELDS",
-			    "group by these fields (NAME=FIELD renames; dotted paths)"),
-		FX_OPT_LIST(0, "agg", &o.aggs, "LIST",
-			    "count, count:F, sum:F, min:F, max:F, avg:F, first:F, last:F, distinct:F, approx_distinct:F, p50:F..p99:F, quantile:F:Q, topk:F:N; NAME=AGG"),
-		FX_OPT_GROUP("Event time:"),
-		FX_OPT_STRING(0, "time", &o.time_field, "FIELD",
-			      "event time: ISO-8601 string or epoch number"),
-		FX_OPT_STRING(0, "time-unit", &o.time_unit, "s|ms",
-			      "unit of epoch numbers (default s)"),
-		FX_OPT_STRING(0, "window", &o.window, "SPEC",
-			      "tumble:SIZE, hop:SIZE/SLIDE, cumulate:STEP/MAX, session:GAP"),
-		FX_OPT_DURATION(0, "lateness", &o.lateness,
-				"allowed event-time disorder (default 0)"),
-		FX_OPT_STRING(0, "late", &o.late, "drop|dlq=FILE|update",
-			      "records later than that (default drop)"),
-		FX_OPT_DURATION(0, "retain", &o.retain,
-				"--late update: keep closed windows this long (default 1h)"),
-		FX_OPT_DURATION(0, "idle-timeout", &o.idle_timeout,
-				"a silent partition stops holding the watermark (default 10s, 0: never)"),
-		FX_OPT_GROUP("Shards:"),
-		FX_OPT_FLAG(0, "partial", &o.partial,
-			    "write mergeable states instead of results"),
-		FX_OPT_FLAG(0, "merge", &o.merge,
-			    "merge --partial rows into results"),
-		FX_OPT_END(),
+	    FX_OPT_GROUP("Grouping:"),
+	    FX_OPT_LIST(
+	        0, "by", &o.by, "FIELDS",
+	        "group by these fields (NAME=FIELD renames; dotted paths)"),
+	    FX_OPT_LIST(
+	        0, "agg", &o.aggs, "LIST",
+	        "count, count:F, sum:F, min:F, max:F, avg:F, first:F, last:F, distinct:F, approx_distinct:F, p50:F..p99:F, quantile:F:Q, topk:F:N; NAME=AGG"),
+	    FX_OPT_GROUP("Event time:"),
+	    FX_OPT_STRING(0, "time", &o.time_field, "FIELD",
+	                  "event time: ISO-8601 string or epoch number"),
+	    FX_OPT_STRING(0, "time-unit", &o.time_unit, "s|ms",
+	                  "unit of epoch numbers (default s)"),
+	    FX_OPT_STRING(
+	        0, "window", &o.window, "SPEC",
+	        "tumble:SIZE, hop:SIZE/SLIDE, cumulate:STEP/MAX, session:GAP"),
+	    FX_OPT_DURATION(0, "lateness", &o.lateness,
+	                    "allowed event-time disorder (default 0)"),
+	    FX_OPT_STRING(0, "late", &o.late, "drop|dlq=FILE|update",
+	                  "records later than that (default drop)"),
+	    FX_OPT_DURATION(
+	        0, "retain", &o.retain,
+	        "--late update: keep closed windows this long (default 1h)"),
+	    FX_OPT_DURATION(
+	        0, "idle-timeout", &o.idle_timeout,
+	        "a silent partition stops holding the watermark (default 10s, 0: never)"),
+	    FX_OPT_GROUP("Shards:"),
+	    FX_OPT_FLAG(0, "partial", &o.partial,
+	                "write mergeable states instead of results"),
+	    FX_OPT_FLAG(0, "merge", &o.merge,
+	                "merge --partial rows into results"),
+	    FX_OPT_END(),
 	};
 	struct fx_ctx ctx;
 	int first, rc;

@@ -86,14 +86,15 @@ struct engine {
 	int ws_path, we_path; /* --merge: window bounds of partial rows */
 	enum fx_time_unit unit;
 
-	/* fixed windows, sorted by end then start; closed ones kept by update */
+	/* fixed windows, sorted by end then start; closed ones kept by update
+	 */
 	struct win **wins;
 	size_t nwins, capwins;
 	struct win **kept;
 	size_t nkept, capkept;
-	struct win *global; /* without --window */
+	struct win *global;    /* without --window */
 	size_t typical_groups; /* in the last window closed */
-	int prefetch_states; /* an aggregate with a set to prefetch */
+	int prefetch_states;   /* an aggregate with a set to prefetch */
 
 	/* session windows */
 	struct group_table sg;
@@ -137,7 +138,7 @@ static uint32_t key_field_len(const char *p)
 }
 
 static int key_compare(const char *a, uint32_t alen, const char *b,
-		       uint32_t blen, size_t nby)
+                       uint32_t blen, size_t nby)
 {
 	const char *ae = a + alen, *be = b + blen;
 	size_t i;
@@ -184,7 +185,7 @@ static void table_rehash(struct group_table *t)
 
 /* The group of key (creating it with a zeroed state block of size). */
 static struct grp *table_get(struct group_table *t, const char *key,
-			     uint32_t len, uint64_t hash, size_t state_size)
+                             uint32_t len, uint64_t hash, size_t state_size)
 {
 	size_t j, klen = (len + 15) & ~(size_t)15;
 	struct grp *g;
@@ -241,7 +242,7 @@ static void add_time(struct fx_buf *b, const char *name, int64_t ms)
 
 /* Writes one row: window bounds (if any), group fields, aggregates. */
 static int write_row(struct engine *e, const struct win *w, int64_t start,
-		     int64_t end, const struct grp *g, const void *state)
+                     int64_t end, const struct grp *g, const void *state)
 {
 	const char *k = g->key;
 	size_t i;
@@ -283,7 +284,7 @@ static int write_row(struct engine *e, const struct win *w, int64_t start,
 	fx_buf_addc(&e->row, '}');
 	e->ctx->st.records_out++;
 	return record_writer_put(&e->out, e->row.p, e->row.len) ? FX_EXIT_IO
-								 : 0;
+	                                                        : 0;
 }
 
 /*
@@ -318,10 +319,17 @@ static uint64_t field_prefix(const char *v, uint32_t n, int *exact)
 
 	*exact = 0;
 	switch (json_type_of(v, n)) {
-	case JSON_MISSING: return 0;
-	case JSON_NULL: *exact = 1; return 0;
-	case JSON_FALSE: *exact = 1; return 1ULL << 61;
-	case JSON_TRUE: *exact = 1; return 2ULL << 61;
+	case JSON_MISSING:
+		return 0;
+	case JSON_NULL:
+		*exact = 1;
+		return 0;
+	case JSON_FALSE:
+		*exact = 1;
+		return 1ULL << 61;
+	case JSON_TRUE:
+		*exact = 1;
+		return 2ULL << 61;
 	case JSON_NUMBER:
 		/*
 		 * Integers below 2^49 are exact doubles whose low 3 bits are
@@ -338,14 +346,16 @@ static uint64_t field_prefix(const char *v, uint32_t n, int *exact)
 			p = p << 8 | (i < n - 1 ? (unsigned char)v[i] : 0);
 		*exact = n <= 9; /* no NUL in JSON text: padding sorts first */
 		return 4ULL << 61 | p;
-	case JSON_ARRAY: return 5ULL << 61;
-	case JSON_OBJECT: return 6ULL << 61;
+	case JSON_ARRAY:
+		return 5ULL << 61;
+	case JSON_OBJECT:
+		return 6ULL << 61;
 	}
 	return 7ULL << 61;
 }
 
 static void sort_item_init(struct sort_item *it, const struct grp *g,
-			   size_t nby)
+                           size_t nby)
 {
 	const char *k = g->key;
 	uint32_t n;
@@ -359,19 +369,19 @@ static void sort_item_init(struct sort_item *it, const struct grp *g,
 	n = key_field_len(k);
 	it->p1 = field_prefix(k + 4, n, &it->exact1);
 	if (nby > 1 && it->exact1)
-		it->p2 = field_prefix(k + 8 + n, key_field_len(k + 4 + n),
-				      &exact2);
+		it->p2 =
+		    field_prefix(k + 8 + n, key_field_len(k + 4 + n), &exact2);
 }
 
 static inline int sort_item_before(const struct sort_item *x,
-				   const struct sort_item *y, size_t nby)
+                                   const struct sort_item *y, size_t nby)
 {
 	if (x->p1 != y->p1)
 		return x->p1 < y->p1;
 	if (x->exact1 && y->exact1 && x->p2 != y->p2)
 		return x->p2 < y->p2;
 	return key_compare(x->g->key, x->g->keylen, y->g->key, y->g->keylen,
-			   nby) < 0;
+	                   nby) < 0;
 }
 
 /*
@@ -379,8 +389,8 @@ static inline int sort_item_before(const struct sort_item *x,
  * merges between a and tmp. Returns the buffer that holds the result.
  */
 static struct sort_item *merge_sort_items(struct sort_item *a,
-					  struct sort_item *tmp, size_t n,
-					  size_t nby)
+                                          struct sort_item *tmp, size_t n,
+                                          size_t nby)
 {
 	size_t i, j, width;
 
@@ -403,13 +413,14 @@ static struct sort_item *merge_sort_items(struct sort_item *a,
 
 		for (i = 0; i < n; i += 2 * width) {
 			size_t l = i, m = i + width < n ? i + width : n;
-			size_t r = m, end = i + 2 * width < n ? i + 2 * width : n;
+			size_t r = m,
+			       end = i + 2 * width < n ? i + 2 * width : n;
 			size_t o = i;
 
 			while (l < m && r < end)
 				tmp[o++] = sort_item_before(&a[r], &a[l], nby)
-						   ? a[r++]
-						   : a[l++];
+				               ? a[r++]
+				               : a[l++];
 			while (l < m)
 				tmp[o++] = a[l++];
 			while (r < end)
@@ -429,7 +440,7 @@ static struct sort_item *merge_sort_items(struct sort_item *a,
  * half the time; counting does not. Returns the buffer with the result.
  */
 static struct sort_item *sort_items(struct sort_item *a, struct sort_item *tmp,
-				    size_t n, size_t nby)
+                                    size_t n, size_t nby)
 {
 	uint32_t count[8][256];
 	size_t i, j;
@@ -488,7 +499,7 @@ static int emit_window(struct engine *e, const struct win *w)
 		if (i + 8 < n)
 			__builtin_prefetch(order[i + 8].g);
 		rc = write_row(e, w, w->start, w->end, order[i].g,
-			       order[i].g->state);
+		               order[i].g->state);
 	}
 	return rc;
 }
@@ -524,7 +535,7 @@ static struct win *win_get(struct engine *e, int64_t start, int64_t end)
 		e->wins = fx_realloc(e->wins, e->capwins * sizeof(*e->wins));
 	}
 	memmove(e->wins + i + 1, e->wins + i,
-		(e->nwins - i) * sizeof(*e->wins));
+	        (e->nwins - i) * sizeof(*e->wins));
 	w = fx_malloc(sizeof(*w));
 	memset(w, 0, sizeof(*w));
 	w->start = start;
@@ -550,7 +561,8 @@ static struct win *kept_get(struct engine *e, int64_t start, int64_t end)
 	size_t i;
 
 	for (i = e->nkept; i > 0; i--)
-		if (e->kept[i - 1]->start == start && e->kept[i - 1]->end == end)
+		if (e->kept[i - 1]->start == start &&
+		    e->kept[i - 1]->end == end)
 			return e->kept[i - 1];
 	return NULL;
 }
@@ -651,7 +663,7 @@ static void session_free(struct engine *e, struct session *s)
 }
 
 static void session_push(struct engine *e, struct grp *g,
-			 const struct session *s)
+                         const struct session *s)
 {
 	struct heap_item it = {s->end, s->start, g, s->id};
 
@@ -671,7 +683,8 @@ static int session_absorb(struct engine *e, struct grp *g, struct session *into)
 	int rc = 0;
 
 	while ((s = *pp)) {
-		if (s == into || !(s->start < into->end && into->start < s->end)) {
+		if (s == into ||
+		    !(s->start < into->end && into->start < s->end)) {
 			pp = &s->next;
 			continue;
 		}
@@ -683,7 +696,7 @@ static int session_absorb(struct engine *e, struct grp *g, struct session *into)
 		}
 		if (agg_set_merge(&e->aggs, into->state, s->state, &err))
 			rc = fx_bad_record(e->ctx, &FX_WHERE_LINE("session", 0),
-					   err.field, "", 0, "%s", err.reason);
+			                   err.field, "", 0, "%s", err.reason);
 		if (s->start < into->start)
 			into->start = s->start;
 		if (s->end > into->end)
@@ -702,7 +715,7 @@ static int session_absorb(struct engine *e, struct grp *g, struct session *into)
  * ends lazily, when their old entry comes up.
  */
 static struct session *session_for(struct engine *e, struct grp *g,
-				   int64_t start, int64_t end, int *rc)
+                                   int64_t start, int64_t end, int *rc)
 {
 	struct session *s;
 
@@ -803,7 +816,7 @@ static int close_sessions(struct engine *e, int64_t wm)
 
 		if (!rc)
 			rc = write_row(e, NULL, c[i].start, c[i].end, g,
-				       c[i].s->state);
+			               c[i].s->state);
 		session_unlink(g, c[i].s);
 		session_free(e, c[i].s);
 	}
@@ -822,13 +835,14 @@ static size_t part_get(struct engine *e, const char *key, size_t len)
 		return i - 1;
 	if (e->nparts == e->capparts) {
 		e->capparts = e->capparts ? e->capparts * 2 : 8;
-		e->parts = fx_realloc(e->parts,
-				      e->capparts * sizeof(*e->parts));
+		e->parts =
+		    fx_realloc(e->parts, e->capparts * sizeof(*e->parts));
 	}
 	e->parts[e->nparts].max_t = INT64_MIN;
 	e->parts[e->nparts].last_seen = fx_now_coarse();
 	e->parts[e->nparts].active = 1;
-	strmap_put(&e->part_index, key, len, (void *)(uintptr_t)(e->nparts + 1));
+	strmap_put(&e->part_index, key, len,
+	           (void *)(uintptr_t)(e->nparts + 1));
 	return e->nparts++;
 }
 
@@ -863,7 +877,7 @@ static int close_until(struct engine *e, int64_t wm)
 	if (wm < e->next_close)
 		return 0;
 	return e->ws.kind == WINDOW_SESSION ? close_sessions(e, wm)
-					    : close_windows(e, wm);
+	                                    : close_windows(e, wm);
 }
 
 /* ---- reading records ---- */
@@ -896,7 +910,7 @@ static void build_key(struct engine *e, const struct json_value *vals)
 			fx_buf_reset(&e->scratch);
 			json_string_unescape(v, &e->scratch);
 			fx_buf_add_json_string(&e->key, e->scratch.p,
-					       e->scratch.len);
+			                       e->scratch.len);
 		} else {
 			fx_buf_add(&e->key, v->p, v->len);
 		}
@@ -906,7 +920,7 @@ static void build_key(struct engine *e, const struct json_value *vals)
 }
 
 static int late_record(struct engine *e, const struct record *rec,
-		       const struct fx_where *w)
+                       const struct fx_where *w)
 {
 	char where[512];
 
@@ -916,7 +930,8 @@ static int late_record(struct engine *e, const struct record *rec,
 	if (!e->late_file) {
 		e->late_file = fopen(e->late_path, "a");
 		if (!e->late_file) {
-			fx_warn(e->ctx, "%s: %s", e->late_path, strerror(errno));
+			fx_warn(e->ctx, "%s: %s", e->late_path,
+			        strerror(errno));
 			return FX_EXIT_IO;
 		}
 	}
@@ -925,28 +940,28 @@ static int late_record(struct engine *e, const struct record *rec,
 	if (fwrite(rec->p, 1, rec->len, e->late_file) != rec->len ||
 	    fputc('\n', e->late_file) == EOF) {
 		fx_warn(e->ctx, "%s: write error: %s", e->late_path,
-			strerror(errno));
+		        strerror(errno));
 		return FX_EXIT_IO;
 	}
 	return 0;
 }
 
 static int value_error(struct engine *e, const struct record *rec,
-		       const struct fx_where *w, const struct agg_error *err)
+                       const struct fx_where *w, const struct agg_error *err)
 {
 	return fx_bad_record(e->ctx, w, err->field, rec->p, rec->len, "%s",
-			     err->reason);
+	                     err->reason);
 }
 
 /* Updates one group of window w (or of a kept window, writing a new row). */
 static int update_group(struct engine *e, struct win *w,
-			const struct json_value *vals, int64_t t,
-			const struct record *rec, const struct fx_where *where,
-			int corrected)
+                        const struct json_value *vals, int64_t t,
+                        const struct record *rec, const struct fx_where *where,
+                        int corrected)
 {
 	uint64_t h = XXH3_64bits(e->key.p, e->key.len);
 	struct grp *g = table_get(&w->t, e->key.p, (uint32_t)e->key.len, h,
-				  e->aggs.state_size);
+	                          e->aggs.state_size);
 	struct agg_error err;
 
 	if (agg_set_update(&e->aggs, g->state, vals, e->nums, t, &err))
@@ -957,8 +972,8 @@ static int update_group(struct engine *e, struct win *w,
 }
 
 static int add_to_windows(struct engine *e, const struct json_value *vals,
-			  int64_t t, const struct record *rec,
-			  const struct fx_where *where)
+                          int64_t t, const struct record *rec,
+                          const struct fx_where *where)
 {
 	size_t n = window_assign(&e->ws, t, e->assigned), i;
 	int late = 0, rc = 0;
@@ -982,8 +997,8 @@ static int add_to_windows(struct engine *e, const struct json_value *vals,
 }
 
 static int add_to_session(struct engine *e, const struct json_value *vals,
-			  int64_t t, const struct record *rec,
-			  const struct fx_where *where)
+                          int64_t t, const struct record *rec,
+                          const struct fx_where *where)
 {
 	struct session *s;
 	struct agg_error err;
@@ -993,10 +1008,9 @@ static int add_to_session(struct engine *e, const struct json_value *vals,
 	if (t < e->wm)
 		return late_record(e, rec, where);
 	g = table_get(&e->sg, e->key.p, (uint32_t)e->key.len,
-		      XXH3_64bits(e->key.p, e->key.len), 0);
+	              XXH3_64bits(e->key.p, e->key.len), 0);
 	s = session_for(e, g, t, t + e->ws.size, &rc);
-	if (!rc && agg_set_update(&e->aggs, s->state, vals, e->nums, t,
-				   &err))
+	if (!rc && agg_set_update(&e->aggs, s->state, vals, e->nums, t, &err))
 		rc = value_error(e, rec, where, &err);
 	return rc;
 }
@@ -1058,7 +1072,7 @@ static void on_assigned(struct engine *e, const struct json_value *list)
 }
 
 static int on_control(struct engine *e, const struct record *rec,
-		      const struct json_value *vals)
+                      const struct json_value *vals)
 {
 	const struct json_value *kind = &vals[e->ctl_path];
 	int64_t ts;
@@ -1096,7 +1110,7 @@ static int on_control(struct engine *e, const struct record *rec,
 /* ---- one record ---- */
 
 static int on_record(struct engine *e, const struct record *rec,
-		     const struct json_value *vals, const struct fx_where *w)
+                     const struct json_value *vals, const struct fx_where *w)
 {
 	struct agg_error err;
 	int64_t t = (int64_t)++e->seq;
@@ -1110,13 +1124,12 @@ static int on_record(struct engine *e, const struct record *rec,
 
 		if (v->type == JSON_MISSING || v->type == JSON_NULL)
 			return fx_bad_record(e->ctx, w, e->o->time_field,
-					     rec->p, rec->len, "missing");
+			                     rec->p, rec->len, "missing");
 		if (time_of(e, v, &t))
-			return fx_bad_record(e->ctx, w, e->o->time_field,
-					     rec->p, rec->len,
-					     "not a timestamp: %.*s",
-					     (int)(v->len > 64 ? 64 : v->len),
-					     v->p);
+			return fx_bad_record(
+			    e->ctx, w, e->o->time_field, rec->p, rec->len,
+			    "not a timestamp: %.*s",
+			    (int)(v->len > 64 ? 64 : v->len), v->p);
 	}
 	if (agg_set_check(&e->aggs, vals, e->nums, &err))
 		return value_error(e, rec, w, &err);
@@ -1127,7 +1140,7 @@ static int on_record(struct engine *e, const struct record *rec,
 		return update_group(e, g, vals, t, rec, w, 0);
 	}
 	rc = e->ws.kind == WINDOW_SESSION ? add_to_session(e, vals, t, rec, w)
-					  : add_to_windows(e, vals, t, rec, w);
+	                                  : add_to_windows(e, vals, t, rec, w);
 	if (rc)
 		return rc;
 	if (partition_key(e, vals))
@@ -1148,7 +1161,7 @@ static int on_record(struct engine *e, const struct record *rec,
 
 /* --merge: one partial row into its window's group. */
 static int on_partial(struct engine *e, const struct record *rec,
-		      const struct json_value *vals, const struct fx_where *w)
+                      const struct json_value *vals, const struct fx_where *w)
 {
 	int64_t start = 0, end = 0;
 	struct win *win = e->global;
@@ -1158,14 +1171,14 @@ static int on_partial(struct engine *e, const struct record *rec,
 
 	if (e->ws.kind != WINDOW_NONE) {
 		const struct json_value *a = &vals[e->ws_path],
-					*b = &vals[e->we_path];
+		                        *b = &vals[e->we_path];
 
 		if (a->type != JSON_STRING || b->type != JSON_STRING ||
 		    fx_time_parse_iso(a->p + 1, a->len - 2, &start) ||
 		    fx_time_parse_iso(b->p + 1, b->len - 2, &end))
-			return fx_bad_record(e->ctx, w, "window_start", rec->p,
-					     rec->len,
-					     "not a partial row: no window_start and window_end");
+			return fx_bad_record(
+			    e->ctx, w, "window_start", rec->p, rec->len,
+			    "not a partial row: no window_start and window_end");
 	}
 	memset(e->tmp_state, 0, e->aggs.state_size);
 	if (agg_set_read_partials(&e->aggs, e->tmp_state, vals, &err)) {
@@ -1175,11 +1188,12 @@ static int on_partial(struct engine *e, const struct record *rec,
 	build_key(e, vals);
 	if (e->ws.kind == WINDOW_SESSION) {
 		g = table_get(&e->sg, e->key.p, (uint32_t)e->key.len,
-			      XXH3_64bits(e->key.p, e->key.len), 0);
+		              XXH3_64bits(e->key.p, e->key.len), 0);
 		{
 			struct session *s = session_for(e, g, start, end, &rc);
 
-			if (agg_set_merge(&e->aggs, s->state, e->tmp_state, &err))
+			if (agg_set_merge(&e->aggs, s->state, e->tmp_state,
+			                  &err))
 				rc = value_error(e, rec, w, &err);
 		}
 		agg_set_state_free(&e->aggs, e->tmp_state);
@@ -1188,7 +1202,7 @@ static int on_partial(struct engine *e, const struct record *rec,
 	if (e->ws.kind != WINDOW_NONE)
 		win = win_get(e, start, end);
 	g = table_get(&win->t, e->key.p, (uint32_t)e->key.len,
-		      XXH3_64bits(e->key.p, e->key.len), e->aggs.state_size);
+	              XXH3_64bits(e->key.p, e->key.len), e->aggs.state_size);
 	if (agg_set_merge(&e->aggs, g->state, e->tmp_state, &err))
 		rc = value_error(e, rec, w, &err);
 	agg_set_state_free(&e->aggs, e->tmp_state);
@@ -1213,7 +1227,7 @@ static int add_path(struct engine *e, const char *name)
 }
 
 static void engine_init(struct engine *e, struct fx_ctx *ctx,
-			const struct agg_opts *o)
+                        const struct agg_opts *o)
 {
 	char err[512];
 	size_t i;
@@ -1231,9 +1245,10 @@ static void engine_init(struct engine *e, struct fx_ctx *ctx,
 	if (o->partial && o->merge)
 		fx_usage_error(ctx, "--partial and --merge go separately");
 	if (!o->aggs.n)
-		fx_usage_error(ctx, "--agg: nothing to compute (try --agg count)");
+		fx_usage_error(ctx,
+		               "--agg: nothing to compute (try --agg count)");
 	if (agg_set_parse(&e->aggs, o->aggs.v, o->aggs.n, o->merge, &e->paths,
-			  err, sizeof(err)))
+	                  err, sizeof(err)))
 		fx_usage_error(ctx, "--agg: %s", err);
 	e->nby = o->by.n;
 	e->by_path = fx_malloc((e->nby + 1) * sizeof(int));
@@ -1242,22 +1257,23 @@ static void engine_init(struct engine *e, struct fx_ctx *ctx,
 		char *eq = strchr(o->by.v[i], '=');
 		size_t j;
 
-		e->by_name[i] = eq ? fx_strndup(o->by.v[i],
-						(size_t)(eq - o->by.v[i]))
-				   : fx_strdup(o->by.v[i]);
+		e->by_name[i] =
+		    eq ? fx_strndup(o->by.v[i], (size_t)(eq - o->by.v[i]))
+		       : fx_strdup(o->by.v[i]);
 		/* partial rows carry the group under its output name */
 		e->by_path[i] = add_path(e, o->merge ? e->by_name[i]
-					     : eq    ? eq + 1
-						     : o->by.v[i]);
+		                            : eq     ? eq + 1
+		                                     : o->by.v[i]);
 		for (j = 0; j < e->aggs.n; j++)
 			if (!strcmp(e->aggs.v[j].name, e->by_name[i]))
-				fx_usage_error(ctx,
-					       "'%s' is both a group field and an aggregate (name one with NAME=)",
-					       e->by_name[i]);
+				fx_usage_error(
+				    ctx,
+				    "'%s' is both a group field and an aggregate (name one with NAME=)",
+				    e->by_name[i]);
 		for (j = 0; j < i; j++)
 			if (!strcmp(e->by_name[j], e->by_name[i]))
 				fx_usage_error(ctx, "--by: '%s' twice",
-					       e->by_name[i]);
+				               e->by_name[i]);
 	}
 	for (i = 0; i < e->aggs.n; i++)
 		if (e->aggs.v[i].kind == AGG_DISTINCT)
@@ -1267,7 +1283,7 @@ static void engine_init(struct engine *e, struct fx_ctx *ctx,
 		e->by_json_off[i] = e->by_json.len;
 		fx_buf_addc(&e->by_json, ',');
 		fx_buf_add_json_string(&e->by_json, e->by_name[i],
-				       strlen(e->by_name[i]));
+		                       strlen(e->by_name[i]));
 		fx_buf_addc(&e->by_json, ':');
 	}
 	e->by_json_off[e->nby] = e->by_json.len;
@@ -1289,7 +1305,7 @@ static void engine_init(struct engine *e, struct fx_ctx *ctx,
 		e->unit = FX_TIME_MS;
 	else
 		fx_usage_error(ctx, "--time-unit: expected s or ms, got '%s'",
-			       o->time_unit);
+		               o->time_unit);
 	if (!o->late || !strcmp(o->late, "drop")) {
 		e->late_mode = 0;
 	} else if (!strncmp(o->late, "dlq=", 4) && o->late[4]) {
@@ -1298,17 +1314,20 @@ static void engine_init(struct engine *e, struct fx_ctx *ctx,
 	} else if (!strcmp(o->late, "update")) {
 		e->late_mode = 2;
 		if (e->ws.kind == WINDOW_SESSION)
-			fx_usage_error(ctx, "--late update does not go with session windows");
+			fx_usage_error(
+			    ctx,
+			    "--late update does not go with session windows");
 	} else {
-		fx_usage_error(ctx, "--late: expected drop, dlq=FILE or update, got '%s'",
-			       o->late);
+		fx_usage_error(
+		    ctx, "--late: expected drop, dlq=FILE or update, got '%s'",
+		    o->late);
 	}
 	if (e->ws.kind == WINDOW_NONE) {
 		e->global = fx_malloc(sizeof(*e->global));
 		memset(e->global, 0, sizeof(*e->global));
 	}
 	e->assigned = fx_malloc((window_max_per_record(&e->ws) + 1) *
-				sizeof(*e->assigned));
+	                        sizeof(*e->assigned));
 	e->tmp_state = fx_malloc(e->aggs.state_size + 1);
 	record_writer_init(&e->out, ctx, STDOUT_FILENO, "stdout");
 }
@@ -1386,13 +1405,14 @@ static struct win *win_find(struct engine *e, int64_t start, int64_t end)
 	size_t i;
 
 	for (i = e->nwins; i > 0; i--)
-		if (e->wins[i - 1]->start == start && e->wins[i - 1]->end == end)
+		if (e->wins[i - 1]->start == start &&
+		    e->wins[i - 1]->end == end)
 			return e->wins[i - 1];
 	return NULL;
 }
 
 static struct group_table *likely_table(struct engine *e,
-					struct batch_entry *be)
+                                        struct batch_entry *be)
 {
 	struct win *w;
 
@@ -1400,8 +1420,10 @@ static struct group_table *likely_table(struct engine *e,
 	    time_of(e, &be->vals[e->time_path], &be->t) == 0)
 		be->have_t = 1;
 	switch (e->ws.kind) {
-	case WINDOW_NONE: return &e->global->t;
-	case WINDOW_SESSION: return &e->sg;
+	case WINDOW_NONE:
+		return &e->global->t;
+	case WINDOW_SESSION:
+		return &e->sg;
 	default:
 		if (!be->have_t || !window_assign(&e->ws, be->t, e->assigned))
 			return NULL;
@@ -1424,7 +1446,7 @@ static void batch_prefetch(struct engine *e, struct batch *b)
 		build_key(e, be->vals);
 		be->hash = XXH3_64bits(e->key.p, e->key.len);
 		__builtin_prefetch(
-			&be->table->slot[be->hash & (be->table->nslots - 1)]);
+		    &be->table->slot[be->hash & (be->table->nslots - 1)]);
 	}
 	for (i = 0; i < b->n; i++) {
 		struct batch_entry *be = &b->e[i];
@@ -1445,12 +1467,12 @@ static void batch_prefetch(struct engine *e, struct batch *b)
 		for (i = 0; i < b->n; i++)
 			if (b->e[i].g && b->e[i].g->state)
 				agg_set_prefetch(&e->aggs, b->e[i].g->state,
-						 b->e[i].vals);
+				                 b->e[i].vals);
 }
 
 /* Runs the batch's records in order; empties it. */
 static int batch_run(struct engine *e, struct batch *b,
-		     const struct record_stream *rs)
+                     const struct record_stream *rs)
 {
 	size_t i, k;
 	int rc = 0;
@@ -1462,7 +1484,7 @@ static int batch_run(struct engine *e, struct batch *b,
 		for (k = 0; k < e->paths.n; k++)
 			if (be->vals[k].type != JSON_MISSING)
 				be->vals[k].p = b->bytes.p + be->off +
-						(size_t)be->vals[k].p;
+				                (size_t)be->vals[k].p;
 	}
 	if (!e->o->merge)
 		batch_prefetch(e, b);
@@ -1474,7 +1496,7 @@ static int batch_run(struct engine *e, struct batch *b,
 		e->have_pre_t = !e->o->merge && be->have_t;
 		e->pre_t = be->t;
 		rc = e->o->merge ? on_partial(e, &rec, be->vals, &w)
-				 : on_record(e, &rec, be->vals, &w);
+		                 : on_record(e, &rec, be->vals, &w);
 		e->have_pre_t = 0;
 		if (!rc && record_writer_failed(&e->out))
 			rc = FX_EXIT_IO;
@@ -1486,7 +1508,7 @@ static int batch_run(struct engine *e, struct batch *b,
 
 /* Copies a record and its values (as offsets, the buffer may move). */
 static void batch_add(struct engine *e, struct batch *b,
-		      const struct record *rec, const struct json_value *vals)
+                      const struct record *rec, const struct json_value *vals)
 {
 	struct batch_entry *be = &b->e[b->n++];
 	size_t k;
@@ -1498,8 +1520,8 @@ static void batch_add(struct engine *e, struct batch *b,
 	for (k = 0; k < e->paths.n; k++) {
 		be->vals[k] = vals[k];
 		if (vals[k].type != JSON_MISSING)
-			be->vals[k].p = (const char *)(uintptr_t)(vals[k].p -
-								  rec->p);
+			be->vals[k].p =
+			    (const char *)(uintptr_t)(vals[k].p - rec->p);
 	}
 }
 
@@ -1542,7 +1564,7 @@ static int read_input(struct engine *e, const char *name)
 }
 
 int agg_run(struct fx_ctx *ctx, const struct agg_opts *o, char **inputs,
-	    size_t n)
+            size_t n)
 {
 	struct engine e;
 	char *stdin_only[] = {"-"};
@@ -1572,7 +1594,7 @@ int agg_run(struct fx_ctx *ctx, const struct agg_opts *o, char **inputs,
 	}
 	if (e.late_file && fflush(e.late_file) != 0 && !rc) {
 		fx_warn(ctx, "%s: write error: %s", e.late_path,
-			strerror(errno));
+		        strerror(errno));
 		rc = FX_EXIT_IO;
 	}
 	ctx->st.bytes_out = e.out.bytes + e.out.len;

@@ -33,7 +33,7 @@
 #include "opt.h"
 
 struct agg_opts {
-	struct fx_strlist by;	/* NAME=FIELD or FIELD */
+	struct fx_strlist by;   /* NAME=FIELD or FIELD */
 	struct fx_strlist aggs; /* specs, see aggfn.h */
 	const char *time_field;
 	const char *time_unit; /* "s" or "ms" for epoch numbers */
@@ -48,6 +48,6 @@ struct agg_opts {
 
 /* Reads inputs (stdin if none), writes rows to stdout. Returns exit status. */
 int agg_run(struct fx_ctx *ctx, const struct agg_opts *o, char **inputs,
-	    size_t n);
+            size_t n);
 
 #endif

@@ -27,7 +27,8 @@ struct st_val {
 	int64_t t;
 };
 
-/* A set of 64-bit hashes, open addressing, 0 = empty (hash 0 is stored as 1). */
+/* A set of 64-bit hashes, open addressing, 0 = empty (hash 0 is stored as 1).
+ */
 struct st_set {
 	uint64_t *slot;
 	uint32_t n;
@@ -38,17 +39,24 @@ static size_t state_size(enum agg_kind k)
 {
 	switch (k) {
 	case AGG_COUNT:
-	case AGG_COUNT_FIELD: return sizeof(uint64_t);
+	case AGG_COUNT_FIELD:
+		return sizeof(uint64_t);
 	case AGG_SUM:
-	case AGG_AVG: return sizeof(struct st_num);
+	case AGG_AVG:
+		return sizeof(struct st_num);
 	case AGG_MIN:
 	case AGG_MAX:
 	case AGG_FIRST:
-	case AGG_LAST: return sizeof(struct st_val);
-	case AGG_DISTINCT: return sizeof(struct st_set);
-	case AGG_APPROX_DISTINCT: return sizeof(struct hll);
-	case AGG_QUANTILE: return sizeof(struct dds);
-	case AGG_TOPK: return sizeof(struct strmap);
+	case AGG_LAST:
+		return sizeof(struct st_val);
+	case AGG_DISTINCT:
+		return sizeof(struct st_set);
+	case AGG_APPROX_DISTINCT:
+		return sizeof(struct hll);
+	case AGG_QUANTILE:
+		return sizeof(struct dds);
+	case AGG_TOPK:
+		return sizeof(struct strmap);
 	}
 	return 0;
 }
@@ -87,21 +95,21 @@ static const struct {
 	enum agg_kind kind;
 	double q;
 } kinds[] = {
-	{"count", AGG_COUNT, 0},
-	{"sum", AGG_SUM, 0},
-	{"min", AGG_MIN, 0},
-	{"max", AGG_MAX, 0},
-	{"avg", AGG_AVG, 0},
-	{"first", AGG_FIRST, 0},
-	{"last", AGG_LAST, 0},
-	{"distinct", AGG_DISTINCT, 0},
-	{"approx_distinct", AGG_APPROX_DISTINCT, 0},
-	{"p50", AGG_QUANTILE, 0.5},
-	{"p90", AGG_QUANTILE, 0.9},
-	{"p95", AGG_QUANTILE, 0.95},
-	{"p99", AGG_QUANTILE, 0.99},
-	{"quantile", AGG_QUANTILE, -1},
-	{"topk", AGG_TOPK, 0},
+    {"count", AGG_COUNT, 0},
+    {"sum", AGG_SUM, 0},
+    {"min", AGG_MIN, 0},
+    {"max", AGG_MAX, 0},
+    {"avg", AGG_AVG, 0},
+    {"first", AGG_FIRST, 0},
+    {"last", AGG_LAST, 0},
+    {"distinct", AGG_DISTINCT, 0},
+    {"approx_distinct", AGG_APPROX_DISTINCT, 0},
+    {"p50", AGG_QUANTILE, 0.5},
+    {"p90", AGG_QUANTILE, 0.9},
+    {"p95", AGG_QUANTILE, 0.95},
+    {"p99", AGG_QUANTILE, 0.99},
+    {"quantile", AGG_QUANTILE, -1},
+    {"topk", AGG_TOPK, 0},
 };
 
 static char *default_name(const char *fn, const char *field, const char *param)
@@ -126,7 +134,7 @@ static char *default_name(const char *fn, const char *field, const char *param)
 }
 
 static int parse_one(struct agg_spec *a, const char *spec, char *err,
-		     size_t err_len)
+                     size_t err_len)
 {
 	char *copy = fx_strdup(spec), *eq = strchr(copy, '='), *body = copy;
 	char *fn, *field = NULL, *param = NULL, *end;
@@ -153,9 +161,10 @@ static int parse_one(struct agg_spec *a, const char *spec, char *err,
 		if (strcmp(fn, kinds[i].name) == 0)
 			break;
 	if (i == sizeof(kinds) / sizeof(kinds[0])) {
-		snprintf(err, err_len,
-			 "'%s': unknown aggregate '%s' (count, sum, min, max, avg, first, last, distinct, approx_distinct, p50, p90, p95, p99, quantile, topk)",
-			 spec, fn);
+		snprintf(
+		    err, err_len,
+		    "'%s': unknown aggregate '%s' (count, sum, min, max, avg, first, last, distinct, approx_distinct, p50, p90, p95, p99, quantile, topk)",
+		    spec, fn);
 		goto out;
 	}
 	a->kind = kinds[i].kind;
@@ -164,28 +173,28 @@ static int parse_one(struct agg_spec *a, const char *spec, char *err,
 		a->kind = AGG_COUNT_FIELD;
 	if (a->kind != AGG_COUNT && (!field || !*field)) {
 		snprintf(err, err_len, "'%s': %s needs a field (%s:FIELD)",
-			 spec, fn, fn);
+		         spec, fn, fn);
 		goto out;
 	}
 	if ((a->kind == AGG_TOPK || a->q < 0) != (param != NULL)) {
 		snprintf(err, err_len, "'%s': %s", spec,
-			 a->kind == AGG_TOPK ? "expected topk:FIELD:N"
-			 : a->q < 0	     ? "expected quantile:FIELD:Q"
-					     : "too many ':' parts");
+		         a->kind == AGG_TOPK ? "expected topk:FIELD:N"
+		         : a->q < 0          ? "expected quantile:FIELD:Q"
+		                             : "too many ':' parts");
 		goto out;
 	}
 	if (a->kind == AGG_TOPK) {
 		a->k = strtoll(param, &end, 10);
 		if (*end || a->k < 1 || a->k > 100000) {
 			snprintf(err, err_len, "'%s': N must be 1 to 100000",
-				 spec);
+			         spec);
 			goto out;
 		}
 	} else if (a->q < 0) {
 		a->q = strtod(param, &end);
 		if (*end || !(a->q >= 0 && a->q <= 1)) {
 			snprintf(err, err_len, "'%s': Q must be from 0 to 1",
-				 spec);
+			         spec);
 			goto out;
 		}
 	}
@@ -197,9 +206,8 @@ out:
 	return rc;
 }
 
-int agg_set_parse(struct agg_set *set, char *const *specs, size_t n,
-		  int merge, struct json_paths *paths, char *err,
-		  size_t err_len)
+int agg_set_parse(struct agg_set *set, char *const *specs, size_t n, int merge,
+                  struct json_paths *paths, char *err, size_t err_len)
 {
 	size_t i, j, off = 0;
 	const char *perr;
@@ -217,9 +225,10 @@ int agg_set_parse(struct agg_set *set, char *const *specs, size_t n,
 		set->n = i + 1;
 		for (j = 0; j < i; j++) {
 			if (strcmp(set->v[j].name, a->name) == 0) {
-				snprintf(err, err_len,
-					 "two aggregates named '%s' (name one with NAME=%s)",
-					 a->name, specs[i]);
+				snprintf(
+				    err, err_len,
+				    "two aggregates named '%s' (name one with NAME=%s)",
+				    a->name, specs[i]);
 				return -1;
 			}
 		}
@@ -232,11 +241,11 @@ int agg_set_parse(struct agg_set *set, char *const *specs, size_t n,
 				if (strcmp(paths->v[j].name, path) == 0)
 					break;
 			a->path = j < paths->n
-					  ? (int)j
-					  : json_paths_add(paths, path, &perr);
+			              ? (int)j
+			              : json_paths_add(paths, path, &perr);
 			if (a->path < 0) {
 				snprintf(err, err_len, "'%s': %s", specs[i],
-					 perr);
+				         perr);
 				return -1;
 			}
 		}
@@ -268,12 +277,23 @@ void agg_set_state_free(const struct agg_set *set, void *state)
 		case AGG_MIN:
 		case AGG_MAX:
 		case AGG_FIRST:
-		case AGG_LAST: fx_buf_free(&((struct st_val *)s)->raw); break;
-		case AGG_DISTINCT: free(((struct st_set *)s)->slot); break;
-		case AGG_APPROX_DISTINCT: hll_free(s); break;
-		case AGG_QUANTILE: dds_free(s); break;
-		case AGG_TOPK: strmap_free(s); break;
-		default: break;
+		case AGG_LAST:
+			fx_buf_free(&((struct st_val *)s)->raw);
+			break;
+		case AGG_DISTINCT:
+			free(((struct st_set *)s)->slot);
+			break;
+		case AGG_APPROX_DISTINCT:
+			hll_free(s);
+			break;
+		case AGG_QUANTILE:
+			dds_free(s);
+			break;
+		case AGG_TOPK:
+			strmap_free(s);
+			break;
+		default:
+			break;
 		}
 	}
 }
@@ -286,17 +306,17 @@ static int is_value(const struct json_value *v)
 }
 
 static void describe(struct agg_error *e, const struct agg_spec *a,
-		     const char *what, const struct json_value *v)
+                     const char *what, const struct json_value *v)
 {
 	int shown = v->len > 64 ? 64 : (int)v->len;
 
 	e->field = a->field;
-	snprintf(e->reason, sizeof(e->reason), "%s: %.*s%s", what, shown,
-		 v->p, v->len > 64 ? "..." : "");
+	snprintf(e->reason, sizeof(e->reason), "%s: %.*s%s", what, shown, v->p,
+	         v->len > 64 ? "..." : "");
 }
 
 int agg_set_check(const struct agg_set *set, const struct json_value *vals,
-		  struct fx_num *nums, struct agg_error *e)
+                  struct fx_num *nums, struct agg_error *e)
 {
 	size_t i;
 
@@ -317,7 +337,9 @@ int agg_set_check(const struct agg_set *set, const struct json_value *vals,
 		}
 		switch (fx_num_parse(v->p, v->len, &num)) {
 		case FX_NUM_INT:
-		case FX_NUM_DOUBLE: nums[a->path] = num; break;
+		case FX_NUM_DOUBLE:
+			nums[a->path] = num;
+			break;
 		case FX_NUM_BIGINT:
 			describe(e, a, "integer out of range", v);
 			return -1;
@@ -359,7 +381,7 @@ static void keep_value(struct st_val *s, const struct json_value *v, int64_t t)
 static int kept_compare(const struct st_val *s, const struct json_value *v)
 {
 	struct json_value k = {json_type_of(s->raw.p, s->raw.len), s->raw.p,
-			       s->raw.len, 0};
+	                       s->raw.len, 0};
 
 	return json_value_compare(v, &k);
 }
@@ -374,8 +396,8 @@ static void topk_add(struct strmap *m, const char *p, size_t n, uint64_t c)
 }
 
 static int sum_overflows(const struct st_num *s, const struct json_value *v,
-			 const struct fx_num *num, const struct agg_spec *a,
-			 struct agg_error *e)
+                         const struct fx_num *num, const struct agg_spec *a,
+                         struct agg_error *e)
 {
 	int64_t r;
 
@@ -398,8 +420,8 @@ static void num_add(struct st_num *s, const struct fx_num *num)
 }
 
 int agg_set_update(const struct agg_set *set, void *state,
-		   const struct json_value *vals, const struct fx_num *nums,
-		   int64_t t, struct agg_error *e)
+                   const struct json_value *vals, const struct fx_num *nums,
+                   int64_t t, struct agg_error *e)
 {
 	size_t i;
 
@@ -409,14 +431,14 @@ int agg_set_update(const struct agg_set *set, void *state,
 		if ((a->kind == AGG_SUM || a->kind == AGG_AVG) &&
 		    is_value(&vals[a->path]) &&
 		    sum_overflows((struct st_num *)((char *)state + a->off),
-				  &vals[a->path], &nums[a->path], a, e))
+		                  &vals[a->path], &nums[a->path], a, e))
 			return -1;
 	}
 	for (i = 0; i < set->n; i++) {
 		const struct agg_spec *a = &set->v[i];
 		void *s = (char *)state + a->off;
-		const struct json_value *v = a->path >= 0 ? &vals[a->path]
-							  : NULL;
+		const struct json_value *v =
+		    a->path >= 0 ? &vals[a->path] : NULL;
 		struct st_val *sv = s;
 
 		if (a->kind == AGG_COUNT) {
@@ -426,9 +448,13 @@ int agg_set_update(const struct agg_set *set, void *state,
 		if (!is_value(v))
 			continue;
 		switch (a->kind) {
-		case AGG_COUNT_FIELD: ++*(uint64_t *)s; break;
+		case AGG_COUNT_FIELD:
+			++*(uint64_t *)s;
+			break;
 		case AGG_SUM:
-		case AGG_AVG: num_add(s, &nums[a->path]); break;
+		case AGG_AVG:
+			num_add(s, &nums[a->path]);
+			break;
 		case AGG_MIN:
 			if (!sv->raw.len || kept_compare(sv, v) < 0)
 				keep_value(sv, v, t);
@@ -445,22 +471,29 @@ int agg_set_update(const struct agg_set *set, void *state,
 			if (!sv->raw.len || t >= sv->t)
 				keep_value(sv, v, t);
 			break;
-		case AGG_DISTINCT: set_insert(s, value_hash(v)); break;
-		case AGG_APPROX_DISTINCT: hll_add(s, value_hash(v)); break;
+		case AGG_DISTINCT:
+			set_insert(s, value_hash(v));
+			break;
+		case AGG_APPROX_DISTINCT:
+			hll_add(s, value_hash(v));
+			break;
 		case AGG_QUANTILE:
 			dds_add(s, nums[a->path].kind == FX_NUM_INT
-					   ? (double)nums[a->path].i
-					   : nums[a->path].d);
+			               ? (double)nums[a->path].i
+			               : nums[a->path].d);
 			break;
-		case AGG_TOPK: topk_add(s, v->p, v->len, 1); break;
-		case AGG_COUNT: break;
+		case AGG_TOPK:
+			topk_add(s, v->p, v->len, 1);
+			break;
+		case AGG_COUNT:
+			break;
 		}
 	}
 	return 0;
 }
 
 void agg_set_prefetch(const struct agg_set *set, const void *state,
-		      const struct json_value *vals)
+                      const struct json_value *vals)
 {
 	size_t i;
 
@@ -480,21 +513,23 @@ void agg_set_prefetch(const struct agg_set *set, const void *state,
 }
 
 int agg_set_merge(const struct agg_set *set, void *dst, const void *src,
-		  struct agg_error *e)
+                  struct agg_error *e)
 {
 	size_t i, j;
 
 	for (i = 0; i < set->n; i++) {
 		const struct agg_spec *a = &set->v[i];
-		const struct st_num *sn = (const void *)((const char *)src + a->off);
-		const struct st_num *dn = (const void *)((const char *)dst + a->off);
+		const struct st_num *sn =
+		    (const void *)((const char *)src + a->off);
+		const struct st_num *dn =
+		    (const void *)((const char *)dst + a->off);
 		int64_t r;
 
 		if ((a->kind == AGG_SUM || a->kind == AGG_AVG) &&
 		    fx_num_add_int(dn->i, sn->i, &r)) {
 			e->field = a->name;
 			snprintf(e->reason, sizeof(e->reason),
-				 "sum overflows int64");
+			         "sum overflows int64");
 			return -1;
 		}
 	}
@@ -546,15 +581,19 @@ int agg_set_merge(const struct agg_set *set, void *dst, const void *src,
 					set_insert(d, ss->slot[j]);
 			break;
 		}
-		case AGG_APPROX_DISTINCT: hll_merge(d, s); break;
-		case AGG_QUANTILE: dds_merge(d, s); break;
+		case AGG_APPROX_DISTINCT:
+			hll_merge(d, s);
+			break;
+		case AGG_QUANTILE:
+			dds_merge(d, s);
+			break;
 		case AGG_TOPK: {
 			const struct strmap *sm = s;
 
 			for (j = 0; j < sm->n; j++)
 				topk_add(d, sm->entries[j].key,
-					 sm->entries[j].len,
-					 (uintptr_t)sm->entries[j].value);
+				         sm->entries[j].len,
+				         (uintptr_t)sm->entries[j].value);
 			break;
 		}
 		}
@@ -641,7 +680,7 @@ static struct topk_item *topk_sorted(const struct strmap *m)
 }
 
 static void write_result(const struct agg_spec *a, const void *s,
-			 struct fx_buf *out)
+                         struct fx_buf *out)
 {
 	const struct st_num *sn = s;
 	const struct st_val *sv = s;
@@ -650,7 +689,9 @@ static void write_result(const struct agg_spec *a, const void *s,
 
 	switch (a->kind) {
 	case AGG_COUNT:
-	case AGG_COUNT_FIELD: add_u64(out, *(const uint64_t *)s); break;
+	case AGG_COUNT_FIELD:
+		add_u64(out, *(const uint64_t *)s);
+		break;
 	case AGG_SUM:
 		if (!sn->n)
 			fx_buf_adds(out, "null");
@@ -663,7 +704,8 @@ static void write_result(const struct agg_spec *a, const void *s,
 		if (!sn->n)
 			fx_buf_adds(out, "null");
 		else
-			add_double(out, ((double)sn->i + sn->d) / (double)sn->n);
+			add_double(out,
+			           ((double)sn->i + sn->d) / (double)sn->n);
 		break;
 	case AGG_MIN:
 	case AGG_MAX:
@@ -674,8 +716,12 @@ static void write_result(const struct agg_spec *a, const void *s,
 		else
 			fx_buf_adds(out, "null");
 		break;
-	case AGG_DISTINCT: add_u64(out, ((const struct st_set *)s)->n); break;
-	case AGG_APPROX_DISTINCT: add_u64(out, hll_count(s)); break;
+	case AGG_DISTINCT:
+		add_u64(out, ((const struct st_set *)s)->n);
+		break;
+	case AGG_APPROX_DISTINCT:
+		add_u64(out, hll_count(s));
+		break;
 	case AGG_QUANTILE:
 		if (dds_quantile(s, a->q, &v) == 0)
 			add_double(out, v);
@@ -704,19 +750,19 @@ static void write_result(const struct agg_spec *a, const void *s,
 }
 
 void agg_set_write_results(const struct agg_set *set, const void *state,
-			   struct fx_buf *out)
+                           struct fx_buf *out)
 {
 	size_t i;
 
 	for (i = 0; i < set->n; i++) {
 		add_name(out, &set->v[i]);
 		write_result(&set->v[i], (const char *)state + set->v[i].off,
-			     out);
+		             out);
 	}
 }
 
 static void write_partial(const struct agg_spec *a, const void *s,
-			  struct fx_buf *out)
+                          struct fx_buf *out)
 {
 	const struct st_num *sn = s;
 	const struct st_val *sv = s;
@@ -765,8 +811,12 @@ static void write_partial(const struct agg_spec *a, const void *s,
 		free(h);
 		break;
 	}
-	case AGG_APPROX_DISTINCT: hll_to_json(s, out); break;
-	case AGG_QUANTILE: dds_to_json(s, out); break;
+	case AGG_APPROX_DISTINCT:
+		hll_to_json(s, out);
+		break;
+	case AGG_QUANTILE:
+		dds_to_json(s, out);
+		break;
 	case AGG_TOPK: {
 		const struct strmap *m = s;
 		struct topk_item *items = topk_sorted(m);
@@ -785,19 +835,20 @@ static void write_partial(const struct agg_spec *a, const void *s,
 		free(items);
 		break;
 	}
-	default: write_result(a, s, out);
+	default:
+		write_result(a, s, out);
 	}
 }
 
 void agg_set_write_partials(const struct agg_set *set, const void *state,
-			    struct fx_buf *out)
+                            struct fx_buf *out)
 {
 	size_t i;
 
 	for (i = 0; i < set->n; i++) {
 		add_name(out, &set->v[i]);
 		write_partial(&set->v[i], (const char *)state + set->v[i].off,
-			      out);
+		              out);
 	}
 }
 
@@ -819,7 +870,7 @@ static struct json_value member(const struct json_value *obj, const char *key)
 }
 
 static int member_int(const struct json_value *obj, const char *key,
-		      int64_t *out)
+                      int64_t *out)
 {
 	struct json_value v = member(obj, key);
 	struct fx_num num;
@@ -850,7 +901,8 @@ static int read_distinct(struct st_set *s, const struct json_value *v)
 			int k;
 
 			for (k = 7; k >= 0; k--)
-				x = x << 8 | (unsigned char)bytes.p[i + (size_t)k];
+				x = x << 8 |
+				    (unsigned char)bytes.p[i + (size_t)k];
 			set_insert(s, x);
 		}
 		rc = 0;
@@ -880,7 +932,7 @@ static int read_topk(struct strmap *m, const struct json_value *v)
 		if (!text)
 			fx_oom();
 		topk_add(m, text, strlen(text),
-			 (uint64_t)cJSON_GetArrayItem(it, 1)->valuedouble);
+		         (uint64_t)cJSON_GetArrayItem(it, 1)->valuedouble);
 		free(text);
 	}
 	rc = 0;
@@ -890,7 +942,7 @@ out:
 }
 
 static int read_partial(const struct agg_spec *a, void *s,
-			const struct json_value *v)
+                        const struct json_value *v)
 {
 	struct st_num *sn = s;
 	struct st_val *sv = s;
@@ -900,10 +952,10 @@ static int read_partial(const struct agg_spec *a, void *s,
 
 	if (!is_value(v))
 		return a->kind == AGG_COUNT || a->kind == AGG_COUNT_FIELD ||
-				       a->kind == AGG_DISTINCT ||
-				       a->kind == AGG_SUM || a->kind == AGG_AVG
-			       ? -1
-			       : 0;
+		               a->kind == AGG_DISTINCT || a->kind == AGG_SUM ||
+		               a->kind == AGG_AVG
+		           ? -1
+		           : 0;
 	switch (a->kind) {
 	case AGG_COUNT:
 	case AGG_COUNT_FIELD:
@@ -912,7 +964,9 @@ static int read_partial(const struct agg_spec *a, void *s,
 		*(uint64_t *)s = (uint64_t)num.i;
 		return 0;
 	case AGG_MIN:
-	case AGG_MAX: keep_value(s, v, 0); return 0;
+	case AGG_MAX:
+		keep_value(s, v, 0);
+		return 0;
 	case AGG_SUM:
 	case AGG_AVG:
 		d = member(v, "d");
@@ -931,16 +985,20 @@ static int read_partial(const struct agg_spec *a, void *s,
 			return -1;
 		keep_value(sv, &val, sv->t);
 		return 0;
-	case AGG_DISTINCT: return read_distinct(s, v);
-	case AGG_APPROX_DISTINCT: return hll_from_json(s, v->p, v->len);
-	case AGG_QUANTILE: return dds_from_json(s, v->p, v->len);
-	case AGG_TOPK: return read_topk(s, v);
+	case AGG_DISTINCT:
+		return read_distinct(s, v);
+	case AGG_APPROX_DISTINCT:
+		return hll_from_json(s, v->p, v->len);
+	case AGG_QUANTILE:
+		return dds_from_json(s, v->p, v->len);
+	case AGG_TOPK:
+		return read_topk(s, v);
 	}
 	return -1;
 }
 
 int agg_set_read_partials(const struct agg_set *set, void *state,
-			  const struct json_value *vals, struct agg_error *e)
+                          const struct json_value *vals, struct agg_error *e)
 {
 	size_t i;
 
@@ -949,9 +1007,10 @@ int agg_set_read_partials(const struct agg_set *set, void *state,
 
 		if (read_partial(a, (char *)state + a->off, &vals[a->path])) {
 			e->field = a->name;
-			snprintf(e->reason, sizeof(e->reason),
-				 "not a partial state of %s (was it made by fx-agg --partial with the same --agg?)",
-				 a->name);
+			snprintf(
+			    e->reason, sizeof(e->reason),
+			    "not a partial state of %s (was it made by fx-agg --partial with the same --agg?)",
+			    a->name);
 			return -1;
 		}
 	}

@@ -73,9 +73,8 @@ struct agg_set {
  * (fx-agg --merge reads partial rows). Returns 0, or -1 with a message in
  * err (err_len bytes).
  */
-int agg_set_parse(struct agg_set *set, char *const *specs, size_t n,
-		  int merge, struct json_paths *paths, char *err,
-		  size_t err_len);
+int agg_set_parse(struct agg_set *set, char *const *specs, size_t n, int merge,
+                  struct json_paths *paths, char *err, size_t err_len);
 void agg_set_free(struct agg_set *set);
 
 /* Bytes of state per group. */
@@ -99,7 +98,7 @@ struct agg_error {
  * agg_set_update(). Returns 0, or -1 with *e filled.
  */
 int agg_set_check(const struct agg_set *set, const struct json_value *vals,
-		  struct fx_num *nums, struct agg_error *e);
+                  struct fx_num *nums, struct agg_error *e);
 
 /*
  * Adds one checked record with event time t (first/last; input order breaks
@@ -107,8 +106,8 @@ int agg_set_check(const struct agg_set *set, const struct json_value *vals,
  * the state is then unchanged.
  */
 int agg_set_update(const struct agg_set *set, void *state,
-		   const struct json_value *vals, const struct fx_num *nums,
-		   int64_t t, struct agg_error *e);
+                   const struct json_value *vals, const struct fx_num *nums,
+                   int64_t t, struct agg_error *e);
 
 /*
  * Hints the memory that agg_set_update() of this record into state will
@@ -116,28 +115,28 @@ int agg_set_update(const struct agg_set *set, void *state,
  * records can have it fetched before it is needed. No effect on results.
  */
 void agg_set_prefetch(const struct agg_set *set, const void *state,
-		      const struct json_value *vals);
+                      const struct json_value *vals);
 
 /*
  * Merges src into dst. src comes after dst in input order (ties of
  * first/last). Returns 0, or -1 with *e filled on integer sum overflow.
  */
 int agg_set_merge(const struct agg_set *set, void *dst, const void *src,
-		  struct agg_error *e);
+                  struct agg_error *e);
 
 /* Appends ,"name":result for every function to out. */
 void agg_set_write_results(const struct agg_set *set, const void *state,
-			   struct fx_buf *out);
+                           struct fx_buf *out);
 
 /* Appends ,"name":state for every function to out (fx-agg --partial). */
 void agg_set_write_partials(const struct agg_set *set, const void *state,
-			    struct fx_buf *out);
+                            struct fx_buf *out);
 
 /*
  * Reads a partial row's states (vals indexed by spec->path, as parsed with
  * merge) into a zeroed block. Returns 0, or -1 with *e filled.
  */
 int agg_set_read_partials(const struct agg_set *set, void *state,
-			  const struct json_value *vals, struct agg_error *e);
+                          const struct json_value *vals, struct agg_error *e);
 
 #endif

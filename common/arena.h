@@ -12,7 +12,7 @@ struct arena_block;
 
 struct arena {
 	struct arena_block *head;
-	size_t used; /* bytes used in head */
+	size_t used;  /* bytes used in head */
 	size_t total; /* bytes held, for --stats and tests */
 };
 

@@ -44,13 +44,27 @@ void fx_buf_add_json_string(struct fx_buf *b, const char *s, size_t n)
 		o = b->p + b->len;
 		*o++ = '\\';
 		switch (c) {
-		case '"': *o++ = '"'; break;
-		case '\\': *o++ = '\\'; break;
-		case '\n': *o++ = 'n'; break;
-		case '\r': *o++ = 'r'; break;
-		case '\t': *o++ = 't'; break;
-		case '\b': *o++ = 'b'; break;
-		case '\f': *o++ = 'f'; break;
+		case '"':
+			*o++ = '"';
+			break;
+		case '\\':
+			*o++ = '\\';
+			break;
+		case '\n':
+			*o++ = 'n';
+			break;
+		case '\r':
+			*o++ = 'r';
+			break;
+		case '\t':
+			*o++ = 't';
+			break;
+		case '\b':
+			*o++ = 'b';
+			break;
+		case '\f':
+			*o++ = 'f';
+			break;
 		default:
 			*o++ = 'u';
 			*o++ = '0';

@@ -19,7 +19,10 @@ struct fx_buf {
 	size_t cap;
 };
 
-#define FX_BUF_INIT {NULL, 0, 0}
+#define FX_BUF_INIT                                                            \
+	{                                                                      \
+		NULL, 0, 0                                                     \
+	}
 
 /* Makes room for n more bytes (may move b->p). */
 void fx_buf_grow(struct fx_buf *b, size_t n);

@@ -18,10 +18,11 @@
  * ends at the first '\n' with an even number of '"' since the row began (in
  * strict RFC 4180 quoting an odd count means "inside a quoted field"). A row
  * without any '"' or bare '\r' is split on ',' directly (the fast path: one
- * pass that finds the commas and whether any byte needs escaping). Any other row is handed, whole, to libcsv in
- * strict mode and the parser is finished after it. So a malformed row costs
- * one bad record and the next row starts clean, and both paths see exactly
- * the same rows (the unit test checks that they agree).
+ * pass that finds the commas and whether any byte needs escaping). Any other
+ * row is handed, whole, to libcsv in strict mode and the parser is finished
+ * after it. So a malformed row costs one bad record and the next row starts
+ * clean, and both paths see exactly the same rows (the unit test checks that
+ * they agree).
  */
 
 struct field {
@@ -220,8 +221,7 @@ enum {
 	ROW_PLAIN = 2,   /* no byte a JSON string must escape */
 };
 
-static void add_value(struct csv_reader *r, const char *s, size_t n,
-                      int plain)
+static void add_value(struct csv_reader *r, const char *s, size_t n, int plain)
 {
 	if (!r->strings_only && fx_num_is_json_number(s, n)) {
 		fx_buf_add(&r->out, s, n);
@@ -293,11 +293,11 @@ static int fast_row(struct csv_reader *r, const char *s, size_t n,
 			__m128i v = _mm_loadu_si128((const __m128i *)(s + i));
 			unsigned hi = (unsigned)_mm_movemask_epi8(v);
 			/* signed: bytes past 0x7f count as below ' ' too */
-			unsigned low = (unsigned)_mm_movemask_epi8(_mm_or_si128(
-			        _mm_cmplt_epi8(v, space),
-			        _mm_cmpeq_epi8(v, bslash)));
+			unsigned low = (unsigned)_mm_movemask_epi8(
+			    _mm_or_si128(_mm_cmplt_epi8(v, space),
+			                 _mm_cmpeq_epi8(v, bslash)));
 			unsigned c = (unsigned)_mm_movemask_epi8(
-			        _mm_cmpeq_epi8(v, comma));
+			    _mm_cmpeq_epi8(v, comma));
 
 			high |= hi != 0;
 			esc |= (low & ~hi) != 0;

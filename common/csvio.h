@@ -58,7 +58,7 @@ struct csv_reader;
  * stop: csv_reader_feed then returns it.
  */
 typedef int (*csv_row_fn)(void *arg, const char *json, size_t len,
-			  uint64_t line);
+                          uint64_t line);
 
 /*
  * source names the input in messages ("plays.csv", "stdin"). extra, if not
@@ -67,8 +67,8 @@ typedef int (*csv_row_fn)(void *arg, const char *json, size_t len,
  * fields). Returns a reader; free with csv_reader_free().
  */
 struct csv_reader *csv_reader_new(struct fx_ctx *ctx, const char *source,
-				  int strings_only, const char *extra,
-				  csv_row_fn row_fn, void *arg);
+                                  int strings_only, const char *extra,
+                                  csv_row_fn row_fn, void *arg);
 
 /*
  * Feeds n bytes. At end of input, call once with eof=1 (n may be 0) to

@@ -604,7 +604,7 @@ static int load_csv(struct dim_loader *ld, const char *path, int gz)
 	/* a dimension is an input of the run (an NDJSON one is registered by
 	 * record_stream_open) */
 	lineage_count(lineage_input_fd(ld->ctx, in.fd, path),
-		      csv_reader_rows(cr));
+	              csv_reader_rows(cr));
 	csv_reader_free(cr);
 	fx_input_close(&in);
 	return rc;

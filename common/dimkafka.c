@@ -24,8 +24,9 @@ struct dim_kafka {
 
 static const char *const dim_defaults[] = {
     /* a dimension is read whole every time: nothing to commit */
-    "group.id", "fx-join-dim", "enable.auto.commit", "false",
-    "enable.partition.eof", "true", NULL,
+    "group.id", "fx-join-dim",          "enable.auto.commit",
+    "false",    "enable.partition.eof", "true",
+    NULL,
 };
 
 /* Applies one message: a row, or a deletion (a tombstone). */
@@ -179,7 +180,7 @@ int dim_kafka_open(struct fx_ctx *ctx, const struct kafka_conf *kc,
 	}
 	rd_kafka_poll_set_consumer(dk->rk);
 	lineage_kafka(ctx, LINEAGE_INPUT,
-		      kc->brokers ? kc->brokers : getenv("FX_BROKERS"), topic);
+	              kc->brokers ? kc->brokers : getenv("FX_BROKERS"), topic);
 	dk->ld = dim_loader_new(ctx, s, t);
 	rc = load(dk, kc->timeout_ms);
 	s->fields_fixed = 1;

@@ -89,7 +89,7 @@ const char *fx_where_format(const struct fx_where *w, char *buf, size_t n)
 {
 	if (w->partition >= 0)
 		snprintf(buf, n, "%s/%" PRId64 "@%" PRId64, w->source,
-			 w->partition, w->offset);
+		         w->partition, w->offset);
 	else if (w->line)
 		snprintf(buf, n, "%s:%" PRIu64, w->source, w->line);
 	else
@@ -98,7 +98,7 @@ const char *fx_where_format(const struct fx_where *w, char *buf, size_t n)
 }
 
 static int dlq_append(struct fx_ctx *ctx, const char *where, const char *msg,
-		      const char *raw, size_t rawlen)
+                      const char *raw, size_t rawlen)
 {
 	struct fx_buf b = FX_BUF_INIT;
 	int rc = 0;
@@ -107,7 +107,7 @@ static int dlq_append(struct fx_ctx *ctx, const char *where, const char *msg,
 		ctx->dlq = fopen(ctx->dlq_path, "a");
 		if (!ctx->dlq) {
 			fx_warn(ctx, "%s: cannot open dead-letter file: %s",
-				ctx->dlq_path, strerror(errno));
+			        ctx->dlq_path, strerror(errno));
 			return FX_EXIT_IO;
 		}
 	}
@@ -127,7 +127,7 @@ static int dlq_append(struct fx_ctx *ctx, const char *where, const char *msg,
 	fx_buf_adds(&b, "}\n");
 	if (fwrite(b.p, 1, b.len, ctx->dlq) != b.len) {
 		fx_warn(ctx, "%s: write error: %s", ctx->dlq_path,
-			strerror(errno));
+		        strerror(errno));
 		rc = FX_EXIT_IO;
 	}
 	fx_buf_free(&b);
@@ -135,8 +135,8 @@ static int dlq_append(struct fx_ctx *ctx, const char *where, const char *msg,
 }
 
 int fx_bad_record(struct fx_ctx *ctx, const struct fx_where *where,
-		  const char *field, const char *raw, size_t rawlen,
-		  const char *fmt, ...)
+                  const char *field, const char *raw, size_t rawlen,
+                  const char *fmt, ...)
 {
 	char wbuf[512], msg[2048];
 	size_t n = 0;
@@ -148,7 +148,8 @@ int fx_bad_record(struct fx_ctx *ctx, const struct fx_where *where,
 	if (field) {
 		int k = snprintf(msg, sizeof(msg), "field \"%s\": ", field);
 		if (k > 0)
-			n = (size_t)k < sizeof(msg) ? (size_t)k : sizeof(msg) - 1;
+			n = (size_t)k < sizeof(msg) ? (size_t)k
+			                            : sizeof(msg) - 1;
 	}
 	va_start(ap, fmt);
 	vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);

@@ -15,7 +15,7 @@
 
 #if defined(__GNUC__)
 #define FX_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#define FX_NORETURN __attribute__((noreturn))
+#define FX_NORETURN     __attribute__((noreturn))
 #else
 #define FX_PRINTF(a, b)
 #define FX_NORETURN
@@ -24,11 +24,11 @@
 /* "prog: message" */
 void fx_warn(const struct fx_ctx *ctx, const char *fmt, ...) FX_PRINTF(2, 3);
 void fx_vwarn(const struct fx_ctx *ctx, const char *fmt, va_list ap)
-	FX_PRINTF(2, 0);
+    FX_PRINTF(2, 0);
 
 /* "prog: message", then exit(status). */
 FX_NORETURN void fx_die(const struct fx_ctx *ctx, int status, const char *fmt,
-			...) FX_PRINTF(3, 4);
+                        ...) FX_PRINTF(3, 4);
 
 /* Out of memory is not a recoverable condition for a filter. */
 FX_NORETURN void fx_oom(void);
@@ -43,9 +43,9 @@ char *fx_strndup(const char *s, size_t n);
  */
 struct fx_where {
 	const char *source; /* input name */
-	uint64_t line;	    /* 1-based line, 0 if not line-addressed */
+	uint64_t line;      /* 1-based line, 0 if not line-addressed */
 	int64_t partition;  /* Kafka partition or -1 */
-	int64_t offset;	    /* Kafka offset or -1 */
+	int64_t offset;     /* Kafka offset or -1 */
 };
 
 #define FX_WHERE_LINE(src, ln) ((struct fx_where){(src), (ln), -1, -1})
@@ -63,7 +63,7 @@ const char *fx_where_format(const struct fx_where *w, char *buf, size_t n);
  * DLQ line then carries "raw_base64" instead of "raw").
  */
 int fx_bad_record(struct fx_ctx *ctx, const struct fx_where *where,
-		  const char *field, const char *raw, size_t rawlen,
-		  const char *fmt, ...) FX_PRINTF(6, 7);
+                  const char *field, const char *raw, size_t rawlen,
+                  const char *fmt, ...) FX_PRINTF(6, 7);
 
 #endif

@@ -60,15 +60,15 @@ static void print_stats(const struct fx_ctx *ctx, const char *when)
 	if (secs <= 0)
 		secs = 1e-9;
 	fprintf(stderr,
-		"%s: %s: %" PRIu64 " records in, %" PRIu64
-		" records out, %" PRIu64 " bad, %" PRIu64 " bytes in, %" PRIu64
-		" bytes out, %.3f s, %.0f records/s, %.1f MB/s\n",
-		ctx->prog, when, s->records_in, s->records_out, s->bad_records,
-		s->bytes_in, s->bytes_out, secs, (double)s->records_in / secs,
-		(double)s->bytes_in / secs / 1e6);
+	        "%s: %s: %" PRIu64 " records in, %" PRIu64
+	        " records out, %" PRIu64 " bad, %" PRIu64 " bytes in, %" PRIu64
+	        " bytes out, %.3f s, %.0f records/s, %.1f MB/s\n",
+	        ctx->prog, when, s->records_in, s->records_out, s->bad_records,
+	        s->bytes_in, s->bytes_out, secs, (double)s->records_in / secs,
+	        (double)s->bytes_in / secs / 1e6);
 	if (ctx->count_late)
 		fprintf(stderr, "%s: %s: %" PRIu64 " late records\n", ctx->prog,
-			when, s->late);
+		        when, s->late);
 }
 
 void fx_progress(struct fx_ctx *ctx)
@@ -89,7 +89,7 @@ int fx_finish(struct fx_ctx *ctx, int status)
 	if (ctx->dlq) {
 		if (fclose(ctx->dlq) != 0 && status == FX_EXIT_OK) {
 			fx_warn(ctx, "%s: write error: %s", ctx->dlq_path,
-				strerror(errno));
+			        strerror(errno));
 			status = FX_EXIT_IO;
 		}
 		ctx->dlq = NULL;

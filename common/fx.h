@@ -18,10 +18,10 @@
 
 /* Exit statuses, documented in every man page's EXIT STATUS. */
 enum fx_exit {
-	FX_EXIT_OK = 0,	   /* success; also a closed stdout (| head) */
+	FX_EXIT_OK = 0,    /* success; also a closed stdout (| head) */
 	FX_EXIT_DATA = 1,  /* a bad record under --on-error fail */
 	FX_EXIT_USAGE = 2, /* usage or configuration error */
-	FX_EXIT_IO = 3,	   /* I/O or broker error */
+	FX_EXIT_IO = 3,    /* I/O or broker error */
 };
 
 enum fx_on_error {

@@ -38,7 +38,7 @@ int fx_time_parse_iso(const char *s, size_t n, int64_t *ms);
  * toward negative infinity; -1 on JSON syntax errors or int64 overflow.
  */
 int fx_time_parse_epoch(const char *s, size_t n, enum fx_time_unit unit,
-			int64_t *ms);
+                        int64_t *ms);
 
 /*
  * Formats ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf (at least

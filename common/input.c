@@ -17,7 +17,7 @@ static void widen_pipe(int fd)
 }
 
 void fx_input_from_fd(struct fx_input *in, const struct fx_ctx *ctx, int fd,
-		      const char *name)
+                      const char *name)
 {
 	memset(in, 0, sizeof(*in));
 	in->ctx = ctx;
@@ -27,7 +27,7 @@ void fx_input_from_fd(struct fx_input *in, const struct fx_ctx *ctx, int fd,
 }
 
 int fx_input_open(struct fx_input *in, const struct fx_ctx *ctx,
-		  const char *path, int gz)
+                  const char *path, int gz)
 {
 	memset(in, 0, sizeof(*in));
 	in->ctx = ctx;
@@ -71,14 +71,15 @@ ssize_t fx_input_read(struct fx_input *in, void *buf, size_t n)
 			int e;
 			const char *msg;
 
-			r = gzread(in->gz, buf, n > (1u << 30) ? 1u << 30 : (unsigned)n);
+			r = gzread(in->gz, buf,
+			           n > (1u << 30) ? 1u << 30 : (unsigned)n);
 			if (r >= 0)
 				return r;
 			msg = gzerror(in->gz, &e);
 			if (e == Z_ERRNO && errno == EINTR && !fx_stop)
 				continue;
 			fx_warn(in->ctx, "%s: %s", in->name,
-				e == Z_ERRNO ? strerror(errno) : msg);
+			        e == Z_ERRNO ? strerror(errno) : msg);
 			return -1;
 		}
 		r = read(in->fd, buf, n);
@@ -91,7 +92,7 @@ ssize_t fx_input_read(struct fx_input *in, void *buf, size_t n)
 			continue;
 		}
 		fx_warn(in->ctx, "%s: read error: %s", in->name,
-			strerror(errno));
+		        strerror(errno));
 		return -1;
 	}
 }

@@ -24,11 +24,11 @@ struct fx_input {
  * FX_EXIT_IO after printing "prog: PATH: reason".
  */
 int fx_input_open(struct fx_input *in, const struct fx_ctx *ctx,
-		  const char *path, int gz);
+                  const char *path, int gz);
 
 /* Wraps an open descriptor (not closed by fx_input_close). */
 void fx_input_from_fd(struct fx_input *in, const struct fx_ctx *ctx, int fd,
-		      const char *name);
+                      const char *name);
 
 /* Reads up to n bytes. Returns the count, 0 at end, -1 after reporting. */
 ssize_t fx_input_read(struct fx_input *in, void *buf, size_t n);

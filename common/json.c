@@ -26,12 +26,12 @@
 const char *json_type_name(enum json_type t)
 {
 	static const char *const names[] = {
-		"missing", "null",   "boolean", "boolean",
-		"number",  "string", "object",	"array",
+	    "missing", "null",   "boolean", "boolean",
+	    "number",  "string", "object",  "array",
 	};
 
 	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t]
-							      : "unknown";
+	                                                      : "unknown";
 }
 
 /* ---- paths ---- */
@@ -72,7 +72,7 @@ int json_paths_add(struct json_paths *ps, const char *name, const char **err)
 		}
 		if (len == 0 || pa->nseg == JSON_MAX_PATH_DEPTH) {
 			*err = len == 0 ? "empty field name"
-					: "field path too deep (at most 16)";
+			                : "field path too deep (at most 16)";
 			free(seg);
 			while (pa->nseg)
 				free(pa->seg[--pa->nseg]);
@@ -94,7 +94,7 @@ int json_paths_add(struct json_paths *ps, const char *name, const char **err)
 }
 
 int json_paths_init(struct json_paths *ps, char *const *names, size_t n,
-		    const char **err)
+                    const char **err)
 {
 	size_t i;
 
@@ -133,18 +133,17 @@ static size_t utf8_seq(const unsigned char *s, const unsigned char *end)
 		unsigned hi = c == 0xed ? 0x9f : 0xbf;
 
 		return left >= 3 && s[1] >= lo && s[1] <= hi &&
-				       (s[2] & 0xc0) == 0x80
-			       ? 3
-			       : 0;
+		               (s[2] & 0xc0) == 0x80
+		           ? 3
+		           : 0;
 	} else if (c >= 0xf0 && c <= 0xf4) {
 		unsigned lo = c == 0xf0 ? 0x90 : 0x80;
 		unsigned hi = c == 0xf4 ? 0x8f : 0xbf;
 
 		return left >= 4 && s[1] >= lo && s[1] <= hi &&
-				       (s[2] & 0xc0) == 0x80 &&
-				       (s[3] & 0xc0) == 0x80
-			       ? 4
-			       : 0;
+		               (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80
+		           ? 4
+		           : 0;
 	}
 	return 0;
 }
@@ -177,13 +176,13 @@ int json_utf8_valid(const char *p, size_t n)
 /* ---- the scanner ---- */
 
 static const unsigned char is_ws[256] = {
-	[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1};
+    [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1};
 
 static const unsigned char is_hex[256] = {
-	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
-	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1,
-	['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['A'] = 1, ['B'] = 1,
-	['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1};
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+    ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1,
+    ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['A'] = 1, ['B'] = 1,
+    ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1};
 
 #define DIGIT(c) ((unsigned)(c) - '0' < 10)
 
@@ -193,7 +192,7 @@ static const unsigned char is_hex[256] = {
  * the lowest flagged byte is exact).
  */
 static inline size_t count_digits(const unsigned char *s,
-				  const unsigned char *end)
+                                  const unsigned char *end)
 {
 	const unsigned char *p = s;
 
@@ -204,7 +203,8 @@ static inline size_t count_digits(const unsigned char *s,
 		t = v ^ 0x3030303030303030ULL;
 		m = ((t + 0x7676767676767676ULL) | t) & 0x8080808080808080ULL;
 		if (m)
-			return (size_t)(p - s) + (size_t)(__builtin_ctzll(m) >> 3);
+			return (size_t)(p - s) +
+			       (size_t)(__builtin_ctzll(m) >> 3);
 		p += 8;
 	}
 	while (p < end && DIGIT(*p))
@@ -220,7 +220,7 @@ struct scan {
 };
 
 static const unsigned char *fail(struct scan *st, const unsigned char *at,
-				 const char *reason)
+                                 const char *reason)
 {
 	st->at = at;
 	st->reason = *reason ? reason : "unexpected end of input";
@@ -245,11 +245,11 @@ scan_string(struct scan *st, const unsigned char *s, int *escaped)
 		while (end - s >= 16) {
 			__m128i v = _mm_loadu_si128((const void *)s);
 			__m128i m = _mm_or_si128(
-				_mm_or_si128(_mm_cmpeq_epi8(v, quote),
-					     _mm_cmpeq_epi8(v, bslash)),
-				_mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl));
+			    _mm_or_si128(_mm_cmpeq_epi8(v, quote),
+			                 _mm_cmpeq_epi8(v, bslash)),
+			    _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl));
 			unsigned bits = (unsigned)_mm_movemask_epi8(m) |
-					(unsigned)_mm_movemask_epi8(v);
+			                (unsigned)_mm_movemask_epi8(v);
 
 			if (bits) {
 				s += __builtin_ctz(bits);
@@ -265,7 +265,7 @@ scan_string(struct scan *st, const unsigned char *s, int *escaped)
 			return fail(st, s, "unterminated string");
 
 #if defined(__SSE2__)
-special:
+	special:
 #endif
 		if (*s == '"')
 			return s;
@@ -274,8 +274,14 @@ special:
 			if (end - s < 2)
 				return fail(st, end, "");
 			switch (s[1]) {
-			case '"': case '\\': case '/': case 'b': case 'f':
-			case 'n': case 'r': case 't':
+			case '"':
+			case '\\':
+			case '/':
+			case 'b':
+			case 'f':
+			case 'n':
+			case 'r':
+			case 't':
 				s += 2;
 				break;
 			case 'u':
@@ -335,12 +341,13 @@ scan_number(struct scan *st, const unsigned char *s)
 }
 
 static int key_matches(const struct json_path *pa, size_t d,
-		       const unsigned char *k, size_t klen, int escaped)
+                       const unsigned char *k, size_t klen, int escaped)
 {
 	struct json_value v;
 
 	if (!escaped)
-		return klen == pa->seglen[d] && memcmp(k, pa->seg[d], klen) == 0;
+		return klen == pa->seglen[d] &&
+		       memcmp(k, pa->seg[d], klen) == 0;
 	v.type = JSON_STRING;
 	v.p = (const char *)k - 1;
 	v.len = klen + 2;
@@ -350,7 +357,7 @@ static int key_matches(const struct json_path *pa, size_t d,
 
 /* Per-depth state for extraction, kept for depths paths can reach. */
 struct level {
-	uint64_t keys;	 /* paths whose next segment is a key here */
+	uint64_t keys;   /* paths whose next segment is a key here */
 	uint64_t target; /* paths whose value is this container */
 	const unsigned char *start;
 };
@@ -358,7 +365,7 @@ struct level {
 #define MAX_LEVELS (JSON_MAX_PATH_DEPTH + 2)
 
 static void set_vals(struct json_value *vals, uint64_t m, enum json_type t,
-		     const unsigned char *p, size_t len, int escaped)
+                     const unsigned char *p, size_t len, int escaped)
 {
 	while (m) {
 		int i = __builtin_ctzll(m);
@@ -383,11 +390,11 @@ static int grow_stack(struct json_scanner *sc, size_t depth)
 }
 
 int json_scan(struct json_scanner *sc, const struct json_paths *ps,
-	      const char *p, size_t n, struct json_value *vals,
-	      struct json_error *err, int flags)
+              const char *p, size_t n, struct json_value *vals,
+              struct json_error *err, int flags)
 {
 	struct scan st = {(const unsigned char *)p,
-			  (const unsigned char *)p + n, NULL, NULL};
+	                  (const unsigned char *)p + n, NULL, NULL};
 	const unsigned char *s = st.base, *end = st.end;
 	struct level lv[MAX_LEVELS];
 	uint64_t pending = 0; /* paths whose value is the next value */
@@ -444,7 +451,7 @@ value:
 			goto error;
 		if (pending)
 			set_vals(vals, pending, JSON_STRING, s,
-				 (size_t)(q - s + 1), escaped);
+			         (size_t)(q - s + 1), escaped);
 		s = q + 1;
 		break;
 	case 't':
@@ -477,8 +484,8 @@ value:
 		if (!q)
 			goto error;
 		if (pending)
-			set_vals(vals, pending, JSON_NUMBER, s,
-				 (size_t)(q - s), 0);
+			set_vals(vals, pending, JSON_NUMBER, s, (size_t)(q - s),
+			         0);
 		s = q;
 		break;
 	}
@@ -530,15 +537,14 @@ after_value:
 	if (*s != (sc->stack[depth] == '{' ? '}' : ']')) {
 		fail(&st, s,
 		     sc->stack[depth] == '{' ? "expected ',' or '}' in object"
-					     : "expected ',' or ']' in array");
+		                             : "expected ',' or ']' in array");
 		goto error;
 	}
 close:
 	if (depth < MAX_LEVELS && lv[depth].target)
 		set_vals(vals, lv[depth].target,
-			 sc->stack[depth] == '{' ? JSON_OBJECT : JSON_ARRAY,
-			 lv[depth].start, (size_t)(s + 1 - lv[depth].start),
-			 0);
+		         sc->stack[depth] == '{' ? JSON_OBJECT : JSON_ARRAY,
+		         lv[depth].start, (size_t)(s + 1 - lv[depth].start), 0);
 	depth--;
 	s++;
 	goto after_value;
@@ -564,10 +570,11 @@ key:
 	}
 	if (depth < MAX_LEVELS && lv[depth].keys) {
 		/* an escaped key may unescape to any length: try every path */
-		uint64_t m = lv[depth].keys &
-			     (escaped ? ~0ULL
-				      : ps->len_mask[depth - 1]
-						    [(size_t)(q - s - 1) & 63]);
+		uint64_t m =
+		    lv[depth].keys &
+		    (escaped
+		         ? ~0ULL
+		         : ps->len_mask[depth - 1][(size_t)(q - s - 1) & 63]);
 
 		while (m) {
 			int k = __builtin_ctzll(m);
@@ -575,7 +582,7 @@ key:
 
 			m &= m - 1;
 			if (!key_matches(pa, depth - 1, s + 1,
-					 (size_t)(q - s - 1), escaped))
+			                 (size_t)(q - s - 1), escaped))
 				continue;
 			/* a repeated key: the last one wins */
 			vals[k].type = JSON_MISSING;
@@ -661,7 +668,7 @@ static const char *skip_ws(const char *s, const char *end)
 }
 
 int json_object_next(const char *p, size_t n, size_t *pos,
-		     struct json_member *m)
+                     struct json_member *m)
 {
 	const char *end = p + n, *s = p + *pos, *k;
 
@@ -692,13 +699,26 @@ int json_object_next(const char *p, size_t n, size_t *pos,
 	m->val.p = s;
 	m->val.escaped = 0;
 	switch (*s) {
-	case '{': m->val.type = JSON_OBJECT; break;
-	case '[': m->val.type = JSON_ARRAY; break;
-	case '"': m->val.type = JSON_STRING; break;
-	case 't': m->val.type = JSON_TRUE; break;
-	case 'f': m->val.type = JSON_FALSE; break;
-	case 'n': m->val.type = JSON_NULL; break;
-	default: m->val.type = JSON_NUMBER;
+	case '{':
+		m->val.type = JSON_OBJECT;
+		break;
+	case '[':
+		m->val.type = JSON_ARRAY;
+		break;
+	case '"':
+		m->val.type = JSON_STRING;
+		break;
+	case 't':
+		m->val.type = JSON_TRUE;
+		break;
+	case 'f':
+		m->val.type = JSON_FALSE;
+		break;
+	case 'n':
+		m->val.type = JSON_NULL;
+		break;
+	default:
+		m->val.type = JSON_NUMBER;
 	}
 	s = skip_value(s, end);
 	m->val.len = (size_t)(s - m->val.p);
@@ -735,13 +755,20 @@ enum json_type json_type_of(const char *p, size_t n)
 	if (!n)
 		return JSON_MISSING;
 	switch (*p) {
-	case '{': return JSON_OBJECT;
-	case '[': return JSON_ARRAY;
-	case '"': return JSON_STRING;
-	case 't': return JSON_TRUE;
-	case 'f': return JSON_FALSE;
-	case 'n': return JSON_NULL;
-	default: return JSON_NUMBER;
+	case '{':
+		return JSON_OBJECT;
+	case '[':
+		return JSON_ARRAY;
+	case '"':
+		return JSON_STRING;
+	case 't':
+		return JSON_TRUE;
+	case 'f':
+		return JSON_FALSE;
+	case 'n':
+		return JSON_NULL;
+	default:
+		return JSON_NUMBER;
 	}
 }
 
@@ -749,13 +776,20 @@ static int type_rank(enum json_type t)
 {
 	switch (t) {
 	case JSON_MISSING:
-	case JSON_NULL: return 0;
-	case JSON_FALSE: return 1;
-	case JSON_TRUE: return 2;
-	case JSON_NUMBER: return 3;
-	case JSON_STRING: return 4;
-	case JSON_ARRAY: return 5;
-	case JSON_OBJECT: return 6;
+	case JSON_NULL:
+		return 0;
+	case JSON_FALSE:
+		return 1;
+	case JSON_TRUE:
+		return 2;
+	case JSON_NUMBER:
+		return 3;
+	case JSON_STRING:
+		return 4;
+	case JSON_ARRAY:
+		return 5;
+	case JSON_OBJECT:
+		return 6;
 	}
 	return 7;
 }
@@ -771,7 +805,7 @@ static int bytes_compare(const struct json_value *a, const struct json_value *b)
 }
 
 static int number_compare(const struct json_value *a,
-			  const struct json_value *b)
+                          const struct json_value *b)
 {
 	struct fx_num x, y;
 
@@ -850,16 +884,26 @@ static size_t utf8_put(unsigned cp, char *o)
  * input bytes used; *olen gets the output length.
  */
 static size_t decode_escape(const char *s, const char *end, char *o,
-			    size_t *olen)
+                            size_t *olen)
 {
 	unsigned cp;
 
 	switch (s[1]) {
-	case 'b': *o = '\b'; break;
-	case 'f': *o = '\f'; break;
-	case 'n': *o = '\n'; break;
-	case 'r': *o = '\r'; break;
-	case 't': *o = '\t'; break;
+	case 'b':
+		*o = '\b';
+		break;
+	case 'f':
+		*o = '\f';
+		break;
+	case 'n':
+		*o = '\n';
+		break;
+	case 'r':
+		*o = '\r';
+		break;
+	case 't':
+		*o = '\t';
+		break;
 	case 'u':
 		cp = hex4(s + 2);
 		if (cp >= 0xd800 && cp <= 0xdbff && end - s >= 12 &&
@@ -877,7 +921,8 @@ static size_t decode_escape(const char *s, const char *end, char *o,
 			cp = 0xfffd;
 		*olen = utf8_put(cp, o);
 		return 6;
-	default: *o = s[1];
+	default:
+		*o = s[1];
 	}
 	*olen = 1;
 	return 2;

@@ -52,12 +52,12 @@ struct json_value {
 	int escaped; /* a string holding a backslash escape */
 };
 
-#define JSON_MAX_PATHS 64
+#define JSON_MAX_PATHS      64
 #define JSON_MAX_PATH_DEPTH 16
 
 struct json_path {
-	char *name;		  /* as given, "a.b\.c" */
-	size_t nseg;		  /* segments */
+	char *name;                     /* as given, "a.b\.c" */
+	size_t nseg;                    /* segments */
 	char *seg[JSON_MAX_PATH_DEPTH]; /* unescaped segments */
 	size_t seglen[JSON_MAX_PATH_DEPTH];
 };
@@ -79,7 +79,7 @@ struct json_paths {
  * text) for an empty name or segment, too many paths or too deep a path.
  */
 int json_paths_init(struct json_paths *ps, char *const *names, size_t n,
-		    const char **err);
+                    const char **err);
 /* Adds one path; returns its index or -1 (err set). */
 int json_paths_add(struct json_paths *ps, const char *name, const char **err);
 void json_paths_free(struct json_paths *ps);
@@ -105,7 +105,7 @@ enum {
 };
 
 struct json_error {
-	size_t offset;	    /* byte offset of the problem */
+	size_t offset;      /* byte offset of the problem */
 	const char *reason; /* static text: "unterminated string" */
 };
 
@@ -122,8 +122,8 @@ enum {
  * "not a JSON object".
  */
 int json_scan(struct json_scanner *sc, const struct json_paths *ps,
-	      const char *p, size_t n, struct json_value *vals,
-	      struct json_error *err, int flags);
+              const char *p, size_t n, struct json_value *vals,
+              struct json_error *err, int flags);
 
 /*
  * Iterates the top-level members of a record already validated by
@@ -138,7 +138,7 @@ struct json_member {
 	size_t len;
 };
 int json_object_next(const char *p, size_t n, size_t *pos,
-		     struct json_member *m);
+                     struct json_member *m);
 
 /*
  * Appends to out the record p (validated) without its top-level members
@@ -164,7 +164,8 @@ int json_string_equals(const struct json_value *v, const char *s, size_t n);
  * null < false < true < numbers < strings < arrays < objects; numbers by
  * value (integers exactly; a tie between different spellings, 1 and 1.0,
  * by their bytes), strings by the bytes between their quotes as written
- * (escapes not decoded; "a" < "a b"), arrays and objects by their bytes. JSON_MISSING sorts with null. Returns <0, 0 or >0.
+ * (escapes not decoded; "a" < "a b"), arrays and objects by their bytes.
+ * JSON_MISSING sorts with null. Returns <0, 0 or >0.
  */
 int json_value_compare(const struct json_value *a, const struct json_value *b);
 

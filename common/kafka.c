@@ -252,8 +252,7 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac,
  * property.
  */
 void kafka_conf_apply(const struct fx_ctx *ctx, rd_kafka_conf_t *c,
-                      const struct kafka_conf *kc,
-                      const char *const *defaults)
+                      const struct kafka_conf *kc, const char *const *defaults)
 {
 	struct kafka_conf env = KAFKA_CONF_INIT;
 	const char *envfile = getenv("FX_KAFKA_CONFIG");

@@ -91,8 +91,7 @@ void kafka_conf_free(struct kafka_conf *kc);
  */
 struct rd_kafka_conf_s;
 void kafka_conf_apply(const struct fx_ctx *ctx, struct rd_kafka_conf_s *c,
-                      const struct kafka_conf *kc,
-                      const char *const *defaults);
+                      const struct kafka_conf *kc, const char *const *defaults);
 
 /* ---------------------------------------------------------------------
  * Source: records from Kafka topics to a record writer.

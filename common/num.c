@@ -231,12 +231,25 @@ size_t fx_num_format_int(int64_t i, char *buf)
  */
 static long format_fast(double x, int prec, char *buf)
 {
-	static const uint64_t pow10[] = {
-		1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
-		10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
-		100000000000ULL, 1000000000000ULL, 10000000000000ULL,
-		100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
-		100000000000000000ULL, 1000000000000000000ULL};
+	static const uint64_t pow10[] = {1ULL,
+	                                 10ULL,
+	                                 100ULL,
+	                                 1000ULL,
+	                                 10000ULL,
+	                                 100000ULL,
+	                                 1000000ULL,
+	                                 10000000ULL,
+	                                 100000000ULL,
+	                                 1000000000ULL,
+	                                 10000000000ULL,
+	                                 100000000000ULL,
+	                                 1000000000000ULL,
+	                                 10000000000000ULL,
+	                                 100000000000000ULL,
+	                                 1000000000000000ULL,
+	                                 10000000000000000ULL,
+	                                 100000000000000000ULL,
+	                                 1000000000000000000ULL};
 	int e2, e10 = (int)floor(log10(x)), tries, k, s;
 	uint64_t mant = (uint64_t)ldexp(frexp(x, &e2), 53), m = 0;
 	unsigned __int128 five = 1, prod, q, rem, half, dist;

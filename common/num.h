@@ -15,11 +15,11 @@
 #include <stdint.h>
 
 enum fx_num_kind {
-	FX_NUM_INT,	 /* fits int64 */
-	FX_NUM_DOUBLE,	 /* has a fraction or exponent, finite as a double */
-	FX_NUM_BIGINT,	 /* an integer outside int64 */
+	FX_NUM_INT,      /* fits int64 */
+	FX_NUM_DOUBLE,   /* has a fraction or exponent, finite as a double */
+	FX_NUM_BIGINT,   /* an integer outside int64 */
 	FX_NUM_OVERFLOW, /* magnitude outside double (1e400) */
-	FX_NUM_INVALID,	 /* not a JSON number */
+	FX_NUM_INVALID,  /* not a JSON number */
 };
 
 struct fx_num {

@@ -11,7 +11,7 @@
 #include <string.h>
 
 static int on_error_cb(struct fx_ctx *ctx, const struct fx_option *opt,
-		       const char *arg)
+                       const char *arg)
 {
 	(void)opt;
 	if (strcmp(arg, "fail") == 0) {
@@ -22,13 +22,16 @@ static int on_error_cb(struct fx_ctx *ctx, const struct fx_option *opt,
 		ctx->on_error = FX_ON_ERROR_DLQ;
 		ctx->dlq_path = arg + 4;
 	} else {
-		fx_usage_error(ctx, "--on-error: expected fail, skip or dlq=FILE, got '%s'", arg);
+		fx_usage_error(
+		    ctx,
+		    "--on-error: expected fail, skip or dlq=FILE, got '%s'",
+		    arg);
 	}
 	return 0;
 }
 
 static int max_record_cb(struct fx_ctx *ctx, const struct fx_option *opt,
-			 const char *arg)
+                         const char *arg)
 {
 	size_t n;
 
@@ -40,7 +43,7 @@ static int max_record_cb(struct fx_ctx *ctx, const struct fx_option *opt,
 }
 
 static int flag_cb(struct fx_ctx *ctx, const struct fx_option *opt,
-		   const char *arg)
+                   const char *arg)
 {
 	(void)arg;
 	if (strcmp(opt->longopt, "stats") == 0)
@@ -51,17 +54,16 @@ static int flag_cb(struct fx_ctx *ctx, const struct fx_option *opt,
 }
 
 const struct fx_option fx_common_options[] = {
-	FX_OPT_GROUP("Common options:"),
-	FX_OPT_CALLBACK(0, "on-error", NULL, "fail|skip|dlq=FILE",
-			"what to do with a bad record (default fail)",
-			on_error_cb),
-	FX_OPT_CALLBACK(0, "max-record", NULL, "SIZE",
-			"longest record accepted (default 16M)", max_record_cb),
-	FX_OPT_CALLBACK(0, "stats", NULL, NULL,
-			"print counts and rates to stderr at the end", flag_cb),
-	FX_OPT_CALLBACK(0, "progress", NULL, NULL,
-			"also print them every few seconds", flag_cb),
-	FX_OPT_END(),
+    FX_OPT_GROUP("Common options:"),
+    FX_OPT_CALLBACK(0, "on-error", NULL, "fail|skip|dlq=FILE",
+                    "what to do with a bad record (default fail)", on_error_cb),
+    FX_OPT_CALLBACK(0, "max-record", NULL, "SIZE",
+                    "longest record accepted (default 16M)", max_record_cb),
+    FX_OPT_CALLBACK(0, "stats", NULL, NULL,
+                    "print counts and rates to stderr at the end", flag_cb),
+    FX_OPT_CALLBACK(0, "progress", NULL, NULL,
+                    "also print them every few seconds", flag_cb),
+    FX_OPT_END(),
 };
 
 void fx_strlist_push(struct fx_strlist *l, const char *s)
@@ -109,11 +111,25 @@ int fx_parse_size(const char *s, size_t *out)
 	if (errno)
 		return -1;
 	switch (*end) {
-	case 0: break;
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	default: return -1;
+	case 0:
+		break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	default:
+		return -1;
 	}
 	if (*end == 'i' && shift)
 		end++;
@@ -132,14 +148,14 @@ static void print_option(FILE *f, const struct fx_option *o)
 
 	if (o->shortopt && o->longopt)
 		n = snprintf(left, sizeof(left), "  -%c, --%s", o->shortopt,
-			     o->longopt);
+		             o->longopt);
 	else if (o->shortopt)
 		n = snprintf(left, sizeof(left), "  -%c", o->shortopt);
 	else
 		n = snprintf(left, sizeof(left), "      --%s", o->longopt);
 	if (o->argname && n > 0 && (size_t)n < sizeof(left))
 		snprintf(left + n, sizeof(left) - (size_t)n,
-			 o->longopt ? "=%s" : " %s", o->argname);
+		         o->longopt ? "=%s" : " %s", o->argname);
 	if (strlen(left) > 28)
 		fprintf(f, "%s\n%30s%s\n", left, "", o->help);
 	else
@@ -157,7 +173,7 @@ static void print_table(FILE *f, const struct fx_option *opts)
 }
 
 static void print_help(const struct fx_ctx *ctx, const struct fx_option *opts,
-		       const struct fx_usage *u)
+                       const struct fx_usage *u)
 {
 	printf("Usage: %s\n\n%s\n", u->synopsis, u->description);
 	print_table(stdout, opts);
@@ -180,13 +196,13 @@ static size_t count_options(const struct fx_option *o)
 
 /* The option of table entry i, across opts then fx_common_options. */
 static const struct fx_option *entry(const struct fx_option *opts, size_t nopts,
-				     size_t i)
+                                     size_t i)
 {
 	return i < nopts ? &opts[i] : &fx_common_options[i - nopts];
 }
 
 static void store(struct fx_ctx *ctx, const struct fx_option *o,
-		  const char *arg, const char *given)
+                  const char *arg, const char *given)
 {
 	switch (o->type) {
 	case FX_OPT_T_FLAG:
@@ -203,11 +219,12 @@ static void store(struct fx_ctx *ctx, const struct fx_option *o,
 
 		do {
 			c = strchr(p, ',');
-			char *item = fx_strndup(p, c ? (size_t)(c - p)
-						     : strlen(p));
+			char *item =
+			    fx_strndup(p, c ? (size_t)(c - p) : strlen(p));
 			if (!*item)
-				fx_usage_error(ctx, "%s: empty item in list '%s'",
-					       given, arg);
+				fx_usage_error(ctx,
+				               "%s: empty item in list '%s'",
+				               given, arg);
 			fx_strlist_push(o->value, item);
 			free(item);
 			p = c + 1;
@@ -222,7 +239,7 @@ static void store(struct fx_ctx *ctx, const struct fx_option *o,
 		v = strtoll(arg, &end, 10);
 		if (errno || end == arg || *end)
 			fx_usage_error(ctx, "%s: not an integer: '%s'", given,
-				       arg);
+			               arg);
 		*(int64_t *)o->value = v;
 		break;
 	}
@@ -232,9 +249,10 @@ static void store(struct fx_ctx *ctx, const struct fx_option *o,
 		break;
 	case FX_OPT_T_DURATION:
 		if (fx_duration_parse(arg, o->value))
-			fx_usage_error(ctx,
-				       "%s: not a duration: '%s' (examples: 250ms, 5s, 1m, 2h, 1d)",
-				       given, arg);
+			fx_usage_error(
+			    ctx,
+			    "%s: not a duration: '%s' (examples: 250ms, 5s, 1m, 2h, 1d)",
+			    given, arg);
 		break;
 	case FX_OPT_T_CALLBACK: {
 		int rc = o->cb(ctx, o, arg);
@@ -249,7 +267,7 @@ static void store(struct fx_ctx *ctx, const struct fx_option *o,
 }
 
 int fx_parse_options(struct fx_ctx *ctx, int argc, char **argv,
-		     const struct fx_option *opts, const struct fx_usage *u)
+                     const struct fx_option *opts, const struct fx_usage *u)
 {
 	size_t nopts = count_options(opts);
 	size_t ncommon = count_options(fx_common_options);
@@ -266,8 +284,8 @@ int fx_parse_options(struct fx_ctx *ctx, int argc, char **argv,
 			continue;
 		if (o->longopt) {
 			lo[nl].name = o->longopt;
-			lo[nl].has_arg = o->argname ? required_argument
-						    : no_argument;
+			lo[nl].has_arg =
+			    o->argname ? required_argument : no_argument;
 			lo[nl].flag = NULL;
 			lo[nl].val = 256 + (int)i;
 			nl++;
@@ -300,13 +318,13 @@ int fx_parse_options(struct fx_ctx *ctx, int argc, char **argv,
 		if (c == '?') {
 			if (optopt)
 				fx_usage_error(ctx, "unknown option '-%c'",
-					       optopt);
+				               optopt);
 			fx_usage_error(ctx, "unknown option '%s'",
-				       argv[optind - 1]);
+			               argv[optind - 1]);
 		}
 		if (c == ':')
 			fx_usage_error(ctx, "option '%s' needs an argument",
-				       argv[optind - 1]);
+			               argv[optind - 1]);
 		if (c >= 256) {
 			o = entry(opts, nopts, (size_t)(c - 256));
 			snprintf(given, sizeof(given), "--%s", o->longopt);

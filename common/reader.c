@@ -8,7 +8,7 @@
 #define READ_CHUNK ((size_t)1 << 20)
 
 void record_reader_init(struct record_reader *r, struct fx_input *in,
-			size_t max_record)
+                        size_t max_record)
 {
 	memset(r, 0, sizeof(*r));
 	r->in = in;
@@ -102,9 +102,9 @@ int record_reader_next(struct record_reader *r, struct record *rec)
 	for (;;) {
 		char *p = r->buf + r->start;
 		size_t avail = r->end - r->start;
-		char *nl = avail > scanned ? memchr(p + scanned, '\n',
-						    avail - scanned)
-					   : NULL;
+		char *nl = avail > scanned
+		               ? memchr(p + scanned, '\n', avail - scanned)
+		               : NULL;
 		size_t len;
 
 		if (!nl && !r->eof) {
@@ -131,8 +131,8 @@ int record_reader_next(struct record_reader *r, struct record *rec)
 		scanned = 0;
 		if (len && p[len - 1] == '\r')
 			len--;
-		if (len == 0 || ((p[0] == ' ' || p[0] == '\t') &&
-				 is_blank(p, len)))
+		if (len == 0 ||
+		    ((p[0] == ' ' || p[0] == '\t') && is_blank(p, len)))
 			continue;
 		rec->p = p;
 		rec->len = len;

@@ -47,7 +47,7 @@ enum {
 
 /* The reader borrows in. */
 void record_reader_init(struct record_reader *r, struct fx_input *in,
-			size_t max_record);
+                        size_t max_record);
 
 /*
  * 1: *rec is the next record; 0: end of input; RECORD_IO_ERROR: read error,

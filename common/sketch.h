@@ -26,15 +26,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HLL_P 14
-#define HLL_M (1u << HLL_P)
+#define HLL_P          14
+#define HLL_M          (1u << HLL_P)
 #define HLL_SPARSE_MAX 512
 
 struct hll {
-	uint64_t *set;	   /* exact mode: distinct hashes, unsorted */
+	uint64_t *set; /* exact mode: distinct hashes, unsorted */
 	uint32_t nset;
 	uint32_t setcap;
-	uint8_t *reg;	   /* dense mode: HLL_M registers, NULL before */
+	uint8_t *reg; /* dense mode: HLL_M registers, NULL before */
 };
 
 void hll_add(struct hll *h, uint64_t hash);
@@ -48,8 +48,8 @@ int hll_from_json(struct hll *h, const char *p, size_t n);
 void hll_free(struct hll *h);
 
 struct dds_store {
-	int32_t offset;	  /* bin index of counts[0] */
-	uint32_t n;	  /* bins in use */
+	int32_t offset; /* bin index of counts[0] */
+	uint32_t n;     /* bins in use */
 	uint32_t cap;
 	uint64_t *counts;
 };

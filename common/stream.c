@@ -6,8 +6,7 @@
 #include <string.h>
 
 int record_stream_open(struct record_stream *rs, struct fx_ctx *ctx,
-		       const char *path, int gz,
-		       const struct json_paths *paths)
+                       const char *path, int gz, const struct json_paths *paths)
 {
 	int rc;
 
@@ -24,13 +23,13 @@ int record_stream_open(struct record_stream *rs, struct fx_ctx *ctx,
 }
 
 struct fx_where record_stream_where(const struct record_stream *rs,
-				    const struct record *rec)
+                                    const struct record *rec)
 {
 	return FX_WHERE_LINE(rs->in.name, rec->line);
 }
 
 int record_stream_next(struct record_stream *rs, struct record *rec,
-		       struct json_value *vals, int *scan_flags)
+                       struct json_value *vals, int *scan_flags)
 {
 	struct fx_ctx *ctx = rs->ctx;
 
@@ -47,27 +46,28 @@ int record_stream_next(struct record_stream *rs, struct record *rec,
 		rs->records++;
 		w = record_stream_where(rs, rec);
 		if (r == RECORD_TOO_LONG) {
-			r = fx_bad_record(ctx, &w, NULL, rec->p,
-					  rec->len < 1024 ? rec->len : 1024,
-					  "record longer than --max-record (%zu bytes)",
-					  ctx->max_record);
+			r = fx_bad_record(
+			    ctx, &w, NULL, rec->p,
+			    rec->len < 1024 ? rec->len : 1024,
+			    "record longer than --max-record (%zu bytes)",
+			    ctx->max_record);
 			if (r)
 				return -r;
 			continue;
 		}
 		r = json_scan(&rs->scanner, rs->paths, rec->p, rec->len, vals,
-			      &err, 0);
+		              &err, 0);
 		if (r >= 0) {
 			*scan_flags = r;
 			return 1;
 		}
 		if (strcmp(err.reason, "not a JSON object") == 0)
 			r = fx_bad_record(ctx, &w, NULL, rec->p, rec->len,
-					  "not a JSON object");
+			                  "not a JSON object");
 		else
 			r = fx_bad_record(ctx, &w, NULL, rec->p, rec->len,
-					  "invalid JSON: %s at byte %zu",
-					  err.reason, err.offset + 1);
+			                  "invalid JSON: %s at byte %zu",
+			                  err.reason, err.offset + 1);
 		if (r)
 			return -r;
 	}

@@ -22,7 +22,7 @@ struct record_stream {
 	const struct json_paths *paths; /* may be NULL */
 	int open;
 	struct lineage_ds *dataset; /* the input file's lineage, or NULL */
-	uint64_t records;	    /* read, added to dataset at close */
+	uint64_t records;           /* read, added to dataset at close */
 };
 
 /*
@@ -30,8 +30,8 @@ struct record_stream {
  * may be NULL). Returns 0 or FX_EXIT_IO (reported).
  */
 int record_stream_open(struct record_stream *rs, struct fx_ctx *ctx,
-		       const char *path, int gz,
-		       const struct json_paths *paths);
+                       const char *path, int gz,
+                       const struct json_paths *paths);
 
 /*
  * 1: *rec is a valid record, vals[] its fields, *scan_flags the
@@ -40,11 +40,11 @@ int record_stream_open(struct record_stream *rs, struct fx_ctx *ctx,
  * already reported.
  */
 int record_stream_next(struct record_stream *rs, struct record *rec,
-		       struct json_value *vals, int *scan_flags);
+                       struct json_value *vals, int *scan_flags);
 
 /* Where the last record came from, for messages. */
 struct fx_where record_stream_where(const struct record_stream *rs,
-				    const struct record *rec);
+                                    const struct record *rec);
 
 void record_stream_close(struct record_stream *rs);
 

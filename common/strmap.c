@@ -7,7 +7,7 @@
 #include <xxhash.h>
 
 static size_t find(const struct strmap *m, const char *key, size_t len,
-		   uint64_t h)
+                   uint64_t h)
 {
 	size_t mask = m->nslots - 1, i = (size_t)h & mask;
 
@@ -46,12 +46,12 @@ static void rehash(struct strmap *m)
 		const struct strmap_entry *e = &m->entries[i];
 
 		m->slots[find(m, e->key, e->len, XXH3_64bits(e->key, e->len))] =
-			(uint32_t)(i + 1);
+		    (uint32_t)(i + 1);
 	}
 }
 
 struct strmap_entry *strmap_put(struct strmap *m, const char *key, size_t len,
-				void *value)
+                                void *value)
 {
 	size_t slot;
 	struct strmap_entry *e;

@@ -28,7 +28,7 @@ void *strmap_get(const struct strmap *m, const char *key, size_t len);
 
 /* Sets key to value (replacing any old value); returns the entry. */
 struct strmap_entry *strmap_put(struct strmap *m, const char *key, size_t len,
-				void *value);
+                                void *value);
 
 /* Frees the map and its keys, not the values. */
 void strmap_free(struct strmap *m);

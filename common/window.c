@@ -15,12 +15,12 @@ static int parse_pair(const char *s, int64_t *a, int64_t *b)
 	memcpy(first, s, (size_t)(slash - s));
 	first[slash - s] = 0;
 	return fx_duration_parse(first, a) || fx_duration_parse(slash + 1, b)
-		       ? -1
-		       : 0;
+	           ? -1
+	           : 0;
 }
 
 int window_spec_parse(struct window_spec *w, const char *s, char *err,
-		      size_t err_len)
+                      size_t err_len)
 {
 	const char *arg = strchr(s, ':');
 	size_t kl = arg ? (size_t)(arg - s) : strlen(s);
@@ -38,9 +38,10 @@ int window_spec_parse(struct window_spec *w, const char *s, char *err,
 		if (parse_pair(arg, &w->size, &w->slide))
 			goto bad;
 		if (w->slide <= 0 || w->size % w->slide) {
-			snprintf(err, err_len,
-				 "'%s': the size must be a multiple of the slide",
-				 s);
+			snprintf(
+			    err, err_len,
+			    "'%s': the size must be a multiple of the slide",
+			    s);
 			return -1;
 		}
 	} else if (kl == 8 && !strncmp(s, "cumulate", 8)) {
@@ -48,9 +49,10 @@ int window_spec_parse(struct window_spec *w, const char *s, char *err,
 		if (parse_pair(arg, &w->slide, &w->size))
 			goto bad;
 		if (w->slide <= 0 || w->size % w->slide) {
-			snprintf(err, err_len,
-				 "'%s': the maximum must be a multiple of the step",
-				 s);
+			snprintf(
+			    err, err_len,
+			    "'%s': the maximum must be a multiple of the step",
+			    s);
 			return -1;
 		}
 	} else if (kl == 7 && !strncmp(s, "session", 7)) {
@@ -66,24 +68,27 @@ int window_spec_parse(struct window_spec *w, const char *s, char *err,
 	}
 	return 0;
 bad:
-	snprintf(err, err_len,
-		 "'%s': expected tumble:SIZE, hop:SIZE/SLIDE, cumulate:STEP/MAX or session:GAP (durations like 250ms, 5s, 1m, 2h, 1d)",
-		 s);
+	snprintf(
+	    err, err_len,
+	    "'%s': expected tumble:SIZE, hop:SIZE/SLIDE, cumulate:STEP/MAX or session:GAP (durations like 250ms, 5s, 1m, 2h, 1d)",
+	    s);
 	return -1;
 }
 
 size_t window_max_per_record(const struct window_spec *w)
 {
 	switch (w->kind) {
-	case WINDOW_TUMBLE: return 1;
+	case WINDOW_TUMBLE:
+		return 1;
 	case WINDOW_HOP:
-	case WINDOW_CUMULATE: return (size_t)(w->size / w->slide);
-	default: return 0;
+	case WINDOW_CUMULATE:
+		return (size_t)(w->size / w->slide);
+	default:
+		return 0;
 	}
 }
 
-size_t window_assign(const struct window_spec *w, int64_t t,
-		     struct window *out)
+size_t window_assign(const struct window_spec *w, int64_t t, struct window *out)
 {
 	int64_t s, base, e;
 	size_t n = 0;
@@ -119,6 +124,7 @@ size_t window_assign(const struct window_spec *w, int64_t t,
 			n++;
 		}
 		return n;
-	default: return 0;
+	default:
+		return 0;
 	}
 }

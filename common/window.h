@@ -37,7 +37,7 @@ struct window {
 
 /* Parses "tumble:1m" etc. Returns 0, or -1 with a message in err. */
 int window_spec_parse(struct window_spec *w, const char *s, char *err,
-		      size_t err_len);
+                      size_t err_len);
 
 /* The most windows one record can belong to under w. */
 size_t window_max_per_record(const struct window_spec *w);
@@ -47,7 +47,7 @@ size_t window_max_per_record(const struct window_spec *w);
  * Returns their number (0 for session and none).
  */
 size_t window_assign(const struct window_spec *w, int64_t t,
-		     struct window *out);
+                     struct window *out);
 
 /* Floor division that rounds toward negative infinity. */
 static inline int64_t window_floor(int64_t t, int64_t size)

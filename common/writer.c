@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 void record_writer_init(struct record_writer *w, const struct fx_ctx *ctx,
-			int fd, const char *name)
+                        int fd, const char *name)
 {
 	memset(w, 0, sizeof(*w));
 	w->ctx = ctx;
@@ -75,7 +75,7 @@ int record_writer_close(struct record_writer *w)
 	record_writer_flush(w);
 	if (w->err && w->err != EPIPE) {
 		fx_warn(w->ctx, "%s: write error: %s", w->name,
-			strerror(w->err));
+		        strerror(w->err));
 		rc = FX_EXIT_IO;
 	}
 	free(w->buf);

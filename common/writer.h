@@ -36,7 +36,7 @@ struct record_writer {
 
 /* The writer does not own fd. name is borrowed. */
 void record_writer_init(struct record_writer *w, const struct fx_ctx *ctx,
-			int fd, const char *name);
+                        int fd, const char *name);
 
 /* Writes the buffer out. Returns 0, or -1 (sticky error). */
 int record_writer_flush(struct record_writer *w);
@@ -45,7 +45,7 @@ int record_writer_flush(struct record_writer *w);
 int record_writer_write_slow(struct record_writer *w, const char *p, size_t n);
 
 static inline int record_writer_write(struct record_writer *w, const char *p,
-				      size_t n)
+                                      size_t n)
 {
 	if (w->cap - w->len > n) {
 		memcpy(w->buf + w->len, p, n);
@@ -57,7 +57,7 @@ static inline int record_writer_write(struct record_writer *w, const char *p,
 
 /* Appends a record and its "\n". */
 static inline int record_writer_put(struct record_writer *w, const char *p,
-				    size_t n)
+                                    size_t n)
 {
 	if (w->cap - w->len > n + 1) {
 		memcpy(w->buf + w->len, p, n);

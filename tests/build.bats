@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# The code builds warning-free with clang as well as gcc, and cppcheck finds
-# nothing.
+# The code builds warning-free with clang as well as gcc, cppcheck finds
+# nothing, and make format has nothing left to change.
 
 load test_helper
 
@@ -20,6 +20,14 @@ load test_helper
 	run cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--suppress=missingIncludeSystem --suppress=preprocessorErrorDirective \
 		-D__GNUC__ -Icommon cmd common
+	assert_success
+	assert_output ''
+}
+
+@test "every C source is as make format leaves it" {
+	cd "$FX_ROOT"
+	run clang-format --dry-run --Werror cmd/*.c common/*.c common/*.h tests/unit/*.c \
+		tests/unit/*.h tests/bench/*.c tests/fuzz/*.c
 	assert_success
 	assert_output ''
 }

@@ -1735,39 +1735,40 @@ static void test_value_compare(void)
 		const char *a, *b;
 		int sign;
 	} cases[] = {
-		{"null", "false", -1},
-		{"false", "true", -1},
-		{"true", "-1e300", -1},
-		{"9", "10", -1},
-		{"-0.5", "-0.25", -1},
-		{"1", "1.0", -1}, /* equal values: by bytes */
-		{"-0", "0", -1},
-		{"9007199254740993", "9007199254740992", 1},
-		{"1e300", "\"\"", -1},
-		{"\"a\"", "\"a b\"", -1},
-		{"\"a\"", "\"a!\"", -1},
-		{"\"ab\"", "\"b\"", -1},
-		{"\"\xC3\xA9\"", "\"z\"", 1},
-		{"\"x\"", "\"x\"", 0},
-		{"\"z\"", "[]", -1},
-		{"[1,2]", "[1]", -1}, /* by bytes: ',' < ']' */
-		{"[9]", "{}", -1},
+	    {"null", "false", -1},
+	    {"false", "true", -1},
+	    {"true", "-1e300", -1},
+	    {"9", "10", -1},
+	    {"-0.5", "-0.25", -1},
+	    {"1", "1.0", -1}, /* equal values: by bytes */
+	    {"-0", "0", -1},
+	    {"9007199254740993", "9007199254740992", 1},
+	    {"1e300", "\"\"", -1},
+	    {"\"a\"", "\"a b\"", -1},
+	    {"\"a\"", "\"a!\"", -1},
+	    {"\"ab\"", "\"b\"", -1},
+	    {"\"\xC3\xA9\"", "\"z\"", 1},
+	    {"\"x\"", "\"x\"", 0},
+	    {"\"z\"", "[]", -1},
+	    {"[1,2]", "[1]", -1}, /* by bytes: ',' < ']' */
+	    {"[9]", "{}", -1},
 	};
 	size_t k;
 
 	for (k = 0; k < sizeof cases / sizeof cases[0]; k++) {
 		const char *a = cases[k].a, *b = cases[k].b;
 		struct json_value va = {json_type_of(a, strlen(a)), a,
-					strlen(a), 0};
+		                        strlen(a), 0};
 		struct json_value vb = {json_type_of(b, strlen(b)), b,
-					strlen(b), 0};
+		                        strlen(b), 0};
 		int c = json_value_compare(&va, &vb);
 		int r = json_value_compare(&vb, &va);
 
-		CHECK_MSG((c > 0) - (c < 0) == cases[k].sign &&
-				  (r > 0) - (r < 0) == -cases[k].sign,
-			  "json_value_compare(%s, %s) = %d, reversed %d, want %d",
-			  a, b, c, r, cases[k].sign);
+		CHECK_MSG(
+		    (c > 0) - (c < 0) == cases[k].sign &&
+		        (r > 0) - (r < 0) == -cases[k].sign,
+		    "json_value_compare(%s, %s) = %d, reversed %d, want %d", a,
+		    b, c, r, cases[k].sign);
 	}
 }
 

@@ -109,8 +109,8 @@ static void test_is_json_number_random(void)
 		for (k = 0; k < n; k++)
 			/* digits four times as often: long digit runs happen */
 			buf[k] = (x >> (k + 5)) & 3
-			                 ? alphabet[(x >> (2 * k + 8)) % 10]
-			                 : alphabet[(x >> (2 * k + 8)) % 17];
+			             ? alphabet[(x >> (2 * k + 8)) % 10]
+			             : alphabet[(x >> (2 * k + 8)) % 17];
 		buf[n] = 0;
 		want = fx_num_parse(buf, n, &v);
 		if (fx_num_is_json_number(buf, n) !=
@@ -308,13 +308,17 @@ static void test_format_double_matches_printf(void)
 		s ^= s << 17;
 		switch (i % 4) {
 		case 0:
-			d = (double)(s % 100000000) / (double)(1 + (s >> 40) % 1000);
+			d = (double)(s % 100000000) /
+			    (double)(1 + (s >> 40) % 1000);
 			break;
 		case 1:
 			memcpy(&d, &s, 8);
 			break;
-		case 2: d = ldexp((double)(s >> 11), -(int)(s % 80)); break;
-		default: d = (double)(s % 1000000) / 3.0;
+		case 2:
+			d = ldexp((double)(s >> 11), -(int)(s % 80));
+			break;
+		default:
+			d = (double)(s % 1000000) / 3.0;
 		}
 		if (!isfinite(d) || d == 0)
 			continue;
@@ -325,7 +329,8 @@ static void test_format_double_matches_printf(void)
 		a[la] = b[lb] = 0;
 		if (la != lb || strcmp(a, b) != 0) {
 			if (bad++ < 5)
-				fprintf(stderr, "%.17g: %s, printf %s\n", d, a, b);
+				fprintf(stderr, "%.17g: %s, printf %s\n", d, a,
+				        b);
 		}
 	}
 	CHECK(bad == 0);

@@ -21,7 +21,7 @@ static const char *unit_cur;
 	do {                                                                   \
 		if (!(e)) {                                                    \
 			fprintf(stderr, "%s:%d: %s: check failed: %s\n",       \
-				__FILE__, __LINE__, unit_cur, #e);             \
+			        __FILE__, __LINE__, unit_cur, #e);             \
 			unit_cur_failed = 1;                                   \
 		}                                                              \
 	} while (0)
@@ -29,8 +29,9 @@ static const char *unit_cur;
 #define CHECK_MSG(e, ...)                                                      \
 	do {                                                                   \
 		if (!(e)) {                                                    \
-			fprintf(stderr, "%s:%d: %s: check failed: %s: ",       \
-				__FILE__, __LINE__, unit_cur, #e);             \
+			fprintf(stderr,                                        \
+			        "%s:%d: %s: check failed: %s: ", __FILE__,     \
+			        __LINE__, unit_cur, #e);                       \
 			fprintf(stderr, __VA_ARGS__);                          \
 			fputc('\n', stderr);                                   \
 			unit_cur_failed = 1;                                   \
@@ -42,8 +43,8 @@ static const char *unit_cur;
 		const char *a_ = (a), *b_ = (b);                               \
 		if (!a_ || !b_ || strcmp(a_, b_) != 0) {                       \
 			fprintf(stderr, "%s:%d: %s: \"%s\" != \"%s\"\n",       \
-				__FILE__, __LINE__, unit_cur,                  \
-				a_ ? a_ : "(null)", b_ ? b_ : "(null)");       \
+			        __FILE__, __LINE__, unit_cur,                  \
+			        a_ ? a_ : "(null)", b_ ? b_ : "(null)");       \
 			unit_cur_failed = 1;                                   \
 		}                                                              \
 	} while (0)
