@@ -238,6 +238,9 @@ fx_rows() {
 	sleep 1.3 # the file left alone for a second
 	echo '{"id":1,"n":7}' >&5
 	echo '{"id":2,"n":8}' >&5
+	# joined before the next file comes (a file replaced while it is being
+	# read is read again next time: the bad one, if it came too soon)
+	wait_lines 8 out
 	# a bad file keeps the table, with one warning
 	printf 'x,g\n1,bad\n' >d.tmp && mv d.tmp d.csv
 	sleep 0.2
