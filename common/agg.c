@@ -72,6 +72,34 @@ struct part {
 	int active; /* counts toward the watermark */
 };
 
+/*
+ * Records are taken in batches so that the group of each can be looked up
+ * before it is needed: a pass that prefetches the hash slots, one that
+ * prefetches the groups, then the records in order. With 100,000 groups two
+ * cache misses per record were half of fx-agg's time.
+ */
+#define AGG_BATCH 16
+
+struct batch_entry {
+	size_t off, len; /* the record's copy in batch.bytes */
+	uint64_t line;
+	int64_t t; /* its event time, if have_t */
+	int have_t;
+	struct group_table *table; /* where its group probably is */
+	const char *key; /* its group key (in batch.keys) and key_hash */
+	size_t key_off, key_len;
+	uint64_t hash;
+	struct grp *g; /* the group, if it was found */
+	struct json_value vals[JSON_MAX_PATHS];
+};
+
+struct batch {
+	struct fx_buf bytes;
+	struct fx_buf keys; /* the entries' group keys */
+	struct batch_entry e[AGG_BATCH];
+	size_t n;
+};
+
 struct engine {
 	struct fx_ctx *ctx;
 	const struct agg_opts *o;
@@ -114,10 +142,11 @@ struct engine {
 	int64_t bounds_start, bounds_end;
 	struct fx_buf by_json; /* ,"name": of each group field */
 	size_t *by_json_off;
-	int64_t pre_t; /* the event time batch_prefetch parsed, if have_pre_t */
-	int have_pre_t;
+	/* what batch_prefetch worked out for the record on_record is given */
+	const struct batch_entry *pre;
 	struct record_writer out;
 	struct fx_buf row, key, scratch;
+	uint64_t key_hash;      /* of key */
 	struct sort_item *sort; /* emit_window's, twice the largest window */
 	size_t capsort;
 	struct window *assigned;
@@ -917,6 +946,7 @@ static void build_key(struct engine *e, const struct json_value *vals)
 		n = (uint32_t)(e->key.len - at - 4);
 		memcpy(e->key.p + at, &n, 4);
 	}
+	e->key_hash = XXH3_64bits(e->key.p, e->key.len);
 }
 
 static int late_record(struct engine *e, const struct record *rec,
@@ -959,9 +989,8 @@ static int update_group(struct engine *e, struct win *w,
                         const struct record *rec, const struct fx_where *where,
                         int corrected)
 {
-	uint64_t h = XXH3_64bits(e->key.p, e->key.len);
-	struct grp *g = table_get(&w->t, e->key.p, (uint32_t)e->key.len, h,
-	                          e->aggs.state_size);
+	struct grp *g = table_get(&w->t, e->key.p, (uint32_t)e->key.len,
+	                          e->key_hash, e->aggs.state_size);
 	struct agg_error err;
 
 	if (agg_set_update(&e->aggs, g->state, vals, e->nums, t, &err))
@@ -1007,8 +1036,7 @@ static int add_to_session(struct engine *e, const struct json_value *vals,
 
 	if (t < e->wm)
 		return late_record(e, rec, where);
-	g = table_get(&e->sg, e->key.p, (uint32_t)e->key.len,
-	              XXH3_64bits(e->key.p, e->key.len), 0);
+	g = table_get(&e->sg, e->key.p, (uint32_t)e->key.len, e->key_hash, 0);
 	s = session_for(e, g, t, t + e->ws.size, &rc);
 	if (!rc && agg_set_update(&e->aggs, s->state, vals, e->nums, t, &err))
 		rc = value_error(e, rec, where, &err);
@@ -1117,8 +1145,8 @@ static int on_record(struct engine *e, const struct record *rec,
 	size_t pi;
 	int rc;
 
-	if (e->have_pre_t) {
-		t = e->pre_t;
+	if (e->pre && e->pre->have_t) {
+		t = e->pre->t;
 	} else if (e->time_path >= 0) {
 		const struct json_value *v = &vals[e->time_path];
 
@@ -1133,7 +1161,13 @@ static int on_record(struct engine *e, const struct record *rec,
 	}
 	if (agg_set_check(&e->aggs, vals, e->nums, &err))
 		return value_error(e, rec, w, &err);
-	build_key(e, vals);
+	if (e->pre) { /* batch_prefetch built the key already */
+		fx_buf_reset(&e->key);
+		fx_buf_add(&e->key, e->pre->key, e->pre->key_len);
+		e->key_hash = e->pre->hash;
+	} else {
+		build_key(e, vals);
+	}
 	if (e->ws.kind == WINDOW_NONE) {
 		struct win *g = e->global;
 
@@ -1188,7 +1222,7 @@ static int on_partial(struct engine *e, const struct record *rec,
 	build_key(e, vals);
 	if (e->ws.kind == WINDOW_SESSION) {
 		g = table_get(&e->sg, e->key.p, (uint32_t)e->key.len,
-		              XXH3_64bits(e->key.p, e->key.len), 0);
+		              e->key_hash, 0);
 		{
 			struct session *s = session_for(e, g, start, end, &rc);
 
@@ -1201,8 +1235,8 @@ static int on_partial(struct engine *e, const struct record *rec,
 	}
 	if (e->ws.kind != WINDOW_NONE)
 		win = win_get(e, start, end);
-	g = table_get(&win->t, e->key.p, (uint32_t)e->key.len,
-	              XXH3_64bits(e->key.p, e->key.len), e->aggs.state_size);
+	g = table_get(&win->t, e->key.p, (uint32_t)e->key.len, e->key_hash,
+	              e->aggs.state_size);
 	if (agg_set_merge(&e->aggs, g->state, e->tmp_state, &err))
 		rc = value_error(e, rec, w, &err);
 	agg_set_state_free(&e->aggs, e->tmp_state);
@@ -1374,31 +1408,6 @@ static void engine_free(struct engine *e)
 		fclose(e->late_file);
 }
 
-/*
- * Records are taken in batches so that the group of each can be looked up
- * before it is needed: a pass that prefetches the hash slots, one that
- * prefetches the groups, then the records in order. With 100,000 groups two
- * cache misses per record were half of fx-agg's time.
- */
-#define AGG_BATCH 16
-
-struct batch_entry {
-	size_t off, len; /* the record's copy in batch.bytes */
-	uint64_t line;
-	int64_t t; /* its event time, if have_t */
-	int have_t;
-	struct group_table *table; /* where its group probably is */
-	uint64_t hash;
-	struct grp *g; /* the group, if it was found */
-	struct json_value vals[JSON_MAX_PATHS];
-};
-
-struct batch {
-	struct fx_buf bytes;
-	struct batch_entry e[AGG_BATCH];
-	size_t n;
-};
-
 /* The open window [start, end), or NULL; creates nothing. */
 static struct win *win_find(struct engine *e, int64_t start, int64_t end)
 {
@@ -1441,10 +1450,13 @@ static void batch_prefetch(struct engine *e, struct batch *b)
 
 		be->have_t = 0;
 		be->table = likely_table(e, be);
+		build_key(e, be->vals);
+		be->key_off = b->keys.len;
+		be->key_len = e->key.len;
+		be->hash = e->key_hash;
+		fx_buf_add(&b->keys, e->key.p, e->key.len);
 		if (!be->table || !be->table->nslots)
 			continue;
-		build_key(e, be->vals);
-		be->hash = XXH3_64bits(e->key.p, e->key.len);
 		__builtin_prefetch(
 		    &be->table->slot[be->hash & (be->table->nslots - 1)]);
 	}
@@ -1452,6 +1464,7 @@ static void batch_prefetch(struct engine *e, struct batch *b)
 		struct batch_entry *be = &b->e[i];
 		const struct slot *sl;
 
+		be->key = b->keys.p + be->key_off; /* keys no longer moves */
 		be->g = NULL;
 		if (!be->table || !be->table->nslots)
 			continue;
@@ -1493,16 +1506,16 @@ static int batch_run(struct engine *e, struct batch *b,
 		struct record rec = {b->bytes.p + be->off, be->len, be->line};
 		struct fx_where w = record_stream_where(rs, &rec);
 
-		e->have_pre_t = !e->o->merge && be->have_t;
-		e->pre_t = be->t;
+		e->pre = e->o->merge ? NULL : be;
 		rc = e->o->merge ? on_partial(e, &rec, be->vals, &w)
 		                 : on_record(e, &rec, be->vals, &w);
-		e->have_pre_t = 0;
+		e->pre = NULL;
 		if (!rc && record_writer_failed(&e->out))
 			rc = FX_EXIT_IO;
 	}
 	b->n = 0;
 	fx_buf_reset(&b->bytes);
+	fx_buf_reset(&b->keys);
 	return rc;
 }
 
@@ -1559,6 +1572,7 @@ static int read_input(struct engine *e, const char *name)
 		rc = -r;
 	record_stream_close(&rs);
 	fx_buf_free(&b->bytes);
+	fx_buf_free(&b->keys);
 	free(b);
 	return rc;
 }
