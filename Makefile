@@ -78,8 +78,8 @@ build/libfx.a: $(OBJ)
 bin/%: cmd/%.c build/libfx.a $(COMMON_HDR) | bin
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< build/libfx.a $(PKG_LDLIBS)
 
-build/gen-plays: tests/bench/gen-plays.c | build
-	$(CC) $(ALL_CFLAGS) -o $@ $< -lm
+build/gen-plays: tests/bench/gen-plays.c build/libfx.a | build
+	$(CC) $(ALL_CFLAGS) -o $@ $< build/libfx.a -lm
 
 # The sanitizer build: library, programs and unit tests.
 build/asan/obj/%.o: common/%.c $(COMMON_HDR) | build/asan/obj

@@ -45,6 +45,8 @@
 #include <unistd.h>
 #include <fcntl.h>
 
+#include "fxtime.h"
+
 #define OUTBUF (1u << 20)
 
 static const char *prog = "gen-plays";
@@ -244,80 +246,14 @@ static const char *const GENRES[] = {
 
 /* ---- time ---- */
 
-/* Days since 1970-01-01 of a civil date (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+/* --start, read as fx reads event times. */
+static int64_t parse_start(const char *s)
 {
-	int64_t era;
-	unsigned yoe, doy, doe;
+	int64_t ms;
 
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	int64_t era;
-	unsigned doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = (unsigned)(z - era * 146097);
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-/* YYYY-MM-DD[THH:MM[:SS[.fff]]][Z] (UTC) to epoch milliseconds. */
-static int64_t parse_iso(const char *s)
-{
-	int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0, n = 0;
-	const char *p;
-
-	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || mo < 1 ||
-	    mo > 12 || d < 1 || d > 31)
-		die("bad --start time", s);
-	p = s + n;
-	if (*p == 'T' || *p == ' ') {
-		if (sscanf(p + 1, "%2d:%2d%n", &h, &mi, &n) != 2)
-			die("bad --start time", s);
-		p += 1 + n;
-		if (*p == ':') {
-			if (sscanf(p + 1, "%2d%n", &sec, &n) != 1)
-				die("bad --start time", s);
-			p += 1 + n;
-			if (*p == '.') {
-				int digits = 0;
-
-				p++;
-				while (*p >= '0' && *p <= '9') {
-					if (digits < 3)
-						ms = ms * 10 + (*p - '0');
-					digits++;
-					p++;
-				}
-				if (!digits)
-					die("bad --start time", s);
-				for (; digits < 3; digits++)
-					ms *= 10;
-			}
-		}
-	}
-	if (*p == 'Z')
-		p++;
-	if (*p)
-		die("bad --start time (UTC only, e.g. 2026-11-23T00:00:00.000Z)",
-		    s);
-	return ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 24 + h) * 60 +
-	        mi) *
-	           60000LL +
-	       sec * 1000LL + ms;
+	if (fx_time_parse_iso(s, strlen(s), &ms) != 0)
+		die("bad --start time (e.g. 2026-11-23T00:00:00.000Z)", s);
+	return ms;
 }
 
 /*
@@ -331,20 +267,12 @@ struct clock {
 
 static void clock_day(struct clock *c, int64_t day)
 {
-	int64_t y;
-	unsigned m, d;
-	char *p = c->date;
+	char iso[FX_TIME_ISO_LEN + 1];
 
 	c->day = day;
-	civil_from_days(day, &y, &m, &d);
-	if (y < 0 || y > 9999)
+	if (fx_time_format_iso(day * 86400000, iso) != 24)
 		die("event time out of range (years 0000-9999)", NULL);
-	p = put_2(p, (unsigned)(y / 100));
-	p = put_2(p, (unsigned)(y % 100));
-	*p++ = '-';
-	p = put_2(p, m);
-	*p++ = '-';
-	put_2(p, d);
+	memcpy(c->date, iso, 10);
 }
 
 /* Writes YYYY-MM-DDTHH:MM:SS.mmmZ (24 bytes); c->date is then the day. */
@@ -580,7 +508,7 @@ int main(int argc, char **argv)
 	int csv = 0, skew = 0;
 	double skew_s = 1.0;
 	const char *output = NULL, *dim = NULL;
-	int64_t start = parse_iso("2026-11-23T00:00:00.000Z");
+	int64_t start = parse_start("2026-11-23T00:00:00.000Z");
 	enum {
 		O_CSV = 256,
 		O_START,
@@ -625,7 +553,7 @@ int main(int argc, char **argv)
 			csv = 1;
 			break;
 		case O_START:
-			start = parse_iso(optarg);
+			start = parse_start(optarg);
 			break;
 		case O_RATE:
 			rate = parse_u64(optarg, "bad --rate");
