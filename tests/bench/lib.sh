@@ -15,7 +15,10 @@
 #       Adds "LABEL N.Nx" (FX_CASE speed / COMP_CASE speed, i.e. COMP
 #       median / FX median) to FX_CASE's ratio column.
 #   goal_speed CASE MIN_MBPS TEXT
-#   goal_ratio FX_CASE COMP_CASE MIN TEXT
+#   goal_ratio FX_CASE COMP_CASE MIN TEXT      (COMP median / FX median >= MIN)
+#   goal_cost CASE BASE_CASE MAX TEXT          (CASE median / BASE median <= MAX)
+#   goal_seconds CASE SECONDS TEXT             (median < SECONDS)
+#   goal_rss FX_CASE COMP_CASE FACTOR TEXT     (FX RSS * FACTOR <= COMP RSS)
 #       Goals from the issues, printed met / MISSED under the table.
 #   check_same NAME EXPECTED_FILE ACTUAL_CMD...
 #       Before timing an fx case: runs ACTUAL_CMD on a small sample and
@@ -117,47 +120,52 @@ ratio() {
 	C_RATIO[$fx]="${C_RATIO[$fx]:+${C_RATIO[$fx]}  }$label ${r}x"
 }
 
-goal_speed() {
-	local name="$1" min="$2" text="$3" v verdict
-	v=${C_MBPS[$name]:-}
-	if [ -z "$v" ]; then verdict="not measured"
-	elif awk "BEGIN { exit !($v >= $min) }"; then verdict="met ($v MB/s)"
-	else verdict="MISSED ($v MB/s)"; fi
+# goal_record TEXT VALUE CONDITION SHOWN: "TEXT: met (SHOWN)" when the awk
+# CONDITION holds, "MISSED (SHOWN)" when not, "not measured" without VALUE.
+goal_record() {
+	local text="$1" value="$2" cond="$3" shown="$4" verdict
+	if [ -z "$value" ]; then verdict="not measured"
+	elif awk "BEGIN { exit !($cond) }"; then verdict="met ($shown)"
+	else verdict="MISSED ($shown)"; fi
 	GOALS+=("$text: $verdict")
+}
+
+# the competitor's median over fx's, or nothing if either is missing
+median_ratio() {
+	[ -n "${C_MED[$1]:-}" ] && [ -n "${C_MED[$2]:-}" ] || return 0
+	calc "${C_MED[$2]} / ${C_MED[$1]}" 2
+}
+
+goal_speed() {
+	local v=${C_MBPS[$1]:-}
+	goal_record "$3" "$v" "$v >= $2" "$v MB/s"
 }
 
 goal_ratio() {
-	local fx="$1" comp="$2" min="$3" text="$4" r verdict
-	if [ -z "${C_MED[$fx]:-}" ] || [ -z "${C_MED[$comp]:-}" ]; then
-		verdict="not measured"
-	else
-		r=$(calc "${C_MED[$comp]} / ${C_MED[$fx]}" 1)
-		if awk "BEGIN { exit !($r >= $min) }"; then verdict="met (${r}x)"
-		else verdict="MISSED (${r}x)"; fi
-	fi
-	GOALS+=("$text: $verdict")
+	local r
+	r=$(median_ratio "$1" "$2")
+	goal_record "$4" "$r" "$r >= $3" "${r}x"
 }
 
-# goal_ratio_abs NAME SECONDS TEXT: the median must be under SECONDS.
-goal_ratio_abs() {
-	local name="$1" max="$2" text="$3" v verdict
-	v=${C_MED[$name]:-}
-	if [ -z "$v" ]; then verdict="not measured"
-	elif awk "BEGIN { exit !($v < $max) }"; then verdict="met (${v} s)"
-	else verdict="MISSED (${v} s)"; fi
-	GOALS+=("$text: $verdict")
+# goal_cost CASE BASE_CASE MAX TEXT: CASE's median at most MAX times BASE's.
+goal_cost() {
+	local r
+	r=$(median_ratio "$2" "$1")
+	goal_record "$4" "$r" "$r <= $3" "${r}x the cost"
+}
+
+# goal_seconds CASE SECONDS TEXT: the median must be under SECONDS.
+goal_seconds() {
+	local v=${C_MED[$1]:-}
+	goal_record "$3" "$v" "$v < $2" "$v s"
 }
 
 # goal_rss FX COMPETITOR FACTOR TEXT: fx's peak RSS times FACTOR at most the
 # competitor's.
 goal_rss() {
-	local fx="$1" comp="$2" factor="$3" text="$4" a b verdict
-	a=${C_RSS[$fx]:-}
-	b=${C_RSS[$comp]:-}
-	if [ -z "$a" ] || [ -z "$b" ]; then verdict="not measured"
-	elif awk "BEGIN { exit !($a * $factor <= $b) }"; then verdict="met (${a} MB vs ${b} MB)"
-	else verdict="MISSED (${a} MB vs ${b} MB)"; fi
-	GOALS+=("$text: $verdict")
+	local a=${C_RSS[$1]:-} b=${C_RSS[$2]:-}
+	[ -n "$b" ] || a=
+	goal_record "$4" "$a" "$a * $3 <= $b" "$a MB vs $b MB"
 }
 
 check_same() {
