@@ -511,6 +511,7 @@ int ijoin_run(struct fx_ctx *ctx, const struct join_opts *o, char **inputs,
 		if (!rc && record_writer_failed(&j.out))
 			rc = FX_EXIT_IO;
 	}
+	rc = join_end_status(&j.out, rc);
 	ctx->st.bytes_out = j.out.bytes + j.out.len;
 	wrc = record_writer_close(&j.out);
 	side_free(&j.l);

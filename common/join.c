@@ -256,6 +256,11 @@ static int lookup_check(struct lookup *lk)
 	return 0;
 }
 
+int join_end_status(const struct record_writer *out, int rc)
+{
+	return rc == FX_EXIT_IO && record_writer_closed_pipe(out) ? 0 : rc;
+}
+
 int join_forward_control(struct record_writer *out, const struct record *rec)
 {
 	return join_forward_control_bytes(out, rec->p, rec->len);
@@ -485,6 +490,7 @@ static int lookup_run(struct fx_ctx *ctx, const struct join_opts *o,
 	}
 	for (i = 0; i < n && !rc && !fx_stop; i++)
 		rc = lookup_input(&lk, inputs[i]);
+	rc = join_end_status(&lk.out, rc);
 	ctx->st.bytes_out = lk.out.bytes + lk.out.len;
 	wrc = record_writer_close(&lk.out);
 	for (i = 0; i < JOIN_RING; i++) {

@@ -409,3 +409,40 @@ sqlite_interval() {
 	[ "$(cat count.5000000)" -ge 5000000 ]
 	[ "$big" -le $((small + small / 5 + 2048)) ]
 }
+
+# Item 12: `| head` closing the pipe is not an error; a full disk is
+@test "a closed stdout (| head -1) ends quietly with 0, /dev/full with 3 and a message: lookup and interval join" {
+	gen 100000 1 --songs 100 --dim-songs songs.csv >plays.ndjson
+	gen 3000 2 --users 50 --rate 20 >l.ndjson
+	gen 3000 3 --users 50 --rate 20 >r.ndjson
+	lookup() { fx-join --dim songs.csv --on song_id --prefix s_ <plays.ndjson; }
+	interval() { fx-join --right r.ndjson --on user_id --time event_time --within 10s --lateness 3s l.ndjson; }
+	# more than the pipe and the writer's buffer hold: the write must fail
+	lookup | wc -c >bytes
+	[ "$(cat bytes)" -gt 4000000 ] || fail "lookup output only $(cat bytes) bytes"
+	interval | wc -c >bytes
+	[ "$(cat bytes)" -gt 4000000 ] || fail "interval output only $(cat bytes) bytes"
+
+	lookup 2>err | head -n 1 >first
+	assert_equal "${PIPESTATUS[*]}" "0 0"
+	assert_equal "$(cat err)" ""
+	# the first play, with its song's fields appended
+	want=$(head -n 1 plays.ndjson | sed 's/}$/,"s_title":/')
+	got=$(cat first)
+	assert_equal "${got:0:${#want}}" "$want"
+
+	interval 2>err | head -n 1 >first
+	assert_equal "${PIPESTATUS[*]}" "0 0"
+	assert_equal "$(cat err)" ""
+	run jq -r '.right_event_time' first
+	assert_output --regexp '^2026-11-23T'
+
+	st=0
+	lookup >/dev/full 2>err || st=$?
+	assert_equal "$st" 3
+	assert_equal "$(cat err)" "fx-join: stdout: write error: No space left on device"
+	st=0
+	interval >/dev/full 2>err || st=$?
+	assert_equal "$st" 3
+	assert_equal "$(cat err)" "fx-join: stdout: write error: No space left on device"
+}
