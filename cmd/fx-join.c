@@ -20,6 +20,7 @@ int main(int argc, char **argv)
 	struct join_opts o = {
 	    .reload_interval = 100,
 	    .within = -1,
+	    .idle_timeout = 10000,
 	    .kafka = KAFKA_CONF_INIT,
 	};
 	const struct fx_option opts[] = {
@@ -66,6 +67,9 @@ int main(int argc, char **argv)
 	    FX_OPT_DURATION(
 	        0, "lateness", &o.lateness,
 	        "allowed event-time disorder within each input (default 0)"),
+	    FX_OPT_DURATION(
+	        0, "idle-timeout", &o.idle_timeout,
+	        "a silent partition stops holding the watermark (default 10s, 0: never)"),
 	    FX_OPT_STRING(0, "right-prefix", &o.right_prefix, "P",
 	                  "name the right fields P + name (default right_)"),
 	    FX_OPT_KAFKA(&o.kafka),

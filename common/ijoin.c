@@ -1,27 +1,36 @@
 /*
  * ijoin.c - the interval join of two record streams.
  *
- * Both inputs are read in one thread, always from the side whose highest
- * event time is lower (the left side on a tie, and first), blocking on it:
- * that side is the one holding the join back. A side's watermark is its
- * highest event time minus --lateness (the end of the side: +infinity). A
- * record older than its own side's watermark is late: counted, dropped.
+ * Each side has a watermark (watermark.h): per Kafka partition of its
+ * input (fx-consume --meta), the lowest of the highest event times minus
+ * --lateness; the end of the side is +infinity. A record older than its own
+ * side's watermark is late: counted, dropped. The others are buffered, by
+ * key, until they are done with.
  *
- * A record that arrives is paired at once with every buffered record of
- * the other side with the same key and |t_l - t_r| <= D, in their order of
- * arrival, then buffered itself. So each pair is written once, when its
- * later record arrives. A buffered record is freed when the other side's
- * watermark passes its time + D: no record to come can match it. A left
- * record freed without ever matching is written then (--left), in order
- * of event time, then arrival. As the order of reading depends only on
- * the event times, the output is the same bytes for the same two inputs,
- * however fast each of them flows.
+ * Pairs are not written when they are found, as that order would depend on
+ * how the inputs' partitions interleave, but in an order of their own:
+ * by the left record's event time, then its bytes, then the right record's
+ * event time, then its members' bytes. A left record L is complete when no
+ * record to come can pair with it or sort before it: t_L < W_left (no left
+ * record to come is older) and t_L < W_right - D (no right record to come
+ * is near enough). So the frontier F = min(W_left, W_right - D) moves on,
+ * and every buffered left record below it is written with its partners
+ * (or alone, --left), in that order; a right record is freed once t_R + D
+ * < F, when every left record that could pair with it has been written.
+ * The output is thus a function of the two sets of records: a stream read
+ * from Kafka gives the bytes of a batch read from files, as long as no
+ * record is late.
+ *
+ * Both inputs are read in one thread, always from the side whose watermark
+ * is lower (the left on a tie), blocking on it: that side is the one
+ * holding the frontier back.
  */
 #include "dim.h"
 #include "err.h"
 #include "fxtime.h"
 #include "join.h"
 #include "stream.h"
+#include "watermark.h"
 #include "writer.h"
 
 #include <stdlib.h>
@@ -31,13 +40,14 @@
 
 struct bucket;
 
-/* A buffered record: the left record's bytes, or the right's members. */
+/*
+ * A buffered record: the left record's bytes (without its _fx* members),
+ * or the right record's members as they will be appended.
+ */
 struct item {
 	struct item *next, *prev; /* in its bucket, by arrival */
-	struct bucket *b;
+	struct bucket *b; /* NULL: a left record with a null key (--left) */
 	int64_t t;
-	uint64_t seq;
-	int matched;
 	size_t len;
 	char p[];
 };
@@ -54,17 +64,23 @@ struct btab {
 	size_t nslots, n;
 };
 
+/* The time beside the pointer: most comparisons need not touch the item. */
+struct heap_entry {
+	int64_t t;
+	struct item *it;
+};
+
 struct side {
 	const char *what; /* "left", "right" */
 	struct record_stream rs;
-	struct json_paths paths; /* the keys, then the time */
+	struct json_paths paths; /* the keys, the time, then the paths below */
+	int topic_path, part_path, ctl_path, list_path, eof_path, ts_path;
 	struct fx_strlist keys;
 	const char *time_field;
 	int eof;
-	int64_t max_t;
-	uint64_t seq;
+	struct watermark wm;
 	struct btab tab;
-	struct item **heap; /* by (t, seq) */
+	struct heap_entry *heap; /* by (t, bytes) */
 	size_t nheap, capheap;
 };
 
@@ -73,7 +89,9 @@ struct ijoin {
 	const struct join_opts *o;
 	struct side l, r;
 	enum fx_time_unit unit;
-	struct fx_buf key, scratch, members, head, nulls;
+	struct fx_buf key, scratch, members, head, nulls, part, bytes;
+	struct item **partners; /* of the left record being written */
+	size_t cappartners;
 	struct record_writer out;
 };
 
@@ -158,27 +176,53 @@ static void btab_del(struct btab *t, struct bucket *b)
 
 /* ---- the heap of buffered records, earliest first ---- */
 
+/* By event time, then bytes: an order both a stream and a batch share. */
+static int item_cmp(const struct item *a, const struct item *b)
+{
+	int c;
+
+	if (a->t != b->t)
+		return a->t < b->t ? -1 : 1;
+	c = memcmp(a->p, b->p, a->len < b->len ? a->len : b->len);
+	if (c)
+		return c;
+	return (a->len > b->len) - (a->len < b->len);
+}
+
 static int item_before(const struct item *a, const struct item *b)
 {
-	return a->t < b->t || (a->t == b->t && a->seq < b->seq);
+	return item_cmp(a, b) < 0;
+}
+
+static int item_qsort_cmp(const void *a, const void *b)
+{
+	return item_cmp(*(const struct item *const *)a,
+	                *(const struct item *const *)b);
+}
+
+static int entry_before(const struct heap_entry *a, const struct heap_entry *b)
+{
+	return a->t < b->t || (a->t == b->t && item_before(a->it, b->it));
 }
 
 static void heap_push(struct side *s, struct item *it)
 {
+	struct heap_entry e = {it->t, it};
 	size_t i = s->nheap++;
 
 	if (s->nheap > s->capheap) {
 		s->capheap = s->capheap ? s->capheap * 2 : 1024;
 		s->heap = fx_realloc(s->heap, s->capheap * sizeof(*s->heap));
 	}
-	for (; i && item_before(it, s->heap[(i - 1) / 2]); i = (i - 1) / 2)
+	for (; i && entry_before(&e, &s->heap[(i - 1) / 2]); i = (i - 1) / 2)
 		s->heap[i] = s->heap[(i - 1) / 2];
-	s->heap[i] = it;
+	s->heap[i] = e;
 }
 
 static struct item *heap_pop(struct side *s)
 {
-	struct item *top = s->heap[0], *last = s->heap[--s->nheap];
+	struct item *top = s->heap[0].it;
+	struct heap_entry last = s->heap[--s->nheap];
 	size_t i = 0, n = s->nheap;
 
 	for (;;) {
@@ -186,9 +230,9 @@ static struct item *heap_pop(struct side *s)
 
 		if (c >= n)
 			break;
-		if (c + 1 < n && item_before(s->heap[c + 1], s->heap[c]))
+		if (c + 1 < n && entry_before(&s->heap[c + 1], &s->heap[c]))
 			c++;
-		if (!item_before(s->heap[c], last))
+		if (!entry_before(&s->heap[c], &last))
 			break;
 		s->heap[i] = s->heap[c];
 		i = c;
@@ -200,19 +244,39 @@ static struct item *heap_pop(struct side *s)
 
 /* ---- state ---- */
 
-static int64_t watermark(const struct ijoin *j, const struct side *s)
+static int64_t watermark_of(const struct side *s)
 {
-	if (s->eof)
-		return INT64_MAX;
-	if (s->max_t == INT64_MIN)
-		return INT64_MIN;
-	return s->max_t - j->o->lateness;
+	return s->eof ? INT64_MAX : s->wm.value;
+}
+
+/* a - b, held within [INT64_MIN, INT64_MAX] (which stay what they are) */
+static int64_t sub_sat(int64_t a, int64_t b)
+{
+	if (a == INT64_MAX || a == INT64_MIN)
+		return a;
+	return a < INT64_MIN + b ? INT64_MIN : a - b;
+}
+
+/* Below it every left record is complete (see the top of the file). */
+static int64_t frontier(const struct ijoin *j)
+{
+	int64_t l = watermark_of(&j->l);
+	int64_t r = sub_sat(watermark_of(&j->r), j->o->within);
+
+	return l < r ? l : r;
+}
+
+static int below(int64_t t, int64_t f)
+{
+	return f == INT64_MAX || t < f;
 }
 
 static void item_unlink(struct side *s, struct item *it)
 {
 	struct bucket *b = it->b;
 
+	if (!b)
+		return;
 	if (it->prev)
 		it->prev->next = it->next;
 	else
@@ -232,30 +296,61 @@ static int emit(struct ijoin *j, const char *lp, size_t ln, const char *m,
 	return join_put(&j->out, lp, ln, m, mlen) ? FX_EXIT_IO : 0;
 }
 
-/* Frees the records of s that no record of the other side can match. */
-static int evict(struct ijoin *j, struct side *s, int64_t wm_other)
+/* Writes a complete left record with its partners, in their order. */
+static int write_left(struct ijoin *j, const struct item *l)
 {
-	int64_t d = j->o->within;
+	const struct bucket *b =
+	    l->b ? btab_get(&j->r.tab, l->b->key, l->b->klen, 0) : NULL;
+	const struct item *it;
+	size_t n = 0, i;
 	int rc = 0;
 
-	while (s->nheap && !rc &&
-	       (wm_other == INT64_MAX ||
-	        (wm_other != INT64_MIN && s->heap[0]->t < wm_other - d))) {
-		struct item *it = heap_pop(s);
-
-		item_unlink(s, it);
-		if (s == &j->l && !it->matched && j->o->left)
-			rc = emit(j, it->p, it->len, j->nulls.p, j->nulls.len);
-		free(it);
+	for (it = b ? b->head : NULL; it; it = it->next) {
+		if (it->t - l->t > j->o->within || l->t - it->t > j->o->within)
+			continue;
+		if (n == j->cappartners) {
+			j->cappartners = n ? n * 2 : 64;
+			j->partners = fx_realloc(
+			    j->partners, j->cappartners * sizeof(*j->partners));
+		}
+		j->partners[n++] = (struct item *)it;
 	}
+	if (!n)
+		return j->o->left
+		           ? emit(j, l->p, l->len, j->nulls.p, j->nulls.len)
+		           : 0;
+	qsort(j->partners, n, sizeof(*j->partners), item_qsort_cmp);
+	for (i = 0; i < n && !rc; i++)
+		rc = emit(j, l->p, l->len, j->partners[i]->p,
+		          j->partners[i]->len);
 	return rc;
 }
 
-static int evict_both(struct ijoin *j)
+/*
+ * Writes the left records below the frontier, then frees the right
+ * records that no left record still buffered or to come can pair with.
+ */
+static int advance(struct ijoin *j)
 {
-	int rc = evict(j, &j->l, watermark(j, &j->r));
+	int64_t f = frontier(j);
+	int rc = 0;
 
-	return rc ? rc : evict(j, &j->r, watermark(j, &j->l));
+	while (j->l.nheap && !rc && below(j->l.heap[0].t, f)) {
+		struct item *it = heap_pop(&j->l);
+
+		rc = write_left(j, it);
+		item_unlink(&j->l, it);
+		free(it);
+	}
+	while (j->r.nheap && !rc &&
+	       (f == INT64_MAX ||
+	        below(j->r.heap[0].t, sub_sat(f, j->o->within)))) {
+		struct item *it = heap_pop(&j->r);
+
+		item_unlink(&j->r, it);
+		free(it);
+	}
+	return rc;
 }
 
 /* ---- records ---- */
@@ -305,57 +400,75 @@ static int time_of(struct ijoin *j, const struct json_value *v, int64_t *t)
 	return -1;
 }
 
-/* Pairs a new record of s with the other side's records of its key. */
-static int probe(struct ijoin *j, struct side *s, struct bucket *b, int64_t t,
-                 const struct record *rec, int *matched)
+/*
+ * The left record p without its _fx* members (the --meta ones say where it
+ * was read, which a batch run does not have), every other byte as it is.
+ */
+static void strip_fx(struct ijoin *j, const char *p, size_t n)
 {
-	struct item *it;
-	int rc = 0;
+	struct json_member m;
+	size_t pos = 0, from = 0, prev_end = 0;
+	int kept = 0; /* a member before this one is kept */
 
-	for (it = b ? b->head : NULL; it && !rc; it = it->next) {
-		if (it->t - t > j->o->within || t - it->t > j->o->within)
-			continue;
-		*matched = it->matched = 1;
-		if (s == &j->l)
-			rc = emit(j, rec->p, rec->len, it->p, it->len);
-		else
-			rc = emit(j, it->p, it->len, j->members.p,
-			          j->members.len);
+	fx_buf_reset(&j->bytes);
+	while (json_object_next(p, n, &pos, &m)) {
+		size_t start = (size_t)(m.p - p), end = start + m.len;
+
+		if (m.key.len < 5 || memcmp(m.key.p + 1, "_fx", 3)) {
+			kept = 1;
+		} else if (kept) {
+			/* from the comma before it to its end */
+			size_t comma = prev_end;
+
+			while (p[comma] != ',')
+				comma++;
+			fx_buf_add(&j->bytes, p + from, comma - from);
+			from = end;
+		} else {
+			/* none kept yet: from it to just after the comma after
+			 * it */
+			fx_buf_add(&j->bytes, p + from, start - from);
+			from = end;
+			while (from < n && p[from] != ',' && p[from] != '}')
+				from++;
+			if (from < n && p[from] == ',')
+				from++;
+		}
+		prev_end = end;
 	}
-	return rc;
+	fx_buf_add(&j->bytes, p + from, n - from);
 }
 
 static void buffer(struct side *s, const char *p, size_t n, int64_t t,
-                   int matched, const char *key, size_t klen)
+                   const char *key, size_t klen, int null_key)
 {
-	struct bucket *b = btab_get(&s->tab, key, klen, 1);
+	struct bucket *b = null_key ? NULL : btab_get(&s->tab, key, klen, 1);
 	struct item *it = fx_malloc(sizeof(*it) + n);
 
 	it->t = t;
-	it->seq = s->seq++;
-	it->matched = matched;
 	it->len = n;
 	memcpy(it->p, p, n);
 	it->b = b;
 	it->next = NULL;
-	it->prev = b->tail;
-	if (b->tail)
-		b->tail->next = it;
-	else
-		b->head = it;
-	b->tail = it;
+	it->prev = b ? b->tail : NULL;
+	if (b) {
+		if (b->tail)
+			b->tail->next = it;
+		else
+			b->head = it;
+		b->tail = it;
+	}
 	heap_push(s, it);
 }
 
 static int on_record(struct ijoin *j, struct side *s, const struct record *rec,
                      const struct json_value *vals)
 {
-	struct side *other = s == &j->l ? &j->r : &j->l;
 	struct fx_where w = record_stream_where(&s->rs, rec);
 	const struct json_value *tv = &vals[s->keys.n];
 	int64_t t;
 	size_t i;
-	int r = JOIN_KEY_OK, matched = 0, rc;
+	int r = JOIN_KEY_OK;
 
 	if (tv->type == JSON_MISSING || tv->type == JSON_NULL)
 		return fx_bad_record(j->ctx, &w, s->time_field, rec->p,
@@ -372,31 +485,64 @@ static int on_record(struct ijoin *j, struct side *s, const struct record *rec,
 		    j->ctx, &w, s->keys.v[i - 1], rec->p, rec->len,
 		    "cannot join on %s",
 		    vals[i - 1].type == JSON_OBJECT ? "an object" : "an array");
-	if (t < watermark(j, s)) {
+	if (t < watermark_of(s)) {
 		j->ctx->st.late++;
 		return 0;
 	}
-	if (t > s->max_t)
-		s->max_t = t;
-	if (r == JOIN_KEY_NULL) /* matches nothing */
-		return s == &j->l && j->o->left
-		           ? emit(j, rec->p, rec->len, j->nulls.p, j->nulls.len)
-		           : 0;
-	if (s == &j->r)
+	watermark_partition_name(&vals[s->topic_path], &vals[s->part_path],
+	                         &j->part);
+	watermark_record(&s->wm, j->part.p, j->part.len, t);
+	if (s == &j->r) {
+		if (r == JOIN_KEY_NULL) /* matches nothing */
+			return 0;
 		render_right(j, rec->p, rec->len);
-	rc = probe(j, s, btab_get(&other->tab, j->key.p, j->key.len, 0), t, rec,
-	           &matched);
-	if (rc)
-		return rc;
-	if (s == &j->l)
-		buffer(s, rec->p, rec->len, t, matched, j->key.p, j->key.len);
-	else
-		buffer(s, j->members.p, j->members.len, t, matched, j->key.p,
-		       j->key.len);
+		buffer(s, j->members.p, j->members.len, t, j->key.p, j->key.len,
+		       0);
+		return 0;
+	}
+	if (r == JOIN_KEY_NULL && !j->o->left)
+		return 0;
+	if (!memmem(rec->p, rec->len, "\"_fx", 4)) { /* most records */
+		buffer(s, rec->p, rec->len, t, j->key.p, j->key.len,
+		       r == JOIN_KEY_NULL);
+		return 0;
+	}
+	strip_fx(j, rec->p, rec->len);
+	buffer(s, j->bytes.p, j->bytes.len, t, j->key.p, j->key.len,
+	       r == JOIN_KEY_NULL);
 	return 0;
 }
 
+/* A control record: the watermark's are acted on, the left's others go on. */
+static int on_control(struct ijoin *j, struct side *s, const struct record *rec,
+                      const struct json_value *vals)
+{
+	const struct json_value *ts = &vals[s->ts_path];
+	int64_t t = 0;
+	int have_ts = ts->type != JSON_MISSING && time_of(j, ts, &t) == 0;
+
+	if (watermark_control(&s->wm, &vals[s->ctl_path], &vals[s->list_path],
+	                      &vals[s->eof_path], have_ts, t))
+		return 0;
+	return s == &j->l ? join_forward_control(&j->out, rec) : 0;
+}
+
 /* ---- reading ---- */
+
+static int add_path(struct ijoin *j, struct side *s, const char *name)
+{
+	const char *err;
+	size_t i;
+	int k;
+
+	for (i = 0; i < s->paths.n; i++)
+		if (strcmp(s->paths.v[i].name, name) == 0)
+			return (int)i;
+	k = json_paths_add(&s->paths, name, &err);
+	if (k < 0)
+		fx_usage_error(j->ctx, "field '%s': %s", name, err);
+	return k;
+}
 
 static int side_open(struct ijoin *j, struct side *s, const char *what,
                      const char *path, const struct fx_strlist *keys,
@@ -406,13 +552,20 @@ static int side_open(struct ijoin *j, struct side *s, const char *what,
 	size_t i;
 
 	s->what = what;
-	s->max_t = INT64_MIN;
 	s->time_field = time_field;
+	watermark_init(&s->wm, j->o->lateness, j->o->idle_timeout);
 	for (i = 0; i < keys->n; i++)
 		fx_strlist_push(&s->keys, keys->v[i]);
+	/* the time right after the keys, even if it is one of them */
 	if (json_paths_init(&s->paths, s->keys.v, s->keys.n, &err) ||
 	    json_paths_add(&s->paths, time_field, &err) < 0)
 		fx_usage_error(j->ctx, "--on/--time: %s", err);
+	s->topic_path = add_path(j, s, "_fx_topic");
+	s->part_path = add_path(j, s, "_fx_partition");
+	s->ctl_path = add_path(j, s, "_fx");
+	s->list_path = add_path(j, s, "partitions");
+	s->eof_path = add_path(j, s, "partition");
+	s->ts_path = add_path(j, s, "ts");
 	return record_stream_open(&s->rs, j->ctx, path, 0, &s->paths);
 }
 
@@ -429,6 +582,7 @@ static void side_free(struct side *s)
 	record_stream_close(&s->rs);
 	json_paths_free(&s->paths);
 	fx_strlist_free(&s->keys);
+	watermark_free(&s->wm);
 }
 
 static int step(struct ijoin *j)
@@ -443,19 +597,19 @@ static int step(struct ijoin *j)
 	else if (j->r.eof)
 		s = &j->l;
 	else
-		s = j->l.max_t <= j->r.max_t ? &j->l : &j->r;
+		s = watermark_now(&j->l.wm) <= watermark_now(&j->r.wm) ? &j->l
+		                                                       : &j->r;
 	join_flush_if_idle(&s->rs, &j->out);
 	r = record_stream_next(&s->rs, &rec, vals, &flags);
 	if (r < 0)
 		return -r;
-	if (r == 0) {
+	if (r == 0)
 		s->eof = 1;
-		return evict_both(j);
-	}
-	if (flags & JSON_SCAN_CONTROL) /* the left stream's go on in order */
-		return s == &j->l ? join_forward_control(&j->out, &rec) : 0;
-	r = on_record(j, s, &rec, vals);
-	return r ? r : evict_both(j);
+	else if (flags & JSON_SCAN_CONTROL)
+		r = on_control(j, s, &rec, vals);
+	else
+		r = on_record(j, s, &rec, vals);
+	return r ? r : advance(j);
 }
 
 static void ijoin_init(struct ijoin *j, struct fx_ctx *ctx,
@@ -523,5 +677,8 @@ int ijoin_run(struct fx_ctx *ctx, const struct join_opts *o, char **inputs,
 	fx_buf_free(&j.members);
 	fx_buf_free(&j.head);
 	fx_buf_free(&j.nulls);
+	fx_buf_free(&j.part);
+	fx_buf_free(&j.bytes);
+	free(j.partners);
 	return rc ? rc : wrc;
 }

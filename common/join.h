@@ -51,8 +51,9 @@ struct join_opts {
 	const char *time_field;
 	const char *right_time;
 	const char *time_unit;
-	int64_t within;   /* ms; -1: not given */
-	int64_t lateness; /* ms */
+	int64_t within;       /* ms; -1: not given */
+	int64_t lateness;     /* ms */
+	int64_t idle_timeout; /* ms, 0: never */
 	const char *right_prefix;
 
 	struct kafka_conf kafka;

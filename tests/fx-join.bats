@@ -410,6 +410,71 @@ sqlite_interval() {
 	[ "$big" -le $((small + small / 5 + 2048)) ]
 }
 
+# interval_oracle LEFT RIGHT KEY D_MS: python3's interval join of two NDJSON
+# files of flat records (as gen-plays writes them): every pair with equal
+# KEY and |t_l - t_r| <= D, written as fx-join(1) documents it (the left
+# line without its _fx* members, then the right members but the key and
+# _fx*, named right_*), in its documented order: left event time, left
+# bytes, right event time, right bytes
+interval_oracle() {
+	python3 - "$@" <<-'EOF'
+		import json, sys
+		from datetime import datetime
+		lpath, rpath, key, d = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+		def ms(s):
+		    return round(datetime.fromisoformat(s.replace('Z', '+00:00')).timestamp() * 1000)
+		def enc(v):
+		    return json.dumps(v, ensure_ascii=False, separators=(',', ':'))
+		def read(path):
+		    for line in open(path, encoding='utf-8'):
+		        rec = json.loads(line)
+		        yield rec, {k: v for k, v in rec.items() if not k.startswith('_fx')}
+		lefts = [(ms(r['event_time']), '{' + ','.join(enc(k) + ':' + enc(v) for k, v in c.items()) + '}', r[key])
+		         for r, c in read(lpath)]
+		rights = {}
+		for r, c in read(rpath):
+		    members = ''.join(',' + enc('right_' + k) + ':' + enc(v) for k, v in c.items() if k != key)
+		    rights.setdefault(r[key], []).append((ms(r['event_time']), members))
+		for tl, line, k in sorted(lefts):
+		    for tr, members in sorted(x for x in rights.get(k, []) if abs(x[0] - tl) <= d):
+		        sys.stdout.write(line[:-1] + members + '}\n')
+	EOF
+}
+
+# The README's interval join: plays and likes in multi-partition topics,
+# keyed by user (so that each partition has its share of every second, and
+# fx-consume hands them over partition by partition, far out of time order),
+# each within 3 s of disorder; the Kafka run is the file run, byte for byte,
+# and both are python3's join
+@test "interval join on Kafka input (--meta, 4 and 3 partitions) is the file run's bytes and python3's pairs" {
+	fx-devbroker --topic plays:4 --topic likes:3 --bootstrap-file bs >/dev/null 2>devbroker.err &
+	DEVBROKER=$!
+	for _ in $(seq 100); do [ -s bs ] && break; sleep 0.05; done
+	export FX_BROKERS=$(cat bs)
+	gen 4000 7 --users 300 --rate 10 --disorder 3000 >plays.ndjson
+	gen 1500 8 --users 300 --rate 4 --disorder 3000 | sed 's/"action":"[a-z]*"/"action":"like"/' >likes.ndjson
+	fx-sink -t plays --key user_id <plays.ndjson
+	fx-sink -t likes --key user_id <likes.ndjson
+	# every partition has records, and they come far out of time order
+	fx-consume -t plays -e --meta | jq -r 'select(._fx == null) | ._fx_partition' | sort -u >parts
+	assert_equal "$(cat parts | tr '\n' ' ')" "0 1 2 3 "
+	interval_oracle plays.ndjson likes.ndjson user_id 60000 >want
+	[ "$(wc -l <want)" -gt 5000 ] || fail "only $(wc -l <want) pairs in the oracle"
+	fx-consume plays.ndjson |
+		fx-join --right <(fx-consume likes.ndjson) --on user_id \
+			--time event_time --within 1m --lateness 5s --stats >file.out 2>file.err
+	cmp want file.out
+	run cat file.err
+	assert_line --partial ' 0 late records'
+	# the README's command, with -e to end at the end of the topics
+	fx-consume -t plays -e --meta |
+		fx-join --right <(fx-consume -t likes -e --meta) --on user_id \
+			--time event_time --within 1m --lateness 5s --stats >kafka.out 2>kafka.err
+	run cat kafka.err
+	assert_line --partial ' 0 late records'
+	cmp want kafka.out
+}
+
 # Item 12: `| head` closing the pipe is not an error; a full disk is
 @test "a closed stdout (| head -1) ends quietly with 0, /dev/full with 3 and a message: lookup and interval join" {
 	gen 100000 1 --songs 100 --dim-songs songs.csv >plays.ndjson
@@ -445,4 +510,42 @@ sqlite_interval() {
 	interval >/dev/full 2>err || st=$?
 	assert_equal "$st" 3
 	assert_equal "$(cat err)" "fx-join: stdout: write error: No space left on device"
+}
+
+# Partition p0 comes whole before p1, as fx-consume hands over a topic: one
+# watermark per input would make p1's records late; one per partition,
+# held back by "assigned" until p1 has shown up, keeps them
+@test "interval join: a watermark per --meta partition, pairs in event-time order, _fx members and assigned/eof records used up" {
+	printf '%s\n' '{"_fx":"assigned","partitions":["l/0","l/1"]}' \
+		'{"k":1,"t":10,"_fx_topic":"l","_fx_partition":0,"_fx_offset":0}' \
+		'{"k":1,"t":20,"_fx_topic":"l","_fx_partition":0,"_fx_offset":1}' \
+		'{ "k":1,"t":30 ,"_fx_topic":"l","_fx_partition":0,"_fx_offset":2}' \
+		'{"_fx_topic":"l","_fx_partition":1,"k":1,"t":11}' \
+		'{"_fx":"checkpoint","id":1}' \
+		'{"k":1,"_fx_topic":"l","t":21,"_fx_partition":1}' \
+		'{"_fx":"eof","partition":"l/0"}' '{"_fx":"eof","partition":"l/1"}' >l
+	printf '%s\n' '{"k":1,"t":12,"x":"a"}' '{"k":1,"t":29,"x":"b","_fx_offset":7}' >r
+	run --separate-stderr fx-join --right r --on k --time t --within 2s --left --stats l
+	assert_success
+	# |10-12|, |11-12|, |30-29| <= 2; 20 and 21 alone; ordered by left time
+	assert_output - <<-'EOF'
+		{"_fx":"checkpoint","id":1}
+		{"k":1,"t":10,"right_t":12,"right_x":"a"}
+		{"k":1,"t":11,"right_t":12,"right_x":"a"}
+		{"k":1,"t":20}
+		{"k":1,"t":21}
+		{ "k":1,"t":30 ,"right_t":29,"right_x":"b"}
+	EOF
+	assert_equal "$(grep -c ' 0 late records' <<<"$stderr")" 1
+	# without "assigned", p1's 11 and 21 come after p0's 30: late
+	sed 1d l >l2
+	run --separate-stderr fx-join --right r --on k --time t --within 2s --left --stats l2
+	assert_success
+	assert_output - <<-'EOF'
+		{"k":1,"t":10,"right_t":12,"right_x":"a"}
+		{"k":1,"t":20}
+		{"_fx":"checkpoint","id":1}
+		{ "k":1,"t":30 ,"right_t":29,"right_x":"b"}
+	EOF
+	assert_equal "$(grep -c ' 2 late records' <<<"$stderr")" 1
 }
