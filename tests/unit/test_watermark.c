@@ -1,0 +1,143 @@
+/* test_watermark.c - the per-partition watermark (watermark.h) */
+#include "unit.h"
+#include "watermark.h"
+
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+static struct json_value str(const char *s)
+{
+	struct json_value v = {JSON_STRING, s, strlen(s), 0};
+
+	return v;
+}
+
+static struct json_value arr(const char *s)
+{
+	struct json_value v = {JSON_ARRAY, s, strlen(s), 0};
+
+	return v;
+}
+
+static int64_t rec(struct watermark *w, const char *part, int64_t t)
+{
+	return watermark_record(w, part, strlen(part), t);
+}
+
+static int ctl(struct watermark *w, const char *kind, const char *list,
+               const char *part)
+{
+	struct json_value k = str(kind), l = arr(list ? list : "[]"),
+	                  p = str(part ? part : "\"\"");
+
+	return watermark_control(w, &k, &l, &p, 0, 0);
+}
+
+/* one partition (a file): the highest time minus the lateness, never back */
+static void test_one_partition(void)
+{
+	struct watermark w;
+
+	watermark_init(&w, 10, 0);
+	CHECK(w.value == INT64_MIN);
+	CHECK(rec(&w, "", 100) == 90);
+	CHECK(rec(&w, "", 50) == 90);
+	CHECK(rec(&w, "", 200) == 190);
+	watermark_free(&w);
+}
+
+/* assigned partitions hold it back until each has a time; eof lets go */
+static void test_assigned_and_eof(void)
+{
+	struct watermark w;
+
+	watermark_init(&w, 10, 0);
+	CHECK(ctl(&w, "\"assigned\"", "[\"t/0\",\"t/1\"]", NULL) == 1);
+	CHECK(rec(&w, "t/0", 100) == INT64_MIN);
+	CHECK(rec(&w, "t/0", 500) == INT64_MIN);
+	CHECK(rec(&w, "t/1", 50) == 40);
+	CHECK(rec(&w, "t/1", 300) == 290);
+	CHECK(rec(&w, "t/1", 600) == 490);
+	CHECK(ctl(&w, "\"eof\"", NULL, "\"t/0\"") == 1);
+	CHECK(w.value == 590);
+	/* a partition at its end counts again at its next record */
+	CHECK(rec(&w, "t/0", 550) == 590);
+	CHECK(rec(&w, "t/1", 700) == 590);
+	CHECK(rec(&w, "t/0", 800) == 690);
+	/* all at their end: it holds */
+	CHECK(ctl(&w, "\"eof\"", NULL, "\"t/0\"") == 1);
+	CHECK(ctl(&w, "\"eof\"", NULL, "\"t/1\"") == 1);
+	CHECK(w.value == 690);
+	CHECK(ctl(&w, "\"checkpoint\"", NULL, NULL) == 0);
+	watermark_free(&w);
+}
+
+/* a new assignment: partitions left out stop counting */
+static void test_reassigned(void)
+{
+	struct watermark w;
+
+	watermark_init(&w, 0, 0);
+	CHECK(rec(&w, "t/0", 100) == 100);
+	CHECK(rec(&w, "t/1", 10) == 100);
+	CHECK(ctl(&w, "\"assigned\"", "[\"t/1\",\"t/2\"]", NULL) == 1);
+	CHECK(rec(&w, "t/1", 150) == 100); /* t/2 holds it */
+	CHECK(rec(&w, "t/2", 120) == 120);
+	watermark_free(&w);
+}
+
+/* a watermark control record moves it at once */
+static void test_control_watermark(void)
+{
+	struct watermark w;
+	struct json_value k = str("\"watermark\""), none = {0};
+
+	watermark_init(&w, 10, 0);
+	CHECK(rec(&w, "", 100) == 90);
+	CHECK(watermark_control(&w, &k, &none, &none, 1, 1000) == 1);
+	CHECK(w.value == 1000);
+	CHECK(watermark_control(&w, &k, &none, &none, 1, 500) == 1);
+	CHECK(w.value == 1000);
+	watermark_free(&w);
+}
+
+/* a silent partition stops holding it after the idle timeout */
+static void test_idle_timeout(void)
+{
+	struct watermark w;
+	struct timespec pause = {0, 700 * 1000 * 1000};
+
+	watermark_init(&w, 0, 500);
+	CHECK(ctl(&w, "\"assigned\"", "[\"t/0\",\"t/1\"]", NULL) == 1);
+	CHECK(rec(&w, "t/0", 100) == INT64_MIN);
+	nanosleep(&pause, NULL);
+	CHECK(rec(&w, "t/0", 110) == 110);
+	watermark_free(&w);
+}
+
+/* the partition name from --meta fields */
+static void test_partition_name(void)
+{
+	struct json_value topic = str("\"pl\\u0061ys\""),
+	                  part = {JSON_NUMBER, "3", 1, 0}, none = {0};
+	struct fx_buf b = {0};
+
+	topic.escaped = 1;
+	watermark_partition_name(&topic, &part, &b);
+	CHECK(b.len == 7 && memcmp(b.p, "plays/3", 7) == 0);
+	watermark_partition_name(&topic, &none, &b);
+	CHECK(b.len == 0);
+	fx_buf_free(&b);
+}
+
+int main(void)
+{
+	RUN(test_one_partition);
+	RUN(test_assigned_and_eof);
+	RUN(test_reassigned);
+	RUN(test_control_watermark);
+	RUN(test_idle_timeout);
+	RUN(test_partition_name);
+	return unit_done("test_watermark");
+}
