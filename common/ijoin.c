@@ -90,7 +90,7 @@ struct ijoin {
 	struct side l, r;
 	enum fx_time_unit unit;
 	struct fx_buf key, scratch, members, head, nulls, part, bytes;
-	struct item **partners; /* of the left record being written */
+	const struct item **partners; /* of the left record being written */
 	size_t cappartners;
 	struct record_writer out;
 };
@@ -313,7 +313,7 @@ static int write_left(struct ijoin *j, const struct item *l)
 			j->partners = fx_realloc(
 			    j->partners, j->cappartners * sizeof(*j->partners));
 		}
-		j->partners[n++] = (struct item *)it;
+		j->partners[n++] = it;
 	}
 	if (!n)
 		return j->o->left
@@ -343,8 +343,7 @@ static int advance(struct ijoin *j)
 		free(it);
 	}
 	while (j->r.nheap && !rc &&
-	       (f == INT64_MAX ||
-	        below(j->r.heap[0].t, sub_sat(f, j->o->within)))) {
+	       below(j->r.heap[0].t, sub_sat(f, j->o->within))) {
 		struct item *it = heap_pop(&j->r);
 
 		item_unlink(&j->r, it);
