@@ -15,6 +15,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/*
+ * The routing and CSV functions below return 0 (go on with the record), an
+ * exit status, or DROPPED: the record was bad and --on-error (skip, dlq)
+ * let the run go on without it. A dropped record must leave no trace: no
+ * directory, no file, no state for the next record.
+ */
+#define DROPPED (-1)
+
+static int dropped(int bad_record_status)
+{
+	return bad_record_status ? bad_record_status : DROPPED;
+}
+
 /* One output file: its final path, its temporary file and its writer. */
 struct out_file {
 	char *path; /* NULL for stdout */
@@ -37,7 +50,9 @@ struct file_sink {
 	struct strmap column_index; /* key -> index + 1 */
 	int columns_inferred;
 	struct json_value *row;
-	struct fx_buf line, scratch, key;
+	struct fx_buf line, scratch;
+	struct fx_buf key;          /* the record's directory under --dir */
+	struct fx_buf colname;      /* CSV: a key unescaped */
 	struct lineage_ds *dataset; /* --file or --dir */
 };
 
@@ -167,19 +182,20 @@ static void out_file_free(struct out_file *f, int remove_tmp)
 
 /* ---- CSV ---- */
 
+/* The header row (in fs->scratch: fs->line may hold the first row). */
 static void csv_header(struct file_sink *fs, struct record_writer *w)
 {
 	size_t i;
 
-	fx_buf_reset(&fs->line);
+	fx_buf_reset(&fs->scratch);
 	for (i = 0; i < fs->columns.n; i++) {
 		if (i)
-			fx_buf_addc(&fs->line, ',');
-		csv_write_field(&fs->line, fs->columns.v[i],
+			fx_buf_addc(&fs->scratch, ',');
+		csv_write_field(&fs->scratch, fs->columns.v[i],
 		                strlen(fs->columns.v[i]));
 	}
-	fx_buf_addc(&fs->line, '\n');
-	record_writer_write(w, fs->line.p, fs->line.len);
+	fx_buf_addc(&fs->scratch, '\n');
+	record_writer_write(w, fs->scratch.p, fs->scratch.len);
 }
 
 static void set_columns(struct file_sink *fs, struct fx_strlist *names)
@@ -208,14 +224,14 @@ static void infer_columns(struct file_sink *fs, const struct record *rec)
 	while (json_object_next(rec->p, rec->len, &pos, &m)) {
 		if (is_meta_key(&m.key) && !fs->o->keep_meta)
 			continue;
-		fx_buf_reset(&fs->key);
-		json_string_unescape(&m.key, &fs->key);
-		fx_buf_addc(&fs->key, 0);
-		if (!strmap_get(&fs->column_index, fs->key.p,
-		                fs->key.len - 1)) {
-			fx_strlist_push(&names, fs->key.p);
-			strmap_put(&fs->column_index, fs->key.p,
-			           fs->key.len - 1, (void *)1);
+		fx_buf_reset(&fs->colname);
+		json_string_unescape(&m.key, &fs->colname);
+		fx_buf_addc(&fs->colname, 0);
+		if (!strmap_get(&fs->column_index, fs->colname.p,
+		                fs->colname.len - 1)) {
+			fx_strlist_push(&names, fs->colname.p);
+			strmap_put(&fs->column_index, fs->colname.p,
+			           fs->colname.len - 1, (void *)1);
 		}
 	}
 	strmap_free(&fs->column_index);
@@ -244,8 +260,9 @@ static void csv_value(struct file_sink *fs, const struct json_value *v)
 	}
 }
 
-static int csv_row(struct file_sink *fs, struct out_file *f,
-                   const struct record *rec, const struct fx_where *where)
+/* The record's CSV row into fs->line, or DROPPED (or an exit status). */
+static int csv_row(struct file_sink *fs, const struct record *rec,
+                   const struct fx_where *where)
 {
 	struct json_member m;
 	size_t pos = 0, i;
@@ -259,22 +276,18 @@ static int csv_row(struct file_sink *fs, struct out_file *f,
 
 		if (is_meta_key(&m.key) && !fs->o->keep_meta)
 			continue;
-		fx_buf_reset(&fs->key);
-		json_string_unescape(&m.key, &fs->key);
-		col = (uintptr_t)strmap_get(&fs->column_index, fs->key.p,
-		                            fs->key.len);
+		fx_buf_reset(&fs->colname);
+		json_string_unescape(&m.key, &fs->colname);
+		col = (uintptr_t)strmap_get(&fs->column_index, fs->colname.p,
+		                            fs->colname.len);
 		if (col) {
 			fs->row[col - 1] = m.val;
 		} else if (fs->columns_inferred) {
-			fx_buf_addc(&fs->key, 0);
-			return fx_bad_record(
-			    fs->ctx, where, fs->key.p, rec->p, rec->len,
-			    "not a CSV column (columns come from the first record; use --columns)");
+			fx_buf_addc(&fs->colname, 0);
+			return dropped(fx_bad_record(
+			    fs->ctx, where, fs->colname.p, rec->p, rec->len,
+			    "not a CSV column (columns come from the first record; use --columns)"));
 		}
-	}
-	if (!f->header_done) {
-		csv_header(fs, &f->w);
-		f->header_done = 1;
 	}
 	fx_buf_reset(&fs->line);
 	for (i = 0; i < fs->columns.n; i++) {
@@ -283,7 +296,6 @@ static int csv_row(struct file_sink *fs, struct out_file *f,
 		csv_value(fs, &fs->row[i]);
 	}
 	fx_buf_addc(&fs->line, '\n');
-	record_writer_write(&f->w, fs->line.p, fs->line.len);
 	return 0;
 }
 
@@ -306,15 +318,15 @@ static int partition_dir(struct file_sink *fs, const struct record *rec,
 		fx_buf_addc(&fs->key, '=');
 		switch (v->type) {
 		case JSON_MISSING:
-			return fx_bad_record(
+			return dropped(fx_bad_record(
 			    fs->ctx, where, fs->paths.v[i].name, rec->p,
-			    rec->len, "missing (a partition field)");
+			    rec->len, "missing (a partition field)"));
 		case JSON_OBJECT:
 		case JSON_ARRAY:
-			return fx_bad_record(
+			return dropped(fx_bad_record(
 			    fs->ctx, where, fs->paths.v[i].name, rec->p,
 			    rec->len, "cannot partition by an %s",
-			    json_type_name(v->type));
+			    json_type_name(v->type)));
 		case JSON_NULL:
 			fx_partition_value_encode(&fs->key, "", 0);
 			break;
@@ -342,16 +354,20 @@ static const char *dest_problem(const char *d, size_t n)
 		return "a NUL byte in a directory name";
 	if (*d == '/')
 		return "an absolute path: must be relative to --dir";
-	for (; c < end; c = slash + 1) {
+	/* "a/" and "./a" name the directory "a" does: one name per directory */
+	for (;; c = slash + 1) {
 		slash = memchr(c, '/', (size_t)(end - c));
 		if (!slash)
 			slash = end;
 		if (slash == c)
 			return "an empty path component";
+		if (slash - c == 1 && c[0] == '.')
+			return "a '.' component";
 		if (slash - c == 2 && c[0] == '.' && c[1] == '.')
 			return "a '..' component: must stay under --dir";
+		if (slash == end)
+			return NULL;
 	}
-	return NULL;
 }
 
 /* Appends "DIR/_fx_dest" to fs->key, or reports the record bad. */
@@ -361,17 +377,17 @@ static int dest_dir(struct file_sink *fs, const struct record *rec,
 	const char *why;
 
 	if (v->type != JSON_STRING)
-		return fx_bad_record(
+		return dropped(fx_bad_record(
 		    fs->ctx, where, "_fx_dest", rec->p, rec->len,
 		    v->type == JSON_MISSING
 		        ? "missing: --dir without --partition routes by _fx_dest (fx-partition --files)"
-		        : "not a string");
+		        : "not a string"));
 	fx_buf_reset(&fs->scratch);
 	json_string_unescape(v, &fs->scratch);
 	why = dest_problem(fs->scratch.p, fs->scratch.len);
 	if (why)
-		return fx_bad_record(fs->ctx, where, "_fx_dest", rec->p,
-		                     rec->len, "%s", why);
+		return dropped(fx_bad_record(fs->ctx, where, "_fx_dest", rec->p,
+		                             rec->len, "%s", why));
 	fx_buf_reset(&fs->key);
 	fx_buf_adds(&fs->key, fs->o->dir);
 	fx_buf_addc(&fs->key, '/');
@@ -387,8 +403,8 @@ static int table_dest_dir(struct file_sink *fs, const struct record *rec,
 	const char *field, *why;
 
 	if (table_values_of(fs->o->table, vals, &fs->tv, &field, &why))
-		return fx_bad_record(fs->ctx, where, field, rec->p, rec->len,
-		                     "%s", why);
+		return dropped(fx_bad_record(fs->ctx, where, field, rec->p,
+		                             rec->len, "%s", why));
 	table_dir(fs->o->table, &fs->tv, &fs->scratch);
 	fx_buf_reset(&fs->key);
 	fx_buf_adds(&fs->key, fs->o->dir);
@@ -397,7 +413,7 @@ static int table_dest_dir(struct file_sink *fs, const struct record *rec,
 	return 0;
 }
 
-/* The directory of a record under --dir, in fs->key. */
+/* The directory of a record under --dir into fs->key, or DROPPED. */
 static int record_dir(struct file_sink *fs, const struct record *rec,
                       const struct json_value *vals,
                       const struct fx_where *where)
@@ -409,20 +425,24 @@ static int record_dir(struct file_sink *fs, const struct record *rec,
 	return dest_dir(fs, rec, &vals[0], where);
 }
 
+/* The file of the directory in fs->key (fs->key is left as it is). */
 static struct out_file *partition_file(struct file_sink *fs, int *rc)
 {
 	struct out_file *f = strmap_get(&fs->parts, fs->key.p, fs->key.len);
-	char *path;
+	char *dir, *path;
 
 	if (f)
 		return f;
-	fx_buf_addc(&fs->key, 0);
-	*rc = mkdir_p(fs->ctx, fs->key.p);
-	if (*rc)
+	dir = fx_strndup(fs->key.p, fs->key.len);
+	*rc = mkdir_p(fs->ctx, dir);
+	if (*rc) {
+		free(dir);
 		return NULL;
-	if (asprintf(&path, "%s/%s.%s", fs->key.p, fs->o->part_name,
+	}
+	if (asprintf(&path, "%s/%s.%s", dir, fs->o->part_name,
 	             fs->format == FORMAT_CSV ? "csv" : "ndjson") < 0)
 		fx_oom();
+	free(dir);
 	f = fx_malloc(sizeof(*f));
 	*rc = out_file_open(fs, f, path, 64 << 10);
 	free(path);
@@ -430,7 +450,7 @@ static struct out_file *partition_file(struct file_sink *fs, int *rc)
 		free(f);
 		return NULL;
 	}
-	strmap_put(&fs->parts, fs->key.p, fs->key.len - 1, f);
+	strmap_put(&fs->parts, fs->key.p, fs->key.len, f);
 	return f;
 }
 
@@ -519,16 +539,28 @@ int file_sink_write(struct file_sink *fs, const struct record *rec,
 
 	if (flags & JSON_SCAN_CONTROL)
 		return 0;
+	/* everything that can find the record bad comes before any output */
 	if (fs->o->dir) {
 		rc = record_dir(fs, rec, vals, where);
-		if (rc || fs->key.len == 0)
-			return rc;
+		if (rc)
+			return rc == DROPPED ? 0 : rc;
+	}
+	if (fs->format == FORMAT_CSV) {
+		rc = csv_row(fs, rec, where);
+		if (rc)
+			return rc == DROPPED ? 0 : rc;
+	}
+	if (fs->o->dir) {
 		f = partition_file(fs, &rc);
 		if (!f)
 			return rc;
 	}
 	if (fs->format == FORMAT_CSV) {
-		rc = csv_row(fs, f, rec, where);
+		if (!f->header_done) {
+			csv_header(fs, &f->w);
+			f->header_done = 1;
+		}
+		record_writer_write(&f->w, fs->line.p, fs->line.len);
 	} else if ((flags & JSON_SCAN_HAS_FX) && !fs->o->keep_meta) {
 		fx_buf_reset(&fs->line);
 		json_object_drop_fx(rec->p, rec->len, &fs->line);
@@ -541,7 +573,7 @@ int file_sink_write(struct file_sink *fs, const struct record *rec,
 		return record_writer_closed_pipe(&f->w) ? 0 : FX_EXIT_IO;
 	}
 	fs->ctx->st.records_out++;
-	return rc;
+	return 0;
 }
 
 static int close_all(struct file_sink *fs, int commit)
@@ -592,6 +624,7 @@ int file_sink_close(struct file_sink *fs, int commit)
 	fx_buf_free(&fs->line);
 	fx_buf_free(&fs->scratch);
 	fx_buf_free(&fs->key);
+	fx_buf_free(&fs->colname);
 	free(fs->row);
 	free(fs);
 	return rc;

@@ -27,10 +27,14 @@
  *
  * Routed output (--dir without --partition): DIR/DEST/PART.ndjson, DEST
  * being the record's "_fx_dest" (fx-partition --files), a relative path:
- * an absolute one, a ".." component, an empty one or a NUL byte is a bad
- * record. With a table (fx-sink --table T.json --dir DIR), DEST is the
+ * an absolute one, a "." or ".." component, an empty one (a trailing '/'
+ * too: one name per directory) or a NUL byte is a bad record. With a table (fx-sink --table T.json --dir DIR), DEST is the
  * table's directory for the record's partition values instead, and a
  * record without them is a bad record.
+ *
+ * A bad record, here or in the reader, is dropped whole under --on-error
+ * skip or dlq: it creates no directory and no file, and the records after
+ * it go where they would have gone without it.
  *
  * PART is --part-name
  * (default part-00000): a rerun replaces the partition's file, as INSERT

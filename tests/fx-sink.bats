@@ -10,6 +10,77 @@ teardown() {
 	fx_teardown_tmp
 }
 
+# sink_oracle MODE <IN: what fx-sink --dir should write for IN, computed by
+# Python from the same input: the files under want/, and the raw lines of
+# the bad records, in order, in want.bad. MODE: "partition" (--partition
+# os: null is __HIVE_DEFAULT_PARTITION__), "table" (a table whose files dir
+# is os={os}: null has no partition value) or "dest" (_fx_dest). The
+# partition values in the tests' inputs need no %XX escaping.
+sink_oracle() {
+	python3 /dev/fd/3 "$1" 3<<'EOF'
+import json, os, sys
+
+mode = sys.argv[1]
+files, bad = {}, []
+for raw in sys.stdin.read().split('\n')[:-1]:
+    try:
+        rec = json.loads(raw)
+    except ValueError:
+        rec = None
+    d = None
+    if isinstance(rec, dict) and mode == 'dest':
+        v = rec.get('_fx_dest')
+        if (isinstance(v, str) and v and not v.startswith('/')
+                and all(c not in ('', '.', '..') for c in v.split('/'))):
+            d = v
+    elif isinstance(rec, dict) and 'os' in rec:
+        v = rec['os']
+        if isinstance(v, str) and v:
+            d = 'os=' + v
+        elif isinstance(v, (bool, int)):
+            d = 'os=' + json.dumps(v)
+        elif v is None and mode == 'partition':
+            d = 'os=__HIVE_DEFAULT_PARTITION__'
+    if d is None:
+        bad.append(raw)
+        continue
+    if mode == 'dest':
+        raw = json.dumps({k: x for k, x in rec.items()
+                          if not k.startswith('_fx')}, separators=(',', ':'))
+    files.setdefault(d, []).append(raw)
+for d, lines in files.items():
+    os.makedirs('want/' + d)
+    with open('want/' + d + '/part-00000.ndjson', 'w') as f:
+        f.write(''.join(l + '\n' for l in lines))
+with open('want.bad', 'w') as f:
+    f.write(''.join(l + '\n' for l in bad))
+EOF
+}
+
+# with_bad_records N: stdin's lines with every Nth replaced by a bad record
+# of one of many shapes in turn (invalid JSON, not an object, a missing or
+# unusable partition field or _fx_dest).
+with_bad_records() {
+	python3 -c '
+import sys
+shapes = ["broken", "{\"id\":", "[1,2]", "{\"id\":-1}",
+          "{\"id\":-2,\"os\":{\"x\":1}}", "{\"id\":-3,\"os\":[\"a\"]}",
+          "{\"id\":-4,\"_fx_dest\":7}", "{\"id\":-5,\"_fx_dest\":\"/abs\"}",
+          "{\"id\":-6,\"_fx_dest\":\"a/../b\"}", "{\"id\":-7,\"_fx_dest\":\"\"}",
+          "{\"id\":-8,\"_fx_dest\":\"a//b\"}", "\"str\"", "{\"id\":-9,\"os\":null}",
+          "{\"id\":-10,\"_fx_dest\":\"t/web/\"}", "{\"id\":-11,\"_fx_dest\":\"./t/web\"}",
+          "{\"id\":-12,\"_fx_dest\":\"t/./ios\"}"]
+n = int(sys.argv[1])
+for i, line in enumerate(sys.stdin):
+    if i % n == n - 1:
+        line = shapes[(i // n) % len(shapes)] + "\n"
+    sys.stdout.write(line)
+' "$1"
+}
+
+# dlq_raw FILE: the raw bytes of each dead letter, one a line
+dlq_raw() { jq -r .raw "$1"; }
+
 @test "fx-consume | fx-sink returns every record byte-identical" {
 	gen 50000 11 >plays.ndjson
 	fx-consume plays.ndjson | fx-sink >out.ndjson
@@ -166,6 +237,88 @@ EOF
 	[ "$(cat w/os=ios/part-00000.ndjson)" = '{"os":"ios"}' ]
 	run jq -r ._fx_error dead
 	assert_output $'field "os": missing (a partition field)\nfield "os": cannot partition by an object'
+}
+
+@test "--on-error skip: a skipped record leaves no trace, the records after it go where they belong" {
+	printf '%s\n' '{"id":1,"os":"a"}' '{"id":2}' '{"id":3,"os":"b"}' 'broken' \
+		'{"id":4,"os":{"x":1}}' '{"id":5,"os":"a"}' >in
+	run --separate-stderr fx-sink --dir w --partition os --on-error skip <in
+	assert_success
+	run bash -c 'cd w && find . | sort'
+	assert_output - <<'EOF'
+.
+./os=a
+./os=a/part-00000.ndjson
+./os=b
+./os=b/part-00000.ndjson
+EOF
+	assert_equal "$(cat w/os=a/part-00000.ndjson)" $'{"id":1,"os":"a"}\n{"id":5,"os":"a"}'
+	assert_equal "$(cat w/os=b/part-00000.ndjson)" '{"id":3,"os":"b"}'
+	# routed by _fx_dest: the bad record after "a" went to "a" (twice
+	# opened, bytes of two records in one file, "cannot rename into place")
+	printf '%s\n' '{"id":1,"_fx_dest":"a"}' '{"id":2}' '{"id":3,"_fx_dest":"b"}' \
+		'{"id":4,"_fx_dest":"../x"}' '{"id":5,"_fx_dest":"a"}' >in
+	run --separate-stderr fx-sink --dir r --on-error skip <in
+	assert_success
+	assert_equal "$stderr" ''
+	run bash -c 'cd r && find . -type f | sort'
+	assert_output $'./a/part-00000.ndjson\n./b/part-00000.ndjson'
+	assert_equal "$(cat r/a/part-00000.ndjson)" $'{"id":1}\n{"id":5}'
+	assert_equal "$(cat r/b/part-00000.ndjson)" '{"id":3}'
+}
+
+@test "--dir --format csv: a record dropped as not fitting the columns creates no partition" {
+	printf '%s\n' '{"os":"a","n":1}' '{"os":"c","n":2,"x":3}' '{"os":"a","n":4}' >in
+	run --separate-stderr fx-sink --dir w --partition os --format csv --on-error dlq=dead <in
+	assert_success
+	run bash -c 'cd w && find . -type f | sort'
+	assert_output './os=a/part-00000.csv'
+	assert_equal "$(cat w/os=a/part-00000.csv)" $'os,n\na,1\na,4'
+	assert_equal "$(jq -c '[._fx_error, .raw]' dead)" '["field \"x\": not a CSV column (columns come from the first record; use --columns)","{\"os\":\"c\",\"n\":2,\"x\":3}"]'
+}
+
+@test "--dir --partition with bad records of every shape: the files are exactly the good records (Python oracle), skip and dlq" {
+	gen 20000 21 | with_bad_records 7 >in
+	sink_oracle partition <in
+	[ "$(wc -l <want.bad)" -gt 2000 ] || fail "too few bad records: $(wc -l <want.bad)"
+	run --separate-stderr fx-sink --dir w --partition os --on-error skip <in
+	assert_success
+	diff -r want w
+	run --separate-stderr fx-sink --dir d --partition os --on-error dlq=dead <in
+	assert_success
+	diff -r want d
+	dlq_raw dead | cmp - want.bad
+	# a bad record every second line, and as the very first one
+	rm -rf want w
+	gen 3000 22 | with_bad_records 2 | sed '1s/.*/{"no":"os"}/' >in
+	sink_oracle partition <in
+	fx-sink --dir w --partition os --on-error skip <in
+	diff -r want w
+}
+
+@test "--dir routed by _fx_dest with bad records of every shape: the files are exactly the good records (Python oracle)" {
+	gen 20000 23 | jq -c '. + {_fx_dest: ("t/" + .os)}' | with_bad_records 5 >in
+	sink_oracle dest <in
+	run --separate-stderr fx-sink --dir w --on-error dlq=dead <in
+	assert_success
+	diff -r want w
+	dlq_raw dead | cmp - want.bad
+	rm -rf w
+	fx-sink --dir w --on-error skip <in
+	diff -r want w
+}
+
+@test "--dir --table with bad records of every shape: the files are exactly the good records (Python oracle)" {
+	echo '{"name":"t","partition_by":[{"name":"os","field":"os"}],"files":{"dir":"os={os}"}}' >t.json
+	gen 20000 24 | with_bad_records 3 >in
+	sink_oracle table <in
+	run --separate-stderr fx-sink --table t.json --dir w --on-error dlq=dead <in
+	assert_success
+	diff -r want w
+	dlq_raw dead | cmp - want.bad
+	rm -rf w
+	fx-sink --table t.json --dir w --on-error skip <in
+	diff -r want w
 }
 
 @test "a rerun replaces a partition's file" {
