@@ -32,6 +32,14 @@ static int dropped(int bad_record_status)
 struct out_file {
 	char *path; /* NULL for stdout */
 	char *tmp;
+	/*
+	 * While the files are renamed into place: a second name (a hard link)
+	 * of the file that was at path, to put it back if a later rename
+	 * fails; NULL when there was none (old_errno 0) or it could not be
+	 * made (old_errno says why).
+	 */
+	char *old;
+	int old_errno;
 	int fd;
 	struct record_writer w;
 	int header_done;
@@ -51,9 +59,10 @@ struct file_sink {
 	int columns_inferred;
 	struct json_value *row;
 	struct fx_buf line, scratch;
-	struct fx_buf key;          /* the record's directory under --dir */
-	struct fx_buf colname;      /* CSV: a key unescaped */
-	struct lineage_ds *dataset; /* --file or --dir */
+	struct fx_buf key;           /* the record's directory under --dir */
+	struct fx_buf colname;       /* CSV: a key unescaped */
+	struct lineage_ds *dataset;  /* --file or --dir */
+	struct fx_strlist made_dirs; /* created by this run, in order */
 };
 
 static char *dir_of(const char *path)
@@ -64,7 +73,8 @@ static char *dir_of(const char *path)
 	return d;
 }
 
-static int mkdir_p(struct fx_ctx *ctx, const char *dir)
+/* Creates dir and its parents, remembering those it made. */
+static int mkdir_p(struct file_sink *fs, const char *dir)
 {
 	char *p = fx_strdup(dir), *s = p;
 	int rc = 0;
@@ -77,8 +87,10 @@ static int mkdir_p(struct fx_ctx *ctx, const char *dir)
 		if (c != '/' && c != 0)
 			continue;
 		*s = 0;
-		if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-			fx_warn(ctx, "%s: cannot create directory: %s", p,
+		if (mkdir(p, 0777) == 0) {
+			fx_strlist_push(&fs->made_dirs, p);
+		} else if (errno != EEXIST) {
+			fx_warn(fs->ctx, "%s: cannot create directory: %s", p,
 			        strerror(errno));
 			rc = FX_EXIT_IO;
 			break;
@@ -151,33 +163,115 @@ static int fsync_dir(const char *dir)
 	return rc;
 }
 
-static int out_file_publish(struct file_sink *fs, struct out_file *f)
+/*
+ * Closes the file without writing what is still buffered (the run is not
+ * committed) and removes its temporary file; a write error already met is
+ * reported. Returns 0 or FX_EXIT_IO.
+ */
+static int out_file_discard(struct out_file *f)
 {
-	char *dir;
+	int rc = 0;
 
-	if (rename(f->tmp, f->path) != 0) {
-		fx_warn(fs->ctx, "%s: cannot rename into place: %s", f->path,
-		        strerror(errno));
-		return FX_EXIT_IO;
-	}
-	dir = dir_of(f->path);
-	fsync_dir(dir);
-	free(dir);
-	return 0;
-}
-
-static void out_file_free(struct out_file *f, int remove_tmp)
-{
 	if (f->fd >= 0 && f->path) {
-		record_writer_close(&f->w);
+		f->w.len = 0;
+		rc = record_writer_close(&f->w);
 		close(f->fd);
 		f->fd = -1;
 	}
-	if (remove_tmp && f->tmp)
+	if (f->tmp)
 		unlink(f->tmp);
+	return rc;
+}
+
+static void out_file_free(struct out_file *f)
+{
+	out_file_discard(f);
 	free(f->path);
 	free(f->tmp);
-	f->path = f->tmp = NULL;
+	free(f->old);
+	f->path = f->tmp = f->old = NULL;
+}
+
+/* Gives the file now at f->path a second name, f->old, if there is one. */
+static void out_file_keep_old(struct out_file *f)
+{
+	const char *b = strrchr(f->path, '/');
+	char *dir = dir_of(f->path);
+
+	if (asprintf(&f->old, "%s/.%s.old-%ld", dir, b ? b + 1 : f->path,
+	             (long)getpid()) < 0)
+		fx_oom();
+	free(dir);
+	unlink(f->old);
+	f->old_errno = 0;
+	if (link(f->path, f->old) != 0) {
+		/* ENOENT: a new file; else (no hard links here) no way back */
+		if (errno != ENOENT)
+			f->old_errno = errno;
+		free(f->old);
+		f->old = NULL;
+	}
+}
+
+/* Undoes the rename of f: the old file back, or a new one removed. */
+static void out_file_put_back(struct file_sink *fs, struct out_file *f)
+{
+	if (f->old_errno) {
+		fx_warn(fs->ctx,
+		        "%s: replaced, cannot put the old file back (no second "
+		        "name for it: %s)",
+		        f->path, strerror(f->old_errno));
+	} else if (!f->old) {
+		if (unlink(f->path) != 0)
+			fx_warn(fs->ctx, "%s: cannot remove the new file: %s",
+			        f->path, strerror(errno));
+	} else if (rename(f->old, f->path) != 0) {
+		fx_warn(fs->ctx,
+		        "%s: cannot put the old file back: %s (it is %s)",
+		        f->path, strerror(errno), f->old);
+	}
+	/* put back, or the only copy of the old file, named in the message:
+	 * in both cases the second name must not be removed */
+	free(f->old);
+	f->old = NULL;
+}
+
+/*
+ * Renames every (synced) temporary file into place, as one step as far as
+ * POSIX allows: each old file first gets a second name, and if a rename
+ * fails the files renamed before it are put back. Then the directories
+ * are synced and the second names removed.
+ */
+static int publish_all(struct file_sink *fs, struct out_file **v, size_t n)
+{
+	size_t i, done;
+	int rc = 0;
+
+	for (i = 0; i < n; i++)
+		out_file_keep_old(v[i]);
+	for (done = 0; done < n; done++) {
+		if (rename(v[done]->tmp, v[done]->path) != 0) {
+			fx_warn(fs->ctx, "%s: cannot rename into place: %s",
+			        v[done]->path, strerror(errno));
+			rc = FX_EXIT_IO;
+			break;
+		}
+		free(v[done]->tmp);
+		v[done]->tmp = NULL;
+	}
+	for (i = 0; rc && i < done; i++)
+		out_file_put_back(fs, v[i]);
+	for (i = 0; i < n; i++) {
+		char *dir = dir_of(v[i]->path);
+
+		fsync_dir(dir);
+		free(dir);
+		if (v[i]->old && unlink(v[i]->old) == 0) {
+			free(v[i]->old);
+			v[i]->old = NULL;
+		}
+	}
+	return rc;
 }
 
 /* ---- CSV ---- */
@@ -434,7 +528,7 @@ static struct out_file *partition_file(struct file_sink *fs, int *rc)
 	if (f)
 		return f;
 	dir = fx_strndup(fs->key.p, fs->key.len);
-	*rc = mkdir_p(fs->ctx, dir);
+	*rc = mkdir_p(fs, dir);
 	if (*rc) {
 		free(dir);
 		return NULL;
@@ -576,37 +670,59 @@ int file_sink_write(struct file_sink *fs, const struct record *rec,
 	return 0;
 }
 
-static int close_all(struct file_sink *fs, int commit)
+/* Removes the directories this run made (those still empty). */
+static void remove_made_dirs(struct file_sink *fs)
 {
 	size_t i;
+
+	for (i = fs->made_dirs.n; i > 0; i--)
+		rmdir(fs->made_dirs.v[i - 1]);
+}
+
+/*
+ * Commits or abandons every file: all are flushed and synced before the
+ * first rename, so a failure before the renames replaces nothing; a failed
+ * rename puts back what was renamed (publish_all). A run that is not
+ * committed also removes the directories it made.
+ */
+static int close_files(struct file_sink *fs, int commit)
+{
+	struct out_file **v = fx_malloc((fs->parts.n + 1) * sizeof(*v));
+	size_t i, n = 0;
 	int rc = 0;
 
-	if (fs->single.path || fs->single.fd < 0) {
-		if (fs->single.path && commit)
-			rc = out_file_sync(fs, &fs->single);
-		for (i = 0; i < fs->parts.n && commit; i++) {
-			int r = out_file_sync(fs, fs->parts.entries[i].value);
+	if (fs->single.path)
+		v[n++] = &fs->single;
+	for (i = 0; i < fs->parts.n; i++)
+		v[n++] = fs->parts.entries[i].value;
+	for (i = 0; i < n; i++) {
+		int r = commit && !rc ? out_file_sync(fs, v[i])
+		                      : out_file_discard(v[i]);
 
-			if (r && !rc)
-				rc = r;
-		}
-		/* publish only when every file is safely on disk */
-		if (commit && !rc && fs->single.path)
-			rc = out_file_publish(fs, &fs->single);
-		for (i = 0; i < fs->parts.n && commit && !rc; i++)
-			rc = out_file_publish(fs, fs->parts.entries[i].value);
-		out_file_free(&fs->single, 1);
-		for (i = 0; i < fs->parts.n; i++) {
-			out_file_free(fs->parts.entries[i].value, 1);
-			free(fs->parts.entries[i].value);
-		}
-		if (commit && !rc && fs->o->dir)
-			fsync_dir(fs->o->dir);
-	} else {
-		fs->ctx->st.bytes_out += fs->single.w.bytes + fs->single.w.len;
-		rc = record_writer_close(&fs->single.w);
+		if (r && !rc)
+			rc = r;
 	}
+	if (commit && !rc)
+		rc = publish_all(fs, v, n);
+	if (commit && !rc && fs->o->dir)
+		fsync_dir(fs->o->dir);
+	for (i = 0; i < n; i++) {
+		out_file_free(v[i]);
+		if (v[i] != &fs->single)
+			free(v[i]);
+	}
+	free(v);
+	if (!commit || rc)
+		remove_made_dirs(fs);
 	return rc;
+}
+
+static int close_all(struct file_sink *fs, int commit)
+{
+	if (fs->single.path || fs->single.fd < 0)
+		return close_files(fs, commit);
+	fs->ctx->st.bytes_out += fs->single.w.bytes + fs->single.w.len;
+	return record_writer_close(&fs->single.w);
 }
 
 int file_sink_close(struct file_sink *fs, int commit)
@@ -625,6 +741,7 @@ int file_sink_close(struct file_sink *fs, int commit)
 	fx_buf_free(&fs->scratch);
 	fx_buf_free(&fs->key);
 	fx_buf_free(&fs->colname);
+	fx_strlist_free(&fs->made_dirs);
 	free(fs->row);
 	free(fs);
 	return rc;

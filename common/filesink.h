@@ -4,11 +4,14 @@
  *
  * Files are written atomically: each goes to a hidden temporary file in its
  * final directory (".NAME.tmp-PID"), and only file_sink_close(fs, 1)
- * flushes, fsyncs and renames them into place (then fsyncs the
- * directories). Until then, and after any error, a crash or SIGKILL, the
- * old files are untouched: a reader sees the old file or the new one, never
- * half of one. With partitions, all files are synced before the first
- * rename, so a failed write leaves every partition as it was.
+ * flushes and fsyncs them all, then renames them into place (then fsyncs
+ * the directories). Until then, and after any error, a crash or SIGKILL,
+ * the old files are untouched: a reader sees the old file or the new one,
+ * never half of one. The run's files are replaced together or not at all:
+ * before the renames each old file gets a second name (".NAME.old-PID", a
+ * hard link), and if a rename fails the files renamed before it are put
+ * back. A run that is not committed also removes the directories it made.
+ * (fx-sink(1), ATOMIC REPLACEMENT, says what each failure leaves.)
  *
  * Records: control records ({"_fx":…}) are not written; top-level "_fx*"
  * members are dropped unless keep_meta. NDJSON keeps each record's bytes.
@@ -28,9 +31,9 @@
  * Routed output (--dir without --partition): DIR/DEST/PART.ndjson, DEST
  * being the record's "_fx_dest" (fx-partition --files), a relative path:
  * an absolute one, a "." or ".." component, an empty one (a trailing '/'
- * too: one name per directory) or a NUL byte is a bad record. With a table (fx-sink --table T.json --dir DIR), DEST is the
- * table's directory for the record's partition values instead, and a
- * record without them is a bad record.
+ * too: one name per directory) or a NUL byte is a bad record. With a table
+ * (fx-sink --table T.json --dir DIR), DEST is the table's directory for the
+ * record's partition values instead, and a record without them is a bad record.
  *
  * A bad record, here or in the reader, is dropped whole under --on-error
  * skip or dlq: it creates no directory and no file, and the records after

@@ -231,7 +231,8 @@ EOF
 	run --separate-stderr fx-sink --dir w --partition os <in
 	assert_failure 1
 	assert_equal "$stderr" 'fx-sink: stdin:2: field "os": missing (a partition field)'
-	[ ! -e w/os=ios/part-00000.ndjson ]
+	# a failed run leaves nothing behind, not even the directories it made
+	[ ! -e w ] || fail "$(find w)"
 	run --separate-stderr fx-sink --dir w --partition os --on-error dlq=dead <in
 	assert_success
 	[ "$(cat w/os=ios/part-00000.ndjson)" = '{"os":"ios"}' ]
@@ -319,6 +320,52 @@ EOF
 	rm -rf w
 	fx-sink --table t.json --dir w --on-error skip <in
 	diff -r want w
+}
+
+# old_partitions DIR: partitions os=a and os=b holding "old a", "old b"
+old_partitions() {
+	mkdir -p "$1/os=a" "$1/os=b"
+	echo '{"old":"a"}' >"$1/os=a/part-00000.ndjson"
+	echo '{"old":"b"}' >"$1/os=b/part-00000.ndjson"
+}
+
+@test "--dir: a disk full in the second partition replaces nothing, creates nothing, leaves no temporary file" {
+	MNT=$T/small
+	mkdir "$MNT"
+	mount -t tmpfs -o size=256k tmpfs "$MNT"
+	old_partitions "$MNT/w"
+	{ echo '{"os":"a","n":1}'; gen 5000 25 | jq -c '.os = "b"'; echo '{"os":"c","n":2}'; } >in
+	[ "$(wc -c <in)" -gt 600000 ] || fail "input too small to fill the disk"
+	run --separate-stderr fx-sink --dir "$MNT/w" --partition os <in
+	assert_failure 3
+	assert_equal "$stderr" "fx-sink: $MNT/w/os=b/part-00000.ndjson: write error: No space left on device"
+	assert_equal "$(cat "$MNT/w/os=a/part-00000.ndjson")" '{"old":"a"}'
+	assert_equal "$(cat "$MNT/w/os=b/part-00000.ndjson")" '{"old":"b"}'
+	run bash -c "cd '$MNT/w' && find . | sort"
+	assert_output $'.\n./os=a\n./os=a/part-00000.ndjson\n./os=b\n./os=b/part-00000.ndjson'
+}
+
+@test "--dir: a rename that fails puts back the partitions renamed before it, and exits 3" {
+	old_partitions w
+	# the second partition's file cannot be replaced: a directory is there
+	rm w/os=b/part-00000.ndjson
+	mkdir -p w/os=b/part-00000.ndjson/x
+	printf '%s\n' '{"os":"a","n":1}' '{"os":"b","n":2}' '{"os":"c","n":3}' >in
+	run --separate-stderr fx-sink --dir w --partition os <in
+	assert_failure 3
+	assert_equal "$stderr" 'fx-sink: w/os=b/part-00000.ndjson: cannot rename into place: Is a directory'
+	assert_equal "$(cat w/os=a/part-00000.ndjson)" '{"old":"a"}'
+	run bash -c 'cd w && find . | sort'
+	assert_output $'.\n./os=a\n./os=a/part-00000.ndjson\n./os=b\n./os=b/part-00000.ndjson\n./os=b/part-00000.ndjson/x'
+	# and a partition that was new before the failure is gone again
+	rm -r w/os=b/part-00000.ndjson
+	mkdir -p w/os=c/part-00000.ndjson/x
+	run --separate-stderr fx-sink --dir w --partition os <in
+	assert_failure 3
+	assert_equal "$stderr" 'fx-sink: w/os=c/part-00000.ndjson: cannot rename into place: Is a directory'
+	assert_equal "$(cat w/os=a/part-00000.ndjson)" '{"old":"a"}'
+	run bash -c 'cd w && find . | sort'
+	assert_output $'.\n./os=a\n./os=a/part-00000.ndjson\n./os=b\n./os=c\n./os=c/part-00000.ndjson\n./os=c/part-00000.ndjson/x'
 }
 
 @test "a rerun replaces a partition's file" {
