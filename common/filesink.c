@@ -6,9 +6,12 @@
 #include "strmap.h"
 #include "writer.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -63,6 +66,7 @@ struct file_sink {
 	struct fx_buf colname;       /* CSV: a key unescaped */
 	struct lineage_ds *dataset;  /* --file or --dir */
 	struct fx_strlist made_dirs; /* created by this run, in order */
+	char *part_file;             /* --part-name with its extension */
 };
 
 static char *dir_of(const char *path)
@@ -103,17 +107,120 @@ static int mkdir_p(struct file_sink *fs, const char *dir)
 	return rc;
 }
 
+/*
+ * The file that writing path replaces: path itself or, through symbolic
+ * links, the file they end at (which need not exist yet), as `sed -i` and
+ * the shell's > do. Returns a new string, or NULL with errno set.
+ */
+static char *follow_links(const char *path)
+{
+	char *p = fx_strdup(path), target[PATH_MAX];
+	int hops;
+
+	for (hops = 0; hops < 40; hops++) {
+		struct stat st;
+		ssize_t n;
+		char *dir;
+
+		if (lstat(p, &st) != 0 || !S_ISLNK(st.st_mode))
+			return p;
+		n = readlink(p, target, sizeof(target));
+		if (n < 0 || (size_t)n >= sizeof(target)) {
+			if (n >= 0)
+				errno = ENAMETOOLONG;
+			free(p);
+			return NULL;
+		}
+		target[n] = 0;
+		dir = dir_of(p);
+		free(p);
+		if (target[0] == '/')
+			p = fx_strdup(target);
+		else if (asprintf(&p, "%s/%s", dir, target) < 0)
+			fx_oom();
+		free(dir);
+	}
+	free(p);
+	errno = ELOOP;
+	return NULL;
+}
+
+/*
+ * Removes the temporary files (and second names, see publish_all) of base
+ * in dir that runs which are gone left: ".BASE.tmp-PID" and
+ * ".BASE.old-PID" where PID is not a running process. A live process's
+ * files, and other names, stay.
+ */
+static void remove_stale_files(const char *dir, const char *base)
+{
+	DIR *d = opendir(dir);
+	size_t blen = strlen(base);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		const char *n = e->d_name, *digits;
+		char *end;
+		long pid;
+
+		if (n[0] != '.' || strncmp(n + 1, base, blen) != 0)
+			continue;
+		digits = n + 1 + blen;
+		if (strncmp(digits, ".tmp-", 5) && strncmp(digits, ".old-", 5))
+			continue;
+		digits += 5;
+		if (*digits < '1' || *digits > '9')
+			continue;
+		errno = 0;
+		pid = strtol(digits, &end, 10);
+		if (*end || errno || pid > INT_MAX || pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		unlinkat(dirfd(d), n, 0);
+	}
+	closedir(d);
+}
+
+/*
+ * A replaced file keeps its permission bits, owner and group (when we may
+ * set them), as `sed -i` does; a new one gets 0666 less the umask.
+ */
+static void keep_mode(int fd, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		return;
+	if (st.st_uid != geteuid() || st.st_gid != getegid()) {
+		/* not ours to give away: keep at least the group if we can */
+		if (fchown(fd, st.st_uid, st.st_gid) != 0 &&
+		    fchown(fd, (uid_t)-1, st.st_gid) != 0)
+			st.st_mode &=
+			    0777; /* no set-id bits for another owner */
+	}
+	fchmod(fd, st.st_mode & 07777);
+}
+
 static int out_file_open(struct file_sink *fs, struct out_file *f,
                          const char *path, size_t bufsize)
 {
-	char *dir = dir_of(path), *base = fx_strdup(path);
-	const char *b = strrchr(path, '/');
+	const char *b;
+	char *dir;
 
 	memset(f, 0, sizeof(*f));
-	f->path = fx_strdup(path);
-	free(base);
-	if (asprintf(&f->tmp, "%s/.%s.tmp-%ld", dir, b ? b + 1 : path,
-	             (long)getpid()) < 0)
+	f->path = follow_links(path);
+	if (!f->path) {
+		fx_warn(fs->ctx, "%s: cannot create: %s", path,
+		        strerror(errno));
+		return FX_EXIT_IO;
+	}
+	b = strrchr(f->path, '/');
+	b = b ? b + 1 : f->path;
+	dir = dir_of(f->path);
+	remove_stale_files(dir, b);
+	if (asprintf(&f->tmp, "%s/.%s.tmp-%ld", dir, b, (long)getpid()) < 0)
 		fx_oom();
 	free(dir);
 	f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
@@ -125,6 +232,7 @@ static int out_file_open(struct file_sink *fs, struct out_file *f,
 		f->path = f->tmp = NULL;
 		return FX_EXIT_IO;
 	}
+	keep_mode(f->fd, f->path);
 	record_writer_init(&f->w, fs->ctx, f->fd, f->path);
 	if (bufsize < f->w.cap)
 		f->w.cap = bufsize;
@@ -395,6 +503,57 @@ static int csv_row(struct file_sink *fs, const struct record *rec,
 
 /* ---- partitions ---- */
 
+/*
+ * The first component of the n bytes at p longer than a directory name may
+ * be (NAME_MAX), or NULL; *clen its length.
+ */
+static const char *long_component(const char *p, size_t n, size_t *clen)
+{
+	const char *end = p + n, *slash;
+
+	for (; p < end; p = slash + 1) {
+		slash = memchr(p, '/', (size_t)(end - p));
+		if (!slash)
+			slash = end;
+		if ((size_t)(slash - p) > NAME_MAX) {
+			*clen = (size_t)(slash - p);
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/* A directory name too long for the file system: a bad record. */
+static int too_long(struct file_sink *fs, const struct record *rec,
+                    const struct fx_where *where, const char *field,
+                    const char *name, size_t len)
+{
+	size_t shown = 40;
+
+	while (shown && ((unsigned char)name[shown] & 0xc0) == 0x80)
+		shown--; /* not in the middle of a UTF-8 character */
+	return dropped(fx_bad_record(
+	    fs->ctx, where, field, rec->p, rec->len,
+	    "too long for a directory name: \"%.*s...\" is %zu bytes, at most %d",
+	    (int)shown, name, len, NAME_MAX));
+}
+
+/*
+ * The whole path of the record's temporary file must fit in PATH_MAX (a
+ * bad record otherwise, field the partition field that made it long).
+ */
+static int path_too_long(struct file_sink *fs, const struct record *rec,
+                         const struct fx_where *where, const char *field)
+{
+	size_t n = fs->key.len + 1 + strlen(fs->part_file) + 32;
+
+	if (n < PATH_MAX)
+		return 0;
+	return dropped(fx_bad_record(
+	    fs->ctx, where, field, rec->p, rec->len,
+	    "the directory makes a path longer than %d bytes", PATH_MAX - 1));
+}
+
 /* Appends "f1=v1/f2=v2" for the record to fs->key, or reports it bad. */
 static int partition_dir(struct file_sink *fs, const struct record *rec,
                          const struct json_value *vals,
@@ -406,6 +565,7 @@ static int partition_dir(struct file_sink *fs, const struct record *rec,
 	fx_buf_adds(&fs->key, fs->o->dir);
 	for (i = 0; i < fs->paths.n; i++) {
 		const struct json_value *v = &vals[i];
+		size_t start = fs->key.len + 1;
 
 		fx_buf_addc(&fs->key, '/');
 		fx_buf_adds(&fs->key, fs->paths.v[i].name);
@@ -433,8 +593,11 @@ static int partition_dir(struct file_sink *fs, const struct record *rec,
 		default:
 			fx_partition_value_encode(&fs->key, v->p, v->len);
 		}
+		if (fs->key.len - start > NAME_MAX)
+			return too_long(fs, rec, where, fs->paths.v[i].name,
+			                fs->key.p + start, fs->key.len - start);
 	}
-	return 0;
+	return path_too_long(fs, rec, where, fs->paths.v[fs->paths.n - 1].name);
 }
 
 /* Is the directory d (n bytes) a relative path that stays under --dir? */
@@ -468,7 +631,8 @@ static const char *dest_problem(const char *d, size_t n)
 static int dest_dir(struct file_sink *fs, const struct record *rec,
                     const struct json_value *v, const struct fx_where *where)
 {
-	const char *why;
+	const char *why, *c;
+	size_t clen;
 
 	if (v->type != JSON_STRING)
 		return dropped(fx_bad_record(
@@ -482,11 +646,33 @@ static int dest_dir(struct file_sink *fs, const struct record *rec,
 	if (why)
 		return dropped(fx_bad_record(fs->ctx, where, "_fx_dest", rec->p,
 		                             rec->len, "%s", why));
+	c = long_component(fs->scratch.p, fs->scratch.len, &clen);
+	if (c)
+		return too_long(fs, rec, where, "_fx_dest", c, clen);
 	fx_buf_reset(&fs->key);
 	fx_buf_adds(&fs->key, fs->o->dir);
 	fx_buf_addc(&fs->key, '/');
 	fx_buf_add(&fs->key, fs->scratch.p, fs->scratch.len);
-	return 0;
+	return path_too_long(fs, rec, where, "_fx_dest");
+}
+
+/*
+ * The record field whose value is in the directory name c (clen bytes) the
+ * table made: the partition whose escaped value it holds (buf: scratch).
+ */
+static const char *table_field_in(struct file_sink *fs, const char *c,
+                                  size_t clen, struct fx_buf *buf)
+{
+	size_t i, n = table_nparts(fs->o->table);
+
+	for (i = 0; i < n; i++) {
+		fx_buf_reset(buf);
+		fx_partition_value_encode(buf, table_value(&fs->tv, i),
+		                          fs->tv.len[i]);
+		if (buf->len && memmem(c, clen, buf->p, buf->len))
+			return table_part(fs->o->table, i)->field;
+	}
+	return table_part(fs->o->table, 0)->field;
 }
 
 /* Appends "DIR/TABLE-DIR" to fs->key, or reports the record bad. */
@@ -494,17 +680,25 @@ static int table_dest_dir(struct file_sink *fs, const struct record *rec,
                           const struct json_value *vals,
                           const struct fx_where *where)
 {
-	const char *field, *why;
+	const char *field, *why, *c;
+	size_t clen, n;
 
 	if (table_values_of(fs->o->table, vals, &fs->tv, &field, &why))
 		return dropped(fx_bad_record(fs->ctx, where, field, rec->p,
 		                             rec->len, "%s", why));
 	table_dir(fs->o->table, &fs->tv, &fs->scratch);
+	c = long_component(fs->scratch.p, fs->scratch.len, &clen);
+	if (c)
+		return too_long(fs, rec, where,
+		                table_field_in(fs, c, clen, &fs->colname), c,
+		                clen);
 	fx_buf_reset(&fs->key);
 	fx_buf_adds(&fs->key, fs->o->dir);
 	fx_buf_addc(&fs->key, '/');
 	fx_buf_add(&fs->key, fs->scratch.p, fs->scratch.len);
-	return 0;
+	n = table_nparts(fs->o->table);
+	return path_too_long(fs, rec, where,
+	                     table_part(fs->o->table, n - 1)->field);
 }
 
 /* The directory of a record under --dir into fs->key, or DROPPED. */
@@ -533,8 +727,7 @@ static struct out_file *partition_file(struct file_sink *fs, int *rc)
 		free(dir);
 		return NULL;
 	}
-	if (asprintf(&path, "%s/%s.%s", dir, fs->o->part_name,
-	             fs->format == FORMAT_CSV ? "csv" : "ndjson") < 0)
+	if (asprintf(&path, "%s/%s", dir, fs->part_file) < 0)
 		fx_oom();
 	free(dir);
 	f = fx_malloc(sizeof(*f));
@@ -560,6 +753,53 @@ static void raise_fd_limit(void)
 }
 
 /* ---- the sink ---- */
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n > k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+/*
+ * The file name in each partition: --part-name as it is when it ends in an
+ * extension of the format (what fx-consume reads it as), else with the
+ * format's extension added. A name that says another format is a usage
+ * error, as is one too long to have a temporary name beside it.
+ */
+static char *part_file_name(struct fx_ctx *ctx, const char *name,
+                            enum file_format format)
+{
+	static const char *const ndjson[] = {".ndjson", ".jsonl", ".json"};
+	int csv = format == FORMAT_CSV, is_ndjson = 0;
+	char *file;
+	size_t i;
+
+	for (i = 0; i < sizeof(ndjson) / sizeof(ndjson[0]); i++)
+		is_ndjson |= ends_with(name, ndjson[i]);
+	if (ends_with(name, ".gz"))
+		fx_usage_error(ctx,
+		               "--part-name: '%s' is a gzip file name; fx-sink "
+		               "writes uncompressed files",
+		               name);
+	if (csv ? is_ndjson : ends_with(name, ".csv"))
+		fx_usage_error(ctx,
+		               "--part-name: '%s' is a%s file name, the output "
+		               "is %s (--format %s, or another name)",
+		               name, csv ? "n NDJSON" : " CSV",
+		               csv ? "CSV" : "NDJSON", csv ? "ndjson" : "csv");
+	if ((csv && ends_with(name, ".csv")) || (!csv && is_ndjson))
+		file = fx_strdup(name);
+	else if (asprintf(&file, "%s.%s", name, csv ? "csv" : "ndjson") < 0)
+		fx_oom();
+	/* ".NAME.tmp-PID" must be a legal name too */
+	if (strlen(file) + 16 > NAME_MAX)
+		fx_usage_error(ctx,
+		               "--part-name: '%s' is too long (at most %d "
+		               "bytes with its extension)",
+		               name, NAME_MAX - 16);
+	return file;
+}
 
 struct file_sink *file_sink_open(struct fx_ctx *ctx,
                                  const struct file_sink_opts *o)
@@ -596,6 +836,8 @@ struct file_sink *file_sink_open(struct fx_ctx *ctx,
 		fs->format = FORMAT_NDJSON;
 	if (o->columns.n)
 		set_columns(fs, (struct fx_strlist *)&o->columns);
+	if (o->dir)
+		fs->part_file = part_file_name(ctx, o->part_name, fs->format);
 	if (json_paths_init(&fs->paths, o->partition.v, o->partition.n, &err))
 		fx_usage_error(ctx, "--partition: %s", err);
 	if (o->dir && !o->partition.n && !o->table &&
@@ -742,6 +984,7 @@ int file_sink_close(struct file_sink *fs, int commit)
 	fx_buf_free(&fs->key);
 	fx_buf_free(&fs->colname);
 	fx_strlist_free(&fs->made_dirs);
+	free(fs->part_file);
 	free(fs->row);
 	free(fs);
 	return rc;

@@ -11,6 +11,11 @@
  * before the renames each old file gets a second name (".NAME.old-PID", a
  * hard link), and if a rename fails the files renamed before it are put
  * back. A run that is not committed also removes the directories it made.
+ * A replaced file keeps its mode (and owner and group, where allowed); a
+ * path that is a symbolic link is followed, and the file at its end is
+ * replaced in its own directory. Before creating a temporary file, the
+ * temporary files and second names of the same file left by processes that
+ * no longer run (a SIGKILL) are removed.
  * (fx-sink(1), ATOMIC REPLACEMENT, says what each failure leaves.)
  *
  * Records: control records ({"_fx":…}) are not written; top-level "_fx*"
@@ -25,7 +30,9 @@
  * Partitioned output: DIR/f1=v1/f2=v2/PART.ndjson, the values from the
  * record's fields (strings unescaped, numbers and booleans as written,
  * null as __HIVE_DEFAULT_PARTITION__, %XX-escaped, see filesrc.h). A
- * missing partition field or an object or array value is a bad record.
+ * missing partition field or an object or array value is a bad record, as
+ * is a directory name longer than NAME_MAX or a path longer than PATH_MAX
+ * (under --on-error skip the run goes on without the record).
  * The records keep their partition fields.
  *
  * Routed output (--dir without --partition): DIR/DEST/PART.ndjson, DEST
@@ -39,9 +46,10 @@
  * skip or dlq: it creates no directory and no file, and the records after
  * it go where they would have gone without it.
  *
- * PART is --part-name
- * (default part-00000): a rerun replaces the partition's file, as INSERT
- * OVERWRITE does; give each concurrent writer its own part name.
+ * PART is --part-name (default part-00000), with the format's extension
+ * added unless it has one (.ndjson .jsonl .json; .csv): a rerun replaces
+ * the partition's file, as INSERT OVERWRITE does; give each concurrent
+ * writer its own part name.
  */
 #ifndef FX_FILESINK_H
 #define FX_FILESINK_H

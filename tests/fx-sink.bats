@@ -411,6 +411,116 @@ EOF
 	cmp back.csv plays.csv
 }
 
+@test "--part-name with the format's extension is the whole file name" {
+	printf '%s\n' '{"os":"a","n":1}' >in
+	fx-sink --dir w --partition os --part-name run2.ndjson <in
+	fx-sink --dir w --partition os --part-name run3 <in
+	fx-sink --dir w --partition os --part-name run4.jsonl <in
+	fx-sink --dir w --partition os --part-name run5.csv --format csv <in
+	fx-sink --dir w --partition os --part-name run6.x --format csv <in
+	run bash -c 'cd w/os=a && ls -A'
+	assert_output $'run2.ndjson\nrun3.ndjson\nrun4.jsonl\nrun5.csv\nrun6.x.csv'
+	assert_equal "$(cat w/os=a/run2.ndjson)" '{"os":"a","n":1}'
+	# a name that says the other format would be read back wrong
+	run --separate-stderr fx-sink --dir v --partition os --part-name run7.csv <in
+	assert_failure 2
+	assert_equal "$stderr" "fx-sink: --part-name: 'run7.csv' is a CSV file name, the output is NDJSON (--format csv, or another name) (see 'fx-sink --help')"
+	[ ! -e v ] || fail "a usage error created v"
+}
+
+@test "a partition value too long for a directory name is a bad record, not the end of the run" {
+	long=$(printf 'x%.0s' $(seq 300))
+	printf '%s\n' '{"os":"a","n":1}' "{\"os\":\"$long\",\"n\":2}" '{"os":"b","n":3}' >in
+	run --separate-stderr fx-sink --dir w --partition os --on-error skip <in
+	assert_success
+	run bash -c 'cd w && find . -type f | sort'
+	assert_output $'./os=a/part-00000.ndjson\n./os=b/part-00000.ndjson'
+	assert_equal "$(cat w/os=b/part-00000.ndjson)" '{"os":"b","n":3}'
+	rm -rf w
+	run --separate-stderr fx-sink --dir w --partition os <in
+	assert_failure 1
+	assert_equal "$stderr" 'fx-sink: stdin:2: field "os": too long for a directory name: "os=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..." is 303 bytes, at most 255'
+	[ ! -e w ] || fail "a failed run left $(find w)"
+	# routed by _fx_dest, and by a table: the same
+	printf '%s\n' '{"_fx_dest":"a","n":1}' "{\"_fx_dest\":\"t/$long\",\"n\":2}" '{"_fx_dest":"b","n":3}' >in2
+	run --separate-stderr fx-sink --dir r --on-error dlq=dead <in2
+	assert_success
+	run bash -c 'cd r && find . -type f | sort'
+	assert_output $'./a/part-00000.ndjson\n./b/part-00000.ndjson'
+	assert_equal "$(jq -r ._fx_error dead)" 'field "_fx_dest": too long for a directory name: "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..." is 300 bytes, at most 255'
+	echo '{"name":"t","partition_by":[{"name":"os","field":"os"}],"files":{"dir":"t/os={os}"}}' >t.json
+	run --separate-stderr fx-sink --table t.json --dir tw --on-error dlq=dead2 <in
+	assert_success
+	run bash -c 'cd tw && find . -type f | sort'
+	assert_output $'./t/os=a/part-00000.ndjson\n./t/os=b/part-00000.ndjson'
+	assert_equal "$(jq -r ._fx_error dead2)" 'field "os": too long for a directory name: "os=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..." is 303 bytes, at most 255'
+}
+
+@test "--file keeps the replaced file's mode and owner, and writes through a symbolic link" {
+	echo '{"old":1}' >t.ndjson
+	chmod 600 t.ndjson
+	chown 1234:2345 t.ndjson
+	fx-sink --file t.ndjson <<<'{"a":1}'
+	assert_equal "$(cat t.ndjson)" '{"a":1}'
+	assert_equal "$(stat -c '%a %u:%g' t.ndjson)" '600 1234:2345'
+	# a new file: 0666 less the umask
+	(umask 027 && fx-sink --file new.ndjson <<<'{"a":1}')
+	assert_equal "$(stat -c %a new.ndjson)" 640
+	# a link (relative, to a link) is followed: the target is replaced in
+	# its own directory, the links stay
+	mkdir real
+	echo '{"old":1}' >real/t.ndjson
+	chmod 640 real/t.ndjson
+	ln -s real/t.ndjson link1
+	ln -s link1 link2.ndjson
+	fx-sink --file link2.ndjson <<<'{"a":2}'
+	assert_equal "$(readlink link2.ndjson) $(readlink link1)" 'link1 real/t.ndjson'
+	assert_equal "$(cat real/t.ndjson)" '{"a":2}'
+	assert_equal "$(stat -c %a real/t.ndjson)" 640
+	assert_equal "$(ls -A real)" t.ndjson
+	# a dangling link: its target is created
+	ln -s real/u.ndjson dangling
+	fx-sink --file dangling <<<'{"a":3}'
+	[ -L dangling ] || fail "dangling is no longer a link"
+	assert_equal "$(cat real/u.ndjson)" '{"a":3}'
+	# partition files keep their mode too
+	mkdir -p w/os=a
+	echo '{"old":1}' >w/os=a/part-00000.ndjson
+	chmod 604 w/os=a/part-00000.ndjson
+	fx-sink --dir w --partition os <<<'{"os":"a"}'
+	assert_equal "$(stat -c %a w/os=a/part-00000.ndjson)" 604
+}
+
+@test "a later run removes the temporary files a killed run left, and only those of dead processes" {
+	echo '{"old":true}' >t.ndjson
+	mkfifo in
+	fx-sink --file t.ndjson <in &
+	SINK_PID=$!
+	exec 5>in
+	gen 3000 26 >&5
+	# wait until it has its temporary file
+	for i in $(seq 50); do [ -e ".t.ndjson.tmp-$SINK_PID" ] && break; sleep 0.1; done
+	[ -e ".t.ndjson.tmp-$SINK_PID" ] || fail "no temporary file .t.ndjson.tmp-$SINK_PID"
+	kill -9 $SINK_PID
+	wait $SINK_PID || true
+	exec 5>&-
+	SINK_PID=
+	# a live process's temporary file (this shell's), another file's, and
+	# names not of the scheme stay
+	touch ".t.ndjson.tmp-$$" .t.ndjson.old-999999999 .u.ndjson.tmp-999999999 \
+		.t.ndjson.tmp-12x .t.ndjson.tmp-
+	fx-sink --file t.ndjson <<<'{"a":1}'
+	assert_equal "$(cat t.ndjson)" '{"a":1}'
+	run bash -c 'ls -A | sort'
+	assert_output "$(printf '%s\n' .t.ndjson.tmp- ".t.ndjson.tmp-$$" .t.ndjson.tmp-12x \
+		.u.ndjson.tmp-999999999 in t.ndjson | sort)"
+	# the same in a partition directory
+	mkdir -p w/os=a
+	touch w/os=a/.part-00000.ndjson.tmp-999999999
+	fx-sink --dir w --partition os <<<'{"os":"a"}'
+	assert_equal "$(ls -A w/os=a)" part-00000.ndjson
+}
+
 @test "usage errors exit 2" {
 	run --separate-stderr fx-sink --partition os
 	assert_failure 2
