@@ -103,9 +103,11 @@ dlq_raw() { jq -r .raw "$1"; }
 
 @test "--file writes the file atomically and leaves no temporary file" {
 	gen 20000 12 >plays.ndjson
-	fx-sink --file out/x.ndjson <plays.ndjson 2>err || true
 	# the directory must exist: fx-sink does not invent it for --file
-	grep -q 'out/x.ndjson: cannot create' err
+	run --separate-stderr fx-sink --file out/x.ndjson <plays.ndjson
+	assert_failure 3
+	assert_equal "$stderr" 'fx-sink: out/x.ndjson: cannot create: No such file or directory'
+	[ ! -e out ] || fail "out was created"
 	mkdir out
 	fx-sink --file out/x.ndjson <plays.ndjson
 	cmp out/x.ndjson plays.ndjson
@@ -129,7 +131,10 @@ dlq_raw() { jq -r .raw "$1"; }
 	SINK_PID=$!
 	exec 5>in
 	gen 5000 13 >&5
-	sleep 0.5
+	# killed mid-stream: once it has written part of its temporary file
+	tmp=".t.ndjson.tmp-$SINK_PID"
+	for i in $(seq 50); do [ -s "$tmp" ] && break; sleep 0.1; done
+	[ -s "$tmp" ] || fail "no data in $tmp: not killed mid-stream"
 	kill -9 $SINK_PID
 	wait $SINK_PID || true
 	exec 5>&-
@@ -218,7 +223,6 @@ k=7
 k=__HIVE_DEFAULT_PARTITION__
 k=a%2Fb%3Dc%25
 EOF
-	printf '%s\n' '{"n":1}' >w2.ndjson
 	mkdir -p "x/k=a%2Fb%3Dc%25" "x/k=__HIVE_DEFAULT_PARTITION__"
 	echo '{"n":1}' >"x/k=a%2Fb%3Dc%25/p.ndjson"
 	echo '{"n":2}' >"x/k=__HIVE_DEFAULT_PARTITION__/p.ndjson"
@@ -525,8 +529,16 @@ EOF
 	run --separate-stderr fx-sink --partition os
 	assert_failure 2
 	assert_equal "$stderr" "fx-sink: --partition needs --dir (see 'fx-sink --help')"
-	run --separate-stderr fx-sink --format parquet
+	run --separate-stderr fx-sink --format parquet </dev/null
 	assert_failure 2
-	run --separate-stderr fx-sink --file a --dir b --partition x
+	assert_equal "$stderr" "fx-sink: --format: expected ndjson or csv, got 'parquet' (see 'fx-sink --help')"
+	run --separate-stderr fx-sink --file a --dir b --partition x </dev/null
 	assert_failure 2
+	assert_equal "$stderr" "fx-sink: --file and --dir go separately (see 'fx-sink --help')"
+	run --separate-stderr fx-sink --dir b --part-name x/y </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "fx-sink: --part-name: must not contain '/' (see 'fx-sink --help')"
+	# nothing was created
+	run ls -A
+	assert_output ''
 }
