@@ -158,7 +158,8 @@ int main(int argc, char **argv)
 	    FX_OPT_LIST(0, "partition", &o.files.partition, "FIELDS",
 	                "partition fields for --dir (DIR/f1=v1/f2=v2/)"),
 	    FX_OPT_STRING(0, "part-name", &o.files.part_name, "NAME",
-	                  "file name in each partition (default part-00000)"),
+	                  "file name in each partition (default part-00000; "
+	                  ".ndjson or .csv added unless it has it)"),
 	    FX_OPT_STRING(
 	        0, "format", &o.format, "FMT",
 	        "ndjson or csv (default: by --file's extension, else ndjson)"),

@@ -6,19 +6,43 @@
 #include "strmap.h"
 #include "writer.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+/*
+ * The routing and CSV functions below return 0 (go on with the record), an
+ * exit status, or DROPPED: the record was bad and --on-error (skip, dlq)
+ * let the run go on without it. A dropped record must leave no trace: no
+ * directory, no file, no state for the next record.
+ */
+#define DROPPED (-1)
+
+static int dropped(int bad_record_status)
+{
+	return bad_record_status ? bad_record_status : DROPPED;
+}
+
 /* One output file: its final path, its temporary file and its writer. */
 struct out_file {
 	char *path; /* NULL for stdout */
 	char *tmp;
+	/*
+	 * While the files are renamed into place: a second name (a hard link)
+	 * of the file that was at path, to put it back if a later rename
+	 * fails; NULL when there was none (old_errno 0) or it could not be
+	 * made (old_errno says why).
+	 */
+	char *old;
+	int old_errno;
 	int fd;
 	struct record_writer w;
 	int header_done;
@@ -37,8 +61,12 @@ struct file_sink {
 	struct strmap column_index; /* key -> index + 1 */
 	int columns_inferred;
 	struct json_value *row;
-	struct fx_buf line, scratch, key;
-	struct lineage_ds *dataset; /* --file or --dir */
+	struct fx_buf line, scratch;
+	struct fx_buf key;           /* the record's directory under --dir */
+	struct fx_buf colname;       /* CSV: a key unescaped */
+	struct lineage_ds *dataset;  /* --file or --dir */
+	struct fx_strlist made_dirs; /* created by this run, in order */
+	char *part_file;             /* --part-name with its extension */
 };
 
 static char *dir_of(const char *path)
@@ -49,7 +77,8 @@ static char *dir_of(const char *path)
 	return d;
 }
 
-static int mkdir_p(struct fx_ctx *ctx, const char *dir)
+/* Creates dir and its parents, remembering those it made. */
+static int mkdir_p(struct file_sink *fs, const char *dir)
 {
 	char *p = fx_strdup(dir), *s = p;
 	int rc = 0;
@@ -62,8 +91,10 @@ static int mkdir_p(struct fx_ctx *ctx, const char *dir)
 		if (c != '/' && c != 0)
 			continue;
 		*s = 0;
-		if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-			fx_warn(ctx, "%s: cannot create directory: %s", p,
+		if (mkdir(p, 0777) == 0) {
+			fx_strlist_push(&fs->made_dirs, p);
+		} else if (errno != EEXIST) {
+			fx_warn(fs->ctx, "%s: cannot create directory: %s", p,
 			        strerror(errno));
 			rc = FX_EXIT_IO;
 			break;
@@ -76,17 +107,120 @@ static int mkdir_p(struct fx_ctx *ctx, const char *dir)
 	return rc;
 }
 
+/*
+ * The file that writing path replaces: path itself or, through symbolic
+ * links, the file they end at (which need not exist yet), as `sed -i` and
+ * the shell's > do. Returns a new string, or NULL with errno set.
+ */
+static char *follow_links(const char *path)
+{
+	char *p = fx_strdup(path), target[PATH_MAX];
+	int hops;
+
+	for (hops = 0; hops < 40; hops++) {
+		struct stat st;
+		ssize_t n;
+		char *dir;
+
+		if (lstat(p, &st) != 0 || !S_ISLNK(st.st_mode))
+			return p;
+		n = readlink(p, target, sizeof(target));
+		if (n < 0 || (size_t)n >= sizeof(target)) {
+			if (n >= 0)
+				errno = ENAMETOOLONG;
+			free(p);
+			return NULL;
+		}
+		target[n] = 0;
+		dir = dir_of(p);
+		free(p);
+		if (target[0] == '/')
+			p = fx_strdup(target);
+		else if (asprintf(&p, "%s/%s", dir, target) < 0)
+			fx_oom();
+		free(dir);
+	}
+	free(p);
+	errno = ELOOP;
+	return NULL;
+}
+
+/*
+ * Removes the temporary files (and second names, see publish_all) of base
+ * in dir that runs which are gone left: ".BASE.tmp-PID" and
+ * ".BASE.old-PID" where PID is not a running process. A live process's
+ * files, and other names, stay.
+ */
+static void remove_stale_files(const char *dir, const char *base)
+{
+	DIR *d = opendir(dir);
+	size_t blen = strlen(base);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		const char *n = e->d_name, *digits;
+		char *end;
+		long pid;
+
+		if (n[0] != '.' || strncmp(n + 1, base, blen) != 0)
+			continue;
+		digits = n + 1 + blen;
+		if (strncmp(digits, ".tmp-", 5) && strncmp(digits, ".old-", 5))
+			continue;
+		digits += 5;
+		if (*digits < '1' || *digits > '9')
+			continue;
+		errno = 0;
+		pid = strtol(digits, &end, 10);
+		if (*end || errno || pid > INT_MAX || pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		unlinkat(dirfd(d), n, 0);
+	}
+	closedir(d);
+}
+
+/*
+ * A replaced file keeps its permission bits, owner and group (when we may
+ * set them), as `sed -i` does; a new one gets 0666 less the umask.
+ */
+static void keep_mode(int fd, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		return;
+	if (st.st_uid != geteuid() || st.st_gid != getegid()) {
+		/* not ours to give away: keep at least the group if we can */
+		if (fchown(fd, st.st_uid, st.st_gid) != 0 &&
+		    fchown(fd, (uid_t)-1, st.st_gid) != 0)
+			st.st_mode &=
+			    0777; /* no set-id bits for another owner */
+	}
+	fchmod(fd, st.st_mode & 07777);
+}
+
 static int out_file_open(struct file_sink *fs, struct out_file *f,
                          const char *path, size_t bufsize)
 {
-	char *dir = dir_of(path), *base = fx_strdup(path);
-	const char *b = strrchr(path, '/');
+	const char *b;
+	char *dir;
 
 	memset(f, 0, sizeof(*f));
-	f->path = fx_strdup(path);
-	free(base);
-	if (asprintf(&f->tmp, "%s/.%s.tmp-%ld", dir, b ? b + 1 : path,
-	             (long)getpid()) < 0)
+	f->path = follow_links(path);
+	if (!f->path) {
+		fx_warn(fs->ctx, "%s: cannot create: %s", path,
+		        strerror(errno));
+		return FX_EXIT_IO;
+	}
+	b = strrchr(f->path, '/');
+	b = b ? b + 1 : f->path;
+	dir = dir_of(f->path);
+	remove_stale_files(dir, b);
+	if (asprintf(&f->tmp, "%s/.%s.tmp-%ld", dir, b, (long)getpid()) < 0)
 		fx_oom();
 	free(dir);
 	f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
@@ -98,6 +232,7 @@ static int out_file_open(struct file_sink *fs, struct out_file *f,
 		f->path = f->tmp = NULL;
 		return FX_EXIT_IO;
 	}
+	keep_mode(f->fd, f->path);
 	record_writer_init(&f->w, fs->ctx, f->fd, f->path);
 	if (bufsize < f->w.cap)
 		f->w.cap = bufsize;
@@ -136,50 +271,133 @@ static int fsync_dir(const char *dir)
 	return rc;
 }
 
-static int out_file_publish(struct file_sink *fs, struct out_file *f)
+/*
+ * Closes the file without writing what is still buffered (the run is not
+ * committed) and removes its temporary file; a write error already met is
+ * reported. Returns 0 or FX_EXIT_IO.
+ */
+static int out_file_discard(struct out_file *f)
 {
-	char *dir;
+	int rc = 0;
 
-	if (rename(f->tmp, f->path) != 0) {
-		fx_warn(fs->ctx, "%s: cannot rename into place: %s", f->path,
-		        strerror(errno));
-		return FX_EXIT_IO;
-	}
-	dir = dir_of(f->path);
-	fsync_dir(dir);
-	free(dir);
-	return 0;
-}
-
-static void out_file_free(struct out_file *f, int remove_tmp)
-{
 	if (f->fd >= 0 && f->path) {
-		record_writer_close(&f->w);
+		f->w.len = 0;
+		rc = record_writer_close(&f->w);
 		close(f->fd);
 		f->fd = -1;
 	}
-	if (remove_tmp && f->tmp)
+	if (f->tmp)
 		unlink(f->tmp);
+	return rc;
+}
+
+static void out_file_free(struct out_file *f)
+{
+	out_file_discard(f);
 	free(f->path);
 	free(f->tmp);
-	f->path = f->tmp = NULL;
+	free(f->old);
+	f->path = f->tmp = f->old = NULL;
+}
+
+/* Gives the file now at f->path a second name, f->old, if there is one. */
+static void out_file_keep_old(struct out_file *f)
+{
+	const char *b = strrchr(f->path, '/');
+	char *dir = dir_of(f->path);
+
+	if (asprintf(&f->old, "%s/.%s.old-%ld", dir, b ? b + 1 : f->path,
+	             (long)getpid()) < 0)
+		fx_oom();
+	free(dir);
+	unlink(f->old);
+	f->old_errno = 0;
+	if (link(f->path, f->old) != 0) {
+		/* ENOENT: a new file; else (no hard links here) no way back */
+		if (errno != ENOENT)
+			f->old_errno = errno;
+		free(f->old);
+		f->old = NULL;
+	}
+}
+
+/* Undoes the rename of f: the old file back, or a new one removed. */
+static void out_file_put_back(struct file_sink *fs, struct out_file *f)
+{
+	if (f->old_errno) {
+		fx_warn(fs->ctx,
+		        "%s: replaced, cannot put the old file back (no second "
+		        "name for it: %s)",
+		        f->path, strerror(f->old_errno));
+	} else if (!f->old) {
+		if (unlink(f->path) != 0)
+			fx_warn(fs->ctx, "%s: cannot remove the new file: %s",
+			        f->path, strerror(errno));
+	} else if (rename(f->old, f->path) != 0) {
+		fx_warn(fs->ctx,
+		        "%s: cannot put the old file back: %s (it is %s)",
+		        f->path, strerror(errno), f->old);
+	}
+	/* put back, or the only copy of the old file, named in the message:
+	 * in both cases the second name must not be removed */
+	free(f->old);
+	f->old = NULL;
+}
+
+/*
+ * Renames every (synced) temporary file into place, as one step as far as
+ * POSIX allows: each old file first gets a second name, and if a rename
+ * fails the files renamed before it are put back. Then the directories
+ * are synced and the second names removed.
+ */
+static int publish_all(struct file_sink *fs, struct out_file **v, size_t n)
+{
+	size_t i, done;
+	int rc = 0;
+
+	for (i = 0; i < n; i++)
+		out_file_keep_old(v[i]);
+	for (done = 0; done < n; done++) {
+		if (rename(v[done]->tmp, v[done]->path) != 0) {
+			fx_warn(fs->ctx, "%s: cannot rename into place: %s",
+			        v[done]->path, strerror(errno));
+			rc = FX_EXIT_IO;
+			break;
+		}
+		free(v[done]->tmp);
+		v[done]->tmp = NULL;
+	}
+	for (i = 0; rc && i < done; i++)
+		out_file_put_back(fs, v[i]);
+	for (i = 0; i < n; i++) {
+		char *dir = dir_of(v[i]->path);
+
+		fsync_dir(dir);
+		free(dir);
+		if (v[i]->old && unlink(v[i]->old) == 0) {
+			free(v[i]->old);
+			v[i]->old = NULL;
+		}
+	}
+	return rc;
 }
 
 /* ---- CSV ---- */
 
+/* The header row (in fs->scratch: fs->line may hold the first row). */
 static void csv_header(struct file_sink *fs, struct record_writer *w)
 {
 	size_t i;
 
-	fx_buf_reset(&fs->line);
+	fx_buf_reset(&fs->scratch);
 	for (i = 0; i < fs->columns.n; i++) {
 		if (i)
-			fx_buf_addc(&fs->line, ',');
-		csv_write_field(&fs->line, fs->columns.v[i],
+			fx_buf_addc(&fs->scratch, ',');
+		csv_write_field(&fs->scratch, fs->columns.v[i],
 		                strlen(fs->columns.v[i]));
 	}
-	fx_buf_addc(&fs->line, '\n');
-	record_writer_write(w, fs->line.p, fs->line.len);
+	fx_buf_addc(&fs->scratch, '\n');
+	record_writer_write(w, fs->scratch.p, fs->scratch.len);
 }
 
 static void set_columns(struct file_sink *fs, struct fx_strlist *names)
@@ -208,14 +426,14 @@ static void infer_columns(struct file_sink *fs, const struct record *rec)
 	while (json_object_next(rec->p, rec->len, &pos, &m)) {
 		if (is_meta_key(&m.key) && !fs->o->keep_meta)
 			continue;
-		fx_buf_reset(&fs->key);
-		json_string_unescape(&m.key, &fs->key);
-		fx_buf_addc(&fs->key, 0);
-		if (!strmap_get(&fs->column_index, fs->key.p,
-		                fs->key.len - 1)) {
-			fx_strlist_push(&names, fs->key.p);
-			strmap_put(&fs->column_index, fs->key.p,
-			           fs->key.len - 1, (void *)1);
+		fx_buf_reset(&fs->colname);
+		json_string_unescape(&m.key, &fs->colname);
+		fx_buf_addc(&fs->colname, 0);
+		if (!strmap_get(&fs->column_index, fs->colname.p,
+		                fs->colname.len - 1)) {
+			fx_strlist_push(&names, fs->colname.p);
+			strmap_put(&fs->column_index, fs->colname.p,
+			           fs->colname.len - 1, (void *)1);
 		}
 	}
 	strmap_free(&fs->column_index);
@@ -244,8 +462,9 @@ static void csv_value(struct file_sink *fs, const struct json_value *v)
 	}
 }
 
-static int csv_row(struct file_sink *fs, struct out_file *f,
-                   const struct record *rec, const struct fx_where *where)
+/* The record's CSV row into fs->line, or DROPPED (or an exit status). */
+static int csv_row(struct file_sink *fs, const struct record *rec,
+                   const struct fx_where *where)
 {
 	struct json_member m;
 	size_t pos = 0, i;
@@ -259,22 +478,18 @@ static int csv_row(struct file_sink *fs, struct out_file *f,
 
 		if (is_meta_key(&m.key) && !fs->o->keep_meta)
 			continue;
-		fx_buf_reset(&fs->key);
-		json_string_unescape(&m.key, &fs->key);
-		col = (uintptr_t)strmap_get(&fs->column_index, fs->key.p,
-		                            fs->key.len);
+		fx_buf_reset(&fs->colname);
+		json_string_unescape(&m.key, &fs->colname);
+		col = (uintptr_t)strmap_get(&fs->column_index, fs->colname.p,
+		                            fs->colname.len);
 		if (col) {
 			fs->row[col - 1] = m.val;
 		} else if (fs->columns_inferred) {
-			fx_buf_addc(&fs->key, 0);
-			return fx_bad_record(
-			    fs->ctx, where, fs->key.p, rec->p, rec->len,
-			    "not a CSV column (columns come from the first record; use --columns)");
+			fx_buf_addc(&fs->colname, 0);
+			return dropped(fx_bad_record(
+			    fs->ctx, where, fs->colname.p, rec->p, rec->len,
+			    "not a CSV column (columns come from the first record; use --columns)"));
 		}
-	}
-	if (!f->header_done) {
-		csv_header(fs, &f->w);
-		f->header_done = 1;
 	}
 	fx_buf_reset(&fs->line);
 	for (i = 0; i < fs->columns.n; i++) {
@@ -283,11 +498,61 @@ static int csv_row(struct file_sink *fs, struct out_file *f,
 		csv_value(fs, &fs->row[i]);
 	}
 	fx_buf_addc(&fs->line, '\n');
-	record_writer_write(&f->w, fs->line.p, fs->line.len);
 	return 0;
 }
 
 /* ---- partitions ---- */
+
+/*
+ * The first component of the n bytes at p longer than a directory name may
+ * be (NAME_MAX), or NULL; *clen its length.
+ */
+static const char *long_component(const char *p, size_t n, size_t *clen)
+{
+	const char *end = p + n, *slash;
+
+	for (; p < end; p = slash + 1) {
+		slash = memchr(p, '/', (size_t)(end - p));
+		if (!slash)
+			slash = end;
+		if ((size_t)(slash - p) > NAME_MAX) {
+			*clen = (size_t)(slash - p);
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/* A directory name too long for the file system: a bad record. */
+static int too_long(struct file_sink *fs, const struct record *rec,
+                    const struct fx_where *where, const char *field,
+                    const char *name, size_t len)
+{
+	size_t shown = 40;
+
+	while (shown && ((unsigned char)name[shown] & 0xc0) == 0x80)
+		shown--; /* not in the middle of a UTF-8 character */
+	return dropped(fx_bad_record(
+	    fs->ctx, where, field, rec->p, rec->len,
+	    "too long for a directory name: \"%.*s...\" is %zu bytes, at most %d",
+	    (int)shown, name, len, NAME_MAX));
+}
+
+/*
+ * The whole path of the record's temporary file must fit in PATH_MAX (a
+ * bad record otherwise, field the partition field that made it long).
+ */
+static int path_too_long(struct file_sink *fs, const struct record *rec,
+                         const struct fx_where *where, const char *field)
+{
+	size_t n = fs->key.len + 1 + strlen(fs->part_file) + 32;
+
+	if (n < PATH_MAX)
+		return 0;
+	return dropped(fx_bad_record(
+	    fs->ctx, where, field, rec->p, rec->len,
+	    "the directory makes a path longer than %d bytes", PATH_MAX - 1));
+}
 
 /* Appends "f1=v1/f2=v2" for the record to fs->key, or reports it bad. */
 static int partition_dir(struct file_sink *fs, const struct record *rec,
@@ -300,21 +565,22 @@ static int partition_dir(struct file_sink *fs, const struct record *rec,
 	fx_buf_adds(&fs->key, fs->o->dir);
 	for (i = 0; i < fs->paths.n; i++) {
 		const struct json_value *v = &vals[i];
+		size_t start = fs->key.len + 1;
 
 		fx_buf_addc(&fs->key, '/');
 		fx_buf_adds(&fs->key, fs->paths.v[i].name);
 		fx_buf_addc(&fs->key, '=');
 		switch (v->type) {
 		case JSON_MISSING:
-			return fx_bad_record(
+			return dropped(fx_bad_record(
 			    fs->ctx, where, fs->paths.v[i].name, rec->p,
-			    rec->len, "missing (a partition field)");
+			    rec->len, "missing (a partition field)"));
 		case JSON_OBJECT:
 		case JSON_ARRAY:
-			return fx_bad_record(
+			return dropped(fx_bad_record(
 			    fs->ctx, where, fs->paths.v[i].name, rec->p,
 			    rec->len, "cannot partition by an %s",
-			    json_type_name(v->type));
+			    json_type_name(v->type)));
 		case JSON_NULL:
 			fx_partition_value_encode(&fs->key, "", 0);
 			break;
@@ -327,8 +593,11 @@ static int partition_dir(struct file_sink *fs, const struct record *rec,
 		default:
 			fx_partition_value_encode(&fs->key, v->p, v->len);
 		}
+		if (fs->key.len - start > NAME_MAX)
+			return too_long(fs, rec, where, fs->paths.v[i].name,
+			                fs->key.p + start, fs->key.len - start);
 	}
-	return 0;
+	return path_too_long(fs, rec, where, fs->paths.v[fs->paths.n - 1].name);
 }
 
 /* Is the directory d (n bytes) a relative path that stays under --dir? */
@@ -342,41 +611,68 @@ static const char *dest_problem(const char *d, size_t n)
 		return "a NUL byte in a directory name";
 	if (*d == '/')
 		return "an absolute path: must be relative to --dir";
-	for (; c < end; c = slash + 1) {
+	/* "a/" and "./a" name the directory "a" does: one name per directory */
+	for (;; c = slash + 1) {
 		slash = memchr(c, '/', (size_t)(end - c));
 		if (!slash)
 			slash = end;
 		if (slash == c)
 			return "an empty path component";
+		if (slash - c == 1 && c[0] == '.')
+			return "a '.' component";
 		if (slash - c == 2 && c[0] == '.' && c[1] == '.')
 			return "a '..' component: must stay under --dir";
+		if (slash == end)
+			return NULL;
 	}
-	return NULL;
 }
 
 /* Appends "DIR/_fx_dest" to fs->key, or reports the record bad. */
 static int dest_dir(struct file_sink *fs, const struct record *rec,
                     const struct json_value *v, const struct fx_where *where)
 {
-	const char *why;
+	const char *why, *c;
+	size_t clen;
 
 	if (v->type != JSON_STRING)
-		return fx_bad_record(
+		return dropped(fx_bad_record(
 		    fs->ctx, where, "_fx_dest", rec->p, rec->len,
 		    v->type == JSON_MISSING
 		        ? "missing: --dir without --partition routes by _fx_dest (fx-partition --files)"
-		        : "not a string");
+		        : "not a string"));
 	fx_buf_reset(&fs->scratch);
 	json_string_unescape(v, &fs->scratch);
 	why = dest_problem(fs->scratch.p, fs->scratch.len);
 	if (why)
-		return fx_bad_record(fs->ctx, where, "_fx_dest", rec->p,
-		                     rec->len, "%s", why);
+		return dropped(fx_bad_record(fs->ctx, where, "_fx_dest", rec->p,
+		                             rec->len, "%s", why));
+	c = long_component(fs->scratch.p, fs->scratch.len, &clen);
+	if (c)
+		return too_long(fs, rec, where, "_fx_dest", c, clen);
 	fx_buf_reset(&fs->key);
 	fx_buf_adds(&fs->key, fs->o->dir);
 	fx_buf_addc(&fs->key, '/');
 	fx_buf_add(&fs->key, fs->scratch.p, fs->scratch.len);
-	return 0;
+	return path_too_long(fs, rec, where, "_fx_dest");
+}
+
+/*
+ * The record field whose value is in the directory name c (clen bytes) the
+ * table made: the partition whose escaped value it holds (buf: scratch).
+ */
+static const char *table_field_in(struct file_sink *fs, const char *c,
+                                  size_t clen, struct fx_buf *buf)
+{
+	size_t i, n = table_nparts(fs->o->table);
+
+	for (i = 0; i < n; i++) {
+		fx_buf_reset(buf);
+		fx_partition_value_encode(buf, table_value(&fs->tv, i),
+		                          fs->tv.len[i]);
+		if (buf->len && memmem(c, clen, buf->p, buf->len))
+			return table_part(fs->o->table, i)->field;
+	}
+	return table_part(fs->o->table, 0)->field;
 }
 
 /* Appends "DIR/TABLE-DIR" to fs->key, or reports the record bad. */
@@ -384,20 +680,28 @@ static int table_dest_dir(struct file_sink *fs, const struct record *rec,
                           const struct json_value *vals,
                           const struct fx_where *where)
 {
-	const char *field, *why;
+	const char *field, *why, *c;
+	size_t clen, n;
 
 	if (table_values_of(fs->o->table, vals, &fs->tv, &field, &why))
-		return fx_bad_record(fs->ctx, where, field, rec->p, rec->len,
-		                     "%s", why);
+		return dropped(fx_bad_record(fs->ctx, where, field, rec->p,
+		                             rec->len, "%s", why));
 	table_dir(fs->o->table, &fs->tv, &fs->scratch);
+	c = long_component(fs->scratch.p, fs->scratch.len, &clen);
+	if (c)
+		return too_long(fs, rec, where,
+		                table_field_in(fs, c, clen, &fs->colname), c,
+		                clen);
 	fx_buf_reset(&fs->key);
 	fx_buf_adds(&fs->key, fs->o->dir);
 	fx_buf_addc(&fs->key, '/');
 	fx_buf_add(&fs->key, fs->scratch.p, fs->scratch.len);
-	return 0;
+	n = table_nparts(fs->o->table);
+	return path_too_long(fs, rec, where,
+	                     table_part(fs->o->table, n - 1)->field);
 }
 
-/* The directory of a record under --dir, in fs->key. */
+/* The directory of a record under --dir into fs->key, or DROPPED. */
 static int record_dir(struct file_sink *fs, const struct record *rec,
                       const struct json_value *vals,
                       const struct fx_where *where)
@@ -409,20 +713,23 @@ static int record_dir(struct file_sink *fs, const struct record *rec,
 	return dest_dir(fs, rec, &vals[0], where);
 }
 
+/* The file of the directory in fs->key (fs->key is left as it is). */
 static struct out_file *partition_file(struct file_sink *fs, int *rc)
 {
 	struct out_file *f = strmap_get(&fs->parts, fs->key.p, fs->key.len);
-	char *path;
+	char *dir, *path;
 
 	if (f)
 		return f;
-	fx_buf_addc(&fs->key, 0);
-	*rc = mkdir_p(fs->ctx, fs->key.p);
-	if (*rc)
+	dir = fx_strndup(fs->key.p, fs->key.len);
+	*rc = mkdir_p(fs, dir);
+	if (*rc) {
+		free(dir);
 		return NULL;
-	if (asprintf(&path, "%s/%s.%s", fs->key.p, fs->o->part_name,
-	             fs->format == FORMAT_CSV ? "csv" : "ndjson") < 0)
+	}
+	if (asprintf(&path, "%s/%s", dir, fs->part_file) < 0)
 		fx_oom();
+	free(dir);
 	f = fx_malloc(sizeof(*f));
 	*rc = out_file_open(fs, f, path, 64 << 10);
 	free(path);
@@ -430,7 +737,7 @@ static struct out_file *partition_file(struct file_sink *fs, int *rc)
 		free(f);
 		return NULL;
 	}
-	strmap_put(&fs->parts, fs->key.p, fs->key.len - 1, f);
+	strmap_put(&fs->parts, fs->key.p, fs->key.len, f);
 	return f;
 }
 
@@ -446,6 +753,53 @@ static void raise_fd_limit(void)
 }
 
 /* ---- the sink ---- */
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n > k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+/*
+ * The file name in each partition: --part-name as it is when it ends in an
+ * extension of the format (what fx-consume reads it as), else with the
+ * format's extension added. A name that says another format is a usage
+ * error, as is one too long to have a temporary name beside it.
+ */
+static char *part_file_name(struct fx_ctx *ctx, const char *name,
+                            enum file_format format)
+{
+	static const char *const ndjson[] = {".ndjson", ".jsonl", ".json"};
+	int csv = format == FORMAT_CSV, is_ndjson = 0;
+	char *file;
+	size_t i;
+
+	for (i = 0; i < sizeof(ndjson) / sizeof(ndjson[0]); i++)
+		is_ndjson |= ends_with(name, ndjson[i]);
+	if (ends_with(name, ".gz"))
+		fx_usage_error(ctx,
+		               "--part-name: '%s' is a gzip file name; fx-sink "
+		               "writes uncompressed files",
+		               name);
+	if (csv ? is_ndjson : ends_with(name, ".csv"))
+		fx_usage_error(ctx,
+		               "--part-name: '%s' is a%s file name, the output "
+		               "is %s (--format %s, or another name)",
+		               name, csv ? "n NDJSON" : " CSV",
+		               csv ? "CSV" : "NDJSON", csv ? "ndjson" : "csv");
+	if ((csv && ends_with(name, ".csv")) || (!csv && is_ndjson))
+		file = fx_strdup(name);
+	else if (asprintf(&file, "%s.%s", name, csv ? "csv" : "ndjson") < 0)
+		fx_oom();
+	/* ".NAME.tmp-PID" must be a legal name too */
+	if (strlen(file) + 16 > NAME_MAX)
+		fx_usage_error(ctx,
+		               "--part-name: '%s' is too long (at most %d "
+		               "bytes with its extension)",
+		               name, NAME_MAX - 16);
+	return file;
+}
 
 struct file_sink *file_sink_open(struct fx_ctx *ctx,
                                  const struct file_sink_opts *o)
@@ -482,6 +836,8 @@ struct file_sink *file_sink_open(struct fx_ctx *ctx,
 		fs->format = FORMAT_NDJSON;
 	if (o->columns.n)
 		set_columns(fs, (struct fx_strlist *)&o->columns);
+	if (o->dir)
+		fs->part_file = part_file_name(ctx, o->part_name, fs->format);
 	if (json_paths_init(&fs->paths, o->partition.v, o->partition.n, &err))
 		fx_usage_error(ctx, "--partition: %s", err);
 	if (o->dir && !o->partition.n && !o->table &&
@@ -519,16 +875,28 @@ int file_sink_write(struct file_sink *fs, const struct record *rec,
 
 	if (flags & JSON_SCAN_CONTROL)
 		return 0;
+	/* everything that can find the record bad comes before any output */
 	if (fs->o->dir) {
 		rc = record_dir(fs, rec, vals, where);
-		if (rc || fs->key.len == 0)
-			return rc;
+		if (rc)
+			return rc == DROPPED ? 0 : rc;
+	}
+	if (fs->format == FORMAT_CSV) {
+		rc = csv_row(fs, rec, where);
+		if (rc)
+			return rc == DROPPED ? 0 : rc;
+	}
+	if (fs->o->dir) {
 		f = partition_file(fs, &rc);
 		if (!f)
 			return rc;
 	}
 	if (fs->format == FORMAT_CSV) {
-		rc = csv_row(fs, f, rec, where);
+		if (!f->header_done) {
+			csv_header(fs, &f->w);
+			f->header_done = 1;
+		}
+		record_writer_write(&f->w, fs->line.p, fs->line.len);
 	} else if ((flags & JSON_SCAN_HAS_FX) && !fs->o->keep_meta) {
 		fx_buf_reset(&fs->line);
 		json_object_drop_fx(rec->p, rec->len, &fs->line);
@@ -541,40 +909,62 @@ int file_sink_write(struct file_sink *fs, const struct record *rec,
 		return record_writer_closed_pipe(&f->w) ? 0 : FX_EXIT_IO;
 	}
 	fs->ctx->st.records_out++;
+	return 0;
+}
+
+/* Removes the directories this run made (those still empty). */
+static void remove_made_dirs(struct file_sink *fs)
+{
+	size_t i;
+
+	for (i = fs->made_dirs.n; i > 0; i--)
+		rmdir(fs->made_dirs.v[i - 1]);
+}
+
+/*
+ * Commits or abandons every file: all are flushed and synced before the
+ * first rename, so a failure before the renames replaces nothing; a failed
+ * rename puts back what was renamed (publish_all). A run that is not
+ * committed also removes the directories it made.
+ */
+static int close_files(struct file_sink *fs, int commit)
+{
+	struct out_file **v = fx_malloc((fs->parts.n + 1) * sizeof(*v));
+	size_t i, n = 0;
+	int rc = 0;
+
+	if (fs->single.path)
+		v[n++] = &fs->single;
+	for (i = 0; i < fs->parts.n; i++)
+		v[n++] = fs->parts.entries[i].value;
+	for (i = 0; i < n; i++) {
+		int r = commit && !rc ? out_file_sync(fs, v[i])
+		                      : out_file_discard(v[i]);
+
+		if (r && !rc)
+			rc = r;
+	}
+	if (commit && !rc)
+		rc = publish_all(fs, v, n);
+	if (commit && !rc && fs->o->dir)
+		fsync_dir(fs->o->dir);
+	for (i = 0; i < n; i++) {
+		out_file_free(v[i]);
+		if (v[i] != &fs->single)
+			free(v[i]);
+	}
+	free(v);
+	if (!commit || rc)
+		remove_made_dirs(fs);
 	return rc;
 }
 
 static int close_all(struct file_sink *fs, int commit)
 {
-	size_t i;
-	int rc = 0;
-
-	if (fs->single.path || fs->single.fd < 0) {
-		if (fs->single.path && commit)
-			rc = out_file_sync(fs, &fs->single);
-		for (i = 0; i < fs->parts.n && commit; i++) {
-			int r = out_file_sync(fs, fs->parts.entries[i].value);
-
-			if (r && !rc)
-				rc = r;
-		}
-		/* publish only when every file is safely on disk */
-		if (commit && !rc && fs->single.path)
-			rc = out_file_publish(fs, &fs->single);
-		for (i = 0; i < fs->parts.n && commit && !rc; i++)
-			rc = out_file_publish(fs, fs->parts.entries[i].value);
-		out_file_free(&fs->single, 1);
-		for (i = 0; i < fs->parts.n; i++) {
-			out_file_free(fs->parts.entries[i].value, 1);
-			free(fs->parts.entries[i].value);
-		}
-		if (commit && !rc && fs->o->dir)
-			fsync_dir(fs->o->dir);
-	} else {
-		fs->ctx->st.bytes_out += fs->single.w.bytes + fs->single.w.len;
-		rc = record_writer_close(&fs->single.w);
-	}
-	return rc;
+	if (fs->single.path || fs->single.fd < 0)
+		return close_files(fs, commit);
+	fs->ctx->st.bytes_out += fs->single.w.bytes + fs->single.w.len;
+	return record_writer_close(&fs->single.w);
 }
 
 int file_sink_close(struct file_sink *fs, int commit)
@@ -592,6 +982,9 @@ int file_sink_close(struct file_sink *fs, int commit)
 	fx_buf_free(&fs->line);
 	fx_buf_free(&fs->scratch);
 	fx_buf_free(&fs->key);
+	fx_buf_free(&fs->colname);
+	fx_strlist_free(&fs->made_dirs);
+	free(fs->part_file);
 	free(fs->row);
 	free(fs);
 	return rc;

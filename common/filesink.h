@@ -4,11 +4,19 @@
  *
  * Files are written atomically: each goes to a hidden temporary file in its
  * final directory (".NAME.tmp-PID"), and only file_sink_close(fs, 1)
- * flushes, fsyncs and renames them into place (then fsyncs the
- * directories). Until then, and after any error, a crash or SIGKILL, the
- * old files are untouched: a reader sees the old file or the new one, never
- * half of one. With partitions, all files are synced before the first
- * rename, so a failed write leaves every partition as it was.
+ * flushes and fsyncs them all, then renames them into place (then fsyncs
+ * the directories). Until then, and after any error, a crash or SIGKILL,
+ * the old files are untouched: a reader sees the old file or the new one,
+ * never half of one. The run's files are replaced together or not at all:
+ * before the renames each old file gets a second name (".NAME.old-PID", a
+ * hard link), and if a rename fails the files renamed before it are put
+ * back. A run that is not committed also removes the directories it made.
+ * A replaced file keeps its mode (and owner and group, where allowed); a
+ * path that is a symbolic link is followed, and the file at its end is
+ * replaced in its own directory. Before creating a temporary file, the
+ * temporary files and second names of the same file left by processes that
+ * no longer run (a SIGKILL) are removed.
+ * (fx-sink(1), ATOMIC REPLACEMENT, says what each failure leaves.)
  *
  * Records: control records ({"_fx":…}) are not written; top-level "_fx*"
  * members are dropped unless keep_meta. NDJSON keeps each record's bytes.
@@ -22,19 +30,26 @@
  * Partitioned output: DIR/f1=v1/f2=v2/PART.ndjson, the values from the
  * record's fields (strings unescaped, numbers and booleans as written,
  * null as __HIVE_DEFAULT_PARTITION__, %XX-escaped, see filesrc.h). A
- * missing partition field or an object or array value is a bad record.
+ * missing partition field or an object or array value is a bad record, as
+ * is a directory name longer than NAME_MAX or a path longer than PATH_MAX
+ * (under --on-error skip the run goes on without the record).
  * The records keep their partition fields.
  *
  * Routed output (--dir without --partition): DIR/DEST/PART.ndjson, DEST
  * being the record's "_fx_dest" (fx-partition --files), a relative path:
- * an absolute one, a ".." component, an empty one or a NUL byte is a bad
- * record. With a table (fx-sink --table T.json --dir DIR), DEST is the
- * table's directory for the record's partition values instead, and a
- * record without them is a bad record.
+ * an absolute one, a "." or ".." component, an empty one (a trailing '/'
+ * too: one name per directory) or a NUL byte is a bad record. With a table
+ * (fx-sink --table T.json --dir DIR), DEST is the table's directory for the
+ * record's partition values instead, and a record without them is a bad record.
  *
- * PART is --part-name
- * (default part-00000): a rerun replaces the partition's file, as INSERT
- * OVERWRITE does; give each concurrent writer its own part name.
+ * A bad record, here or in the reader, is dropped whole under --on-error
+ * skip or dlq: it creates no directory and no file, and the records after
+ * it go where they would have gone without it.
+ *
+ * PART is --part-name (default part-00000), with the format's extension
+ * added unless it has one (.ndjson .jsonl .json; .csv): a rerun replaces
+ * the partition's file, as INSERT OVERWRITE does; give each concurrent
+ * writer its own part name.
  */
 #ifndef FX_FILESINK_H
 #define FX_FILESINK_H
