@@ -7,7 +7,10 @@
  * file's position and writes under one lock, so lines of concurrent
  * writers never interleave, whatever their length (no PIPE_BUF limit: that
  * is for pipes). The file is opened per event: two opens per run, and a
- * rotated store is picked up.
+ * rotated store is picked up. It is opened non-blocking and must be a
+ * regular file: a FIFO or a device is refused (it could block the run,
+ * or take part of a line). A write cut short by a full disk is truncated
+ * away, so the store holds whole lines only.
  *
  * Anything that goes wrong is reported once and turns the store off: the
  * data path, the output and the exit status never depend on it.
@@ -21,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 struct lineage_store {
@@ -108,27 +112,94 @@ struct lineage_store *lineage_store_open(const struct fx_ctx *ctx,
 	return s;
 }
 
+/*
+ * O_NONBLOCK: a FIFO (or a device) must not block the run at open.
+ * O_RDWR to look at the last byte; a store we may only write is written.
+ */
+static int store_open_fd(const char *path)
+{
+	int flags = O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+	int fd = open(path, O_RDWR | flags, 0644);
+
+	if (fd < 0 && errno == EACCES)
+		fd = open(path, O_WRONLY | flags, 0644);
+	return fd;
+}
+
+/*
+ * Why a write stopped short: a full disk says nothing (write(2) returns
+ * the bytes it wrote, not ENOSPC), so ask the filesystem.
+ */
+static const char *short_write_reason(int fd, size_t left)
+{
+	struct statvfs vfs;
+
+	if (fstatvfs(fd, &vfs) == 0 &&
+	    (unsigned long long)vfs.f_bavail * vfs.f_frsize < left)
+		return "short write: No space left on device";
+	return "short write";
+}
+
+/*
+ * One event, one write(2) on O_APPEND: the line lands whole at the end or
+ * not at all. A short write (a full disk) is cut back off with
+ * ftruncate, so the store never keeps part of a line. A store that does
+ * not end in '\n' (a torn line from before this fix, or from a crash) gets
+ * one first, so that this event starts a line of its own.
+ */
 static void file_append(struct lineage_store *s, const char *line, size_t len)
 {
-	int fd = open(s->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	int fd = store_open_fd(s->path);
+	struct stat st;
+	char *buf = NULL;
+	char last = '\n';
+	off_t end;
 	ssize_t n;
 
 	if (fd < 0 && errno == ENOENT) {
 		make_parent_dirs(s->path);
-		fd = open(s->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-		          0644);
+		fd = store_open_fd(s->path);
 	}
 	if (fd < 0) {
-		store_fail(s, s->path, strerror(errno));
+		/* ENXIO: a FIFO that nobody reads */
+		store_fail(s, s->path,
+		           errno == ENXIO ? "not a regular file"
+		                          : strerror(errno));
 		return;
 	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		store_fail(s, s->path, "not a regular file");
+		close(fd);
+		return;
+	}
+	if (st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) == 1 &&
+	    last != '\n') {
+		buf = fx_malloc(len + 1);
+		buf[0] = '\n';
+		memcpy(buf + 1, line, len);
+		line = buf;
+		len++;
+	}
 	n = write(fd, line, len);
-	if (n < 0)
+	if (n < 0) {
 		store_fail(s, s->path, strerror(errno));
-	else if ((size_t)n != len)
-		store_fail(s, s->path, "short write");
+	} else if ((size_t)n != len) {
+		/* why, before the cut frees the space again */
+		const char *why = short_write_reason(fd, len - (size_t)n);
+
+		/* our bytes end where the file position is now */
+		end = lseek(fd, 0, SEEK_CUR);
+		if (end >= n && fstat(fd, &st) == 0 && st.st_size == end &&
+		    ftruncate(fd, end - n) == 0)
+			store_fail(s, s->path, why);
+		else
+			store_fail(s, s->path,
+			           "short write, and the cut line could not be "
+			           "removed");
+	}
 	if (close(fd) && n >= 0)
 		store_fail(s, s->path, strerror(errno));
+	free(buf);
 }
 
 void lineage_store_append(struct lineage_store *s, const char *line, size_t len)

@@ -20,6 +20,7 @@ setup() {
 }
 
 teardown() {
+	if [ -n "${MNT:-}" ]; then umount "$MNT" 2>/dev/null || true; fi
 	if [ -n "${DEVBROKER:-}" ]; then
 		kill "$DEVBROKER" 2>/dev/null
 		wait "$DEVBROKER" 2>/dev/null
@@ -298,4 +299,66 @@ for line in open(sys.argv[1]):
 	assert_success
 	cmp pic/lineage.dot "$FX_ROOT/share/doc/lineage.dot"
 	[ "$(head -c 4 pic/lineage.png | tail -c 3)" = PNG ]
+}
+
+@test "a FIFO as the store: refused at once with one warning; the output, status and time are those without lineage" {
+	FX_LINEAGE=off fx-agg --by os --agg count <plays.ndjson >off.ndjson
+	mkfifo fifo
+	# nobody reading the FIFO: an open that blocks would hang here
+	FX_LINEAGE=file:$T/fifo run --separate-stderr timeout 5 fx-agg --by os --agg count <plays.ndjson
+	assert_success
+	assert_equal "$output" "$(cat off.ndjson)"
+	assert_equal "$stderr" "fx-agg: lineage store '$T/fifo': not a regular file (lineage not recorded)"
+	# somebody reading it: nothing is written to it either
+	timeout 10 cat fifo >read.out &
+	reader=$!
+	FX_LINEAGE=file:$T/fifo run --separate-stderr timeout 5 fx-agg --by os --agg count <plays.ndjson
+	assert_success
+	assert_equal "$output" "$(cat off.ndjson)"
+	assert_equal "$stderr" "fx-agg: lineage store '$T/fifo': not a regular file (lineage not recorded)"
+	wait "$reader" || fail "the FIFO's reader did not see its end"
+	[ ! -s read.out ] || fail "events were written into the FIFO: $(head -c 200 read.out)"
+}
+
+@test "a store on a disk that fills mid-event keeps no torn line; the next run appends whole lines" {
+	[ "$(id -u)" = 0 ] || skip "needs root to mount a small tmpfs"
+	MNT=$T/mnt
+	mkdir "$MNT"
+	mount -t tmpfs -o size=64k tmpfs "$MNT"
+	export FX_LINEAGE=file:$MNT/lineage.ndjson
+	# one page left: an event of more than a page is cut by the full disk
+	dd if=/dev/zero of="$MNT/fill" bs=4096 count=15 status=none
+	long=dlq=$(printf 'x%.0s' $(seq 6000))
+	FX_LINEAGE=off fx-agg --by os --agg count <plays.ndjson >off.ndjson
+	run --separate-stderr fx-agg --by os --agg count --on-error "$long" <plays.ndjson
+	assert_success
+	assert_equal "$output" "$(cat off.ndjson)"
+	# nothing of the cut event is left
+	[ ! -s "$MNT/lineage.ndjson" ] || fail "the store holds $(wc -c <"$MNT/lineage.ndjson") bytes of a cut event"
+	assert_equal "$stderr" "fx-agg: lineage store '$MNT/lineage.ndjson': short write: No space left on device (lineage not recorded)"
+	# room again: the next run's events are whole lines of JSON
+	rm "$MNT/fill"
+	fx-agg --by os --agg count --on-error "$long" <plays.ndjson >/dev/null
+	run python3 -c 'import json, sys
+print(",".join(json.loads(l)["eventType"] for l in open(sys.argv[1])))' "$MNT/lineage.ndjson"
+	assert_success
+	assert_output START,COMPLETE
+}
+
+@test "fx-lineage skips and counts a torn line, and keeps the whole event written after it on the same line" {
+	fx-agg --by os --agg count <plays.ndjson >/dev/null
+	fx-consume plays.ndjson >/dev/null
+	# a run's START cut at byte 100 by a full disk, then the next run's events
+	{ head -c 100 lineage.ndjson; sed -n 3,4p lineage.ndjson; } >torn.ndjson
+	run --separate-stderr fx-lineage --store torn.ndjson runs --format json
+	assert_success
+	assert_equal "$stderr" "fx-lineage: torn.ndjson: 1 torn line skipped (an event cut short, as by a full disk)"
+	assert_equal "$(jq -c 'map([.pipeline, .status])' <<<"$output")" '[["fx-consume","COMPLETE"]]'
+	# a store that ends in a torn event: the next event starts a line of its own
+	head -c 100 lineage.ndjson >torn2.ndjson
+	FX_LINEAGE=file:$T/torn2.ndjson fx-consume plays.ndjson >/dev/null
+	run python3 -c 'import json, sys
+lines = open(sys.argv[1]).read().split("\n")
+print(len(lines[0]), ",".join(json.loads(l)["eventType"] for l in lines[1:] if l))' torn2.ndjson
+	assert_output '100 START,COMPLETE'
 }
