@@ -230,7 +230,9 @@ void lineage_store_close(struct lineage_store *s)
 
 	if (!s)
 		return;
-	if (s->kafka && lineage_kafka_close(s->kafka, 3000, err, sizeof(err)) &&
+	if (s->kafka &&
+	    lineage_kafka_close(s->kafka, LINEAGE_KAFKA_WAIT_MS, err,
+	                        sizeof(err)) &&
 	    !s->failed)
 		store_fail(s, s->topic, err);
 	free(s->path);

@@ -362,3 +362,19 @@ lines = open(sys.argv[1]).read().split("\n")
 print(len(lines[0]), ",".join(json.loads(l)["eventType"] for l in lines[1:] if l))' torn2.ndjson
 	assert_output '100 START,COMPLETE'
 }
+
+@test "kafka:TOPIC store with a dead broker: a file-only command keeps its output and status, warns once, and takes under 1 s more" {
+	# port 9 on loopback: nothing listens, the connection is refused at once
+	export FX_BROKERS=127.0.0.1:9
+	t0=$(date +%s%N)
+	FX_LINEAGE=off fx-agg --by os --agg count <plays.ndjson >off.ndjson
+	t1=$(date +%s%N)
+	FX_LINEAGE=kafka:lineage run --separate-stderr fx-agg --by os --agg count <plays.ndjson
+	t2=$(date +%s%N)
+	assert_success
+	assert_equal "$output" "$(cat off.ndjson)"
+	assert_equal "$(wc -l <<<"$stderr")" 1
+	assert_regex "$stderr" "^fx-agg: lineage store 'lineage': .*\(lineage not recorded\)$"
+	extra_ms=$(( (t2 - t1 - (t1 - t0)) / 1000000 ))
+	[ "$extra_ms" -lt 1000 ] || fail "a dead lineage broker added $extra_ms ms"
+}
