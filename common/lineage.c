@@ -380,11 +380,61 @@ static void emit(struct lineage *l, cJSON *ev)
 	cJSON_Delete(ev);
 }
 
+/*
+ * A run must end with an event however the program exits: fx_die(),
+ * fx_usage_error() and a few other paths call exit() without
+ * fx_finish(). glibc's on_exit() hands the handler the exit status, so
+ * those runs end with FAIL (or COMPLETE for a 0) and the last message.
+ * The handler may run after main() has returned, when main's ctx is gone:
+ * it touches only the run (live) and, while the options are being parsed,
+ * the ctx that lineage_arm() was given.
+ */
+static struct lineage *live; /* started and not yet finished */
+static struct {
+	struct fx_ctx *ctx; /* between lineage_arm() and lineage_start() */
+	int argc;
+	char **argv;
+	char *msg; /* the last message printed before the run started */
+	int handler;
+} armed;
+
+static void lineage_end(struct lineage *l, int status);
+
+static void at_exit(int status, void *arg)
+{
+	struct fx_ctx *ctx = armed.ctx;
+
+	(void)arg;
+	if (!live && ctx && status != 0) {
+		/* a usage error while parsing the options: a run that failed */
+		lineage_start(ctx, armed.argc, armed.argv);
+		if (live && armed.msg)
+			lineage_note_message(live, armed.msg);
+		ctx->lineage = NULL;
+	}
+	if (live)
+		lineage_end(live, status);
+	free(armed.msg);
+	armed.msg = NULL;
+}
+
+void lineage_arm(struct fx_ctx *ctx, int argc, char **argv)
+{
+	if (!records_lineage(ctx->prog))
+		return;
+	armed.ctx = ctx;
+	armed.argc = argc;
+	armed.argv = argv;
+	if (!armed.handler)
+		armed.handler = on_exit(at_exit, NULL) == 0;
+}
+
 void lineage_start(struct fx_ctx *ctx, int argc, char **argv)
 {
 	struct lineage_store *store;
 	struct lineage *l;
 
+	armed.ctx = NULL; /* from here on, the run is live (or off) */
 	if (ctx->lineage || !records_lineage(ctx->prog))
 		return;
 	store = lineage_store_open(ctx, getenv("FX_LINEAGE"));
@@ -398,13 +448,20 @@ void lineage_start(struct fx_ctx *ctx, int argc, char **argv)
 	job_names(l, argc, argv);
 	l->fx = fx_facet(l, argc, argv);
 	ctx->lineage = l;
+	live = l;
+	if (!armed.handler)
+		armed.handler = on_exit(at_exit, NULL) == 0;
 	emit(l, event(l, "START"));
 }
 
 void lineage_note_message(struct lineage *l, const char *msg)
 {
-	free(l->last_msg);
-	l->last_msg = fx_strdup(msg);
+	char **slot = l ? &l->last_msg : &armed.msg;
+
+	if (!l && !armed.ctx)
+		return; /* no run, and none about to start */
+	free(*slot);
+	*slot = fx_strdup(msg);
 }
 
 static void lineage_free(struct lineage *l)
@@ -427,12 +484,21 @@ static void lineage_free(struct lineage *l)
 void lineage_finish(struct fx_ctx *ctx, int status)
 {
 	struct lineage *l = ctx->lineage;
-	cJSON *ev, *facets, *err;
-	char msg[64];
 
 	if (!l)
 		return;
 	ctx->lineage = NULL; /* a message from here on is not the run's */
+	lineage_end(l, status);
+}
+
+/* COMPLETE or FAIL, then frees l. Touches no ctx: see at_exit(). */
+static void lineage_end(struct lineage *l, int status)
+{
+	cJSON *ev, *facets, *err;
+	char msg[64];
+
+	if (l == live)
+		live = NULL;
 	cJSON_AddNumberToObject(l->fx, "exitStatus", status);
 	ev = event(l, status ? "FAIL" : "COMPLETE");
 	if (status) {

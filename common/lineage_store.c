@@ -28,9 +28,9 @@
 #include <unistd.h>
 
 struct lineage_store {
-	const struct fx_ctx *ctx;
-	char *path;  /* file store */
-	char *topic; /* kafka store */
+	const char *prog; /* for messages: no ctx, which may be gone at exit */
+	char *path;       /* file store */
+	char *topic;      /* kafka store */
 	const char *brokers;
 	struct lineage_kafka *kafka;
 	int failed; /* reported once; nothing more is written */
@@ -62,10 +62,15 @@ char *lineage_default_path(void)
 static void store_fail(struct lineage_store *s, const char *what,
                        const char *why)
 {
+	struct fx_ctx who;
+
 	if (s->failed)
 		return;
 	s->failed = 1;
-	fx_warn(s->ctx, "lineage store '%s': %s (lineage not recorded)", what,
+	/* not the run's ctx: this message is no reason for the run's FAIL */
+	memset(&who, 0, sizeof(who));
+	who.prog = s->prog;
+	fx_warn(&who, "lineage store '%s': %s (lineage not recorded)", what,
 	        why);
 }
 
@@ -92,7 +97,7 @@ struct lineage_store *lineage_store_open(const struct fx_ctx *ctx,
 		return NULL;
 	s = fx_malloc(sizeof(*s));
 	memset(s, 0, sizeof(*s));
-	s->ctx = ctx;
+	s->prog = ctx->prog;
 	if (!spec || !*spec) {
 		s->path = lineage_default_path();
 	} else if (strncmp(spec, "file:", 5) == 0 && spec[5]) {

@@ -378,3 +378,49 @@ print(len(lines[0]), ",".join(json.loads(l)["eventType"] for l in lines[1:] if l
 	extra_ms=$(( (t2 - t1 - (t1 - t0)) / 1000000 ))
 	[ "$extra_ms" -lt 1000 ] || fail "a dead lineage broker added $extra_ms ms"
 }
+
+# "EVENT exitStatus message" of each event of program $1
+events_of() {
+	jq -r --arg p "$1" 'select(.run.facets.fx.program == $p) | [.eventType,
+		(.run.facets.fx.exitStatus // "-"), (.run.facets.errorMessage.message // "-")]
+		| map(tostring) | join(" ")' lineage.ndjson
+}
+
+@test "a run that fails on a failed open or a usage error ends with FAIL and the message; --help records nothing" {
+	# an output file that cannot be created
+	run --separate-stderr fx-sink --file "$T/no/such/dir/out.ndjson" <plays.ndjson
+	assert_failure 3
+	assert_equal "$stderr" "fx-sink: $T/no/such/dir/out.ndjson: cannot create: No such file or directory"
+	run events_of fx-sink
+	assert_output - <<-EOF
+	START - -
+	FAIL 3 $T/no/such/dir/out.ndjson: cannot create: No such file or directory
+	EOF
+	# a usage error found after the options were parsed
+	run --separate-stderr env -u FX_BROKERS fx-consume -t ods_play
+	assert_failure 2
+	run events_of fx-consume
+	assert_output - <<-EOF
+	START - -
+	FAIL 2 no brokers: use -b HOST:PORT or set FX_BROKERS (see 'fx-consume --help')
+	EOF
+	# a usage error found while parsing them
+	run --separate-stderr fx-agg --by os --bogus <plays.ndjson
+	assert_failure 2
+	run events_of fx-agg
+	assert_output - <<-EOF
+	START - -
+	FAIL 2 unknown option '--bogus' (see 'fx-agg --help')
+	EOF
+	# fx-lineage shows the reason, not ABORTED
+	run fx-lineage runs
+	refute_output --partial ABORTED
+	assert_line "    error  fx-agg: unknown option '--bogus' (see 'fx-agg --help')"
+	assert_line "    error  fx-sink: $T/no/such/dir/out.ndjson: cannot create: No such file or directory"
+	# asking for help or the version is not a run
+	rm lineage.ndjson
+	fx-agg --help >/dev/null
+	fx-sink --version >/dev/null
+	[ ! -e lineage.ndjson ] || fail "--help or --version recorded: $(cat lineage.ndjson)"
+}
+
