@@ -424,3 +424,27 @@ events_of() {
 	[ ! -e lineage.ndjson ] || fail "--help or --version recorded: $(cat lineage.ndjson)"
 }
 
+@test "a shell function in a pipeline: its programs are the stages, and the pipeline is one run" {
+	gen 100000 3 >big.ndjson
+	cat >fn.sh <<-'EOF'
+	agg() { fx-agg --by os --agg count; echo agg done >&2; }
+	fx-consume big.ndjson | agg | fx-sink --file a.ndjson
+	aggjq() { fx-agg --by os --agg count | jq -c .; }
+	fx-consume big.ndjson | aggjq | fx-sink --file b.ndjson
+	src() { fx-consume big.ndjson; echo src done >&2; }
+	src | fx-agg --by os --agg count | fx-sink --file c.ndjson
+	tail() { fx-agg --by os --agg count | fx-sink --file d.ndjson; }
+	fx-consume big.ndjson | tail
+	EOF
+	bash fn.sh 2>/dev/null
+	run fx-lineage runs --format json
+	assert_success
+	run jq -r 'reverse | .[] | [(.stages | length), .pipeline,
+		(.outputs | map(.dataset | sub(".*/"; "")) | join(","))] | join(" ; ")' <<<"$output"
+	assert_output - <<-EOF
+	3 ; fx-consume | fx-agg | fx-sink ; a.ndjson
+	3 ; fx-consume | fx-agg | jq | fx-sink ; b.ndjson
+	3 ; fx-consume | fx-agg | fx-sink ; c.ndjson
+	3 ; fx-consume | fx-agg | fx-sink ; d.ndjson
+	EOF
+}
