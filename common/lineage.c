@@ -40,6 +40,7 @@ struct lineage {
 	cJSON *fx; /* the fx run facet, built at start */
 	struct lineage_ds *datasets;
 	char *last_msg;
+	char *stdout_path; /* stdout is this regular file (> or >>) */
 };
 
 /* Programs that are not part of a data flow record nothing. */
@@ -389,6 +390,23 @@ static void emit(struct lineage *l, cJSON *ev)
  * it touches only the run (live) and, while the options are being parsed,
  * the ctx that lineage_arm() was given.
  */
+/* The path of the regular file open as fd (a redirection), or NULL. */
+static char *regular_file_path(int fd)
+{
+	char link[4096], proc[64];
+	struct stat st;
+	ssize_t n;
+
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		return NULL;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	n = readlink(proc, link, sizeof(link) - 1);
+	if (n <= 0 || link[0] != '/')
+		return NULL;
+	link[n] = 0;
+	return fx_strdup(link);
+}
+
 static struct lineage *live; /* started and not yet finished */
 static struct {
 	struct fx_ctx *ctx; /* between lineage_arm() and lineage_start() */
@@ -447,6 +465,7 @@ void lineage_start(struct fx_ctx *ctx, int argc, char **argv)
 	uuid_random(l->run_id);
 	job_names(l, argc, argv);
 	l->fx = fx_facet(l, argc, argv);
+	l->stdout_path = regular_file_path(STDOUT_FILENO);
 	ctx->lineage = l;
 	live = l;
 	if (!armed.handler)
@@ -475,6 +494,7 @@ static void lineage_free(struct lineage *l)
 	}
 	lineage_store_close(l->store);
 	cJSON_Delete(l->fx);
+	free(l->stdout_path);
 	free(l->job);
 	free(l->pipeline_job);
 	free(l->last_msg);
@@ -484,9 +504,21 @@ static void lineage_free(struct lineage *l)
 void lineage_finish(struct fx_ctx *ctx, int status)
 {
 	struct lineage *l = ctx->lineage;
+	const struct lineage_ds *d;
+	int has_output = 0;
 
 	if (!l)
 		return;
+	/*
+	 * `fx-agg ... >out.ndjson`: the records went to stdout, a file. A
+	 * program that registered an output of its own (fx-sink --file, -t)
+	 * wrote its records there, and stdout is only its log.
+	 */
+	for (d = l->datasets; d; d = d->next)
+		has_output |= d->dir == LINEAGE_OUTPUT;
+	if (l->stdout_path && !has_output)
+		lineage_count(lineage_file(ctx, LINEAGE_OUTPUT, l->stdout_path),
+		              ctx->st.records_out);
 	ctx->lineage = NULL; /* a message from here on is not the run's */
 	lineage_end(l, status);
 }
@@ -624,21 +656,21 @@ struct lineage_ds *lineage_file(struct fx_ctx *ctx, enum lineage_dir dir,
 struct lineage_ds *lineage_input_fd(struct fx_ctx *ctx, int fd,
                                     const char *path)
 {
-	char link[4096], proc[64];
+	struct lineage_ds *d;
 	struct stat st;
-	ssize_t n;
+	char *link;
 
 	if (!ctx || !ctx->lineage || fstat(fd, &st) || !S_ISREG(st.st_mode))
 		return NULL;
 	if (strcmp(path, "-") != 0)
 		return lineage_file(ctx, LINEAGE_INPUT, path);
 	/* stdin redirected from a file: the kernel knows which */
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	n = readlink(proc, link, sizeof(link) - 1);
-	if (n <= 0 || link[0] != '/')
+	link = regular_file_path(fd);
+	if (!link)
 		return NULL;
-	link[n] = 0;
-	return lineage_file(ctx, LINEAGE_INPUT, link);
+	d = lineage_file(ctx, LINEAGE_INPUT, link);
+	free(link);
+	return d;
 }
 
 struct lineage_ds *lineage_kafka(struct fx_ctx *ctx, enum lineage_dir dir,
@@ -650,11 +682,18 @@ struct lineage_ds *lineage_kafka(struct fx_ctx *ctx, enum lineage_dir dir,
 
 	if (!ctx || !ctx->lineage)
 		return NULL;
+	const char *port = "", *close;
+
 	if (!bootstrap)
 		bootstrap = "";
 	n = strcspn(bootstrap, ", ");
-	uri = fx_malloc(n + strlen(topic) + 10);
-	sprintf(uri, "kafka://%.*s/%s", (int)n, bootstrap, topic);
+	/* host without a port: Kafka's default, as the client connects to */
+	close = bootstrap[0] == '[' ? memchr(bootstrap, ']', n) : NULL;
+	if (n && (close ? !memchr(close, ':', n - (size_t)(close - bootstrap))
+	                : !memchr(bootstrap, ':', n)))
+		port = ":9092";
+	uri = fx_malloc(n + strlen(port) + strlen(topic) + 10);
+	sprintf(uri, "kafka://%.*s%s/%s", (int)n, bootstrap, port, topic);
 	d = add(ctx->lineage, dir, uri, 0);
 	free(uri);
 	return d;

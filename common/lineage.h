@@ -12,6 +12,8 @@
  *   lineage_count(ds, n);          (or ds->count++ in a loop)
  *
  * A dataset is named by URI: file:///ABS/PATH or kafka://BOOTSTRAP/TOPIC.
+ * lineage.c itself registers stdout when it is a regular file (`>FILE`)
+ * and the program registered no output of its own.
  * Registering the same URI twice in one direction gives the same handle,
  * and a file under a registered input directory counts into the directory
  * (so a directory operand is one dataset, however many files it holds).
@@ -97,7 +99,10 @@ struct lineage_ds *lineage_file(struct fx_ctx *ctx, enum lineage_dir dir,
 struct lineage_ds *lineage_input_fd(struct fx_ctx *ctx, int fd,
                                     const char *path);
 
-/* A Kafka topic: kafka://FIRST-BOOTSTRAP-SERVER/TOPIC. */
+/*
+ * A Kafka topic: kafka://FIRST-BOOTSTRAP-SERVER/TOPIC, the server with
+ * Kafka's default port 9092 when it was given without one.
+ */
 struct lineage_ds *lineage_kafka(struct fx_ctx *ctx, enum lineage_dir dir,
                                  const char *bootstrap, const char *topic);
 

@@ -448,3 +448,36 @@ events_of() {
 	3 ; fx-consume | fx-agg | fx-sink ; d.ndjson
 	EOF
 }
+
+@test "stdout redirected to a file is an output dataset, stdin from a file an input dataset" {
+	fx-agg --by os --agg count <plays.ndjson >out.ndjson
+	fx-consume plays.ndjson >>all.ndjson
+	fx-sink --file sunk.ndjson <plays.ndjson >sink.log
+	fx-agg --by os --agg count <plays.ndjson >/dev/null
+	# counts by an independent tool
+	n_os=$(jq -s 'map(.os) | unique | length' plays.ndjson)
+	n=$(wc -l <plays.ndjson)
+	run jq -c 'select(.eventType == "COMPLETE") | [.run.facets.fx.program,
+		(.inputs | map([.name, .inputFacets.inputStatistics.rowCount])),
+		(.outputs | map([.name, .outputFacets.outputStatistics.rowCount]))]' lineage.ndjson
+	assert_output - <<-EOF
+	["fx-agg",[["$T/plays.ndjson",$n]],[["$T/out.ndjson",$n_os]]]
+	["fx-consume",[["$T/plays.ndjson",$n]],[["$T/all.ndjson",$n]]]
+	["fx-sink",[["$T/plays.ndjson",$n]],[["$T/sunk.ndjson",$n]]]
+	["fx-agg",[["$T/plays.ndjson",$n]],[]]
+	EOF
+	run fx-lineage upstream out.ndjson
+	assert_output "1	file://$T/plays.ndjson	fx-agg"
+}
+
+@test "a broker given without a port is recorded with Kafka's default port 9092" {
+	run --separate-stderr fx-consume -b 127.0.0.1 -t ods_play --timeout 1s
+	assert_failure 3
+	run jq -r 'select(.eventType == "FAIL") | .inputs[] | .namespace + "/" + .name' lineage.ndjson
+	assert_output "kafka://127.0.0.1:9092/ods_play"
+	# with a port, it is kept as given
+	rm lineage.ndjson
+	FX_LINEAGE=file:$T/lineage.ndjson fx-consume -b "$B" -t ods_play -e >/dev/null
+	run jq -r 'select(.eventType == "COMPLETE") | .inputs[] | .namespace + "/" + .name' lineage.ndjson
+	assert_output "kafka://$B/ods_play"
+}
