@@ -117,18 +117,13 @@ struct lineage_store *lineage_store_open(const struct fx_ctx *ctx,
 	return s;
 }
 
-/*
- * O_NONBLOCK: a FIFO (or a device) must not block the run at open.
- * O_RDWR to look at the last byte; a store we may only write is written.
- */
+/* O_NONBLOCK: a FIFO (or a device) must not block the run at open. */
 static int store_open_fd(const char *path)
 {
-	int flags = O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
-	int fd = open(path, O_RDWR | flags, 0644);
-
-	if (fd < 0 && errno == EACCES)
-		fd = open(path, O_WRONLY | flags, 0644);
-	return fd;
+	return open(path,
+	            O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK |
+	                O_NOCTTY,
+	            0644);
 }
 
 /*
@@ -148,16 +143,15 @@ static const char *short_write_reason(int fd, size_t left)
 /*
  * One event, one write(2) on O_APPEND: the line lands whole at the end or
  * not at all. A short write (a full disk) is cut back off with
- * ftruncate, so the store never keeps part of a line. A store that does
- * not end in '\n' (a torn line from before this fix, or from a crash) gets
- * one first, so that this event starts a line of its own.
+ * ftruncate, so the store never keeps part of a line. (A torn line from
+ * before, or from a crash, is not mended here: looking at the last byte
+ * races with the other writers. fx-lineage skips it and keeps the event
+ * appended to it.)
  */
 static void file_append(struct lineage_store *s, const char *line, size_t len)
 {
 	int fd = store_open_fd(s->path);
 	struct stat st;
-	char *buf = NULL;
-	char last = '\n';
 	off_t end;
 	ssize_t n;
 
@@ -176,14 +170,6 @@ static void file_append(struct lineage_store *s, const char *line, size_t len)
 		store_fail(s, s->path, "not a regular file");
 		close(fd);
 		return;
-	}
-	if (st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) == 1 &&
-	    last != '\n') {
-		buf = fx_malloc(len + 1);
-		buf[0] = '\n';
-		memcpy(buf + 1, line, len);
-		line = buf;
-		len++;
 	}
 	n = write(fd, line, len);
 	if (n < 0) {
@@ -204,7 +190,6 @@ static void file_append(struct lineage_store *s, const char *line, size_t len)
 	}
 	if (close(fd) && n >= 0)
 		store_fail(s, s->path, strerror(errno));
-	free(buf);
 }
 
 void lineage_store_append(struct lineage_store *s, const char *line, size_t len)
