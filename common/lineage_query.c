@@ -289,8 +289,9 @@ static FILE *open_store(struct fx_ctx *ctx, const char *spec, char **path)
 		*path =
 		    fx_strdup(strncmp(spec, "file:", 5) == 0 ? spec + 5 : spec);
 	f = fopen(*path, "re");
-	if (!f && errno != ENOENT)
-		fx_warn(ctx, "%s: %s", *path, strerror(errno));
+	/* a missing store too: a mistyped path must not read as "no runs" */
+	if (!f)
+		fx_warn(ctx, "lineage store '%s': %s", *path, strerror(errno));
 	return f;
 }
 
@@ -328,12 +329,12 @@ struct lineage_db *lineage_db_load(struct fx_ctx *ctx, const char *spec)
 	memset(db, 0, sizeof(*db));
 	db->ctx = ctx;
 	f = open_store(ctx, spec, &path);
-	if (!f && errno != ENOENT) {
+	if (!f) {
 		free(path);
 		lineage_db_free(db);
 		return NULL;
 	}
-	while (f && (n = getline(&line, &cap, f)) > 0) {
+	while ((n = getline(&line, &cap, f)) > 0) {
 		cJSON *ev = cJSON_ParseWithLength(line, (size_t)n);
 		const char *rest;
 
@@ -354,7 +355,7 @@ struct lineage_db *lineage_db_load(struct fx_ctx *ctx, const char *spec)
 			bad += n > 1;
 		}
 	}
-	if (f && ferror(f))
+	if (ferror(f))
 		fx_warn(ctx, "%s: %s", path, strerror(errno));
 	if (torn)
 		fx_warn(
@@ -365,7 +366,7 @@ struct lineage_db *lineage_db_load(struct fx_ctx *ctx, const char *spec)
 	if (bad)
 		fx_warn(ctx, "%s: %zu lines that are not run events skipped",
 		        path, bad);
-	if (f && f != stdin)
+	if (f != stdin)
 		fclose(f);
 	free(line);
 	free(path);

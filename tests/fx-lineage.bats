@@ -275,9 +275,22 @@ for line in open(sys.argv[1]):
 	assert_equal "$stderr" "fx-lineage: --format dot: only for graph (see 'fx-lineage --help')"
 	run --separate-stderr fx-lineage frobnicate
 	assert_failure 2
-	run --separate-stderr fx-lineage --store missing.ndjson runs
+}
+
+@test "a store that does not exist is an error naming it, not an empty list" {
+	run --separate-stderr fx-lineage --store nosuch runs
+	assert_failure 3
+	assert_output ''
+	assert_equal "$stderr" "fx-lineage: lineage store 'nosuch': No such file or directory"
+	FX_LINEAGE=file:$T/nosuch.ndjson run --separate-stderr fx-lineage graph
+	assert_failure 3
+	assert_equal "$stderr" "fx-lineage: lineage store '$T/nosuch.ndjson': No such file or directory"
+	# an empty store is a store with no runs
+	: >empty.ndjson
+	run --separate-stderr fx-lineage --store empty.ndjson runs
 	assert_success
 	assert_output ''
+	assert_equal "$stderr" ''
 }
 
 @test "kafka:TOPIC store: events produced to a topic, read back through fx-consume" {
@@ -289,8 +302,18 @@ for line in open(sys.argv[1]):
 }
 
 @test "fx-lineage and fx-devbroker record nothing" {
+	fx-agg --by os --agg count <plays.ndjson >/dev/null
+	cp lineage.ndjson before.ndjson
 	fx-lineage runs >/dev/null
-	[ ! -e lineage.ndjson ]
+	fx-lineage graph >/dev/null
+	# a devbroker of its own, started with lineage on (setup's ran with it off)
+	fx-devbroker --topic t:1 >db2.out 2>db2.err &
+	db2=$!
+	for _ in $(seq 100); do [ -s db2.out ] && break; sleep 0.05; done
+	[ -s db2.out ] || fail "the second fx-devbroker printed no address"
+	kill "$db2"
+	wait "$db2" || true
+	cmp before.ndjson lineage.ndjson
 }
 
 @test "the README's picture: the demo's DOT is deterministic and the committed one is current" {
@@ -474,3 +497,4 @@ events_of() {
 	run jq -r 'select(.eventType == "COMPLETE") | .inputs[] | .namespace + "/" + .name' lineage.ndjson
 	assert_output "kafka://$B/ods_play"
 }
+
