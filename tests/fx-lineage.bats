@@ -498,3 +498,18 @@ events_of() {
 	assert_output "kafka://$B/ods_play"
 }
 
+@test "fx-lineage export | head, runs | head: a closed pipe is exit 0, quietly" {
+	# enough events that the output does not fit the pipe and stdio buffers
+	for i in $(seq 60); do fx-agg --by os --agg count <plays.ndjson >/dev/null; done
+	[ "$(fx-lineage export --openlineage | wc -c)" -gt 100000 ] || fail "too little output to fill the pipe"
+	for i in 1 2 3 4 5; do
+		fx-lineage export --openlineage 2>err.txt | head -c 10 >/dev/null
+		status=("${PIPESTATUS[@]}")
+		assert_equal "run $i: ${status[*]}" "run $i: 0 0"
+		assert_equal "$(cat err.txt)" ''
+		fx-lineage runs -n 0 2>err.txt | head -n 1 >/dev/null
+		status=("${PIPESTATUS[@]}")
+		assert_equal "runs $i: ${status[*]}" "runs $i: 0 0"
+		assert_equal "$(cat err.txt)" ''
+	done
+}
