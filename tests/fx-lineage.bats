@@ -192,7 +192,10 @@ starts() {
 		fx-agg --by os --agg count --on-error "$long" <plays.ndjson >/dev/null &
 		pids+=($!)
 	done
-	wait "${pids[@]}"
+	# one wait per pid: `wait A B ...` returns the last one's status only
+	for pid in "${pids[@]}"; do
+		wait "$pid" || fail "fx-agg $pid failed"
+	done
 	[ "$(wc -l <lineage.ndjson)" -eq 100 ]
 	[ "$(head -n 1 lineage.ndjson | wc -c)" -gt 8192 ]
 	python3 -c 'import json, sys
@@ -220,8 +223,12 @@ for line in open(sys.argv[1]):
 	for store in file:$T/plays.ndjson/lineage file:/dev/full nonsense; do
 		export FX_LINEAGE=$store
 		fx-consume plays.ndjson 2>err1 | fx-agg --by os --agg count 2>err2 >on.ndjson
+		status=("${PIPESTATUS[@]}")
+		assert_equal "$store: ${status[*]}" "$store: 0 0"
 		cmp off.ndjson on.ndjson
-		[ "$(wc -l <err1)" -eq 1 ] && [ "$(wc -l <err2)" -eq 1 ]
+		# (an `[ A ] && [ B ]` here could not fail on A: errexit skips it)
+		[ "$(wc -l <err1)" -eq 1 ] || fail "$store: fx-consume: $(cat err1)"
+		[ "$(wc -l <err2)" -eq 1 ] || fail "$store: fx-agg: $(cat err2)"
 		grep -q '^fx-consume: .*lineage not recorded' err1
 	done
 	grep -q "^fx-agg: FX_LINEAGE: expected off, file:PATH or kafka:TOPIC, got 'nonsense'" err2
