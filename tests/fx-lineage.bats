@@ -520,3 +520,16 @@ events_of() {
 		assert_equal "$(cat err.txt)" ''
 	done
 }
+
+@test "events of early failures, stdout datasets and port-less brokers validate against the OpenLineage schemas" {
+	fx-sink --file "$T/no/such/dir/out.ndjson" <plays.ndjson 2>/dev/null || true
+	fx-agg --bogus 2>/dev/null || true
+	fx-agg --by os --agg count <plays.ndjson >out.ndjson
+	fx-consume -b 127.0.0.1 -t ods_play --timeout 1s 2>/dev/null || true
+	fx-lineage export --openlineage >export.ndjson
+	run jq -sc 'map(.eventType)' export.ndjson
+	assert_output '["START","FAIL","START","FAIL","START","COMPLETE","START","FAIL"]'
+	run /usr/bin/python3 "$FX_ROOT/tests/openlineage-validate.py" <export.ndjson
+	assert_success
+	assert_output '8 events, 0 invalid'
+}
