@@ -208,12 +208,39 @@ static int innermost_writer(int pid, int self, unsigned long ino)
 	return pid;
 }
 
-/* The process whose stdout is pipe ino: neighbours of near first. */
+/* A process that is a copy of its parent: a subshell, or not yet exec'd. */
+static int shell_copy(int pid)
+{
+	struct lineage_proc p;
+	int ppid = 0;
+
+	return proc_stat(pid, &p, &ppid) == 0 && forked_subshell(pid, ppid);
+}
+
+/*
+ * The process whose stdout is pipe ino: neighbours of near first. The
+ * stages start together, so the writer may still be a shell's copy: a
+ * subshell that has not forked its programs yet, or a child that has not
+ * exec'd. Then look again a few times (at most SETTLE_TRIES * SETTLE_US,
+ * and only then) rather than record a stage named after the shell.
+ */
+#define SETTLE_TRIES 25
+#define SETTLE_US    2000
+
 static int find_writer(unsigned long ino, int near, int self)
 {
-	int w = find_writer_any(ino, near, self);
+	int w = find_writer_any(ino, near, self), top = w, i, inner;
 
-	return w ? innermost_writer(w, self, ino) : 0;
+	if (!w)
+		return 0;
+	inner = innermost_writer(top, self, ino);
+	for (i = 0; i < SETTLE_TRIES && shell_copy(inner); i++) {
+		usleep(SETTLE_US);
+		if (!writes_pipe(top, self, ino))
+			break; /* the subshell exited: keep what we saw */
+		inner = innermost_writer(top, self, ino);
+	}
+	return inner;
 }
 
 /* Any process whose stdout is pipe ino: neighbours of near first. */
