@@ -22,7 +22,7 @@ void fx_vwarn(const struct fx_ctx *ctx, const char *fmt, va_list ap)
 	if ((size_t)n < sizeof(line))
 		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	fprintf(stderr, "%s\n", line);
-	if (ctx && ctx->lineage && (size_t)n < sizeof(line))
+	if (ctx && (size_t)n < sizeof(line))
 		lineage_note_message(ctx->lineage, line + n); /* for FAIL */
 }
 

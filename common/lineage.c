@@ -40,6 +40,7 @@ struct lineage {
 	cJSON *fx; /* the fx run facet, built at start */
 	struct lineage_ds *datasets;
 	char *last_msg;
+	char *stdout_path; /* stdout is this regular file (> or >>) */
 };
 
 /* Programs that are not part of a data flow record nothing. */
@@ -380,11 +381,78 @@ static void emit(struct lineage *l, cJSON *ev)
 	cJSON_Delete(ev);
 }
 
+/*
+ * A run must end with an event however the program exits: fx_die(),
+ * fx_usage_error() and a few other paths call exit() without
+ * fx_finish(). glibc's on_exit() hands the handler the exit status, so
+ * those runs end with FAIL (or COMPLETE for a 0) and the last message.
+ * The handler may run after main() has returned, when main's ctx is gone:
+ * it touches only the run (live) and, while the options are being parsed,
+ * the ctx that lineage_arm() was given.
+ */
+/* The path of the regular file open as fd (a redirection), or NULL. */
+static char *regular_file_path(int fd)
+{
+	char link[4096], proc[64];
+	struct stat st;
+	ssize_t n;
+
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		return NULL;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	n = readlink(proc, link, sizeof(link) - 1);
+	if (n <= 0 || link[0] != '/')
+		return NULL;
+	link[n] = 0;
+	return fx_strdup(link);
+}
+
+static struct lineage *live; /* started and not yet finished */
+static struct {
+	struct fx_ctx *ctx; /* between lineage_arm() and lineage_start() */
+	int argc;
+	char **argv;
+	char *msg; /* the last message printed before the run started */
+	int handler;
+} armed;
+
+static void lineage_end(struct lineage *l, int status);
+
+static void at_exit(int status, void *arg)
+{
+	struct fx_ctx *ctx = armed.ctx;
+
+	(void)arg;
+	if (!live && ctx && status != 0) {
+		/* a usage error while parsing the options: a run that failed */
+		lineage_start(ctx, armed.argc, armed.argv);
+		if (live && armed.msg)
+			lineage_note_message(live, armed.msg);
+		ctx->lineage = NULL;
+	}
+	if (live)
+		lineage_end(live, status);
+	free(armed.msg);
+	armed.msg = NULL;
+}
+
+void lineage_arm(struct fx_ctx *ctx, int argc, char **argv)
+{
+	if (!records_lineage(ctx->prog))
+		return;
+	armed.ctx = ctx;
+	armed.argc = argc;
+	armed.argv = argv;
+	if (!armed.handler)
+		armed.handler = on_exit(at_exit, NULL) == 0;
+}
+
 void lineage_start(struct fx_ctx *ctx, int argc, char **argv)
 {
 	struct lineage_store *store;
 	struct lineage *l;
 
+	armed.ctx = NULL; /* from here on, the run is live (or off) */
 	if (ctx->lineage || !records_lineage(ctx->prog))
 		return;
 	store = lineage_store_open(ctx, getenv("FX_LINEAGE"));
@@ -397,14 +465,22 @@ void lineage_start(struct fx_ctx *ctx, int argc, char **argv)
 	uuid_random(l->run_id);
 	job_names(l, argc, argv);
 	l->fx = fx_facet(l, argc, argv);
+	l->stdout_path = regular_file_path(STDOUT_FILENO);
 	ctx->lineage = l;
+	live = l;
+	if (!armed.handler)
+		armed.handler = on_exit(at_exit, NULL) == 0;
 	emit(l, event(l, "START"));
 }
 
 void lineage_note_message(struct lineage *l, const char *msg)
 {
-	free(l->last_msg);
-	l->last_msg = fx_strdup(msg);
+	char **slot = l ? &l->last_msg : &armed.msg;
+
+	if (!l && !armed.ctx)
+		return; /* no run, and none about to start */
+	free(*slot);
+	*slot = fx_strdup(msg);
 }
 
 static void lineage_free(struct lineage *l)
@@ -418,6 +494,7 @@ static void lineage_free(struct lineage *l)
 	}
 	lineage_store_close(l->store);
 	cJSON_Delete(l->fx);
+	free(l->stdout_path);
 	free(l->job);
 	free(l->pipeline_job);
 	free(l->last_msg);
@@ -427,12 +504,33 @@ static void lineage_free(struct lineage *l)
 void lineage_finish(struct fx_ctx *ctx, int status)
 {
 	struct lineage *l = ctx->lineage;
-	cJSON *ev, *facets, *err;
-	char msg[64];
+	const struct lineage_ds *d;
+	int has_output = 0;
 
 	if (!l)
 		return;
+	/*
+	 * `fx-agg ... >out.ndjson`: the records went to stdout, a file. A
+	 * program that registered an output of its own (fx-sink --file, -t)
+	 * wrote its records there, and stdout is only its log.
+	 */
+	for (d = l->datasets; d; d = d->next)
+		has_output |= d->dir == LINEAGE_OUTPUT;
+	if (l->stdout_path && !has_output)
+		lineage_count(lineage_file(ctx, LINEAGE_OUTPUT, l->stdout_path),
+		              ctx->st.records_out);
 	ctx->lineage = NULL; /* a message from here on is not the run's */
+	lineage_end(l, status);
+}
+
+/* COMPLETE or FAIL, then frees l. Touches no ctx: see at_exit(). */
+static void lineage_end(struct lineage *l, int status)
+{
+	cJSON *ev, *facets, *err;
+	char msg[64];
+
+	if (l == live)
+		live = NULL;
 	cJSON_AddNumberToObject(l->fx, "exitStatus", status);
 	ev = event(l, status ? "FAIL" : "COMPLETE");
 	if (status) {
@@ -558,21 +656,21 @@ struct lineage_ds *lineage_file(struct fx_ctx *ctx, enum lineage_dir dir,
 struct lineage_ds *lineage_input_fd(struct fx_ctx *ctx, int fd,
                                     const char *path)
 {
-	char link[4096], proc[64];
+	struct lineage_ds *d;
 	struct stat st;
-	ssize_t n;
+	char *link;
 
 	if (!ctx || !ctx->lineage || fstat(fd, &st) || !S_ISREG(st.st_mode))
 		return NULL;
 	if (strcmp(path, "-") != 0)
 		return lineage_file(ctx, LINEAGE_INPUT, path);
 	/* stdin redirected from a file: the kernel knows which */
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	n = readlink(proc, link, sizeof(link) - 1);
-	if (n <= 0 || link[0] != '/')
+	link = regular_file_path(fd);
+	if (!link)
 		return NULL;
-	link[n] = 0;
-	return lineage_file(ctx, LINEAGE_INPUT, link);
+	d = lineage_file(ctx, LINEAGE_INPUT, link);
+	free(link);
+	return d;
 }
 
 struct lineage_ds *lineage_kafka(struct fx_ctx *ctx, enum lineage_dir dir,
@@ -584,11 +682,18 @@ struct lineage_ds *lineage_kafka(struct fx_ctx *ctx, enum lineage_dir dir,
 
 	if (!ctx || !ctx->lineage)
 		return NULL;
+	const char *port = "", *close;
+
 	if (!bootstrap)
 		bootstrap = "";
 	n = strcspn(bootstrap, ", ");
-	uri = fx_malloc(n + strlen(topic) + 10);
-	sprintf(uri, "kafka://%.*s/%s", (int)n, bootstrap, topic);
+	/* host without a port: Kafka's default, as the client connects to */
+	close = bootstrap[0] == '[' ? memchr(bootstrap, ']', n) : NULL;
+	if (n && (close ? !memchr(close, ':', n - (size_t)(close - bootstrap))
+	                : !memchr(bootstrap, ':', n)))
+		port = ":9092";
+	uri = fx_malloc(n + strlen(port) + strlen(topic) + 10);
+	sprintf(uri, "kafka://%.*s%s/%s", (int)n, bootstrap, port, topic);
 	d = add(ctx->lineage, dir, uri, 0);
 	free(uri);
 	return d;

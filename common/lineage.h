@@ -12,6 +12,8 @@
  *   lineage_count(ds, n);          (or ds->count++ in a loop)
  *
  * A dataset is named by URI: file:///ABS/PATH or kafka://BOOTSTRAP/TOPIC.
+ * lineage.c itself registers stdout when it is a regular file (`>FILE`)
+ * and the program registered no output of its own.
  * Registering the same URI twice in one direction gives the same handle,
  * and a file under a registered input directory counts into the directory
  * (so a directory operand is one dataset, however many files it holds).
@@ -48,6 +50,14 @@ struct lineage_ds {
 struct lineage;
 
 /*
+ * Called by fx_parse_options() before it parses anything: a usage error
+ * found while parsing is recorded as a run (START, then FAIL with the
+ * message), since a pipeline with a broken stage must not look complete.
+ * --help and --version (exit 0) record nothing.
+ */
+void lineage_arm(struct fx_ctx *ctx, int argc, char **argv);
+
+/*
  * Called by fx_parse_options() once the options are known: reads
  * FX_LINEAGE, FX_RUN_ID and FX_JOB, works out the pipeline run and
  * appends START. Sets ctx->lineage (also when lineage is off, so that
@@ -57,11 +67,17 @@ void lineage_start(struct fx_ctx *ctx, int argc, char **argv);
 
 /*
  * Called by fx_finish(): appends COMPLETE (status 0) or FAIL (with the
- * last message the program printed) and frees ctx->lineage.
+ * last message the program printed) and frees ctx->lineage. A program
+ * that exits without fx_finish() (fx_die(), fx_usage_error(), any exit())
+ * gets the same from an on_exit() handler, with the exit status.
  */
 void lineage_finish(struct fx_ctx *ctx, int status);
 
-/* Called by fx_vwarn(): remembers msg (without the program name) for FAIL. */
+/*
+ * Called by fx_vwarn(): remembers msg (without the program name) for FAIL.
+ * l may be NULL: while the options are parsed, the message is kept for a
+ * usage error's FAIL.
+ */
 void lineage_note_message(struct lineage *l, const char *msg);
 
 /* Registers a dataset by URI. Returns the handle, or NULL without lineage. */
@@ -83,7 +99,10 @@ struct lineage_ds *lineage_file(struct fx_ctx *ctx, enum lineage_dir dir,
 struct lineage_ds *lineage_input_fd(struct fx_ctx *ctx, int fd,
                                     const char *path);
 
-/* A Kafka topic: kafka://FIRST-BOOTSTRAP-SERVER/TOPIC. */
+/*
+ * A Kafka topic: kafka://FIRST-BOOTSTRAP-SERVER/TOPIC, the server with
+ * Kafka's default port 9092 when it was given without one.
+ */
 struct lineage_ds *lineage_kafka(struct fx_ctx *ctx, enum lineage_dir dir,
                                  const char *bootstrap, const char *topic);
 

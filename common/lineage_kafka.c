@@ -4,6 +4,7 @@
 
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +13,20 @@ struct lineage_kafka {
 	char *topic;
 	int failed; /* delivery reports that failed */
 	char first_err[256];
+	int all_down; /* every broker refused or dropped us: stop waiting */
+	char down_err[256];
 };
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct lineage_kafka *k = opaque;
+
+	(void)rk;
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && !k->all_down) {
+		k->all_down = 1;
+		snprintf(k->down_err, sizeof(k->down_err), "%s", reason);
+	}
+}
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
                         void *opaque)
@@ -59,6 +73,7 @@ struct lineage_kafka *lineage_kafka_open(const char *brokers, const char *topic,
 		return NULL;
 	}
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	rd_kafka_conf_set_error_cb(conf, on_error);
 	rd_kafka_conf_set_log_cb(conf, on_log);
 	rd_kafka_conf_set_opaque(conf, k);
 	k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
@@ -91,15 +106,35 @@ int lineage_kafka_send(struct lineage_kafka *k, const char *line, size_t len,
 	return 0;
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 int lineage_kafka_close(struct lineage_kafka *k, int timeout_ms, char *err,
                         size_t errlen)
 {
+	double deadline = now_ms() + timeout_ms;
 	int rc = 0;
 
-	rd_kafka_flush(k->rk, timeout_ms);
+	/*
+	 * Flush in short slices: a refused connection is known within
+	 * milliseconds (ALL_BROKERS_DOWN, served by the flush), and then
+	 * there is nothing to wait for.
+	 */
+	while (rd_kafka_outq_len(k->rk) > 0 && !k->all_down &&
+	       now_ms() < deadline)
+		rd_kafka_flush(k->rk, 20);
 	if (rd_kafka_outq_len(k->rk) > 0) {
-		snprintf(err, errlen, "events not delivered in %d ms",
-		         timeout_ms);
+		if (k->all_down)
+			snprintf(err, errlen, "events not delivered: %s",
+			         k->down_err);
+		else
+			snprintf(err, errlen, "events not delivered in %d ms",
+			         timeout_ms);
 		rc = -1;
 	} else if (k->failed) {
 		snprintf(err, errlen, "%s", k->first_err);

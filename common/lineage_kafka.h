@@ -5,7 +5,9 @@
  * The one file besides kafka.c that includes librdkafka's headers: the
  * store is a plain producer with fixed settings, no fx options and no
  * version checks. A producer is created at the first event and flushed
- * (with a bound) at the end; undelivered events are reported, never fatal.
+ * at the end for at most LINEAGE_KAFKA_WAIT_MS, or not at all once every
+ * broker is known to be down (a refused connection): lineage must not
+ * slow a run down. Undelivered events are reported, never fatal.
  */
 #ifndef FX_LINEAGE_KAFKA_H
 #define FX_LINEAGE_KAFKA_H
@@ -13,6 +15,9 @@
 #include <stddef.h>
 
 struct lineage_kafka;
+
+/* The longest a run's end waits for its events to reach the brokers. */
+#define LINEAGE_KAFKA_WAIT_MS 500
 
 /* NULL with the reason in err. */
 struct lineage_kafka *lineage_kafka_open(const char *brokers, const char *topic,
@@ -23,7 +28,8 @@ int lineage_kafka_send(struct lineage_kafka *k, const char *line, size_t len,
                        char *err, size_t errlen);
 
 /*
- * Waits up to timeout_ms for delivery, frees k. Returns 0 if every event
+ * Waits up to timeout_ms for delivery (less if every broker is down),
+ * frees k. Returns 0 if every event
  * was delivered, else -1 with the reason in err.
  */
 int lineage_kafka_close(struct lineage_kafka *k, int timeout_ms, char *err,

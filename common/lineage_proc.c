@@ -78,6 +78,49 @@ static int proc_stat(int pid, struct lineage_proc *p, int *ppid)
 	return 0;
 }
 
+/* The bytes of /proc/PID/cmdline (pid 0: this process). Returns the length. */
+static ssize_t proc_cmdline(int pid, char *buf, size_t n)
+{
+	char path[64];
+	ssize_t r;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	r = read(fd, buf, n);
+	close(fd);
+	return r;
+}
+
+/*
+ * A forked subshell: a copy of its parent that did not exec (the same
+ * program, the same command line). The shell forks one for each stage of
+ * a pipeline that is a function, a { list; } or a ( list ): such a stage's
+ * pipes belong to the pipeline, not to the shell that runs it, and the
+ * programs it starts are the stage's real work.
+ */
+static int forked_subshell(int pid, int ppid)
+{
+	char a[4096], b[4096], pa[64], pb[64], ea[4096], eb[4096];
+	ssize_t na, nb, la, lb;
+
+	if (pid <= 1 || ppid <= 1)
+		return 0;
+	na = proc_cmdline(pid, a, sizeof(a));
+	nb = proc_cmdline(ppid, b, sizeof(b));
+	if (na <= 0 || na != nb || memcmp(a, b, (size_t)na) != 0)
+		return 0;
+	snprintf(pa, sizeof(pa), "/proc/%d/exe", pid);
+	snprintf(pb, sizeof(pb), "/proc/%d/exe", ppid);
+	la = readlink(pa, ea, sizeof(ea));
+	lb = readlink(pb, eb, sizeof(eb));
+	/* exe may be unreadable (another user): the command line will do */
+	return la < 0 || lb < 0 ||
+	       (la == lb && memcmp(ea, eb, (size_t)la) == 0);
+}
+
 /* Pipes this process's ancestors hold as stdin or stdout: not ours. */
 struct inherited {
 	unsigned long ino[2 * ANCESTORS_MAX];
@@ -91,11 +134,16 @@ static void inherited_find(struct inherited *h, int pid)
 
 	h->n = 0;
 	for (i = 0; i < ANCESTORS_MAX && pid > 1; i++) {
+		int gppid = 0;
+
 		if (proc_stat(pid, &p, &ppid))
 			break;
 		pid = ppid;
-		if (pid <= 1)
+		if (pid <= 1 || proc_stat(pid, &p, &gppid))
 			break;
+		/* a subshell stage's pipes are the pipeline's, not inherited */
+		if (forked_subshell(pid, gppid))
+			continue;
 		h->ino[h->n] = fd_pipe(pid, 0);
 		h->n += h->ino[h->n] != 0;
 		h->ino[h->n] = fd_pipe(pid, 1);
@@ -113,13 +161,90 @@ static int inherited_has(const struct inherited *h, unsigned long ino)
 	return 0;
 }
 
+static int find_writer_any(unsigned long ino, int near, int self);
+
 static int writes_pipe(int pid, int self, unsigned long ino)
 {
 	return pid > 0 && pid != self && fd_pipe(pid, 1) == ino;
 }
 
-/* The process whose stdout is pipe ino: neighbours of near first. */
+/*
+ * A writer that is a shell with a child writing the same pipe (a function
+ * or a { list; } as a stage, or bash -c): the stage is the child, the
+ * program doing the work, not "bash". Descends while there is one.
+ */
+static int innermost_writer(int pid, int self, unsigned long ino)
+{
+	char path[96], buf[4096], *p, *end;
+	int depth, next;
+	ssize_t n;
+
+	for (depth = 0; depth < 8; depth++) {
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid,
+		         pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return pid;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			return pid;
+		buf[n] = 0;
+		next = 0;
+		for (p = buf; *p && !next; p = end) {
+			long c = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			if (writes_pipe((int)c, self, ino))
+				next = (int)c;
+		}
+		if (!next)
+			return pid;
+		pid = next;
+	}
+	return pid;
+}
+
+/* A process that is a copy of its parent: a subshell, or not yet exec'd. */
+static int shell_copy(int pid)
+{
+	struct lineage_proc p;
+	int ppid = 0;
+
+	return proc_stat(pid, &p, &ppid) == 0 && forked_subshell(pid, ppid);
+}
+
+/*
+ * The process whose stdout is pipe ino: neighbours of near first. The
+ * stages start together, so the writer may still be a shell's copy: a
+ * subshell that has not forked its programs yet, or a child that has not
+ * exec'd. Then look again a few times (at most SETTLE_TRIES * SETTLE_US,
+ * and only then) rather than record a stage named after the shell.
+ */
+#define SETTLE_TRIES 25
+#define SETTLE_US    2000
+
 static int find_writer(unsigned long ino, int near, int self)
+{
+	int w = find_writer_any(ino, near, self), top = w, i, inner;
+
+	if (!w)
+		return 0;
+	inner = innermost_writer(top, self, ino);
+	for (i = 0; i < SETTLE_TRIES && shell_copy(inner); i++) {
+		usleep(SETTLE_US);
+		if (!writes_pipe(top, self, ino))
+			break; /* the subshell exited: keep what we saw */
+		inner = innermost_writer(top, self, ino);
+	}
+	return inner;
+}
+
+/* Any process whose stdout is pipe ino: neighbours of near first. */
+static int find_writer_any(unsigned long ino, int near, int self)
 {
 	struct dirent *e;
 	DIR *d;

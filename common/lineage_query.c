@@ -289,43 +289,84 @@ static FILE *open_store(struct fx_ctx *ctx, const char *spec, char **path)
 		*path =
 		    fx_strdup(strncmp(spec, "file:", 5) == 0 ? spec + 5 : spec);
 	f = fopen(*path, "re");
-	if (!f && errno != ENOENT)
-		fx_warn(ctx, "%s: %s", *path, strerror(errno));
+	/* a missing store too: a mistyped path must not read as "no runs" */
+	if (!f)
+		fx_warn(ctx, "lineage store '%s': %s", *path, strerror(errno));
 	return f;
 }
 
 static void stitch(struct lineage_db *db);
 
+/* Every event the store holds starts so (lineage.c writes eventType first). */
+#define EVENT_HEAD "{\"eventType\":"
+
+/*
+ * A line that is not JSON but holds the start of an event after its first
+ * byte: the head of a torn event (a write cut short by a full disk, before
+ * stores truncated those away) with a whole event appended after it.
+ * Returns where that last event starts, or NULL.
+ */
+static const char *torn_rest(const char *line, size_t n)
+{
+	const char *last = NULL, *p = line + 1;
+	size_t k = strlen(EVENT_HEAD);
+
+	while ((p = memmem(p, n - (size_t)(p - line), EVENT_HEAD, k))) {
+		last = p;
+		p++;
+	}
+	return last;
+}
+
 struct lineage_db *lineage_db_load(struct fx_ctx *ctx, const char *spec)
 {
 	struct lineage_db *db = fx_malloc(sizeof(*db));
 	char *line = NULL, *path = NULL;
-	size_t cap = 0, bad = 0;
+	size_t cap = 0, bad = 0, torn = 0;
 	ssize_t n;
 	FILE *f;
 
 	memset(db, 0, sizeof(*db));
 	db->ctx = ctx;
 	f = open_store(ctx, spec, &path);
-	if (!f && errno != ENOENT) {
+	if (!f) {
 		free(path);
 		lineage_db_free(db);
 		return NULL;
 	}
-	while (f && (n = getline(&line, &cap, f)) > 0) {
+	while ((n = getline(&line, &cap, f)) > 0) {
 		cJSON *ev = cJSON_ParseWithLength(line, (size_t)n);
+		const char *rest;
 
-		if (!ev || !db_add_event(db, ev)) {
-			cJSON_Delete(ev);
+		if (ev && db_add_event(db, ev))
+			continue;
+		cJSON_Delete(ev);
+		rest = ev ? NULL : torn_rest(line, (size_t)n);
+		if (rest) {
+			torn++;
+			ev = cJSON_ParseWithLength(
+			    rest, (size_t)n - (size_t)(rest - line));
+			if (ev && !db_add_event(db, ev))
+				cJSON_Delete(ev);
+		} else if (!ev &&
+		           memcmp(line, EVENT_HEAD, strlen(EVENT_HEAD)) == 0) {
+			torn++;
+		} else {
 			bad += n > 1;
 		}
 	}
-	if (f && ferror(f))
+	if (ferror(f))
 		fx_warn(ctx, "%s: %s", path, strerror(errno));
+	if (torn)
+		fx_warn(
+		    ctx,
+		    "%s: %zu torn line%s skipped (an event cut short, as by "
+		    "a full disk)",
+		    path, torn, torn == 1 ? "" : "s");
 	if (bad)
 		fx_warn(ctx, "%s: %zu lines that are not run events skipped",
 		        path, bad);
-	if (f && f != stdin)
+	if (f != stdin)
 		fclose(f);
 	free(line);
 	free(path);

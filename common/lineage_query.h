@@ -35,9 +35,13 @@ struct lineage_db;
 
 /*
  * Reads the store: spec is FX_LINEAGE's syntax (file:PATH), a plain PATH,
- * "-" for stdin, or NULL for FX_LINEAGE or the default file. A missing
- * store is an empty one. Lines that are not run events are skipped (and
- * counted in a warning). Returns NULL after a message (I/O error).
+ * "-" for stdin, or NULL for FX_LINEAGE or the default file. A store that
+ * does not exist is an I/O error like any other (a mistyped path must not
+ * read as "no runs"); an empty file is a store with no runs. A torn line (an
+ * event cut short, then perhaps a whole event appended to it) and lines that
+ * are not run events are skipped and counted in a warning; the whole event
+ * after a torn one is kept. Returns NULL after a message naming the store (I/O
+ * error).
  */
 struct lineage_db *lineage_db_load(struct fx_ctx *ctx, const char *spec);
 void lineage_db_free(struct lineage_db *db);

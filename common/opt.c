@@ -276,7 +276,8 @@ int fx_parse_options(struct fx_ctx *ctx, int argc, char **argv,
 	char *so = fx_malloc(3 * total + 4), *sp = so;
 	int c, idx;
 
-	*sp++ = ':'; /* report a missing argument as ':' */
+	lineage_arm(ctx, argc, argv); /* a usage error is a failed run */
+	*sp++ = ':';                  /* report a missing argument as ':' */
 	for (i = 0; i < total; i++) {
 		const struct fx_option *o = entry(opts, nopts, i);
 

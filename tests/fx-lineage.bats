@@ -20,6 +20,7 @@ setup() {
 }
 
 teardown() {
+	if [ -n "${MNT:-}" ]; then umount "$MNT" 2>/dev/null || true; fi
 	if [ -n "${DEVBROKER:-}" ]; then
 		kill "$DEVBROKER" 2>/dev/null
 		wait "$DEVBROKER" 2>/dev/null
@@ -191,7 +192,10 @@ starts() {
 		fx-agg --by os --agg count --on-error "$long" <plays.ndjson >/dev/null &
 		pids+=($!)
 	done
-	wait "${pids[@]}"
+	# one wait per pid: `wait A B ...` returns the last one's status only
+	for pid in "${pids[@]}"; do
+		wait "$pid" || fail "fx-agg $pid failed"
+	done
 	[ "$(wc -l <lineage.ndjson)" -eq 100 ]
 	[ "$(head -n 1 lineage.ndjson | wc -c)" -gt 8192 ]
 	python3 -c 'import json, sys
@@ -219,8 +223,12 @@ for line in open(sys.argv[1]):
 	for store in file:$T/plays.ndjson/lineage file:/dev/full nonsense; do
 		export FX_LINEAGE=$store
 		fx-consume plays.ndjson 2>err1 | fx-agg --by os --agg count 2>err2 >on.ndjson
+		status=("${PIPESTATUS[@]}")
+		assert_equal "$store: ${status[*]}" "$store: 0 0"
 		cmp off.ndjson on.ndjson
-		[ "$(wc -l <err1)" -eq 1 ] && [ "$(wc -l <err2)" -eq 1 ]
+		# (an `[ A ] && [ B ]` here could not fail on A: errexit skips it)
+		[ "$(wc -l <err1)" -eq 1 ] || fail "$store: fx-consume: $(cat err1)"
+		[ "$(wc -l <err2)" -eq 1 ] || fail "$store: fx-agg: $(cat err2)"
 		grep -q '^fx-consume: .*lineage not recorded' err1
 	done
 	grep -q "^fx-agg: FX_LINEAGE: expected off, file:PATH or kafka:TOPIC, got 'nonsense'" err2
@@ -274,9 +282,22 @@ for line in open(sys.argv[1]):
 	assert_equal "$stderr" "fx-lineage: --format dot: only for graph (see 'fx-lineage --help')"
 	run --separate-stderr fx-lineage frobnicate
 	assert_failure 2
-	run --separate-stderr fx-lineage --store missing.ndjson runs
+}
+
+@test "a store that does not exist is an error naming it, not an empty list" {
+	run --separate-stderr fx-lineage --store nosuch runs
+	assert_failure 3
+	assert_output ''
+	assert_equal "$stderr" "fx-lineage: lineage store 'nosuch': No such file or directory"
+	FX_LINEAGE=file:$T/nosuch.ndjson run --separate-stderr fx-lineage graph
+	assert_failure 3
+	assert_equal "$stderr" "fx-lineage: lineage store '$T/nosuch.ndjson': No such file or directory"
+	# an empty store is a store with no runs
+	: >empty.ndjson
+	run --separate-stderr fx-lineage --store empty.ndjson runs
 	assert_success
 	assert_output ''
+	assert_equal "$stderr" ''
 }
 
 @test "kafka:TOPIC store: events produced to a topic, read back through fx-consume" {
@@ -288,8 +309,18 @@ for line in open(sys.argv[1]):
 }
 
 @test "fx-lineage and fx-devbroker record nothing" {
+	fx-agg --by os --agg count <plays.ndjson >/dev/null
+	cp lineage.ndjson before.ndjson
 	fx-lineage runs >/dev/null
-	[ ! -e lineage.ndjson ]
+	fx-lineage graph >/dev/null
+	# a devbroker of its own, started with lineage on (setup's ran with it off)
+	fx-devbroker --topic t:1 >db2.out 2>db2.err &
+	db2=$!
+	for _ in $(seq 100); do [ -s db2.out ] && break; sleep 0.05; done
+	[ -s db2.out ] || fail "the second fx-devbroker printed no address"
+	kill "$db2"
+	wait "$db2" || true
+	cmp before.ndjson lineage.ndjson
 }
 
 @test "the README's picture: the demo's DOT is deterministic and the committed one is current" {
@@ -298,4 +329,207 @@ for line in open(sys.argv[1]):
 	assert_success
 	cmp pic/lineage.dot "$FX_ROOT/share/doc/lineage.dot"
 	[ "$(head -c 4 pic/lineage.png | tail -c 3)" = PNG ]
+}
+
+@test "a FIFO as the store: refused at once with one warning; the output, status and time are those without lineage" {
+	FX_LINEAGE=off fx-agg --by os --agg count <plays.ndjson >off.ndjson
+	mkfifo fifo
+	# nobody reading the FIFO: an open that blocks would hang here
+	FX_LINEAGE=file:$T/fifo run --separate-stderr timeout 5 fx-agg --by os --agg count <plays.ndjson
+	assert_success
+	assert_equal "$output" "$(cat off.ndjson)"
+	assert_equal "$stderr" "fx-agg: lineage store '$T/fifo': not a regular file (lineage not recorded)"
+	# somebody reading it: nothing is written to it either
+	timeout 10 cat fifo >read.out &
+	reader=$!
+	FX_LINEAGE=file:$T/fifo run --separate-stderr timeout 5 fx-agg --by os --agg count <plays.ndjson
+	assert_success
+	assert_equal "$output" "$(cat off.ndjson)"
+	assert_equal "$stderr" "fx-agg: lineage store '$T/fifo': not a regular file (lineage not recorded)"
+	wait "$reader" || fail "the FIFO's reader did not see its end"
+	[ ! -s read.out ] || fail "events were written into the FIFO: $(head -c 200 read.out)"
+}
+
+@test "a store on a disk that fills mid-event keeps no torn line; the next run appends whole lines" {
+	[ "$(id -u)" = 0 ] || skip "needs root to mount a small tmpfs"
+	MNT=$T/mnt
+	mkdir "$MNT"
+	mount -t tmpfs -o size=64k tmpfs "$MNT"
+	export FX_LINEAGE=file:$MNT/lineage.ndjson
+	# one page left: an event of more than a page is cut by the full disk
+	dd if=/dev/zero of="$MNT/fill" bs=4096 count=15 status=none
+	long=dlq=$(printf 'x%.0s' $(seq 6000))
+	FX_LINEAGE=off fx-agg --by os --agg count <plays.ndjson >off.ndjson
+	run --separate-stderr fx-agg --by os --agg count --on-error "$long" <plays.ndjson
+	assert_success
+	assert_equal "$output" "$(cat off.ndjson)"
+	# nothing of the cut event is left
+	[ ! -s "$MNT/lineage.ndjson" ] || fail "the store holds $(wc -c <"$MNT/lineage.ndjson") bytes of a cut event"
+	assert_equal "$stderr" "fx-agg: lineage store '$MNT/lineage.ndjson': short write: No space left on device (lineage not recorded)"
+	# room again: the next run's events are whole lines of JSON
+	rm "$MNT/fill"
+	fx-agg --by os --agg count --on-error "$long" <plays.ndjson >/dev/null
+	run python3 -c 'import json, sys
+print(",".join(json.loads(l)["eventType"] for l in open(sys.argv[1])))' "$MNT/lineage.ndjson"
+	assert_success
+	assert_output START,COMPLETE
+}
+
+@test "fx-lineage skips and counts a torn line, and keeps the whole event written after it on the same line" {
+	fx-agg --by os --agg count <plays.ndjson >/dev/null
+	fx-consume plays.ndjson >/dev/null
+	# a run's START cut at byte 100 by a full disk, then the next run's events
+	{ head -c 100 lineage.ndjson; sed -n 3,4p lineage.ndjson; } >torn.ndjson
+	run --separate-stderr fx-lineage --store torn.ndjson runs --format json
+	assert_success
+	assert_equal "$stderr" "fx-lineage: torn.ndjson: 1 torn line skipped (an event cut short, as by a full disk)"
+	assert_equal "$(jq -c 'map([.pipeline, .status])' <<<"$output")" '[["fx-consume","COMPLETE"]]'
+}
+
+@test "kafka:TOPIC store with a dead broker: a file-only command keeps its output and status, warns once, and takes under 1 s more" {
+	# port 9 on loopback: nothing listens, the connection is refused at once
+	export FX_BROKERS=127.0.0.1:9
+	t0=$(date +%s%N)
+	FX_LINEAGE=off fx-agg --by os --agg count <plays.ndjson >off.ndjson
+	t1=$(date +%s%N)
+	FX_LINEAGE=kafka:lineage run --separate-stderr fx-agg --by os --agg count <plays.ndjson
+	t2=$(date +%s%N)
+	assert_success
+	assert_equal "$output" "$(cat off.ndjson)"
+	assert_equal "$(wc -l <<<"$stderr")" 1
+	assert_regex "$stderr" "^fx-agg: lineage store 'lineage': .*\(lineage not recorded\)$"
+	extra_ms=$(( (t2 - t1 - (t1 - t0)) / 1000000 ))
+	[ "$extra_ms" -lt 1000 ] || fail "a dead lineage broker added $extra_ms ms"
+}
+
+# "EVENT exitStatus message" of each event of program $1
+events_of() {
+	jq -r --arg p "$1" 'select(.run.facets.fx.program == $p) | [.eventType,
+		(.run.facets.fx.exitStatus // "-"), (.run.facets.errorMessage.message // "-")]
+		| map(tostring) | join(" ")' lineage.ndjson
+}
+
+@test "a run that fails on a failed open or a usage error ends with FAIL and the message; --help records nothing" {
+	# an output file that cannot be created
+	run --separate-stderr fx-sink --file "$T/no/such/dir/out.ndjson" <plays.ndjson
+	assert_failure 3
+	assert_equal "$stderr" "fx-sink: $T/no/such/dir/out.ndjson: cannot create: No such file or directory"
+	run events_of fx-sink
+	assert_output - <<-EOF
+	START - -
+	FAIL 3 $T/no/such/dir/out.ndjson: cannot create: No such file or directory
+	EOF
+	# a usage error found after the options were parsed
+	run --separate-stderr env -u FX_BROKERS fx-consume -t ods_play
+	assert_failure 2
+	run events_of fx-consume
+	assert_output - <<-EOF
+	START - -
+	FAIL 2 no brokers: use -b HOST:PORT or set FX_BROKERS (see 'fx-consume --help')
+	EOF
+	# a usage error found while parsing them
+	run --separate-stderr fx-agg --by os --bogus <plays.ndjson
+	assert_failure 2
+	run events_of fx-agg
+	assert_output - <<-EOF
+	START - -
+	FAIL 2 unknown option '--bogus' (see 'fx-agg --help')
+	EOF
+	# fx-lineage shows the reason, not ABORTED
+	run fx-lineage runs
+	refute_output --partial ABORTED
+	assert_line "    error  fx-agg: unknown option '--bogus' (see 'fx-agg --help')"
+	assert_line "    error  fx-sink: $T/no/such/dir/out.ndjson: cannot create: No such file or directory"
+	# asking for help or the version is not a run
+	rm lineage.ndjson
+	fx-agg --help >/dev/null
+	fx-sink --version >/dev/null
+	[ ! -e lineage.ndjson ] || fail "--help or --version recorded: $(cat lineage.ndjson)"
+}
+
+@test "a shell function in a pipeline: its programs are the stages, and the pipeline is one run" {
+	gen 100000 3 >big.ndjson
+	cat >fn.sh <<-'EOF'
+	agg() { fx-agg --by os --agg count; echo agg done >&2; }
+	fx-consume big.ndjson | agg | fx-sink --file a.ndjson
+	aggjq() { fx-agg --by os --agg count | jq -c .; }
+	fx-consume big.ndjson | aggjq | fx-sink --file b.ndjson
+	src() { fx-consume big.ndjson; echo src done >&2; }
+	src | fx-agg --by os --agg count | fx-sink --file c.ndjson
+	tail() { fx-agg --by os --agg count | fx-sink --file d.ndjson; }
+	fx-consume big.ndjson | tail
+	EOF
+	bash fn.sh 2>/dev/null
+	run fx-lineage runs --format json
+	assert_success
+	run jq -r 'reverse | .[] | [(.stages | length), .pipeline,
+		(.outputs | map(.dataset | sub(".*/"; "")) | join(","))] | join(" ; ")' <<<"$output"
+	assert_output - <<-EOF
+	3 ; fx-consume | fx-agg | fx-sink ; a.ndjson
+	3 ; fx-consume | fx-agg | jq | fx-sink ; b.ndjson
+	3 ; fx-consume | fx-agg | fx-sink ; c.ndjson
+	3 ; fx-consume | fx-agg | fx-sink ; d.ndjson
+	EOF
+}
+
+@test "stdout redirected to a file is an output dataset, stdin from a file an input dataset" {
+	fx-agg --by os --agg count <plays.ndjson >out.ndjson
+	fx-consume plays.ndjson >>all.ndjson
+	fx-sink --file sunk.ndjson <plays.ndjson >sink.log
+	fx-agg --by os --agg count <plays.ndjson >/dev/null
+	# counts by an independent tool
+	n_os=$(jq -s 'map(.os) | unique | length' plays.ndjson)
+	n=$(wc -l <plays.ndjson)
+	run jq -c 'select(.eventType == "COMPLETE") | [.run.facets.fx.program,
+		(.inputs | map([.name, .inputFacets.inputStatistics.rowCount])),
+		(.outputs | map([.name, .outputFacets.outputStatistics.rowCount]))]' lineage.ndjson
+	assert_output - <<-EOF
+	["fx-agg",[["$T/plays.ndjson",$n]],[["$T/out.ndjson",$n_os]]]
+	["fx-consume",[["$T/plays.ndjson",$n]],[["$T/all.ndjson",$n]]]
+	["fx-sink",[["$T/plays.ndjson",$n]],[["$T/sunk.ndjson",$n]]]
+	["fx-agg",[["$T/plays.ndjson",$n]],[]]
+	EOF
+	run fx-lineage upstream out.ndjson
+	assert_output "1	file://$T/plays.ndjson	fx-agg"
+}
+
+@test "a broker given without a port is recorded with Kafka's default port 9092" {
+	run --separate-stderr fx-consume -b 127.0.0.1 -t ods_play --timeout 1s
+	assert_failure 3
+	run jq -r 'select(.eventType == "FAIL") | .inputs[] | .namespace + "/" + .name' lineage.ndjson
+	assert_output "kafka://127.0.0.1:9092/ods_play"
+	# with a port, it is kept as given
+	rm lineage.ndjson
+	FX_LINEAGE=file:$T/lineage.ndjson fx-consume -b "$B" -t ods_play -e >/dev/null
+	run jq -r 'select(.eventType == "COMPLETE") | .inputs[] | .namespace + "/" + .name' lineage.ndjson
+	assert_output "kafka://$B/ods_play"
+}
+
+@test "fx-lineage export | head, runs | head: a closed pipe is exit 0, quietly" {
+	# enough events that the output does not fit the pipe and stdio buffers
+	for i in $(seq 60); do fx-agg --by os --agg count <plays.ndjson >/dev/null; done
+	[ "$(fx-lineage export --openlineage | wc -c)" -gt 100000 ] || fail "too little output to fill the pipe"
+	for i in 1 2 3 4 5; do
+		fx-lineage export --openlineage 2>err.txt | head -c 10 >/dev/null
+		status=("${PIPESTATUS[@]}")
+		assert_equal "run $i: ${status[*]}" "run $i: 0 0"
+		assert_equal "$(cat err.txt)" ''
+		fx-lineage runs -n 0 2>err.txt | head -n 1 >/dev/null
+		status=("${PIPESTATUS[@]}")
+		assert_equal "runs $i: ${status[*]}" "runs $i: 0 0"
+		assert_equal "$(cat err.txt)" ''
+	done
+}
+
+@test "events of early failures, stdout datasets and port-less brokers validate against the OpenLineage schemas" {
+	fx-sink --file "$T/no/such/dir/out.ndjson" <plays.ndjson 2>/dev/null || true
+	fx-agg --bogus 2>/dev/null || true
+	fx-agg --by os --agg count <plays.ndjson >out.ndjson
+	fx-consume -b 127.0.0.1 -t ods_play --timeout 1s 2>/dev/null || true
+	fx-lineage export --openlineage >export.ndjson
+	run jq -sc 'map(.eventType)' export.ndjson
+	assert_output '["START","FAIL","START","FAIL","START","COMPLETE","START","FAIL"]'
+	run /usr/bin/python3 "$FX_ROOT/tests/openlineage-validate.py" <export.ndjson
+	assert_success
+	assert_output '8 events, 0 invalid'
 }
