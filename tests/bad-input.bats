@@ -27,3 +27,89 @@ teardown() { chmod -R u+rwx "$T" 2>/dev/null; fx_teardown_tmp; }
 	[ "$n" -ge 30 ]
 	[ "$bad" -eq 0 ]
 }
+
+# dlq_check DLQ IN WANT...: each DLQ line, by python3, against the input
+# lines they came from: WANT is LINE:whole or LINE:cut; raw (or raw_base64)
+# must decode to exactly the input line's bytes (cut: to its first bytes,
+# with raw_truncated and raw_length the line's full length)
+dlq_check() {
+	python3 - "$@" <<'PY'
+import base64, json, sys
+dlq, src, wants = sys.argv[1], sys.argv[2], sys.argv[3:]
+# a record is its line without "\n" or "\r\n"
+lines = [l[:-1] if l.endswith(b'\r') else l
+         for l in open(src, 'rb').read().split(b'\n')]
+recs = [json.loads(l) for l in open(dlq, 'rb').read().split(b'\n') if l]
+assert len(recs) == len(wants), (len(recs), len(wants))
+for rec, want in zip(recs, wants):
+    n, how = want.split(':')
+    line = lines[int(n) - 1]
+    assert rec['source'] == '%s:%s' % (src, n), rec['source']
+    raw = (rec['raw'].encode('utf-8') if 'raw' in rec
+           else base64.b64decode(rec['raw_base64'], validate=True))
+    if how == 'whole':
+        assert raw == line, (n, len(raw), len(line))
+        assert 'raw_truncated' not in rec and 'raw_length' not in rec, rec.keys()
+    else:
+        assert rec['raw_truncated'] is True, rec
+        assert rec['raw_length'] == len(line), (rec['raw_length'], len(line))
+        assert line.startswith(raw) and len(raw) < len(line), (n, len(raw))
+        print('%s: %d of %d bytes, %s' % (n, len(raw), len(line),
+              'raw' if 'raw' in rec else 'raw_base64'))
+print('ok')
+PY
+}
+
+@test "a dead-letter record keeps a 2 MiB bad line whole, and bytes that are not UTF-8" {
+	python3 - <<-'PY'
+	mib = 1 << 20
+	text = ('a\u00e9\u20ac\U0001f600 "q" \\ \t\x01\x7f' * mib)[:2 * mib]
+	with open('in', 'wb') as f:
+	    f.write(b'{"a":1}\n')
+	    f.write(('{"a":"' + text).encode() + b'\n')            # unterminated
+	    f.write(b'{"b":"\xff\xfe\xc3' + b'x' * (2 * mib) + b'"}\n')  # not UTF-8
+	    f.write(b'{"a":2}\n')
+	    f.write(b'{"a":"' + b'x' * (20 * mib) + b'"}\n')      # over the default --max-record
+	PY
+	[ "$(sed -n 2p in | wc -c)" -gt $((2 << 20)) ] || fail "line 2 is not over 2 MiB"
+	run --separate-stderr fx-consume --on-error dlq=dlq.ndjson in
+	assert_success
+	assert_output $'{"a":1}\n{"a":2}'
+	assert_equal "$stderr" ''
+	run dlq_check dlq.ndjson in 2:whole 3:whole 5:cut
+	assert_success
+	assert_output $'5: 16777216 of 20971528 bytes, raw\nok'
+	# line 2: bytes 1-6 are {"a":", 7-17 a é € 😀 and a space, 18 the quote
+	# that ends the string, 19 the q where a ',' or '}' belongs
+	assert_equal "$(jq -r '._fx_error' dlq.ndjson)" $'invalid JSON: expected \',\' or \'}\' in object at byte 19\ninvalid JSON: invalid UTF-8 at byte 7\nrecord longer than --max-record (16777216 bytes)'
+}
+
+@test "a record over --max-record: the dead-letter record says it was cut and the line's length" {
+	python3 - <<-'PY'
+	with open('in', 'wb') as f:
+	    f.write(b'{"a":1}\n')
+	    f.write(b'{"a":"' + b'x' * 5000 + b'"}\n')            # read whole, then cut
+	    f.write(b'{"a":"' + b'y' * (3 << 20) + b'"}\r\n')     # longer than a read, CRLF
+	    f.write(b'{"a":"x' + '\u00e9'.encode() * 3000 + b'"}\n')  # cut inside a character
+	    f.write(b'{"b":"\xff' + b'z' * 3000 + b'"}\n')         # not UTF-8
+	    f.write(b'{"a":2}\n')
+	    f.write(b'{"a":"' + b'w' * 2000)                       # last, no newline
+	PY
+	run --separate-stderr fx-consume --max-record 1k --on-error dlq=dlq.ndjson in
+	assert_success
+	assert_output $'{"a":1}\n{"a":2}'
+	assert_equal "$stderr" ''
+	assert_equal "$(jq -r '._fx_error' dlq.ndjson | sort -u)" 'record longer than --max-record (1024 bytes)'
+	run dlq_check dlq.ndjson in 2:cut 3:cut 4:cut 5:cut 7:cut
+	assert_success
+	# raw is the first 1024 bytes, cut back to a whole character when the
+	# bytes are text
+	assert_output - <<-'EOF'
+	2: 1024 of 5008 bytes, raw
+	3: 1024 of 3145736 bytes, raw
+	4: 1023 of 6009 bytes, raw
+	5: 1024 of 3009 bytes, raw_base64
+	7: 1024 of 2006 bytes, raw
+	ok
+	EOF
+}
