@@ -113,3 +113,35 @@ PY
 	ok
 	EOF
 }
+
+@test "an unwritable dead-letter file is an I/O error before any record is read" {
+	run --separate-stderr fx-consume --on-error dlq=nodir/dlq.ndjson <<<'{"a":1}'
+	assert_failure 3
+	assert_output ''
+	assert_equal "$stderr" 'fx-consume: nodir/dlq.ndjson: cannot open dead-letter file: No such file or directory'
+	# every program checks it at start-up, with good input too
+	for p in fx-agg fx-join fx-sink fx-partition; do
+		run --separate-stderr "$p" --on-error dlq=nodir/dlq.ndjson </dev/null
+		assert_failure 3
+		assert_equal "$stderr" "$p: nodir/dlq.ndjson: cannot open dead-letter file: No such file or directory"
+	done
+	# a writable one is created at start-up, empty while nothing is bad
+	run --separate-stderr fx-consume --on-error dlq=dlq.ndjson <<<'{"a":1}'
+	assert_success
+	assert_output '{"a":1}'
+	[ -f dlq.ndjson ] && [ ! -s dlq.ndjson ] || fail "dlq.ndjson is not an empty file"
+}
+
+@test "-V prints the version, as --version does, in every program and man page" {
+	for p in "$FX_ROOT"/bin/fx-*; do
+		name=$(basename "$p")
+		run --separate-stderr "$p" -V
+		assert_success
+		assert_output "$name 0.1.0"
+		assert_equal "$output" "$("$p" --version)"
+		run grep -c '^\.It Fl V , Fl \\-version$' "$FX_ROOT/share/man/man1/$name.1"
+		assert_output 1
+		run "$p" --help
+		assert_line '  -V, --version               print the version and exit'
+	done
+}
