@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,8 +85,44 @@ void fx_progress(struct fx_ctx *ctx)
 	print_stats(ctx, "progress");
 }
 
+int fx_stdout_closed(void)
+{
+	/* a pipe's write end polls POLLERR once its last reader is gone */
+	struct pollfd p = {STDOUT_FILENO, 0, 0};
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
+}
+
+int fx_stdout_flush(const struct fx_ctx *ctx)
+{
+	static int reported; /* stdout is the process's: report it once */
+	int failed, err;
+
+	if (reported)
+		return reported;
+	errno = 0;
+	failed = fflush(stdout) != 0;
+	err = errno;
+	if (!failed && !ferror(stdout))
+		return 0;
+	if (err == EPIPE || fx_stdout_closed())
+		return reported = FX_EXIT_CLOSED;
+	/* stdio may have dropped the failed bytes, and errno with them */
+	if (failed && err)
+		fx_warn(ctx, "stdout: write error: %s", strerror(err));
+	else
+		fx_warn(ctx, "stdout: write error");
+	return reported = FX_EXIT_IO;
+}
+
 int fx_finish(struct fx_ctx *ctx, int status)
 {
+	int out = fx_stdout_flush(ctx);
+
+	if (status == FX_EXIT_CLOSED)
+		status = FX_EXIT_OK; /* | head: the reader has what it wanted */
+	if (status == FX_EXIT_OK && out == FX_EXIT_IO)
+		status = FX_EXIT_IO;
 	if (ctx->dlq) {
 		if (fclose(ctx->dlq) != 0 && status == FX_EXIT_OK) {
 			fx_warn(ctx, "%s: write error: %s", ctx->dlq_path,

@@ -22,6 +22,13 @@ enum fx_exit {
 	FX_EXIT_DATA = 1,  /* a bad record under --on-error fail */
 	FX_EXIT_USAGE = 2, /* usage or configuration error */
 	FX_EXIT_IO = 3,    /* I/O or broker error */
+	/*
+	 * Never an exit status: what a loop stops with when stdout's reader
+	 * went away (EPIPE). fx_finish() turns it into FX_EXIT_OK, so that a
+	 * program in `| head` ends quietly with 0, while a loop can still stop
+	 * with a non-zero status.
+	 */
+	FX_EXIT_CLOSED = 141,
 };
 
 enum fx_on_error {
@@ -87,9 +94,21 @@ double fx_now_coarse(void);
 /*
  * Prints "--stats" counters to stderr if asked for, closes the DLQ, ends
  * the run's lineage (COMPLETE, or FAIL when the status is not 0).
- * Returns status, or FX_EXIT_IO if the DLQ could not be written.
+ * Returns status (FX_EXIT_CLOSED becomes FX_EXIT_OK), or FX_EXIT_IO if the
+ * DLQ could not be written or stdout, written with stdio, could not be
+ * (fx_stdout_flush).
  */
 int fx_finish(struct fx_ctx *ctx, int status);
+
+/*
+ * For output written to stdout with stdio (printf): flushes it. Returns 0
+ * if every byte was written, FX_EXIT_CLOSED if the reader closed the pipe
+ * (quietly), or FX_EXIT_IO after "prog: stdout: write error: reason".
+ */
+int fx_stdout_flush(const struct fx_ctx *ctx);
+
+/* True when stdout is a pipe or socket whose reader has gone away. */
+int fx_stdout_closed(void);
 
 /* With --progress, prints the counters every few seconds. Cheap to call. */
 void fx_progress(struct fx_ctx *ctx);

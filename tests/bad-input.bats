@@ -145,3 +145,49 @@ PY
 		assert_line '  -V, --version               print the version and exit'
 	done
 }
+
+# A closed stdout (| head) ends every program quietly with 0; a full one
+# (/dev/full) is an I/O error, 3, with a message. Each program gets more
+# output than a pipe holds (the writer asks for a 1 MiB pipe).
+# pipe_check CMD...: each CMD (a word list, its program first) three times
+# under | head -n 1, once >/dev/full
+pipe_check() {
+	local cmd p bad=0
+	for cmd in "$@"; do
+		p=${cmd%% *}
+		[ "$($cmd | wc -c)" -gt $((2 << 20)) ] || { echo "$p: output too small"; bad=1; }
+		for _ in 1 2 3; do
+			run --separate-stderr bash -c "set -o pipefail; $cmd | head -n 1 >/dev/null"
+			[ "$status" = 0 ] && [ -z "$stderr" ] ||
+				{ echo "$p | head: status $status, stderr '$stderr'"; bad=1; }
+		done
+		run --separate-stderr bash -c "$cmd >/dev/full"
+		# stdio (fx-lineage) may not keep the reason of a failed write
+		[ "$status" = 3 ] && [[ $stderr =~ ^$p:\ stdout:\ write\ error(: No space left on device)?$ ]] ||
+			{ echo "$p >/dev/full: status $status, stderr '$stderr'"; bad=1; }
+	done
+	[ "$bad" = 0 ] || fail "see above"
+}
+
+@test "| head -n 1 exits 0 quietly, >/dev/full exits 3 with a message: fx-consume, fx-partition, fx-agg, fx-sink" {
+	gen 100000 3 >plays.ndjson
+	pipe_check "fx-consume plays.ndjson" \
+		"fx-partition --table $FX_ROOT/share/examples/ods_play.table.json plays.ndjson" \
+		"fx-agg --by user_id,event_time --agg count plays.ndjson" \
+		"fx-sink plays.ndjson"
+}
+
+@test "| head -n 1 exits 0 quietly, >/dev/full exits 3 with a message: fx-join, fx-lineage export" {
+	gen 100000 3 >plays.ndjson
+	{
+		echo song_id,genre
+		seq 0 200000 | sed 's/$/,pop/'
+	} >songs.csv
+	# a lineage store of 3000 run events: one real run's, copied by jq
+	FX_LINEAGE=file:one.ndjson fx-consume plays.ndjson >/dev/null
+	seq 1500 | jq -c --slurpfile ev one.ndjson \
+		'. as $i | $ev[] | .run.runId = "00000000-0000-4000-8000-\("00000000000\($i)"[-12:])"' >store.ndjson
+	assert_equal "$(jq -r .run.runId store.ndjson | sort -u | wc -l)" 1500
+	pipe_check "fx-join --dim songs.csv --on song_id --fields genre plays.ndjson" \
+		"fx-lineage --store store.ndjson export --openlineage"
+}
