@@ -42,7 +42,7 @@ void fx_init(struct fx_ctx *ctx, const char *prog)
 	ctx->prog = prog;
 	ctx->max_record = FX_DEFAULT_MAX_RECORD;
 	ctx->start_time = fx_now();
-	ctx->last_progress = ctx->start_time;
+	ctx->last_progress = fx_now_coarse();
 
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sa, 0, sizeof(sa));
@@ -72,17 +72,38 @@ static void print_stats(const struct fx_ctx *ctx, const char *when)
 		        when, s->late);
 }
 
+static void print_progress(struct fx_ctx *ctx, double now)
+{
+	const struct fx_stats *s = &ctx->st;
+	double secs = now - ctx->last_progress;
+	uint64_t recs = s->records_in - ctx->last_progress_records;
+	char lag[48] = "";
+
+	if (ctx->progress_lag) {
+		int64_t n = ctx->progress_lag(ctx->progress_lag_arg);
+
+		if (n >= 0)
+			snprintf(lag, sizeof(lag), ", lag %" PRId64, n);
+	}
+	fprintf(stderr,
+	        "%s: progress: %" PRIu64 " records in, %" PRIu64
+	        " records out, %" PRIu64 " bad, %.1f s, %.0f records/s%s\n",
+	        ctx->prog, s->records_in, s->records_out, s->bad_records,
+	        now - ctx->start_time, secs > 0 ? (double)recs / secs : 0.0,
+	        lag);
+	ctx->last_progress = now;
+	ctx->last_progress_records = s->records_in;
+}
+
 void fx_progress(struct fx_ctx *ctx)
 {
 	double now;
 
 	if (!ctx->progress)
 		return;
-	now = fx_now();
-	if (now - ctx->last_progress < 2.0)
-		return;
-	ctx->last_progress = now;
-	print_stats(ctx, "progress");
+	now = fx_now_coarse();
+	if (now - ctx->last_progress >= FX_PROGRESS_SECONDS)
+		print_progress(ctx, now);
 }
 
 int fx_stdout_closed(void)

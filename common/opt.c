@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int on_error_cb(struct fx_ctx *ctx, const struct fx_option *opt,
                        const char *arg)
@@ -347,6 +348,9 @@ int fx_parse_options(struct fx_ctx *ctx, int argc, char **argv,
 	 */
 	if (fx_dlq_open(ctx))
 		exit(FX_EXIT_IO);
+	/* --stats on a terminal: someone is watching, show progress too */
+	if (ctx->stats && isatty(STDERR_FILENO))
+		ctx->progress = 1;
 	lineage_start(ctx, argc, argv); /* the run starts once its options do */
 	return optind;
 }

@@ -77,6 +77,7 @@ int record_stream_next(struct record_stream *rs, struct record *rec,
 			return -FX_EXIT_IO;
 		ctx->st.records_in++;
 		rs->records++;
+		fx_progress(ctx); /* every program's loop: --progress for all */
 		w = record_stream_where(rs, rec);
 		if (r == RECORD_TOO_LONG) {
 			r = bad_long_record(rs, rec, &w);

@@ -191,3 +191,50 @@ pipe_check() {
 	pipe_check "fx-join --dim songs.csv --on song_id --fields genre plays.ndjson" \
 		"fx-lineage --store store.ndjson export --openlineage"
 }
+
+# feed FIFO: 15 records into FIFO in three steps 2.5 s apart, in the background
+feed() {
+	mkfifo "$1"
+	(
+		for step in 1 2 3; do
+			for i in 1 2 3 4 5; do printf '{"step":%d,"i":%d}\n' "$step" "$i"; done
+			[ "$step" = 3 ] || sleep 2.5
+		done >"$1"
+	) &
+}
+
+# progress lines in FILE (a terminal's output: \r\n line ends), as counts
+progress_counts() {
+	tr -d '\r' <"$1" | sed -n 's/^fx-consume: progress: \([0-9]*\) records in.*/\1/p' | tr '\n' ' '
+}
+
+@test "--stats on a terminal, or --progress, prints progress every few seconds; elsewhere nothing" {
+	# under a pseudo-terminal (script(1)): stderr is the terminal
+	feed in.fifo
+	run script -qec "fx-consume --stats in.fifo >out" /dev/null
+	assert_success
+	tr -d '\r' <<<"$output" >tty.txt # a terminal ends lines in \r\n
+	assert_equal "$(wc -l <out)" 15
+	# a line when the first record of each later step comes, 2.5 s on:
+	# records 6 and 11
+	assert_equal "$(progress_counts tty.txt)" "6 11 "
+	run grep -c 'fx-consume: progress: 6 records in, 5 records out, 0 bad, [0-9.]* s, [0-9]* records/s$' tty.txt
+	assert_output 1
+	run grep -c '^fx-consume: stats: 15 records in' tty.txt
+	assert_output 1
+	# a terminal without --stats: nothing at all
+	feed in2.fifo
+	run script -qec "fx-consume in2.fifo >out" /dev/null
+	assert_success
+	assert_output ''
+	# not a terminal: --stats prints only its final line
+	feed in3.fifo
+	run --separate-stderr fx-consume --stats in3.fifo
+	assert_success
+	assert_equal "$(wc -l <<<"$output")" 15
+	assert_regex "$stderr" '^fx-consume: stats: 15 records in, [^'$'\n'']*$'
+	# --progress prints them anywhere
+	feed in4.fifo
+	fx-consume --progress in4.fifo >out 2>err
+	assert_equal "$(progress_counts err)" "6 11 "
+}
