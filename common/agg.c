@@ -312,8 +312,8 @@ static int write_row(struct engine *e, const struct win *w, int64_t start,
 		memmove(e->row.p + 1, e->row.p + 2, --e->row.len - 1);
 	fx_buf_addc(&e->row, '}');
 	e->ctx->st.records_out++;
-	return record_writer_put(&e->out, e->row.p, e->row.len) ? FX_EXIT_IO
-	                                                        : 0;
+	record_writer_put(&e->out, e->row.p, e->row.len);
+	return record_writer_status(&e->out); /* | head: not FX_EXIT_IO */
 }
 
 /*
@@ -1127,11 +1127,15 @@ static int on_control(struct engine *e, const struct record *rec,
 	    time_of(e, &vals[e->ts_path], &ts) == 0)
 		rc = close_until(e, ts);
 	else if (json_string_equals(kind, "checkpoint", 10))
-		rc = record_writer_flush(&e->out) ? FX_EXIT_IO : 0;
+		rc = record_writer_flush(&e->out)
+		         ? record_writer_status(&e->out)
+		         : 0;
 	if (!rc && record_writer_put(&e->out, rec->p, rec->len))
-		rc = FX_EXIT_IO;
+		rc = record_writer_status(&e->out);
 	if (!rc && json_string_equals(kind, "checkpoint", 10))
-		rc = record_writer_flush(&e->out) ? FX_EXIT_IO : 0;
+		rc = record_writer_flush(&e->out)
+		         ? record_writer_status(&e->out)
+		         : 0;
 	return rc;
 }
 
@@ -1510,8 +1514,8 @@ static int batch_run(struct engine *e, struct batch *b,
 		rc = e->o->merge ? on_partial(e, &rec, be->vals, &w)
 		                 : on_record(e, &rec, be->vals, &w);
 		e->pre = NULL;
-		if (!rc && record_writer_failed(&e->out))
-			rc = FX_EXIT_IO;
+		if (!rc)
+			rc = record_writer_status(&e->out);
 	}
 	b->n = 0;
 	fx_buf_reset(&b->bytes);

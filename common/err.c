@@ -97,32 +97,72 @@ const char *fx_where_format(const struct fx_where *w, char *buf, size_t n)
 	return buf;
 }
 
+int fx_dlq_open(struct fx_ctx *ctx)
+{
+	if (ctx->dlq || ctx->on_error != FX_ON_ERROR_DLQ)
+		return 0;
+	ctx->dlq = fopen(ctx->dlq_path, "a");
+	if (!ctx->dlq) {
+		fx_warn(ctx, "%s: cannot open dead-letter file: %s",
+		        ctx->dlq_path, strerror(errno));
+		return FX_EXIT_IO;
+	}
+	return 0;
+}
+
+/*
+ * The length of p[0..n) without a character cut short at its end: a lead
+ * byte followed by fewer continuation bytes than it announces.
+ */
+static size_t utf8_whole_prefix(const char *p, size_t n)
+{
+	size_t k;
+
+	for (k = 1; k <= 3 && k <= n; k++) {
+		unsigned char c = (unsigned char)p[n - k];
+		size_t need;
+
+		if ((c & 0xC0) == 0x80) /* a continuation byte: look further */
+			continue;
+		need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+		return need > k ? n - k : n;
+	}
+	return n;
+}
+
+/* cut: raw is the first rawlen bytes of a record of full_len bytes */
 static int dlq_append(struct fx_ctx *ctx, const char *where, const char *msg,
-                      const char *raw, size_t rawlen)
+                      const char *raw, size_t rawlen, int cut,
+                      uint64_t full_len)
 {
 	struct fx_buf b = FX_BUF_INIT;
+	size_t whole;
 	int rc = 0;
 
-	if (!ctx->dlq) {
-		ctx->dlq = fopen(ctx->dlq_path, "a");
-		if (!ctx->dlq) {
-			fx_warn(ctx, "%s: cannot open dead-letter file: %s",
-			        ctx->dlq_path, strerror(errno));
-			return FX_EXIT_IO;
-		}
-	}
+	if (!ctx->dlq && fx_dlq_open(ctx))
+		return FX_EXIT_IO;
 	fx_buf_adds(&b, "{\"_fx_error\":");
 	fx_buf_add_json_string(&b, msg, strlen(msg));
 	fx_buf_adds(&b, ",\"source\":");
 	fx_buf_add_json_string(&b, where, strlen(where));
-	if (json_utf8_valid(raw, rawlen)) {
+	/* text cut inside a character is still text, one character shorter */
+	whole = cut ? utf8_whole_prefix(raw, rawlen) : rawlen;
+	if (json_utf8_valid(raw, whole)) {
 		fx_buf_adds(&b, ",\"raw\":");
-		fx_buf_add_json_string(&b, raw, rawlen);
+		fx_buf_add_json_string(&b, raw, whole);
 	} else {
 		/* bytes that are not text cannot be a JSON string */
 		fx_buf_adds(&b, ",\"raw_base64\":\"");
 		base64_encode(&b, raw, rawlen);
 		fx_buf_addc(&b, '"');
+	}
+	if (cut) {
+		char num[64];
+
+		snprintf(num, sizeof(num),
+		         ",\"raw_truncated\":true,\"raw_length\":%" PRIu64,
+		         full_len);
+		fx_buf_adds(&b, num);
 	}
 	fx_buf_adds(&b, "}\n");
 	if (fwrite(b.p, 1, b.len, ctx->dlq) != b.len) {
@@ -134,13 +174,17 @@ static int dlq_append(struct fx_ctx *ctx, const char *where, const char *msg,
 	return rc;
 }
 
-int fx_bad_record(struct fx_ctx *ctx, const struct fx_where *where,
-                  const char *field, const char *raw, size_t rawlen,
-                  const char *fmt, ...)
+static int vbad_record(struct fx_ctx *ctx, const struct fx_where *where,
+                       const char *field, const char *raw, size_t rawlen,
+                       int cut, uint64_t full_len, const char *fmt, va_list ap)
+    FX_PRINTF(8, 0);
+
+static int vbad_record(struct fx_ctx *ctx, const struct fx_where *where,
+                       const char *field, const char *raw, size_t rawlen,
+                       int cut, uint64_t full_len, const char *fmt, va_list ap)
 {
 	char wbuf[512], msg[2048];
 	size_t n = 0;
-	va_list ap;
 
 	ctx->st.bad_records++;
 	if (ctx->on_error == FX_ON_ERROR_SKIP)
@@ -151,12 +195,36 @@ int fx_bad_record(struct fx_ctx *ctx, const struct fx_where *where,
 			n = (size_t)k < sizeof(msg) ? (size_t)k
 			                            : sizeof(msg) - 1;
 	}
-	va_start(ap, fmt);
 	vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
-	va_end(ap);
 	fx_where_format(where, wbuf, sizeof(wbuf));
 	if (ctx->on_error == FX_ON_ERROR_DLQ)
-		return dlq_append(ctx, wbuf, msg, raw, rawlen);
+		return dlq_append(ctx, wbuf, msg, raw, rawlen, cut, full_len);
 	fx_warn(ctx, "%s: %s", wbuf, msg);
 	return FX_EXIT_DATA;
+}
+
+int fx_bad_record(struct fx_ctx *ctx, const struct fx_where *where,
+                  const char *field, const char *raw, size_t rawlen,
+                  const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vbad_record(ctx, where, field, raw, rawlen, 0, 0, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int fx_bad_record_cut(struct fx_ctx *ctx, const struct fx_where *where,
+                      const char *field, const char *raw, size_t rawlen,
+                      uint64_t full_len, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vbad_record(ctx, where, field, raw, rawlen, 1, full_len, fmt, ap);
+	va_end(ap);
+	return rc;
 }

@@ -59,11 +59,29 @@ const char *fx_where_format(const struct fx_where *w, char *buf, size_t n);
  *   skip: counts it, prints nothing, returns 0; the caller drops it.
  *   dlq:  appends {"_fx_error":"…","source":"…","raw":"…"} to the DLQ file
  *         and returns 0; if the DLQ cannot be written returns FX_EXIT_IO.
- * field may be NULL. raw is the record's bytes (not necessarily UTF-8: a
- * DLQ line then carries "raw_base64" instead of "raw").
+ * field may be NULL. raw is the record's bytes, all of them: the DLQ line
+ * holds every byte (not necessarily UTF-8: a DLQ line then carries
+ * "raw_base64" instead of "raw", so that the bytes still round-trip).
  */
 int fx_bad_record(struct fx_ctx *ctx, const struct fx_where *where,
                   const char *field, const char *raw, size_t rawlen,
                   const char *fmt, ...) FX_PRINTF(6, 7);
+
+/*
+ * The same for a record that was cut: raw holds its first rawlen bytes of
+ * full_len. The DLQ line keeps those bytes (ending on a whole character if
+ * they are text) and adds "raw_truncated":true,"raw_length":full_len, so
+ * that a cut record is never taken for a whole one.
+ */
+int fx_bad_record_cut(struct fx_ctx *ctx, const struct fx_where *where,
+                      const char *field, const char *raw, size_t rawlen,
+                      uint64_t full_len, const char *fmt, ...) FX_PRINTF(7, 8);
+
+/*
+ * Opens (appends to, creating) the --on-error dlq= file if there is one and
+ * it is not open yet. Returns 0, or FX_EXIT_IO after the message
+ * "prog: PATH: cannot open dead-letter file: reason".
+ */
+int fx_dlq_open(struct fx_ctx *ctx);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,7 +42,7 @@ void fx_init(struct fx_ctx *ctx, const char *prog)
 	ctx->prog = prog;
 	ctx->max_record = FX_DEFAULT_MAX_RECORD;
 	ctx->start_time = fx_now();
-	ctx->last_progress = ctx->start_time;
+	ctx->last_progress = fx_now_coarse();
 
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sa, 0, sizeof(sa));
@@ -71,21 +72,78 @@ static void print_stats(const struct fx_ctx *ctx, const char *when)
 		        when, s->late);
 }
 
+static void print_progress(struct fx_ctx *ctx, double now)
+{
+	const struct fx_stats *s = &ctx->st;
+	double secs = now - ctx->last_progress;
+	uint64_t recs = s->records_in - ctx->last_progress_records;
+	char lag[48] = "";
+
+	if (ctx->progress_lag) {
+		int64_t n = ctx->progress_lag(ctx->progress_lag_arg);
+
+		if (n >= 0)
+			snprintf(lag, sizeof(lag), ", lag %" PRId64, n);
+	}
+	fprintf(stderr,
+	        "%s: progress: %" PRIu64 " records in, %" PRIu64
+	        " records out, %" PRIu64 " bad, %.1f s, %.0f records/s%s\n",
+	        ctx->prog, s->records_in, s->records_out, s->bad_records,
+	        now - ctx->start_time, secs > 0 ? (double)recs / secs : 0.0,
+	        lag);
+	ctx->last_progress = now;
+	ctx->last_progress_records = s->records_in;
+}
+
 void fx_progress(struct fx_ctx *ctx)
 {
 	double now;
 
 	if (!ctx->progress)
 		return;
-	now = fx_now();
-	if (now - ctx->last_progress < 2.0)
-		return;
-	ctx->last_progress = now;
-	print_stats(ctx, "progress");
+	now = fx_now_coarse();
+	if (now - ctx->last_progress >= FX_PROGRESS_SECONDS)
+		print_progress(ctx, now);
+}
+
+int fx_stdout_closed(void)
+{
+	/* a pipe's write end polls POLLERR once its last reader is gone */
+	struct pollfd p = {STDOUT_FILENO, 0, 0};
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
+}
+
+int fx_stdout_flush(const struct fx_ctx *ctx)
+{
+	static int reported; /* stdout is the process's: report it once */
+	int failed, err;
+
+	if (reported)
+		return reported;
+	errno = 0;
+	failed = fflush(stdout) != 0;
+	err = errno;
+	if (!failed && !ferror(stdout))
+		return 0;
+	if (err == EPIPE || fx_stdout_closed())
+		return reported = FX_EXIT_CLOSED;
+	/* stdio may have dropped the failed bytes, and errno with them */
+	if (failed && err)
+		fx_warn(ctx, "stdout: write error: %s", strerror(err));
+	else
+		fx_warn(ctx, "stdout: write error");
+	return reported = FX_EXIT_IO;
 }
 
 int fx_finish(struct fx_ctx *ctx, int status)
 {
+	int out = fx_stdout_flush(ctx);
+
+	if (status == FX_EXIT_CLOSED)
+		status = FX_EXIT_OK; /* | head: the reader has what it wanted */
+	if (status == FX_EXIT_OK && out == FX_EXIT_IO)
+		status = FX_EXIT_IO;
 	if (ctx->dlq) {
 		if (fclose(ctx->dlq) != 0 && status == FX_EXIT_OK) {
 			fx_warn(ctx, "%s: write error: %s", ctx->dlq_path,

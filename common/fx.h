@@ -22,6 +22,13 @@ enum fx_exit {
 	FX_EXIT_DATA = 1,  /* a bad record under --on-error fail */
 	FX_EXIT_USAGE = 2, /* usage or configuration error */
 	FX_EXIT_IO = 3,    /* I/O or broker error */
+	/*
+	 * Never an exit status: what a loop stops with when stdout's reader
+	 * went away (EPIPE). fx_finish() turns it into FX_EXIT_OK, so that a
+	 * program in `| head` ends quietly with 0, while a loop can still stop
+	 * with a non-zero status.
+	 */
+	FX_EXIT_CLOSED = 141,
 };
 
 enum fx_on_error {
@@ -66,6 +73,17 @@ struct fx_ctx {
 	struct fx_stats st;
 	double start_time; /* monotonic seconds at fx_init() */
 	double last_progress;
+	uint64_t last_progress_records; /* records_in at the last line */
+
+	/*
+	 * Progress lines add "lag N" when a source sets this: how many records
+	 * it is behind (Kafka: the high watermarks minus the positions, over
+	 * its partitions), or -1 when not known. Called from fx_progress(),
+	 * so it must be cheap and must not block: cached values, not a broker
+	 * request.
+	 */
+	int64_t (*progress_lag)(void *arg);
+	void *progress_lag_arg;
 
 	/* run events and datasets (lineage.h); NULL when lineage is off */
 	struct lineage *lineage;
@@ -87,11 +105,32 @@ double fx_now_coarse(void);
 /*
  * Prints "--stats" counters to stderr if asked for, closes the DLQ, ends
  * the run's lineage (COMPLETE, or FAIL when the status is not 0).
- * Returns status, or FX_EXIT_IO if the DLQ could not be written.
+ * Returns status (FX_EXIT_CLOSED becomes FX_EXIT_OK), or FX_EXIT_IO if the
+ * DLQ could not be written or stdout, written with stdio, could not be
+ * (fx_stdout_flush).
  */
 int fx_finish(struct fx_ctx *ctx, int status);
 
-/* With --progress, prints the counters every few seconds. Cheap to call. */
+/*
+ * For output written to stdout with stdio (printf): flushes it. Returns 0
+ * if every byte was written, FX_EXIT_CLOSED if the reader closed the pipe
+ * (quietly), or FX_EXIT_IO after "prog: stdout: write error: reason".
+ */
+int fx_stdout_flush(const struct fx_ctx *ctx);
+
+/* True when stdout is a pipe or socket whose reader has gone away. */
+int fx_stdout_closed(void);
+
+/*
+ * Progress: on when --progress is given, or --stats with stderr a terminal.
+ * Then at most every FX_PROGRESS_SECONDS, a line to stderr:
+ *   fx-agg: progress: 120000 records in, 4 records out, 0 bad, 6.0 s,
+ *   40000 records/s[, lag 1200]
+ * (the rate since the last line). Called for every record by the record
+ * loop (record_stream_next); cheap: a test when off, a coarse clock read
+ * (no system call) when on.
+ */
+#define FX_PROGRESS_SECONDS 2.0
 void fx_progress(struct fx_ctx *ctx);
 
 #endif

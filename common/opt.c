@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int on_error_cb(struct fx_ctx *ctx, const struct fx_option *opt,
                        const char *arg)
@@ -179,7 +180,7 @@ static void print_help(const struct fx_ctx *ctx, const struct fx_option *opts,
 	print_table(stdout, opts);
 	print_table(stdout, fx_common_options);
 	printf("  -h, --help                  print this help and exit\n"
-	       "      --version               print the version and exit\n"
+	       "  -V, --version               print the version and exit\n"
 	       "\nExit status: 0 ok, 1 bad data (--on-error fail), 2 usage,"
 	       " 3 I/O or broker error.\nSee %s(1).\n",
 	       ctx->prog);
@@ -298,6 +299,7 @@ int fx_parse_options(struct fx_ctx *ctx, int argc, char **argv,
 		}
 	}
 	*sp++ = 'h';
+	*sp++ = 'V'; /* kcat's habit */
 	*sp = 0;
 	lo[nl++] = (struct option){"help", no_argument, NULL, 'h'};
 	lo[nl++] = (struct option){"version", no_argument, NULL, 1};
@@ -312,7 +314,7 @@ int fx_parse_options(struct fx_ctx *ctx, int argc, char **argv,
 			print_help(ctx, opts, u);
 			exit(fflush(stdout) ? FX_EXIT_IO : 0);
 		}
-		if (c == 1) {
+		if (c == 1 || c == 'V') {
 			printf("%s %s\n", ctx->prog, FX_VERSION);
 			exit(fflush(stdout) ? FX_EXIT_IO : 0);
 		}
@@ -341,6 +343,15 @@ int fx_parse_options(struct fx_ctx *ctx, int argc, char **argv,
 	}
 	free(lo);
 	free(so);
+	/*
+	 * An unwritable dead-letter file is an I/O error now, before any
+	 * record is read, not at the first bad record hours later.
+	 */
+	if (fx_dlq_open(ctx))
+		exit(FX_EXIT_IO);
+	/* --stats on a terminal: someone is watching, show progress too */
+	if (ctx->stats && isatty(STDERR_FILENO))
+		ctx->progress = 1;
 	lineage_start(ctx, argc, argv); /* the run starts once its options do */
 	return optind;
 }

@@ -100,7 +100,7 @@ struct fx_option {
 
 /*
  * The options every program has: --on-error, --stats, --progress,
- * --max-record. -h/--help and --version are added by fx_parse_options().
+ * --max-record. -h/--help and -V/--version are added by fx_parse_options().
  */
 extern const struct fx_option fx_common_options[];
 
@@ -114,7 +114,8 @@ struct fx_usage {
  * Parses argv against opts and fx_common_options. Returns the index in
  * argv of the first operand (argv is permuted so that operands come last).
  * Exits 0 after --help or --version, exits FX_EXIT_USAGE after a usage
- * error.
+ * error. Opens the --on-error dlq= file (fx_dlq_open), and exits
+ * FX_EXIT_IO if it cannot be opened.
  */
 int fx_parse_options(struct fx_ctx *ctx, int argc, char **argv,
                      const struct fx_option *opts, const struct fx_usage *u);

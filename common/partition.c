@@ -75,7 +75,9 @@ static int put_routed(struct router *r, const struct record *rec, int flags)
 	if (p != rec->p)
 		free((char *)p);
 	r->ctx->st.records_out++;
-	return record_writer_put(&r->out, r->line.p, r->line.len);
+	/* a failed writer is the caller's to notice: record_writer_status() */
+	record_writer_put(&r->out, r->line.p, r->line.len);
+	return 0;
 }
 
 static void explain_count(struct router *r, int route)
@@ -175,8 +177,8 @@ static int route_input(struct router *r, const char *name)
 		} else {
 			rc = on_record(r, &rec, vals, flags, &w);
 		}
-		if (!rc && record_writer_failed(&r->out))
-			rc = FX_EXIT_IO;
+		if (!rc)
+			rc = record_writer_status(&r->out);
 	}
 	if (!rc && n < 0)
 		rc = -n;

@@ -139,8 +139,43 @@ int record_reader_next(struct record_reader *r, struct record *rec)
 		rec->line = r->line;
 		if (len > r->max_record) {
 			rec->len = r->max_record;
+			r->long_len = len;
 			return RECORD_TOO_LONG;
 		}
 		return RECORD_OK;
 	}
+}
+
+int64_t record_reader_skip_long(struct record_reader *r)
+{
+	uint64_t len = 0;
+	char last = 0;
+
+	if (!r->skipping) /* the whole line was in the buffer */
+		return (int64_t)r->long_len;
+	r->skipping = 0;
+	for (;;) {
+		char *p = r->buf + r->start;
+		size_t avail = r->end - r->start;
+		char *nl = memchr(p, '\n', avail);
+		size_t k = nl ? (size_t)(nl - p) : avail;
+
+		if (k)
+			last = p[k - 1];
+		len += k;
+		if (nl) {
+			r->bytes += k + 1;
+			r->start += k + 1;
+			break;
+		}
+		r->bytes += k;
+		r->start = r->end = 0;
+		if (r->eof)
+			break;
+		if (fill(r) < 0)
+			return -1;
+	}
+	if (last == '\r') /* "\r\n" ends a line, as in record_reader_next */
+		len--;
+	return (int64_t)len;
 }

@@ -33,7 +33,8 @@ struct record_reader {
 	size_t start; /* first unread byte */
 	size_t end;   /* end of valid bytes */
 	int eof;
-	int skipping; /* inside an over-long line */
+	int skipping;      /* inside an over-long line */
+	uint64_t long_len; /* the last over-long line's length, when known */
 	uint64_t line;
 	uint64_t bytes; /* bytes consumed */
 };
@@ -56,6 +57,15 @@ void record_reader_init(struct record_reader *r, struct fx_input *in,
  * the line is skipped, and the next call goes on after it.
  */
 int record_reader_next(struct record_reader *r, struct record *rec);
+
+/*
+ * After RECORD_TOO_LONG: skips the rest of the over-long line now instead
+ * of at the next call, and returns the whole line's length in bytes
+ * (without its line end, as rec->len would count it), or -1 after a read
+ * error (reported). The record's bytes are invalid after this call: copy
+ * what is needed of them first.
+ */
+int64_t record_reader_skip_long(struct record_reader *r);
 
 void record_reader_free(struct record_reader *r);
 

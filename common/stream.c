@@ -3,6 +3,7 @@
 #include "err.h"
 #include "lineage.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 int record_stream_open(struct record_stream *rs, struct fx_ctx *ctx,
@@ -28,6 +29,38 @@ struct fx_where record_stream_where(const struct record_stream *rs,
 	return FX_WHERE_LINE(rs->in.name, rec->line);
 }
 
+/*
+ * A line longer than --max-record: rec holds its first max_record bytes.
+ * The dead-letter record keeps them and says how long the line was, which
+ * is known only once the rest is read; fail and skip do not need it (fail
+ * stops at once, skip drops the rest at the next read).
+ */
+static int bad_long_record(struct record_stream *rs, const struct record *rec,
+                           const struct fx_where *w)
+{
+	struct fx_ctx *ctx = rs->ctx;
+	int64_t len;
+	char *head;
+	int rc;
+
+	if (ctx->on_error != FX_ON_ERROR_DLQ)
+		return fx_bad_record(
+		    ctx, w, NULL, rec->p, rec->len,
+		    "record longer than --max-record (%zu bytes)",
+		    ctx->max_record);
+	head = fx_strndup(rec->p, rec->len); /* the skip reuses the buffer */
+	len = record_reader_skip_long(&rs->reader);
+	if (len < 0) {
+		free(head);
+		return FX_EXIT_IO;
+	}
+	rc = fx_bad_record_cut(ctx, w, NULL, head, rec->len, (uint64_t)len,
+	                       "record longer than --max-record (%zu bytes)",
+	                       ctx->max_record);
+	free(head);
+	return rc;
+}
+
 int record_stream_next(struct record_stream *rs, struct record *rec,
                        struct json_value *vals, int *scan_flags)
 {
@@ -44,13 +77,10 @@ int record_stream_next(struct record_stream *rs, struct record *rec,
 			return -FX_EXIT_IO;
 		ctx->st.records_in++;
 		rs->records++;
+		fx_progress(ctx); /* every program's loop: --progress for all */
 		w = record_stream_where(rs, rec);
 		if (r == RECORD_TOO_LONG) {
-			r = fx_bad_record(
-			    ctx, &w, NULL, rec->p,
-			    rec->len < 1024 ? rec->len : 1024,
-			    "record longer than --max-record (%zu bytes)",
-			    ctx->max_record);
+			r = bad_long_record(rs, rec, &w);
 			if (r)
 				return -r;
 			continue;

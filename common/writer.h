@@ -79,6 +79,19 @@ static inline int record_writer_failed(const struct record_writer *w)
 int record_writer_closed_pipe(const struct record_writer *w);
 
 /*
+ * The status a loop stops with once the writer failed: FX_EXIT_CLOSED after
+ * EPIPE (fx_finish() makes it 0), FX_EXIT_IO after a write error (reported
+ * by record_writer_close()); 0 while it has not failed. Not FX_EXIT_IO for
+ * both: that made `| head` exit 3.
+ */
+static inline int record_writer_status(const struct record_writer *w)
+{
+	if (!w->err)
+		return 0;
+	return record_writer_closed_pipe(w) ? FX_EXIT_CLOSED : FX_EXIT_IO;
+}
+
+/*
  * Flushes and frees the buffer (does not close fd). Returns 0 if every byte
  * was written or the pipe was closed by the reader; otherwise reports
  * "prog: NAME: write error: reason" and returns FX_EXIT_IO.
