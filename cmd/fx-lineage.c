@@ -5,7 +5,6 @@
 #include "opt.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -74,25 +73,6 @@ static const char *check_operands(struct fx_ctx *ctx,
 	return walk ? args[0] : NULL;
 }
 
-/*
- * The status once stdout is flushed: a reader that went away (| head) is
- * not an error, EPIPE or not (a write that failed earlier left errno
- * behind, so ask the pipe itself: POLLERR, no reader). Anything else is.
- */
-static int stdout_status(struct fx_ctx *ctx, int rc)
-{
-	struct pollfd p = {.fd = STDOUT_FILENO, .events = 0};
-	int failed = fflush(stdout) != 0, err = errno;
-
-	if (!failed && !ferror(stdout))
-		return rc;
-	if ((failed && err == EPIPE) ||
-	    (poll(&p, 1, 0) == 1 && (p.revents & POLLERR)))
-		return rc;
-	fx_warn(ctx, "stdout: %s", strerror(failed ? err : EIO));
-	return rc ? rc : FX_EXIT_IO;
-}
-
 static int run(struct fx_ctx *ctx, const struct lineage_opts *o,
                const char *cmd, const char *dataset)
 {
@@ -112,7 +92,9 @@ static int run(struct fx_ctx *ctx, const struct lineage_opts *o,
 		rc = lineage_db_walk(db, stdout, fmt, dataset,
 		                     strcmp(cmd, "upstream") == 0, o->depth);
 	lineage_db_free(db);
-	return stdout_status(ctx, rc);
+	if (!rc)
+		rc = fx_stdout_flush(ctx);
+	return rc;
 }
 
 int main(int argc, char **argv)
