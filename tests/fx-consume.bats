@@ -209,3 +209,150 @@ EOF
 	assert_success
 	assert_output --regexp '^fx-consume [0-9]+\.[0-9]+\.[0-9]+$'
 }
+
+# ---- compressed input never reads as complete when it is not ----
+
+# check_gz_against_gzip FILE ORIGINAL [fx-consume options]: gzip -t is the
+# oracle. A file gzip accepts gives exactly gzip -dc's records, status 0; a
+# file it rejects is an I/O error (3) naming the file, whatever --on-error
+# says, and what came out before the damage is whole records of the original.
+check_gz_against_gzip() {
+	local f=$1 orig=$2
+	shift 2
+	run --separate-stderr fx-consume "$@" "$f"
+	if gzip -t "$f" 2>/dev/null; then
+		assert_success
+		[ "$output" = "$(gzip -dc "$f")" ] || fail "$f: output is not gzip -dc's"
+	else
+		assert_failure 3
+		assert_regex "$stderr" "^fx-consume: $f: gzip: "
+		[ -z "$output" ] || printf '%s\n' "$output" >got
+		[ -z "$output" ] || head -c "$(stat -c %s got)" "$orig" | cmp -s - got ||
+			fail "$f: output before the damage is not a prefix of whole records"
+	fi
+}
+
+@test "a truncated .gz is an I/O error naming the file at every cut point, as gzip -t says, whatever --on-error" {
+	gen 3000 5 >p.ndjson
+	gzip -kn p.ndjson
+	size=$(stat -c %s p.ndjson.gz)
+	for cut in 1 2 10 100 $((size / 2)) $((size - 9)) $((size - 8)) $((size - 4)) $((size - 1)); do
+		head -c "$cut" p.ndjson.gz >cut.ndjson.gz
+		run gzip -t cut.ndjson.gz
+		assert_failure
+		check_gz_against_gzip cut.ndjson.gz p.ndjson
+		check_gz_against_gzip cut.ndjson.gz p.ndjson --on-error skip
+		check_gz_against_gzip cut.ndjson.gz p.ndjson --on-error dlq=dead.ndjson
+		[ ! -s dead.ndjson ] || fail "cut $cut: damage went to the DLQ as records"
+	done
+	# the half cut: the error, not a bad record, and nothing after it
+	head -c $((size / 2)) p.ndjson.gz >half.ndjson.gz
+	run --separate-stderr fx-consume half.ndjson.gz
+	assert_failure 3
+	assert_equal "$stderr" 'fx-consume: half.ndjson.gz: gzip: unexpected end of file'
+}
+
+@test "a corrupt .gz (bad CRC, bad length, bad data, not gzip) is an I/O error, as gzip -t says" {
+	gen 2000 6 >p.ndjson
+	gzip -kn p.ndjson
+	size=$(stat -c %s p.ndjson.gz)
+	flip() { # flip FILE OFFSET: invert one byte
+		python3 -c 'import sys; f=open(sys.argv[1],"r+b"); o=int(sys.argv[2]); f.seek(o); b=f.read(1); f.seek(o); f.write(bytes([b[0]^0xff]))' "$1" "$2"
+	}
+	for at in $((size - 8)) $((size - 3)) $((size / 2)) 20; do
+		cp p.ndjson.gz bad.ndjson.gz
+		flip bad.ndjson.gz "$at"
+		run gzip -t bad.ndjson.gz
+		assert_failure
+		check_gz_against_gzip bad.ndjson.gz p.ndjson --on-error skip
+	done
+	cp p.ndjson.gz crc.ndjson.gz
+	flip crc.ndjson.gz $((size - 8))
+	run --separate-stderr fx-consume crc.ndjson.gz
+	assert_failure 3
+	assert_equal "$stderr" 'fx-consume: crc.ndjson.gz: gzip: incorrect data check'
+	# a name that says gzip on data that is not
+	cp p.ndjson plain.ndjson.gz
+	run gzip -t plain.ndjson.gz
+	assert_failure
+	run --separate-stderr fx-consume plain.ndjson.gz
+	assert_failure 3
+	assert_equal "$stderr" 'fx-consume: plain.ndjson.gz: gzip: not in gzip format'
+	# garbage after a complete member
+	{ cat p.ndjson.gz; printf 'junk'; } >junk.ndjson.gz
+	run --separate-stderr fx-consume junk.ndjson.gz
+	assert_failure 3
+	assert_equal "$stderr" 'fx-consume: junk.ndjson.gz: gzip: trailing garbage after compressed data'
+}
+
+@test "concatenated gzip members, an empty member and zero padding read as gzip -dc reads them" {
+	gen 1000 1 >a.ndjson
+	gen 500 2 >b.ndjson
+	gzip -c a.ndjson >ab.ndjson.gz
+	printf '' | gzip -c >>ab.ndjson.gz
+	gzip -c b.ndjson >>ab.ndjson.gz
+	head -c 512 /dev/zero >>ab.ndjson.gz
+	run gzip -t ab.ndjson.gz
+	assert_success
+	fx-consume ab.ndjson.gz >out
+	gzip -dc ab.ndjson.gz | cmp - out
+	cat a.ndjson b.ndjson | cmp - out
+	printf '' | gzip -c >empty.ndjson.gz
+	run --separate-stderr fx-consume empty.ndjson.gz
+	assert_success
+	assert_output ''
+	# CSV too, and a truncated CSV is the same I/O error
+	gen 300 3 --csv >p.csv
+	gzip -kn p.csv
+	fx-consume p.csv.gz >csv.out
+	mlr --icsv --ojsonl cat p.csv | jq -cS . >mlr.json
+	jq -cS . csv.out | cmp - mlr.json
+	head -c $(($(stat -c %s p.csv.gz) - 8)) p.csv.gz >cut.csv.gz
+	run --separate-stderr fx-consume --on-error skip cut.csv.gz
+	assert_failure 3
+	assert_equal "$stderr" 'fx-consume: cut.csv.gz: gzip: unexpected end of file'
+}
+
+@test "a truncated .gz is an I/O error in fx-join --dim and in fx-agg and fx-sink on a file" {
+	printf '%s\n' 'song_id,artist' 's1,a1' 's2,a2' >songs.csv
+	gzip -kn songs.csv
+	head -c $(($(stat -c %s songs.csv.gz) - 8)) songs.csv.gz >cut.csv.gz
+	run gzip -t cut.csv.gz
+	assert_failure
+	run --separate-stderr fx-join --dim cut.csv.gz --on song_id --fields artist </dev/null
+	assert_failure 3
+	assert_regex "$stderr" '^fx-join: cut\.csv\.gz: gzip: unexpected end of file'
+	gen 2000 4 >p.ndjson
+	gzip -kn p.ndjson
+	head -c $(($(stat -c %s p.ndjson.gz) / 2)) p.ndjson.gz >half.gz
+	run --separate-stderr fx-agg --by os --agg count --on-error skip half.gz
+	assert_failure 3
+	assert_regex "$stderr" '^fx-agg: half\.gz: gzip: unexpected end of file'
+	refute_output
+	# fx-sink on a file: an I/O error, and no output file
+	run --separate-stderr fx-sink --file out.ndjson --on-error skip half.gz
+	assert_failure 3
+	assert_regex "$stderr" '^fx-sink: half\.gz: gzip: unexpected end of file'
+	[ ! -e out.ndjson ] || fail "fx-sink wrote out.ndjson from a truncated input"
+	# a complete one is read (its magic bytes say gzip) and counted as jq counts
+	run --separate-stderr fx-agg --by os --agg count p.ndjson.gz
+	assert_success
+	[ "$(printf '%s\n' "$output" | jq -s 'map(.count) | add')" = 2000 ] || fail "count: $output"
+}
+
+@test "gzip on stdin is recognised by its magic bytes, NDJSON and CSV" {
+	gen 2000 8 >p.ndjson
+	gzip -c p.ndjson | fx-consume - >a
+	cmp a p.ndjson
+	gzip -c p.ndjson | fx-consume >b
+	cmp b p.ndjson
+	fx-consume <(gzip -c p.ndjson) >c
+	cmp c p.ndjson
+	printf 'a,b\n1,x\n' | gzip -c | fx-consume --format csv >d
+	[ "$(cat d)" = '{"a":1,"b":"x"}' ] || fail "csv: $(cat d)"
+	# a truncated one on stdin is an I/O error too
+	gzip -c p.ndjson | head -c 5000 >cut.gz
+	run --separate-stderr fx-consume --on-error skip - <cut.gz
+	assert_failure 3
+	assert_equal "$stderr" 'fx-consume: stdin: gzip: unexpected end of file'
+}
