@@ -95,7 +95,12 @@ static int walk(struct fx_ctx *ctx, const char *dir, struct fx_strlist *files)
 		} else if (S_ISDIR(sb.st_mode)) {
 			rc = walk(ctx, path, files);
 		} else if (format_of(path, &gz) != FORMAT_AUTO) {
-			fx_strlist_push(files, path);
+			/* a FIFO or a device would block or never end */
+			if (S_ISREG(sb.st_mode))
+				fx_strlist_push(files, path);
+			else
+				fx_warn(ctx, "%s: not a regular file, skipped",
+				        path);
 		}
 		free(path);
 	}

@@ -6,7 +6,10 @@
  * recursively in byte order of names (strcmp, not the locale), taking the
  * files whose names end in a known extension (.ndjson .jsonl .json .csv,
  * each optionally .gz) and passing over names that start with '.' or '_'
- * (temporary files, _SUCCESS markers). A file named on the command line is
+ * (temporary files, _SUCCESS markers). Only regular files are read from a
+ * walk: a FIFO, socket or device with a record file's name is skipped with
+ * a warning, never opened (it could block the walk for ever). A file named
+ * on the command line is
  * read whatever its name; its format comes from its extension, or --format,
  * and is NDJSON when neither says.
  *

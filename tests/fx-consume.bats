@@ -356,3 +356,29 @@ check_gz_against_gzip() {
 	assert_failure 3
 	assert_equal "$stderr" 'fx-consume: stdin: gzip: unexpected end of file'
 }
+
+# ---- directory walks ----
+
+@test "a FIFO inside a directory walk is skipped with a warning, never read or waited on" {
+	mkdir -p d/sub
+	echo '{"n":1}' >d/a.ndjson
+	mkfifo d/b.ndjson d/sub/c.csv.gz d/plain-fifo
+	echo '{"n":2}' >d/sub/d.ndjson
+	run --separate-stderr timeout 10 fx-consume d
+	assert_success
+	assert_output $'{"n":1}\n{"n":2}'
+	assert_equal "$stderr" $'fx-consume: d/b.ndjson: not a regular file, skipped\nfx-consume: d/sub/c.csv.gz: not a regular file, skipped'
+}
+
+@test "a FIFO named on the command line is read, and so is a process substitution" {
+	mkfifo f.ndjson
+	printf '{"n":1}\n{"n":2}\n' >f.ndjson &
+	writer=$!
+	run --separate-stderr timeout 10 fx-consume f.ndjson
+	wait "$writer"
+	assert_success
+	assert_output $'{"n":1}\n{"n":2}'
+	run --separate-stderr fx-consume <(printf '{"n":3}\n')
+	assert_success
+	assert_output '{"n":3}'
+}
