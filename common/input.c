@@ -13,6 +13,7 @@
 #define GZ_IN_SIZE ((size_t)1 << 18)
 
 static const unsigned char gz_magic[2] = {0x1f, 0x8b};
+static const unsigned char utf8_bom[3] = {0xef, 0xbb, 0xbf};
 
 struct fx_gz {
 	z_stream z;
@@ -251,8 +252,37 @@ static ssize_t read_data(struct fx_input *in, void *buf, size_t n)
 	return read_raw(in, buf, n);
 }
 
+/*
+ * The first read: as long as what came so far is a prefix of a byte order
+ * mark, reads on, then drops a whole one.
+ */
+static ssize_t read_first(struct fx_input *in, char *buf, size_t n)
+{
+	size_t got = 0;
+
+	in->bom_checked = 1;
+	while (got < sizeof(utf8_bom) && !memcmp(buf, utf8_bom, got)) {
+		ssize_t r = read_data(in, buf + got, n - got);
+
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	if (got >= sizeof(utf8_bom) && !memcmp(buf, utf8_bom, 3)) {
+		got -= sizeof(utf8_bom);
+		memmove(buf, buf + sizeof(utf8_bom), got);
+		if (got == 0)
+			return read_data(in, buf, n);
+	}
+	return (ssize_t)got;
+}
+
 ssize_t fx_input_read(struct fx_input *in, void *buf, size_t n)
 {
+	if (!in->bom_checked && n >= sizeof(utf8_bom))
+		return read_first(in, buf, n);
 	return read_data(in, buf, n);
 }
 

@@ -11,6 +11,10 @@
  * `gzip -dc`. A truncated or corrupt input is an I/O error, never a short
  * or damaged end of data: "prog: NAME: gzip: unexpected end of file".
  *
+ * A UTF-8 byte order mark (EF BB BF) at the very start of the data (after
+ * decompression) is removed, as jq does and RFC 8259 allows; one anywhere
+ * else is data (and not valid JSON).
+ *
  * The struct fx_input owns its descriptor (stdin excepted) and, for gzip,
  * the zlib stream. Errors are reported with the input's name and leave
  * the input unusable.
@@ -32,6 +36,7 @@ struct fx_input {
 	const struct fx_ctx *ctx;
 	int want_gz;           /* the name or --format says gzip */
 	int sniffed;           /* the first bytes were looked at */
+	int bom_checked;       /* a leading byte order mark was looked for */
 	int failed;            /* an error was reported: reads return -1 */
 	unsigned char head[2]; /* bytes read while sniffing, not yet given */
 	size_t head_len, head_pos;
@@ -49,9 +54,9 @@ void fx_input_from_fd(struct fx_input *in, const struct fx_ctx *ctx, int fd,
                       const char *name);
 
 /*
- * Reads up to n bytes . Returns the count, 0 at the end, -1 after
- * reporting an error (a read error, or compressed data that is truncated or
- * corrupt).
+ * Reads up to n bytes (n >= 3, or a byte order mark is not looked for).
+ * Returns the count, 0 at the end, -1 after reporting an error (a read
+ * error, or compressed data that is truncated or corrupt).
  */
 ssize_t fx_input_read(struct fx_input *in, void *buf, size_t n);
 

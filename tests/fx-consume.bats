@@ -382,3 +382,29 @@ check_gz_against_gzip() {
 	assert_success
 	assert_output '{"n":3}'
 }
+
+@test "a UTF-8 byte order mark starting an input is dropped, as jq does; one later is bad data" {
+	printf '\xef\xbb\xbf{"a":1}\n{"a":2}\n' >a.ndjson
+	printf '\xef\xbb\xbf{"b":1}\n' >b.ndjson
+	gzip -kn b.ndjson
+	# jq, the reference: drops a leading BOM
+	[ "$(jq -c . a.ndjson)" = $'{"a":1}\n{"a":2}' ] || fail "jq reads the BOM differently"
+	run --separate-stderr fx-consume a.ndjson b.ndjson b.ndjson.gz
+	assert_success
+	assert_output $'{"a":1}\n{"a":2}\n{"b":1}\n{"b":1}'
+	run --separate-stderr fx-consume - <a.ndjson
+	assert_success
+	assert_output $'{"a":1}\n{"a":2}'
+	# CSV: the header's first name is "id", as mlr reads it
+	printf '\xef\xbb\xbfid,x\n1,y\n' >t.csv
+	[ "$(mlr --icsv --ojsonl cat t.csv | jq -c .)" = '{"id":1,"x":"y"}' ] || fail "mlr differs"
+	run --separate-stderr fx-consume t.csv
+	assert_success
+	assert_output '{"id":1,"x":"y"}'
+	# only the very first bytes: a BOM on line 2 is not JSON
+	printf '{"a":1}\n\xef\xbb\xbf{"a":2}\n' >mid.ndjson
+	run --separate-stderr fx-consume mid.ndjson
+	assert_failure 1
+	assert_output '{"a":1}'
+	assert_equal "$stderr" 'fx-consume: mid.ndjson:2: invalid JSON: unexpected character at byte 1'
+}
