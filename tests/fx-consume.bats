@@ -408,3 +408,40 @@ check_gz_against_gzip() {
 	assert_output '{"a":1}'
 	assert_equal "$stderr" 'fx-consume: mid.ndjson:2: invalid JSON: unexpected character at byte 1'
 }
+
+@test "Kafka-only options with file input are a usage error naming the option, as fx-sink does" {
+	echo '{"a":1}' >t.ndjson
+	mkdir d && cp t.ndjson d/
+	printf 'client.id=x\n' >k.properties
+	check() { # check NAME ARGS...: fx-consume ARGS t.ndjson is refused for NAME
+		local name=$1
+		shift
+		run --separate-stderr fx-consume "$@" t.ndjson
+		assert_failure 2
+		refute_output
+		assert_equal "$stderr" "fx-consume: $name: a Kafka option, not for files, directories or stdin (see 'fx-consume --help')"
+	}
+	check -g/--group -g grp
+	check -g/--group -G grp
+	check -o/--offset -o end
+	check -e/--exit-at-end -e
+	check -c/--count -c 5
+	check --meta --meta
+	check --wrap --wrap
+	check -b/--brokers -b 127.0.0.1:9
+	check -X -X client.id=x
+	check -F/--kafka-config -F k.properties
+	check --timeout --timeout 5s
+	# a directory, stdin (no operand) and --table over directories too
+	run --separate-stderr fx-consume -e d
+	assert_failure 2
+	assert_regex "$stderr" '^fx-consume: -e/--exit-at-end: a Kafka option'
+	run --separate-stderr fx-consume --meta <t.ndjson
+	assert_failure 2
+	refute_output
+	assert_regex "$stderr" '^fx-consume: --meta: a Kafka option'
+	# the environment is not an option: FX_BROKERS set does not change file reading
+	FX_BROKERS=127.0.0.1:9 run --separate-stderr fx-consume t.ndjson
+	assert_success
+	assert_output '{"a":1}'
+}
