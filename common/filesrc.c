@@ -383,6 +383,13 @@ int file_source_run(struct fx_ctx *ctx, const struct file_source_opts *o,
 			/* one dataset: its files count into it */
 			lineage_file(ctx, LINEAGE_INPUT, root);
 			rc = walk(ctx, root, &files);
+			/* an empty dataset, but maybe a wrong path: say so */
+			if (!rc && !files.n)
+				fx_warn(
+				    ctx,
+				    "%s: no record files (*.ndjson, *.jsonl, "
+				    "*.json, *.csv, each optionally .gz)",
+				    root);
 			for (j = 0; j < files.n && !rc && !fx_stop; j++)
 				rc = read_file(ctx, o, fields_root(o, root),
 				               files.v[j], out);

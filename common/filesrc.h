@@ -8,10 +8,13 @@
  * each optionally .gz) and passing over names that start with '.' or '_'
  * (temporary files, _SUCCESS markers). Only regular files are read from a
  * walk: a FIFO, socket or device with a record file's name is skipped with
- * a warning, never opened (it could block the walk for ever). A file named
- * on the command line is
- * read whatever its name; its format comes from its extension, or --format,
- * and is NDJSON when neither says.
+ * a warning, never opened (it could block the walk for ever). A directory
+ * operand with no record file in it reads as empty, with a warning ("DIR:
+ * no record files (...)"); the status stays 0.
+ *
+ * A file named on the command line is read whatever its name and kind (a
+ * FIFO too); its format comes from its extension, or --format, and is
+ * NDJSON when neither says.
  *
  * With partition_fields, every path component "k=v" below a directory
  * operand becomes a string field k (value %XX-decoded, see

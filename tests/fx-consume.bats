@@ -445,3 +445,19 @@ check_gz_against_gzip() {
 	assert_success
 	assert_output '{"a":1}'
 }
+
+@test "a directory with no record files says so on stderr and reads as empty (status 0)" {
+	mkdir empty other
+	echo 'notes' >other/README.txt
+	echo '{"n":0}' >other/.hidden.ndjson
+	echo '{"n":0}' >other/.part-00000.ndjson.tmp-123
+	echo '{"n":1}' >t.ndjson
+	run --separate-stderr fx-consume empty
+	assert_success
+	refute_output
+	assert_equal "$stderr" 'fx-consume: empty: no record files (*.ndjson, *.jsonl, *.json, *.csv, each optionally .gz)'
+	run --separate-stderr fx-consume other/ t.ndjson
+	assert_success
+	assert_output '{"n":1}'
+	assert_equal "$stderr" 'fx-consume: other: no record files (*.ndjson, *.jsonl, *.json, *.csv, each optionally .gz)'
+}
