@@ -461,3 +461,32 @@ check_gz_against_gzip() {
 	assert_output '{"n":1}'
 	assert_equal "$stderr" 'fx-consume: other: no record files (*.ndjson, *.jsonl, *.json, *.csv, each optionally .gz)'
 }
+
+@test "directories starting with _ are read: a partition value may start with _; files starting with _ or . and dirs with . are not" {
+	# a table whose directory component is the bare value: fx-sink writes
+	# plays/_x/ and, for the empty value, plays/__HIVE_DEFAULT_PARTITION__/
+	echo '{"name":"plays","partition_by":[{"name":"os","field":"os"}],"files":{"dir":"plays/{os}"}}' >t.json
+	printf '%s\n' '{"id":1,"os":"_x"}' '{"id":2,"os":"ios"}' '{"id":3,"os":""}' >in.ndjson
+	fx-sink --dir w --table t.json <in.ndjson
+	[ -f w/plays/_x/part-00000.ndjson ] || fail "fx-sink wrote: $(find w -type f)"
+	[ -f w/plays/__HIVE_DEFAULT_PARTITION__/part-00000.ndjson ] || fail "fx-sink wrote: $(find w -type f)"
+	run --separate-stderr fx-consume w
+	assert_success
+	assert_equal "$stderr" ''
+	[ "$(printf '%s\n' "$output" | jq -cS . | sort)" = "$(jq -cS . in.ndjson | sort)" ] ||
+		fail "not every record read back: $output"
+	# Hive k=v names, markers, hidden names and fx-sink's temporaries
+	mkdir -p "d/os=_unknown" "d/os=ios" d/_b/c d/.staging
+	echo '{"n":1}' >"d/os=_unknown/part-00000.ndjson"
+	echo '{"n":2}' >"d/os=ios/part-00000.ndjson"
+	echo '{"n":3}' >d/_b/c/part-00000.ndjson
+	echo '{"n":0}' >"d/os=ios/_part-00001.ndjson"
+	echo '{"n":0}' >"d/os=ios/.part-00000.ndjson.tmp-123"
+	echo '{"n":0}' >"d/os=ios/.hidden.ndjson"
+	echo '{"n":0}' >d/.staging/part-00000.ndjson
+	: >d/_SUCCESS
+	run --separate-stderr fx-consume --partition-fields d
+	assert_success
+	assert_output $'{"n":3}\n{"n":1,"os":"_unknown"}\n{"n":2,"os":"ios"}'
+	assert_equal "$stderr" ''
+}
