@@ -3,7 +3,12 @@
 
 load test_helper
 
-setup() { fx_setup_tmp; }
+# pipefail: a pipeline like `fx-consume f | cmp - f` must also fail when
+# fx-consume fails after writing the right bytes
+setup() {
+	set -o pipefail
+	fx_setup_tmp
+}
 teardown() { fx_teardown_tmp; }
 
 @test "NDJSON passes through byte-identical" {
@@ -60,10 +65,13 @@ EOF
 	fx-consume plays.ndjson.gz | cmp - plays.ndjson
 	cp plays.ndjson.gz blob
 	fx-consume --format ndjson+gz blob | cmp - plays.ndjson
-	gen 100 5 --csv | gzip >p.csv.gz
-	run fx-consume p.csv.gz
+	gen 100 5 --csv >p.csv
+	gzip -kn p.csv
+	run --separate-stderr fx-consume p.csv.gz
 	assert_success
-	assert_equal "$(echo "$output" | wc -l)" 100
+	# the records, as mlr reads the uncompressed CSV (not just a count)
+	[ "$(printf '%s\n' "$output" | jq -cS .)" = "$(mlr --icsv --ojsonl cat p.csv | jq -cS .)" ] ||
+		fail "p.csv.gz read differently from mlr's p.csv"
 }
 
 @test "CSV becomes NDJSON with numbers as numbers, as mlr reads it" {
@@ -91,7 +99,7 @@ EOF
 	assert_line --index 2 '{"id":3,"title":"","note":"007"}'
 	# a quoted empty field is the same empty string: written unquoted
 	printf 'a,b\n"",x\n' | fx-consume --format csv | fx-sink --format csv >e.csv
-	[ "$(cat e.csv)" = $'a,b\n,x' ]
+	assert_equal "$(cat e.csv)" $'a,b\n,x'
 }
 
 @test "CRLF line ends are accepted and removed" {
@@ -150,7 +158,7 @@ EOF
 	assert_line --index 0 '{"_fx_error":"not a JSON object","source":"t.ndjson:2","raw":"[1]"}'
 	assert_line --index 1 '{"_fx_error":"invalid JSON: unexpected end of input at byte 6","source":"t.ndjson:3","raw":"{\"a\":"}'
 	assert_line --index 2 '{"_fx_error":"invalid JSON: invalid UTF-8 at byte 7","source":"t.ndjson:4","raw_base64":"eyJiIjoi/yJ9"}'
-	[ "$(printf '{"b":"\xff"}' | base64)" = eyJiIjoi/yJ9 ]
+	assert_equal "$(printf '{"b":"\xff"}' | base64)" eyJiIjoi/yJ9
 }
 
 @test "a missing input file is an I/O error naming it" {
@@ -168,7 +176,6 @@ EOF
 
 @test "a full stdout is an I/O error" {
 	gen 10 1 >plays.ndjson
-	run --separate-stderr fx-consume plays.ndjson
 	run --separate-stderr bash -c 'fx-consume plays.ndjson >/dev/full'
 	assert_failure 3
 	assert_equal "$stderr" 'fx-consume: stdout: write error: No space left on device'
@@ -182,11 +189,39 @@ EOF
 	printf '{"a":1}\n{"a":2}\n{"a":' >&5
 	sleep 0.5
 	kill -TERM $pid
+	# a fx-consume that ignored SIGTERM would hang the test: fail it instead
+	(sleep 10 && kill -KILL $pid) 2>/dev/null &
+	watchdog=$!
 	rc=0
 	wait $pid || rc=$?
+	kill $watchdog 2>/dev/null || true
 	exec 5>&-
-	[ $rc -eq 0 ]
-	[ "$(cat out)" = $'{"a":1}\n{"a":2}' ]
+	assert_equal "$rc" 0
+	assert_equal "$(cat out)" $'{"a":1}\n{"a":2}'
+	assert_equal "$(cat err)" ''
+}
+
+@test "SIGTERM in the middle of a gzip stream is a stop, not a truncated input" {
+	gen 20000 9 >p.ndjson
+	gzip -c p.ndjson >p.gz
+	mkfifo in
+	fx-consume in >out 2>err &
+	pid=$!
+	exec 5>in
+	head -c $(($(stat -c %s p.gz) / 2)) p.gz >&5
+	sleep 0.5
+	kill -TERM $pid
+	(sleep 10 && kill -KILL $pid) 2>/dev/null &
+	watchdog=$!
+	rc=0
+	wait $pid || rc=$?
+	kill $watchdog 2>/dev/null || true
+	exec 5>&-
+	assert_equal "$rc" 0
+	assert_equal "$(cat err)" ''
+	[ -s out ] || fail "nothing was flushed"
+	head -c "$(stat -c %s out)" p.ndjson | cmp - out
+	[ "$(tail -c 1 out | od -An -c | tr -d ' ')" = '\n' ] || fail "a partial record was written"
 }
 
 @test "usage errors exit 2 and name the option" {
@@ -198,6 +233,7 @@ EOF
 	assert_equal "$stderr" "fx-consume: --format: unknown format 'xml' (see 'fx-consume --help')"
 	run --separate-stderr fx-consume --on-error maybe
 	assert_failure 2
+	assert_equal "$stderr" "fx-consume: --on-error: expected fail, skip or dlq=FILE, got 'maybe' (see 'fx-consume --help')"
 }
 
 @test "--help prints usage to stdout and exits 0; --version prints the version" {
@@ -351,7 +387,8 @@ check_gz_against_gzip() {
 	printf 'a,b\n1,x\n' | gzip -c | fx-consume --format csv >d
 	[ "$(cat d)" = '{"a":1,"b":"x"}' ] || fail "csv: $(cat d)"
 	# a truncated one on stdin is an I/O error too
-	gzip -c p.ndjson | head -c 5000 >cut.gz
+	gzip -c p.ndjson >full.gz
+	head -c 5000 full.gz >cut.gz
 	run --separate-stderr fx-consume --on-error skip - <cut.gz
 	assert_failure 3
 	assert_equal "$stderr" 'fx-consume: stdin: gzip: unexpected end of file'
