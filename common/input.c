@@ -72,18 +72,9 @@ static ssize_t fail(struct fx_input *in, const char *what)
 	return -1;
 }
 
-/* read(2) of the raw bytes, sniffed ones first. 0 at end, -1 reported. */
-static ssize_t read_raw(struct fx_input *in, void *buf, size_t n)
+/* read(2), restarted after a signal. 0 at end (or a stop), -1 reported. */
+static ssize_t read_fd(struct fx_input *in, void *buf, size_t n)
 {
-	if (in->head_pos < in->head_len) {
-		size_t k = in->head_len - in->head_pos;
-
-		if (k > n)
-			k = n;
-		memcpy(buf, in->head + in->head_pos, k);
-		in->head_pos += k;
-		return (ssize_t)k;
-	}
 	for (;;) {
 		ssize_t r = read(in->fd, buf, n);
 
@@ -102,6 +93,21 @@ static ssize_t read_raw(struct fx_input *in, void *buf, size_t n)
 	}
 }
 
+/* The raw bytes, the sniffed ones first. 0 at end, -1 reported. */
+static ssize_t read_raw(struct fx_input *in, void *buf, size_t n)
+{
+	if (in->head_pos < in->head_len) {
+		size_t k = in->head_len - in->head_pos;
+
+		if (k > n)
+			k = n;
+		memcpy(buf, in->head + in->head_pos, k);
+		in->head_pos += k;
+		return (ssize_t)k;
+	}
+	return read_fd(in, buf, n);
+}
+
 /*
  * Looks at the first bytes: gzip's magic makes the input compressed. Reads
  * only as far as needed to tell (one byte unless it is 0x1f), so a live
@@ -113,7 +119,7 @@ static int sniff(struct fx_input *in)
 	while (in->head_len < 2 &&
 	       (in->head_len == 0 || in->head[0] == gz_magic[0])) {
 		ssize_t r =
-		    read_raw(in, in->head + in->head_len, 2 - in->head_len);
+		    read_fd(in, in->head + in->head_len, 2 - in->head_len);
 
 		if (r < 0)
 			return -1;
@@ -140,7 +146,10 @@ static int sniff(struct fx_input *in)
 		return 0;
 	}
 	if (in->want_gz)
-		return (int)fail(in, in->head_len
+		/* a lone 1f is a header cut short, as gzip -t says */
+		return (int)fail(in, in->head_len == 2 ||
+		                             (in->head_len == 1 &&
+		                              in->head[0] != gz_magic[0])
 		                         ? "gzip: not in gzip format"
 		                         : "gzip: unexpected end of file");
 	return 0;
