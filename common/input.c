@@ -184,6 +184,7 @@ static int gz_fill(struct fx_input *in)
 static int gz_next_member(struct fx_input *in)
 {
 	struct fx_gz *g = in->gz;
+	int r;
 
 	for (;;) {
 		while (g->z.avail_in && *g->z.next_in == 0) {
@@ -203,8 +204,11 @@ static int gz_next_member(struct fx_input *in)
 		}
 		if (g->eof && !g->z.avail_in)
 			return 0;
-		if (gz_fill(in) < 0)
+		r = gz_fill(in);
+		if (r < 0)
 			return -1;
+		if (r == 0 && fx_stop)
+			return 0; /* a stop signal ends the input here */
 	}
 }
 

@@ -224,6 +224,26 @@ EOF
 	[ "$(tail -c 1 out | od -An -c | tr -d ' ')" = '\n' ] || fail "a partial record was written"
 }
 
+@test "SIGTERM between two gzip members (one byte of the next read) stops at once" {
+	printf '{"a":1}\n' | gzip -c >m1.gz
+	mkfifo in
+	fx-consume in >out 2>err &
+	pid=$!
+	exec 5>in
+	{ cat m1.gz; printf '\037'; } >&5
+	sleep 0.5
+	kill -TERM $pid
+	(sleep 5 && kill -KILL $pid) 2>/dev/null &
+	watchdog=$!
+	rc=0
+	wait $pid || rc=$?
+	kill $watchdog 2>/dev/null || true
+	exec 5>&-
+	assert_equal "$rc" 0
+	assert_equal "$(cat out)" '{"a":1}'
+	assert_equal "$(cat err)" ''
+}
+
 @test "usage errors exit 2 and name the option" {
 	run --separate-stderr fx-consume --windw
 	assert_failure 2
