@@ -8,6 +8,7 @@
 #include "table.h"
 #include "writer.h"
 
+#include <string.h>
 #include <unistd.h>
 
 static const struct fx_usage usage = {
@@ -29,6 +30,36 @@ struct consume_opts {
 	const char *table;
 	struct fx_strlist where;
 };
+
+/*
+ * The first Kafka-only option given, or NULL: with file input they have no
+ * meaning, and ignoring them would hide a mistake (fx-sink refuses the
+ * same mix). The environment (FX_BROKERS) is not an option.
+ */
+static const char *kafka_option_given(const struct kafka_source_opts *ko)
+{
+	if (ko->group)
+		return "-g/--group";
+	if (ko->offsets.n)
+		return "-o/--offset";
+	if (ko->exit_at_end)
+		return "-e/--exit-at-end";
+	if (ko->count)
+		return "-c/--count";
+	if (ko->meta)
+		return "--meta";
+	if (ko->wrap)
+		return "--wrap";
+	if (ko->conf.brokers)
+		return "-b/--brokers";
+	if (ko->conf.nprops)
+		return strcmp(ko->conf.props[0].origin, "-X") == 0
+		           ? "-X"
+		           : "-F/--kafka-config";
+	if (ko->conf.timeout_ms != KAFKA_DEFAULT_TIMEOUT_MS)
+		return "--timeout";
+	return NULL;
+}
 
 int main(int argc, char **argv)
 {
@@ -57,6 +88,7 @@ int main(int argc, char **argv)
 	struct record_writer out;
 	struct table *t = NULL;
 	struct fx_ctx ctx;
+	const char *kopt;
 	int first, kafka, rc, wrc;
 
 	fx_init(&ctx, "fx-consume");
@@ -67,6 +99,11 @@ int main(int argc, char **argv)
 		               "-t reads Kafka: no FILE operands with it");
 	if (o.table && ko.topics.n)
 		fx_usage_error(&ctx, "--table picks the topics: not with -t");
+	if (!kafka && (kopt = kafka_option_given(&ko)))
+		fx_usage_error(&ctx,
+		               "%s: a Kafka option, not for files, directories "
+		               "or stdin",
+		               kopt);
 	if (o.where.n && !o.table)
 		fx_usage_error(&ctx, "--where needs --table");
 	if (o.table && !(t = table_load(&ctx, o.table)))

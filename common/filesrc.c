@@ -76,8 +76,9 @@ static int walk(struct fx_ctx *ctx, const char *dir, struct fx_strlist *files)
 		fx_warn(ctx, "%s: %s", dir, strerror(errno));
 		return FX_EXIT_IO;
 	}
+	/* hidden names, and fx-sink's temporaries (.NAME.tmp-PID) */
 	while ((de = readdir(d)))
-		if (de->d_name[0] != '.' && de->d_name[0] != '_')
+		if (de->d_name[0] != '.')
 			fx_strlist_push(&names, de->d_name);
 	closedir(d);
 	if (names.n)
@@ -93,9 +94,16 @@ static int walk(struct fx_ctx *ctx, const char *dir, struct fx_strlist *files)
 			fx_warn(ctx, "%s: %s", path, strerror(errno));
 			rc = FX_EXIT_IO;
 		} else if (S_ISDIR(sb.st_mode)) {
+			/* a partition value may start with '_' (plays/_x/) */
 			rc = walk(ctx, path, files);
-		} else if (format_of(path, &gz) != FORMAT_AUTO) {
-			fx_strlist_push(files, path);
+		} else if (names.v[i][0] != '_' && /* _SUCCESS, _metadata */
+		           format_of(path, &gz) != FORMAT_AUTO) {
+			/* a FIFO or a device would block or never end */
+			if (S_ISREG(sb.st_mode))
+				fx_strlist_push(files, path);
+			else
+				fx_warn(ctx, "%s: not a regular file, skipped",
+				        path);
 		}
 		free(path);
 	}
@@ -378,6 +386,13 @@ int file_source_run(struct fx_ctx *ctx, const struct file_source_opts *o,
 			/* one dataset: its files count into it */
 			lineage_file(ctx, LINEAGE_INPUT, root);
 			rc = walk(ctx, root, &files);
+			/* an empty dataset, but maybe a wrong path: say so */
+			if (!rc && !files.n)
+				fx_warn(
+				    ctx,
+				    "%s: no record files (*.ndjson, *.jsonl, "
+				    "*.json, *.csv, each optionally .gz)",
+				    root);
 			for (j = 0; j < files.n && !rc && !fx_stop; j++)
 				rc = read_file(ctx, o, fields_root(o, root),
 				               files.v[j], out);

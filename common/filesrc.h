@@ -5,10 +5,19 @@
  * Operands are files, directories and "-" (stdin). A directory is walked
  * recursively in byte order of names (strcmp, not the locale), taking the
  * files whose names end in a known extension (.ndjson .jsonl .json .csv,
- * each optionally .gz) and passing over names that start with '.' or '_'
- * (temporary files, _SUCCESS markers). A file named on the command line is
- * read whatever its name; its format comes from its extension, or --format,
- * and is NDJSON when neither says.
+ * each optionally .gz). Names starting with '.' are passed over (hidden
+ * files, fx-sink's temporaries .NAME.tmp-PID), and so are files starting
+ * with '_' (_SUCCESS markers); a directory starting with '_' is walked, as
+ * a partition value may start with '_' (a "plays/{os}" template writes
+ * plays/_x/ and plays/__HIVE_DEFAULT_PARTITION__/). Only regular files are read
+ * from a walk: a FIFO, socket or device with a record file's name is skipped
+ * with a warning, never opened (it could block the walk for ever). A directory
+ * operand with no record file in it reads as empty, with a warning ("DIR:
+ * no record files (...)"); the status stays 0.
+ *
+ * A file named on the command line is read whatever its name and kind (a
+ * FIFO too); its format comes from its extension, or --format, and is
+ * NDJSON when neither says.
  *
  * With partition_fields, every path component "k=v" below a directory
  * operand becomes a string field k (value %XX-decoded, see

@@ -1,7 +1,21 @@
 /*
- * input.h - a byte source: a file, stdin, or a gzip-compressed file.
+ * input.h - a byte source: a file, stdin, a FIFO, plain or gzip-compressed.
  *
- * The struct fx_input owns its descriptor (stdin excepted) and, for .gz,
+ * Every input is sniffed on its first read: data that starts with gzip's
+ * magic bytes (1f 8b) is decompressed, whatever the input's name (so
+ * `gzip -c f | prog` and `prog <(gzip -c f)` work); opened with gz set (a
+ * name ending in .gz, or --format ...+gz), data that does not is an error.
+ * Compressed data must be whole: every member ends with its CRC and length
+ * trailer, and the input ends right after a member (or after zero padding),
+ * as `gzip -t` checks. Concatenated members read as one stream, as with
+ * `gzip -dc`. A truncated or corrupt input is an I/O error, never a short
+ * or damaged end of data: "prog: NAME: gzip: unexpected end of file".
+ *
+ * A UTF-8 byte order mark (EF BB BF) at the very start of the data (after
+ * decompression) is removed, as jq does and RFC 8259 allows; one anywhere
+ * else is data (and not valid JSON).
+ *
+ * The struct fx_input owns its descriptor (stdin excepted) and, for gzip,
  * the zlib stream. Errors are reported with the input's name and leave
  * the input unusable.
  */
@@ -12,15 +26,24 @@
 
 #include <sys/types.h>
 
+struct fx_gz; /* input.c */
+
 struct fx_input {
 	const char *name; /* borrowed: "stdin" or the path as given */
 	int fd;
-	void *gz; /* gzFile when compressed */
+	int owns_fd;      /* fx_input_close closes fd */
+	struct fx_gz *gz; /* set once the data turned out to be gzip */
 	const struct fx_ctx *ctx;
+	int want_gz;           /* the name or --format says gzip */
+	int sniffed;           /* the first bytes were looked at */
+	int bom_checked;       /* a leading byte order mark was looked for */
+	int failed;            /* an error was reported: reads return -1 */
+	unsigned char head[2]; /* bytes read while sniffing, not yet given */
+	size_t head_len, head_pos;
 };
 
 /*
- * Opens path ("-" is stdin); gz selects gzip decompression. Returns 0, or
+ * Opens path ("-" is stdin); gz says the data must be gzip. Returns 0, or
  * FX_EXIT_IO after printing "prog: PATH: reason".
  */
 int fx_input_open(struct fx_input *in, const struct fx_ctx *ctx,
@@ -30,7 +53,11 @@ int fx_input_open(struct fx_input *in, const struct fx_ctx *ctx,
 void fx_input_from_fd(struct fx_input *in, const struct fx_ctx *ctx, int fd,
                       const char *name);
 
-/* Reads up to n bytes. Returns the count, 0 at end, -1 after reporting. */
+/*
+ * Reads up to n bytes (n >= 3, or a byte order mark is not looked for).
+ * Returns the count, 0 at the end, -1 after reporting an error (a read
+ * error, or compressed data that is truncated or corrupt).
+ */
 ssize_t fx_input_read(struct fx_input *in, void *buf, size_t n);
 
 void fx_input_close(struct fx_input *in);
