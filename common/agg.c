@@ -1000,13 +1000,53 @@ static int update_group(struct engine *e, struct win *w,
 	return 0;
 }
 
+/*
+ * The closed window [start, end) kept for --late update, created (in order
+ * of end, then start) if it had no row yet; NULL once it is older than
+ * --retain.
+ */
+static struct win *kept_window(struct engine *e, int64_t start, int64_t end)
+{
+	struct win *w = kept_get(e, start, end);
+	size_t i;
+
+	if (end + e->o->retain <= e->wm)
+		return NULL;
+	if (w)
+		return w;
+	if (e->nkept == e->capkept) {
+		e->capkept = e->capkept ? e->capkept * 2 : 16;
+		e->kept = fx_realloc(e->kept, e->capkept * sizeof(*e->kept));
+	}
+	for (i = e->nkept; i > 0 && !win_before(e->kept[i - 1], start, end);)
+		i--;
+	memmove(e->kept + i + 1, e->kept + i,
+	        (e->nkept - i) * sizeof(*e->kept));
+	w = fx_malloc(sizeof(*w));
+	memset(w, 0, sizeof(*w));
+	w->start = start;
+	w->end = end;
+	e->kept[i] = w;
+	e->nkept++;
+	return w;
+}
+
+/*
+ * A record is late as a whole: when the first of its windows to end has
+ * closed. Then it is counted in none of them (drop, dlq) so that replaying
+ * the DLQ counts it once, or, with --late update, in all of them: the open
+ * ones as usual, and every closed one (within --retain) writes its
+ * corrected row now.
+ */
 static int add_to_windows(struct engine *e, const struct json_value *vals,
                           int64_t t, const struct record *rec,
                           const struct fx_where *where)
 {
 	size_t n = window_assign(&e->ws, t, e->assigned), i;
-	int late = 0, rc = 0;
+	int late = n && e->assigned[0].end <= e->wm, rc = 0;
 
+	if (late && e->late_mode != 2)
+		return late_record(e, rec, where);
 	for (i = 0; i < n && !rc; i++) {
 		struct window *a = &e->assigned[i];
 		struct win *w;
@@ -1014,11 +1054,9 @@ static int add_to_windows(struct engine *e, const struct json_value *vals,
 		if (a->end > e->wm) {
 			w = win_get(e, a->start, a->end);
 			rc = update_group(e, w, vals, t, rec, where, 0);
-			continue;
-		}
-		late = 1;
-		if (e->late_mode == 2 && (w = kept_get(e, a->start, a->end)))
+		} else if ((w = kept_window(e, a->start, a->end))) {
 			rc = update_group(e, w, vals, t, rec, where, 1);
+		}
 	}
 	if (late && !rc)
 		rc = late_record(e, rec, where);
@@ -1186,9 +1224,14 @@ static int on_record(struct engine *e, const struct record *rec,
 		e->parts[pi].last_seen = fx_now_coarse();
 	if (t > e->parts[pi].max_t) {
 		e->parts[pi].max_t = t;
-		/* only the slowest partition can move the watermark */
-		if (t - e->o->lateness >= e->next_close)
-			return close_until(e, partitions_watermark(e));
+		/*
+		 * The watermark is kept current even when no window closes:
+		 * whether a record is late must not depend on whether some
+		 * other window happened to close since it moved.
+		 */
+		if (e->nparts == 1)
+			return close_until(e, t - e->o->lateness);
+		return close_until(e, partitions_watermark(e));
 	}
 	return 0;
 }

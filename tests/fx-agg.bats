@@ -290,3 +290,81 @@ EOF
 	# ten times the records, not ten times the memory
 	[ "$(cat rss2)" -lt $(( $(cat rss1) * 2 )) ]
 }
+
+# oracle ARGS...: fx-agg and tests/window-oracle.py over in.ndjson, rows
+# compared (the oracle runs in o/: a --late dlq=FILE of its own is o/FILE)
+oracle() {
+	rm -rf o && mkdir o
+	(cd o && python3 "$FX_ROOT/tests/window-oracle.py" "$@" <../in.ndjson >../want.ndjson)
+	[ -s want.ndjson ] || fail "the oracle wrote nothing"
+	run --separate-stderr fx-agg "$@" <in.ndjson
+	assert_success
+	printf '%s\n' "$output" >got.ndjson
+	run python3 "$FX_ROOT/tests/window-oracle.py" check want.ndjson got.ndjson
+	assert_success
+}
+
+@test "a late hop or cumulate record is late whole: counted in no window, in the DLQ once (Python oracle)" {
+	# hand-checked: hop:10s/5s, lateness 0; 0:12 closes [-5,5) and [0,10);
+	# 0:07 belongs to [0,10) (closed) and [5,15) (open): late, in neither
+	printf '%s\n' '{"t":"2026-01-01T00:00:03Z"}' '{"t":"2026-01-01T00:00:12Z"}' \
+		'{"t":"2026-01-01T00:00:07Z"}' >in.ndjson
+	run --separate-stderr fx-agg --time t --window hop:10s/5s --agg count --late dlq=late.ndjson --stats <in.ndjson
+	assert_success
+	assert_output - <<'EOF2'
+{"window_start":"2025-12-31T23:59:55.000Z","window_end":"2026-01-01T00:00:05.000Z","count":1}
+{"window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:00:10.000Z","count":1}
+{"window_start":"2026-01-01T00:00:05.000Z","window_end":"2026-01-01T00:00:15.000Z","count":1}
+{"window_start":"2026-01-01T00:00:10.000Z","window_end":"2026-01-01T00:00:20.000Z","count":1}
+EOF2
+	assert_regex "$stderr" ' 1 late records'
+	assert_equal "$(cat late.ndjson)" '{"t":"2026-01-01T00:00:07Z"}'
+	# and on 5,000 disordered events, hop and cumulate, against the oracle
+	rm late.ndjson
+	gen 5000 51 --disorder 3000 >in.ndjson
+	for w in hop:4s/1s cumulate:1s/4s; do
+		oracle --time event_time --window "$w" --lateness 1s --by os \
+			--agg count,sum:duration_ms --late dlq=late.ndjson
+		[ -s o/late.ndjson ] || fail "no late records with $w"
+		cmp o/late.ndjson late.ndjson || fail "the DLQ differs with $w"
+		rm late.ndjson
+	done
+}
+
+@test "a session record is late iff its time is below the watermark, whatever other keys do" {
+	# key a at 0:00 and 1:40 (watermark 1:30 with lateness 10s); b at 0:50
+	# is below the watermark: late, whether or not a session of a has closed
+	printf '%s\n' '{"t":"2026-01-01T00:00:00Z","k":"a"}' '{"t":"2026-01-01T00:01:40Z","k":"a"}' \
+		'{"t":"2026-01-01T00:00:50Z","k":"b"}' >in.ndjson
+	for gap in 20s 5m; do
+		run --separate-stderr fx-agg --time t --window session:$gap --lateness 10s --by k --agg count --stats <in.ndjson
+		assert_success
+		assert_regex "$stderr" ' 1 late records'
+		refute_output --partial '"k":"b"'
+	done
+	gen 5000 52 --disorder 3000 >in.ndjson
+	oracle --time event_time --window session:500ms --lateness 1s --by os --agg count,sum:duration_ms
+}
+
+@test "--late update writes a row for a window that had none, also after a watermark record skipped it" {
+	# 0:25 closes [0,10) and [10,20); 0:15 is late for [10,20), which had
+	# no row: its row comes out now
+	printf '%s\n' '{"t":"2026-01-01T00:00:01Z","k":"a"}' '{"t":"2026-01-01T00:00:25Z","k":"a"}' \
+		'{"t":"2026-01-01T00:00:15Z","k":"a"}' '{"_fx":"watermark","ts":"2026-01-01T00:01:00Z"}' \
+		'{"t":"2026-01-01T00:00:45Z","k":"a"}' >in.ndjson
+	run --separate-stderr fx-agg --time t --window tumble:10s --by k --agg count --late update --stats <in.ndjson
+	assert_success
+	assert_output - <<'EOF2'
+{"window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:00:10.000Z","k":"a","count":1}
+{"window_start":"2026-01-01T00:00:10.000Z","window_end":"2026-01-01T00:00:20.000Z","k":"a","count":1}
+{"window_start":"2026-01-01T00:00:20.000Z","window_end":"2026-01-01T00:00:30.000Z","k":"a","count":1}
+{"_fx":"watermark","ts":"2026-01-01T00:01:00Z"}
+{"window_start":"2026-01-01T00:00:40.000Z","window_end":"2026-01-01T00:00:50.000Z","k":"a","count":1}
+EOF2
+	assert_regex "$stderr" ' 2 late records'
+	# a late hop record: corrected rows for its closed windows, and counted
+	# in its open ones (Python oracle)
+	gen 5000 53 --disorder 3000 >in.ndjson
+	oracle --time event_time --window hop:3s/1s --lateness 1s --by os --agg count,sum:duration_ms --late update
+	oracle --time event_time --window tumble:1s --lateness 500ms --by os --agg count --late update
+}
