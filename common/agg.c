@@ -1327,6 +1327,19 @@ static void engine_init(struct engine *e, struct fx_ctx *ctx,
 	if (agg_set_parse(&e->aggs, o->aggs.v, o->aggs.n, o->merge, &e->paths,
 	                  err, sizeof(err)))
 		fx_usage_error(ctx, "--agg: %s", err);
+	/*
+	 * Without --time, first and last are by arrival within one run: the
+	 * shards of a --partial run do not share an order, so --merge could
+	 * only pretend to reproduce one.
+	 */
+	for (i = 0; i < e->aggs.n && !o->time_field && (o->partial || o->merge);
+	     i++)
+		if (e->aggs.v[i].kind == AGG_FIRST ||
+		    e->aggs.v[i].kind == AGG_LAST)
+			fx_usage_error(
+			    ctx,
+			    "%s: first and last without --time are by arrival order within one run, which shards do not share: give --time FIELD",
+			    o->partial ? "--partial" : "--merge");
 	e->nby = o->by.n;
 	e->by_path = fx_malloc((e->nby + 1) * sizeof(int));
 	e->by_name = fx_malloc((e->nby + 1) * sizeof(char *));

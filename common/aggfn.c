@@ -15,11 +15,19 @@
 
 /* ---- states ---- */
 
+/*
+ * A sum kept exact: the integers in an int64 (their fast path), the other
+ * numbers as Shewchuk's non-overlapping partials (as Python's math.fsum),
+ * whose exact sum is the sum of the values. Partials merge exactly, so
+ * --merge gives the single run's sum, and the result is the correctly
+ * rounded sum of all the values, whatever their order.
+ */
 struct st_num {
 	int64_t i;  /* sum of the integers */
-	double d;   /* sum of the other numbers */
 	uint64_t n; /* values */
-	int has_double;
+	double *p;  /* partials, increasing magnitude; NULL before a double */
+	uint32_t np, cap;
+	int has_double; /* 2: the doubles' sum overflowed a double */
 };
 
 struct st_val {
@@ -280,6 +288,10 @@ void agg_set_state_free(const struct agg_set *set, void *state)
 		case AGG_LAST:
 			fx_buf_free(&((struct st_val *)s)->raw);
 			break;
+		case AGG_SUM:
+		case AGG_AVG:
+			free(((struct st_num *)s)->p);
+			break;
 		case AGG_DISTINCT:
 			free(((struct st_set *)s)->slot);
 			break;
@@ -408,15 +420,104 @@ static int sum_overflows(const struct st_num *s, const struct json_value *v,
 	return 0;
 }
 
+/*
+ * Adds x to the partials p[0..*np) (Shewchuk's msum, as math.fsum): p has
+ * room for *np + 1. Returns -1 if the sum overflows a double.
+ */
+static int partials_add(double *p, uint32_t *np, double x)
+{
+	uint32_t i = 0, j;
+
+	for (j = 0; j < *np; j++) {
+		double y = p[j], hi, lo;
+
+		if (fabs(x) < fabs(y)) {
+			double t = x;
+
+			x = y;
+			y = t;
+		}
+		hi = x + y;
+		lo = y - (hi - x);
+		if (lo != 0.0)
+			p[i++] = lo;
+		x = hi;
+	}
+	p[i++] = x;
+	*np = i;
+	return isfinite(x) ? 0 : -1;
+}
+
+static void num_add_double(struct st_num *s, double x)
+{
+	if (s->has_double == 2)
+		return;
+	s->has_double = 1;
+	if (s->np + 1 > s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 4;
+		s->p = fx_realloc(s->p, s->cap * sizeof(*s->p));
+	}
+	if (partials_add(s->p, &s->np, x)) {
+		/* past a double: the result is written as null */
+		s->p[0] = s->p[s->np - 1];
+		s->np = 1;
+		s->has_double = 2;
+	}
+}
+
 static void num_add(struct st_num *s, const struct fx_num *num)
 {
-	if (num->kind == FX_NUM_INT) {
+	if (num->kind == FX_NUM_INT)
 		s->i += num->i;
-	} else {
-		s->d += num->d;
-		s->has_double = 1;
-	}
+	else
+		num_add_double(s, num->d);
 	s->n++;
+}
+
+/*
+ * The correctly rounded value of the exact sum (integers and partials), as
+ * math.fsum rounds it: half-even on the exact value, not on a rounded one.
+ */
+static double num_total(const struct st_num *s)
+{
+	double buf[64], *p = s->np + 2 <= 64 ? buf : fx_malloc((s->np + 2) * 8);
+	/* the int64 in two exact halves: a multiple of 2^32, and the rest */
+	int64_t lo32 = (int64_t)((uint64_t)s->i & 0xffffffffu);
+	double hi = 0, lo = 0, x, y;
+	uint32_t n = s->np;
+
+	if (s->has_double == 2)
+		return s->p[0] > 0 ? INFINITY : -INFINITY;
+	if (n)
+		memcpy(p, s->p, n * sizeof(*p));
+	if (partials_add(p, &n, (double)(s->i - lo32)) ||
+	    partials_add(p, &n, (double)lo32)) {
+		hi = p[n - 1];
+		goto out;
+	}
+	if (n) {
+		hi = p[--n];
+		while (n > 0) {
+			x = hi;
+			y = p[--n];
+			hi = x + y;
+			lo = y - (hi - x);
+			if (lo != 0.0)
+				break;
+		}
+		/* the rest decides a tie of rounding hi + lo */
+		if (n > 0 && ((lo < 0.0 && p[n - 1] < 0.0) ||
+		              (lo > 0.0 && p[n - 1] > 0.0))) {
+			y = lo * 2.0;
+			x = hi + y;
+			if (y == x - hi)
+				hi = x;
+		}
+	}
+out:
+	if (p != buf)
+		free(p);
+	return hi;
 }
 
 int agg_set_update(const struct agg_set *set, void *state,
@@ -552,9 +653,13 @@ int agg_set_merge(const struct agg_set *set, void *dst, const void *src,
 			const struct st_num *sn = s;
 
 			dn->i += sn->i;
-			dn->d += sn->d;
 			dn->n += sn->n;
-			dn->has_double |= sn->has_double;
+			if (sn->has_double == 2)
+				num_add_double(dn, sn->p[0]);
+			for (j = 0; j < sn->np && sn->has_double != 2; j++)
+				num_add_double(dn, sn->p[j]);
+			if (sn->has_double && !dn->has_double)
+				dn->has_double = 1;
 			break;
 		}
 		case AGG_MIN:
@@ -696,7 +801,7 @@ static void write_result(const struct agg_spec *a, const void *s,
 		if (!sn->n)
 			fx_buf_adds(out, "null");
 		else if (sn->has_double)
-			add_double(out, (double)sn->i + sn->d);
+			add_double(out, num_total(sn));
 		else
 			add_i64(out, sn->i);
 		break;
@@ -704,8 +809,9 @@ static void write_result(const struct agg_spec *a, const void *s,
 		if (!sn->n)
 			fx_buf_adds(out, "null");
 		else
-			add_double(out,
-			           ((double)sn->i + sn->d) / (double)sn->n);
+			add_double(out, (sn->has_double ? num_total(sn)
+			                                : (double)sn->i) /
+			                    (double)sn->n);
 		break;
 	case AGG_MIN:
 	case AGG_MAX:
@@ -771,13 +877,22 @@ static void write_partial(const struct agg_spec *a, const void *s,
 	switch (a->kind) {
 	case AGG_SUM:
 	case AGG_AVG:
+		/* the partials exactly: each double reads back to itself */
 		fx_buf_adds(out, "{\"i\":");
 		add_i64(out, sn->i);
-		fx_buf_adds(out, ",\"d\":");
-		add_double(out, sn->d);
-		fx_buf_adds(out, ",\"n\":");
+		fx_buf_adds(out, ",\"d\":[");
+		for (i = 0; i < sn->np; i++) {
+			if (i)
+				fx_buf_addc(out, ',');
+			add_double(out, sn->p[i]);
+		}
+		fx_buf_adds(out, "],\"n\":");
 		add_u64(out, sn->n);
-		fx_buf_adds(out, sn->has_double ? ",\"f\":true}" : "}");
+		if (sn->has_double == 2) /* past a double: its sign */
+			fx_buf_adds(out, sn->p[0] > 0 ? ",\"f\":\"inf\"}"
+			                              : ",\"f\":\"-inf\"}");
+		else
+			fx_buf_adds(out, sn->has_double ? ",\"f\":true}" : "}");
 		break;
 	case AGG_FIRST:
 	case AGG_LAST:
@@ -941,12 +1056,46 @@ out:
 	return rc;
 }
 
+/* A sum's partials, [p1,p2,...], added back exactly. */
+static int read_partials(struct st_num *s, const struct json_value *arr)
+{
+	const char *p = arr->p + 1, *end = arr->p + arr->len - 1;
+
+	while (p < end) {
+		const char *q;
+		struct fx_num num;
+
+		while (p < end && (*p == ' ' || *p == ',' || *p == '\n' ||
+		                   *p == '\t' || *p == '\r'))
+			p++;
+		if (p >= end)
+			break;
+		for (q = p; q < end && *q != ',' && *q != ' ' && *q != ']';)
+			q++;
+		switch (fx_num_parse(p, (size_t)(q - p), &num)) {
+		case FX_NUM_INT:
+		case FX_NUM_DOUBLE:
+		case FX_NUM_BIGINT:
+			break;
+		default:
+			return -1;
+		}
+		if (num.kind == FX_NUM_INT)
+			num.d = (double)num.i;
+		if (!isfinite(num.d))
+			return -1;
+		num_add_double(s, num.d);
+		p = q;
+	}
+	return 0;
+}
+
 static int read_partial(const struct agg_spec *a, void *s,
                         const struct json_value *v)
 {
 	struct st_num *sn = s;
 	struct st_val *sv = s;
-	struct json_value d, val;
+	struct json_value d, f, val;
 	struct fx_num num;
 	int64_t n;
 
@@ -971,12 +1120,20 @@ static int read_partial(const struct agg_spec *a, void *s,
 	case AGG_AVG:
 		d = member(v, "d");
 		if (member_int(v, "i", &sn->i) || member_int(v, "n", &n) ||
-		    n < 0 || d.type != JSON_NUMBER)
+		    n < 0 || d.type != JSON_ARRAY)
 			return -1;
-		fx_num_parse(d.p, d.len, &num);
-		sn->d = num.kind == FX_NUM_INT ? (double)num.i : num.d;
 		sn->n = (uint64_t)n;
-		sn->has_double = member(v, "f").type == JSON_TRUE;
+		f = member(v, "f");
+		if (f.type == JSON_STRING) { /* the sum overflowed */
+			num_add_double(sn, json_string_equals(&f, "inf", 3)
+			                       ? INFINITY
+			                       : -INFINITY);
+			return 0;
+		}
+		if (read_partials(sn, &d))
+			return -1;
+		if (f.type == JSON_TRUE)
+			sn->has_double = 1;
 		return 0;
 	case AGG_FIRST:
 	case AGG_LAST:

@@ -15,10 +15,13 @@
  * (as in SQL). sum, avg and the quantiles take numbers only (anything else
  * is a bad record: 'field "x": not a number: "abc"'); an integer sum stays
  * an exact int64 and overflowing it is a bad record; a sum with any
- * fraction is a double. min and max take any JSON values in json.h's order
- * (numbers by value). distinct counts distinct JSON values as written
- * (strings compared after unescaping), by 64-bit hash: exact up to a hash
- * collision (probability about n^2 / 2^65, under 1e-7 for a million values).
+ * fraction is the exact sum (integers plus Shewchuk partials of the other
+ * values, merged exactly) rounded once to a double, as math.fsum: the same
+ * in any order and through --partial/--merge. min and max take any JSON values
+ * in json.h's order (numbers by value). distinct counts distinct JSON values as
+ * written (strings compared after unescaping), by 64-bit hash: exact up to a
+ * hash collision (probability about n^2 / 2^65, under 1e-7 for a million
+ * values).
  *
  * A group's states live in one block of agg_set_state_size() bytes that the
  * caller allocates (typically from an arena); functions that need more

@@ -368,3 +368,68 @@ EOF2
 	oracle --time event_time --window hop:3s/1s --lateness 1s --by os --agg count,sum:duration_ms --late update
 	oracle --time event_time --window tumble:1s --lateness 500ms --by os --agg count --late update
 }
+
+@test "double sums and averages are exact: the single run is math.fsum's, and 4 shards merged are the single run" {
+	# values of very different magnitudes, so that the order of adding
+	# changes a naive sum's last digits
+	python3 - >in.ndjson <<'PY'
+import json, random
+random.seed(61)
+for i in range(8000):
+    v = random.choice([1, -1]) * random.random() * 10 ** random.randint(-6, 16)
+    r = {"t": 1764000000 + i // 100, "k": "k%d" % (i % 7), "v": v}
+    if i % 5 == 0:
+        r["v"] = random.randint(-1000, 1000)  # integers mixed in
+    print(json.dumps(r))
+PY
+	python3 - in.ndjson >want.ndjson <<'PY'
+import json, math, sys
+g = {}
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    g.setdefault(r["k"], []).append(r["v"])
+for k in sorted(g):
+    s = math.fsum(g[k])
+    print(json.dumps({"k": k, "sum_v": s, "avg_v": s / len(g[k])}))
+PY
+	args="--by k --agg sum:v,avg:v"
+	fx-agg $args <in.ndjson >single
+	run python3 -c '
+import json, sys
+want = [json.loads(l) for l in open(sys.argv[1])]
+got = [json.loads(l) for l in open(sys.argv[2])]
+bad = [(w, g) for w, g in zip(want, got) if w != g]
+print(len(want), len(got), bad[:2])
+sys.exit(1 if bad or len(want) != len(got) else 0)' want.ndjson single
+	assert_success
+	split -n l/4 -d in.ndjson shard.
+	for s in 0 1 2 3; do fx-agg $args --partial <shard.0$s >part.$s; done
+	# in another order than the input, too
+	cat part.3 part.1 part.0 part.2 | fx-agg $args --merge >merged
+	cmp single merged
+	for window in "--window tumble:10s" "--window session:2s"; do
+		fx-agg --time t $window $args <in.ndjson >single
+		for s in 0 1 2 3; do fx-agg --time t $window $args --partial <shard.0$s >part.$s; done
+		cat part.2 part.0 part.3 part.1 | fx-agg --time t $window $args --merge >merged
+		[ "$(wc -l <single)" -ge 7 ] || fail "too few rows with $window"
+		cmp single merged || fail "--merge differs from the single run with $window"
+	done
+	# integers stay integers, also through a merge
+	printf '%s\n' '{"v":9007199254740993}' '{"v":1}' >in
+	fx-agg --agg sum:v --partial <in | fx-agg --agg sum:v --merge >out
+	assert_equal "$(cat out)" '{"sum_v":9007199254740994}'
+}
+
+@test "first/last without --time are by arrival, which shards do not share: --partial wants --time" {
+	run --separate-stderr fx-agg --agg first:v --partial </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "fx-agg: --partial: first and last without --time are by arrival order within one run, which shards do not share: give --time FIELD (see 'fx-agg --help')"
+	run --separate-stderr fx-agg --agg last:v --merge </dev/null
+	assert_failure 2
+	# with --time, shards merge to the single run
+	printf '%s\n' '{"t":3,"v":"c"}' '{"t":1,"v":"a"}' >s0
+	printf '%s\n' '{"t":2,"v":"b"}' '{"t":4,"v":"d"}' >s1
+	for s in s0 s1; do fx-agg --time t --agg first:v,last:v --partial <$s >$s.p; done
+	run --separate-stderr fx-agg --time t --agg first:v,last:v --merge s1.p s0.p
+	assert_output '{"first_v":"a","last_v":"d"}'
+}
