@@ -565,11 +565,13 @@ int agg_set_update(const struct agg_set *set, void *state,
 				keep_value(sv, v, t);
 			break;
 		case AGG_FIRST:
-			if (!sv->raw.len || t < sv->t)
+			if (!sv->raw.len || t < sv->t ||
+			    (t == sv->t && kept_compare(sv, v) < 0))
 				keep_value(sv, v, t);
 			break;
 		case AGG_LAST:
-			if (!sv->raw.len || t >= sv->t)
+			if (!sv->raw.len || t > sv->t ||
+			    (t == sv->t && kept_compare(sv, v) > 0))
 				keep_value(sv, v, t);
 			break;
 		case AGG_DISTINCT:
@@ -674,8 +676,12 @@ int agg_set_merge(const struct agg_set *set, void *dst, const void *src,
 			if (!dv->raw.len ||
 			    (a->kind == AGG_MIN && kept_compare(dv, &v) < 0) ||
 			    (a->kind == AGG_MAX && kept_compare(dv, &v) > 0) ||
-			    (a->kind == AGG_FIRST && sv->t < dv->t) ||
-			    (a->kind == AGG_LAST && sv->t >= dv->t))
+			    (a->kind == AGG_FIRST &&
+			     (sv->t < dv->t ||
+			      (sv->t == dv->t && kept_compare(dv, &v) < 0))) ||
+			    (a->kind == AGG_LAST &&
+			     (sv->t > dv->t ||
+			      (sv->t == dv->t && kept_compare(dv, &v) > 0))))
 				keep_value(dv, &v, sv->t);
 			break;
 		case AGG_DISTINCT: {

@@ -433,3 +433,43 @@ sys.exit(1 if bad or len(want) != len(got) else 0)' want.ndjson single
 	run --separate-stderr fx-agg --time t --agg first:v,last:v --merge s1.p s0.p
 	assert_output '{"first_v":"a","last_v":"d"}'
 }
+
+@test "first/last ties of event time go by value, so any order of the records gives the same bytes" {
+	# at t=1 three values tie: first takes the least, last the greatest
+	printf '%s\n' '{"t":1,"k":"a","v":"b"}' '{"t":1,"k":"a","v":"a"}' '{"t":1,"k":"a","v":"c"}' \
+		'{"t":2,"k":"b","v":2}' '{"t":2,"k":"b","v":10}' '{"t":2,"k":"b","v":1.5}' >in
+	want='{"k":"a","first_v":"a","last_v":"c"}
+{"k":"b","first_v":1.5,"last_v":10}'
+	for order in cat tac "sort" "sort -r"; do
+		$order in >in.$$
+		run --separate-stderr fx-agg --time t --by k --agg first:v,last:v in.$$
+		assert_success
+		assert_output "$want"
+		# and in windows, and through --partial/--merge of two halves
+		run --separate-stderr fx-agg --time t --time-unit s --window tumble:1m --by k --agg first:v,last:v in.$$
+		assert_output --partial '"k":"a","first_v":"a","last_v":"c"}'
+		assert_output --partial '"k":"b","first_v":1.5,"last_v":10}'
+		head -3 in.$$ | fx-agg --time t --by k --agg first:v,last:v --partial >p1
+		tail -3 in.$$ | fx-agg --time t --by k --agg first:v,last:v --partial >p2
+		run --separate-stderr fx-agg --time t --by k --agg first:v,last:v --merge p2 p1
+		assert_output "$want"
+	done
+}
+
+@test "one spelling of a string: topk, distinct, min, max, first and last count \"x\" and \"\\u0078\" as one value" {
+	printf '%s\n' '{"t":1,"v":"\u0078"}' '{"t":2,"v":"x"}' '{"t":3,"v":"y"}' '{"t":4,"v":"\u0078"}' \
+		'{"t":5,"v":"\u00e9\/"}' >in
+	run --separate-stderr fx-agg --time t --agg topk:v:2,distinct:v,approx_distinct:v,min:v,first:v,last:v <in
+	assert_success
+	assert_output '{"top2_v":[{"value":"x","count":3},{"value":"y","count":1}],"distinct_v":3,"approx_distinct_v":3,"min_v":"x","first_v":"x","last_v":"é/"}'
+	# topk through --partial and --merge, the spellings in different shards;
+	# numbers keep their spelling (1.0 is not 1)
+	printf '%s\n' '{"v":"\u0078"}' '{"v":1.0}' '{"v":1.0}' >s1
+	printf '%s\n' '{"v":"x"}' '{"v":"x"}' '{"v":2}' >s2
+	for s in s1 s2; do fx-agg --agg topk:v:3 --partial <$s >$s.p; done
+	run --separate-stderr fx-agg --agg topk:v:3 --merge s1.p s2.p
+	assert_success
+	assert_output '{"top3_v":[{"value":"x","count":3},{"value":1.0,"count":2},{"value":2,"count":1}]}'
+	run --separate-stderr fx-agg --agg topk:v:3 s1 s2
+	assert_output '{"top3_v":[{"value":"x","count":3},{"value":1.0,"count":2},{"value":2,"count":1}]}'
+}
