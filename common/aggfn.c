@@ -383,6 +383,32 @@ static uint64_t value_hash(const struct json_value *v)
 	return h;
 }
 
+/*
+ * One spelling per string, as group keys have: a string with escapes is
+ * unescaped and written back with only the escapes JSON requires, so that
+ * "x" and "\u0078" are one value to topk, min, max, first and last (and
+ * come out as "x"). Other values are returned as they are. The result lives
+ * in a buffer of this module until the next call.
+ */
+static const struct json_value *canonical(const struct json_value *v,
+                                          struct json_value *tmp)
+{
+	static struct fx_buf text, out;
+
+	if (v->type != JSON_STRING || !memchr(v->p, '\\', v->len))
+		return v;
+	*tmp = *v;
+	tmp->escaped = 1;
+	fx_buf_reset(&text);
+	fx_buf_reset(&out);
+	json_string_unescape(tmp, &text);
+	fx_buf_add_json_string(&out, text.p, text.len);
+	tmp->p = out.p;
+	tmp->len = out.len;
+	tmp->escaped = memchr(out.p, '\\', out.len) != NULL;
+	return tmp;
+}
+
 static void keep_value(struct st_val *s, const struct json_value *v, int64_t t)
 {
 	fx_buf_reset(&s->raw);
@@ -541,6 +567,7 @@ int agg_set_update(const struct agg_set *set, void *state,
 		const struct json_value *v =
 		    a->path >= 0 ? &vals[a->path] : NULL;
 		struct st_val *sv = s;
+		struct json_value one;
 
 		if (a->kind == AGG_COUNT) {
 			++*(uint64_t *)s;
@@ -548,6 +575,10 @@ int agg_set_update(const struct agg_set *set, void *state,
 		}
 		if (!is_value(v))
 			continue;
+		if (a->kind == AGG_MIN || a->kind == AGG_MAX ||
+		    a->kind == AGG_FIRST || a->kind == AGG_LAST ||
+		    a->kind == AGG_TOPK)
+			v = canonical(v, &one);
 		switch (a->kind) {
 		case AGG_COUNT_FIELD:
 			++*(uint64_t *)s;
@@ -942,17 +973,20 @@ static void write_partial(const struct agg_spec *a, const void *s,
 		const struct strmap *m = s;
 		struct topk_item *items = topk_sorted(m);
 
-		fx_buf_addc(out, '[');
+		/*
+		 * {"<value as JSON text>":count,...}: the text is a JSON
+		 * string, so the value's bytes come back exactly (1.0 stays
+		 * 1.0), which a reprint of the parsed value would not keep.
+		 */
+		fx_buf_addc(out, '{');
 		for (i = 0; i < m->n; i++) {
 			if (i)
 				fx_buf_addc(out, ',');
-			fx_buf_addc(out, '[');
-			fx_buf_add(out, items[i].p, items[i].len);
-			fx_buf_addc(out, ',');
+			fx_buf_add_json_string(out, items[i].p, items[i].len);
+			fx_buf_addc(out, ':');
 			add_u64(out, items[i].count);
-			fx_buf_addc(out, ']');
 		}
-		fx_buf_addc(out, ']');
+		fx_buf_addc(out, '}');
 		free(items);
 		break;
 	}
@@ -1033,32 +1067,42 @@ static int read_distinct(struct st_set *s, const struct json_value *v)
 	return rc;
 }
 
-/* topk's state is [[value,count],...]; values keep their bytes. */
+/* topk's state is {"<value as JSON text>":count,...}; see write_partial. */
 static int read_topk(struct strmap *m, const struct json_value *v)
 {
-	cJSON *j = cJSON_ParseWithLength(v->p, v->len);
-	const cJSON *it;
-	int rc = -1;
+	struct fx_buf text = FX_BUF_INIT;
+	struct json_member mb;
+	size_t pos = 0;
+	int rc = 0;
 
-	if (!cJSON_IsArray(j))
-		goto out;
-	cJSON_ArrayForEach(it, j)
-	{
-		char *text;
+	if (v->type != JSON_OBJECT)
+		return -1;
+	while (!rc && json_object_next(v->p, v->len, &pos, &mb)) {
+		struct json_value val, one;
+		const struct json_value *c;
+		struct fx_num num;
+		cJSON *check;
 
-		if (cJSON_GetArraySize(it) != 2 ||
-		    !cJSON_IsNumber(cJSON_GetArrayItem(it, 1)))
-			goto out;
-		text = cJSON_PrintUnformatted(cJSON_GetArrayItem(it, 0));
-		if (!text)
-			fx_oom();
-		topk_add(m, text, strlen(text),
-		         (uint64_t)cJSON_GetArrayItem(it, 1)->valuedouble);
-		free(text);
+		fx_buf_reset(&text);
+		json_string_unescape(&mb.key, &text);
+		/* the text must be one JSON value, or rows would be torn */
+		check = cJSON_ParseWithLength(text.p, text.len);
+		if (!check || text.len == 0 ||
+		    fx_num_parse(mb.val.p, mb.val.len, &num) != FX_NUM_INT ||
+		    num.i < 0) {
+			cJSON_Delete(check);
+			rc = -1;
+			break;
+		}
+		cJSON_Delete(check);
+		val.type = json_type_of(text.p, text.len);
+		val.p = text.p;
+		val.len = text.len;
+		val.escaped = 0;
+		c = canonical(&val, &one);
+		topk_add(m, c->p, c->len, (uint64_t)num.i);
 	}
-	rc = 0;
-out:
-	cJSON_Delete(j);
+	fx_buf_free(&text);
 	return rc;
 }
 
@@ -1101,7 +1145,7 @@ static int read_partial(const struct agg_spec *a, void *s,
 {
 	struct st_num *sn = s;
 	struct st_val *sv = s;
-	struct json_value d, f, val;
+	struct json_value d, f, val, one;
 	struct fx_num num;
 	int64_t n;
 
@@ -1120,7 +1164,7 @@ static int read_partial(const struct agg_spec *a, void *s,
 		return 0;
 	case AGG_MIN:
 	case AGG_MAX:
-		keep_value(s, v, 0);
+		keep_value(s, canonical(v, &one), 0);
 		return 0;
 	case AGG_SUM:
 	case AGG_AVG:
@@ -1146,7 +1190,7 @@ static int read_partial(const struct agg_spec *a, void *s,
 		val = member(v, "v");
 		if (member_int(v, "t", &sv->t) || val.type == JSON_MISSING)
 			return -1;
-		keep_value(sv, &val, sv->t);
+		keep_value(sv, canonical(&val, &one), sv->t);
 		return 0;
 	case AGG_DISTINCT:
 		return read_distinct(s, v);

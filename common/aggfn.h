@@ -19,9 +19,12 @@
  * an exact int64 and overflowing it is a bad record; a sum with any
  * fraction is the exact sum (integers plus Shewchuk partials of the other
  * values, merged exactly) rounded once to a double, as math.fsum: the same
- * in any order and through --partial/--merge. min and max take any JSON values
- * in json.h's order (numbers by value). distinct counts distinct JSON values as
- * written (strings compared after unescaping), by 64-bit hash: exact up to a
+ * in any order and through --partial/--merge. min and max take any JSON
+ * values in json.h's order (numbers by value). A string has one spelling
+ * for every function: escapes decoded, written back with only those JSON
+ * requires ("x" and "\u0078" are one value to topk, min, max, first and
+ * last, as to distinct). distinct counts distinct JSON values (strings by
+ * their unescaped contents, numbers as written), by 64-bit hash: exact up to a
  * hash collision (probability about n^2 / 2^65, under 1e-7 for a million
  * values).
  *
