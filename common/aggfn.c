@@ -112,13 +112,25 @@ static const struct {
     {"last", AGG_LAST, 0},
     {"distinct", AGG_DISTINCT, 0},
     {"approx_distinct", AGG_APPROX_DISTINCT, 0},
-    {"p50", AGG_QUANTILE, 0.5},
-    {"p90", AGG_QUANTILE, 0.9},
-    {"p95", AGG_QUANTILE, 0.95},
-    {"p99", AGG_QUANTILE, 0.99},
     {"quantile", AGG_QUANTILE, -1},
     {"topk", AGG_TOPK, 0},
 };
+
+/*
+ * pNN, a whole percentile from p1 to p99 written without a leading zero:
+ * NN, or 0 if fn is not one. (p99.9 is quantile:F:0.999: a dot would make
+ * the column name a nested path.)
+ */
+static int percentile(const char *fn)
+{
+	if (fn[0] != 'p' || fn[1] < '1' || fn[1] > '9')
+		return 0;
+	if (!fn[2])
+		return fn[1] - '0';
+	if (fn[2] < '0' || fn[2] > '9' || fn[3])
+		return 0;
+	return (fn[1] - '0') * 10 + (fn[2] - '0');
+}
 
 static char *default_name(const char *fn, const char *field, const char *param)
 {
@@ -147,7 +159,7 @@ static int parse_one(struct agg_spec *a, const char *spec, char *err,
 	char *copy = fx_strdup(spec), *eq = strchr(copy, '='), *body = copy;
 	char *fn, *field = NULL, *param = NULL, *end;
 	size_t i;
-	int rc = -1;
+	int rc = -1, pct;
 
 	memset(a, 0, sizeof(*a));
 	a->path = -1;
@@ -168,15 +180,19 @@ static int parse_one(struct agg_spec *a, const char *spec, char *err,
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (strcmp(fn, kinds[i].name) == 0)
 			break;
-	if (i == sizeof(kinds) / sizeof(kinds[0])) {
+	if (i < sizeof(kinds) / sizeof(kinds[0])) {
+		a->kind = kinds[i].kind;
+		a->q = kinds[i].q;
+	} else if ((pct = percentile(fn)) > 0) {
+		a->kind = AGG_QUANTILE;
+		a->q = pct / 100.0;
+	} else {
 		snprintf(
 		    err, err_len,
-		    "'%s': unknown aggregate '%s' (count, sum, min, max, avg, first, last, distinct, approx_distinct, p50, p90, p95, p99, quantile, topk)",
+		    "'%s': unknown aggregate '%s' (count, sum, min, max, avg, first, last, distinct, approx_distinct, p1 to p99, quantile, topk)",
 		    spec, fn);
 		goto out;
 	}
-	a->kind = kinds[i].kind;
-	a->q = kinds[i].q;
 	if (a->kind == AGG_COUNT && field)
 		a->kind = AGG_COUNT_FIELD;
 	if (a->kind != AGG_COUNT && (!field || !*field)) {

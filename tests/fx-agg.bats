@@ -473,3 +473,72 @@ sys.exit(1 if bad or len(want) != len(got) else 0)' want.ndjson single
 	run --separate-stderr fx-agg --agg topk:v:3 s1 s2
 	assert_output '{"top3_v":[{"value":"x","count":3},{"value":1.0,"count":2},{"value":2,"count":1}]}'
 }
+
+@test "p1 .. p99: any whole percentile, within 1% of the value of rank floor(q(n-1)) (Python oracle)" {
+	python3 - >in <<'PY'
+import random
+random.seed(71)
+for i in range(20000):
+    print('{"k":%d,"v":%r}' % (i % 3, random.lognormvariate(5, 2)))
+PY
+	run --separate-stderr fx-agg --by k --agg p1:v,p33:v,p75:v,p99:v <in
+	assert_success
+	printf '%s\n' "$output" >out
+	# the rule fx-agg(1) documents: the value of rank floor(q * (n - 1)) in
+	# sorted order, within 1% relative error
+	run python3 - in out <<'PY'
+import json, sys
+vals = {}
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    vals.setdefault(r["k"], []).append(r["v"])
+rows = [json.loads(l) for l in open(sys.argv[2])]
+assert [r["k"] for r in rows] == [0, 1, 2], rows
+for r in rows:
+    xs = sorted(vals[r["k"]])
+    for q in (1, 33, 75, 99):
+        want = xs[int(q / 100 * (len(xs) - 1))]
+        got = r["p%d_v" % q]
+        if abs(got - want) / want > 0.01:
+            print("k=%d p%d: %r, want %r" % (r["k"], q, got, want))
+            sys.exit(1)
+print("ok")
+PY
+	assert_success
+	assert_output ok
+	for bad in p0 p100 p075 p7.5 p; do
+		run --separate-stderr fx-agg --agg "$bad:v" </dev/null
+		assert_failure 2
+		assert_regex "$stderr" "unknown aggregate '$bad'|p1 to p99"
+	done
+}
+
+@test "fx-agg(1) says what the code does: [start, end), hop and cumulate multiples, quantile's default name" {
+	man="$FX_ROOT/share/man/man1/fx-agg.1"
+	# windows are half-open
+	run grep -c 'Bq start , end' "$man"
+	assert_output 0
+	run grep -cF '.Li [start, end) ,' "$man"
+	assert_output 1
+	run grep -cF '.Li [first, last + gap) )' "$man"
+	assert_output 1
+	# quantile:F:Q's default column name, as the code writes it
+	name=$(echo '{"v":1}' | fx-agg --agg quantile:v:0.999 | jq -r 'keys[0]')
+	assert_equal "$name" q0_999_v
+	run grep -cF 'q0_999_ Ns Ar F' "$man"
+	refute_output 0
+	run grep -cF 'q0.999_' "$man"
+	assert_output 0
+	# hop SIZE a multiple of SLIDE, cumulate MAX of STEP: said, and enforced
+	run grep -cE 'must be a multiple of' "$man"
+	assert_output 2
+	run --separate-stderr fx-agg --time t --window hop:10s/3s --agg count </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "fx-agg: --window: 'hop:10s/3s': SIZE (10s) must be a multiple of SLIDE (3s) (see 'fx-agg --help')"
+	run --separate-stderr fx-agg --time t --window cumulate:7s/1m --agg count </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "fx-agg: --window: 'cumulate:7s/1m': MAX (1m) must be a multiple of STEP (7s) (see 'fx-agg --help')"
+	run fx-agg --help
+	assert_output --partial 'p1:F..p99:F'
+	assert_output --partial 'hop:SIZE/SLIDE (SIZE a multiple of SLIDE)'
+}
