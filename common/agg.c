@@ -224,7 +224,7 @@ static struct grp *table_get(struct group_table *t, const char *key,
 	for (j = (size_t)hash & (t->nslots - 1); (g = t->slot[j].g);
 	     j = (j + 1) & (t->nslots - 1)) {
 		if (t->slot[j].hash == hash && g->keylen == len &&
-		    memcmp(g->key, key, len) == 0)
+		    (len == 0 || memcmp(g->key, key, len) == 0))
 			return g;
 	}
 	if (t->n == t->cap) {
@@ -234,7 +234,8 @@ static struct grp *table_get(struct group_table *t, const char *key,
 	g = arena_alloc(&t->arena, sizeof(*g) + klen + state_size);
 	g->hash = hash;
 	g->keylen = len;
-	memcpy(g->key, key, len);
+	if (len) /* no --by: an empty key, maybe NULL */
+		memcpy(g->key, key, len);
 	g->state = state_size ? g->key + klen : NULL;
 	g->sessions = NULL;
 	t->g[t->n++] = g;
@@ -1520,7 +1521,8 @@ static void batch_prefetch(struct engine *e, struct batch *b)
 		struct batch_entry *be = &b->e[i];
 		const struct slot *sl;
 
-		be->key = b->keys.p + be->key_off; /* keys no longer moves */
+		/* keys no longer moves (and is NULL while empty: no --by) */
+		be->key = b->keys.p ? b->keys.p + be->key_off : "";
 		be->g = NULL;
 		if (!be->table || !be->table->nslots)
 			continue;
