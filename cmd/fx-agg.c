@@ -22,7 +22,7 @@ int main(int argc, char **argv)
 	        "group by these fields (NAME=FIELD renames; dotted paths)"),
 	    FX_OPT_LIST(
 	        0, "agg", &o.aggs, "LIST",
-	        "count, count:F, sum:F, min:F, max:F, avg:F, first:F, last:F, distinct:F, approx_distinct:F, p50:F..p99:F, quantile:F:Q, topk:F:N; NAME=AGG"),
+	        "count, count:F, sum:F, min:F, max:F, avg:F, first:F, last:F, distinct:F, approx_distinct:F, p1:F..p99:F, quantile:F:Q, topk:F:N; NAME=AGG"),
 	    FX_OPT_GROUP("Event time:"),
 	    FX_OPT_STRING(0, "time", &o.time_field, "FIELD",
 	                  "event time: ISO-8601 string or epoch number"),
@@ -30,7 +30,7 @@ int main(int argc, char **argv)
 	                  "unit of epoch numbers (default s)"),
 	    FX_OPT_STRING(
 	        0, "window", &o.window, "SPEC",
-	        "tumble:SIZE, hop:SIZE/SLIDE, cumulate:STEP/MAX, session:GAP"),
+	        "tumble:SIZE, hop:SIZE/SLIDE (SIZE a multiple of SLIDE), cumulate:STEP/MAX (MAX a multiple of STEP), session:GAP"),
 	    FX_OPT_DURATION(0, "lateness", &o.lateness,
 	                    "allowed event-time disorder (default 0)"),
 	    FX_OPT_STRING(0, "late", &o.late, "drop|dlq=FILE|update",

@@ -224,7 +224,7 @@ static struct grp *table_get(struct group_table *t, const char *key,
 	for (j = (size_t)hash & (t->nslots - 1); (g = t->slot[j].g);
 	     j = (j + 1) & (t->nslots - 1)) {
 		if (t->slot[j].hash == hash && g->keylen == len &&
-		    memcmp(g->key, key, len) == 0)
+		    (len == 0 || memcmp(g->key, key, len) == 0))
 			return g;
 	}
 	if (t->n == t->cap) {
@@ -234,7 +234,8 @@ static struct grp *table_get(struct group_table *t, const char *key,
 	g = arena_alloc(&t->arena, sizeof(*g) + klen + state_size);
 	g->hash = hash;
 	g->keylen = len;
-	memcpy(g->key, key, len);
+	if (len) /* no --by: an empty key, maybe NULL */
+		memcpy(g->key, key, len);
 	g->state = state_size ? g->key + klen : NULL;
 	g->sessions = NULL;
 	t->g[t->n++] = g;
@@ -1000,13 +1001,53 @@ static int update_group(struct engine *e, struct win *w,
 	return 0;
 }
 
+/*
+ * The closed window [start, end) kept for --late update, created (in order
+ * of end, then start) if it had no row yet; NULL once it is older than
+ * --retain.
+ */
+static struct win *kept_window(struct engine *e, int64_t start, int64_t end)
+{
+	struct win *w = kept_get(e, start, end);
+	size_t i;
+
+	if (end + e->o->retain <= e->wm)
+		return NULL;
+	if (w)
+		return w;
+	if (e->nkept == e->capkept) {
+		e->capkept = e->capkept ? e->capkept * 2 : 16;
+		e->kept = fx_realloc(e->kept, e->capkept * sizeof(*e->kept));
+	}
+	for (i = e->nkept; i > 0 && !win_before(e->kept[i - 1], start, end);)
+		i--;
+	memmove(e->kept + i + 1, e->kept + i,
+	        (e->nkept - i) * sizeof(*e->kept));
+	w = fx_malloc(sizeof(*w));
+	memset(w, 0, sizeof(*w));
+	w->start = start;
+	w->end = end;
+	e->kept[i] = w;
+	e->nkept++;
+	return w;
+}
+
+/*
+ * A record is late as a whole: when the first of its windows to end has
+ * closed. Then it is counted in none of them (drop, dlq) so that replaying
+ * the DLQ counts it once, or, with --late update, in all of them: the open
+ * ones as usual, and every closed one (within --retain) writes its
+ * corrected row now.
+ */
 static int add_to_windows(struct engine *e, const struct json_value *vals,
                           int64_t t, const struct record *rec,
                           const struct fx_where *where)
 {
 	size_t n = window_assign(&e->ws, t, e->assigned), i;
-	int late = 0, rc = 0;
+	int late = n && e->assigned[0].end <= e->wm, rc = 0;
 
+	if (late && e->late_mode != 2)
+		return late_record(e, rec, where);
 	for (i = 0; i < n && !rc; i++) {
 		struct window *a = &e->assigned[i];
 		struct win *w;
@@ -1014,11 +1055,9 @@ static int add_to_windows(struct engine *e, const struct json_value *vals,
 		if (a->end > e->wm) {
 			w = win_get(e, a->start, a->end);
 			rc = update_group(e, w, vals, t, rec, where, 0);
-			continue;
-		}
-		late = 1;
-		if (e->late_mode == 2 && (w = kept_get(e, a->start, a->end)))
+		} else if ((w = kept_window(e, a->start, a->end))) {
 			rc = update_group(e, w, vals, t, rec, where, 1);
+		}
 	}
 	if (late && !rc)
 		rc = late_record(e, rec, where);
@@ -1190,9 +1229,14 @@ static int on_record(struct engine *e, const struct record *rec,
 		e->parts[pi].last_seen = fx_now_coarse();
 	if (t > e->parts[pi].max_t) {
 		e->parts[pi].max_t = t;
-		/* only the slowest partition can move the watermark */
-		if (t - e->o->lateness >= e->next_close)
-			return close_until(e, partitions_watermark(e));
+		/*
+		 * The watermark is kept current even when no window closes:
+		 * whether a record is late must not depend on whether some
+		 * other window happened to close since it moved.
+		 */
+		if (e->nparts == 1)
+			return close_until(e, t - e->o->lateness);
+		return close_until(e, partitions_watermark(e));
 	}
 	return 0;
 }
@@ -1288,6 +1332,19 @@ static void engine_init(struct engine *e, struct fx_ctx *ctx,
 	if (agg_set_parse(&e->aggs, o->aggs.v, o->aggs.n, o->merge, &e->paths,
 	                  err, sizeof(err)))
 		fx_usage_error(ctx, "--agg: %s", err);
+	/*
+	 * Without --time, first and last are by arrival within one run: the
+	 * shards of a --partial run do not share an order, so --merge could
+	 * only pretend to reproduce one.
+	 */
+	for (i = 0; i < e->aggs.n && !o->time_field && (o->partial || o->merge);
+	     i++)
+		if (e->aggs.v[i].kind == AGG_FIRST ||
+		    e->aggs.v[i].kind == AGG_LAST)
+			fx_usage_error(
+			    ctx,
+			    "%s: first and last without --time are by arrival order within one run, which shards do not share: give --time FIELD",
+			    o->partial ? "--partial" : "--merge");
 	e->nby = o->by.n;
 	e->by_path = fx_malloc((e->nby + 1) * sizeof(int));
 	e->by_name = fx_malloc((e->nby + 1) * sizeof(char *));
@@ -1468,7 +1525,8 @@ static void batch_prefetch(struct engine *e, struct batch *b)
 		struct batch_entry *be = &b->e[i];
 		const struct slot *sl;
 
-		be->key = b->keys.p + be->key_off; /* keys no longer moves */
+		/* keys no longer moves (and is NULL while empty: no --by) */
+		be->key = b->keys.p ? b->keys.p + be->key_off : "";
 		be->g = NULL;
 		if (!be->table || !be->table->nslots)
 			continue;

@@ -17,9 +17,12 @@
  * written then, sorted by window end, window start, then group key
  * (json_value_compare field by field). At end of input every open window
  * closes in the same order. A record is late when a window it belongs to
- * has closed (sessions: when it is older than the watermark): --late drop
- * counts it, dlq=FILE also appends the record itself to FILE, update keeps
- * closed windows for --retain and writes a corrected row for each.
+ * has closed, i.e. the first of its windows to end (sessions: when it is
+ * older than the watermark), and then late as a whole: --late drop counts
+ * it, dlq=FILE also appends the record itself to FILE, neither counts it in
+ * any window; update counts it in all of its windows, keeps closed windows
+ * for --retain and writes a corrected row for each closed one (creating
+ * it if it had no row).
  *
  * Without --window, one row per group at end of input, sorted by key.
  * --partial writes mergeable states instead of results; --merge reads such

@@ -15,11 +15,19 @@
 
 /* ---- states ---- */
 
+/*
+ * A sum kept exact: the integers in an int64 (their fast path), the other
+ * numbers as Shewchuk's non-overlapping partials (as Python's math.fsum),
+ * whose exact sum is the sum of the values. Partials merge exactly, so
+ * --merge gives the single run's sum, and the result is the correctly
+ * rounded sum of all the values, whatever their order.
+ */
 struct st_num {
 	int64_t i;  /* sum of the integers */
-	double d;   /* sum of the other numbers */
 	uint64_t n; /* values */
-	int has_double;
+	double *p;  /* partials, increasing magnitude; NULL before a double */
+	uint32_t np, cap;
+	int has_double; /* 2: the doubles' sum overflowed a double */
 };
 
 struct st_val {
@@ -104,13 +112,25 @@ static const struct {
     {"last", AGG_LAST, 0},
     {"distinct", AGG_DISTINCT, 0},
     {"approx_distinct", AGG_APPROX_DISTINCT, 0},
-    {"p50", AGG_QUANTILE, 0.5},
-    {"p90", AGG_QUANTILE, 0.9},
-    {"p95", AGG_QUANTILE, 0.95},
-    {"p99", AGG_QUANTILE, 0.99},
     {"quantile", AGG_QUANTILE, -1},
     {"topk", AGG_TOPK, 0},
 };
+
+/*
+ * pNN, a whole percentile from p1 to p99 written without a leading zero:
+ * NN, or 0 if fn is not one. (p99.9 is quantile:F:0.999: a dot would make
+ * the column name a nested path.)
+ */
+static int percentile(const char *fn)
+{
+	if (fn[0] != 'p' || fn[1] < '1' || fn[1] > '9')
+		return 0;
+	if (!fn[2])
+		return fn[1] - '0';
+	if (fn[2] < '0' || fn[2] > '9' || fn[3])
+		return 0;
+	return (fn[1] - '0') * 10 + (fn[2] - '0');
+}
 
 static char *default_name(const char *fn, const char *field, const char *param)
 {
@@ -139,7 +159,7 @@ static int parse_one(struct agg_spec *a, const char *spec, char *err,
 	char *copy = fx_strdup(spec), *eq = strchr(copy, '='), *body = copy;
 	char *fn, *field = NULL, *param = NULL, *end;
 	size_t i;
-	int rc = -1;
+	int rc = -1, pct;
 
 	memset(a, 0, sizeof(*a));
 	a->path = -1;
@@ -160,15 +180,19 @@ static int parse_one(struct agg_spec *a, const char *spec, char *err,
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (strcmp(fn, kinds[i].name) == 0)
 			break;
-	if (i == sizeof(kinds) / sizeof(kinds[0])) {
+	if (i < sizeof(kinds) / sizeof(kinds[0])) {
+		a->kind = kinds[i].kind;
+		a->q = kinds[i].q;
+	} else if ((pct = percentile(fn)) > 0) {
+		a->kind = AGG_QUANTILE;
+		a->q = pct / 100.0;
+	} else {
 		snprintf(
 		    err, err_len,
-		    "'%s': unknown aggregate '%s' (count, sum, min, max, avg, first, last, distinct, approx_distinct, p50, p90, p95, p99, quantile, topk)",
+		    "'%s': unknown aggregate '%s' (count, sum, min, max, avg, first, last, distinct, approx_distinct, p1 to p99, quantile, topk)",
 		    spec, fn);
 		goto out;
 	}
-	a->kind = kinds[i].kind;
-	a->q = kinds[i].q;
 	if (a->kind == AGG_COUNT && field)
 		a->kind = AGG_COUNT_FIELD;
 	if (a->kind != AGG_COUNT && (!field || !*field)) {
@@ -280,6 +304,10 @@ void agg_set_state_free(const struct agg_set *set, void *state)
 		case AGG_LAST:
 			fx_buf_free(&((struct st_val *)s)->raw);
 			break;
+		case AGG_SUM:
+		case AGG_AVG:
+			free(((struct st_num *)s)->p);
+			break;
 		case AGG_DISTINCT:
 			free(((struct st_set *)s)->slot);
 			break;
@@ -371,6 +399,32 @@ static uint64_t value_hash(const struct json_value *v)
 	return h;
 }
 
+/*
+ * One spelling per string, as group keys have: a string with escapes is
+ * unescaped and written back with only the escapes JSON requires, so that
+ * "x" and "\u0078" are one value to topk, min, max, first and last (and
+ * come out as "x"). Other values are returned as they are. The result lives
+ * in a buffer of this module until the next call.
+ */
+static const struct json_value *canonical(const struct json_value *v,
+                                          struct json_value *tmp)
+{
+	static struct fx_buf text, out;
+
+	if (v->type != JSON_STRING || !memchr(v->p, '\\', v->len))
+		return v;
+	*tmp = *v;
+	tmp->escaped = 1;
+	fx_buf_reset(&text);
+	fx_buf_reset(&out);
+	json_string_unescape(tmp, &text);
+	fx_buf_add_json_string(&out, text.p, text.len);
+	tmp->p = out.p;
+	tmp->len = out.len;
+	tmp->escaped = memchr(out.p, '\\', out.len) != NULL;
+	return tmp;
+}
+
 static void keep_value(struct st_val *s, const struct json_value *v, int64_t t)
 {
 	fx_buf_reset(&s->raw);
@@ -408,15 +462,104 @@ static int sum_overflows(const struct st_num *s, const struct json_value *v,
 	return 0;
 }
 
+/*
+ * Adds x to the partials p[0..*np) (Shewchuk's msum, as math.fsum): p has
+ * room for *np + 1. Returns -1 if the sum overflows a double.
+ */
+static int partials_add(double *p, uint32_t *np, double x)
+{
+	uint32_t i = 0, j;
+
+	for (j = 0; j < *np; j++) {
+		double y = p[j], hi, lo;
+
+		if (fabs(x) < fabs(y)) {
+			double t = x;
+
+			x = y;
+			y = t;
+		}
+		hi = x + y;
+		lo = y - (hi - x);
+		if (lo != 0.0)
+			p[i++] = lo;
+		x = hi;
+	}
+	p[i++] = x;
+	*np = i;
+	return isfinite(x) ? 0 : -1;
+}
+
+static void num_add_double(struct st_num *s, double x)
+{
+	if (s->has_double == 2)
+		return;
+	s->has_double = 1;
+	if (s->np + 1 > s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 4;
+		s->p = fx_realloc(s->p, s->cap * sizeof(*s->p));
+	}
+	if (partials_add(s->p, &s->np, x)) {
+		/* past a double: the result is written as null */
+		s->p[0] = s->p[s->np - 1];
+		s->np = 1;
+		s->has_double = 2;
+	}
+}
+
 static void num_add(struct st_num *s, const struct fx_num *num)
 {
-	if (num->kind == FX_NUM_INT) {
+	if (num->kind == FX_NUM_INT)
 		s->i += num->i;
-	} else {
-		s->d += num->d;
-		s->has_double = 1;
-	}
+	else
+		num_add_double(s, num->d);
 	s->n++;
+}
+
+/*
+ * The correctly rounded value of the exact sum (integers and partials), as
+ * math.fsum rounds it: half-even on the exact value, not on a rounded one.
+ */
+static double num_total(const struct st_num *s)
+{
+	double buf[64], *p = s->np + 2 <= 64 ? buf : fx_malloc((s->np + 2) * 8);
+	/* the int64 in two exact halves: a multiple of 2^32, and the rest */
+	int64_t lo32 = (int64_t)((uint64_t)s->i & 0xffffffffu);
+	double hi = 0, lo = 0, x, y;
+	uint32_t n = s->np;
+
+	if (s->has_double == 2)
+		return s->p[0] > 0 ? INFINITY : -INFINITY;
+	if (n)
+		memcpy(p, s->p, n * sizeof(*p));
+	if (partials_add(p, &n, (double)(s->i - lo32)) ||
+	    partials_add(p, &n, (double)lo32)) {
+		hi = p[n - 1];
+		goto out;
+	}
+	if (n) {
+		hi = p[--n];
+		while (n > 0) {
+			x = hi;
+			y = p[--n];
+			hi = x + y;
+			lo = y - (hi - x);
+			if (lo != 0.0)
+				break;
+		}
+		/* the rest decides a tie of rounding hi + lo */
+		if (n > 0 && ((lo < 0.0 && p[n - 1] < 0.0) ||
+		              (lo > 0.0 && p[n - 1] > 0.0))) {
+			y = lo * 2.0;
+			x = hi + y;
+			if (y == x - hi)
+				hi = x;
+		}
+	}
+out:
+	if (p != buf)
+		free(p);
+	return hi;
 }
 
 int agg_set_update(const struct agg_set *set, void *state,
@@ -440,6 +583,7 @@ int agg_set_update(const struct agg_set *set, void *state,
 		const struct json_value *v =
 		    a->path >= 0 ? &vals[a->path] : NULL;
 		struct st_val *sv = s;
+		struct json_value one;
 
 		if (a->kind == AGG_COUNT) {
 			++*(uint64_t *)s;
@@ -447,6 +591,10 @@ int agg_set_update(const struct agg_set *set, void *state,
 		}
 		if (!is_value(v))
 			continue;
+		if (a->kind == AGG_MIN || a->kind == AGG_MAX ||
+		    a->kind == AGG_FIRST || a->kind == AGG_LAST ||
+		    a->kind == AGG_TOPK)
+			v = canonical(v, &one);
 		switch (a->kind) {
 		case AGG_COUNT_FIELD:
 			++*(uint64_t *)s;
@@ -464,11 +612,13 @@ int agg_set_update(const struct agg_set *set, void *state,
 				keep_value(sv, v, t);
 			break;
 		case AGG_FIRST:
-			if (!sv->raw.len || t < sv->t)
+			if (!sv->raw.len || t < sv->t ||
+			    (t == sv->t && kept_compare(sv, v) < 0))
 				keep_value(sv, v, t);
 			break;
 		case AGG_LAST:
-			if (!sv->raw.len || t >= sv->t)
+			if (!sv->raw.len || t > sv->t ||
+			    (t == sv->t && kept_compare(sv, v) > 0))
 				keep_value(sv, v, t);
 			break;
 		case AGG_DISTINCT:
@@ -552,9 +702,13 @@ int agg_set_merge(const struct agg_set *set, void *dst, const void *src,
 			const struct st_num *sn = s;
 
 			dn->i += sn->i;
-			dn->d += sn->d;
 			dn->n += sn->n;
-			dn->has_double |= sn->has_double;
+			if (sn->has_double == 2)
+				num_add_double(dn, sn->p[0]);
+			for (j = 0; j < sn->np && sn->has_double != 2; j++)
+				num_add_double(dn, sn->p[j]);
+			if (sn->has_double && !dn->has_double)
+				dn->has_double = 1;
 			break;
 		}
 		case AGG_MIN:
@@ -569,8 +723,12 @@ int agg_set_merge(const struct agg_set *set, void *dst, const void *src,
 			if (!dv->raw.len ||
 			    (a->kind == AGG_MIN && kept_compare(dv, &v) < 0) ||
 			    (a->kind == AGG_MAX && kept_compare(dv, &v) > 0) ||
-			    (a->kind == AGG_FIRST && sv->t < dv->t) ||
-			    (a->kind == AGG_LAST && sv->t >= dv->t))
+			    (a->kind == AGG_FIRST &&
+			     (sv->t < dv->t ||
+			      (sv->t == dv->t && kept_compare(dv, &v) < 0))) ||
+			    (a->kind == AGG_LAST &&
+			     (sv->t > dv->t ||
+			      (sv->t == dv->t && kept_compare(dv, &v) > 0))))
 				keep_value(dv, &v, sv->t);
 			break;
 		case AGG_DISTINCT: {
@@ -696,7 +854,7 @@ static void write_result(const struct agg_spec *a, const void *s,
 		if (!sn->n)
 			fx_buf_adds(out, "null");
 		else if (sn->has_double)
-			add_double(out, (double)sn->i + sn->d);
+			add_double(out, num_total(sn));
 		else
 			add_i64(out, sn->i);
 		break;
@@ -704,8 +862,9 @@ static void write_result(const struct agg_spec *a, const void *s,
 		if (!sn->n)
 			fx_buf_adds(out, "null");
 		else
-			add_double(out,
-			           ((double)sn->i + sn->d) / (double)sn->n);
+			add_double(out, (sn->has_double ? num_total(sn)
+			                                : (double)sn->i) /
+			                    (double)sn->n);
 		break;
 	case AGG_MIN:
 	case AGG_MAX:
@@ -771,13 +930,22 @@ static void write_partial(const struct agg_spec *a, const void *s,
 	switch (a->kind) {
 	case AGG_SUM:
 	case AGG_AVG:
+		/* the partials exactly: each double reads back to itself */
 		fx_buf_adds(out, "{\"i\":");
 		add_i64(out, sn->i);
-		fx_buf_adds(out, ",\"d\":");
-		add_double(out, sn->d);
-		fx_buf_adds(out, ",\"n\":");
+		fx_buf_adds(out, ",\"d\":[");
+		for (i = 0; i < sn->np; i++) {
+			if (i)
+				fx_buf_addc(out, ',');
+			add_double(out, sn->p[i]);
+		}
+		fx_buf_adds(out, "],\"n\":");
 		add_u64(out, sn->n);
-		fx_buf_adds(out, sn->has_double ? ",\"f\":true}" : "}");
+		if (sn->has_double == 2) /* past a double: its sign */
+			fx_buf_adds(out, sn->p[0] > 0 ? ",\"f\":\"inf\"}"
+			                              : ",\"f\":\"-inf\"}");
+		else
+			fx_buf_adds(out, sn->has_double ? ",\"f\":true}" : "}");
 		break;
 	case AGG_FIRST:
 	case AGG_LAST:
@@ -821,17 +989,20 @@ static void write_partial(const struct agg_spec *a, const void *s,
 		const struct strmap *m = s;
 		struct topk_item *items = topk_sorted(m);
 
-		fx_buf_addc(out, '[');
+		/*
+		 * {"<value as JSON text>":count,...}: the text is a JSON
+		 * string, so the value's bytes come back exactly (1.0 stays
+		 * 1.0), which a reprint of the parsed value would not keep.
+		 */
+		fx_buf_addc(out, '{');
 		for (i = 0; i < m->n; i++) {
 			if (i)
 				fx_buf_addc(out, ',');
-			fx_buf_addc(out, '[');
-			fx_buf_add(out, items[i].p, items[i].len);
-			fx_buf_addc(out, ',');
+			fx_buf_add_json_string(out, items[i].p, items[i].len);
+			fx_buf_addc(out, ':');
 			add_u64(out, items[i].count);
-			fx_buf_addc(out, ']');
 		}
-		fx_buf_addc(out, ']');
+		fx_buf_addc(out, '}');
 		free(items);
 		break;
 	}
@@ -912,33 +1083,77 @@ static int read_distinct(struct st_set *s, const struct json_value *v)
 	return rc;
 }
 
-/* topk's state is [[value,count],...]; values keep their bytes. */
+/* topk's state is {"<value as JSON text>":count,...}; see write_partial. */
 static int read_topk(struct strmap *m, const struct json_value *v)
 {
-	cJSON *j = cJSON_ParseWithLength(v->p, v->len);
-	const cJSON *it;
-	int rc = -1;
+	struct fx_buf text = FX_BUF_INIT;
+	struct json_member mb;
+	size_t pos = 0;
+	int rc = 0;
 
-	if (!cJSON_IsArray(j))
-		goto out;
-	cJSON_ArrayForEach(it, j)
-	{
-		char *text;
+	if (v->type != JSON_OBJECT)
+		return -1;
+	while (!rc && json_object_next(v->p, v->len, &pos, &mb)) {
+		struct json_value val, one;
+		const struct json_value *c;
+		struct fx_num num;
+		cJSON *check;
 
-		if (cJSON_GetArraySize(it) != 2 ||
-		    !cJSON_IsNumber(cJSON_GetArrayItem(it, 1)))
-			goto out;
-		text = cJSON_PrintUnformatted(cJSON_GetArrayItem(it, 0));
-		if (!text)
-			fx_oom();
-		topk_add(m, text, strlen(text),
-		         (uint64_t)cJSON_GetArrayItem(it, 1)->valuedouble);
-		free(text);
+		fx_buf_reset(&text);
+		json_string_unescape(&mb.key, &text);
+		/* the text must be one JSON value, or rows would be torn */
+		check = cJSON_ParseWithLength(text.p, text.len);
+		if (!check || text.len == 0 ||
+		    fx_num_parse(mb.val.p, mb.val.len, &num) != FX_NUM_INT ||
+		    num.i < 0) {
+			cJSON_Delete(check);
+			rc = -1;
+			break;
+		}
+		cJSON_Delete(check);
+		val.type = json_type_of(text.p, text.len);
+		val.p = text.p;
+		val.len = text.len;
+		val.escaped = 0;
+		c = canonical(&val, &one);
+		topk_add(m, c->p, c->len, (uint64_t)num.i);
 	}
-	rc = 0;
-out:
-	cJSON_Delete(j);
+	fx_buf_free(&text);
 	return rc;
+}
+
+/* A sum's partials, [p1,p2,...], added back exactly. */
+static int read_partials(struct st_num *s, const struct json_value *arr)
+{
+	const char *p = arr->p + 1, *end = arr->p + arr->len - 1;
+
+	while (p < end) {
+		const char *q;
+		struct fx_num num;
+
+		while (p < end && (*p == ' ' || *p == ',' || *p == '\n' ||
+		                   *p == '\t' || *p == '\r'))
+			p++;
+		if (p >= end)
+			break;
+		for (q = p; q < end && *q != ',' && *q != ' ' && *q != ']';)
+			q++;
+		switch (fx_num_parse(p, (size_t)(q - p), &num)) {
+		case FX_NUM_INT:
+		case FX_NUM_DOUBLE:
+		case FX_NUM_BIGINT:
+			break;
+		default:
+			return -1;
+		}
+		if (num.kind == FX_NUM_INT)
+			num.d = (double)num.i;
+		if (!isfinite(num.d))
+			return -1;
+		num_add_double(s, num.d);
+		p = q;
+	}
+	return 0;
 }
 
 static int read_partial(const struct agg_spec *a, void *s,
@@ -946,7 +1161,7 @@ static int read_partial(const struct agg_spec *a, void *s,
 {
 	struct st_num *sn = s;
 	struct st_val *sv = s;
-	struct json_value d, val;
+	struct json_value d, f, val, one;
 	struct fx_num num;
 	int64_t n;
 
@@ -965,25 +1180,33 @@ static int read_partial(const struct agg_spec *a, void *s,
 		return 0;
 	case AGG_MIN:
 	case AGG_MAX:
-		keep_value(s, v, 0);
+		keep_value(s, canonical(v, &one), 0);
 		return 0;
 	case AGG_SUM:
 	case AGG_AVG:
 		d = member(v, "d");
 		if (member_int(v, "i", &sn->i) || member_int(v, "n", &n) ||
-		    n < 0 || d.type != JSON_NUMBER)
+		    n < 0 || d.type != JSON_ARRAY)
 			return -1;
-		fx_num_parse(d.p, d.len, &num);
-		sn->d = num.kind == FX_NUM_INT ? (double)num.i : num.d;
 		sn->n = (uint64_t)n;
-		sn->has_double = member(v, "f").type == JSON_TRUE;
+		f = member(v, "f");
+		if (f.type == JSON_STRING) { /* the sum overflowed */
+			num_add_double(sn, json_string_equals(&f, "inf", 3)
+			                       ? INFINITY
+			                       : -INFINITY);
+			return 0;
+		}
+		if (read_partials(sn, &d))
+			return -1;
+		if (f.type == JSON_TRUE)
+			sn->has_double = 1;
 		return 0;
 	case AGG_FIRST:
 	case AGG_LAST:
 		val = member(v, "v");
 		if (member_int(v, "t", &sv->t) || val.type == JSON_MISSING)
 			return -1;
-		keep_value(sv, &val, sv->t);
+		keep_value(sv, canonical(&val, &one), sv->t);
 		return 0;
 	case AGG_DISTINCT:
 		return read_distinct(s, v);

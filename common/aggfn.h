@@ -4,7 +4,9 @@
  * across shards, written as a result or as a mergeable partial state.
  *
  * Specs: count, count:F (non-null values), sum:F, min:F, max:F, avg:F,
- * first:F, last:F (by event time; ties by input order), distinct:F,
+ * first:F, last:F (by event time; ties by value: first takes the
+ * least, last the greatest, in json.h's order, so that a stream and a
+ * batch, whose arrival orders differ, agree), distinct:F,
  * approx_distinct:F (HyperLogLog, 0.81% standard error), p50:F p90:F
  * p95:F p99:F and quantile:F:Q (DDSketch, 1% relative error), topk:F:N;
  * NAME=SPEC names the output column. Default names: count, count_F, sum_F,
@@ -15,10 +17,16 @@
  * (as in SQL). sum, avg and the quantiles take numbers only (anything else
  * is a bad record: 'field "x": not a number: "abc"'); an integer sum stays
  * an exact int64 and overflowing it is a bad record; a sum with any
- * fraction is a double. min and max take any JSON values in json.h's order
- * (numbers by value). distinct counts distinct JSON values as written
- * (strings compared after unescaping), by 64-bit hash: exact up to a hash
- * collision (probability about n^2 / 2^65, under 1e-7 for a million values).
+ * fraction is the exact sum (integers plus Shewchuk partials of the other
+ * values, merged exactly) rounded once to a double, as math.fsum: the same
+ * in any order and through --partial/--merge. min and max take any JSON
+ * values in json.h's order (numbers by value). A string has one spelling
+ * for every function: escapes decoded, written back with only those JSON
+ * requires ("x" and "\u0078" are one value to topk, min, max, first and
+ * last, as to distinct). distinct counts distinct JSON values (strings by
+ * their unescaped contents, numbers as written), by 64-bit hash: exact up to a
+ * hash collision (probability about n^2 / 2^65, under 1e-7 for a million
+ * values).
  *
  * A group's states live in one block of agg_set_state_size() bytes that the
  * caller allocates (typically from an arena); functions that need more
@@ -101,9 +109,9 @@ int agg_set_check(const struct agg_set *set, const struct json_value *vals,
                   struct fx_num *nums, struct agg_error *e);
 
 /*
- * Adds one checked record with event time t (first/last; input order breaks
- * ties). Returns 0, or -1 with *e filled if an integer sum would overflow;
- * the state is then unchanged.
+ * Adds one checked record with event time t (first/last; ties by value,
+ * never by input order). Returns 0, or -1 with *e filled if an integer sum
+ * would overflow; the state is then unchanged.
  */
 int agg_set_update(const struct agg_set *set, void *state,
                    const struct json_value *vals, const struct fx_num *nums,
@@ -118,8 +126,8 @@ void agg_set_prefetch(const struct agg_set *set, const void *state,
                       const struct json_value *vals);
 
 /*
- * Merges src into dst. src comes after dst in input order (ties of
- * first/last). Returns 0, or -1 with *e filled on integer sum overflow.
+ * Merges src into dst, in either order: the result is the same. Returns 0, or
+ * -1 with *e filled on integer sum overflow.
  */
 int agg_set_merge(const struct agg_set *set, void *dst, const void *src,
                   struct agg_error *e);

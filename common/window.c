@@ -12,6 +12,8 @@ static int parse_pair(const char *s, int64_t *a, int64_t *b)
 
 	if (!slash || (size_t)(slash - s) >= sizeof(first))
 		return -1;
+	if (!slash[1])
+		return -1;
 	memcpy(first, s, (size_t)(slash - s));
 	first[slash - s] = 0;
 	return fx_duration_parse(first, a) || fx_duration_parse(slash + 1, b)
@@ -37,24 +39,32 @@ int window_spec_parse(struct window_spec *w, const char *s, char *err,
 		w->kind = WINDOW_HOP;
 		if (parse_pair(arg, &w->size, &w->slide))
 			goto bad;
-		if (w->slide <= 0 || w->size % w->slide) {
+		if (w->slide > 0 && w->size > 0 && w->size % w->slide) {
+			const char *slash = strchr(arg, '/');
+
 			snprintf(
 			    err, err_len,
-			    "'%s': the size must be a multiple of the slide",
-			    s);
+			    "'%s': SIZE (%.*s) must be a multiple of SLIDE (%s)",
+			    s, (int)(slash - arg), arg, slash + 1);
 			return -1;
 		}
+		if (w->slide <= 0)
+			goto bad;
 	} else if (kl == 8 && !strncmp(s, "cumulate", 8)) {
 		w->kind = WINDOW_CUMULATE;
 		if (parse_pair(arg, &w->slide, &w->size))
 			goto bad;
-		if (w->slide <= 0 || w->size % w->slide) {
+		if (w->slide > 0 && w->size > 0 && w->size % w->slide) {
+			const char *slash = strchr(arg, '/');
+
 			snprintf(
 			    err, err_len,
-			    "'%s': the maximum must be a multiple of the step",
-			    s);
+			    "'%s': MAX (%s) must be a multiple of STEP (%.*s)",
+			    s, slash + 1, (int)(slash - arg), arg);
 			return -1;
 		}
+		if (w->slide <= 0)
+			goto bad;
 	} else if (kl == 7 && !strncmp(s, "session", 7)) {
 		w->kind = WINDOW_SESSION;
 		if (fx_duration_parse(arg, &w->size))

@@ -290,3 +290,255 @@ EOF
 	# ten times the records, not ten times the memory
 	[ "$(cat rss2)" -lt $(( $(cat rss1) * 2 )) ]
 }
+
+# oracle ARGS...: fx-agg and tests/window-oracle.py over in.ndjson, rows
+# compared (the oracle runs in o/: a --late dlq=FILE of its own is o/FILE)
+oracle() {
+	rm -rf o && mkdir o
+	(cd o && python3 "$FX_ROOT/tests/window-oracle.py" "$@" <../in.ndjson >../want.ndjson)
+	[ -s want.ndjson ] || fail "the oracle wrote nothing"
+	run --separate-stderr fx-agg "$@" <in.ndjson
+	assert_success
+	printf '%s\n' "$output" >got.ndjson
+	run python3 "$FX_ROOT/tests/window-oracle.py" check want.ndjson got.ndjson
+	assert_success
+}
+
+@test "a late hop or cumulate record is late whole: counted in no window, in the DLQ once (Python oracle)" {
+	# hand-checked: hop:10s/5s, lateness 0; 0:12 closes [-5,5) and [0,10);
+	# 0:07 belongs to [0,10) (closed) and [5,15) (open): late, in neither
+	printf '%s\n' '{"t":"2026-01-01T00:00:03Z"}' '{"t":"2026-01-01T00:00:12Z"}' \
+		'{"t":"2026-01-01T00:00:07Z"}' >in.ndjson
+	run --separate-stderr fx-agg --time t --window hop:10s/5s --agg count --late dlq=late.ndjson --stats <in.ndjson
+	assert_success
+	assert_output - <<'EOF2'
+{"window_start":"2025-12-31T23:59:55.000Z","window_end":"2026-01-01T00:00:05.000Z","count":1}
+{"window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:00:10.000Z","count":1}
+{"window_start":"2026-01-01T00:00:05.000Z","window_end":"2026-01-01T00:00:15.000Z","count":1}
+{"window_start":"2026-01-01T00:00:10.000Z","window_end":"2026-01-01T00:00:20.000Z","count":1}
+EOF2
+	assert_regex "$stderr" ' 1 late records'
+	assert_equal "$(cat late.ndjson)" '{"t":"2026-01-01T00:00:07Z"}'
+	# and on 5,000 disordered events, hop and cumulate, against the oracle
+	rm late.ndjson
+	gen 5000 51 --disorder 3000 >in.ndjson
+	for w in hop:4s/1s cumulate:1s/4s; do
+		oracle --time event_time --window "$w" --lateness 1s --by os \
+			--agg count,sum:duration_ms --late dlq=late.ndjson
+		[ -s o/late.ndjson ] || fail "no late records with $w"
+		cmp o/late.ndjson late.ndjson || fail "the DLQ differs with $w"
+		rm late.ndjson
+	done
+}
+
+@test "a session record is late iff its time is below the watermark, whatever other keys do" {
+	# key a at 0:00 and 1:40 (watermark 1:30 with lateness 10s); b at 0:50
+	# is below the watermark: late, whether or not a session of a has closed
+	printf '%s\n' '{"t":"2026-01-01T00:00:00Z","k":"a"}' '{"t":"2026-01-01T00:01:40Z","k":"a"}' \
+		'{"t":"2026-01-01T00:00:50Z","k":"b"}' >in.ndjson
+	for gap in 20s 5m; do
+		run --separate-stderr fx-agg --time t --window session:$gap --lateness 10s --by k --agg count --stats <in.ndjson
+		assert_success
+		assert_regex "$stderr" ' 1 late records'
+		refute_output --partial '"k":"b"'
+	done
+	gen 5000 52 --disorder 3000 >in.ndjson
+	oracle --time event_time --window session:500ms --lateness 1s --by os --agg count,sum:duration_ms
+}
+
+@test "--late update writes a row for a window that had none, also after a watermark record skipped it" {
+	# 0:25 closes [0,10) and [10,20); 0:15 is late for [10,20), which had
+	# no row: its row comes out now
+	printf '%s\n' '{"t":"2026-01-01T00:00:01Z","k":"a"}' '{"t":"2026-01-01T00:00:25Z","k":"a"}' \
+		'{"t":"2026-01-01T00:00:15Z","k":"a"}' '{"_fx":"watermark","ts":"2026-01-01T00:01:00Z"}' \
+		'{"t":"2026-01-01T00:00:45Z","k":"a"}' >in.ndjson
+	run --separate-stderr fx-agg --time t --window tumble:10s --by k --agg count --late update --stats <in.ndjson
+	assert_success
+	assert_output - <<'EOF2'
+{"window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:00:10.000Z","k":"a","count":1}
+{"window_start":"2026-01-01T00:00:10.000Z","window_end":"2026-01-01T00:00:20.000Z","k":"a","count":1}
+{"window_start":"2026-01-01T00:00:20.000Z","window_end":"2026-01-01T00:00:30.000Z","k":"a","count":1}
+{"_fx":"watermark","ts":"2026-01-01T00:01:00Z"}
+{"window_start":"2026-01-01T00:00:40.000Z","window_end":"2026-01-01T00:00:50.000Z","k":"a","count":1}
+EOF2
+	assert_regex "$stderr" ' 2 late records'
+	# a late hop record: corrected rows for its closed windows, and counted
+	# in its open ones (Python oracle)
+	gen 5000 53 --disorder 3000 >in.ndjson
+	oracle --time event_time --window hop:3s/1s --lateness 1s --by os --agg count,sum:duration_ms --late update
+	oracle --time event_time --window tumble:1s --lateness 500ms --by os --agg count --late update
+}
+
+@test "double sums and averages are exact: the single run is math.fsum's, and 4 shards merged are the single run" {
+	# values of very different magnitudes, so that the order of adding
+	# changes a naive sum's last digits
+	python3 - >in.ndjson <<'PY'
+import json, random
+random.seed(61)
+for i in range(8000):
+    v = random.choice([1, -1]) * random.random() * 10 ** random.randint(-6, 16)
+    r = {"t": 1764000000 + i // 100, "k": "k%d" % (i % 7), "v": v}
+    if i % 5 == 0:
+        r["v"] = random.randint(-1000, 1000)  # integers mixed in
+    print(json.dumps(r))
+PY
+	python3 - in.ndjson >want.ndjson <<'PY'
+import json, math, sys
+g = {}
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    g.setdefault(r["k"], []).append(r["v"])
+for k in sorted(g):
+    s = math.fsum(g[k])
+    print(json.dumps({"k": k, "sum_v": s, "avg_v": s / len(g[k])}))
+PY
+	args="--by k --agg sum:v,avg:v"
+	fx-agg $args <in.ndjson >single
+	run python3 -c '
+import json, sys
+want = [json.loads(l) for l in open(sys.argv[1])]
+got = [json.loads(l) for l in open(sys.argv[2])]
+bad = [(w, g) for w, g in zip(want, got) if w != g]
+print(len(want), len(got), bad[:2])
+sys.exit(1 if bad or len(want) != len(got) else 0)' want.ndjson single
+	assert_success
+	split -n l/4 -d in.ndjson shard.
+	for s in 0 1 2 3; do fx-agg $args --partial <shard.0$s >part.$s; done
+	# in another order than the input, too
+	cat part.3 part.1 part.0 part.2 | fx-agg $args --merge >merged
+	cmp single merged
+	for window in "--window tumble:10s" "--window session:2s"; do
+		fx-agg --time t $window $args <in.ndjson >single
+		for s in 0 1 2 3; do fx-agg --time t $window $args --partial <shard.0$s >part.$s; done
+		cat part.2 part.0 part.3 part.1 | fx-agg --time t $window $args --merge >merged
+		[ "$(wc -l <single)" -ge 7 ] || fail "too few rows with $window"
+		cmp single merged || fail "--merge differs from the single run with $window"
+	done
+	# integers stay integers, also through a merge
+	printf '%s\n' '{"v":9007199254740993}' '{"v":1}' >in
+	fx-agg --agg sum:v --partial <in | fx-agg --agg sum:v --merge >out
+	assert_equal "$(cat out)" '{"sum_v":9007199254740994}'
+}
+
+@test "first/last without --time are by arrival, which shards do not share: --partial wants --time" {
+	run --separate-stderr fx-agg --agg first:v --partial </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "fx-agg: --partial: first and last without --time are by arrival order within one run, which shards do not share: give --time FIELD (see 'fx-agg --help')"
+	run --separate-stderr fx-agg --agg last:v --merge </dev/null
+	assert_failure 2
+	# with --time, shards merge to the single run
+	printf '%s\n' '{"t":3,"v":"c"}' '{"t":1,"v":"a"}' >s0
+	printf '%s\n' '{"t":2,"v":"b"}' '{"t":4,"v":"d"}' >s1
+	for s in s0 s1; do fx-agg --time t --agg first:v,last:v --partial <$s >$s.p; done
+	run --separate-stderr fx-agg --time t --agg first:v,last:v --merge s1.p s0.p
+	assert_output '{"first_v":"a","last_v":"d"}'
+}
+
+@test "first/last ties of event time go by value, so any order of the records gives the same bytes" {
+	# at t=1 three values tie: first takes the least, last the greatest
+	printf '%s\n' '{"t":1,"k":"a","v":"b"}' '{"t":1,"k":"a","v":"a"}' '{"t":1,"k":"a","v":"c"}' \
+		'{"t":2,"k":"b","v":2}' '{"t":2,"k":"b","v":10}' '{"t":2,"k":"b","v":1.5}' >in
+	want='{"k":"a","first_v":"a","last_v":"c"}
+{"k":"b","first_v":1.5,"last_v":10}'
+	for order in cat tac "sort" "sort -r"; do
+		$order in >in.$$
+		run --separate-stderr fx-agg --time t --by k --agg first:v,last:v in.$$
+		assert_success
+		assert_output "$want"
+		# and in windows, and through --partial/--merge of two halves
+		run --separate-stderr fx-agg --time t --time-unit s --window tumble:1m --by k --agg first:v,last:v in.$$
+		assert_output --partial '"k":"a","first_v":"a","last_v":"c"}'
+		assert_output --partial '"k":"b","first_v":1.5,"last_v":10}'
+		head -3 in.$$ | fx-agg --time t --by k --agg first:v,last:v --partial >p1
+		tail -3 in.$$ | fx-agg --time t --by k --agg first:v,last:v --partial >p2
+		run --separate-stderr fx-agg --time t --by k --agg first:v,last:v --merge p2 p1
+		assert_output "$want"
+	done
+}
+
+@test "one spelling of a string: topk, distinct, min, max, first and last count \"x\" and \"\\u0078\" as one value" {
+	printf '%s\n' '{"t":1,"v":"\u0078"}' '{"t":2,"v":"x"}' '{"t":3,"v":"y"}' '{"t":4,"v":"\u0078"}' \
+		'{"t":5,"v":"\u00e9\/"}' >in
+	run --separate-stderr fx-agg --time t --agg topk:v:2,distinct:v,approx_distinct:v,min:v,first:v,last:v <in
+	assert_success
+	assert_output '{"top2_v":[{"value":"x","count":3},{"value":"y","count":1}],"distinct_v":3,"approx_distinct_v":3,"min_v":"x","first_v":"x","last_v":"é/"}'
+	# topk through --partial and --merge, the spellings in different shards;
+	# numbers keep their spelling (1.0 is not 1)
+	printf '%s\n' '{"v":"\u0078"}' '{"v":1.0}' '{"v":1.0}' >s1
+	printf '%s\n' '{"v":"x"}' '{"v":"x"}' '{"v":2}' >s2
+	for s in s1 s2; do fx-agg --agg topk:v:3 --partial <$s >$s.p; done
+	run --separate-stderr fx-agg --agg topk:v:3 --merge s1.p s2.p
+	assert_success
+	assert_output '{"top3_v":[{"value":"x","count":3},{"value":1.0,"count":2},{"value":2,"count":1}]}'
+	run --separate-stderr fx-agg --agg topk:v:3 s1 s2
+	assert_output '{"top3_v":[{"value":"x","count":3},{"value":1.0,"count":2},{"value":2,"count":1}]}'
+}
+
+@test "p1 .. p99: any whole percentile, within 1% of the value of rank floor(q(n-1)) (Python oracle)" {
+	python3 - >in <<'PY'
+import random
+random.seed(71)
+for i in range(20000):
+    print('{"k":%d,"v":%r}' % (i % 3, random.lognormvariate(5, 2)))
+PY
+	run --separate-stderr fx-agg --by k --agg p1:v,p33:v,p75:v,p99:v <in
+	assert_success
+	printf '%s\n' "$output" >out
+	# the rule fx-agg(1) documents: the value of rank floor(q * (n - 1)) in
+	# sorted order, within 1% relative error
+	run python3 - in out <<'PY'
+import json, sys
+vals = {}
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    vals.setdefault(r["k"], []).append(r["v"])
+rows = [json.loads(l) for l in open(sys.argv[2])]
+assert [r["k"] for r in rows] == [0, 1, 2], rows
+for r in rows:
+    xs = sorted(vals[r["k"]])
+    for q in (1, 33, 75, 99):
+        want = xs[int(q / 100 * (len(xs) - 1))]
+        got = r["p%d_v" % q]
+        if abs(got - want) / want > 0.01:
+            print("k=%d p%d: %r, want %r" % (r["k"], q, got, want))
+            sys.exit(1)
+print("ok")
+PY
+	assert_success
+	assert_output ok
+	for bad in p0 p100 p075 p7.5 p; do
+		run --separate-stderr fx-agg --agg "$bad:v" </dev/null
+		assert_failure 2
+		assert_regex "$stderr" "unknown aggregate '$bad'|p1 to p99"
+	done
+}
+
+@test "fx-agg(1) says what the code does: [start, end), hop and cumulate multiples, quantile's default name" {
+	man="$FX_ROOT/share/man/man1/fx-agg.1"
+	# windows are half-open
+	run grep -c 'Bq start , end' "$man"
+	assert_output 0
+	run grep -cF '.Li [start, end) ,' "$man"
+	assert_output 1
+	run grep -cF '.Li [first, last + gap) )' "$man"
+	assert_output 1
+	# quantile:F:Q's default column name, as the code writes it
+	name=$(echo '{"v":1}' | fx-agg --agg quantile:v:0.999 | jq -r 'keys[0]')
+	assert_equal "$name" q0_999_v
+	run grep -cF 'q0_999_ Ns Ar F' "$man"
+	refute_output 0
+	run grep -cF 'q0.999_' "$man"
+	assert_output 0
+	# hop SIZE a multiple of SLIDE, cumulate MAX of STEP: said, and enforced
+	run grep -cE 'must be a multiple of' "$man"
+	assert_output 2
+	run --separate-stderr fx-agg --time t --window hop:10s/3s --agg count </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "fx-agg: --window: 'hop:10s/3s': SIZE (10s) must be a multiple of SLIDE (3s) (see 'fx-agg --help')"
+	run --separate-stderr fx-agg --time t --window cumulate:7s/1m --agg count </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "fx-agg: --window: 'cumulate:7s/1m': MAX (1m) must be a multiple of STEP (7s) (see 'fx-agg --help')"
+	run fx-agg --help
+	assert_output --partial 'p1:F..p99:F'
+	assert_output --partial 'hop:SIZE/SLIDE (SIZE a multiple of SLIDE)'
+}
