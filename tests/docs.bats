@@ -33,42 +33,88 @@ man_options() {
 	assert_output ''
 }
 
+# complete SHELL LINE...: what bash or zsh, on a pseudo-terminal with fx's
+# completion loaded, offers after each LINE and a TAB ("==" between lines)
+complete() {
+	python3 "$FX_ROOT/tests/complete.py" "$@"
+}
+
 @test "bash completion offers exactly the options of --help" {
-	source "$FX_ROOT/completions/fx.bash"
+	lines=()
+	for p in "$FX_ROOT"/bin/fx-*; do lines+=("$(basename "$p") --"); done
+	run --separate-stderr complete bash "$FX_ROOT" "${lines[@]}"
+	assert_success
+	i=0
 	for p in "$FX_ROOT"/bin/fx-*; do
 		name=$(basename "$p")
-		COMP_WORDS=("$name" --)
-		COMP_CWORD=1
-		_fx
-		printf '%s\n' "${COMPREPLY[@]}" | grep -- '^--' | sort -u >comp.txt
+		i=$((i + 1))
+		printf '%s\n' "$output" | awk -v n=$i '/^==$/ { k++; next } k == n - 1' |
+			grep -- '^--' | sort -u >comp.txt
 		help_options "$p" >help.txt
+		[ -s help.txt ] || fail "$name: no options in --help"
 		comm -23 help.txt comp.txt >missing.txt
-		[ ! -s missing.txt ] || { echo "$name: completion misses:"; cat missing.txt; return 1; }
+		[ ! -s missing.txt ] || fail "$name: completion misses: $(cat missing.txt)"
 	done
 }
 
-@test "bash completion completes values of --format and --on-error" {
-	source "$FX_ROOT/completions/fx.bash"
-	COMP_WORDS=(fx-consume --format c)
-	COMP_CWORD=2
-	_fx
-	assert_equal "${COMPREPLY[*]}" "csv csv+gz"
-	COMP_WORDS=(fx-sink --on-error s)
-	COMP_CWORD=2
-	_fx
-	assert_equal "${COMPREPLY[*]}" "skip"
-	COMP_WORDS=(fx-lineage graph --format m)
-	COMP_CWORD=3
-	_fx
-	assert_equal "${COMPREPLY[*]}" "mermaid"
-	COMP_WORDS=(fx-lineage up)
-	COMP_CWORD=1
-	_fx
-	assert_equal "${COMPREPLY[*]}" "upstream"
-	COMP_WORDS=(fx-agg --window s)
-	COMP_CWORD=2
-	_fx
-	assert_equal "${COMPREPLY[*]}" "session:"
+@test "zsh completion offers exactly the options of --help" {
+	command -v zsh >/dev/null || skip "zsh is not installed"
+	lines=()
+	for p in "$FX_ROOT"/bin/fx-*; do lines+=("$(basename "$p") -"); done
+	run --separate-stderr complete zsh "$FX_ROOT" "${lines[@]}"
+	assert_success
+	assert_equal "$stderr" ""
+	i=0
+	for p in "$FX_ROOT"/bin/fx-*; do
+		name=$(basename "$p")
+		i=$((i + 1))
+		printf '%s\n' "$output" | awk -v n=$i '/^==$/ { k++; next } k == n - 1' |
+			grep -- '^--' | sort -u >comp.txt
+		help_options "$p" >help.txt
+		[ -s help.txt ] || fail "$name: no options in --help"
+		diff -u help.txt comp.txt || fail "$name: zsh completion vs --help"
+	done
+}
+
+# The file names here start like the values, so completing a file name
+# where a value belongs shows.
+make_decoys() {
+	touch hop.txt skip.ndjson dead.ndjson mermaid.dot upstream.ndjson
+}
+
+@test "bash completion completes values, after --opt VALUE and --opt=VALUE" {
+	make_decoys
+	run --separate-stderr complete bash "$FX_ROOT" \
+		'fx-agg --window=' 'fx-agg --window=h' 'fx-agg --window s' \
+		'fx-sink --on-error=s' 'fx-sink --on-error ' 'fx-sink --on-error=dlq=de' \
+		'fx-agg --late=' 'fx-consume --format c' 'fx-consume --format=c' \
+		'fx-lineage --format=m' 'fx-lineage graph --format ' \
+		'fx-lineage up' 'fx-lineage --store x ' 'fx-lineage upstream up'
+	assert_success
+	assert_equal "$stderr" ""
+	assert_output "$(printf '%s\n' cumulate: hop: session: tumble: == hop: == session: \
+		== skip == dlq= fail skip == dead.ndjson == dlq= drop update == csv csv+gz \
+		== csv csv+gz == mermaid == dot json mermaid text == upstream \
+		== downstream export graph runs upstream == upstream.ndjson)"
+}
+
+@test "zsh completion completes values under a real zsh (compinit, TAB on a pseudo-terminal)" {
+	command -v zsh >/dev/null || skip "zsh is not installed"
+	make_decoys
+	run --separate-stderr complete zsh "$FX_ROOT" \
+		'fx-agg --window=' 'fx-agg --window=h' 'fx-agg --window s' \
+		'fx-sink --on-error=s' 'fx-sink --on-error=dlq=de' 'fx-agg --late=' \
+		'fx-consume --format=c' 'fx-lineage --format=' 'fx-lineage graph --format m' \
+		'fx-lineage ' 'fx-lineage --store x up' 'fx-agg --la' 'fx-agg --stats --la' \
+		'fx-consume skip.ndjson --me'
+	assert_success
+	assert_equal "$stderr" ""
+	assert_output "$(printf '%s\n' --window=cumulate: --window=hop: --window=session: --window=tumble: \
+		== --window=hop: == session: == --on-error=skip == --on-error=dlq=dead.ndjson \
+		== --late=dlq= --late=drop --late=update == --format=csv --format=csv+gz \
+		== --format=dot --format=json --format=mermaid --format=text == mermaid \
+		== downstream export graph runs upstream == upstream == --late --lateness \
+		== --late --lateness == --meta)"
 }
 
 @test "zsh completion is valid zsh" {
