@@ -125,3 +125,101 @@ make_decoys() {
 	fi
 	zsh -n "$FX_ROOT/completions/_fx"
 }
+
+# readme_block HEADING: the first ```sh block after the line "HEADING"
+readme_block() {
+	awk -v h="$1" '$0 == h { found = 1; next }
+		found && /^```sh$/ { inblock = 1; next }
+		inblock && /^```$/ { exit }
+		inblock' "$FX_ROOT/README.md"
+}
+
+@test "README: every sh snippet is valid shell and sets every variable it uses" {
+	awk '/^```sh$/ { n++; f = sprintf("block%02d.sh", n); next }
+		/^```$/ { f = ""; next }
+		f { print > f }' "$FX_ROOT/README.md"
+	ls block*.sh >/dev/null || fail "no sh snippets in README.md"
+	for b in block*.sh; do
+		bash -n "$b" || fail "$b is not valid shell: $(cat "$b")"
+		# $NAME and ${NAME} used, but never assigned (NAME=) in the snippet
+		for v in $(grep -oE '\$\{?[A-Za-z_][A-Za-z0-9_]*' "$b" | tr -d '${' | sort -u); do
+			grep -qE "(^|[ ;(])$v=" "$b" ||
+				fail "README.md snippet uses \$$v without setting it: $(cat "$b")"
+		done
+	done
+}
+
+readme_teardown_broker() {
+	[ -s "$T/broker.pid" ] && kill "$(cat "$T/broker.pid")" 2>/dev/null
+	true
+}
+
+@test "README: the Streams snippet runs as written (fx-devbroker --detach, --meta | head -3)" {
+	readme_block '## Streams' >streams.sh
+	grep -q 'fx-devbroker' streams.sh || fail "no fx-devbroker in the Streams snippet"
+	gen 1000 31 >plays.ndjson
+	# in a process group of its own, so that whatever it leaves running
+	# (a broker started with &) is stopped, and into files, so that such a
+	# process cannot hold the test's pipe open
+	setsid bash -eu streams.sh >out.txt 2>err.txt &
+	spid=$!
+	for _ in $(seq 1200); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+	kill -- -"$spid" 2>/dev/null || true
+	status=0
+	wait "$spid" || status=$?
+	readme_teardown_broker
+	[ "$status" -eq 0 ] || fail "the snippet failed ($status): $(cat err.txt)"
+	mapfile -t lines <out.txt
+	# wc -l: every record; -o -10: 10 of each of 8 partitions; from a
+	# timestamp before the run: every record; the group with -e: every record
+	assert_equal "${lines[0]}" "$(wc -l <plays.ndjson)"
+	assert_equal "${#lines[@]}" $((1 + 80 + 1000 + 1000 + 3))
+	strip() { jq -c 'del(._fx_topic, ._fx_partition, ._fx_offset, ._fx_key, ._fx_ts)' | sort; }
+	jq -c . plays.ndjson | sort >all.ndjson
+	printf '%s\n' "${lines[@]:1:80}" | strip >last10.ndjson
+	printf '%s\n' "${lines[@]:81:1000}" | strip >from_ts.ndjson
+	printf '%s\n' "${lines[@]:1081:1000}" | strip >group.ndjson
+	cmp from_ts.ndjson all.ndjson || fail "-o s@MS -e: not every record once"
+	cmp group.ndjson all.ndjson || fail "-g -e: not every record once"
+	[ "$(comm -12 last10.ndjson all.ndjson | wc -l)" -eq 80 ] ||
+		fail "-o -10: not 80 distinct produced records"
+	# head -3 shows records with their metadata, not control records
+	for l in "${lines[@]: -3}"; do
+		assert_equal "$(jq -r '[has("_fx"), ._fx_topic, (._fx_partition|type), (._fx_offset|type)] | @tsv' <<<"$l")" \
+			"$(printf 'false\tplays\tnumber\tnumber')"
+	done
+	# the background broker stopped and took its pid file with it
+	[ ! -e broker.pid ] || { sleep 1; [ ! -e broker.pid ]; } || fail "broker.pid is still there"
+}
+
+@test "fx-devbroker --detach: returns once the cluster is up, with the address, the pid file and the bootstrap file" {
+	run --separate-stderr bash -c 'addr=$(fx-devbroker --detach --pid-file p --bootstrap-file bs --topic t:3) && echo "$addr"'
+	assert_success
+	assert_output --regexp '^127\.0\.0\.1:[0-9]+$'
+	[ "$(cat bs)" = "$output" ] || fail "bootstrap file: '$(cat bs)', address: '$output'"
+	[[ $stderr == *"not for production"* ]] || fail "no warning line on stderr: $stderr"
+	pid=$(cat p)
+	[ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ] || fail "not in its own session"
+	# usable at once: kcat, an independent client, sees the topic's 3 partitions
+	run kcat -b "$output" -L -t t
+	assert_success
+	assert_output --partial 'topic "t" with 3 partitions'
+	kill "$pid"
+	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	run kill -0 "$pid"
+	assert_failure
+	[ ! -e p ] || fail "the pid file outlived the process"
+}
+
+@test "fx-devbroker --detach: a cluster that cannot start says why and exits 3; --pid-file alone is a usage error" {
+	run --separate-stderr fx-devbroker --detach --pid-file p --topic t:0
+	assert_failure 2
+	run --separate-stderr fx-devbroker --pid-file p
+	assert_failure 2
+	assert_equal "$stderr" "fx-devbroker: --pid-file: only with --detach (see 'fx-devbroker --help')"
+	mkdir bsdir
+	run --separate-stderr timeout 60 fx-devbroker --detach --pid-file p --bootstrap-file bsdir
+	assert_failure 3
+	[[ $stderr == *"bsdir"* ]] || fail "the message does not name the file: $stderr"
+	[ ! -e p ] || fail "a pid file for a broker that did not start"
+}
