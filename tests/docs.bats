@@ -223,3 +223,27 @@ readme_teardown_broker() {
 	[[ $stderr == *"bsdir"* ]] || fail "the message does not name the file: $stderr"
 	[ ! -e p ] || fail "a pid file for a broker that did not start"
 }
+
+@test "make demo: plain text into a file, and its last line is the verdict (byte-identical)" {
+	FX_DEMO_EVENTS=20000 FX_DEMO_DIR="$T/demo" "$FX_ROOT/share/examples/demo.sh" >out.txt 2>err.txt ||
+		fail "demo failed: $(tail -5 err.txt)"
+	run grep -c $'\033' out.txt
+	assert_output 0
+	# the verdict, checked against cmp of the two results
+	cmp "$T/demo/stream.ndjson" "$T/demo/batch.ndjson"
+	rows=$(wc -l <"$T/demo/batch.ndjson")
+	[ "$rows" -gt 0 ] || fail "no rows"
+	assert_equal "$(tail -n 1 out.txt | cut -d, -f1)" "yes: stream and batch are byte-identical: $rows rows"
+	[ ! -e "$T/demo/broker.pid" ] || fail "the demo's broker is still running"
+}
+
+@test "make demo: when stream and batch differ, it ends with NO and exits 1" {
+	# with no allowed lateness, the 3 s disorder drops different records in
+	# the stream (4 partitions) and the batch
+	run --separate-stderr env FX_DEMO_LATENESS=0s FX_DEMO_EVENTS=20000 FX_DEMO_DIR="$T/demo" \
+		"$FX_ROOT/share/examples/demo.sh"
+	assert_failure 1
+	assert_equal "$(printf '%s\n' "${lines[@]}" | tail -n 1 | cut -d: -f1)" "NO"
+	run cmp -s "$T/demo/stream.ndjson" "$T/demo/batch.ndjson"
+	assert_failure
+}
