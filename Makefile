@@ -110,9 +110,12 @@ bats: all
 test: deps all
 	@tests/run-all.sh
 
+# -fno-sanitize-recover=all: a UBSan finding stops the target (a crash that
+# fails the fuzz run), as an ASan one does, instead of a report in a log.
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) $(COMMON_HDR) | build/fuzz
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Icommon -Itests/unit $(PKG_CFLAGS) -g -O1 \
-		-fsanitize=fuzzer,address,undefined -o $@ $< $(COMMON_SRC) $(PKG_LDLIBS)
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-o $@ $< $(COMMON_SRC) $(PKG_LDLIBS)
 
 fuzz: deps $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 
