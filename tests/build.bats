@@ -62,3 +62,29 @@ load test_helper
 	assert_line "FAILED: $PWD/test_leaky (exit 23), log:"
 	assert_line "6 passed, 3 failed"
 }
+
+# A make that stands in for a fresh machine: `deps` takes a while (as
+# apt-get does) and the compiler fails if it runs before deps has finished
+# (as it does when xxhash.h is not installed yet).
+@test "make -j4: nothing compiles before deps has installed the packages" {
+	cp -r "$FX_ROOT/Makefile" "$FX_ROOT/cmd" "$FX_ROOT/common" "$FX_ROOT/tests" "$FX_ROOT/share" "$BATS_TEST_TMPDIR/"
+	cd "$BATS_TEST_TMPDIR"
+	rm -rf build bin
+	cat >slow-deps.mk <<'MK'
+include Makefile
+deps:
+	@sleep 2; mkdir -p build; touch build/deps-done
+MK
+	cat >fakecc <<'SH'
+#!/bin/sh
+[ -e build/deps-done ] || { echo "fakecc: compiling before deps finished: $*" >&2; exit 1; }
+while [ $# -gt 0 ]; do [ "$1" = -o ] && touch "$2"; shift; done
+SH
+	chmod +x fakecc
+	for target in all asan; do
+		rm -rf build bin
+		run --separate-stderr make -f slow-deps.mk -j4 CC="$PWD/fakecc" "$target"
+		[ "$status" -eq 0 ] || fail "make -j4 $target: $(grep -m3 fakecc <<<"$stderr")"
+		[ -e bin/fx-agg ] || [ "$target" != all ] || fail "no bin/fx-agg"
+	done
+}
