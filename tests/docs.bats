@@ -33,16 +33,16 @@ man_options() {
 	assert_output ''
 }
 
-# complete SHELL LINE...: what bash or zsh, on a pseudo-terminal with fx's
+# shell_complete SHELL LINE...: what bash or zsh, on a pseudo-terminal with fx's
 # completion loaded, offers after each LINE and a TAB ("==" between lines)
-complete() {
+shell_complete() {
 	python3 "$FX_ROOT/tests/complete.py" "$@"
 }
 
 @test "bash completion offers exactly the options of --help" {
 	lines=()
 	for p in "$FX_ROOT"/bin/fx-*; do lines+=("$(basename "$p") --"); done
-	run --separate-stderr complete bash "$FX_ROOT" "${lines[@]}"
+	run --separate-stderr shell_complete bash "$FX_ROOT" "${lines[@]}"
 	assert_success
 	i=0
 	for p in "$FX_ROOT"/bin/fx-*; do
@@ -61,7 +61,7 @@ complete() {
 	command -v zsh >/dev/null || skip "zsh is not installed"
 	lines=()
 	for p in "$FX_ROOT"/bin/fx-*; do lines+=("$(basename "$p") -"); done
-	run --separate-stderr complete zsh "$FX_ROOT" "${lines[@]}"
+	run --separate-stderr shell_complete zsh "$FX_ROOT" "${lines[@]}"
 	assert_success
 	assert_equal "$stderr" ""
 	i=0
@@ -84,7 +84,7 @@ make_decoys() {
 
 @test "bash completion completes values, after --opt VALUE and --opt=VALUE" {
 	make_decoys
-	run --separate-stderr complete bash "$FX_ROOT" \
+	run --separate-stderr shell_complete bash "$FX_ROOT" \
 		'fx-agg --window=' 'fx-agg --window=h' 'fx-agg --window s' \
 		'fx-sink --on-error=s' 'fx-sink --on-error ' 'fx-sink --on-error=dlq=de' \
 		'fx-agg --late=' 'fx-consume --format c' 'fx-consume --format=c' \
@@ -101,7 +101,7 @@ make_decoys() {
 @test "zsh completion completes values under a real zsh (compinit, TAB on a pseudo-terminal)" {
 	command -v zsh >/dev/null || skip "zsh is not installed"
 	make_decoys
-	run --separate-stderr complete zsh "$FX_ROOT" \
+	run --separate-stderr shell_complete zsh "$FX_ROOT" \
 		'fx-agg --window=' 'fx-agg --window=h' 'fx-agg --window s' \
 		'fx-sink --on-error=s' 'fx-sink --on-error=dlq=de' 'fx-agg --late=' \
 		'fx-consume --format=c' 'fx-lineage --format=' 'fx-lineage graph --format m' \
