@@ -22,6 +22,8 @@ DEPS_PKGS = gcc libc6-dev make pkg-config git \
 	valgrind mandoc clang libclang-rt-14-dev python3 python3-jsonschema \
 	graphviz procps psmisc iproute2 time zsh cppcheck clang-format clang-tidy
 
+# Recursively expanded (=, not :=): pkg-config runs when a recipe is
+# expanded, after deps has installed the packages, never at parse time.
 PKG_LIBS = rdkafka libcjson zlib libxxhash
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null)
 PKG_LDLIBS = $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null) -lcsv -lm -lpthread
@@ -49,6 +51,10 @@ ASAN_OBJ = $(patsubst common/%.c,build/asan/obj/%.o,$(COMMON_SRC))
 
 all: deps bin-all
 
+# Everything that compiles waits for deps (an order-only prerequisite: it
+# runs first, and a fresh machine's headers exist before the first
+# compile under make -jN, yet nothing is rebuilt because deps ran).
+
 bin-all: $(addprefix bin/,$(PROGS)) build/gen-plays
 
 deps:
@@ -69,29 +75,29 @@ deps:
 		fi; \
 	fi
 
-build/obj/%.o: common/%.c $(COMMON_HDR) | build/obj
+build/obj/%.o: common/%.c $(COMMON_HDR) | build/obj deps
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 build/libfx.a: $(OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-bin/%: cmd/%.c build/libfx.a $(COMMON_HDR) | bin
+bin/%: cmd/%.c build/libfx.a $(COMMON_HDR) | bin deps
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< build/libfx.a $(PKG_LDLIBS)
 
-build/gen-plays: tests/bench/gen-plays.c build/libfx.a | build
+build/gen-plays: tests/bench/gen-plays.c build/libfx.a | build deps
 	$(CC) $(ALL_CFLAGS) -o $@ $< build/libfx.a -lm
 
 # The sanitizer build: library, programs and unit tests.
-build/asan/obj/%.o: common/%.c $(COMMON_HDR) | build/asan/obj
+build/asan/obj/%.o: common/%.c $(COMMON_HDR) | build/asan/obj deps
 	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -c -o $@ $<
 
 build/asan/libfx.a: $(ASAN_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-build/asan/bin/%: cmd/%.c build/asan/libfx.a $(COMMON_HDR) | build/asan/bin
+build/asan/bin/%: cmd/%.c build/asan/libfx.a $(COMMON_HDR) | build/asan/bin deps
 	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -o $@ $< build/asan/libfx.a $(PKG_LDLIBS)
 
-build/asan/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) build/asan/libfx.a
+build/asan/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) build/asan/libfx.a | deps
 	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -o $@ $< build/asan/libfx.a $(PKG_LDLIBS)
 
 asan: deps $(addprefix build/asan/,$(UNIT_TESTS)) $(addprefix build/asan/bin/,$(PROGS))
@@ -110,9 +116,12 @@ bats: all
 test: deps all
 	@tests/run-all.sh
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) $(COMMON_HDR) | build/fuzz
+# -fno-sanitize-recover=all: a UBSan finding stops the target (a crash that
+# fails the fuzz run), as an ASan one does, instead of a report in a log.
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) $(COMMON_HDR) | build/fuzz deps
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Icommon -Itests/unit $(PKG_CFLAGS) -g -O1 \
-		-fsanitize=fuzzer,address,undefined -o $@ $< $(COMMON_SRC) $(PKG_LDLIBS)
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-o $@ $< $(COMMON_SRC) $(PKG_LDLIBS)
 
 fuzz: deps $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 

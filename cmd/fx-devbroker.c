@@ -1,4 +1,5 @@
 /* fx-devbroker - a throwaway in-memory Kafka cluster on loopback */
+#include "detach.h"
 #include "err.h"
 #include "fx.h"
 #include "kafka.h"
@@ -6,15 +7,20 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const struct fx_usage usage = {
-    "fx-devbroker [--brokers N] [--partitions N] [--topic NAME[:PARTITIONS]]...",
+    "fx-devbroker [--brokers N] [--partitions N] [--topic NAME[:PARTITIONS]]...\n"
+    "       [--detach [--pid-file FILE]]",
     "Runs an in-memory Kafka-protocol cluster (librdkafka's mock cluster) on\n"
     "127.0.0.1, prints its bootstrap address as the first line of stdout and\n"
-    "runs until SIGINT or SIGTERM. For trying pipelines and for tests: not for\n"
-    "production. Each partition keeps only its newest ~5 MiB or 100,000\n"
-    "batches; topics are created on first produce (CreateTopics is not\n"
-    "implemented).",
+    "runs until SIGINT or SIGTERM; with --detach it prints the address once\n"
+    "the cluster is up and runs on in the background:\n"
+    "  export FX_BROKERS=$(fx-devbroker --detach --pid-file broker.pid)\n"
+    "  ...; kill $(cat broker.pid)\n"
+    "For trying pipelines and for tests: not for production. Each partition\n"
+    "keeps only its newest ~5 MiB or 100,000 batches; topics are created on\n"
+    "first produce (CreateTopics is not implemented).",
 };
 
 /* Parses "NAME" or "NAME:N" into name (owned by the caller) and *count. */
@@ -46,6 +52,8 @@ int main(int argc, char **argv)
 {
 	struct kafka_devbroker_opts o = {.brokers = 1, .partitions = 4};
 	struct fx_strlist topics = {0};
+	const char *pid_file = NULL;
+	int detach = 0;
 	const struct fx_option opts[] = {
 	    FX_OPT_INT(0, "brokers", &o.brokers, "N",
 	               "number of brokers (default 1)"),
@@ -55,6 +63,11 @@ int main(int argc, char **argv)
 	                 "create this topic at start (repeatable)"),
 	    FX_OPT_STRING(0, "bootstrap-file", &o.bootstrap_file, "FILE",
 	                  "also write the bootstrap address to FILE"),
+	    FX_OPT_FLAG(0, "detach", &detach,
+	                "run in the background once the cluster is up"),
+	    FX_OPT_STRING(
+	        0, "pid-file", &pid_file, "FILE",
+	        "--detach: write the background process's PID to FILE"),
 	    FX_OPT_END(),
 	};
 	struct fx_ctx ctx;
@@ -68,13 +81,19 @@ int main(int argc, char **argv)
 		fx_usage_error(&ctx, "--brokers: must be 1 to 64");
 	if (o.partitions < 1 || o.partitions > 100000)
 		fx_usage_error(&ctx, "--partitions: must be 1 to 100000");
+	if (pid_file && !detach)
+		fx_usage_error(&ctx, "--pid-file: only with --detach");
 	o.ntopics = topics.n;
 	o.topics = fx_malloc((topics.n + 1) * sizeof(*o.topics));
 	o.topic_partitions = fx_malloc((topics.n + 1) * sizeof(int));
 	for (i = 0; i < topics.n; i++)
 		o.topics[i] = parse_topic(&ctx, topics.v[i], o.partitions,
 		                          &o.topic_partitions[i]);
+	if (detach)
+		fx_detach(&ctx, pid_file, o.bootstrap_file, 30);
 	rc = kafka_devbroker_run(&ctx, &o);
+	if (detach && pid_file)
+		unlink(pid_file);
 	for (i = 0; i < topics.n; i++)
 		free(o.topics[i]);
 	free(o.topics);

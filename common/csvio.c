@@ -338,9 +338,12 @@ static void cb_field(void *s, size_t n, void *arg)
 
 static uint64_t count_nl(const char *s, size_t n)
 {
-	const char *end = s + n;
+	const char *end;
 	uint64_t k = 0;
 
+	if (n == 0) /* s may be NULL (no field text yet): NULL + 0 is UB */
+		return 0;
+	end = s + n;
 	while (s < end && (s = memchr(s, '\n', (size_t)(end - s)))) {
 		k++;
 		s++;

@@ -22,24 +22,32 @@ allocs() {
 	mkdir -p d/os=ios && cp p.ndjson d/os=ios/
 	$VG fx-consume p.ndjson >out1
 	cmp out1 p.ndjson
-	$VG fx-consume p.csv p.ndjson.gz >/dev/null
-	$VG fx-consume --partition-fields d >/dev/null
+	$VG fx-consume p.csv p.ndjson.gz >out2
+	assert_equal "$(wc -l <out2)" 2500
+	$VG fx-consume --partition-fields d >out3
+	assert_equal "$(jq -s length out3)" 2000
 	printf '%s\n' '{"a":1}' 'bad' '[2]' >bad.ndjson
-	$VG fx-consume --on-error dlq=dead bad.ndjson >/dev/null
-	[ "$(wc -l <dead)" -eq 2 ]
+	$VG fx-consume --on-error dlq=dead bad.ndjson >good
+	assert_equal "$(cat good)" '{"a":1}'
+	assert_equal "$(jq -r .raw dead)" "$(printf 'bad\n[2]')"
 	run $VG fx-consume bad.ndjson
 	assert_failure 1
 }
 
 @test "valgrind: fx-sink to stdout, a file, partitions and CSV, without leaks or errors" {
 	gen 2000 23 >p.ndjson
-	$VG fx-sink <p.ndjson | cmp - p.ndjson
+	# not "| cmp": the pipeline's status would be cmp's, not valgrind's
+	$VG fx-sink <p.ndjson >out0
+	cmp out0 p.ndjson
 	$VG fx-sink --file out.ndjson <p.ndjson
 	cmp out.ndjson p.ndjson
 	$VG fx-sink --dir w --partition dt,os <p.ndjson
-	$VG fx-sink --format csv <p.ndjson >/dev/null
+	assert_equal "$(cat w/dt=*/os=*/* | wc -l)" 2000
+	$VG fx-sink --format csv <p.ndjson >p.csv
+	assert_equal "$(mlr --icsv --ojson cat p.csv | jq length)" 2000
 	run $VG fx-sink --format csv --columns a <<<'{"a":1,"b":2}'
 	assert_success
+	assert_output "$(printf 'a\n1')"
 	run $VG fx-sink --dir w --partition nope <p.ndjson
 	assert_failure 1
 }
@@ -50,11 +58,14 @@ allocs() {
 	a=$(allocs fx-consume small.ndjson)
 	b=$(allocs fx-consume large.ndjson)
 	echo "fx-consume: $a vs $b allocations"
-	[ -n "$a" ] && [ "$b" -le $((a + 8)) ]
+	# (not "[ ] && [ ]": mid-test, a failing first test would not fail it)
+	[ -n "$a" ] || fail "no allocation count from valgrind"
+	[ "$b" -le $((a + 8)) ] || fail "allocations grow with the records"
 	a=$(allocs fx-sink small.ndjson)
 	b=$(allocs fx-sink large.ndjson)
 	echo "fx-sink: $a vs $b allocations"
-	[ -n "$a" ] && [ "$b" -le $((a + 8)) ]
+	[ -n "$a" ] || fail "no allocation count from valgrind"
+	[ "$b" -le $((a + 8)) ] || fail "allocations grow with the records"
 }
 
 @test "no allocation per record: CSV to NDJSON" {
@@ -63,5 +74,6 @@ allocs() {
 	a=$(allocs fx-consume small.csv)
 	b=$(allocs fx-consume large.csv)
 	echo "fx-consume CSV: $a vs $b allocations"
-	[ -n "$a" ] && [ "$b" -le $((a + 8)) ]
+	[ -n "$a" ] || fail "no allocation count from valgrind"
+	[ "$b" -le $((a + 8)) ] || fail "allocations grow with the records"
 }
