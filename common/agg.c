@@ -958,14 +958,6 @@ static int late_record(struct engine *e, const struct record *rec,
 	e->ctx->st.late++;
 	if (e->late_mode != 1)
 		return 0;
-	if (!e->late_file) {
-		e->late_file = fopen(e->late_path, "a");
-		if (!e->late_file) {
-			fx_warn(e->ctx, "%s: %s", e->late_path,
-			        strerror(errno));
-			return FX_EXIT_IO;
-		}
-	}
 	(void)where;
 	(void)w;
 	if (fwrite(rec->p, 1, rec->len, e->late_file) != rec->len ||
@@ -1406,6 +1398,13 @@ static void engine_init(struct engine *e, struct fx_ctx *ctx,
 	} else if (!strncmp(o->late, "dlq=", 4) && o->late[4]) {
 		e->late_mode = 1;
 		e->late_path = o->late + 4;
+		/* at start-up, as --on-error dlq=: an unwritable path is known
+		 * before any record is read, not at the first late one */
+		e->late_file = fopen(e->late_path, "a");
+		if (!e->late_file)
+			fx_die(ctx, FX_EXIT_IO,
+			       "%s: cannot open late-record file: %s",
+			       e->late_path, strerror(errno));
 	} else if (!strcmp(o->late, "update")) {
 		e->late_mode = 2;
 		if (e->ws.kind == WINDOW_SESSION)

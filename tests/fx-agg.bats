@@ -542,3 +542,17 @@ PY
 	assert_output --partial 'p1:F..p99:F'
 	assert_output --partial 'hop:SIZE/SLIDE (SIZE a multiple of SLIDE)'
 }
+
+@test "--late dlq=FILE that cannot be opened is an I/O error before any record is read" {
+	mkfifo in
+	# nobody ever writes to "in": only a check made before reading can end this
+	run --separate-stderr timeout 5 fx-agg --time t --window tumble:1m --agg count \
+		--late dlq=nosuch/late.ndjson in
+	assert_equal "$status" 3
+	assert_equal "$stderr" "fx-agg: nosuch/late.ndjson: cannot open late-record file: No such file or directory"
+	assert_output ""
+	# an openable one is created at start-up, empty while nothing is late
+	printf '{"t":0}\n' | fx-agg --time t --time-unit s --window tumble:1m --agg count --late dlq=late.ndjson >out.ndjson
+	[ -f late.ndjson ] && [ ! -s late.ndjson ] || fail "late.ndjson not created empty"
+	assert_equal "$(cat out.ndjson)" '{"window_start":"1970-01-01T00:00:00.000Z","window_end":"1970-01-01T00:01:00.000Z","count":1}'
+}
