@@ -199,6 +199,45 @@ records() {
 	[ "$SECONDS" -le 6 ]
 }
 
+@test "a refused connection is reported at once, not after --timeout: fx-consume, -g, fx-sink" {
+	# nothing listens on port 9: every broker refused, which librdkafka
+	# knows at once (ALL_BROKERS_DOWN); --timeout is for silent brokers
+	SECONDS=0
+	run --separate-stderr timeout 15 fx-consume -b 127.0.0.1:9 -t x --timeout 12s
+	assert_failure 3
+	assert_equal "$stderr" "fx-consume: broker '127.0.0.1:9': connection refused"
+	run --separate-stderr timeout 15 fx-consume -b 127.0.0.1:9 -t x -g g --timeout 12s
+	assert_failure 3
+	assert_equal "$stderr" "fx-consume: broker '127.0.0.1:9': connection refused"
+	run --separate-stderr timeout 15 bash -c 'echo "{}" | fx-sink -b 127.0.0.1:9 -t x --timeout 12s'
+	assert_failure 3
+	assert_equal "$stderr" "fx-sink: broker '127.0.0.1:9': connection refused"
+	[ "$SECONDS" -le 6 ] || fail "three refused connections took ${SECONDS}s"
+}
+
+@test "fx-devbroker killed under fx-consume -g: exit 3 within --timeout and a few seconds, naming the broker" {
+	records 2000 | fx-sink -t p4 --key k
+	fx-consume -t p4 -g gdead $GROUP_X --timeout 3s >out.ndjson 2>err &
+	c=$!
+	for _ in $(seq 200); do [ "$(wc -l <out.ndjson)" -ge 2000 ] && break; sleep 0.1; done
+	[ "$(wc -l <out.ndjson)" -eq 2000 ] || fail "read $(wc -l <out.ndjson) of 2000"
+	kill "$DEVBROKER"
+	wait "$DEVBROKER" || true
+	DEVBROKER=
+	SECONDS=0
+	for _ in $(seq 300); do kill -0 $c 2>/dev/null || break; sleep 0.1; done
+	if kill -0 $c 2>/dev/null; then
+		kill -9 $c
+		fail "still running ${SECONDS}s after the broker died"
+	fi
+	rc=0
+	wait $c || rc=$?
+	[ "$rc" -eq 3 ] || fail "exit $rc: $(cat err)"
+	[ "$SECONDS" -le 12 ] || fail "took ${SECONDS}s to notice the dead broker: $(cat err)"
+	run cat err
+	assert_output --partial "fx-consume: broker '$B': "
+}
+
 @test "fx-devbroker killed while fx-sink produces: exit 3, delivered + failed = read" {
 	gen 20000 >plays.ndjson
 	# a slow reader, so that the broker dies mid-stream
