@@ -260,6 +260,22 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac,
 	fx_warn(h ? h->ctx : NULL, "librdkafka: %s: %s", fac, buf);
 }
 
+/* What the error callback learned, for clients of kafka_conf_messages(). */
+static struct kafka_health client_health;
+
+void kafka_conf_messages(const struct fx_ctx *ctx, rd_kafka_conf_t *c)
+{
+	client_health.ctx = ctx;
+	rd_kafka_conf_set_opaque(c, &client_health);
+	rd_kafka_conf_set_error_cb(c, on_error);
+	rd_kafka_conf_set_log_cb(c, on_log);
+}
+
+const char *kafka_conf_last_error(void)
+{
+	return client_health.last_error[0] ? client_health.last_error : NULL;
+}
+
 /*
  * Builds the librdkafka configuration: defaults (key, value pairs ending
  * in NULL), then the user's properties, then the brokers. Exits 2 on a bad

@@ -93,6 +93,21 @@ struct rd_kafka_conf_s;
 void kafka_conf_apply(const struct fx_ctx *ctx, struct rd_kafka_conf_s *c,
                       const struct kafka_conf *kc, const char *const *defaults);
 
+/*
+ * For a client built with kafka_conf_apply() (fx-join's kafka: dimension):
+ * librdkafka's log lines go through fx's message shape, warnings and
+ * errors only ("fx-join: librdkafka: FAC: ..."), and connection errors,
+ * which it would print raw, are kept for kafka_conf_last_error(). Sets
+ * the configuration's opaque. One such client per process.
+ */
+void kafka_conf_messages(const struct fx_ctx *ctx, struct rd_kafka_conf_s *c);
+
+/*
+ * The last broker error that client saw, as "broker 'HOST:PORT':
+ * connection refused", or NULL. Serve its callbacks first (a poll).
+ */
+const char *kafka_conf_last_error(void);
+
 /* ---------------------------------------------------------------------
  * Source: records from Kafka topics to a record writer.
  */
