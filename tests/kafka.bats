@@ -412,3 +412,11 @@ p4/3'
 	assert_output 0
 	assert_equal "$(head -n 1 <<<"$stderr")" "fx-join: kafka:songs: broker '127.0.0.1:9': connection refused"
 }
+
+@test "a dynamic topic name too long is reported against the topic, not a partition field" {
+	long=$(printf 'y%.0s' $(seq 260))
+	printf '{"os":"%s","event_time":"2026-11-23T10:00:00Z"}\n' "$long" >in.ndjson
+	run --separate-stderr fx-partition --table "$FX_ROOT/share/examples/ods_play.table.json" <in.ndjson
+	assert_failure 1
+	assert_equal "$stderr" "fx-partition: stdin:1: topic \"ods_play_$long\": longer than 249 characters"
+}
