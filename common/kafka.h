@@ -151,8 +151,9 @@ struct kafka_source_opts {
 	    FX_OPT_MULTI(                                                             \
 	        'o', "offset", &(so)->offsets, "OFFSET",                              \
 	        "beginning|end|stored|N|-N|s@MS|e@MS (default beginning)"),           \
-	    FX_OPT_FLAG('e', "exit-at-end", &(so)->exit_at_end,                       \
-	                "exit when every assigned partition reached its end"),        \
+	    FX_OPT_FLAG(                                                              \
+	        'e', "exit-at-end", &(so)->exit_at_end,                               \
+	        "exit at the end of every partition (-g: the group's)"),              \
 	    FX_OPT_INT('c', "count", &(so)->count, "N",                               \
 	               "exit after N records"),                                       \
 	    FX_OPT_FLAG(                                                              \
