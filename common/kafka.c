@@ -490,7 +490,8 @@ struct kafka_source {
 	 * not even SIGTERM. Results come back on commitq.
 	 */
 	rd_kafka_queue_t *commitq;
-	int commits_pending; /* sent, result not seen yet */
+	int commits_pending;  /* sent, result not seen yet */
+	double exit_deadline; /* set when ending: see final_wait() */
 
 	/*
 	 * -e in a group: this member's own partitions are done; it stays in
@@ -677,7 +678,7 @@ static void commit_serve(struct kafka_source *s, int wait_ms)
  * assigned partitions: a revoked one may already be read further by its
  * next owner, and a late commit would move its offset back. A refused
  * commit stays owed and is sent again later; one at a time, unless the
- * last went unanswered for --timeout (or force). Never waits.
+ * last went unanswered for a second (or force). Never waits.
  */
 static void commit_send(struct kafka_source *s, int force)
 {
@@ -687,8 +688,7 @@ static void commit_send(struct kafka_source *s, int force)
 	if (!s->o->group)
 		return;
 	commit_serve(s, 0);
-	if (!force && s->commits_pending > 0 &&
-	    fx_now() - s->last_commit < (double)s->o->conf.timeout_ms / 1000)
+	if (!force && s->commits_pending > 0 && fx_now() - s->last_commit < 1.0)
 		return;
 	s->last_commit = fx_now();
 	l = rd_kafka_topic_partition_list_new(16);
@@ -713,11 +713,19 @@ static void source_commit_due(struct kafka_source *s)
 		commit_send(s, 0);
 }
 
-/* The wait for a last commit: --timeout, at most 5 s, after SIGTERM too. */
+/*
+ * How long a commit may be waited for: --timeout, at most 5 s. Once the
+ * program is ending (exit_deadline set), what is left of that: the last
+ * commit and leaving the group share one bound, after SIGTERM too.
+ */
 static double final_wait(const struct kafka_source *s)
 {
 	double t = (double)s->o->conf.timeout_ms / 1000;
 
+	if (s->exit_deadline > 0) {
+		t = s->exit_deadline - fx_now();
+		return t > 0 ? t : 0;
+	}
 	return t < 5 ? t : 5;
 }
 
@@ -1620,7 +1628,9 @@ static int source_open(struct kafka_source *s)
  */
 static void source_close(struct kafka_source *s)
 {
-	double deadline = fx_now() + final_wait(s);
+	/* at least a second to leave: the others then need not wait for
+	 * this member's session to expire */
+	double deadline = fx_now() + (final_wait(s) > 1 ? final_wait(s) : 1);
 	rd_kafka_queue_t *q = rd_kafka_queue_new(s->rk);
 	rd_kafka_error_t *err = NULL;
 	int closed = 0;
@@ -1697,6 +1707,7 @@ int kafka_source_run(struct fx_ctx *ctx, const struct kafka_source_opts *o,
 	}
 	if (!rc)
 		rc = s.status;
+	s.exit_deadline = fx_now() + final_wait(&s);
 	if (source_flush(&s) == 0)
 		source_commit_final(&s);
 	source_close(&s);
