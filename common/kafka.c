@@ -1758,7 +1758,25 @@ struct kafka_sink {
 
 	uint64_t sent, delivered, failed;
 	char first_error[512];
+	double last_poll;
 };
+
+/*
+ * Every broker has been away for --timeout (librdkafka's ALL_BROKERS_DOWN
+ * and no answer since): what is queued will not be delivered in time, and
+ * waiting for each record's own timeout would hold the program longer.
+ */
+static int sink_brokers_gone(struct kafka_sink *ks)
+{
+	double since = ks->health.down_since;
+
+	if (!since || fx_now() - since < (double)ks->o->conf.timeout_ms / 1000)
+		return 0;
+	if (!ks->first_error[0])
+		snprintf(ks->first_error, sizeof(ks->first_error),
+		         "no broker for --timeout");
+	return 1;
+}
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
                         void *opaque)
@@ -1768,6 +1786,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
 	(void)rk;
 	if (!m->err) {
 		ks->delivered++;
+		ks->health.down_since = 0; /* a broker answers again */
 		lineage_count(rd_kafka_topic_opaque(m->rkt), 1);
 		return;
 	}
@@ -2136,8 +2155,13 @@ static int produce(struct kafka_sink *ks, rd_kafka_topic_t *rkt, int32_t part,
 		return FX_EXIT_IO;
 	}
 	ks->sent++;
-	if ((ks->sent & 1023) == 0)
+	/* delivery reports and errors at least every 100 ms */
+	if ((ks->sent & 1023) == 0 || fx_now() - ks->last_poll >= 0.1) {
+		ks->last_poll = fx_now();
 		rd_kafka_poll(ks->rk, 0);
+		if (sink_brokers_gone(ks))
+			return FX_EXIT_IO;
+	}
 	return ks->failed ? FX_EXIT_IO : 0;
 }
 
@@ -2194,8 +2218,10 @@ int kafka_sink_flush(struct kafka_sink *ks)
 {
 	/* every message has its own timeout (--timeout): this ends */
 	while (rd_kafka_outq_len(ks->rk) > 0 &&
-	       ks->delivered + ks->failed < ks->sent)
+	       ks->delivered + ks->failed < ks->sent && !sink_brokers_gone(ks))
 		rd_kafka_poll(ks->rk, 100);
+	if (sink_brokers_gone(ks))
+		return -1;
 	rd_kafka_poll(ks->rk, 0);
 	return ks->failed ? -1 : 0;
 }
@@ -2206,7 +2232,8 @@ int kafka_sink_close(struct kafka_sink *ks, int status)
 	    fx_now() + 2.0 * (double)ks->o->conf.timeout_ms / 1000;
 	size_t i;
 
-	while (ks->delivered + ks->failed < ks->sent && fx_now() < deadline)
+	while (ks->delivered + ks->failed < ks->sent && fx_now() < deadline &&
+	       !sink_brokers_gone(ks))
 		rd_kafka_poll(ks->rk, 100);
 	if (ks->delivered + ks->failed < ks->sent) {
 		/* never report as delivered what was not */

@@ -252,7 +252,7 @@ records() {
 	rc=0
 	wait $sink || rc=$?
 	[ "$rc" -eq 3 ]
-	[ "$SECONDS" -le 8 ]
+	[ "$SECONDS" -le 8 ] || fail "fx-sink took ${SECONDS}s after the broker died: $(cat sink.err)"
 	cat sink.err
 	failed=$(sed -n 's/.*: \([0-9]*\) of \([0-9]*\) records failed.*/\1/p' sink.err)
 	sent=$(sed -n 's/.*: \([0-9]*\) of \([0-9]*\) records failed.*/\2/p' sink.err)
