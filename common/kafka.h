@@ -169,7 +169,12 @@ struct kafka_source_opts {
  * error, writing one record per message to out. With a group, the offset
  * of a record is committed only after it was written and flushed
  * (at-least-once); a partition with no committed offset starts where -o
- * says (default: the beginning). Flushes out (does not close it). Returns
+ * says (default: the beginning). Commits are asynchronous; ending (the
+ * last commit and leaving the group) takes at most min(--timeout, 5 s)
+ * and a second. With -e in a group, the run ends when the group has
+ * committed every partition of the subscription to its end, or fails
+ * (FX_EXIT_IO) after session.timeout.ms + --timeout without progress.
+ * Flushes out (does not close it). Returns
  * an exit status: 0, FX_EXIT_DATA (a bad record under --on-error fail),
  * FX_EXIT_USAGE (bad configuration) or FX_EXIT_IO (broker, write error).
  */
