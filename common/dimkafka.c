@@ -73,7 +73,10 @@ static int partitions(struct dim_kafka *dk, int64_t timeout,
 	e = rd_kafka_metadata(dk->rk, 0, rkt, &md, (int)timeout);
 	rd_kafka_topic_destroy(rkt);
 	if (e) {
-		fx_warn(dk->ctx, "%s: %s", dk->source, rd_kafka_err2str(e));
+		rd_kafka_poll(dk->rk, 0); /* the error callback: which broker */
+		fx_warn(dk->ctx, "%s: %s", dk->source,
+		        kafka_conf_last_error() ? kafka_conf_last_error()
+		                                : rd_kafka_err2str(e));
 		return -1;
 	}
 	if (md->topic_cnt != 1 || md->topics[0].err ||
@@ -166,6 +169,7 @@ int dim_kafka_open(struct fx_ctx *ctx, const struct kafka_conf *kc,
 	int rc;
 
 	kafka_conf_apply(ctx, conf, kc, dim_defaults);
+	kafka_conf_messages(ctx, conf);
 	dk = fx_malloc(sizeof(*dk));
 	memset(dk, 0, sizeof(*dk));
 	dk->ctx = ctx;

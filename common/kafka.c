@@ -179,10 +179,24 @@ struct kafka_health {
  */
 static void describe_broker_error(const char *reason, char *out, size_t n)
 {
-	const char *slash = strchr(reason, '/');
-	const char *what = strstr(reason, "failed: ");
+	const char *slash, *what = strstr(reason, "failed: ");
 	const char *end;
 	int len;
+
+	/* the coordinator's connection: "GroupCoordinator: HOST:PORT: ..." */
+	if (strncmp(reason, "GroupCoordinator: ", 18) == 0) {
+		const char *host = reason + 18, *colon = strstr(host, ": ");
+
+		if (colon && !memchr(host, ' ', (size_t)(colon - host))) {
+			char fixed[512];
+
+			snprintf(fixed, sizeof(fixed), "%.*s/coordinator%s",
+			         (int)(colon - host), host, colon + 1);
+			describe_broker_error(fixed, out, n);
+			return;
+		}
+	}
+	slash = strchr(reason, '/');
 
 	if (!slash || memchr(reason, ' ', (size_t)(slash - reason))) {
 		snprintf(out, n, "%s", reason);
@@ -244,6 +258,22 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac,
 	if (level > 4 || strcmp(fac, "FAIL") == 0)
 		return;
 	fx_warn(h ? h->ctx : NULL, "librdkafka: %s: %s", fac, buf);
+}
+
+/* What the error callback learned, for clients of kafka_conf_messages(). */
+static struct kafka_health client_health;
+
+void kafka_conf_messages(const struct fx_ctx *ctx, rd_kafka_conf_t *c)
+{
+	client_health.ctx = ctx;
+	rd_kafka_conf_set_opaque(c, &client_health);
+	rd_kafka_conf_set_error_cb(c, on_error);
+	rd_kafka_conf_set_log_cb(c, on_log);
+}
+
+const char *kafka_conf_last_error(void)
+{
+	return client_health.last_error[0] ? client_health.last_error : NULL;
 }
 
 /*
@@ -321,21 +351,35 @@ static const char *health_reason(const struct kafka_health *h,
 /*
  * Waits up to timeout for any broker to answer a metadata request: a
  * broker that is not there should fail the program in --timeout, not make
- * it wait for ever (librdkafka retries for ever by itself).
+ * it wait for ever (librdkafka retries for ever by itself). When every
+ * broker is known to be down (librdkafka's ALL_BROKERS_DOWN: each refused
+ * the connection or failed to resolve), it fails at once: waiting out the
+ * timeout would only delay the same answer. A broker that does not answer
+ * at all is given the whole timeout.
  */
 static int check_brokers(const struct fx_ctx *ctx, rd_kafka_t *rk,
                          struct kafka_health *h, int64_t timeout_ms)
 {
 	const struct rd_kafka_metadata *md = NULL;
+	double deadline = fx_now() + (double)timeout_ms / 1000;
 	rd_kafka_resp_err_t err;
 	char fallback[512];
 
-	err = rd_kafka_metadata(rk, 0, NULL, &md, (int)timeout_ms);
-	rd_kafka_poll(rk, 0); /* serve the error callback */
-	if (!err) {
-		rd_kafka_metadata_destroy(md);
-		h->down_since = 0;
-		return 0;
+	for (;;) {
+		double left = deadline - fx_now();
+		int step = left > 0.25 ? 250
+		           : left > 0  ? (int)(left * 1000)
+		                       : 1;
+
+		err = rd_kafka_metadata(rk, 0, NULL, &md, step);
+		rd_kafka_poll(rk, 0); /* serve the error callback */
+		if (!err) {
+			rd_kafka_metadata_destroy(md);
+			h->down_since = 0;
+			return 0;
+		}
+		if (h->down_since || fx_now() >= deadline)
+			break;
 	}
 	snprintf(fallback, sizeof(fallback),
 	         "brokers: no answer within %" PRId64 " ms (%s)", timeout_ms,
@@ -438,6 +482,27 @@ struct kafka_source {
 	int assignment_changed; /* an "assigned" control record is due */
 	double last_commit;
 	unsigned assign_events; /* assignments the group has made so far */
+
+	/*
+	 * Commits are asynchronous (rd_kafka_commit_queue): a synchronous
+	 * rd_kafka_commit() can wait without bound while the group
+	 * rebalances or the coordinator is away, and then nothing else runs,
+	 * not even SIGTERM. Results come back on commitq.
+	 */
+	rd_kafka_queue_t *commitq;
+	int commits_pending;  /* sent, result not seen yet */
+	double exit_deadline; /* set when ending: see final_wait() */
+
+	/*
+	 * -e in a group: this member's own partitions are done; it stays in
+	 * the group until the whole subscription is committed to its end
+	 * (see group_at_end).
+	 */
+	int own_done;
+	rd_kafka_topic_partition_list_t *group_ends; /* offset: the end */
+	double group_deadline; /* give up waiting for the group then */
+	double group_next_check;
+	int64_t group_progress; /* sum of the group's committed offsets */
 
 	struct json_scanner sc;
 	struct fx_buf val; /* the value, padded for the scanner */
@@ -558,76 +623,149 @@ static int source_flush(struct kafka_source *s)
 	return 0;
 }
 
+/* Partitions whose flushed offset is not committed yet: assigned ones. */
+static size_t commits_owed(const struct kafka_source *s)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->nparts; i++)
+		if (s->parts[i].assigned &&
+		    s->parts[i].stored > s->parts[i].committed)
+			n++;
+	return n;
+}
+
+/* Takes in the commit results that have arrived, waiting up to wait_ms. */
+static void commit_serve(struct kafka_source *s, int wait_ms)
+{
+	double deadline = fx_now() + (double)wait_ms / 1000;
+	rd_kafka_event_t *ev;
+
+	while (s->commits_pending > 0) {
+		double left = deadline - fx_now();
+		const rd_kafka_topic_partition_list_t *l;
+		int i;
+
+		ev = rd_kafka_queue_poll(s->commitq,
+		                         left > 0 ? (int)(left * 1000) : 0);
+		if (!ev)
+			break;
+		if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
+			s->commits_pending--;
+			l = rd_kafka_event_topic_partition_list(ev);
+			for (i = 0; l && i < l->cnt; i++) {
+				const rd_kafka_topic_partition_t *e =
+				    &l->elems[i];
+				struct part_state *p;
+
+				if (e->err || e->offset < 0)
+					continue;
+				p = part_get(s, e->topic, e->partition);
+				/* results may come late: never go back */
+				if (e->offset > p->committed)
+					p->committed = e->offset;
+			}
+		}
+		rd_kafka_event_destroy(ev);
+	}
+}
+
 /*
- * Commits the flushed offsets not committed yet, explicitly by partition
- * (not librdkafka's auto-commit, which forgets a revoked partition's
- * offsets when a commit during the rebalance fails: the mock broker, for
- * one, refuses every commit while a group rebalances). A failed commit
- * stays pending and is tried again. Returns 0 or the error.
+ * Sends a commit of the flushed offsets not committed yet, explicitly by
+ * partition (not librdkafka's auto-commit, which forgets a revoked
+ * partition's offsets when a commit during the rebalance fails: the mock
+ * broker, for one, refuses every commit while a group rebalances). Only
+ * assigned partitions: a revoked one may already be read further by its
+ * next owner, and a late commit would move its offset back. A refused
+ * commit stays owed and is sent again later; one at a time, unless the
+ * last went unanswered for a second (or force). Never waits.
  */
-static rd_kafka_resp_err_t source_commit(struct kafka_source *s)
+static void commit_send(struct kafka_source *s, int force)
 {
 	rd_kafka_topic_partition_list_t *l;
-	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
 	size_t i;
 
 	if (!s->o->group)
-		return err;
+		return;
+	commit_serve(s, 0);
+	if (!force && s->commits_pending > 0 && fx_now() - s->last_commit < 1.0)
+		return;
 	s->last_commit = fx_now();
 	l = rd_kafka_topic_partition_list_new(16);
 	for (i = 0; i < s->nparts; i++) {
 		struct part_state *p = &s->parts[i];
 
-		if (p->stored > p->committed)
+		if (p->assigned && p->stored > p->committed)
 			rd_kafka_topic_partition_list_add(l, p->topic,
 			                                  p->partition)
 			    ->offset = p->stored;
 	}
-	if (l->cnt)
-		err = rd_kafka_commit(s->rk, l, 0);
-	for (i = 0; !err && i < (size_t)l->cnt; i++)
-		part_get(s, l->elems[i].topic, l->elems[i].partition)
-		    ->committed = l->elems[i].offset;
+	if (l->cnt && !rd_kafka_commit_queue(s->rk, l, s->commitq, NULL, NULL))
+		s->commits_pending++;
 	rd_kafka_topic_partition_list_destroy(l);
-	return err;
 }
 
 /* A commit every second: a crash repeats at most about that much. */
 static void source_commit_due(struct kafka_source *s)
 {
+	commit_serve(s, 0);
 	if (s->o->group && fx_now() - s->last_commit >= 1.0)
-		source_commit(s);
+		commit_send(s, 0);
 }
 
 /*
- * The last commit, tried until it succeeds or --timeout passes: a commit
- * refused during a rebalance (another member leaving as we finish) goes
- * through once the group has settled. Polling serves the rebalance;
+ * How long a commit may be waited for: --timeout, at most 5 s. Once the
+ * program is ending (exit_deadline set), what is left of that: the last
+ * commit and leaving the group share one bound, after SIGTERM too.
+ */
+static double final_wait(const struct kafka_source *s)
+{
+	double t = (double)s->o->conf.timeout_ms / 1000;
+
+	if (s->exit_deadline > 0) {
+		t = s->exit_deadline - fx_now();
+		return t > 0 ? t : 0;
+	}
+	return t < 5 ? t : 5;
+}
+
+/*
+ * The last commit, tried until it succeeds or final_wait() passes: a
+ * commit refused during a rebalance (another member leaving as we finish)
+ * goes through once the group has settled. Polling serves the rebalance;
  * messages it returns are not ours to write any more.
  */
 static void source_commit_final(struct kafka_source *s)
 {
-	double deadline = fx_now() + (double)s->o->conf.timeout_ms / 1000;
-	rd_kafka_resp_err_t err;
+	double deadline = fx_now() + final_wait(s);
 	rd_kafka_message_t *m;
 
 	if (!s->o->group)
 		return;
-	while ((err = source_commit(s)) && fx_now() < deadline) {
-		/*
-		 * Wait for the group to hand out partitions again before the
-		 * next try: commits sent while it rejoins are refused, and the
-		 * mock broker then starts the rebalance over, for ever.
-		 */
+	while (commits_owed(s) && fx_now() < deadline &&
+	       !s->health.down_since) {
 		unsigned seen = s->assign_events;
 
-		while (s->assign_events == seen && fx_now() < deadline)
+		commit_send(s, 1);
+		commit_serve(s, (int)((deadline - fx_now()) * 1000));
+		if (!commits_owed(s))
+			break;
+		/*
+		 * Refused: wait for the group to hand out partitions again
+		 * before the next try. Commits sent while it rejoins are
+		 * refused, and the mock broker then starts the rebalance
+		 * over, for ever.
+		 */
+		while (s->assign_events == seen && fx_now() < deadline &&
+		       !s->health.down_since)
 			if ((m = rd_kafka_consumer_poll(s->rk, 100)))
 				rd_kafka_message_destroy(m);
 	}
-	if (err)
-		fx_warn(s->ctx, "group '%s': commit failed: %s", s->o->group,
-		        rd_kafka_err2str(err));
+	if (commits_owed(s))
+		fx_warn(
+		    s->ctx,
+		    "group '%s': %zu partition(s) not committed at exit: their last records will be read again",
+		    s->o->group, commits_owed(s));
 }
 
 /* ---------------------------------------------------------------------
@@ -718,12 +856,46 @@ static void part_done(struct kafka_source *s, struct part_state *p)
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* With -e or e@MS: finished when no assigned partition has more to give. */
+/*
+ * -e in a group means the whole subscription, not just this member's
+ * share: a member that dies leaves partitions that someone must read.
+ */
+static int waits_for_group(const struct kafka_source *s)
+{
+	return s->o->group && s->o->exit_at_end && s->off.end_ts < 0;
+}
+
+/* How long -e in a group waits for the group without progress, in s. */
+static double group_wait(const struct kafka_source *s)
+{
+	char v[64];
+	size_t n = sizeof(v);
+	double session = 45;
+
+	if (rd_kafka_conf_get(rd_kafka_conf(s->rk), "session.timeout.ms", v,
+	                      &n) == RD_KAFKA_CONF_OK)
+		session = strtod(v, NULL) / 1000;
+	return session + (double)s->o->conf.timeout_ms / 1000;
+}
+
+/*
+ * With -e or e@MS: finished when no assigned partition has more to give;
+ * in a group with -e, that starts the wait for the rest of the group.
+ */
 static void check_finished(struct kafka_source *s)
 {
-	if ((s->o->exit_at_end || s->off.end_ts >= 0) && s->assigned_once &&
-	    s->ndone == s->nassigned)
+	if (!(s->o->exit_at_end || s->off.end_ts >= 0) || !s->assigned_once ||
+	    s->ndone != s->nassigned) {
+		s->own_done = 0;
+		return;
+	}
+	if (!waits_for_group(s)) {
 		s->finished = 1;
+	} else if (!s->own_done) {
+		s->own_done = 1;
+		s->group_deadline = fx_now() + group_wait(s);
+		s->group_next_check = 0;
+	}
 }
 
 /*
@@ -746,7 +918,7 @@ static void part_at_end(struct kafka_source *s, struct part_state *p)
 		 * leaving (or another member's) could refuse.
 		 */
 		if (s->o->group && source_flush(s) == 0)
-			source_commit(s);
+			commit_send(s, 0);
 		check_finished(s);
 	}
 }
@@ -843,9 +1015,16 @@ static void note_end(struct kafka_source *s, struct part_state *p,
 	if (rd_kafka_query_watermark_offsets(s->rk, p->topic, p->partition, &lo,
 	                                     &hi, (int)s->o->conf.timeout_ms))
 		return; /* PARTITION_EOF still ends it */
-	if (hi <= lo || start == RD_KAFKA_OFFSET_END || start >= hi)
+	if (hi <= lo || start == RD_KAFKA_OFFSET_END || start >= hi) {
+		/*
+		 * In a group the end is this partition's position now: commit
+		 * it, so that -e's look at the group's offsets sees it read
+		 * (-o end starts a new group there without reading a record).
+		 */
+		if (s->o->group && p->next < hi)
+			p->next = hi;
 		part_at_end(s, p);
-	else
+	} else
 		p->end = hi;
 }
 
@@ -925,8 +1104,10 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	 * revoked: hand over what we have written, so that the next owner
 	 * need not read it again (a failed commit is tried again later)
 	 */
-	if (source_flush(s) == 0)
-		source_commit(s);
+	if (source_flush(s) == 0) {
+		commit_send(s, 1);
+		commit_serve(s, (int)(final_wait(s) * 1000));
+	}
 	note_revoked(s, l);
 	if (coop)
 		rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, l));
@@ -1181,23 +1362,17 @@ static const char *const source_defaults[] = {
     NULL,
 };
 
-/* Without a group: assign every partition of the matching topics. */
-static int assign_all(struct kafka_source *s)
+/*
+ * Adds every partition of the topics -t names to l; a named topic that is
+ * not there is reported (if report) and is FX_EXIT_IO.
+ */
+static int topics_partitions(struct kafka_source *s,
+                             const struct rd_kafka_metadata *md,
+                             rd_kafka_topic_partition_list_t *l, int report)
 {
-	const struct rd_kafka_metadata *md;
-	rd_kafka_topic_partition_list_t *l;
-	rd_kafka_resp_err_t err;
 	size_t i;
 	int t, j, rc = 0;
 
-	err =
-	    rd_kafka_metadata(s->rk, 1, NULL, &md, (int)s->o->conf.timeout_ms);
-	if (err) {
-		fx_warn(s->ctx, "cannot read topics: %s",
-		        rd_kafka_err2str(err));
-		return FX_EXIT_IO;
-	}
-	l = rd_kafka_topic_partition_list_new(64);
 	for (i = 0; i < s->o->topics.n && !rc; i++) {
 		const char *want = s->o->topics.v[i];
 		regex_t re;
@@ -1222,10 +1397,32 @@ static int assign_all(struct kafka_source *s)
 		if (*want == '^')
 			regfree(&re);
 		else if (!found) {
-			fx_warn(s->ctx, "topic '%s': no such topic", want);
+			if (report)
+				fx_warn(s->ctx, "topic '%s': no such topic",
+				        want);
 			rc = FX_EXIT_IO;
 		}
 	}
+	return rc;
+}
+
+/* Without a group: assign every partition of the matching topics. */
+static int assign_all(struct kafka_source *s)
+{
+	const struct rd_kafka_metadata *md;
+	rd_kafka_topic_partition_list_t *l;
+	rd_kafka_resp_err_t err;
+	int rc;
+
+	err =
+	    rd_kafka_metadata(s->rk, 1, NULL, &md, (int)s->o->conf.timeout_ms);
+	if (err) {
+		fx_warn(s->ctx, "cannot read topics: %s",
+		        rd_kafka_err2str(err));
+		return FX_EXIT_IO;
+	}
+	l = rd_kafka_topic_partition_list_new(64);
+	rc = topics_partitions(s, md, l, 1);
 	rd_kafka_metadata_destroy(md);
 	if (!rc) {
 		resolve_offsets(s, l);
@@ -1239,6 +1436,127 @@ static int assign_all(struct kafka_source *s)
 	}
 	rd_kafka_topic_partition_list_destroy(l);
 	return rc;
+}
+
+/*
+ * The end of every partition of the subscription, once: the offset -e in
+ * a group waits for the group to commit; -1 for an empty partition.
+ * Returns 0, or -1 to try again later.
+ */
+static int group_ends_init(struct kafka_source *s)
+{
+	int timeout = (int)s->o->conf.timeout_ms;
+	const struct rd_kafka_metadata *md;
+	rd_kafka_topic_partition_list_t *l;
+	int i, rc;
+
+	if (rd_kafka_metadata(s->rk, 1, NULL, &md, timeout))
+		return -1;
+	l = rd_kafka_topic_partition_list_new(64);
+	rc = topics_partitions(s, md, l, 0);
+	rd_kafka_metadata_destroy(md);
+	for (i = 0; !rc && i < l->cnt; i++) {
+		rd_kafka_topic_partition_t *e = &l->elems[i];
+		int64_t lo, hi;
+
+		if (rd_kafka_query_watermark_offsets(
+		        s->rk, e->topic, e->partition, &lo, &hi, timeout))
+			rc = -1;
+		else
+			e->offset = hi > lo ? hi : -1;
+	}
+	if (rc) {
+		rd_kafka_topic_partition_list_destroy(l);
+		return -1;
+	}
+	s->group_ends = l;
+	return 0;
+}
+
+/*
+ * -e in a group, this member's partitions done: finished when the group
+ * has committed every partition of the subscription to its end; fails
+ * (FX_EXIT_IO, naming what is unread) when the group made no progress for
+ * group_wait(): long enough for a dead member's session to expire and its
+ * partitions to be read by a survivor, this one included (it stays in the
+ * group and takes what the rebalance gives it).
+ */
+static void group_check(struct kafka_source *s)
+{
+	double now = fx_now();
+	rd_kafka_topic_partition_list_t *l;
+	int64_t progress = 0;
+	int i, unread = 0;
+
+	if (!s->own_done || now < s->group_next_check)
+		return;
+	s->group_next_check = now + 0.5;
+	if (!s->group_ends && group_ends_init(s))
+		goto deadline;
+	l = rd_kafka_topic_partition_list_copy(s->group_ends);
+	for (i = 0; i < l->cnt; i++)
+		l->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+	if (rd_kafka_committed(s->rk, l, 2000)) {
+		rd_kafka_topic_partition_list_destroy(l);
+		goto deadline;
+	}
+	for (i = 0; i < l->cnt; i++) {
+		int64_t end = s->group_ends->elems[i].offset;
+		int64_t at = l->elems[i].err ? -1 : l->elems[i].offset;
+
+		if (at > 0)
+			progress += at;
+		if (end >= 0 && at < end)
+			unread++;
+	}
+	if (!unread) {
+		s->finished = 1;
+	} else if (progress > s->group_progress) {
+		s->group_progress = progress;
+		s->group_deadline = now + group_wait(s);
+	} else if (now >= s->group_deadline) {
+		struct fx_buf b = {0};
+		char num[96];
+
+		for (i = 0; i < l->cnt; i++) {
+			int64_t end = s->group_ends->elems[i].offset;
+			int64_t at = l->elems[i].err ? -1 : l->elems[i].offset;
+
+			if (end < 0 || at >= end)
+				continue;
+			fx_buf_adds(&b, b.len ? ", " : "");
+			fx_buf_adds(&b, l->elems[i].topic);
+			if (at >= 0)
+				snprintf(num, sizeof(num),
+				         "/%" PRId32 " (at %" PRId64
+				         " of %" PRId64 ")",
+				         l->elems[i].partition, at, end);
+			else
+				snprintf(num, sizeof(num),
+				         "/%" PRId32 " (nothing of %" PRId64
+				         ")",
+				         l->elems[i].partition, end);
+			fx_buf_adds(&b, num);
+		}
+		fx_buf_addc(&b, 0);
+		fx_warn(
+		    s->ctx,
+		    "group '%s': -e: %d partition(s) not read to their end, no progress for %.0f s: %s",
+		    s->o->group, unread, group_wait(s), b.p);
+		fx_buf_free(&b);
+		s->status = FX_EXIT_IO;
+		s->finished = 1;
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	return;
+deadline:
+	if (now >= s->group_deadline) {
+		fx_warn(s->ctx,
+		        "group '%s': -e: cannot read the group's offsets: %s",
+		        s->o->group, health_reason(&s->health, "no answer"));
+		s->status = FX_EXIT_IO;
+		s->finished = 1;
+	}
 }
 
 static int subscribe(struct kafka_source *s)
@@ -1268,7 +1586,6 @@ static void watch_brokers(struct kafka_source *s)
 	if (!h->down_since ||
 	    fx_now() - h->down_since < (double)s->o->conf.timeout_ms / 1000)
 		return;
-	h->down_since = 0;
 	if (check_brokers(s->ctx, s->rk, h, 1000)) {
 		s->status = FX_EXIT_IO;
 		s->finished = 1;
@@ -1300,7 +1617,61 @@ static int source_open(struct kafka_source *s)
 		return FX_EXIT_USAGE;
 	}
 	rd_kafka_poll_set_consumer(s->rk);
+	s->commitq = rd_kafka_queue_new(s->rk);
 	return 0;
+}
+
+/*
+ * Leaves the group and closes, within final_wait(): a close that cannot
+ * finish (no broker, a group stuck in a rebalance) must not keep the
+ * program from exiting. Rebalance callbacks are served while it runs.
+ */
+static void source_close(struct kafka_source *s)
+{
+	/* at least a second to leave: the others then need not wait for
+	 * this member's session to expire */
+	double deadline = fx_now() + (final_wait(s) > 1 ? final_wait(s) : 1);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(s->rk);
+	rd_kafka_error_t *err = NULL;
+	int closed = 0;
+
+	if (!s->health.down_since)
+		err = rd_kafka_consumer_close_queue(s->rk, q);
+	if (!s->health.down_since && !err) {
+		while (!(closed = rd_kafka_consumer_closed(s->rk)) &&
+		       fx_now() < deadline && !s->health.down_since) {
+			/*
+			 * The event API: rd_kafka_queue_poll_callback()
+			 * asserts on a fetched message still queued.
+			 */
+			rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+
+			if (ev &&
+			    rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+				on_rebalance(
+				    s->rk, rd_kafka_event_error(ev),
+				    rd_kafka_event_topic_partition_list(ev),
+				    &s->health);
+			if (ev)
+				rd_kafka_event_destroy(ev);
+		}
+	}
+	if (err)
+		rd_kafka_error_destroy(err);
+	commit_serve(s, 0);
+	if (!closed && !err && !s->health.down_since) {
+		/*
+		 * A close still running: destroying the handle under it can
+		 * crash librdkafka (a SIGSEGV, once in the group fault test),
+		 * and waiting lasts as long as the group likes. The program
+		 * is about to exit: leave the handle to the exit.
+		 */
+		return;
+	}
+	rd_kafka_queue_destroy(q);
+	rd_kafka_queue_destroy(s->commitq);
+	rd_kafka_destroy_flags(
+	    s->rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 }
 
 int kafka_source_run(struct fx_ctx *ctx, const struct kafka_source_opts *o,
@@ -1331,14 +1702,17 @@ int kafka_source_run(struct fx_ctx *ctx, const struct kafka_source_opts *o,
 			s.finished = 1;
 		else
 			source_commit_due(&s);
+		group_check(&s);
 		watch_brokers(&s);
 	}
 	if (!rc)
 		rc = s.status;
+	s.exit_deadline = fx_now() + final_wait(&s);
 	if (source_flush(&s) == 0)
 		source_commit_final(&s);
-	rd_kafka_consumer_close(s.rk);
-	rd_kafka_destroy(s.rk);
+	source_close(&s);
+	if (s.group_ends)
+		rd_kafka_topic_partition_list_destroy(s.group_ends);
 	for (i = 0; i < s.nparts; i++)
 		free(s.parts[i].topic);
 	free(s.parts);
@@ -1384,7 +1758,25 @@ struct kafka_sink {
 
 	uint64_t sent, delivered, failed;
 	char first_error[512];
+	double last_poll;
 };
+
+/*
+ * Every broker has been away for --timeout (librdkafka's ALL_BROKERS_DOWN
+ * and no answer since): what is queued will not be delivered in time, and
+ * waiting for each record's own timeout would hold the program longer.
+ */
+static int sink_brokers_gone(struct kafka_sink *ks)
+{
+	double since = ks->health.down_since;
+
+	if (!since || fx_now() - since < (double)ks->o->conf.timeout_ms / 1000)
+		return 0;
+	if (!ks->first_error[0])
+		snprintf(ks->first_error, sizeof(ks->first_error),
+		         "no broker for --timeout");
+	return 1;
+}
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
                         void *opaque)
@@ -1394,6 +1786,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
 	(void)rk;
 	if (!m->err) {
 		ks->delivered++;
+		ks->health.down_since = 0; /* a broker answers again */
 		lineage_count(rd_kafka_topic_opaque(m->rkt), 1);
 		return;
 	}
@@ -1762,8 +2155,13 @@ static int produce(struct kafka_sink *ks, rd_kafka_topic_t *rkt, int32_t part,
 		return FX_EXIT_IO;
 	}
 	ks->sent++;
-	if ((ks->sent & 1023) == 0)
+	/* delivery reports and errors at least every 100 ms */
+	if ((ks->sent & 1023) == 0 || fx_now() - ks->last_poll >= 0.1) {
+		ks->last_poll = fx_now();
 		rd_kafka_poll(ks->rk, 0);
+		if (sink_brokers_gone(ks))
+			return FX_EXIT_IO;
+	}
 	return ks->failed ? FX_EXIT_IO : 0;
 }
 
@@ -1820,8 +2218,10 @@ int kafka_sink_flush(struct kafka_sink *ks)
 {
 	/* every message has its own timeout (--timeout): this ends */
 	while (rd_kafka_outq_len(ks->rk) > 0 &&
-	       ks->delivered + ks->failed < ks->sent)
+	       ks->delivered + ks->failed < ks->sent && !sink_brokers_gone(ks))
 		rd_kafka_poll(ks->rk, 100);
+	if (sink_brokers_gone(ks))
+		return -1;
 	rd_kafka_poll(ks->rk, 0);
 	return ks->failed ? -1 : 0;
 }
@@ -1832,7 +2232,8 @@ int kafka_sink_close(struct kafka_sink *ks, int status)
 	    fx_now() + 2.0 * (double)ks->o->conf.timeout_ms / 1000;
 	size_t i;
 
-	while (ks->delivered + ks->failed < ks->sent && fx_now() < deadline)
+	while (ks->delivered + ks->failed < ks->sent && fx_now() < deadline &&
+	       !sink_brokers_gone(ks))
 		rd_kafka_poll(ks->rk, 100);
 	if (ks->delivered + ks->failed < ks->sent) {
 		/* never report as delivered what was not */

@@ -93,6 +93,21 @@ struct rd_kafka_conf_s;
 void kafka_conf_apply(const struct fx_ctx *ctx, struct rd_kafka_conf_s *c,
                       const struct kafka_conf *kc, const char *const *defaults);
 
+/*
+ * For a client built with kafka_conf_apply() (fx-join's kafka: dimension):
+ * librdkafka's log lines go through fx's message shape, warnings and
+ * errors only ("fx-join: librdkafka: FAC: ..."), and connection errors,
+ * which it would print raw, are kept for kafka_conf_last_error(). Sets
+ * the configuration's opaque. One such client per process.
+ */
+void kafka_conf_messages(const struct fx_ctx *ctx, struct rd_kafka_conf_s *c);
+
+/*
+ * The last broker error that client saw, as "broker 'HOST:PORT':
+ * connection refused", or NULL. Serve its callbacks first (a poll).
+ */
+const char *kafka_conf_last_error(void);
+
 /* ---------------------------------------------------------------------
  * Source: records from Kafka topics to a record writer.
  */
@@ -136,8 +151,9 @@ struct kafka_source_opts {
 	    FX_OPT_MULTI(                                                             \
 	        'o', "offset", &(so)->offsets, "OFFSET",                              \
 	        "beginning|end|stored|N|-N|s@MS|e@MS (default beginning)"),           \
-	    FX_OPT_FLAG('e', "exit-at-end", &(so)->exit_at_end,                       \
-	                "exit when every assigned partition reached its end"),        \
+	    FX_OPT_FLAG(                                                              \
+	        'e', "exit-at-end", &(so)->exit_at_end,                               \
+	        "exit at the end of every partition (-g: the group's)"),              \
 	    FX_OPT_INT('c', "count", &(so)->count, "N",                               \
 	               "exit after N records"),                                       \
 	    FX_OPT_FLAG(                                                              \
@@ -153,7 +169,12 @@ struct kafka_source_opts {
  * error, writing one record per message to out. With a group, the offset
  * of a record is committed only after it was written and flushed
  * (at-least-once); a partition with no committed offset starts where -o
- * says (default: the beginning). Flushes out (does not close it). Returns
+ * says (default: the beginning). Commits are asynchronous; ending (the
+ * last commit and leaving the group) takes at most min(--timeout, 5 s)
+ * and a second. With -e in a group, the run ends when the group has
+ * committed every partition of the subscription to its end, or fails
+ * (FX_EXIT_IO) after session.timeout.ms + --timeout without progress.
+ * Flushes out (does not close it). Returns
  * an exit status: 0, FX_EXIT_DATA (a bad record under --on-error fail),
  * FX_EXIT_USAGE (bad configuration) or FX_EXIT_IO (broker, write error).
  */

@@ -140,8 +140,9 @@ static int on_record(struct router *r, const struct record *rec,
 		table_dir(r->t, &r->tv, &r->dest);
 		route = TABLE_STATIC;
 	} else if ((route = table_topic(r->t, &r->tv, &r->dest, &why)) < 0) {
-		return fx_bad_record(r->ctx, w, table_part(r->t, 0)->field,
-		                     rec->p, rec->len, "%s", why);
+		/* the topic is at fault, not a field: why names it */
+		return fx_bad_record(r->ctx, w, NULL, rec->p, rec->len, "%s",
+		                     why);
 	}
 	if (r->o->explain) {
 		explain_count(r, route);

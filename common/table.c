@@ -1156,8 +1156,11 @@ int table_topic(struct table *t, const struct table_values *tv,
 	}
 	if (t->dynamic) {
 		render(&t->topic, tv, 0, out);
-		if (topic_name_check(out->p, out->len, why))
+		if (topic_name_check(out->p, out->len, why)) {
+			*why = whyf(t, "topic \"%.*s\": %s", (int)out->len,
+			            out->p, *why);
 			return -1;
+		}
 		if (check_seen(t, tv, out, why))
 			return -1;
 		return TABLE_DYNAMIC;

@@ -160,7 +160,7 @@ broken() {
 	long=$(printf 'a%.0s' $(seq 248))
 	run --separate-stderr fx-partition --table t.json <<<"{\"v\":\"$long\"}"
 	assert_failure 1
-	assert_equal "$stderr" 'fx-partition: stdin:1: field "v": longer than 249 characters'
+	assert_equal "$stderr" "fx-partition: stdin:1: topic \"x_$long\": longer than 249 characters"
 }
 
 @test "a collision: two value tuples that would share a topic" {
@@ -171,7 +171,7 @@ broken() {
 	EOF
 	assert_failure 1
 	assert_output '{"a":"a_","b":"10","_fx_dest":"p_a_5f_10"}'
-	assert_equal "$stderr" 'fx-partition: stdin:2: field "a": topic "p_a_5f_10" was already the topic of other values: two partitions cannot share a topic'
+	assert_equal "$stderr" 'fx-partition: stdin:2: topic "p_a_5f_10" was already the topic of other values: two partitions cannot share a topic'
 }
 
 @test "a value the table rejects is a bad record: fail, skip, dlq" {

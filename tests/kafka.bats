@@ -34,7 +34,7 @@ records() {
 @test "fx-devbroker prints its loopback address first and to --bootstrap-file" {
 	run head -n 1 devbroker.out
 	assert_output "$B"
-	[[ $B =~ ^127\.0\.0\.1:[0-9]+$ ]]
+	[[ $B =~ ^127\.0\.0\.1:[0-9]+$ ]] || fail "not a loopback address: '$B'"
 	grep -q 'not for production' devbroker.err
 	grep -q 'CreateTopics' devbroker.err
 	# listening on loopback only
@@ -199,6 +199,45 @@ records() {
 	[ "$SECONDS" -le 6 ]
 }
 
+@test "a refused connection is reported at once, not after --timeout: fx-consume, -g, fx-sink" {
+	# nothing listens on port 9: every broker refused, which librdkafka
+	# knows at once (ALL_BROKERS_DOWN); --timeout is for silent brokers
+	SECONDS=0
+	run --separate-stderr timeout 15 fx-consume -b 127.0.0.1:9 -t x --timeout 12s
+	assert_failure 3
+	assert_equal "$stderr" "fx-consume: broker '127.0.0.1:9': connection refused"
+	run --separate-stderr timeout 15 fx-consume -b 127.0.0.1:9 -t x -g g --timeout 12s
+	assert_failure 3
+	assert_equal "$stderr" "fx-consume: broker '127.0.0.1:9': connection refused"
+	run --separate-stderr timeout 15 bash -c 'echo "{}" | fx-sink -b 127.0.0.1:9 -t x --timeout 12s'
+	assert_failure 3
+	assert_equal "$stderr" "fx-sink: broker '127.0.0.1:9': connection refused"
+	[ "$SECONDS" -le 6 ] || fail "three refused connections took ${SECONDS}s"
+}
+
+@test "fx-devbroker killed under fx-consume -g: exit 3 within --timeout and a few seconds, naming the broker" {
+	records 2000 | fx-sink -t p4 --key k
+	fx-consume -t p4 -g gdead $GROUP_X --timeout 3s >out.ndjson 2>err &
+	c=$!
+	for _ in $(seq 200); do [ "$(wc -l <out.ndjson)" -ge 2000 ] && break; sleep 0.1; done
+	[ "$(wc -l <out.ndjson)" -eq 2000 ] || fail "read $(wc -l <out.ndjson) of 2000"
+	kill "$DEVBROKER"
+	wait "$DEVBROKER" || true
+	DEVBROKER=
+	SECONDS=0
+	for _ in $(seq 300); do kill -0 $c 2>/dev/null || break; sleep 0.1; done
+	if kill -0 $c 2>/dev/null; then
+		kill -9 $c
+		fail "still running ${SECONDS}s after the broker died"
+	fi
+	rc=0
+	wait $c || rc=$?
+	[ "$rc" -eq 3 ] || fail "exit $rc: $(cat err)"
+	[ "$SECONDS" -le 12 ] || fail "took ${SECONDS}s to notice the dead broker: $(cat err)"
+	run cat err
+	assert_output --partial "fx-consume: broker '$B': "
+}
+
 @test "fx-devbroker killed while fx-sink produces: exit 3, delivered + failed = read" {
 	gen 20000 >plays.ndjson
 	# a slow reader, so that the broker dies mid-stream
@@ -213,13 +252,14 @@ records() {
 	rc=0
 	wait $sink || rc=$?
 	[ "$rc" -eq 3 ]
-	[ "$SECONDS" -le 8 ]
+	[ "$SECONDS" -le 8 ] || fail "fx-sink took ${SECONDS}s after the broker died: $(cat sink.err)"
 	cat sink.err
 	failed=$(sed -n 's/.*: \([0-9]*\) of \([0-9]*\) records failed.*/\1/p' sink.err)
 	sent=$(sed -n 's/.*: \([0-9]*\) of \([0-9]*\) records failed.*/\2/p' sink.err)
 	in=$(sed -n 's/.*: \([0-9]*\) records in.*/\1/p' sink.err)
 	out=$(sed -n 's/.* \([0-9]*\) records out.*/\1/p' sink.err)
-	[ -n "$failed" ] && [ -n "$out" ] && [ "$failed" -gt 0 ]
+	[ -n "$failed" ] && [ -n "$out" ] && [ "$failed" -gt 0 ] ||
+		fail "no failure count in: $(cat sink.err)"
 	[ $((out + failed)) -eq "$sent" ]
 	[ "$in" -eq "$sent" ]
 }
@@ -228,11 +268,11 @@ records() {
 	run --separate-stderr fx-consume -t p1 -X no.such.thing=1
 	assert_failure 2
 	assert_output ''
-	[[ $stderr == *'no.such.thing'* ]]
+	[[ $stderr == *'no.such.thing'* ]] || fail "not named: $stderr"
 	printf '# comment\n\nlinger.mss = 5\n' >k.properties
 	run --separate-stderr fx-sink -t p1 -F k.properties </dev/null
 	assert_failure 2
-	[[ $stderr == *'k.properties:3'*'linger.mss'* ]]
+	[[ $stderr == *'k.properties:3'*'linger.mss'* ]] || fail "not named: $stderr"
 }
 
 @test "--meta control records: the assignment, sorted, then one eof per partition; counts unaffected" {
@@ -269,7 +309,8 @@ p4/3'
 	fx-sink -t copy4 <g.ndjson
 	fx-sink --keep-meta <g.ndjson >kept.ndjson
 	[ "$(kcat -b "$B" -C -t copy4 -e -q | wc -l)" -eq 1000 ]
-	! grep -q '"_fx":' kept.ndjson
+	run grep -c '"_fx":' kept.ndjson
+	assert_output 0
 	[ "$(wc -l <kept.ndjson)" -eq 1000 ]
 }
 
@@ -333,7 +374,7 @@ p4/3'
 	run --separate-stderr fx-consume -t p4 -e -o "e@$ms"
 	assert_success
 	[ "${#lines[@]}" -eq 50 ]
-	! grep -q late <<<"$output"
+	refute_output --partial late
 	# start and end together: only the late ones
 	run --separate-stderr fx-consume -t p4 -e -o "s@$ms" -o "e@$(($(date +%s%3N) + 60000))"
 	assert_success
@@ -347,12 +388,12 @@ p4/3'
 	run --separate-stderr fx-sink -b "$B" --create-topics --partitions 3 <in.ndjson
 	assert_success
 	[ "$(grep -c 'CreateTopics' <<<"$stderr")" -eq 1 ]
-	[[ $stderr == *'relying on auto-creation'* ]]
+	[[ $stderr == *'relying on auto-creation'* ]] || fail "$stderr"
 	[ "$(kcat -b "$B" -C -t auto0 -e -q | wc -l)" -eq 5 ]
 	[ "$(kcat -b "$B" -C -t auto1 -e -q | wc -l)" -eq 5 ]
 	# the records, without their routing field
 	run kcat -b "$B" -C -t auto1 -e -q -c 1
-	[[ $output != *_fx_dest* ]]
+	refute_output --partial _fx_dest
 }
 
 @test "fx-sink: Kafka options do not mix with file options" {
@@ -361,4 +402,21 @@ p4/3'
 	[ ! -e x.ndjson ]
 	run --separate-stderr fx-consume -t p1 some.ndjson
 	assert_failure 2
+}
+
+@test "fx-join --dim kafka: speaks in fx's message shape, not librdkafka's raw log lines" {
+	run --separate-stderr bash -c 'echo "{\"id\":1}" | fx-join -b 127.0.0.1:9 --dim kafka:songs --on id --timeout 2s'
+	assert_failure 3
+	# every line is fx-join's, and the first names the broker
+	run grep -vc '^fx-join: ' <<<"$stderr"
+	assert_output 0
+	assert_equal "$(head -n 1 <<<"$stderr")" "fx-join: kafka:songs: broker '127.0.0.1:9': connection refused"
+}
+
+@test "a dynamic topic name too long is reported against the topic, not a partition field" {
+	long=$(printf 'y%.0s' $(seq 260))
+	printf '{"os":"%s","event_time":"2026-11-23T10:00:00Z"}\n' "$long" >in.ndjson
+	run --separate-stderr fx-partition --table "$FX_ROOT/share/examples/ods_play.table.json" <in.ndjson
+	assert_failure 1
+	assert_equal "$stderr" "fx-partition: stdin:1: topic \"ods_play_$long\": longer than 249 characters"
 }
