@@ -23,7 +23,9 @@ setup() {
 	fx-devbroker $(for i in $(seq $REPS); do echo --topic t$i:8 --topic t$i-e:8; done) \
 		--bootstrap-file bs >devbroker.out 2>devbroker.err &
 	DEVBROKER=$!
-	for _ in $(seq 100); do [ -s bs ] && break; sleep 0.05; done
+	# 160 topics on a loaded machine can take seconds to create
+	for _ in $(seq 1200); do [ -s bs ] && break; sleep 0.05; done
+	[ -s bs ] || fail "fx-devbroker did not start in 60 s: $(cat devbroker.err)"
 	B=$(cat bs)
 	export FX_BROKERS=$B
 	PIDS=()
