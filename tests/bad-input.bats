@@ -209,6 +209,7 @@ progress_counts() {
 }
 
 @test "--stats on a terminal, or --progress, prints progress every few seconds; elsewhere nothing" {
+	fx_need_pty
 	# under a pseudo-terminal (script(1)): stderr is the terminal
 	feed in.fifo
 	run script -qec "fx-consume --stats in.fifo >out" /dev/null

@@ -40,6 +40,7 @@ shell_complete() {
 }
 
 @test "bash completion offers exactly the options of --help" {
+	fx_need_pty
 	lines=()
 	for p in "$FX_ROOT"/bin/fx-*; do lines+=("$(basename "$p") --"); done
 	run --separate-stderr shell_complete bash "$FX_ROOT" "${lines[@]}"
@@ -58,6 +59,7 @@ shell_complete() {
 }
 
 @test "zsh completion offers exactly the options of --help" {
+	fx_need_pty
 	command -v zsh >/dev/null || skip "zsh is not installed"
 	lines=()
 	for p in "$FX_ROOT"/bin/fx-*; do lines+=("$(basename "$p") -"); done
@@ -83,6 +85,7 @@ make_decoys() {
 }
 
 @test "bash completion completes values, after --opt VALUE and --opt=VALUE" {
+	fx_need_pty
 	make_decoys
 	run --separate-stderr shell_complete bash "$FX_ROOT" \
 		'fx-agg --window=' 'fx-agg --window=h' 'fx-agg --window s' \
@@ -99,6 +102,7 @@ make_decoys() {
 }
 
 @test "zsh completion completes values under a real zsh (compinit, TAB on a pseudo-terminal)" {
+	fx_need_pty
 	command -v zsh >/dev/null || skip "zsh is not installed"
 	make_decoys
 	run --separate-stderr shell_complete zsh "$FX_ROOT" \

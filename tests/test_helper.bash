@@ -24,3 +24,11 @@ gen() {
 	shift 2 2>/dev/null || shift $#
 	gen-plays -n "$n" -s "$seed" "$@"
 }
+
+# fx_need_pty: tests that type into a pseudo-terminal need one. A real machine
+# always has /dev/pts; a bare chroot (a debootstrap root with /dev bound but no
+# devpts) has none, and only then is the test skipped, saying why.
+fx_need_pty() {
+	python3 -c 'import os; os.close(os.openpty()[0])' 2>/dev/null ||
+		skip "no pseudo-terminal can be opened here (is devpts mounted on /dev/pts?)"
+}
