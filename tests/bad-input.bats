@@ -4,8 +4,21 @@
 
 load test_helper
 
-setup() { fx_setup_tmp; }
-teardown() { chmod -R u+rwx "$T" 2>/dev/null; fx_teardown_tmp; }
+setup() {
+	fx_setup_tmp
+	FEEDERS=()
+}
+teardown() {
+	# a feeder left blocked on its FIFO (its reader failed) would hold bats's
+	# output open for ever
+	local p
+	for p in "${FEEDERS[@]}"; do
+		pkill -P "$p" 2>/dev/null
+		kill "$p" 2>/dev/null
+	done
+	chmod -R u+rwx "$T" 2>/dev/null
+	fx_teardown_tmp
+}
 
 @test "bad-input battery: every case gives its message and exit status" {
 	local name cmd expect want_status want_err bad=0 n=0
@@ -201,6 +214,7 @@ feed() {
 			[ "$step" = 3 ] || sleep 2.5
 		done >"$1"
 	) &
+	FEEDERS+=($!)
 }
 
 # progress lines in FILE (a terminal's output: \r\n line ends), as counts
