@@ -36,25 +36,16 @@ static int child_status(pid_t pid)
 	return FX_EXIT_IO;
 }
 
-/* Writes "PID\n" to path through a temporary file and rename(2). */
-static int write_pid_file(const struct fx_ctx *ctx, const char *path, pid_t pid)
+static int write_pid_line(const struct fx_ctx *ctx, const char *path, pid_t pid)
 {
-	size_t n = strlen(path) + 32;
-	char *tmp = fx_malloc(n);
-	FILE *f;
-	int rc = 0;
+	char line[32];
 
-	snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-	f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%ld\n", (long)pid) < 0 || fclose(f) != 0 ||
-	    rename(tmp, path) != 0) {
-		fx_warn(ctx, "%s: cannot write the pid file: %s", path,
-		        strerror(errno));
-		unlink(tmp);
-		rc = -1;
-	}
-	free(tmp);
-	return rc;
+	snprintf(line, sizeof(line), "%ld", (long)pid);
+	if (fx_write_line_atomic(path, line) == 0)
+		return 0;
+	fx_warn(ctx, "%s: cannot write the pid file: %s", path,
+	        strerror(errno));
+	return -1;
 }
 
 /* Whether the file at path holds exactly the len bytes at want. */
@@ -106,7 +97,7 @@ static void wait_ready(const struct fx_ctx *ctx, pid_t pid, int out, int err,
 		if (n > 0)
 			len += (size_t)n;
 	}
-	if (pid_file && write_pid_file(ctx, pid_file, pid) != 0) {
+	if (pid_file && write_pid_line(ctx, pid_file, pid) != 0) {
 		kill(pid, SIGTERM);
 		_exit(FX_EXIT_IO);
 	}

@@ -4,6 +4,7 @@
 #include "lineage.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <string.h>
@@ -156,4 +157,24 @@ int fx_finish(struct fx_ctx *ctx, int status)
 		print_stats(ctx, "stats");
 	lineage_finish(ctx, status);
 	return status;
+}
+
+int fx_write_line_atomic(const char *path, const char *line)
+{
+	size_t n = strlen(path) + 32;
+	char *tmp = fx_malloc(n);
+	FILE *f;
+	int rc = 0, err;
+
+	snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+	f = fopen(tmp, "w");
+	if (!f || fprintf(f, "%s\n", line) < 0 || fclose(f) != 0 ||
+	    rename(tmp, path) != 0) {
+		err = errno;
+		unlink(tmp);
+		errno = err;
+		rc = -1;
+	}
+	free(tmp);
+	return rc;
 }

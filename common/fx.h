@@ -122,6 +122,13 @@ int fx_stdout_flush(const struct fx_ctx *ctx);
 int fx_stdout_closed(void);
 
 /*
+ * Writes "line\n" to path whole or not at all: a temporary file beside it,
+ * then rename(2), so a reader polling for path never sees it half written.
+ * 0, or -1 with errno set (the temporary file is removed).
+ */
+int fx_write_line_atomic(const char *path, const char *line);
+
+/*
  * Progress: on when --progress is given, or --stats with stderr a terminal.
  * Then at most every FX_PROGRESS_SECONDS, a line to stderr:
  *   fx-agg: progress: 120000 records in, 4 records out, 0 bad, 6.0 s,

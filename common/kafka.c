@@ -2273,28 +2273,6 @@ int kafka_sink_close(struct kafka_sink *ks, int status)
  * fx-devbroker
  */
 
-/* Writes the address to path through a temporary file and rename(2). */
-static int write_bootstrap_file(const struct fx_ctx *ctx, const char *path,
-                                const char *addr)
-{
-	size_t n = strlen(path) + 32;
-	char *tmp = fx_malloc(n);
-	FILE *f;
-	int rc = 0;
-
-	snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-	f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%s\n", addr) < 0 || fclose(f) != 0 ||
-	    rename(tmp, path) != 0) {
-		fx_warn(ctx, "%s: cannot write bootstrap file: %s", path,
-		        strerror(errno));
-		unlink(tmp);
-		rc = FX_EXIT_IO;
-	}
-	free(tmp);
-	return rc;
-}
-
 int kafka_devbroker_run(struct fx_ctx *ctx,
                         const struct kafka_devbroker_opts *o)
 {
@@ -2344,8 +2322,12 @@ int kafka_devbroker_run(struct fx_ctx *ctx,
 		fx_warn(ctx, "stdout: write error: %s", strerror(errno));
 		rc = FX_EXIT_IO;
 	}
-	if (!rc && o->bootstrap_file)
-		rc = write_bootstrap_file(ctx, o->bootstrap_file, addr);
+	if (!rc && o->bootstrap_file &&
+	    fx_write_line_atomic(o->bootstrap_file, addr) != 0) {
+		fx_warn(ctx, "%s: cannot write bootstrap file: %s",
+		        o->bootstrap_file, strerror(errno));
+		rc = FX_EXIT_IO;
+	}
 	while (!rc && !fx_stop)
 		sigsuspend(&old);
 	rd_kafka_mock_cluster_destroy(mc);
