@@ -293,7 +293,9 @@ static int emit(struct ijoin *j, const char *lp, size_t ln, const char *m,
                 size_t mlen)
 {
 	j->ctx->st.records_out++;
-	return join_put(&j->out, lp, ln, m, mlen) ? FX_EXIT_IO : 0;
+	return join_put(&j->out, lp, ln, m, mlen)
+	           ? record_writer_status(&j->out)
+	           : 0;
 }
 
 /* Writes a complete left record with its partners, in their order. */
@@ -662,9 +664,8 @@ int ijoin_run(struct fx_ctx *ctx, const struct join_opts *o, char **inputs,
 	while (!rc && !fx_stop && !(j.l.eof && j.r.eof)) {
 		rc = step(&j);
 		if (!rc && record_writer_failed(&j.out))
-			rc = FX_EXIT_IO;
+			rc = record_writer_status(&j.out);
 	}
-	rc = join_end_status(&j.out, rc);
 	ctx->st.bytes_out = j.out.bytes + j.out.len;
 	wrc = record_writer_close(&j.out);
 	side_free(&j.l);

@@ -256,11 +256,6 @@ static int lookup_check(struct lookup *lk)
 	return 0;
 }
 
-int join_end_status(const struct record_writer *out, int rc)
-{
-	return rc == FX_EXIT_IO && record_writer_closed_pipe(out) ? 0 : rc;
-}
-
 int join_forward_control(struct record_writer *out, const struct record *rec)
 {
 	return join_forward_control_bytes(out, rec->p, rec->len);
@@ -275,12 +270,9 @@ int join_forward_control_bytes(struct record_writer *out, const char *p,
 
 	cp = json_object_next(p, n, &pos, &m) &&
 	     json_string_equals(&m.val, "checkpoint", 10);
-	if (cp && record_writer_flush(out))
-		return FX_EXIT_IO;
-	if (record_writer_put(out, p, n))
-		return FX_EXIT_IO;
-	if (cp && record_writer_flush(out))
-		return FX_EXIT_IO;
+	if ((cp && record_writer_flush(out)) || record_writer_put(out, p, n) ||
+	    (cp && record_writer_flush(out)))
+		return record_writer_status(out);
 	return 0;
 }
 
@@ -345,7 +337,7 @@ static int pend_out(struct lookup *lk)
 	else
 		return 0;
 	lk->ctx->st.records_out++;
-	return r ? FX_EXIT_IO : 0;
+	return r ? record_writer_status(&lk->out) : 0;
 }
 
 static int pend_drain(struct lookup *lk)
@@ -424,12 +416,12 @@ static int lookup_input(struct lookup *lk, const char *name)
 		else
 			rc = on_record(lk, &rec, &w, vals);
 		if (!rc && record_writer_failed(&lk->out))
-			rc = FX_EXIT_IO;
+			rc = record_writer_status(&lk->out);
 	}
 	if (!rc && r < 0)
 		rc = -r;
 	/* what was read before a bad record still goes out */
-	if (rc != FX_EXIT_IO) {
+	if (!record_writer_failed(&lk->out)) {
 		int drc = pend_drain(lk);
 
 		rc = rc ? rc : drc;
@@ -490,7 +482,6 @@ static int lookup_run(struct fx_ctx *ctx, const struct join_opts *o,
 	}
 	for (i = 0; i < n && !rc && !fx_stop; i++)
 		rc = lookup_input(&lk, inputs[i]);
-	rc = join_end_status(&lk.out, rc);
 	ctx->st.bytes_out = lk.out.bytes + lk.out.len;
 	wrc = record_writer_close(&lk.out);
 	for (i = 0; i < JOIN_RING; i++) {

@@ -76,7 +76,7 @@ int join_put(struct record_writer *out, const char *p, size_t n, const char *m,
 
 /*
  * Writes a control record (valid, first key "_fx"); a checkpoint flushes
- * the output before and after it. Returns 0 or FX_EXIT_IO.
+ * the output before and after it. Returns 0 or record_writer_status(out).
  */
 struct record;
 int join_forward_control(struct record_writer *out, const struct record *rec);
@@ -90,14 +90,6 @@ int join_forward_control_bytes(struct record_writer *out, const char *p,
  */
 struct record_stream;
 void join_flush_if_idle(struct record_stream *rs, struct record_writer *out);
-
-/*
- * The status of a run that stopped with rc: FX_EXIT_IO because the reader
- * of out went away (EPIPE, `| head`) is the quiet end of a filter, 0; any
- * other rc, including a write error such as a full disk, stands (the
- * writer reports it at close).
- */
-int join_end_status(const struct record_writer *out, int rc);
 
 /* True if the next read of rs may block (what join_flush_if_idle tests). */
 int join_input_idle(struct record_stream *rs);
