@@ -904,10 +904,8 @@ int file_sink_write(struct file_sink *fs, const struct record *rec,
 	} else {
 		record_writer_put(&f->w, rec->p, rec->len);
 	}
-	if (record_writer_failed(&f->w)) {
-		/* reported once, at close */
-		return record_writer_closed_pipe(&f->w) ? 0 : FX_EXIT_IO;
-	}
+	if (record_writer_failed(&f->w)) /* reported once, at close */
+		return record_writer_status(&f->w);
 	fs->ctx->st.records_out++;
 	return 0;
 }
