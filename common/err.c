@@ -63,6 +63,20 @@ void *fx_malloc(size_t n)
 	return p;
 }
 
+size_t fx_grow_size(size_t cap, size_t need, size_t first, size_t elem)
+{
+	size_t c = cap ? cap : (first ? first : 1);
+
+	while (c < need) {
+		if (c > SIZE_MAX / 2)
+			fx_oom();
+		c *= 2;
+	}
+	if (elem && c > SIZE_MAX / elem)
+		fx_oom();
+	return c;
+}
+
 void *fx_realloc(void *p, size_t n)
 {
 	p = realloc(p, n ? n : 1);

@@ -38,6 +38,24 @@ char *fx_strdup(const char *s);
 char *fx_strndup(const char *s, size_t n);
 
 /*
+ * The one grow-by-doubling rule (git's ALLOC_GROW): makes array p, of cap
+ * elements, hold at least need elements, doubling from first. cap is an
+ * lvalue of any unsigned type; p may move. Exits (fx_oom) on overflow.
+ */
+#define FX_GROW(p, need, cap, first)                                         \
+	do {                                                                   \
+		if ((size_t)(need) > (size_t)(cap)) {                          \
+			size_t fx_grow_cap_ = fx_grow_size(                    \
+			    (cap), (need), (first), sizeof(*(p)));             \
+			(p) = fx_realloc((p), fx_grow_cap_ * sizeof(*(p)));    \
+			(cap) = fx_grow_cap_;                                  \
+		}                                                              \
+	} while (0)
+
+/* The new capacity for FX_GROW: cap (or first) doubled until it holds need. */
+size_t fx_grow_size(size_t cap, size_t need, size_t first, size_t elem);
+
+/*
  * Where a bad record was found: "stdin:12", "plays.csv:3",
  * "ods_play/2@1234" (topic/partition@offset).
  */

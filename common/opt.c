@@ -69,10 +69,7 @@ const struct fx_option fx_common_options[] = {
 
 void fx_strlist_push(struct fx_strlist *l, const char *s)
 {
-	if (l->n + 1 >= l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 8;
-		l->v = fx_realloc(l->v, l->cap * sizeof(*l->v));
-	}
+	FX_GROW(l->v, l->n + 2, l->cap, 8); /* + the NULL that ends it */
 	l->v[l->n++] = fx_strdup(s);
 	l->v[l->n] = NULL;
 }
