@@ -1,0 +1,299 @@
+#include "snapshot.h"
+#include "err.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define SNAP_PREFIX "snap-"
+#define SNAP_TMP    ".snap-"
+
+static int mkdir_parents(char *path)
+{
+	char *p;
+
+	for (p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+			*p = '/';
+			return -1;
+		}
+		*p = '/';
+	}
+	if (mkdir(path, 0777) != 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+int snapshot_dir_open(struct snapshot_dir *d, const char *path)
+{
+	struct stat st;
+
+	d->path = fx_strdup(path);
+	if (mkdir_parents(d->path) != 0 || stat(d->path, &st) != 0)
+		goto fail;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		goto fail;
+	}
+	return 0;
+fail:
+	free(d->path);
+	d->path = NULL;
+	return -1;
+}
+
+void snapshot_dir_close(struct snapshot_dir *d)
+{
+	free(d->path);
+	d->path = NULL;
+}
+
+const char *snapshot_path(const struct snapshot_dir *d, uint64_t id, char *buf,
+                          size_t n)
+{
+	snprintf(buf, n, "%s/" SNAP_PREFIX "%020" PRIu64, d->path, id);
+	return buf;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n) {
+		ssize_t w = write(fd, c, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return -1;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* The rename is durable only once the directory entry is. */
+static int fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+int snapshot_write(const struct snapshot_dir *d, uint64_t id, const void *data,
+                   size_t len)
+{
+	size_t n = strlen(d->path) + 64;
+	char *tmp = fx_malloc(n), *dst = fx_malloc(n), head[96];
+	uLong crc = crc32(0L, Z_NULL, 0);
+	const unsigned char *p = data;
+	size_t left = len;
+	int fd, hl, err;
+
+	/* crc32() takes a uInt length: feed it in pieces */
+	while (left) {
+		uInt piece = left > 1u << 30 ? 1u << 30 : (uInt)left;
+
+		crc = crc32(crc, p, piece);
+		p += piece;
+		left -= piece;
+	}
+	hl = snprintf(head, sizeof(head), "fxsnap 1 %" PRIu64 " %zu %08lx\n",
+	              id, len, (unsigned long)crc);
+	snprintf(tmp, n, "%s/" SNAP_TMP "%020" PRIu64 ".tmp.%ld", d->path, id,
+	         (long)getpid());
+	snapshot_path(d, id, dst, n);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (fd < 0)
+		goto fail;
+	if (write_all(fd, head, (size_t)hl) != 0 ||
+	    write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+		err = errno;
+		close(fd);
+		errno = err;
+		goto fail_unlink;
+	}
+	if (close(fd) != 0 || rename(tmp, dst) != 0)
+		goto fail_unlink;
+	if (fsync_dir(d->path) != 0)
+		goto fail;
+	free(tmp);
+	free(dst);
+	return 0;
+fail_unlink:
+	err = errno;
+	unlink(tmp);
+	errno = err;
+fail:
+	err = errno;
+	free(tmp);
+	free(dst);
+	errno = err;
+	return -1;
+}
+
+static int read_file(const char *path, struct fx_buf *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+	ssize_t r;
+
+	if (fd < 0)
+		return -1;
+	fx_buf_reset(out);
+	for (;;) {
+		fx_buf_grow(out, 65536);
+		r = read(fd, out->p + out->len, out->cap - out->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err = errno;
+			close(fd);
+			errno = err;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		out->len += (size_t)r;
+	}
+	close(fd);
+	return 0;
+}
+
+int snapshot_read(const struct snapshot_dir *d, uint64_t id, struct fx_buf *out)
+{
+	size_t n = strlen(d->path) + 64;
+	char *path = fx_malloc(n), *nl;
+	uint64_t hid;
+	size_t hlen, off;
+	unsigned long hcrc;
+	uLong crc;
+	const unsigned char *p;
+	size_t left;
+	int used = 0;
+
+	snapshot_path(d, id, path, n);
+	used = read_file(path, out);
+	free(path);
+	if (used != 0)
+		return -1;
+	nl = out->len ? memchr(out->p, '\n', out->len < 96 ? out->len : 96)
+	              : NULL;
+	if (!nl)
+		goto bad;
+	*nl = '\0';
+	if (sscanf(out->p, "fxsnap 1 %" SCNu64 " %zu %8lx%n", &hid, &hlen,
+	           &hcrc, &used) != 3 ||
+	    out->p + used != nl || hid != id)
+		goto bad;
+	off = (size_t)(nl - out->p) + 1;
+	if (out->len - off != hlen)
+		goto bad;
+	crc = crc32(0L, Z_NULL, 0);
+	p = (const unsigned char *)out->p + off;
+	left = hlen;
+	while (left) {
+		uInt piece = left > 1u << 30 ? 1u << 30 : (uInt)left;
+
+		crc = crc32(crc, p, piece);
+		p += piece;
+		left -= piece;
+	}
+	if (crc != hcrc)
+		goto bad;
+	memmove(out->p, out->p + off, hlen);
+	out->len = hlen;
+	return 0;
+bad:
+	fx_buf_reset(out);
+	errno = EBADMSG;
+	return -1;
+}
+
+/* The id of a snapshot file name, or -1 if name is not one. */
+static int parse_name(const char *name, const char *prefix, uint64_t *id)
+{
+	size_t pl = strlen(prefix), i;
+	uint64_t v = 0;
+
+	if (strncmp(name, prefix, pl) != 0)
+		return -1;
+	for (i = pl; i < pl + 20; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(name[i] - '0');
+	}
+	*id = v;
+	return name[i] == '\0' ? 0 : 1; /* 1: a longer name (a temp file) */
+}
+
+int snapshot_latest(const struct snapshot_dir *d, uint64_t *id)
+{
+	DIR *dir = opendir(d->path);
+	struct dirent *e;
+	uint64_t v;
+	int found = 0;
+
+	if (!dir)
+		return -1;
+	while ((e = readdir(dir))) {
+		if (parse_name(e->d_name, SNAP_PREFIX, &v) != 0)
+			continue;
+		if (!found || v > *id)
+			*id = v;
+		found = 1;
+	}
+	closedir(dir);
+	return found;
+}
+
+int snapshot_prune(const struct snapshot_dir *d, uint64_t keep)
+{
+	DIR *dir = opendir(d->path);
+	struct dirent *e;
+	uint64_t v;
+	int removed = 0, err;
+	size_t n = strlen(d->path) + 300;
+	char *path = fx_malloc(n);
+
+	if (!dir) {
+		free(path);
+		return -1;
+	}
+	while ((e = readdir(dir))) {
+		int old =
+		    parse_name(e->d_name, SNAP_PREFIX, &v) == 0 && v < keep;
+		int tmp = parse_name(e->d_name, SNAP_TMP, &v) == 1;
+
+		if (!old && !tmp)
+			continue;
+		snprintf(path, n, "%s/%s", d->path, e->d_name);
+		if (unlink(path) != 0 && errno != ENOENT) {
+			err = errno;
+			closedir(dir);
+			free(path);
+			errno = err;
+			return -1;
+		}
+		removed++;
+	}
+	closedir(dir);
+	free(path);
+	return removed;
+}

@@ -1,0 +1,63 @@
+/*
+ * snapshot.h - numbered state snapshots in a directory, each one whole or
+ * absent.
+ *
+ * A stateful stage that takes part in checkpoint K writes its state as
+ * snapshot K, and on restart reads back the snapshot of the last committed
+ * checkpoint. A crash at any instant must leave either the old set of
+ * snapshots or the old set plus a complete new one, never a torn file, so a
+ * snapshot is written to a temporary name, fsync'ed, renamed into place and
+ * the directory fsync'ed. A snapshot carries its length and a CRC-32 of its
+ * bytes, so a file damaged later (a disk, a hand) is refused, not loaded.
+ *
+ *   DIR/snap-00000000000000000042      header line, then the state bytes
+ *   "fxsnap 1 ID LENGTH CRC32HEX\n"
+ *
+ * Errors follow the POSIX convention: -1 with errno set (EBADMSG for a file
+ * that is not a whole snapshot, ENOENT for a missing one); the caller names
+ * the path (snapshot_path) in its message.
+ */
+#ifndef FX_SNAPSHOT_H
+#define FX_SNAPSHOT_H
+
+#include "buf.h"
+
+#include <stdint.h>
+
+struct snapshot_dir {
+	char *path; /* the directory, created on open */
+};
+
+/* Creates path (and its parents) if needed. -1 with errno on failure. */
+int snapshot_dir_open(struct snapshot_dir *d, const char *path);
+void snapshot_dir_close(struct snapshot_dir *d);
+
+/* "DIR/snap-%020" PRIu64 into buf (n bytes); returns buf. */
+const char *snapshot_path(const struct snapshot_dir *d, uint64_t id, char *buf,
+                          size_t n);
+
+/* Writes snapshot id atomically (see above), replacing one with that id. */
+int snapshot_write(const struct snapshot_dir *d, uint64_t id, const void *data,
+                   size_t len);
+
+/*
+ * Reads snapshot id into out (replacing its contents). -1 with ENOENT when
+ * there is none, EBADMSG when the file is not a whole, unaltered snapshot.
+ */
+int snapshot_read(const struct snapshot_dir *d, uint64_t id,
+                  struct fx_buf *out);
+
+/*
+ * The highest id present in *id. Returns 1 if there is one, 0 if the
+ * directory holds no snapshot, -1 with errno if it cannot be read.
+ * Temporary files of an interrupted write do not count.
+ */
+int snapshot_latest(const struct snapshot_dir *d, uint64_t *id);
+
+/*
+ * Removes every snapshot older than keep, and temporary files left by a
+ * killed writer. Returns the number removed or -1 with errno.
+ */
+int snapshot_prune(const struct snapshot_dir *d, uint64_t keep);
+
+#endif
