@@ -8,7 +8,7 @@
 #   FX_BENCH_RUNS=5                          runs per case (median; at least 3)
 #   FX_BENCH_CPUS=0                          run every case under taskset -c 0
 #
-# Sections: passthrough csv agg join kafka. A section whose fx program does
+# Sections: passthrough csv agg join kafka duckdb. A section whose fx program does
 # not exist yet prints a line saying it was skipped.
 set -euo pipefail
 
@@ -336,6 +336,79 @@ section_kafka() {
 	goal_ratio "fx-consume -e (kafka)" "kcat -C -e" 1 "consume at least as fast as kcat -C (issue 3)"
 }
 
+# ---- DuckDB: the engine a user would pick instead (issue 15) ----------------
+# Debian has no DuckDB package; npm's @duckdb/node-api ships the engine in the
+# package and runs under Debian's nodejs. It is installed once into
+# build/duckdb (the registry is reachable here); without node and npm the
+# section says it was skipped. Each case runs one statement in a fresh
+# node process (about 0.1 s of start-up, which is DuckDB's to pay as fx pays
+# its own), reading the same files fx reads, with every core.
+
+DUCKDB_VERSION=1.5.6-r.1
+DUCKDB_DIR=build/duckdb
+
+duckdb_ready() {
+	have node && have npm || { DUCKDB_WHY="node or npm not installed (apt-get install nodejs npm)"; return 1; }
+	if [ ! -d "$DUCKDB_DIR/node_modules/@duckdb/node-api" ]; then
+		log "bench: installing @duckdb/node-api@$DUCKDB_VERSION into $DUCKDB_DIR (not timed)"
+		mkdir -p "$DUCKDB_DIR"
+		npm install --prefix "$DUCKDB_DIR" --no-audit --no-fund --loglevel=error \
+			"@duckdb/node-api@$DUCKDB_VERSION" >"$TMP/npm.log" 2>&1 ||
+			{ DUCKDB_WHY="npm install failed: $(tail -n 1 "$TMP/npm.log" | cut -c 1-120)"; return 1; }
+	fi
+	# an ES module resolves its imports from where it lies
+	cp tests/bench/duckdb-query.mjs "$DUCKDB_DIR/query.mjs"
+}
+
+# duck SQL: the command line that runs SQL in DuckDB
+duck() { printf 'node %q %q' "$DUCKDB_DIR/query.mjs" "$1"; }
+
+section_duckdb() {
+	local j c s by agg
+	if ! duckdb_ready; then
+		bench_skip "duckdb" "$DUCKDB_WHY"
+		return 0
+	fi
+	j="read_json('$PLAYS', format='newline_delimited')"
+	c="read_csv('$PLAYS_CSV')"
+	s="read_csv('$SONGS')"
+	by="--by artist_id,os"
+	agg="--agg count,sum:duration_ms,avg:duration_ms"
+	# the same groups and figures as fx-agg on the sample, before timing
+	if check_same "duckdb GROUP BY artist_id,os" \
+		<("$BIN/fx-agg" $by --agg count,sum:duration_ms "$TMP/sample.ndjson" |
+			jq -c '[.artist_id,.os,.count,.sum_duration_ms]' | sort) \
+		"$(duck "SELECT artist_id, os, count(*), sum(duration_ms) FROM read_json('$TMP/sample.ndjson', format='newline_delimited') GROUP BY ALL") | jq -c 'map(tonumber? // .)' | sort"; then
+		bench_case "duckdb GROUP BY artist_id,os" "$PLAYS_BYTES" "$N" \
+			"$(duck "SELECT artist_id, os, count(*), sum(duration_ms), avg(duration_ms) FROM $j GROUP BY ALL") > /dev/null"
+	else
+		bench_skip "duckdb GROUP BY artist_id,os" "$CHECK_WHY"
+	fi
+	bench_case "duckdb count(DISTINCT user_id) by os" "$PLAYS_BYTES" "$N" \
+		"$(duck "SELECT os, count(DISTINCT user_id) FROM $j GROUP BY os") > /dev/null"
+	bench_case "duckdb time_bucket 1m by artist_id,os" "$PLAYS_BYTES" "$N" \
+		"$(duck "SELECT time_bucket(INTERVAL 1 minute, event_time::TIMESTAMP) AS w, artist_id, os, count(*), sum(duration_ms), avg(duration_ms) FROM $j GROUP BY ALL") > /dev/null"
+	bench_case "duckdb join songs, JSON out" "$PLAYS_BYTES" "$N" \
+		"$(duck "COPY (SELECT p.*, s.title, s.genre FROM $j p LEFT JOIN $s s USING (song_id)) TO '/dev/stdout' (FORMAT json)") > /dev/null"
+	bench_case "duckdb CSV to JSON" "$CSV_BYTES" "$N" \
+		"$(duck "COPY (SELECT * FROM $c) TO '/dev/stdout' (FORMAT json)") > /dev/null"
+
+	# fx's cases of the same work, when their sections ran in this run
+	if [ -x "$BIN/fx-agg" ] && [ -z "${C_MED[fx-agg by artist_id,os]:-}" ]; then
+		bench_case "fx-agg by artist_id,os" "$PLAYS_BYTES" "$N" "$BIN/fx-agg $by $agg $(q "$PLAYS") > /dev/null"
+	fi
+	ratio "fx-agg by artist_id,os" "duckdb GROUP BY artist_id,os" "duckdb"
+	ratio "fx-agg distinct:user_id by os" "duckdb count(DISTINCT user_id) by os" "duckdb"
+	ratio "fx-agg tumble:1m by artist_id,os" "duckdb time_bucket 1m by artist_id,os" "duckdb"
+	ratio "fx-join songs (200,000 rows)" "duckdb join songs, JSON out" "duckdb"
+	ratio "fx-consume CSV" "duckdb CSV to JSON" "duckdb"
+	goal_ratio "fx-agg by artist_id,os" "duckdb GROUP BY artist_id,os" 1 "group-by faster than DuckDB (issue 15)"
+	goal_ratio "fx-agg distinct:user_id by os" "duckdb count(DISTINCT user_id) by os" 1 "distinct faster than DuckDB (issue 15)"
+	goal_ratio "fx-agg tumble:1m by artist_id,os" "duckdb time_bucket 1m by artist_id,os" 1 "windows faster than DuckDB (issue 15)"
+	goal_ratio "fx-join songs (200,000 rows)" "duckdb join songs, JSON out" 3 "lookup join at least 3x DuckDB (issue 15)"
+	goal_ratio "fx-consume CSV" "duckdb CSV to JSON" 3 "CSV to NDJSON at least 3x DuckDB (issue 15)"
+}
+
 # ---- run ----------------------------------------------------------------------
 
 header() {
@@ -348,7 +421,7 @@ header() {
 }
 
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-for s in passthrough csv agg join kafka; do
+for s in passthrough csv agg join kafka duckdb; do
 	if want "$s"; then
 		"section_$s"
 	fi
