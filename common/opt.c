@@ -67,23 +67,6 @@ const struct fx_option fx_common_options[] = {
     FX_OPT_END(),
 };
 
-void fx_strlist_push(struct fx_strlist *l, const char *s)
-{
-	FX_GROW(l->v, l->n + 2, l->cap, 8); /* + the NULL that ends it */
-	l->v[l->n++] = fx_strdup(s);
-	l->v[l->n] = NULL;
-}
-
-void fx_strlist_free(struct fx_strlist *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
 void fx_usage_error(const struct fx_ctx *ctx, const char *fmt, ...)
 {
 	char msg[1024];

@@ -17,6 +17,7 @@
 
 #include "err.h"
 #include "fx.h"
+#include "strlist.h" /* the LIST and MULTI options' values */
 
 #include <stdint.h>
 
@@ -32,15 +33,6 @@ enum fx_opt_type {
 	FX_OPT_T_CALLBACK, /* cb(ctx, opt, arg); arg NULL if no argument */
 	FX_OPT_T_GROUP,    /* a heading in --help; not an option */
 };
-
-struct fx_strlist {
-	char **v;
-	size_t n;
-	size_t cap;
-};
-
-void fx_strlist_push(struct fx_strlist *l, const char *s);
-void fx_strlist_free(struct fx_strlist *l);
 
 struct fx_option;
 /* Returns 0, or an exit status (the callback has printed the message). */
