@@ -3,7 +3,7 @@
 #include "buf.h"
 #include "err.h"
 #include "fxtime.h"
-#include "lineage.h"
+#include "lineage_int.h"
 #include "opt.h"
 #include "strmap.h"
 
@@ -297,7 +297,8 @@ static FILE *open_store(struct fx_ctx *ctx, const char *spec, char **path)
 
 static void stitch(struct lineage_db *db);
 
-/* Every event the store holds starts so (lineage.c writes eventType first). */
+/* Every event the store holds starts so (lineage_run.c writes eventType first).
+ */
 #define EVENT_HEAD "{\"eventType\":"
 
 /*

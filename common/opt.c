@@ -2,7 +2,6 @@
 #include "opt.h"
 #include "err.h"
 #include "fxtime.h"
-#include "lineage.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -257,8 +256,10 @@ int fx_parse_options(struct fx_ctx *ctx, int argc, char **argv,
 	char *so = fx_malloc(3 * total + 4), *sp = so;
 	int c, idx;
 
-	lineage_arm(ctx, argc, argv); /* a usage error is a failed run */
-	*sp++ = ':';                  /* report a missing argument as ':' */
+	/* lineage: a usage error is a failed run */
+	if (ctx->hooks && ctx->hooks->on_parse)
+		ctx->hooks->on_parse(ctx, argc, argv);
+	*sp++ = ':'; /* report a missing argument as ':' */
 	for (i = 0; i < total; i++) {
 		const struct fx_option *o = entry(opts, nopts, i);
 
@@ -332,6 +333,8 @@ int fx_parse_options(struct fx_ctx *ctx, int argc, char **argv,
 	/* --stats on a terminal: someone is watching, show progress too */
 	if (ctx->stats && isatty(STDERR_FILENO))
 		ctx->progress = 1;
-	lineage_start(ctx, argc, argv); /* the run starts once its options do */
+	/* lineage: the run starts once its options do */
+	if (ctx->hooks && ctx->hooks->on_start)
+		ctx->hooks->on_start(ctx, argc, argv);
 	return optind;
 }
