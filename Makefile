@@ -118,10 +118,18 @@ test: deps all
 
 # -fno-sanitize-recover=all: a UBSan finding stops the target (a crash that
 # fails the fuzz run), as an ASan one does, instead of a report in a log.
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) $(COMMON_HDR) | build/fuzz deps
+# Each target links only the layers it tests: FUZZ_LAYER_fuzz_NAME is the
+# highest (common/README.md's map, read by tests/layers.sh), and
+# --as-needed drops the libraries those layers do not use.
+FUZZ_LAYER_fuzz_json = core
+FUZZ_LAYER_fuzz_csv = record
+fuzz_src = $(shell tests/layers.sh sources $(FUZZ_LAYER_$(1)))
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) $(COMMON_HDR) tests/layers.sh common/README.md | build/fuzz deps
+	$(if $(FUZZ_LAYER_fuzz_$*),,$(error fuzz_$*: no FUZZ_LAYER_fuzz_$* in the Makefile))
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Icommon -Itests/unit $(PKG_CFLAGS) -g -O1 \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-o $@ $< $(COMMON_SRC) $(PKG_LDLIBS)
+		-o $@ $< $(call fuzz_src,fuzz_$*) -Wl,--as-needed $(PKG_LDLIBS)
 
 fuzz: deps $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 
