@@ -5,6 +5,15 @@
  * A struct fx_ctx belongs to main(); every module borrows it. It holds the
  * program name (for messages), the common options (--on-error, --stats,
  * --max-record) and the counters that --stats prints.
+ *
+ * Errors, one convention. A function given a ctx that can fail prints its
+ * own message (fx_warn(), fx_bad_record(): program, where, what) and
+ * returns the exit status the failure calls for (0, or an enum fx_exit),
+ * or NULL if it returns a pointer; its caller passes that status up,
+ * prints nothing more and never looks at the message's text. A function
+ * without a ctx (a parser, a byte-level helper) prints nothing and returns
+ * -1 (errno set when a system call failed); its caller, which knows where,
+ * says what went wrong. Out of memory is not returned: fx_oom() exits.
  */
 #ifndef FX_H
 #define FX_H

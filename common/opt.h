@@ -103,8 +103,9 @@ struct fx_usage {
 };
 
 /*
- * Parses argv against opts and fx_common_options. Returns the index in
- * argv of the first operand (argv is permuted so that operands come last).
+ * Parses argv against opts and fx_common_options, between the ctx's
+ * on_parse and on_start hooks (fx.h). Returns the index in argv of the
+ * first operand (argv is permuted so that operands come last).
  * Exits 0 after --help or --version, exits FX_EXIT_USAGE after a usage
  * error. Opens the --on-error dlq= file (fx_dlq_open), and exits
  * FX_EXIT_IO if it cannot be opened.
