@@ -5,6 +5,7 @@
 #   make bench      throughput against cat, jq, mlr, kcat
 #   make asan       the sanitizer build (build/asan/)
 #   make fuzz       libFuzzer targets (build/fuzz/)
+#   make layers     check that no module of common/ uses a higher layer
 #   make format     clang-format every source file
 #   make install PREFIX=/usr/local
 #   make deps       install missing Debian packages (as root)
@@ -46,7 +47,7 @@ FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 OBJ = $(patsubst common/%.c,build/obj/%.o,$(COMMON_SRC))
 ASAN_OBJ = $(patsubst common/%.c,build/asan/obj/%.o,$(COMMON_SRC))
 
-.PHONY: all deps test unit bats asan fuzz fuzz-run bench demo format lint \
+.PHONY: all deps test unit bats asan fuzz fuzz-run bench demo format lint layers \
 	install clean check-deps
 
 all: deps bin-all
@@ -153,6 +154,10 @@ demo: all
 format:
 	clang-format -i cmd/*.c common/*.c common/*.h tests/unit/*.c tests/unit/*.h \
 		tests/bench/*.c $(wildcard tests/fuzz/*.c)
+
+# libfx's layers: no object uses a higher layer (common/README.md).
+layers: build/libfx.a
+	tests/layers.sh check build/obj
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
