@@ -121,8 +121,8 @@ struct fx_ctx {
 
 /*
  * Sets up ctx for program prog, with no hooks (prog.h's fx_program_init()
- * adds them): ignores SIGPIPE (a closed stdout shows up as
- * EPIPE from write, which the writer turns into a quiet exit), installs the
+ * adds them): ignores SIGPIPE (a closed stdout shows up as EPIPE from
+ * write, which the writer turns into a quiet exit), installs the
  * SIGINT/SIGTERM handler that sets fx_stop.
  */
 void fx_init(struct fx_ctx *ctx, const char *prog);
