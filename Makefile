@@ -5,6 +5,7 @@
 #   make bench      throughput against cat, jq, mlr, kcat
 #   make asan       the sanitizer build (build/asan/)
 #   make fuzz       libFuzzer targets (build/fuzz/)
+#   make layers     check that no module of common/ uses a higher layer
 #   make format     clang-format every source file
 #   make install PREFIX=/usr/local
 #   make deps       install missing Debian packages (as root)
@@ -46,7 +47,7 @@ FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 OBJ = $(patsubst common/%.c,build/obj/%.o,$(COMMON_SRC))
 ASAN_OBJ = $(patsubst common/%.c,build/asan/obj/%.o,$(COMMON_SRC))
 
-.PHONY: all deps test unit bats asan fuzz fuzz-run bench demo format lint \
+.PHONY: all deps test unit bats asan fuzz fuzz-run bench demo format lint layers \
 	install clean check-deps
 
 all: deps bin-all
@@ -118,10 +119,18 @@ test: deps all
 
 # -fno-sanitize-recover=all: a UBSan finding stops the target (a crash that
 # fails the fuzz run), as an ASan one does, instead of a report in a log.
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) $(COMMON_HDR) | build/fuzz deps
+# Each target links only the layers it tests: FUZZ_LAYER_fuzz_NAME is the
+# highest (common/README.md's map, read by tests/layers.sh), and
+# --as-needed drops the libraries those layers do not use.
+FUZZ_LAYER_fuzz_json = core
+FUZZ_LAYER_fuzz_csv = record
+fuzz_src = $(shell tests/layers.sh sources $(FUZZ_LAYER_$(1)))
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) $(COMMON_HDR) tests/layers.sh common/README.md | build/fuzz deps
+	$(if $(FUZZ_LAYER_fuzz_$*),,$(error fuzz_$*: no FUZZ_LAYER_fuzz_$* in the Makefile))
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Icommon -Itests/unit $(PKG_CFLAGS) -g -O1 \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-o $@ $< $(COMMON_SRC) $(PKG_LDLIBS)
+		-o $@ $< $(call fuzz_src,fuzz_$*) -Wl,--as-needed $(PKG_LDLIBS)
 
 fuzz: deps $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 
@@ -145,6 +154,10 @@ demo: all
 format:
 	clang-format -i cmd/*.c common/*.c common/*.h tests/unit/*.c tests/unit/*.h \
 		tests/bench/*.c $(wildcard tests/fuzz/*.c)
+
+# libfx's layers: no object uses a higher layer (common/README.md).
+layers: build/libfx.a
+	tests/layers.sh check build/obj
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

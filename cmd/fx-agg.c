@@ -3,6 +3,7 @@
 #include "err.h"
 #include "fx.h"
 #include "opt.h"
+#include "prog.h"
 
 static const struct fx_usage usage = {
     "fx-agg --agg LIST [--by FIELDS] [--time F --window SPEC] [OPTION]... [FILE]...",
@@ -51,7 +52,7 @@ int main(int argc, char **argv)
 	struct fx_ctx ctx;
 	int first, rc;
 
-	fx_init(&ctx, "fx-agg");
+	fx_program_init(&ctx, "fx-agg");
 	first = fx_parse_options(&ctx, argc, argv, opts, &usage);
 	rc = agg_run(&ctx, &o, argv + first, (size_t)(argc - first));
 	fx_strlist_free(&o.by);

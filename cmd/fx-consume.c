@@ -4,6 +4,7 @@
 #include "fx.h"
 #include "kafka.h"
 #include "opt.h"
+#include "prog.h"
 #include "partition.h"
 #include "table.h"
 #include "writer.h"
@@ -91,7 +92,7 @@ int main(int argc, char **argv)
 	const char *kopt;
 	int first, kafka, rc, wrc;
 
-	fx_init(&ctx, "fx-consume");
+	fx_program_init(&ctx, "fx-consume");
 	first = fx_parse_options(&ctx, argc, argv, opts, &usage);
 	kafka = ko.topics.n > 0 || (o.table && first == argc);
 	if (kafka && first < argc)

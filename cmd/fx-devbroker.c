@@ -4,6 +4,7 @@
 #include "fx.h"
 #include "kafka.h"
 #include "opt.h"
+#include "prog.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +75,7 @@ int main(int argc, char **argv)
 	size_t i;
 	int rc;
 
-	fx_init(&ctx, "fx-devbroker");
+	fx_program_init(&ctx, "fx-devbroker");
 	if (fx_parse_options(&ctx, argc, argv, opts, &usage) != argc)
 		fx_usage_error(&ctx, "no operands expected");
 	if (o.brokers < 1 || o.brokers > 64)

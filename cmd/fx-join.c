@@ -4,6 +4,7 @@
 #include "join.h"
 #include "kafka.h"
 #include "opt.h"
+#include "prog.h"
 
 static const struct fx_usage usage = {
     "fx-join --dim FILE|kafka:TOPIC --on KEYS [OPTION]... [FILE]...\n"
@@ -78,7 +79,7 @@ int main(int argc, char **argv)
 	struct fx_ctx ctx;
 	int first, rc;
 
-	fx_init(&ctx, "fx-join");
+	fx_program_init(&ctx, "fx-join");
 	first = fx_parse_options(&ctx, argc, argv, opts, &usage);
 	rc = join_run(&ctx, &o, argv + first, (size_t)(argc - first));
 	fx_strlist_free(&o.on);

@@ -3,6 +3,7 @@
 #include "fx.h"
 #include "lineage_query.h"
 #include "opt.h"
+#include "prog.h"
 
 #include <errno.h>
 #include <string.h>
@@ -119,7 +120,7 @@ int main(int argc, char **argv)
 	const char *dataset;
 	int first, rc;
 
-	fx_init(&ctx, "fx-lineage");
+	fx_program_init(&ctx, "fx-lineage");
 	first = fx_parse_options(&ctx, argc, argv, opts, &usage);
 	if (first >= argc)
 		fx_usage_error(

@@ -2,6 +2,7 @@
 #include "err.h"
 #include "fx.h"
 #include "opt.h"
+#include "prog.h"
 #include "partition.h"
 #include "table.h"
 #include "tablekafka.h"
@@ -41,7 +42,7 @@ int main(int argc, char **argv)
 	struct table *t;
 	int first, rc = 0, broker;
 
-	fx_init(&ctx, "fx-partition");
+	fx_program_init(&ctx, "fx-partition");
 	first = fx_parse_options(&ctx, argc, argv, opts, &usage);
 	if (!o.table)
 		fx_usage_error(&ctx, "--table T.json is required");

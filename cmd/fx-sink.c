@@ -4,6 +4,7 @@
 #include "fx.h"
 #include "kafka.h"
 #include "opt.h"
+#include "prog.h"
 #include "stream.h"
 #include "table.h"
 
@@ -177,7 +178,7 @@ int main(int argc, char **argv)
 	int first, rc;
 	size_t n;
 
-	fx_init(&ctx, "fx-sink");
+	fx_program_init(&ctx, "fx-sink");
 	first = fx_parse_options(&ctx, argc, argv, opts, &usage);
 	n = (size_t)(argc - first);
 	if (o.table && !(o.files.table = table_load(&ctx, o.table)))

@@ -183,7 +183,7 @@ int dim_kafka_open(struct fx_ctx *ctx, const struct kafka_conf *kc,
 		return FX_EXIT_USAGE;
 	}
 	rd_kafka_poll_set_consumer(dk->rk);
-	lineage_kafka(ctx, LINEAGE_INPUT,
+	lineage_topic(ctx, LINEAGE_INPUT,
 	              kc->brokers ? kc->brokers : getenv("FX_BROKERS"), topic);
 	dk->ld = dim_loader_new(ctx, s, t);
 	rc = load(dk, kc->timeout_ms);

@@ -3,7 +3,6 @@
 #include "base64.h"
 #include "buf.h"
 #include "json.h"
-#include "lineage.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -22,8 +21,9 @@ void fx_vwarn(const struct fx_ctx *ctx, const char *fmt, va_list ap)
 	if ((size_t)n < sizeof(line))
 		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	fprintf(stderr, "%s\n", line);
-	if (ctx && (size_t)n < sizeof(line))
-		lineage_note_message(ctx->lineage, line + n); /* for FAIL */
+	if (ctx && ctx->hooks && ctx->hooks->on_message &&
+	    (size_t)n < sizeof(line))
+		ctx->hooks->on_message(ctx, line + n); /* lineage: for FAIL */
 }
 
 void fx_warn(const struct fx_ctx *ctx, const char *fmt, ...)

@@ -42,7 +42,7 @@ char *fx_strndup(const char *s, size_t n);
  * elements, hold at least need elements, doubling from first. cap is an
  * lvalue of any unsigned type; p may move. Exits (fx_oom) on overflow.
  */
-#define FX_GROW(p, need, cap, first)                                         \
+#define FX_GROW(p, need, cap, first)                                           \
 	do {                                                                   \
 		if ((size_t)(need) > (size_t)(cap)) {                          \
 			size_t fx_grow_cap_ = fx_grow_size(                    \

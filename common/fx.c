@@ -1,7 +1,6 @@
 /* fx.c - program set-up, signals, --stats */
 #include "fx.h"
 #include "err.h"
-#include "lineage.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -155,7 +154,8 @@ int fx_finish(struct fx_ctx *ctx, int status)
 	}
 	if (ctx->stats)
 		print_stats(ctx, "stats");
-	lineage_finish(ctx, status);
+	if (ctx->hooks && ctx->hooks->on_finish)
+		ctx->hooks->on_finish(ctx, status);
 	return status;
 }
 

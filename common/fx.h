@@ -5,6 +5,15 @@
  * A struct fx_ctx belongs to main(); every module borrows it. It holds the
  * program name (for messages), the common options (--on-error, --stats,
  * --max-record) and the counters that --stats prints.
+ *
+ * Errors, one convention. A function given a ctx that can fail prints its
+ * own message (fx_warn(), fx_bad_record(): program, where, what) and
+ * returns the exit status the failure calls for (0, or an enum fx_exit),
+ * or NULL if it returns a pointer; its caller passes that status up,
+ * prints nothing more and never looks at the message's text. A function
+ * without a ctx (a parser, a byte-level helper) prints nothing and returns
+ * -1 (errno set when a system call failed); its caller, which knows where,
+ * says what went wrong. Out of memory is not returned: fx_oom() exits.
  */
 #ifndef FX_H
 #define FX_H
@@ -55,6 +64,24 @@ struct fx_stats {
 };
 
 struct lineage;
+struct fx_ctx;
+
+/*
+ * What a layer above the core attaches to a program's run without the core
+ * knowing it (lineage's run events today; prog.c wires them). Any member
+ * may be NULL; the core calls them at these points and nowhere else:
+ *   on_parse    fx_parse_options(), before it parses anything
+ *   on_start    fx_parse_options(), once the options are parsed
+ *   on_message  fx_vwarn(), after printing "prog: msg" (msg is the text
+ *               after "prog: ")
+ *   on_finish   fx_finish(), last, with the status it returns
+ */
+struct fx_hooks {
+	void (*on_parse)(struct fx_ctx *ctx, int argc, char **argv);
+	void (*on_start)(struct fx_ctx *ctx, int argc, char **argv);
+	void (*on_message)(const struct fx_ctx *ctx, const char *msg);
+	void (*on_finish)(struct fx_ctx *ctx, int status);
+};
 
 struct fx_ctx {
 	const char *prog;
@@ -85,13 +112,17 @@ struct fx_ctx {
 	int64_t (*progress_lag)(void *arg);
 	void *progress_lag_arg;
 
+	/* set before fx_parse_options() (prog.h), or NULL: no hooks */
+	const struct fx_hooks *hooks;
+
 	/* run events and datasets (lineage.h); NULL when lineage is off */
 	struct lineage *lineage;
 };
 
 /*
- * Sets up ctx for program prog: ignores SIGPIPE (a closed stdout shows up as
- * EPIPE from write, which the writer turns into a quiet exit), installs the
+ * Sets up ctx for program prog, with no hooks (prog.h's fx_program_init()
+ * adds them): ignores SIGPIPE (a closed stdout shows up as EPIPE from
+ * write, which the writer turns into a quiet exit), installs the
  * SIGINT/SIGTERM handler that sets fx_stop.
  */
 void fx_init(struct fx_ctx *ctx, const char *prog);
@@ -103,8 +134,9 @@ double fx_now(void);
 double fx_now_coarse(void);
 
 /*
- * Prints "--stats" counters to stderr if asked for, closes the DLQ, ends
- * the run's lineage (COMPLETE, or FAIL when the status is not 0).
+ * Prints "--stats" counters to stderr if asked for, closes the DLQ, then
+ * calls the on_finish hook (lineage: COMPLETE, or FAIL when the status is
+ * not 0).
  * Returns status (FX_EXIT_CLOSED becomes FX_EXIT_OK), or FX_EXIT_IO if the
  * DLQ could not be written or stdout, written with stdio, could not be
  * (fx_stdout_flush).

@@ -598,7 +598,7 @@ static struct part_state *part_get(struct kafka_source *s, const char *topic,
 	memset(p, 0, sizeof(*p));
 	p->topic = fx_strdup(topic);
 	p->partition = partition;
-	p->dataset = lineage_kafka(s->ctx, LINEAGE_INPUT,
+	p->dataset = lineage_topic(s->ctx, LINEAGE_INPUT,
 	                           lineage_bootstrap(&s->o->conf), topic);
 	p->end = p->next = p->stored = p->committed = p->skip_ts = -1;
 	s->last = s->nparts++;
@@ -1686,7 +1686,7 @@ int kafka_source_run(struct fx_ctx *ctx, const struct kafka_source_opts *o,
 	parse_offsets(ctx, o, &s.off);
 	for (i = 0; i < o->topics.n; i++) /* inputs even if it fails */
 		if (o->topics.v[i][0] != '^')
-			lineage_kafka(ctx, LINEAGE_INPUT,
+			lineage_topic(ctx, LINEAGE_INPUT,
 			              lineage_bootstrap(&o->conf),
 			              o->topics.v[i]);
 	if ((rc = source_open(&s)))
@@ -1937,7 +1937,7 @@ static rd_kafka_topic_t *sink_topic(struct kafka_sink *ks, const char *name,
 	/* the topic's lineage dataset rides along to the delivery report */
 	tc = rd_kafka_default_topic_conf_dup(ks->rk); /* keeps partitioner */
 	rd_kafka_topic_conf_set_opaque(
-	    tc, lineage_kafka(ks->ctx, LINEAGE_OUTPUT,
+	    tc, lineage_topic(ks->ctx, LINEAGE_OUTPUT,
 	                      lineage_bootstrap(&ks->o->conf), t->name));
 	t->rkt = rd_kafka_topic_new(ks->rk, t->name, tc);
 	if (!t->rkt)

@@ -13,7 +13,7 @@
  * the writer was the head; fx-lineage also stitches stages by their
  * recorded pipes, which covers the rest.
  */
-#include "lineage.h"
+#include "lineage_int.h"
 
 #include <dirent.h>
 #include <fcntl.h>

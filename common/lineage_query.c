@@ -3,7 +3,7 @@
 #include "buf.h"
 #include "err.h"
 #include "fxtime.h"
-#include "lineage.h"
+#include "lineage_int.h"
 #include "opt.h"
 #include "strmap.h"
 
@@ -110,10 +110,7 @@ static void refs_add(struct lq_refs *r, const char *uri, uint64_t count)
 			return;
 		}
 	}
-	if (r->n == r->cap) {
-		r->cap = r->cap ? 2 * r->cap : 4;
-		r->v = fx_realloc(r->v, r->cap * sizeof(*r->v));
-	}
+	FX_GROW(r->v, r->n + 1, r->cap, 4);
 	r->v[r->n].uri = fx_strdup(uri);
 	r->v[r->n++].count = count;
 }
@@ -182,11 +179,7 @@ static struct lq_stage *stage_for(struct lineage_db *db, const char *run_id)
 
 	if (v)
 		return &db->stages[(size_t)v - 1];
-	if (db->nstages == db->stcap) {
-		db->stcap = db->stcap ? 2 * db->stcap : 64;
-		db->stages =
-		    fx_realloc(db->stages, db->stcap * sizeof(*db->stages));
-	}
+	FX_GROW(db->stages, db->nstages + 1, db->stcap, 64);
 	s = &db->stages[db->nstages++];
 	memset(s, 0, sizeof(*s));
 	s->run_id = fx_strdup(run_id);
@@ -258,11 +251,7 @@ static int db_add_event(struct lineage_db *db, cJSON *ev)
 	if (!type || !when || !run_id || !obj(ev, "job") ||
 	    fx_time_parse_iso(when, strlen(when), &t))
 		return 0;
-	if (db->nevents == db->evcap) {
-		db->evcap = db->evcap ? 2 * db->evcap : 256;
-		db->events =
-		    fx_realloc(db->events, db->evcap * sizeof(*db->events));
-	}
+	FX_GROW(db->events, db->nevents + 1, db->evcap, 256);
 	db->events[db->nevents++] = ev;
 	stage_event(stage_for(db, run_id), ev, type, t);
 	return 1;
@@ -297,7 +286,8 @@ static FILE *open_store(struct fx_ctx *ctx, const char *spec, char **path)
 
 static void stitch(struct lineage_db *db);
 
-/* Every event the store holds starts so (lineage.c writes eventType first). */
+/* Every event the store holds starts so (lineage_run.c writes eventType first).
+ */
 #define EVENT_HEAD "{\"eventType\":"
 
 /*

@@ -16,7 +16,7 @@
  * data path, the output and the exit status never depend on it.
  */
 #include "err.h"
-#include "lineage.h"
+#include "lineage_int.h"
 #include "lineage_kafka.h"
 
 #include <errno.h>

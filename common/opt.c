@@ -2,7 +2,6 @@
 #include "opt.h"
 #include "err.h"
 #include "fxtime.h"
-#include "lineage.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -66,23 +65,6 @@ const struct fx_option fx_common_options[] = {
                     "also print them every few seconds", flag_cb),
     FX_OPT_END(),
 };
-
-void fx_strlist_push(struct fx_strlist *l, const char *s)
-{
-	FX_GROW(l->v, l->n + 2, l->cap, 8); /* + the NULL that ends it */
-	l->v[l->n++] = fx_strdup(s);
-	l->v[l->n] = NULL;
-}
-
-void fx_strlist_free(struct fx_strlist *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
 
 void fx_usage_error(const struct fx_ctx *ctx, const char *fmt, ...)
 {
@@ -274,8 +256,10 @@ int fx_parse_options(struct fx_ctx *ctx, int argc, char **argv,
 	char *so = fx_malloc(3 * total + 4), *sp = so;
 	int c, idx;
 
-	lineage_arm(ctx, argc, argv); /* a usage error is a failed run */
-	*sp++ = ':';                  /* report a missing argument as ':' */
+	/* lineage: a usage error is a failed run */
+	if (ctx->hooks && ctx->hooks->on_parse)
+		ctx->hooks->on_parse(ctx, argc, argv);
+	*sp++ = ':'; /* report a missing argument as ':' */
 	for (i = 0; i < total; i++) {
 		const struct fx_option *o = entry(opts, nopts, i);
 
@@ -349,6 +333,8 @@ int fx_parse_options(struct fx_ctx *ctx, int argc, char **argv,
 	/* --stats on a terminal: someone is watching, show progress too */
 	if (ctx->stats && isatty(STDERR_FILENO))
 		ctx->progress = 1;
-	lineage_start(ctx, argc, argv); /* the run starts once its options do */
+	/* lineage: the run starts once its options do */
+	if (ctx->hooks && ctx->hooks->on_start)
+		ctx->hooks->on_start(ctx, argc, argv);
 	return optind;
 }

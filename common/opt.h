@@ -17,6 +17,7 @@
 
 #include "err.h"
 #include "fx.h"
+#include "strlist.h" /* the LIST and MULTI options' values */
 
 #include <stdint.h>
 
@@ -32,15 +33,6 @@ enum fx_opt_type {
 	FX_OPT_T_CALLBACK, /* cb(ctx, opt, arg); arg NULL if no argument */
 	FX_OPT_T_GROUP,    /* a heading in --help; not an option */
 };
-
-struct fx_strlist {
-	char **v;
-	size_t n;
-	size_t cap;
-};
-
-void fx_strlist_push(struct fx_strlist *l, const char *s);
-void fx_strlist_free(struct fx_strlist *l);
 
 struct fx_option;
 /* Returns 0, or an exit status (the callback has printed the message). */
@@ -111,8 +103,9 @@ struct fx_usage {
 };
 
 /*
- * Parses argv against opts and fx_common_options. Returns the index in
- * argv of the first operand (argv is permuted so that operands come last).
+ * Parses argv against opts and fx_common_options, between the ctx's
+ * on_parse and on_start hooks (fx.h). Returns the index in argv of the
+ * first operand (argv is permuted so that operands come last).
  * Exits 0 after --help or --version, exits FX_EXIT_USAGE after a usage
  * error. Opens the --on-error dlq= file (fx_dlq_open), and exits
  * FX_EXIT_IO if it cannot be opened.

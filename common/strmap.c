@@ -64,10 +64,7 @@ struct strmap_entry *strmap_put(struct strmap *m, const char *key, size_t len,
 		e->value = value;
 		return e;
 	}
-	if (m->n == m->cap) {
-		m->cap = m->cap ? m->cap * 2 : 16;
-		m->entries = fx_realloc(m->entries, m->cap * sizeof(*e));
-	}
+	FX_GROW(m->entries, m->n + 1, m->cap, 16);
 	e = &m->entries[m->n];
 	e->key = fx_strndup(key, len);
 	e->len = len;

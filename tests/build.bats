@@ -32,6 +32,38 @@ load test_helper
 	assert_output ''
 }
 
+# libfx's layers (common/README.md is the map, tests/layers.sh the check):
+# core -> record -> io -> engine -> prog, each using only itself and the
+# layers before it; the core reaches lineage through hooks, never a call.
+@test "layers: no object of common/ uses a higher layer, and every common/*.c is on the map" {
+	cd "$FX_ROOT"
+	run make -s build/libfx.a
+	assert_success
+	run tests/layers.sh check
+	assert_success
+	assert_output ''
+}
+
+@test "layers: the check names an upward call, an upward include and a module on no layer" {
+	cd "$FX_ROOT"
+	run make -s build/libfx.a
+	assert_success
+	mkdir -p "$BATS_TEST_TMPDIR/tests" "$BATS_TEST_TMPDIR/obj"
+	cp -r common "$BATS_TEST_TMPDIR/"
+	cp tests/layers.sh "$BATS_TEST_TMPDIR/tests/"
+	cp build/obj/*.o "$BATS_TEST_TMPDIR/obj/"
+	cd "$BATS_TEST_TMPDIR"
+	# the core calling lineage, as err.c once did
+	printf '#include "lineage.h"\nvoid fx_probe(struct fx_ctx *c);\nvoid fx_probe(struct fx_ctx *c) { lineage_file(c, LINEAGE_INPUT, "x"); }\n' >>common/err.c
+	cc -std=c11 -D_GNU_SOURCE -Icommon -c -o obj/err.o common/err.c
+	echo 'int fx_stray(void) { return 0; }' >common/stray.c
+	run tests/layers.sh check "$PWD/obj"
+	assert_failure
+	assert_line 'layers: common/err.c (core) uses lineage_file, from common/lineage.c (record)'
+	assert_line 'layers: common/err.c (core) includes lineage.h (record)'
+	assert_line 'layers: common/stray.c is on no layer of common/README.md'
+}
+
 # The fuzz targets are built with -fno-sanitize-recover=all: a sanitizer
 # finding stops the target, so a fuzz run fails instead of printing a report
 # nobody reads. Their seeds (regressions included) must run clean.
