@@ -226,6 +226,8 @@ readme_block() {
 @test "fx-devbroker --detach: a cluster that cannot start says why and exits 3; --pid-file alone is a usage error" {
 	run --separate-stderr fx-devbroker --detach --pid-file p --topic t:0
 	assert_failure 2
+	assert_equal "$stderr" "fx-devbroker: --topic: partitions must be 1 to 100000: 't:0' (see 'fx-devbroker --help')"
+	[ ! -e p ] || fail "a pid file for a broker that did not start"
 	run --separate-stderr fx-devbroker --pid-file p
 	assert_failure 2
 	assert_equal "$stderr" "fx-devbroker: --pid-file: only with --detach (see 'fx-devbroker --help')"

@@ -38,8 +38,10 @@ broken() {
 	# every other byte of the record is kept
 	gen 200 1 >in
 	assert_equal "$(jq -c 'del(._fx_dest)' out)" "$(jq -c . in)"
-	run fx-partition --table "$EX/ods_play.table.json" <<<'{}  '
+	run --separate-stderr fx-partition --table "$EX/ods_play.table.json" <<<'{}  '
 	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" 'fx-partition: stdin:1: field "event_time": missing: no partition value for "dt"'
 }
 
 @test "an empty object and an earlier _fx_dest" {
@@ -331,6 +333,9 @@ same() {
 	diff -r W W2
 	run fx-consume --table "$EX/ods_play.table.json" --where os=android W
 	assert_success
+	[ "${#lines[@]}" -gt 0 ] || fail "no android records"
+	assert_equal "$(printf '%s\n' "${lines[@]}" | jq -r .os | sort -u)" android
+	assert_equal "${#lines[@]}" "$(cat W/ods_play/dt=*/os=android/*.ndjson | wc -l)"
 	run --separate-stderr fx-consume --table "$EX/ods_play.table.json" --where oss=x W
 	assert_failure 2
 	assert_equal "$stderr" "fx-consume: --where: 'oss' is not a partition of table 'ods_play' (dt, os) (see 'fx-consume --help')"
@@ -354,8 +359,11 @@ same() {
 	run --separate-stderr fx-sink --dir V <<<'{"a":1}'
 	assert_failure 1
 	assert_equal "$stderr" 'fx-sink: stdin:1: field "_fx_dest": missing: --dir without --partition routes by _fx_dest (fx-partition --files)'
-	run --separate-stderr fx-sink --dir V --on-error skip <<<'{"_fx_dest":"../x"}'
+	run --separate-stderr fx-sink --dir V --on-error skip --stats <<<'{"_fx_dest":"../x"}'
 	assert_success
+	assert_regex "$stderr" '^fx-sink: stats: 1 records in, 0 records out, 1 bad, '
+	assert [ ! -e x ]
+	assert [ ! -e V/x ]
 }
 
 @test "fx-consume --where on a partition topics do not separate: each topic's records filtered" {

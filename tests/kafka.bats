@@ -46,6 +46,7 @@ records() {
 	assert_equal "$stderr" "fx-devbroker: --topic: not a partition count: 'x:zero' (see 'fx-devbroker --help')"
 	run --separate-stderr fx-devbroker --brokers 0
 	assert_failure 2
+	assert_equal "$stderr" "fx-devbroker: --brokers: must be 1 to 64 (see 'fx-devbroker --help')"
 }
 
 @test "kcat round trip through fx-devbroker keeps keys and order" {
@@ -361,9 +362,10 @@ p4/3'
 	# start and end together: only the late ones
 	run --separate-stderr fx-consume -t p4 -e -o "s@$ms" -o "e@$(($(date +%s%3N) + 60000))"
 	assert_success
-	[ "${#lines[@]}" -eq 3 ]
+	assert_equal "$(printf '%s\n' "${lines[@]}" | sort)" $'{"late":1}\n{"late":2}\n{"late":3}'
 	run --separate-stderr fx-consume -t p4 -o e@x
 	assert_failure 2
+	assert_equal "$stderr" "fx-consume: -o: not a timestamp in ms: 'e@x' (see 'fx-consume --help')"
 }
 
 @test "--create-topics against fx-devbroker says once it is unsupported and relies on auto-creation" {
@@ -382,9 +384,11 @@ p4/3'
 @test "fx-sink: Kafka options do not mix with file options" {
 	run --separate-stderr fx-sink -t p1 --file x.ndjson </dev/null
 	assert_failure 2
+	assert_equal "$stderr" "fx-sink: Kafka options (-t -b -X -F --key --keep-partition --create-topics) do not mix with --file --dir --partition --columns --format (see 'fx-sink --help')"
 	[ ! -e x.ndjson ]
 	run --separate-stderr fx-consume -t p1 some.ndjson
 	assert_failure 2
+	assert_equal "$stderr" "fx-consume: -t reads Kafka: no FILE operands with it (see 'fx-consume --help')"
 }
 
 @test "fx-join --dim kafka: speaks in fx's message shape, not librdkafka's raw log lines" {
