@@ -215,6 +215,12 @@ fx_rows() {
 	run --separate-stderr fx-join --on a
 	assert_failure 2
 	assert_equal "$stderr" "fx-join: give --dim FILE or --right SOURCE (see 'fx-join --help')"
+	run --separate-stderr fx-join --dim x.csv
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --on: give the key fields (see 'fx-join --help')"
+	run --separate-stderr fx-join --dim x.csv --right y --on a --within 1s
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --dim and --right exclude each other (see 'fx-join --help')"
 	run --separate-stderr fx-join --dim x.csv --on a --within 5s
 	assert_failure 2
 	assert_equal "$stderr" "fx-join: --time, --right-time, --time-unit, --within, --lateness and --right-prefix need --right (see 'fx-join --help')"
