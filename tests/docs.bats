@@ -4,7 +4,20 @@
 load test_helper
 
 setup() { fx_setup_tmp; }
-teardown() { fx_teardown_tmp; }
+teardown() {
+	# a broker a --detach test started and left running (it failed before
+	# stopping it): by the PID in its pid file
+	stop_detached "$T/p"
+	stop_detached "$T/broker.pid"
+	fx_teardown_tmp
+}
+
+# stop_detached PIDFILE: stops the detached fx-devbroker whose PID is in
+# PIDFILE, if the file is there (the broker removes it when it exits)
+stop_detached() {
+	[ -s "$1" ] && kill "$(cat "$1")" 2>/dev/null
+	true
+}
 
 # long options a program's --help lists
 help_options() {
@@ -153,11 +166,6 @@ readme_block() {
 	done
 }
 
-readme_teardown_broker() {
-	[ -s "$T/broker.pid" ] && kill "$(cat "$T/broker.pid")" 2>/dev/null
-	true
-}
-
 @test "README: the Streams snippet runs as written (fx-devbroker --detach, --meta | head -3)" {
 	readme_block '## Streams' >streams.sh
 	grep -q 'fx-devbroker' streams.sh || fail "no fx-devbroker in the Streams snippet"
@@ -171,7 +179,7 @@ readme_teardown_broker() {
 	kill -- -"$spid" 2>/dev/null || true
 	status=0
 	wait "$spid" || status=$?
-	readme_teardown_broker
+	stop_detached "$T/broker.pid"
 	[ "$status" -eq 0 ] || fail "the snippet failed ($status): $(cat err.txt)"
 	mapfile -t lines <out.txt
 	# wc -l: every record; -o -10: 10 of each of 8 partitions; from a
@@ -218,6 +226,8 @@ readme_teardown_broker() {
 @test "fx-devbroker --detach: a cluster that cannot start says why and exits 3; --pid-file alone is a usage error" {
 	run --separate-stderr fx-devbroker --detach --pid-file p --topic t:0
 	assert_failure 2
+	assert_equal "$stderr" "fx-devbroker: --topic: partitions must be 1 to 100000: 't:0' (see 'fx-devbroker --help')"
+	[ ! -e p ] || fail "a pid file for a broker that did not start"
 	run --separate-stderr fx-devbroker --pid-file p
 	assert_failure 2
 	assert_equal "$stderr" "fx-devbroker: --pid-file: only with --detach (see 'fx-devbroker --help')"

@@ -6,19 +6,13 @@ load test_helper
 
 setup() {
 	fx_setup_tmp
-	fx-devbroker --topic plays:4 --topic ties:4 --bootstrap-file bs >/dev/null 2>devbroker.err &
-	DEVBROKER=$!
-	for _ in $(seq 100); do [ -s bs ] && break; sleep 0.05; done
-	export FX_BROKERS=$(cat bs)
+	fx_broker_start --topic plays:4 --topic ties:4
 	# 50,000 events, event-time disorder up to 3 s, keyed at random by user
 	gen 50000 41 --disorder 3000 >plays.ndjson
 	fx-sink -t plays --key user_id <plays.ndjson
 }
 
-teardown() {
-	[ -n "${DEVBROKER:-}" ] && kill "$DEVBROKER" 2>/dev/null && wait "$DEVBROKER" 2>/dev/null
-	fx_teardown_tmp
-}
+teardown() { fx_teardown_tmp; }
 
 # same AGG-ARGS...: stream and batch runs of fx-agg, compared with cmp
 # (topic $TOPIC, default plays, and the file $TOPIC.ndjson)

@@ -267,11 +267,13 @@ EOF
 	assert_regex "$stderr" "unknown aggregate 'median'"
 	run --separate-stderr fx-agg --agg count --time t --window tumble:fast
 	assert_failure 2
+	assert_equal "$stderr" "fx-agg: --window: 'tumble:fast': expected tumble:SIZE, hop:SIZE/SLIDE, cumulate:STEP/MAX or session:GAP (durations like 250ms, 5s, 1m, 2h, 1d) (see 'fx-agg --help')"
 	run --separate-stderr fx-agg --agg count,count
 	assert_failure 2
 	assert_regex "$stderr" "two aggregates named 'count'"
 	run --separate-stderr fx-agg
 	assert_failure 2
+	assert_equal "$stderr" "fx-agg: --agg: nothing to compute (try --agg count) (see 'fx-agg --help')"
 }
 
 @test "memory: 1,000,000 distinct groups with count and sum stay under 300 MB" {
@@ -426,6 +428,7 @@ sys.exit(1 if bad or len(want) != len(got) else 0)' want.ndjson single
 	assert_equal "$stderr" "fx-agg: --partial: first and last without --time are by arrival order within one run, which shards do not share: give --time FIELD (see 'fx-agg --help')"
 	run --separate-stderr fx-agg --agg last:v --merge </dev/null
 	assert_failure 2
+	assert_equal "$stderr" "fx-agg: --merge: first and last without --time are by arrival order within one run, which shards do not share: give --time FIELD (see 'fx-agg --help')"
 	# with --time, shards merge to the single run
 	printf '%s\n' '{"t":3,"v":"c"}' '{"t":1,"v":"a"}' >s0
 	printf '%s\n' '{"t":2,"v":"b"}' '{"t":4,"v":"d"}' >s1

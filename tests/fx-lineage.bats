@@ -8,12 +8,7 @@ load test_helper
 
 setup() {
 	fx_setup_tmp
-	fx-devbroker --topic ods_play:4 --topic cdm_play:4 --topic lineage:1 \
-		--bootstrap-file bs >devbroker.out 2>devbroker.err &
-	DEVBROKER=$!
-	for _ in $(seq 100); do [ -s bs ] && break; sleep 0.05; done
-	B=$(cat bs)
-	export FX_BROKERS=$B
+	fx_broker_start --topic ods_play:4 --topic cdm_play:4 --topic lineage:1
 	export FX_LINEAGE=file:$T/lineage.ndjson
 	unset FX_JOB FX_RUN_ID
 	gen 300 1 --songs 40 --dim-songs songs.csv >plays.ndjson
@@ -21,10 +16,6 @@ setup() {
 
 teardown() {
 	if [ -n "${MNT:-}" ]; then umount "$MNT" 2>/dev/null || true; fi
-	if [ -n "${DEVBROKER:-}" ]; then
-		kill "$DEVBROKER" 2>/dev/null
-		wait "$DEVBROKER" 2>/dev/null
-	fi
 	fx_teardown_tmp
 }
 
@@ -277,13 +268,16 @@ for line in open(sys.argv[1]):
 @test "fx-lineage: usage errors" {
 	run --separate-stderr fx-lineage
 	assert_failure 2
+	assert_equal "$stderr" "fx-lineage: expected a command: runs, upstream, downstream, graph or export (see 'fx-lineage --help')"
 	run --separate-stderr fx-lineage export
 	assert_failure 2
+	assert_equal "$stderr" "fx-lineage: export: say --openlineage (the one export format) (see 'fx-lineage --help')"
 	run --separate-stderr fx-lineage runs --format dot
 	assert_failure 2
 	assert_equal "$stderr" "fx-lineage: --format dot: only for graph (see 'fx-lineage --help')"
 	run --separate-stderr fx-lineage frobnicate
 	assert_failure 2
+	assert_equal "$stderr" "fx-lineage: unknown command 'frobnicate' (see 'fx-lineage --help')"
 }
 
 @test "a store that does not exist is an error naming it, not an empty list" {
@@ -316,12 +310,9 @@ for line in open(sys.argv[1]):
 	fx-lineage runs >/dev/null
 	fx-lineage graph >/dev/null
 	# a devbroker of its own, started with lineage on (setup's ran with it off)
-	fx-devbroker --topic t:1 >db2.out 2>db2.err &
-	db2=$!
-	for _ in $(seq 100); do [ -s db2.out ] && break; sleep 0.05; done
+	fx_broker_spawn db2 --topic t:1
 	[ -s db2.out ] || fail "the second fx-devbroker printed no address"
-	kill "$db2"
-	wait "$db2" || true
+	fx_broker_stop "$BROKER_PID" || true
 	cmp before.ndjson lineage.ndjson
 }
 

@@ -7,26 +7,8 @@ load test_helper
 
 EX="$BATS_TEST_DIRNAME/../share/examples"
 
-setup() {
-	fx_setup_tmp
-	DEVBROKER=
-}
-
-teardown() {
-	if [ -n "${DEVBROKER:-}" ]; then
-		kill "$DEVBROKER" 2>/dev/null
-		wait "$DEVBROKER" 2>/dev/null
-	fi
-	fx_teardown_tmp
-}
-
-start_broker() {
-	fx-devbroker --bootstrap-file bs >devbroker.out 2>devbroker.err &
-	DEVBROKER=$!
-	for _ in $(seq 100); do [ -s bs ] && break; sleep 0.05; done
-	B=$(cat bs)
-	export FX_BROKERS=$B
-}
+setup() { fx_setup_tmp; }
+teardown() { fx_teardown_tmp; }
 
 # kcount TOPIC: the messages in TOPIC, by kcat
 kcount() {
@@ -56,8 +38,10 @@ broken() {
 	# every other byte of the record is kept
 	gen 200 1 >in
 	assert_equal "$(jq -c 'del(._fx_dest)' out)" "$(jq -c . in)"
-	run fx-partition --table "$EX/ods_play.table.json" <<<'{}  '
+	run --separate-stderr fx-partition --table "$EX/ods_play.table.json" <<<'{}  '
 	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" 'fx-partition: stdin:1: field "event_time": missing: no partition value for "dt"'
 }
 
 @test "an empty object and an earlier _fx_dest" {
@@ -87,7 +71,7 @@ broken() {
 }
 
 @test "bucket(N) is the partition Kafka's murmur2 partitioner picks for that key" {
-	start_broker
+	fx_broker_start
 	def '{"name":"x","partition_by":[{"name":"b","field":"user_id","transform":"bucket(4)"}],"kafka":{"topic":"b{b}"}}'
 	gen 400 5 | fx-sink -b "$B" -t keyed --key user_id
 	fx-consume -t keyed -e --meta >in
@@ -136,7 +120,7 @@ broken() {
 }
 
 @test "escaped topics read back: --list finds the dynamic topics on the broker with their values" {
-	start_broker
+	fx_broker_start
 	def '{"name":"x","partition_by":[{"name":"v"}],"kafka":{"topic":"x_{v}","static":{"s":"fixed"}}}'
 	printf '%s\n' '{"v":"a_b"}' '{"v":"Mac OS/X"}' '{"v":"é"}' '{"v":"s"}' |
 		fx-partition --table t.json | fx-sink -b "$B"
@@ -255,7 +239,7 @@ same() {
 }
 
 @test "20,000 events by os: two static topics, a default topic, a dynamic topic created for a new value" {
-	start_broker
+	fx_broker_start
 	two_tables
 	gen 20000 7 >in
 	# a value never seen before: its dynamic topic is created on first use
@@ -284,7 +268,7 @@ same() {
 }
 
 @test "fx-consume --table --where reads only the selected partitions' topics" {
-	start_broker
+	fx_broker_start
 	two_tables
 	gen 20000 7 >in
 	fx-partition --table dyn.json in | fx-sink --table dyn.json 2>/dev/null
@@ -349,6 +333,9 @@ same() {
 	diff -r W W2
 	run fx-consume --table "$EX/ods_play.table.json" --where os=android W
 	assert_success
+	[ "${#lines[@]}" -gt 0 ] || fail "no android records"
+	assert_equal "$(printf '%s\n' "${lines[@]}" | jq -r .os | sort -u)" android
+	assert_equal "${#lines[@]}" "$(cat W/ods_play/dt=*/os=android/*.ndjson | wc -l)"
 	run --separate-stderr fx-consume --table "$EX/ods_play.table.json" --where oss=x W
 	assert_failure 2
 	assert_equal "$stderr" "fx-consume: --where: 'oss' is not a partition of table 'ods_play' (dt, os) (see 'fx-consume --help')"
@@ -372,12 +359,15 @@ same() {
 	run --separate-stderr fx-sink --dir V <<<'{"a":1}'
 	assert_failure 1
 	assert_equal "$stderr" 'fx-sink: stdin:1: field "_fx_dest": missing: --dir without --partition routes by _fx_dest (fx-partition --files)'
-	run --separate-stderr fx-sink --dir V --on-error skip <<<'{"_fx_dest":"../x"}'
+	run --separate-stderr fx-sink --dir V --on-error skip --stats <<<'{"_fx_dest":"../x"}'
 	assert_success
+	assert_regex "$stderr" '^fx-sink: stats: 1 records in, 0 records out, 1 bad, '
+	assert [ ! -e x ]
+	assert [ ! -e V/x ]
 }
 
 @test "fx-consume --where on a partition topics do not separate: each topic's records filtered" {
-	start_broker
+	fx_broker_start
 	# topics per os; a day selected by --where is in every topic
 	gen 4000 3 --start 2026-11-23T23:59:59.000Z >in
 	fx-partition --table "$EX/ods_play.table.json" in |

@@ -20,14 +20,9 @@ GX="-X session.timeout.ms=3000 -X heartbeat.interval.ms=300 --timeout 3s"
 
 setup() {
 	fx_setup_tmp
-	fx-devbroker $(for i in $(seq $REPS); do echo --topic t$i:8 --topic t$i-e:8; done) \
-		--bootstrap-file bs >devbroker.out 2>devbroker.err &
-	DEVBROKER=$!
-	# 160 topics on a loaded machine can take seconds to create
-	for _ in $(seq 1200); do [ -s bs ] && break; sleep 0.05; done
-	[ -s bs ] || fail "fx-devbroker did not start in 60 s: $(cat devbroker.err)"
-	B=$(cat bs)
-	export FX_BROKERS=$B
+	# 160 topics on a loaded machine can take seconds to create: the
+	# helper waits up to 60 s
+	fx_broker_start $(for i in $(seq $REPS); do echo --topic t$i:8 --topic t$i-e:8; done)
 	PIDS=()
 	READERS=()
 }
@@ -35,10 +30,6 @@ setup() {
 teardown() {
 	local p
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	if [ -n "${DEVBROKER:-}" ]; then
-		kill "$DEVBROKER" 2>/dev/null
-		wait "$DEVBROKER" 2>/dev/null
-	fi
 	fx_teardown_tmp
 }
 

@@ -10,21 +10,10 @@ GROUP_X="-X session.timeout.ms=6000 -X heartbeat.interval.ms=500"
 
 setup() {
 	fx_setup_tmp
-	fx-devbroker --topic p4:4 --topic p1:1 --bootstrap-file bs \
-		>devbroker.out 2>devbroker.err &
-	DEVBROKER=$!
-	for _ in $(seq 100); do [ -s bs ] && break; sleep 0.05; done
-	B=$(cat bs)
-	export FX_BROKERS=$B
+	fx_broker_start --topic p4:4 --topic p1:1
 }
 
-teardown() {
-	if [ -n "${DEVBROKER:-}" ]; then
-		kill "$DEVBROKER" 2>/dev/null
-		wait "$DEVBROKER" 2>/dev/null
-	fi
-	fx_teardown_tmp
-}
+teardown() { fx_teardown_tmp; }
 
 # records N: N small records with a key field, as NDJSON
 records() {
@@ -46,11 +35,9 @@ records() {
 @test "fx-devbroker creates --topic NAME:N and exits 0 on SIGTERM" {
 	run kcat -b "$B" -L -t p4
 	assert_output --partial 'topic "p4" with 4 partitions'
-	kill -TERM "$DEVBROKER"
 	rc=0
-	wait "$DEVBROKER" || rc=$?
-	DEVBROKER=
-	[ "$rc" -eq 0 ]
+	fx_broker_stop || rc=$?
+	[ "$rc" -eq 0 ] || fail "exit $rc on SIGTERM: $(cat devbroker.err)"
 }
 
 @test "fx-devbroker: bad option values are usage errors" {
@@ -59,6 +46,7 @@ records() {
 	assert_equal "$stderr" "fx-devbroker: --topic: not a partition count: 'x:zero' (see 'fx-devbroker --help')"
 	run --separate-stderr fx-devbroker --brokers 0
 	assert_failure 2
+	assert_equal "$stderr" "fx-devbroker: --brokers: must be 1 to 64 (see 'fx-devbroker --help')"
 }
 
 @test "kcat round trip through fx-devbroker keeps keys and order" {
@@ -221,9 +209,7 @@ records() {
 	c=$!
 	for _ in $(seq 200); do [ "$(wc -l <out.ndjson)" -ge 2000 ] && break; sleep 0.1; done
 	[ "$(wc -l <out.ndjson)" -eq 2000 ] || fail "read $(wc -l <out.ndjson) of 2000"
-	kill "$DEVBROKER"
-	wait "$DEVBROKER" || true
-	DEVBROKER=
+	fx_broker_stop || true
 	SECONDS=0
 	for _ in $(seq 300); do kill -0 $c 2>/dev/null || break; sleep 0.1; done
 	if kill -0 $c 2>/dev/null; then
@@ -245,9 +231,7 @@ records() {
 		fx-sink -t p4 --timeout 2s --stats 2>sink.err &
 	sink=$!
 	sleep 1
-	kill "$DEVBROKER"
-	wait "$DEVBROKER" || true
-	DEVBROKER=
+	fx_broker_stop || true
 	SECONDS=0
 	rc=0
 	wait $sink || rc=$?
@@ -378,9 +362,10 @@ p4/3'
 	# start and end together: only the late ones
 	run --separate-stderr fx-consume -t p4 -e -o "s@$ms" -o "e@$(($(date +%s%3N) + 60000))"
 	assert_success
-	[ "${#lines[@]}" -eq 3 ]
+	assert_equal "$(printf '%s\n' "${lines[@]}" | sort)" $'{"late":1}\n{"late":2}\n{"late":3}'
 	run --separate-stderr fx-consume -t p4 -o e@x
 	assert_failure 2
+	assert_equal "$stderr" "fx-consume: -o: not a timestamp in ms: 'e@x' (see 'fx-consume --help')"
 }
 
 @test "--create-topics against fx-devbroker says once it is unsupported and relies on auto-creation" {
@@ -399,9 +384,11 @@ p4/3'
 @test "fx-sink: Kafka options do not mix with file options" {
 	run --separate-stderr fx-sink -t p1 --file x.ndjson </dev/null
 	assert_failure 2
+	assert_equal "$stderr" "fx-sink: Kafka options (-t -b -X -F --key --keep-partition --create-topics) do not mix with --file --dir --partition --columns --format (see 'fx-sink --help')"
 	[ ! -e x.ndjson ]
 	run --separate-stderr fx-consume -t p1 some.ndjson
 	assert_failure 2
+	assert_equal "$stderr" "fx-consume: -t reads Kafka: no FILE operands with it (see 'fx-consume --help')"
 }
 
 @test "fx-join --dim kafka: speaks in fx's message shape, not librdkafka's raw log lines" {

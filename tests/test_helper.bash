@@ -14,8 +14,93 @@ fx_setup_tmp() {
 	cd "$T" || return 1
 }
 
+# fx_teardown_tmp: stops the brokers the test started (fx_broker_start),
+# then removes its directory. Every teardown ends with it, so a broker is
+# stopped even when the test or its setup failed.
 fx_teardown_tmp() {
+	fx_broker_stop_all
 	cd / && [ -n "${T:-}" ] && rm -rf "$T"
+}
+
+# A throwaway Kafka cluster for the tests that need one. fx-devbroker
+# listens on 127.0.0.1 only.
+FX_BROKER_PIDS=()
+
+# fx_broker_spawn NAME [ARGS...]: starts fx-devbroker ARGS in the
+# background with its bootstrap address written to NAME.bs, stdout to
+# NAME.out, stderr to NAME.err, and waits until the address is there
+# (FX_BROKER_WAIT seconds, default 60: a loaded machine creating many
+# topics takes seconds). Sets BROKER_PID and BROKER_ADDR; the PID is also
+# kept for fx_broker_stop_all. A broker that exits first, or is not up in
+# time, fails the test with what it said.
+fx_broker_spawn() {
+	local name=$1 wait=${FX_BROKER_WAIT:-60} rc=0 start=$SECONDS
+	shift
+	rm -f "$name.bs"
+	# fd 3 closed: bats waits for whoever holds it open
+	fx-devbroker "$@" --bootstrap-file "$name.bs" >"$name.out" \
+		2>"$name.err" 3>&- &
+	BROKER_PID=$!
+	FX_BROKER_PIDS+=("$BROKER_PID")
+	until [ -s "$name.bs" ]; do
+		if ! kill -0 "$BROKER_PID" 2>/dev/null; then
+			wait "$BROKER_PID" || rc=$?
+			fx_broker_forget "$BROKER_PID"
+			fail "fx-devbroker $* exited (status $rc) before it was up: $(cat "$name.err")" || return
+		fi
+		if [ $((SECONDS - start)) -ge "$wait" ]; then
+			fail "fx-devbroker $* was not up in $wait s: $(cat "$name.err")" || return
+		fi
+		sleep 0.05
+	done
+	BROKER_ADDR=$(cat "$name.bs")
+}
+
+# fx_broker_start [ARGS...]: the test's broker (fx_broker_spawn devbroker
+# ARGS): sets DEVBROKER (its PID), B and FX_BROKERS (its address).
+fx_broker_start() {
+	fx_broker_spawn devbroker "$@" || return
+	DEVBROKER=$BROKER_PID
+	B=$BROKER_ADDR
+	export FX_BROKERS=$B
+}
+
+# fx_broker_forget PID: PID is no longer one of ours to stop
+fx_broker_forget() {
+	local i
+	for i in "${!FX_BROKER_PIDS[@]}"; do
+		[ "${FX_BROKER_PIDS[i]}" = "$1" ] && unset 'FX_BROKER_PIDS[i]'
+	done
+	[ "${DEVBROKER:-}" = "$1" ] && DEVBROKER=
+	return 0
+}
+
+# fx_broker_stop [PID]: stops a broker (default the test's, DEVBROKER) by
+# its PID: SIGTERM, SIGKILL if it is still there 10 s later. Returns its
+# exit status (0 for a broker that stopped cleanly on SIGTERM), 0 if there
+# is none.
+fx_broker_stop() {
+	local pid=${1:-${DEVBROKER:-}} rc=0 i
+	[ -n "$pid" ] || return 0
+	kill "$pid" 2>/dev/null || true
+	for i in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || rc=$?
+	fx_broker_forget "$pid"
+	return $rc
+}
+
+# fx_broker_stop_all: stops every broker the test started and has not
+# stopped (fx_teardown_tmp calls it)
+fx_broker_stop_all() {
+	local pid
+	for pid in "${FX_BROKER_PIDS[@]}"; do
+		fx_broker_stop "$pid" || true
+	done
+	FX_BROKER_PIDS=()
 }
 
 # gen N [SEED] [extra gen-plays args]: N play events as NDJSON on stdout
