@@ -1259,6 +1259,7 @@ static void handle_message(struct kafka_source *s, rd_kafka_message_t *m)
 	}
 	p->at_eof = 0;
 	s->ctx->st.records_in++;
+	fx_progress(s->ctx);
 	lineage_count(p->dataset, 1);
 	s->ctx->st.bytes_in += m->len;
 	if (p->skip_ts >= 0 && ts < p->skip_ts) {
@@ -1578,6 +1579,31 @@ static int subscribe(struct kafka_source *s)
 	return 0;
 }
 
+/*
+ * --progress's lag: over the assigned partitions, the high watermark
+ * librdkafka last saw (cached from fetch responses, no broker request)
+ * minus the offset after the last record written. Partitions where either
+ * is not known yet are left out; -1 if none is known.
+ */
+static int64_t source_lag(void *arg)
+{
+	struct kafka_source *s = arg;
+	int64_t lag = -1, lo, hi;
+	size_t i;
+
+	for (i = 0; i < s->nparts; i++) {
+		const struct part_state *p = &s->parts[i];
+
+		if (!p->assigned || p->next < 0 ||
+		    rd_kafka_get_watermark_offsets(s->rk, p->topic,
+		                                   p->partition, &lo, &hi) ||
+		    hi < 0)
+			continue;
+		lag = (lag < 0 ? 0 : lag) + (hi > p->next ? hi - p->next : 0);
+	}
+	return lag;
+}
+
 /* Fails the run if every broker has been away for longer than --timeout. */
 static void watch_brokers(struct kafka_source *s)
 {
@@ -1694,8 +1720,11 @@ int kafka_source_run(struct fx_ctx *ctx, const struct kafka_source_opts *o,
 	rc = check_brokers(ctx, s.rk, &s.health, o->conf.timeout_ms);
 	if (!rc)
 		rc = o->group ? subscribe(&s) : assign_all(&s);
+	ctx->progress_lag = source_lag;
+	ctx->progress_lag_arg = &s;
 	while (!rc && !s.finished && !fx_stop) {
 		consume_ready(&s, 100);
+		fx_progress(ctx);  /* also while no records come */
 		emit_assigned(&s); /* a change that brought no records */
 		/* nothing more is ready: let downstream see what we have */
 		if (source_flush(&s))
@@ -1711,6 +1740,8 @@ int kafka_source_run(struct fx_ctx *ctx, const struct kafka_source_opts *o,
 	if (source_flush(&s) == 0)
 		source_commit_final(&s);
 	source_close(&s);
+	ctx->progress_lag = NULL; /* s is about to go */
+	ctx->progress_lag_arg = NULL;
 	if (s.group_ends)
 		rd_kafka_topic_partition_list_destroy(s.group_ends);
 	for (i = 0; i < s.nparts; i++)
