@@ -5,6 +5,7 @@
 #include "dimkafka.h"
 #include "lineage.h"
 #include "err.h"
+#include "kafka_internal.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdlib.h>

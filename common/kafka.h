@@ -82,32 +82,6 @@ int kafka_opt_file(struct fx_ctx *ctx, const struct fx_option *opt,
 /* Frees the properties. */
 void kafka_conf_free(struct kafka_conf *kc);
 
-/*
- * Fills a librdkafka configuration the one way every fx client does: the
- * defaults given (key, value pairs ending in NULL), the properties file
- * $FX_KAFKA_CONFIG, the -X and -F properties, then the brokers (-b, else a
- * bootstrap.servers property, else $FX_BROKERS). A bad property, or no
- * brokers at all, is a usage error: it exits 2 naming it.
- */
-struct rd_kafka_conf_s;
-void kafka_conf_apply(const struct fx_ctx *ctx, struct rd_kafka_conf_s *c,
-                      const struct kafka_conf *kc, const char *const *defaults);
-
-/*
- * For a client built with kafka_conf_apply() (fx-join's kafka: dimension):
- * librdkafka's log lines go through fx's message shape, warnings and
- * errors only ("fx-join: librdkafka: FAC: ..."), and connection errors,
- * which it would print raw, are kept for kafka_conf_last_error(). Sets
- * the configuration's opaque. One such client per process.
- */
-void kafka_conf_messages(const struct fx_ctx *ctx, struct rd_kafka_conf_s *c);
-
-/*
- * The last broker error that client saw, as "broker 'HOST:PORT':
- * connection refused", or NULL. Serve its callbacks first (a poll).
- */
-const char *kafka_conf_last_error(void);
-
 /* ---------------------------------------------------------------------
  * Source: records from Kafka topics to a record writer.
  */

@@ -2,6 +2,7 @@
 #include "tablekafka.h"
 
 #include "err.h"
+#include "kafka_internal.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdlib.h>
