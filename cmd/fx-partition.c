@@ -1,10 +1,10 @@
 /* fx-partition - route records by a partition flow table */
 #include "err.h"
 #include "fx.h"
+#include "kafka.h"
 #include "opt.h"
 #include "partition.h"
 #include "table.h"
-#include "tablekafka.h"
 
 #include <stdlib.h>
 

@@ -82,6 +82,17 @@ int kafka_opt_file(struct fx_ctx *ctx, const struct fx_option *opt,
 /* Frees the properties. */
 void kafka_conf_free(struct kafka_conf *kc);
 
+/*
+ * The broker's topic names, for partition flow tables: fx-partition --list
+ * and fx-consume --table find the dynamic partitions that exist by listing
+ * the topics that match a table's template. Appends them (internal topics,
+ * starting with "__", left out) to out, sorted. Returns 0, FX_EXIT_USAGE
+ * (bad configuration) or FX_EXIT_IO (no broker answered within --timeout),
+ * reported.
+ */
+int kafka_topic_names(struct fx_ctx *ctx, const struct kafka_conf *kc,
+                      struct fx_strlist *out);
+
 /* ---------------------------------------------------------------------
  * Source: records from Kafka topics to a record writer.
  */
