@@ -249,6 +249,35 @@ int kafka_sink_flush(struct kafka_sink *ks);
 int kafka_sink_close(struct kafka_sink *ks, int status);
 
 /* ---------------------------------------------------------------------
+ * Lines to a topic, best effort (the kafka:TOPIC lineage store): a plain
+ * producer with the properties given and nothing of fx's configuration,
+ * silent (librdkafka logs nothing to stderr), never exiting: every
+ * failure is returned with its reason in err.
+ */
+struct kafka_lines;
+
+/*
+ * A producer to topic on brokers; props are key, value pairs ending in
+ * NULL. NULL with the reason in err.
+ */
+struct kafka_lines *kafka_lines_open(const char *brokers, const char *topic,
+                                     const char *const *props, char *err,
+                                     size_t errlen);
+
+/* Queues one message of len bytes (copied). 0, or -1 with the reason. */
+int kafka_lines_send(struct kafka_lines *k, const char *line, size_t len,
+                     char *err, size_t errlen);
+
+/*
+ * Waits up to timeout_ms for delivery, less once every broker is known to
+ * be down (a refused connection): then there is nothing to wait for.
+ * Frees k. Returns 0 if every message was delivered, else -1 with the
+ * reason in err (the undelivered ones are dropped).
+ */
+int kafka_lines_close(struct kafka_lines *k, int timeout_ms, char *err,
+                      size_t errlen);
+
+/* ---------------------------------------------------------------------
  * fx-devbroker: librdkafka's mock cluster, on 127.0.0.1.
  */
 struct kafka_devbroker_opts {
