@@ -1,12 +1,17 @@
 /*
- * kafka.h - everything fx does with librdkafka: configuration, the source
- * (consumer), the sink (producer) and the development cluster. No other
- * file includes librdkafka's headers, and every librdkafka version check
- * lives in kafka.c.
+ * kafka.h - everything fx does with librdkafka: configuration, the topic
+ * list, the source (consumer), a whole topic read into memory, the sink
+ * (producer), best-effort lines to a topic and the development cluster.
+ * It is written in kafka.c (configuration, the topic list, the lines),
+ * kafkasrc.c (the source and the topic reader), kafkasink.c and
+ * kafkadev.c, which share kafka_internal.h. No other file includes
+ * librdkafka's headers, nor names a librdkafka type, and every librdkafka
+ * version check lives in kafka.c.
  *
  * Ownership: option structs are filled by the option table and owned by
  * main(); kafka_* functions borrow them for the whole run. A struct
- * kafka_sink is owned by its creator and freed by kafka_sink_close().
+ * kafka_sink, kafka_topic_reader or kafka_lines is owned by its creator
+ * and freed by its _close().
  *
  * Messages name the program and the broker or topic:
  *   fx-consume: broker '127.0.0.1:9092': connection refused
@@ -165,6 +170,54 @@ struct kafka_source_opts {
  */
 int kafka_source_run(struct fx_ctx *ctx, const struct kafka_source_opts *o,
                      struct record_writer *out);
+
+/* ---------------------------------------------------------------------
+ * A whole topic from its beginning (fx-join's kafka: dimension, a
+ * compacted topic): every partition assigned, no group, nothing
+ * committed, each message to a callback.
+ */
+struct kafka_message {
+	const void *key; /* NULL: no key */
+	size_t key_len;
+	const void *payload; /* NULL or len 0: a tombstone */
+	size_t len;
+	int32_t partition;
+	int64_t offset;
+};
+
+/* Called for each message read; m and its bytes only for the call. */
+typedef void kafka_message_fn(void *arg, const struct kafka_message *m);
+
+struct kafka_topic_reader;
+
+/*
+ * A consumer for topic, named source ("kafka:TOPIC") in messages,
+ * configured as every fx client is (kafka_conf) over defaults (key, value
+ * pairs ending in NULL), librdkafka's messages in fx's shape. One per
+ * process. Returns 0 with *out set, or FX_EXIT_USAGE after a message; a
+ * bad property exits 2.
+ */
+int kafka_topic_reader_open(struct fx_ctx *ctx, const struct kafka_conf *kc,
+                            const char *topic, const char *source,
+                            const char *const *defaults, kafka_message_fn *fn,
+                            void *arg, struct kafka_topic_reader **out);
+
+/*
+ * Reads every partition from its beginning up to the end offsets it sees
+ * when it starts, calling fn. Returns 0, or FX_EXIT_IO after a message:
+ * broker unreachable, no such topic, the end not reached within
+ * timeout_ms of silence.
+ */
+int kafka_topic_reader_load(struct kafka_topic_reader *r, int64_t timeout_ms);
+
+/*
+ * Calls fn for whatever has arrived since, without waiting. The first
+ * error is reported ("(retrying)"), later ones not.
+ */
+void kafka_topic_reader_poll(struct kafka_topic_reader *r);
+
+/* Closes the consumer, frees r (NULL is nothing). */
+void kafka_topic_reader_close(struct kafka_topic_reader *r);
 
 /* ---------------------------------------------------------------------
  * Sink: records to Kafka topics.

@@ -1351,3 +1351,177 @@ int kafka_source_run(struct fx_ctx *ctx, const struct kafka_source_opts *o,
 	json_scanner_free(&s.sc);
 	return rc;
 }
+
+/* =====================================================================
+ * A whole topic from its beginning (fx-join's kafka: dimension): librdkafka
+ * directly, the messages to a callback rather than records to a writer
+ */
+
+struct kafka_topic_reader {
+	struct fx_ctx *ctx;
+	rd_kafka_t *rk;
+	const char *topic;
+	const char *source; /* "kafka:TOPIC" */
+	kafka_message_fn *fn;
+	void *arg;
+	int warned_error;
+};
+
+static void reader_apply(struct kafka_topic_reader *dk,
+                         const rd_kafka_message_t *m)
+{
+	struct kafka_message km = {m->key, m->key_len,   m->payload,
+	                           m->len, m->partition, m->offset};
+
+	dk->fn(dk->arg, &km);
+}
+
+int kafka_topic_reader_open(struct fx_ctx *ctx, const struct kafka_conf *kc,
+                            const char *topic, const char *source,
+                            const char *const *defaults, kafka_message_fn *fn,
+                            void *arg, struct kafka_topic_reader **out)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	struct kafka_topic_reader *dk;
+	char errstr[512];
+
+	kafka_conf_apply(ctx, conf, kc, defaults);
+	kafka_conf_messages(ctx, conf);
+	dk = fx_malloc(sizeof(*dk));
+	memset(dk, 0, sizeof(*dk));
+	dk->ctx = ctx;
+	dk->topic = topic;
+	dk->source = source;
+	dk->fn = fn;
+	dk->arg = arg;
+	dk->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (!dk->rk) {
+		fx_warn(ctx, "%s: %s", source, errstr);
+		free(dk);
+		return FX_EXIT_USAGE;
+	}
+	rd_kafka_poll_set_consumer(dk->rk);
+	*out = dk;
+	return 0;
+}
+
+/* The partitions and their end offsets now; -1 after a message. */
+static int partitions(struct kafka_topic_reader *dk, int64_t timeout,
+                      rd_kafka_topic_partition_list_t **out, int64_t **hi)
+{
+	const struct rd_kafka_metadata *md;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(dk->rk, dk->topic, NULL);
+	rd_kafka_resp_err_t e;
+	int i, n;
+
+	e = rd_kafka_metadata(dk->rk, 0, rkt, &md, (int)timeout);
+	rd_kafka_topic_destroy(rkt);
+	if (e) {
+		rd_kafka_poll(dk->rk, 0); /* the error callback: which broker */
+		fx_warn(dk->ctx, "%s: %s", dk->source,
+		        kafka_conf_last_error() ? kafka_conf_last_error()
+		                                : rd_kafka_err2str(e));
+		return -1;
+	}
+	if (md->topic_cnt != 1 || md->topics[0].err ||
+	    !md->topics[0].partition_cnt) {
+		fx_warn(dk->ctx, "%s: %s", dk->source,
+		        md->topic_cnt == 1 && md->topics[0].err
+		            ? rd_kafka_err2str(md->topics[0].err)
+		            : "no such topic");
+		rd_kafka_metadata_destroy(md);
+		return -1;
+	}
+	n = md->topics[0].partition_cnt;
+	*out = rd_kafka_topic_partition_list_new(n);
+	*hi = fx_malloc((size_t)n * sizeof(**hi));
+	for (i = 0; i < n; i++) {
+		int32_t p = md->topics[0].partitions[i].id;
+		int64_t lo = 0, h = 0;
+
+		e = rd_kafka_query_watermark_offsets(dk->rk, dk->topic, p, &lo,
+		                                     &h, (int)timeout);
+		if (e) {
+			fx_warn(dk->ctx, "%s/%d: %s", dk->source, (int)p,
+			        rd_kafka_err2str(e));
+			rd_kafka_metadata_destroy(md);
+			return -1;
+		}
+		rd_kafka_topic_partition_list_add(*out, dk->topic, p)->offset =
+		    RD_KAFKA_OFFSET_BEGINNING;
+		(*hi)[i] = h > lo ? h : -1; /* -1: nothing to wait for */
+	}
+	rd_kafka_metadata_destroy(md);
+	return n;
+}
+
+int kafka_topic_reader_load(struct kafka_topic_reader *dk, int64_t timeout)
+{
+	rd_kafka_topic_partition_list_t *list = NULL;
+	int64_t *hi = NULL;
+	int n = partitions(dk, timeout, &list, &hi), left = 0, i, rc = 0;
+	double quiet = fx_now();
+
+	if (n < 0)
+		return FX_EXIT_IO;
+	for (i = 0; i < n; i++)
+		left += hi[i] >= 0;
+	rd_kafka_assign(dk->rk, list);
+	while (left > 0 && !fx_stop) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(dk->rk, 100);
+
+		if (!m) {
+			if ((fx_now() - quiet) * 1000 < (double)timeout)
+				continue;
+			fx_warn(
+			    dk->ctx,
+			    "%s: the end of the topic not reached after %lld ms without a message",
+			    dk->source, (long long)timeout);
+			rc = FX_EXIT_IO;
+			break;
+		}
+		quiet = fx_now();
+		if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			fx_warn(dk->ctx, "%s: %s", dk->source,
+			        rd_kafka_message_errstr(m));
+		} else {
+			if (!m->err)
+				reader_apply(dk, m);
+			for (i = 0; i < n; i++)
+				if (list->elems[i].partition == m->partition &&
+				    hi[i] >= 0 &&
+				    m->offset + !m->err >= hi[i]) {
+					hi[i] = -1;
+					left--;
+				}
+		}
+		rd_kafka_message_destroy(m);
+	}
+	rd_kafka_topic_partition_list_destroy(list);
+	free(hi);
+	return rc;
+}
+
+void kafka_topic_reader_poll(struct kafka_topic_reader *dk)
+{
+	rd_kafka_message_t *m;
+
+	while ((m = rd_kafka_consumer_poll(dk->rk, 0))) {
+		if (!m->err)
+			reader_apply(dk, m);
+		else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
+		         !dk->warned_error++)
+			fx_warn(dk->ctx, "%s: %s (retrying)", dk->source,
+			        rd_kafka_message_errstr(m));
+		rd_kafka_message_destroy(m);
+	}
+}
+
+void kafka_topic_reader_close(struct kafka_topic_reader *dk)
+{
+	if (!dk)
+		return;
+	rd_kafka_consumer_close(dk->rk);
+	rd_kafka_destroy(dk->rk);
+	free(dk);
+}
