@@ -26,10 +26,7 @@ static void props_push(struct kafka_conf *kc, const char *key, size_t klen,
 {
 	struct kafka_prop *p;
 
-	if (kc->nprops == kc->cap) {
-		kc->cap = kc->cap ? 2 * kc->cap : 16;
-		kc->props = fx_realloc(kc->props, kc->cap * sizeof(*kc->props));
-	}
+	FX_GROW(kc->props, kc->nprops + 1, kc->cap, 16);
 	p = &kc->props[kc->nprops++];
 	p->key = fx_strndup(key, klen);
 	p->value = fx_strdup(value);

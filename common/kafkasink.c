@@ -68,7 +68,7 @@ struct kafka_sink {
 	struct kafka_health health;
 
 	struct sink_topic *topics;
-	size_t ntopics, last;
+	size_t ntopics, topics_cap, last;
 	int create_unsupported; /* said once */
 
 	struct json_paths paths;
@@ -245,8 +245,7 @@ static rd_kafka_topic_t *sink_topic(struct kafka_sink *ks, const char *name,
 			return t->rkt;
 		}
 	}
-	ks->topics =
-	    fx_realloc(ks->topics, (ks->ntopics + 1) * sizeof(*ks->topics));
+	FX_GROW(ks->topics, ks->ntopics + 1, ks->topics_cap, 8);
 	t = &ks->topics[ks->ntopics];
 	t->name = fx_strndup(name, len);
 	if (ks->o->create_topics)

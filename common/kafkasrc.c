@@ -186,10 +186,7 @@ static struct part_state *part_get(struct kafka_source *s, const char *topic,
 			return p;
 		}
 	}
-	if (s->nparts == s->cap) {
-		s->cap = s->cap ? 2 * s->cap : 64;
-		s->parts = fx_realloc(s->parts, s->cap * sizeof(*s->parts));
-	}
+	FX_GROW(s->parts, s->nparts + 1, s->cap, 64);
 	p = &s->parts[s->nparts];
 	memset(p, 0, sizeof(*p));
 	p->topic = fx_strdup(topic);
