@@ -1,9 +1,9 @@
 /*
  * kafka_internal.h - what the kafka*.c files share: kafka.c (configuration,
- * the error and log callbacks, the broker check), kafkasrc.c (the source),
- * kafkasink.c (the sink), kafkadev.c (fx-devbroker). Only they include it,
- * and with it librdkafka's headers: every other file speaks Kafka through
- * kafka.h.
+ * the error and log callbacks, the broker check, the topic list, the
+ * lines), kafkasrc.c (the source, the topic reader), kafkasink.c (the
+ * sink), kafkadev.c (fx-devbroker). Only they include it, and with it
+ * librdkafka's headers: every other file speaks Kafka through kafka.h.
  */
 #ifndef FX_KAFKA_INTERNAL_H
 #define FX_KAFKA_INTERNAL_H
@@ -40,7 +40,7 @@ void kafka_conf_apply(const struct fx_ctx *ctx, rd_kafka_conf_t *c,
                       const struct kafka_conf *kc, const char *const *defaults);
 
 /*
- * For a client built with kafka_conf_apply() (fx-join's kafka: dimension):
+ * For a client built with kafka_conf_apply() (the topic reader):
  * librdkafka's log lines go through fx's message shape, warnings and
  * errors only ("fx-join: librdkafka: FAC: ..."), and connection errors,
  * which it would print raw, are kept for kafka_conf_last_error(). Sets
