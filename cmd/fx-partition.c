@@ -1,11 +1,11 @@
 /* fx-partition - route records by a partition flow table */
 #include "err.h"
 #include "fx.h"
+#include "kafka.h"
 #include "opt.h"
 #include "prog.h"
 #include "partition.h"
 #include "table.h"
-#include "tablekafka.h"
 
 #include <stdlib.h>
 

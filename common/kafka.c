@@ -1,23 +1,17 @@
-/* kafka.c - configuration, source, sink and dev cluster on librdkafka */
+/*
+ * kafka.c - configuration, what the kafka*.c files share, the topic list
+ * and the best-effort line producer; see kafka.h and kafka_internal.h
+ */
 #include "kafka.h"
-#include "base64.h"
-#include "buf.h"
+#include "kafka_internal.h"
 #include "err.h"
-#include "fxtime.h"
-#include "json.h"
-#include "lineage.h"
-#include "reader.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
-#include <regex.h>
-#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <time.h>
 
 #if RD_KAFKA_VERSION < 0x010600ff
 #error "fx needs librdkafka 1.6 or later (incremental rebalancing)"
@@ -32,10 +26,7 @@ static void props_push(struct kafka_conf *kc, const char *key, size_t klen,
 {
 	struct kafka_prop *p;
 
-	if (kc->nprops == kc->cap) {
-		kc->cap = kc->cap ? 2 * kc->cap : 16;
-		kc->props = fx_realloc(kc->props, kc->cap * sizeof(*kc->props));
-	}
+	FX_GROW(kc->props, kc->nprops + 1, kc->cap, 16);
 	p = &kc->props[kc->nprops++];
 	p->key = fx_strndup(key, klen);
 	p->value = fx_strdup(value);
@@ -128,8 +119,8 @@ void kafka_conf_free(struct kafka_conf *kc)
 	kc->nprops = kc->cap = 0;
 }
 
-static void conf_set(const struct fx_ctx *ctx, rd_kafka_conf_t *c,
-                     const char *key, const char *value, const char *origin)
+void kafka_conf_set(const struct fx_ctx *ctx, rd_kafka_conf_t *c,
+                    const char *key, const char *value, const char *origin)
 {
 	char errstr[512];
 
@@ -150,7 +141,7 @@ static int has_prop(const struct kafka_conf *kc, const char *key)
 }
 
 /* The bootstrap servers, for lineage's kafka://BOOTSTRAP/TOPIC names. */
-static const char *lineage_bootstrap(const struct kafka_conf *kc)
+const char *kafka_lineage_bootstrap(const struct kafka_conf *kc)
 {
 	size_t i;
 
@@ -159,18 +150,6 @@ static const char *lineage_bootstrap(const struct kafka_conf *kc)
 			return kc->props[i].value;
 	return kc->brokers ? kc->brokers : getenv("FX_BROKERS");
 }
-
-/*
- * What the error callback learned: the last broker error (for messages
- * that must name the broker) and since when all brokers are down.
- */
-struct kafka_health {
-	const struct fx_ctx *ctx;
-	char last_error[512];
-	double down_since; /* 0: not known to be down */
-	int fatal;
-	void *owner; /* the source or sink, for callbacks */
-};
 
 /*
  * Turns librdkafka's "127.0.0.1:9/bootstrap: Connect to ipv4#127.0.0.1:9
@@ -290,16 +269,16 @@ void kafka_conf_apply(const struct fx_ctx *ctx, rd_kafka_conf_t *c,
 	size_t i;
 
 	for (; defaults && *defaults; defaults += 2)
-		conf_set(ctx, c, defaults[0], defaults[1], "default");
+		kafka_conf_set(ctx, c, defaults[0], defaults[1], "default");
 	if (envfile && *envfile) {
 		read_properties(ctx, &env, envfile);
 		for (i = 0; i < env.nprops; i++)
-			conf_set(ctx, c, env.props[i].key, env.props[i].value,
-			         env.props[i].origin);
+			kafka_conf_set(ctx, c, env.props[i].key,
+			               env.props[i].value, env.props[i].origin);
 	}
 	for (i = 0; i < kc->nprops; i++)
-		conf_set(ctx, c, kc->props[i].key, kc->props[i].value,
-		         kc->props[i].origin);
+		kafka_conf_set(ctx, c, kc->props[i].key, kc->props[i].value,
+		               kc->props[i].origin);
 	if (!brokers && !has_prop(kc, "bootstrap.servers") &&
 	    !has_prop(kc, "metadata.broker.list") &&
 	    !has_prop(&env, "bootstrap.servers") &&
@@ -311,27 +290,27 @@ void kafka_conf_apply(const struct fx_ctx *ctx, rd_kafka_conf_t *c,
 			    "no brokers: use -b HOST:PORT or set FX_BROKERS");
 	}
 	if (brokers)
-		conf_set(ctx, c, "bootstrap.servers", brokers, "-b");
+		kafka_conf_set(ctx, c, "bootstrap.servers", brokers, "-b");
 	kafka_conf_free(&env);
 }
 
-static rd_kafka_conf_t *conf_build(const struct fx_ctx *ctx,
-                                   rd_kafka_type_t type,
-                                   const struct kafka_conf *kc,
-                                   const char *const *defaults,
-                                   struct kafka_health *h)
+rd_kafka_conf_t *kafka_conf_build(const struct fx_ctx *ctx,
+                                  rd_kafka_type_t type,
+                                  const struct kafka_conf *kc,
+                                  const char *const *defaults,
+                                  struct kafka_health *h)
 {
 	rd_kafka_conf_t *c = rd_kafka_conf_new();
 
 	for (; defaults && *defaults; defaults += 2)
-		conf_set(ctx, c, defaults[0], defaults[1], "default");
+		kafka_conf_set(ctx, c, defaults[0], defaults[1], "default");
 	if (type == RD_KAFKA_PRODUCER) {
 		/* a record not delivered in --timeout fails, and is said to */
 		char ms[32];
 
 		snprintf(ms, sizeof(ms), "%" PRId64,
 		         kc->timeout_ms > 0 ? kc->timeout_ms : 1);
-		conf_set(ctx, c, "message.timeout.ms", ms, "--timeout");
+		kafka_conf_set(ctx, c, "message.timeout.ms", ms, "--timeout");
 	}
 	kafka_conf_apply(ctx, c, kc, NULL);
 	h->ctx = ctx;
@@ -342,8 +321,8 @@ static rd_kafka_conf_t *conf_build(const struct fx_ctx *ctx,
 }
 
 /* "broker 'X': connection refused", or a generic text naming the brokers. */
-static const char *health_reason(const struct kafka_health *h,
-                                 const char *fallback)
+const char *kafka_health_reason(const struct kafka_health *h,
+                                const char *fallback)
 {
 	return h->last_error[0] ? h->last_error : fallback;
 }
@@ -357,8 +336,8 @@ static const char *health_reason(const struct kafka_health *h,
  * timeout would only delay the same answer. A broker that does not answer
  * at all is given the whole timeout.
  */
-static int check_brokers(const struct fx_ctx *ctx, rd_kafka_t *rk,
-                         struct kafka_health *h, int64_t timeout_ms)
+int kafka_check_brokers(const struct fx_ctx *ctx, rd_kafka_t *rk,
+                        struct kafka_health *h, int64_t timeout_ms)
 {
 	const struct rd_kafka_metadata *md = NULL;
 	double deadline = fx_now() + (double)timeout_ms / 1000;
@@ -384,1954 +363,207 @@ static int check_brokers(const struct fx_ctx *ctx, rd_kafka_t *rk,
 	snprintf(fallback, sizeof(fallback),
 	         "brokers: no answer within %" PRId64 " ms (%s)", timeout_ms,
 	         rd_kafka_err2str(err));
-	fx_warn(ctx, "%s", health_reason(h, fallback));
+	fx_warn(ctx, "%s", kafka_health_reason(h, fallback));
 	return FX_EXIT_IO;
 }
 
-/* Decodes canonical base64 text into b. Returns 0, or -1 if it is not. */
-static int base64_decode_text(struct fx_buf *b, const char *s)
-{
-	size_t n = strlen(s);
-	long got;
-
-	fx_buf_grow(b, n / 4 * 3 + 1);
-	got = base64_decode(s, n, (uint8_t *)b->p + b->len);
-	if (got < 0)
-		return -1;
-	b->len += (size_t)got;
-	return 0;
-}
-
-/* Text as a JSON string; other bytes as {"base64":"..."}; NULL as null. */
-static void add_bytes_json(struct fx_buf *b, const void *p, size_t n)
-{
-	if (!p) {
-		fx_buf_adds(b, "null");
-	} else if (json_utf8_valid(p, n)) {
-		fx_buf_add_json_string(b, p, n);
-	} else {
-		fx_buf_adds(b, "{\"base64\":\"");
-		base64_encode(b, p, n);
-		fx_buf_adds(b, "\"}");
-	}
-}
-
-/* The inverse of add_bytes_json for a cJSON item. 0: bytes; 1: null; -1 */
-static int bytes_from_json(const cJSON *j, struct fx_buf *out)
-{
-	const cJSON *b64;
-
-	if (cJSON_IsNull(j))
-		return 1;
-	if (cJSON_IsString(j)) {
-		fx_buf_adds(out, j->valuestring);
-		return 0;
-	}
-	b64 = cJSON_GetObjectItemCaseSensitive(j, "base64");
-	if (cJSON_IsObject(j) && cJSON_IsString(b64))
-		return base64_decode_text(out, b64->valuestring);
-	return -1;
-}
-
 /* =====================================================================
- * Source
+ * Topic names (fx-partition --list, fx-consume --table)
  */
 
-enum offset_kind {
-	OFF_DEFAULT, /* beginning, or the committed offset in a group */
-	OFF_BEGINNING,
-	OFF_END,
-	OFF_STORED,
-	OFF_ABS,
-	OFF_TAIL,
-	OFF_TIME,
-};
+/* librdkafka's own log lines would only repeat the error we print */
+static const char *const topics_defaults[] = {"log_level", "0", NULL};
 
-struct offset_spec {
-	enum offset_kind kind;
-	int64_t value;  /* offset, tail count or timestamp */
-	int64_t end_ts; /* e@MS, or -1 */
-};
-
-struct part_state {
-	char *topic;
-	int32_t partition;
-	int assigned;
-	int done;          /* reached its end (-e) or e@MS */
-	int at_eof;        /* an eof control record was written since */
-	int64_t end;       /* high watermark when assigned, -1 unknown */
-	int64_t next;      /* offset after the last record written, -1 */
-	int64_t stored;    /* offset after the last record flushed, -1 */
-	int64_t committed; /* offset last committed, -1 */
-	int64_t skip_ts;   /* -o s@MS: skip records older than this, -1 */
-	struct lineage_ds *dataset; /* the topic's, for its record count */
-};
-
-struct kafka_source {
-	struct fx_ctx *ctx;
-	const struct kafka_source_opts *o;
-	struct record_writer *out;
-	rd_kafka_t *rk;
-	struct kafka_health health;
-	struct offset_spec off;
-
-	struct part_state *parts;
-	size_t nparts, cap, last;
-	size_t nassigned, ndone;
-	int assigned_once;
-	int assignment_changed; /* an "assigned" control record is due */
-	double last_commit;
-	unsigned assign_events; /* assignments the group has made so far */
-
-	/*
-	 * Commits are asynchronous (rd_kafka_commit_queue): a synchronous
-	 * rd_kafka_commit() can wait without bound while the group
-	 * rebalances or the coordinator is away, and then nothing else runs,
-	 * not even SIGTERM. Results come back on commitq.
-	 */
-	rd_kafka_queue_t *commitq;
-	int commits_pending;  /* sent, result not seen yet */
-	double exit_deadline; /* set when ending: see final_wait() */
-
-	/*
-	 * -e in a group: this member's own partitions are done; it stays in
-	 * the group until the whole subscription is committed to its end
-	 * (see group_at_end).
-	 */
-	int own_done;
-	rd_kafka_topic_partition_list_t *group_ends; /* offset: the end */
-	double group_deadline; /* give up waiting for the group then */
-	double group_next_check;
-	int64_t group_progress; /* sum of the group's committed offsets */
-
-	struct json_scanner sc;
-	struct fx_buf val; /* the value, padded for the scanner */
-	struct fx_buf rec; /* the record written */
-	struct fx_buf ctl; /* a control record */
-	struct fx_buf tp;  /* "TOPIC/P" */
-	int64_t written;
-	int status;
-	int finished;
-};
-
-static int parse_int64(const char *s, int64_t *v)
+static rd_kafka_conf_t *topics_conf_build(struct fx_ctx *ctx,
+                                          const struct kafka_conf *kc)
 {
-	char *end;
+	rd_kafka_conf_t *c = rd_kafka_conf_new();
 
-	errno = 0;
-	*v = strtoll(s, &end, 10);
-	return errno || end == s || *end ? -1 : 0;
+	kafka_conf_apply(ctx, c, kc, topics_defaults);
+	return c;
 }
 
-/* kcat's -o: beginning|end|stored|N|-N|s@MS|e@MS, one start and one e@. */
-static void parse_offsets(const struct fx_ctx *ctx,
-                          const struct kafka_source_opts *o,
-                          struct offset_spec *sp)
+static int cmp_str(const void *a, const void *b)
 {
-	size_t i;
-
-	sp->kind = OFF_DEFAULT;
-	sp->end_ts = -1;
-	for (i = 0; i < o->offsets.n; i++) {
-		const char *s = o->offsets.v[i];
-		enum offset_kind k;
-		int64_t v = 0;
-
-		if (strncmp(s, "e@", 2) == 0) {
-			if (parse_int64(s + 2, &sp->end_ts) || sp->end_ts < 0)
-				fx_usage_error(
-				    ctx, "-o: not a timestamp in ms: '%s'", s);
-			continue;
-		}
-		if (strcmp(s, "beginning") == 0) {
-			k = OFF_BEGINNING;
-		} else if (strcmp(s, "end") == 0) {
-			k = OFF_END;
-		} else if (strcmp(s, "stored") == 0) {
-			k = OFF_STORED;
-		} else if (strncmp(s, "s@", 2) == 0) {
-			k = OFF_TIME;
-			if (parse_int64(s + 2, &v) || v < 0)
-				fx_usage_error(
-				    ctx, "-o: not a timestamp in ms: '%s'", s);
-		} else if (parse_int64(s, &v) == 0) {
-			k = v < 0 ? OFF_TAIL : OFF_ABS;
-			v = v < 0 ? -v : v;
-		} else {
-			fx_usage_error(
-			    ctx,
-			    "-o: expected beginning, end, stored, N, -N, s@MS or e@MS, got '%s'",
-			    s);
-		}
-		if (sp->kind != OFF_DEFAULT)
-			fx_usage_error(ctx, "-o: more than one start offset");
-		sp->kind = k;
-		sp->value = v;
-	}
-	if (sp->kind == OFF_STORED && !o->group)
-		fx_usage_error(ctx, "-o stored: needs a consumer group (-g)");
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static struct part_state *part_get(struct kafka_source *s, const char *topic,
-                                   int32_t partition)
+int kafka_topic_names(struct fx_ctx *ctx, const struct kafka_conf *kc,
+                      struct fx_strlist *out)
 {
-	struct part_state *p;
-	size_t i;
-
-	if (s->last < s->nparts) {
-		p = &s->parts[s->last];
-		if (p->partition == partition && strcmp(p->topic, topic) == 0)
-			return p;
-	}
-	for (i = 0; i < s->nparts; i++) {
-		p = &s->parts[i];
-		if (p->partition == partition && strcmp(p->topic, topic) == 0) {
-			s->last = i;
-			return p;
-		}
-	}
-	if (s->nparts == s->cap) {
-		s->cap = s->cap ? 2 * s->cap : 64;
-		s->parts = fx_realloc(s->parts, s->cap * sizeof(*s->parts));
-	}
-	p = &s->parts[s->nparts];
-	memset(p, 0, sizeof(*p));
-	p->topic = fx_strdup(topic);
-	p->partition = partition;
-	p->dataset = lineage_topic(s->ctx, LINEAGE_INPUT,
-	                           lineage_bootstrap(&s->o->conf), topic);
-	p->end = p->next = p->stored = p->committed = p->skip_ts = -1;
-	s->last = s->nparts++;
-	return p;
-}
-
-/*
- * Writes out what was written so far, then marks those records' offsets
- * for commit: a record is committed only once it has left the process.
- * Revoked partitions count too: what they wrote before the revocation is
- * still to be committed.
- */
-static int source_flush(struct kafka_source *s)
-{
-	size_t i;
-
-	if (record_writer_flush(s->out))
-		return -1;
-	for (i = 0; i < s->nparts; i++)
-		if (s->parts[i].next > s->parts[i].stored)
-			s->parts[i].stored = s->parts[i].next;
-	return 0;
-}
-
-/* Partitions whose flushed offset is not committed yet: assigned ones. */
-static size_t commits_owed(const struct kafka_source *s)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < s->nparts; i++)
-		if (s->parts[i].assigned &&
-		    s->parts[i].stored > s->parts[i].committed)
-			n++;
-	return n;
-}
-
-/* Takes in the commit results that have arrived, waiting up to wait_ms. */
-static void commit_serve(struct kafka_source *s, int wait_ms)
-{
-	double deadline = fx_now() + (double)wait_ms / 1000;
-	rd_kafka_event_t *ev;
-
-	while (s->commits_pending > 0) {
-		double left = deadline - fx_now();
-		const rd_kafka_topic_partition_list_t *l;
-		int i;
-
-		ev = rd_kafka_queue_poll(s->commitq,
-		                         left > 0 ? (int)(left * 1000) : 0);
-		if (!ev)
-			break;
-		if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
-			s->commits_pending--;
-			l = rd_kafka_event_topic_partition_list(ev);
-			for (i = 0; l && i < l->cnt; i++) {
-				const rd_kafka_topic_partition_t *e =
-				    &l->elems[i];
-				struct part_state *p;
-
-				if (e->err || e->offset < 0)
-					continue;
-				p = part_get(s, e->topic, e->partition);
-				/* results may come late: never go back */
-				if (e->offset > p->committed)
-					p->committed = e->offset;
-			}
-		}
-		rd_kafka_event_destroy(ev);
-	}
-}
-
-/*
- * Sends a commit of the flushed offsets not committed yet, explicitly by
- * partition (not librdkafka's auto-commit, which forgets a revoked
- * partition's offsets when a commit during the rebalance fails: the mock
- * broker, for one, refuses every commit while a group rebalances). Only
- * assigned partitions: a revoked one may already be read further by its
- * next owner, and a late commit would move its offset back. A refused
- * commit stays owed and is sent again later; one at a time, unless the
- * last went unanswered for a second (or force). Never waits.
- */
-static void commit_send(struct kafka_source *s, int force)
-{
-	rd_kafka_topic_partition_list_t *l;
-	size_t i;
-
-	if (!s->o->group)
-		return;
-	commit_serve(s, 0);
-	if (!force && s->commits_pending > 0 && fx_now() - s->last_commit < 1.0)
-		return;
-	s->last_commit = fx_now();
-	l = rd_kafka_topic_partition_list_new(16);
-	for (i = 0; i < s->nparts; i++) {
-		struct part_state *p = &s->parts[i];
-
-		if (p->assigned && p->stored > p->committed)
-			rd_kafka_topic_partition_list_add(l, p->topic,
-			                                  p->partition)
-			    ->offset = p->stored;
-	}
-	if (l->cnt && !rd_kafka_commit_queue(s->rk, l, s->commitq, NULL, NULL))
-		s->commits_pending++;
-	rd_kafka_topic_partition_list_destroy(l);
-}
-
-/* A commit every second: a crash repeats at most about that much. */
-static void source_commit_due(struct kafka_source *s)
-{
-	commit_serve(s, 0);
-	if (s->o->group && fx_now() - s->last_commit >= 1.0)
-		commit_send(s, 0);
-}
-
-/*
- * How long a commit may be waited for: --timeout, at most 5 s. Once the
- * program is ending (exit_deadline set), what is left of that: the last
- * commit and leaving the group share one bound, after SIGTERM too.
- */
-static double final_wait(const struct kafka_source *s)
-{
-	double t = (double)s->o->conf.timeout_ms / 1000;
-
-	if (s->exit_deadline > 0) {
-		t = s->exit_deadline - fx_now();
-		return t > 0 ? t : 0;
-	}
-	return t < 5 ? t : 5;
-}
-
-/*
- * The last commit, tried until it succeeds or final_wait() passes: a
- * commit refused during a rebalance (another member leaving as we finish)
- * goes through once the group has settled. Polling serves the rebalance;
- * messages it returns are not ours to write any more.
- */
-static void source_commit_final(struct kafka_source *s)
-{
-	double deadline = fx_now() + final_wait(s);
-	rd_kafka_message_t *m;
-
-	if (!s->o->group)
-		return;
-	while (commits_owed(s) && fx_now() < deadline &&
-	       !s->health.down_since) {
-		unsigned seen = s->assign_events;
-
-		commit_send(s, 1);
-		commit_serve(s, (int)((deadline - fx_now()) * 1000));
-		if (!commits_owed(s))
-			break;
-		/*
-		 * Refused: wait for the group to hand out partitions again
-		 * before the next try. Commits sent while it rejoins are
-		 * refused, and the mock broker then starts the rebalance
-		 * over, for ever.
-		 */
-		while (s->assign_events == seen && fx_now() < deadline &&
-		       !s->health.down_since)
-			if ((m = rd_kafka_consumer_poll(s->rk, 100)))
-				rd_kafka_message_destroy(m);
-	}
-	if (commits_owed(s))
-		fx_warn(
-		    s->ctx,
-		    "group '%s': %zu partition(s) not committed at exit: their last records will be read again",
-		    s->o->group, commits_owed(s));
-}
-
-/* ---------------------------------------------------------------------
- * Control records (--meta): what fx-agg needs for a watermark per
- * partition. "assigned" lists the whole assignment after every change,
- * before any record of the new assignment; "eof" says a partition has
- * reached its end.
- */
-
-static int part_cmp(const void *a, const void *b)
-{
-	const struct part_state *x = *(const struct part_state *const *)a;
-	const struct part_state *y = *(const struct part_state *const *)b;
-	int c = strcmp(x->topic, y->topic);
-
-	if (c)
-		return c;
-	return (x->partition > y->partition) - (x->partition < y->partition);
-}
-
-/* Appends "TOPIC/P" as a JSON string. */
-static void add_topic_partition(struct kafka_source *s,
-                                const struct part_state *p)
-{
-	char num[16];
-
-	fx_buf_reset(&s->tp);
-	fx_buf_adds(&s->tp, p->topic);
-	snprintf(num, sizeof(num), "/%" PRId32, p->partition);
-	fx_buf_adds(&s->tp, num);
-	fx_buf_add_json_string(&s->ctl, s->tp.p, s->tp.len);
-}
-
-static void put_control(struct kafka_source *s)
-{
-	if (record_writer_put(s->out, s->ctl.p, s->ctl.len))
-		s->finished = 1; /* reported (or a closed pipe) at close */
-}
-
-/* Writes the "assigned" record if the assignment changed since the last. */
-static void emit_assigned(struct kafka_source *s)
-{
-	struct part_state **v;
-	size_t i, n = 0;
-
-	if (!s->o->meta || !s->assignment_changed)
-		return;
-	s->assignment_changed = 0;
-	v = fx_malloc((s->nparts ? s->nparts : 1) * sizeof(*v));
-	for (i = 0; i < s->nparts; i++)
-		if (s->parts[i].assigned)
-			v[n++] = &s->parts[i];
-	qsort(v, n, sizeof(*v), part_cmp);
-	fx_buf_reset(&s->ctl);
-	fx_buf_adds(&s->ctl, "{\"_fx\":\"assigned\",\"partitions\":[");
-	for (i = 0; i < n; i++) {
-		if (i)
-			fx_buf_addc(&s->ctl, ',');
-		add_topic_partition(s, v[i]);
-	}
-	fx_buf_adds(&s->ctl, "]}");
-	free(v);
-	put_control(s);
-}
-
-static void emit_eof(struct kafka_source *s, const struct part_state *p)
-{
-	emit_assigned(s);
-	fx_buf_reset(&s->ctl);
-	fx_buf_adds(&s->ctl, "{\"_fx\":\"eof\",\"partition\":");
-	add_topic_partition(s, p);
-	fx_buf_addc(&s->ctl, '}');
-	put_control(s);
-}
-
-static void part_done(struct kafka_source *s, struct part_state *p)
-{
-	rd_kafka_topic_partition_list_t *l;
-
-	if (p->done)
-		return;
-	p->done = 1;
-	s->ndone++;
-	/* stop fetching what we will not emit */
-	l = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
-	rd_kafka_pause_partitions(s->rk, l);
-	rd_kafka_topic_partition_list_destroy(l);
-}
-
-/*
- * -e in a group means the whole subscription, not just this member's
- * share: a member that dies leaves partitions that someone must read.
- */
-static int waits_for_group(const struct kafka_source *s)
-{
-	return s->o->group && s->o->exit_at_end && s->off.end_ts < 0;
-}
-
-/* How long -e in a group waits for the group without progress, in s. */
-static double group_wait(const struct kafka_source *s)
-{
-	char v[64];
-	size_t n = sizeof(v);
-	double session = 45;
-
-	if (rd_kafka_conf_get(rd_kafka_conf(s->rk), "session.timeout.ms", v,
-	                      &n) == RD_KAFKA_CONF_OK)
-		session = strtod(v, NULL) / 1000;
-	return session + (double)s->o->conf.timeout_ms / 1000;
-}
-
-/*
- * With -e or e@MS: finished when no assigned partition has more to give;
- * in a group with -e, that starts the wait for the rest of the group.
- */
-static void check_finished(struct kafka_source *s)
-{
-	if (!(s->o->exit_at_end || s->off.end_ts >= 0) || !s->assigned_once ||
-	    s->ndone != s->nassigned) {
-		s->own_done = 0;
-		return;
-	}
-	if (!waits_for_group(s)) {
-		s->finished = 1;
-	} else if (!s->own_done) {
-		s->own_done = 1;
-		s->group_deadline = fx_now() + group_wait(s);
-		s->group_next_check = 0;
-	}
-}
-
-/*
- * A partition reached its end: the one it had when assigned, or the one
- * librdkafka reports (PARTITION_EOF). One eof record per reaching; -e
- * stops reading it.
- */
-static void part_at_end(struct kafka_source *s, struct part_state *p)
-{
-	if (!p->at_eof) {
-		p->at_eof = 1;
-		if (s->o->meta)
-			emit_eof(s, p);
-	}
-	if (s->o->exit_at_end) {
-		part_done(s, p);
-		/*
-		 * In a group, commit as each partition ends: when this member
-		 * leaves, nothing is left for a commit that the rebalance its
-		 * leaving (or another member's) could refuse.
-		 */
-		if (s->o->group && source_flush(s) == 0)
-			commit_send(s, 0);
-		check_finished(s);
-	}
-}
-
-/* The start offset of a partition with no committed offset. */
-static int64_t start_offset(const struct offset_spec *sp)
-{
-	switch (sp->kind) {
-	case OFF_END:
-		return RD_KAFKA_OFFSET_END;
-	case OFF_ABS:
-		return sp->value;
-	case OFF_TAIL:
-		return RD_KAFKA_OFFSET_TAIL(sp->value);
-	case OFF_TIME:
-		return sp->value; /* resolved by offsets_for_times */
-	default:
-		return RD_KAFKA_OFFSET_BEGINNING;
-	}
-}
-
-/*
- * Fills in start offsets: the committed offset where the group has one,
- * else what -o says; timestamps become offsets.
- */
-static void resolve_offsets(struct kafka_source *s,
-                            rd_kafka_topic_partition_list_t *l)
-{
-	int timeout = (int)s->o->conf.timeout_ms;
-	rd_kafka_topic_partition_list_t *times;
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_conf_t *c = topics_conf_build(ctx, kc);
 	rd_kafka_resp_err_t err;
-	int i;
-
-	for (i = 0; i < l->cnt; i++)
-		l->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
-	if (s->o->group) {
-		err = rd_kafka_committed(s->rk, l, timeout);
-		if (err)
-			fx_warn(s->ctx,
-			        "group '%s': cannot read committed offsets: %s",
-			        s->o->group, rd_kafka_err2str(err));
-	}
-	times = rd_kafka_topic_partition_list_new(l->cnt);
-	for (i = 0; i < l->cnt; i++) {
-		rd_kafka_topic_partition_t *e = &l->elems[i];
-
-		if (e->offset >= 0)
-			continue;
-		e->offset = start_offset(&s->off);
-		if (s->off.kind == OFF_TIME)
-			rd_kafka_topic_partition_list_add(times, e->topic,
-			                                  e->partition)
-			    ->offset = s->off.value;
-	}
-	if (times->cnt) {
-		err = rd_kafka_offsets_for_times(s->rk, times, timeout);
-		if (err)
-			fx_warn(s->ctx,
-			        "-o s@%" PRId64 ": cannot look up offsets: %s",
-			        s->off.value, rd_kafka_err2str(err));
-		for (i = 0; i < times->cnt; i++) {
-			rd_kafka_topic_partition_t *t = &times->elems[i];
-			rd_kafka_topic_partition_t *e =
-			    rd_kafka_topic_partition_list_find(l, t->topic,
-			                                       t->partition);
-
-			/*
-			 * -1 is "no record at or after the time" from a
-			 * broker, but also all that fx-devbroker's mock
-			 * answers: scan from the beginning and skip older
-			 * records here, which gives the same result.
-			 */
-			e->offset = !err && !t->err && t->offset >= 0
-			                ? t->offset
-			                : RD_KAFKA_OFFSET_BEGINNING;
-			part_get(s, t->topic, t->partition)->skip_ts =
-			    s->off.value;
-		}
-	}
-	rd_kafka_topic_partition_list_destroy(times);
-}
-
-#define END_UNQUERIED (-2) /* part_state.end of a newly assigned partition */
-
-/* Looks up the end a newly assigned partition has now. */
-static void note_end(struct kafka_source *s, struct part_state *p,
-                     int64_t start)
-{
-	int64_t lo = -1, hi = -1;
-
-	p->end = -1;
-	if (!s->o->exit_at_end && !s->o->meta)
-		return;
-	if (rd_kafka_query_watermark_offsets(s->rk, p->topic, p->partition, &lo,
-	                                     &hi, (int)s->o->conf.timeout_ms))
-		return; /* PARTITION_EOF still ends it */
-	if (hi <= lo || start == RD_KAFKA_OFFSET_END || start >= hi) {
-		/*
-		 * In a group the end is this partition's position now: commit
-		 * it, so that -e's look at the group's offsets sees it read
-		 * (-o end starts a new group there without reading a record).
-		 */
-		if (s->o->group && p->next < hi)
-			p->next = hi;
-		part_at_end(s, p);
-	} else
-		p->end = hi;
-}
-
-/*
- * Takes on the partitions of l, then records the ends that -e waits for
- * and --meta reports: all of l is in the assignment before an eof record
- * can name one of them.
- */
-static void note_assigned(struct kafka_source *s,
-                          const rd_kafka_topic_partition_list_t *l)
-{
-	int i;
-
-	for (i = 0; i < l->cnt; i++) {
-		struct part_state *p =
-		    part_get(s, l->elems[i].topic, l->elems[i].partition);
-
-		if (p->assigned)
-			continue;
-		p->assigned = 1;
-		p->done = p->at_eof = 0;
-		p->end = END_UNQUERIED;
-		s->nassigned++;
-		s->assignment_changed = 1;
-	}
-	emit_assigned(s);
-	for (i = 0; i < l->cnt; i++) {
-		struct part_state *p =
-		    part_get(s, l->elems[i].topic, l->elems[i].partition);
-
-		if (p->end == END_UNQUERIED)
-			note_end(s, p, l->elems[i].offset);
-	}
-	s->assigned_once = 1;
-	check_finished(s);
-}
-
-static void note_revoked(struct kafka_source *s,
-                         const rd_kafka_topic_partition_list_t *l)
-{
-	int i;
-
-	for (i = 0; i < l->cnt; i++) {
-		struct part_state *p =
-		    part_get(s, l->elems[i].topic, l->elems[i].partition);
-
-		if (!p->assigned)
-			continue;
-		p->assigned = 0;
-		p->skip_ts = -1;
-		s->assignment_changed = 1;
-		s->nassigned--;
-		if (p->done)
-			s->ndone--;
-		p->done = 0;
-	}
-}
-
-static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *l, void *opaque)
-{
-	struct kafka_source *s = ((struct kafka_health *)opaque)->owner;
-	int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
-
-	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		s->assign_events++;
-		resolve_offsets(s, l);
-		if (coop)
-			rd_kafka_error_destroy(
-			    rd_kafka_incremental_assign(rk, l));
-		else
-			rd_kafka_assign(rk, l);
-		note_assigned(s, l);
-		return;
-	}
-	/*
-	 * revoked: hand over what we have written, so that the next owner
-	 * need not read it again (a failed commit is tried again later)
-	 */
-	if (source_flush(s) == 0) {
-		commit_send(s, 1);
-		commit_serve(s, (int)(final_wait(s) * 1000));
-	}
-	note_revoked(s, l);
-	if (coop)
-		rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, l));
-	else
-		rd_kafka_assign(rk, NULL);
-	if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
-		fx_warn(s->ctx, "group '%s': rebalance: %s", s->o->group,
-		        rd_kafka_err2str(err));
-}
-
-/* Appends the --meta members before the record's closing brace. */
-static void add_meta(struct kafka_source *s, const rd_kafka_message_t *m,
-                     const char *v, size_t n)
-{
-	struct fx_buf *b = &s->rec;
-	rd_kafka_headers_t *hdrs = NULL;
-	rd_kafka_timestamp_type_t tstype;
-	int64_t ts = rd_kafka_message_timestamp(m, &tstype);
-	const char *topic = rd_kafka_topic_name(m->rkt);
-	char tsbuf[FX_TIME_ISO_LEN + 1], num[64];
-	size_t i, close = n, open = 0;
-
-	while (close > 0 && v[close - 1] != '}')
-		close--;
-	close--; /* the '}' */
-	while (v[open] != '{')
-		open++;
-	fx_buf_add(b, v, close);
-	for (i = open + 1; i < close; i++)
-		if (v[i] != ' ' && v[i] != '\t' && v[i] != '\n' && v[i] != '\r')
-			break;
-	fx_buf_adds(b, i < close ? ",\"_fx_topic\":" : "\"_fx_topic\":");
-	fx_buf_add_json_string(b, topic, strlen(topic));
-	snprintf(num, sizeof(num),
-	         ",\"_fx_partition\":%" PRId32 ",\"_fx_offset\":%" PRId64
-	         ",\"_fx_key\":",
-	         m->partition, m->offset);
-	fx_buf_adds(b, num);
-	add_bytes_json(b, m->key, m->key_len);
-	fx_buf_adds(b, ",\"_fx_ts\":");
-	if (ts >= 0) {
-		fx_buf_addc(b, '"');
-		fx_buf_add(b, tsbuf, fx_time_format_iso(ts, tsbuf));
-		fx_buf_addc(b, '"');
-	} else {
-		fx_buf_adds(b, "null");
-	}
-	if (!rd_kafka_message_headers(m, &hdrs) && rd_kafka_header_cnt(hdrs)) {
-		const char *name;
-		const void *val;
-		size_t vlen;
-
-		fx_buf_adds(b, ",\"_fx_headers\":[");
-		for (i = 0;
-		     !rd_kafka_header_get_all(hdrs, i, &name, &val, &vlen);
-		     i++) {
-			fx_buf_adds(b, i ? ",[" : "[");
-			fx_buf_add_json_string(b, name, strlen(name));
-			fx_buf_addc(b, ',');
-			add_bytes_json(b, val, vlen);
-			fx_buf_addc(b, ']');
-		}
-		fx_buf_addc(b, ']');
-	}
-	fx_buf_addc(b, '}');
-}
-
-/* Builds s->rec from a message value; 0, or -1 for a bad record. */
-static int make_record(struct kafka_source *s, const rd_kafka_message_t *m,
-                       const char **reason)
-{
-	struct json_error jerr;
-	const char *v = m->payload ? m->payload : "";
-	size_t n = m->len;
-	int rc;
-
-	/* the scanner may read ahead: scan a padded copy */
-	fx_buf_reset(&s->val);
-	fx_buf_add(&s->val, v, n);
-	fx_buf_grow(&s->val, RECORD_READER_PAD);
-	memset(s->val.p + n, 0, RECORD_READER_PAD);
-	fx_buf_reset(&s->rec);
-	rc = json_scan(&s->sc, NULL, s->val.p, n, NULL, &jerr, 0);
-	if (rc < 0 && s->o->wrap) {
-		if (!json_utf8_valid(v, n)) {
-			*reason = "not UTF-8 text";
-			return -1;
-		}
-		fx_buf_reset(&s->val);
-		fx_buf_adds(&s->val, "{\"value\":");
-		if (m->payload)
-			fx_buf_add_json_string(&s->val, v, n);
-		else
-			fx_buf_adds(&s->val, "null");
-		fx_buf_addc(&s->val, '}');
-		n = s->val.len;
-	} else if (rc < 0) {
-		*reason = jerr.reason;
-		return -1;
-	}
-	if (s->o->meta)
-		add_meta(s, m, s->val.p, n);
-	else
-		fx_buf_add(&s->rec, s->val.p, n);
-	return 0;
-}
-
-/* Writes the record of m, or reports it bad. Returns 0 or an exit status. */
-static int emit(struct kafka_source *s, const rd_kafka_message_t *m)
-{
-	const char *topic = rd_kafka_topic_name(m->rkt);
-	struct fx_where where = {topic, 0, m->partition, m->offset};
-	const char *reason = NULL;
-
-	if (make_record(s, m, &reason))
-		return fx_bad_record(s->ctx, &where, NULL, m->payload, m->len,
-		                     "%s", reason);
-	emit_assigned(s);
-	if (s->o->keep) {
-		/* the --wrap'ed value was rebuilt without the padding */
-		fx_buf_grow(&s->val, RECORD_READER_PAD);
-		memset(s->val.p + s->val.len, 0, RECORD_READER_PAD);
-		if (!s->o->keep(s->o->keep_arg, topic, s->val.p, s->val.len))
-			return 0;
-	}
-	if (record_writer_put(s->out, s->rec.p, s->rec.len)) {
-		s->finished = 1; /* reported (or a closed pipe) at close */
-		return 0;
-	}
-	s->ctx->st.records_out++;
-	s->ctx->st.bytes_out += s->rec.len + 1;
-	s->written++;
-	return 0;
-}
-
-static void handle_message(struct kafka_source *s, rd_kafka_message_t *m)
-{
-	struct part_state *p =
-	    part_get(s, rd_kafka_topic_name(m->rkt), m->partition);
-	int64_t ts = rd_kafka_message_timestamp(m, NULL);
-	int rc;
-
-	if (!p->assigned || p->done)
-		return; /* revoked or past its end: not ours to emit */
-	if (s->off.end_ts >= 0 && ts >= s->off.end_ts) {
-		part_done(s, p);
-		check_finished(s);
-		return;
-	}
-	p->at_eof = 0;
-	s->ctx->st.records_in++;
-	lineage_count(p->dataset, 1);
-	s->ctx->st.bytes_in += m->len;
-	if (p->skip_ts >= 0 && ts < p->skip_ts) {
-		p->next = m->offset + 1; /* older than s@MS */
-		if (p->end >= 0 && p->next >= p->end) {
-			p->end = -1;
-			part_at_end(s, p);
-		}
-		return;
-	}
-	p->skip_ts = -1;
-	if ((rc = emit(s, m))) {
-		s->status = rc;
-		s->finished = 1;
-		return;
-	}
-	if (s->finished)
-		return;
-	p->next = m->offset + 1;
-	if (s->o->count && s->written >= s->o->count)
-		s->finished = 1;
-	else if (p->end >= 0 && p->next >= p->end) {
-		p->end = -1;
-		part_at_end(s, p);
-	}
-}
-
-static void handle_error(struct kafka_source *s, rd_kafka_message_t *m)
-{
-	const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : NULL;
-
-	if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-		struct part_state *p = part_get(s, topic, m->partition);
-
-		if (p->assigned && !p->done)
-			part_at_end(s, p);
-		return;
-	}
-	if (topic)
-		fx_warn(s->ctx, "topic '%s' [%" PRId32 "]: %s", topic,
-		        m->partition, rd_kafka_message_errstr(m));
-	else
-		fx_warn(s->ctx, "%s", rd_kafka_message_errstr(m));
-	if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
-	    m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
-	    m->err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED ||
-	    m->err == RD_KAFKA_RESP_ERR__FATAL) {
-		s->status = FX_EXIT_IO;
-		s->finished = 1;
-	}
-}
-
-/*
- * Handles what is ready: waits up to wait_ms for the first message, then
- * takes the rest without waiting. Returns how many it handled.
- */
-static int consume_ready(struct kafka_source *s, int wait_ms)
-{
-	rd_kafka_message_t *m;
-	int n = 0;
-
-	while (!s->finished && !fx_stop &&
-	       (m = rd_kafka_consumer_poll(s->rk, n ? 0 : wait_ms))) {
-		if (m->err)
-			handle_error(s, m);
-		else
-			handle_message(s, m);
-		rd_kafka_message_destroy(m);
-		n++;
-	}
-	return n;
-}
-
-static const char *const source_defaults[] = {
-    /* fx-consume commits itself, what it has flushed: see source_commit */
-    "enable.auto.commit",
-    "false",
-    "enable.auto.offset.store",
-    "false",
-    "auto.offset.reset",
-    "earliest",
-    "enable.partition.eof",
-    "true",
-    "fetch.wait.max.ms",
-    "100",
-    "fetch.max.bytes",
-    "67108864",
-    "max.partition.fetch.bytes",
-    "4194304",
-    /*
-     * librdkafka 2.0 counts the prefetch threshold over the whole
-     * consumer queue, not per partition: with 64 partitions the default
-     * stalls fetching for a second at a time. Prefetch up to 128 MiB.
-     */
-    "queued.min.messages",
-    "1000000",
-    "queued.max.messages.kbytes",
-    "131072",
-    "log.connection.close",
-    "false",
-    NULL,
-};
-
-/*
- * Adds every partition of the topics -t names to l; a named topic that is
- * not there is reported (if report) and is FX_EXIT_IO.
- */
-static int topics_partitions(struct kafka_source *s,
-                             const struct rd_kafka_metadata *md,
-                             rd_kafka_topic_partition_list_t *l, int report)
-{
-	size_t i;
-	int t, j, rc = 0;
-
-	for (i = 0; i < s->o->topics.n && !rc; i++) {
-		const char *want = s->o->topics.v[i];
-		regex_t re;
-		int found = 0;
-
-		if (*want == '^' &&
-		    regcomp(&re, want, REG_EXTENDED | REG_NOSUB))
-			fx_usage_error(
-			    s->ctx, "-t: not a regular expression: '%s'", want);
-		for (t = 0; t < md->topic_cnt; t++) {
-			const struct rd_kafka_metadata_topic *mt =
-			    &md->topics[t];
-
-			if (*want == '^' ? regexec(&re, mt->topic, 0, NULL, 0)
-			                 : strcmp(want, mt->topic))
-				continue;
-			found = 1;
-			for (j = 0; j < mt->partition_cnt; j++)
-				rd_kafka_topic_partition_list_add(
-				    l, mt->topic, mt->partitions[j].id);
-		}
-		if (*want == '^')
-			regfree(&re);
-		else if (!found) {
-			if (report)
-				fx_warn(s->ctx, "topic '%s': no such topic",
-				        want);
-			rc = FX_EXIT_IO;
-		}
-	}
-	return rc;
-}
-
-/* Without a group: assign every partition of the matching topics. */
-static int assign_all(struct kafka_source *s)
-{
-	const struct rd_kafka_metadata *md;
-	rd_kafka_topic_partition_list_t *l;
-	rd_kafka_resp_err_t err;
-	int rc;
-
-	err =
-	    rd_kafka_metadata(s->rk, 1, NULL, &md, (int)s->o->conf.timeout_ms);
-	if (err) {
-		fx_warn(s->ctx, "cannot read topics: %s",
-		        rd_kafka_err2str(err));
-		return FX_EXIT_IO;
-	}
-	l = rd_kafka_topic_partition_list_new(64);
-	rc = topics_partitions(s, md, l, 1);
-	rd_kafka_metadata_destroy(md);
-	if (!rc) {
-		resolve_offsets(s, l);
-		if ((err = rd_kafka_assign(s->rk, l))) {
-			fx_warn(s->ctx, "cannot assign partitions: %s",
-			        rd_kafka_err2str(err));
-			rc = FX_EXIT_IO;
-		} else {
-			note_assigned(s, l);
-		}
-	}
-	rd_kafka_topic_partition_list_destroy(l);
-	return rc;
-}
-
-/*
- * The end of every partition of the subscription, once: the offset -e in
- * a group waits for the group to commit; -1 for an empty partition.
- * Returns 0, or -1 to try again later.
- */
-static int group_ends_init(struct kafka_source *s)
-{
-	int timeout = (int)s->o->conf.timeout_ms;
-	const struct rd_kafka_metadata *md;
-	rd_kafka_topic_partition_list_t *l;
-	int i, rc;
-
-	if (rd_kafka_metadata(s->rk, 1, NULL, &md, timeout))
-		return -1;
-	l = rd_kafka_topic_partition_list_new(64);
-	rc = topics_partitions(s, md, l, 0);
-	rd_kafka_metadata_destroy(md);
-	for (i = 0; !rc && i < l->cnt; i++) {
-		rd_kafka_topic_partition_t *e = &l->elems[i];
-		int64_t lo, hi;
-
-		if (rd_kafka_query_watermark_offsets(
-		        s->rk, e->topic, e->partition, &lo, &hi, timeout))
-			rc = -1;
-		else
-			e->offset = hi > lo ? hi : -1;
-	}
-	if (rc) {
-		rd_kafka_topic_partition_list_destroy(l);
-		return -1;
-	}
-	s->group_ends = l;
-	return 0;
-}
-
-/*
- * -e in a group, this member's partitions done: finished when the group
- * has committed every partition of the subscription to its end; fails
- * (FX_EXIT_IO, naming what is unread) when the group made no progress for
- * group_wait(): long enough for a dead member's session to expire and its
- * partitions to be read by a survivor, this one included (it stays in the
- * group and takes what the rebalance gives it).
- */
-static void group_check(struct kafka_source *s)
-{
-	double now = fx_now();
-	rd_kafka_topic_partition_list_t *l;
-	int64_t progress = 0;
-	int i, unread = 0;
-
-	if (!s->own_done || now < s->group_next_check)
-		return;
-	s->group_next_check = now + 0.5;
-	if (!s->group_ends && group_ends_init(s))
-		goto deadline;
-	l = rd_kafka_topic_partition_list_copy(s->group_ends);
-	for (i = 0; i < l->cnt; i++)
-		l->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
-	if (rd_kafka_committed(s->rk, l, 2000)) {
-		rd_kafka_topic_partition_list_destroy(l);
-		goto deadline;
-	}
-	for (i = 0; i < l->cnt; i++) {
-		int64_t end = s->group_ends->elems[i].offset;
-		int64_t at = l->elems[i].err ? -1 : l->elems[i].offset;
-
-		if (at > 0)
-			progress += at;
-		if (end >= 0 && at < end)
-			unread++;
-	}
-	if (!unread) {
-		s->finished = 1;
-	} else if (progress > s->group_progress) {
-		s->group_progress = progress;
-		s->group_deadline = now + group_wait(s);
-	} else if (now >= s->group_deadline) {
-		struct fx_buf b = {0};
-		char num[96];
-
-		for (i = 0; i < l->cnt; i++) {
-			int64_t end = s->group_ends->elems[i].offset;
-			int64_t at = l->elems[i].err ? -1 : l->elems[i].offset;
-
-			if (end < 0 || at >= end)
-				continue;
-			fx_buf_adds(&b, b.len ? ", " : "");
-			fx_buf_adds(&b, l->elems[i].topic);
-			if (at >= 0)
-				snprintf(num, sizeof(num),
-				         "/%" PRId32 " (at %" PRId64
-				         " of %" PRId64 ")",
-				         l->elems[i].partition, at, end);
-			else
-				snprintf(num, sizeof(num),
-				         "/%" PRId32 " (nothing of %" PRId64
-				         ")",
-				         l->elems[i].partition, end);
-			fx_buf_adds(&b, num);
-		}
-		fx_buf_addc(&b, 0);
-		fx_warn(
-		    s->ctx,
-		    "group '%s': -e: %d partition(s) not read to their end, no progress for %.0f s: %s",
-		    s->o->group, unread, group_wait(s), b.p);
-		fx_buf_free(&b);
-		s->status = FX_EXIT_IO;
-		s->finished = 1;
-	}
-	rd_kafka_topic_partition_list_destroy(l);
-	return;
-deadline:
-	if (now >= s->group_deadline) {
-		fx_warn(s->ctx,
-		        "group '%s': -e: cannot read the group's offsets: %s",
-		        s->o->group, health_reason(&s->health, "no answer"));
-		s->status = FX_EXIT_IO;
-		s->finished = 1;
-	}
-}
-
-static int subscribe(struct kafka_source *s)
-{
-	rd_kafka_topic_partition_list_t *l =
-	    rd_kafka_topic_partition_list_new((int)s->o->topics.n);
-	rd_kafka_resp_err_t err;
-	size_t i;
-
-	for (i = 0; i < s->o->topics.n; i++)
-		rd_kafka_topic_partition_list_add(l, s->o->topics.v[i],
-		                                  RD_KAFKA_PARTITION_UA);
-	err = rd_kafka_subscribe(s->rk, l);
-	rd_kafka_topic_partition_list_destroy(l);
-	if (err) {
-		fx_warn(s->ctx, "cannot subscribe: %s", rd_kafka_err2str(err));
-		return FX_EXIT_IO;
-	}
-	return 0;
-}
-
-/* Fails the run if every broker has been away for longer than --timeout. */
-static void watch_brokers(struct kafka_source *s)
-{
-	struct kafka_health *h = &s->health;
-
-	if (!h->down_since ||
-	    fx_now() - h->down_since < (double)s->o->conf.timeout_ms / 1000)
-		return;
-	if (check_brokers(s->ctx, s->rk, h, 1000)) {
-		s->status = FX_EXIT_IO;
-		s->finished = 1;
-	}
-}
-
-static int source_open(struct kafka_source *s)
-{
-	rd_kafka_conf_t *c;
 	char errstr[512];
+	rd_kafka_t *rk;
+	size_t first = out->n;
+	int i;
 
-	s->health.owner = s;
-	c = conf_build(s->ctx, RD_KAFKA_CONSUMER, &s->o->conf, source_defaults,
-	               &s->health);
-	if (!s->o->group) {
-		/*
-		 * librdkafka's assign() wants a group.id, even though a
-		 * manual assignment joins no group and commits nothing.
-		 */
-		conf_set(s->ctx, c, "group.id", "fx-consume-no-group",
-		         "default");
-	} else {
-		conf_set(s->ctx, c, "group.id", s->o->group, "-g");
-		rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
-	}
-	s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, sizeof(errstr));
-	if (!s->rk) {
-		fx_warn(s->ctx, "cannot create consumer: %s", errstr);
+	if (!c)
+		return FX_EXIT_USAGE;
+	rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, errstr, sizeof(errstr));
+	if (!rk) {
+		rd_kafka_conf_destroy(c);
+		fx_warn(ctx, "%s", errstr);
 		return FX_EXIT_USAGE;
 	}
-	rd_kafka_poll_set_consumer(s->rk);
-	s->commitq = rd_kafka_queue_new(s->rk);
+	err = rd_kafka_metadata(rk, 1, NULL, &md, (int)kc->timeout_ms);
+	if (err) {
+		fx_warn(ctx, "brokers: no topic list within %lld ms (%s)",
+		        (long long)kc->timeout_ms, rd_kafka_err2str(err));
+		rd_kafka_destroy(rk);
+		return FX_EXIT_IO;
+	}
+	for (i = 0; i < md->topic_cnt; i++)
+		if (strncmp(md->topics[i].topic, "__", 2) != 0)
+			fx_strlist_push(out, md->topics[i].topic);
+	qsort(out->v + first, out->n - first, sizeof(*out->v), cmp_str);
+	rd_kafka_metadata_destroy(md);
+	rd_kafka_destroy(rk);
 	return 0;
 }
 
-/*
- * Leaves the group and closes, within final_wait(): a close that cannot
- * finish (no broker, a group stuck in a rebalance) must not keep the
- * program from exiting. Rebalance callbacks are served while it runs.
- */
-static void source_close(struct kafka_source *s)
-{
-	/* at least a second to leave: the others then need not wait for
-	 * this member's session to expire */
-	double deadline = fx_now() + (final_wait(s) > 1 ? final_wait(s) : 1);
-	rd_kafka_queue_t *q = rd_kafka_queue_new(s->rk);
-	rd_kafka_error_t *err = NULL;
-	int closed = 0;
-
-	if (!s->health.down_since)
-		err = rd_kafka_consumer_close_queue(s->rk, q);
-	if (!s->health.down_since && !err) {
-		while (!(closed = rd_kafka_consumer_closed(s->rk)) &&
-		       fx_now() < deadline && !s->health.down_since) {
-			/*
-			 * The event API: rd_kafka_queue_poll_callback()
-			 * asserts on a fetched message still queued.
-			 */
-			rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
-
-			if (ev &&
-			    rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
-				on_rebalance(
-				    s->rk, rd_kafka_event_error(ev),
-				    rd_kafka_event_topic_partition_list(ev),
-				    &s->health);
-			if (ev)
-				rd_kafka_event_destroy(ev);
-		}
-	}
-	if (err)
-		rd_kafka_error_destroy(err);
-	commit_serve(s, 0);
-	if (!closed && !err && !s->health.down_since) {
-		/*
-		 * A close still running: destroying the handle under it can
-		 * crash librdkafka (a SIGSEGV, once in the group fault test),
-		 * and waiting lasts as long as the group likes. The program
-		 * is about to exit: leave the handle to the exit.
-		 */
-		return;
-	}
-	rd_kafka_queue_destroy(q);
-	rd_kafka_queue_destroy(s->commitq);
-	rd_kafka_destroy_flags(
-	    s->rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
-}
-
-int kafka_source_run(struct fx_ctx *ctx, const struct kafka_source_opts *o,
-                     struct record_writer *out)
-{
-	struct kafka_source s = {.ctx = ctx, .o = o, .out = out};
-	size_t i;
-	int rc;
-
-	if (!o->topics.n)
-		fx_usage_error(ctx, "no topic: use -t TOPIC");
-	parse_offsets(ctx, o, &s.off);
-	for (i = 0; i < o->topics.n; i++) /* inputs even if it fails */
-		if (o->topics.v[i][0] != '^')
-			lineage_topic(ctx, LINEAGE_INPUT,
-			              lineage_bootstrap(&o->conf),
-			              o->topics.v[i]);
-	if ((rc = source_open(&s)))
-		return rc;
-	rc = check_brokers(ctx, s.rk, &s.health, o->conf.timeout_ms);
-	if (!rc)
-		rc = o->group ? subscribe(&s) : assign_all(&s);
-	while (!rc && !s.finished && !fx_stop) {
-		consume_ready(&s, 100);
-		emit_assigned(&s); /* a change that brought no records */
-		/* nothing more is ready: let downstream see what we have */
-		if (source_flush(&s))
-			s.finished = 1;
-		else
-			source_commit_due(&s);
-		group_check(&s);
-		watch_brokers(&s);
-	}
-	if (!rc)
-		rc = s.status;
-	s.exit_deadline = fx_now() + final_wait(&s);
-	if (source_flush(&s) == 0)
-		source_commit_final(&s);
-	source_close(&s);
-	if (s.group_ends)
-		rd_kafka_topic_partition_list_destroy(s.group_ends);
-	for (i = 0; i < s.nparts; i++)
-		free(s.parts[i].topic);
-	free(s.parts);
-	fx_buf_free(&s.val);
-	fx_buf_free(&s.rec);
-	fx_buf_free(&s.ctl);
-	fx_buf_free(&s.tp);
-	json_scanner_free(&s.sc);
-	return rc;
-}
-
 /* =====================================================================
- * Sink
+ * Lines to a topic, best effort (the kafka: lineage store)
  */
 
-enum {
-	PATH_DEST,
-	PATH_KEY,
-	PATH_HEADERS,
-	PATH_PARTITION,
-	PATH_USER_KEY,
-	NPATHS,
-};
-
-struct sink_topic {
-	char *name;
-	rd_kafka_topic_t *rkt;
-};
-
-struct kafka_sink {
-	struct fx_ctx *ctx;
-	const struct kafka_sink_opts *o;
+struct kafka_lines {
 	rd_kafka_t *rk;
-	struct kafka_health health;
-
-	struct sink_topic *topics;
-	size_t ntopics, last;
-	int create_unsupported; /* said once */
-
-	struct json_paths paths;
-	const struct json_value *vals; /* of the record being written */
-	struct fx_buf value, key, name, hval;
-
-	uint64_t sent, delivered, failed;
-	char first_error[512];
-	double last_poll;
+	char *topic;
+	int failed; /* delivery reports that failed */
+	char first_err[256];
+	int all_down; /* every broker refused or dropped us: stop waiting */
+	char down_err[256];
 };
 
-/*
- * Every broker has been away for --timeout (librdkafka's ALL_BROKERS_DOWN
- * and no answer since): what is queued will not be delivered in time, and
- * waiting for each record's own timeout would hold the program longer.
- */
-static int sink_brokers_gone(struct kafka_sink *ks)
+static void lines_on_error(rd_kafka_t *rk, int err, const char *reason,
+                           void *opaque)
 {
-	double since = ks->health.down_since;
-
-	if (!since || fx_now() - since < (double)ks->o->conf.timeout_ms / 1000)
-		return 0;
-	if (!ks->first_error[0])
-		snprintf(ks->first_error, sizeof(ks->first_error),
-		         "no broker for --timeout");
-	return 1;
-}
-
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
-                        void *opaque)
-{
-	struct kafka_sink *ks = ((struct kafka_health *)opaque)->owner;
+	struct kafka_lines *k = opaque;
 
 	(void)rk;
-	if (!m->err) {
-		ks->delivered++;
-		ks->health.down_since = 0; /* a broker answers again */
-		lineage_count(rd_kafka_topic_opaque(m->rkt), 1);
-		return;
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && !k->all_down) {
+		k->all_down = 1;
+		snprintf(k->down_err, sizeof(k->down_err), "%s", reason);
 	}
-	if (!ks->failed++)
-		snprintf(ks->first_error, sizeof(ks->first_error),
-		         "topic '%s': %s", rd_kafka_topic_name(m->rkt),
+}
+
+static void lines_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                              void *opaque)
+{
+	struct kafka_lines *k = opaque;
+
+	(void)rk;
+	if (m->err && !k->failed++)
+		snprintf(k->first_err, sizeof(k->first_err), "%s",
 		         rd_kafka_err2str(m->err));
 }
 
-/*
- * Idempotent, acks=all: a record is delivered once or reported failed.
- * The rest trades a few milliseconds of latency for large batches.
- */
-static const char *const sink_defaults[] = {
-    "enable.idempotence",
-    "true",
-    "acks",
-    "all",
-    "partitioner",
-    "murmur2_random",
-    /*
-     * Keyless records spread evenly, not in sticky runs: fx-devbroker
-     * keeps only ~5 MiB per partition, and a run that overfills one
-     * partition loses data there while others stay empty.
-     */
-    "sticky.partitioning.linger.ms",
-    "0",
-    "linger.ms",
-    "20",
-    "batch.num.messages",
-    "100000",
-    "batch.size",
-    "4000000",
-    "queue.buffering.max.messages",
-    "1000000",
-    "queue.buffering.max.kbytes",
-    "1048576",
-    "log.connection.close",
-    "false",
-    NULL,
-};
-
-/* Which option asked for topics to be created, for messages. */
-static const char *what(const struct kafka_sink *ks)
+/* A side channel: no librdkafka chatter on the program's stderr. */
+static void lines_on_log(const rd_kafka_t *rk, int level, const char *fac,
+                         const char *buf)
 {
-	return ks->o->create_topics ? "--create-topics" : "--table";
+	(void)rk;
+	(void)level;
+	(void)fac;
+	(void)buf;
 }
 
-/* Says once that the broker cannot create topics, then relies on auto-creation.
- */
-static void create_topic(struct kafka_sink *ks, const char *name,
-                         int partitions, int replication)
+static int lines_set(rd_kafka_conf_t *conf, const char *key, const char *value,
+                     char *err, size_t errlen)
 {
-	/*
-	 * Long enough for a real controller; the mock has none, and is
-	 * waited for once, this long.
-	 */
-	int timeout =
-	    ks->o->conf.timeout_ms < 5000 ? (int)ks->o->conf.timeout_ms : 5000;
-	char errstr[512];
-	rd_kafka_AdminOptions_t *opts;
-	rd_kafka_NewTopic_t *nt;
-	rd_kafka_queue_t *q;
-	rd_kafka_event_t *ev;
-	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
-	const char *msg = NULL;
-
-	if (ks->create_unsupported)
-		return;
-	nt = rd_kafka_NewTopic_new(name, partitions, replication, errstr,
-	                           sizeof(errstr));
-	if (!nt)
-		fx_die(ks->ctx, FX_EXIT_USAGE, "%s: topic '%s': %s", what(ks),
-		       name, errstr);
-	q = rd_kafka_queue_new(ks->rk);
-	opts =
-	    rd_kafka_AdminOptions_new(ks->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-	rd_kafka_AdminOptions_set_request_timeout(opts, timeout, NULL, 0);
-	rd_kafka_CreateTopics(ks->rk, &nt, 1, opts, q);
-	ev = rd_kafka_queue_poll(q, timeout + 1000);
-	rd_kafka_AdminOptions_destroy(opts);
-	if (ev) {
-		const rd_kafka_CreateTopics_result_t *res =
-		    rd_kafka_event_CreateTopics_result(ev);
-		size_t n = 0;
-		const rd_kafka_topic_result_t **tr =
-		    res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
-
-		err = rd_kafka_event_error(ev);
-		msg = rd_kafka_event_error_string(ev);
-		if (!err && n == 1) {
-			err = rd_kafka_topic_result_error(tr[0]);
-			msg = rd_kafka_topic_result_error_string(tr[0]);
-		}
-	}
-	/* no controller to ask is how fx-devbroker's mock says it cannot */
-	if (err == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE ||
-	    err == RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION ||
-	    err == RD_KAFKA_RESP_ERR_INVALID_REQUEST ||
-	    (err == RD_KAFKA_RESP_ERR__TIMED_OUT && msg &&
-	     strstr(msg, "waiting for controller"))) {
-		fx_warn(
-		    ks->ctx,
-		    "%s: the broker does not support CreateTopics (fx-devbroker does not): relying on auto-creation, with the broker's partition count",
-		    what(ks));
-		ks->create_unsupported = 1;
-	} else if (err && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-		fx_warn(ks->ctx, "%s: topic '%s': %s", what(ks), name,
-		        msg ? msg : rd_kafka_err2str(err));
-	}
-	if (ev)
-		rd_kafka_event_destroy(ev);
-	rd_kafka_queue_destroy(q);
-	rd_kafka_NewTopic_destroy(nt);
+	return rd_kafka_conf_set(conf, key, value, err, errlen) ==
+	               RD_KAFKA_CONF_OK
+	           ? 0
+	           : -1;
 }
 
-/* Asks the --table hook whether and how to create a new topic. */
-static void maybe_create(struct kafka_sink *ks, const char *name)
+struct kafka_lines *kafka_lines_open(const char *brokers, const char *topic,
+                                     const char *const *props, char *err,
+                                     size_t errlen)
 {
-	int partitions = -1, replication = -1;
+	struct kafka_lines *k = fx_malloc(sizeof(*k));
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	int bad = lines_set(conf, "bootstrap.servers", brokers, err, errlen);
 
-	if (ks->o->create(ks->o->create_arg, name, &partitions, &replication))
-		create_topic(ks, name, partitions, replication);
+	memset(k, 0, sizeof(*k));
+	for (; !bad && props && *props; props += 2)
+		bad = lines_set(conf, props[0], props[1], err, errlen);
+	if (bad) {
+		rd_kafka_conf_destroy(conf);
+		free(k);
+		return NULL;
+	}
+	rd_kafka_conf_set_dr_msg_cb(conf, lines_on_delivery);
+	rd_kafka_conf_set_error_cb(conf, lines_on_error);
+	rd_kafka_conf_set_log_cb(conf, lines_on_log);
+	rd_kafka_conf_set_opaque(conf, k);
+	k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
+	if (!k->rk) {
+		rd_kafka_conf_destroy(conf);
+		free(k);
+		return NULL;
+	}
+	k->topic = fx_strdup(topic);
+	return k;
 }
 
-static rd_kafka_topic_t *sink_topic(struct kafka_sink *ks, const char *name,
-                                    size_t len)
+int kafka_lines_send(struct kafka_lines *k, const char *line, size_t len,
+                     char *err, size_t errlen)
 {
-	struct sink_topic *t;
-	rd_kafka_topic_conf_t *tc;
-	size_t i;
+	rd_kafka_resp_err_t e;
 
-	for (i = 0; i < ks->ntopics; i++) {
-		t = &ks->topics[(ks->last + i) % ks->ntopics];
-		if (strlen(t->name) == len && memcmp(t->name, name, len) == 0) {
-			ks->last = (ks->last + i) % ks->ntopics;
-			return t->rkt;
-		}
+	e = rd_kafka_producev(k->rk, RD_KAFKA_V_TOPIC(k->topic),
+	                      RD_KAFKA_V_VALUE((void *)line, len),
+	                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+	                      RD_KAFKA_V_END);
+	if (e) {
+		snprintf(err, errlen, "%s", rd_kafka_err2str(e));
+		return -1;
 	}
-	ks->topics =
-	    fx_realloc(ks->topics, (ks->ntopics + 1) * sizeof(*ks->topics));
-	t = &ks->topics[ks->ntopics];
-	t->name = fx_strndup(name, len);
-	if (ks->o->create_topics)
-		create_topic(ks, t->name, (int)ks->o->partitions, -1);
-	else if (ks->o->create)
-		maybe_create(ks, t->name);
-	/* the topic's lineage dataset rides along to the delivery report */
-	tc = rd_kafka_default_topic_conf_dup(ks->rk); /* keeps partitioner */
-	rd_kafka_topic_conf_set_opaque(
-	    tc, lineage_topic(ks->ctx, LINEAGE_OUTPUT,
-	                      lineage_bootstrap(&ks->o->conf), t->name));
-	t->rkt = rd_kafka_topic_new(ks->rk, t->name, tc);
-	if (!t->rkt)
-		fx_die(ks->ctx, FX_EXIT_USAGE, "topic '%s': %s", t->name,
-		       rd_kafka_err2str(rd_kafka_last_error()));
-	ks->last = ks->ntopics++;
-	return t->rkt;
-}
-
-int kafka_sink_open(struct fx_ctx *ctx, const struct kafka_sink_opts *o,
-                    struct kafka_sink **out)
-{
-	static const char *const names[NPATHS] = {
-	    "_fx_dest", "_fx_key", "_fx_headers", "_fx_partition", NULL,
-	};
-	struct kafka_sink *ks = fx_malloc(sizeof(*ks));
-	const char *perr;
-	rd_kafka_conf_t *c;
-	char errstr[512];
-	int rc, i;
-
-	memset(ks, 0, sizeof(*ks));
-	ks->ctx = ctx;
-	ks->o = o;
-	ks->health.owner = ks;
-	for (i = 0; i < NPATHS; i++)
-		if (json_paths_add(&ks->paths,
-		                   names[i] ? names[i]
-		                   : o->key ? o->key
-		                            : "_fx_key",
-		                   &perr) < 0)
-			fx_usage_error(ctx, "--key: '%s': %s", o->key, perr);
-	c = conf_build(ctx, RD_KAFKA_PRODUCER, &o->conf, sink_defaults,
-	               &ks->health);
-	rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
-	ks->rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, errstr, sizeof(errstr));
-	if (!ks->rk) {
-		fx_warn(ctx, "cannot create producer: %s", errstr);
-		json_paths_free(&ks->paths);
-		free(ks);
-		return FX_EXIT_USAGE;
-	}
-	rc = check_brokers(ctx, ks->rk, &ks->health, o->conf.timeout_ms);
-	if (!rc && o->topic)
-		sink_topic(ks, o->topic, strlen(o->topic));
-	if (rc) {
-		kafka_sink_close(ks, rc);
-		return rc;
-	}
-	*out = ks;
+	rd_kafka_poll(k->rk, 0);
 	return 0;
 }
 
-/* The value without its _fx* members. */
-static void strip_meta(struct kafka_sink *ks, const char *rec, size_t len)
+static double lines_now_ms(void)
 {
-	struct json_member m;
-	size_t pos = 0;
-	int first = 1;
+	struct timespec ts;
 
-	fx_buf_reset(&ks->value);
-	fx_buf_addc(&ks->value, '{');
-	while (json_object_next(rec, len, &pos, &m)) {
-		if (m.key.len >= 5 && memcmp(m.key.p, "\"_fx", 4) == 0)
-			continue;
-		if (!first)
-			fx_buf_addc(&ks->value, ',');
-		fx_buf_add(&ks->value, m.p, m.len);
-		first = 0;
-	}
-	fx_buf_addc(&ks->value, '}');
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* The key bytes: --key FIELD, else _fx_key. 0: key; 1: no key; -1: bad */
-static int record_key(struct kafka_sink *ks, const char **why)
+int kafka_lines_close(struct kafka_lines *k, int timeout_ms, char *err,
+                      size_t errlen)
 {
-	const struct json_value *v = &ks->vals[PATH_USER_KEY];
-	cJSON *j;
-	int rc;
-
-	fx_buf_reset(&ks->key);
-	if (ks->o->key) {
-		if (v->type == JSON_MISSING || v->type == JSON_NULL)
-			return 1;
-		if (v->type == JSON_STRING)
-			json_string_unescape(v, &ks->key);
-		else
-			fx_buf_add(&ks->key, v->p, v->len);
-		return 0;
-	}
-	v = &ks->vals[PATH_KEY];
-	if (v->type == JSON_MISSING || v->type == JSON_NULL)
-		return 1;
-	if (v->type == JSON_STRING) {
-		json_string_unescape(v, &ks->key);
-		return 0;
-	}
-	j = cJSON_ParseWithLength(v->p, v->len);
-	rc = j ? bytes_from_json(j, &ks->key) : -1;
-	cJSON_Delete(j);
-	if (rc < 0)
-		*why = "not a string, null or {\"base64\":...}";
-	return rc;
-}
-
-/* _fx_headers: [[name, value], ...] or {"name": value, ...}. */
-static int record_headers(struct kafka_sink *ks, rd_kafka_headers_t **out,
-                          const char **why)
-{
-	const struct json_value *v = &ks->vals[PATH_HEADERS];
-	cJSON *j, *e;
+	double deadline = lines_now_ms() + timeout_ms;
 	int rc = 0;
 
-	*out = NULL;
-	if (v->type == JSON_MISSING || v->type == JSON_NULL)
-		return 0;
-	j = cJSON_ParseWithLength(v->p, v->len);
-	if (!cJSON_IsArray(j) && !cJSON_IsObject(j)) {
-		cJSON_Delete(j);
-		*why = "not an array of [name, value] pairs or an object";
-		return -1;
-	}
-	*out = rd_kafka_headers_new((size_t)cJSON_GetArraySize(j));
-	cJSON_ArrayForEach(e, j)
-	{
-		const cJSON *name =
-		    cJSON_IsArray(j) ? cJSON_GetArrayItem(e, 0) : NULL;
-		const cJSON *val =
-		    cJSON_IsArray(j) ? cJSON_GetArrayItem(e, 1) : e;
-		const char *nm = cJSON_IsArray(j) ? NULL : e->string;
-		int isnull;
-
-		if (cJSON_IsArray(j) &&
-		    (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 2 ||
-		     !cJSON_IsString(name))) {
-			rc = -1;
-			break;
-		}
-		if (name)
-			nm = name->valuestring;
-		fx_buf_reset(&ks->hval);
-		isnull = bytes_from_json(val, &ks->hval);
-		if (isnull < 0) {
-			rc = -1;
-			break;
-		}
-		rd_kafka_header_add(*out, nm, -1, isnull ? NULL : ks->hval.p,
-		                    isnull ? 0 : (ssize_t)ks->hval.len);
-	}
-	cJSON_Delete(j);
-	if (rc) {
-		rd_kafka_headers_destroy(*out);
-		*out = NULL;
-		*why =
-		    "a header is not [name, value] with a string, null or {\"base64\":...} value";
-	}
-	return rc;
-}
-
-static int32_t record_partition(struct kafka_sink *ks)
-{
-	const struct json_value *v = &ks->vals[PATH_PARTITION];
-	char num[32];
-
-	if (!ks->o->keep_partition || v->type != JSON_NUMBER ||
-	    v->len >= sizeof(num))
-		return RD_KAFKA_PARTITION_UA;
-	memcpy(num, v->p, v->len);
-	num[v->len] = 0;
-	return (int32_t)strtol(num, NULL, 10);
-}
-
-/* Produces, waiting for room in the queue; 0 or an exit status. */
-static int produce(struct kafka_sink *ks, rd_kafka_topic_t *rkt, int32_t part,
-                   const char *val, size_t vlen, int haskey,
-                   rd_kafka_headers_t *hdrs)
-{
 	/*
-	 * RD_KAFKA_V_KEY casts its argument unparenthesised: a conditional
-	 * in it would cast the condition, so decide the key first.
+	 * Flush in short slices: a refused connection is known within
+	 * milliseconds (ALL_BROKERS_DOWN, served by the flush), and then
+	 * there is nothing to wait for.
 	 */
-	const void *key = haskey ? ks->key.p : NULL;
-	size_t klen = haskey ? ks->key.len : 0;
-	rd_kafka_resp_err_t err;
-
-	for (;;) {
-		err = rd_kafka_producev(
-		    ks->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(part),
-		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		    RD_KAFKA_V_VALUE((void *)val, vlen),
-		    RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_HEADERS(hdrs),
-		    RD_KAFKA_V_END);
-		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-			break;
-		rd_kafka_poll(ks->rk, 10);
-		if (ks->failed)
-			break;
+	while (rd_kafka_outq_len(k->rk) > 0 && !k->all_down &&
+	       lines_now_ms() < deadline)
+		rd_kafka_flush(k->rk, 20);
+	if (rd_kafka_outq_len(k->rk) > 0) {
+		if (k->all_down)
+			snprintf(err, errlen, "events not delivered: %s",
+			         k->down_err);
+		else
+			snprintf(err, errlen, "events not delivered in %d ms",
+			         timeout_ms);
+		rc = -1;
+	} else if (k->failed) {
+		snprintf(err, errlen, "%s", k->first_err);
+		rc = -1;
 	}
-	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-		/* not handed over: count it failed, as it was read */
-		if (hdrs)
-			rd_kafka_headers_destroy(hdrs);
-		ks->sent++;
-		ks->failed++;
-		return FX_EXIT_IO;
-	}
-	if (err) {
-		if (hdrs)
-			rd_kafka_headers_destroy(hdrs);
-		ks->sent++;
-		if (!ks->failed++)
-			snprintf(ks->first_error, sizeof(ks->first_error),
-			         "topic '%s': %s", rd_kafka_topic_name(rkt),
-			         rd_kafka_err2str(err));
-		return FX_EXIT_IO;
-	}
-	ks->sent++;
-	/* delivery reports and errors at least every 100 ms */
-	if ((ks->sent & 1023) == 0 || fx_now() - ks->last_poll >= 0.1) {
-		ks->last_poll = fx_now();
-		rd_kafka_poll(ks->rk, 0);
-		if (sink_brokers_gone(ks))
-			return FX_EXIT_IO;
-	}
-	return ks->failed ? FX_EXIT_IO : 0;
-}
-
-const struct json_paths *kafka_sink_paths(const struct kafka_sink *ks)
-{
-	return &ks->paths;
-}
-
-int kafka_sink_write(struct kafka_sink *ks, const struct record *rec,
-                     const struct json_value *vals, int flags,
-                     const struct fx_where *where)
-{
-	const struct json_value *dest = &vals[PATH_DEST];
-	rd_kafka_headers_t *hdrs = NULL;
-	rd_kafka_topic_t *rkt;
-	const char *why = NULL, *field = NULL, *val = rec->p;
-	size_t vlen = rec->len;
-	int haskey;
-
-	if (flags & JSON_SCAN_CONTROL) {
-		/* a checkpoint: everything before it is delivered first */
-		if (memmem(rec->p, rec->len, "\"checkpoint\"", 12))
-			return kafka_sink_flush(ks) ? FX_EXIT_IO : 0;
-		return 0;
-	}
-	ks->vals = vals;
-	if (ks->o->topic) {
-		rkt = ks->topics[0].rkt;
-	} else if (dest->type == JSON_STRING && !dest->escaped &&
-	           dest->len > 2) {
-		rkt = sink_topic(ks, dest->p + 1, dest->len - 2);
-	} else {
-		return fx_bad_record(
-		    ks->ctx, where, "_fx_dest", rec->p, rec->len,
-		    "no topic: -t not given and this is not a plain string");
-	}
-	haskey = record_key(ks, &why);
-	if (haskey < 0)
-		field = ks->o->key ? ks->o->key : "_fx_key";
-	else if (record_headers(ks, &hdrs, &why))
-		field = "_fx_headers";
-	if (field)
-		return fx_bad_record(ks->ctx, where, field, rec->p, rec->len,
-		                     "%s", why);
-	if ((flags & JSON_SCAN_HAS_FX) && !ks->o->keep_meta) {
-		strip_meta(ks, rec->p, rec->len);
-		val = ks->value.p;
-		vlen = ks->value.len;
-	}
-	return produce(ks, rkt, record_partition(ks), val, vlen, !haskey, hdrs);
-}
-
-int kafka_sink_flush(struct kafka_sink *ks)
-{
-	/* every message has its own timeout (--timeout): this ends */
-	while (rd_kafka_outq_len(ks->rk) > 0 &&
-	       ks->delivered + ks->failed < ks->sent && !sink_brokers_gone(ks))
-		rd_kafka_poll(ks->rk, 100);
-	if (sink_brokers_gone(ks))
-		return -1;
-	rd_kafka_poll(ks->rk, 0);
-	return ks->failed ? -1 : 0;
-}
-
-int kafka_sink_close(struct kafka_sink *ks, int status)
-{
-	double deadline =
-	    fx_now() + 2.0 * (double)ks->o->conf.timeout_ms / 1000;
-	size_t i;
-
-	while (ks->delivered + ks->failed < ks->sent && fx_now() < deadline &&
-	       !sink_brokers_gone(ks))
-		rd_kafka_poll(ks->rk, 100);
-	if (ks->delivered + ks->failed < ks->sent) {
-		/* never report as delivered what was not */
-		rd_kafka_purge(ks->rk, RD_KAFKA_PURGE_F_QUEUE |
-		                           RD_KAFKA_PURGE_F_INFLIGHT);
-		rd_kafka_poll(ks->rk, 1000);
-		ks->failed += ks->sent - ks->delivered - ks->failed;
-	}
-	ks->ctx->st.records_out += ks->delivered;
-	if (ks->failed) {
-		const char *broker = ks->health.last_error;
-
-		fx_warn(ks->ctx,
-		        "%" PRIu64 " of %" PRIu64
-		        " records failed, first error: %s%s%s%s",
-		        ks->failed, ks->sent, ks->first_error,
-		        *broker ? " (" : "", broker, *broker ? ")" : "");
-		if (!status)
-			status = FX_EXIT_IO;
-	}
-	for (i = 0; i < ks->ntopics; i++) {
-		rd_kafka_topic_destroy(ks->topics[i].rkt);
-		free(ks->topics[i].name);
-	}
-	free(ks->topics);
-	rd_kafka_destroy(ks->rk);
-	json_paths_free(&ks->paths);
-	fx_buf_free(&ks->value);
-	fx_buf_free(&ks->key);
-	fx_buf_free(&ks->name);
-	fx_buf_free(&ks->hval);
-	free(ks);
-	return status;
-}
-
-/* =====================================================================
- * fx-devbroker
- */
-
-int kafka_devbroker_run(struct fx_ctx *ctx,
-                        const struct kafka_devbroker_opts *o)
-{
-	rd_kafka_conf_t *c = rd_kafka_conf_new();
-	rd_kafka_mock_cluster_t *mc;
-	sigset_t stop, old;
-	char errstr[512];
-	const char *addr;
-	rd_kafka_t *rk;
-	int rc = 0, rf = o->brokers < 3 ? (int)o->brokers : 3;
-	size_t i;
-
-	/*
-	 * Only this thread takes the stop signals: the cluster's threads
-	 * inherit the blocked mask.
-	 */
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &stop, &old);
-	conf_set(ctx, c, "log.connection.close", "false", "default");
-	/* no notice that the handle itself has no brokers: it is the cluster */
-	conf_set(ctx, c, "log_level", "4", "default");
-	rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, errstr, sizeof(errstr));
-	if (!rk)
-		fx_die(ctx, FX_EXIT_IO, "cannot create handle: %s", errstr);
-	mc = rd_kafka_mock_cluster_new(rk, (int)o->brokers);
-	if (!mc)
-		fx_die(
-		    ctx, FX_EXIT_IO,
-		    "cannot start the mock cluster (see the messages above)");
-	for (i = 0; i < o->ntopics; i++) {
-		rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(
-		    mc, o->topics[i], o->topic_partitions[i], rf);
-
-		if (err)
-			fx_die(ctx, FX_EXIT_IO, "topic '%s': %s", o->topics[i],
-			       rd_kafka_err2str(err));
-	}
-	addr = rd_kafka_mock_cluster_bootstraps(mc);
-	fx_warn(
-	    ctx,
-	    "in-memory Kafka cluster for development, not for production: %" PRId64
-	    " broker(s) on 127.0.0.1; each partition keeps only its newest ~5 MiB or 100,000 batches and drops older data silently; topics are created on first produce (CreateTopics is not implemented); everything is lost on exit",
-	    o->brokers);
-	if (printf("%s\n", addr) < 0 || fflush(stdout) != 0) {
-		fx_warn(ctx, "stdout: write error: %s", strerror(errno));
-		rc = FX_EXIT_IO;
-	}
-	if (!rc && o->bootstrap_file &&
-	    fx_write_line_atomic(o->bootstrap_file, addr) != 0) {
-		fx_warn(ctx, "%s: cannot write bootstrap file: %s",
-		        o->bootstrap_file, strerror(errno));
-		rc = FX_EXIT_IO;
-	}
-	while (!rc && !fx_stop)
-		sigsuspend(&old);
-	rd_kafka_mock_cluster_destroy(mc);
-	rd_kafka_destroy(rk);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc)
+		rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE |
+		                          RD_KAFKA_PURGE_F_INFLIGHT);
+	rd_kafka_destroy(k->rk);
+	free(k->topic);
+	free(k);
 	return rc;
 }

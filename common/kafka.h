@@ -1,12 +1,17 @@
 /*
- * kafka.h - everything fx does with librdkafka: configuration, the source
- * (consumer), the sink (producer) and the development cluster. No other
- * file includes librdkafka's headers, and every librdkafka version check
- * lives in kafka.c.
+ * kafka.h - everything fx does with librdkafka: configuration, the topic
+ * list, the source (consumer), a whole topic read into memory, the sink
+ * (producer), best-effort lines to a topic and the development cluster.
+ * It is written in kafka.c (configuration, the topic list, the lines),
+ * kafkasrc.c (the source and the topic reader), kafkasink.c and
+ * kafkadev.c, which share kafka_internal.h. No other file includes
+ * librdkafka's headers, nor names a librdkafka type, and every librdkafka
+ * version check lives in kafka.c.
  *
  * Ownership: option structs are filled by the option table and owned by
  * main(); kafka_* functions borrow them for the whole run. A struct
- * kafka_sink is owned by its creator and freed by kafka_sink_close().
+ * kafka_sink, kafka_topic_reader or kafka_lines is owned by its creator
+ * and freed by its _close().
  *
  * Messages name the program and the broker or topic:
  *   fx-consume: broker '127.0.0.1:9092': connection refused
@@ -83,30 +88,15 @@ int kafka_opt_file(struct fx_ctx *ctx, const struct fx_option *opt,
 void kafka_conf_free(struct kafka_conf *kc);
 
 /*
- * Fills a librdkafka configuration the one way every fx client does: the
- * defaults given (key, value pairs ending in NULL), the properties file
- * $FX_KAFKA_CONFIG, the -X and -F properties, then the brokers (-b, else a
- * bootstrap.servers property, else $FX_BROKERS). A bad property, or no
- * brokers at all, is a usage error: it exits 2 naming it.
+ * The broker's topic names, for partition flow tables: fx-partition --list
+ * and fx-consume --table find the dynamic partitions that exist by listing
+ * the topics that match a table's template. Appends them (internal topics,
+ * starting with "__", left out) to out, sorted. Returns 0, FX_EXIT_USAGE
+ * (bad configuration) or FX_EXIT_IO (no broker answered within --timeout),
+ * reported.
  */
-struct rd_kafka_conf_s;
-void kafka_conf_apply(const struct fx_ctx *ctx, struct rd_kafka_conf_s *c,
-                      const struct kafka_conf *kc, const char *const *defaults);
-
-/*
- * For a client built with kafka_conf_apply() (fx-join's kafka: dimension):
- * librdkafka's log lines go through fx's message shape, warnings and
- * errors only ("fx-join: librdkafka: FAC: ..."), and connection errors,
- * which it would print raw, are kept for kafka_conf_last_error(). Sets
- * the configuration's opaque. One such client per process.
- */
-void kafka_conf_messages(const struct fx_ctx *ctx, struct rd_kafka_conf_s *c);
-
-/*
- * The last broker error that client saw, as "broker 'HOST:PORT':
- * connection refused", or NULL. Serve its callbacks first (a poll).
- */
-const char *kafka_conf_last_error(void);
+int kafka_topic_names(struct fx_ctx *ctx, const struct kafka_conf *kc,
+                      struct fx_strlist *out);
 
 /* ---------------------------------------------------------------------
  * Source: records from Kafka topics to a record writer.
@@ -180,6 +170,54 @@ struct kafka_source_opts {
  */
 int kafka_source_run(struct fx_ctx *ctx, const struct kafka_source_opts *o,
                      struct record_writer *out);
+
+/* ---------------------------------------------------------------------
+ * A whole topic from its beginning (fx-join's kafka: dimension, a
+ * compacted topic): every partition assigned, no group, nothing
+ * committed, each message to a callback.
+ */
+struct kafka_message {
+	const void *key; /* NULL: no key */
+	size_t key_len;
+	const void *payload; /* NULL or len 0: a tombstone */
+	size_t len;
+	int32_t partition;
+	int64_t offset;
+};
+
+/* Called for each message read; m and its bytes only for the call. */
+typedef void kafka_message_fn(void *arg, const struct kafka_message *m);
+
+struct kafka_topic_reader;
+
+/*
+ * A consumer for topic, named source ("kafka:TOPIC") in messages,
+ * configured as every fx client is (kafka_conf) over defaults (key, value
+ * pairs ending in NULL), librdkafka's messages in fx's shape. One per
+ * process. Returns 0 with *out set, or FX_EXIT_USAGE after a message; a
+ * bad property exits 2.
+ */
+int kafka_topic_reader_open(struct fx_ctx *ctx, const struct kafka_conf *kc,
+                            const char *topic, const char *source,
+                            const char *const *defaults, kafka_message_fn *fn,
+                            void *arg, struct kafka_topic_reader **out);
+
+/*
+ * Reads every partition from its beginning up to the end offsets it sees
+ * when it starts, calling fn. Returns 0, or FX_EXIT_IO after a message:
+ * broker unreachable, no such topic, the end not reached within
+ * timeout_ms of silence.
+ */
+int kafka_topic_reader_load(struct kafka_topic_reader *r, int64_t timeout_ms);
+
+/*
+ * Calls fn for whatever has arrived since, without waiting. The first
+ * error is reported ("(retrying)"), later ones not.
+ */
+void kafka_topic_reader_poll(struct kafka_topic_reader *r);
+
+/* Closes the consumer, frees r (NULL is nothing). */
+void kafka_topic_reader_close(struct kafka_topic_reader *r);
 
 /* ---------------------------------------------------------------------
  * Sink: records to Kafka topics.
@@ -262,6 +300,35 @@ int kafka_sink_flush(struct kafka_sink *ks);
  * Returns status if it is not 0, else 0 or FX_EXIT_IO.
  */
 int kafka_sink_close(struct kafka_sink *ks, int status);
+
+/* ---------------------------------------------------------------------
+ * Lines to a topic, best effort (the kafka:TOPIC lineage store): a plain
+ * producer with the properties given and nothing of fx's configuration,
+ * silent (librdkafka logs nothing to stderr), never exiting: every
+ * failure is returned with its reason in err.
+ */
+struct kafka_lines;
+
+/*
+ * A producer to topic on brokers; props are key, value pairs ending in
+ * NULL. NULL with the reason in err.
+ */
+struct kafka_lines *kafka_lines_open(const char *brokers, const char *topic,
+                                     const char *const *props, char *err,
+                                     size_t errlen);
+
+/* Queues one message of len bytes (copied). 0, or -1 with the reason. */
+int kafka_lines_send(struct kafka_lines *k, const char *line, size_t len,
+                     char *err, size_t errlen);
+
+/*
+ * Waits up to timeout_ms for delivery, less once every broker is known to
+ * be down (a refused connection): then there is nothing to wait for.
+ * Frees k. Returns 0 if every message was delivered, else -1 with the
+ * reason in err (the undelivered ones are dropped).
+ */
+int kafka_lines_close(struct kafka_lines *k, int timeout_ms, char *err,
+                      size_t errlen);
 
 /* ---------------------------------------------------------------------
  * fx-devbroker: librdkafka's mock cluster, on 127.0.0.1.

@@ -2,11 +2,10 @@
  * lineage_kafka.h - the kafka:TOPIC lineage store: run events produced to
  * a topic on FX_BROKERS, best effort.
  *
- * The one file besides kafka.c that includes librdkafka's headers: the
- * store is a plain producer with fixed settings, no fx options and no
- * version checks. A producer is created at the first event and flushed
- * at the end for at most LINEAGE_KAFKA_WAIT_MS, or not at all once every
- * broker is known to be down (a refused connection): lineage must not
+ * The store is kafka.h's best-effort producer of lines (kafka_lines_open)
+ * with fixed settings, no fx options. A producer is created at the first
+ * event and flushed at the end for at most LINEAGE_KAFKA_WAIT_MS, or not
+ * at all once every broker is known to be down (a refused connection): lineage must not
  * slow a run down. Undelivered events are reported, never fatal.
  */
 #ifndef FX_LINEAGE_KAFKA_H

@@ -2,9 +2,9 @@
 #include "partition.h"
 
 #include "err.h"
+#include "kafka.h"
 #include "stream.h"
 #include "strmap.h"
-#include "tablekafka.h"
 #include "writer.h"
 
 #include <errno.h>

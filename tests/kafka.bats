@@ -407,3 +407,24 @@ p4/3'
 	assert_failure 1
 	assert_equal "$stderr" "fx-partition: stdin:1: topic \"ods_play_$long\": longer than 249 characters"
 }
+
+@test "fx-consume --progress: records and the partitions' lag on stderr, the records alone on stdout" {
+	records 200000 >in.ndjson
+	fx-sink -t p4 --key k <in.ndjson
+	# a reader that starts 3 s late: 7 MB fill the pipe, the consumer waits
+	# with most records unread, and the next record prints a progress line
+	fx-consume -t p4 -e --progress 2>err | { sleep 3; cat; } >out
+	sort in.ndjson | cmp - <(sort out)
+	grep '^fx-consume: progress: ' err >progress || fail "no progress line: $(cat err)"
+	line=$(head -n 1 progress)
+	[[ $line =~ ^fx-consume:\ progress:\ ([0-9]+)\ records\ in,\ [0-9]+\ records\ out,\ 0\ bad,\ [0-9.]+\ s,\ [0-9]+\ records/s,\ lag\ ([0-9]+)$ ]] ||
+		fail "not a progress line with a lag: '$line'"
+	n=${BASH_REMATCH[1]} lag=${BASH_REMATCH[2]}
+	# behind when it waited; never more than what was not read yet (the
+	# record being handled counts in both)
+	[ "$lag" -gt 0 ] || fail "lag $lag"
+	[ $((n + lag)) -le 200001 ] || fail "$n records in, lag $lag"
+	# and then the final stats line, nothing else
+	run grep -v '^fx-consume: progress: ' err
+	assert_output --regexp '^fx-consume: stats: 200000 records in, 200000 records out, [^'$'\n'']*$'
+}
