@@ -33,6 +33,10 @@
  * (distinct sets, sketches, kept values) allocate on their own, released by
  * agg_set_state_free(). Updating does not allocate once the group's
  * structures have grown to their size.
+ *
+ * Each kind of aggregate is one entry of a table of operations (struct
+ * agg_op, below; the table is agg_ops[] in aggfn.c): adding an aggregate is
+ * an agg_kind, its entry and the entry's functions, nothing else.
  */
 #ifndef FX_AGGFN_H
 #define FX_AGGFN_H
@@ -57,7 +61,10 @@ enum agg_kind {
 	AGG_APPROX_DISTINCT,
 	AGG_QUANTILE,
 	AGG_TOPK,
+	AGG_NKINDS /* the number of kinds, not a kind */
 };
+
+struct agg_op;
 
 struct agg_spec {
 	enum agg_kind kind;
@@ -67,6 +74,7 @@ struct agg_spec {
 	double q;    /* quantile */
 	int64_t k;   /* topk */
 	size_t off;  /* offset of this function's state in the block */
+	const struct agg_op *op; /* &agg_ops[kind] */
 };
 
 struct agg_set {
@@ -146,5 +154,69 @@ void agg_set_write_partials(const struct agg_set *set, const void *state,
  */
 int agg_set_read_partials(const struct agg_set *set, void *state,
                           const struct json_value *vals, struct agg_error *e);
+
+/* ---- the table of aggregates ---- */
+
+/*
+ * agg_op.flags. NO_FIELD: reads no field, updated for every record (count).
+ * NUMBER: takes numbers only, which agg_set_check() parses. NULL_PARTIAL: a
+ * null partial state reads as an empty state.
+ */
+enum {
+	AGG_OP_NO_FIELD = 1,
+	AGG_OP_NUMBER = 2,
+	AGG_OP_NULL_PARTIAL = 4,
+};
+
+/*
+ * One kind of aggregate, as SQLite's FuncDef: its spelling in a spec and
+ * what it does to its state (the op->size bytes at spec->off of a group's
+ * block, zeroed when empty). s is the state, a the spec. Optional members
+ * are NULL when the kind does not need them.
+ */
+struct agg_op {
+	/* in a spec; count is two kinds (count:F takes a field) */
+	const char *name;
+	enum agg_kind kind;
+	unsigned flags; /* AGG_OP_* */
+	size_t size;    /* bytes of state */
+	/* optional: another spelling of this kind (p95 for quantile): 1 and
+	 * the spec's parameter set, or 0 */
+	int (*alias)(struct agg_spec *a, const char *fn);
+	const char *aliases; /* with alias, for messages: "p1 to p99" */
+	/* optional: parses the parameter after FIELD: into a, 0 or -1 */
+	int (*param)(struct agg_spec *a, const char *text);
+	const char *usage;  /* with param: "topk:FIELD:N" */
+	const char *rule;   /* with param: why it was refused */
+	const char *prefix; /* with param: default column PREFIX PARAM _FIELD */
+	/* optional: refuses v (-1, *e filled) before any state changes */
+	int (*can_add)(const struct agg_spec *a, const void *s,
+	               const struct json_value *v, const struct fx_num *num,
+	               struct agg_error *e);
+	/* adds v (never null or missing unless AGG_OP_NO_FIELD, then v is
+	 * NULL), parsed into *num if AGG_OP_NUMBER, at event time t */
+	void (*update)(const struct agg_spec *a, void *s,
+	               const struct json_value *v, const struct fx_num *num,
+	               int64_t t);
+	/* optional: hints the memory update(v) will touch */
+	void (*prefetch)(const void *s, const struct json_value *v);
+	/* optional: refuses to merge src into dst (-1, *e filled) */
+	int (*can_merge)(const struct agg_spec *a, const void *dst,
+	                 const void *src, struct agg_error *e);
+	void (*merge)(const struct agg_spec *a, void *dst, const void *src);
+	void (*result)(const struct agg_spec *a, const void *s,
+	               struct fx_buf *out);
+	void (*partial)(const struct agg_spec *a, const void *s,
+	                struct fx_buf *out);
+	/* reads what partial wrote (never null: see AGG_OP_NULL_PARTIAL)
+	 * into a zeroed state: 0, or -1 if v is not one */
+	int (*read)(const struct agg_spec *a, void *s,
+	            const struct json_value *v);
+	/* optional: frees what s holds (not s) */
+	void (*free)(void *s);
+};
+
+/* Indexed by kind. */
+extern const struct agg_op agg_ops[AGG_NKINDS];
 
 #endif

@@ -2,6 +2,9 @@
  * test_aggfn.c - exact sums (Shewchuk partials, as math.fsum), their
  * partial states and merges; first/last ties; one spelling of a string.
  * Expected values are math.fsum's, worked out by hand in the comments.
+ * Every kind in the table of aggregates: complete, named in the message for
+ * an unknown one, and merging (directly or through partial states) gives
+ * the single run's result.
  */
 #include "aggfn.h"
 #include "buf.h"
@@ -207,11 +210,299 @@ static void test_one_spelling(void)
 	teardown();
 }
 
+/* ---- every kind in the table ---- */
+
+static void test_table_complete(void)
+{
+	size_t k;
+
+	for (k = 0; k < AGG_NKINDS; k++) {
+		const struct agg_op *op = &agg_ops[k];
+
+		CHECK_MSG(op->name && op->kind == (enum agg_kind)k && op->size,
+		          "agg_ops[%zu] has no entry", k);
+		if (!op->name)
+			continue;
+		CHECK_MSG(op->update && op->merge && op->result &&
+		              op->partial && op->read,
+		          "%s: an operation is missing", op->name);
+		CHECK_MSG(!op->param || (op->usage && op->rule && op->prefix),
+		          "%s: a parameter without usage, rule or prefix",
+		          op->name);
+		CHECK_MSG(!op->alias || op->aliases, "%s: alias unnamed",
+		          op->name);
+	}
+}
+
+static void test_unknown_names_every_kind(void)
+{
+	char err[512];
+	char *specs[] = {"nosuch:v"};
+	struct agg_set s;
+	struct json_paths p;
+	size_t k;
+
+	memset(&p, 0, sizeof(p));
+	CHECK(agg_set_parse(&s, specs, 1, 0, &p, err, sizeof(err)) == -1);
+	for (k = 0; k < AGG_NKINDS; k++)
+		CHECK_MSG(agg_ops[k].name && strstr(err, agg_ops[k].name),
+		          "'%s' not in: %s", agg_ops[k].name, err);
+	agg_set_free(&s);
+	json_paths_free(&p);
+}
+
+struct tval {
+	const char *json; /* NULL: missing */
+	int64_t t;
+};
+
+/* Ties of time and of value, both spellings of a string, every type. */
+static const struct tval tvals[] = {
+    {"3", 5},
+    {"1.5", 2},
+    {"\"b\"", 5},
+    {NULL, 3},
+    {"null", 1},
+    {"\"\\u0078\"", 7},
+    {"\"x\"", 7},
+    {"-2", 7},
+    {"1e16", 1},
+    {"{\"o\":[1,2]}", 4},
+    {"[1,\"a\"]", 5},
+    {"true", 9},
+    {"1.0", 9},
+    {"1", 9},
+    {"0.1", 0},
+    {"1e-16", 4},
+    {"\"\\u00e9\\/\"", 2},
+    {"false", 6},
+    {"-0.5", 6},
+    {"9007199254740993", 3},
+    {"\"b\"", 0},
+    {"1e300", 8},
+    {"1e200", 3},
+    {"1e-300", 5},
+    {"1e100", 2},
+    {"1e-200", 1},
+};
+
+static struct json_value jv(const char *json)
+{
+	struct json_value v = {JSON_MISSING, "", 0, 0};
+
+	if (json) {
+		v.p = json;
+		v.len = strlen(json);
+		v.type = json_type_of(v.p, v.len);
+		v.escaped = memchr(v.p, '\\', v.len) != NULL;
+	}
+	return v;
+}
+
+/*
+ * Parses a spec of kind op into *s (field v; with a parameter, the first of
+ * a few that the kind takes). Returns 0, or -1 if none parses to that kind.
+ */
+static int spec_of(const struct agg_op *op, int merge, struct agg_set *s,
+                   struct json_paths *p)
+{
+	static const char *const params[] = {"0.5", "2"};
+	char spec[64], err[256];
+	char *specs[] = {spec};
+	size_t i;
+
+	for (i = 0; i < (op->param ? 2 : 1); i++) {
+		if (op->flags & AGG_OP_NO_FIELD)
+			snprintf(spec, sizeof(spec), "%s", op->name);
+		else if (op->param)
+			snprintf(spec, sizeof(spec), "%s:v:%s", op->name,
+			         params[i]);
+		else
+			snprintf(spec, sizeof(spec), "%s:v", op->name);
+		memset(p, 0, sizeof(*p));
+		if (agg_set_parse(s, specs, 1, merge, p, err, sizeof(err)) ==
+		        0 &&
+		    s->v[0].kind == op->kind && s->v[0].op == op)
+			return 0;
+		agg_set_free(s);
+		json_paths_free(p);
+	}
+	return -1;
+}
+
+static void update_range(const struct agg_set *s, void *state,
+                         const struct tval *v, size_t from, size_t to)
+{
+	struct json_value vals[JSON_MAX_PATHS];
+	struct fx_num nums[JSON_MAX_PATHS];
+	struct agg_error e;
+	size_t i;
+
+	for (i = from; i < to; i++) {
+		memset(vals, 0, sizeof(vals));
+		vals[0] = jv(v[i].json);
+		CHECK(agg_set_check(s, vals, nums, &e) == 0);
+		CHECK(agg_set_update(s, state, vals, nums, v[i].t, &e) == 0);
+	}
+}
+
+/* The row's columns as text; caller frees. */
+static char *results_of(const struct agg_set *s, const void *state)
+{
+	struct fx_buf b = FX_BUF_INIT;
+	char *text;
+
+	agg_set_write_results(s, state, &b);
+	fx_buf_addc(&b, 0);
+	text = strdup(b.p);
+	fx_buf_free(&b);
+	return text;
+}
+
+/* state written as a partial state by s and read back by ms (--merge). */
+static void *through_partial(const struct agg_set *s, const struct agg_set *ms,
+                             const void *state)
+{
+	struct fx_buf b = FX_BUF_INIT;
+	struct json_value vals[JSON_MAX_PATHS];
+	struct agg_error e;
+	void *back = calloc(1, agg_set_state_size(ms) + 1);
+	char *colon;
+
+	agg_set_write_partials(s, state, &b);
+	fx_buf_addc(&b, 0);
+	colon = strchr(b.p, ':'); /* ,"name":STATE (no ':' in names here) */
+	memset(vals, 0, sizeof(vals));
+	vals[0] = jv(colon + 1);
+	CHECK_MSG(agg_set_read_partials(ms, back, vals, &e) == 0, "%s: %s", b.p,
+	          e.reason);
+	fx_buf_free(&b);
+	return back;
+}
+
+static void state_free(const struct agg_set *s, void *state)
+{
+	agg_set_state_free(s, state);
+	free(state);
+}
+
+/* A state of records [from, to) of v; free with state_free(). */
+static void *run(const struct agg_set *s, const struct tval *v, size_t from,
+                 size_t to)
+{
+	void *state = calloc(1, agg_set_state_size(s) + 1);
+
+	update_range(s, state, v, from, to);
+	return state;
+}
+
+/*
+ * Records [a0, a1) and [b0, b1) of v in one run, and in two shards, one
+ * merged into the other (either way round, and either through its partial
+ * state): the same row.
+ */
+static void check_merge(const struct agg_set *s, const struct agg_set *ms,
+                        const struct tval *v, size_t a0, size_t a1, size_t b0,
+                        size_t b1)
+{
+	static const char *const how[] = {
+	    "second merged into first", "first merged into second",
+	    "second's partial state merged into first",
+	    "second merged into first's partial state"};
+	void *one = run(s, v, a0, a1), *a = run(s, v, a0, a1);
+	void *b = run(s, v, b0, b1), *into[4];
+	char *want, *got;
+	struct agg_error e;
+	int i;
+
+	update_range(s, one, v, b0, b1);
+	want = results_of(s, one);
+	into[0] = run(s, v, a0, a1);
+	CHECK(agg_set_merge(s, into[0], b, &e) == 0);
+	into[1] = run(s, v, b0, b1);
+	CHECK(agg_set_merge(s, into[1], a, &e) == 0);
+	into[2] = run(s, v, a0, a1);
+	into[3] = through_partial(s, ms, b);
+	CHECK(agg_set_merge(s, into[2], into[3], &e) == 0);
+	state_free(s, into[3]);
+	into[3] = through_partial(s, ms, a);
+	CHECK(agg_set_merge(s, into[3], b, &e) == 0);
+	for (i = 0; i < 4; i++) {
+		got = results_of(s, into[i]);
+		CHECK_MSG(strcmp(got, want) == 0,
+		          "[%zu,%zu) + [%zu,%zu), %s: %s, one run: %s", a0, a1,
+		          b0, b1, how[i], got, want);
+		free(got);
+		state_free(s, into[i]);
+	}
+	free(want);
+	state_free(s, one);
+	state_free(s, a);
+	state_free(s, b);
+}
+
+/*
+ * Every split of v into halves; and shards that overlap (a record in both
+ * counts twice, as in one run that reads it twice), which a merge that
+ * garbled the other side's state (distinct's hashes) would get wrong.
+ */
+static void merge_equals_single_run(const struct agg_set *s,
+                                    const struct agg_set *ms,
+                                    const struct tval *v, size_t n)
+{
+	size_t m;
+
+	for (m = 0; m <= n; m++) {
+		check_merge(s, ms, v, 0, m, m, n);
+		check_merge(s, ms, v, 0, m, 0, n);
+	}
+}
+
+static void test_merge_equals_single_run(void)
+{
+	struct tval nums[sizeof(tvals) / sizeof(tvals[0])];
+	size_t k, i, nn = 0, n = sizeof(tvals) / sizeof(tvals[0]);
+
+	/* numbers, null and missing: what a kind of numbers takes */
+	for (i = 0; i < n; i++) {
+		struct json_value v = jv(tvals[i].json);
+
+		if (v.type == JSON_NUMBER || v.type == JSON_NULL ||
+		    v.type == JSON_MISSING)
+			nums[nn++] = tvals[i];
+	}
+	for (k = 0; k < AGG_NKINDS; k++) {
+		const struct agg_op *op = &agg_ops[k];
+		struct agg_set s, ms;
+		struct json_paths p, mp;
+
+		if (!op->name)
+			continue; /* test_table_complete says so */
+		if (spec_of(op, 0, &s, &p)) {
+			CHECK_MSG(0, "%s: no spec parses to kind %zu", op->name,
+			          k);
+			continue;
+		}
+		CHECK(spec_of(op, 1, &ms, &mp) == 0);
+		if (op->flags & AGG_OP_NUMBER)
+			merge_equals_single_run(&s, &ms, nums, nn);
+		else
+			merge_equals_single_run(&s, &ms, tvals, n);
+		agg_set_free(&s);
+		json_paths_free(&p);
+		agg_set_free(&ms);
+		json_paths_free(&mp);
+	}
+}
+
 int main(void)
 {
 	RUN(test_exact_sums);
 	RUN(test_partials_merge);
 	RUN(test_first_last_ties);
 	RUN(test_one_spelling);
+	RUN(test_table_complete);
+	RUN(test_unknown_names_every_kind);
+	RUN(test_merge_equals_single_run);
 	return unit_done("test_aggfn");
 }
