@@ -71,7 +71,8 @@ static uint64_t field_prefix(const char *v, uint32_t n, int *exact)
 		    num.i > -(1LL << 49) && num.i < (1LL << 49) &&
 		    !(num.i == 0 && v[0] == '-'))
 			*exact = 1;
-		return 3ULL << 61 | order_double(num.d) >> 3;
+		/* -0.0 is 0 to json_value_compare: the same prefix */
+		return 3ULL << 61 | order_double(num.d == 0 ? 0.0 : num.d) >> 3;
 	case JSON_STRING:
 		for (i = 1; i < 8; i++)
 			p = p << 8 | (i < n - 1 ? (unsigned char)v[i] : 0);
