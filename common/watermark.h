@@ -65,9 +65,10 @@ int64_t watermark_record(struct watermark *w, const char *name, size_t len,
 /*
  * As watermark_record(), for a caller that has a record at every step and
  * wants the step cheap: the watermark is recomputed only when t is the
- * highest time of its partition yet (otherwise it is returned as it was,
- * so a partition that went idle since is noticed at the next such record,
- * an "eof", or watermark_now()). Returns the watermark.
+ * highest time of its partition yet. Otherwise it is returned as it was:
+ * what changed since (a partition gone idle, an "assigned" that left one
+ * out) shows at the next new highest time, an "eof", or watermark_now().
+ * fx-agg's rule. Returns the watermark.
  */
 int64_t watermark_advance(struct watermark *w, const char *name, size_t len,
                           int64_t t);
