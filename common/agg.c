@@ -106,9 +106,9 @@ struct engine {
 	size_t nheap, capheap;
 	uint64_t next_session_id;
 
-	/* the watermark over the input's partitions, and how far windows
-	 * have closed: wm is parts.value as of the last close_until() */
-	struct watermark parts;
+	/* the watermark over the input's partitions, and wm: its value at
+	 * the last close_until(), up to which windows have closed */
+	struct watermark watermark;
 	int64_t wm;
 	int64_t next_close;
 
@@ -522,6 +522,10 @@ static int close_sessions(struct engine *e, int64_t wm)
 
 /* ---- watermark ---- */
 
+/*
+ * The watermark is now wm (e->watermark.value): closes the windows that
+ * end at or before it. e->wm follows it and never goes back.
+ */
 static int close_until(struct engine *e, int64_t wm)
 {
 	if (wm <= e->wm)
@@ -717,9 +721,9 @@ static int on_control(struct engine *e, const struct record *rec,
 	    is_wm && ts_v->type != JSON_MISSING && time_of(e, ts_v, &ts) == 0;
 	int rc = 0;
 
-	if (watermark_control(&e->parts, kind, &vals[e->list_path],
+	if (watermark_control(&e->watermark, kind, &vals[e->list_path],
 	                      &vals[e->eof_path], have_ts, ts)) {
-		rc = close_until(e, e->parts.value);
+		rc = close_until(e, e->watermark.value);
 		if (!is_wm)
 			return rc;
 	} else if (is_ckpt) {
@@ -780,8 +784,8 @@ static int on_record(struct engine *e, const struct record *rec,
 	 */
 	watermark_partition_name(&vals[e->topic_path], &vals[e->part_path],
 	                         &e->scratch);
-	return close_until(
-	    e, watermark_advance(&e->parts, e->scratch.p, e->scratch.len, t));
+	return close_until(e, watermark_advance(&e->watermark, e->scratch.p,
+	                                        e->scratch.len, t));
 }
 
 /* --merge: one partial row into its window's group. */
@@ -1011,7 +1015,7 @@ static void engine_init(struct engine *e, struct fx_ctx *ctx,
 	init_group_fields(e);
 	init_record_fields(e);
 	init_late(e);
-	watermark_init(&e->parts, o->lateness, o->idle_timeout);
+	watermark_init(&e->watermark, o->lateness, o->idle_timeout);
 	if (e->ws.kind == WINDOW_NONE) {
 		e->global = fx_malloc(sizeof(*e->global));
 		memset(e->global, 0, sizeof(*e->global));
@@ -1043,7 +1047,7 @@ static void engine_free(struct engine *e)
 	free(e->wins);
 	free(e->kept);
 	free(e->heap);
-	watermark_free(&e->parts);
+	watermark_free(&e->watermark);
 	for (i = 0; i < e->nby; i++)
 		free(e->by_name[i]);
 	free(e->by_name);
