@@ -1,11 +1,12 @@
-/* agg.c - fx-agg's engine: groups, windows, watermarks, emission */
+/* agg.c - fx-agg's engine: windows, sessions, watermarks, emission */
 #include "agg.h"
 #include "aggfn.h"
-#include "arena.h"
 #include "err.h"
 #include "fxtime.h"
+#include "grouptable.h"
+#include "keysort.h"
 #include "stream.h"
-#include "strmap.h"
+#include "watermark.h"
 #include "window.h"
 #include "writer.h"
 
@@ -16,60 +17,35 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-/* ---- groups ---- */
-
-struct session;
-struct sort_item;
-
-/*
- * A group lives in one arena block: this header, then its key, then its
- * state, so that finding a group and updating it touch the same cache
- * lines.
- */
-struct grp {
-	uint64_t hash;
-	uint32_t keylen;
-	void *state;
-	struct session *sessions; /* session windows only */
-	char key[]; /* per by-field: 4-byte length, then the value */
-};
-
-/* A slot holds the group itself: one memory access less per lookup. */
-struct slot {
-	uint64_t hash;
-	struct grp *g; /* NULL = empty */
-};
-
-struct group_table {
-	struct arena arena;
-	struct grp **g; /* in order of creation */
-	size_t n, cap;
-	struct slot *slot;
-	size_t nslots;
-};
-
+/* A fixed window [start, end) and its groups. */
 struct win {
 	int64_t start, end;
 	struct group_table t;
 };
 
-struct session {
+/* One session window of a group (the group's list, newest first). */
+struct agg_session {
 	int64_t start, end; /* end = last event time + gap */
 	uint64_t id;
 	void *state;
-	struct session *next;
+	struct agg_session *next;
 };
 
+/*
+ * A session's end in the heap of sessions by end. The session may have
+ * grown or been merged away since: the entry is checked when it comes up.
+ */
 struct heap_item {
 	int64_t end, start;
-	struct grp *group;
+	struct agg_group *group;
 	uint64_t id;
 };
 
-struct part {
-	int64_t max_t; /* INT64_MIN before the first record */
-	double last_seen;
-	int active; /* counts toward the watermark */
+/* --late: what becomes of a record whose windows have closed. */
+enum late_mode {
+	LATE_DROP,   /* counted, nothing else (the default) */
+	LATE_DLQ,    /* counted and appended to the --late dlq=FILE */
+	LATE_UPDATE, /* counted in its windows; closed ones write again */
 };
 
 /*
@@ -89,7 +65,7 @@ struct batch_entry {
 	const char *key; /* its group key (in batch.keys) and key_hash */
 	size_t key_off, key_len;
 	uint64_t hash;
-	struct grp *g; /* the group, if it was found */
+	struct agg_group *g; /* the group, if it was found */
 	struct json_value vals[JSON_MAX_PATHS];
 };
 
@@ -130,12 +106,11 @@ struct engine {
 	size_t nheap, capheap;
 	uint64_t next_session_id;
 
-	/* watermark */
+	/* the watermark over the input's partitions, and wm: its value at
+	 * the last close_until(), up to which windows have closed */
+	struct watermark watermark;
 	int64_t wm;
 	int64_t next_close;
-	struct strmap part_index; /* "topic/partition" -> index + 1 */
-	struct part *parts;
-	size_t nparts, capparts;
 
 	/* output and scratch */
 	struct fx_buf bounds; /* the formatted bounds of the last window */
@@ -146,116 +121,17 @@ struct engine {
 	const struct batch_entry *pre;
 	struct record_writer out;
 	struct fx_buf row, key, scratch;
-	uint64_t key_hash;      /* of key */
-	struct sort_item *sort; /* emit_window's, twice the largest window */
+	uint64_t key_hash;         /* of key */
+	struct keysort_item *sort; /* emit_window's, twice the largest window */
 	size_t capsort;
 	struct window *assigned;
 	struct fx_num nums[JSON_MAX_PATHS]; /* numbers of the record */
 	void *tmp_state;
 	FILE *late_file;
-	int late_mode; /* 0 drop, 1 dlq, 2 update */
+	enum late_mode late_mode;
 	const char *late_path;
 	uint64_t seq; /* arrival order, the time without --time */
 };
-
-static uint32_t key_field_len(const char *p)
-{
-	uint32_t n;
-
-	memcpy(&n, p, 4);
-	return n;
-}
-
-static int key_compare(const char *a, uint32_t alen, const char *b,
-                       uint32_t blen, size_t nby)
-{
-	const char *ae = a + alen, *be = b + blen;
-	size_t i;
-
-	for (i = 0; i < nby && a < ae && b < be; i++) {
-		uint32_t la = key_field_len(a), lb = key_field_len(b);
-		struct json_value va = {json_type_of(a + 4, la), a + 4, la, 0};
-		struct json_value vb = {json_type_of(b + 4, lb), b + 4, lb, 0};
-		int c;
-
-		/* equal bytes are equal values: skip parsing numbers */
-		if (la == lb && memcmp(a + 4, b + 4, la) == 0) {
-			a += 4 + la;
-			b += 4 + lb;
-			continue;
-		}
-		c = json_value_compare(&va, &vb);
-		if (c)
-			return c;
-		a += 4 + la;
-		b += 4 + lb;
-	}
-	return 0;
-}
-
-static void table_rehash(struct group_table *t)
-{
-	size_t i;
-
-	free(t->slot);
-	t->nslots = t->nslots ? t->nslots * 2 : 64;
-	t->slot = calloc(t->nslots, sizeof(*t->slot));
-	if (!t->slot)
-		fx_oom();
-	for (i = 0; i < t->n; i++) {
-		size_t j = (size_t)t->g[i]->hash & (t->nslots - 1);
-
-		while (t->slot[j].g)
-			j = (j + 1) & (t->nslots - 1);
-		t->slot[j].hash = t->g[i]->hash;
-		t->slot[j].g = t->g[i];
-	}
-}
-
-/* The group of key (creating it with a zeroed state block of size). */
-static struct grp *table_get(struct group_table *t, const char *key,
-                             uint32_t len, uint64_t hash, size_t state_size)
-{
-	size_t j, klen = (len + 15) & ~(size_t)15;
-	struct grp *g;
-
-	if ((t->n + 1) * 2 > t->nslots)
-		table_rehash(t);
-	for (j = (size_t)hash & (t->nslots - 1); (g = t->slot[j].g);
-	     j = (j + 1) & (t->nslots - 1)) {
-		if (t->slot[j].hash == hash && g->keylen == len &&
-		    (len == 0 || memcmp(g->key, key, len) == 0))
-			return g;
-	}
-	if (t->n == t->cap) {
-		t->cap = t->cap ? t->cap * 2 : 64;
-		t->g = fx_realloc(t->g, t->cap * sizeof(*t->g));
-	}
-	g = arena_alloc(&t->arena, sizeof(*g) + klen + state_size);
-	g->hash = hash;
-	g->keylen = len;
-	if (len) /* no --by: an empty key, maybe NULL */
-		memcpy(g->key, key, len);
-	g->state = state_size ? g->key + klen : NULL;
-	g->sessions = NULL;
-	t->g[t->n++] = g;
-	t->slot[j].hash = hash;
-	t->slot[j].g = g;
-	return g;
-}
-
-static void table_free(struct group_table *t, const struct agg_set *aggs)
-{
-	size_t i;
-
-	for (i = 0; i < t->n; i++)
-		if (t->g[i]->state)
-			agg_set_state_free(aggs, t->g[i]->state);
-	free(t->g);
-	free(t->slot);
-	arena_free(&t->arena);
-	memset(t, 0, sizeof(*t));
-}
 
 /* ---- output ---- */
 
@@ -272,7 +148,7 @@ static void add_time(struct fx_buf *b, const char *name, int64_t ms)
 
 /* Writes one row: window bounds (if any), group fields, aggregates. */
 static int write_row(struct engine *e, const struct win *w, int64_t start,
-                     int64_t end, const struct grp *g, const void *state)
+                     int64_t end, const struct agg_group *g, const void *state)
 {
 	const char *k = g->key;
 	size_t i;
@@ -292,7 +168,7 @@ static int write_row(struct engine *e, const struct win *w, int64_t start,
 		fx_buf_add(&e->row, e->bounds.p, e->bounds.len);
 	}
 	for (i = 0; i < e->nby; i++) {
-		uint32_t n = key_field_len(k);
+		uint32_t n = group_key_field_len(k);
 		const char *name = e->by_json.p + e->by_json_off[i];
 		size_t nlen = e->by_json_off[i + 1] - e->by_json_off[i];
 
@@ -317,203 +193,10 @@ static int write_row(struct engine *e, const struct win *w, int64_t start,
 	return record_writer_status(&e->out); /* | head: not FX_EXIT_IO */
 }
 
-/*
- * Sorting by key: each group gets a 64-bit prefix of its first two fields
- * that orders as the field does (type rank in the top 3 bits; a number's
- * double, or a string's first 7 bytes, below), so that most comparisons
- * are integer compares without touching the group. A prefix is "exact"
- * when equal prefixes mean equal values (short strings, small integers,
- * literals); only then does the second field's prefix decide, and ties
- * fall back to the full comparison.
- */
-struct sort_item {
-	uint64_t p1, p2;
-	const struct grp *g;
-	int exact1;
-};
-
-static uint64_t order_double(double d)
-{
-	uint64_t u;
-
-	memcpy(&u, &d, 8);
-	/* IEEE order: flip all bits of negatives, the sign bit of the rest */
-	return (u >> 63) ? ~u : u | (1ULL << 63);
-}
-
-static uint64_t field_prefix(const char *v, uint32_t n, int *exact)
-{
-	struct fx_num num;
-	uint64_t p = 0;
-	size_t i;
-
-	*exact = 0;
-	switch (json_type_of(v, n)) {
-	case JSON_MISSING:
-		return 0;
-	case JSON_NULL:
-		*exact = 1;
-		return 0;
-	case JSON_FALSE:
-		*exact = 1;
-		return 1ULL << 61;
-	case JSON_TRUE:
-		*exact = 1;
-		return 2ULL << 61;
-	case JSON_NUMBER:
-		/*
-		 * Integers below 2^49 are exact doubles whose low 3 bits are
-		 * zero; "-0" is the one spelling of an integer that is not
-		 * the only one.
-		 */
-		if (fx_num_parse(v, n, &num) == FX_NUM_INT &&
-		    num.i > -(1LL << 49) && num.i < (1LL << 49) &&
-		    !(num.i == 0 && v[0] == '-'))
-			*exact = 1;
-		return 3ULL << 61 | order_double(num.d) >> 3;
-	case JSON_STRING:
-		for (i = 1; i < 8; i++)
-			p = p << 8 | (i < n - 1 ? (unsigned char)v[i] : 0);
-		*exact = n <= 9; /* no NUL in JSON text: padding sorts first */
-		return 4ULL << 61 | p;
-	case JSON_ARRAY:
-		return 5ULL << 61;
-	case JSON_OBJECT:
-		return 6ULL << 61;
-	}
-	return 7ULL << 61;
-}
-
-static void sort_item_init(struct sort_item *it, const struct grp *g,
-                           size_t nby)
-{
-	const char *k = g->key;
-	uint32_t n;
-	int exact2;
-
-	it->g = g;
-	it->p1 = it->p2 = 0;
-	it->exact1 = 0;
-	if (!nby)
-		return;
-	n = key_field_len(k);
-	it->p1 = field_prefix(k + 4, n, &it->exact1);
-	if (nby > 1 && it->exact1)
-		it->p2 =
-		    field_prefix(k + 8 + n, key_field_len(k + 4 + n), &exact2);
-}
-
-static inline int sort_item_before(const struct sort_item *x,
-                                   const struct sort_item *y, size_t nby)
-{
-	if (x->p1 != y->p1)
-		return x->p1 < y->p1;
-	if (x->exact1 && y->exact1 && x->p2 != y->p2)
-		return x->p2 < y->p2;
-	return key_compare(x->g->key, x->g->keylen, y->g->key, y->g->keylen,
-	                   nby) < 0;
-}
-
-/*
- * A merge sort with the comparison inlined: runs of 8 by insertion, then
- * merges between a and tmp. Returns the buffer that holds the result.
- */
-static struct sort_item *merge_sort_items(struct sort_item *a,
-                                          struct sort_item *tmp, size_t n,
-                                          size_t nby)
-{
-	size_t i, j, width;
-
-	for (i = 0; i < n; i += 8) {
-		size_t end = i + 8 < n ? i + 8 : n;
-
-		for (j = i + 1; j < end; j++) {
-			struct sort_item x = a[j];
-			size_t k = j;
-
-			while (k > i && sort_item_before(&x, &a[k - 1], nby)) {
-				a[k] = a[k - 1];
-				k--;
-			}
-			a[k] = x;
-		}
-	}
-	for (width = 8; width < n; width *= 2) {
-		struct sort_item *swap;
-
-		for (i = 0; i < n; i += 2 * width) {
-			size_t l = i, m = i + width < n ? i + width : n;
-			size_t r = m,
-			       end = i + 2 * width < n ? i + 2 * width : n;
-			size_t o = i;
-
-			while (l < m && r < end)
-				tmp[o++] = sort_item_before(&a[r], &a[l], nby)
-				               ? a[r++]
-				               : a[l++];
-			while (l < m)
-				tmp[o++] = a[l++];
-			while (r < end)
-				tmp[o++] = a[r++];
-		}
-		swap = a;
-		a = tmp;
-		tmp = swap;
-	}
-	return a;
-}
-
-/*
- * Sorts n items (tmp holds n more): a radix sort on p1, a byte a pass,
- * skipping the bytes every item shares (the type, most of an exponent),
- * then the merge sort within each run of equal p1. Comparisons mispredict
- * half the time; counting does not. Returns the buffer with the result.
- */
-static struct sort_item *sort_items(struct sort_item *a, struct sort_item *tmp,
-                                    size_t n, size_t nby)
-{
-	uint32_t count[8][256];
-	size_t i, j;
-	int b;
-
-	if (n < 64)
-		return merge_sort_items(a, tmp, n, nby);
-	memset(count, 0, sizeof(count));
-	for (i = 0; i < n; i++)
-		for (b = 0; b < 8; b++)
-			count[b][a[i].p1 >> (8 * b) & 255]++;
-	for (b = 0; b < 8; b++) {
-		uint32_t *c = count[b], sum = 0, x;
-		struct sort_item *swap;
-		int d;
-
-		if (c[a[0].p1 >> (8 * b) & 255] == n)
-			continue;
-		for (d = 0; d < 256; d++) {
-			x = c[d];
-			c[d] = sum;
-			sum += x;
-		}
-		for (i = 0; i < n; i++)
-			tmp[c[a[i].p1 >> (8 * b) & 255]++] = a[i];
-		swap = a;
-		a = tmp;
-		tmp = swap;
-	}
-	for (i = 0; i < n; i = j) {
-		for (j = i + 1; j < n && a[j].p1 == a[i].p1;)
-			j++;
-		if (j - i > 1 &&
-		    merge_sort_items(a + i, tmp + i, j - i, nby) != a + i)
-			memcpy(a + i, tmp + i, (j - i) * sizeof(*a));
-	}
-	return a;
-}
-
 /* Writes every group of a window, sorted by key. */
 static int emit_window(struct engine *e, const struct win *w)
 {
-	struct sort_item *order;
+	const struct keysort_item *order;
 	size_t i, n = w->t.n;
 	int rc = 0;
 
@@ -522,9 +205,7 @@ static int emit_window(struct engine *e, const struct win *w)
 		free(e->sort);
 		e->sort = fx_malloc(e->capsort * sizeof(*e->sort));
 	}
-	for (i = 0; i < n; i++)
-		sort_item_init(&e->sort[i], w->t.g[i], e->nby);
-	order = sort_items(e->sort, e->sort + n, n, e->nby);
+	order = keysort_groups(e->sort, w->t.g, n, e->nby);
 	for (i = 0; i < n && !rc; i++) {
 		if (i + 8 < n)
 			__builtin_prefetch(order[i + 8].g);
@@ -536,7 +217,7 @@ static int emit_window(struct engine *e, const struct win *w)
 
 static void win_free(struct engine *e, struct win *w)
 {
-	table_free(&w->t, &e->aggs);
+	group_table_free(&w->t, &e->aggs);
 	free(w);
 }
 
@@ -560,10 +241,7 @@ static struct win *win_get(struct engine *e, int64_t start, int64_t end)
 			return w;
 		i--;
 	}
-	if (e->nwins == e->capwins) {
-		e->capwins = e->capwins ? e->capwins * 2 : 16;
-		e->wins = fx_realloc(e->wins, e->capwins * sizeof(*e->wins));
-	}
+	FX_GROW(e->wins, e->nwins + 1, e->capwins, 16);
 	memmove(e->wins + i + 1, e->wins + i,
 	        (e->nwins - i) * sizeof(*e->wins));
 	w = fx_malloc(sizeof(*w));
@@ -571,14 +249,8 @@ static struct win *win_get(struct engine *e, int64_t start, int64_t end)
 	w->start = start;
 	w->end = end;
 	/* windows tend to be alike: start at the last one's size, not grow */
-	if (e->typical_groups > 32) {
-		while (w->t.nslots < e->typical_groups * 2)
-			w->t.nslots = w->t.nslots ? w->t.nslots * 2 : 64;
-		w->t.nslots /= 2; /* table_rehash doubles it */
-		table_rehash(&w->t);
-		w->t.cap = e->typical_groups;
-		w->t.g = fx_malloc(w->t.cap * sizeof(*w->t.g));
-	}
+	if (e->typical_groups > 32)
+		group_table_reserve(&w->t, e->typical_groups);
 	e->wins[i] = w;
 	e->nwins++;
 	if (i == 0)
@@ -601,10 +273,7 @@ static void keep_closed(struct engine *e, struct win *w)
 {
 	size_t i = 0;
 
-	if (e->nkept == e->capkept) {
-		e->capkept = e->capkept ? e->capkept * 2 : 16;
-		e->kept = fx_realloc(e->kept, e->capkept * sizeof(*e->kept));
-	}
+	FX_GROW(e->kept, e->nkept + 1, e->capkept, 16);
 	e->kept[e->nkept++] = w;
 	/* forget windows older than --retain */
 	while (i < e->nkept && e->kept[i]->end + e->o->retain <= e->wm)
@@ -622,7 +291,7 @@ static int close_windows(struct engine *e, int64_t wm)
 	while (i < e->nwins && e->wins[i]->end <= wm && !rc) {
 		e->typical_groups = e->wins[i]->t.n;
 		rc = emit_window(e, e->wins[i]);
-		if (e->late_mode == 2)
+		if (e->late_mode == LATE_UPDATE)
 			keep_closed(e, e->wins[i]);
 		else
 			win_free(e, e->wins[i]);
@@ -640,10 +309,7 @@ static void heap_push(struct engine *e, const struct heap_item *it)
 {
 	size_t i;
 
-	if (e->nheap == e->capheap) {
-		e->capheap = e->capheap ? e->capheap * 2 : 64;
-		e->heap = fx_realloc(e->heap, e->capheap * sizeof(*e->heap));
-	}
+	FX_GROW(e->heap, e->nheap + 1, e->capheap, 64);
 	i = e->nheap++;
 	while (i > 0) {
 		size_t parent = (i - 1) / 2;
@@ -685,15 +351,15 @@ static void *state_new(struct engine *e)
 	return s;
 }
 
-static void session_free(struct engine *e, struct session *s)
+static void session_free(struct engine *e, struct agg_session *s)
 {
 	agg_set_state_free(&e->aggs, s->state);
 	free(s->state);
 	free(s);
 }
 
-static void session_push(struct engine *e, struct grp *g,
-                         const struct session *s)
+static void session_push(struct engine *e, struct agg_group *g,
+                         const struct agg_session *s)
 {
 	struct heap_item it = {s->end, s->start, g, s->id};
 
@@ -703,12 +369,13 @@ static void session_push(struct engine *e, struct grp *g,
 }
 
 /*
- * Merges into group gi's session `into` every other session of the group it
+ * Merges into into, a session of group g, every other session of g that it
  * now overlaps. The earlier session's state is the base of a merge.
  */
-static int session_absorb(struct engine *e, struct grp *g, struct session *into)
+static int session_absorb(struct engine *e, struct agg_group *g,
+                          struct agg_session *into)
 {
-	struct session **pp = &g->sessions, *s;
+	struct agg_session **pp = &g->sessions, *s;
 	struct agg_error err;
 	int rc = 0;
 
@@ -739,15 +406,15 @@ static int session_absorb(struct engine *e, struct grp *g, struct session *into)
 }
 
 /*
- * Adds the session [start, end) to group gi: the open session it overlaps
+ * Adds the session [start, end) to group g: the open session it overlaps
  * grows to hold it (merging with any others it then overlaps), or a new
  * one starts. Returns the session holding it; the heap learns of changed
  * ends lazily, when their old entry comes up.
  */
-static struct session *session_for(struct engine *e, struct grp *g,
-                                   int64_t start, int64_t end, int *rc)
+static struct agg_session *session_for(struct engine *e, struct agg_group *g,
+                                       int64_t start, int64_t end, int *rc)
 {
-	struct session *s;
+	struct agg_session *s;
 
 	for (s = g->sessions; s; s = s->next)
 		if (s->start < end && start < s->end)
@@ -775,26 +442,27 @@ static struct session *session_for(struct engine *e, struct grp *g,
 
 struct closing {
 	int64_t end, start;
-	struct grp *group;
-	struct session *s;
+	struct agg_group *group;
+	struct agg_session *s;
 };
 
 static int cmp_closing(const void *a, const void *b, void *arg)
 {
 	const struct closing *x = a, *y = b;
 	const struct engine *e = arg;
-	const struct grp *gx = x->group, *gy = y->group;
+	const struct agg_group *gx = x->group, *gy = y->group;
 
 	if (x->end != y->end)
 		return x->end < y->end ? -1 : 1;
 	if (x->start != y->start)
 		return x->start < y->start ? -1 : 1;
-	return key_compare(gx->key, gx->keylen, gy->key, gy->keylen, e->nby);
+	return group_key_compare(gx->key, gx->keylen, gy->key, gy->keylen,
+	                         e->nby);
 }
 
-static struct session *session_find(struct grp *g, uint64_t id)
+static struct agg_session *session_find(struct agg_group *g, uint64_t id)
 {
-	struct session *s;
+	struct agg_session *s;
 
 	for (s = g->sessions; s; s = s->next)
 		if (s->id == id)
@@ -802,9 +470,9 @@ static struct session *session_find(struct grp *g, uint64_t id)
 	return NULL;
 }
 
-static void session_unlink(struct grp *g, struct session *s)
+static void session_unlink(struct agg_group *g, struct agg_session *s)
 {
-	struct session **pp = &g->sessions;
+	struct agg_session **pp = &g->sessions;
 
 	while (*pp != s)
 		pp = &(*pp)->next;
@@ -819,7 +487,7 @@ static int close_sessions(struct engine *e, int64_t wm)
 
 	while (e->nheap && e->heap[0].end <= wm) {
 		struct heap_item it = e->heap[0];
-		struct session *s = session_find(it.group, it.id);
+		struct agg_session *s = session_find(it.group, it.id);
 
 		heap_pop(e);
 		if (!s)
@@ -829,10 +497,7 @@ static int close_sessions(struct engine *e, int64_t wm)
 			session_push(e, it.group, s);
 			continue;
 		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			c = fx_realloc(c, cap * sizeof(*c));
-		}
+		FX_GROW(c, n + 1, cap, 64);
 		c[n].end = s->end;
 		c[n].start = s->start;
 		c[n].group = it.group;
@@ -842,7 +507,7 @@ static int close_sessions(struct engine *e, int64_t wm)
 	if (n > 1)
 		qsort_r(c, n, sizeof(*c), cmp_closing, e);
 	for (i = 0; i < n; i++) {
-		struct grp *g = c[i].group;
+		struct agg_group *g = c[i].group;
 
 		if (!rc)
 			rc = write_row(e, NULL, c[i].start, c[i].end, g,
@@ -857,48 +522,10 @@ static int close_sessions(struct engine *e, int64_t wm)
 
 /* ---- watermark ---- */
 
-static size_t part_get(struct engine *e, const char *key, size_t len)
-{
-	uintptr_t i = (uintptr_t)strmap_get(&e->part_index, key, len);
-
-	if (i)
-		return i - 1;
-	if (e->nparts == e->capparts) {
-		e->capparts = e->capparts ? e->capparts * 2 : 8;
-		e->parts =
-		    fx_realloc(e->parts, e->capparts * sizeof(*e->parts));
-	}
-	e->parts[e->nparts].max_t = INT64_MIN;
-	e->parts[e->nparts].last_seen = fx_now_coarse();
-	e->parts[e->nparts].active = 1;
-	strmap_put(&e->part_index, key, len,
-	           (void *)(uintptr_t)(e->nparts + 1));
-	return e->nparts++;
-}
-
-/* The watermark the partitions allow now (INT64_MIN if one has no data). */
-static int64_t partitions_watermark(struct engine *e)
-{
-	double now = e->o->idle_timeout ? fx_now_coarse() : 0;
-	int64_t low = INT64_MAX;
-	size_t i;
-
-	for (i = 0; i < e->nparts; i++) {
-		struct part *p = &e->parts[i];
-
-		if (!p->active)
-			continue;
-		if (e->o->idle_timeout &&
-		    (now - p->last_seen) * 1000 >= (double)e->o->idle_timeout)
-			continue;
-		if (p->max_t < low)
-			low = p->max_t;
-	}
-	if (low == INT64_MAX || low == INT64_MIN)
-		return INT64_MIN;
-	return low - e->o->lateness;
-}
-
+/*
+ * The watermark is now wm (e->watermark.value): closes the windows that
+ * end at or before it. e->wm follows it and never goes back.
+ */
 static int close_until(struct engine *e, int64_t wm)
 {
 	if (wm <= e->wm)
@@ -950,16 +577,12 @@ static void build_key(struct engine *e, const struct json_value *vals)
 	e->key_hash = XXH3_64bits(e->key.p, e->key.len);
 }
 
-static int late_record(struct engine *e, const struct record *rec,
-                       const struct fx_where *w)
+/* A late record: counted, and with --late dlq=FILE written there. */
+static int late_record(struct engine *e, const struct record *rec)
 {
-	char where[512];
-
 	e->ctx->st.late++;
-	if (e->late_mode != 1)
+	if (e->late_mode != LATE_DLQ)
 		return 0;
-	(void)where;
-	(void)w;
 	if (fwrite(rec->p, 1, rec->len, e->late_file) != rec->len ||
 	    fputc('\n', e->late_file) == EOF) {
 		fx_warn(e->ctx, "%s: write error: %s", e->late_path,
@@ -982,8 +605,9 @@ static int update_group(struct engine *e, struct win *w,
                         const struct record *rec, const struct fx_where *where,
                         int corrected)
 {
-	struct grp *g = table_get(&w->t, e->key.p, (uint32_t)e->key.len,
-	                          e->key_hash, e->aggs.state_size);
+	struct agg_group *g =
+	    group_table_get(&w->t, e->key.p, (uint32_t)e->key.len, e->key_hash,
+	                    e->aggs.state_size);
 	struct agg_error err;
 
 	if (agg_set_update(&e->aggs, g->state, vals, e->nums, t, &err))
@@ -1007,10 +631,7 @@ static struct win *kept_window(struct engine *e, int64_t start, int64_t end)
 		return NULL;
 	if (w)
 		return w;
-	if (e->nkept == e->capkept) {
-		e->capkept = e->capkept ? e->capkept * 2 : 16;
-		e->kept = fx_realloc(e->kept, e->capkept * sizeof(*e->kept));
-	}
+	FX_GROW(e->kept, e->nkept + 1, e->capkept, 16);
 	for (i = e->nkept; i > 0 && !win_before(e->kept[i - 1], start, end);)
 		i--;
 	memmove(e->kept + i + 1, e->kept + i,
@@ -1038,8 +659,8 @@ static int add_to_windows(struct engine *e, const struct json_value *vals,
 	size_t n = window_assign(&e->ws, t, e->assigned), i;
 	int late = n && e->assigned[0].end <= e->wm, rc = 0;
 
-	if (late && e->late_mode != 2)
-		return late_record(e, rec, where);
+	if (late && e->late_mode != LATE_UPDATE)
+		return late_record(e, rec);
 	for (i = 0; i < n && !rc; i++) {
 		struct window *a = &e->assigned[i];
 		struct win *w;
@@ -1052,7 +673,7 @@ static int add_to_windows(struct engine *e, const struct json_value *vals,
 		}
 	}
 	if (late && !rc)
-		rc = late_record(e, rec, where);
+		rc = late_record(e, rec);
 	return rc;
 }
 
@@ -1060,14 +681,15 @@ static int add_to_session(struct engine *e, const struct json_value *vals,
                           int64_t t, const struct record *rec,
                           const struct fx_where *where)
 {
-	struct session *s;
+	struct agg_session *s;
 	struct agg_error err;
-	struct grp *g;
+	struct agg_group *g;
 	int rc = 0;
 
 	if (t < e->wm)
-		return late_record(e, rec, where);
-	g = table_get(&e->sg, e->key.p, (uint32_t)e->key.len, e->key_hash, 0);
+		return late_record(e, rec);
+	g = group_table_get(&e->sg, e->key.p, (uint32_t)e->key.len, e->key_hash,
+	                    0);
 	s = session_for(e, g, t, t + e->ws.size, &rc);
 	if (!rc && agg_set_update(&e->aggs, s->state, vals, e->nums, t, &err))
 		rc = value_error(e, rec, where, &err);
@@ -1076,97 +698,41 @@ static int add_to_session(struct engine *e, const struct json_value *vals,
 
 /* ---- control records ---- */
 
-/* "topic/partition" of a record with --meta fields into e->scratch. */
-static int partition_key(struct engine *e, const struct json_value *vals)
+/* Flushes the output (a checkpoint's rows are out before it). */
+static int flush_out(struct engine *e)
 {
-	const struct json_value *t = &vals[e->topic_path];
-	const struct json_value *p = &vals[e->part_path];
-
-	fx_buf_reset(&e->scratch);
-	if (t->type != JSON_STRING || p->type != JSON_NUMBER)
-		return 0;
-	json_string_unescape(t, &e->scratch);
-	fx_buf_addc(&e->scratch, '/');
-	fx_buf_add(&e->scratch, p->p, p->len);
-	return 1;
+	return record_writer_flush(&e->out) ? record_writer_status(&e->out) : 0;
 }
 
 /*
- * {"_fx":"assigned","partitions":["t/0",…]}: the partitions to wait for,
- * before their first record; the others drop out.
+ * "assigned" and "eof" move the watermark and end here; "watermark" moves
+ * it and is forwarded; every other kind is forwarded in order, a
+ * "checkpoint" after the rows before it are flushed.
  */
-static void on_assigned(struct engine *e, const struct json_value *list)
-{
-	const char *s, *end;
-	size_t i;
-
-	for (i = 0; i < e->nparts; i++)
-		e->parts[i].active = 0;
-	if (list->type != JSON_ARRAY)
-		return;
-	/* the array is valid JSON: its strings are the items */
-	for (s = list->p + 1, end = list->p + list->len - 1; s < end;) {
-		struct json_value v = {JSON_STRING, NULL, 0, 0};
-		const char *q;
-
-		while (s < end && *s != '"')
-			s++;
-		if (s >= end)
-			break;
-		for (q = s + 1; *q != '"'; q++) {
-			if (*q == '\\') {
-				v.escaped = 1;
-				q++;
-			}
-		}
-		v.p = s;
-		v.len = (size_t)(q + 1 - s);
-		fx_buf_reset(&e->scratch);
-		json_string_unescape(&v, &e->scratch);
-		/* part_get may move e->parts */
-		i = part_get(e, e->scratch.p, e->scratch.len);
-		e->parts[i].active = 1;
-		s = q + 1;
-	}
-}
-
 static int on_control(struct engine *e, const struct record *rec,
                       const struct json_value *vals)
 {
 	const struct json_value *kind = &vals[e->ctl_path];
-	int64_t ts;
+	const struct json_value *ts_v = &vals[e->ts_path];
+	int is_wm = json_string_equals(kind, "watermark", 9);
+	int is_ckpt = !is_wm && json_string_equals(kind, "checkpoint", 10);
+	int64_t ts = 0;
+	int have_ts =
+	    is_wm && ts_v->type != JSON_MISSING && time_of(e, ts_v, &ts) == 0;
 	int rc = 0;
 
-	if (json_string_equals(kind, "assigned", 8)) {
-		on_assigned(e, &vals[e->list_path]);
-		return 0;
+	if (watermark_control(&e->watermark, kind, &vals[e->list_path],
+	                      &vals[e->eof_path], have_ts, ts)) {
+		rc = close_until(e, e->watermark.value);
+		if (!is_wm)
+			return rc;
+	} else if (is_ckpt) {
+		rc = flush_out(e);
 	}
-	if (json_string_equals(kind, "eof", 3)) {
-		const struct json_value *p = &vals[e->eof_path];
-
-		if (p->type == JSON_STRING) {
-			fx_buf_reset(&e->scratch);
-			json_string_unescape(p, &e->scratch);
-			size_t i = part_get(e, e->scratch.p, e->scratch.len);
-
-			e->parts[i].active = 0;
-		}
-		return close_until(e, partitions_watermark(e));
-	}
-	if (json_string_equals(kind, "watermark", 9) &&
-	    vals[e->ts_path].type != JSON_MISSING &&
-	    time_of(e, &vals[e->ts_path], &ts) == 0)
-		rc = close_until(e, ts);
-	else if (json_string_equals(kind, "checkpoint", 10))
-		rc = record_writer_flush(&e->out)
-		         ? record_writer_status(&e->out)
-		         : 0;
 	if (!rc && record_writer_put(&e->out, rec->p, rec->len))
 		rc = record_writer_status(&e->out);
-	if (!rc && json_string_equals(kind, "checkpoint", 10))
-		rc = record_writer_flush(&e->out)
-		         ? record_writer_status(&e->out)
-		         : 0;
+	if (!rc && is_ckpt)
+		rc = flush_out(e);
 	return rc;
 }
 
@@ -1177,7 +743,6 @@ static int on_record(struct engine *e, const struct record *rec,
 {
 	struct agg_error err;
 	int64_t t = (int64_t)++e->seq;
-	size_t pi;
 	int rc;
 
 	if (e->pre && e->pre->have_t) {
@@ -1212,25 +777,15 @@ static int on_record(struct engine *e, const struct record *rec,
 	                                  : add_to_windows(e, vals, t, rec, w);
 	if (rc)
 		return rc;
-	if (partition_key(e, vals))
-		pi = part_get(e, e->scratch.p, e->scratch.len);
-	else
-		pi = part_get(e, "", 0);
-	e->parts[pi].active = 1;
-	if (e->o->idle_timeout)
-		e->parts[pi].last_seen = fx_now_coarse();
-	if (t > e->parts[pi].max_t) {
-		e->parts[pi].max_t = t;
-		/*
-		 * The watermark is kept current even when no window closes:
-		 * whether a record is late must not depend on whether some
-		 * other window happened to close since it moved.
-		 */
-		if (e->nparts == 1)
-			return close_until(e, t - e->o->lateness);
-		return close_until(e, partitions_watermark(e));
-	}
-	return 0;
+	/*
+	 * The watermark is kept current even when no window closes: whether
+	 * a record is late must not depend on whether some other window
+	 * happened to close since it moved.
+	 */
+	watermark_partition_name(&vals[e->topic_path], &vals[e->part_path],
+	                         &e->scratch);
+	return close_until(e, watermark_advance(&e->watermark, e->scratch.p,
+	                                        e->scratch.len, t));
 }
 
 /* --merge: one partial row into its window's group. */
@@ -1240,7 +795,7 @@ static int on_partial(struct engine *e, const struct record *rec,
 	int64_t start = 0, end = 0;
 	struct win *win = e->global;
 	struct agg_error err;
-	struct grp *g;
+	struct agg_group *g;
 	int rc = 0;
 
 	if (e->ws.kind != WINDOW_NONE) {
@@ -1261,10 +816,11 @@ static int on_partial(struct engine *e, const struct record *rec,
 	}
 	build_key(e, vals);
 	if (e->ws.kind == WINDOW_SESSION) {
-		g = table_get(&e->sg, e->key.p, (uint32_t)e->key.len,
-		              e->key_hash, 0);
+		g = group_table_get(&e->sg, e->key.p, (uint32_t)e->key.len,
+		                    e->key_hash, 0);
 		{
-			struct session *s = session_for(e, g, start, end, &rc);
+			struct agg_session *s =
+			    session_for(e, g, start, end, &rc);
 
 			if (agg_set_merge(&e->aggs, s->state, e->tmp_state,
 			                  &err))
@@ -1275,8 +831,8 @@ static int on_partial(struct engine *e, const struct record *rec,
 	}
 	if (e->ws.kind != WINDOW_NONE)
 		win = win_get(e, start, end);
-	g = table_get(&win->t, e->key.p, (uint32_t)e->key.len, e->key_hash,
-	              e->aggs.state_size);
+	g = group_table_get(&win->t, e->key.p, (uint32_t)e->key.len,
+	                    e->key_hash, e->aggs.state_size);
 	if (agg_set_merge(&e->aggs, g->state, e->tmp_state, &err))
 		rc = value_error(e, rec, w, &err);
 	agg_set_state_free(&e->aggs, e->tmp_state);
@@ -1300,30 +856,33 @@ static int add_path(struct engine *e, const char *name)
 	return k;
 }
 
-static void engine_init(struct engine *e, struct fx_ctx *ctx,
-                        const struct agg_opts *o)
+/* --window, and what it needs. */
+static void init_window(struct engine *e)
 {
+	const struct agg_opts *o = e->o;
+	char err[512];
+
+	if (o->window && window_spec_parse(&e->ws, o->window, err, sizeof(err)))
+		fx_usage_error(e->ctx, "--window: %s", err);
+	if (e->ws.kind != WINDOW_NONE && !o->time_field && !o->merge)
+		fx_usage_error(e->ctx, "--window needs --time FIELD");
+}
+
+/* --agg (with --partial or --merge): the aggregates and their fields. */
+static void init_aggs(struct engine *e)
+{
+	const struct agg_opts *o = e->o;
 	char err[512];
 	size_t i;
 
-	memset(e, 0, sizeof(*e));
-	e->ctx = ctx;
-	e->o = o;
-	e->wm = INT64_MIN;
-	e->next_close = INT64_MAX;
-	e->time_path = -1;
-	if (o->window && window_spec_parse(&e->ws, o->window, err, sizeof(err)))
-		fx_usage_error(ctx, "--window: %s", err);
-	if (e->ws.kind != WINDOW_NONE && !o->time_field && !o->merge)
-		fx_usage_error(ctx, "--window needs --time FIELD");
 	if (o->partial && o->merge)
-		fx_usage_error(ctx, "--partial and --merge go separately");
+		fx_usage_error(e->ctx, "--partial and --merge go separately");
 	if (!o->aggs.n)
-		fx_usage_error(ctx,
+		fx_usage_error(e->ctx,
 		               "--agg: nothing to compute (try --agg count)");
 	if (agg_set_parse(&e->aggs, o->aggs.v, o->aggs.n, o->merge, &e->paths,
 	                  err, sizeof(err)))
-		fx_usage_error(ctx, "--agg: %s", err);
+		fx_usage_error(e->ctx, "--agg: %s", err);
 	/*
 	 * Without --time, first and last are by arrival within one run: the
 	 * shards of a --partial run do not share an order, so --merge could
@@ -1334,15 +893,25 @@ static void engine_init(struct engine *e, struct fx_ctx *ctx,
 		if (e->aggs.v[i].kind == AGG_FIRST ||
 		    e->aggs.v[i].kind == AGG_LAST)
 			fx_usage_error(
-			    ctx,
+			    e->ctx,
 			    "%s: first and last without --time are by arrival order within one run, which shards do not share: give --time FIELD",
 			    o->partial ? "--partial" : "--merge");
+	for (i = 0; i < e->aggs.n; i++)
+		if (e->aggs.v[i].kind == AGG_DISTINCT)
+			e->prefetch_states = 1;
+}
+
+/* --by: the group fields, their paths and their names in a row. */
+static void init_group_fields(struct engine *e)
+{
+	const struct agg_opts *o = e->o;
+	size_t i, j;
+
 	e->nby = o->by.n;
 	e->by_path = fx_malloc((e->nby + 1) * sizeof(int));
 	e->by_name = fx_malloc((e->nby + 1) * sizeof(char *));
 	for (i = 0; i < e->nby; i++) {
 		char *eq = strchr(o->by.v[i], '=');
-		size_t j;
 
 		e->by_name[i] =
 		    eq ? fx_strndup(o->by.v[i], (size_t)(eq - o->by.v[i]))
@@ -1354,17 +923,14 @@ static void engine_init(struct engine *e, struct fx_ctx *ctx,
 		for (j = 0; j < e->aggs.n; j++)
 			if (!strcmp(e->aggs.v[j].name, e->by_name[i]))
 				fx_usage_error(
-				    ctx,
+				    e->ctx,
 				    "'%s' is both a group field and an aggregate (name one with NAME=)",
 				    e->by_name[i]);
 		for (j = 0; j < i; j++)
 			if (!strcmp(e->by_name[j], e->by_name[i]))
-				fx_usage_error(ctx, "--by: '%s' twice",
+				fx_usage_error(e->ctx, "--by: '%s' twice",
 				               e->by_name[i]);
 	}
-	for (i = 0; i < e->aggs.n; i++)
-		if (e->aggs.v[i].kind == AGG_DISTINCT)
-			e->prefetch_states = 1;
 	e->by_json_off = fx_malloc((e->nby + 1) * sizeof(size_t));
 	for (i = 0; i < e->nby; i++) {
 		e->by_json_off[i] = e->by_json.len;
@@ -1374,6 +940,13 @@ static void engine_init(struct engine *e, struct fx_ctx *ctx,
 		fx_buf_addc(&e->by_json, ':');
 	}
 	e->by_json_off[e->nby] = e->by_json.len;
+}
+
+/* The other fields read: event time, partial rows' bounds, --meta, control. */
+static void init_record_fields(struct engine *e)
+{
+	const struct agg_opts *o = e->o;
+
 	if (o->time_field && !o->merge)
 		e->time_path = add_path(e, o->time_field);
 	if (o->merge && e->ws.kind != WINDOW_NONE) {
@@ -1391,31 +964,58 @@ static void engine_init(struct engine *e, struct fx_ctx *ctx,
 	else if (!strcmp(o->time_unit, "ms"))
 		e->unit = FX_TIME_MS;
 	else
-		fx_usage_error(ctx, "--time-unit: expected s or ms, got '%s'",
+		fx_usage_error(e->ctx,
+		               "--time-unit: expected s or ms, got '%s'",
 		               o->time_unit);
-	if (!o->late || !strcmp(o->late, "drop")) {
-		e->late_mode = 0;
-	} else if (!strncmp(o->late, "dlq=", 4) && o->late[4]) {
-		e->late_mode = 1;
-		e->late_path = o->late + 4;
+}
+
+/* --late: drop, dlq=FILE (opened now) or update. */
+static void init_late(struct engine *e)
+{
+	const char *late = e->o->late;
+
+	if (!late || !strcmp(late, "drop")) {
+		e->late_mode = LATE_DROP;
+	} else if (!strncmp(late, "dlq=", 4) && late[4]) {
+		e->late_mode = LATE_DLQ;
+		e->late_path = late + 4;
 		/* at start-up, as --on-error dlq=: an unwritable path is known
 		 * before any record is read, not at the first late one */
 		e->late_file = fopen(e->late_path, "a");
 		if (!e->late_file)
-			fx_die(ctx, FX_EXIT_IO,
+			fx_die(e->ctx, FX_EXIT_IO,
 			       "%s: cannot open late-record file: %s",
 			       e->late_path, strerror(errno));
-	} else if (!strcmp(o->late, "update")) {
-		e->late_mode = 2;
+	} else if (!strcmp(late, "update")) {
+		e->late_mode = LATE_UPDATE;
 		if (e->ws.kind == WINDOW_SESSION)
 			fx_usage_error(
-			    ctx,
+			    e->ctx,
 			    "--late update does not go with session windows");
 	} else {
 		fx_usage_error(
-		    ctx, "--late: expected drop, dlq=FILE or update, got '%s'",
-		    o->late);
+		    e->ctx,
+		    "--late: expected drop, dlq=FILE or update, got '%s'",
+		    late);
 	}
+}
+
+/* Sets e up from the options; a usage error exits. */
+static void engine_init(struct engine *e, struct fx_ctx *ctx,
+                        const struct agg_opts *o)
+{
+	memset(e, 0, sizeof(*e));
+	e->ctx = ctx;
+	e->o = o;
+	e->wm = INT64_MIN;
+	e->next_close = INT64_MAX;
+	e->time_path = -1;
+	init_window(e);
+	init_aggs(e);
+	init_group_fields(e);
+	init_record_fields(e);
+	init_late(e);
+	watermark_init(&e->watermark, o->lateness, o->idle_timeout);
 	if (e->ws.kind == WINDOW_NONE) {
 		e->global = fx_malloc(sizeof(*e->global));
 		memset(e->global, 0, sizeof(*e->global));
@@ -1438,17 +1038,16 @@ static void engine_free(struct engine *e)
 		win_free(e, e->global);
 	for (i = 0; i < e->sg.n; i++)
 		while (e->sg.g[i]->sessions) {
-			struct session *s = e->sg.g[i]->sessions;
+			struct agg_session *s = e->sg.g[i]->sessions;
 
 			e->sg.g[i]->sessions = s->next;
 			session_free(e, s);
 		}
-	table_free(&e->sg, &e->aggs);
+	group_table_free(&e->sg, &e->aggs);
 	free(e->wins);
 	free(e->kept);
 	free(e->heap);
-	free(e->parts);
-	strmap_free(&e->part_index);
+	watermark_free(&e->watermark);
 	for (i = 0; i < e->nby; i++)
 		free(e->by_name[i]);
 	free(e->by_name);
@@ -1517,19 +1116,18 @@ static void batch_prefetch(struct engine *e, struct batch *b)
 		fx_buf_add(&b->keys, e->key.p, e->key.len);
 		if (!be->table || !be->table->nslots)
 			continue;
-		__builtin_prefetch(
-		    &be->table->slot[be->hash & (be->table->nslots - 1)]);
+		__builtin_prefetch(group_table_slot(be->table, be->hash));
 	}
 	for (i = 0; i < b->n; i++) {
 		struct batch_entry *be = &b->e[i];
-		const struct slot *sl;
+		const struct group_slot *sl;
 
 		/* keys no longer moves (and is NULL while empty: no --by) */
 		be->key = b->keys.p ? b->keys.p + be->key_off : "";
 		be->g = NULL;
 		if (!be->table || !be->table->nslots)
 			continue;
-		sl = &be->table->slot[be->hash & (be->table->nslots - 1)];
+		sl = group_table_slot(be->table, be->hash);
 		if (sl->g && sl->hash == be->hash) {
 			be->g = sl->g;
 			__builtin_prefetch(sl->g);
@@ -1638,6 +1236,16 @@ static int read_input(struct engine *e, const char *name)
 	return rc;
 }
 
+/* At the end of input: every open window closes, in order. */
+static int close_all(struct engine *e)
+{
+	if (e->ws.kind == WINDOW_NONE)
+		return emit_window(e, e->global);
+	if (e->ws.kind == WINDOW_SESSION)
+		return close_sessions(e, INT64_MAX);
+	return close_windows(e, INT64_MAX);
+}
+
 int agg_run(struct fx_ctx *ctx, const struct agg_opts *o, char **inputs,
             size_t n)
 {
@@ -1655,18 +1263,8 @@ int agg_run(struct fx_ctx *ctx, const struct agg_opts *o, char **inputs,
 	for (i = 0; i < n && !rc && !fx_stop; i++)
 		rc = read_input(&e, inputs[i]);
 	/* end of input (or a stop signal): every open window closes */
-	if (!rc || rc == FX_EXIT_DATA) {
-		int erc;
-
-		if (e.ws.kind == WINDOW_NONE)
-			erc = rc ? 0 : emit_window(&e, e.global);
-		else if (e.ws.kind == WINDOW_SESSION)
-			erc = rc ? 0 : close_sessions(&e, INT64_MAX);
-		else
-			erc = rc ? 0 : close_windows(&e, INT64_MAX);
-		if (!rc)
-			rc = erc;
-	}
+	if (!rc)
+		rc = close_all(&e);
 	if (e.late_file && fflush(e.late_file) != 0 && !rc) {
 		fx_warn(ctx, "%s: write error: %s", e.late_path,
 		        strerror(errno));

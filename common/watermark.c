@@ -44,10 +44,7 @@ static struct wm_part *part_get(struct watermark *w, const char *name,
 	i = (uintptr_t)strmap_get(&w->index, name, len);
 	if (i)
 		return &w->parts[i - 1];
-	if (w->n == w->cap) {
-		w->cap = w->cap ? w->cap * 2 : 8;
-		w->parts = fx_realloc(w->parts, w->cap * sizeof(*w->parts));
-	}
+	FX_GROW(w->parts, w->n + 1, w->cap, 8);
 	w->parts[w->n].max_t = INT64_MIN;
 	w->parts[w->n].last_seen = fx_now_coarse();
 	w->parts[w->n].active = 1;
@@ -80,16 +77,39 @@ int64_t watermark_now(struct watermark *w)
 	return w->value;
 }
 
-int64_t watermark_record(struct watermark *w, const char *name, size_t len,
-                         int64_t t)
+/* A record of partition name at t: returns 1 if t is its highest yet. */
+static int part_seen(struct watermark *w, const char *name, size_t len,
+                     int64_t t)
 {
 	struct wm_part *p = part_get(w, name, len);
 
 	p->active = 1;
 	if (w->idle_timeout)
 		p->last_seen = fx_now_coarse();
-	if (t > p->max_t)
-		p->max_t = t;
+	if (t <= p->max_t)
+		return 0;
+	p->max_t = t;
+	return 1;
+}
+
+int64_t watermark_record(struct watermark *w, const char *name, size_t len,
+                         int64_t t)
+{
+	part_seen(w, name, len, t);
+	return watermark_now(w);
+}
+
+int64_t watermark_advance(struct watermark *w, const char *name, size_t len,
+                          int64_t t)
+{
+	if (!part_seen(w, name, len, t))
+		return w->value;
+	/* the one partition is the one just seen: it counts, it is not idle */
+	if (w->n == 1) {
+		if (t - w->lateness > w->value)
+			w->value = t - w->lateness;
+		return w->value;
+	}
 	return watermark_now(w);
 }
 

@@ -15,8 +15,8 @@
  * (0: never), and counts again at its next record. A watermark control
  * record moves the watermark to its time at once.
  *
- * This is the rule fx-agg applies (agg.c has its own copy); the interval
- * join keeps one per input. The watermark owns its partition table.
+ * fx-agg keeps one for its input, the interval join one per input. The
+ * watermark owns its partition table.
  */
 #ifndef FX_WATERMARK_H
 #define FX_WATERMARK_H
@@ -61,6 +61,17 @@ void watermark_partition_name(const struct json_value *topic,
  */
 int64_t watermark_record(struct watermark *w, const char *name, size_t len,
                          int64_t t);
+
+/*
+ * As watermark_record(), for a caller that has a record at every step and
+ * wants the step cheap: the watermark is recomputed only when t is the
+ * highest time of its partition yet. Otherwise it is returned as it was:
+ * what changed since (a partition gone idle, an "assigned" that left one
+ * out) shows at the next new highest time, an "eof", or watermark_now().
+ * fx-agg's rule. Returns the watermark.
+ */
+int64_t watermark_advance(struct watermark *w, const char *name, size_t len,
+                          int64_t t);
 
 /*
  * A control record {"_fx":KIND,...}: "assigned" (partitions: its

@@ -116,6 +116,66 @@ static void test_idle_timeout(void)
 	watermark_free(&w);
 }
 
+static int64_t adv(struct watermark *w, const char *part, int64_t t)
+{
+	return watermark_advance(w, part, strlen(part), t);
+}
+
+/* watermark_advance: watermark_record's answers on records alone */
+static void test_advance_as_record(void)
+{
+	static const char *parts[] = {"t/0", "t/1", "t/2"};
+	struct watermark a, r;
+	uint64_t x = 1;
+	int i, same = 1;
+
+	watermark_init(&a, 10, 0);
+	watermark_init(&r, 10, 0);
+	CHECK(adv(&a, "", 100) == 90);
+	CHECK(adv(&a, "", 50) == 90);
+	CHECK(adv(&a, "", 200) == 190);
+	watermark_free(&a);
+	watermark_init(&a, 10, 0);
+	for (i = 0; i < 10000; i++) {
+		const char *p;
+		int64_t t;
+
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		p = parts[(x >> 33) % (i < 100 ? 1 : 3)];
+		t = (int64_t)(i * 10) - (int64_t)((x >> 40) % 500);
+		if (adv(&a, p, t) != rec(&r, p, t))
+			same = 0;
+	}
+	CHECK(same);
+	CHECK(a.value == r.value && a.value > INT64_MIN);
+	watermark_free(&a);
+	watermark_free(&r);
+}
+
+/* ... but it recomputes only on a partition's new highest time */
+static void test_advance_lazy(void)
+{
+	struct watermark w;
+	struct timespec pause = {0, 700 * 1000 * 1000};
+
+	watermark_init(&w, 0, 0);
+	CHECK(adv(&w, "t/0", 100) == 100);
+	CHECK(adv(&w, "t/1", 50) == 100);
+	CHECK(adv(&w, "t/0", 300) == 100);
+	CHECK(ctl(&w, "\"assigned\"", "[\"t/0\"]", NULL) == 1);
+	CHECK(adv(&w, "t/0", 200) == 100); /* not a new high: as it was */
+	CHECK(adv(&w, "t/0", 301) == 301);
+	watermark_free(&w);
+
+	watermark_init(&w, 0, 500);
+	CHECK(ctl(&w, "\"assigned\"", "[\"t/0\",\"t/1\"]", NULL) == 1);
+	CHECK(adv(&w, "t/0", 100) == INT64_MIN);
+	nanosleep(&pause, NULL);
+	CHECK(adv(&w, "t/0", 100) == INT64_MIN);
+	CHECK(adv(&w, "t/0", 110) == 110); /* t/1 went idle */
+	watermark_free(&w);
+}
+
 /* the partition name from --meta fields */
 static void test_partition_name(void)
 {
@@ -139,5 +199,7 @@ int main(void)
 	RUN(test_control_watermark);
 	RUN(test_idle_timeout);
 	RUN(test_partition_name);
+	RUN(test_advance_as_record);
+	RUN(test_advance_lazy);
 	return unit_done("test_watermark");
 }
