@@ -4,6 +4,7 @@
 #include "err.h"
 #include "lineage.h"
 #include "opt.h"
+#include "recedit.h"
 #include "stream.h"
 
 #include <ctype.h>
@@ -191,33 +192,6 @@ static void partition_fields(const char *root, const char *file,
 	fx_buf_free(&v);
 }
 
-/* Writes rec with extra members inserted before its closing brace. */
-static int put_with_extra(struct record_writer *out, const char *p, size_t n,
-                          const char *extra, size_t elen)
-{
-	size_t close = n;
-
-	while (close > 0 && p[close - 1] != '}')
-		close--;
-	close--;
-	if (record_writer_write(out, p, close))
-		return -1;
-	{
-		/* an empty object takes the members without a comma */
-		size_t k = close;
-
-		while (k > 0 && strchr(" \t\r\n", p[k - 1]))
-			k--;
-		if (p[k - 1] == '{') {
-			extra++;
-			elen--;
-		}
-	}
-	if (record_writer_write(out, extra, elen))
-		return -1;
-	return record_writer_put(out, p + close, n - close);
-}
-
 struct ndjson_extra {
 	struct json_paths keys;
 	struct fx_buf all;  /* every partition member */
@@ -261,11 +235,7 @@ static int copy_ndjson(struct fx_ctx *ctx, const char *path, int gz,
 						               ex->off[i]);
 				e = &ex->some;
 			}
-			if (e->len)
-				put_with_extra(out, rec.p, rec.len, e->p,
-				               e->len);
-			else
-				record_writer_put(out, rec.p, rec.len);
+			recedit_put(out, rec.p, rec.len, e->p, e->len);
 		}
 		ctx->st.records_out++;
 		if (record_writer_failed(out))

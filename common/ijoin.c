@@ -29,6 +29,8 @@
 #include "err.h"
 #include "fxtime.h"
 #include "join.h"
+#include "joinio.h"
+#include "recedit.h"
 #include "stream.h"
 #include "watermark.h"
 #include "writer.h"
@@ -293,7 +295,7 @@ static int emit(struct ijoin *j, const char *lp, size_t ln, const char *m,
                 size_t mlen)
 {
 	j->ctx->st.records_out++;
-	return join_put(&j->out, lp, ln, m, mlen)
+	return recedit_put(&j->out, lp, ln, m, mlen)
 	           ? record_writer_status(&j->out)
 	           : 0;
 }
