@@ -394,15 +394,6 @@ static void render_right(struct ijoin *j, const char *p, size_t n)
 	}
 }
 
-static int time_of(struct ijoin *j, const struct json_value *v, int64_t *t)
-{
-	if (v->type == JSON_STRING)
-		return fx_time_parse_iso(v->p + 1, v->len - 2, t);
-	if (v->type == JSON_NUMBER)
-		return fx_time_parse_epoch(v->p, v->len, j->unit, t);
-	return -1;
-}
-
 /*
  * The left record p without its _fx* members (the --meta ones say where it
  * was read, which a batch run does not have), every other byte as it is.
@@ -476,7 +467,7 @@ static int on_record(struct ijoin *j, struct side *s, const struct record *rec,
 	if (tv->type == JSON_MISSING || tv->type == JSON_NULL)
 		return fx_bad_record(j->ctx, &w, s->time_field, rec->p,
 		                     rec->len, "missing");
-	if (time_of(j, tv, &t))
+	if (fx_time_of_value(tv, j->unit, &t))
 		return fx_bad_record(j->ctx, &w, s->time_field, rec->p,
 		                     rec->len, "not a timestamp: %.*s",
 		                     (int)(tv->len > 64 ? 64 : tv->len), tv->p);
@@ -522,7 +513,8 @@ static int on_control(struct ijoin *j, struct side *s, const struct record *rec,
 {
 	const struct json_value *ts = &vals[s->ts_path];
 	int64_t t = 0;
-	int have_ts = ts->type != JSON_MISSING && time_of(j, ts, &t) == 0;
+	int have_ts =
+	    ts->type != JSON_MISSING && fx_time_of_value(ts, j->unit, &t) == 0;
 
 	if (watermark_control(&s->wm, &vals[s->ctl_path], &vals[s->list_path],
 	                      &vals[s->eof_path], have_ts, t))
@@ -624,9 +616,7 @@ static void ijoin_init(struct ijoin *j, struct fx_ctx *ctx,
 	memset(j, 0, sizeof(*j));
 	j->ctx = ctx;
 	j->o = o;
-	j->unit = !o->time_unit            ? FX_TIME_AUTO
-	          : o->time_unit[0] == 's' ? FX_TIME_S
-	                                   : FX_TIME_MS;
+	j->unit = o->unit;
 	fx_buf_addc(&j->head, ',');
 	fx_buf_add_json_string(&j->head, prefix, strlen(prefix));
 	j->head.len--; /* the closing quote: the name follows */

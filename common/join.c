@@ -3,6 +3,7 @@
 #include "dim.h"
 #include "dimkafka.h"
 #include "err.h"
+#include "fxtime.h"
 #include "joinio.h"
 #include "recedit.h"
 #include "stream.h"
@@ -488,8 +489,7 @@ static void check_options(struct fx_ctx *ctx, struct join_opts *o)
 		fx_usage_error(ctx, "--right needs --time FIELD");
 	if (o->within < 0)
 		fx_usage_error(ctx, "--right needs --within DURATION");
-	if (o->time_unit && strcmp(o->time_unit, "s") &&
-	    strcmp(o->time_unit, "ms"))
+	if (fx_time_unit_parse(o->time_unit, &o->unit))
 		fx_usage_error(ctx, "--time-unit: expected s or ms, got '%s'",
 		               o->time_unit);
 }

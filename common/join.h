@@ -30,6 +30,7 @@
 #define FX_JOIN_H
 
 #include "fx.h"
+#include "fxtime.h"
 #include "kafka.h"
 #include "opt.h"
 
@@ -51,9 +52,10 @@ struct join_opts {
 	const char *time_field;
 	const char *right_time;
 	const char *time_unit;
-	int64_t within;       /* ms; -1: not given */
-	int64_t lateness;     /* ms */
-	int64_t idle_timeout; /* ms, 0: never */
+	enum fx_time_unit unit; /* time_unit, checked by join_run */
+	int64_t within;         /* ms; -1: not given */
+	int64_t lateness;       /* ms */
+	int64_t idle_timeout;   /* ms, 0: never */
 	const char *right_prefix;
 
 	struct kafka_conf kafka;

@@ -383,9 +383,8 @@ static int load_part(struct loader *l, const cJSON *j, size_t i)
 	snprintf(k2, sizeof(k2), "%s.time_unit", key);
 	if (get_string(l, j, "time_unit", k2, 0, &unit))
 		return -1;
-	if (unit && strcmp(unit, "s") && strcmp(unit, "ms"))
+	if (fx_time_unit_parse(unit, &p->unit))
 		return bad(l, k2, "expected \"s\" or \"ms\", got \"%s\"", unit);
-	p->unit = !unit ? FX_TIME_AUTO : unit[1] ? FX_TIME_MS : FX_TIME_S;
 	p->name = fx_strdup(name);
 	p->field = fx_strdup(field ? field : name);
 	t->nparts++;
@@ -1029,15 +1028,9 @@ static int time_value(struct table *t, const struct table_part *p,
 {
 	char iso[FX_TIME_ISO_LEN + 1];
 	int64_t ms;
-	int rc;
 
-	if (v->type == JSON_NUMBER)
-		rc = fx_time_parse_epoch(v->p, v->len, p->unit, &ms);
-	else if (v->type == JSON_STRING && !v->escaped)
-		rc = fx_time_parse_iso(v->p + 1, v->len - 2, &ms);
-	else
-		rc = -1;
-	if (rc || fx_time_format_iso(ms, iso) != 24) {
+	if (fx_time_of_value(v, p->unit, &ms) ||
+	    fx_time_format_iso(ms, iso) != 24) {
 		*why = whyf(t, "not a timestamp: %.*s",
 		            (int)(v->len > 64 ? 64 : v->len), v->p);
 		return -1;
