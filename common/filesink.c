@@ -961,7 +961,7 @@ static int close_all(struct file_sink *fs, int commit)
 {
 	if (fs->single.path || fs->single.fd < 0)
 		return close_files(fs, commit);
-	fs->ctx->st.bytes_out += fs->single.w.bytes + fs->single.w.len;
+	fs->ctx->st.bytes_out += record_writer_bytes_total(&fs->single.w);
 	return record_writer_close(&fs->single.w);
 }
 

@@ -658,7 +658,7 @@ int ijoin_run(struct fx_ctx *ctx, const struct join_opts *o, char **inputs,
 		if (!rc && record_writer_failed(&j.out))
 			rc = record_writer_status(&j.out);
 	}
-	ctx->st.bytes_out = j.out.bytes + j.out.len;
+	ctx->st.bytes_out = record_writer_bytes_total(&j.out);
 	wrc = record_writer_close(&j.out);
 	side_free(&j.l);
 	side_free(&j.r);

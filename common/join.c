@@ -403,7 +403,7 @@ static int lookup_run(struct fx_ctx *ctx, const struct join_opts *o,
 	}
 	for (i = 0; i < n && !rc && !fx_stop; i++)
 		rc = lookup_input(&lk, inputs[i]);
-	ctx->st.bytes_out = lk.out.bytes + lk.out.len;
+	ctx->st.bytes_out = record_writer_bytes_total(&lk.out);
 	wrc = record_writer_close(&lk.out);
 	for (i = 0; i < JOIN_RING; i++) {
 		fx_buf_free(&lk.ring[i].rec);

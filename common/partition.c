@@ -203,7 +203,7 @@ int partition_run(struct fx_ctx *ctx, const struct partition_opts *o,
 		rc = route_input(&r, inputs[i]);
 	if (o->explain)
 		explain_write(&r);
-	ctx->st.bytes_out = r.out.bytes + r.out.len;
+	ctx->st.bytes_out = record_writer_bytes_total(&r.out);
 	wrc = record_writer_close(&r.out);
 	strmap_free(&r.seen);
 	table_values_free(&r.tv);
