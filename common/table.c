@@ -2,7 +2,7 @@
 #include "table.h"
 
 #include "err.h"
-#include "filesrc.h"
+#include "hive.h"
 #include "strmap.h"
 
 #include <cjson/cJSON.h>
@@ -15,8 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define HIVE_NULL "__HIVE_DEFAULT_PARTITION__"
-#define TPL_MAX   64 /* items in a template */
+#define TPL_MAX 64 /* items in a template */
 
 /* A template: literal text and {name} placeholders, in order. */
 struct tpl_item {
@@ -572,8 +571,7 @@ static int static_key(const struct loader *l, const char *kname, const char *s,
 		    !(t->kmask & (1u << idx)))
 			break;
 		have |= 1u << idx;
-		fx_partition_value_decode(&v[idx], eq + 1,
-		                          clen - (size_t)(eq + 1 - c));
+		hive_decode(&v[idx], eq + 1, clen - (size_t)(eq + 1 - c));
 		c += clen + (slash ? 1 : 0);
 	}
 	if (*c || have != t->kmask)
@@ -1099,8 +1097,8 @@ static void render(const struct tpl *tp, const struct table_values *tv, int dir,
 		if (it->lit)
 			fx_buf_add(out, it->lit, it->len);
 		else if (dir)
-			fx_partition_value_encode(
-			    out, table_value(tv, it->part), tv->len[it->part]);
+			hive_encode(out, table_value(tv, it->part),
+			            tv->len[it->part]);
 		else
 			table_topic_escape(out, table_value(tv, it->part),
 			                   tv->len[it->part]);
@@ -1560,10 +1558,8 @@ static int walk_comp(struct dir_walk *dw, const char *path, size_t comp)
 		fx_buf_reset(v);
 		fx_buf_addc(v, 0); /* v->p is never NULL */
 		v->len = 0;
-		if (n - plen - slen != strlen(HIVE_NULL) ||
-		    memcmp(nm + plen, HIVE_NULL, strlen(HIVE_NULL)))
-			fx_partition_value_decode(v, nm + plen,
-			                          n - plen - slen);
+		if (!hive_is_null(nm + plen, n - plen - slen))
+			hive_decode(v, nm + plen, n - plen - slen);
 		if (!json_utf8_valid(v->p, v->len) ||
 		    !allowed(&dw->w->allowed[part], v->p, v->len))
 			continue;
