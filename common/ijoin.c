@@ -212,10 +212,7 @@ static void heap_push(struct side *s, struct item *it)
 	struct heap_entry e = {it->t, it};
 	size_t i = s->nheap++;
 
-	if (s->nheap > s->capheap) {
-		s->capheap = s->capheap ? s->capheap * 2 : 1024;
-		s->heap = fx_realloc(s->heap, s->capheap * sizeof(*s->heap));
-	}
+	FX_GROW(s->heap, s->nheap, s->capheap, 1024);
 	for (; i && entry_before(&e, &s->heap[(i - 1) / 2]); i = (i - 1) / 2)
 		s->heap[i] = s->heap[(i - 1) / 2];
 	s->heap[i] = e;
@@ -312,11 +309,7 @@ static int write_left(struct ijoin *j, const struct item *l)
 	for (it = b ? b->head : NULL; it; it = it->next) {
 		if (it->t - l->t > j->o->within || l->t - it->t > j->o->within)
 			continue;
-		if (n == j->cappartners) {
-			j->cappartners = n ? n * 2 : 64;
-			j->partners = fx_realloc(
-			    j->partners, j->cappartners * sizeof(*j->partners));
-		}
+		FX_GROW(j->partners, n + 1, j->cappartners, 64);
 		j->partners[n++] = it;
 	}
 	if (!n)
