@@ -3,6 +3,7 @@
 #include "lineage.h"
 #include "csvio.h"
 #include "err.h"
+#include "hive.h"
 #include "strmap.h"
 #include "writer.h"
 
@@ -582,16 +583,15 @@ static int partition_dir(struct file_sink *fs, const struct record *rec,
 			    rec->len, "cannot partition by an %s",
 			    json_type_name(v->type)));
 		case JSON_NULL:
-			fx_partition_value_encode(&fs->key, "", 0);
+			hive_encode(&fs->key, "", 0);
 			break;
 		case JSON_STRING:
 			fx_buf_reset(&fs->scratch);
 			json_string_unescape(v, &fs->scratch);
-			fx_partition_value_encode(&fs->key, fs->scratch.p,
-			                          fs->scratch.len);
+			hive_encode(&fs->key, fs->scratch.p, fs->scratch.len);
 			break;
 		default:
-			fx_partition_value_encode(&fs->key, v->p, v->len);
+			hive_encode(&fs->key, v->p, v->len);
 		}
 		if (fs->key.len - start > NAME_MAX)
 			return too_long(fs, rec, where, fs->paths.v[i].name,
@@ -667,8 +667,7 @@ static const char *table_field_in(struct file_sink *fs, const char *c,
 
 	for (i = 0; i < n; i++) {
 		fx_buf_reset(buf);
-		fx_partition_value_encode(buf, table_value(&fs->tv, i),
-		                          fs->tv.len[i]);
+		hive_encode(buf, table_value(&fs->tv, i), fs->tv.len[i]);
 		if (buf->len && memmem(c, clen, buf->p, buf->len))
 			return table_part(fs->o->table, i)->field;
 	}
@@ -961,7 +960,7 @@ static int close_all(struct file_sink *fs, int commit)
 {
 	if (fs->single.path || fs->single.fd < 0)
 		return close_files(fs, commit);
-	fs->ctx->st.bytes_out += fs->single.w.bytes + fs->single.w.len;
+	fs->ctx->st.bytes_out += record_writer_bytes_total(&fs->single.w);
 	return record_writer_close(&fs->single.w);
 }
 

@@ -29,7 +29,7 @@
  *
  * Partitioned output: DIR/f1=v1/f2=v2/PART.ndjson, the values from the
  * record's fields (strings unescaped, numbers and booleans as written,
- * null as __HIVE_DEFAULT_PARTITION__, %XX-escaped, see filesrc.h). A
+ * null as __HIVE_DEFAULT_PARTITION__, %XX-escaped, see hive.h). A
  * missing partition field or an object or array value is a bad record, as
  * is a directory name longer than NAME_MAX or a path longer than PATH_MAX
  * (under --on-error skip the run goes on without the record).

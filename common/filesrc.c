@@ -2,18 +2,17 @@
 #include "filesrc.h"
 #include "csvio.h"
 #include "err.h"
+#include "hive.h"
 #include "lineage.h"
 #include "opt.h"
+#include "recedit.h"
 #include "stream.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#define HIVE_NULL "__HIVE_DEFAULT_PARTITION__"
 
 int file_format_parse(const char *s, enum file_format *f, int *gz)
 {
@@ -111,48 +110,6 @@ static int walk(struct fx_ctx *ctx, const char *dir, struct fx_strlist *files)
 	return rc;
 }
 
-void fx_partition_value_decode(struct fx_buf *out, const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		unsigned v;
-
-		if (s[i] == '%' && i + 2 < n &&
-		    isxdigit((unsigned char)s[i + 1]) &&
-		    isxdigit((unsigned char)s[i + 2]) &&
-		    sscanf(s + i + 1, "%2x", &v) == 1) {
-			fx_buf_addc(out, (char)v);
-			i += 2;
-		} else {
-			fx_buf_addc(out, s[i]);
-		}
-	}
-}
-
-void fx_partition_value_encode(struct fx_buf *out, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t i;
-
-	if (n == 0) {
-		fx_buf_adds(out, HIVE_NULL);
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c == 0x7f || strchr("/=%\\:*?\"<>|#{[", c) ||
-		    (i == 0 && c == '.')) {
-			fx_buf_addc(out, '%');
-			fx_buf_addc(out, hex[c >> 4]);
-			fx_buf_addc(out, hex[c & 15]);
-		} else {
-			fx_buf_addc(out, (char)c);
-		}
-	}
-}
-
 /*
  * The partition fields of a file under root: for each "k=v" component of
  * the path below root, k goes to keys and ,"k":"v" (or null) to extra.
@@ -175,12 +132,11 @@ static void partition_fields(const char *root, const char *file,
 			fx_buf_addc(extra, ',');
 			fx_buf_add_json_string(extra, k, strlen(k));
 			fx_buf_addc(extra, ':');
-			if (vlen == strlen(HIVE_NULL) &&
-			    !memcmp(eq + 1, HIVE_NULL, vlen)) {
+			if (hive_is_null(eq + 1, vlen)) {
 				fx_buf_adds(extra, "null");
 			} else {
 				fx_buf_reset(&v);
-				fx_partition_value_decode(&v, eq + 1, vlen);
+				hive_decode(&v, eq + 1, vlen);
 				fx_buf_add_json_string(extra, v.p, v.len);
 			}
 			free(k);
@@ -189,33 +145,6 @@ static void partition_fields(const char *root, const char *file,
 		s = slash + 1;
 	}
 	fx_buf_free(&v);
-}
-
-/* Writes rec with extra members inserted before its closing brace. */
-static int put_with_extra(struct record_writer *out, const char *p, size_t n,
-                          const char *extra, size_t elen)
-{
-	size_t close = n;
-
-	while (close > 0 && p[close - 1] != '}')
-		close--;
-	close--;
-	if (record_writer_write(out, p, close))
-		return -1;
-	{
-		/* an empty object takes the members without a comma */
-		size_t k = close;
-
-		while (k > 0 && strchr(" \t\r\n", p[k - 1]))
-			k--;
-		if (p[k - 1] == '{') {
-			extra++;
-			elen--;
-		}
-	}
-	if (record_writer_write(out, extra, elen))
-		return -1;
-	return record_writer_put(out, p + close, n - close);
 }
 
 struct ndjson_extra {
@@ -261,11 +190,7 @@ static int copy_ndjson(struct fx_ctx *ctx, const char *path, int gz,
 						               ex->off[i]);
 				e = &ex->some;
 			}
-			if (e->len)
-				put_with_extra(out, rec.p, rec.len, e->p,
-				               e->len);
-			else
-				record_writer_put(out, rec.p, rec.len);
+			recedit_put(out, rec.p, rec.len, e->p, e->len);
 		}
 		ctx->st.records_out++;
 		if (record_writer_failed(out))

@@ -20,9 +20,9 @@
  * NDJSON when neither says.
  *
  * With partition_fields, every path component "k=v" below a directory
- * operand becomes a string field k (value %XX-decoded, see
- * fx_partition_value_decode) appended to each record from that directory,
- * unless the record already has a field k.
+ * operand becomes a string field k (value %XX-decoded, see hive.h;
+ * __HIVE_DEFAULT_PARTITION__ is null) appended to each record from that
+ * directory, unless the record already has a field k.
  */
 #ifndef FX_FILESRC_H
 #define FX_FILESRC_H
@@ -56,15 +56,5 @@ int file_format_parse(const char *s, enum file_format *f, int *gz);
 /* Reads every operand in order, writes records to out. Returns exit status. */
 int file_source_run(struct fx_ctx *ctx, const struct file_source_opts *o,
                     char **operands, size_t n, struct record_writer *out);
-
-/*
- * Hive-style escaping of a partition value for a directory name: bytes
- * that are not safe in a path component ('/', '=', '%', control bytes, a
- * leading '.', '\\', ':', '*', '?', '"', '<', '>', '|', '#', '{', '[') become
- * %XX; a null or empty value is "__HIVE_DEFAULT_PARTITION__", as in Hive,
- * and reads back as null. Decoding turns %XX back into the byte.
- */
-void fx_partition_value_encode(struct fx_buf *out, const char *s, size_t n);
-void fx_partition_value_decode(struct fx_buf *out, const char *s, size_t n);
 
 #endif

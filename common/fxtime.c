@@ -1,5 +1,6 @@
 /* fxtime.c - event time and durations */
 #include "fxtime.h"
+#include "json.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -374,4 +375,27 @@ size_t fx_duration_format(int64_t ms, char *buf, size_t n)
 	r = snprintf(buf, n, "%lld%s", (long long)(ms / units[k].ms),
 	             units[k].name);
 	return r < 0 ? 0 : (size_t)r;
+}
+
+int fx_time_unit_parse(const char *s, enum fx_time_unit *unit)
+{
+	if (!s)
+		*unit = FX_TIME_AUTO;
+	else if (!strcmp(s, "s"))
+		*unit = FX_TIME_S;
+	else if (!strcmp(s, "ms"))
+		*unit = FX_TIME_MS;
+	else
+		return -1;
+	return 0;
+}
+
+int fx_time_of_value(const struct json_value *v, enum fx_time_unit unit,
+                     int64_t *ms)
+{
+	if (v->type == JSON_STRING)
+		return fx_time_parse_iso(v->p + 1, v->len - 2, ms);
+	if (v->type == JSON_NUMBER)
+		return fx_time_parse_epoch(v->p, v->len, unit, ms);
+	return -1;
 }

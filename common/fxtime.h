@@ -41,6 +41,22 @@ int fx_time_parse_epoch(const char *s, size_t n, enum fx_time_unit unit,
                         int64_t *ms);
 
 /*
+ * Parses a --time-unit value (or a table's "time_unit"): NULL is
+ * FX_TIME_AUTO, "s" FX_TIME_S, "ms" FX_TIME_MS. Returns 0, or -1 on
+ * anything else (the caller reports "expected s or ms").
+ */
+int fx_time_unit_parse(const char *s, enum fx_time_unit *unit);
+
+/*
+ * The event time of a JSON value: a string is an ISO-8601 date-time (its
+ * bytes between the quotes; an escaped string is not one), a number an
+ * epoch in unit. Returns 0, or -1 for anything else (null, missing, ...).
+ */
+struct json_value;
+int fx_time_of_value(const struct json_value *v, enum fx_time_unit unit,
+                     int64_t *ms);
+
+/*
  * Formats ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf (at least
  * FX_TIME_ISO_LEN + 1 bytes, NUL-terminated). Returns the length (24 for
  * years 0000-9999; other years are written ISO 8601 expanded, with a sign

@@ -29,6 +29,8 @@
 #include "err.h"
 #include "fxtime.h"
 #include "join.h"
+#include "joinio.h"
+#include "recedit.h"
 #include "stream.h"
 #include "watermark.h"
 #include "writer.h"
@@ -210,10 +212,7 @@ static void heap_push(struct side *s, struct item *it)
 	struct heap_entry e = {it->t, it};
 	size_t i = s->nheap++;
 
-	if (s->nheap > s->capheap) {
-		s->capheap = s->capheap ? s->capheap * 2 : 1024;
-		s->heap = fx_realloc(s->heap, s->capheap * sizeof(*s->heap));
-	}
+	FX_GROW(s->heap, s->nheap, s->capheap, 1024);
 	for (; i && entry_before(&e, &s->heap[(i - 1) / 2]); i = (i - 1) / 2)
 		s->heap[i] = s->heap[(i - 1) / 2];
 	s->heap[i] = e;
@@ -293,7 +292,7 @@ static int emit(struct ijoin *j, const char *lp, size_t ln, const char *m,
                 size_t mlen)
 {
 	j->ctx->st.records_out++;
-	return join_put(&j->out, lp, ln, m, mlen)
+	return recedit_put(&j->out, lp, ln, m, mlen)
 	           ? record_writer_status(&j->out)
 	           : 0;
 }
@@ -310,11 +309,7 @@ static int write_left(struct ijoin *j, const struct item *l)
 	for (it = b ? b->head : NULL; it; it = it->next) {
 		if (it->t - l->t > j->o->within || l->t - it->t > j->o->within)
 			continue;
-		if (n == j->cappartners) {
-			j->cappartners = n ? n * 2 : 64;
-			j->partners = fx_realloc(
-			    j->partners, j->cappartners * sizeof(*j->partners));
-		}
+		FX_GROW(j->partners, n + 1, j->cappartners, 64);
 		j->partners[n++] = it;
 	}
 	if (!n)
@@ -392,15 +387,6 @@ static void render_right(struct ijoin *j, const char *p, size_t n)
 	}
 }
 
-static int time_of(struct ijoin *j, const struct json_value *v, int64_t *t)
-{
-	if (v->type == JSON_STRING)
-		return fx_time_parse_iso(v->p + 1, v->len - 2, t);
-	if (v->type == JSON_NUMBER)
-		return fx_time_parse_epoch(v->p, v->len, j->unit, t);
-	return -1;
-}
-
 /*
  * The left record p without its _fx* members (the --meta ones say where it
  * was read, which a batch run does not have), every other byte as it is.
@@ -474,7 +460,7 @@ static int on_record(struct ijoin *j, struct side *s, const struct record *rec,
 	if (tv->type == JSON_MISSING || tv->type == JSON_NULL)
 		return fx_bad_record(j->ctx, &w, s->time_field, rec->p,
 		                     rec->len, "missing");
-	if (time_of(j, tv, &t))
+	if (fx_time_of_value(tv, j->unit, &t))
 		return fx_bad_record(j->ctx, &w, s->time_field, rec->p,
 		                     rec->len, "not a timestamp: %.*s",
 		                     (int)(tv->len > 64 ? 64 : tv->len), tv->p);
@@ -520,7 +506,8 @@ static int on_control(struct ijoin *j, struct side *s, const struct record *rec,
 {
 	const struct json_value *ts = &vals[s->ts_path];
 	int64_t t = 0;
-	int have_ts = ts->type != JSON_MISSING && time_of(j, ts, &t) == 0;
+	int have_ts =
+	    ts->type != JSON_MISSING && fx_time_of_value(ts, j->unit, &t) == 0;
 
 	if (watermark_control(&s->wm, &vals[s->ctl_path], &vals[s->list_path],
 	                      &vals[s->eof_path], have_ts, t))
@@ -622,9 +609,7 @@ static void ijoin_init(struct ijoin *j, struct fx_ctx *ctx,
 	memset(j, 0, sizeof(*j));
 	j->ctx = ctx;
 	j->o = o;
-	j->unit = !o->time_unit            ? FX_TIME_AUTO
-	          : o->time_unit[0] == 's' ? FX_TIME_S
-	                                   : FX_TIME_MS;
+	j->unit = o->unit;
 	fx_buf_addc(&j->head, ',');
 	fx_buf_add_json_string(&j->head, prefix, strlen(prefix));
 	j->head.len--; /* the closing quote: the name follows */
@@ -666,7 +651,7 @@ int ijoin_run(struct fx_ctx *ctx, const struct join_opts *o, char **inputs,
 		if (!rc && record_writer_failed(&j.out))
 			rc = record_writer_status(&j.out);
 	}
-	ctx->st.bytes_out = j.out.bytes + j.out.len;
+	ctx->st.bytes_out = record_writer_bytes_total(&j.out);
 	wrc = record_writer_close(&j.out);
 	side_free(&j.l);
 	side_free(&j.r);

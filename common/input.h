@@ -60,6 +60,12 @@ void fx_input_from_fd(struct fx_input *in, const struct fx_ctx *ctx, int fd,
  */
 ssize_t fx_input_read(struct fx_input *in, void *buf, size_t n);
 
+/*
+ * Frees the zlib stream and closes the descriptor if the input owns it (a
+ * path opened by fx_input_open), setting fd to -1; stdin and a descriptor
+ * given to fx_input_from_fd stay open (and fd keeps their number). Code
+ * that looks at in->fd (lineage_input_fd) does so before this call.
+ */
 void fx_input_close(struct fx_input *in);
 
 #endif

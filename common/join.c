@@ -3,12 +3,14 @@
 #include "dim.h"
 #include "dimkafka.h"
 #include "err.h"
+#include "fxtime.h"
+#include "joinio.h"
+#include "recedit.h"
 #include "stream.h"
 #include "writer.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,67 +19,6 @@
 
 /* An in-place change is used once the file has been left alone this long. */
 #define RELOAD_QUIET_NS 1000000000LL
-
-int join_put(struct record_writer *out, const char *p, size_t n, const char *m,
-             size_t mlen)
-{
-	size_t close = n, k;
-
-	if (!mlen)
-		return record_writer_put(out, p, n);
-	while (close > 0 && p[close - 1] != '}')
-		close--;
-	close--;
-	/* an empty object takes the members without their first comma */
-	for (k = close; k > 0 && strchr(" \t\r\n", p[k - 1]); k--)
-		;
-	if (k > 0 && p[k - 1] == '{') {
-		m++;
-		mlen--;
-	}
-	if (record_writer_write(out, p, close) ||
-	    record_writer_write(out, m, mlen))
-		return -1;
-	return record_writer_put(out, p + close, n - close);
-}
-
-void join_split_on(const struct fx_strlist *on, struct fx_strlist *left,
-                   struct fx_strlist *other)
-{
-	size_t i;
-
-	for (i = 0; i < on->n; i++) {
-		const char *eq = strchr(on->v[i], '=');
-		char *l = eq ? fx_strndup(on->v[i], (size_t)(eq - on->v[i]))
-		             : fx_strdup(on->v[i]);
-
-		fx_strlist_push(left, l);
-		fx_strlist_push(other, eq ? eq + 1 : l);
-		free(l);
-	}
-}
-
-/*
- * Before a read that may block, writes out what is buffered, so that a
- * live stream's output does not wait for the next megabyte.
- */
-int join_input_idle(struct record_stream *rs)
-{
-	const struct record_reader *r = &rs->reader;
-	struct pollfd p = {rs->in.fd, POLLIN, 0};
-
-	if (rs->in.gz || r->end - r->start > 4096 ||
-	    (r->end > r->start &&
-	     memchr(r->buf + r->start, '\n', r->end - r->start)))
-		return 0;
-	return poll(&p, 1, 0) == 0;
-}
-
-void join_flush_if_idle(struct record_stream *rs, struct record_writer *out)
-{
-	if (join_input_idle(rs))
-		record_writer_flush(out);
-}
 
 /* ---- --reload ---- */
 
@@ -256,26 +197,6 @@ static int lookup_check(struct lookup *lk)
 	return 0;
 }
 
-int join_forward_control(struct record_writer *out, const struct record *rec)
-{
-	return join_forward_control_bytes(out, rec->p, rec->len);
-}
-
-int join_forward_control_bytes(struct record_writer *out, const char *p,
-                               size_t n)
-{
-	struct json_member m;
-	size_t pos = 0;
-	int cp;
-
-	cp = json_object_next(p, n, &pos, &m) &&
-	     json_string_equals(&m.val, "checkpoint", 10);
-	if ((cp && record_writer_flush(out)) || record_writer_put(out, p, n) ||
-	    (cp && record_writer_flush(out)))
-		return record_writer_status(out);
-	return 0;
-}
-
 static int clash(struct lookup *lk, const struct record *rec,
                  const struct fx_where *w, const struct json_value *vals)
 {
@@ -329,11 +250,11 @@ static int pend_out(struct lookup *lk)
 	if (p->kind == PEND_RECORD)
 		row = dim_get_hash(&lk->table, p->key.p, p->key.len, p->hash);
 	if (row)
-		r = join_put(&lk->out, p->rec.p, p->rec.len,
-		             dim_row_members(row), row->mlen);
+		r = recedit_put(&lk->out, p->rec.p, p->rec.len,
+		                dim_row_members(row), row->mlen);
 	else if (lk->o->left)
-		r = join_put(&lk->out, p->rec.p, p->rec.len, lk->nulls.p,
-		             lk->o->left_nulls ? lk->nulls.len : 0);
+		r = recedit_put(&lk->out, p->rec.p, p->rec.len, lk->nulls.p,
+		                lk->o->left_nulls ? lk->nulls.len : 0);
 	else
 		return 0;
 	lk->ctx->st.records_out++;
@@ -482,7 +403,7 @@ static int lookup_run(struct fx_ctx *ctx, const struct join_opts *o,
 	}
 	for (i = 0; i < n && !rc && !fx_stop; i++)
 		rc = lookup_input(&lk, inputs[i]);
-	ctx->st.bytes_out = lk.out.bytes + lk.out.len;
+	ctx->st.bytes_out = record_writer_bytes_total(&lk.out);
 	wrc = record_writer_close(&lk.out);
 	for (i = 0; i < JOIN_RING; i++) {
 		fx_buf_free(&lk.ring[i].rec);
@@ -568,8 +489,7 @@ static void check_options(struct fx_ctx *ctx, struct join_opts *o)
 		fx_usage_error(ctx, "--right needs --time FIELD");
 	if (o->within < 0)
 		fx_usage_error(ctx, "--right needs --within DURATION");
-	if (o->time_unit && strcmp(o->time_unit, "s") &&
-	    strcmp(o->time_unit, "ms"))
+	if (fx_time_unit_parse(o->time_unit, &o->unit))
 		fx_usage_error(ctx, "--time-unit: expected s or ms, got '%s'",
 		               o->time_unit);
 }

@@ -30,6 +30,7 @@
 #define FX_JOIN_H
 
 #include "fx.h"
+#include "fxtime.h"
 #include "kafka.h"
 #include "opt.h"
 
@@ -51,9 +52,10 @@ struct join_opts {
 	const char *time_field;
 	const char *right_time;
 	const char *time_unit;
-	int64_t within;       /* ms; -1: not given */
-	int64_t lateness;     /* ms */
-	int64_t idle_timeout; /* ms, 0: never */
+	enum fx_time_unit unit; /* time_unit, checked by join_run */
+	int64_t within;         /* ms; -1: not given */
+	int64_t lateness;       /* ms */
+	int64_t idle_timeout;   /* ms, 0: never */
 	const char *right_prefix;
 
 	struct kafka_conf kafka;
@@ -64,39 +66,6 @@ struct join_opts {
  * inputs (stdin if none) to stdout. Returns an exit status.
  */
 int join_run(struct fx_ctx *ctx, struct join_opts *o, char **inputs, size_t n);
-
-/*
- * Writes the record p (n bytes, a valid object) with the members m (mlen
- * bytes, each starting with a comma) inserted before its closing brace,
- * and a newline. Returns 0 or -1 (the writer's sticky error).
- */
-struct record_writer;
-int join_put(struct record_writer *out, const char *p, size_t n, const char *m,
-             size_t mlen);
-
-/*
- * Writes a control record (valid, first key "_fx"); a checkpoint flushes
- * the output before and after it. Returns 0 or record_writer_status(out).
- */
-struct record;
-int join_forward_control(struct record_writer *out, const struct record *rec);
-int join_forward_control_bytes(struct record_writer *out, const char *p,
-                               size_t n);
-
-/*
- * Before a read of rs that may block (no whole line buffered, nothing
- * ready on its descriptor), writes out what out holds, so that a live
- * stream's output does not wait for the next megabyte.
- */
-struct record_stream;
-void join_flush_if_idle(struct record_stream *rs, struct record_writer *out);
-
-/* True if the next read of rs may block (what join_flush_if_idle tests). */
-int join_input_idle(struct record_stream *rs);
-
-/* Splits --on into the left names and the other side's names (owned). */
-void join_split_on(const struct fx_strlist *on, struct fx_strlist *left,
-                   struct fx_strlist *other);
 
 /* The interval join (ijoin.c), called by join_run. */
 int ijoin_run(struct fx_ctx *ctx, const struct join_opts *o, char **inputs,

@@ -401,6 +401,7 @@ int json_scan(struct json_scanner *sc, const struct json_paths *ps,
 	uint64_t descend = 0; /* paths going into the next value */
 	size_t depth = 0, i;
 	int result = 0, top_object, first_key = 1, escaped;
+	int failed = JSON_SCAN_INVALID; /* what the error path returns */
 	const unsigned char *q;
 
 	if (ps) {
@@ -518,6 +519,7 @@ after_value:
 		}
 		if (!top_object && !(flags & JSON_ANY_VALUE)) {
 			fail(&st, st.base, "not a JSON object");
+			failed = JSON_SCAN_NOT_OBJECT;
 			goto error;
 		}
 		return result;
@@ -622,7 +624,7 @@ error:
 		err->offset = (size_t)(st.at - st.base);
 		err->reason = st.reason;
 	}
-	return -1;
+	return failed;
 }
 
 /* ---- reading validated records ---- */

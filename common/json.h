@@ -114,12 +114,18 @@ enum {
 	JSON_ANY_VALUE = 1, /* accept any JSON text, not only an object */
 };
 
+/* json_scan()'s failures (< 0), *err filled for both. */
+enum {
+	JSON_SCAN_INVALID = -1,    /* not valid JSON */
+	JSON_SCAN_NOT_OBJECT = -2, /* valid JSON, not an object */
+};
+
 /*
  * Validates the n bytes at p and, if ps is not NULL, stores in vals[i] the
  * value of path i (type JSON_MISSING if absent). Returns a combination of
- * JSON_SCAN_* flags (>= 0), or -1 with *err filled. A text that is valid
- * JSON but not an object fails (without JSON_ANY_VALUE) with the reason
- * "not a JSON object".
+ * JSON_SCAN_* flags (>= 0), or JSON_SCAN_INVALID with *err filled. A text
+ * that is valid JSON but not an object fails (without JSON_ANY_VALUE) with
+ * JSON_SCAN_NOT_OBJECT and the reason "not a JSON object".
  */
 int json_scan(struct json_scanner *sc, const struct json_paths *ps,
               const char *p, size_t n, struct json_value *vals,

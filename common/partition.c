@@ -5,6 +5,7 @@
 #include "kafka.h"
 #include "stream.h"
 #include "strmap.h"
+#include "recedit.h"
 #include "writer.h"
 
 #include <errno.h>
@@ -50,28 +51,20 @@ static void drop_dest(struct router *r, const struct record *rec)
 static int put_routed(struct router *r, const struct record *rec, int flags)
 {
 	const char *p = rec->p;
-	size_t close = rec->len, k;
+	size_t n = rec->len;
 
 	fx_buf_reset(&r->line);
 	if (flags & JSON_SCAN_HAS_FX) {
 		drop_dest(r, rec);
 		p = r->line.p;
-		close = r->line.len;
+		n = r->line.len;
 		r->line.p = NULL; /* keep the copy while we build */
 		r->line.len = r->line.cap = 0;
 	}
-	while (close > 0 && p[close - 1] != '}')
-		close--;
-	close--;
-	k = close;
-	while (k > 0 && strchr(" \t\r\n", p[k - 1]))
-		k--;
-	fx_buf_add(&r->line, p, close);
-	if (p[k - 1] != '{')
-		fx_buf_addc(&r->line, ',');
+	recedit_begin(&r->line, p, n);
 	fx_buf_adds(&r->line, "\"_fx_dest\":");
 	fx_buf_add_json_string(&r->line, r->dest.p, r->dest.len);
-	fx_buf_addc(&r->line, '}');
+	fx_buf_addc(&r->line, '}'); /* what followed the brace is dropped */
 	if (p != rec->p)
 		free((char *)p);
 	r->ctx->st.records_out++;
@@ -210,7 +203,7 @@ int partition_run(struct fx_ctx *ctx, const struct partition_opts *o,
 		rc = route_input(&r, inputs[i]);
 	if (o->explain)
 		explain_write(&r);
-	ctx->st.bytes_out = r.out.bytes + r.out.len;
+	ctx->st.bytes_out = record_writer_bytes_total(&r.out);
 	wrc = record_writer_close(&r.out);
 	strmap_free(&r.seen);
 	table_values_free(&r.tv);

@@ -91,7 +91,7 @@ int record_stream_next(struct record_stream *rs, struct record *rec,
 			*scan_flags = r;
 			return 1;
 		}
-		if (strcmp(err.reason, "not a JSON object") == 0)
+		if (r == JSON_SCAN_NOT_OBJECT)
 			r = fx_bad_record(ctx, &w, NULL, rec->p, rec->len,
 			                  "not a JSON object");
 		else

@@ -2,7 +2,7 @@
 #include "table.h"
 
 #include "err.h"
-#include "filesrc.h"
+#include "hive.h"
 #include "strmap.h"
 
 #include <cjson/cJSON.h>
@@ -15,8 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define HIVE_NULL "__HIVE_DEFAULT_PARTITION__"
-#define TPL_MAX   64 /* items in a template */
+#define TPL_MAX 64 /* items in a template */
 
 /* A template: literal text and {name} placeholders, in order. */
 struct tpl_item {
@@ -383,9 +382,8 @@ static int load_part(struct loader *l, const cJSON *j, size_t i)
 	snprintf(k2, sizeof(k2), "%s.time_unit", key);
 	if (get_string(l, j, "time_unit", k2, 0, &unit))
 		return -1;
-	if (unit && strcmp(unit, "s") && strcmp(unit, "ms"))
+	if (fx_time_unit_parse(unit, &p->unit))
 		return bad(l, k2, "expected \"s\" or \"ms\", got \"%s\"", unit);
-	p->unit = !unit ? FX_TIME_AUTO : unit[1] ? FX_TIME_MS : FX_TIME_S;
 	p->name = fx_strdup(name);
 	p->field = fx_strdup(field ? field : name);
 	t->nparts++;
@@ -573,8 +571,7 @@ static int static_key(const struct loader *l, const char *kname, const char *s,
 		    !(t->kmask & (1u << idx)))
 			break;
 		have |= 1u << idx;
-		fx_partition_value_decode(&v[idx], eq + 1,
-		                          clen - (size_t)(eq + 1 - c));
+		hive_decode(&v[idx], eq + 1, clen - (size_t)(eq + 1 - c));
 		c += clen + (slash ? 1 : 0);
 	}
 	if (*c || have != t->kmask)
@@ -1029,15 +1026,9 @@ static int time_value(struct table *t, const struct table_part *p,
 {
 	char iso[FX_TIME_ISO_LEN + 1];
 	int64_t ms;
-	int rc;
 
-	if (v->type == JSON_NUMBER)
-		rc = fx_time_parse_epoch(v->p, v->len, p->unit, &ms);
-	else if (v->type == JSON_STRING && !v->escaped)
-		rc = fx_time_parse_iso(v->p + 1, v->len - 2, &ms);
-	else
-		rc = -1;
-	if (rc || fx_time_format_iso(ms, iso) != 24) {
+	if (fx_time_of_value(v, p->unit, &ms) ||
+	    fx_time_format_iso(ms, iso) != 24) {
 		*why = whyf(t, "not a timestamp: %.*s",
 		            (int)(v->len > 64 ? 64 : v->len), v->p);
 		return -1;
@@ -1106,8 +1097,8 @@ static void render(const struct tpl *tp, const struct table_values *tv, int dir,
 		if (it->lit)
 			fx_buf_add(out, it->lit, it->len);
 		else if (dir)
-			fx_partition_value_encode(
-			    out, table_value(tv, it->part), tv->len[it->part]);
+			hive_encode(out, table_value(tv, it->part),
+			            tv->len[it->part]);
 		else
 			table_topic_escape(out, table_value(tv, it->part),
 			                   tv->len[it->part]);
@@ -1567,10 +1558,8 @@ static int walk_comp(struct dir_walk *dw, const char *path, size_t comp)
 		fx_buf_reset(v);
 		fx_buf_addc(v, 0); /* v->p is never NULL */
 		v->len = 0;
-		if (n - plen - slen != strlen(HIVE_NULL) ||
-		    memcmp(nm + plen, HIVE_NULL, strlen(HIVE_NULL)))
-			fx_partition_value_decode(v, nm + plen,
-			                          n - plen - slen);
+		if (!hive_is_null(nm + plen, n - plen - slen))
+			hive_decode(v, nm + plen, n - plen - slen);
 		if (!json_utf8_valid(v->p, v->len) ||
 		    !allowed(&dw->w->allowed[part], v->p, v->len))
 			continue;

@@ -37,7 +37,7 @@
  * run into each other, when the second tuple arrives.
  *
  * Directories: the "files" "dir" template, each value escaped as Hive does
- * (fx_partition_value_encode, %XX), at most one placeholder per path
+ * (hive_encode, %XX), at most one placeholder per path
  * component so that a directory name can be read back.
  *
  * Ownership: table_load() returns a table the caller frees with

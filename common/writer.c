@@ -31,6 +31,7 @@ static int write_all(struct record_writer *w, const char *p, size_t n)
 			if (errno == EINTR)
 				continue;
 			w->err = errno;
+			w->cap = w->len; /* no room: the fast paths see it */
 			return -1;
 		}
 		p += r;

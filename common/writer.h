@@ -2,7 +2,9 @@
  * writer.h - buffered output of records to a descriptor.
  *
  * Writes go to a large buffer and out in large writes. An error is sticky:
- * after it every call does nothing, record_writer_failed() is true, and
+ * after it every call does nothing and returns -1 (the inline fast paths
+ * too: a failed writer has no room left, so they take the slow path, which
+ * checks the error), record_writer_failed() is true, and
  * record_writer_close() reports it once. A closed pipe (EPIPE) is not an
  * error to report: the program ends quietly with status 0, as a filter in
  * `| head` should.
@@ -30,8 +32,8 @@ struct record_writer {
 	char *buf;
 	size_t len;
 	size_t cap;
-	int err; /* errno of the first failed write, 0 if none */
-	uint64_t bytes;
+	int err;        /* errno of the first failed write, 0 if none */
+	uint64_t bytes; /* written to fd so far */
 };
 
 /* The writer does not own fd. name is borrowed. */
@@ -73,6 +75,15 @@ static inline int record_writer_put(struct record_writer *w, const char *p,
 static inline int record_writer_failed(const struct record_writer *w)
 {
 	return w->err != 0;
+}
+
+/*
+ * Every byte given to the writer so far: written to fd, or buffered (what
+ * --stats reports as bytes_out; after a write error, what was given).
+ */
+static inline uint64_t record_writer_bytes_total(const struct record_writer *w)
+{
+	return w->bytes + w->len;
 }
 
 /* True after EPIPE: the reader went away, stop quietly. */

@@ -874,7 +874,7 @@ static void test_jsontestsuite(void)
 				CHECKQ(r0 >= 0, "%s (an object) rejected: %s",
 				       f, e.reason);
 			} else {
-				CHECKQ(r0 < 0 && e.reason &&
+				CHECKQ(r0 == JSON_SCAN_NOT_OBJECT && e.reason &&
 				           strcmp(e.reason,
 				                  "not a JSON object") == 0,
 				       "%s (not an object) without "
@@ -883,7 +883,8 @@ static void test_jsontestsuite(void)
 			}
 		} else if (f[0] == 'n') {
 			nn++;
-			CHECKQ(r < 0, "%s must be rejected: %s", f, esc(b, n));
+			CHECKQ(r == JSON_SCAN_INVALID,
+			       "%s must be rejected: %s", f, esc(b, n));
 			CHECKQ(r >= 0 ||
 			           (e.reason && *e.reason && e.offset <= n),
 			       "%s: bad error: offset %zu reason %s", f,

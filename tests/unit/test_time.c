@@ -1,5 +1,6 @@
 /* test_time.c - ISO-8601 and epoch parsing, formatting, durations */
 #include "fxtime.h"
+#include "json.h"
 #include "unit.h"
 
 #include <stdint.h>
@@ -258,6 +259,44 @@ static void test_duration(void)
 	CHECK(dur(buf, &ms) == 0 && ms == 1500);
 }
 
+/* --time-unit, and the time of a JSON value (one rule for every engine) */
+static void test_unit_and_value(void)
+{
+	enum fx_time_unit u = FX_TIME_MS;
+	struct json_value v;
+	int64_t ms = 0;
+
+	CHECK(fx_time_unit_parse(NULL, &u) == 0 && u == FX_TIME_AUTO);
+	CHECK(fx_time_unit_parse("s", &u) == 0 && u == FX_TIME_S);
+	CHECK(fx_time_unit_parse("ms", &u) == 0 && u == FX_TIME_MS);
+	CHECK(fx_time_unit_parse("sec", &u) == -1);
+	CHECK(fx_time_unit_parse("", &u) == -1);
+	CHECK(fx_time_unit_parse("m", &u) == -1);
+
+	memset(&v, 0, sizeof(v));
+	v.type = JSON_NUMBER;
+	v.p = "1795428000";
+	v.len = strlen(v.p);
+	CHECK(fx_time_of_value(&v, FX_TIME_AUTO, &ms) == 0 &&
+	      ms == 1795428000000);
+	CHECK(fx_time_of_value(&v, FX_TIME_S, &ms) == 0 && ms == 1795428000000);
+	CHECK(fx_time_of_value(&v, FX_TIME_MS, &ms) == 0 && ms == 1795428000);
+	v.type = JSON_STRING;
+	v.p = "\"1970-01-01T00:00:01.5Z\"";
+	v.len = strlen(v.p);
+	CHECK(fx_time_of_value(&v, FX_TIME_MS, &ms) == 0 && ms == 1500);
+	v.p = "\"1970-01-01T00:00:01\\u005a\"";
+	v.len = strlen(v.p);
+	v.escaped = 1;
+	CHECK(fx_time_of_value(&v, FX_TIME_MS, &ms) == -1);
+	v.type = JSON_NULL;
+	v.p = "null";
+	v.len = 4;
+	CHECK(fx_time_of_value(&v, FX_TIME_MS, &ms) == -1);
+	v.type = JSON_MISSING;
+	CHECK(fx_time_of_value(&v, FX_TIME_MS, &ms) == -1);
+}
+
 int main(void)
 {
 	RUN(test_iso_known_instants);
@@ -267,5 +306,6 @@ int main(void)
 	RUN(test_format);
 	RUN(test_format_parse_roundtrip);
 	RUN(test_duration);
+	RUN(test_unit_and_value);
 	return unit_done("test_time");
 }
