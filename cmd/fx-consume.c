@@ -127,7 +127,7 @@ int main(int argc, char **argv)
 		rc = file_source_run(&ctx, &fo, argv + first,
 		                     (size_t)(argc - first), &out);
 	if (!kafka)
-		ctx.st.bytes_out = out.bytes + out.len;
+		ctx.st.bytes_out = record_writer_bytes_total(&out);
 	wrc = record_writer_close(&out);
 	kafka_conf_free(&ko.conf);
 	fx_strlist_free(&ko.topics);

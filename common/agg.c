@@ -539,15 +539,6 @@ static int close_until(struct engine *e, int64_t wm)
 
 /* ---- reading records ---- */
 
-static int time_of(struct engine *e, const struct json_value *v, int64_t *t)
-{
-	if (v->type == JSON_STRING)
-		return fx_time_parse_iso(v->p + 1, v->len - 2, t);
-	if (v->type == JSON_NUMBER)
-		return fx_time_parse_epoch(v->p, v->len, e->unit, t);
-	return -1;
-}
-
 /* The group key of a record: per by-field, length and canonical bytes. */
 static void build_key(struct engine *e, const struct json_value *vals)
 {
@@ -717,8 +708,8 @@ static int on_control(struct engine *e, const struct record *rec,
 	int is_wm = json_string_equals(kind, "watermark", 9);
 	int is_ckpt = !is_wm && json_string_equals(kind, "checkpoint", 10);
 	int64_t ts = 0;
-	int have_ts =
-	    is_wm && ts_v->type != JSON_MISSING && time_of(e, ts_v, &ts) == 0;
+	int have_ts = is_wm && ts_v->type != JSON_MISSING &&
+	              fx_time_of_value(ts_v, e->unit, &ts) == 0;
 	int rc = 0;
 
 	if (watermark_control(&e->watermark, kind, &vals[e->list_path],
@@ -753,7 +744,7 @@ static int on_record(struct engine *e, const struct record *rec,
 		if (v->type == JSON_MISSING || v->type == JSON_NULL)
 			return fx_bad_record(e->ctx, w, e->o->time_field,
 			                     rec->p, rec->len, "missing");
-		if (time_of(e, v, &t))
+		if (fx_time_of_value(v, e->unit, &t))
 			return fx_bad_record(
 			    e->ctx, w, e->o->time_field, rec->p, rec->len,
 			    "not a timestamp: %.*s",
@@ -959,11 +950,7 @@ static void init_record_fields(struct engine *e)
 	e->ts_path = add_path(e, "ts");
 	e->list_path = add_path(e, "partitions");
 	e->eof_path = add_path(e, "partition");
-	if (!o->time_unit || !strcmp(o->time_unit, "s"))
-		e->unit = FX_TIME_S;
-	else if (!strcmp(o->time_unit, "ms"))
-		e->unit = FX_TIME_MS;
-	else
+	if (fx_time_unit_parse(o->time_unit, &e->unit))
 		fx_usage_error(e->ctx,
 		               "--time-unit: expected s or ms, got '%s'",
 		               o->time_unit);
@@ -1085,7 +1072,7 @@ static struct group_table *likely_table(struct engine *e,
 	struct win *w;
 
 	if (e->time_path >= 0 && be->vals[e->time_path].type != JSON_NULL &&
-	    time_of(e, &be->vals[e->time_path], &be->t) == 0)
+	    fx_time_of_value(&be->vals[e->time_path], e->unit, &be->t) == 0)
 		be->have_t = 1;
 	switch (e->ws.kind) {
 	case WINDOW_NONE:
@@ -1270,7 +1257,7 @@ int agg_run(struct fx_ctx *ctx, const struct agg_opts *o, char **inputs,
 		        strerror(errno));
 		rc = FX_EXIT_IO;
 	}
-	ctx->st.bytes_out = e.out.bytes + e.out.len;
+	ctx->st.bytes_out = record_writer_bytes_total(&e.out);
 	wrc = record_writer_close(&e.out);
 	engine_free(&e);
 	return rc ? rc : wrc;

@@ -29,13 +29,13 @@ struct field {
 	size_t off, len; /* into the row's bytes or into r->fbuf */
 };
 
-struct csv_reader {
+struct csvio_reader {
 	struct fx_ctx *ctx;
 	const char *source;
 	int strings_only;
 	const char *extra;
 	size_t extra_len;
-	csv_row_fn row_fn;
+	csvio_row_fn row_fn;
 	void *arg;
 
 	/* the row being cut: bytes carried between feeds, quote parity */
@@ -78,17 +78,17 @@ static int never_space(unsigned char c)
 	return 0;
 }
 
-static void parser_init(struct csv_reader *r)
+static void parser_init(struct csvio_reader *r)
 {
 	csv_init(&r->cp, CSV_STRICT | CSV_STRICT_FINI);
 	csv_set_space_func(&r->cp, never_space);
 }
 
-struct csv_reader *csv_reader_new(struct fx_ctx *ctx, const char *source,
-                                  int strings_only, const char *extra,
-                                  csv_row_fn row_fn, void *arg)
+struct csvio_reader *csvio_reader_new(struct fx_ctx *ctx, const char *source,
+                                      int strings_only, const char *extra,
+                                      csvio_row_fn row_fn, void *arg)
 {
-	struct csv_reader *r = fx_malloc(sizeof(*r));
+	struct csvio_reader *r = fx_malloc(sizeof(*r));
 
 	memset(r, 0, sizeof(*r));
 	r->ctx = ctx;
@@ -104,7 +104,7 @@ struct csv_reader *csv_reader_new(struct fx_ctx *ctx, const char *source,
 	return r;
 }
 
-void csv_reader_free(struct csv_reader *r)
+void csvio_reader_free(struct csvio_reader *r)
 {
 	if (!r)
 		return;
@@ -120,12 +120,12 @@ void csv_reader_free(struct csv_reader *r)
 	free(r);
 }
 
-uint64_t csv_reader_rows(const struct csv_reader *r)
+uint64_t csvio_reader_rows(const struct csvio_reader *r)
 {
 	return r->rows;
 }
 
-static void add_field(struct csv_reader *r, size_t off, size_t len)
+static void add_field(struct csvio_reader *r, size_t off, size_t len)
 {
 	if (r->nf == r->fcap) {
 		r->fcap = r->fcap ? 2 * r->fcap : 16;
@@ -136,7 +136,7 @@ static void add_field(struct csv_reader *r, size_t off, size_t len)
 	r->nf++;
 }
 
-static int bad(struct csv_reader *r, uint64_t line, const char *raw,
+static int bad(struct csvio_reader *r, uint64_t line, const char *raw,
                size_t rawlen, const char *what, const char *name)
 {
 	struct fx_where w = FX_WHERE_LINE(r->source, line);
@@ -148,7 +148,7 @@ static int bad(struct csv_reader *r, uint64_t line, const char *raw,
 }
 
 /* A bad header spoils every row after it: report it once, drop the rest. */
-static int bad_header(struct csv_reader *r, uint64_t line, const char *raw,
+static int bad_header(struct csvio_reader *r, uint64_t line, const char *raw,
                       size_t rawlen, const char *what, const char *name)
 {
 	int rc = bad(r, line, raw, rawlen, what, name);
@@ -162,12 +162,12 @@ static int bad_header(struct csv_reader *r, uint64_t line, const char *raw,
 	return rc;
 }
 
-static const char *name_at(const struct csv_reader *r, size_t i)
+static const char *name_at(const struct csvio_reader *r, size_t i)
 {
 	return r->names.p + r->name_off[i];
 }
 
-static int set_header(struct csv_reader *r, const char *base, uint64_t line,
+static int set_header(struct csvio_reader *r, const char *base, uint64_t line,
                       const char *raw, size_t rawlen)
 {
 	size_t i, j;
@@ -205,7 +205,7 @@ static int set_header(struct csv_reader *r, const char *base, uint64_t line,
 }
 
 /* The first field that is not valid UTF-8, or r->nf. */
-static size_t bad_utf8_field(const struct csv_reader *r, const char *base)
+static size_t bad_utf8_field(const struct csvio_reader *r, const char *base)
 {
 	size_t i;
 
@@ -221,7 +221,8 @@ enum {
 	ROW_PLAIN = 2,   /* no byte a JSON string must escape */
 };
 
-static void add_value(struct csv_reader *r, const char *s, size_t n, int plain)
+static void add_value(struct csvio_reader *r, const char *s, size_t n,
+                      int plain)
 {
 	if (!r->strings_only && fx_num_is_json_number(s, n)) {
 		fx_buf_add(&r->out, s, n);
@@ -239,7 +240,7 @@ static void add_value(struct csv_reader *r, const char *s, size_t n, int plain)
  * as read, for messages and the DLQ; flags are what the fast path found
  * checking the whole line at once (ROW_*), 0 from libcsv's path.
  */
-static int emit(struct csv_reader *r, const char *base, uint64_t line,
+static int emit(struct csvio_reader *r, const char *base, uint64_t line,
                 const char *raw, size_t rawlen, int flags)
 {
 	char msg[64];
@@ -276,7 +277,7 @@ static int emit(struct csv_reader *r, const char *base, uint64_t line,
  * notes bytes past ASCII (then the row's UTF-8 is checked) and bytes a JSON
  * string escapes (control characters, '\\'; the row has no '"').
  */
-static int fast_row(struct csv_reader *r, const char *s, size_t n,
+static int fast_row(struct csvio_reader *r, const char *s, size_t n,
                     uint64_t line)
 {
 	size_t i = 0, start = 0;
@@ -329,7 +330,7 @@ static int fast_row(struct csv_reader *r, const char *s, size_t n,
 
 static void cb_field(void *s, size_t n, void *arg)
 {
-	struct csv_reader *r = arg;
+	struct csvio_reader *r = arg;
 
 	add_field(r, r->fbuf.len, n);
 	if (n)
@@ -353,7 +354,7 @@ static uint64_t count_nl(const char *s, size_t n)
 
 static void cb_row(int c, void *arg)
 {
-	struct csv_reader *r = arg;
+	struct csvio_reader *r = arg;
 	uint64_t line = r->slow_line;
 
 	(void)c;
@@ -372,7 +373,7 @@ static void cb_row(int c, void *arg)
  * quoting is broken; then the bad record ends with the line the error is
  * on, and the rest goes back to be cut into rows again.
  */
-static size_t slow_rows(struct csv_reader *r, const char *s, size_t n,
+static size_t slow_rows(struct csvio_reader *r, const char *s, size_t n,
                         uint64_t line)
 {
 	const char *what = NULL, *nl;
@@ -416,7 +417,7 @@ static size_t slow_rows(struct csv_reader *r, const char *s, size_t n,
  * the input was chunked does not matter. If it is the header, the input
  * has no usable header.
  */
-static void too_long(struct csv_reader *r, const char *s, size_t n)
+static void too_long(struct csvio_reader *r, const char *s, size_t n)
 {
 	const char *what = "row longer than --max-record";
 	uint64_t line = r->line;
@@ -437,7 +438,7 @@ static void too_long(struct csv_reader *r, const char *s, size_t n)
  * One row (or blank line) cut from the input: s/n includes its '\n'.
  * Returns how many bytes of it are done with (see slow_rows).
  */
-static size_t dispatch(struct csv_reader *r, const char *s, size_t n)
+static size_t dispatch(struct csvio_reader *r, const char *s, size_t n)
 {
 	uint64_t line = r->line;
 	size_t bom = 0, body;
@@ -473,7 +474,7 @@ static size_t dispatch(struct csv_reader *r, const char *s, size_t n)
  * Scans p[0..n) as the continuation of the row being cut. Returns the
  * offset just past the '\n' that ends it, or 0 if it does not end here.
  */
-static size_t cut_row(struct csv_reader *r, const char *p, size_t n)
+static size_t cut_row(struct csvio_reader *r, const char *p, size_t n)
 {
 	const char *end = p + n, *s = p, *nl, *q;
 
@@ -496,7 +497,7 @@ static size_t cut_row(struct csv_reader *r, const char *p, size_t n)
 	}
 }
 
-static void cut_reset(struct csv_reader *r)
+static void cut_reset(struct csvio_reader *r)
 {
 	r->odd = r->anyq = 0;
 	r->scan = 0;
@@ -507,7 +508,7 @@ static void cut_reset(struct csv_reader *r)
  * scanned up to r->scan already. Returns the bytes consumed; the rest is
  * an unfinished row, all scanned. At eof the rest is a row too.
  */
-static size_t process(struct csv_reader *r, const char *p, size_t n, int eof)
+static size_t process(struct csvio_reader *r, const char *p, size_t n, int eof)
 {
 	size_t i = 0, k;
 
@@ -528,7 +529,7 @@ static size_t process(struct csv_reader *r, const char *p, size_t n, int eof)
 }
 
 /* An unfinished row has grown past --max-record: report it, skip the rest. */
-static int check_max(struct csv_reader *r)
+static int check_max(struct csvio_reader *r)
 {
 	size_t max = r->ctx->max_record;
 
@@ -542,7 +543,7 @@ static int check_max(struct csv_reader *r)
 }
 
 /* Keeps the unfinished row at the end of p for the next feed. */
-static int carry(struct csv_reader *r, const char *p, size_t n)
+static int carry(struct csvio_reader *r, const char *p, size_t n)
 {
 	if (r->status || n == 0)
 		return r->status;
@@ -551,7 +552,7 @@ static int carry(struct csv_reader *r, const char *p, size_t n)
 }
 
 /* Skipping an over-long row: returns the bytes of p that were in it. */
-static size_t skip_row(struct csv_reader *r, const char *p, size_t n, int eof)
+static size_t skip_row(struct csvio_reader *r, const char *p, size_t n, int eof)
 {
 	size_t k = cut_row(r, p, n);
 
@@ -568,7 +569,7 @@ static size_t skip_row(struct csv_reader *r, const char *p, size_t n, int eof)
 }
 
 /* The carried row ends (or the input does) within p: finish it first. */
-static int finish_carried(struct csv_reader *r, const char *p, size_t n,
+static int finish_carried(struct csvio_reader *r, const char *p, size_t n,
                           int eof)
 {
 	size_t k = cut_row(r, p, n), used, rest;
@@ -599,7 +600,7 @@ static int finish_carried(struct csv_reader *r, const char *p, size_t n,
 	return r->status ? r->status : check_max(r);
 }
 
-int csv_reader_feed(struct csv_reader *r, const char *p, size_t n, int eof)
+int csvio_reader_feed(struct csvio_reader *r, const char *p, size_t n, int eof)
 {
 	size_t used;
 
@@ -618,7 +619,7 @@ int csv_reader_feed(struct csv_reader *r, const char *p, size_t n, int eof)
 	return carry(r, p + used, n - used);
 }
 
-void csv_write_field(struct fx_buf *b, const char *s, size_t n)
+void csvio_write_field(struct fx_buf *b, const char *s, size_t n)
 {
 	size_t i;
 	int quote = n && (s[0] == ' ' || s[n - 1] == ' ');
@@ -639,7 +640,7 @@ void csv_write_field(struct fx_buf *b, const char *s, size_t n)
 	fx_buf_addc(b, '"');
 }
 
-int csv_reader_feed_input(struct csv_reader *r, struct fx_input *in)
+int csvio_reader_feed_input(struct csvio_reader *r, struct fx_input *in)
 {
 	char *buf = fx_malloc(1 << 20);
 	int rc;
@@ -652,7 +653,7 @@ int csv_reader_feed_input(struct csv_reader *r, struct fx_input *in)
 			break;
 		}
 		r->ctx->st.bytes_in += (size_t)n;
-		rc = csv_reader_feed(r, buf, (size_t)n, n == 0);
+		rc = csvio_reader_feed(r, buf, (size_t)n, n == 0);
 		if (rc || n == 0 || fx_stop)
 			break;
 	}

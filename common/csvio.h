@@ -1,8 +1,8 @@
 /*
  * csvio.h - CSV in (libcsv, RFC 4180 with a header row) and out.
  *
- * Reading: a struct csv_reader is fed bytes in chunks of any size
- * (csv_reader_feed) and calls row_fn once per data row with that row as one
+ * Reading: a struct csvio_reader is fed bytes in chunks of any size
+ * (csvio_reader_feed) and calls row_fn once per data row with that row as one
  * JSON object: the header row gives the field names; a field that is a JSON
  * number (fx_num_is_json_number) becomes a number unless strings_only
  * (--csv-strings); every other field is a string, so CSV -> NDJSON -> CSV
@@ -34,9 +34,9 @@
  *     can be trusted (under --on-error skip or dlq a warning says so).
  *   - A row longer than ctx->max_record bytes (line end included) is a bad
  *     record "row longer than --max-record", and is never buffered whole.
- *   - csv_reader_rows() counts data rows read, bad ones included.
+ *   - csvio_reader_rows() counts data rows read, bad ones included.
  *
- * Writing: csv_write_field appends one field, quoted when it holds a comma,
+ * Writing: csvio_write_field appends one field, quoted when it holds a comma,
  * quote, CR, LF or leading/trailing space, quotes doubled. An empty field is
  * written as nothing, so a row of one empty field is a blank line, which
  * reads back as no row: quote it ("") if that matters.
@@ -49,48 +49,48 @@
 
 #include <stdint.h>
 
-struct csv_reader;
+struct csvio_reader;
 
 /*
  * Called per data row. json/len is the row as a JSON object, without a
  * trailing newline. line is the physical line the row starts on (1-based,
  * the header being line 1). Return 0 to go on, non-zero (an exit status) to
- * stop: csv_reader_feed then returns it.
+ * stop: csvio_reader_feed then returns it.
  */
-typedef int (*csv_row_fn)(void *arg, const char *json, size_t len,
-                          uint64_t line);
+typedef int (*csvio_row_fn)(void *arg, const char *json, size_t len,
+                            uint64_t line);
 
 /*
  * source names the input in messages ("plays.csv", "stdin"). extra, if not
  * NULL, is appended inside every object before its closing brace: a string
  * of pre-rendered members such as ,"dt":"2026-11-23" (used for partition
- * fields). Returns a reader; free with csv_reader_free().
+ * fields). Returns a reader; free with csvio_reader_free().
  */
-struct csv_reader *csv_reader_new(struct fx_ctx *ctx, const char *source,
-                                  int strings_only, const char *extra,
-                                  csv_row_fn row_fn, void *arg);
+struct csvio_reader *csvio_reader_new(struct fx_ctx *ctx, const char *source,
+                                      int strings_only, const char *extra,
+                                      csvio_row_fn row_fn, void *arg);
 
 /*
  * Feeds n bytes. At end of input, call once with eof=1 (n may be 0) to
  * finish the last row. Returns 0, or the non-zero status from row_fn or
  * from a bad record under --on-error fail (FX_EXIT_DATA).
  */
-int csv_reader_feed(struct csv_reader *r, const char *p, size_t n, int eof);
+int csvio_reader_feed(struct csvio_reader *r, const char *p, size_t n, int eof);
 
 /*
  * Reads the input to its end (or a stop signal) in 1 MiB chunks and feeds
  * them to r, counting the bytes in ctx's --stats. Returns 0, FX_EXIT_IO on
- * a read error (reported), or what csv_reader_feed returned.
+ * a read error (reported), or what csvio_reader_feed returned.
  */
 struct fx_input;
-int csv_reader_feed_input(struct csv_reader *r, struct fx_input *in);
+int csvio_reader_feed_input(struct csvio_reader *r, struct fx_input *in);
 
 /* Number of data rows read so far, bad ones included. */
-uint64_t csv_reader_rows(const struct csv_reader *r);
+uint64_t csvio_reader_rows(const struct csvio_reader *r);
 
-void csv_reader_free(struct csv_reader *r);
+void csvio_reader_free(struct csvio_reader *r);
 
 /* Appends one field to b, quoted if needed (see above). */
-void csv_write_field(struct fx_buf *b, const char *s, size_t n);
+void csvio_write_field(struct fx_buf *b, const char *s, size_t n);
 
 #endif

@@ -591,7 +591,7 @@ static int csv_row(void *arg, const char *json, size_t len, uint64_t line)
 static int load_csv(struct dim_loader *ld, const char *path, int gz)
 {
 	struct fx_input in;
-	struct csv_reader *cr;
+	struct csvio_reader *cr;
 	struct csv_arg a = {ld, NULL};
 	int rc;
 
@@ -599,13 +599,13 @@ static int load_csv(struct dim_loader *ld, const char *path, int gz)
 	if (rc)
 		return rc;
 	a.name = in.name;
-	cr = csv_reader_new(ld->ctx, in.name, 0, NULL, csv_row, &a);
-	rc = csv_reader_feed_input(cr, &in);
+	cr = csvio_reader_new(ld->ctx, in.name, 0, NULL, csv_row, &a);
+	rc = csvio_reader_feed_input(cr, &in);
 	/* a dimension is an input of the run (an NDJSON one is registered by
 	 * record_stream_open) */
 	lineage_count(lineage_input_fd(ld->ctx, in.fd, path),
-	              csv_reader_rows(cr));
-	csv_reader_free(cr);
+	              csvio_reader_rows(cr));
+	csvio_reader_free(cr);
 	fx_input_close(&in);
 	return rc;
 }

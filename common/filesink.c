@@ -394,8 +394,8 @@ static void csv_header(struct file_sink *fs, struct record_writer *w)
 	for (i = 0; i < fs->columns.n; i++) {
 		if (i)
 			fx_buf_addc(&fs->scratch, ',');
-		csv_write_field(&fs->scratch, fs->columns.v[i],
-		                strlen(fs->columns.v[i]));
+		csvio_write_field(&fs->scratch, fs->columns.v[i],
+		                  strlen(fs->columns.v[i]));
 	}
 	fx_buf_addc(&fs->scratch, '\n');
 	record_writer_write(w, fs->scratch.p, fs->scratch.len);
@@ -452,11 +452,11 @@ static void csv_value(struct file_sink *fs, const struct json_value *v)
 	case JSON_STRING:
 		fx_buf_reset(&fs->scratch);
 		json_string_unescape(v, &fs->scratch);
-		csv_write_field(&fs->line, fs->scratch.p, fs->scratch.len);
+		csvio_write_field(&fs->line, fs->scratch.p, fs->scratch.len);
 		break;
 	case JSON_OBJECT:
 	case JSON_ARRAY:
-		csv_write_field(&fs->line, v->p, v->len);
+		csvio_write_field(&fs->line, v->p, v->len);
 		break;
 	default:
 		fx_buf_add(&fs->line, v->p, v->len);

@@ -222,19 +222,21 @@ static int copy_csv(struct fx_ctx *ctx, const struct file_source_opts *o,
 {
 	struct csv_sink cs = {out, ctx};
 	struct fx_input in;
-	struct csv_reader *cr;
+	struct csvio_reader *cr;
 	int rc;
 
 	rc = fx_input_open(&in, ctx, path, gz);
 	if (rc)
 		return rc;
-	cr = csv_reader_new(ctx, in.name, o->csv_strings, extra, csv_row, &cs);
-	rc = csv_reader_feed_input(cr, &in);
-	ctx->st.records_in += csv_reader_rows(cr);
-	lineage_count(lineage_input_fd(ctx, in.fd, path), csv_reader_rows(cr));
+	cr =
+	    csvio_reader_new(ctx, in.name, o->csv_strings, extra, csv_row, &cs);
+	rc = csvio_reader_feed_input(cr, &in);
+	ctx->st.records_in += csvio_reader_rows(cr);
+	lineage_count(lineage_input_fd(ctx, in.fd, path),
+	              csvio_reader_rows(cr));
 	if (rc == FX_EXIT_IO && record_writer_failed(out))
 		rc = 0; /* the writer reports its own error */
-	csv_reader_free(cr);
+	csvio_reader_free(cr);
 	fx_input_close(&in);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /* kafkasrc.c - the Kafka source (fx-consume); see kafka.h */
 #include "kafka.h"
 #include "kafka_internal.h"
+#include "recedit.h"
 #include "base64.h"
 #include "buf.h"
 #include "err.h"
@@ -721,18 +722,9 @@ static void add_meta(struct kafka_source *s, const rd_kafka_message_t *m,
 	int64_t ts = rd_kafka_message_timestamp(m, &tstype);
 	const char *topic = rd_kafka_topic_name(m->rkt);
 	char tsbuf[FX_TIME_ISO_LEN + 1], num[64];
-	size_t i, close = n, open = 0;
 
-	while (close > 0 && v[close - 1] != '}')
-		close--;
-	close--; /* the '}' */
-	while (v[open] != '{')
-		open++;
-	fx_buf_add(b, v, close);
-	for (i = open + 1; i < close; i++)
-		if (v[i] != ' ' && v[i] != '\t' && v[i] != '\n' && v[i] != '\r')
-			break;
-	fx_buf_adds(b, i < close ? ",\"_fx_topic\":" : "\"_fx_topic\":");
+	recedit_begin(b, v, n);
+	fx_buf_adds(b, "\"_fx_topic\":");
 	fx_buf_add_json_string(b, topic, strlen(topic));
 	snprintf(num, sizeof(num),
 	         ",\"_fx_partition\":%" PRId32 ",\"_fx_offset\":%" PRId64
@@ -751,7 +743,7 @@ static void add_meta(struct kafka_source *s, const rd_kafka_message_t *m,
 	if (!rd_kafka_message_headers(m, &hdrs) && rd_kafka_header_cnt(hdrs)) {
 		const char *name;
 		const void *val;
-		size_t vlen;
+		size_t vlen, i;
 
 		fx_buf_adds(b, ",\"_fx_headers\":[");
 		for (i = 0;

@@ -53,27 +53,27 @@ static int read_all(const uint8_t *p, size_t n, int strings_only,
                     uint64_t *bad)
 {
 	struct fx_ctx ctx;
-	struct csv_reader *rd;
+	struct csvio_reader *rd;
 	size_t i = 0, k;
 	int rc = 0;
 
 	fx_init(&ctx, "fuzz_csv");
 	ctx.on_error = FX_ON_ERROR_SKIP;
 	ctx.max_record = max_record;
-	rd = csv_reader_new(&ctx, "fuzz", strings_only, ",\"dt\":\"x\"", on_row,
-	                    r);
+	rd = csvio_reader_new(&ctx, "fuzz", strings_only, ",\"dt\":\"x\"",
+	                      on_row, r);
 	while (rc == 0 && i < n) {
 		k = seed ? 1 + next(&seed) % 17 : n - i;
 		if (k > n - i)
 			k = n - i;
-		rc = csv_reader_feed(rd, (const char *)p + i, k, 0);
+		rc = csvio_reader_feed(rd, (const char *)p + i, k, 0);
 		i += k;
 	}
 	if (rc == 0)
-		rc = csv_reader_feed(rd, NULL, 0, 1);
-	if (csv_reader_rows(rd) < r->rows)
+		rc = csvio_reader_feed(rd, NULL, 0, 1);
+	if (csvio_reader_rows(rd) < r->rows)
 		abort();
-	csv_reader_free(rd);
+	csvio_reader_free(rd);
 	*bad = ctx.st.bad_records;
 	return rc;
 }

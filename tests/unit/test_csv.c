@@ -39,23 +39,23 @@ static int collect(void *arg, const char *json, size_t len, uint64_t line)
 static int run(struct fx_ctx *ctx, const char *in, size_t n, int strings_only,
                const char *extra, size_t chunk, struct out *o)
 {
-	struct csv_reader *r;
+	struct csvio_reader *r;
 	size_t i = 0, k;
 	int rc = 0;
 
-	r = csv_reader_new(ctx, "test.csv", strings_only, extra, collect, o);
+	r = csvio_reader_new(ctx, "test.csv", strings_only, extra, collect, o);
 	if (!chunk)
 		chunk = n ? n : 1;
 	while (i < n && rc == 0) {
 		k = n - i < chunk ? n - i : chunk;
-		rc = csv_reader_feed(r, in + i, k, 0);
+		rc = csvio_reader_feed(r, in + i, k, 0);
 		i += k;
 	}
 	if (rc == 0)
-		rc = csv_reader_feed(r, NULL, 0, 1);
+		rc = csvio_reader_feed(r, NULL, 0, 1);
 	fx_buf_addc(&o->json, 0);
 	o->json.len--;
-	csv_reader_free(r);
+	csvio_reader_free(r);
 	return rc;
 }
 
@@ -521,7 +521,7 @@ static void table_free(struct table *t)
 		fx_buf_free(&t->cell[i]);
 }
 
-/* Writes t as CSV: minimal quoting (csv_write_field) or every field. */
+/* Writes t as CSV: minimal quoting (csvio_write_field) or every field. */
 static void write_table(const struct table *t, int quote_all, int crlf,
                         struct fx_buf *csv)
 {
@@ -535,7 +535,8 @@ static void write_table(const struct table *t, int quote_all, int crlf,
 			if (j)
 				fx_buf_addc(csv, ',');
 			if (!quote_all) {
-				csv_write_field(csv, c->p ? c->p : "", c->len);
+				csvio_write_field(csv, c->p ? c->p : "",
+				                  c->len);
 				continue;
 			}
 			fx_buf_addc(csv, '"');
@@ -704,8 +705,8 @@ static void test_roundtrip(void)
 			{
 				if (j++)
 					fx_buf_addc(&back, ',');
-				csv_write_field(&back, v->string,
-				                strlen(v->string));
+				csvio_write_field(&back, v->string,
+				                  strlen(v->string));
 			}
 			fx_buf_addc(&back, '\n');
 			first = 0;
@@ -717,8 +718,8 @@ static void test_roundtrip(void)
 				fx_buf_addc(&back, ',');
 			CHECK(cJSON_IsString(v));
 			if (cJSON_IsString(v))
-				csv_write_field(&back, v->valuestring,
-				                strlen(v->valuestring));
+				csvio_write_field(&back, v->valuestring,
+				                  strlen(v->valuestring));
 		}
 		fx_buf_addc(&back, '\n');
 		cJSON_Delete(row);
@@ -738,7 +739,7 @@ static struct fx_buf wfb;
 static const char *wf(const char *s)
 {
 	fx_buf_reset(&wfb);
-	csv_write_field(&wfb, s, strlen(s));
+	csvio_write_field(&wfb, s, strlen(s));
 	fx_buf_addc(&wfb, 0);
 	return wfb.p;
 }
