@@ -1,0 +1,375 @@
+#include "checkpoint.h"
+#include "err.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* cJSON keeps numbers as doubles: integers are exact up to 2^53. */
+#define EXACT_MAX 9007199254740992.0
+
+static int exact_int(const cJSON *n, double lo, double *v)
+{
+	if (!cJSON_IsNumber(n))
+		return -1;
+	*v = n->valuedouble;
+	if (*v != floor(*v) || *v < lo || *v > EXACT_MAX)
+		return -1;
+	return 0;
+}
+
+void ckpt_state_set_position(struct ckpt_state *c, const char *topic,
+                             int32_t partition, int64_t offset)
+{
+	size_t i;
+
+	for (i = 0; i < c->npos; i++)
+		if (c->pos[i].partition == partition &&
+		    !strcmp(c->pos[i].topic, topic)) {
+			c->pos[i].offset = offset;
+			return;
+		}
+	FX_GROW(c->pos, c->npos + 1, c->cappos, 8);
+	c->pos[c->npos].topic = fx_strdup(topic);
+	c->pos[c->npos].partition = partition;
+	c->pos[c->npos].offset = offset;
+	c->npos++;
+}
+
+int64_t ckpt_state_position(const struct ckpt_state *c, const char *topic,
+                            int32_t partition)
+{
+	size_t i;
+
+	for (i = 0; i < c->npos; i++)
+		if (c->pos[i].partition == partition &&
+		    !strcmp(c->pos[i].topic, topic))
+			return c->pos[i].offset;
+	return -1;
+}
+
+void ckpt_state_set_file(struct ckpt_state *c, const char *path, uint64_t size)
+{
+	size_t i;
+
+	for (i = 0; i < c->nfiles; i++)
+		if (!strcmp(c->files[i].path, path)) {
+			c->files[i].size = size;
+			return;
+		}
+	FX_GROW(c->files, c->nfiles + 1, c->capfiles, 8);
+	c->files[c->nfiles].path = fx_strdup(path);
+	c->files[c->nfiles].size = size;
+	c->nfiles++;
+}
+
+int64_t ckpt_state_file(const struct ckpt_state *c, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < c->nfiles; i++)
+		if (!strcmp(c->files[i].path, path))
+			return (int64_t)c->files[i].size;
+	return -1;
+}
+
+static void positions_free(struct ckpt_position *pos, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(pos[i].topic);
+	free(pos);
+}
+
+void ckpt_state_free(struct ckpt_state *c)
+{
+	size_t i;
+
+	positions_free(c->pos, c->npos);
+	for (i = 0; i < c->nfiles; i++)
+		free(c->files[i].path);
+	free(c->files);
+	memset(c, 0, sizeof(*c));
+}
+
+const char *ckpt_state_path(const char *dir, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/committed.json", dir);
+	return buf;
+}
+
+/* [["topic",P,OFF],...] into pos; -1 if malformed. */
+static int parse_positions(const cJSON *arr, struct ckpt_position **pos,
+                           size_t *npos, size_t *cap)
+{
+	const cJSON *p;
+	double part, off;
+
+	if (!cJSON_IsArray(arr))
+		return -1;
+	cJSON_ArrayForEach(p, arr)
+	{
+		const cJSON *t = cJSON_GetArrayItem(p, 0);
+
+		if (!cJSON_IsArray(p) || cJSON_GetArraySize(p) != 3 ||
+		    !cJSON_IsString(t) || !*t->valuestring ||
+		    exact_int(cJSON_GetArrayItem(p, 1), 0, &part) ||
+		    part > INT32_MAX ||
+		    exact_int(cJSON_GetArrayItem(p, 2), 0, &off))
+			return -1;
+		FX_GROW(*pos, *npos + 1, *cap, 8);
+		(*pos)[*npos].topic = fx_strdup(t->valuestring);
+		(*pos)[*npos].partition = (int32_t)part;
+		(*pos)[*npos].offset = (int64_t)off;
+		(*npos)++;
+	}
+	return 0;
+}
+
+static int read_all(const char *path, struct fx_buf *b)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+	ssize_t r;
+
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		fx_buf_grow(b, 4096);
+		r = read(fd, b->p + b->len, b->cap - b->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		b->len += (size_t)r;
+	}
+	err = errno;
+	close(fd);
+	errno = err;
+	return r < 0 ? -1 : 0;
+}
+
+int ckpt_state_read(const char *dir, struct ckpt_state *c)
+{
+	size_t n = strlen(dir) + 32;
+	char *path = fx_malloc(n);
+	struct fx_buf b = FX_BUF_INIT;
+	cJSON *root = NULL, *files, *f;
+	double v;
+	int rc = -1;
+
+	ckpt_state_free(c);
+	ckpt_state_path(dir, path, n);
+	if (read_all(path, &b) != 0) {
+		if (errno == ENOENT)
+			rc = 0; /* nothing committed yet */
+		goto out;
+	}
+	root = cJSON_ParseWithLength(b.p, b.len);
+	if (!cJSON_IsObject(root) ||
+	    exact_int(cJSON_GetObjectItemCaseSensitive(root, "id"), 1, &v))
+		goto bad;
+	c->id = (uint64_t)v;
+	if (parse_positions(cJSON_GetObjectItemCaseSensitive(root, "positions"),
+	                    &c->pos, &c->npos, &c->cappos))
+		goto bad;
+	files = cJSON_GetObjectItemCaseSensitive(root, "files");
+	if (files && !cJSON_IsObject(files))
+		goto bad;
+	cJSON_ArrayForEach(f, files)
+	{
+		if (exact_int(f, 0, &v) || !*f->string)
+			goto bad;
+		ckpt_state_set_file(c, f->string, (uint64_t)v);
+	}
+	rc = 0;
+	goto out;
+bad:
+	ckpt_state_free(c);
+	errno = EBADMSG;
+out:
+	cJSON_Delete(root);
+	fx_buf_free(&b);
+	free(path);
+	return rc;
+}
+
+static void add_positions(struct fx_buf *b, const struct ckpt_position *pos,
+                          size_t npos)
+{
+	char num[64];
+	size_t i;
+
+	fx_buf_addc(b, '[');
+	for (i = 0; i < npos; i++) {
+		fx_buf_adds(b, i ? ",[" : "[");
+		fx_buf_add_json_string(b, pos[i].topic, strlen(pos[i].topic));
+		snprintf(num, sizeof(num), ",%" PRId32 ",%" PRId64 "]",
+		         pos[i].partition, pos[i].offset);
+		fx_buf_adds(b, num);
+	}
+	fx_buf_addc(b, ']');
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int mkdir_p(const char *dir)
+{
+	char *d = fx_strdup(dir), *p;
+	int rc = 0;
+
+	for (p = d + 1; *p && !rc; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(d, 0777) != 0 && errno != EEXIST)
+			rc = -1;
+		*p = '/';
+	}
+	if (!rc && mkdir(d, 0777) != 0 && errno != EEXIST)
+		rc = -1;
+	free(d);
+	return rc;
+}
+
+int ckpt_state_write(const char *dir, const struct ckpt_state *c)
+{
+	struct fx_buf b = FX_BUF_INIT;
+	size_t n = strlen(dir) + 64, i;
+	char *path = fx_malloc(n), *tmp = fx_malloc(n), num[64];
+	int fd = -1, rc = -1, err;
+
+	snprintf(num, sizeof(num), "{\"id\":%" PRIu64 ",\"positions\":", c->id);
+	fx_buf_adds(&b, num);
+	add_positions(&b, c->pos, c->npos);
+	fx_buf_adds(&b, ",\"files\":{");
+	for (i = 0; i < c->nfiles; i++) {
+		if (i)
+			fx_buf_addc(&b, ',');
+		fx_buf_add_json_string(&b, c->files[i].path,
+		                       strlen(c->files[i].path));
+		snprintf(num, sizeof(num), ":%" PRIu64, c->files[i].size);
+		fx_buf_adds(&b, num);
+	}
+	fx_buf_adds(&b, "}}\n");
+	ckpt_state_path(dir, path, n);
+	snprintf(tmp, n, "%s/.committed.json.tmp.%ld", dir, (long)getpid());
+	if (mkdir_p(dir) != 0)
+		goto out;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (fd < 0)
+		goto out;
+	if (write_all(fd, b.p, b.len) != 0 || fsync(fd) != 0) {
+		err = errno;
+		close(fd);
+		unlink(tmp);
+		errno = err;
+		goto out;
+	}
+	if (close(fd) != 0 || rename(tmp, path) != 0) {
+		err = errno;
+		unlink(tmp);
+		errno = err;
+		goto out;
+	}
+	/* the rename is the commit: durable once the directory entry is */
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		goto out;
+	rc = fsync(fd);
+	err = errno;
+	close(fd);
+	errno = err;
+out:
+	fx_buf_free(&b);
+	free(path);
+	free(tmp);
+	return rc;
+}
+
+void ckpt_barrier_format(struct fx_buf *b, uint64_t id,
+                         const struct ckpt_position *pos, size_t npos,
+                         int final)
+{
+	char num[64];
+
+	snprintf(
+	    num, sizeof(num),
+	    "{\"_fx\":\"checkpoint\",\"id\":%" PRIu64 ",\"positions\":", id);
+	fx_buf_adds(b, num);
+	add_positions(b, pos, npos);
+	fx_buf_adds(b, final ? ",\"final\":true}" : "}");
+}
+
+void ckpt_restore_format(struct fx_buf *b, uint64_t id)
+{
+	char num[64];
+
+	snprintf(num, sizeof(num), "{\"_fx\":\"restore\",\"id\":%" PRIu64 "}",
+	         id);
+	fx_buf_adds(b, num);
+}
+
+int ckpt_barrier_parse(const char *p, size_t n, struct ckpt_barrier *br)
+{
+	cJSON *root = cJSON_ParseWithLength(p, n);
+	const cJSON *kind, *final;
+	double v;
+	int rc = -1;
+
+	ckpt_barrier_free(br);
+	kind = cJSON_GetObjectItemCaseSensitive(root, "_fx");
+	if (!cJSON_IsString(kind))
+		goto out;
+	br->restore = !strcmp(kind->valuestring, "restore");
+	if (!br->restore && strcmp(kind->valuestring, "checkpoint"))
+		goto out;
+	if (exact_int(cJSON_GetObjectItemCaseSensitive(root, "id"), 0, &v))
+		goto out;
+	br->id = (uint64_t)v;
+	if (!br->restore) {
+		if (br->id == 0 ||
+		    parse_positions(
+		        cJSON_GetObjectItemCaseSensitive(root, "positions"),
+		        &br->pos, &br->npos, &br->cappos))
+			goto out;
+		final = cJSON_GetObjectItemCaseSensitive(root, "final");
+		if (final && !cJSON_IsBool(final))
+			goto out;
+		br->final = cJSON_IsTrue(final);
+	}
+	rc = 0;
+out:
+	if (rc) {
+		ckpt_barrier_free(br);
+		errno = EBADMSG;
+	}
+	cJSON_Delete(root);
+	return rc;
+}
+
+void ckpt_barrier_free(struct ckpt_barrier *br)
+{
+	positions_free(br->pos, br->npos);
+	memset(br, 0, sizeof(*br));
+}
