@@ -8,6 +8,7 @@
 #include "stream.h"
 #include "table.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const struct fx_usage usage = {
@@ -113,6 +114,10 @@ static int run_kafka(struct fx_ctx *ctx, struct sink_opts *o, char **names,
 	struct sink s = {0};
 	int rc;
 
+	if (o->files.state)
+		fx_usage_error(ctx,
+		               "--state: the Kafka sink's transactions "
+		               "are not built yet (checkpoints need --dir)");
 	if (o->files.table && o->kafka.topic)
 		fx_usage_error(ctx, "--table routes by _fx_dest: not with -t");
 	if (o->files.table) {
@@ -167,6 +172,9 @@ int main(int argc, char **argv)
 	    FX_OPT_LIST(0, "columns", &o.files.columns, "FIELDS",
 	                "CSV columns (default: the first record's keys)"),
 	    FX_OPT_FLAG(0, "keep-meta", &o.files.keep_meta, "keep _fx* fields"),
+	    FX_OPT_STRING(0, "state", &o.files.state, "DIR",
+	                  "commit --dir output on checkpoint records; DIR "
+	                  "holds committed.json (default $FX_STATE)"),
 	    FX_OPT_STRING(0, "table", &o.table, "T.json",
 	                  "partition flow table: its directories under --dir, "
 	                  "or its dynamic topics created on first use"),
@@ -183,10 +191,16 @@ int main(int argc, char **argv)
 	n = (size_t)(argc - first);
 	if (o.table && !(o.files.table = table_load(&ctx, o.table)))
 		return fx_finish(&ctx, FX_EXIT_USAGE);
-	if (kafka_mode(&ctx, &o))
+	if (kafka_mode(&ctx, &o)) {
 		rc = run_kafka(&ctx, &o, argv + first, n);
-	else
+	} else {
+		/* $FX_STATE: the job's state directory, where --dir can use it
+		 */
+		if (!o.files.state && o.files.dir && getenv("FX_STATE") &&
+		    *getenv("FX_STATE"))
+			o.files.state = getenv("FX_STATE");
 		rc = run_files(&ctx, &o, argv + first, n);
+	}
 	fx_strlist_free(&o.files.partition);
 	fx_strlist_free(&o.files.columns);
 	kafka_conf_free(&o.kafka.conf);

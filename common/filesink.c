@@ -1,5 +1,6 @@
 /* filesink.c - stdout, atomic files and partitioned directories */
 #include "filesink.h"
+#include "checkpoint.h"
 #include "lineage.h"
 #include "csvio.h"
 #include "err.h"
@@ -10,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -47,6 +49,7 @@ struct out_file {
 	int fd;
 	struct record_writer w;
 	int header_done;
+	char *rel; /* checkpoint mode: the output file under --dir */
 };
 
 struct file_sink {
@@ -68,6 +71,13 @@ struct file_sink {
 	struct lineage_ds *dataset;  /* --file or --dir */
 	struct fx_strlist made_dirs; /* created by this run, in order */
 	char *part_file;             /* --part-name with its extension */
+	/* checkpoint mode (--state): see "checkpoints" below */
+	struct ckpt_state committed; /* DIR/committed.json */
+	struct ckpt_barrier barrier;
+	char *pending_root;       /* DIR/fx-sink */
+	uint64_t next_id;         /* records go to pending-NEXT */
+	uint64_t records_commit;  /* records in committed checkpoints */
+	uint64_t records_pending; /* records since the last one */
 };
 
 static char *dir_of(const char *path)
@@ -298,7 +308,8 @@ static void out_file_free(struct out_file *f)
 	free(f->path);
 	free(f->tmp);
 	free(f->old);
-	f->path = f->tmp = f->old = NULL;
+	free(f->rel);
+	f->path = f->tmp = f->old = f->rel = NULL;
 }
 
 /* Gives the file now at f->path a second name, f->old, if there is one. */
@@ -500,6 +511,523 @@ static int csv_row(struct file_sink *fs, const struct record *rec,
 	}
 	fx_buf_addc(&fs->line, '\n');
 	return 0;
+}
+
+/* ---- checkpoints (--state) ---- */
+
+/*
+ * share/doc/checkpoints.md, "The file sink's commit". Records since the last
+ * committed checkpoint go to STATE/fx-sink/pending-NEXT/REL (REL: the output
+ * file's path under --dir). At barrier K the pending files are synced,
+ * committed.json is written (the commit), then applied: each output file is
+ * truncated to its size before K and the pending bytes appended. At start,
+ * recovery applies a committed but unapplied pending-K again, removes
+ * pending data that never committed, and truncates output files to their
+ * committed sizes.
+ */
+
+static char *pending_dir(const struct file_sink *fs, uint64_t id)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/pending-%" PRIu64, fs->pending_root, id) < 0)
+		fx_oom();
+	return p;
+}
+
+static char *join_path(const char *a, const char *b)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", a, b) < 0)
+		fx_oom();
+	return p;
+}
+
+/* Removes path and everything under it; a missing path is fine. */
+static int remove_tree(const char *path)
+{
+	struct stat st;
+	struct dirent *e;
+	DIR *d;
+	int rc = 0;
+
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		char *sub;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		sub = join_path(path, e->d_name);
+		if (remove_tree(sub) != 0)
+			rc = -1;
+		free(sub);
+	}
+	closedir(d);
+	if (rc == 0 && rmdir(path) != 0)
+		rc = -1;
+	return rc;
+}
+
+static int write_all_at(int fd, const char *p, size_t n, off_t off)
+{
+	while (n) {
+		ssize_t w = pwrite(fd, p, n, off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
+
+/* Syncs the parents of the directories mkdir_p made, so that they stay. */
+static int sync_made_dirs(struct file_sink *fs)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < fs->made_dirs.n && !rc; i++) {
+		char *parent = dir_of(fs->made_dirs.v[i]);
+
+		if (fsync_dir(parent) != 0) {
+			fx_warn(fs->ctx, "%s: cannot sync: %s", parent,
+			        strerror(errno));
+			rc = FX_EXIT_IO;
+		}
+		free(parent);
+	}
+	return rc;
+}
+
+/*
+ * Applies one pending file: the output file REL is truncated to base bytes
+ * and the pending bytes (psize) written after them, then synced. Running it
+ * twice gives the same file.
+ */
+static int apply_file(struct file_sink *fs, const char *rel,
+                      const char *pending, uint64_t base, uint64_t psize)
+{
+	char *out = join_path(fs->o->dir, rel), *dir = dir_of(out);
+	char buf[65536];
+	int in = -1, fd = -1, rc = FX_EXIT_IO;
+	uint64_t done = 0;
+	const char *what = out;
+
+	fx_strlist_free(&fs->made_dirs);
+	if (mkdir_p(fs, dir) || sync_made_dirs(fs))
+		goto out;
+	fd = open(out, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+	if (fd < 0 || ftruncate(fd, (off_t)base) != 0)
+		goto fail;
+	what = pending;
+	in = open(pending, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		goto fail;
+	while (done < psize) {
+		ssize_t r = read(in, buf, sizeof(buf));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = EIO; /* shorter than committed */
+			goto fail;
+		}
+		if ((uint64_t)r > psize - done)
+			r = (ssize_t)(psize - done);
+		what = out;
+		if (write_all_at(fd, buf, (size_t)r, (off_t)(base + done)) != 0)
+			goto fail;
+		done += (uint64_t)r;
+		what = pending;
+	}
+	what = out;
+	if (fsync(fd) != 0 || fsync_dir(dir) != 0)
+		goto fail;
+	fs->ctx->st.bytes_out += psize;
+	rc = 0;
+	goto out;
+fail:
+	fx_warn(fs->ctx, "%s: cannot apply checkpoint: %s", what,
+	        strerror(errno));
+out:
+	if (in >= 0)
+		close(in);
+	if (fd >= 0)
+		close(fd);
+	free(out);
+	free(dir);
+	return rc;
+}
+
+/* The file of REL in pending-NEXT, created (its directories too). */
+static int pending_open(struct file_sink *fs, struct out_file *f,
+                        const char *rel)
+{
+	char *pd = pending_dir(fs, fs->next_id);
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+	f->rel = fx_strdup(rel);
+	f->path = join_path(pd, rel);
+	free(pd);
+	pd = dir_of(f->path);
+	rc = mkdir_p(fs, pd);
+	free(pd);
+	if (rc)
+		return rc;
+	f->fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (f->fd < 0) {
+		fx_warn(fs->ctx, "%s: cannot create: %s", f->path,
+		        strerror(errno));
+		return FX_EXIT_IO;
+	}
+	record_writer_init(&f->w, fs->ctx, f->fd, f->path);
+	if (f->w.cap > (64 << 10))
+		f->w.cap = 64 << 10;
+	/* CSV: the header once per output file, in the job's first commit */
+	f->header_done = ckpt_state_file(&fs->committed, rel) > 0;
+	return 0;
+}
+
+/* Frees the pending files (without writing them) and empties the map. */
+static void drop_parts(struct file_sink *fs)
+{
+	size_t i;
+
+	for (i = 0; i < fs->parts.n; i++) {
+		out_file_free(fs->parts.entries[i].value);
+		free(fs->parts.entries[i].value);
+	}
+	strmap_free(&fs->parts);
+	fx_strlist_free(&fs->made_dirs);
+}
+
+static int state_error(struct file_sink *fs, const char *what)
+{
+	char *path = join_path(fs->o->state, "committed.json");
+
+	fx_warn(fs->ctx, "%s: cannot %s: %s", path, what, strerror(errno));
+	free(path);
+	return FX_EXIT_IO;
+}
+
+/* Syncs the pending files and the directories that name them. */
+static int sync_pending(struct file_sink *fs, uint64_t *sizes)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < fs->parts.n && !rc; i++) {
+		struct out_file *f = fs->parts.entries[i].value;
+		char *dir = dir_of(f->path);
+
+		sizes[i] = record_writer_bytes_total(&f->w);
+		rc = out_file_sync(fs, f);
+		fs->ctx->st.bytes_out -= f->w.bytes; /* counted when applied */
+		if (!rc && fsync_dir(dir) != 0) {
+			fx_warn(fs->ctx, "%s: cannot sync: %s", dir,
+			        strerror(errno));
+			rc = FX_EXIT_IO;
+		}
+		free(dir);
+	}
+	return rc ? rc : sync_made_dirs(fs);
+}
+
+/*
+ * Barrier br: commits what was written since the last one as checkpoint
+ * br->id. 0 or FX_EXIT_IO (reported). Once committed.json is renamed the
+ * checkpoint is committed: a failure after it leaves pending-K for the next
+ * run's recovery to apply.
+ */
+static int ckpt_commit(struct file_sink *fs, const struct ckpt_barrier *br,
+                       const struct fx_where *where)
+{
+	size_t n = fs->parts.n, i;
+	uint64_t *sizes = fx_malloc((n + 1) * sizeof(*sizes));
+	uint64_t *base = fx_malloc((n + 1) * sizeof(*base));
+	char *pd = NULL;
+	int rc;
+
+	if (br->id <= fs->committed.id) {
+		char w[256];
+
+		fx_warn(fs->ctx,
+		        "%s: checkpoint %" PRIu64 " after checkpoint %" PRIu64
+		        " was committed: ids must count up",
+		        fx_where_format(where, w, sizeof(w)), br->id,
+		        fs->committed.id);
+		rc = FX_EXIT_IO;
+		goto out;
+	}
+	rc = sync_pending(fs, sizes);
+	if (rc)
+		goto out;
+	pd = pending_dir(fs, br->id);
+	if (br->id != fs->next_id && n) {
+		char *old = pending_dir(fs, fs->next_id);
+
+		if (rename(old, pd) != 0 || fsync_dir(fs->pending_root) != 0) {
+			fx_warn(fs->ctx, "%s: cannot rename: %s", old,
+			        strerror(errno));
+			rc = FX_EXIT_IO;
+		}
+		free(old);
+		if (rc)
+			goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct out_file *f = fs->parts.entries[i].value;
+		int64_t prev = ckpt_state_file(&fs->committed, f->rel);
+
+		base[i] = prev < 0 ? 0 : (uint64_t)prev;
+		ckpt_state_set_file(&fs->committed, f->rel, base[i] + sizes[i]);
+	}
+	for (i = 0; i < fs->committed.npos; i++)
+		free(fs->committed.pos[i].topic);
+	fs->committed.npos = 0;
+	for (i = 0; i < br->npos; i++)
+		ckpt_state_set_position(&fs->committed, br->pos[i].topic,
+		                        br->pos[i].partition,
+		                        br->pos[i].offset);
+	fs->committed.id = br->id;
+	if (ckpt_state_write(fs->o->state, &fs->committed) != 0) {
+		rc = state_error(fs, "write");
+		goto out;
+	}
+	/* committed: from here on the records go to pending-K+1 */
+	fs->next_id = br->id + 1;
+	fs->records_commit += fs->records_pending;
+	fs->records_pending = 0;
+	for (i = 0; i < n && !rc; i++) {
+		struct out_file *f = fs->parts.entries[i].value;
+		char *p = join_path(pd, f->rel);
+
+		rc = apply_file(fs, f->rel, p, base[i], sizes[i]);
+		free(p);
+	}
+	if (!rc && n &&
+	    (remove_tree(pd) != 0 || fsync_dir(fs->pending_root) != 0)) {
+		fx_warn(fs->ctx, "%s: cannot remove: %s", pd, strerror(errno));
+		rc = FX_EXIT_IO;
+	}
+out:
+	drop_parts(fs);
+	free(pd);
+	free(sizes);
+	free(base);
+	return rc;
+}
+
+/* A "checkpoint" or "restore" record; others (watermarks) are ignored. */
+static int ckpt_control(struct file_sink *fs, const struct record *rec,
+                        const struct fx_where *where)
+{
+	struct json_member m;
+	size_t pos = 0;
+	char w[256];
+
+	if (!json_object_next(rec->p, rec->len, &pos, &m) ||
+	    !(json_string_equals(&m.val, "checkpoint", 10) ||
+	      json_string_equals(&m.val, "restore", 7)))
+		return 0;
+	if (ckpt_barrier_parse(rec->p, rec->len, &fs->barrier) != 0)
+		return dropped(
+		    fx_bad_record(fs->ctx, where, "_fx", rec->p, rec->len,
+		                  "not a valid checkpoint or restore "
+		                  "record"));
+	if (!fs->barrier.restore)
+		return ckpt_commit(fs, &fs->barrier, where);
+	if (fs->barrier.id == fs->committed.id)
+		return 0;
+	fx_warn(fs->ctx,
+	        "%s: the source resumes from checkpoint %" PRIu64
+	        " but the sink committed %" PRIu64 " (%s/committed.json)",
+	        fx_where_format(where, w, sizeof(w)), fs->barrier.id,
+	        fs->committed.id, fs->o->state);
+	return FX_EXIT_IO;
+}
+
+/*
+ * Recovery, step 1: applies again the files of pending-K (K the committed
+ * id) under dir/rel. 0 or FX_EXIT_IO (reported).
+ */
+static int reapply_tree(struct file_sink *fs, const char *root, const char *rel)
+{
+	char *dir = rel ? join_path(root, rel) : fx_strdup(root);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int rc = 0;
+
+	if (!d) {
+		fx_warn(fs->ctx, "%s: %s", dir, strerror(errno));
+		free(dir);
+		return FX_EXIT_IO;
+	}
+	while (!rc && (e = readdir(d))) {
+		char *sub, *path;
+		struct stat st;
+		int64_t c;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		sub = rel ? join_path(rel, e->d_name) : fx_strdup(e->d_name);
+		path = join_path(root, sub);
+		if (lstat(path, &st) != 0) {
+			fx_warn(fs->ctx, "%s: %s", path, strerror(errno));
+			rc = FX_EXIT_IO;
+		} else if (S_ISDIR(st.st_mode)) {
+			rc = reapply_tree(fs, root, sub);
+		} else if ((c = ckpt_state_file(&fs->committed, sub)) < 0 ||
+		           (uint64_t)c < (uint64_t)st.st_size) {
+			fx_warn(fs->ctx,
+			        "%s: pending data that committed checkpoint "
+			        "%" PRIu64 " does not account for (%s/"
+			        "committed.json)",
+			        path, fs->committed.id, fs->o->state);
+			rc = FX_EXIT_IO;
+		} else {
+			rc = apply_file(fs, sub, path,
+			                (uint64_t)c - (uint64_t)st.st_size,
+			                (uint64_t)st.st_size);
+		}
+		free(sub);
+		free(path);
+	}
+	closedir(d);
+	free(dir);
+	return rc;
+}
+
+/* Recovery, step 2: every output file back to its committed size. */
+static int truncate_committed(struct file_sink *fs)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < fs->committed.nfiles && !rc; i++) {
+		const struct ckpt_file *cf = &fs->committed.files[i];
+		char *out = join_path(fs->o->dir, cf->path);
+		struct stat st;
+		int fd;
+
+		if (stat(out, &st) != 0 || (uint64_t)st.st_size < cf->size) {
+			fx_warn(fs->ctx,
+			        "%s: %s than checkpoint %" PRIu64
+			        " committed (%" PRIu64
+			        " bytes): the output changed behind the job",
+			        out,
+			        errno == ENOENT ? "missing, not longer"
+			                        : "shorter",
+			        fs->committed.id, cf->size);
+			rc = FX_EXIT_IO;
+		} else if ((uint64_t)st.st_size > cf->size) {
+			fd = open(out, O_WRONLY | O_CLOEXEC);
+			if (fd < 0 || ftruncate(fd, (off_t)cf->size) != 0 ||
+			    fsync(fd) != 0) {
+				fx_warn(fs->ctx, "%s: cannot truncate: %s", out,
+				        strerror(errno));
+				rc = FX_EXIT_IO;
+			}
+			if (fd >= 0)
+				close(fd);
+		}
+		free(out);
+	}
+	return rc;
+}
+
+/* "pending-J": 1 and *id = J, else 0. */
+static int pending_id(const char *name, uint64_t *id)
+{
+	char *end;
+
+	if (strncmp(name, "pending-", 8) || name[8] < '0' || name[8] > '9')
+		return 0;
+	errno = 0;
+	*id = strtoull(name + 8, &end, 10);
+	return !*end && !errno;
+}
+
+/* At start, before any record: reads committed.json and recovers. */
+static void ckpt_open(struct file_sink *fs)
+{
+	DIR *d;
+	struct dirent *e;
+	int rc = 0;
+
+	if (ckpt_state_read(fs->o->state, &fs->committed) != 0) {
+		if (errno == EBADMSG) {
+			char *path = join_path(fs->o->state, "committed.json");
+
+			fx_die(fs->ctx, FX_EXIT_IO,
+			       "%s: corrupt: not a whole committed.json "
+			       "(the job's committed checkpoint)",
+			       path);
+		}
+		exit(state_error(fs, "read"));
+	}
+	fs->next_id = fs->committed.id + 1;
+	fs->pending_root = join_path(fs->o->state, "fx-sink");
+	d = opendir(fs->pending_root);
+	if (!d && errno != ENOENT)
+		fx_die(fs->ctx, FX_EXIT_IO, "%s: %s", fs->pending_root,
+		       strerror(errno));
+	while (d && !rc && (e = readdir(d))) {
+		char *p;
+		uint64_t j;
+
+		if (!pending_id(e->d_name, &j))
+			continue;
+		p = join_path(fs->pending_root, e->d_name);
+		/* J < K was applied before K was committed; J > K never was */
+		if (j == fs->committed.id)
+			rc = reapply_tree(fs, p, NULL);
+		if (!rc && remove_tree(p) != 0) {
+			fx_warn(fs->ctx, "%s: cannot remove: %s", p,
+			        strerror(errno));
+			rc = FX_EXIT_IO;
+		}
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	if (!rc)
+		rc = truncate_committed(fs);
+	if (!rc)
+		fsync_dir(fs->pending_root);
+	fx_strlist_free(&fs->made_dirs);
+	if (rc)
+		exit(rc);
+}
+
+/* At the end: what no barrier committed is dropped. */
+static int ckpt_close(struct file_sink *fs)
+{
+	char *pd = pending_dir(fs, fs->next_id);
+	int rc = 0;
+
+	drop_parts(fs);
+	if (remove_tree(pd) != 0) {
+		fx_warn(fs->ctx, "%s: cannot remove: %s", pd, strerror(errno));
+		rc = FX_EXIT_IO;
+	}
+	free(pd);
+	lineage_count(fs->dataset, fs->records_commit);
+	return rc;
 }
 
 /* ---- partitions ---- */
@@ -721,7 +1249,8 @@ static struct out_file *partition_file(struct file_sink *fs, int *rc)
 	if (f)
 		return f;
 	dir = fx_strndup(fs->key.p, fs->key.len);
-	*rc = mkdir_p(fs, dir);
+	/* checkpoint mode: the output's directories are made when applied */
+	*rc = fs->o->state ? 0 : mkdir_p(fs, dir);
 	if (*rc) {
 		free(dir);
 		return NULL;
@@ -730,9 +1259,14 @@ static struct out_file *partition_file(struct file_sink *fs, int *rc)
 		fx_oom();
 	free(dir);
 	f = fx_malloc(sizeof(*f));
-	*rc = out_file_open(fs, f, path, 64 << 10);
+	if (fs->o->state)
+		*rc = pending_open(fs, f, path + strlen(fs->o->dir) + 1);
+	else
+		*rc = out_file_open(fs, f, path, 64 << 10);
 	free(path);
 	if (*rc) {
+		if (fs->o->state)
+			out_file_free(f);
 		free(f);
 		return NULL;
 	}
@@ -819,6 +1353,13 @@ struct file_sink *file_sink_open(struct fx_ctx *ctx,
 		fx_usage_error(ctx, "--table with files needs --dir and no "
 		                    "--partition (the table says the "
 		                    "directories)");
+	if (o->state && !o->dir)
+		fx_usage_error(ctx, "--state: checkpoints are built for --dir "
+		                    "only, not --file or stdout");
+	if (o->state && !o->columns.n && (o->format == FORMAT_CSV))
+		fx_usage_error(ctx, "--state with CSV needs --columns (the "
+		                    "first record after a restart is not the "
+		                    "job's first)");
 	if (o->table && !table_dir_template(o->table))
 		fx_usage_error(ctx,
 		               "--table: table '%s' has no \"files\" "
@@ -847,6 +1388,8 @@ struct file_sink *file_sink_open(struct fx_ctx *ctx,
 		                           o->file ? o->file : o->dir);
 	if (o->dir) {
 		raise_fd_limit();
+		if (o->state)
+			ckpt_open(fs);
 	} else if (o->file) {
 		if (out_file_open(fs, &fs->single, o->file,
 		                  RECORD_WRITER_BUFSIZE))
@@ -872,8 +1415,12 @@ int file_sink_write(struct file_sink *fs, const struct record *rec,
 	struct out_file *f = &fs->single;
 	int rc = 0;
 
-	if (flags & JSON_SCAN_CONTROL)
-		return 0;
+	if (flags & JSON_SCAN_CONTROL) {
+		if (!fs->o->state)
+			return 0;
+		rc = ckpt_control(fs, rec, where);
+		return rc == DROPPED ? 0 : rc;
+	}
 	/* everything that can find the record bad comes before any output */
 	if (fs->o->dir) {
 		rc = record_dir(fs, rec, vals, where);
@@ -906,6 +1453,7 @@ int file_sink_write(struct file_sink *fs, const struct record *rec,
 	if (record_writer_failed(&f->w)) /* reported once, at close */
 		return record_writer_status(&f->w);
 	fs->ctx->st.records_out++;
+	fs->records_pending++;
 	return 0;
 }
 
@@ -966,10 +1514,15 @@ static int close_all(struct file_sink *fs, int commit)
 
 int file_sink_close(struct file_sink *fs, int commit)
 {
-	int rc = close_all(fs, commit);
+	int rc;
 
-	if (commit && !rc) /* published: every record written counts */
-		lineage_count(fs->dataset, fs->ctx->st.records_out);
+	if (fs->o->state) {
+		rc = ckpt_close(fs);
+	} else {
+		rc = close_all(fs, commit);
+		if (commit && !rc) /* published: every record written counts */
+			lineage_count(fs->dataset, fs->ctx->st.records_out);
+	}
 
 	strmap_free(&fs->parts);
 	strmap_free(&fs->column_index);
@@ -981,6 +1534,9 @@ int file_sink_close(struct file_sink *fs, int commit)
 	fx_buf_free(&fs->key);
 	fx_buf_free(&fs->colname);
 	fx_strlist_free(&fs->made_dirs);
+	ckpt_state_free(&fs->committed);
+	ckpt_barrier_free(&fs->barrier);
+	free(fs->pending_root);
 	free(fs->part_file);
 	free(fs->row);
 	free(fs);

@@ -50,6 +50,17 @@
  * added unless it has one (.ndjson .jsonl .json; .csv): a rerun replaces
  * the partition's file, as INSERT OVERWRITE does; give each concurrent
  * writer its own part name.
+ *
+ * Checkpoint mode (state, with dir only; share/doc/checkpoints.md): the
+ * output goes to the same files, but is made durable per checkpoint
+ * instead of at close. file_sink_open() recovers first (reads
+ * STATE/committed.json, applies a committed checkpoint's pending data
+ * again, removes what never committed, truncates output files to their
+ * committed sizes; exit 3 when that fails or committed.json is corrupt).
+ * Records then go to STATE/fx-sink/pending-K/; a "checkpoint" record given
+ * to file_sink_write() commits them (committed.json, then the appends to
+ * the output files), a "restore" record is checked against the committed
+ * id. file_sink_close() drops what no checkpoint committed.
  */
 #ifndef FX_FILESINK_H
 #define FX_FILESINK_H
@@ -69,6 +80,7 @@ struct file_sink_opts {
 	int keep_meta;
 	const char *part_name;
 	struct table *table; /* --table: directories from its template */
+	const char *state;   /* --state: checkpoint mode, or NULL */
 };
 
 struct file_sink;
@@ -82,7 +94,9 @@ const struct json_paths *file_sink_paths(const struct file_sink *fs);
 
 /*
  * Writes one valid record; vals and flags as json_scan() gave them for
- * file_sink_paths(). Returns 0, or an exit status (reported).
+ * file_sink_paths(). A control record is not written; in checkpoint mode a
+ * checkpoint commits and a restore is checked. Returns 0, or an exit
+ * status (reported).
  */
 int file_sink_write(struct file_sink *fs, const struct record *rec,
                     const struct json_value *vals, int flags,
@@ -90,7 +104,8 @@ int file_sink_write(struct file_sink *fs, const struct record *rec,
 
 /*
  * commit: flush and publish every file; otherwise remove the temporary
- * files. Frees fs. Returns 0 or FX_EXIT_IO (reported).
+ * files. In checkpoint mode, what no checkpoint committed is dropped either
+ * way. Frees fs. Returns 0 or FX_EXIT_IO (reported).
  */
 int file_sink_close(struct file_sink *fs, int commit);
 
