@@ -924,15 +924,23 @@ static int truncate_committed(struct file_sink *fs)
 		struct stat st;
 		int fd;
 
-		if (stat(out, &st) != 0 || (uint64_t)st.st_size < cf->size) {
+		if (stat(out, &st) != 0) {
+			if (errno != ENOENT || cf->size) {
+				fx_warn(fs->ctx,
+				        "%s: checkpoint %" PRIu64
+				        " committed %" PRIu64 " bytes: %s",
+				        out, fs->committed.id, cf->size,
+				        strerror(errno));
+				rc = FX_EXIT_IO;
+			}
+		} else if ((uint64_t)st.st_size < cf->size) {
 			fx_warn(fs->ctx,
-			        "%s: %s than checkpoint %" PRIu64
+			        "%s: shorter (%" PRIu64
+			        " bytes) than checkpoint %" PRIu64
 			        " committed (%" PRIu64
-			        " bytes): the output changed behind the job",
-			        out,
-			        errno == ENOENT ? "missing, not longer"
-			                        : "shorter",
-			        fs->committed.id, cf->size);
+			        "): the output changed behind the job",
+			        out, (uint64_t)st.st_size, fs->committed.id,
+			        cf->size);
 			rc = FX_EXIT_IO;
 		} else if ((uint64_t)st.st_size > cf->size) {
 			fd = open(out, O_WRONLY | O_CLOEXEC);

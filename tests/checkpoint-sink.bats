@@ -86,6 +86,15 @@ batch() {
 	[ -z "$(ls -A st/fx-sink)" ]
 }
 
+@test "routed by _fx_dest: the batch run's files" {
+	stream 30 10 | sed 's/"os":"\([a-z]*\)"/"_fx_dest":"ods\/\1","os":"\1"/' >in
+	grep -q '"_fx_dest":"ods/ios"' in
+	fx-sink --dir out --state st <in
+	records <in | fx-sink --dir want
+	diff -r want out
+	[ "$(committed_id st)" = 3 ]
+}
+
 @test "records after the last checkpoint, then end of input: not written, pending removed, committed.json unchanged" {
 	stream 20 10 >in
 	fx-sink --dir out --partition os --state st <in
@@ -168,6 +177,19 @@ EOF
 	echo '{"_fx":"restore","id":2}' | fx-sink --dir out --partition os --state st
 	batch want <in
 	diff -r want out
+}
+
+@test "an output file shorter than committed, or missing: exit 3 naming it" {
+	stream 20 10 >in
+	fx-sink --dir out --partition os --state st <in
+	truncate -s 5 out/os=web/part-00000.ndjson
+	run --separate-stderr fx-sink --dir out --partition os --state st </dev/null
+	assert_failure 3
+	assert_equal "$stderr" "fx-sink: out/os=web/part-00000.ndjson: shorter (5 bytes) than checkpoint 2 committed ($(committed_size st os=web/part-00000.ndjson)): the output changed behind the job"
+	rm out/os=web/part-00000.ndjson
+	run --separate-stderr fx-sink --dir out --partition os --state st </dev/null
+	assert_failure 3
+	assert_equal "$stderr" "fx-sink: out/os=web/part-00000.ndjson: checkpoint 2 committed $(committed_size st os=web/part-00000.ndjson) bytes: No such file or directory"
 }
 
 @test "a file the job writes for the first time replaces what an earlier run left" {
