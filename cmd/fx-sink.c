@@ -20,7 +20,9 @@ static const struct fx_usage usage = {
     "DIR/_fx_dest/ (fx-partition --files), or with --table to the table's\n"
     "directory. Files are written atomically: a file appears whole\n"
     "when the input ends, or not at all. Toolkit fields (_fx*) are dropped\n"
-    "unless --keep-meta; control records are never written.",
+    "unless --keep-meta; control records are never written. With --state,\n"
+    "--dir output is committed on the stream's checkpoint records instead\n"
+    "(fx-sink(1), CHECKPOINTS).",
 };
 
 struct sink_opts {
