@@ -1361,6 +1361,8 @@ struct file_sink *file_sink_open(struct fx_ctx *ctx,
 		fx_usage_error(ctx, "--table with files needs --dir and no "
 		                    "--partition (the table says the "
 		                    "directories)");
+	if (o->state && !*o->state)
+		fx_usage_error(ctx, "--state: an empty directory name");
 	if (o->state && !o->dir)
 		fx_usage_error(ctx, "--state: checkpoints are built for --dir "
 		                    "only, not --file or stdout");

@@ -251,6 +251,9 @@ EOF
 	run --separate-stderr fx-sink --state st --dir out --format csv </dev/null
 	assert_failure 2
 	assert_equal "$stderr" "fx-sink: --state with CSV needs --columns (the first record after a restart is not the job's first) (see 'fx-sink --help')"
+	run --separate-stderr fx-sink --state '' --dir out </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "fx-sink: --state: an empty directory name (see 'fx-sink --help')"
 	[ ! -e st ] && [ ! -e out ]
 }
 
