@@ -734,8 +734,10 @@ static void add_meta(struct kafka_source *s, const rd_kafka_message_t *m,
 	add_bytes_json(b, m->key, m->key_len);
 	fx_buf_adds(b, ",\"_fx_ts\":");
 	if (ts >= 0) {
+		size_t tslen = fx_time_format_iso(ts, tsbuf);
+
 		fx_buf_addc(b, '"');
-		fx_buf_add(b, tsbuf, fx_time_format_iso(ts, tsbuf));
+		fx_buf_add(b, tsbuf, tslen);
 		fx_buf_addc(b, '"');
 	} else {
 		fx_buf_adds(b, "null");

@@ -5,8 +5,8 @@
  * The store is kafka.h's best-effort producer of lines (kafka_lines_open)
  * with fixed settings, no fx options. A producer is created at the first
  * event and flushed at the end for at most LINEAGE_KAFKA_WAIT_MS, or not
- * at all once every broker is known to be down (a refused connection): lineage must not
- * slow a run down. Undelivered events are reported, never fatal.
+ * at all once every broker is known to be down (a refused connection): lineage
+ * must not slow a run down. Undelivered events are reported, never fatal.
  */
 #ifndef FX_LINEAGE_KAFKA_H
 #define FX_LINEAGE_KAFKA_H
