@@ -176,7 +176,7 @@ int main(int argc, char **argv)
 	    FX_OPT_FLAG(0, "keep-meta", &o.files.keep_meta, "keep _fx* fields"),
 	    FX_OPT_STRING(0, "state", &o.files.state, "DIR",
 	                  "commit --dir output on checkpoint records; DIR "
-	                  "holds committed.json (default $FX_STATE)"),
+	                  "holds committed.json"),
 	    FX_OPT_STRING(0, "table", &o.table, "T.json",
 	                  "partition flow table: its directories under --dir, "
 	                  "or its dynamic topics created on first use"),
@@ -196,11 +196,6 @@ int main(int argc, char **argv)
 	if (kafka_mode(&ctx, &o)) {
 		rc = run_kafka(&ctx, &o, argv + first, n);
 	} else {
-		/* $FX_STATE: the job's state directory, where --dir can use it
-		 */
-		if (!o.files.state && o.files.dir && getenv("FX_STATE") &&
-		    *getenv("FX_STATE"))
-			o.files.state = getenv("FX_STATE");
 		rc = run_files(&ctx, &o, argv + first, n);
 	}
 	fx_strlist_free(&o.files.partition);
