@@ -157,7 +157,7 @@ check_positions() {
 @test "a partition committed.json lists is carried in every barrier, even while not read" {
 	produce t1 0 1 3
 	mkdir st
-	echo '{"id":5,"positions":[["gone",0,42],["t1",0,1]],"files":{}}' >st/committed.json
+	echo '{"id":5,"positions":[["t1",0,1],["gone",0,42]],"files":{}}' >st/committed.json
 	run --separate-stderr fx-consume -t t1 --checkpoint 1 --state st -e
 	assert_success
 	assert_output - <<'EOF'
