@@ -181,13 +181,14 @@ struct kafka_source_opts {
  * stored); a partition that state/committed.json lists starts at its
  * offset there, the others where -o says (symbolic starts are looked up,
  * so that every barrier can name them). A barrier lists every partition
- * the run has a position for (those it reads, and those committed.json
- * lists that it does not read now, unchanged): the offset after the last
- * record read, or the one it started at. -e in a group ends when this
- * member's partitions are at their end. At the end (-e, e@MS) the last
- * barrier is "final"; after -c or SIGINT/SIGTERM it is an ordinary one.
- * A committed.json that cannot be read is FX_EXIT_IO after a message
- * naming it, before anything is written.
+ * the run has a position for (those it reads, those revoked from it, where
+ * it stopped, and those committed.json lists that it has not read,
+ * unchanged): the offset after the last record read, or the one it
+ * started at. A partition assigned again resumes at its position. -e in
+ * a group ends when this member's partitions are at their end. At the end
+ * (-e, e@MS) the last barrier is "final"; after -c or SIGINT/SIGTERM it is
+ * an ordinary one. A committed.json that cannot be read is FX_EXIT_IO
+ * after a message naming it, before anything is written.
  *
  * Flushes out (does not close it). Returns
  * an exit status: 0, FX_EXIT_DATA (a bad record under --on-error fail),
