@@ -2,6 +2,7 @@
 #include "err.h"
 #include "filesrc.h"
 #include "fx.h"
+#include "fxtime.h"
 #include "kafka.h"
 #include "opt.h"
 #include "prog.h"
@@ -9,6 +10,7 @@
 #include "table.h"
 #include "writer.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -30,6 +32,8 @@ struct consume_opts {
 	int partition_fields;
 	const char *table;
 	struct fx_strlist where;
+	const char *checkpoint;
+	const char *state;
 };
 
 /*
@@ -62,6 +66,43 @@ static const char *kafka_option_given(const struct kafka_source_opts *ko)
 	return NULL;
 }
 
+/*
+ * --checkpoint INTERVAL and --state DIR into ko: INTERVAL is a record count
+ * (digits) or a duration; DIR defaults to $FX_STATE. Usage errors exit.
+ */
+static void checkpoint_options(struct fx_ctx *ctx, const struct consume_opts *o,
+                               int kafka, struct kafka_source_opts *ko)
+{
+	const char *s = o->checkpoint;
+	const char *env = getenv("FX_STATE");
+
+	if (!s) {
+		if (o->state)
+			fx_usage_error(ctx, "--state: needs --checkpoint");
+		return;
+	}
+	if (!kafka)
+		fx_usage_error(ctx, "--checkpoint: needs a Kafka source (-t or "
+		                    "--table without DIR operands)");
+	if (s[strspn(s, "0123456789")] == 0 && *s) {
+		ko->ckpt_records = strtoll(s, NULL, 10);
+		if (ko->ckpt_records <= 0 || ko->ckpt_records == INT64_MAX)
+			fx_usage_error(
+			    ctx,
+			    "--checkpoint: a record count above 0, got '%s'",
+			    s);
+	} else if (fx_duration_parse(s, &ko->ckpt_ms) || ko->ckpt_ms <= 0) {
+		fx_usage_error(ctx,
+		               "--checkpoint: expected a duration (5s, 500ms) "
+		               "or a record count (10000), got '%s'",
+		               s);
+	}
+	ko->state = o->state ? o->state : env && *env ? env : NULL;
+	if (!ko->state || !*ko->state)
+		fx_usage_error(ctx, "--checkpoint: needs a state directory: "
+		                    "--state DIR or FX_STATE");
+}
+
 int main(int argc, char **argv)
 {
 	struct consume_opts o = {0};
@@ -83,6 +124,13 @@ int main(int argc, char **argv)
 	                 "(repeatable: all hold)"),
 	    FX_OPT_GROUP("Kafka (with -t or --table):"),
 	    FX_OPT_KAFKA_SOURCE(&ko),
+	    FX_OPT_GROUP("Checkpoints (Kafka only):"),
+	    FX_OPT_STRING(0, "checkpoint", &o.checkpoint, "INTERVAL",
+	                  "a checkpoint barrier every INTERVAL (5s) or N "
+	                  "records; no group commits"),
+	    FX_OPT_STRING(0, "state", &o.state, "DIR",
+	                  "the job's state directory, for committed.json "
+	                  "(default $FX_STATE)"),
 	    FX_OPT_END(),
 	};
 	struct file_source_opts fo = {0};
@@ -107,6 +155,7 @@ int main(int argc, char **argv)
 		               kopt);
 	if (o.where.n && !o.table)
 		fx_usage_error(&ctx, "--where needs --table");
+	checkpoint_options(&ctx, &o, kafka, &ko);
 	if (o.table && !(t = table_load(&ctx, o.table)))
 		return fx_finish(&ctx, FX_EXIT_USAGE);
 	if (o.format && file_format_parse(o.format, &fo.format, &fo.gz))

@@ -120,6 +120,17 @@ struct kafka_source_opts {
 	 */
 	int (*keep)(void *arg, const char *topic, const char *rec, size_t len);
 	void *keep_arg;
+	/*
+	 * --checkpoint (share/doc/checkpoints.md), on when ckpt_records or
+	 * ckpt_ms is set (one of them, the other 0), state then naming the
+	 * job's state directory: the run resumes at the positions of
+	 * state/committed.json, writes {"_fx":"restore","id":K} first, a
+	 * barrier after every ckpt_records records read or every ckpt_ms
+	 * (also while none come), and commits nothing to the group.
+	 */
+	const char *state;
+	int64_t ckpt_records;
+	int64_t ckpt_ms;
 };
 
 #define KAFKA_SOURCE_OPTS_INIT                                                 \
@@ -164,6 +175,21 @@ struct kafka_source_opts {
  * and a second. With -e in a group, the run ends when the group has
  * committed every partition of the subscription to its end, or fails
  * (FX_EXIT_IO) after session.timeout.ms + --timeout without progress.
+ *
+ * With checkpoints (o->ckpt_records or o->ckpt_ms) instead: nothing is
+ * committed to the group, nor are its committed offsets read (unless -o
+ * stored); a partition that state/committed.json lists starts at its
+ * offset there, the others where -o says (symbolic starts are looked up,
+ * so that every barrier can name them). A barrier lists every partition
+ * the run has a position for (those it reads, those revoked from it, where
+ * it stopped, and those committed.json lists that it has not read,
+ * unchanged): the offset after the last record read, or the one it
+ * started at. A partition assigned again resumes at its position. -e in
+ * a group ends when this member's partitions are at their end. At the end
+ * (-e, e@MS) the last barrier is "final"; after -c or SIGINT/SIGTERM it is
+ * an ordinary one. A committed.json that cannot be read is FX_EXIT_IO
+ * after a message naming it, before anything is written.
+ *
  * Flushes out (does not close it). Returns
  * an exit status: 0, FX_EXIT_DATA (a bad record under --on-error fail),
  * FX_EXIT_USAGE (bad configuration) or FX_EXIT_IO (broker, write error).

@@ -4,6 +4,7 @@
 #include "recedit.h"
 #include "base64.h"
 #include "buf.h"
+#include "checkpoint.h"
 #include "err.h"
 #include "fxtime.h"
 #include "json.h"
@@ -61,6 +62,8 @@ struct part_state {
 	int64_t stored;    /* offset after the last record flushed, -1 */
 	int64_t committed; /* offset last committed, -1 */
 	int64_t skip_ts;   /* -o s@MS: skip records older than this, -1 */
+	int64_t start;     /* --checkpoint: where reading starts (or the
+	                      restored offset) while next is -1; -1 unknown */
 	struct lineage_ds *dataset; /* the topic's, for its record count */
 };
 
@@ -100,6 +103,21 @@ struct kafka_source {
 	double group_deadline; /* give up waiting for the group then */
 	double group_next_check;
 	int64_t group_progress; /* sum of the group's committed offsets */
+
+	/*
+	 * --checkpoint: barriers, counted by records read (ckpt_left) or
+	 * by time (ckpt_due, on the coarse clock); their positions are
+	 * gathered in arrays that only grow.
+	 */
+	int ckpt;
+	uint64_t ckpt_id; /* the last barrier's, or the restore's */
+	int64_t ckpt_left;
+	double ckpt_due;
+	int at_end; /* finished by -e or e@MS: the last barrier is final */
+	struct part_state **ckpt_parts;
+	size_t ckpt_cap;
+	struct ckpt_position *ckpt_pos;
+	size_t ckpt_poscap;
 
 	struct json_scanner sc;
 	struct fx_buf val; /* the value, padded for the scanner */
@@ -195,6 +213,7 @@ static struct part_state *part_get(struct kafka_source *s, const char *topic,
 	p->dataset = lineage_topic(s->ctx, LINEAGE_INPUT,
 	                           kafka_lineage_bootstrap(&s->o->conf), topic);
 	p->end = p->next = p->stored = p->committed = p->skip_ts = -1;
+	p->start = -1;
 	s->last = s->nparts++;
 	return p;
 }
@@ -279,7 +298,7 @@ static void commit_send(struct kafka_source *s, int force)
 	rd_kafka_topic_partition_list_t *l;
 	size_t i;
 
-	if (!s->o->group)
+	if (!s->o->group || s->ckpt)
 		return;
 	commit_serve(s, 0);
 	if (!force && s->commits_pending > 0 && fx_now() - s->last_commit < 1.0)
@@ -334,7 +353,7 @@ static void source_commit_final(struct kafka_source *s)
 	double deadline = fx_now() + final_wait(s);
 	rd_kafka_message_t *m;
 
-	if (!s->o->group)
+	if (!s->o->group || s->ckpt)
 		return;
 	while (commits_owed(s) && fx_now() < deadline &&
 	       !s->health.down_since) {
@@ -435,6 +454,109 @@ static void emit_eof(struct kafka_source *s, const struct part_state *p)
 	put_control(s);
 }
 
+/* ---------------------------------------------------------------------
+ * Checkpoints (--checkpoint): share/doc/checkpoints.md
+ */
+
+/* The next offset the run will read in p, or -1 if not known yet. */
+static int64_t part_position(const struct part_state *p)
+{
+	return p->next >= 0 ? p->next : p->start;
+}
+
+/*
+ * Writes a barrier with the next id: the position of every partition
+ * known (in topic, partition order), after the records written before
+ * it. A partition whose start is not known yet (its watermarks could not
+ * be read, and no record came) is left out: nothing of it was written, so
+ * a restart from this barrier starts it as -o says.
+ */
+static void ckpt_barrier(struct kafka_source *s, int final)
+{
+	size_t i, n = 0;
+
+	FX_GROW(s->ckpt_parts, s->nparts, s->ckpt_cap, 16);
+	FX_GROW(s->ckpt_pos, s->nparts, s->ckpt_poscap, 16);
+	for (i = 0; i < s->nparts; i++)
+		if (part_position(&s->parts[i]) >= 0)
+			s->ckpt_parts[n++] = &s->parts[i];
+	qsort(s->ckpt_parts, n, sizeof(*s->ckpt_parts), part_cmp);
+	for (i = 0; i < n; i++) {
+		s->ckpt_pos[i].topic = s->ckpt_parts[i]->topic;
+		s->ckpt_pos[i].partition = s->ckpt_parts[i]->partition;
+		s->ckpt_pos[i].offset = part_position(s->ckpt_parts[i]);
+	}
+	emit_assigned(s); /* a change, before the barrier that shows it */
+	fx_buf_reset(&s->ctl);
+	ckpt_barrier_format(&s->ctl, ++s->ckpt_id, s->ckpt_pos, n, final);
+	put_control(s);
+	s->ckpt_left = s->o->ckpt_records;
+	s->ckpt_due = fx_now_coarse() + (double)s->o->ckpt_ms / 1000;
+}
+
+/* A barrier if one is due by time (also while no records come). */
+static void ckpt_tick(struct kafka_source *s)
+{
+	if (s->ckpt && s->o->ckpt_ms && !s->finished &&
+	    fx_now_coarse() >= s->ckpt_due)
+		ckpt_barrier(s, 0);
+}
+
+/*
+ * After a record read (written, or dropped by --where or s@MS): a
+ * barrier if one is due. None when the run is ending: its last barrier
+ * follows.
+ */
+static void ckpt_after_record(struct kafka_source *s)
+{
+	if (!s->ckpt || s->finished)
+		return;
+	if (s->o->ckpt_records ? --s->ckpt_left <= 0
+	                       : fx_now_coarse() >= s->ckpt_due)
+		ckpt_barrier(s, 0);
+}
+
+/*
+ * Reads state/committed.json: its id, and its positions as the starts of
+ * their partitions. FX_EXIT_IO after a message naming it if it cannot be
+ * read or is not whole.
+ */
+static int ckpt_restore(struct kafka_source *s)
+{
+	const char *dir = s->o->state;
+	size_t n = strlen(dir) + sizeof("/committed.json");
+	struct ckpt_state c = {0};
+	char *path;
+	size_t i;
+
+	if (ckpt_state_read(dir, &c)) {
+		int err = errno;
+
+		path = fx_malloc(n);
+		fx_warn(s->ctx, "%s: %s", ckpt_state_path(dir, path, n),
+		        err == EBADMSG ? "corrupt: not a committed checkpoint"
+		                       : strerror(err));
+		free(path);
+		return FX_EXIT_IO;
+	}
+	for (i = 0; i < c.npos; i++)
+		part_get(s, c.pos[i].topic, c.pos[i].partition)->start =
+		    c.pos[i].offset;
+	s->ckpt_id = c.id;
+	ckpt_state_free(&c);
+	return 0;
+}
+
+/* The restore record, first of all; barriers are counted from here. */
+static void ckpt_begin(struct kafka_source *s)
+{
+	fx_buf_reset(&s->ctl);
+	ckpt_restore_format(&s->ctl, s->ckpt_id);
+	put_control(s);
+	s->ckpt_left = s->o->ckpt_records;
+	s->ckpt_due = fx_now_coarse() + (double)s->o->ckpt_ms / 1000;
+}
+
 static void part_done(struct kafka_source *s, struct part_state *p)
 {
 	rd_kafka_topic_partition_list_t *l;
@@ -456,7 +578,9 @@ static void part_done(struct kafka_source *s, struct part_state *p)
  */
 static int waits_for_group(const struct kafka_source *s)
 {
-	return s->o->group && s->o->exit_at_end && s->off.end_ts < 0;
+	/* with checkpoints the group commits nothing to look at */
+	return s->o->group && s->o->exit_at_end && s->off.end_ts < 0 &&
+	       !s->ckpt;
 }
 
 /* How long -e in a group waits for the group without progress, in s. */
@@ -484,7 +608,7 @@ static void check_finished(struct kafka_source *s)
 		return;
 	}
 	if (!waits_for_group(s)) {
-		s->finished = 1;
+		s->finished = s->at_end = 1;
 	} else if (!s->own_done) {
 		s->own_done = 1;
 		s->group_deadline = fx_now() + group_wait(s);
@@ -535,8 +659,44 @@ static int64_t start_offset(const struct offset_spec *sp)
 }
 
 /*
+ * --checkpoint: a symbolic start (beginning, end, -N) becomes the offset
+ * it means now, so that barriers can name it before a record comes; the
+ * partition's start is where it reads from. One left symbolic (the
+ * watermarks could not be read) has no start until its first record.
+ */
+static void ckpt_starts(struct kafka_source *s,
+                        rd_kafka_topic_partition_list_t *l)
+{
+	int i;
+
+	for (i = 0; i < l->cnt; i++) {
+		rd_kafka_topic_partition_t *e = &l->elems[i];
+		int64_t lo, hi, o = e->offset;
+
+		if (o < 0 && !rd_kafka_query_watermark_offsets(
+		                 s->rk, e->topic, e->partition, &lo, &hi,
+		                 (int)s->o->conf.timeout_ms)) {
+			if (o == RD_KAFKA_OFFSET_BEGINNING)
+				o = lo;
+			else if (o == RD_KAFKA_OFFSET_END)
+				o = hi;
+			else if (o <= RD_KAFKA_OFFSET_TAIL_BASE)
+				o = hi - (RD_KAFKA_OFFSET_TAIL_BASE - o);
+			if (o >= 0 && o < lo)
+				o = lo;
+			if (o >= 0)
+				e->offset = o;
+		}
+		part_get(s, e->topic, e->partition)->start =
+		    e->offset >= 0 ? e->offset : -1;
+	}
+}
+
+/*
  * Fills in start offsets: the committed offset where the group has one,
- * else what -o says; timestamps become offsets.
+ * else what -o says; timestamps become offsets. With --checkpoint, the
+ * position the run has (read this run, or restored from committed.json)
+ * instead of the group's offsets, which only -o stored reads.
  */
 static void resolve_offsets(struct kafka_source *s,
                             rd_kafka_topic_partition_list_t *l)
@@ -548,12 +708,19 @@ static void resolve_offsets(struct kafka_source *s,
 
 	for (i = 0; i < l->cnt; i++)
 		l->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
-	if (s->o->group) {
+	if (s->o->group && (!s->ckpt || s->off.kind == OFF_STORED)) {
 		err = rd_kafka_committed(s->rk, l, timeout);
 		if (err)
 			fx_warn(s->ctx,
 			        "group '%s': cannot read committed offsets: %s",
 			        s->o->group, rd_kafka_err2str(err));
+	}
+	for (i = 0; s->ckpt && i < l->cnt; i++) {
+		rd_kafka_topic_partition_t *e = &l->elems[i];
+		int64_t at = part_position(part_get(s, e->topic, e->partition));
+
+		if (at >= 0)
+			e->offset = at;
 	}
 	times = rd_kafka_topic_partition_list_new(l->cnt);
 	for (i = 0; i < l->cnt; i++) {
@@ -593,6 +760,8 @@ static void resolve_offsets(struct kafka_source *s,
 		}
 	}
 	rd_kafka_topic_partition_list_destroy(times);
+	if (s->ckpt)
+		ckpt_starts(s, l);
 }
 
 #define END_UNQUERIED (-2) /* part_state.end of a newly assigned partition */
@@ -855,6 +1024,7 @@ static void handle_message(struct kafka_source *s, rd_kafka_message_t *m)
 			p->end = -1;
 			part_at_end(s, p);
 		}
+		ckpt_after_record(s);
 		return;
 	}
 	p->skip_ts = -1;
@@ -872,6 +1042,7 @@ static void handle_message(struct kafka_source *s, rd_kafka_message_t *m)
 		p->end = -1;
 		part_at_end(s, p);
 	}
+	ckpt_after_record(s);
 }
 
 static void handle_error(struct kafka_source *s, rd_kafka_message_t *m)
@@ -1098,7 +1269,7 @@ static void group_check(struct kafka_source *s)
 			unread++;
 	}
 	if (!unread) {
-		s->finished = 1;
+		s->finished = s->at_end = 1;
 	} else if (progress > s->group_progress) {
 		s->group_progress = progress;
 		s->group_deadline = now + group_wait(s);
@@ -1225,6 +1396,10 @@ static int source_open(struct kafka_source *s)
 		kafka_conf_set(s->ctx, c, "group.id", s->o->group, "-g");
 		rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
 	}
+	/* committed.json is the one truth: not even a -X auto commit */
+	if (s->ckpt)
+		kafka_conf_set(s->ctx, c, "enable.auto.commit", "false",
+		               "--checkpoint");
 	s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, sizeof(errstr));
 	if (!s->rk) {
 		fx_warn(s->ctx, "cannot create consumer: %s", errstr);
@@ -1303,9 +1478,14 @@ int kafka_source_run(struct fx_ctx *ctx, const struct kafka_source_opts *o,
 			lineage_topic(ctx, LINEAGE_INPUT,
 			              kafka_lineage_bootstrap(&o->conf),
 			              o->topics.v[i]);
+	s.ckpt = o->ckpt_records > 0 || o->ckpt_ms > 0;
+	if (s.ckpt && (rc = ckpt_restore(&s)))
+		goto out;
 	if ((rc = source_open(&s)))
 		return rc;
 	rc = kafka_check_brokers(ctx, s.rk, &s.health, o->conf.timeout_ms);
+	if (!rc && s.ckpt)
+		ckpt_begin(&s);
 	if (!rc)
 		rc = o->group ? subscribe(&s) : assign_all(&s);
 	ctx->progress_lag = source_lag;
@@ -1314,6 +1494,7 @@ int kafka_source_run(struct fx_ctx *ctx, const struct kafka_source_opts *o,
 		consume_ready(&s, 100);
 		fx_progress(ctx);  /* also while no records come */
 		emit_assigned(&s); /* a change that brought no records */
+		ckpt_tick(&s);
 		/* nothing more is ready: let downstream see what we have */
 		if (source_flush(&s))
 			s.finished = 1;
@@ -1324,6 +1505,9 @@ int kafka_source_run(struct fx_ctx *ctx, const struct kafka_source_opts *o,
 	}
 	if (!rc)
 		rc = s.status;
+	/* final at the end; after -c or a signal, what is done is done */
+	if (!rc && s.ckpt)
+		ckpt_barrier(&s, s.at_end);
 	s.exit_deadline = fx_now() + final_wait(&s);
 	if (source_flush(&s) == 0)
 		source_commit_final(&s);
@@ -1332,9 +1516,12 @@ int kafka_source_run(struct fx_ctx *ctx, const struct kafka_source_opts *o,
 	ctx->progress_lag_arg = NULL;
 	if (s.group_ends)
 		rd_kafka_topic_partition_list_destroy(s.group_ends);
+out:
 	for (i = 0; i < s.nparts; i++)
 		free(s.parts[i].topic);
 	free(s.parts);
+	free(s.ckpt_parts);
+	free(s.ckpt_pos);
 	fx_buf_free(&s.val);
 	fx_buf_free(&s.rec);
 	fx_buf_free(&s.ctl);
