@@ -68,13 +68,13 @@ static const char *kafka_option_given(const struct kafka_source_opts *ko)
 
 /*
  * --checkpoint INTERVAL and --state DIR into ko: INTERVAL is a record count
- * (digits) or a duration; DIR defaults to $FX_STATE. Usage errors exit.
+ * (digits) or a duration; DIR has no environment default (see fx-sink(1)).
+ * Usage errors exit.
  */
 static void checkpoint_options(struct fx_ctx *ctx, const struct consume_opts *o,
                                int kafka, struct kafka_source_opts *ko)
 {
 	const char *s = o->checkpoint;
-	const char *env = getenv("FX_STATE");
 
 	if (!s) {
 		if (o->state)
@@ -97,10 +97,10 @@ static void checkpoint_options(struct fx_ctx *ctx, const struct consume_opts *o,
 		               "or a record count (10000), got '%s'",
 		               s);
 	}
-	ko->state = o->state ? o->state : env && *env ? env : NULL;
+	ko->state = o->state;
 	if (!ko->state || !*ko->state)
 		fx_usage_error(ctx, "--checkpoint: needs a state directory: "
-		                    "--state DIR or FX_STATE");
+		                    "--state DIR");
 }
 
 int main(int argc, char **argv)
@@ -129,8 +129,7 @@ int main(int argc, char **argv)
 	                  "a checkpoint barrier every INTERVAL (5s) or N "
 	                  "records; no group commits"),
 	    FX_OPT_STRING(0, "state", &o.state, "DIR",
-	                  "the job's state directory, for committed.json "
-	                  "(default $FX_STATE)"),
+	                  "the job's state directory, for committed.json"),
 	    FX_OPT_END(),
 	};
 	struct file_source_opts fo = {0};

@@ -48,11 +48,11 @@ EOF
 	[ ! -e st/committed.json ]
 }
 
-@test "a restart resumes at committed.json's offsets (FX_STATE), ids go on from its id" {
+@test "a restart resumes at committed.json's offsets, ids go on from its id" {
 	produce t1 0 1 20
 	mkdir st
 	echo '{"id":2,"positions":[["t1",0,8]],"files":{}}' >st/committed.json
-	FX_STATE=$PWD/st run --separate-stderr fx-consume -t t1 --checkpoint 4 -e
+	run --separate-stderr fx-consume -t t1 --checkpoint 4 -e --state st
 	assert_success
 	# the run ends at record 20: no ordinary barrier right before the final one
 	assert_output - <<'EOF'
@@ -239,10 +239,11 @@ EOF
 	assert_equal "$stderr" "fx-consume: --checkpoint: needs a Kafka source (-t or --table without DIR operands) $see"
 	run --separate-stderr fx-consume -t t1 --checkpoint 5s
 	assert_failure 2
-	assert_equal "$stderr" "fx-consume: --checkpoint: needs a state directory: --state DIR or FX_STATE $see"
-	FX_STATE= run --separate-stderr fx-consume -t t1 --checkpoint 5s
+	assert_equal "$stderr" "fx-consume: --checkpoint: needs a state directory: --state DIR $see"
+	# no environment default (fx-sink(1) says why)
+	FX_STATE=st run --separate-stderr fx-consume -t t1 --checkpoint 5s
 	assert_failure 2
-	assert_equal "$stderr" "fx-consume: --checkpoint: needs a state directory: --state DIR or FX_STATE $see"
+	assert_equal "$stderr" "fx-consume: --checkpoint: needs a state directory: --state DIR $see"
 	run --separate-stderr fx-consume -t t1 --state st
 	assert_failure 2
 	assert_equal "$stderr" "fx-consume: --state: needs --checkpoint $see"
@@ -255,7 +256,7 @@ EOF
 	assert_equal "$stderr" "fx-consume: --checkpoint: a record count above 0, got '0' $see"
 	run --separate-stderr fx-consume -t t1 --checkpoint 5x --state st
 	assert_equal "$stderr" "fx-consume: --checkpoint: expected a duration (5s, 500ms) or a record count (10000), got '5x' $see"
-	# FX_STATE alone without --checkpoint is the pipeline's setting: no error
+	# FX_STATE means nothing to fx
 	FX_STATE=st run --separate-stderr fx-consume in.ndjson
 	assert_success
 	assert_output '{"a":1}'
