@@ -1536,7 +1536,8 @@ static void get_state(struct engine *e, struct snap_rd *r, void *state)
 		if (v.type == JSON_NULL && (a->op->flags & AGG_OP_NULL_PARTIAL))
 			continue;
 		if (v.type == JSON_MISSING || v.type == JSON_NULL ||
-		    a->op->read(a, (char *)state + a->off, &v))
+		    (a->op->restore ? a->op->restore : a->op->read)(
+		        a, (char *)state + a->off, &v))
 			r->bad = 1;
 	}
 }
