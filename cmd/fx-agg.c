@@ -47,6 +47,12 @@ int main(int argc, char **argv)
 	                "write mergeable states instead of results"),
 	    FX_OPT_FLAG(0, "merge", &o.merge,
 	                "merge --partial rows into results"),
+	    FX_OPT_GROUP("Checkpoints:"),
+	    FX_OPT_STRING(
+	        0, "state", &o.state, "DIR",
+	        "the job's state directory: act on checkpoint and restore records (default $FX_STATE)"),
+	    FX_OPT_STRING(0, "stage", &o.stage, "NAME",
+	                  "snapshots in DIR/NAME (default fx-agg)"),
 	    FX_OPT_END(),
 	};
 	struct fx_ctx ctx;

@@ -1,19 +1,23 @@
 /* agg.c - fx-agg's engine: windows, sessions, watermarks, emission */
 #include "agg.h"
 #include "aggfn.h"
+#include "checkpoint.h"
 #include "err.h"
 #include "fxtime.h"
 #include "grouptable.h"
 #include "keysort.h"
+#include "snapshot.h"
 #include "stream.h"
 #include "watermark.h"
 #include "window.h"
 #include "writer.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -131,6 +135,11 @@ struct engine {
 	enum late_mode late_mode;
 	const char *late_path;
 	uint64_t seq; /* arrival order, the time without --time */
+
+	/* --state: the job's directory and this stage's snapshots */
+	const char *state_dir;
+	struct snapshot_dir snap;
+	int started; /* a record has been read: too late for a restore */
 };
 
 /* ---- output ---- */
@@ -700,6 +709,9 @@ static int flush_out(struct engine *e)
  * it and is forwarded; every other kind is forwarded in order, a
  * "checkpoint" after the rows before it are flushed.
  */
+static void on_restore(struct engine *e, const struct record *rec);
+static int on_checkpoint(struct engine *e, const struct record *rec);
+
 static int on_control(struct engine *e, const struct record *rec,
                       const struct json_value *vals)
 {
@@ -712,13 +724,21 @@ static int on_control(struct engine *e, const struct record *rec,
 	              fx_time_of_value(ts_v, e->unit, &ts) == 0;
 	int rc = 0;
 
+	/* --state: a restore (first, or fatal) loads the state */
+	if (e->state_dir && !is_wm && !is_ckpt &&
+	    json_string_equals(kind, "restore", 7))
+		on_restore(e, rec);
+	e->started = 1;
 	if (watermark_control(&e->watermark, kind, &vals[e->list_path],
 	                      &vals[e->eof_path], have_ts, ts)) {
 		rc = close_until(e, e->watermark.value);
 		if (!is_wm)
 			return rc;
 	} else if (is_ckpt) {
-		rc = flush_out(e);
+		if (e->state_dir)
+			rc = on_checkpoint(e, rec);
+		if (!rc)
+			rc = flush_out(e);
 	}
 	if (!rc && record_writer_put(&e->out, rec->p, rec->len))
 		rc = record_writer_status(&e->out);
@@ -987,6 +1007,38 @@ static void init_late(struct engine *e)
 	}
 }
 
+/* --state DIR (or $FX_STATE): the snapshots go to DIR/fx-agg or DIR/NAME. */
+static void init_state(struct engine *e)
+{
+	const char *dir = e->o->state, *env = getenv("FX_STATE");
+	const char *stage = e->o->stage ? e->o->stage : "fx-agg";
+	struct fx_buf path = FX_BUF_INIT;
+
+	if (!dir && env && *env)
+		dir = env;
+	if (!dir) {
+		if (e->o->stage)
+			fx_usage_error(
+			    e->ctx, "--stage needs --state DIR (or FX_STATE)");
+		return;
+	}
+	if (!*dir)
+		fx_usage_error(e->ctx, "--state: empty directory name");
+	if (!*stage || strchr(stage, '/') || !strcmp(stage, ".") ||
+	    !strcmp(stage, ".."))
+		fx_usage_error(e->ctx, "--stage: not a name: '%s'", stage);
+	fx_buf_adds(&path, dir);
+	fx_buf_addc(&path, '/');
+	fx_buf_adds(&path, stage);
+	fx_buf_addc(&path, '\0');
+	if (snapshot_dir_open(&e->snap, path.p))
+		fx_die(e->ctx, FX_EXIT_IO,
+		       "%s: cannot create the state directory: %s", path.p,
+		       strerror(errno));
+	fx_buf_free(&path);
+	e->state_dir = dir;
+}
+
 /* Sets e up from the options; a usage error exits. */
 static void engine_init(struct engine *e, struct fx_ctx *ctx,
                         const struct agg_opts *o)
@@ -1002,6 +1054,7 @@ static void engine_init(struct engine *e, struct fx_ctx *ctx,
 	init_group_fields(e);
 	init_record_fields(e);
 	init_late(e);
+	init_state(e);
 	watermark_init(&e->watermark, o->lateness, o->idle_timeout);
 	if (e->ws.kind == WINDOW_NONE) {
 		e->global = fx_malloc(sizeof(*e->global));
@@ -1052,6 +1105,8 @@ static void engine_free(struct engine *e)
 	fx_buf_free(&e->scratch);
 	if (e->late_file)
 		fclose(e->late_file);
+	if (e->state_dir)
+		snapshot_dir_close(&e->snap);
 }
 
 /* The open window [start, end), or NULL; creates nothing. */
@@ -1172,6 +1227,7 @@ static void batch_add(struct engine *e, struct batch *b,
 	struct batch_entry *be = &b->e[b->n++];
 	size_t k;
 
+	e->started = 1;
 	be->off = b->bytes.len;
 	be->len = rec->len;
 	be->line = rec->line;
@@ -1231,6 +1287,534 @@ static int close_all(struct engine *e)
 	if (e->ws.kind == WINDOW_SESSION)
 		return close_sessions(e, INT64_MAX);
 	return close_windows(e, INT64_MAX);
+}
+
+/* ---- the state in a snapshot (--state) ---- */
+
+/*
+ * A snapshot holds the engine's whole state: a line naming the format and
+ * the options the state depends on, then fixed-width little-endian
+ * integers and length-prefixed byte strings: group keys as grouptable.h
+ * has them, each aggregate's state as --partial writes it. Groups, windows,
+ * sessions and the heap of session ends keep their order, so that a
+ * restored engine does what the saved one would have done, byte for byte.
+ *
+ *   "fx-agg state 1 " OPTIONS "\n"
+ *   wm next_close seq typical_groups next_session_id late dlq_size
+ *   value nparts {name max_t active}...        the watermark
+ *   [TABLE]                                    without --window
+ *   nwins {start end TABLE}...  nkept {start end TABLE}...
+ *   ngroups {key nsessions {start end id STATE}...}...   sessions
+ *   nheap {end start id key}...
+ *   TABLE: ngroups {key STATE}...   STATE: a partial per --agg
+ */
+
+static void put_u64(struct fx_buf *b, uint64_t v)
+{
+	unsigned char x[8];
+	int i;
+
+	for (i = 0; i < 8; i++)
+		x[i] = (unsigned char)(v >> (8 * i));
+	fx_buf_add(b, x, 8);
+}
+
+static void put_bytes(struct fx_buf *b, const void *p, size_t n)
+{
+	put_u64(b, n);
+	if (n)
+		fx_buf_add(b, p, n);
+}
+
+static void put_state(struct engine *e, struct fx_buf *b, const void *state)
+{
+	size_t i, at, n;
+	int k;
+
+	for (i = 0; i < e->aggs.n; i++) {
+		const struct agg_spec *a = &e->aggs.v[i];
+
+		at = b->len;
+		put_u64(b, 0); /* its length, once written */
+		a->op->partial(a, (const char *)state + a->off, b);
+		n = b->len - at - 8;
+		for (k = 0; k < 8; k++)
+			b->p[at + (size_t)k] =
+			    (char)(unsigned char)(n >> (8 * k));
+	}
+}
+
+static void put_table(struct engine *e, struct fx_buf *b,
+                      const struct group_table *t)
+{
+	size_t i;
+
+	put_u64(b, t->n);
+	for (i = 0; i < t->n; i++) {
+		put_bytes(b, t->g[i]->key, t->g[i]->keylen);
+		put_state(e, b, t->g[i]->state);
+	}
+}
+
+/* The options the state depends on, as one line of JSON. */
+static void state_options(struct engine *e, struct fx_buf *b)
+{
+	const struct agg_opts *o = e->o;
+	size_t i;
+
+	fx_buf_adds(b, "{\"window\":");
+	if (o->window)
+		fx_buf_add_json_string(b, o->window, strlen(o->window));
+	else
+		fx_buf_adds(b, "null");
+	fx_buf_adds(b, ",\"by\":[");
+	for (i = 0; i < o->by.n; i++) {
+		if (i)
+			fx_buf_addc(b, ',');
+		fx_buf_add_json_string(b, o->by.v[i], strlen(o->by.v[i]));
+	}
+	fx_buf_adds(b, "],\"agg\":[");
+	for (i = 0; i < e->aggs.n; i++) {
+		if (i)
+			fx_buf_addc(b, ',');
+		fx_buf_add_json_string(b, e->aggs.v[i].name,
+		                       strlen(e->aggs.v[i].name));
+		fx_buf_addc(b, ',');
+		fx_buf_adds(b, e->aggs.v[i].op->name);
+	}
+	fx_buf_adds(b, o->merge ? "],\"merge\":true}" : "],\"merge\":false}");
+}
+
+static void state_save(struct engine *e, struct fx_buf *b)
+{
+	struct watermark *wm = &e->watermark;
+	size_t i;
+	struct agg_session *s;
+
+	fx_buf_reset(b);
+	fx_buf_adds(b, "fx-agg state 1 ");
+	state_options(e, b);
+	fx_buf_addc(b, '\n');
+	put_u64(b, (uint64_t)e->wm);
+	put_u64(b, (uint64_t)e->next_close);
+	put_u64(b, e->seq);
+	put_u64(b, e->typical_groups);
+	put_u64(b, e->next_session_id);
+	put_u64(b, e->ctx->st.late);
+	put_u64(b, (uint64_t)(e->late_file ? ftello(e->late_file) : -1));
+	put_u64(b, (uint64_t)wm->value);
+	put_u64(b, wm->n);
+	for (i = 0; i < wm->n; i++) {
+		size_t len;
+		const char *name = watermark_part_name(wm, i, &len);
+
+		put_bytes(b, name, len);
+		put_u64(b, (uint64_t)wm->parts[i].max_t);
+		put_u64(b, (uint64_t)wm->parts[i].active);
+	}
+	if (e->global)
+		put_table(e, b, &e->global->t);
+	put_u64(b, e->nwins);
+	for (i = 0; i < e->nwins; i++) {
+		put_u64(b, (uint64_t)e->wins[i]->start);
+		put_u64(b, (uint64_t)e->wins[i]->end);
+		put_table(e, b, &e->wins[i]->t);
+	}
+	put_u64(b, e->nkept);
+	for (i = 0; i < e->nkept; i++) {
+		put_u64(b, (uint64_t)e->kept[i]->start);
+		put_u64(b, (uint64_t)e->kept[i]->end);
+		put_table(e, b, &e->kept[i]->t);
+	}
+	put_u64(b, e->sg.n);
+	for (i = 0; i < e->sg.n; i++) {
+		const struct agg_group *g = e->sg.g[i];
+		uint64_t n = 0;
+
+		put_bytes(b, g->key, g->keylen);
+		for (s = g->sessions; s; s = s->next)
+			n++;
+		put_u64(b, n);
+		for (s = g->sessions; s; s = s->next) {
+			put_u64(b, (uint64_t)s->start);
+			put_u64(b, (uint64_t)s->end);
+			put_u64(b, s->id);
+			put_state(e, b, s->state);
+		}
+	}
+	put_u64(b, e->nheap);
+	for (i = 0; i < e->nheap; i++) {
+		put_u64(b, (uint64_t)e->heap[i].end);
+		put_u64(b, (uint64_t)e->heap[i].start);
+		put_u64(b, e->heap[i].id);
+		put_bytes(b, e->heap[i].group->key, e->heap[i].group->keylen);
+	}
+}
+
+/* Reading a snapshot's bytes: anything out of bounds makes it bad. */
+struct snap_rd {
+	const char *p, *end;
+	int bad;
+};
+
+static uint64_t get_u64(struct snap_rd *r)
+{
+	uint64_t v = 0;
+	int i;
+
+	if (r->bad || r->end - r->p < 8) {
+		r->bad = 1;
+		return 0;
+	}
+	for (i = 7; i >= 0; i--)
+		v = v << 8 | (unsigned char)r->p[i];
+	r->p += 8;
+	return v;
+}
+
+static int64_t get_i64(struct snap_rd *r)
+{
+	return (int64_t)get_u64(r);
+}
+
+/* A count of items of at least min bytes each. */
+static size_t get_count(struct snap_rd *r, size_t min)
+{
+	uint64_t n = get_u64(r);
+
+	if (!r->bad && n > (uint64_t)(r->end - r->p) / min)
+		r->bad = 1;
+	return r->bad ? 0 : (size_t)n;
+}
+
+static const char *get_bytes(struct snap_rd *r, size_t *n)
+{
+	uint64_t len = get_u64(r);
+	const char *p = r->p;
+
+	if (r->bad || len > (uint64_t)(r->end - r->p)) {
+		r->bad = 1;
+		*n = 0;
+		return "";
+	}
+	r->p += len;
+	*n = (size_t)len;
+	return p;
+}
+
+/* A group key, checked: nby fields that fill it exactly. */
+static const char *get_key(struct engine *e, struct snap_rd *r, size_t *len)
+{
+	const char *k = get_bytes(r, len);
+	size_t at = 0, i;
+
+	for (i = 0; i < e->nby && !r->bad; i++) {
+		if (*len - at < 4 ||
+		    group_key_field_len(k + at) > *len - at - 4)
+			r->bad = 1;
+		else
+			at += 4 + group_key_field_len(k + at);
+	}
+	if (at != *len || *len > UINT32_MAX)
+		r->bad = 1;
+	return k;
+}
+
+static void get_state(struct engine *e, struct snap_rd *r, void *state)
+{
+	size_t i, n;
+
+	for (i = 0; i < e->aggs.n && !r->bad; i++) {
+		const struct agg_spec *a = &e->aggs.v[i];
+		const char *p = get_bytes(r, &n);
+		struct json_value v = {json_type_of(p, n), p, n, 0};
+
+		if (r->bad)
+			break;
+		if (v.type == JSON_STRING)
+			v.escaped = memchr(p, '\\', n) != NULL;
+		if (v.type == JSON_NULL && (a->op->flags & AGG_OP_NULL_PARTIAL))
+			continue;
+		if (v.type == JSON_MISSING || v.type == JSON_NULL ||
+		    (a->op->restore ? a->op->restore : a->op->read)(
+		        a, (char *)state + a->off, &v))
+			r->bad = 1;
+	}
+}
+
+/* The group of key in t, which must be new (when fresh) or old. */
+static struct agg_group *get_group(struct engine *e, struct snap_rd *r,
+                                   struct group_table *t, size_t state_size,
+                                   int fresh)
+{
+	size_t len, n = t->n;
+	const char *k = get_key(e, r, &len);
+	struct agg_group *g;
+
+	if (r->bad)
+		return NULL;
+	g = group_table_get(t, k, (uint32_t)len, XXH3_64bits(k, len),
+	                    state_size);
+	if ((t->n > n) != fresh) {
+		r->bad = 1;
+		return NULL;
+	}
+	return g;
+}
+
+static void get_table(struct engine *e, struct snap_rd *r,
+                      struct group_table *t)
+{
+	size_t n = get_count(r, 16), i;
+	struct agg_group *g;
+
+	if (n > 32)
+		group_table_reserve(t, n);
+	for (i = 0; i < n && !r->bad; i++)
+		if ((g = get_group(e, r, t, e->aggs.state_size, 1)))
+			get_state(e, r, g->state);
+}
+
+/* nwins windows into (*v, *n, *cap), in order. */
+static void get_windows(struct engine *e, struct snap_rd *r, struct win ***v,
+                        size_t *n, size_t *cap)
+{
+	size_t k = get_count(r, 24), i;
+
+	for (i = 0; i < k && !r->bad; i++) {
+		struct win *w = fx_malloc(sizeof(*w));
+
+		memset(w, 0, sizeof(*w));
+		w->start = get_i64(r);
+		w->end = get_i64(r);
+		FX_GROW(*v, *n + 1, *cap, 16);
+		(*v)[(*n)++] = w;
+		get_table(e, r, &w->t);
+	}
+}
+
+static void get_sessions(struct engine *e, struct snap_rd *r)
+{
+	size_t ng = get_count(r, 16), i, j, ns;
+	struct agg_group *g;
+
+	for (i = 0; i < ng && !r->bad; i++) {
+		struct agg_session **tail;
+
+		if (!(g = get_group(e, r, &e->sg, 0, 1)))
+			break;
+		tail = &g->sessions;
+		ns = get_count(r, 24);
+		for (j = 0; j < ns && !r->bad; j++) {
+			struct agg_session *s = fx_malloc(sizeof(*s));
+
+			s->start = get_i64(r);
+			s->end = get_i64(r);
+			s->id = get_u64(r);
+			s->state = state_new(e);
+			s->next = NULL;
+			*tail = s;
+			tail = &s->next;
+			get_state(e, r, s->state);
+		}
+	}
+	ns = get_count(r, 32);
+	for (i = 0; i < ns && !r->bad; i++) {
+		struct heap_item it;
+
+		it.end = get_i64(r);
+		it.start = get_i64(r);
+		it.id = get_u64(r);
+		if (!(it.group = get_group(e, r, &e->sg, 0, 0)))
+			break;
+		/* as saved: the array is a heap already */
+		FX_GROW(e->heap, e->nheap + 1, e->capheap, 64);
+		e->heap[e->nheap++] = it;
+	}
+}
+
+/* Truncates --late dlq=FILE to its size at the checkpoint. */
+static int dlq_rewind(struct engine *e, int64_t size)
+{
+	struct stat st;
+
+	if (!e->late_file || size < 0)
+		return 0;
+	if (fflush(e->late_file) || fstat(fileno(e->late_file), &st) ||
+	    (st.st_size > size && ftruncate(fileno(e->late_file), size))) {
+		fx_warn(e->ctx, "%s: cannot truncate to the checkpoint: %s",
+		        e->late_path, strerror(errno));
+		return FX_EXIT_IO;
+	}
+	return 0;
+}
+
+/*
+ * Loads a snapshot into a fresh engine: 0, -1 if the bytes are not a
+ * state, -2 if it was saved with other options.
+ */
+static int state_load(struct engine *e, const char *p, size_t n)
+{
+	struct snap_rd r = {p, p + n, 0};
+	struct fx_buf want = FX_BUF_INIT;
+	size_t i, k, len;
+	int64_t dlq;
+	int rc = 0;
+
+	fx_buf_adds(&want, "fx-agg state 1 ");
+	if (n < want.len || memcmp(p, want.p, want.len)) {
+		fx_buf_free(&want);
+		return -1;
+	}
+	state_options(e, &want);
+	fx_buf_addc(&want, '\n');
+	if (n < want.len || memcmp(p, want.p, want.len))
+		rc = -2;
+	r.p += want.len;
+	fx_buf_free(&want);
+	if (rc)
+		return rc;
+	e->wm = get_i64(&r);
+	e->next_close = get_i64(&r);
+	e->seq = get_u64(&r);
+	e->typical_groups = (size_t)get_u64(&r);
+	e->next_session_id = get_u64(&r);
+	e->ctx->st.late = get_u64(&r);
+	dlq = get_i64(&r);
+	e->watermark.value = get_i64(&r);
+	k = get_count(&r, 24);
+	for (i = 0; i < k && !r.bad; i++) {
+		const char *name = get_bytes(&r, &len);
+		struct wm_part *part;
+		size_t had = e->watermark.n;
+
+		if (r.bad)
+			break;
+		part = watermark_part(&e->watermark, name, len);
+		if (e->watermark.n == had)
+			r.bad = 1; /* a name twice */
+		part->max_t = get_i64(&r);
+		part->active = get_u64(&r) != 0;
+	}
+	if (e->global)
+		get_table(e, &r, &e->global->t);
+	get_windows(e, &r, &e->wins, &e->nwins, &e->capwins);
+	get_windows(e, &r, &e->kept, &e->nkept, &e->capkept);
+	get_sessions(e, &r);
+	if (r.bad || r.p != r.end)
+		return -1;
+	return dlq_rewind(e, dlq) ? -3 : 0;
+}
+
+/* A checkpoint or restore record's id (and final); a malformed one is fatal. */
+static uint64_t barrier_parse(struct engine *e, const struct record *rec,
+                              int *final)
+{
+	struct ckpt_barrier br;
+	uint64_t id;
+
+	memset(&br, 0, sizeof(br));
+	if (ckpt_barrier_parse(rec->p, rec->len, &br))
+		fx_die(e->ctx, FX_EXIT_DATA, "not a checkpoint record: %.*s",
+		       (int)(rec->len > 200 ? 200 : rec->len), rec->p);
+	id = br.id;
+	*final = br.final;
+	ckpt_barrier_free(&br);
+	return id;
+}
+
+/* {"_fx":"restore","id":K}: a fresh job (0), or snapshot K. */
+static void on_restore(struct engine *e, const struct record *rec)
+{
+	struct fx_buf b = FX_BUF_INIT;
+	char path[4096];
+	int rc, final;
+	uint64_t id = barrier_parse(e, rec, &final);
+	if (e->started)
+		fx_die(
+		    e->ctx, FX_EXIT_DATA,
+		    "a restore record must be the first record of the input");
+	snapshot_path(&e->snap, id, path, sizeof(path));
+	if (id == 0) {
+		if (snapshot_prune(&e->snap, UINT64_MAX) < 0)
+			fx_die(e->ctx, FX_EXIT_IO,
+			       "%s: cannot remove old snapshots: %s",
+			       e->snap.path, strerror(errno));
+		return;
+	}
+	if (snapshot_read(&e->snap, id, &b))
+		fx_die(e->ctx, FX_EXIT_IO,
+		       "%s: cannot restore checkpoint %" PRIu64 ": %s", path,
+		       id,
+		       errno == ENOENT    ? "snapshot missing"
+		       : errno == EBADMSG ? "snapshot corrupt"
+		                          : strerror(errno));
+	rc = state_load(e, b.p, b.len);
+	fx_buf_free(&b);
+	if (rc == -1)
+		fx_die(e->ctx, FX_EXIT_IO,
+		       "%s: cannot restore checkpoint %" PRIu64
+		       ": snapshot corrupt",
+		       path, id);
+	if (rc == -2)
+		fx_die(
+		    e->ctx, FX_EXIT_IO,
+		    "%s: cannot restore checkpoint %" PRIu64
+		    ": snapshot made with other options (--window, --by, --agg, --merge)",
+		    path, id);
+	if (rc)
+		fx_die(e->ctx, FX_EXIT_IO, "%s: cannot restore checkpoint",
+		       path);
+}
+
+/*
+ * A checkpoint barrier: a final one closes every window first (as the end
+ * of input does); the whole state becomes snapshot K, and the snapshots
+ * older than the committed checkpoint go.
+ */
+static int on_checkpoint(struct engine *e, const struct record *rec)
+{
+	struct ckpt_state cs;
+	struct fx_buf b = FX_BUF_INIT;
+	char path[4096];
+	uint64_t keep;
+	int rc = 0, final;
+	uint64_t id = barrier_parse(e, rec, &final);
+
+	if (final) {
+		rc = close_all(e);
+		if (e->global) { /* its rows are out: a final barrier ends it */
+			win_free(e, e->global);
+			e->global = fx_malloc(sizeof(*e->global));
+			memset(e->global, 0, sizeof(*e->global));
+		}
+		if (rc)
+			return rc;
+	}
+	if (e->late_file && fflush(e->late_file)) {
+		fx_warn(e->ctx, "%s: write error: %s", e->late_path,
+		        strerror(errno));
+		return FX_EXIT_IO;
+	}
+	state_save(e, &b);
+	snapshot_path(&e->snap, id, path, sizeof(path));
+	if (snapshot_write(&e->snap, id, b.p, b.len))
+		fx_die(e->ctx, FX_EXIT_IO, "%s: cannot write snapshot: %s",
+		       path, strerror(errno));
+	fx_buf_free(&b);
+	memset(&cs, 0, sizeof(cs));
+	if (ckpt_state_read(e->state_dir, &cs))
+		fx_die(e->ctx, FX_EXIT_IO, "%s: %s",
+		       ckpt_state_path(e->state_dir, path, sizeof(path)),
+		       errno == EBADMSG ? "not a committed.json"
+		                        : strerror(errno));
+	keep = cs.id < id ? cs.id : id;
+	ckpt_state_free(&cs);
+	if (keep && snapshot_prune(&e->snap, keep) < 0)
+		fx_die(e->ctx, FX_EXIT_IO,
+		       "%s: cannot remove old snapshots: %s", e->snap.path,
+		       strerror(errno));
+	return 0;
 }
 
 int agg_run(struct fx_ctx *ctx, const struct agg_opts *o, char **inputs,

@@ -28,6 +28,19 @@
  * --partial writes mergeable states instead of results; --merge reads such
  * rows (from shards run with the same options) and writes what one run over
  * all the shards' input would have written.
+ *
+ * With a state directory (--state DIR or $FX_STATE; snapshots in
+ * DIR/fx-agg, or DIR/NAME with --stage NAME), the checkpoint records of
+ * share/doc/checkpoints.md are acted on. {"_fx":"restore","id":K} must be
+ * the first record of the input (else exit 1): K = 0 removes every
+ * snapshot, K > 0 loads snapshot K as the engine's whole state (exit 3,
+ * naming the file, if it is missing, corrupt or made with other options);
+ * it is forwarded. At {"_fx":"checkpoint","id":K} (after closing every
+ * window if it is "final", as at end of input) the whole state is written
+ * as snapshot K, snapshots older than DIR/committed.json's id are removed,
+ * and the barrier is forwarded after the rows before it. Running up to a
+ * barrier K, then a new run fed restore K and the records after the
+ * barrier, writes the bytes one run over all of it writes.
  */
 #ifndef FX_AGG_H
 #define FX_AGG_H
@@ -47,6 +60,8 @@ struct agg_opts {
 	int64_t retain;
 	int partial;
 	int merge;
+	const char *state; /* --state DIR, else $FX_STATE; NULL: none */
+	const char *stage; /* --stage NAME: DIR/NAME (default fx-agg) */
 };
 
 /* Reads inputs (stdin if none), writes rows to stdout. Returns exit status. */

@@ -378,8 +378,13 @@ static void num_partial(const struct agg_spec *a, const void *s,
 		fx_buf_adds(out, sn->has_double ? ",\"f\":true}" : "}");
 }
 
-/* A sum's partials, [p1,p2,...], added back exactly. */
-static int read_partials(struct st_num *s, const struct json_value *arr)
+/*
+ * A sum's partials, [p1,p2,...], added back exactly; or with as_written (a
+ * snapshot of this run's own state) kept as they are, so that a restored
+ * state writes the same --partial row as the saved one would have.
+ */
+static int read_partials(struct st_num *s, const struct json_value *arr,
+                         int as_written)
 {
 	const char *p = arr->p + 1, *end = arr->p + arr->len - 1;
 
@@ -406,14 +411,19 @@ static int read_partials(struct st_num *s, const struct json_value *arr)
 			num.d = (double)num.i;
 		if (!isfinite(num.d))
 			return -1;
-		num_add_double(s, num.d);
+		if (as_written) {
+			s->has_double = 1;
+			FX_GROW(s->p, s->np + 1, s->cap, 4);
+			s->p[s->np++] = num.d;
+		} else {
+			num_add_double(s, num.d);
+		}
 		p = q;
 	}
 	return 0;
 }
 
-static int num_read(const struct agg_spec *a, void *s,
-                    const struct json_value *v)
+static int num_read_as(void *s, const struct json_value *v, int as_written)
 {
 	struct st_num *sn = s;
 	struct json_value d = member(v, "d"), f;
@@ -430,11 +440,56 @@ static int num_read(const struct agg_spec *a, void *s,
 		                       : -INFINITY);
 		return 0;
 	}
-	if (read_partials(sn, &d))
+	if (read_partials(sn, &d, as_written))
 		return -1;
 	if (f.type == JSON_TRUE)
 		sn->has_double = 1;
 	return 0;
+}
+
+static int num_read(const struct agg_spec *a, void *s,
+                    const struct json_value *v)
+{
+	return num_read_as(s, v, 0);
+}
+
+/* The integer at *p, up to the byte stop; 0 and *p past stop, or -1. */
+static int int_until(const char **p, const char *end, char stop, int64_t *out)
+{
+	const char *q = memchr(*p, stop, (size_t)(end - *p));
+	struct fx_num num;
+
+	if (!q || fx_num_parse(*p, (size_t)(q - *p), &num) != FX_NUM_INT)
+		return -1;
+	*out = num.i;
+	*p = q + 1;
+	return 0;
+}
+
+static int num_restore(const struct agg_spec *a, void *s,
+                       const struct json_value *v)
+{
+	struct st_num *sn = s;
+	const char *p = v->p, *end = v->p + v->len;
+	int64_t i, n;
+
+	/* an integer sum as num_partial writes it, {"i":I,"d":[],"n":N},
+	 * read without a JSON scan: a snapshot of a million groups loads
+	 * in half the time; anything else goes the general way */
+	if (v->len > 5 && !memcmp(p, "{\"i\":", 5)) {
+		p += 5;
+		if (!int_until(&p, end, ',', &i) && end - p > 11 &&
+		    !memcmp(p, "\"d\":[],\"n\":", 11)) {
+			p += 11;
+			if (!int_until(&p, end, '}', &n) && p == end &&
+			    n >= 0) {
+				sn->i = i;
+				sn->n = (uint64_t)n;
+				return 0;
+			}
+		}
+	}
+	return num_read_as(s, v, 1);
 }
 
 static void num_free(void *s)
@@ -924,9 +979,17 @@ static int cmp_topk(const void *a, const void *b)
 	struct json_value vx = {json_type_of(x->p, x->len), x->p, x->len, 0};
 	struct json_value vy = {json_type_of(y->p, y->len), y->p, y->len, 0};
 
+	int c;
+
 	if (x->count != y->count)
 		return x->count > y->count ? -1 : 1;
-	return json_value_compare(&vx, &vy);
+	c = json_value_compare(&vx, &vy);
+	if (c)
+		return c;
+	/* equal values written apart (1 and 1.0): by their bytes, so that
+	 * the order does not depend on the order they came in */
+	c = memcmp(x->p, y->p, x->len < y->len ? x->len : y->len);
+	return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
 /* Entries sorted by count, then value; caller frees. */
@@ -1065,6 +1128,7 @@ const struct agg_op agg_ops[AGG_NKINDS] = {
                  .result = sum_result,
                  .partial = num_partial,
                  .read = num_read,
+                 .restore = num_restore,
                  .free = num_free},
     [AGG_MIN] = {.name = "min",
                  .kind = AGG_MIN,
@@ -1097,6 +1161,7 @@ const struct agg_op agg_ops[AGG_NKINDS] = {
                  .result = avg_result,
                  .partial = num_partial,
                  .read = num_read,
+                 .restore = num_restore,
                  .free = num_free},
     [AGG_FIRST] = {.name = "first",
                    .kind = AGG_FIRST,

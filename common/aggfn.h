@@ -212,6 +212,11 @@ struct agg_op {
 	 * into a zeroed state: 0, or -1 if v is not one */
 	int (*read)(const struct agg_spec *a, void *s,
 	            const struct json_value *v);
+	/* optional: as read, for a snapshot of this run's own state (fx-agg
+	 * --state): the state comes back exactly as it was, where read
+	 * rebuilds an equal one (a sum's partials) */
+	int (*restore)(const struct agg_spec *a, void *s,
+	               const struct json_value *v);
 	/* optional: frees what s holds (not s) */
 	void (*free)(void *s);
 };

@@ -52,6 +52,20 @@ static struct wm_part *part_get(struct watermark *w, const char *name,
 	return &w->parts[w->n++];
 }
 
+struct wm_part *watermark_part(struct watermark *w, const char *name,
+                               size_t len)
+{
+	return part_get(w, name, len);
+}
+
+const char *watermark_part_name(const struct watermark *w, size_t i,
+                                size_t *len)
+{
+	/* parts and the index's entries are both in order of creation */
+	*len = w->index.entries[i].len;
+	return w->index.entries[i].key;
+}
+
 int64_t watermark_now(struct watermark *w)
 {
 	double now = w->idle_timeout ? fx_now_coarse() : 0;

@@ -85,6 +85,17 @@ int watermark_control(struct watermark *w, const struct json_value *kind,
                       int64_t ts);
 
 /*
+ * The partition name's entry, created (counting, no time yet) if it is
+ * new: for a caller that restores a saved watermark (fx-agg --state).
+ */
+struct wm_part *watermark_part(struct watermark *w, const char *name,
+                               size_t len);
+
+/* The name of partition i (0 <= i < w->n, in order of creation). */
+const char *watermark_part_name(const struct watermark *w, size_t i,
+                                size_t *len);
+
+/*
  * Recomputes the watermark now (a partition may have gone idle since the
  * last record). Returns it.
  */
