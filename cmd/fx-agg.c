@@ -50,7 +50,7 @@ int main(int argc, char **argv)
 	    FX_OPT_GROUP("Checkpoints:"),
 	    FX_OPT_STRING(
 	        0, "state", &o.state, "DIR",
-	        "the job's state directory: act on checkpoint and restore records (default $FX_STATE)"),
+	        "the job's state directory: act on checkpoint and restore records"),
 	    FX_OPT_STRING(0, "stage", &o.stage, "NAME",
 	                  "snapshots in DIR/NAME (default fx-agg)"),
 	    FX_OPT_END(),

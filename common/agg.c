@@ -1007,19 +1007,16 @@ static void init_late(struct engine *e)
 	}
 }
 
-/* --state DIR (or $FX_STATE): the snapshots go to DIR/fx-agg or DIR/NAME. */
+/* --state DIR: the snapshots go to DIR/fx-agg or DIR/NAME. */
 static void init_state(struct engine *e)
 {
-	const char *dir = e->o->state, *env = getenv("FX_STATE");
+	const char *dir = e->o->state;
 	const char *stage = e->o->stage ? e->o->stage : "fx-agg";
 	struct fx_buf path = FX_BUF_INIT;
 
-	if (!dir && env && *env)
-		dir = env;
 	if (!dir) {
 		if (e->o->stage)
-			fx_usage_error(
-			    e->ctx, "--stage needs --state DIR (or FX_STATE)");
+			fx_usage_error(e->ctx, "--stage needs --state DIR");
 		return;
 	}
 	if (!*dir)
