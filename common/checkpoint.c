@@ -1,5 +1,6 @@
 #include "checkpoint.h"
 #include "err.h"
+#include "fsutil.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -218,46 +219,12 @@ static void add_positions(struct fx_buf *b, const struct ckpt_position *pos,
 	fx_buf_addc(b, ']');
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int mkdir_p(const char *dir)
-{
-	char *d = fx_strdup(dir), *p;
-	int rc = 0;
-
-	for (p = d + 1; *p && !rc; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(d, 0777) != 0 && errno != EEXIST)
-			rc = -1;
-		*p = '/';
-	}
-	if (!rc && mkdir(d, 0777) != 0 && errno != EEXIST)
-		rc = -1;
-	free(d);
-	return rc;
-}
-
 int ckpt_state_write(const char *dir, const struct ckpt_state *c)
 {
 	struct fx_buf b = FX_BUF_INIT;
 	size_t n = strlen(dir) + 64, i;
-	char *path = fx_malloc(n), *tmp = fx_malloc(n), num[64];
-	int fd = -1, rc = -1, err;
+	char *path = fx_malloc(n), num[64];
+	int rc = -1, err;
 
 	snprintf(num, sizeof(num), "{\"id\":%" PRIu64 ",\"positions\":", c->id);
 	fx_buf_adds(&b, num);
@@ -272,38 +239,14 @@ int ckpt_state_write(const char *dir, const struct ckpt_state *c)
 		fx_buf_adds(&b, num);
 	}
 	fx_buf_adds(&b, "}}\n");
-	ckpt_state_path(dir, path, n);
-	snprintf(tmp, n, "%s/.committed.json.tmp.%ld", dir, (long)getpid());
-	if (mkdir_p(dir) != 0)
-		goto out;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-	if (fd < 0)
-		goto out;
-	if (write_all(fd, b.p, b.len) != 0 || fsync(fd) != 0) {
-		err = errno;
-		close(fd);
-		unlink(tmp);
-		errno = err;
-		goto out;
-	}
-	if (close(fd) != 0 || rename(tmp, path) != 0) {
-		err = errno;
-		unlink(tmp);
-		errno = err;
-		goto out;
-	}
 	/* the rename is the commit: durable once the directory entry is */
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		goto out;
-	rc = fsync(fd);
+	if (fs_mkdir_p(dir) == 0)
+		rc = fs_write_file_atomic(ckpt_state_path(dir, path, n), NULL,
+		                          0, b.p, b.len);
 	err = errno;
-	close(fd);
-	errno = err;
-out:
 	fx_buf_free(&b);
 	free(path);
-	free(tmp);
+	errno = err;
 	return rc;
 }
 

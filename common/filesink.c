@@ -4,6 +4,7 @@
 #include "lineage.h"
 #include "csvio.h"
 #include "err.h"
+#include "fsutil.h"
 #include "hive.h"
 #include "strmap.h"
 #include "writer.h"
@@ -270,18 +271,6 @@ static int out_file_sync(struct file_sink *fs, struct out_file *f)
 	return rc;
 }
 
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return -1;
-	if (fsync(fd) != 0)
-		rc = -1;
-	close(fd);
-	return rc;
-}
-
 /*
  * Closes the file without writing what is still buffered (the run is not
  * committed) and removes its temporary file; a write error already met is
@@ -384,7 +373,7 @@ static int publish_all(struct file_sink *fs, struct out_file **v, size_t n)
 	for (i = 0; i < n; i++) {
 		char *dir = dir_of(v[i]->path);
 
-		fsync_dir(dir);
+		fs_fsync_dir(dir);
 		free(dir);
 		if (v[i]->old && unlink(v[i]->old) == 0) {
 			free(v[i]->old);
@@ -600,7 +589,7 @@ static int sync_made_dirs(struct file_sink *fs)
 	for (i = 0; i < fs->made_dirs.n && !rc; i++) {
 		char *parent = dir_of(fs->made_dirs.v[i]);
 
-		if (fsync_dir(parent) != 0) {
+		if (fs_fsync_dir(parent) != 0) {
 			fx_warn(fs->ctx, "%s: cannot sync: %s", parent,
 			        strerror(errno));
 			rc = FX_EXIT_IO;
@@ -653,7 +642,7 @@ static int apply_file(struct file_sink *fs, const char *rel,
 		what = pending;
 	}
 	what = out;
-	if (fsync(fd) != 0 || fsync_dir(dir) != 0)
+	if (fsync(fd) != 0 || fs_fsync_dir(dir) != 0)
 		goto fail;
 	fs->ctx->st.bytes_out += psize;
 	rc = 0;
@@ -737,7 +726,7 @@ static int sync_pending(struct file_sink *fs, uint64_t *sizes)
 		sizes[i] = record_writer_bytes_total(&f->w);
 		rc = out_file_sync(fs, f);
 		fs->ctx->st.bytes_out -= f->w.bytes; /* counted when applied */
-		if (!rc && fsync_dir(dir) != 0) {
+		if (!rc && fs_fsync_dir(dir) != 0) {
 			fx_warn(fs->ctx, "%s: cannot sync: %s", dir,
 			        strerror(errno));
 			rc = FX_EXIT_IO;
@@ -780,7 +769,8 @@ static int ckpt_commit(struct file_sink *fs, const struct ckpt_barrier *br,
 	if (br->id != fs->next_id && n) {
 		char *old = pending_dir(fs, fs->next_id);
 
-		if (rename(old, pd) != 0 || fsync_dir(fs->pending_root) != 0) {
+		if (rename(old, pd) != 0 ||
+		    fs_fsync_dir(fs->pending_root) != 0) {
 			fx_warn(fs->ctx, "%s: cannot rename: %s", old,
 			        strerror(errno));
 			rc = FX_EXIT_IO;
@@ -820,7 +810,7 @@ static int ckpt_commit(struct file_sink *fs, const struct ckpt_barrier *br,
 		free(p);
 	}
 	if (!rc && n &&
-	    (remove_tree(pd) != 0 || fsync_dir(fs->pending_root) != 0)) {
+	    (remove_tree(pd) != 0 || fs_fsync_dir(fs->pending_root) != 0)) {
 		fx_warn(fs->ctx, "%s: cannot remove: %s", pd, strerror(errno));
 		rc = FX_EXIT_IO;
 	}
@@ -1016,7 +1006,7 @@ static void ckpt_open(struct file_sink *fs)
 	if (!rc)
 		rc = truncate_committed(fs);
 	if (!rc)
-		fsync_dir(fs->pending_root);
+		fs_fsync_dir(fs->pending_root);
 	fx_strlist_free(&fs->made_dirs);
 	if (rc)
 		exit(rc);
@@ -1502,7 +1492,7 @@ static int close_files(struct file_sink *fs, int commit)
 	if (commit && !rc)
 		rc = publish_all(fs, v, n);
 	if (commit && !rc && fs->o->dir)
-		fsync_dir(fs->o->dir);
+		fs_fsync_dir(fs->o->dir);
 	for (i = 0; i < n; i++) {
 		out_file_free(v[i]);
 		if (v[i] != &fs->single)

@@ -1,5 +1,6 @@
 #include "snapshot.h"
 #include "err.h"
+#include "fsutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,33 +14,13 @@
 #include <zlib.h>
 
 #define SNAP_PREFIX "snap-"
-#define SNAP_TMP    ".snap-"
-
-static int mkdir_parents(char *path)
-{
-	char *p;
-
-	for (p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0777) != 0 && errno != EEXIST) {
-			*p = '/';
-			return -1;
-		}
-		*p = '/';
-	}
-	if (mkdir(path, 0777) != 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
 
 int snapshot_dir_open(struct snapshot_dir *d, const char *path)
 {
 	struct stat st;
 
 	d->path = fx_strdup(path);
-	if (mkdir_parents(d->path) != 0 || stat(d->path, &st) != 0)
+	if (fs_mkdir_p(d->path) != 0 || stat(d->path, &st) != 0)
 		goto fail;
 	if (!S_ISDIR(st.st_mode)) {
 		errno = ENOTDIR;
@@ -65,47 +46,15 @@ const char *snapshot_path(const struct snapshot_dir *d, uint64_t id, char *buf,
 	return buf;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n) {
-		ssize_t w = write(fd, c, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = EIO;
-			return -1;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* The rename is durable only once the directory entry is. */
-static int fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY), rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 int snapshot_write(const struct snapshot_dir *d, uint64_t id, const void *data,
                    size_t len)
 {
 	size_t n = strlen(d->path) + 64;
-	char *tmp = fx_malloc(n), *dst = fx_malloc(n), head[96];
+	char *dst = fx_malloc(n), head[96];
 	uLong crc = crc32(0L, Z_NULL, 0);
 	const unsigned char *p = data;
 	size_t left = len;
-	int fd, hl, err;
+	int hl, rc, err;
 
 	/* crc32() takes a uInt length: feed it in pieces */
 	while (left) {
@@ -117,36 +66,12 @@ int snapshot_write(const struct snapshot_dir *d, uint64_t id, const void *data,
 	}
 	hl = snprintf(head, sizeof(head), "fxsnap 1 %" PRIu64 " %zu %08lx\n",
 	              id, len, (unsigned long)crc);
-	snprintf(tmp, n, "%s/" SNAP_TMP "%020" PRIu64 ".tmp.%ld", d->path, id,
-	         (long)getpid());
 	snapshot_path(d, id, dst, n);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-	if (fd < 0)
-		goto fail;
-	if (write_all(fd, head, (size_t)hl) != 0 ||
-	    write_all(fd, data, len) != 0 || fsync(fd) != 0) {
-		err = errno;
-		close(fd);
-		errno = err;
-		goto fail_unlink;
-	}
-	if (close(fd) != 0 || rename(tmp, dst) != 0)
-		goto fail_unlink;
-	if (fsync_dir(d->path) != 0)
-		goto fail;
-	free(tmp);
-	free(dst);
-	return 0;
-fail_unlink:
+	rc = fs_write_file_atomic(dst, head, (size_t)hl, data, len);
 	err = errno;
-	unlink(tmp);
-	errno = err;
-fail:
-	err = errno;
-	free(tmp);
 	free(dst);
 	errno = err;
-	return -1;
+	return rc;
 }
 
 static int read_file(const char *path, struct fx_buf *out)
@@ -279,7 +204,9 @@ int snapshot_prune(const struct snapshot_dir *d, uint64_t keep)
 	while ((e = readdir(dir))) {
 		int old =
 		    parse_name(e->d_name, SNAP_PREFIX, &v) == 0 && v < keep;
-		int tmp = parse_name(e->d_name, SNAP_TMP, &v) == 1;
+		/* fs_write_file_atomic's temporaries: snap-ID.tmp.PID */
+		int tmp = parse_name(e->d_name, SNAP_PREFIX, &v) == 1 &&
+		          strstr(e->d_name, ".tmp.");
 
 		if (!old && !tmp)
 			continue;

@@ -127,7 +127,7 @@ static void test_latest_ignores_temps_and_prune(void)
 	CHECK(snapshot_write(&d, 2, "2", 1) == 0);
 	CHECK(snapshot_write(&d, 10, "10", 2) == 0);
 	/* a writer killed before its rename leaves a temp of a newer id */
-	snprintf(tmp, sizeof(tmp), "%s/.snap-%020d.tmp.12345", sub, 11);
+	snprintf(tmp, sizeof(tmp), "%s/snap-%020d.tmp.12345", sub, 11);
 	CHECK(file_put(tmp, "partial", 7) == 0);
 	/* and something that is not ours */
 	snprintf(tmp, sizeof(tmp), "%s/notes.txt", sub);
