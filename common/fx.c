@@ -4,6 +4,7 @@
 #include "fxtime.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -62,6 +63,23 @@ int64_t fx_epoch_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Appends to buf (n bytes, len used); a full buf stays as it is, cut. */
+__attribute__((format(printf, 4, 5))) static size_t
+addf(char *buf, size_t n, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (len + 1 >= n)
+		return len;
+	va_start(ap, fmt);
+	r = vsnprintf(buf + len, n - len, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return len;
+	return len + (size_t)r < n ? len + (size_t)r : n - 1;
+}
+
 /*
  * The checkpoint fields of a --stats line (full) or a progress line, into
  * buf: "" when the run takes no part in checkpoints.
@@ -76,21 +94,18 @@ static void ckpt_fields(const struct fx_ckpt_stats *c, int full, char *buf,
 	if (!c->on)
 		return;
 	if (full && c->restored_seen)
-		len += (size_t)snprintf(buf + len, n - len,
-		                        ", restored %" PRIu64, c->restored);
-	len += (size_t)snprintf(buf + len, n - len,
-	                        ", checkpoint %" PRIu64 ", committed %" PRIu64,
-	                        c->last, c->committed);
+		len = addf(buf, n, len, ", restored %" PRIu64, c->restored);
+	len = addf(buf, n, len, ", checkpoint %" PRIu64 ", committed %" PRIu64,
+	           c->last, c->committed);
 	if (!full)
 		return;
 	if (c->restore_ms > 0)
-		len += (size_t)snprintf(buf + len, n - len, ", restore %.1f ms",
-		                        c->restore_ms);
+		len = addf(buf, n, len, ", restore %.1f ms", c->restore_ms);
 	if (c->snapshots) {
 		fx_time_format_iso(c->snapshot_at_ms, when);
-		snprintf(buf + len, n - len,
-		         ", state %" PRIu64 " bytes, snapshot %.1f ms at %s",
-		         c->state_bytes, c->snapshot_ms, when);
+		addf(buf, n, len,
+		     ", state %" PRIu64 " bytes, snapshot %.1f ms at %s",
+		     c->state_bytes, c->snapshot_ms, when);
 	}
 }
 
