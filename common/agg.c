@@ -1034,6 +1034,7 @@ static void init_state(struct engine *e)
 		       strerror(errno));
 	fx_buf_free(&path);
 	e->state_dir = dir;
+	e->ctx->ckpt.on = 1; /* --stats, lineage */
 }
 
 /* Sets e up from the options; a usage error exits. */
@@ -1727,10 +1728,15 @@ static void on_restore(struct engine *e, const struct record *rec)
 	char path[4096];
 	int rc, final;
 	uint64_t id = barrier_parse(e, rec, &final);
+	double t0 = fx_now();
+
 	if (e->started)
 		fx_die(
 		    e->ctx, FX_EXIT_DATA,
 		    "a restore record must be the first record of the input");
+	/* --stats, lineage: restore K says K is committed */
+	e->ctx->ckpt.restored_seen = 1;
+	e->ctx->ckpt.restored = e->ctx->ckpt.committed = id;
 	snapshot_path(&e->snap, id, path, sizeof(path));
 	if (id == 0) {
 		if (snapshot_prune(&e->snap, UINT64_MAX) < 0)
@@ -1762,6 +1768,7 @@ static void on_restore(struct engine *e, const struct record *rec)
 	if (rc)
 		fx_die(e->ctx, FX_EXIT_IO, "%s: cannot restore checkpoint",
 		       path);
+	e->ctx->ckpt.restore_ms = (fx_now() - t0) * 1000;
 }
 
 /*
@@ -1777,6 +1784,8 @@ static int on_checkpoint(struct engine *e, const struct record *rec)
 	uint64_t keep;
 	int rc = 0, final;
 	uint64_t id = barrier_parse(e, rec, &final);
+	struct fx_ckpt_stats *ck = &e->ctx->ckpt;
+	double t0;
 
 	if (final) {
 		rc = close_all(e);
@@ -1793,11 +1802,18 @@ static int on_checkpoint(struct engine *e, const struct record *rec)
 		        strerror(errno));
 		return FX_EXIT_IO;
 	}
+	t0 = fx_now();
 	state_save(e, &b);
 	snapshot_path(&e->snap, id, path, sizeof(path));
 	if (snapshot_write(&e->snap, id, b.p, b.len))
 		fx_die(e->ctx, FX_EXIT_IO, "%s: cannot write snapshot: %s",
 		       path, strerror(errno));
+	/* --stats, lineage: the last snapshot */
+	ck->last = id;
+	ck->snapshots++;
+	ck->state_bytes = b.len;
+	ck->snapshot_ms = (fx_now() - t0) * 1000;
+	ck->snapshot_at_ms = fx_epoch_ms();
 	fx_buf_free(&b);
 	memset(&cs, 0, sizeof(cs));
 	if (ckpt_state_read(e->state_dir, &cs))
@@ -1806,6 +1822,8 @@ static int on_checkpoint(struct engine *e, const struct record *rec)
 		       errno == EBADMSG ? "not a committed.json"
 		                        : strerror(errno));
 	keep = cs.id < id ? cs.id : id;
+	if (cs.id > ck->committed)
+		ck->committed = cs.id;
 	ckpt_state_free(&cs);
 	if (keep && snapshot_prune(&e->snap, keep) < 0)
 		fx_die(e->ctx, FX_EXIT_IO,

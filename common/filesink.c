@@ -799,6 +799,7 @@ static int ckpt_commit(struct file_sink *fs, const struct ckpt_barrier *br,
 		goto out;
 	}
 	/* committed: from here on the records go to pending-K+1 */
+	fs->ctx->ckpt.committed = br->id;
 	fs->next_id = br->id + 1;
 	fs->records_commit += fs->records_pending;
 	fs->records_pending = 0;
@@ -839,8 +840,12 @@ static int ckpt_control(struct file_sink *fs, const struct record *rec,
 		    fx_bad_record(fs->ctx, where, "_fx", rec->p, rec->len,
 		                  "not a valid checkpoint or restore "
 		                  "record"));
-	if (!fs->barrier.restore)
+	if (!fs->barrier.restore) {
+		fs->ctx->ckpt.last = fs->barrier.id;
 		return ckpt_commit(fs, &fs->barrier, where);
+	}
+	fs->ctx->ckpt.restored_seen = 1;
+	fs->ctx->ckpt.restored = fs->barrier.id;
 	if (fs->barrier.id == fs->committed.id)
 		return 0;
 	fx_warn(fs->ctx,
@@ -979,6 +984,8 @@ static void ckpt_open(struct file_sink *fs)
 		exit(state_error(fs, "read"));
 	}
 	fs->next_id = fs->committed.id + 1;
+	fs->ctx->ckpt.on = 1; /* --stats, lineage */
+	fs->ctx->ckpt.committed = fs->committed.id;
 	fs->pending_root = join_path(fs->o->state, "fx-sink");
 	d = opendir(fs->pending_root);
 	if (!d && errno != ENOENT)

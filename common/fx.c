@@ -1,8 +1,10 @@
 /* fx.c - program set-up, signals, --stats */
 #include "fx.h"
 #include "err.h"
+#include "fxtime.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -53,20 +55,76 @@ void fx_init(struct fx_ctx *ctx, const char *prog)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+int64_t fx_epoch_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Appends to buf (n bytes, len used); a full buf stays as it is, cut. */
+__attribute__((format(printf, 4, 5))) static size_t
+addf(char *buf, size_t n, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (len + 1 >= n)
+		return len;
+	va_start(ap, fmt);
+	r = vsnprintf(buf + len, n - len, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return len;
+	return len + (size_t)r < n ? len + (size_t)r : n - 1;
+}
+
+/*
+ * The checkpoint fields of a --stats line (full) or a progress line, into
+ * buf: "" when the run takes no part in checkpoints.
+ */
+static void ckpt_fields(const struct fx_ckpt_stats *c, int full, char *buf,
+                        size_t n)
+{
+	char when[FX_TIME_ISO_LEN + 1];
+	size_t len = 0;
+
+	buf[0] = 0;
+	if (!c->on)
+		return;
+	if (full && c->restored_seen)
+		len = addf(buf, n, len, ", restored %" PRIu64, c->restored);
+	len = addf(buf, n, len, ", checkpoint %" PRIu64 ", committed %" PRIu64,
+	           c->last, c->committed);
+	if (!full)
+		return;
+	if (c->restore_ms > 0)
+		len = addf(buf, n, len, ", restore %.1f ms", c->restore_ms);
+	if (c->snapshots) {
+		fx_time_format_iso(c->snapshot_at_ms, when);
+		addf(buf, n, len,
+		     ", state %" PRIu64 " bytes, snapshot %.1f ms at %s",
+		     c->state_bytes, c->snapshot_ms, when);
+	}
+}
+
 static void print_stats(const struct fx_ctx *ctx, const char *when)
 {
 	double secs = fx_now() - ctx->start_time;
 	const struct fx_stats *s = &ctx->st;
+	char ck[320];
 
 	if (secs <= 0)
 		secs = 1e-9;
+	ckpt_fields(&ctx->ckpt, 1, ck, sizeof(ck));
 	fprintf(stderr,
 	        "%s: %s: %" PRIu64 " records in, %" PRIu64
 	        " records out, %" PRIu64 " bad, %" PRIu64 " bytes in, %" PRIu64
-	        " bytes out, %.3f s, %.0f records/s, %.1f MB/s\n",
+	        " bytes out, %.3f s, %.0f records/s, %.1f MB/s%s\n",
 	        ctx->prog, when, s->records_in, s->records_out, s->bad_records,
 	        s->bytes_in, s->bytes_out, secs, (double)s->records_in / secs,
-	        (double)s->bytes_in / secs / 1e6);
+	        (double)s->bytes_in / secs / 1e6, ck);
 	if (ctx->count_late)
 		fprintf(stderr, "%s: %s: %" PRIu64 " late records\n", ctx->prog,
 		        when, s->late);
@@ -77,7 +135,7 @@ static void print_progress(struct fx_ctx *ctx, double now)
 	const struct fx_stats *s = &ctx->st;
 	double secs = now - ctx->last_progress;
 	uint64_t recs = s->records_in - ctx->last_progress_records;
-	char lag[48] = "";
+	char lag[48] = "", ck[320];
 
 	if (ctx->progress_lag) {
 		int64_t n = ctx->progress_lag(ctx->progress_lag_arg);
@@ -85,12 +143,13 @@ static void print_progress(struct fx_ctx *ctx, double now)
 		if (n >= 0)
 			snprintf(lag, sizeof(lag), ", lag %" PRId64, n);
 	}
+	ckpt_fields(&ctx->ckpt, 0, ck, sizeof(ck));
 	fprintf(stderr,
 	        "%s: progress: %" PRIu64 " records in, %" PRIu64
-	        " records out, %" PRIu64 " bad, %.1f s, %.0f records/s%s\n",
+	        " records out, %" PRIu64 " bad, %.1f s, %.0f records/s%s%s\n",
 	        ctx->prog, s->records_in, s->records_out, s->bad_records,
 	        now - ctx->start_time, secs > 0 ? (double)recs / secs : 0.0,
-	        lag);
+	        lag, ck);
 	ctx->last_progress = now;
 	ctx->last_progress_records = s->records_in;
 }

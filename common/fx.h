@@ -63,6 +63,32 @@ struct fx_stats {
 	uint64_t late; /* fx-agg: records later than the watermark */
 };
 
+/*
+ * Checkpoints (share/doc/checkpoints.md), as a stage saw them: filled by
+ * the stage (fx-consume --checkpoint, fx-agg --state, fx-sink --state),
+ * printed by --stats and --progress, and named by lineage's COMPLETE or
+ * FAIL (the fx_checkpoint run facet). All zero, with on 0, when the run
+ * takes no part in checkpoints: then nothing is printed.
+ */
+struct fx_ckpt_stats {
+	int on;             /* this run takes part in checkpoints */
+	int restored_seen;  /* a restore record was written or read */
+	uint64_t restored;  /* its id: the checkpoint the run resumed from */
+	uint64_t last;      /* the last barrier written or read (0: none) */
+	uint64_t committed; /* the last checkpoint known to be committed:
+	                       fx-sink's own commit, else committed.json's
+	                       id as last read (fx-consume: at start) */
+	/* a stateful stage (fx-agg): its last snapshot */
+	uint64_t snapshots;     /* snapshots written by this run */
+	uint64_t state_bytes;   /* the last one's state, without its header */
+	double snapshot_ms;     /* how long it took: the state, then the file */
+	int64_t snapshot_at_ms; /* when it was written: epoch ms, UTC */
+	double restore_ms;      /* loading the restored snapshot; 0: none */
+};
+
+/* Epoch milliseconds, UTC (CLOCK_REALTIME): for fx_ckpt_stats' times. */
+int64_t fx_epoch_ms(void);
+
 struct lineage;
 struct fx_ctx;
 
@@ -98,6 +124,7 @@ struct fx_ctx {
 	FILE *dlq;
 
 	struct fx_stats st;
+	struct fx_ckpt_stats ckpt;
 	double start_time; /* monotonic seconds at fx_init() */
 	double last_progress;
 	uint64_t last_progress_records; /* records_in at the last line */
@@ -136,7 +163,11 @@ double fx_now_coarse(void);
 /*
  * Prints "--stats" counters to stderr if asked for, closes the DLQ, then
  * calls the on_finish hook (lineage: COMPLETE, or FAIL when the status is
- * not 0).
+ * not 0). The counters are one line; with checkpoints (ctx->ckpt.on) it
+ * goes on with "[, restored K], checkpoint J, committed C[, restore X ms]
+ * [, state N bytes, snapshot X ms at ISO-TIME]": the restore record's id,
+ * the last barrier's, the last committed one's, and for a stateful stage
+ * the load of the restored snapshot and the last snapshot written.
  * Returns status (FX_EXIT_CLOSED becomes FX_EXIT_OK), or FX_EXIT_IO if the
  * DLQ could not be written or stdout, written with stdio, could not be
  * (fx_stdout_flush).
@@ -164,10 +195,10 @@ int fx_write_line_atomic(const char *path, const char *line);
  * Progress: on when --progress is given, or --stats with stderr a terminal.
  * Then at most every FX_PROGRESS_SECONDS, a line to stderr:
  *   fx-agg: progress: 120000 records in, 4 records out, 0 bad, 6.0 s,
- *   40000 records/s[, lag 1200]
- * (the rate since the last line). Called for every record by the record
- * loop (record_stream_next); cheap: a test when off, a coarse clock read
- * (no system call) when on.
+ *   40000 records/s[, lag 1200][, checkpoint 7, committed 6]
+ * (the rate since the last line; the checkpoints when ctx->ckpt.on). Called for
+ * every record by the record loop (record_stream_next); cheap: a test when off,
+ * a coarse clock read (no system call) when on.
  */
 #define FX_PROGRESS_SECONDS 2.0
 void fx_progress(struct fx_ctx *ctx);

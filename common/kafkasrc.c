@@ -490,6 +490,7 @@ static void ckpt_barrier(struct kafka_source *s, int final)
 	fx_buf_reset(&s->ctl);
 	ckpt_barrier_format(&s->ctl, ++s->ckpt_id, s->ckpt_pos, n, final);
 	put_control(s);
+	s->ctx->ckpt.last = s->ckpt_id; /* --stats */
 	s->ckpt_left = s->o->ckpt_records;
 	s->ckpt_due = fx_now_coarse() + (double)s->o->ckpt_ms / 1000;
 }
@@ -553,6 +554,10 @@ static void ckpt_begin(struct kafka_source *s)
 	fx_buf_reset(&s->ctl);
 	ckpt_restore_format(&s->ctl, s->ckpt_id);
 	put_control(s);
+	/* --stats, lineage: the committed checkpoint this run resumes from */
+	s->ctx->ckpt.on = 1;
+	s->ctx->ckpt.restored_seen = 1;
+	s->ctx->ckpt.restored = s->ctx->ckpt.committed = s->ckpt_id;
 	s->ckpt_left = s->o->ckpt_records;
 	s->ckpt_due = fx_now_coarse() + (double)s->o->ckpt_ms / 1000;
 }

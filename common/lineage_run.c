@@ -7,7 +7,11 @@
  * that the store is already valid OpenLineage. The "fx" run facet carries
  * what fx-lineage needs to stitch a pipeline together when the stages did
  * not agree on its id: pid, argv, the stdin and stdout pipes, and the
- * upstream chain of processes seen through /proc.
+ * upstream chain of processes seen through /proc. The "fx_checkpoint"
+ * run facet of COMPLETE and FAIL names the checkpoints of a run that took
+ * part in them (ctx->ckpt, which the stages fill in): the one it resumed
+ * from, the last barrier, the last committed, and a stateful stage's last
+ * snapshot.
  */
 #include "lineage_run.h"
 #include "err.h"
@@ -30,6 +34,7 @@
 #define OL_SCHEMA         "https://openlineage.io/spec/2-0-2/OpenLineage.json"
 #define OL_FACETS         "https://openlineage.io/spec/facets/"
 #define FX_FACET_SCHEMA   "urn:fx:schema:FxRunFacet:1-0-0"
+#define FX_CKPT_SCHEMA    "urn:fx:schema:FxCheckpointRunFacet:1-0-0"
 #define LINEAGE_NAMESPACE "fx"
 
 /* Programs that are not part of a data flow record nothing. */
@@ -376,8 +381,10 @@ static void emit(struct lineage *l, cJSON *ev)
  * fx_finish(). glibc's on_exit() hands the handler the exit status, so
  * those runs end with FAIL (or COMPLETE for a 0) and the last message.
  * The handler may run after main() has returned, when main's ctx is gone:
- * it touches only the run (live) and, while the options are being parsed,
- * the ctx that lineage_arm() was given.
+ * it touches only the run (live), its ctx's checkpoints while the run is
+ * live (every main() returns through fx_finish(), which ends the run, so a
+ * live run's exit() comes from under main(), whose ctx is alive) and,
+ * while the options are being parsed, the ctx that lineage_arm() was given.
  */
 static struct lineage *live; /* started and not yet finished */
 static struct {
@@ -388,7 +395,8 @@ static struct {
 	int handler;
 } armed;
 
-static void lineage_end(struct lineage *l, int status);
+static void lineage_end(struct lineage *l, int status,
+                        const struct fx_ckpt_stats *ck);
 
 /* msg for the FAIL of run l, or of the run about to start (l NULL) */
 static void note_message(struct lineage *l, const char *msg)
@@ -414,7 +422,7 @@ static void at_exit(int status, void *arg)
 		ctx->lineage = NULL;
 	}
 	if (live)
-		lineage_end(live, status);
+		lineage_end(live, status, &live->ctx->ckpt);
 	free(armed.msg);
 	armed.msg = NULL;
 }
@@ -498,11 +506,48 @@ void lineage_finish(struct fx_ctx *ctx, int status)
 		lineage_count(lineage_file(ctx, LINEAGE_OUTPUT, l->stdout_path),
 		              ctx->st.records_out);
 	ctx->lineage = NULL; /* a message from here on is not the run's */
-	lineage_end(l, status);
+	lineage_end(l, status, &ctx->ckpt);
 }
 
-/* COMPLETE or FAIL, then frees l. Touches no ctx: see at_exit(). */
-static void lineage_end(struct lineage *l, int status)
+/* Milliseconds to the microsecond: no 15 digits of clock noise. */
+static double ms3(double ms)
+{
+	return (double)(int64_t)(ms * 1000 + 0.5) / 1000;
+}
+
+/*
+ * The fx_checkpoint run facet: the checkpoint the run resumed from (if it
+ * saw a restore), the last barrier, the last committed one, and the last
+ * snapshot of a stateful stage.
+ */
+static cJSON *checkpoint_facet(const struct fx_ckpt_stats *ck)
+{
+	cJSON *f = facet(FX_CKPT_SCHEMA);
+	char when[FX_TIME_ISO_LEN + 1];
+
+	if (ck->restored_seen)
+		cJSON_AddNumberToObject(f, "restored", (double)ck->restored);
+	cJSON_AddNumberToObject(f, "last", (double)ck->last);
+	cJSON_AddNumberToObject(f, "committed", (double)ck->committed);
+	if (ck->restore_ms > 0)
+		cJSON_AddNumberToObject(f, "restoreMs", ms3(ck->restore_ms));
+	if (ck->snapshots) {
+		cJSON_AddNumberToObject(f, "snapshots", (double)ck->snapshots);
+		cJSON_AddNumberToObject(f, "stateBytes",
+		                        (double)ck->state_bytes);
+		cJSON_AddNumberToObject(f, "snapshotMs", ms3(ck->snapshot_ms));
+		fx_time_format_iso(ck->snapshot_at_ms, when);
+		cJSON_AddStringToObject(f, "snapshotTime", when);
+	}
+	return f;
+}
+
+/*
+ * COMPLETE or FAIL, then frees l. Touches no ctx but ck (see at_exit()),
+ * copied into the event before it returns.
+ */
+static void lineage_end(struct lineage *l, int status,
+                        const struct fx_ckpt_stats *ck)
 {
 	cJSON *ev, *facets, *err;
 	char msg[64];
@@ -511,9 +556,11 @@ static void lineage_end(struct lineage *l, int status)
 		live = NULL;
 	cJSON_AddNumberToObject(l->fx, "exitStatus", status);
 	ev = event(l, status ? "FAIL" : "COMPLETE");
+	facets = cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "run"), "facets");
+	if (ck && ck->on)
+		cJSON_AddItemToObject(facets, "fx_checkpoint",
+		                      checkpoint_facet(ck));
 	if (status) {
-		facets = cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "run"),
-		                             "facets");
 		err = facet(OL_FACETS "1-0-1/ErrorMessageRunFacet.json#/$defs/"
 		                      "ErrorMessageRunFacet");
 		snprintf(msg, sizeof(msg), "exit status %d", status);

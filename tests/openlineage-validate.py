@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Validates OpenLineage RunEvents (one JSON object per line on stdin)
 against the 2-0-2 spec and the schema of every facet they carry, resolved by
-$id from tests/corpora/openlineage (and fx's own facet from share/lineage).
+$id from tests/corpora/openlineage (and fx's own facets from share/lineage).
 Prints one line per invalid event and exits 1 if there is any."""
 import glob
 import json
@@ -14,7 +14,7 @@ import jsonschema
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 files = glob.glob(os.path.join(root, "tests/corpora/openlineage/**/*.json"),
                   recursive=True)
-files.append(os.path.join(root, "share/lineage/FxRunFacet.json"))
+files += glob.glob(os.path.join(root, "share/lineage/*.json"))
 schemas = [json.load(open(f)) for f in files]
 # facet name -> the schema that defines it ({"properties": {name: ...}})
 facet_schema = {}

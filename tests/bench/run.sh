@@ -8,7 +8,7 @@
 #   FX_BENCH_RUNS=5                          runs per case (median; at least 3)
 #   FX_BENCH_CPUS=0                          run every case under taskset -c 0
 #
-# Sections: passthrough csv agg join kafka duckdb. A section whose fx program does
+# Sections: passthrough csv agg join kafka checkpoint duckdb. A section whose fx program does
 # not exist yet prints a line saying it was skipped.
 set -euo pipefail
 
@@ -253,12 +253,17 @@ kafka_stop() {
 	fi
 }
 
-# kafka_start: fx-devbroker with the topics of every run; sets B
+# kafka_start [TOPIC:PARTITIONS...]: fx-devbroker with these topics (by
+# default those of every run of the kafka section); sets B
 kafka_start() {
 	local args=(--topic "bench_src:$KAFKA_PARTS" --topic bench_check:4) i
 	for ((i = 1; i <= KAFKA_TOPICS; i++)); do
 		args+=(--topic "bench_fx_$i:$KAFKA_PARTS" --topic "bench_kcat_$i:$KAFKA_PARTS")
 	done
+	if [ $# -gt 0 ]; then
+		args=()
+		for i in "$@"; do args+=(--topic "$i"); done
+	fi
 	"$BIN/fx-devbroker" "${args[@]}" --bootstrap-file "$TMP/bs" \
 		>/dev/null 2>"$TMP/devbroker.err" &
 	DEVBROKER_PID=$!
@@ -334,6 +339,177 @@ section_kafka() {
 	ratio "fx-consume -e (kafka)" "kcat -C -e" "kcat"
 	goal_ratio "fx-sink produce (kafka)" "kcat -P" 1 "produce at least as fast as kcat -P (issue 3)"
 	goal_ratio "fx-consume -e (kafka)" "kcat -C -e" 1 "consume at least as fast as kcat -C (issue 3)"
+}
+
+# ---- checkpoints (issue 13) ---------------------------------------------------
+# The chain fx-consume -e | fx-agg | fx-sink --dir over a topic on
+# fx-devbroker (the first 1,000,000 events, 64 partitions, as the kafka
+# section), once as it runs today and once with --checkpoint 1s --state on
+# all three: each run starts from an empty state directory (restore 0) and
+# an empty output directory, on the same disk as $TMP (fsync is real). The
+# group-by has no window, so both give the same bytes whatever the order in
+# which the partitions interleave; checked on the sample before timing.
+# fx-consume runs with -X fetch.wait.max.ms=10 in both: with librdkafka's
+# 500 ms the mock cluster's fetches stall the start of a run by 1 to 6 s in
+# most runs (64 partitions), a noise larger than what is measured.
+#
+# Then fx-agg's snapshot of 1,000,000 open groups (1,000,000 distinct
+# user_id, count and sum): written at a checkpoint barrier, loaded at a
+# restore. The figures are fx-agg's own --stats ("snapshot X ms": the state
+# serialised, written, fsync'ed, renamed; "restore X ms": read, CRC
+# checked, loaded), the median over the runs; the whole runs are timed too.
+
+# stat_case NAME BYTES RECORDS FIELD CMD: runs CMD (its stderr holds an
+# fx --stats line) RUNS times and records the median of "FIELD X ms" in
+# seconds as case NAME; BYTES and RECORDS give its MB/s and records/s.
+stat_case() {
+	local name="$1" bytes="$2" records="$3" field="$4" cmd="$5" i v med min max
+	CASES+=("$name")
+	log "bench: $name: $field in the --stats of: $cmd"
+	: >"$TMP/field"
+	for ((i = 0; i < RUNS; i++)); do
+		if ! ${PIN:+$PIN }bash -o pipefail -c "$cmd" 2>"$TMP/stat.err" >/dev/null; then
+			C_NOTE[$name]="FAILED: non-zero exit (the command is in the log on stderr)"
+			FAILURES=$((FAILURES + 1))
+			head -n 5 "$TMP/stat.err" >&2
+			return 0
+		fi
+		v=$(sed -n "s/.*, $field \([0-9.]*\) ms.*/\1/p" "$TMP/stat.err" | tail -n 1)
+		if [ -z "$v" ]; then
+			C_NOTE[$name]="FAILED: no \"$field X ms\" in its --stats"
+			FAILURES=$((FAILURES + 1))
+			return 0
+		fi
+		calc "$v / 1000" 6 >>"$TMP/field"
+		echo >>"$TMP/field"
+	done
+	read -r med min max < <(_stats <"$TMP/field")
+	C_MED[$name]=$med
+	C_RUNS[$name]=$RUNS
+	C_MIN[$name]=$min
+	C_MAX[$name]=$max
+	C_MBPS[$name]=$(calc "$bytes / $med / 1e6" 1)
+	C_RPS[$name]=$(calc "$records / $med" 0)
+	log "$(printf 'bench: %s: median %.3f s' "$name" "$med")"
+}
+
+# pair_cases NAME_A NAME_B BYTES RECORDS CMD_A CMD_B: times the two
+# commands RUNS times each, interleaved (A B, B A, A B, ...), and records
+# both as cases: on a machine whose load drifts (other builds and tests on
+# its two cores), runs one after the other would charge the drift to
+# whichever case ran in the worse minute.
+pair_cases() {
+	local names=("$1" "$2") bytes="$3" records="$4" cmds=("$5" "$6") i j k t0 t1 med min max rss
+	for k in 0 1; do
+		CASES+=("${names[k]}")
+		log "bench: ${names[k]}: ${cmds[k]}"
+		: >"$TMP/pair$k.times"
+		: >"$TMP/pair$k.rss"
+	done
+	for ((i = 0; i < RUNS; i++)); do
+		for j in 0 1; do
+			k=$(((i + j) % 2))
+			t0=$(date +%s.%N)
+			if ! ${PIN:+$PIN }${TIME_RSS:+/usr/bin/time -f %M -a -o $TMP/pair$k.rss }bash -o pipefail -c "${cmds[k]}" >/dev/null; then
+				C_NOTE[${names[k]}]="FAILED: non-zero exit (the command is in the log on stderr)"
+				FAILURES=$((FAILURES + 1))
+				log "bench: ${names[k]}: FAILED"
+				return 0
+			fi
+			t1=$(date +%s.%N)
+			calc "$t1 - $t0" 6 >>"$TMP/pair$k.times"
+			echo >>"$TMP/pair$k.times"
+		done
+	done
+	for k in 0 1; do
+		read -r med min max < <(_stats <"$TMP/pair$k.times")
+		C_MED[${names[k]}]=$med
+		C_RUNS[${names[k]}]=$RUNS
+		C_MIN[${names[k]}]=$min
+		C_MAX[${names[k]}]=$max
+		C_MBPS[${names[k]}]=$(calc "$bytes / $med / 1e6" 1)
+		C_RPS[${names[k]}]=$(calc "$records / $med" 0)
+		rss=$(sort -n "$TMP/pair$k.rss" | grep -E '^[0-9]+$' | tail -n 1 || true)
+		C_RSS[${names[k]}]=${rss:+$(calc "$rss / 1024" 0)}
+		log "$(printf 'bench: %s: median %.3f s' "${names[k]}" "$med")"
+	done
+}
+TIME_RSS=$(have /usr/bin/time && echo 1 || true)
+
+section_checkpoint() {
+	local kn p d st ck ckc plain groups snapin snapbytes agg aggst
+	for p in fx-devbroker fx-consume fx-agg fx-sink; do
+		if [ ! -x "$BIN/$p" ]; then
+			bench_skip "checkpoint" "bin/$p not built"
+			return 0
+		fi
+	done
+	kn=$((N < 1000000 ? N : 1000000))
+	head -n "$kn" "$PLAYS" >"$TMP/ck.ndjson"
+	if ! kafka_start "bench_ck:$KAFKA_PARTS" bench_ck_check:4; then
+		bench_skip "checkpoint" "fx-devbroker did not start: $(head -c 200 "$TMP/devbroker.err")"
+		kafka_stop
+		return 0
+	fi
+	"$BIN/fx-sink" -b "$B" -t bench_ck <"$TMP/ck.ndjson"
+	"$BIN/fx-sink" -b "$B" -t bench_ck_check <"$TMP/sample.ndjson"
+	d=$(q "$TMP/ck-out")
+	st=$(q "$TMP/ck-state")
+	agg="--by artist_id,os --agg count,sum:duration_ms"
+	# chain TOPIC CHECKPOINT-OPTIONS: the pipeline, from empty directories
+	chain() {
+		printf 'rm -rf %s %s && %s -b %s -t %s -e -X fetch.wait.max.ms=10 %s | %s %s %s | %s --dir %s --partition os %s' \
+			"$d" "$st" "$BIN/fx-consume" "$B" "$1" "$2" "$BIN/fx-agg" "$agg" "$3" \
+			"$BIN/fx-sink" "$d" "$3"
+	}
+	ck="--checkpoint 1s --state $st"
+	ckc="--state $st"
+	# both give the batch run's files (sorted: one file a partition value)
+	"$BIN/fx-agg" $agg "$TMP/sample.ndjson" | "$BIN/fx-sink" --dir "$TMP/ck-batch" --partition os
+	find "$TMP/ck-batch" -type f | sort | xargs cat >"$TMP/ck-batch.out"
+	plain="fx chain consume|agg|sink --dir"
+	if ! check_same "$plain" "$TMP/ck-batch.out" \
+		"$(chain bench_ck_check "" "") && find $d -type f | sort | xargs cat"; then
+		bench_skip "$plain" "$CHECK_WHY"
+	elif ! check_same "$plain, checkpoint 1s" "$TMP/ck-batch.out" \
+		"$(chain bench_ck_check "$ck" "$ckc") && find $d -type f | sort | xargs cat"; then
+		bench_skip "$plain, checkpoint 1s" "$CHECK_WHY"
+	else
+		pair_cases "$plain" "$plain, checkpoint 1s" \
+			"$(stat -c %s "$TMP/ck.ndjson")" "$kn" \
+			"$(chain bench_ck "" "")" "$(chain bench_ck "$ck" "$ckc")"
+	fi
+	kafka_stop
+	rm -rf "$TMP/ck-out" "$TMP/ck-state" "$TMP/ck-batch"
+	goal_cost "$plain, checkpoint 1s" "$plain" 1.1 "checkpointing every second costs under 10% (issue 13)"
+
+	# 1,000,000 open groups: restore 0, the events, one barrier
+	groups=1000000
+	snapin="$TMP/ck-groups.ndjson"
+	awk -v n="$groups" 'BEGIN {
+		print "{\"_fx\":\"restore\",\"id\":0}"
+		for (i = 0; i < n; i++)
+			printf "{\"user_id\":%d,\"duration_ms\":%d}\n", i, (i * 7919) % 300000
+		print "{\"_fx\":\"checkpoint\",\"id\":1,\"positions\":[[\"plays\",0," n "]]}"
+	}' >"$snapin"
+	aggst="$BIN/fx-agg --state $st --by user_id --agg count,sum:duration_ms --stats"
+	bench_case "fx-agg 1,000,000 groups" "$(stat -c %s "$snapin")" "$groups" \
+		"$BIN/fx-agg --by user_id --agg count,sum:duration_ms $(q "$snapin") > /dev/null"
+	bench_case "fx-agg 1,000,000 groups, snapshot" "$(stat -c %s "$snapin")" "$groups" \
+		"$aggst $(q "$snapin") > /dev/null 2>&1"
+	# the state, once more, for its size and for the restores
+	rm -rf "$TMP/ck-state"
+	bash -c "$aggst $(q "$snapin")" >/dev/null 2>"$TMP/snap.err"
+	snapbytes=$(sed -n 's/.*, state \([0-9]*\) bytes.*/\1/p' "$TMP/snap.err")
+	stat_case "snapshot write, 1,000,000 groups" "${snapbytes:-0}" "$groups" snapshot \
+		"$aggst $(q "$snapin")"
+	stat_case "snapshot load, 1,000,000 groups" "${snapbytes:-0}" "$groups" restore \
+		"echo '{\"_fx\":\"restore\",\"id\":1}' | $aggst"
+	bench_case "fx-agg restore 1,000,000 groups + EOF" "${snapbytes:-0}" "$groups" \
+		"echo '{\"_fx\":\"restore\",\"id\":1}' | $aggst > /dev/null 2>&1"
+	rm -rf "$TMP/ck-state" "$snapin"
+	goal_seconds "snapshot write, 1,000,000 groups" 1 "a snapshot of 1,000,000 groups writes in under 1 s (issue 13)"
+	goal_seconds "snapshot load, 1,000,000 groups" 1 "a snapshot of 1,000,000 groups loads in under 1 s (issue 13)"
 }
 
 # ---- DuckDB: the engine a user would pick instead (issue 15) ----------------
@@ -421,7 +597,7 @@ header() {
 }
 
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-for s in passthrough csv agg join kafka duckdb; do
+for s in passthrough csv agg join kafka checkpoint duckdb; do
 	if want "$s"; then
 		"section_$s"
 	fi
