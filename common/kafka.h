@@ -257,6 +257,13 @@ struct kafka_sink_opts {
 	int create_topics; /* --create-topics */
 	int64_t partitions; /* --partitions for --create-topics */
 	/*
+	 * --state DIR: one transaction per checkpoint record, committed.json
+	 * in DIR, the commit log in commit_topic (--commit-topic; default
+	 * TOPIC.fx-commits with -t, else fx-commits). fx-sink(1), CHECKPOINTS.
+	 */
+	const char *state;
+	const char *commit_topic;
+	/*
 	 * If set (fx-sink --table), asked once per topic on its first use
 	 * (without --create-topics): nonzero creates it with *partitions
 	 * and *replication (-1: the broker's default). A broker that cannot
@@ -284,6 +291,9 @@ struct kafka_sink_opts {
 	    FX_OPT_INT(                                                        \
 	        0, "partitions", &(so)->partitions, "N",                       \
 	        "partitions of a topic --create-topics creates (default 1)"),  \
+	    FX_OPT_STRING(0, "commit-topic", &(so)->commit_topic, "TOPIC",     \
+	                  "--state: the commit log (default "                  \
+	                  "TOPIC.fx-commits, or fx-commits)"),                 \
 	    FX_OPT_KAFKA(&(so)->conf)
 
 struct kafka_sink;
