@@ -105,6 +105,13 @@ struct kafka_sink {
 	int marker_failed;
 	char marker_error[512];
 	uint64_t crash_after; /* FX_TEST_CRASH_AFTER_COMMIT, tests only */
+	/*
+	 * committed.json's id before the commit log moved it on, and while
+	 * skipping (a source that resumed from there): drop what comes
+	 * until barrier skip_until, committed already.
+	 */
+	uint64_t recovered_from;
+	uint64_t skip_until;
 	struct fx_buf marker;
 };
 
@@ -628,6 +635,8 @@ static int txn_commit(struct kafka_sink *ks, const struct ckpt_barrier *br,
 	rc = txn_begin(ks);
 	if (rc)
 		return rc;
+	/* librdkafka's flush sends at once, not after linger.ms */
+	rd_kafka_flush(ks->rk, (int)ks->o->conf.timeout_ms);
 	if (kafka_sink_flush(ks) != 0) {
 		fx_warn(
 		    ks->ctx,
@@ -689,10 +698,28 @@ static int txn_control(struct kafka_sink *ks, const struct record *rec,
 		return fx_bad_record(
 		    ks->ctx, where, "_fx", rec->p, rec->len,
 		    "not a valid checkpoint or restore record");
+	if (ks->skip_until && !ks->barrier.restore) {
+		/* committed already: the transactions the log witnessed */
+		if (ks->barrier.id == ks->skip_until)
+			ks->skip_until = 0;
+		if (ks->barrier.id <= ks->skip_until || !ks->skip_until)
+			return 0;
+		fx_warn(ks->ctx,
+		        "%s: checkpoint %" PRIu64 " skips past committed "
+		        "checkpoint %" PRIu64,
+		        fx_where_format(where, w, sizeof(w)), ks->barrier.id,
+		        ks->skip_until);
+		return FX_EXIT_IO;
+	}
 	if (!ks->barrier.restore)
 		return txn_commit(ks, &ks->barrier, where);
 	if (ks->barrier.id == ks->committed.id)
 		return 0;
+	if (ks->recovered_from && ks->barrier.id == ks->recovered_from) {
+		/* the source read committed.json before it was brought up */
+		ks->skip_until = ks->committed.id;
+		return 0;
+	}
 	fx_warn(ks->ctx,
 	        "%s: the source resumes from checkpoint %" PRIu64
 	        " but the sink committed %" PRIu64 " (%s)",
@@ -723,6 +750,7 @@ static int txn_start(struct kafka_sink *ks)
 		    "checkpoint %" PRIu64
 		    " was committed to Kafka but not to %s (a crash in between): written now",
 		    last.id, ckpt_state_path(ks->o->state, path, sizeof(path)));
+		ks->recovered_from = ks->committed.id;
 		rc = state_commit(ks, &last);
 	}
 	ckpt_barrier_free(&last);
@@ -1075,6 +1103,11 @@ int kafka_sink_write(struct kafka_sink *ks, const struct record *rec,
 	if (field)
 		return fx_bad_record(ks->ctx, where, field, rec->p, rec->len,
 		                     "%s", why);
+	if (ks->skip_until) {
+		if (hdrs)
+			rd_kafka_headers_destroy(hdrs);
+		return 0;
+	}
 	if (ks->txn && txn_begin(ks) != 0) {
 		if (hdrs)
 			rd_kafka_headers_destroy(hdrs);
