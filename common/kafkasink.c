@@ -96,6 +96,7 @@ struct kafka_sink {
 	int txn;      /* on */
 	int txn_open; /* begun, not yet committed or aborted */
 	char *txn_id; /* transactional.id, the commit log's key */
+	char txn_timeout[32];
 	rd_kafka_topic_t *commit_rkt; /* the commit log */
 	struct ckpt_state committed;  /* STATE/committed.json */
 	struct ckpt_barrier barrier;
@@ -104,12 +105,17 @@ struct kafka_sink {
 	uint64_t records_commit; /* delivered in committed transactions */
 	int marker_failed;
 	char marker_error[512];
-	uint64_t crash_after; /* FX_TEST_CRASH_AFTER_COMMIT, tests only */
+	/*
+	 * FX_TEST_CRASH_AFTER_COMMIT=K, for tests only: SIGKILL right after
+	 * checkpoint K's commit_transaction, before committed.json.
+	 */
+	uint64_t crash_after;
 	/*
 	 * committed.json's id before the commit log moved it on, and while
 	 * skipping (a source that resumed from there): drop what comes
 	 * until barrier skip_until, committed already.
 	 */
+	int recovered;
 	uint64_t recovered_from;
 	uint64_t skip_until;
 	struct fx_buf marker;
@@ -715,7 +721,7 @@ static int txn_control(struct kafka_sink *ks, const struct record *rec,
 		return txn_commit(ks, &ks->barrier, where);
 	if (ks->barrier.id == ks->committed.id)
 		return 0;
-	if (ks->recovered_from && ks->barrier.id == ks->recovered_from) {
+	if (ks->recovered && ks->barrier.id == ks->recovered_from) {
 		/* the source read committed.json before it was brought up */
 		ks->skip_until = ks->committed.id;
 		return 0;
@@ -750,6 +756,7 @@ static int txn_start(struct kafka_sink *ks)
 		    "checkpoint %" PRIu64
 		    " was committed to Kafka but not to %s (a crash in between): written now",
 		    last.id, ckpt_state_path(ks->o->state, path, sizeof(path)));
+		ks->recovered = 1;
 		ks->recovered_from = ks->committed.id;
 		rc = state_commit(ks, &last);
 	}
@@ -797,6 +804,11 @@ static void txn_prepare(struct kafka_sink *ks, const char **defaults)
 	memcpy(defaults, sink_defaults, n * sizeof(*defaults));
 	defaults[n++] = "transactional.id";
 	defaults[n++] = ks->txn_id;
+	/* message.timeout.ms (--timeout) may not exceed it */
+	snprintf(ks->txn_timeout, sizeof(ks->txn_timeout), "%" PRId64,
+	         o->conf.timeout_ms > 60000 ? o->conf.timeout_ms : 60000);
+	defaults[n++] = "transaction.timeout.ms";
+	defaults[n++] = ks->txn_timeout;
 	defaults[n] = NULL;
 }
 
@@ -833,7 +845,7 @@ int kafka_sink_open(struct fx_ctx *ctx, const struct kafka_sink_opts *o,
 	};
 	struct kafka_sink *ks = fx_malloc(sizeof(*ks));
 	const char
-	    *defaults[sizeof(sink_defaults) / sizeof(*sink_defaults) + 2];
+	    *defaults[sizeof(sink_defaults) / sizeof(*sink_defaults) + 4];
 	const char *perr;
 	rd_kafka_conf_t *c;
 	char errstr[512];

@@ -200,6 +200,18 @@ calls() {
 	diff want got
 }
 
+@test "crash after the first commit, before committed.json existed: a restart from 0 skips to 1" {
+	stream 20 10 final >all
+	resume 0 <all | FX_TEST_CRASH_AFTER_COMMIT=1 fx-sink -t out --state st || true
+	[ ! -e st/committed.json ]
+	run --separate-stderr fx-sink -t out --state st <<<"$(resume 0 <all)"
+	assert_success
+	[ "$(committed_id st)" = 2 ]
+	records <all | sort >want
+	committed out >got
+	diff want got
+}
+
 @test "crash after commit_transaction, and a source that reads committed.json after the sink brought it up: resumes from 3" {
 	stream 40 10 final >all
 	resume 0 <all | FX_TEST_CRASH_AFTER_COMMIT=3 fx-sink -t out --state st || true
