@@ -181,6 +181,20 @@ calls() {
 	[ "$(comm -23 want consumed | wc -l)" = 0 ]
 }
 
+@test "fx-consume --checkpoint | fx-sink -t --state: each run commits what the topic got since, once" {
+	seq 1 100 | awk '{ printf "{\"i\":%d}\n", $1 }' | fx-sink -t ods
+	fx-consume -t ods -e --checkpoint 30 --state st | fx-sink -t out --state st
+	[ "$(committed_id st)" = 4 ]
+	seq 101 150 | awk '{ printf "{\"i\":%d}\n", $1 }' | fx-sink -t ods
+	fx-consume -t ods -e --checkpoint 30 --state st | fx-sink -t out --state st
+	[ "$(committed_id st)" = 6 ]
+	seq 1 150 | awk '{ printf "{\"i\":%d}\n", $1 }' | sort >want
+	committed out >got
+	diff want got
+	fx-consume -t out -e | sort >consumed
+	diff want consumed
+}
+
 @test "crash after commit_transaction, before committed.json: the restart writes committed.json from the commit log and skips to 3" {
 	stream 40 10 final >all
 	resume 0 <all >in
