@@ -140,7 +140,11 @@ calls() {
 	{
 		stream 30 10 | resume 0
 		stream 35 10 | after 3
-		sleep 1 # the last records registered with the transaction
+		# the last records delivered (in the transaction), then the end
+		for i in $(seq 100); do
+			[ "$(topic out | wc -l)" -ge 35 ] && break
+			sleep 0.1
+		done
 	} | fx-sink -t out --state st -X debug=eos,protocol 2>log
 	assert_equal "$(calls log)" "init_transactions InitProducerId begin_transaction commit_transaction EndTxn begin_transaction commit_transaction EndTxn begin_transaction commit_transaction EndTxn begin_transaction abort_transaction EndTxn "
 	grep -q 'out \[[0-9]\] registered with transaction' log
