@@ -21,8 +21,9 @@ static const struct fx_usage usage = {
     "directory. Files are written atomically: a file appears whole\n"
     "when the input ends, or not at all. Toolkit fields (_fx*) are dropped\n"
     "unless --keep-meta; control records are never written. With --state,\n"
-    "--dir output is committed on the stream's checkpoint records instead\n"
-    "(fx-sink(1), CHECKPOINTS).",
+    "--dir output, or Kafka output (one transaction per checkpoint), is\n"
+    "committed on the stream's checkpoint records instead (fx-sink(1),\n"
+    "CHECKPOINTS).",
 };
 
 struct sink_opts {
@@ -91,7 +92,7 @@ static int kafka_mode(struct fx_ctx *ctx, const struct sink_opts *o)
 	const struct kafka_sink_opts *k = &o->kafka;
 
 	if (!k->topic && !k->conf.brokers && !k->conf.nprops && !k->key &&
-	    !k->keep_partition && !k->create_topics &&
+	    !k->keep_partition && !k->create_topics && !k->commit_topic &&
 	    !(o->table && !o->files.dir && !o->files.file))
 		return 0;
 	if (o->files.file || o->files.dir || o->files.partition.n ||
@@ -116,10 +117,11 @@ static int run_kafka(struct fx_ctx *ctx, struct sink_opts *o, char **names,
 	struct sink s = {0};
 	int rc;
 
-	if (o->files.state)
-		fx_usage_error(ctx,
-		               "--state: the Kafka sink's transactions "
-		               "are not built yet (checkpoints need --dir)");
+	if (o->files.state && !*o->files.state)
+		fx_usage_error(ctx, "--state: an empty directory name");
+	if (o->kafka.commit_topic && !o->files.state)
+		fx_usage_error(ctx, "--commit-topic: only with --state");
+	o->kafka.state = o->files.state;
 	if (o->files.table && o->kafka.topic)
 		fx_usage_error(ctx, "--table routes by _fx_dest: not with -t");
 	if (o->files.table) {
@@ -175,8 +177,8 @@ int main(int argc, char **argv)
 	                "CSV columns (default: the first record's keys)"),
 	    FX_OPT_FLAG(0, "keep-meta", &o.files.keep_meta, "keep _fx* fields"),
 	    FX_OPT_STRING(0, "state", &o.files.state, "DIR",
-	                  "commit --dir output on checkpoint records; DIR "
-	                  "holds committed.json"),
+	                  "commit --dir or Kafka output on checkpoint "
+	                  "records; DIR holds committed.json"),
 	    FX_OPT_STRING(0, "table", &o.table, "T.json",
 	                  "partition flow table: its directories under --dir, "
 	                  "or its dynamic topics created on first use"),

@@ -234,7 +234,7 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac,
 	const struct kafka_health *h = rd_kafka_opaque(rk);
 
 	/* connection failures reach the error callback, worded better */
-	if (level > 4 || strcmp(fac, "FAIL") == 0)
+	if ((level > 4 && !(h && h->debug)) || strcmp(fac, "FAIL") == 0)
 		return;
 	fx_warn(h ? h->ctx : NULL, "librdkafka: %s: %s", fac, buf);
 }
@@ -314,6 +314,7 @@ rd_kafka_conf_t *kafka_conf_build(const struct fx_ctx *ctx,
 	}
 	kafka_conf_apply(ctx, c, kc, NULL);
 	h->ctx = ctx;
+	h->debug = has_prop(kc, "debug");
 	rd_kafka_conf_set_opaque(c, h);
 	rd_kafka_conf_set_error_cb(c, on_error);
 	rd_kafka_conf_set_log_cb(c, on_log);

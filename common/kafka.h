@@ -257,6 +257,13 @@ struct kafka_sink_opts {
 	int create_topics; /* --create-topics */
 	int64_t partitions; /* --partitions for --create-topics */
 	/*
+	 * --state DIR: one transaction per checkpoint record, committed.json
+	 * in DIR, the commit log in commit_topic (--commit-topic; default
+	 * TOPIC.fx-commits with -t, else fx-commits). fx-sink(1), CHECKPOINTS.
+	 */
+	const char *state;
+	const char *commit_topic;
+	/*
 	 * If set (fx-sink --table), asked once per topic on its first use
 	 * (without --create-topics): nonzero creates it with *partitions
 	 * and *replication (-1: the broker's default). A broker that cannot
@@ -284,13 +291,18 @@ struct kafka_sink_opts {
 	    FX_OPT_INT(                                                        \
 	        0, "partitions", &(so)->partitions, "N",                       \
 	        "partitions of a topic --create-topics creates (default 1)"),  \
+	    FX_OPT_STRING(0, "commit-topic", &(so)->commit_topic, "TOPIC",     \
+	                  "--state: the commit log (default "                  \
+	                  "TOPIC.fx-commits, or fx-commits)"),                 \
 	    FX_OPT_KAFKA(&(so)->conf)
 
 struct kafka_sink;
 
 /*
- * Opens a producer. Returns 0 with *out set, or an exit status after a
- * message (FX_EXIT_USAGE for configuration, FX_EXIT_IO for no broker).
+ * Opens a producer. With state, a transactional one: committed.json read
+ * (corrupt: exits 3), init_transactions, committed.json brought up to the
+ * commit log. Returns 0 with *out set, or an exit status after a message
+ * (FX_EXIT_USAGE for configuration, FX_EXIT_IO for no broker).
  */
 int kafka_sink_open(struct fx_ctx *ctx, const struct kafka_sink_opts *o,
                     struct kafka_sink **out);
@@ -304,7 +316,9 @@ const struct json_paths *kafka_sink_paths(const struct kafka_sink *ks);
  * record without its _fx* members (unless keep_meta); _fx_key becomes the
  * key, _fx_headers the headers, _fx_partition the partition (with
  * --keep-partition), _fx_dest the topic (without -t). A control record is
- * not produced; a checkpoint first waits for every delivery so far. A
+ * not produced; a checkpoint first waits for every delivery so far (with
+ * state: commits the transaction and committed.json, and a restore
+ * record must name the committed checkpoint, else FX_EXIT_IO). A
  * record whose _fx_dest, _fx_key or _fx_headers is unusable goes to
  * fx_bad_record(). Returns 0, or an exit status: the caller stops reading
  * and calls kafka_sink_close(), which reports.
@@ -323,6 +337,8 @@ int kafka_sink_flush(struct kafka_sink *ks);
  * Flushes, reports "N of M records failed, first error: ..." if any did,
  * frees ks. Records delivered + failed = records given to
  * kafka_sink_write() (counted into ctx->st.records_out: delivered only).
+ * With state: aborts the open transaction (the records after the last
+ * checkpoint) instead, and counts the records of committed ones.
  * Returns status if it is not 0, else 0 or FX_EXIT_IO.
  */
 int kafka_sink_close(struct kafka_sink *ks, int status);

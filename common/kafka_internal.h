@@ -22,6 +22,7 @@ struct kafka_health {
 	char last_error[512];
 	double down_since; /* 0: not known to be down */
 	int fatal;
+	int debug;   /* the user set librdkafka's debug: its lines pass */
 	void *owner; /* the source or sink, for callbacks */
 };
 
@@ -58,7 +59,9 @@ const char *kafka_conf_last_error(void);
  * The configuration of a source or sink client: defaults (key, value pairs
  * ending in NULL), --timeout as message.timeout.ms for a producer, then
  * kafka_conf_apply(); the error and log callbacks report into h, which is
- * the opaque. Exits 2 on a bad property.
+ * the opaque. librdkafka's warnings and errors are printed; its debug
+ * lines too when the user asked for them (-X debug=...), else nothing
+ * below a warning. Exits 2 on a bad property.
  */
 rd_kafka_conf_t *kafka_conf_build(const struct fx_ctx *ctx,
                                   rd_kafka_type_t type,

@@ -3,14 +3,19 @@
 #include "kafka_internal.h"
 #include "base64.h"
 #include "buf.h"
+#include "checkpoint.h"
 #include "err.h"
 #include "json.h"
 #include "lineage.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Decodes canonical base64 text into b. Returns 0, or -1 if it is not. */
 static int base64_decode_text(struct fx_buf *b, const char *s)
@@ -61,6 +66,14 @@ struct sink_topic {
 	rd_kafka_topic_t *rkt;
 };
 
+/* An output partition's records in the open transaction (--state). */
+struct txn_range {
+	rd_kafka_topic_t *rkt;
+	int32_t partition;
+	int64_t first, last; /* offsets delivered */
+	uint64_t n;
+};
+
 struct kafka_sink {
 	struct fx_ctx *ctx;
 	const struct kafka_sink_opts *o;
@@ -78,6 +91,34 @@ struct kafka_sink {
 	uint64_t sent, delivered, failed;
 	char first_error[512];
 	double last_poll;
+
+	/* transactions, one per checkpoint (--state): see "Transactions" */
+	int txn;      /* on */
+	int txn_open; /* begun, not yet committed or aborted */
+	char *txn_id; /* transactional.id, the commit log's key */
+	char txn_timeout[32];
+	rd_kafka_topic_t *commit_rkt; /* the commit log */
+	struct ckpt_state committed;  /* STATE/committed.json */
+	struct ckpt_barrier barrier;
+	struct txn_range *ranges;
+	size_t nranges, capranges;
+	uint64_t records_commit; /* delivered in committed transactions */
+	int marker_failed;
+	char marker_error[512];
+	/*
+	 * FX_TEST_CRASH_AFTER_COMMIT=K, for tests only: SIGKILL right after
+	 * checkpoint K's commit_transaction, before committed.json.
+	 */
+	uint64_t crash_after;
+	/*
+	 * committed.json's id before the commit log moved it on, and while
+	 * skipping (a source that resumed from there): drop what comes
+	 * until barrier skip_until, committed already.
+	 */
+	int recovered;
+	uint64_t recovered_from;
+	uint64_t skip_until;
+	struct fx_buf marker;
 };
 
 /*
@@ -97,16 +138,52 @@ static int sink_brokers_gone(struct kafka_sink *ks)
 	return 1;
 }
 
+/* A record of the open transaction was delivered at m->offset. */
+static void txn_delivered(struct kafka_sink *ks, const rd_kafka_message_t *m)
+{
+	struct txn_range *r;
+	size_t i;
+
+	for (i = ks->nranges; i-- > 0;) {
+		r = &ks->ranges[i];
+		if (r->rkt == m->rkt && r->partition == m->partition)
+			goto found;
+	}
+	FX_GROW(ks->ranges, ks->nranges + 1, ks->capranges, 8);
+	r = &ks->ranges[ks->nranges++];
+	r->rkt = m->rkt;
+	r->partition = m->partition;
+	r->first = r->last = m->offset;
+	r->n = 0;
+found:
+	if (m->offset < r->first)
+		r->first = m->offset;
+	if (m->offset > r->last)
+		r->last = m->offset;
+	r->n++;
+}
+
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
                         void *opaque)
 {
 	struct kafka_sink *ks = ((struct kafka_health *)opaque)->owner;
 
 	(void)rk;
+	if (ks->commit_rkt && m->rkt == ks->commit_rkt) {
+		/* the commit marker: not one of the records */
+		if (m->err && !ks->marker_failed++)
+			snprintf(ks->marker_error, sizeof(ks->marker_error),
+			         "topic '%s': %s", rd_kafka_topic_name(m->rkt),
+			         rd_kafka_err2str(m->err));
+		return;
+	}
 	if (!m->err) {
 		ks->delivered++;
 		ks->health.down_since = 0; /* a broker answers again */
-		lineage_count(rd_kafka_topic_opaque(m->rkt), 1);
+		if (ks->txn) /* counted when the transaction commits */
+			txn_delivered(ks, m);
+		else
+			lineage_count(rd_kafka_topic_opaque(m->rkt), 1);
 		return;
 	}
 	if (!ks->failed++)
@@ -154,10 +231,12 @@ static const char *what(const struct kafka_sink *ks)
 	return ks->o->create_topics ? "--create-topics" : "--table";
 }
 
-/* Says once that the broker cannot create topics, then relies on auto-creation.
+/*
+ * Says once that the broker cannot create topics, then relies on
+ * auto-creation. compact: cleanup.policy=compact (the commit log).
  */
 static void create_topic(struct kafka_sink *ks, const char *name,
-                         int partitions, int replication)
+                         int partitions, int replication, int compact)
 {
 	/*
 	 * Long enough for a real controller; the mock has none, and is
@@ -180,6 +259,8 @@ static void create_topic(struct kafka_sink *ks, const char *name,
 	if (!nt)
 		fx_die(ks->ctx, FX_EXIT_USAGE, "%s: topic '%s': %s", what(ks),
 		       name, errstr);
+	if (compact)
+		rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
 	q = rd_kafka_queue_new(ks->rk);
 	opts =
 	    rd_kafka_AdminOptions_new(ks->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
@@ -228,7 +309,7 @@ static void maybe_create(struct kafka_sink *ks, const char *name)
 	int partitions = -1, replication = -1;
 
 	if (ks->o->create(ks->o->create_arg, name, &partitions, &replication))
-		create_topic(ks, name, partitions, replication);
+		create_topic(ks, name, partitions, replication, 0);
 }
 
 static rd_kafka_topic_t *sink_topic(struct kafka_sink *ks, const char *name,
@@ -249,7 +330,7 @@ static rd_kafka_topic_t *sink_topic(struct kafka_sink *ks, const char *name,
 	t = &ks->topics[ks->ntopics];
 	t->name = fx_strndup(name, len);
 	if (ks->o->create_topics)
-		create_topic(ks, t->name, (int)ks->o->partitions, -1);
+		create_topic(ks, t->name, (int)ks->o->partitions, -1, 0);
 	else if (ks->o->create)
 		maybe_create(ks, t->name);
 	/* the topic's lineage dataset rides along to the delivery report */
@@ -265,6 +346,497 @@ static rd_kafka_topic_t *sink_topic(struct kafka_sink *ks, const char *name,
 	return t->rkt;
 }
 
+/* =====================================================================
+ * Transactions (--state): one per checkpoint; share/doc/checkpoints.md and
+ * fx-sink(1), CHECKPOINTS, are the design.
+ *
+ * Transaction K holds the records since checkpoint K-1 and, last, a marker
+ * in the commit log (partition 0, keyed by the transactional.id): barrier
+ * K with the job's id and the offsets its records got. At barrier K the
+ * records are flushed, the marker produced, the transaction committed, and
+ * then STATE/committed.json written. A crash between the last two leaves
+ * the marker as the only witness of K: at start, after init_transactions
+ * (which settles whatever a predecessor left open), the commit log is
+ * read with isolation.level=read_committed and a marker newer than
+ * committed.json is written to it before anything else.
+ */
+
+/* The job's transactional.id: "fx-sink." and a hash of the state's path. */
+static char *txn_default_id(struct fx_ctx *ctx, const char *state)
+{
+	char real[PATH_MAX], id[64];
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+	const unsigned char *p;
+
+	if (!realpath(state, real))
+		fx_die(ctx, FX_EXIT_IO, "%s: %s", state, strerror(errno));
+	for (p = (const unsigned char *)real; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ULL;
+	snprintf(id, sizeof(id), "fx-sink.%016" PRIx64, h);
+	return fx_strdup(id);
+}
+
+/* mkdir -p; 0 or -1 with errno */
+static int mkdir_p(const char *path)
+{
+	char *p = fx_strdup(path), *s;
+	int rc = 0;
+
+	for (s = p + 1; *s && !rc; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, 0777) != 0 && errno != EEXIST)
+			rc = -1;
+		*s = '/';
+	}
+	if (!rc && mkdir(p, 0777) != 0 && errno != EEXIST)
+		rc = -1;
+	free(p);
+	return rc;
+}
+
+static int state_error(struct kafka_sink *ks, const char *what)
+{
+	char path[PATH_MAX + 32];
+
+	fx_warn(ks->ctx, "%s: cannot %s: %s",
+	        ckpt_state_path(ks->o->state, path, sizeof(path)), what,
+	        strerror(errno));
+	return FX_EXIT_IO;
+}
+
+/* The commit log's consumer says only what is wrong. */
+static void log_errors(const rd_kafka_t *rk, int level, const char *fac,
+                       const char *buf)
+{
+	const struct kafka_health *h = rd_kafka_opaque(rk);
+
+	if (level <= 3)
+		fx_warn(h->ctx, "librdkafka: %s: %s", fac, buf);
+}
+
+/* assigned, not subscribed: the group is never joined, nothing committed */
+static const char *const commit_log_defaults[] = {
+    "group.id",
+    "fx-sink-commit-log",
+    "isolation.level",
+    "read_committed",
+    "enable.partition.eof",
+    "true",
+    "enable.auto.commit",
+    "false",
+    "auto.offset.reset",
+    "earliest",
+    NULL,
+};
+
+/* Keeps in *last the newest barrier of the job's markers in m. */
+static void commit_log_apply(struct kafka_sink *ks, rd_kafka_message_t *m,
+                             struct ckpt_barrier *last)
+{
+	struct ckpt_barrier br = {0};
+
+	if (m->key_len != strlen(ks->txn_id) ||
+	    memcmp(m->key, ks->txn_id, m->key_len) != 0 || !m->payload)
+		return;
+	if (ckpt_barrier_parse(m->payload, m->len, &br) == 0 && !br.restore &&
+	    br.id > last->id) {
+		ckpt_barrier_free(last);
+		*last = br;
+		return;
+	}
+	ckpt_barrier_free(&br);
+}
+
+/*
+ * Reads partition 0 of the commit log to its end (the last stable offset:
+ * committed transactions only) and keeps the job's newest barrier in last
+ * (id 0: none). No topic: no marker. 0 or FX_EXIT_IO (reported).
+ */
+static int commit_log_last(struct kafka_sink *ks, struct ckpt_barrier *last)
+{
+	const char *topic = rd_kafka_topic_name(ks->commit_rkt);
+	const struct rd_kafka_metadata *md = NULL;
+	struct kafka_health h = {.ctx = ks->ctx};
+	rd_kafka_conf_t *c = rd_kafka_conf_new();
+	rd_kafka_topic_partition_list_t *list;
+	rd_kafka_topic_t *rkt;
+	rd_kafka_resp_err_t err;
+	rd_kafka_t *rk;
+	char errstr[512];
+	double quiet;
+	int rc = 0, exists;
+
+	kafka_conf_apply(ks->ctx, c, &ks->o->conf, commit_log_defaults);
+	rd_kafka_conf_set_opaque(c, &h);
+	rd_kafka_conf_set_log_cb(c, log_errors);
+	rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, sizeof(errstr));
+	if (!rk) {
+		fx_warn(ks->ctx, "commit log '%s': %s", topic, errstr);
+		return FX_EXIT_USAGE;
+	}
+	rkt = rd_kafka_topic_new(rk, topic, NULL);
+	err = rd_kafka_metadata(rk, 0, rkt, &md, (int)ks->o->conf.timeout_ms);
+	rd_kafka_topic_destroy(rkt);
+	if (err) {
+		fx_warn(ks->ctx, "commit log '%s': %s", topic,
+		        rd_kafka_err2str(err));
+		rd_kafka_destroy(rk);
+		return FX_EXIT_IO;
+	}
+	exists = md->topic_cnt == 1 && !md->topics[0].err &&
+	         md->topics[0].partition_cnt > 0;
+	rd_kafka_metadata_destroy(md);
+	if (!exists) {
+		rd_kafka_destroy(rk);
+		return 0;
+	}
+	list = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(list, topic, 0)->offset =
+	    RD_KAFKA_OFFSET_BEGINNING;
+	rd_kafka_assign(rk, list);
+	rd_kafka_topic_partition_list_destroy(list);
+	quiet = fx_now();
+	for (;;) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+		int eof;
+
+		if (!m) {
+			if ((fx_now() - quiet) * 1000 <
+			    (double)ks->o->conf.timeout_ms)
+				continue;
+			fx_warn(
+			    ks->ctx,
+			    "commit log '%s': its end not reached after %lld ms without a message",
+			    topic, (long long)ks->o->conf.timeout_ms);
+			rc = FX_EXIT_IO;
+			break;
+		}
+		quiet = fx_now();
+		eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+		if (m->err && !eof) {
+			fx_warn(ks->ctx, "commit log '%s': %s", topic,
+			        rd_kafka_message_errstr(m));
+			rc = FX_EXIT_IO;
+		} else if (!eof) {
+			commit_log_apply(ks, m, last);
+		}
+		rd_kafka_message_destroy(m);
+		if (eof || rc)
+			break;
+	}
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+	return rc;
+}
+
+/* committed.json := id and the positions of br; 0 or FX_EXIT_IO. */
+static int state_commit(struct kafka_sink *ks, const struct ckpt_barrier *br)
+{
+	size_t i;
+
+	for (i = 0; i < ks->committed.npos; i++)
+		free(ks->committed.pos[i].topic);
+	ks->committed.npos = 0;
+	for (i = 0; i < br->npos; i++)
+		ckpt_state_set_position(&ks->committed, br->pos[i].topic,
+		                        br->pos[i].partition,
+		                        br->pos[i].offset);
+	ks->committed.id = br->id;
+	if (ckpt_state_write(ks->o->state, &ks->committed) != 0)
+		return state_error(ks, "write");
+	return 0;
+}
+
+/* Says what a transactional call failed with; frees e. FX_EXIT_IO. */
+static int txn_error(struct kafka_sink *ks, const char *call,
+                     rd_kafka_error_t *e)
+{
+	fx_warn(ks->ctx, "%s: %s", call, rd_kafka_error_string(e));
+	rd_kafka_error_destroy(e);
+	return FX_EXIT_IO;
+}
+
+/*
+ * Aborts the open transaction (the records since the last checkpoint),
+ * unless the producer can no longer (fenced, fatal): then the broker
+ * aborts it, at the latest when the restart's init_transactions fences
+ * this one. 0 or FX_EXIT_IO.
+ */
+static int txn_abort(struct kafka_sink *ks)
+{
+	rd_kafka_error_t *e;
+
+	if (!ks->txn_open)
+		return 0;
+	ks->txn_open = 0;
+	ks->nranges = 0;
+	e = rd_kafka_abort_transaction(ks->rk, (int)ks->o->conf.timeout_ms);
+	return e ? txn_error(ks, "abort_transaction", e) : 0;
+}
+
+static int txn_begin(struct kafka_sink *ks)
+{
+	rd_kafka_error_t *e;
+
+	if (ks->txn_open)
+		return 0;
+	e = rd_kafka_begin_transaction(ks->rk);
+	if (e)
+		return txn_error(ks, "begin_transaction", e);
+	ks->txn_open = 1;
+	return 0;
+}
+
+/* The marker: barrier br, the job, the offsets of the records. */
+static void txn_marker(struct kafka_sink *ks, const struct ckpt_barrier *br)
+{
+	struct fx_buf *b = &ks->marker;
+	size_t i;
+
+	fx_buf_reset(b);
+	ckpt_barrier_format(b, br->id, br->pos, br->npos, br->final);
+	b->len--; /* the closing brace */
+	fx_buf_adds(b, ",\"job\":");
+	fx_buf_add_json_string(b, ks->txn_id, strlen(ks->txn_id));
+	fx_buf_adds(b, ",\"output\":[");
+	for (i = 0; i < ks->nranges; i++) {
+		const struct txn_range *r = &ks->ranges[i];
+		const char *t = rd_kafka_topic_name(r->rkt);
+		char nums[80];
+
+		fx_buf_adds(b, i ? ",[" : "[");
+		fx_buf_add_json_string(b, t, strlen(t));
+		snprintf(nums, sizeof(nums),
+		         ",%" PRId32 ",%" PRId64 ",%" PRId64 "]", r->partition,
+		         r->first, r->last);
+		fx_buf_adds(b, nums);
+	}
+	fx_buf_adds(b, "]}");
+}
+
+/*
+ * Barrier br: commits the records since the last one as checkpoint br->id
+ * (module comment). 0 or FX_EXIT_IO (reported); on a failure before the
+ * commit the transaction is aborted, and the restart does br->id again.
+ */
+static int txn_commit(struct kafka_sink *ks, const struct ckpt_barrier *br,
+                      const struct fx_where *where)
+{
+	rd_kafka_resp_err_t err;
+	rd_kafka_error_t *e;
+	char w[256];
+	size_t i;
+	int rc;
+
+	if (br->id <= ks->committed.id) {
+		fx_warn(ks->ctx,
+		        "%s: checkpoint %" PRIu64 " after checkpoint %" PRIu64
+		        " was committed: ids must count up",
+		        fx_where_format(where, w, sizeof(w)), br->id,
+		        ks->committed.id);
+		return FX_EXIT_IO;
+	}
+	rc = txn_begin(ks);
+	if (rc)
+		return rc;
+	/* librdkafka's flush sends at once, not after linger.ms */
+	rd_kafka_flush(ks->rk, (int)ks->o->conf.timeout_ms);
+	if (kafka_sink_flush(ks) != 0) {
+		fx_warn(
+		    ks->ctx,
+		    "checkpoint %" PRIu64 ": %" PRIu64 " of %" PRIu64
+		    " records failed, first error: %s: the transaction is aborted",
+		    br->id, ks->failed, ks->sent, ks->first_error);
+		txn_abort(ks);
+		return FX_EXIT_IO;
+	}
+	txn_marker(ks, br);
+	err = rd_kafka_producev(
+	    ks->rk, RD_KAFKA_V_RKT(ks->commit_rkt), RD_KAFKA_V_PARTITION(0),
+	    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+	    RD_KAFKA_V_VALUE(ks->marker.p, ks->marker.len),
+	    RD_KAFKA_V_KEY(ks->txn_id, strlen(ks->txn_id)), RD_KAFKA_V_END);
+	if (err) {
+		fx_warn(ks->ctx, "checkpoint %" PRIu64 ": commit log '%s': %s",
+		        br->id, rd_kafka_topic_name(ks->commit_rkt),
+		        rd_kafka_err2str(err));
+		txn_abort(ks);
+		return FX_EXIT_IO;
+	}
+	e = rd_kafka_commit_transaction(ks->rk, (int)ks->o->conf.timeout_ms);
+	if (e || ks->marker_failed) {
+		if (e)
+			txn_error(ks, "commit_transaction", e);
+		else
+			fx_warn(ks->ctx, "checkpoint %" PRIu64 ": %s", br->id,
+			        ks->marker_error);
+		txn_abort(ks);
+		return FX_EXIT_IO;
+	}
+	ks->txn_open = 0;
+	/* test-only (tests/checkpoint-kafka.bats): die in the gap */
+	if (ks->crash_after == br->id)
+		raise(SIGKILL);
+	for (i = 0; i < ks->nranges; i++) {
+		lineage_count(rd_kafka_topic_opaque(ks->ranges[i].rkt),
+		              ks->ranges[i].n);
+		ks->records_commit += ks->ranges[i].n;
+	}
+	ks->nranges = 0;
+	return state_commit(ks, br);
+}
+
+/* A "checkpoint" or "restore" record; others (watermarks) are ignored. */
+static int txn_control(struct kafka_sink *ks, const struct record *rec,
+                       const struct fx_where *where)
+{
+	char w[256], path[PATH_MAX + 32];
+	struct json_member m;
+	size_t pos = 0;
+
+	if (!json_object_next(rec->p, rec->len, &pos, &m) ||
+	    !(json_string_equals(&m.val, "checkpoint", 10) ||
+	      json_string_equals(&m.val, "restore", 7)))
+		return 0;
+	if (ckpt_barrier_parse(rec->p, rec->len, &ks->barrier) != 0)
+		return fx_bad_record(
+		    ks->ctx, where, "_fx", rec->p, rec->len,
+		    "not a valid checkpoint or restore record");
+	if (ks->skip_until && !ks->barrier.restore) {
+		/* committed already: the transactions the log witnessed */
+		if (ks->barrier.id == ks->skip_until)
+			ks->skip_until = 0;
+		if (ks->barrier.id <= ks->skip_until || !ks->skip_until)
+			return 0;
+		fx_warn(ks->ctx,
+		        "%s: checkpoint %" PRIu64 " skips past committed "
+		        "checkpoint %" PRIu64,
+		        fx_where_format(where, w, sizeof(w)), ks->barrier.id,
+		        ks->skip_until);
+		return FX_EXIT_IO;
+	}
+	if (!ks->barrier.restore)
+		return txn_commit(ks, &ks->barrier, where);
+	if (ks->barrier.id == ks->committed.id)
+		return 0;
+	if (ks->recovered && ks->barrier.id == ks->recovered_from) {
+		/* the source read committed.json before it was brought up */
+		ks->skip_until = ks->committed.id;
+		return 0;
+	}
+	fx_warn(ks->ctx,
+	        "%s: the source resumes from checkpoint %" PRIu64
+	        " but the sink committed %" PRIu64 " (%s)",
+	        fx_where_format(where, w, sizeof(w)), ks->barrier.id,
+	        ks->committed.id,
+	        ckpt_state_path(ks->o->state, path, sizeof(path)));
+	return FX_EXIT_IO;
+}
+
+/*
+ * At start: init_transactions, then committed.json brought up to the
+ * commit log. 0 or an exit status (reported).
+ */
+static int txn_start(struct kafka_sink *ks)
+{
+	struct ckpt_barrier last = {0};
+	char path[PATH_MAX + 32];
+	rd_kafka_error_t *e;
+	int rc;
+
+	e = rd_kafka_init_transactions(ks->rk, (int)ks->o->conf.timeout_ms);
+	if (e)
+		return txn_error(ks, "init_transactions", e);
+	rc = commit_log_last(ks, &last);
+	if (!rc && last.id > ks->committed.id) {
+		fx_warn(
+		    ks->ctx,
+		    "checkpoint %" PRIu64
+		    " was committed to Kafka but not to %s (a crash in between): written now",
+		    last.id, ckpt_state_path(ks->o->state, path, sizeof(path)));
+		ks->recovered = 1;
+		ks->recovered_from = ks->committed.id;
+		rc = state_commit(ks, &last);
+	}
+	ckpt_barrier_free(&last);
+	return rc;
+}
+
+/* At the end: what no barrier committed is aborted. */
+static int txn_close(struct kafka_sink *ks, int status)
+{
+	int rc = txn_abort(ks);
+
+	ks->ctx->st.records_out += ks->records_commit;
+	return status ? status : rc;
+}
+
+/*
+ * --state, before the producer: committed.json read (a corrupt one stops
+ * the program), the state directory made, the transactional.id chosen.
+ * defaults: sink_defaults and the transactional.id.
+ */
+static void txn_prepare(struct kafka_sink *ks, const char **defaults)
+{
+	const struct kafka_sink_opts *o = ks->o;
+	const char *crash = getenv("FX_TEST_CRASH_AFTER_COMMIT");
+	char path[PATH_MAX + 32];
+	size_t n = 0;
+
+	if (ckpt_state_read(o->state, &ks->committed) != 0) {
+		if (errno == EBADMSG)
+			fx_die(
+			    ks->ctx, FX_EXIT_IO,
+			    "%s: corrupt: not a whole committed.json (the job's committed checkpoint)",
+			    ckpt_state_path(o->state, path, sizeof(path)));
+		exit(state_error(ks, "read"));
+	}
+	if (mkdir_p(o->state) != 0)
+		fx_die(ks->ctx, FX_EXIT_IO, "%s: cannot create: %s", o->state,
+		       strerror(errno));
+	ks->txn = 1;
+	ks->txn_id = txn_default_id(ks->ctx, o->state);
+	ks->crash_after = crash ? strtoull(crash, NULL, 10) : 0;
+	while (sink_defaults[n])
+		n++;
+	memcpy(defaults, sink_defaults, n * sizeof(*defaults));
+	defaults[n++] = "transactional.id";
+	defaults[n++] = ks->txn_id;
+	/* message.timeout.ms (--timeout) may not exceed it */
+	snprintf(ks->txn_timeout, sizeof(ks->txn_timeout), "%" PRId64,
+	         o->conf.timeout_ms > 60000 ? o->conf.timeout_ms : 60000);
+	defaults[n++] = "transaction.timeout.ms";
+	defaults[n++] = ks->txn_timeout;
+	defaults[n] = NULL;
+}
+
+/* The commit log's name: --commit-topic, TOPIC.fx-commits or fx-commits. */
+static void txn_commit_topic(struct kafka_sink *ks)
+{
+	const struct kafka_sink_opts *o = ks->o;
+	struct fx_buf name = {0};
+
+	if (o->commit_topic) {
+		fx_buf_adds(&name, o->commit_topic);
+	} else {
+		if (o->topic) {
+			fx_buf_adds(&name, o->topic);
+			fx_buf_addc(&name, '.');
+		}
+		fx_buf_adds(&name, "fx-commits");
+	}
+	fx_buf_addc(&name, 0);
+	if (o->create_topics)
+		create_topic(ks, name.p, 1, -1, 1);
+	ks->commit_rkt = rd_kafka_topic_new(ks->rk, name.p, NULL);
+	if (!ks->commit_rkt)
+		fx_die(ks->ctx, FX_EXIT_USAGE, "topic '%s': %s", name.p,
+		       rd_kafka_err2str(rd_kafka_last_error()));
+	fx_buf_free(&name);
+}
+
 int kafka_sink_open(struct fx_ctx *ctx, const struct kafka_sink_opts *o,
                     struct kafka_sink **out)
 {
@@ -272,9 +844,12 @@ int kafka_sink_open(struct fx_ctx *ctx, const struct kafka_sink_opts *o,
 	    "_fx_dest", "_fx_key", "_fx_headers", "_fx_partition", NULL,
 	};
 	struct kafka_sink *ks = fx_malloc(sizeof(*ks));
+	const char
+	    *defaults[sizeof(sink_defaults) / sizeof(*sink_defaults) + 4];
 	const char *perr;
 	rd_kafka_conf_t *c;
 	char errstr[512];
+	size_t idlen = sizeof(errstr);
 	int rc, i;
 
 	memset(ks, 0, sizeof(*ks));
@@ -288,8 +863,18 @@ int kafka_sink_open(struct fx_ctx *ctx, const struct kafka_sink_opts *o,
 		                            : "_fx_key",
 		                   &perr) < 0)
 			fx_usage_error(ctx, "--key: '%s': %s", o->key, perr);
-	c = kafka_conf_build(ctx, RD_KAFKA_PRODUCER, &o->conf, sink_defaults,
-	                     &ks->health);
+	if (o->state)
+		txn_prepare(ks, defaults);
+	c = kafka_conf_build(ctx, RD_KAFKA_PRODUCER, &o->conf,
+	                     o->state ? defaults : sink_defaults, &ks->health);
+	if (o->state &&
+	    rd_kafka_conf_get(c, "transactional.id", errstr, &idlen) ==
+	        RD_KAFKA_CONF_OK &&
+	    strcmp(errstr, ks->txn_id) != 0) {
+		/* -X transactional.id= names the job */
+		free(ks->txn_id);
+		ks->txn_id = fx_strdup(errstr);
+	}
 	rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
 	ks->rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, errstr, sizeof(errstr));
 	if (!ks->rk) {
@@ -301,6 +886,10 @@ int kafka_sink_open(struct fx_ctx *ctx, const struct kafka_sink_opts *o,
 	rc = kafka_check_brokers(ctx, ks->rk, &ks->health, o->conf.timeout_ms);
 	if (!rc && o->topic)
 		sink_topic(ks, o->topic, strlen(o->topic));
+	if (!rc && ks->txn) {
+		txn_commit_topic(ks);
+		rc = txn_start(ks);
+	}
 	if (rc) {
 		kafka_sink_close(ks, rc);
 		return rc;
@@ -500,6 +1089,8 @@ int kafka_sink_write(struct kafka_sink *ks, const struct record *rec,
 	int haskey;
 
 	if (flags & JSON_SCAN_CONTROL) {
+		if (ks->txn)
+			return txn_control(ks, rec, where);
 		/* a checkpoint: everything before it is delivered first */
 		if (memmem(rec->p, rec->len, "\"checkpoint\"", 12))
 			return kafka_sink_flush(ks) ? FX_EXIT_IO : 0;
@@ -524,6 +1115,16 @@ int kafka_sink_write(struct kafka_sink *ks, const struct record *rec,
 	if (field)
 		return fx_bad_record(ks->ctx, where, field, rec->p, rec->len,
 		                     "%s", why);
+	if (ks->skip_until) {
+		if (hdrs)
+			rd_kafka_headers_destroy(hdrs);
+		return 0;
+	}
+	if (ks->txn && txn_begin(ks) != 0) {
+		if (hdrs)
+			rd_kafka_headers_destroy(hdrs);
+		return FX_EXIT_IO;
+	}
 	if ((flags & JSON_SCAN_HAS_FX) && !ks->o->keep_meta) {
 		strip_meta(ks, rec->p, rec->len);
 		val = ks->value.p;
@@ -550,6 +1151,10 @@ int kafka_sink_close(struct kafka_sink *ks, int status)
 	    fx_now() + 2.0 * (double)ks->o->conf.timeout_ms / 1000;
 	size_t i;
 
+	if (ks->txn) {
+		status = txn_close(ks, status);
+		goto out;
+	}
 	while (ks->delivered + ks->failed < ks->sent && fx_now() < deadline &&
 	       !sink_brokers_gone(ks))
 		rd_kafka_poll(ks->rk, 100);
@@ -572,12 +1177,20 @@ int kafka_sink_close(struct kafka_sink *ks, int status)
 		if (!status)
 			status = FX_EXIT_IO;
 	}
+out:
 	for (i = 0; i < ks->ntopics; i++) {
 		rd_kafka_topic_destroy(ks->topics[i].rkt);
 		free(ks->topics[i].name);
 	}
 	free(ks->topics);
+	if (ks->commit_rkt)
+		rd_kafka_topic_destroy(ks->commit_rkt);
 	rd_kafka_destroy(ks->rk);
+	free(ks->txn_id);
+	free(ks->ranges);
+	ckpt_state_free(&ks->committed);
+	ckpt_barrier_free(&ks->barrier);
+	fx_buf_free(&ks->marker);
 	json_paths_free(&ks->paths);
 	fx_buf_free(&ks->value);
 	fx_buf_free(&ks->key);

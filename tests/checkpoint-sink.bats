@@ -240,16 +240,13 @@ EOF
 	diff -r want out
 }
 
-@test "--state: usage errors for --file, stdout, Kafka and CSV without --columns" {
+@test "--state: usage errors for --file, stdout and CSV without --columns (Kafka: checkpoint-kafka.bats)" {
 	run --separate-stderr fx-sink --state st --file x.ndjson </dev/null
 	assert_failure 2
 	assert_equal "$stderr" "fx-sink: --state: checkpoints are built for --dir only, not --file or stdout (see 'fx-sink --help')"
 	run --separate-stderr fx-sink --state st </dev/null
 	assert_failure 2
 	assert_equal "$stderr" "fx-sink: --state: checkpoints are built for --dir only, not --file or stdout (see 'fx-sink --help')"
-	run --separate-stderr fx-sink --state st -t topic -b 127.0.0.1:1 </dev/null
-	assert_failure 2
-	assert_equal "$stderr" "fx-sink: --state: the Kafka sink's transactions are not built yet (checkpoints need --dir) (see 'fx-sink --help')"
 	run --separate-stderr fx-sink --state st --dir out --format csv </dev/null
 	assert_failure 2
 	assert_equal "$stderr" "fx-sink: --state with CSV needs --columns (the first record after a restart is not the job's first) (see 'fx-sink --help')"
