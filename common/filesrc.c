@@ -200,21 +200,57 @@ static void ckpt_after_record(struct file_ckpt *k, int64_t offset)
 		ckpt_emit(k, 0);
 }
 
+/* Whether fd's data is gzip: gz (its name or --format says), or its magic. */
+static int data_is_gzip(int fd, int gz)
+{
+	unsigned char m[2];
+
+	return gz || (pread(fd, m, 2, 0) == 2 && m[0] == 0x1f && m[1] == 0x8b);
+}
+
 /*
- * Opens path for a checkpointed read at *offset (its committed one, 0 if
- * none), *offset then being where reading starts in the data: plain files
- * are seeked (the file's own bytes), gzip data (by its magic bytes, as
- * fx_input decides) is decompressed and that many bytes skipped. 0, or an
- * exit status after a message: FX_EXIT_IO when the file is shorter than
- * the offset or the offset is not at a line's start ("changed since
- * checkpoint K").
+ * Whether a plain file can be resumed at offset: 0, or -1 with why set
+ * (the file is shorter, or offset is not a line's start).
+ */
+static int plain_offset_ok(int fd, int64_t offset, char *why, size_t n)
+{
+	struct stat sb;
+	char last;
+
+	if (offset == 0)
+		return 0;
+	if (fstat(fd, &sb) != 0) {
+		snprintf(why, n, "%s", strerror(errno));
+		return -1;
+	}
+	if (sb.st_size < offset) {
+		snprintf(why, n,
+		         "%" PRId64 " bytes, shorter than its offset %" PRId64,
+		         (int64_t)sb.st_size, offset);
+		return -1;
+	}
+	/* a last line without \n ends at the size */
+	if (pread(fd, &last, 1, offset - 1) != 1 ||
+	    (last != '\n' && sb.st_size != offset)) {
+		snprintf(why, n, "not a line start at offset %" PRId64, offset);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Opens path for a checkpointed read at offset (its committed one, 0 if
+ * none): plain files are seeked (offsets are the file's own bytes), gzip
+ * data is decompressed and offset bytes skipped (offsets count the
+ * decompressed data without a leading byte order mark). 0, or FX_EXIT_IO
+ * after a message: the file "changed since checkpoint K" when it is
+ * shorter than offset or offset is not a line's start.
  */
 static int ckpt_open(struct file_ckpt *k, struct record_stream *rs,
                      const char *path, int gz,
                      const struct json_paths *paths, int64_t offset)
 {
-	unsigned char head[3] = {0};
-	char last = '\n';
+	char why[128], last = '\n';
 	int64_t have = 0;
 	ssize_t n;
 	int rc;
@@ -222,25 +258,22 @@ static int ckpt_open(struct file_ckpt *k, struct record_stream *rs,
 	rc = record_stream_open(rs, k->ctx, path, gz, paths);
 	if (rc)
 		return rc;
-	n = pread(rs->in.fd, head, sizeof(head), 0);
-	if (n < 0) {
-		fx_warn(k->ctx, "%s: %s", path, strerror(errno));
-		return FX_EXIT_IO;
-	}
-	if (!gz && !(n >= 2 && head[0] == 0x1f && head[1] == 0x8b)) {
-		struct stat sb;
+	if (!data_is_gzip(rs->in.fd, gz)) {
+		unsigned char head[3];
 
-		/* a plain file: offsets are its own, with a byte order mark */
+		if (plain_offset_ok(rs->in.fd, offset, why, sizeof(why)))
+			goto changed;
 		if (offset == 0) {
-			if (n == 3 && !memcmp(head, "\xef\xbb\xbf", 3))
+			/* fx_input drops a byte order mark: count it */
+			if (pread(rs->in.fd, head, 3, 0) == 3 &&
+			    !memcmp(head, "\xef\xbb\xbf", 3))
 				rs->reader.bytes = 3;
 			return 0;
 		}
-		if (fstat(rs->in.fd, &sb) != 0 || sb.st_size < offset ||
-		    pread(rs->in.fd, &last, 1, offset - 1) != 1 ||
-		    (last != '\n' && sb.st_size != offset) ||
-		    lseek(rs->in.fd, offset, SEEK_SET) != offset)
+		if (lseek(rs->in.fd, offset, SEEK_SET) != offset) {
+			snprintf(why, sizeof(why), "%s", strerror(errno));
 			goto changed;
+		}
 		rs->in.sniffed = 1; /* mid-file: no magic, no byte order mark */
 		rs->in.bom_checked = 1;
 		rs->reader.bytes = (uint64_t)offset;
@@ -256,8 +289,13 @@ static int ckpt_open(struct file_ckpt *k, struct record_stream *rs,
 		n = fx_input_read(&rs->in, buf, want);
 		if (n < 0)
 			return FX_EXIT_IO;
-		if (n == 0)
+		if (n == 0) {
+			snprintf(why, sizeof(why),
+			         "%" PRId64 " bytes decompressed, fewer than "
+			         "its offset %" PRId64,
+			         have, offset);
 			goto changed;
+		}
 		last = buf[n - 1];
 		have += n;
 	}
@@ -267,16 +305,17 @@ static int ckpt_open(struct file_ckpt *k, struct record_stream *rs,
 		/* only the end of the data may follow a last line without \n */
 		if ((n = fx_input_read(&rs->in, &c, 1)) < 0)
 			return FX_EXIT_IO;
-		if (n > 0)
+		if (n > 0) {
+			snprintf(why, sizeof(why),
+			         "not a line start at offset %" PRId64, offset);
 			goto changed;
+		}
 	}
 	rs->reader.bytes = (uint64_t)offset;
 	return 0;
 changed:
-	fx_warn(k->ctx,
-	        "%s: changed since checkpoint %" PRIu64
-	        ": not a line start at offset %" PRId64,
-	        path, k->committed.id, offset);
+	fx_warn(k->ctx, "%s: changed since checkpoint %" PRIu64 ": %s", path,
+	        k->committed.id, why);
 	return FX_EXIT_IO;
 }
 
@@ -499,6 +538,28 @@ static int ckpt_inputs(struct fx_ctx *ctx, const struct file_source_opts *o,
 }
 
 /*
+ * Before anything is written: whether a plain file can resume at offset
+ * (gzip data is checked as it is read again). 0, or -1 after a message.
+ */
+static int ckpt_check_plain(struct file_ckpt *k, const char *path,
+                            int64_t offset)
+{
+	char why[128];
+	int gz = k->o->gz, fd, bad = 0;
+
+	if (k->o->format == FORMAT_AUTO)
+		format_of(path, &gz);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0; /* reported when it is read */
+	if (!data_is_gzip(fd, gz) &&
+	    (bad = plain_offset_ok(fd, offset, why, sizeof(why))))
+		fx_warn(k->ctx, "%s: changed since checkpoint %" PRIu64 ": %s",
+		        path, k->committed.id, why);
+	close(fd);
+	return bad;
+}
+
+/*
  * Reads state/committed.json into k and checks that every position in it
  * is a file of this run that is still there. FX_EXIT_IO after a message.
  */
@@ -545,6 +606,8 @@ static int ckpt_restore(struct file_ckpt *k, const struct fx_strlist *files)
 			        gone ? "gone" : "not an input of this run");
 			return FX_EXIT_IO;
 		}
+		if (ckpt_check_plain(k, f, p->offset))
+			return FX_EXIT_IO;
 	}
 	k->id = k->committed.id;
 	return 0;
