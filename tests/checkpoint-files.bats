@@ -199,3 +199,109 @@ EOF2
 	assert_failure 2
 	assert_equal "$stderr" "fx-consume: --checkpoint: needs a state directory: --state DIR (see 'fx-consume --help')"
 }
+
+agg_args=(--time event_time --window tumble:1m --lateness 5s
+	--by os,province --agg plays=count,listen_ms=sum:duration_ms,listeners=distinct:user_id)
+
+# run_stream STATE OUT: fx-consume DIR | fx-agg | fx-sink --dir with
+# checkpoints, joined by FIFOs so that each stage has a PID to kill;
+# started in the background, STAGE_PIDS set (consume agg sink)
+run_stream() {
+	local st=$1 out=$2
+	rm -f p1 p2 && mkfifo p1 p2
+	fx-consume plays --checkpoint 50 --state "$st" >p1 2>>"$st.err" &
+	STAGE_PIDS=($!)
+	fx-agg "${agg_args[@]}" --state "$st" <p1 >p2 2>>"$st.err" &
+	STAGE_PIDS+=($!)
+	fx-sink --dir "$out" --partition os --state "$st" <p2 2>>"$st.err" &
+	STAGE_PIDS+=($!)
+}
+
+# wait_stream [SECONDS]: waits for every stage (at most SECONDS, then
+# kills what is left: a stage killed before it opened its FIFO leaves its
+# neighbour blocked in open()); 0 if all exited 0
+wait_stream() {
+	local p rc=0 limit=$((SECONDS + ${1:-120}))
+	while [ "$SECONDS" -lt "$limit" ]; do
+		for p in "${STAGE_PIDS[@]}"; do
+			kill -0 "$p" 2>/dev/null && { sleep 0.02; continue 2; }
+		done
+		break
+	done
+	for p in "${STAGE_PIDS[@]}"; do
+		kill -0 "$p" 2>/dev/null && { kill -9 "$p" 2>/dev/null; rc=1; }
+		wait "$p" || rc=1
+	done
+	STAGE_PIDS=()
+	return $rc
+}
+
+committed_id() {
+	jq -r .id "$1/committed.json" 2>/dev/null || echo 0
+}
+
+@test "chaos over files: 10 SIGKILLs of random stages, restarted each time: the output is the batch run's, byte for byte" {
+	# a partitioned directory, plain and gzip files of uneven sizes
+	gen-plays -n 40000 -s 11 --rate 40 --disorder 3000 --users 2000 >all.ndjson
+	mkdir -p plays/dt=1 plays/dt=2
+	sed -n 1,700p all.ndjson >plays/dt=1/a.ndjson
+	sed -n 701,2500p all.ndjson | gzip >plays/dt=1/b.ndjson.gz
+	sed -n 2501,2600p all.ndjson >plays/dt=2/a.ndjson
+	sed -n 2601,40000p all.ndjson >plays/dt=2/b.ndjson
+
+	fx-consume plays | fx-agg "${agg_args[@]}" | fx-sink --dir batch --partition os
+	[ "$(cat batch/*/* | wc -l)" -gt 50 ] || fail "the batch run wrote too little"
+
+	# an uninterrupted run: the same output, and its length
+	local t0 ms final
+	t0=$(date +%s%N)
+	run_stream st-clean clean
+	wait_stream || fail "the uninterrupted run failed: $(cat st-clean.err)"
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	final=$(committed_id st-clean)
+	[ "$final" -ge 800 ] || fail "only $final checkpoints committed"
+	diff -r batch clean || fail "the uninterrupted run differs from the batch run"
+
+	# kill a random stage at a random moment, restart with the same
+	# command, until the job has committed its end; check its output and
+	# start a fresh job, until 10 kills have fallen before a job's end.
+	# A run lives a random part of a quarter of the clean run, after an
+	# allowance that grows by 20 ms whenever a run committed nothing new.
+	local kills=0 runs=0 jobs=0 victim pid now ids="" distinct seed
+	local st out base last wait_ms
+	seed=${FX_CHAOS_SEED:-$$}
+	RANDOM=$seed
+	while [ "$kills" -lt 10 ]; do
+		jobs=$((jobs + 1))
+		st=st-$jobs out=out-$jobs base=0 last=0
+		while [ "$(committed_id "$st")" -lt "$final" ] && [ "$kills" -lt 10 ]; do
+			runs=$((runs + 1))
+			[ "$runs" -le 60 ] || fail "only $kills kills landed in $runs runs"
+			victim=$((RANDOM % 3))
+			# fx-consume reads ahead of the rest (it ends in a tenth
+			# of the run): it is killed early or the kill misses
+			if [ "$victim" -eq 0 ]; then wait_ms=$((RANDOM % (ms / 10 + 1) + 2))
+			else wait_ms=$((base + RANDOM % (ms / 4 + 1) + 5)); fi
+			run_stream "$st" "$out"
+			sleep "$(awk -v ms=$wait_ms 'BEGIN { printf "%.3f", ms / 1000 }')"
+			pid=${STAGE_PIDS[victim]}
+			now=$(committed_id "$st")
+			if kill -9 "$pid" 2>/dev/null && [ "$now" -lt "$final" ]; then
+				kills=$((kills + 1))
+				ids="$ids $victim@$now"
+			fi
+			wait_stream 30 || true
+			now=$(committed_id "$st")
+			if [ "$now" -gt "$last" ]; then base=0; else base=$((base + 20)); fi
+			last=$now
+		done
+		# to the end, uninterrupted, and the batch run's bytes
+		run_stream "$st" "$out"
+		wait_stream || fail "job $jobs: the last run failed: $(tail -n 5 "$st.err")"
+		diff -r batch "$out" || fail "job $jobs: after its kills the output differs from the batch run"
+	done
+	distinct=$(tr ' ' '\n' <<<"$ids" | sed -n 's/.*@//p' | sort -u | wc -l)
+	echo "# seed $seed; clean run ${ms} ms, $final checkpoints; $kills kills in $runs runs of $jobs jobs at $distinct committed ids; stage@id:$ids" >&3
+	[ "$distinct" -ge 4 ] || fail "the kills fell at only $distinct committed checkpoints"
+	[[ "$ids" == *" 0@"* ]] || fail "fx-consume was never killed before the end"
+}
