@@ -83,8 +83,9 @@ static void checkpoint_options(struct fx_ctx *ctx, const struct consume_opts *o,
 		return;
 	}
 	if (!kafka && o->table)
-		fx_usage_error(ctx, "--checkpoint: with --table, a Kafka source "
-		                    "only (no DIR operands)");
+		fx_usage_error(ctx,
+		               "--checkpoint: with --table, a Kafka source "
+		               "only (no DIR operands)");
 	if (s[strspn(s, "0123456789")] == 0 && *s) {
 		ko->ckpt_records = strtoll(s, NULL, 10);
 		if (ko->ckpt_records <= 0 || ko->ckpt_records == INT64_MAX)

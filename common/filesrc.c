@@ -195,8 +195,7 @@ static void ckpt_emit(struct file_ckpt *k, int final)
 static void ckpt_after_record(struct file_ckpt *k, int64_t offset)
 {
 	k->pos[k->npos - 1].offset = offset;
-	if (k->o->ckpt_records ? --k->left <= 0
-	                       : fx_now_coarse() >= k->due)
+	if (k->o->ckpt_records ? --k->left <= 0 : fx_now_coarse() >= k->due)
 		ckpt_emit(k, 0);
 }
 
@@ -247,8 +246,8 @@ static int plain_offset_ok(int fd, int64_t offset, char *why, size_t n)
  * shorter than offset or offset is not a line's start.
  */
 static int ckpt_open(struct file_ckpt *k, struct record_stream *rs,
-                     const char *path, int gz,
-                     const struct json_paths *paths, int64_t offset)
+                     const char *path, int gz, const struct json_paths *paths,
+                     int64_t offset)
 {
 	char why[128], last = '\n';
 	int64_t have = 0;
@@ -520,10 +519,11 @@ static int ckpt_inputs(struct fx_ctx *ctx, const struct file_source_opts *o,
 			free(root);
 		} else {
 			if (st == 0 && !S_ISREG(sb.st_mode))
-				fx_usage_error(ctx,
-				               "--checkpoint: %s: not a regular "
-				               "file: cannot be resumed",
-				               operands[i]);
+				fx_usage_error(
+				    ctx,
+				    "--checkpoint: %s: not a regular "
+				    "file: cannot be resumed",
+				    operands[i]);
 			fx_strlist_push(files, operands[i]);
 			fx_strlist_push(roots, "");
 		}
@@ -601,8 +601,8 @@ static int ckpt_restore(struct file_ckpt *k, const struct fx_strlist *files)
 			int gone = stat(f, &sb) != 0;
 
 			fx_warn(k->ctx,
-			        "%s: changed since checkpoint %" PRIu64 ": %s", f,
-			        k->committed.id,
+			        "%s: changed since checkpoint %" PRIu64 ": %s",
+			        f, k->committed.id,
 			        gone ? "gone" : "not an input of this run");
 			return FX_EXIT_IO;
 		}
@@ -716,8 +716,7 @@ int file_source_run(struct fx_ctx *ctx, const struct file_source_opts *o,
 			fx_strlist_free(&files);
 			free(root);
 		} else {
-			rc = read_file(ctx, o, NULL, operands[i], out, NULL,
-			               0);
+			rc = read_file(ctx, o, NULL, operands[i], out, NULL, 0);
 		}
 		if (record_writer_failed(out))
 			break;
