@@ -72,7 +72,8 @@ static const char *kafka_option_given(const struct kafka_source_opts *ko)
  * Usage errors exit.
  */
 static void checkpoint_options(struct fx_ctx *ctx, const struct consume_opts *o,
-                               int kafka, struct kafka_source_opts *ko)
+                               int kafka, struct kafka_source_opts *ko,
+                               struct file_source_opts *fo)
 {
 	const char *s = o->checkpoint;
 
@@ -81,9 +82,10 @@ static void checkpoint_options(struct fx_ctx *ctx, const struct consume_opts *o,
 			fx_usage_error(ctx, "--state: needs --checkpoint");
 		return;
 	}
-	if (!kafka)
-		fx_usage_error(ctx, "--checkpoint: needs a Kafka source (-t or "
-		                    "--table without DIR operands)");
+	if (!kafka && o->table)
+		fx_usage_error(ctx,
+		               "--checkpoint: with --table, a Kafka source "
+		               "only (no DIR operands)");
 	if (s[strspn(s, "0123456789")] == 0 && *s) {
 		ko->ckpt_records = strtoll(s, NULL, 10);
 		if (ko->ckpt_records <= 0 || ko->ckpt_records == INT64_MAX)
@@ -101,6 +103,13 @@ static void checkpoint_options(struct fx_ctx *ctx, const struct consume_opts *o,
 	if (!ko->state || !*ko->state)
 		fx_usage_error(ctx, "--checkpoint: needs a state directory: "
 		                    "--state DIR");
+	if (!kafka) { /* files: filesrc.h */
+		fo->state = ko->state;
+		fo->ckpt_records = ko->ckpt_records;
+		fo->ckpt_ms = ko->ckpt_ms;
+		ko->state = NULL;
+		ko->ckpt_records = ko->ckpt_ms = 0;
+	}
 }
 
 int main(int argc, char **argv)
@@ -124,7 +133,7 @@ int main(int argc, char **argv)
 	                 "(repeatable: all hold)"),
 	    FX_OPT_GROUP("Kafka (with -t or --table):"),
 	    FX_OPT_KAFKA_SOURCE(&ko),
-	    FX_OPT_GROUP("Checkpoints (Kafka only):"),
+	    FX_OPT_GROUP("Checkpoints (Kafka or NDJSON files):"),
 	    FX_OPT_STRING(0, "checkpoint", &o.checkpoint, "INTERVAL",
 	                  "a checkpoint barrier every INTERVAL (5s) or N "
 	                  "records; no group commits"),
@@ -154,7 +163,7 @@ int main(int argc, char **argv)
 		               kopt);
 	if (o.where.n && !o.table)
 		fx_usage_error(&ctx, "--where needs --table");
-	checkpoint_options(&ctx, &o, kafka, &ko);
+	checkpoint_options(&ctx, &o, kafka, &ko, &fo);
 	if (o.table && !(t = table_load(&ctx, o.table)))
 		return fx_finish(&ctx, FX_EXIT_USAGE);
 	if (o.format && file_format_parse(o.format, &fo.format, &fo.gz))

@@ -1,5 +1,6 @@
 /* filesrc.c - records from files and directories */
 #include "filesrc.h"
+#include "checkpoint.h"
 #include "csvio.h"
 #include "err.h"
 #include "hive.h"
@@ -10,9 +11,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int file_format_parse(const char *s, enum file_format *f, int *gz)
 {
@@ -155,18 +159,185 @@ struct ndjson_extra {
 	size_t off[JSON_MAX_PATHS + 1]; /* member i is all[off[i]..off[i+1]) */
 };
 
+/*
+ * --checkpoint: the files started so far, in the order read, each with the
+ * offset of its next line (the last one's moves as it is read).
+ */
+struct file_ckpt {
+	struct fx_ctx *ctx;
+	const struct file_source_opts *o;
+	struct record_writer *out;
+	struct ckpt_state committed;
+	uint64_t id; /* the last barrier's, or the restore's */
+	struct ckpt_position *pos;
+	size_t npos, cappos;
+	int64_t left;
+	double due;
+	struct fx_buf ctl;
+};
+
+static void ckpt_put(struct file_ckpt *k)
+{
+	record_writer_put(k->out, k->ctl.p, k->ctl.len);
+}
+
+static void ckpt_emit(struct file_ckpt *k, int final)
+{
+	fx_buf_reset(&k->ctl);
+	ckpt_barrier_format(&k->ctl, ++k->id, k->pos, k->npos, final);
+	ckpt_put(k);
+	k->ctx->ckpt.last = k->id; /* --stats */
+	k->left = k->o->ckpt_records;
+	k->due = fx_now_coarse() + (double)k->o->ckpt_ms / 1000;
+}
+
+/* After a record read: the current file's position, and a barrier if due. */
+static void ckpt_after_record(struct file_ckpt *k, int64_t offset)
+{
+	k->pos[k->npos - 1].offset = offset;
+	if (k->o->ckpt_records ? --k->left <= 0 : fx_now_coarse() >= k->due)
+		ckpt_emit(k, 0);
+}
+
+/* Whether fd's data is gzip: gz (its name or --format says), or its magic. */
+static int data_is_gzip(int fd, int gz)
+{
+	unsigned char m[2];
+
+	return gz || (pread(fd, m, 2, 0) == 2 && m[0] == 0x1f && m[1] == 0x8b);
+}
+
+/*
+ * Whether a plain file can be resumed at offset: 0, or -1 with why set
+ * (the file is shorter, or offset is not a line's start).
+ */
+static int plain_offset_ok(int fd, int64_t offset, char *why, size_t n)
+{
+	struct stat sb;
+	char last;
+
+	if (offset == 0)
+		return 0;
+	if (fstat(fd, &sb) != 0) {
+		snprintf(why, n, "%s", strerror(errno));
+		return -1;
+	}
+	if (sb.st_size < offset) {
+		snprintf(why, n,
+		         "%" PRId64 " bytes, shorter than its offset %" PRId64,
+		         (int64_t)sb.st_size, offset);
+		return -1;
+	}
+	/* a last line without \n ends at the size */
+	if (pread(fd, &last, 1, offset - 1) != 1 ||
+	    (last != '\n' && sb.st_size != offset)) {
+		snprintf(why, n, "not a line start at offset %" PRId64, offset);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Opens path for a checkpointed read at offset (its committed one, 0 if
+ * none): plain files are seeked (offsets are the file's own bytes), gzip
+ * data is decompressed and offset bytes skipped (offsets count the
+ * decompressed data without a leading byte order mark). 0, or FX_EXIT_IO
+ * after a message: the file "changed since checkpoint K" when it is
+ * shorter than offset or offset is not a line's start.
+ */
+static int ckpt_open(struct file_ckpt *k, struct record_stream *rs,
+                     const char *path, int gz, const struct json_paths *paths,
+                     int64_t offset)
+{
+	char why[128], last = '\n';
+	int64_t have = 0;
+	ssize_t n;
+	int rc;
+
+	rc = record_stream_open(rs, k->ctx, path, gz, paths);
+	if (rc)
+		return rc;
+	if (!data_is_gzip(rs->in.fd, gz)) {
+		unsigned char head[3];
+
+		if (plain_offset_ok(rs->in.fd, offset, why, sizeof(why)))
+			goto changed;
+		if (offset == 0) {
+			/* fx_input drops a byte order mark: count it */
+			if (pread(rs->in.fd, head, 3, 0) == 3 &&
+			    !memcmp(head, "\xef\xbb\xbf", 3))
+				rs->reader.bytes = 3;
+			return 0;
+		}
+		if (lseek(rs->in.fd, offset, SEEK_SET) != offset) {
+			snprintf(why, sizeof(why), "%s", strerror(errno));
+			goto changed;
+		}
+		rs->in.sniffed = 1; /* mid-file: no magic, no byte order mark */
+		rs->in.bom_checked = 1;
+		rs->reader.bytes = (uint64_t)offset;
+		return 0;
+	}
+	/* gzip: the decompressed data is read again up to the offset */
+	while (have < offset) {
+		char buf[65536];
+		size_t want = sizeof(buf);
+
+		if ((int64_t)want > offset - have)
+			want = (size_t)(offset - have);
+		n = fx_input_read(&rs->in, buf, want);
+		if (n < 0)
+			return FX_EXIT_IO;
+		if (n == 0) {
+			snprintf(why, sizeof(why),
+			         "%" PRId64 " bytes decompressed, fewer than "
+			         "its offset %" PRId64,
+			         have, offset);
+			goto changed;
+		}
+		last = buf[n - 1];
+		have += n;
+	}
+	if (offset > 0 && last != '\n') {
+		char c;
+
+		/* only the end of the data may follow a last line without \n */
+		if ((n = fx_input_read(&rs->in, &c, 1)) < 0)
+			return FX_EXIT_IO;
+		if (n > 0) {
+			snprintf(why, sizeof(why),
+			         "not a line start at offset %" PRId64, offset);
+			goto changed;
+		}
+	}
+	rs->reader.bytes = (uint64_t)offset;
+	return 0;
+changed:
+	fx_warn(k->ctx, "%s: changed since checkpoint %" PRIu64 ": %s", path,
+	        k->committed.id, why);
+	return FX_EXIT_IO;
+}
+
 static int copy_ndjson(struct fx_ctx *ctx, const char *path, int gz,
-                       struct ndjson_extra *ex, struct record_writer *out)
+                       struct ndjson_extra *ex, struct record_writer *out,
+                       struct file_ckpt *k, int64_t offset)
 {
 	struct record_stream rs;
 	struct json_value vals[JSON_MAX_PATHS];
 	struct record rec;
 	int rc, flags;
 
-	rc = record_stream_open(&rs, ctx, path, gz,
-	                        ex && ex->keys.n ? &ex->keys : NULL);
-	if (rc)
+	if (k)
+		rc = ckpt_open(k, &rs, path, gz,
+		               ex && ex->keys.n ? &ex->keys : NULL, offset);
+	else
+		rc = record_stream_open(&rs, ctx, path, gz,
+		                        ex && ex->keys.n ? &ex->keys : NULL);
+	if (rc) {
+		if (k && rs.open)
+			record_stream_close(&rs);
 		return rc;
+	}
 	while (!fx_stop &&
 	       (rc = record_stream_next(&rs, &rec, vals, &flags)) > 0) {
 		if (!ex || !ex->keys.n || (flags & JSON_SCAN_CONTROL)) {
@@ -193,9 +364,14 @@ static int copy_ndjson(struct fx_ctx *ctx, const char *path, int gz,
 			recedit_put(out, rec.p, rec.len, e->p, e->len);
 		}
 		ctx->st.records_out++;
+		if (k)
+			ckpt_after_record(k, (int64_t)rs.reader.bytes);
 		if (record_writer_failed(out))
 			break;
 	}
+	/* the whole file read: blank lines at its end too */
+	if (k && rc == 0 && !fx_stop)
+		k->pos[k->npos - 1].offset = (int64_t)rs.reader.bytes;
 	record_stream_close(&rs);
 	return rc < 0 ? -rc : 0;
 }
@@ -243,7 +419,8 @@ static int copy_csv(struct fx_ctx *ctx, const struct file_source_opts *o,
 
 static int read_file(struct fx_ctx *ctx, const struct file_source_opts *o,
                      const char *root, const char *path,
-                     struct record_writer *out)
+                     struct record_writer *out, struct file_ckpt *k,
+                     int64_t offset)
 {
 	struct ndjson_extra ex;
 	enum file_format f = o->format;
@@ -267,7 +444,7 @@ static int read_file(struct fx_ctx *ctx, const struct file_source_opts *o,
 		rc = copy_csv(ctx, o, path, gz, ex.all.len ? ex.all.p : NULL,
 		              out);
 	} else {
-		rc = copy_ndjson(ctx, path, gz, &ex, out);
+		rc = copy_ndjson(ctx, path, gz, &ex, out, k, offset);
 	}
 	json_paths_free(&ex.keys);
 	fx_buf_free(&ex.all);
@@ -288,6 +465,217 @@ static const char *fields_root(const struct file_source_opts *o,
 	return dir;
 }
 
+/* The format a file is read in: by o, else by its name, else NDJSON. */
+static enum file_format format_for(const struct file_source_opts *o,
+                                   const char *path)
+{
+	enum file_format f = o->format;
+	int gz;
+
+	if (f == FORMAT_AUTO)
+		f = format_of(path, &gz);
+	return f == FORMAT_AUTO ? FORMAT_NDJSON : f;
+}
+
+/*
+ * The inputs of a checkpointed run, in the order read: files (walked or
+ * named) and, for each, the root of its partition fields ("" for none).
+ * Usage errors exit: stdin, CSV, a named file that is not a regular one.
+ */
+static int ckpt_inputs(struct fx_ctx *ctx, const struct file_source_opts *o,
+                       char **operands, size_t n, struct fx_strlist *files,
+                       struct fx_strlist *roots)
+{
+	size_t i, j;
+	int rc = 0;
+
+	for (i = 0; i < n && !rc; i++) {
+		struct stat sb;
+		int st = stat(operands[i], &sb);
+
+		if (strcmp(operands[i], "-") == 0)
+			fx_usage_error(ctx, "--checkpoint: stdin cannot be "
+			                    "resumed: FILE or DIR operands");
+		if (st == 0 && S_ISDIR(sb.st_mode)) {
+			struct fx_strlist walked = {0};
+			char *root = fx_strdup(operands[i]);
+			size_t rl = strlen(root);
+
+			while (rl > 1 && root[rl - 1] == '/')
+				root[--rl] = 0;
+			lineage_file(ctx, LINEAGE_INPUT, root);
+			rc = walk(ctx, root, &walked);
+			if (!rc && !walked.n)
+				fx_warn(
+				    ctx,
+				    "%s: no record files (*.ndjson, *.jsonl, "
+				    "*.json, *.csv, each optionally .gz)",
+				    root);
+			for (j = 0; j < walked.n; j++) {
+				fx_strlist_push(files, walked.v[j]);
+				fx_strlist_push(roots, fields_root(o, root));
+			}
+			fx_strlist_free(&walked);
+			free(root);
+		} else {
+			if (st == 0 && !S_ISREG(sb.st_mode))
+				fx_usage_error(
+				    ctx,
+				    "--checkpoint: %s: not a regular "
+				    "file: cannot be resumed",
+				    operands[i]);
+			fx_strlist_push(files, operands[i]);
+			fx_strlist_push(roots, "");
+		}
+	}
+	for (i = 0; i < files->n && !rc; i++)
+		if (format_for(o, files->v[i]) == FORMAT_CSV)
+			fx_usage_error(ctx,
+			               "--checkpoint: %s: CSV input cannot be "
+			               "resumed: NDJSON files only",
+			               files->v[i]);
+	return rc;
+}
+
+/*
+ * Before anything is written: whether a plain file can resume at offset
+ * (gzip data is checked as it is read again). 0, or -1 after a message.
+ */
+static int ckpt_check_plain(struct file_ckpt *k, const char *path,
+                            int64_t offset)
+{
+	char why[128];
+	int gz = k->o->gz, fd, bad = 0;
+
+	if (k->o->format == FORMAT_AUTO)
+		format_of(path, &gz);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0; /* reported when it is read */
+	if (!data_is_gzip(fd, gz) &&
+	    (bad = plain_offset_ok(fd, offset, why, sizeof(why))))
+		fx_warn(k->ctx, "%s: changed since checkpoint %" PRIu64 ": %s",
+		        path, k->committed.id, why);
+	close(fd);
+	return bad;
+}
+
+/*
+ * Reads state/committed.json into k and checks that every position in it
+ * is a file of this run that is still there. FX_EXIT_IO after a message.
+ */
+static int ckpt_restore(struct file_ckpt *k, const struct fx_strlist *files)
+{
+	const char *dir = k->o->state;
+	size_t i, j, n = strlen(dir) + sizeof("/committed.json");
+	char *path;
+
+	if (ckpt_state_read(dir, &k->committed)) {
+		int err = errno;
+
+		path = fx_malloc(n);
+		fx_warn(k->ctx, "%s: %s", ckpt_state_path(dir, path, n),
+		        err == EBADMSG ? "corrupt: not a committed checkpoint"
+		                       : strerror(err));
+		free(path);
+		return FX_EXIT_IO;
+	}
+	for (i = 0; i < k->committed.npos; i++) {
+		const struct ckpt_position *p = &k->committed.pos[i];
+		const char *f = p->topic + 5;
+		struct stat sb;
+
+		if (strncmp(p->topic, "file:", 5) != 0 || p->partition != 0) {
+			path = fx_malloc(n);
+			fx_warn(k->ctx,
+			        "%s: position of \"%s\" %" PRId32
+			        ": not a file source's",
+			        ckpt_state_path(dir, path, n), p->topic,
+			        p->partition);
+			free(path);
+			return FX_EXIT_IO;
+		}
+		for (j = 0; j < files->n; j++)
+			if (strcmp(files->v[j], f) == 0)
+				break;
+		if (stat(f, &sb) != 0 || j == files->n) {
+			int gone = stat(f, &sb) != 0;
+
+			fx_warn(k->ctx,
+			        "%s: changed since checkpoint %" PRIu64 ": %s",
+			        f, k->committed.id,
+			        gone ? "gone" : "not an input of this run");
+			return FX_EXIT_IO;
+		}
+		if (ckpt_check_plain(k, f, p->offset))
+			return FX_EXIT_IO;
+	}
+	k->id = k->committed.id;
+	return 0;
+}
+
+/* file_source_run with o->state: see file_source_opts. */
+static int file_source_run_ckpt(struct fx_ctx *ctx,
+                                const struct file_source_opts *o,
+                                char **operands, size_t n,
+                                struct record_writer *out)
+{
+	struct fx_strlist files = {0}, roots = {0};
+	struct file_ckpt k;
+	size_t i;
+	int rc;
+
+	if (n == 0)
+		fx_usage_error(ctx, "--checkpoint: stdin cannot be resumed: "
+		                    "FILE or DIR operands");
+	memset(&k, 0, sizeof(k));
+	k.ctx = ctx;
+	k.o = o;
+	k.out = out;
+	rc = ckpt_inputs(ctx, o, operands, n, &files, &roots);
+	if (!rc)
+		rc = ckpt_restore(&k, &files);
+	if (!rc) {
+		/* the restore record first; barriers count on from it */
+		ckpt_restore_format(&k.ctl, k.id);
+		ckpt_put(&k);
+		ctx->ckpt.on = 1;
+		ctx->ckpt.restored_seen = 1;
+		ctx->ckpt.restored = ctx->ckpt.committed = k.id;
+		k.left = o->ckpt_records;
+		k.due = fx_now_coarse() + (double)o->ckpt_ms / 1000;
+	}
+	for (i = 0; i < files.n && !rc && !fx_stop; i++) {
+		struct fx_buf topic = FX_BUF_INIT;
+		int64_t off;
+
+		fx_buf_adds(&topic, "file:");
+		fx_buf_adds(&topic, files.v[i]);
+		fx_buf_addc(&topic, 0);
+		off = ckpt_state_position(&k.committed, topic.p, 0);
+		if (off < 0)
+			off = 0;
+		FX_GROW(k.pos, k.npos + 1, k.cappos, 16);
+		k.pos[k.npos].topic = topic.p; /* owned by k.pos */
+		k.pos[k.npos].partition = 0;
+		k.pos[k.npos++].offset = off;
+		rc = read_file(ctx, o, roots.v[i][0] ? roots.v[i] : NULL,
+		               files.v[i], out, &k, off);
+		if (record_writer_failed(out))
+			break;
+	}
+	/* final at the end; after a signal, what is done is done */
+	if (!rc && !record_writer_failed(out))
+		ckpt_emit(&k, !fx_stop);
+	for (i = 0; i < k.npos; i++)
+		free(k.pos[i].topic);
+	free(k.pos);
+	fx_buf_free(&k.ctl);
+	ckpt_state_free(&k.committed);
+	fx_strlist_free(&files);
+	fx_strlist_free(&roots);
+	return rc;
+}
+
 int file_source_run(struct fx_ctx *ctx, const struct file_source_opts *o,
                     char **operands, size_t n, struct record_writer *out)
 {
@@ -295,6 +683,8 @@ int file_source_run(struct fx_ctx *ctx, const struct file_source_opts *o,
 	size_t i, j;
 	int rc = 0;
 
+	if (o->ckpt_records > 0 || o->ckpt_ms > 0)
+		return file_source_run_ckpt(ctx, o, operands, n, out);
 	if (n == 0) {
 		operands = stdin_only;
 		n = 1;
@@ -322,11 +712,11 @@ int file_source_run(struct fx_ctx *ctx, const struct file_source_opts *o,
 				    root);
 			for (j = 0; j < files.n && !rc && !fx_stop; j++)
 				rc = read_file(ctx, o, fields_root(o, root),
-				               files.v[j], out);
+				               files.v[j], out, NULL, 0);
 			fx_strlist_free(&files);
 			free(root);
 		} else {
-			rc = read_file(ctx, o, NULL, operands[i], out);
+			rc = read_file(ctx, o, NULL, operands[i], out, NULL, 0);
 		}
 		if (record_writer_failed(out))
 			break;

@@ -48,6 +48,20 @@ struct file_source_opts {
 	 * --table reads ROOT/ods_play/dt=D/os=ios and adds dt and os).
 	 */
 	const char *root;
+	/*
+	 * --checkpoint (share/doc/checkpoints.md, fx-consume(1)): on when
+	 * ckpt_records or ckpt_ms is set (one of them), state then naming the
+	 * job's state directory. The run resumes at the file positions of
+	 * state/committed.json, writes {"_fx":"restore","id":K} first, a
+	 * barrier after every ckpt_records records or ckpt_ms milliseconds,
+	 * and a final one at the end. A position is ["file:PATH",0,OFFSET]:
+	 * PATH as given or walked, OFFSET the byte offset of the next line to
+	 * read (in the decompressed data for gzip). NDJSON files only: the
+	 * caller refuses stdin; a CSV file is a usage error here.
+	 */
+	const char *state;
+	int64_t ckpt_records;
+	int64_t ckpt_ms;
 };
 
 /* "ndjson", "jsonl", "json", "csv" (optionally "+gz"). Returns 0 or -1. */

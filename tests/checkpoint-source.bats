@@ -234,9 +234,10 @@ EOF
 @test "--checkpoint and --state: usage errors" {
 	see="(see 'fx-consume --help')"
 	echo '{"a":1}' >in.ndjson
-	run --separate-stderr fx-consume --checkpoint 5s --state st in.ndjson
+	# files are sources of checkpoints (tests/checkpoint-files.bats), stdin is not
+	run --separate-stderr fx-consume --checkpoint 5s --state st <in.ndjson
 	assert_failure 2
-	assert_equal "$stderr" "fx-consume: --checkpoint: needs a Kafka source (-t or --table without DIR operands) $see"
+	assert_equal "$stderr" "fx-consume: --checkpoint: stdin cannot be resumed: FILE or DIR operands $see"
 	run --separate-stderr fx-consume -t t1 --checkpoint 5s
 	assert_failure 2
 	assert_equal "$stderr" "fx-consume: --checkpoint: needs a state directory: --state DIR $see"
