@@ -33,7 +33,8 @@
  * below the frontier are written, the whole state (both sides' buffered
  * records, watermarks, whether a side has ended, the last positions of
  * each side, the late count) becomes snapshot K, and one barrier K goes
- * out with the positions of both. A final barrier ends its input (as its
+ * out with the positions of both (the higher offset of a partition that
+ * both name). A final barrier ends its input (as its
  * end of file would); the barrier that goes out is final when both inputs
  * have ended, and then every record held has been written before it. An
  * input that has ended aligns no more: the other one's barriers go out
@@ -813,13 +814,21 @@ static int align(struct ijoin *j)
 	if (rc)
 		return rc;
 	snapshot_take(j, id);
+	/*
+	 * The union of both positions. A partition that both name keeps the
+	 * higher offset: a source restored from committed.json may carry the
+	 * other's partitions as they were committed, never ahead of them.
+	 */
 	memset(&pos, 0, sizeof(pos));
 	for (i = 0; i < 2; i++)
-		for (k = 0; k < sides[i]->last.npos; k++)
-			ckpt_state_set_position(&pos,
-			                        sides[i]->last.pos[k].topic,
-			                        sides[i]->last.pos[k].partition,
-			                        sides[i]->last.pos[k].offset);
+		for (k = 0; k < sides[i]->last.npos; k++) {
+			const struct ckpt_position *p = &sides[i]->last.pos[k];
+
+			if (p->offset >
+			    ckpt_state_position(&pos, p->topic, p->partition))
+				ckpt_state_set_position(
+				    &pos, p->topic, p->partition, p->offset);
+		}
 	ckpt_barrier_format(&b, id, pos.pos, pos.npos,
 	                    j->l.ended && j->r.ended);
 	ckpt_state_free(&pos);

@@ -180,8 +180,10 @@ JOIN=(--on user_id --time event_time --within 2s --lateness 2s --idle-timeout 0)
 		'{"_fx":"checkpoint","id":1,"positions":[["l",0,1]]}' '{"k":1,"t":12}' \
 		'{"_fx":"checkpoint","id":2,"positions":[["l",0,2]],"final":true}' >l.ndjson
 	printf '%s\n' '{"_fx":"restore","id":0}' '{"k":1,"t":1,"n":"a"}' \
-		'{"_fx":"checkpoint","id":1,"positions":[["r",0,1]]}' '{"k":1,"t":11,"n":"b"}' \
+		'{"_fx":"checkpoint","id":1,"positions":[["l",0,0],["r",0,1]]}' '{"k":1,"t":11,"n":"b"}' \
 		'{"_fx":"checkpoint","id":2,"positions":[["r",0,2]],"final":true}' >r.ndjson
+	# the right's source restored from a committed.json that named the
+	# left's partition too: that stale offset does not win
 	run --separate-stderr fx-join --state st --right r.ndjson --on k --time t \
 		--within 1s --left l.ndjson
 	assert_success
