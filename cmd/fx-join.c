@@ -73,6 +73,11 @@ int main(int argc, char **argv)
 	        "a silent partition stops holding the watermark (default 10s, 0: never)"),
 	    FX_OPT_STRING(0, "right-prefix", &o.right_prefix, "P",
 	                  "name the right fields P + name (default right_)"),
+	    FX_OPT_STRING(
+	        0, "state", &o.state, "DIR",
+	        "the job's state directory: align checkpoints, snapshot the state"),
+	    FX_OPT_STRING(0, "stage", &o.stage, "NAME",
+	                  "snapshots in DIR/NAME (default fx-join)"),
 	    FX_OPT_KAFKA(&o.kafka),
 	    FX_OPT_END(),
 	};

@@ -24,17 +24,40 @@
  * Both inputs are read in one thread, always from the side whose watermark
  * is lower (the left on a tie), blocking on it: that side is the one
  * holding the frontier back.
+ *
+ * Checkpoints (--state DIR): both inputs come from sources that checkpoint
+ * with the same ids (two fx-consume --checkpoint with the job's DIR: they
+ * restore the same committed checkpoint and count their barriers up from
+ * it). Barriers are aligned: once barrier K has come on one input, that
+ * input is not read until K comes on the other; then the left records
+ * below the frontier are written, the whole state (both sides' buffered
+ * records, watermarks, whether a side has ended, the last positions of
+ * each side, the late count) becomes snapshot K, and one barrier K goes
+ * out with the positions of both (the higher offset of a partition that
+ * both name). A final barrier ends its input (as its
+ * end of file would); the barrier that goes out is final when both inputs
+ * have ended, and then every record held has been written before it. An
+ * input that has ended aligns no more: the other one's barriers go out
+ * alone, with the ended input's last positions. An input that reaches its
+ * end of file without a final barrier (its source died) stops all
+ * checkpoints of the run: what follows is never committed. Each input
+ * must start with the same restore K (or neither with one); the state is
+ * then snapshot K.
  */
+#include "checkpoint.h"
 #include "dim.h"
 #include "err.h"
 #include "fxtime.h"
 #include "join.h"
 #include "joinio.h"
 #include "recedit.h"
+#include "snapshot.h"
 #include "stream.h"
 #include "watermark.h"
 #include "writer.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -84,6 +107,15 @@ struct side {
 	struct btab tab;
 	struct heap_entry *heap; /* by (t, bytes) */
 	size_t nheap, capheap;
+
+	/* --state */
+	int seen;    /* its first record (or its end) was read */
+	int restore; /* that was {"_fx":"restore","id":restore_id} */
+	uint64_t restore_id;
+	int ended;                /* a final barrier came: its end of time */
+	int blocked;              /* at barrier bar, waiting for the other */
+	struct ckpt_barrier bar;  /* the barrier it waits at */
+	struct ckpt_barrier last; /* its last barrier: positions to forward */
 };
 
 struct ijoin {
@@ -95,6 +127,13 @@ struct ijoin {
 	const struct item **partners; /* of the left record being written */
 	size_t cappartners;
 	struct record_writer out;
+
+	/* --state */
+	const char *state_dir; /* NULL: checkpoints pass as before */
+	struct snapshot_dir snap;
+	int restored; /* the first records of both inputs were checked */
+	int broken;   /* an input ended without a final barrier */
+	int broken_warned;
 };
 
 /* ---- buckets by key ---- */
@@ -245,7 +284,7 @@ static struct item *heap_pop(struct side *s)
 
 static int64_t watermark_of(const struct side *s)
 {
-	return s->eof ? INT64_MAX : s->wm.value;
+	return s->eof || s->ended ? INT64_MAX : s->wm.value;
 }
 
 /* a - b, held within [INT64_MIN, INT64_MAX] (which stay what they are) */
@@ -347,6 +386,510 @@ static int advance(struct ijoin *j)
 		free(it);
 	}
 	return rc;
+}
+
+/* ---- checkpoints (--state) ---- */
+
+/*
+ * A snapshot: a line naming the format and the options the state depends
+ * on, then fixed-width little-endian integers and length-prefixed bytes:
+ *
+ *   "fx-join state 1 " OPTIONS "\n"
+ *   late
+ *   for the left, then the right input:
+ *     ended  value nparts {name max_t active}...      the watermark
+ *     npos {topic partition offset}...                its last positions
+ *     nitems {nullkey t key bytes}...                  its buffered records
+ *
+ * The records go in the order of the heap's array, which loading them
+ * back in that order rebuilds as it was.
+ */
+
+static void put_u64(struct fx_buf *b, uint64_t v)
+{
+	unsigned char x[8];
+	int i;
+
+	for (i = 0; i < 8; i++)
+		x[i] = (unsigned char)(v >> (8 * i));
+	fx_buf_add(b, x, 8);
+}
+
+static void put_bytes(struct fx_buf *b, const void *p, size_t n)
+{
+	put_u64(b, n);
+	if (n)
+		fx_buf_add(b, p, n);
+}
+
+struct snap_rd {
+	const char *p, *end;
+	int bad;
+};
+
+static uint64_t get_u64(struct snap_rd *r)
+{
+	uint64_t v = 0;
+	int i;
+
+	if (r->bad || r->end - r->p < 8) {
+		r->bad = 1;
+		return 0;
+	}
+	for (i = 7; i >= 0; i--)
+		v = v << 8 | (unsigned char)r->p[i];
+	r->p += 8;
+	return v;
+}
+
+/* A count of items of at least min bytes each. */
+static size_t get_count(struct snap_rd *r, size_t min)
+{
+	uint64_t n = get_u64(r);
+
+	if (!r->bad && n > (uint64_t)(r->end - r->p) / min)
+		r->bad = 1;
+	return r->bad ? 0 : (size_t)n;
+}
+
+static const char *get_bytes(struct snap_rd *r, size_t *n)
+{
+	uint64_t len = get_u64(r);
+	const char *p = r->p;
+
+	if (r->bad || len > (uint64_t)(r->end - r->p)) {
+		r->bad = 1;
+		*n = 0;
+		return "";
+	}
+	r->p += len;
+	*n = (size_t)len;
+	return p;
+}
+
+static void put_json_list(struct fx_buf *b, const char *name,
+                          const struct fx_strlist *l)
+{
+	size_t i;
+
+	fx_buf_adds(b, name);
+	fx_buf_addc(b, '[');
+	for (i = 0; i < l->n; i++) {
+		if (i)
+			fx_buf_addc(b, ',');
+		fx_buf_add_json_string(b, l->v[i], strlen(l->v[i]));
+	}
+	fx_buf_addc(b, ']');
+}
+
+static void put_json_opt(struct fx_buf *b, const char *name, const char *v)
+{
+	fx_buf_adds(b, name);
+	if (v)
+		fx_buf_add_json_string(b, v, strlen(v));
+	else
+		fx_buf_adds(b, "null");
+}
+
+/* The options the state depends on, as one line of JSON. */
+static void state_options(const struct ijoin *j, struct fx_buf *b)
+{
+	const struct join_opts *o = j->o;
+	char n[64];
+
+	put_json_list(b, "{\"on\":", &o->on);
+	put_json_list(b, ",\"fields\":", &o->fields);
+	put_json_opt(b, ",\"time\":", o->time_field);
+	put_json_opt(b, ",\"right_time\":", o->right_time);
+	put_json_opt(b, ",\"right_prefix\":", o->right_prefix);
+	snprintf(n, sizeof(n), ",\"unit\":%d,\"within\":%" PRId64, (int)j->unit,
+	         o->within);
+	fx_buf_adds(b, n);
+	fx_buf_adds(b, o->left_nulls ? ",\"join\":\"left-nulls\"}"
+	               : o->left     ? ",\"join\":\"left\"}"
+	                             : ",\"join\":\"inner\"}");
+}
+
+static void side_save(const struct side *s, struct fx_buf *b)
+{
+	const struct watermark *wm = &s->wm;
+	size_t i;
+
+	put_u64(b, (uint64_t)s->ended);
+	put_u64(b, (uint64_t)wm->value);
+	put_u64(b, wm->n);
+	for (i = 0; i < wm->n; i++) {
+		size_t len;
+		const char *name = watermark_part_name(wm, i, &len);
+
+		put_bytes(b, name, len);
+		put_u64(b, (uint64_t)wm->parts[i].max_t);
+		put_u64(b, (uint64_t)wm->parts[i].active);
+	}
+	put_u64(b, s->last.npos);
+	for (i = 0; i < s->last.npos; i++) {
+		const struct ckpt_position *p = &s->last.pos[i];
+
+		put_bytes(b, p->topic, strlen(p->topic));
+		put_u64(b, (uint64_t)(int64_t)p->partition);
+		put_u64(b, (uint64_t)p->offset);
+	}
+	put_u64(b, s->nheap);
+	for (i = 0; i < s->nheap; i++) {
+		const struct item *it = s->heap[i].it;
+
+		put_u64(b, it->b == NULL);
+		put_u64(b, (uint64_t)it->t);
+		if (it->b)
+			put_bytes(b, it->b->key, it->b->klen);
+		else
+			put_bytes(b, "", 0);
+		put_bytes(b, it->p, it->len);
+	}
+}
+
+static void state_save(const struct ijoin *j, struct fx_buf *b)
+{
+	fx_buf_reset(b);
+	fx_buf_adds(b, "fx-join state 1 ");
+	state_options(j, b);
+	fx_buf_addc(b, '\n');
+	put_u64(b, j->ctx->st.late);
+	side_save(&j->l, b);
+	side_save(&j->r, b);
+}
+
+static void buffer(struct side *s, const char *p, size_t n, int64_t t,
+                   const char *key, size_t klen, int null_key);
+
+static void side_load(struct side *s, struct snap_rd *r, int is_left)
+{
+	size_t i, k, len, klen;
+
+	s->ended = get_u64(r) != 0;
+	s->wm.value = (int64_t)get_u64(r);
+	k = get_count(r, 24);
+	for (i = 0; i < k && !r->bad; i++) {
+		const char *name = get_bytes(r, &len);
+		struct wm_part *part;
+		size_t had = s->wm.n;
+
+		if (r->bad)
+			break;
+		part = watermark_part(&s->wm, name, len);
+		if (s->wm.n == had)
+			r->bad = 1; /* a name twice */
+		part->max_t = (int64_t)get_u64(r);
+		part->active = get_u64(r) != 0;
+	}
+	k = get_count(r, 24);
+	for (i = 0; i < k && !r->bad; i++) {
+		const char *topic = get_bytes(r, &len);
+		uint64_t part = get_u64(r);
+		uint64_t off = get_u64(r);
+
+		if (r->bad || memchr(topic, 0, len) ||
+		    (int64_t)part != (int32_t)(int64_t)part) {
+			r->bad = 1;
+			break;
+		}
+		FX_GROW(s->last.pos, s->last.npos + 1, s->last.cappos, 8);
+		s->last.pos[s->last.npos].topic = fx_strndup(topic, len);
+		s->last.pos[s->last.npos].partition = (int32_t)(int64_t)part;
+		s->last.pos[s->last.npos].offset = (int64_t)off;
+		s->last.npos++;
+	}
+	k = get_count(r, 32);
+	for (i = 0; i < k && !r->bad; i++) {
+		uint64_t null_key = get_u64(r);
+		int64_t t = (int64_t)get_u64(r);
+		const char *key = get_bytes(r, &klen);
+		const char *p = get_bytes(r, &len);
+
+		if (r->bad || null_key > 1 ||
+		    (null_key && (klen || !is_left))) {
+			r->bad = 1;
+			break;
+		}
+		buffer(s, p, len, t, key, klen, (int)null_key);
+	}
+}
+
+/* Loads a snapshot: 0, -1 if the bytes are not a state, -2 other options. */
+static int state_load(struct ijoin *j, const char *p, size_t n)
+{
+	struct snap_rd r = {p, p + n, 0};
+	struct fx_buf want = FX_BUF_INIT;
+	int rc = 0;
+
+	fx_buf_adds(&want, "fx-join state 1 ");
+	if (n < want.len || memcmp(p, want.p, want.len)) {
+		fx_buf_free(&want);
+		return -1;
+	}
+	state_options(j, &want);
+	fx_buf_addc(&want, '\n');
+	if (n < want.len || memcmp(p, want.p, want.len))
+		rc = -2;
+	r.p += want.len;
+	fx_buf_free(&want);
+	if (rc)
+		return rc;
+	j->ctx->st.late = get_u64(&r);
+	side_load(&j->l, &r, 1);
+	side_load(&j->r, &r, 0);
+	return r.bad || r.p != r.end ? -1 : 0;
+}
+
+static struct side *other(struct ijoin *j, const struct side *s)
+{
+	return s == &j->l ? &j->r : &j->l;
+}
+
+/* --state DIR: the snapshots go to DIR/fx-join or DIR/NAME. */
+static void init_state(struct ijoin *j)
+{
+	const char *dir = j->o->state;
+	const char *stage = j->o->stage ? j->o->stage : "fx-join";
+	struct fx_buf path = FX_BUF_INIT;
+
+	if (!dir)
+		return;
+	if (!*dir)
+		fx_usage_error(j->ctx, "--state: empty directory name");
+	if (!*stage || strchr(stage, '/') || !strcmp(stage, ".") ||
+	    !strcmp(stage, ".."))
+		fx_usage_error(j->ctx, "--stage: not a name: '%s'", stage);
+	fx_buf_adds(&path, dir);
+	fx_buf_addc(&path, '/');
+	fx_buf_adds(&path, stage);
+	fx_buf_addc(&path, '\0');
+	if (snapshot_dir_open(&j->snap, path.p))
+		fx_die(j->ctx, FX_EXIT_IO,
+		       "%s: cannot create the state directory: %s", path.p,
+		       strerror(errno));
+	fx_buf_free(&path);
+	j->state_dir = dir;
+}
+
+/* A checkpoint or restore record into br; a malformed one is fatal. */
+static void barrier_parse(struct ijoin *j, const struct side *s,
+                          const struct record *rec, struct ckpt_barrier *br)
+{
+	if (ckpt_barrier_parse(rec->p, rec->len, br))
+		fx_die(j->ctx, FX_EXIT_DATA,
+		       "%s input: not a checkpoint record: %.*s", s->what,
+		       (int)(rec->len > 200 ? 200 : rec->len), rec->p);
+}
+
+/* Restore K: a fresh job (0: every snapshot goes), or snapshot K. */
+static void restore_load(struct ijoin *j, uint64_t id)
+{
+	struct fx_buf b = FX_BUF_INIT;
+	char path[4096];
+	int rc;
+
+	snapshot_path(&j->snap, id, path, sizeof(path));
+	if (id == 0) {
+		if (snapshot_prune(&j->snap, UINT64_MAX) < 0)
+			fx_die(j->ctx, FX_EXIT_IO,
+			       "%s: cannot remove old snapshots: %s",
+			       j->snap.path, strerror(errno));
+		return;
+	}
+	if (snapshot_read(&j->snap, id, &b))
+		fx_die(j->ctx, FX_EXIT_IO,
+		       "%s: cannot restore checkpoint %" PRIu64 ": %s", path,
+		       id,
+		       errno == ENOENT    ? "snapshot missing"
+		       : errno == EBADMSG ? "snapshot corrupt"
+		                          : strerror(errno));
+	rc = state_load(j, b.p, b.len);
+	fx_buf_free(&b);
+	if (rc == -1)
+		fx_die(j->ctx, FX_EXIT_IO,
+		       "%s: cannot restore checkpoint %" PRIu64
+		       ": snapshot corrupt",
+		       path, id);
+	if (rc)
+		fx_die(
+		    j->ctx, FX_EXIT_IO,
+		    "%s: cannot restore checkpoint %" PRIu64
+		    ": snapshot made with other options (--on, --fields, --time, --right-time, --time-unit, --within, --left, --right-prefix)",
+		    path, id);
+}
+
+/*
+ * Once the first record of both inputs is known: the same restore K on
+ * both (snapshot K is loaded, one restore K goes out), or on neither.
+ */
+static int check_restore(struct ijoin *j)
+{
+	struct fx_buf b = FX_BUF_INIT;
+	int rc;
+
+	if (j->restored || !j->l.seen || !j->r.seen)
+		return 0;
+	j->restored = 1;
+	if (!j->l.restore && !j->r.restore)
+		return 0;
+	if (j->l.restore != j->r.restore) {
+		const struct side *s = j->l.restore ? &j->l : &j->r;
+
+		fx_die(
+		    j->ctx, FX_EXIT_IO,
+		    "the %s input starts with restore %" PRIu64
+		    ", the %s input does not: both must come from sources that restore the same checkpoint",
+		    s->what, s->restore_id, other(j, s)->what);
+	}
+	if (j->l.restore_id != j->r.restore_id)
+		fx_die(j->ctx, FX_EXIT_IO,
+		       "the left input restores checkpoint %" PRIu64
+		       ", the right input checkpoint %" PRIu64
+		       ": both must restore the same one",
+		       j->l.restore_id, j->r.restore_id);
+	restore_load(j, j->l.restore_id);
+	ckpt_restore_format(&b, j->l.restore_id);
+	rc = join_forward_control_bytes(&j->out, b.p, b.len);
+	fx_buf_free(&b);
+	return rc;
+}
+
+/* Snapshot id; then the snapshots older than the committed one go. */
+static void snapshot_take(struct ijoin *j, uint64_t id)
+{
+	struct ckpt_state cs;
+	struct fx_buf b = FX_BUF_INIT;
+	char path[4096];
+	uint64_t keep;
+
+	state_save(j, &b);
+	snapshot_path(&j->snap, id, path, sizeof(path));
+	if (snapshot_write(&j->snap, id, b.p, b.len))
+		fx_die(j->ctx, FX_EXIT_IO, "%s: cannot write snapshot: %s",
+		       path, strerror(errno));
+	fx_buf_free(&b);
+	memset(&cs, 0, sizeof(cs));
+	if (ckpt_state_read(j->state_dir, &cs))
+		fx_die(j->ctx, FX_EXIT_IO, "%s: %s",
+		       ckpt_state_path(j->state_dir, path, sizeof(path)),
+		       errno == EBADMSG ? "not a committed.json"
+		                        : strerror(errno));
+	keep = cs.id < id ? cs.id : id;
+	ckpt_state_free(&cs);
+	if (keep && snapshot_prune(&j->snap, keep) < 0)
+		fx_die(j->ctx, FX_EXIT_IO,
+		       "%s: cannot remove old snapshots: %s", j->snap.path,
+		       strerror(errno));
+}
+
+/*
+ * Barrier K has come on every input that has not ended: the left records
+ * below the frontier go out, the state becomes snapshot K, and one barrier
+ * K with the positions of both inputs follows them.
+ */
+static int align(struct ijoin *j)
+{
+	struct side *sides[2] = {&j->l, &j->r};
+	struct ckpt_state pos;
+	struct fx_buf b = FX_BUF_INIT;
+	uint64_t id = 0;
+	size_t i, k;
+	int rc;
+
+	for (i = 0; i < 2; i++) {
+		struct side *s = sides[i];
+
+		if (!s->blocked)
+			continue;
+		id = s->bar.id;
+		if (s->bar.final)
+			s->ended = 1;
+		ckpt_barrier_free(&s->last);
+		s->last = s->bar;
+		memset(&s->bar, 0, sizeof(s->bar));
+		s->blocked = 0;
+	}
+	rc = advance(j);
+	if (rc)
+		return rc;
+	snapshot_take(j, id);
+	/*
+	 * The union of both positions. A partition that both name keeps the
+	 * higher offset: a source restored from committed.json may carry the
+	 * other's partitions as they were committed, never ahead of them.
+	 */
+	memset(&pos, 0, sizeof(pos));
+	for (i = 0; i < 2; i++)
+		for (k = 0; k < sides[i]->last.npos; k++) {
+			const struct ckpt_position *p = &sides[i]->last.pos[k];
+
+			if (p->offset >
+			    ckpt_state_position(&pos, p->topic, p->partition))
+				ckpt_state_set_position(
+				    &pos, p->topic, p->partition, p->offset);
+		}
+	ckpt_barrier_format(&b, id, pos.pos, pos.npos,
+	                    j->l.ended && j->r.ended);
+	ckpt_state_free(&pos);
+	rc = join_forward_control_bytes(&j->out, b.p, b.len);
+	fx_buf_free(&b);
+	return rc;
+}
+
+/* No checkpoint can be taken any more: say so once, at the first lost. */
+static void barrier_lost(struct ijoin *j, uint64_t id)
+{
+	if (j->broken_warned)
+		return;
+	j->broken_warned = 1;
+	fx_warn(
+	    j->ctx,
+	    "checkpoint %" PRIu64
+	    " not taken, nor any after it: the %s input ended without a final barrier",
+	    id, j->l.eof && !j->l.ended ? "left" : "right");
+}
+
+/* Barrier K on input s: wait for it on the other, or align now. */
+static int on_barrier(struct ijoin *j, struct side *s, const struct record *rec)
+{
+	struct side *o = other(j, s);
+
+	barrier_parse(j, s, rec, &s->bar);
+	if (s->ended || j->broken) { /* after its end: nothing to align */
+		if (j->broken)
+			barrier_lost(j, s->bar.id);
+		ckpt_barrier_free(&s->bar);
+		return 0;
+	}
+	s->blocked = 1;
+	if (o->blocked && o->bar.id != s->bar.id)
+		fx_die(
+		    j->ctx, FX_EXIT_DATA,
+		    "checkpoint %" PRIu64
+		    " on the %s input meets checkpoint %" PRIu64
+		    " on the %s input: the sources must number their barriers alike",
+		    s->bar.id, s->what, o->bar.id, o->what);
+	return o->blocked || o->ended ? align(j) : 0;
+}
+
+/*
+ * The end of input s. Without a final barrier before it, its source died
+ * (or does not checkpoint): nothing after this can be committed, so no
+ * barrier goes out any more, the one waiting either.
+ */
+static void on_end(struct ijoin *j, struct side *s)
+{
+	struct side *o = other(j, s);
+
+	if (s->ended || j->broken)
+		return;
+	j->broken = 1;
+	if (o->blocked) {
+		barrier_lost(j, o->bar.id);
+		ckpt_barrier_free(&o->bar);
+		o->blocked = 0;
+	}
 }
 
 /* ---- records ---- */
@@ -500,18 +1043,39 @@ static int on_record(struct ijoin *j, struct side *s, const struct record *rec,
 	return 0;
 }
 
-/* A control record: the watermark's are acted on, the left's others go on. */
+/*
+ * A control record: the watermark's are acted on; with --state, restore
+ * and checkpoint records too; the left's others go on.
+ */
 static int on_control(struct ijoin *j, struct side *s, const struct record *rec,
-                      const struct json_value *vals)
+                      const struct json_value *vals, int first)
 {
+	const struct json_value *kind = &vals[s->ctl_path];
 	const struct json_value *ts = &vals[s->ts_path];
 	int64_t t = 0;
 	int have_ts =
 	    ts->type != JSON_MISSING && fx_time_of_value(ts, j->unit, &t) == 0;
 
-	if (watermark_control(&s->wm, &vals[s->ctl_path], &vals[s->list_path],
+	if (watermark_control(&s->wm, kind, &vals[s->list_path],
 	                      &vals[s->eof_path], have_ts, t))
 		return 0;
+	if (j->state_dir && json_string_equals(kind, "checkpoint", 10))
+		return on_barrier(j, s, rec);
+	if (j->state_dir && json_string_equals(kind, "restore", 7)) {
+		struct ckpt_barrier br;
+
+		if (!first)
+			fx_die(
+			    j->ctx, FX_EXIT_DATA,
+			    "%s input: a restore record must be the first record of the input",
+			    s->what);
+		memset(&br, 0, sizeof(br));
+		barrier_parse(j, s, rec, &br);
+		s->restore = 1;
+		s->restore_id = br.id;
+		ckpt_barrier_free(&br);
+		return 0;
+	}
 	return s == &j->l ? join_forward_control(&j->out, rec) : 0;
 }
 
@@ -571,32 +1135,55 @@ static void side_free(struct side *s)
 	json_paths_free(&s->paths);
 	fx_strlist_free(&s->keys);
 	watermark_free(&s->wm);
+	ckpt_barrier_free(&s->bar);
+	ckpt_barrier_free(&s->last);
+}
+
+/*
+ * The input to read: with --state, each one's first record first (a
+ * restore must be on both); not one waiting at a barrier, nor one that
+ * has ended while the other has not; else the lower watermark.
+ */
+static struct side *pick(struct ijoin *j)
+{
+	struct side *l = &j->l, *r = &j->r;
+
+	if (j->state_dir && !l->seen)
+		return l;
+	if (j->state_dir && !r->seen)
+		return r;
+	if (l->eof || l->blocked)
+		return r;
+	if (r->eof || r->blocked)
+		return l;
+	if (l->ended != r->ended)
+		return l->ended ? r : l;
+	return watermark_now(&l->wm) <= watermark_now(&r->wm) ? l : r;
 }
 
 static int step(struct ijoin *j)
 {
 	struct json_value vals[JSON_MAX_PATHS];
-	struct side *s;
+	struct side *s = pick(j);
 	struct record rec;
-	int r, flags;
+	int r, flags, first = !s->seen;
 
-	if (j->l.eof)
-		s = &j->r;
-	else if (j->r.eof)
-		s = &j->l;
-	else
-		s = watermark_now(&j->l.wm) <= watermark_now(&j->r.wm) ? &j->l
-		                                                       : &j->r;
 	join_flush_if_idle(&s->rs, &j->out);
 	r = record_stream_next(&s->rs, &rec, vals, &flags);
 	if (r < 0)
 		return -r;
-	if (r == 0)
+	s->seen = 1;
+	if (r == 0) {
 		s->eof = 1;
-	else if (flags & JSON_SCAN_CONTROL)
-		r = on_control(j, s, &rec, vals);
-	else
+		if (j->state_dir)
+			on_end(j, s);
+	} else if (flags & JSON_SCAN_CONTROL) {
+		r = on_control(j, s, &rec, vals, first);
+	} else {
 		r = on_record(j, s, &rec, vals);
+	}
+	if (!r && first && j->state_dir)
+		r = check_restore(j);
 	return r ? r : advance(j);
 }
 
@@ -641,6 +1228,7 @@ int ijoin_run(struct fx_ctx *ctx, const struct join_opts *o, char **inputs,
 		    ctx,
 		    "--left-nulls with --right needs --fields (the right fields to null)");
 	ijoin_init(&j, ctx, o);
+	init_state(&j);
 	join_split_on(&o->on, &lk, &rk);
 	rc = side_open(&j, &j.l, "left", inputs[0], &lk, o->time_field);
 	if (!rc)
@@ -665,5 +1253,7 @@ int ijoin_run(struct fx_ctx *ctx, const struct join_opts *o, char **inputs,
 	fx_buf_free(&j.part);
 	fx_buf_free(&j.bytes);
 	free(j.partners);
+	if (j.state_dir)
+		snapshot_dir_close(&j.snap);
 	return rc ? rc : wrc;
 }

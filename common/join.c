@@ -479,12 +479,18 @@ static void check_options(struct fx_ctx *ctx, struct join_opts *o)
 			fx_usage_error(
 			    ctx,
 			    "--dim-last-wins is for files; a kafka: dimension always keeps the last value");
+		if (o->state || o->stage)
+			fx_usage_error(
+			    ctx,
+			    "--state and --stage are for the interval join: a lookup join keeps no state (checkpoint and restore records pass through)");
 		return;
 	}
 	if (o->reload || o->dim_last_wins || o->prefix)
 		fx_usage_error(
 		    ctx,
 		    "--reload, --dim-last-wins and --prefix need --dim (the interval join has --right-prefix)");
+	if (o->stage && !o->state)
+		fx_usage_error(ctx, "--stage needs --state DIR");
 	if (!o->time_field)
 		fx_usage_error(ctx, "--right needs --time FIELD");
 	if (o->within < 0)

@@ -24,7 +24,14 @@
  *
  * --dim kafka:TOPIC: see dimkafka.h.
  *
- * Interval join (--right): see the comment in ijoin.c and fx-join(1).
+ * The lookup join keeps no state of its own across a restart: checkpoint
+ * and restore records pass through in their place among the records (a
+ * dimension is loaded again at start: a file as it is then, a kafka:
+ * topic read again from its beginning), and --state is a usage error.
+ *
+ * Interval join (--right): see the comment in ijoin.c and fx-join(1);
+ * with --state DIR it aligns the checkpoint barriers of its two inputs
+ * and snapshots its state in DIR/fx-join (DIR/NAME with --stage NAME).
  */
 #ifndef FX_JOIN_H
 #define FX_JOIN_H
@@ -57,6 +64,8 @@ struct join_opts {
 	int64_t lateness;       /* ms */
 	int64_t idle_timeout;   /* ms, 0: never */
 	const char *right_prefix;
+	const char *state; /* --state DIR: checkpoints (interval join) */
+	const char *stage; /* --stage NAME: DIR/NAME (default fx-join) */
 
 	struct kafka_conf kafka;
 };
