@@ -1307,23 +1307,6 @@ static int close_all(struct engine *e)
  *   TABLE: ngroups {key STATE}...   STATE: a partial per --agg
  */
 
-static void put_u64(struct fx_buf *b, uint64_t v)
-{
-	unsigned char x[8];
-	int i;
-
-	for (i = 0; i < 8; i++)
-		x[i] = (unsigned char)(v >> (8 * i));
-	fx_buf_add(b, x, 8);
-}
-
-static void put_bytes(struct fx_buf *b, const void *p, size_t n)
-{
-	put_u64(b, n);
-	if (n)
-		fx_buf_add(b, p, n);
-}
-
 static void put_state(struct engine *e, struct fx_buf *b, const void *state)
 {
 	size_t i, at, n;
@@ -1333,7 +1316,7 @@ static void put_state(struct engine *e, struct fx_buf *b, const void *state)
 		const struct agg_spec *a = &e->aggs.v[i];
 
 		at = b->len;
-		put_u64(b, 0); /* its length, once written */
+		snapshot_put_u64(b, 0); /* its length, once written */
 		a->op->partial(a, (const char *)state + a->off, b);
 		n = b->len - at - 8;
 		for (k = 0; k < 8; k++)
@@ -1347,9 +1330,9 @@ static void put_table(struct engine *e, struct fx_buf *b,
 {
 	size_t i;
 
-	put_u64(b, t->n);
+	snapshot_put_u64(b, t->n);
 	for (i = 0; i < t->n; i++) {
-		put_bytes(b, t->g[i]->key, t->g[i]->keylen);
+		snapshot_put_bytes(b, t->g[i]->key, t->g[i]->keylen);
 		put_state(e, b, t->g[i]->state);
 	}
 }
@@ -1393,117 +1376,74 @@ static void state_save(struct engine *e, struct fx_buf *b)
 	fx_buf_adds(b, "fx-agg state 1 ");
 	state_options(e, b);
 	fx_buf_addc(b, '\n');
-	put_u64(b, (uint64_t)e->wm);
-	put_u64(b, (uint64_t)e->next_close);
-	put_u64(b, e->seq);
-	put_u64(b, e->typical_groups);
-	put_u64(b, e->next_session_id);
-	put_u64(b, e->ctx->st.late);
-	put_u64(b, (uint64_t)(e->late_file ? ftello(e->late_file) : -1));
-	put_u64(b, (uint64_t)wm->value);
-	put_u64(b, wm->n);
+	snapshot_put_u64(b, (uint64_t)e->wm);
+	snapshot_put_u64(b, (uint64_t)e->next_close);
+	snapshot_put_u64(b, e->seq);
+	snapshot_put_u64(b, e->typical_groups);
+	snapshot_put_u64(b, e->next_session_id);
+	snapshot_put_u64(b, e->ctx->st.late);
+	snapshot_put_u64(b,
+	                 (uint64_t)(e->late_file ? ftello(e->late_file) : -1));
+	snapshot_put_u64(b, (uint64_t)wm->value);
+	snapshot_put_u64(b, wm->n);
 	for (i = 0; i < wm->n; i++) {
 		size_t len;
 		const char *name = watermark_part_name(wm, i, &len);
 
-		put_bytes(b, name, len);
-		put_u64(b, (uint64_t)wm->parts[i].max_t);
-		put_u64(b, (uint64_t)wm->parts[i].active);
+		snapshot_put_bytes(b, name, len);
+		snapshot_put_u64(b, (uint64_t)wm->parts[i].max_t);
+		snapshot_put_u64(b, (uint64_t)wm->parts[i].active);
 	}
 	if (e->global)
 		put_table(e, b, &e->global->t);
-	put_u64(b, e->nwins);
+	snapshot_put_u64(b, e->nwins);
 	for (i = 0; i < e->nwins; i++) {
-		put_u64(b, (uint64_t)e->wins[i]->start);
-		put_u64(b, (uint64_t)e->wins[i]->end);
+		snapshot_put_u64(b, (uint64_t)e->wins[i]->start);
+		snapshot_put_u64(b, (uint64_t)e->wins[i]->end);
 		put_table(e, b, &e->wins[i]->t);
 	}
-	put_u64(b, e->nkept);
+	snapshot_put_u64(b, e->nkept);
 	for (i = 0; i < e->nkept; i++) {
-		put_u64(b, (uint64_t)e->kept[i]->start);
-		put_u64(b, (uint64_t)e->kept[i]->end);
+		snapshot_put_u64(b, (uint64_t)e->kept[i]->start);
+		snapshot_put_u64(b, (uint64_t)e->kept[i]->end);
 		put_table(e, b, &e->kept[i]->t);
 	}
-	put_u64(b, e->sg.n);
+	snapshot_put_u64(b, e->sg.n);
 	for (i = 0; i < e->sg.n; i++) {
 		const struct agg_group *g = e->sg.g[i];
 		uint64_t n = 0;
 
-		put_bytes(b, g->key, g->keylen);
+		snapshot_put_bytes(b, g->key, g->keylen);
 		for (s = g->sessions; s; s = s->next)
 			n++;
-		put_u64(b, n);
+		snapshot_put_u64(b, n);
 		for (s = g->sessions; s; s = s->next) {
-			put_u64(b, (uint64_t)s->start);
-			put_u64(b, (uint64_t)s->end);
-			put_u64(b, s->id);
+			snapshot_put_u64(b, (uint64_t)s->start);
+			snapshot_put_u64(b, (uint64_t)s->end);
+			snapshot_put_u64(b, s->id);
 			put_state(e, b, s->state);
 		}
 	}
-	put_u64(b, e->nheap);
+	snapshot_put_u64(b, e->nheap);
 	for (i = 0; i < e->nheap; i++) {
-		put_u64(b, (uint64_t)e->heap[i].end);
-		put_u64(b, (uint64_t)e->heap[i].start);
-		put_u64(b, e->heap[i].id);
-		put_bytes(b, e->heap[i].group->key, e->heap[i].group->keylen);
+		snapshot_put_u64(b, (uint64_t)e->heap[i].end);
+		snapshot_put_u64(b, (uint64_t)e->heap[i].start);
+		snapshot_put_u64(b, e->heap[i].id);
+		snapshot_put_bytes(b, e->heap[i].group->key,
+		                   e->heap[i].group->keylen);
 	}
 }
 
-/* Reading a snapshot's bytes: anything out of bounds makes it bad. */
-struct snap_rd {
-	const char *p, *end;
-	int bad;
-};
-
-static uint64_t get_u64(struct snap_rd *r)
+static int64_t get_i64(struct snapshot_reader *r)
 {
-	uint64_t v = 0;
-	int i;
-
-	if (r->bad || r->end - r->p < 8) {
-		r->bad = 1;
-		return 0;
-	}
-	for (i = 7; i >= 0; i--)
-		v = v << 8 | (unsigned char)r->p[i];
-	r->p += 8;
-	return v;
-}
-
-static int64_t get_i64(struct snap_rd *r)
-{
-	return (int64_t)get_u64(r);
-}
-
-/* A count of items of at least min bytes each. */
-static size_t get_count(struct snap_rd *r, size_t min)
-{
-	uint64_t n = get_u64(r);
-
-	if (!r->bad && n > (uint64_t)(r->end - r->p) / min)
-		r->bad = 1;
-	return r->bad ? 0 : (size_t)n;
-}
-
-static const char *get_bytes(struct snap_rd *r, size_t *n)
-{
-	uint64_t len = get_u64(r);
-	const char *p = r->p;
-
-	if (r->bad || len > (uint64_t)(r->end - r->p)) {
-		r->bad = 1;
-		*n = 0;
-		return "";
-	}
-	r->p += len;
-	*n = (size_t)len;
-	return p;
+	return (int64_t)snapshot_get_u64(r);
 }
 
 /* A group key, checked: nby fields that fill it exactly. */
-static const char *get_key(struct engine *e, struct snap_rd *r, size_t *len)
+static const char *get_key(struct engine *e, struct snapshot_reader *r,
+                           size_t *len)
 {
-	const char *k = get_bytes(r, len);
+	const char *k = snapshot_get_bytes(r, len);
 	size_t at = 0, i;
 
 	for (i = 0; i < e->nby && !r->bad; i++) {
@@ -1518,13 +1458,13 @@ static const char *get_key(struct engine *e, struct snap_rd *r, size_t *len)
 	return k;
 }
 
-static void get_state(struct engine *e, struct snap_rd *r, void *state)
+static void get_state(struct engine *e, struct snapshot_reader *r, void *state)
 {
 	size_t i, n;
 
 	for (i = 0; i < e->aggs.n && !r->bad; i++) {
 		const struct agg_spec *a = &e->aggs.v[i];
-		const char *p = get_bytes(r, &n);
+		const char *p = snapshot_get_bytes(r, &n);
 		struct json_value v = {json_type_of(p, n), p, n, 0};
 
 		if (r->bad)
@@ -1541,7 +1481,7 @@ static void get_state(struct engine *e, struct snap_rd *r, void *state)
 }
 
 /* The group of key in t, which must be new (when fresh) or old. */
-static struct agg_group *get_group(struct engine *e, struct snap_rd *r,
+static struct agg_group *get_group(struct engine *e, struct snapshot_reader *r,
                                    struct group_table *t, size_t state_size,
                                    int fresh)
 {
@@ -1560,10 +1500,10 @@ static struct agg_group *get_group(struct engine *e, struct snap_rd *r,
 	return g;
 }
 
-static void get_table(struct engine *e, struct snap_rd *r,
+static void get_table(struct engine *e, struct snapshot_reader *r,
                       struct group_table *t)
 {
-	size_t n = get_count(r, 16), i;
+	size_t n = snapshot_get_count(r, 16), i;
 	struct agg_group *g;
 
 	if (n > 32)
@@ -1574,10 +1514,10 @@ static void get_table(struct engine *e, struct snap_rd *r,
 }
 
 /* nwins windows into (*v, *n, *cap), in order. */
-static void get_windows(struct engine *e, struct snap_rd *r, struct win ***v,
-                        size_t *n, size_t *cap)
+static void get_windows(struct engine *e, struct snapshot_reader *r,
+                        struct win ***v, size_t *n, size_t *cap)
 {
-	size_t k = get_count(r, 24), i;
+	size_t k = snapshot_get_count(r, 24), i;
 
 	for (i = 0; i < k && !r->bad; i++) {
 		struct win *w = fx_malloc(sizeof(*w));
@@ -1591,9 +1531,9 @@ static void get_windows(struct engine *e, struct snap_rd *r, struct win ***v,
 	}
 }
 
-static void get_sessions(struct engine *e, struct snap_rd *r)
+static void get_sessions(struct engine *e, struct snapshot_reader *r)
 {
-	size_t ng = get_count(r, 16), i, j, ns;
+	size_t ng = snapshot_get_count(r, 16), i, j, ns;
 	struct agg_group *g;
 
 	for (i = 0; i < ng && !r->bad; i++) {
@@ -1602,13 +1542,13 @@ static void get_sessions(struct engine *e, struct snap_rd *r)
 		if (!(g = get_group(e, r, &e->sg, 0, 1)))
 			break;
 		tail = &g->sessions;
-		ns = get_count(r, 24);
+		ns = snapshot_get_count(r, 24);
 		for (j = 0; j < ns && !r->bad; j++) {
 			struct agg_session *s = fx_malloc(sizeof(*s));
 
 			s->start = get_i64(r);
 			s->end = get_i64(r);
-			s->id = get_u64(r);
+			s->id = snapshot_get_u64(r);
 			s->state = state_new(e);
 			s->next = NULL;
 			*tail = s;
@@ -1616,13 +1556,13 @@ static void get_sessions(struct engine *e, struct snap_rd *r)
 			get_state(e, r, s->state);
 		}
 	}
-	ns = get_count(r, 32);
+	ns = snapshot_get_count(r, 32);
 	for (i = 0; i < ns && !r->bad; i++) {
 		struct heap_item it;
 
 		it.end = get_i64(r);
 		it.start = get_i64(r);
-		it.id = get_u64(r);
+		it.id = snapshot_get_u64(r);
 		if (!(it.group = get_group(e, r, &e->sg, 0, 0)))
 			break;
 		/* as saved: the array is a heap already */
@@ -1653,7 +1593,7 @@ static int dlq_rewind(struct engine *e, int64_t size)
  */
 static int state_load(struct engine *e, const char *p, size_t n)
 {
-	struct snap_rd r = {p, p + n, 0};
+	struct snapshot_reader r = {p, p + n, 0};
 	struct fx_buf want = FX_BUF_INIT;
 	size_t i, k, len;
 	int64_t dlq;
@@ -1674,15 +1614,15 @@ static int state_load(struct engine *e, const char *p, size_t n)
 		return rc;
 	e->wm = get_i64(&r);
 	e->next_close = get_i64(&r);
-	e->seq = get_u64(&r);
-	e->typical_groups = (size_t)get_u64(&r);
-	e->next_session_id = get_u64(&r);
-	e->ctx->st.late = get_u64(&r);
+	e->seq = snapshot_get_u64(&r);
+	e->typical_groups = (size_t)snapshot_get_u64(&r);
+	e->next_session_id = snapshot_get_u64(&r);
+	e->ctx->st.late = snapshot_get_u64(&r);
 	dlq = get_i64(&r);
 	e->watermark.value = get_i64(&r);
-	k = get_count(&r, 24);
+	k = snapshot_get_count(&r, 24);
 	for (i = 0; i < k && !r.bad; i++) {
-		const char *name = get_bytes(&r, &len);
+		const char *name = snapshot_get_bytes(&r, &len);
 		struct wm_part *part;
 		size_t had = e->watermark.n;
 
@@ -1692,7 +1632,7 @@ static int state_load(struct engine *e, const char *p, size_t n)
 		if (e->watermark.n == had)
 			r.bad = 1; /* a name twice */
 		part->max_t = get_i64(&r);
-		part->active = get_u64(&r) != 0;
+		part->active = snapshot_get_u64(&r) != 0;
 	}
 	if (e->global)
 		get_table(e, &r, &e->global->t);

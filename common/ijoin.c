@@ -405,68 +405,6 @@ static int advance(struct ijoin *j)
  * back in that order rebuilds as it was.
  */
 
-static void put_u64(struct fx_buf *b, uint64_t v)
-{
-	unsigned char x[8];
-	int i;
-
-	for (i = 0; i < 8; i++)
-		x[i] = (unsigned char)(v >> (8 * i));
-	fx_buf_add(b, x, 8);
-}
-
-static void put_bytes(struct fx_buf *b, const void *p, size_t n)
-{
-	put_u64(b, n);
-	if (n)
-		fx_buf_add(b, p, n);
-}
-
-struct snap_rd {
-	const char *p, *end;
-	int bad;
-};
-
-static uint64_t get_u64(struct snap_rd *r)
-{
-	uint64_t v = 0;
-	int i;
-
-	if (r->bad || r->end - r->p < 8) {
-		r->bad = 1;
-		return 0;
-	}
-	for (i = 7; i >= 0; i--)
-		v = v << 8 | (unsigned char)r->p[i];
-	r->p += 8;
-	return v;
-}
-
-/* A count of items of at least min bytes each. */
-static size_t get_count(struct snap_rd *r, size_t min)
-{
-	uint64_t n = get_u64(r);
-
-	if (!r->bad && n > (uint64_t)(r->end - r->p) / min)
-		r->bad = 1;
-	return r->bad ? 0 : (size_t)n;
-}
-
-static const char *get_bytes(struct snap_rd *r, size_t *n)
-{
-	uint64_t len = get_u64(r);
-	const char *p = r->p;
-
-	if (r->bad || len > (uint64_t)(r->end - r->p)) {
-		r->bad = 1;
-		*n = 0;
-		return "";
-	}
-	r->p += len;
-	*n = (size_t)len;
-	return p;
-}
-
 static void put_json_list(struct fx_buf *b, const char *name,
                           const struct fx_strlist *l)
 {
@@ -515,36 +453,36 @@ static void side_save(const struct side *s, struct fx_buf *b)
 	const struct watermark *wm = &s->wm;
 	size_t i;
 
-	put_u64(b, (uint64_t)s->ended);
-	put_u64(b, (uint64_t)wm->value);
-	put_u64(b, wm->n);
+	snapshot_put_u64(b, (uint64_t)s->ended);
+	snapshot_put_u64(b, (uint64_t)wm->value);
+	snapshot_put_u64(b, wm->n);
 	for (i = 0; i < wm->n; i++) {
 		size_t len;
 		const char *name = watermark_part_name(wm, i, &len);
 
-		put_bytes(b, name, len);
-		put_u64(b, (uint64_t)wm->parts[i].max_t);
-		put_u64(b, (uint64_t)wm->parts[i].active);
+		snapshot_put_bytes(b, name, len);
+		snapshot_put_u64(b, (uint64_t)wm->parts[i].max_t);
+		snapshot_put_u64(b, (uint64_t)wm->parts[i].active);
 	}
-	put_u64(b, s->last.npos);
+	snapshot_put_u64(b, s->last.npos);
 	for (i = 0; i < s->last.npos; i++) {
 		const struct ckpt_position *p = &s->last.pos[i];
 
-		put_bytes(b, p->topic, strlen(p->topic));
-		put_u64(b, (uint64_t)(int64_t)p->partition);
-		put_u64(b, (uint64_t)p->offset);
+		snapshot_put_bytes(b, p->topic, strlen(p->topic));
+		snapshot_put_u64(b, (uint64_t)(int64_t)p->partition);
+		snapshot_put_u64(b, (uint64_t)p->offset);
 	}
-	put_u64(b, s->nheap);
+	snapshot_put_u64(b, s->nheap);
 	for (i = 0; i < s->nheap; i++) {
 		const struct item *it = s->heap[i].it;
 
-		put_u64(b, it->b == NULL);
-		put_u64(b, (uint64_t)it->t);
+		snapshot_put_u64(b, it->b == NULL);
+		snapshot_put_u64(b, (uint64_t)it->t);
 		if (it->b)
-			put_bytes(b, it->b->key, it->b->klen);
+			snapshot_put_bytes(b, it->b->key, it->b->klen);
 		else
-			put_bytes(b, "", 0);
-		put_bytes(b, it->p, it->len);
+			snapshot_put_bytes(b, "", 0);
+		snapshot_put_bytes(b, it->p, it->len);
 	}
 }
 
@@ -554,7 +492,7 @@ static void state_save(const struct ijoin *j, struct fx_buf *b)
 	fx_buf_adds(b, "fx-join state 1 ");
 	state_options(j, b);
 	fx_buf_addc(b, '\n');
-	put_u64(b, j->ctx->st.late);
+	snapshot_put_u64(b, j->ctx->st.late);
 	side_save(&j->l, b);
 	side_save(&j->r, b);
 }
@@ -562,15 +500,15 @@ static void state_save(const struct ijoin *j, struct fx_buf *b)
 static void buffer(struct side *s, const char *p, size_t n, int64_t t,
                    const char *key, size_t klen, int null_key);
 
-static void side_load(struct side *s, struct snap_rd *r, int is_left)
+static void side_load(struct side *s, struct snapshot_reader *r, int is_left)
 {
 	size_t i, k, len, klen;
 
-	s->ended = get_u64(r) != 0;
-	s->wm.value = (int64_t)get_u64(r);
-	k = get_count(r, 24);
+	s->ended = snapshot_get_u64(r) != 0;
+	s->wm.value = (int64_t)snapshot_get_u64(r);
+	k = snapshot_get_count(r, 24);
 	for (i = 0; i < k && !r->bad; i++) {
-		const char *name = get_bytes(r, &len);
+		const char *name = snapshot_get_bytes(r, &len);
 		struct wm_part *part;
 		size_t had = s->wm.n;
 
@@ -579,14 +517,14 @@ static void side_load(struct side *s, struct snap_rd *r, int is_left)
 		part = watermark_part(&s->wm, name, len);
 		if (s->wm.n == had)
 			r->bad = 1; /* a name twice */
-		part->max_t = (int64_t)get_u64(r);
-		part->active = get_u64(r) != 0;
+		part->max_t = (int64_t)snapshot_get_u64(r);
+		part->active = snapshot_get_u64(r) != 0;
 	}
-	k = get_count(r, 24);
+	k = snapshot_get_count(r, 24);
 	for (i = 0; i < k && !r->bad; i++) {
-		const char *topic = get_bytes(r, &len);
-		uint64_t part = get_u64(r);
-		uint64_t off = get_u64(r);
+		const char *topic = snapshot_get_bytes(r, &len);
+		uint64_t part = snapshot_get_u64(r);
+		uint64_t off = snapshot_get_u64(r);
 
 		if (r->bad || memchr(topic, 0, len) ||
 		    (int64_t)part != (int32_t)(int64_t)part) {
@@ -599,12 +537,12 @@ static void side_load(struct side *s, struct snap_rd *r, int is_left)
 		s->last.pos[s->last.npos].offset = (int64_t)off;
 		s->last.npos++;
 	}
-	k = get_count(r, 32);
+	k = snapshot_get_count(r, 32);
 	for (i = 0; i < k && !r->bad; i++) {
-		uint64_t null_key = get_u64(r);
-		int64_t t = (int64_t)get_u64(r);
-		const char *key = get_bytes(r, &klen);
-		const char *p = get_bytes(r, &len);
+		uint64_t null_key = snapshot_get_u64(r);
+		int64_t t = (int64_t)snapshot_get_u64(r);
+		const char *key = snapshot_get_bytes(r, &klen);
+		const char *p = snapshot_get_bytes(r, &len);
 
 		if (r->bad || null_key > 1 ||
 		    (null_key && (klen || !is_left))) {
@@ -618,7 +556,7 @@ static void side_load(struct side *s, struct snap_rd *r, int is_left)
 /* Loads a snapshot: 0, -1 if the bytes are not a state, -2 other options. */
 static int state_load(struct ijoin *j, const char *p, size_t n)
 {
-	struct snap_rd r = {p, p + n, 0};
+	struct snapshot_reader r = {p, p + n, 0};
 	struct fx_buf want = FX_BUF_INIT;
 	int rc = 0;
 
@@ -635,7 +573,7 @@ static int state_load(struct ijoin *j, const char *p, size_t n)
 	fx_buf_free(&want);
 	if (rc)
 		return rc;
-	j->ctx->st.late = get_u64(&r);
+	j->ctx->st.late = snapshot_get_u64(&r);
 	side_load(&j->l, &r, 1);
 	side_load(&j->r, &r, 0);
 	return r.bad || r.p != r.end ? -1 : 0;

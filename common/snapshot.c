@@ -224,3 +224,59 @@ int snapshot_prune(const struct snapshot_dir *d, uint64_t keep)
 	free(path);
 	return removed;
 }
+
+void snapshot_put_u64(struct fx_buf *b, uint64_t v)
+{
+	unsigned char x[8];
+	int i;
+
+	for (i = 0; i < 8; i++)
+		x[i] = (unsigned char)(v >> (8 * i));
+	fx_buf_add(b, x, 8);
+}
+
+void snapshot_put_bytes(struct fx_buf *b, const void *p, size_t n)
+{
+	snapshot_put_u64(b, n);
+	if (n)
+		fx_buf_add(b, p, n);
+}
+
+uint64_t snapshot_get_u64(struct snapshot_reader *r)
+{
+	uint64_t v = 0;
+	int i;
+
+	if (r->bad || r->end - r->p < 8) {
+		r->bad = 1;
+		return 0;
+	}
+	for (i = 7; i >= 0; i--)
+		v = v << 8 | (unsigned char)r->p[i];
+	r->p += 8;
+	return v;
+}
+
+size_t snapshot_get_count(struct snapshot_reader *r, size_t min)
+{
+	uint64_t n = snapshot_get_u64(r);
+
+	if (!r->bad && n > (uint64_t)(r->end - r->p) / min)
+		r->bad = 1;
+	return r->bad ? 0 : (size_t)n;
+}
+
+const char *snapshot_get_bytes(struct snapshot_reader *r, size_t *n)
+{
+	uint64_t len = snapshot_get_u64(r);
+	const char *p = r->p;
+
+	if (r->bad || len > (uint64_t)(r->end - r->p)) {
+		r->bad = 1;
+		*n = 0;
+		return "";
+	}
+	r->p += len;
+	*n = (size_t)len;
+	return p;
+}

@@ -60,4 +60,25 @@ int snapshot_latest(const struct snapshot_dir *d, uint64_t *id);
  */
 int snapshot_prune(const struct snapshot_dir *d, uint64_t keep);
 
+/*
+ * Encoding a state into a snapshot's bytes, for the stages that write
+ * one: integers as 8 bytes little-endian, byte strings with their length
+ * first. A reader never reads past its end: anything out of bounds sets
+ * bad (and returns 0 or ""), so a damaged snapshot that passed its CRC is
+ * still refused, never read beyond.
+ */
+void snapshot_put_u64(struct fx_buf *b, uint64_t v);
+void snapshot_put_bytes(struct fx_buf *b, const void *p, size_t n);
+
+struct snapshot_reader {
+	const char *p, *end;
+	int bad;
+};
+
+uint64_t snapshot_get_u64(struct snapshot_reader *r);
+/* A count of items of at least min bytes each (bad if they cannot fit). */
+size_t snapshot_get_count(struct snapshot_reader *r, size_t min);
+/* Length-prefixed bytes: a pointer into the snapshot and their length. */
+const char *snapshot_get_bytes(struct snapshot_reader *r, size_t *n);
+
 #endif
