@@ -1678,20 +1678,8 @@ static void on_restore(struct engine *e, const struct record *rec)
 	e->ctx->ckpt.restored_seen = 1;
 	e->ctx->ckpt.restored = e->ctx->ckpt.committed = id;
 	snapshot_path(&e->snap, id, path, sizeof(path));
-	if (id == 0) {
-		if (snapshot_prune(&e->snap, UINT64_MAX) < 0)
-			fx_die(e->ctx, FX_EXIT_IO,
-			       "%s: cannot remove old snapshots: %s",
-			       e->snap.path, strerror(errno));
+	if (!snapshot_restore(e->ctx, &e->snap, id, &b))
 		return;
-	}
-	if (snapshot_read(&e->snap, id, &b))
-		fx_die(e->ctx, FX_EXIT_IO,
-		       "%s: cannot restore checkpoint %" PRIu64 ": %s", path,
-		       id,
-		       errno == ENOENT    ? "snapshot missing"
-		       : errno == EBADMSG ? "snapshot corrupt"
-		                          : strerror(errno));
 	rc = state_load(e, b.p, b.len);
 	fx_buf_free(&b);
 	if (rc == -1)

@@ -628,20 +628,8 @@ static void restore_load(struct ijoin *j, uint64_t id)
 	int rc;
 
 	snapshot_path(&j->snap, id, path, sizeof(path));
-	if (id == 0) {
-		if (snapshot_prune(&j->snap, UINT64_MAX) < 0)
-			fx_die(j->ctx, FX_EXIT_IO,
-			       "%s: cannot remove old snapshots: %s",
-			       j->snap.path, strerror(errno));
+	if (!snapshot_restore(j->ctx, &j->snap, id, &b))
 		return;
-	}
-	if (snapshot_read(&j->snap, id, &b))
-		fx_die(j->ctx, FX_EXIT_IO,
-		       "%s: cannot restore checkpoint %" PRIu64 ": %s", path,
-		       id,
-		       errno == ENOENT    ? "snapshot missing"
-		       : errno == EBADMSG ? "snapshot corrupt"
-		                          : strerror(errno));
 	rc = state_load(j, b.p, b.len);
 	fx_buf_free(&b);
 	if (rc == -1)

@@ -280,3 +280,29 @@ const char *snapshot_get_bytes(struct snapshot_reader *r, size_t *n)
 	*n = (size_t)len;
 	return p;
 }
+
+int snapshot_restore(struct fx_ctx *ctx, const struct snapshot_dir *d,
+                     uint64_t id, struct fx_buf *out)
+{
+	size_t n = strlen(d->path) + 64;
+	char *path = fx_malloc(n);
+
+	snapshot_path(d, id, path, n);
+	if (id == 0) {
+		if (snapshot_prune(d, UINT64_MAX) < 0)
+			fx_die(ctx, FX_EXIT_IO,
+			       "%s: cannot remove old snapshots: %s", d->path,
+			       strerror(errno));
+		free(path);
+		return 0;
+	}
+	if (snapshot_read(d, id, out))
+		fx_die(ctx, FX_EXIT_IO,
+		       "%s: cannot restore checkpoint %" PRIu64 ": %s", path,
+		       id,
+		       errno == ENOENT    ? "snapshot missing"
+		       : errno == EBADMSG ? "snapshot corrupt"
+		                          : strerror(errno));
+	free(path);
+	return 1;
+}

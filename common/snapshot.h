@@ -61,6 +61,16 @@ int snapshot_latest(const struct snapshot_dir *d, uint64_t *id);
 int snapshot_prune(const struct snapshot_dir *d, uint64_t keep);
 
 /*
+ * A stage's restore K: K = 0 (a fresh job) removes every snapshot and
+ * returns 0; otherwise reads snapshot K into out and returns 1. A
+ * snapshot that is missing, corrupt or unreadable ends the program (exit
+ * 3): "PATH: cannot restore checkpoint K: snapshot missing".
+ */
+struct fx_ctx;
+int snapshot_restore(struct fx_ctx *ctx, const struct snapshot_dir *d,
+                     uint64_t id, struct fx_buf *out);
+
+/*
  * Encoding a state into a snapshot's bytes, for the stages that write
  * one: integers as 8 bytes little-endian, byte strings with their length
  * first. A reader never reads past its end: anything out of bounds sets
