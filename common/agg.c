@@ -1010,30 +1010,10 @@ static void init_late(struct engine *e)
 /* --state DIR: the snapshots go to DIR/fx-agg or DIR/NAME. */
 static void init_state(struct engine *e)
 {
-	const char *dir = e->o->state;
-	const char *stage = e->o->stage ? e->o->stage : "fx-agg";
-	struct fx_buf path = FX_BUF_INIT;
-
-	if (!dir) {
-		if (e->o->stage)
-			fx_usage_error(e->ctx, "--stage needs --state DIR");
+	if (!snapshot_stage_open(e->ctx, &e->snap, e->o->state, e->o->stage,
+	                         "fx-agg"))
 		return;
-	}
-	if (!*dir)
-		fx_usage_error(e->ctx, "--state: empty directory name");
-	if (!*stage || strchr(stage, '/') || !strcmp(stage, ".") ||
-	    !strcmp(stage, ".."))
-		fx_usage_error(e->ctx, "--stage: not a name: '%s'", stage);
-	fx_buf_adds(&path, dir);
-	fx_buf_addc(&path, '/');
-	fx_buf_adds(&path, stage);
-	fx_buf_addc(&path, '\0');
-	if (snapshot_dir_open(&e->snap, path.p))
-		fx_die(e->ctx, FX_EXIT_IO,
-		       "%s: cannot create the state directory: %s", path.p,
-		       strerror(errno));
-	fx_buf_free(&path);
-	e->state_dir = dir;
+	e->state_dir = e->o->state;
 	e->ctx->ckpt.on = 1; /* --stats, lineage */
 }
 
@@ -1706,10 +1686,8 @@ static void on_restore(struct engine *e, const struct record *rec)
  */
 static int on_checkpoint(struct engine *e, const struct record *rec)
 {
-	struct ckpt_state cs;
 	struct fx_buf b = FX_BUF_INIT;
-	char path[4096];
-	uint64_t keep;
+	uint64_t committed;
 	int rc = 0, final;
 	uint64_t id = barrier_parse(e, rec, &final);
 	struct fx_ckpt_stats *ck = &e->ctx->ckpt;
@@ -1732,31 +1710,17 @@ static int on_checkpoint(struct engine *e, const struct record *rec)
 	}
 	t0 = fx_now();
 	state_save(e, &b);
-	snapshot_path(&e->snap, id, path, sizeof(path));
-	if (snapshot_write(&e->snap, id, b.p, b.len))
-		fx_die(e->ctx, FX_EXIT_IO, "%s: cannot write snapshot: %s",
-		       path, strerror(errno));
+	committed =
+	    snapshot_stage_take(e->ctx, &e->snap, e->state_dir, id, b.p, b.len);
 	/* --stats, lineage: the last snapshot */
 	ck->last = id;
 	ck->snapshots++;
 	ck->state_bytes = b.len;
 	ck->snapshot_ms = (fx_now() - t0) * 1000;
 	ck->snapshot_at_ms = fx_epoch_ms();
+	if (committed > ck->committed)
+		ck->committed = committed;
 	fx_buf_free(&b);
-	memset(&cs, 0, sizeof(cs));
-	if (ckpt_state_read(e->state_dir, &cs))
-		fx_die(e->ctx, FX_EXIT_IO, "%s: %s",
-		       ckpt_state_path(e->state_dir, path, sizeof(path)),
-		       errno == EBADMSG ? "not a committed.json"
-		                        : strerror(errno));
-	keep = cs.id < id ? cs.id : id;
-	if (cs.id > ck->committed)
-		ck->committed = cs.id;
-	ckpt_state_free(&cs);
-	if (keep && snapshot_prune(&e->snap, keep) < 0)
-		fx_die(e->ctx, FX_EXIT_IO,
-		       "%s: cannot remove old snapshots: %s", e->snap.path,
-		       strerror(errno));
 	return 0;
 }
 

@@ -587,27 +587,9 @@ static struct side *other(struct ijoin *j, const struct side *s)
 /* --state DIR: the snapshots go to DIR/fx-join or DIR/NAME. */
 static void init_state(struct ijoin *j)
 {
-	const char *dir = j->o->state;
-	const char *stage = j->o->stage ? j->o->stage : "fx-join";
-	struct fx_buf path = FX_BUF_INIT;
-
-	if (!dir)
-		return;
-	if (!*dir)
-		fx_usage_error(j->ctx, "--state: empty directory name");
-	if (!*stage || strchr(stage, '/') || !strcmp(stage, ".") ||
-	    !strcmp(stage, ".."))
-		fx_usage_error(j->ctx, "--stage: not a name: '%s'", stage);
-	fx_buf_adds(&path, dir);
-	fx_buf_addc(&path, '/');
-	fx_buf_adds(&path, stage);
-	fx_buf_addc(&path, '\0');
-	if (snapshot_dir_open(&j->snap, path.p))
-		fx_die(j->ctx, FX_EXIT_IO,
-		       "%s: cannot create the state directory: %s", path.p,
-		       strerror(errno));
-	fx_buf_free(&path);
-	j->state_dir = dir;
+	if (snapshot_stage_open(j->ctx, &j->snap, j->o->state, j->o->stage,
+	                        "fx-join"))
+		j->state_dir = j->o->state;
 }
 
 /* A checkpoint or restore record into br; a malformed one is fatal. */
@@ -684,29 +666,11 @@ static int check_restore(struct ijoin *j)
 /* Snapshot id; then the snapshots older than the committed one go. */
 static void snapshot_take(struct ijoin *j, uint64_t id)
 {
-	struct ckpt_state cs;
 	struct fx_buf b = FX_BUF_INIT;
-	char path[4096];
-	uint64_t keep;
 
 	state_save(j, &b);
-	snapshot_path(&j->snap, id, path, sizeof(path));
-	if (snapshot_write(&j->snap, id, b.p, b.len))
-		fx_die(j->ctx, FX_EXIT_IO, "%s: cannot write snapshot: %s",
-		       path, strerror(errno));
+	snapshot_stage_take(j->ctx, &j->snap, j->state_dir, id, b.p, b.len);
 	fx_buf_free(&b);
-	memset(&cs, 0, sizeof(cs));
-	if (ckpt_state_read(j->state_dir, &cs))
-		fx_die(j->ctx, FX_EXIT_IO, "%s: %s",
-		       ckpt_state_path(j->state_dir, path, sizeof(path)),
-		       errno == EBADMSG ? "not a committed.json"
-		                        : strerror(errno));
-	keep = cs.id < id ? cs.id : id;
-	ckpt_state_free(&cs);
-	if (keep && snapshot_prune(&j->snap, keep) < 0)
-		fx_die(j->ctx, FX_EXIT_IO,
-		       "%s: cannot remove old snapshots: %s", j->snap.path,
-		       strerror(errno));
 }
 
 /*

@@ -1,5 +1,7 @@
 #include "snapshot.h"
+#include "checkpoint.h"
 #include "err.h"
+#include "opt.h"
 #include "fsutil.h"
 
 #include <dirent.h>
@@ -305,4 +307,62 @@ int snapshot_restore(struct fx_ctx *ctx, const struct snapshot_dir *d,
 		                          : strerror(errno));
 	free(path);
 	return 1;
+}
+
+int snapshot_stage_open(struct fx_ctx *ctx, struct snapshot_dir *d,
+                        const char *state, const char *stage,
+                        const char *def_stage)
+{
+	struct fx_buf path = FX_BUF_INIT;
+
+	if (!state) {
+		if (stage)
+			fx_usage_error(ctx, "--stage needs --state DIR");
+		return 0;
+	}
+	if (!stage)
+		stage = def_stage;
+	if (!*state)
+		fx_usage_error(ctx, "--state: empty directory name");
+	if (!*stage || strchr(stage, '/') || !strcmp(stage, ".") ||
+	    !strcmp(stage, ".."))
+		fx_usage_error(ctx, "--stage: not a name: '%s'", stage);
+	fx_buf_adds(&path, state);
+	fx_buf_addc(&path, '/');
+	fx_buf_adds(&path, stage);
+	fx_buf_addc(&path, '\0');
+	if (snapshot_dir_open(d, path.p))
+		fx_die(ctx, FX_EXIT_IO,
+		       "%s: cannot create the state directory: %s", path.p,
+		       strerror(errno));
+	fx_buf_free(&path);
+	return 1;
+}
+
+uint64_t snapshot_stage_take(struct fx_ctx *ctx, const struct snapshot_dir *d,
+                             const char *state, uint64_t id, const void *data,
+                             size_t len)
+{
+	struct ckpt_state cs;
+	size_t n = strlen(state) + strlen(d->path) + 64;
+	char *path = fx_malloc(n);
+	uint64_t keep, committed;
+
+	if (snapshot_write(d, id, data, len))
+		fx_die(ctx, FX_EXIT_IO, "%s: cannot write snapshot: %s",
+		       snapshot_path(d, id, path, n), strerror(errno));
+	memset(&cs, 0, sizeof(cs));
+	if (ckpt_state_read(state, &cs))
+		fx_die(ctx, FX_EXIT_IO, "%s: %s",
+		       ckpt_state_path(state, path, n),
+		       errno == EBADMSG ? "not a committed.json"
+		                        : strerror(errno));
+	committed = cs.id;
+	keep = committed < id ? committed : id;
+	ckpt_state_free(&cs);
+	if (keep && snapshot_prune(d, keep) < 0)
+		fx_die(ctx, FX_EXIT_IO, "%s: cannot remove old snapshots: %s",
+		       d->path, strerror(errno));
+	free(path);
+	return committed;
 }

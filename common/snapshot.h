@@ -71,6 +71,26 @@ int snapshot_restore(struct fx_ctx *ctx, const struct snapshot_dir *d,
                      uint64_t id, struct fx_buf *out);
 
 /*
+ * --state DIR [--stage NAME] of a stateful stage: opens DIR/NAME (NAME
+ * defaults to def_stage) as d and returns 1; returns 0 without --state.
+ * A bad --stage, or --stage without --state, is a usage error; a
+ * directory that cannot be made exits 3.
+ */
+int snapshot_stage_open(struct fx_ctx *ctx, struct snapshot_dir *d,
+                        const char *state, const char *stage,
+                        const char *def_stage);
+
+/*
+ * A stage's snapshot K: writes it (exit 3 if it cannot), then removes the
+ * snapshots older than both K and the job's committed checkpoint (read
+ * from state/committed.json: a restart needs the committed one). Returns
+ * the committed id.
+ */
+uint64_t snapshot_stage_take(struct fx_ctx *ctx, const struct snapshot_dir *d,
+                             const char *state, uint64_t id, const void *data,
+                             size_t len);
+
+/*
  * Encoding a state into a snapshot's bytes, for the stages that write
  * one: integers as 8 bytes little-endian, byte strings with their length
  * first. A reader never reads past its end: anything out of bounds sets
