@@ -42,29 +42,6 @@ run_stream() {
 	STAGE_PIDS+=($!)
 }
 
-# wait_stream [SECONDS]: waits for every stage (at most SECONDS, default
-# 120, then kills what is left: a stage killed before it opened its FIFO
-# leaves its neighbour blocked in open()); 0 if all exited 0
-wait_stream() {
-	local p rc=0 limit=$((SECONDS + ${1:-120}))
-	while [ "$SECONDS" -lt "$limit" ]; do
-		for p in "${STAGE_PIDS[@]}"; do
-			kill -0 "$p" 2>/dev/null && { sleep 0.05; continue 2; }
-		done
-		break
-	done
-	for p in "${STAGE_PIDS[@]}"; do
-		kill -0 "$p" 2>/dev/null && { kill -9 "$p" 2>/dev/null; rc=1; }
-		wait "$p" || rc=1
-	done
-	STAGE_PIDS=()
-	return $rc
-}
-
-committed_id() {
-	jq -r .id "$1/committed.json" 2>/dev/null || echo 0
-}
-
 @test "chaos: 20 SIGKILLs of random stages, restarted each time: the output is the uninterrupted run's and the batch run's, byte for byte" {
 	fx_broker_start --topic ods_play:4
 	gen-plays -n "$EVENTS" -s 7 --rate 250 --disorder 3000 --users 20000 \

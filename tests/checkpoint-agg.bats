@@ -171,7 +171,7 @@ late_records() {
 	cut_everywhere in.ndjson --time ts --window tumble:10s --by k --agg count --min-cuts 2
 	[ "$(late_records)" -eq 2 ]
 	[ "$(grep -c '"window_start":"1970-01-01T00:00:00' full.out)" -eq 1 ]
-	! grep -q '"window_start":"1970-01-01T00:00:20' full.out
+	run ! grep -q '"window_start":"1970-01-01T00:00:20' full.out
 }
 
 @test "a restore of a snapshot that is not there: exit 3, naming it" {

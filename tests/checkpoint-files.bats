@@ -217,29 +217,6 @@ run_stream() {
 	STAGE_PIDS+=($!)
 }
 
-# wait_stream [SECONDS]: waits for every stage (at most SECONDS, then
-# kills what is left: a stage killed before it opened its FIFO leaves its
-# neighbour blocked in open()); 0 if all exited 0
-wait_stream() {
-	local p rc=0 limit=$((SECONDS + ${1:-120}))
-	while [ "$SECONDS" -lt "$limit" ]; do
-		for p in "${STAGE_PIDS[@]}"; do
-			kill -0 "$p" 2>/dev/null && { sleep 0.02; continue 2; }
-		done
-		break
-	done
-	for p in "${STAGE_PIDS[@]}"; do
-		kill -0 "$p" 2>/dev/null && { kill -9 "$p" 2>/dev/null; rc=1; }
-		wait "$p" || rc=1
-	done
-	STAGE_PIDS=()
-	return $rc
-}
-
-committed_id() {
-	jq -r .id "$1/committed.json" 2>/dev/null || echo 0
-}
-
 @test "chaos over files: 10 SIGKILLs of random stages, restarted each time: the output is the batch run's, byte for byte" {
 	# a partitioned directory, plain and gzip files of uneven sizes
 	gen-plays -n 40000 -s 11 --rate 40 --disorder 3000 --users 2000 >all.ndjson

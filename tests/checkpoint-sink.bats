@@ -30,34 +30,9 @@ stream() {
 # records: the stream's data records (not the control records), for a batch run
 records() { grep -v '^{"_fx"'; }
 
-# after K <STREAM: what follows checkpoint K (all of it for K = 0)
-after() {
-	awk -v k="$1" 'BEGIN { f = k == 0 } f { print } index($0, "{\"_fx\":\"checkpoint\",\"id\":" k ",") == 1 { f = 1 }'
-}
-
-# upto K <STREAM: the stream up to and with checkpoint K
-upto() {
-	awk -v k="$1" '{ print } index($0, "{\"_fx\":\"checkpoint\",\"id\":" k ",") == 1 { exit }'
-}
-
-# committed_id DIR: the id in DIR/committed.json, 0 without one
-committed_id() {
-	if [ -f "$1/committed.json" ]; then
-		sed -E 's/^\{"id":([0-9]+),.*/\1/' "$1/committed.json"
-	else
-		echo 0
-	fi
-}
-
 # committed_size DIR REL: the size committed.json gives REL
 committed_size() {
 	python3 -c 'import json, sys; print(json.load(open(sys.argv[1] + "/committed.json"))["files"][sys.argv[2]])' "$1" "$2"
-}
-
-# resume K <REST: the input of a restart after checkpoint K
-resume() {
-	printf '{"_fx":"restore","id":%d}\n' "$1"
-	cat
 }
 
 # batch DIR <STREAM: what fx-sink --dir writes for the stream's records

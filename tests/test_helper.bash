@@ -117,3 +117,50 @@ fx_need_pty() {
 	python3 -c 'import os; os.close(os.openpty()[0])' 2>/dev/null ||
 		skip "no pseudo-terminal can be opened here (is devpts mounted on /dev/pts?)"
 }
+
+# ---- checkpointed pipelines (issue 13) ----
+
+# committed_id DIR: the checkpoint id in DIR/committed.json, 0 without one
+committed_id() {
+	if [ -f "$1/committed.json" ]; then
+		jq -r .id "$1/committed.json"
+	else
+		echo 0
+	fi
+}
+
+# after K <STREAM: what follows checkpoint K (all of it for K = 0)
+after() {
+	awk -v k="$1" 'BEGIN { f = k == 0 } f { print } index($0, "{\"_fx\":\"checkpoint\",\"id\":" k ",") == 1 { f = 1 }'
+}
+
+# upto K <STREAM: the stream up to and with checkpoint K
+upto() {
+	awk -v k="$1" '{ print } index($0, "{\"_fx\":\"checkpoint\",\"id\":" k ",") == 1 { exit }'
+}
+
+# resume K <REST: the input of a restart after checkpoint K
+resume() {
+	printf '{"_fx":"restore","id":%d}\n' "$1"
+	cat
+}
+
+# wait_stream [SECONDS]: waits for every process in STAGE_PIDS (at most
+# SECONDS, default 120, then kills what is left: a stage killed before it
+# opened its FIFO leaves its neighbour blocked in open()); 0 if all
+# exited 0. STAGE_PIDS is emptied.
+wait_stream() {
+	local p rc=0 limit=$((SECONDS + ${1:-120}))
+	while [ "$SECONDS" -lt "$limit" ]; do
+		for p in "${STAGE_PIDS[@]}"; do
+			kill -0 "$p" 2>/dev/null && { sleep 0.02; continue 2; }
+		done
+		break
+	done
+	for p in "${STAGE_PIDS[@]}"; do
+		kill -0 "$p" 2>/dev/null && { kill -9 "$p" 2>/dev/null; rc=1; }
+		wait "$p" || rc=1
+	done
+	STAGE_PIDS=()
+	return $rc
+}
