@@ -17,6 +17,7 @@
 #define FX_CHECKPOINT_H
 
 #include "buf.h"
+#include "fx.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -41,6 +42,36 @@ struct ckpt_state {
 	struct ckpt_file *files;
 	size_t nfiles, capfiles;
 };
+
+/*
+ * When a source's next barrier is due: after every `records` records read,
+ * or every `ms` milliseconds of the coarse clock (one of the two is set).
+ * ckpt_interval_start() also restarts it after each barrier.
+ */
+struct ckpt_interval {
+	int64_t records, left, ms;
+	double due;
+};
+
+static inline void ckpt_interval_start(struct ckpt_interval *iv,
+                                       int64_t records, int64_t ms)
+{
+	iv->records = iv->left = records;
+	iv->ms = ms;
+	iv->due = fx_now_coarse() + (double)ms / 1000;
+}
+
+/* After a record read: 1 if a barrier is due. */
+static inline int ckpt_interval_record(struct ckpt_interval *iv)
+{
+	return iv->records ? --iv->left <= 0 : fx_now_coarse() >= iv->due;
+}
+
+/* While no records come: 1 if a barrier is due by time. */
+static inline int ckpt_interval_idle(const struct ckpt_interval *iv)
+{
+	return iv->ms && fx_now_coarse() >= iv->due;
+}
 
 /* A checkpoint or restore record, parsed. */
 struct ckpt_barrier {

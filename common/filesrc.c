@@ -171,8 +171,7 @@ struct file_ckpt {
 	uint64_t id; /* the last barrier's, or the restore's */
 	struct ckpt_position *pos;
 	size_t npos, cappos;
-	int64_t left;
-	double due;
+	struct ckpt_interval every;
 	struct fx_buf ctl;
 };
 
@@ -187,15 +186,14 @@ static void ckpt_emit(struct file_ckpt *k, int final)
 	ckpt_barrier_format(&k->ctl, ++k->id, k->pos, k->npos, final);
 	ckpt_put(k);
 	k->ctx->ckpt.last = k->id; /* --stats */
-	k->left = k->o->ckpt_records;
-	k->due = fx_now_coarse() + (double)k->o->ckpt_ms / 1000;
+	ckpt_interval_start(&k->every, k->o->ckpt_records, k->o->ckpt_ms);
 }
 
 /* After a record read: the current file's position, and a barrier if due. */
 static void ckpt_after_record(struct file_ckpt *k, int64_t offset)
 {
 	k->pos[k->npos - 1].offset = offset;
-	if (k->o->ckpt_records ? --k->left <= 0 : fx_now_coarse() >= k->due)
+	if (ckpt_interval_record(&k->every))
 		ckpt_emit(k, 0);
 }
 
@@ -641,8 +639,7 @@ static int file_source_run_ckpt(struct fx_ctx *ctx,
 		ctx->ckpt.on = 1;
 		ctx->ckpt.restored_seen = 1;
 		ctx->ckpt.restored = ctx->ckpt.committed = k.id;
-		k.left = o->ckpt_records;
-		k.due = fx_now_coarse() + (double)o->ckpt_ms / 1000;
+		ckpt_interval_start(&k.every, o->ckpt_records, o->ckpt_ms);
 	}
 	for (i = 0; i < files.n && !rc && !fx_stop; i++) {
 		struct fx_buf topic = FX_BUF_INIT;

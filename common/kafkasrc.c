@@ -105,14 +105,13 @@ struct kafka_source {
 	int64_t group_progress; /* sum of the group's committed offsets */
 
 	/*
-	 * --checkpoint: barriers, counted by records read (ckpt_left) or
-	 * by time (ckpt_due, on the coarse clock); their positions are
+	 * --checkpoint: barriers, counted by records read or by time
+	 * (ckpt_every); their positions are
 	 * gathered in arrays that only grow.
 	 */
 	int ckpt;
 	uint64_t ckpt_id; /* the last barrier's, or the restore's */
-	int64_t ckpt_left;
-	double ckpt_due;
+	struct ckpt_interval ckpt_every;
 	int at_end; /* finished by -e or e@MS: the last barrier is final */
 	struct part_state **ckpt_parts;
 	size_t ckpt_cap;
@@ -491,15 +490,13 @@ static void ckpt_barrier(struct kafka_source *s, int final)
 	ckpt_barrier_format(&s->ctl, ++s->ckpt_id, s->ckpt_pos, n, final);
 	put_control(s);
 	s->ctx->ckpt.last = s->ckpt_id; /* --stats */
-	s->ckpt_left = s->o->ckpt_records;
-	s->ckpt_due = fx_now_coarse() + (double)s->o->ckpt_ms / 1000;
+	ckpt_interval_start(&s->ckpt_every, s->o->ckpt_records, s->o->ckpt_ms);
 }
 
 /* A barrier if one is due by time (also while no records come). */
 static void ckpt_tick(struct kafka_source *s)
 {
-	if (s->ckpt && s->o->ckpt_ms && !s->finished &&
-	    fx_now_coarse() >= s->ckpt_due)
+	if (s->ckpt && !s->finished && ckpt_interval_idle(&s->ckpt_every))
 		ckpt_barrier(s, 0);
 }
 
@@ -512,8 +509,7 @@ static void ckpt_after_record(struct kafka_source *s)
 {
 	if (!s->ckpt || s->finished)
 		return;
-	if (s->o->ckpt_records ? --s->ckpt_left <= 0
-	                       : fx_now_coarse() >= s->ckpt_due)
+	if (ckpt_interval_record(&s->ckpt_every))
 		ckpt_barrier(s, 0);
 }
 
@@ -558,8 +554,7 @@ static void ckpt_begin(struct kafka_source *s)
 	s->ctx->ckpt.on = 1;
 	s->ctx->ckpt.restored_seen = 1;
 	s->ctx->ckpt.restored = s->ctx->ckpt.committed = s->ckpt_id;
-	s->ckpt_left = s->o->ckpt_records;
-	s->ckpt_due = fx_now_coarse() + (double)s->o->ckpt_ms / 1000;
+	ckpt_interval_start(&s->ckpt_every, s->o->ckpt_records, s->o->ckpt_ms);
 }
 
 static void part_done(struct kafka_source *s, struct part_state *p)
