@@ -41,14 +41,14 @@ struct proc_chain_opts {
 	int out_fd;        /* the last stage's stdout; -1: the caller's 1 */
 	int err_fd;        /* where the prefixed lines go; -1: the caller's 2 */
 	int prefix_stderr; /* 0: stages write to err_fd directly, unprefixed */
-	const char *dir;   /* working directory of the stages; NULL: the caller's */
+	const char *dir;   /* the stages' working directory, or NULL */
 };
 
 /* One stage's end, for a caller that wants to say more than the status. */
 struct proc_stage_result {
-	int status;      /* exit status, or 128 + signal */
-	int signal;      /* the signal that killed it, 0 if it exited */
-	int order;       /* 0 for the first stage to end, 1 for the next... */
+	int status;       /* exit status, or 128 + signal */
+	int signal;       /* the signal that killed it, 0 if it exited */
+	int order;        /* 0 for the first stage to end, 1 for the next... */
 	int failed_first; /* 1 for the stage whose status the chain returns */
 };
 
