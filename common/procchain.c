@@ -5,7 +5,9 @@
  * chain runs and read from a signalfd, polled together with the stages'
  * stderr pipes. A stop signal is passed on to the stages not yet reaped
  * (a pid that is not reaped cannot be reused, so kill() never hits a
- * stranger); a SIGCHLD reaps the stages that ended. The signalfd's
+ * stranger), unless the terminal sent it: then the kernel sent it to the
+ * whole foreground process group, which the stages share with the runner;
+ * a SIGCHLD reaps the stages that ended. The signalfd's
  * SIGCHLD carries the pid of the first child to end since the last read
  * (a standard signal does not queue twice), which orders the stages that
  * ended between two reads; the rest of such a tie is ordered by cause: a
@@ -437,7 +439,9 @@ static int read_signals(struct chain *c, pid_t *first)
 			if (!chld)
 				*first = (pid_t)si.ssi_pid;
 			chld = 1;
-		} else {
+		} else if (si.ssi_code != SI_KERNEL) {
+			/* from the terminal (SI_KERNEL), it went to the whole
+			 * process group, the stages included: not twice */
 			forward(c, (int)si.ssi_signo);
 		}
 	}
