@@ -255,6 +255,7 @@ int main(int argc, char **argv)
 	    FX_OPT_STRING(0, "table", &o.table, "T.json",
 	                  "partition flow table: its directories under --dir, "
 	                  "or its dynamic topics created on first use"),
+	    FX_OPT_GROUP("Changelog:"),
 	    FX_OPT_LIST(0, "upsert", &o.upsert, "KEYS",
 	                "a changelog (_fx_op) as the latest row per key: "
 	                "message key and tombstones, or whole files"),
