@@ -36,7 +36,7 @@ int upsert_init(struct upsert *u, const struct fx_strlist *keys,
 			return -1;
 		}
 		u->key_path[i] = k;
-		u->key_name[i] = keys->v[i];
+		u->key_name[i] = paths->v[k].name; /* the paths outlive u */
 	}
 	u->nkeys = keys->n;
 	return 0;

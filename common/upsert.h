@@ -18,7 +18,7 @@
  * inserted again: at the end).
  *
  * An upsert owns its copies of the rows; the paths it adds belong to the
- * caller's json_paths.
+ * caller's json_paths, which must outlive it (messages name its fields).
  */
 #ifndef FX_UPSERT_H
 #define FX_UPSERT_H
