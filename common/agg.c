@@ -1185,6 +1185,20 @@ static void init_emit(struct engine *e)
 	e->changes = 1;
 }
 
+/*
+ * A late record can merge sessions whose rows are out: only a changelog
+ * can take those rows back.
+ */
+static void check_late_sessions(struct engine *e)
+{
+	if (e->late_mode == LATE_UPDATE && e->ws.kind == WINDOW_SESSION &&
+	    !e->changes)
+		fx_usage_error(e->ctx,
+		               "--late update with session windows "
+		               "needs --emit changes (a late record "
+		               "can merge sessions whose rows are out)");
+}
+
 /* --state DIR: the snapshots go to DIR/fx-agg or DIR/NAME. */
 static void init_state(struct engine *e)
 {
@@ -1211,6 +1225,7 @@ static void engine_init(struct engine *e, struct fx_ctx *ctx,
 	init_record_fields(e);
 	init_late(e);
 	init_emit(e);
+	check_late_sessions(e);
 	init_state(e);
 	watermark_init(&e->watermark, o->lateness, o->idle_timeout);
 	if (e->ws.kind == WINDOW_NONE) {

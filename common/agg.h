@@ -25,7 +25,8 @@
  * it if it had no row). Sessions under update: a late record's session
  * [t, t + gap) merges with every session of its key it overlaps, closed
  * (within --retain) or open; the result is open if it ends after the
- * watermark (its row comes when it closes), else closed and written now.
+ * watermark (its row comes when it closes), else closed and written now;
+ * this needs --emit changes, to take back the rows of merged sessions.
  *
  * --emit changes (a changelog, Flink's RowKind names) puts "_fx_op" first
  * in every row: "+I" for a window and key's first row; with --late update

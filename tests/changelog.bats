@@ -119,7 +119,7 @@ EOF
 	fx-agg "${args[@]}" --emit rows <in.ndjson | cmp - rows
 }
 
-@test "--emit: a bad value, --partial, --upsert with --key or with --state files are usage errors" {
+@test "usage errors: --emit diff, --emit changes --partial, sessions --late update without --emit changes, --upsert with --state files or --key" {
 	echo '{"k":1}' >in
 	run --separate-stderr fx-agg --agg count --emit diff <in
 	assert_failure 2
@@ -127,6 +127,9 @@ EOF
 	run --separate-stderr fx-agg --agg count --emit changes --partial <in
 	assert_failure 2
 	assert_regex "$stderr" "--emit changes and --partial"
+	run --separate-stderr fx-agg --time k --window session:5s --late update --agg count <in
+	assert_failure 2
+	assert_regex "$stderr" "--late update with session windows needs --emit changes"
 	run --separate-stderr fx-sink --upsert k --file out.ndjson --state st <in
 	assert_failure 2
 	assert_regex "$stderr" "--upsert writes files at the end of the input only: not with --state"
