@@ -35,12 +35,15 @@ struct sink_opts {
 	struct fx_strlist upsert; /* --upsert KEYS */
 };
 
-/* Where records go: the file sink or the Kafka sink, behind one call. */
 struct sink;
 static int upsert_fold(struct sink *s, const struct record *rec,
                        const struct json_value *vals, int flags,
                        const struct fx_where *w);
 
+/*
+ * Where records go: the file sink or the Kafka sink, behind one call
+ * (with --upsert to files, the fold first).
+ */
 struct sink {
 	struct file_sink *fs;
 	struct kafka_sink *ks;
