@@ -42,6 +42,9 @@ int main(int argc, char **argv)
 	    FX_OPT_DURATION(
 	        0, "idle-timeout", &o.idle_timeout,
 	        "a silent partition stops holding the watermark (default 10s, 0: never)"),
+	    FX_OPT_STRING(
+	        0, "emit", &o.emit, "rows|changes",
+	        "rows (default), or a changelog: _fx_op +I, -U, +U, -D"),
 	    FX_OPT_GROUP("Shards:"),
 	    FX_OPT_FLAG(0, "partial", &o.partial,
 	                "write mergeable states instead of results"),

@@ -7,6 +7,7 @@
 #include "prog.h"
 #include "stream.h"
 #include "table.h"
+#include "upsert.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -30,13 +31,25 @@ struct sink_opts {
 	struct file_sink_opts files;
 	struct kafka_sink_opts kafka;
 	const char *format;
-	const char *table; /* --table T.json */
+	const char *table;        /* --table T.json */
+	struct fx_strlist upsert; /* --upsert KEYS */
 };
 
-/* Where records go: the file sink or the Kafka sink, behind one call. */
+struct sink;
+static int upsert_fold(struct sink *s, const struct record *rec,
+                       const struct json_value *vals, int flags,
+                       const struct fx_where *w);
+
+/*
+ * Where records go: the file sink or the Kafka sink, behind one call
+ * (with --upsert to files, the fold first).
+ */
 struct sink {
 	struct file_sink *fs;
 	struct kafka_sink *ks;
+	struct upsert *up; /* --upsert to files: the fold, written at the end */
+	struct json_paths up_paths;
+	struct fx_ctx *ctx;
 };
 
 static int sink_write(struct sink *s, const struct record *rec,
@@ -45,6 +58,8 @@ static int sink_write(struct sink *s, const struct record *rec,
 {
 	if (s->ks)
 		return kafka_sink_write(s->ks, rec, vals, flags, w);
+	if (s->up)
+		return upsert_fold(s, rec, vals, flags, w);
 	return file_sink_write(s->fs, rec, vals, flags, w);
 }
 
@@ -52,8 +67,9 @@ static int sink_write(struct sink *s, const struct record *rec,
 static int sink_inputs(struct fx_ctx *ctx, struct sink *s, char **names,
                        size_t n)
 {
-	const struct json_paths *paths =
-	    s->ks ? kafka_sink_paths(s->ks) : file_sink_paths(s->fs);
+	const struct json_paths *paths = s->ks   ? kafka_sink_paths(s->ks)
+	                                 : s->up ? &s->up_paths
+	                                         : file_sink_paths(s->fs);
 	struct json_value vals[JSON_MAX_PATHS];
 	char *stdin_only[] = {"-"};
 	size_t i;
@@ -131,6 +147,8 @@ static int run_kafka(struct fx_ctx *ctx, struct sink_opts *o, char **names,
 		o->kafka.create_arg = o->files.table;
 	}
 	o->kafka.keep_meta = o->files.keep_meta;
+	if (o->upsert.n)
+		o->kafka.upsert = &o->upsert;
 	rc = kafka_sink_open(ctx, &o->kafka, &s.ks);
 	if (rc)
 		return rc;
@@ -138,10 +156,53 @@ static int run_kafka(struct fx_ctx *ctx, struct sink_opts *o, char **names,
 	return kafka_sink_close(s.ks, rc);
 }
 
+/* --upsert to files: a changelog row into the fold (control records go). */
+static int upsert_fold(struct sink *s, const struct record *rec,
+                       const struct json_value *vals, int flags,
+                       const struct fx_where *w)
+{
+	const char *field, *why;
+	enum upsert_op op;
+
+	if (flags & JSON_SCAN_CONTROL)
+		return 0;
+	if (upsert_read(s->up, vals, &op, &field, &why))
+		return fx_bad_record(s->ctx, w, field, rec->p, rec->len, "%s",
+		                     why);
+	upsert_apply(s->up, op, rec->p, rec->len);
+	return 0;
+}
+
+/* --upsert to files: the fold's rows, in order, to the file sink. */
+static int upsert_write(struct fx_ctx *ctx, struct sink *s)
+{
+	const struct json_paths *paths = file_sink_paths(s->fs);
+	struct json_value vals[JSON_MAX_PATHS];
+	struct json_scanner sc = {0};
+	struct json_error jerr;
+	struct record rec = {0};
+	size_t i = 0;
+	int rc = 0, flags;
+
+	while (!rc && upsert_next(s->up, &i, &rec.p, &rec.len)) {
+		struct fx_where w = FX_WHERE_LINE("--upsert", i);
+
+		flags = json_scan(&sc, paths, rec.p, rec.len, vals, &jerr, 0);
+		if (flags < 0) /* it was read valid */
+			fx_die(ctx, FX_EXIT_DATA, "--upsert: %s", jerr.reason);
+		rec.line = i;
+		rc = file_sink_write(s->fs, &rec, vals, flags, &w);
+	}
+	json_scanner_free(&sc);
+	return rc;
+}
+
 static int run_files(struct fx_ctx *ctx, struct sink_opts *o, char **names,
                      size_t n)
 {
 	struct sink s = {0};
+	struct upsert up;
+	char err[512];
 	int gz, rc, crc;
 
 	if (o->format &&
@@ -151,8 +212,23 @@ static int run_files(struct fx_ctx *ctx, struct sink_opts *o, char **names,
 		               o->format);
 	if (strchr(o->files.part_name, '/'))
 		fx_usage_error(ctx, "--part-name: must not contain '/'");
+	if (o->upsert.n && o->files.state)
+		fx_usage_error(ctx, "--upsert writes files at the end of the "
+		                    "input only: not with --state");
+	if (o->upsert.n &&
+	    upsert_init(&up, &o->upsert, &s.up_paths, err, sizeof(err)))
+		fx_usage_error(ctx, "--upsert: %s", err);
 	s.fs = file_sink_open(ctx, &o->files);
+	if (o->upsert.n)
+		s.up = &up;
+	s.ctx = ctx;
 	rc = sink_inputs(ctx, &s, names, n);
+	if (!rc && s.up)
+		rc = upsert_write(ctx, &s);
+	if (s.up) {
+		upsert_free(s.up);
+		json_paths_free(&s.up_paths);
+	}
 	crc = file_sink_close(s.fs, rc == 0);
 	return rc ? rc : crc;
 }
@@ -187,6 +263,10 @@ int main(int argc, char **argv)
 	    FX_OPT_STRING(0, "overwrite", &o.files.overwrite, "NAME=V,...",
 	                  "with --dir: replace these partitions (or all) "
 	                  "whole, atomically, at the end of the input"),
+	    FX_OPT_GROUP("Changelog:"),
+	    FX_OPT_LIST(0, "upsert", &o.upsert, "KEYS",
+	                "a changelog (_fx_op) as the latest row per key: "
+	                "message key and tombstones, or whole files"),
 	    FX_OPT_GROUP("Kafka:"),
 	    FX_OPT_KAFKA_SINK(&o.kafka),
 	    FX_OPT_END(),
@@ -207,6 +287,7 @@ int main(int argc, char **argv)
 	}
 	fx_strlist_free(&o.files.partition);
 	fx_strlist_free(&o.files.columns);
+	fx_strlist_free(&o.upsert);
 	kafka_conf_free(&o.kafka.conf);
 	if (o.files.table)
 		table_free(o.files.table);

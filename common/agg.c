@@ -32,6 +32,7 @@ struct agg_session {
 	int64_t start, end; /* end = last event time + gap */
 	uint64_t id;
 	void *state;
+	int closed; /* its row is written; kept for --late update */
 	struct agg_session *next;
 };
 
@@ -134,6 +135,7 @@ struct engine {
 	FILE *late_file;
 	enum late_mode late_mode;
 	const char *late_path;
+	int changes;  /* --emit changes: rows carry _fx_op */
 	uint64_t seq; /* arrival order, the time without --time */
 
 	/* --state: the job's directory and this stage's snapshots */
@@ -155,15 +157,35 @@ static void add_time(struct fx_buf *b, const char *name, int64_t ms)
 	fx_buf_addc(b, '"');
 }
 
-/* Writes one row: window bounds (if any), group fields, aggregates. */
+/*
+ * --emit changes: the row kinds (Flink's RowKind). Without it, op is
+ * ignored and rows are plain.
+ */
+#define OP_INSERT        "+I"
+#define OP_UPDATE_BEFORE "-U"
+#define OP_UPDATE_AFTER  "+U"
+#define OP_DELETE        "-D"
+
+/*
+ * Writes one row: "_fx_op" (--emit changes), window bounds (if any), group
+ * fields, aggregates.
+ */
 static int write_row(struct engine *e, const struct win *w, int64_t start,
-                     int64_t end, const struct agg_group *g, const void *state)
+                     int64_t end, const struct agg_group *g, const void *state,
+                     const char *op)
 {
 	const char *k = g->key;
-	size_t i;
+	size_t i, base;
 
 	fx_buf_reset(&e->row);
 	fx_buf_addc(&e->row, '{');
+	if (e->changes) {
+		/* first, so that a reader sees the kind before the row */
+		fx_buf_adds(&e->row, "\"_fx_op\":\"");
+		fx_buf_adds(&e->row, op);
+		fx_buf_adds(&e->row, "\",");
+	}
+	base = e->row.len; /* what follows is as if the row began here */
 	if (e->ws.kind != WINDOW_NONE) {
 		/* a window's rows share their bounds: format them once */
 		if (start != e->bounds_start || end != e->bounds_end ||
@@ -182,7 +204,7 @@ static int write_row(struct engine *e, const struct win *w, int64_t start,
 		size_t nlen = e->by_json_off[i + 1] - e->by_json_off[i];
 
 		/* the first member has no comma before it */
-		if (e->row.len == 1)
+		if (e->row.len == base)
 			fx_buf_add(&e->row, name + 1, nlen - 1);
 		else
 			fx_buf_add(&e->row, name, nlen);
@@ -194,8 +216,11 @@ static int write_row(struct engine *e, const struct win *w, int64_t start,
 		agg_set_write_partials(&e->aggs, state, &e->row);
 	else
 		agg_set_write_results(&e->aggs, state, &e->row);
-	if (i == 1 && e->row.len > 1) /* no bounds, no groups: no comma */
-		memmove(e->row.p + 1, e->row.p + 2, --e->row.len - 1);
+	if (i == base && e->row.len > base) /* no bounds, no groups */
+		memmove(e->row.p + base, e->row.p + base + 1,
+		        --e->row.len - base);
+	if (e->row.len == base && base > 1) /* nothing after _fx_op */
+		e->row.len--;
 	fx_buf_addc(&e->row, '}');
 	e->ctx->st.records_out++;
 	record_writer_put(&e->out, e->row.p, e->row.len);
@@ -219,7 +244,7 @@ static int emit_window(struct engine *e, const struct win *w)
 		if (i + 8 < n)
 			__builtin_prefetch(order[i + 8].g);
 		rc = write_row(e, w, w->start, w->end, order[i].g,
-		               order[i].g->state);
+		               order[i].g->state, OP_INSERT);
 	}
 	return rc;
 }
@@ -434,6 +459,7 @@ static struct agg_session *session_for(struct engine *e, struct agg_group *g,
 		s->end = end;
 		s->id = ++e->next_session_id;
 		s->state = state_new(e);
+		s->closed = 0;
 		s->next = g->sessions;
 		g->sessions = s;
 		session_push(e, g, s);
@@ -488,6 +514,25 @@ static void session_unlink(struct agg_group *g, struct agg_session *s)
 	*pp = s->next;
 }
 
+/* A closed session (or window) ending at end is past --retain at wm. */
+static int retain_over(const struct engine *e, int64_t end, int64_t wm)
+{
+	return end <= wm &&
+	       (uint64_t)wm - (uint64_t)end >= (uint64_t)e->o->retain;
+}
+
+/* --late update: a closed session stays until --retain after its end. */
+static void session_keep(struct engine *e, struct agg_group *g,
+                         struct agg_session *s)
+{
+	struct heap_item it = {s->end, s->start, g, s->id};
+
+	s->closed = 1;
+	it.end = s->end > INT64_MAX - e->o->retain ? INT64_MAX
+	                                           : s->end + e->o->retain;
+	heap_push(e, &it);
+}
+
 static int close_sessions(struct engine *e, int64_t wm)
 {
 	struct closing *c = NULL;
@@ -501,11 +546,21 @@ static int close_sessions(struct engine *e, int64_t wm)
 		heap_pop(e);
 		if (!s)
 			continue; /* merged into another session since */
+		if (s->closed) {
+			/* closing now (a second entry), or closed: its
+			 * --retain is over, or a later entry says when */
+			if (s->closed == 1 && retain_over(e, s->end, e->wm)) {
+				session_unlink(it.group, s);
+				session_free(e, s);
+			}
+			continue;
+		}
 		if (s->end != it.end || s->start != it.start) {
 			/* it grew since: wait for its new end */
 			session_push(e, it.group, s);
 			continue;
 		}
+		s->closed = 2; /* once, whatever other entries it has */
 		FX_GROW(c, n + 1, cap, 64);
 		c[n].end = s->end;
 		c[n].start = s->start;
@@ -520,7 +575,11 @@ static int close_sessions(struct engine *e, int64_t wm)
 
 		if (!rc)
 			rc = write_row(e, NULL, c[i].start, c[i].end, g,
-			               c[i].s->state);
+			               c[i].s->state, OP_INSERT);
+		if (e->late_mode == LATE_UPDATE && e->o->retain > 0) {
+			session_keep(e, g, c[i].s);
+			continue;
+		}
 		session_unlink(g, c[i].s);
 		session_free(e, c[i].s);
 	}
@@ -599,21 +658,34 @@ static int value_error(struct engine *e, const struct record *rec,
 	                     err->reason);
 }
 
-/* Updates one group of window w (or of a kept window, writing a new row). */
+/*
+ * Updates one group of window w (or of a kept window, writing a new row:
+ * with --emit changes, the row written before as -U, then the new one as
+ * +U, or +I if the group had none). A kept window's group is changed only
+ * here, so its state is still the one its last row was written from.
+ */
 static int update_group(struct engine *e, struct win *w,
                         const struct json_value *vals, int64_t t,
                         const struct record *rec, const struct fx_where *where,
                         int corrected)
 {
+	size_t had = w->t.n;
 	struct agg_group *g =
 	    group_table_get(&w->t, e->key.p, (uint32_t)e->key.len, e->key_hash,
 	                    e->aggs.state_size);
+	int old = corrected && e->changes && w->t.n == had;
 	struct agg_error err;
+	int rc;
 
+	/* the retraction first, from the state before the record */
+	if (old && (rc = write_row(e, w, w->start, w->end, g, g->state,
+	                           OP_UPDATE_BEFORE)))
+		return rc;
 	if (agg_set_update(&e->aggs, g->state, vals, e->nums, t, &err))
 		return value_error(e, rec, where, &err);
 	if (corrected)
-		return write_row(e, w, w->start, w->end, g, g->state);
+		return write_row(e, w, w->start, w->end, g, g->state,
+		                 old ? OP_UPDATE_AFTER : OP_INSERT);
 	return 0;
 }
 
@@ -677,6 +749,95 @@ static int add_to_windows(struct engine *e, const struct json_value *vals,
 	return rc;
 }
 
+/* The sessions of g that [*lo, *hi) reaches, merged: their bounds. */
+static void session_reach(struct agg_group *g, int64_t *lo, int64_t *hi)
+{
+	struct agg_session *s;
+	int grew = 1;
+
+	while (grew)
+		for (grew = 0, s = g->sessions; s; s = s->next)
+			if (s->start < *hi && *lo < s->end &&
+			    (s->start < *lo || s->end > *hi)) {
+				*lo = s->start < *lo ? s->start : *lo;
+				*hi = s->end > *hi ? s->end : *hi;
+				grew = 1;
+			}
+}
+
+/*
+ * --emit changes: the rows of g's closed sessions within [lo, hi) that the
+ * merged session [lo, hi) replaces, in order of start: -U for one with
+ * the same bounds (*same set), -D for the others.
+ */
+static int session_retract(struct engine *e, struct agg_group *g, int64_t lo,
+                           int64_t hi, struct agg_session **same)
+{
+	int64_t after = INT64_MIN;
+	int rc = 0;
+
+	*same = NULL;
+	while (!rc) {
+		struct agg_session *s, *next = NULL;
+
+		for (s = g->sessions; s; s = s->next)
+			if (s->closed && s->start >= lo && s->end <= hi &&
+			    s->start > after &&
+			    (!next || s->start < next->start))
+				next = s;
+		if (!next)
+			break;
+		after = next->start;
+		if (next->start == lo && next->end == hi)
+			*same = next;
+		if (e->changes)
+			rc = write_row(
+			    e, NULL, next->start, next->end, g, next->state,
+			    *same == next ? OP_UPDATE_BEFORE : OP_DELETE);
+	}
+	return rc;
+}
+
+/*
+ * --late update, a session record older than the watermark: its session
+ * [t, t + gap) merges with every session of its key that it reaches,
+ * closed ones (their rows retracted) and open ones. The result ends after
+ * the watermark: open, its row comes when it closes; else it is closed
+ * and its row written now, and kept for --retain. A result past --retain
+ * already changes nothing: the record is only counted late.
+ */
+static int late_session(struct engine *e, struct agg_group *g,
+                        const struct json_value *vals, int64_t t,
+                        const struct record *rec, const struct fx_where *where)
+{
+	int64_t lo = t, hi = t + e->ws.size;
+	struct agg_session *s, *same;
+	struct agg_error err;
+	int rc;
+
+	session_reach(g, &lo, &hi);
+	if (retain_over(e, hi, e->wm))
+		return late_record(e, rec);
+	rc = session_retract(e, g, lo, hi, &same);
+	if (rc)
+		return rc;
+	s = session_for(e, g, t, t + e->ws.size, &rc);
+	if (!rc && agg_set_update(&e->aggs, s->state, vals, e->nums, t, &err))
+		rc = value_error(e, rec, where, &err);
+	if (rc)
+		return rc;
+	if (s->end > e->wm) { /* open: its row comes when it closes */
+		s->closed = 0;
+		session_push(e, g, s);
+	} else {
+		rc = write_row(e, NULL, s->start, s->end, g, s->state,
+		               same ? OP_UPDATE_AFTER : OP_INSERT);
+		session_keep(e, g, s);
+		e->next_close = e->heap[0].end;
+	}
+	return rc ? rc : late_record(e, rec);
+}
+
 static int add_to_session(struct engine *e, const struct json_value *vals,
                           int64_t t, const struct record *rec,
                           const struct fx_where *where)
@@ -686,6 +847,11 @@ static int add_to_session(struct engine *e, const struct json_value *vals,
 	struct agg_group *g;
 	int rc = 0;
 
+	if (t < e->wm && e->late_mode == LATE_UPDATE) {
+		g = group_table_get(&e->sg, e->key.p, (uint32_t)e->key.len,
+		                    e->key_hash, 0);
+		return late_session(e, g, vals, t, rec, where);
+	}
 	if (t < e->wm)
 		return late_record(e, rec);
 	g = group_table_get(&e->sg, e->key.p, (uint32_t)e->key.len, e->key_hash,
@@ -995,16 +1161,42 @@ static void init_late(struct engine *e)
 			       e->late_path, strerror(errno));
 	} else if (!strcmp(late, "update")) {
 		e->late_mode = LATE_UPDATE;
-		if (e->ws.kind == WINDOW_SESSION)
-			fx_usage_error(
-			    e->ctx,
-			    "--late update does not go with session windows");
 	} else {
 		fx_usage_error(
 		    e->ctx,
 		    "--late: expected drop, dlq=FILE or update, got '%s'",
 		    late);
 	}
+}
+
+/* --emit rows or changes (not with --partial: states are not rows). */
+static void init_emit(struct engine *e)
+{
+	const char *emit = e->o->emit;
+
+	if (!emit || !strcmp(emit, "rows"))
+		return;
+	if (strcmp(emit, "changes"))
+		fx_usage_error(
+		    e->ctx, "--emit: expected rows or changes, got '%s'", emit);
+	if (e->o->partial)
+		fx_usage_error(e->ctx, "--emit changes and --partial go "
+		                       "separately (--merge can emit changes)");
+	e->changes = 1;
+}
+
+/*
+ * A late record can merge sessions whose rows are out: only a changelog
+ * can take those rows back.
+ */
+static void check_late_sessions(struct engine *e)
+{
+	if (e->late_mode == LATE_UPDATE && e->ws.kind == WINDOW_SESSION &&
+	    !e->changes)
+		fx_usage_error(e->ctx,
+		               "--late update with session windows "
+		               "needs --emit changes (a late record "
+		               "can merge sessions whose rows are out)");
 }
 
 /* --state DIR: the snapshots go to DIR/fx-agg or DIR/NAME. */
@@ -1032,6 +1224,8 @@ static void engine_init(struct engine *e, struct fx_ctx *ctx,
 	init_group_fields(e);
 	init_record_fields(e);
 	init_late(e);
+	init_emit(e);
+	check_late_sessions(e);
 	init_state(e);
 	watermark_init(&e->watermark, o->lateness, o->idle_timeout);
 	if (e->ws.kind == WINDOW_NONE) {
@@ -1277,12 +1471,12 @@ static int close_all(struct engine *e)
  * sessions and the heap of session ends keep their order, so that a
  * restored engine does what the saved one would have done, byte for byte.
  *
- *   "fx-agg state 1 " OPTIONS "\n"
+ *   "fx-agg state 2 " OPTIONS "\n"
  *   wm next_close seq typical_groups next_session_id late dlq_size
  *   value nparts {name max_t active}...        the watermark
  *   [TABLE]                                    without --window
  *   nwins {start end TABLE}...  nkept {start end TABLE}...
- *   ngroups {key nsessions {start end id STATE}...}...   sessions
+ *   ngroups {key nsessions {start end id closed STATE}...}...   sessions
  *   nheap {end start id key}...
  *   TABLE: ngroups {key STATE}...   STATE: a partial per --agg
  */
@@ -1353,7 +1547,7 @@ static void state_save(struct engine *e, struct fx_buf *b)
 	struct agg_session *s;
 
 	fx_buf_reset(b);
-	fx_buf_adds(b, "fx-agg state 1 ");
+	fx_buf_adds(b, "fx-agg state 2 ");
 	state_options(e, b);
 	fx_buf_addc(b, '\n');
 	snapshot_put_u64(b, (uint64_t)e->wm);
@@ -1401,6 +1595,7 @@ static void state_save(struct engine *e, struct fx_buf *b)
 			snapshot_put_u64(b, (uint64_t)s->start);
 			snapshot_put_u64(b, (uint64_t)s->end);
 			snapshot_put_u64(b, s->id);
+			snapshot_put_u64(b, (uint64_t)s->closed);
 			put_state(e, b, s->state);
 		}
 	}
@@ -1529,6 +1724,7 @@ static void get_sessions(struct engine *e, struct snapshot_reader *r)
 			s->start = get_i64(r);
 			s->end = get_i64(r);
 			s->id = snapshot_get_u64(r);
+			s->closed = snapshot_get_u64(r) != 0;
 			s->state = state_new(e);
 			s->next = NULL;
 			*tail = s;
@@ -1579,7 +1775,7 @@ static int state_load(struct engine *e, const char *p, size_t n)
 	int64_t dlq;
 	int rc = 0;
 
-	fx_buf_adds(&want, "fx-agg state 1 ");
+	fx_buf_adds(&want, "fx-agg state 2 ");
 	if (n < want.len || memcmp(p, want.p, want.len)) {
 		fx_buf_free(&want);
 		return -1;

@@ -22,7 +22,21 @@
  * it, dlq=FILE also appends the record itself to FILE, neither counts it in
  * any window; update counts it in all of its windows, keeps closed windows
  * for --retain and writes a corrected row for each closed one (creating
- * it if it had no row).
+ * it if it had no row). Sessions under update: a late record's session
+ * [t, t + gap) merges with every session of its key it overlaps, closed
+ * (within --retain) or open; the result is open if it ends after the
+ * watermark (its row comes when it closes), else closed and written now;
+ * this needs --emit changes, to take back the rows of merged sessions.
+ *
+ * --emit changes (a changelog, Flink's RowKind names) puts "_fx_op" first
+ * in every row: "+I" for a window and key's first row; with --late update
+ * a corrected row is "-U" (the row written before, again) then "+U" (the
+ * new one), and a closed session that a late record merges into another
+ * is "-D" (its last row again), the merged session then "+I" (or "-U" and
+ * "+U" when it keeps the bounds of one that had a row). Closed sessions
+ * are kept for --retain as closed windows are. Every row the changelog
+ * retracts is the last one written for it, which is what its window's
+ * state gives: snapshots hold nothing more.
  *
  * Without --window, one row per group at end of input, sorted by key.
  * --partial writes mergeable states instead of results; --merge reads such
@@ -62,6 +76,7 @@ struct agg_opts {
 	int merge;
 	const char *state; /* --state DIR, else $FX_STATE; NULL: none */
 	const char *stage; /* --stage NAME: DIR/NAME (default fx-agg) */
+	const char *emit;  /* --emit rows (default) or changes */
 };
 
 /* Reads inputs (stdin if none), writes rows to stdout. Returns exit status. */

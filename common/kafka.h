@@ -257,6 +257,12 @@ struct kafka_sink_opts {
 	int create_topics; /* --create-topics */
 	int64_t partitions; /* --partitions for --create-topics */
 	/*
+	 * --upsert KEYS (upsert.h): the key is the key fields' values as a
+	 * JSON array, +I and +U rows are produced, -U rows are not, -D rows
+	 * become tombstones (a null value): a compacted topic holds the table.
+	 */
+	const struct fx_strlist *upsert;
+	/*
 	 * --state DIR: one transaction per checkpoint record, committed.json
 	 * in DIR, the commit log in commit_topic (--commit-topic; default
 	 * TOPIC.fx-commits with -t, else fx-commits). fx-sink(1), CHECKPOINTS.

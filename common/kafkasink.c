@@ -7,6 +7,7 @@
 #include "err.h"
 #include "json.h"
 #include "lineage.h"
+#include "upsert.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -119,6 +120,8 @@ struct kafka_sink {
 	uint64_t recovered_from;
 	uint64_t skip_until;
 	struct fx_buf marker;
+
+	struct upsert *up; /* --upsert */
 };
 
 /*
@@ -863,6 +866,17 @@ int kafka_sink_open(struct fx_ctx *ctx, const struct kafka_sink_opts *o,
 		                            : "_fx_key",
 		                   &perr) < 0)
 			fx_usage_error(ctx, "--key: '%s': %s", o->key, perr);
+	if (o->upsert) {
+		char err[512];
+
+		if (o->key)
+			fx_usage_error(ctx, "--upsert makes the message key: "
+			                    "not with --key");
+		ks->up = fx_malloc(sizeof(*ks->up));
+		if (upsert_init(ks->up, o->upsert, &ks->paths, err,
+		                sizeof(err)))
+			fx_usage_error(ctx, "--upsert: %s", err);
+	}
 	if (o->state)
 		txn_prepare(ks, defaults);
 	c = kafka_conf_build(ctx, RD_KAFKA_PRODUCER, &o->conf,
@@ -880,6 +894,9 @@ int kafka_sink_open(struct fx_ctx *ctx, const struct kafka_sink_opts *o,
 	if (!ks->rk) {
 		fx_warn(ctx, "cannot create producer: %s", errstr);
 		json_paths_free(&ks->paths);
+		if (ks->up)
+			upsert_free(ks->up);
+		free(ks->up);
 		free(ks);
 		return FX_EXIT_USAGE;
 	}
@@ -1072,6 +1089,48 @@ static int produce(struct kafka_sink *ks, rd_kafka_topic_t *rkt, int32_t part,
 	return ks->failed ? FX_EXIT_IO : 0;
 }
 
+/*
+ * --upsert: the key from the key fields; +I and +U produced as usual, -U
+ * not at all, -D as a tombstone.
+ */
+static int upsert_write(struct kafka_sink *ks, rd_kafka_topic_t *rkt,
+                        const struct record *rec, int flags,
+                        const struct fx_where *where)
+{
+	const char *field, *why, *val = rec->p;
+	size_t vlen = rec->len;
+	rd_kafka_headers_t *hdrs = NULL;
+	enum upsert_op op;
+
+	if (upsert_read(ks->up, ks->vals, &op, &field, &why))
+		return fx_bad_record(ks->ctx, where, field, rec->p, rec->len,
+		                     "%s", why);
+	if (record_headers(ks, &hdrs, &why))
+		return fx_bad_record(ks->ctx, where, "_fx_headers", rec->p,
+		                     rec->len, "%s", why);
+	if (op == UPSERT_UPDATE_BEFORE || ks->skip_until) {
+		if (hdrs)
+			rd_kafka_headers_destroy(hdrs);
+		return 0;
+	}
+	if (ks->txn && txn_begin(ks) != 0) {
+		if (hdrs)
+			rd_kafka_headers_destroy(hdrs);
+		return FX_EXIT_IO;
+	}
+	fx_buf_reset(&ks->key);
+	fx_buf_add(&ks->key, ks->up->key.p, ks->up->key.len);
+	if (op == UPSERT_DELETE) {
+		val = NULL;
+		vlen = 0;
+	} else if ((flags & JSON_SCAN_HAS_FX) && !ks->o->keep_meta) {
+		strip_meta(ks, rec->p, rec->len);
+		val = ks->value.p;
+		vlen = ks->value.len;
+	}
+	return produce(ks, rkt, record_partition(ks), val, vlen, 1, hdrs);
+}
+
 const struct json_paths *kafka_sink_paths(const struct kafka_sink *ks)
 {
 	return &ks->paths;
@@ -1107,6 +1166,8 @@ int kafka_sink_write(struct kafka_sink *ks, const struct record *rec,
 		    ks->ctx, where, "_fx_dest", rec->p, rec->len,
 		    "no topic: -t not given and this is not a plain string");
 	}
+	if (ks->up)
+		return upsert_write(ks, rkt, rec, flags, where);
 	haskey = record_key(ks, &why);
 	if (haskey < 0)
 		field = ks->o->key ? ks->o->key : "_fx_key";
@@ -1192,6 +1253,10 @@ out:
 	ckpt_barrier_free(&ks->barrier);
 	fx_buf_free(&ks->marker);
 	json_paths_free(&ks->paths);
+	if (ks->up) {
+		upsert_free(ks->up);
+		free(ks->up);
+	}
 	fx_buf_free(&ks->value);
 	fx_buf_free(&ks->key);
 	fx_buf_free(&ks->name);

@@ -24,6 +24,7 @@ _fx_values()
 		esac ;;
 	--window) words="tumble: hop: cumulate: session:" ;;
 	--overwrite) words="all" ;;
+	--emit) words="rows changes" ;;
 	--late | --on-error)
 		if [[ $val == dlq=* ]]; then
 			echo FILES

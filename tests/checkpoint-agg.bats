@@ -262,3 +262,14 @@ open(p, "wb").write(b)' "$f"
 	# a final barrier does not close the windows: they close at the end
 	tail -n 1 out | grep -q window_start
 }
+
+@test "--emit changes, --late update: closed sessions and tumble windows survive a restore with what their -D, -U and +U rows need" {
+	stream 300 11 >in.ndjson
+	cut_everywhere in.ndjson --time event_time --window session:700ms --lateness 1s \
+		--idle-timeout 0 --by province --agg "$AGGS" --late update --emit changes
+	grep -q '"_fx_op":"-D"' full.out
+	grep -q '"_fx_op":"-U"' full.out
+	cut_everywhere in.ndjson --time event_time --window tumble:2s --lateness 1s \
+		--idle-timeout 0 --by os --agg "$AGGS" --late update --emit changes
+	grep -q '"_fx_op":"-U"' full.out
+}
