@@ -1062,9 +1062,13 @@ static int produce(struct kafka_sink *ks, rd_kafka_topic_t *rkt, int32_t part,
 		return FX_EXIT_IO;
 	}
 	ks->sent++;
-	/* delivery reports and errors at least every 100 ms */
-	if ((ks->sent & 1023) == 0 || fx_now() - ks->last_poll >= 0.1) {
-		ks->last_poll = fx_now();
+	/*
+	 * Delivery reports and errors every 1024 records and at least every
+	 * 100 ms: the coarse clock, a read of the vDSO's page, is cheap
+	 * enough for every record, the precise one is not.
+	 */
+	if ((ks->sent & 1023) == 0 || fx_now_coarse() - ks->last_poll >= 0.1) {
+		ks->last_poll = fx_now_coarse();
 		rd_kafka_poll(ks->rk, 0);
 		if (sink_brokers_gone(ks))
 			return FX_EXIT_IO;
@@ -1133,12 +1137,24 @@ int kafka_sink_write(struct kafka_sink *ks, const struct record *rec,
 	return produce(ks, rkt, record_partition(ks), val, vlen, !haskey, hdrs);
 }
 
+/*
+ * Sends what is queued and serves delivery reports for up to 100 ms. A
+ * flush, not a poll: librdkafka's flush sends what lingers at once (not
+ * after linger.ms). With nothing left in its queues it returns at once:
+ * then a short poll, so that a caller waiting for a count does not spin.
+ */
+static void flush_some(struct kafka_sink *ks)
+{
+	if (rd_kafka_flush(ks->rk, 100) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		rd_kafka_poll(ks->rk, 10);
+}
+
 int kafka_sink_flush(struct kafka_sink *ks)
 {
 	/* every message has its own timeout (--timeout): this ends */
 	while (rd_kafka_outq_len(ks->rk) > 0 &&
 	       ks->delivered + ks->failed < ks->sent && !sink_brokers_gone(ks))
-		rd_kafka_poll(ks->rk, 100);
+		flush_some(ks);
 	if (sink_brokers_gone(ks))
 		return -1;
 	rd_kafka_poll(ks->rk, 0);
@@ -1157,7 +1173,7 @@ int kafka_sink_close(struct kafka_sink *ks, int status)
 	}
 	while (ks->delivered + ks->failed < ks->sent && fx_now() < deadline &&
 	       !sink_brokers_gone(ks))
-		rd_kafka_poll(ks->rk, 100);
+		flush_some(ks);
 	if (ks->delivered + ks->failed < ks->sent) {
 		/* never report as delivered what was not */
 		rd_kafka_purge(ks->rk, RD_KAFKA_PURGE_F_QUEUE |
