@@ -10,10 +10,10 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <stdatomic.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -70,8 +70,8 @@ struct sink_topic {
 	char *name;
 	rd_kafka_topic_t *rkt;
 	struct lineage_ds *ds; /* its lineage dataset */
-	uint64_t sent,
-	    failed;       /* records handed to librdkafka; reported failed */
+	uint64_t sent;         /* records handed to librdkafka */
+	uint64_t failed;       /* of those, reported failed */
 	atomic_uint next; /* the next keyless record's partition, in turn */
 };
 
@@ -965,7 +965,8 @@ int kafka_sink_open(struct fx_ctx *ctx, const struct kafka_sink_opts *o,
 		kafka_conf_set(ctx, c, "delivery.report.only.error", "false",
 		               "--state");
 	ks->errors_only = conf_is(c, "delivery.report.only.error", "true");
-	if (conf_is(c, "partitioner", "murmur2_random"))
+	if (conf_is(c, "partitioner", "murmur2_random") &&
+	    rd_kafka_conf_get_default_topic_conf(c))
 		rd_kafka_topic_conf_set_partitioner_cb(
 		    rd_kafka_conf_get_default_topic_conf(c), partition_record);
 	rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
