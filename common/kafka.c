@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,16 +228,31 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		snprintf(h->last_error, sizeof(h->last_error), "%s", reason);
 }
 
-/* librdkafka's own log lines, with the program name in front. */
+/*
+ * librdkafka's own log lines, with the program name in front. They come
+ * from librdkafka's threads, several at once: fx_warn's message hook
+ * (lineage keeps the last message) is not for them, so one at a time,
+ * and debug lines (-X debug=...), which are no message of the program's,
+ * straight to stderr.
+ */
 static void on_log(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf)
 {
+	static pthread_mutex_t one = PTHREAD_MUTEX_INITIALIZER;
 	const struct kafka_health *h = rd_kafka_opaque(rk);
+	const struct fx_ctx *ctx = h ? h->ctx : NULL;
 
 	/* connection failures reach the error callback, worded better */
 	if ((level > 4 && !(h && h->debug)) || strcmp(fac, "FAIL") == 0)
 		return;
-	fx_warn(h ? h->ctx : NULL, "librdkafka: %s: %s", fac, buf);
+	if (level > 4) {
+		fprintf(stderr, "%s: librdkafka: %s: %s\n",
+		        ctx ? ctx->prog : "fx", fac, buf);
+		return;
+	}
+	pthread_mutex_lock(&one);
+	fx_warn(ctx, "librdkafka: %s: %s", fac, buf);
+	pthread_mutex_unlock(&one);
 }
 
 /* What the error callback learned, for clients of kafka_conf_messages(). */

@@ -77,6 +77,28 @@ records() {
 	done
 }
 
+@test "fx-sink: records without a key go to the partitions in turn, as many to each" {
+	records 1000 >in.ndjson
+	run --separate-stderr fx-sink -t p4 <in.ndjson
+	assert_success
+	# kcat counts them: 250 in each of the 4 partitions (at random, that
+	# would be one run in thousands)
+	kcat -b "$B" -C -t p4 -e -q -f '%p\n' | sort | uniq -c | awk '{print $2, $1}' >parts
+	printf '0 250\n1 250\n2 250\n3 250\n' | cmp - parts || fail "$(cat parts)"
+	# and the records are those read
+	kcat -b "$B" -C -t p4 -e -q | sort >out.ndjson
+	sort in.ndjson | cmp - out.ndjson
+}
+
+@test "fx-sink -X delivery.report.only.error=true: delivered records still counted, none lost" {
+	records 5000 >in.ndjson
+	run --separate-stderr fx-sink -t p4 --key k --stats \
+		-X delivery.report.only.error=true <in.ndjson
+	assert_success
+	[[ $stderr == *' 5000 records in, 5000 records out,'* ]] || fail "$stderr"
+	[ "$(kcat -b "$B" -C -t p4 -e -q | wc -l)" -eq 5000 ]
+}
+
 @test "kcat -> fx-consume: 20,000 records identical, in order within a partition" {
 	records 20000 | jq -r '"\(.k)\t\(tojson)"' >in.tsv
 	kcat -b "$B" -P -t p4 -K '	' <in.tsv

@@ -7,8 +7,9 @@
 #   FX_BENCH_ONLY=passthrough,csv            a subset of the sections
 #   FX_BENCH_RUNS=5                          runs per case (median; at least 3)
 #   FX_BENCH_CPUS=0                          run every case under taskset -c 0
+#   FX_BENCH_PRODUCE_N=200000                events of the produce section
 #
-# Sections: passthrough csv agg join kafka checkpoint duckdb. A section whose fx program does
+# Sections: passthrough csv agg join kafka produce checkpoint duckdb. A section whose fx program does
 # not exist yet prints a line saying it was skipped.
 set -euo pipefail
 
@@ -264,6 +265,7 @@ kafka_start() {
 		args=()
 		for i in "$@"; do args+=(--topic "$i"); done
 	fi
+	rm -f "$TMP/bs" # not the last broker's address
 	"$BIN/fx-devbroker" "${args[@]}" --bootstrap-file "$TMP/bs" \
 		>/dev/null 2>"$TMP/devbroker.err" &
 	DEVBROKER_PID=$!
@@ -339,6 +341,187 @@ section_kafka() {
 	ratio "fx-consume -e (kafka)" "kcat -C -e" "kcat"
 	goal_ratio "fx-sink produce (kafka)" "kcat -P" 1 "produce at least as fast as kcat -P (issue 3)"
 	goal_ratio "fx-consume -e (kafka)" "kcat -C -e" 1 "consume at least as fast as kcat -C (issue 3)"
+}
+
+# ---- produce: fx-sink -t vs kcat -P side by side, fx-consume -e vs kcat -C -e (issue 15)
+# The first 200,000 events (FX_BENCH_PRODUCE_N, at most FX_BENCH_N), to a
+# topic of 4 and of 64 partitions, without a key and keyed by user_id
+# (kcat -K on the same events with the key in front, cut out of them before
+# timing; -X partitioner=murmur2_random, fx-sink's, so both hash the key the
+# Java client's way). Each round starts a fresh fx-devbroker (a broker that
+# creates tens of 64-partition topics at start takes seconds, and stalls
+# for one at a time) with one topic for each tool, and runs the two
+# producers one after the other, the order alternating round by round: the
+# load of this shared machine drifts, and both medians see the same drift.
+# kcat runs with librdkafka's defaults (linger.ms=5, no idempotence) and
+# sticky.partitioning.linger.ms=0, as fx-sink spreads keyless records.
+# Then the consumers, each reading to the end of one topic of 16 and of 64
+# partitions that holds the 200,000 (fx-devbroker keeps only ~5 MiB a
+# partition: 4 partitions would not hold them), fx-consume with its own
+# defaults (fetch.wait.max.ms: see fx-consume(1)).
+
+PRODUCE_N=${FX_BENCH_PRODUCE_N:-200000}
+case "$PRODUCE_N" in '' | *[!0-9]*) log "bench: FX_BENCH_PRODUCE_N must be a number"; exit 2 ;; esac
+
+# record_runs NAME BYTES RECORDS TIMES-FILE: the median, min and max of the
+# seconds in TIMES-FILE (one a line) as case NAME
+record_runs() {
+	local name="$1" bytes="$2" records="$3" med min max
+	read -r med min max < <(_stats <"$4")
+	C_MED[$name]=$med
+	C_RUNS[$name]=$(grep -c . "$4")
+	C_MIN[$name]=$min
+	C_MAX[$name]=$max
+	C_MBPS[$name]=$(calc "$bytes / $med / 1e6" 1)
+	C_RPS[$name]=$(calc "$records / $med" 0)
+	log "$(printf 'bench: %s: median %.3f s, %s MB/s' "$name" "$med" "${C_MBPS[$name]}")"
+}
+
+# timed_run TIMES-FILE CMD: runs CMD (with $B and $T in its environment),
+# appends its wall time in seconds; non-zero if CMD failed
+timed_run() {
+	local t0 t1
+	t0=$(date +%s.%N)
+	${PIN:+$PIN }bash -o pipefail -c "$2" >/dev/null || return 1
+	t1=$(date +%s.%N)
+	calc "$t1 - $t0" 6 >>"$1"
+	echo >>"$1"
+}
+
+# broker_pairs NAME_A NAME_B PARTITIONS BYTES RECORDS CMD_A CMD_B: RUNS
+# rounds, each on a fresh fx-devbroker with topics bench_a and bench_b of
+# PARTITIONS partitions; CMD_A writes $T=bench_a, CMD_B $T=bench_b ($B is
+# the broker), in alternating order.
+broker_pairs() {
+	local names=("$1" "$2") parts="$3" bytes="$4" records="$5" cmds=("$6" "$7") i j k
+	for k in 0 1; do
+		CASES+=("${names[k]}")
+		log "bench: ${names[k]}: ${cmds[k]}"
+		: >"$TMP/bp$k.times"
+	done
+	for ((i = 0; i < RUNS; i++)); do
+		if ! kafka_start "bench_a:$parts" "bench_b:$parts"; then
+			kafka_stop
+			for k in 0 1; do
+				C_NOTE[${names[k]}]="FAILED: fx-devbroker did not start: $(head -c 200 "$TMP/devbroker.err")"
+			done
+			FAILURES=$((FAILURES + 1))
+			return 0
+		fi
+		for j in 0 1; do
+			k=$(((i + j) % 2))
+			if ! B=$B T=$([ "$k" = 0 ] && echo bench_a || echo bench_b) \
+				timed_run "$TMP/bp$k.times" "${cmds[k]}"; then
+				kafka_stop
+				C_NOTE[${names[k]}]="FAILED: non-zero exit (the command is in the log on stderr)"
+				FAILURES=$((FAILURES + 1))
+				log "bench: ${names[k]}: FAILED"
+				return 0
+			fi
+		done
+		kafka_stop
+	done
+	for k in 0 1; do
+		record_runs "${names[k]}" "$bytes" "$records" "$TMP/bp$k.times"
+	done
+}
+
+section_produce() {
+	local p n f fk bytes parts a b i
+	for p in fx-devbroker fx-sink fx-consume; do
+		if [ ! -x "$BIN/$p" ]; then
+			bench_skip "produce (fx vs kcat)" "bin/$p not built"
+			return 0
+		fi
+	done
+	if ! have kcat; then
+		bench_skip "produce (fx vs kcat)" "kcat not installed"
+		return 0
+	fi
+	n=$((N < PRODUCE_N ? N : PRODUCE_N))
+	head -n "$n" "$PLAYS" >"$TMP/produce.ndjson"
+	# kcat's keyed input: user_id, a tab, the event
+	jq -r '"\(.user_id)\t\(tojson)"' "$TMP/produce.ndjson" >"$TMP/produce.keyed"
+	bytes=$(stat -c %s "$TMP/produce.ndjson")
+	f=$(q "$TMP/produce.ndjson")
+	fk=$(q "$TMP/produce.keyed")
+
+	# before timing, on the sample: fx-sink's records come back whole, and
+	# keyed ones land on the partition kcat puts the same key on
+	if ! kafka_start check:4 check_fx:4 check_kcat:4; then
+		bench_skip "produce (fx vs kcat)" "fx-devbroker did not start: $(head -c 200 "$TMP/devbroker.err")"
+		kafka_stop
+		return 0
+	fi
+	sort "$TMP/sample.ndjson" >"$TMP/sample.sorted"
+	jq -r '"\(.user_id)\t\(tojson)"' "$TMP/sample.ndjson" >"$TMP/sample.keyed"
+	kcat -P -b "$B" -t check_kcat -K '\t' -X partitioner=murmur2_random -l "$TMP/sample.keyed"
+	kcat -C -b "$B" -t check_kcat -o beginning -e -q -f '%p %k\n' | sort >"$TMP/keyed.expected"
+	a=ok
+	check_same "fx-sink -t | fx-consume -e" "$TMP/sample.sorted" \
+		"$BIN/fx-sink -b $B -t check < $TMP/sample.ndjson && $BIN/fx-consume -b $B -t check -e | sort" || a=$CHECK_WHY
+	check_same "fx-sink --key: kcat's partitions" "$TMP/keyed.expected" \
+		"$BIN/fx-sink -b $B -t check_fx --key user_id < $TMP/sample.ndjson && kcat -C -b $B -t check_fx -o beginning -e -q -f '%p %k\n' | sort" || a=$CHECK_WHY
+	kafka_stop
+	if [ "$a" != ok ]; then
+		bench_skip "produce (fx vs kcat)" "$a"
+		return 0
+	fi
+
+	for parts in 4 64; do
+		broker_pairs "fx-sink -t, $parts partitions" "kcat -P, $parts partitions" "$parts" "$bytes" "$n" \
+			"$BIN/fx-sink -b \$B -t \$T < $f" \
+			"kcat -P -b \$B -t \$T -X sticky.partitioning.linger.ms=0 -l $f"
+		broker_pairs "fx-sink --key, $parts partitions" "kcat -P -K, $parts partitions" "$parts" "$bytes" "$n" \
+			"$BIN/fx-sink -b \$B -t \$T --key user_id < $f" \
+			"kcat -P -b \$B -t \$T -K '\\t' -X partitioner=murmur2_random -l $fk"
+		ratio "fx-sink -t, $parts partitions" "kcat -P, $parts partitions" "kcat"
+		ratio "fx-sink --key, $parts partitions" "kcat -P -K, $parts partitions" "kcat"
+		goal_ratio "fx-sink -t, $parts partitions" "kcat -P, $parts partitions" 1 \
+			"produce to $parts partitions at least as fast as kcat -P (issue 15)"
+		goal_ratio "fx-sink --key, $parts partitions" "kcat -P -K, $parts partitions" 1 \
+			"produce keyed to $parts partitions at least as fast as kcat -P -K (issue 15)"
+	done
+
+	for parts in 16 64; do
+		if ! kafka_start "bench_c:$parts"; then
+			bench_skip "fx-consume -e, $parts partitions" "fx-devbroker did not start"
+			kafka_stop
+			continue
+		fi
+		"$BIN/fx-sink" -b "$B" -t bench_c <"$TMP/produce.ndjson"
+		echo "$n" >"$TMP/produce.count"
+		if ! check_same "fx-consume -e, $parts partitions" "$TMP/produce.count" \
+			"$BIN/fx-consume -b $B -t bench_c -e | wc -l"; then
+			bench_skip "fx-consume -e, $parts partitions" "$CHECK_WHY"
+			kafka_stop
+			continue
+		fi
+		a="fx-consume -e, $parts partitions"
+		b="kcat -C -e, $parts partitions"
+		CASES+=("$a" "$b")
+		: >"$TMP/c0.times"
+		: >"$TMP/c1.times"
+		for ((i = 0; i < RUNS; i++)); do
+			if [ $((i % 2)) = 0 ]; then
+				timed_run "$TMP/c0.times" "$BIN/fx-consume -b $B -t bench_c -e" || break
+				timed_run "$TMP/c1.times" "kcat -C -b $B -t bench_c -o beginning -e -q" || break
+			else
+				timed_run "$TMP/c1.times" "kcat -C -b $B -t bench_c -o beginning -e -q" || break
+				timed_run "$TMP/c0.times" "$BIN/fx-consume -b $B -t bench_c -e" || break
+			fi
+		done
+		kafka_stop
+		if [ "$(grep -c . "$TMP/c0.times")" != "$RUNS" ] || [ "$(grep -c . "$TMP/c1.times")" != "$RUNS" ]; then
+			C_NOTE[$a]="FAILED: non-zero exit"
+			FAILURES=$((FAILURES + 1))
+			continue
+		fi
+		record_runs "$a" "$bytes" "$n" "$TMP/c0.times"
+		record_runs "$b" "$bytes" "$n" "$TMP/c1.times"
+		ratio "$a" "$b" "kcat"
+		goal_ratio "$a" "$b" 1 "consume $parts partitions to the end at least as fast as kcat -C -e (issue 15)"
+	done
 }
 
 # ---- checkpoints (issue 13) ---------------------------------------------------
@@ -597,7 +780,7 @@ header() {
 }
 
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-for s in passthrough csv agg join kafka checkpoint duckdb; do
+for s in passthrough csv agg join kafka produce checkpoint duckdb; do
 	if want "$s"; then
 		"section_$s"
 	fi
