@@ -151,6 +151,7 @@ static int escapes_ok(const unsigned char *p, size_t n, size_t base, uint64_t m)
 /* The classes of 64 bytes, a bit per byte. */
 struct classes {
 	uint64_t bs, quote, ws, op, ctrl, colon, comma, high;
+	uint64_t lbrace, rbrace, under, digit, zero;
 };
 
 SIMD static inline __attribute__((always_inline)) void
@@ -169,11 +170,21 @@ classify(const unsigned char *b, struct classes *c)
 	    '\n', 112, 100, '\r', 100, 100);
 	const __m256i x20 = _mm256_set1_epi8(0x20);
 	const __m256i ctl = _mm256_set1_epi8(0x1f);
+	const __m256i zero1 = _mm256_set1_epi8('0' - 1);
+	const __m256i nine1 = _mm256_set1_epi8('9' + 1);
 
 	c->bs = eq64(lo, hi, '\\');
 	c->quote = eq64(lo, hi, '"');
 	c->colon = eq64(lo, hi, ':');
 	c->comma = eq64(lo, hi, ',');
+	c->lbrace = eq64(lo, hi, '{');
+	c->rbrace = eq64(lo, hi, '}');
+	c->under = eq64(lo, hi, '_');
+	c->zero = eq64(lo, hi, '0');
+	c->digit = bits64(_mm256_and_si256(_mm256_cmpgt_epi8(lo, zero1),
+	                                   _mm256_cmpgt_epi8(nine1, lo)),
+	                  _mm256_and_si256(_mm256_cmpgt_epi8(hi, zero1),
+	                                   _mm256_cmpgt_epi8(nine1, hi)));
 	c->ws =
 	    bits64(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, lo), lo),
 	           _mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, hi), hi));
@@ -323,7 +334,7 @@ static inline size_t digits(const unsigned char *p, size_t n, size_t i)
 }
 
 /* The end of the number at p + i, or 0 if it is not one. */
-static size_t number_end(const unsigned char *p, size_t n, size_t i)
+static inline size_t number_end(const unsigned char *p, size_t n, size_t i)
 {
 	if (p[i] == '-')
 		i++;
@@ -415,9 +426,8 @@ static const unsigned char is_space[256] = {
  * looks for each colon and comma where it must be, and the counts from
  * stage 1 say that there are no others.
  */
-int json_simd_scan(struct json_scanner *sc, const struct json_paths *ps,
-                   const char *text, size_t n, struct json_value *vals,
-                   int flags)
+static int walk(struct json_scanner *sc, const struct json_paths *ps,
+                const char *text, size_t n, struct json_value *vals, int flags)
 {
 	const unsigned char *p = (const unsigned char *)text;
 	struct stage1 st = {0};
@@ -599,6 +609,244 @@ key:
 		return JSON_SIMD_UNSURE;
 	colons++;
 	goto value;
+}
+
+/* ---- validation alone, over the bits ---- */
+
+/*
+ * A record with no field to extract needs no index: every check is on the
+ * bits of its 64-byte blocks. For each kind of token (an opening brace, a
+ * comma, a colon, a key's closing quote, the end of a value, a number or
+ * literal) next_of() gives the first byte after it that is not whitespace
+ * outside a string (an add carries each token's bit along the whitespace
+ * run after it); the grammar is a set of rules on what may come there. The
+ * braces' depth is counted, and numbers and literals are checked one by
+ * one. Records with an array, or a key starting with "_" (the _fx flags),
+ * go to the index.
+ */
+struct bits {
+	struct stage1 s;
+	uint64_t c_lbrace, c_comma, c_colon, c_key, c_value, c_scalar;
+	uint64_t c_keystr; /* a key string runs on into the next block */
+	uint64_t c_keyopen;
+	uint64_t c_zero;       /* a number "0" ends the block before */
+	uint64_t c_scalar_run; /* a number or literal runs on into this one */
+	size_t last_start;     /* where the last one began */
+	uint64_t bad;
+	size_t depth, first, last, first_brace, top_close;
+	int seen, closed, unsure;
+};
+
+static inline uint64_t next_of(uint64_t x, uint64_t skip, uint64_t *carry)
+{
+	uint64_t r;
+	uint64_t co = __builtin_add_overflow(skip, x << 1 | *carry, &r);
+
+	*carry = x >> 63 | co;
+	return r & ~skip;
+}
+
+/* The number or literal at p + i: 1 if it is one and ends its run. */
+static inline int scalar_ok(const unsigned char *p, size_t n, size_t i)
+{
+	size_t end;
+
+	switch (p[i]) {
+	case 't':
+		if (n - i < 4 || memcmp(p + i, "true", 4) != 0)
+			return 0;
+		end = i + 4;
+		break;
+	case 'f':
+		if (n - i < 5 || memcmp(p + i, "false", 5) != 0)
+			return 0;
+		end = i + 5;
+		break;
+	case 'n':
+		if (n - i < 4 || memcmp(p + i, "null", 4) != 0)
+			return 0;
+		end = i + 4;
+		break;
+	default:
+		end = number_end(p, n, i);
+		if (!end)
+			return 0;
+	}
+	return end == n || delim[p[end]];
+}
+
+SIMD static inline __attribute__((always_inline)) void
+bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
+           size_t n, size_t base)
+{
+	struct stage1 *st = &b->s;
+	uint64_t quote = c->quote, esc, in_str, skip, lb, rb, colon, comma;
+	uint64_t qopen, qclose, keyopen, kclose, scalar, starts, r, m;
+	uint64_t n_lb, n_comma, n_colon, n_key, n_value, n_scalar, starts_all;
+	__m128i cl;
+
+	if (c->bs | st->prev_escaped) {
+		st->bs = 1;
+		esc = escaped_bytes(c->bs, &st->prev_escaped);
+		quote &= ~esc;
+	} else {
+		esc = 0;
+	}
+	cl = _mm_clmulepi64_si128(_mm_set_epi64x(0, (long long)quote),
+	                          _mm_set1_epi8((char)0xff), 0);
+	in_str = (uint64_t)_mm_cvtsi128_si64(cl) ^ st->prev_in_string;
+	st->prev_in_string = (uint64_t)((int64_t)in_str >> 63);
+	st->high |= c->high;
+	st->bad |= c->ctrl & (in_str | ~c->ws);
+	if (esc & in_str)
+		st->bad_escape |= !escapes_ok(p, n, base, esc & in_str);
+
+	skip = c->ws & ~in_str;
+	lb = c->lbrace & ~in_str;
+	rb = c->rbrace & ~in_str;
+	colon = c->colon & ~in_str;
+	comma = c->comma & ~in_str;
+	if (c->op & ~in_str & ~(lb | rb | colon | comma))
+		b->unsure = 1; /* an array */
+	qopen = quote & in_str;
+	qclose = quote & ~in_str;
+	scalar = ~(in_str | c->ws | c->op | quote);
+	starts = scalar & ~(scalar << 1 | st->prev_scalar);
+	st->prev_scalar = scalar >> 63;
+
+	n_lb = next_of(lb, skip, &b->c_lbrace);
+	n_comma = next_of(comma, skip, &b->c_comma);
+	n_colon = next_of(colon, skip, &b->c_colon);
+	/* a string after '{' or ',' is a key; its run of in_str carries to
+	 * its closing quote */
+	keyopen = qopen & (n_lb | n_comma);
+	b->c_keystr = __builtin_add_overflow(in_str, keyopen | b->c_keystr, &r);
+	kclose = r & qclose;
+	if (c->under & (keyopen << 1 | b->c_keyopen))
+		b->unsure = 1; /* "_fx" flags: the index finds them */
+	b->c_keyopen = keyopen >> 63;
+	n_key = next_of(kclose, skip, &b->c_key);
+	n_value = next_of((qclose & ~kclose) | rb, skip, &b->c_value);
+	n_scalar = next_of(starts, skip | scalar, &b->c_scalar);
+
+	b->bad |= n_lb & ~(qopen | rb);
+	b->bad |= n_comma & ~qopen;
+	b->bad |= n_colon & ~(qopen | lb | starts);
+	b->bad |= n_key & ~colon;
+	b->bad |= (n_value | n_scalar) & ~(comma | rb);
+	b->bad |= starts & ~n_colon;
+
+	m = ~skip;
+	if (m) {
+		if (!b->seen) {
+			b->seen = 1;
+			b->first = base + (size_t)__builtin_ctzll(m);
+		}
+		b->last = base + 63 - (size_t)__builtin_clzll(m);
+	}
+	m = lb | rb;
+	while (m) {
+		size_t i = (size_t)__builtin_ctzll(m);
+
+		m &= m - 1;
+		if (lb >> i & 1) {
+			if (b->closed)
+				b->bad = 1;
+			if (b->depth++ == 0)
+				b->first_brace = base + i;
+		} else if (b->depth == 0) {
+			b->bad = 1;
+		} else if (--b->depth == 0) {
+			b->closed = 1;
+			b->top_close = base + i;
+		}
+	}
+	/*
+	 * Numbers that are runs of digits need no look: one with a leading
+	 * zero ("01") is the only bad one. Others (signs, fractions,
+	 * exponents, literals) are read one by one.
+	 */
+	starts_all = starts;
+	if (scalar & ~c->digit) {
+		while (starts) {
+			size_t i = base + (size_t)__builtin_ctzll(starts);
+
+			starts &= starts - 1;
+			if (i >= n || !scalar_ok(p, n, i))
+				b->bad = 1;
+		}
+		/* and the run that began in the block before */
+		if (scalar & 1 && b->c_scalar_run &&
+		    !scalar_ok(p, n, b->last_start))
+			b->bad = 1;
+	} else {
+		uint64_t zero = starts & c->zero;
+
+		/* "0" then a digit; conservative across blocks ("0" "1") */
+		b->bad |= (zero << 1 | b->c_zero) & scalar;
+		b->c_zero = zero >> 63;
+	}
+	if (starts_all)
+		b->last_start = base + 63 - (size_t)__builtin_clzll(starts_all);
+	b->c_scalar_run = scalar >> 63;
+}
+
+/* 0 if the record is a valid object, JSON_SIMD_UNSURE if not sure. */
+SIMD static int validate(const unsigned char *p, size_t n)
+{
+	struct bits b;
+	struct classes c;
+	size_t i = 0, rest;
+
+	memset(&b, 0, sizeof(b));
+	for (; n - i >= 64; i += 64) {
+		classify(p + i, &c);
+		bits_block(&b, &c, p, n, i);
+	}
+	rest = n - i;
+	if (rest) {
+		if (n >= 64) {
+			unsigned shift = (unsigned)(64 - rest);
+
+			classify(p + n - 64, &c);
+			c.bs >>= shift;
+			c.quote >>= shift;
+			c.colon >>= shift;
+			c.comma >>= shift;
+			c.op >>= shift;
+			c.ctrl >>= shift;
+			c.high >>= shift;
+			c.lbrace >>= shift;
+			c.rbrace >>= shift;
+			c.under >>= shift;
+			c.digit >>= shift;
+			c.zero >>= shift;
+			c.ws = c.ws >> shift | ~0ULL << rest;
+		} else {
+			unsigned char tail[64];
+
+			memset(tail, ' ', sizeof(tail));
+			memcpy(tail, p, n);
+			classify(tail, &c);
+		}
+		bits_block(&b, &c, p, n, i);
+	}
+	if (b.bad || b.unsure || b.s.bad || b.s.bad_escape ||
+	    b.s.prev_in_string || b.s.prev_escaped || b.c_lbrace || b.c_comma ||
+	    b.c_colon || b.c_key || !b.closed || b.first != b.first_brace ||
+	    b.last != b.top_close)
+		return JSON_SIMD_UNSURE;
+	if (b.s.high && !json_utf8_valid((const char *)p, n))
+		return JSON_SIMD_UNSURE;
+	return 0;
+}
+
+int json_simd_scan(struct json_scanner *sc, const struct json_paths *ps,
+                   const char *p, size_t n, struct json_value *vals, int flags)
+{
+	if ((!ps || !ps->n) && validate((const unsigned char *)p, n) == 0)
+		return 0;
+	return walk(sc, ps, p, n, vals, flags);
 }
 
 #endif
