@@ -112,8 +112,6 @@ int json_paths_init(struct json_paths *ps, char *const *names, size_t n,
 void json_scanner_free(struct json_scanner *sc)
 {
 	free(sc->stack);
-	free(sc->idx);
-	free(sc->quotes);
 	memset(sc, 0, sizeof(*sc));
 }
 
@@ -410,12 +408,8 @@ int json_scan(struct json_scanner *sc, const struct json_paths *ps,
 		sc->simd = (sc->simd ? json_simd_cpu() : json_simd_usable())
 		               ? 2 /* decided: the vector path */
 		               : -1;
-	if (sc->simd == 2) {
-		int r = json_simd_scan(sc, ps, p, n, vals, flags);
-
-		if (r != JSON_SIMD_UNSURE)
-			return r;
-	}
+	if (sc->simd == 2 && (!ps || !ps->n) && json_simd_validate(p, n) == 0)
+		return 0;
 	if (ps) {
 		for (i = 0; i < ps->n; i++)
 			vals[i].type = JSON_MISSING;

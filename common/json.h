@@ -85,24 +85,22 @@ int json_paths_add(struct json_paths *ps, const char *name, const char **err);
 void json_paths_free(struct json_paths *ps);
 
 /*
- * Scanner state reused from record to record (its depth stack and the
- * vector path's index grow to the deepest and the longest record seen, then
- * never allocate again). Zero-initialise it; free with json_scanner_free().
+ * Scanner state reused from record to record (its depth stack grows to the
+ * deepest record seen, then never allocates again). Zero-initialise it; free
+ * with json_scanner_free().
  *
- * Two scanners behind json_scan(): on a CPU with AVX2, PCLMULQDQ and BMI2
- * the vector one (jsonsimd.h) takes every record it can prove valid; the
- * portable one takes the others and every record elsewhere, and alone says
- * why a text is invalid. Both give the same results. simd: 0 decides at the
- * first scan (the CPU, and FX_SIMD=off in the environment forces the
- * portable scanner), 1 uses the vector path if the CPU has it, -1 never.
+ * Two scanners behind json_scan(): on a CPU with AVX2, PCLMULQDQ and BMI2,
+ * a record with no field to extract is first given to the vector path
+ * (jsonsimd.h), which takes every such record it can prove valid; the
+ * portable scanner takes the others and every record elsewhere, and alone
+ * says why a text is invalid. Both give the same results. simd: 0 decides
+ * at the first scan (the CPU, and FX_SIMD=off in the environment forces
+ * the portable scanner), 1 uses the vector path if the CPU has it, -1
+ * never.
  */
 struct json_scanner {
 	unsigned char *stack;
 	size_t cap;
-	uint32_t *idx; /* the vector path's structural positions */
-	size_t idx_cap;
-	uint64_t *quotes; /* and its quote bits, 64 bytes a word */
-	size_t quotes_cap;
 	int simd;
 };
 

@@ -2,11 +2,11 @@
  * jsonsimd.c - the record scanner's vector path (see jsonsimd.h).
  *
  * The AVX2 functions carry __attribute__((target(...))): the rest of the
- * program is built for the baseline x86-64, and json_simd_usable() asks
- * the CPU (__builtin_cpu_supports) before any of them runs.
+ * program is built for the baseline x86-64, and json_simd_cpu() asks the
+ * CPU (__builtin_cpu_supports) before any of them runs.
  */
 #include "jsonsimd.h"
-#include "err.h"
+#include "json.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,8 +29,7 @@ int json_simd_usable(void)
 	return 0;
 }
 
-int json_simd_scan(struct json_scanner *sc, const struct json_paths *ps,
-                   const char *p, size_t n, struct json_value *vals, int flags)
+int json_simd_validate(const char *p, size_t n)
 {
 	return JSON_SIMD_UNSURE;
 }
@@ -56,7 +55,7 @@ int json_simd_usable(void)
 	return !(e && strcmp(e, "off") == 0) && json_simd_cpu();
 }
 
-/* ---- stage 1: the index of structural positions ---- */
+/* ---- the blocks ---- */
 
 struct stage1 {
 	uint64_t prev_in_string; /* all ones inside a string */
@@ -64,8 +63,6 @@ struct stage1 {
 	uint64_t prev_scalar;    /* 1: the last byte was part of a scalar */
 	uint64_t bad;            /* control characters where none may be */
 	uint64_t high;           /* bytes >= 0x80 were seen */
-	uint64_t bs;             /* backslashes were seen */
-	size_t colons, commas;   /* outside strings */
 	int bad_escape;
 };
 
@@ -204,103 +201,7 @@ classify(const unsigned char *b, struct classes *c)
  * outside strings and of the first byte of every number or literal.
  * Returns the new end of out.
  */
-SIMD static inline __attribute__((always_inline)) uint32_t *
-block(struct stage1 *st, const struct classes *c, const unsigned char *p,
-      size_t n, uint32_t base, uint64_t *qbits, uint32_t *out)
-{
-	uint64_t quote = c->quote, esc, in_str, op, colon, comma, scalar, m;
-	__m128i cl;
-
-	st->bs |= c->bs;
-	if (c->bs | st->prev_escaped) {
-		esc = escaped_bytes(c->bs, &st->prev_escaped);
-		quote &= ~esc;
-	} else {
-		esc = 0;
-	}
-	/* prefix xor of the quotes: 1 from an opening quote to its end */
-	cl = _mm_clmulepi64_si128(_mm_set_epi64x(0, (long long)quote),
-	                          _mm_set1_epi8((char)0xff), 0);
-	in_str = (uint64_t)_mm_cvtsi128_si64(cl) ^ st->prev_in_string;
-	st->prev_in_string = (uint64_t)((int64_t)in_str >> 63);
-	*qbits = quote;
-
-	st->high |= c->high;
-	/* a control byte in a string, or one outside that is not space */
-	st->bad |= c->ctrl & (in_str | ~c->ws);
-	if (esc & in_str)
-		st->bad_escape |= !escapes_ok(p, n, base, esc & in_str);
-
-	op = c->op & ~in_str;
-	colon = c->colon & ~in_str;
-	comma = c->comma & ~in_str;
-	st->colons += (size_t)__builtin_popcountll(colon);
-	st->commas += (size_t)__builtin_popcountll(comma);
-	scalar = ~(in_str | c->ws | op | quote);
-	m = (quote & in_str) | (op & ~(colon | comma)) |
-	    (scalar & ~(scalar << 1 | st->prev_scalar));
-	st->prev_scalar = scalar >> 63;
-	while (m) {
-		*out++ = base + (uint32_t)_tzcnt_u64(m);
-		m = _blsr_u64(m);
-	}
-	return out;
-}
-
-/* Returns the number of positions in sc->idx, or -1: not sure. */
-SIMD static long stage1(struct json_scanner *sc, struct stage1 *st,
-                        const unsigned char *p, size_t n)
-{
-	struct classes c;
-	uint32_t *out;
-	uint64_t *q;
-	size_t i = 0, rest;
-
-	if (n >= UINT32_MAX - 64)
-		return -1;
-	/* at most one position per byte */
-	FX_GROW(sc->idx, n + 64, sc->idx_cap, 1024);
-	/* a word per block and a zero word that ends every search */
-	FX_GROW(sc->quotes, n / 64 + 2, sc->quotes_cap, 64);
-	out = sc->idx;
-	q = sc->quotes;
-	for (; n - i >= 64; i += 64) {
-		classify(p + i, &c);
-		out = block(st, &c, p, n, (uint32_t)i, q++, out);
-	}
-	rest = n - i;
-	if (rest) {
-		if (n >= 64) {
-			/* the last 64 bytes, without those already seen */
-			unsigned shift = (unsigned)(64 - rest);
-
-			classify(p + n - 64, &c);
-			c.bs >>= shift;
-			c.quote >>= shift;
-			c.colon >>= shift;
-			c.comma >>= shift;
-			c.op >>= shift;
-			c.ctrl >>= shift;
-			c.high >>= shift;
-			c.ws = c.ws >> shift | ~0ULL << rest;
-		} else {
-			unsigned char tail[64];
-
-			memset(tail, ' ', sizeof(tail));
-			memcpy(tail, p, n);
-			classify(tail, &c);
-		}
-		out = block(st, &c, p, n, (uint32_t)i, q++, out);
-	}
-	*q = 0;
-	if (st->bad || st->bad_escape || st->prev_in_string || st->prev_escaped)
-		return -1;
-	if (st->high && !json_utf8_valid((const char *)p, n))
-		return -1;
-	return (long)(out - sc->idx);
-}
-
-/* ---- stage 2: the grammar over the index, and the fields ---- */
+/* ---- numbers and literals ---- */
 
 #define DIGIT(c) ((unsigned)(c) - '0' < 10)
 
@@ -363,266 +264,18 @@ static inline size_t number_end(const unsigned char *p, size_t n, size_t i)
 	return i;
 }
 
-struct level {
-	uint64_t keys;   /* paths whose next segment is a key here */
-	uint64_t target; /* paths whose value is this container */
-	size_t start;
-};
-
-#define MAX_LEVELS (JSON_MAX_PATH_DEPTH + 2)
-
-static void set_vals(struct json_value *vals, uint64_t m, enum json_type t,
-                     const unsigned char *p, size_t len, int escaped)
-{
-	while (m) {
-		int i = __builtin_ctzll(m);
-
-		m &= m - 1;
-		vals[i].type = t;
-		vals[i].p = (const char *)p;
-		vals[i].len = len;
-		vals[i].escaped = escaped;
-	}
-}
-
-static int key_matches(const struct json_path *pa, size_t d,
-                       const unsigned char *k, size_t klen, int escaped)
-{
-	struct json_value v;
-
-	if (!escaped)
-		return klen == pa->seglen[d] &&
-		       memcmp(k, pa->seg[d], klen) == 0;
-	v.type = JSON_STRING;
-	v.p = (const char *)k - 1;
-	v.len = klen + 2;
-	v.escaped = 1;
-	return json_string_equals(&v, pa->seg[d], pa->seglen[d]);
-}
-
-static int has_backslash(const unsigned char *p, size_t from, size_t to)
-{
-	return memchr(p + from, '\\', to - from) != NULL;
-}
-
-/* The closing quote of the string that opens at pos (stage 1 saw it). */
-static inline size_t string_end(const uint64_t *quotes, size_t pos)
-{
-	size_t b = pos >> 6;
-	uint64_t m = quotes[b] & (~1ULL << (pos & 63));
-
-	while (!m)
-		m = quotes[++b];
-	return (b << 6) + (size_t)__builtin_ctzll(m);
-}
-
-static const unsigned char is_space[256] = {
-    [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1};
+/* ---- the grammar, over the bits ---- */
 
 /*
- * Stage 2. The index holds opening quotes, brackets and the starts of
- * numbers and literals; what lies between two of them is whitespace, the
- * rest of a string, number or literal, or a colon or comma. The grammar
- * looks for each colon and comma where it must be, and the counts from
- * stage 1 say that there are no others.
- */
-static int walk(struct json_scanner *sc, const struct json_paths *ps,
-                const char *text, size_t n, struct json_value *vals, int flags)
-{
-	const unsigned char *p = (const unsigned char *)text;
-	struct stage1 st = {0};
-	const uint32_t *ix;
-	const uint64_t *quotes;
-	struct level lv[MAX_LEVELS];
-	uint64_t pending = 0, descend = 0;
-	size_t k = 0, m, depth = 0, pos, q, i, end, colons = 0, commas = 0;
-	int result = 0, first_key = 1, top_object, escaped;
-	long r;
-
-	if (ps) {
-		for (i = 0; i < ps->n; i++)
-			vals[i].type = JSON_MISSING;
-	}
-	r = stage1(sc, &st, p, n);
-	if (r <= 0)
-		return JSON_SIMD_UNSURE;
-	m = (size_t)r;
-	ix = sc->idx;
-	quotes = sc->quotes;
-	top_object = p[ix[0]] == '{';
-	if (!top_object && !(flags & JSON_ANY_VALUE))
-		return JSON_SIMD_UNSURE;
-	if (ps && ps->n && top_object)
-		descend = ps->n == 64 ? ~0ULL : (1ULL << ps->n) - 1;
-
-value:
-	if (k >= m)
-		return JSON_SIMD_UNSURE;
-	pos = ix[k++];
-	switch (p[pos]) {
-	case '{':
-	case '[':
-		if (depth + 1 >= sc->cap) {
-			size_t cap = sc->cap ? sc->cap : 64;
-
-			while (cap <= depth + 1)
-				cap *= 2;
-			sc->stack = fx_realloc(sc->stack, cap);
-			sc->cap = cap;
-		}
-		sc->stack[++depth] = p[pos];
-		if (depth < MAX_LEVELS) {
-			lv[depth].keys = p[pos] == '{' ? descend : 0;
-			lv[depth].target = pending;
-			lv[depth].start = pos;
-		}
-		pending = descend = 0;
-		i = pos + 1;
-		while (i < n && is_space[p[i]])
-			i++;
-		if (i >= n)
-			return JSON_SIMD_UNSURE;
-		if (p[i] == (p[pos] == '{' ? '}' : ']'))
-			goto close;
-		if (p[pos] == '{')
-			goto key;
-		goto value;
-	case '"':
-		q = string_end(quotes, pos);
-		if (pending)
-			set_vals(vals, pending, JSON_STRING, p + pos,
-			         q - pos + 1,
-			         st.bs && has_backslash(p, pos, q));
-		i = q + 1;
-		goto after_value;
-	case 't':
-		if (n - pos < 4 || memcmp(p + pos, "true", 4) != 0)
-			return JSON_SIMD_UNSURE;
-		end = pos + 4;
-		if (pending)
-			set_vals(vals, pending, JSON_TRUE, p + pos, 4, 0);
-		break;
-	case 'f':
-		if (n - pos < 5 || memcmp(p + pos, "false", 5) != 0)
-			return JSON_SIMD_UNSURE;
-		end = pos + 5;
-		if (pending)
-			set_vals(vals, pending, JSON_FALSE, p + pos, 5, 0);
-		break;
-	case 'n':
-		if (n - pos < 4 || memcmp(p + pos, "null", 4) != 0)
-			return JSON_SIMD_UNSURE;
-		end = pos + 4;
-		if (pending)
-			set_vals(vals, pending, JSON_NULL, p + pos, 4, 0);
-		break;
-	default:
-		end = number_end(p, n, pos);
-		if (!end)
-			return JSON_SIMD_UNSURE;
-		if (pending)
-			set_vals(vals, pending, JSON_NUMBER, p + pos, end - pos,
-			         0);
-		break;
-	}
-	/* a number or literal ends where its run of bytes ends */
-	if (end < n && !delim[p[end]])
-		return JSON_SIMD_UNSURE;
-	i = end;
-
-after_value:
-	pending = descend = 0;
-	if (depth == 0) {
-		if (k != m || colons != st.colons || commas != st.commas)
-			return JSON_SIMD_UNSURE;
-		return result;
-	}
-	while (i < n && is_space[p[i]])
-		i++;
-	if (i >= n)
-		return JSON_SIMD_UNSURE;
-	if (p[i] == ',') {
-		commas++;
-		i++;
-		if (sc->stack[depth] == '{')
-			goto key;
-		goto value;
-	}
-	if (p[i] != (sc->stack[depth] == '{' ? '}' : ']'))
-		return JSON_SIMD_UNSURE;
-close:
-	/* i is at the closing bracket, the next position in the index */
-	if (k >= m || ix[k] != i)
-		return JSON_SIMD_UNSURE;
-	k++;
-	if (depth < MAX_LEVELS && lv[depth].target)
-		set_vals(vals, lv[depth].target,
-		         sc->stack[depth] == '{' ? JSON_OBJECT : JSON_ARRAY,
-		         p + lv[depth].start, i + 1 - lv[depth].start, 0);
-	depth--;
-	i++;
-	goto after_value;
-
-key:
-	if (k >= m || p[ix[k]] != '"')
-		return JSON_SIMD_UNSURE;
-	pos = ix[k++];
-	q = string_end(quotes, pos);
-	escaped = st.bs && has_backslash(p, pos, q);
-	if (depth == 1) {
-		size_t klen = q - pos - 1;
-
-		if (klen >= 3 && memcmp(p + pos + 1, "_fx", 3) == 0) {
-			result |= JSON_SCAN_HAS_FX;
-			if (first_key && klen == 3)
-				result |= JSON_SCAN_CONTROL;
-		}
-		first_key = 0;
-	}
-	if (depth < MAX_LEVELS && lv[depth].keys) {
-		/* an escaped key may unescape to any length: try every path */
-		uint64_t mk =
-		    lv[depth].keys &
-		    (escaped ? ~0ULL
-		             : ps->len_mask[depth - 1][(q - pos - 1) & 63]);
-
-		while (mk) {
-			int j = __builtin_ctzll(mk);
-			const struct json_path *pa = &ps->v[j];
-
-			mk &= mk - 1;
-			if (!key_matches(pa, depth - 1, p + pos + 1,
-			                 q - pos - 1, escaped))
-				continue;
-			/* a repeated key: the last one wins */
-			vals[j].type = JSON_MISSING;
-			if (pa->nseg == depth)
-				pending |= 1ULL << j;
-			else
-				descend |= 1ULL << j;
-		}
-	}
-	i = q + 1;
-	while (i < n && is_space[p[i]])
-		i++;
-	if (i >= n || p[i] != ':')
-		return JSON_SIMD_UNSURE;
-	colons++;
-	goto value;
-}
-
-/* ---- validation alone, over the bits ---- */
-
-/*
- * A record with no field to extract needs no index: every check is on the
- * bits of its 64-byte blocks. For each kind of token (an opening brace, a
+ * No index of positions and no walk over it: every check is on the bits of
+ * the 64-byte blocks. For each kind of token (an opening brace, a
  * comma, a colon, a key's closing quote, the end of a value, a number or
  * literal) next_of() gives the first byte after it that is not whitespace
  * outside a string (an add carries each token's bit along the whitespace
  * run after it); the grammar is a set of rules on what may come there. The
  * braces' depth is counted, and numbers and literals are checked one by
  * one. Records with an array, or a key starting with "_" (the _fx flags),
- * go to the index.
+ * are left to the portable scanner.
  */
 struct bits {
 	struct stage1 s;
@@ -683,10 +336,10 @@ bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
 	uint64_t quote = c->quote, esc, in_str, skip, lb, rb, colon, comma;
 	uint64_t qopen, qclose, keyopen, kclose, scalar, starts, r, m;
 	uint64_t n_lb, n_comma, n_colon, n_key, n_value, n_scalar, starts_all;
+	uint64_t zero;
 	__m128i cl;
 
 	if (c->bs | st->prev_escaped) {
-		st->bs = 1;
 		esc = escaped_bytes(c->bs, &st->prev_escaped);
 		quote &= ~esc;
 	} else {
@@ -779,13 +432,11 @@ bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
 		if (scalar & 1 && b->c_scalar_run &&
 		    !scalar_ok(p, n, b->last_start))
 			b->bad = 1;
-	} else {
-		uint64_t zero = starts & c->zero;
-
-		/* "0" then a digit; conservative across blocks ("0" "1") */
-		b->bad |= (zero << 1 | b->c_zero) & scalar;
-		b->c_zero = zero >> 63;
 	}
+	/* "0" then a digit, in every block (the digit may be in the next) */
+	zero = starts_all & c->zero;
+	b->bad |= (zero << 1 | b->c_zero) & scalar & c->digit;
+	b->c_zero = zero >> 63;
 	if (starts_all)
 		b->last_start = base + 63 - (size_t)__builtin_clzll(starts_all);
 	b->c_scalar_run = scalar >> 63;
@@ -841,12 +492,9 @@ SIMD static int validate(const unsigned char *p, size_t n)
 	return 0;
 }
 
-int json_simd_scan(struct json_scanner *sc, const struct json_paths *ps,
-                   const char *p, size_t n, struct json_value *vals, int flags)
+int json_simd_validate(const char *p, size_t n)
 {
-	if ((!ps || !ps->n) && validate((const unsigned char *)p, n) == 0)
-		return 0;
-	return walk(sc, ps, p, n, vals, flags);
+	return validate((const unsigned char *)p, n);
 }
 
 #endif
