@@ -290,10 +290,11 @@ struct bits {
 	int seen, closed, unsure;
 };
 
-static inline uint64_t next_of(uint64_t x, uint64_t skip, uint64_t *carry)
+SIMD static inline __attribute__((always_inline)) uint64_t
+next_of(uint64_t x, uint64_t skip, uint64_t *carry)
 {
-	uint64_t r;
-	uint64_t co = __builtin_add_overflow(skip, x << 1 | *carry, &r);
+	unsigned long long r;
+	unsigned char co = _addcarry_u64(0, skip, x << 1 | *carry, &r);
 
 	*carry = x >> 63 | co;
 	return r & ~skip;
