@@ -61,9 +61,7 @@ struct stage1 {
 	uint64_t prev_in_string; /* all ones inside a string */
 	uint64_t prev_escaped;   /* 1: the next block's first byte is escaped */
 	uint64_t prev_scalar;    /* 1: the last byte was part of a scalar */
-	uint64_t bad;            /* control characters where none may be */
 	uint64_t high;           /* bytes >= 0x80 were seen */
-	int bad_escape;
 };
 
 /*
@@ -279,15 +277,16 @@ static inline size_t number_end(const unsigned char *p, size_t n, size_t i)
  */
 struct bits {
 	struct stage1 s;
-	uint64_t c_lbrace, c_comma, c_colon, c_key, c_value, c_scalar;
+	uint64_t c_start; /* no byte but whitespace yet */
+	uint64_t c_lbrace, c_comma, c_colon, c_key, c_value;
 	uint64_t c_keystr; /* a key string runs on into the next block */
 	uint64_t c_keyopen;
 	uint64_t c_zero;       /* a number "0" ends the block before */
 	uint64_t c_scalar_run; /* a number or literal runs on into this one */
 	size_t last_start;     /* where the last one began */
-	uint64_t bad;
-	size_t depth, first, last, first_brace, top_close;
-	int seen, closed, unsure;
+	uint64_t bad;          /* not sure: bad, or not for this path */
+	size_t depth;
+	int closed; /* the top-level object ended */
 };
 
 SIMD static inline __attribute__((always_inline)) uint64_t
@@ -336,7 +335,7 @@ bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
 	struct stage1 *st = &b->s;
 	uint64_t quote = c->quote, esc, in_str, skip, lb, rb, colon, comma;
 	uint64_t qopen, qclose, keyopen, kclose, scalar, starts, r, m;
-	uint64_t n_lb, n_comma, n_colon, n_key, n_value, n_scalar, starts_all;
+	uint64_t n_lb, n_comma, n_colon, n_key, n_value, starts_all;
 	uint64_t zero;
 	__m128i cl;
 
@@ -351,17 +350,16 @@ bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
 	in_str = (uint64_t)_mm_cvtsi128_si64(cl) ^ st->prev_in_string;
 	st->prev_in_string = (uint64_t)((int64_t)in_str >> 63);
 	st->high |= c->high;
-	st->bad |= c->ctrl & (in_str | ~c->ws);
+	b->bad |= c->ctrl & (in_str | ~c->ws);
 	if (esc & in_str)
-		st->bad_escape |= !escapes_ok(p, n, base, esc & in_str);
+		b->bad |= !escapes_ok(p, n, base, esc & in_str);
 
 	skip = c->ws & ~in_str;
 	lb = c->lbrace & ~in_str;
 	rb = c->rbrace & ~in_str;
 	colon = c->colon & ~in_str;
 	comma = c->comma & ~in_str;
-	if (c->op & ~in_str & ~(lb | rb | colon | comma))
-		b->unsure = 1; /* an array */
+	b->bad |= c->op & ~in_str & ~(lb | rb | colon | comma); /* arrays */
 	qopen = quote & in_str;
 	qclose = quote & ~in_str;
 	scalar = ~(in_str | c->ws | c->op | quote);
@@ -376,28 +374,29 @@ bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
 	keyopen = qopen & (n_lb | n_comma);
 	b->c_keystr = __builtin_add_overflow(in_str, keyopen | b->c_keystr, &r);
 	kclose = r & qclose;
-	if (c->under & (keyopen << 1 | b->c_keyopen))
-		b->unsure = 1; /* "_fx" flags: the index finds them */
+	/* a key starting with "_": json.c says which are the _fx flags */
+	b->bad |= c->under & (keyopen << 1 | b->c_keyopen);
 	b->c_keyopen = keyopen >> 63;
 	n_key = next_of(kclose, skip, &b->c_key);
-	n_value = next_of((qclose & ~kclose) | rb, skip, &b->c_value);
-	n_scalar = next_of(starts, skip | scalar, &b->c_scalar);
+	/*
+	 * After a value: a string's closing quote, a '}', or a number or
+	 * literal (carried along its bytes too). A number right after a
+	 * value is carried over as well, but the rule on starts below
+	 * refuses it.
+	 */
+	n_value = next_of((qclose & ~kclose) | rb | starts, skip | scalar,
+	                  &b->c_value);
 
 	b->bad |= n_lb & ~(qopen | rb);
 	b->bad |= n_comma & ~qopen;
 	b->bad |= n_colon & ~(qopen | lb | starts);
 	b->bad |= n_key & ~colon;
-	b->bad |= (n_value | n_scalar) & ~(comma | rb);
+	b->bad |= n_value & ~(comma | rb);
 	b->bad |= starts & ~n_colon;
-
-	m = ~skip;
-	if (m) {
-		if (!b->seen) {
-			b->seen = 1;
-			b->first = base + (size_t)__builtin_ctzll(m);
-		}
-		b->last = base + 63 - (size_t)__builtin_clzll(m);
-	}
+	/* the record starts with '{' and ends with its '}' */
+	b->bad |= next_of(0, skip, &b->c_start) & ~lb;
+	if (b->closed)
+		b->bad |= ~skip;
 	m = lb | rb;
 	while (m) {
 		size_t i = (size_t)__builtin_ctzll(m);
@@ -406,13 +405,12 @@ bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
 		if (lb >> i & 1) {
 			if (b->closed)
 				b->bad = 1;
-			if (b->depth++ == 0)
-				b->first_brace = base + i;
+			b->depth++;
 		} else if (b->depth == 0) {
 			b->bad = 1;
 		} else if (--b->depth == 0) {
 			b->closed = 1;
-			b->top_close = base + i;
+			b->bad |= ~skip & (~1ULL << i);
 		}
 	}
 	/*
@@ -451,6 +449,7 @@ SIMD static int validate(const unsigned char *p, size_t n)
 	size_t i = 0, rest;
 
 	memset(&b, 0, sizeof(b));
+	b.c_start = 1;
 	for (; n - i >= 64; i += 64) {
 		classify(p + i, &c);
 		bits_block(&b, &c, p, n, i);
@@ -483,10 +482,8 @@ SIMD static int validate(const unsigned char *p, size_t n)
 		}
 		bits_block(&b, &c, p, n, i);
 	}
-	if (b.bad || b.unsure || b.s.bad || b.s.bad_escape ||
-	    b.s.prev_in_string || b.s.prev_escaped || b.c_lbrace || b.c_comma ||
-	    b.c_colon || b.c_key || !b.closed || b.first != b.first_brace ||
-	    b.last != b.top_close)
+	if (b.bad || b.s.prev_in_string || b.s.prev_escaped || b.c_lbrace ||
+	    b.c_comma || b.c_colon || b.c_key || !b.closed)
 		return JSON_SIMD_UNSURE;
 	if (b.s.high && !json_utf8_valid((const char *)p, n))
 		return JSON_SIMD_UNSURE;
