@@ -105,10 +105,16 @@ asan: deps $(addprefix build/asan/,$(UNIT_TESTS)) $(addprefix build/asan/bin/,$(
 
 # Unit tests run from the repository root (they read ../shared corpora
 # through tests/corpora). Each prints "unit: NAME: N passed, N failed".
+# They run twice: with the record scanner's vector path where the CPU has
+# it, then with FX_SIMD=off (the portable scanner alone, as on a CPU
+# without AVX2).
 unit: asan
-	@status=0; for t in $(UNIT_TESTS); do \
-		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		build/asan/$$t || status=1; \
+	@status=0; for simd in on off; do \
+		echo "unit: FX_SIMD=$$simd"; \
+		for t in $(UNIT_TESTS); do \
+		FX_SIMD=$$simd ASAN_OPTIONS=detect_leaks=1 \
+		UBSAN_OPTIONS=print_stacktrace=1 build/asan/$$t || status=1; \
+		done; \
 	done; exit $$status
 
 bats: all

@@ -14,6 +14,7 @@
  */
 #include "json.h"
 #include "err.h"
+#include "jsonsimd.h"
 #include "num.h"
 
 #include <stdlib.h>
@@ -111,7 +112,6 @@ int json_paths_init(struct json_paths *ps, char *const *names, size_t n,
 void json_scanner_free(struct json_scanner *sc)
 {
 	free(sc->stack);
-	free(sc->masks);
 	memset(sc, 0, sizeof(*sc));
 }
 
@@ -404,6 +404,12 @@ int json_scan(struct json_scanner *sc, const struct json_paths *ps,
 	int failed = JSON_SCAN_INVALID; /* what the error path returns */
 	const unsigned char *q;
 
+	if (sc->simd == 0 || sc->simd == 1)
+		sc->simd = (sc->simd ? json_simd_cpu() : json_simd_usable())
+		               ? 2 /* decided: the vector path */
+		               : -1;
+	if (sc->simd == 2 && (!ps || !ps->n) && json_simd_validate(p, n) == 0)
+		return 0;
 	if (ps) {
 		for (i = 0; i < ps->n; i++)
 			vals[i].type = JSON_MISSING;

@@ -6,7 +6,10 @@
  * (tests/unit/json_ref.h); any disagreement aborts. On valid input it also
  * checks the values found for a few fixed paths, the top-level members
  * (json_object_next), unescaping, and the object-only mode; on any input,
- * json_utf8_valid against the reference.
+ * json_utf8_valid against the reference. Both scanners behind json_scan()
+ * (jsonsimd.h: the vector path where the CPU has it, and the portable one
+ * alone) must give the same result, flags, values and error, byte for
+ * byte, with and without paths and in both modes.
  */
 #include "buf.h"
 #include "json.h"
@@ -26,6 +29,7 @@ static const char *const path_names[] = {
 #define NPATHS 5 /* the empty name above is not compiled */
 
 static struct json_scanner sc;
+static struct json_scanner sc_portable = {.simd = -1};
 static struct json_paths ps;
 static int ps_ready;
 
@@ -90,6 +94,33 @@ static void check_string(const struct json_value *v, struct fx_buf *out,
 		die("string equals its unescaping plus x", b, n);
 }
 
+/* json_scan() by both scanners: the same answer in every detail. */
+static void compare_scanners(const char *b, size_t size,
+                             const struct json_paths *p, int flags)
+{
+	struct json_value v1[NPATHS + 1], v2[NPATHS + 1];
+	struct json_error e1 = {0, NULL}, e2 = {0, NULL};
+	int r1, r2;
+	size_t i;
+
+	r1 = json_scan(&sc, p, b, size, v1, &e1, flags);
+	r2 = json_scan(&sc_portable, p, b, size, v2, &e2, flags);
+	if (r1 != r2)
+		die("the two scanners disagree", b, size);
+	if (r1 < 0) {
+		if (e1.offset != e2.offset || strcmp(e1.reason, e2.reason))
+			die("the two scanners' errors differ", b, size);
+		return;
+	}
+	for (i = 0; p && i < p->n; i++)
+		if (v1[i].type != v2[i].type ||
+		    (v1[i].type != JSON_MISSING &&
+		     (v1[i].p != v2[i].p || v1[i].len != v2[i].len ||
+		      (v1[i].type == JSON_STRING &&
+		       v1[i].escaped != v2[i].escaped))))
+			die("the two scanners' values differ", b, size);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct fx_buf out = FX_BUF_INIT;
@@ -118,6 +149,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (json_utf8_valid(b, size) != ref_utf8_valid(b, size))
 		die("json_utf8_valid disagrees with the reference", b, size);
+
+	compare_scanners(b, size, &ps, JSON_ANY_VALUE);
+	compare_scanners(b, size, NULL, JSON_ANY_VALUE);
+	compare_scanners(b, size, &ps, 0);
+	compare_scanners(b, size, NULL, 0);
 
 	ref = ref_json_valid(b, size, &ri);
 	memset(vals, 0, sizeof vals);

@@ -1,0 +1,498 @@
+/*
+ * jsonsimd.c - the record scanner's vector path (see jsonsimd.h).
+ *
+ * The AVX2 functions carry __attribute__((target(...))): the rest of the
+ * program is built for the baseline x86-64, and json_simd_cpu() asks the
+ * CPU (__builtin_cpu_supports) before any of them runs.
+ */
+#include "jsonsimd.h"
+#include "json.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define FX_HAVE_SIMD 1
+#include <immintrin.h>
+#endif
+
+#ifndef FX_HAVE_SIMD
+
+int json_simd_cpu(void)
+{
+	return 0;
+}
+
+int json_simd_usable(void)
+{
+	return 0;
+}
+
+int json_simd_validate(const char *p, size_t n)
+{
+	return JSON_SIMD_UNSURE;
+}
+
+#else
+
+#define SIMD __attribute__((target("avx2,pclmul,bmi,bmi2,popcnt")))
+
+int json_simd_cpu(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2") &&
+	       __builtin_cpu_supports("pclmul") &&
+	       __builtin_cpu_supports("bmi") &&
+	       __builtin_cpu_supports("bmi2") &&
+	       __builtin_cpu_supports("popcnt");
+}
+
+int json_simd_usable(void)
+{
+	const char *e = getenv("FX_SIMD");
+
+	return !(e && strcmp(e, "off") == 0) && json_simd_cpu();
+}
+
+/* ---- the blocks ---- */
+
+struct stage1 {
+	uint64_t prev_in_string; /* all ones inside a string */
+	uint64_t prev_escaped;   /* 1: the next block's first byte is escaped */
+	uint64_t prev_scalar;    /* 1: the last byte was part of a scalar */
+	uint64_t high;           /* bytes >= 0x80 were seen */
+};
+
+/*
+ * The bytes a backslash escapes. A backslash that is itself escaped starts
+ * nothing; escapes are rare, so a loop over them is cheap and plain.
+ */
+static inline uint64_t escaped_bytes(uint64_t bs, uint64_t *prev)
+{
+	uint64_t esc = 0;
+
+	if (*prev) {
+		esc = 1;
+		bs &= ~1ULL;
+	}
+	*prev = 0;
+	while (bs) {
+		unsigned i = (unsigned)__builtin_ctzll(bs);
+
+		if (i == 63) {
+			*prev = 1;
+			break;
+		}
+		esc |= 1ULL << (i + 1);
+		bs &= ~(3ULL << i);
+	}
+	return esc;
+}
+
+SIMD static inline __attribute__((always_inline)) uint64_t bits64(__m256i lo,
+                                                                  __m256i hi)
+{
+	return (uint32_t)_mm256_movemask_epi8(lo) |
+	       (uint64_t)(uint32_t)_mm256_movemask_epi8(hi) << 32;
+}
+
+SIMD static inline __attribute__((always_inline)) uint64_t
+eq64(__m256i lo, __m256i hi, char c)
+{
+	const __m256i v = _mm256_set1_epi8(c);
+
+	return bits64(_mm256_cmpeq_epi8(lo, v), _mm256_cmpeq_epi8(hi, v));
+}
+
+static const unsigned char hexdigit[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+    ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1,
+    ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['A'] = 1, ['B'] = 1,
+    ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1};
+
+/* Checks the escapes whose escaped byte is at the positions in m. */
+static int escapes_ok(const unsigned char *p, size_t n, size_t base, uint64_t m)
+{
+	while (m) {
+		size_t i = base + (size_t)__builtin_ctzll(m);
+
+		m &= m - 1;
+		if (i >= n)
+			return 0;
+		switch (p[i]) {
+		case '"':
+		case '\\':
+		case '/':
+		case 'b':
+		case 'f':
+		case 'n':
+		case 'r':
+		case 't':
+			break;
+		case 'u':
+			if (n - i < 5 || !hexdigit[p[i + 1]] ||
+			    !hexdigit[p[i + 2]] || !hexdigit[p[i + 3]] ||
+			    !hexdigit[p[i + 4]])
+				return 0;
+			break;
+		default:
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* The classes of 64 bytes, a bit per byte. */
+struct classes {
+	uint64_t bs, quote, ws, op, ctrl, colon, comma, high;
+	uint64_t lbrace, rbrace, under, digit, zero;
+};
+
+SIMD static inline __attribute__((always_inline)) void
+classify(const unsigned char *b, struct classes *c)
+{
+	const __m256i lo = _mm256_loadu_si256((const void *)b);
+	const __m256i hi = _mm256_loadu_si256((const void *)(b + 32));
+	/* { } [ ] , : by their low nibble; '[' | 0x20 == '{' */
+	const __m256i op_table = _mm256_setr_epi8(
+	    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ':', '{', ',', '}', 0, 0, 0, 0, 0, 0,
+	    0, 0, 0, 0, 0, 0, ':', '{', ',', '}', 0, 0);
+	/* ' ' \t \n \r by their low nibble; no other byte finds itself */
+	const __m256i ws_table = _mm256_setr_epi8(
+	    ' ', 100, 100, 100, 17, 100, 113, 2, 100, '\t', '\n', 112, 100,
+	    '\r', 100, 100, ' ', 100, 100, 100, 17, 100, 113, 2, 100, '\t',
+	    '\n', 112, 100, '\r', 100, 100);
+	const __m256i x20 = _mm256_set1_epi8(0x20);
+	const __m256i ctl = _mm256_set1_epi8(0x1f);
+	const __m256i zero1 = _mm256_set1_epi8('0' - 1);
+	const __m256i nine1 = _mm256_set1_epi8('9' + 1);
+
+	c->bs = eq64(lo, hi, '\\');
+	c->quote = eq64(lo, hi, '"');
+	c->colon = eq64(lo, hi, ':');
+	c->comma = eq64(lo, hi, ',');
+	c->lbrace = eq64(lo, hi, '{');
+	c->rbrace = eq64(lo, hi, '}');
+	c->under = eq64(lo, hi, '_');
+	c->zero = eq64(lo, hi, '0');
+	c->digit = bits64(_mm256_and_si256(_mm256_cmpgt_epi8(lo, zero1),
+	                                   _mm256_cmpgt_epi8(nine1, lo)),
+	                  _mm256_and_si256(_mm256_cmpgt_epi8(hi, zero1),
+	                                   _mm256_cmpgt_epi8(nine1, hi)));
+	c->ws =
+	    bits64(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, lo), lo),
+	           _mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, hi), hi));
+	c->op = bits64(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(op_table, lo),
+	                                 _mm256_or_si256(lo, x20)),
+	               _mm256_cmpeq_epi8(_mm256_shuffle_epi8(op_table, hi),
+	                                 _mm256_or_si256(hi, x20)));
+	c->ctrl = bits64(_mm256_cmpeq_epi8(_mm256_max_epu8(lo, ctl), ctl),
+	                 _mm256_cmpeq_epi8(_mm256_max_epu8(hi, ctl), ctl));
+	c->high = bits64(lo, hi);
+}
+
+/*
+ * Takes the classes of the 64 bytes at record offset base: stores their
+ * unescaped quotes in *qbits, counts colons and commas outside strings,
+ * and appends to out the positions of the opening quotes, of the brackets
+ * outside strings and of the first byte of every number or literal.
+ * Returns the new end of out.
+ */
+/* ---- numbers and literals ---- */
+
+#define DIGIT(c) ((unsigned)(c) - '0' < 10)
+
+/* Bytes that may follow a number or a literal. */
+static const unsigned char delim[256] = {
+    [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1, [','] = 1, [':'] = 1,
+    ['{'] = 1, ['}'] = 1,  ['['] = 1,  [']'] = 1,  ['"'] = 1};
+
+/*
+ * The number of ASCII digits at p + i, 8 bytes at a time while 8 remain (a
+ * bit per byte that is not a digit; carries only run upward, so the lowest
+ * flagged byte is exact).
+ */
+static inline size_t digits(const unsigned char *p, size_t n, size_t i)
+{
+	size_t j = i;
+
+	while (n - j >= 8) {
+		uint64_t v, t, m;
+
+		memcpy(&v, p + j, 8);
+		t = v ^ 0x3030303030303030ULL;
+		m = ((t + 0x7676767676767676ULL) | t) & 0x8080808080808080ULL;
+		if (m)
+			return j - i + (size_t)(__builtin_ctzll(m) >> 3);
+		j += 8;
+	}
+	while (j < n && DIGIT(p[j]))
+		j++;
+	return j - i;
+}
+
+/* The end of the number at p + i, or 0 if it is not one. */
+static inline size_t number_end(const unsigned char *p, size_t n, size_t i)
+{
+	if (p[i] == '-')
+		i++;
+	if (i >= n)
+		return 0;
+	if (p[i] == '0') {
+		i++;
+	} else if (DIGIT(p[i])) {
+		i += digits(p, n, i);
+	} else {
+		return 0;
+	}
+	if (i < n && p[i] == '.') {
+		if (++i >= n || !DIGIT(p[i]))
+			return 0;
+		i += digits(p, n, i);
+	}
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		if (++i < n && (p[i] == '+' || p[i] == '-'))
+			i++;
+		if (i >= n || !DIGIT(p[i]))
+			return 0;
+		while (++i < n && DIGIT(p[i]))
+			;
+	}
+	return i;
+}
+
+/* ---- the grammar, over the bits ---- */
+
+/*
+ * No index of positions and no walk over it: every check is on the bits of
+ * the 64-byte blocks. For each kind of token (an opening brace, a
+ * comma, a colon, a key's closing quote, the end of a value, a number or
+ * literal) next_of() gives the first byte after it that is not whitespace
+ * outside a string (an add carries each token's bit along the whitespace
+ * run after it); the grammar is a set of rules on what may come there. The
+ * braces' depth is counted, and numbers and literals are checked one by
+ * one. Records with an array, or a key starting with "_" (the _fx flags),
+ * are left to the portable scanner.
+ */
+struct bits {
+	struct stage1 s;
+	uint64_t c_start; /* no byte but whitespace yet */
+	uint64_t c_lbrace, c_comma, c_colon, c_key, c_value;
+	uint64_t c_keystr; /* a key string runs on into the next block */
+	uint64_t c_keyopen;
+	uint64_t c_zero;       /* a number "0" ends the block before */
+	uint64_t c_scalar_run; /* a number or literal runs on into this one */
+	size_t last_start;     /* where the last one began */
+	uint64_t bad;          /* not sure: bad, or not for this path */
+	size_t depth;
+	int closed; /* the top-level object ended */
+};
+
+SIMD static inline __attribute__((always_inline)) uint64_t
+next_of(uint64_t x, uint64_t skip, uint64_t *carry)
+{
+	unsigned long long r;
+	unsigned char co = _addcarry_u64(0, skip, x << 1 | *carry, &r);
+
+	*carry = x >> 63 | co;
+	return r & ~skip;
+}
+
+/* The number or literal at p + i: 1 if it is one and ends its run. */
+static inline int scalar_ok(const unsigned char *p, size_t n, size_t i)
+{
+	size_t end;
+
+	switch (p[i]) {
+	case 't':
+		if (n - i < 4 || memcmp(p + i, "true", 4) != 0)
+			return 0;
+		end = i + 4;
+		break;
+	case 'f':
+		if (n - i < 5 || memcmp(p + i, "false", 5) != 0)
+			return 0;
+		end = i + 5;
+		break;
+	case 'n':
+		if (n - i < 4 || memcmp(p + i, "null", 4) != 0)
+			return 0;
+		end = i + 4;
+		break;
+	default:
+		end = number_end(p, n, i);
+		if (!end)
+			return 0;
+	}
+	return end == n || delim[p[end]];
+}
+
+SIMD static inline __attribute__((always_inline)) void
+bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
+           size_t n, size_t base)
+{
+	struct stage1 *st = &b->s;
+	uint64_t quote = c->quote, esc, in_str, skip, lb, rb, colon, comma;
+	uint64_t qopen, qclose, keyopen, kclose, scalar, starts, r, m;
+	uint64_t n_lb, n_comma, n_colon, n_key, n_value, starts_all;
+	uint64_t zero;
+	__m128i cl;
+
+	if (c->bs | st->prev_escaped) {
+		esc = escaped_bytes(c->bs, &st->prev_escaped);
+		quote &= ~esc;
+	} else {
+		esc = 0;
+	}
+	cl = _mm_clmulepi64_si128(_mm_set_epi64x(0, (long long)quote),
+	                          _mm_set1_epi8((char)0xff), 0);
+	in_str = (uint64_t)_mm_cvtsi128_si64(cl) ^ st->prev_in_string;
+	st->prev_in_string = (uint64_t)((int64_t)in_str >> 63);
+	st->high |= c->high;
+	b->bad |= c->ctrl & (in_str | ~c->ws);
+	if (esc & in_str)
+		b->bad |= !escapes_ok(p, n, base, esc & in_str);
+
+	skip = c->ws & ~in_str;
+	lb = c->lbrace & ~in_str;
+	rb = c->rbrace & ~in_str;
+	colon = c->colon & ~in_str;
+	comma = c->comma & ~in_str;
+	b->bad |= c->op & ~in_str & ~(lb | rb | colon | comma); /* arrays */
+	qopen = quote & in_str;
+	qclose = quote & ~in_str;
+	scalar = ~(in_str | c->ws | c->op | quote);
+	starts = scalar & ~(scalar << 1 | st->prev_scalar);
+	st->prev_scalar = scalar >> 63;
+
+	n_lb = next_of(lb, skip, &b->c_lbrace);
+	n_comma = next_of(comma, skip, &b->c_comma);
+	n_colon = next_of(colon, skip, &b->c_colon);
+	/* a string after '{' or ',' is a key; its run of in_str carries to
+	 * its closing quote */
+	keyopen = qopen & (n_lb | n_comma);
+	b->c_keystr = __builtin_add_overflow(in_str, keyopen | b->c_keystr, &r);
+	kclose = r & qclose;
+	/* a key starting with "_": json.c says which are the _fx flags */
+	b->bad |= c->under & (keyopen << 1 | b->c_keyopen);
+	b->c_keyopen = keyopen >> 63;
+	n_key = next_of(kclose, skip, &b->c_key);
+	/*
+	 * After a value: a string's closing quote, a '}', or a number or
+	 * literal (carried along its bytes too). A number right after a
+	 * value is carried over as well, but the rule on starts below
+	 * refuses it.
+	 */
+	n_value = next_of((qclose & ~kclose) | rb | starts, skip | scalar,
+	                  &b->c_value);
+
+	b->bad |= n_lb & ~(qopen | rb);
+	b->bad |= n_comma & ~qopen;
+	b->bad |= n_colon & ~(qopen | lb | starts);
+	b->bad |= n_key & ~colon;
+	b->bad |= n_value & ~(comma | rb);
+	b->bad |= starts & ~n_colon;
+	/* the record starts with '{' and ends with its '}' */
+	b->bad |= next_of(0, skip, &b->c_start) & ~lb;
+	if (b->closed)
+		b->bad |= ~skip;
+	m = lb | rb;
+	while (m) {
+		size_t i = (size_t)__builtin_ctzll(m);
+
+		m &= m - 1;
+		if (lb >> i & 1) {
+			if (b->closed)
+				b->bad = 1;
+			b->depth++;
+		} else if (b->depth == 0) {
+			b->bad = 1;
+		} else if (--b->depth == 0) {
+			b->closed = 1;
+			b->bad |= ~skip & (~1ULL << i);
+		}
+	}
+	/*
+	 * Numbers that are runs of digits need no look: one with a leading
+	 * zero ("01") is the only bad one. Others (signs, fractions,
+	 * exponents, literals) are read one by one.
+	 */
+	starts_all = starts;
+	if (scalar & ~c->digit) {
+		while (starts) {
+			size_t i = base + (size_t)__builtin_ctzll(starts);
+
+			starts &= starts - 1;
+			if (i >= n || !scalar_ok(p, n, i))
+				b->bad = 1;
+		}
+		/* and the run that began in the block before */
+		if (scalar & 1 && b->c_scalar_run &&
+		    !scalar_ok(p, n, b->last_start))
+			b->bad = 1;
+	}
+	/* "0" then a digit, in every block (the digit may be in the next) */
+	zero = starts_all & c->zero;
+	b->bad |= (zero << 1 | b->c_zero) & scalar & c->digit;
+	b->c_zero = zero >> 63;
+	if (starts_all)
+		b->last_start = base + 63 - (size_t)__builtin_clzll(starts_all);
+	b->c_scalar_run = scalar >> 63;
+}
+
+/* 0 if the record is a valid object, JSON_SIMD_UNSURE if not sure. */
+SIMD static int validate(const unsigned char *p, size_t n)
+{
+	struct bits b;
+	struct classes c;
+	size_t i = 0, rest;
+
+	memset(&b, 0, sizeof(b));
+	b.c_start = 1;
+	for (; n - i >= 64; i += 64) {
+		classify(p + i, &c);
+		bits_block(&b, &c, p, n, i);
+	}
+	rest = n - i;
+	if (rest) {
+		if (n >= 64) {
+			unsigned shift = (unsigned)(64 - rest);
+
+			classify(p + n - 64, &c);
+			c.bs >>= shift;
+			c.quote >>= shift;
+			c.colon >>= shift;
+			c.comma >>= shift;
+			c.op >>= shift;
+			c.ctrl >>= shift;
+			c.high >>= shift;
+			c.lbrace >>= shift;
+			c.rbrace >>= shift;
+			c.under >>= shift;
+			c.digit >>= shift;
+			c.zero >>= shift;
+			c.ws = c.ws >> shift | ~0ULL << rest;
+		} else {
+			unsigned char tail[64];
+
+			memset(tail, ' ', sizeof(tail));
+			memcpy(tail, p, n);
+			classify(tail, &c);
+		}
+		bits_block(&b, &c, p, n, i);
+	}
+	if (b.bad || b.s.prev_in_string || b.s.prev_escaped || b.c_lbrace ||
+	    b.c_comma || b.c_colon || b.c_key || !b.closed)
+		return JSON_SIMD_UNSURE;
+	if (b.s.high && !json_utf8_valid((const char *)p, n))
+		return JSON_SIMD_UNSURE;
+	return 0;
+}
+
+int json_simd_validate(const char *p, size_t n)
+{
+	return validate((const unsigned char *)p, n);
+}
+
+#endif
