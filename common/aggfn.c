@@ -55,24 +55,33 @@ static uint64_t value_hash(const struct json_value *v)
  * unescaped and written back with only the escapes JSON requires, so that
  * "x" and "\u0078" are one value to topk, min, max, first and last (and
  * come out as "x"). Other values are returned as they are. The result lives
- * in a buffer of this module until the next call.
+ * in a buffer of this module (of this thread) until the next call.
  */
+/* per thread: fx-agg -j runs engines in several (aggpar.h) */
+static _Thread_local struct fx_buf canon_text, canon_out;
+
+void agg_thread_end(void)
+{
+	fx_buf_free(&canon_text);
+	fx_buf_free(&canon_out);
+}
+
 static const struct json_value *canonical(const struct json_value *v,
                                           struct json_value *tmp)
 {
-	static struct fx_buf text, out;
+	struct fx_buf *text = &canon_text, *out = &canon_out;
 
 	if (v->type != JSON_STRING || !memchr(v->p, '\\', v->len))
 		return v;
 	*tmp = *v;
 	tmp->escaped = 1;
-	fx_buf_reset(&text);
-	fx_buf_reset(&out);
-	json_string_unescape(tmp, &text);
-	fx_buf_add_json_string(&out, text.p, text.len);
-	tmp->p = out.p;
-	tmp->len = out.len;
-	tmp->escaped = memchr(out.p, '\\', out.len) != NULL;
+	fx_buf_reset(text);
+	fx_buf_reset(out);
+	json_string_unescape(tmp, text);
+	fx_buf_add_json_string(out, text->p, text->len);
+	tmp->p = out->p;
+	tmp->len = out->len;
+	tmp->escaped = memchr(out->p, '\\', out->len) != NULL;
 	return tmp;
 }
 

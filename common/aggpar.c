@@ -1,5 +1,6 @@
 /* aggpar.c - fx-agg -j N: pieces of regular files on several cores */
 #include "aggpar.h"
+#include "aggfn.h"
 #include "err.h"
 #include "lineage.h"
 
@@ -236,6 +237,7 @@ static void *piece_thread(void *arg)
 		                       s->len, s->first_line);
 		p->records[s->file] += p->ctx.st.records_in - before;
 	}
+	agg_thread_end();
 	return NULL;
 }
 
