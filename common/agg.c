@@ -1911,8 +1911,16 @@ static int absorb_table(struct engine *e, struct group_table *d,
 	}
 	for (i = 0; i < s->n; i++) {
 		const struct agg_group *g = s->g[i];
-		struct agg_group *dg = group_table_get(
-		    d, g->key, g->keylen, g->hash, e->aggs.state_size);
+		struct agg_group *dg;
+
+		/* as batch_prefetch: the slots ahead, and their groups */
+		if (i + 16 < s->n)
+			__builtin_prefetch(s->g[i + 16]);
+		if (i + 8 < s->n && d->nslots)
+			__builtin_prefetch(
+			    group_table_slot(d, s->g[i + 8]->hash));
+		dg = group_table_get(d, g->key, g->keylen, g->hash,
+		                     e->aggs.state_size);
 
 		if (agg_set_merge(&e->aggs, dg->state, g->state, &err))
 			return -1;
