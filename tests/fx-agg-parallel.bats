@@ -177,3 +177,14 @@ ALL=count,count:song_id,sum:duration_ms,min:duration_ms,max:duration_ms,avg:dura
 	run -2 fx-agg -j -1 --agg count plays.ndjson
 	assert_output --partial "--jobs"
 }
+
+@test "-j: lineage counts every record of the input once, as -j1" {
+	gen 8000 54 >plays.ndjson
+	for j in 1 2; do
+		FX_LINEAGE=file:lineage.$j fx-agg -j$j --by os --agg count plays.ndjson >/dev/null
+		tail -1 lineage.$j | jq -c '[.eventType, (.inputs[] | .inputFacets.inputStatistics.rowCount)]' >rows.$j
+	done
+	run cat rows.2
+	assert_output '["COMPLETE",8000]'
+	cmp rows.1 rows.2
+}
