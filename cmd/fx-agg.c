@@ -1,5 +1,6 @@
 /* fx-agg - group records by key over event-time windows */
 #include "agg.h"
+#include "aggpar.h"
 #include "err.h"
 #include "fx.h"
 #include "opt.h"
@@ -16,6 +17,7 @@ static const struct fx_usage usage = {
 int main(int argc, char **argv)
 {
 	struct agg_opts o = {.idle_timeout = 10000, .retain = 3600000};
+	int64_t jobs = 0;
 	const struct fx_option opts[] = {
 	    FX_OPT_GROUP("Grouping:"),
 	    FX_OPT_LIST(
@@ -50,6 +52,9 @@ int main(int argc, char **argv)
 	                "write mergeable states instead of results"),
 	    FX_OPT_FLAG(0, "merge", &o.merge,
 	                "merge --partial rows into results"),
+	    FX_OPT_INT(
+	        'j', "jobs", &jobs, "N",
+	        "threads over regular files, merged as --merge does (default: the cores available)"),
 	    FX_OPT_GROUP("Checkpoints:"),
 	    FX_OPT_STRING(
 	        0, "state", &o.state, "DIR",
@@ -63,7 +68,10 @@ int main(int argc, char **argv)
 
 	fx_program_init(&ctx, "fx-agg");
 	first = fx_parse_options(&ctx, argc, argv, opts, &usage);
-	rc = agg_run(&ctx, &o, argv + first, (size_t)(argc - first));
+	if (jobs < 0)
+		fx_usage_error(&ctx, "--jobs: expected a count, got %lld",
+		               (long long)jobs);
+	rc = aggpar_run(&ctx, &o, argv + first, (size_t)(argc - first), jobs);
 	fx_strlist_free(&o.by);
 	fx_strlist_free(&o.aggs);
 	return fx_finish(&ctx, rc);

@@ -81,6 +81,11 @@ struct batch {
 	size_t n;
 };
 
+/* A piece's records on time judged at watermark wm: the lowest first end. */
+struct piece_step {
+	int64_t wm, end;
+};
+
 struct engine {
 	struct fx_ctx *ctx;
 	const struct agg_opts *o;
@@ -142,6 +147,13 @@ struct engine {
 	const char *state_dir;
 	struct snapshot_dir snap;
 	int started; /* a record has been read: too late for a restore */
+
+	/* a piece of a file (agg_piece_read): windows held open, see agg.h */
+	int hold;
+	int control_seen;
+	uint64_t update_errors;
+	struct piece_step *log; /* the lateness staircase */
+	size_t nlog, caplog;
 };
 
 /* ---- output ---- */
@@ -425,9 +437,11 @@ static int session_absorb(struct engine *e, struct agg_group *g,
 			into->state = s->state;
 			s->state = t;
 		}
-		if (agg_set_merge(&e->aggs, into->state, s->state, &err))
+		if (agg_set_merge(&e->aggs, into->state, s->state, &err)) {
+			e->update_errors++;
 			rc = fx_bad_record(e->ctx, &FX_WHERE_LINE("session", 0),
 			                   err.field, "", 0, "%s", err.reason);
+		}
 		if (s->start < into->start)
 			into->start = s->start;
 		if (s->end > into->end)
@@ -599,7 +613,7 @@ static int close_until(struct engine *e, int64_t wm)
 	if (wm <= e->wm)
 		return 0;
 	e->wm = wm;
-	if (wm < e->next_close)
+	if (wm < e->next_close || e->hold)
 		return 0;
 	return e->ws.kind == WINDOW_SESSION ? close_sessions(e, wm)
 	                                    : close_windows(e, wm);
@@ -659,6 +673,26 @@ static int value_error(struct engine *e, const struct record *rec,
 }
 
 /*
+ * A piece's record on time whose first window ends at end (sessions: its
+ * time + 1), judged against the piece's own watermark e->wm: the lowest
+ * such end so far, by the watermark it was judged at (agg_piece_on_time).
+ */
+static void piece_log(struct engine *e, int64_t end)
+{
+	struct piece_step *last = e->nlog ? &e->log[e->nlog - 1] : NULL;
+
+	if (last && last->end <= end)
+		return;
+	if (last && last->wm == e->wm) {
+		last->end = end;
+		return;
+	}
+	FX_GROW(e->log, e->nlog + 1, e->caplog, 16);
+	e->log[e->nlog].wm = e->wm;
+	e->log[e->nlog++].end = end;
+}
+
+/*
  * Updates one group of window w (or of a kept window, writing a new row:
  * with --emit changes, the row written before as -U, then the new one as
  * +U, or +I if the group had none). A kept window's group is changed only
@@ -681,8 +715,10 @@ static int update_group(struct engine *e, struct win *w,
 	if (old && (rc = write_row(e, w, w->start, w->end, g, g->state,
 	                           OP_UPDATE_BEFORE)))
 		return rc;
-	if (agg_set_update(&e->aggs, g->state, vals, e->nums, t, &err))
+	if (agg_set_update(&e->aggs, g->state, vals, e->nums, t, &err)) {
+		e->update_errors++;
 		return value_error(e, rec, where, &err);
+	}
 	if (corrected)
 		return write_row(e, w, w->start, w->end, g, g->state,
 		                 old ? OP_UPDATE_AFTER : OP_INSERT);
@@ -733,6 +769,8 @@ static int add_to_windows(struct engine *e, const struct json_value *vals,
 
 	if (late && e->late_mode != LATE_UPDATE)
 		return late_record(e, rec);
+	if (e->hold && n)
+		piece_log(e, e->assigned[0].end);
 	for (i = 0; i < n && !rc; i++) {
 		struct window *a = &e->assigned[i];
 		struct win *w;
@@ -854,11 +892,15 @@ static int add_to_session(struct engine *e, const struct json_value *vals,
 	}
 	if (t < e->wm)
 		return late_record(e, rec);
+	if (e->hold)
+		piece_log(e, t + 1);
 	g = group_table_get(&e->sg, e->key.p, (uint32_t)e->key.len, e->key_hash,
 	                    0);
 	s = session_for(e, g, t, t + e->ws.size, &rc);
-	if (!rc && agg_set_update(&e->aggs, s->state, vals, e->nums, t, &err))
+	if (!rc && agg_set_update(&e->aggs, s->state, vals, e->nums, t, &err)) {
+		e->update_errors++;
 		rc = value_error(e, rec, where, &err);
+	}
 	return rc;
 }
 
@@ -1267,6 +1309,7 @@ static void engine_free(struct engine *e)
 	free(e->assigned);
 	free(e->tmp_state);
 	free(e->sort);
+	free(e->log);
 	agg_set_free(&e->aggs);
 	json_paths_free(&e->paths);
 	fx_buf_free(&e->row);
@@ -1412,7 +1455,25 @@ static void batch_add(struct engine *e, struct batch *b,
 	}
 }
 
-static int read_input(struct engine *e, const char *name)
+/*
+ * Whether a piece's stream has passed its end (whole lines: the reader
+ * is at a line start, an over-long line skipped to its end).
+ */
+static int piece_done(struct record_stream *rs, int64_t len)
+{
+	if (len < 0)
+		return 0;
+	if (rs->reader.skipping && record_reader_skip_long(&rs->reader) < 0)
+		return 1;
+	return rs->reader.bytes >= (uint64_t)len;
+}
+
+/*
+ * Reads an input, or with len >= 0 the len bytes from start of a regular
+ * file (whole lines), whose first is line first_line.
+ */
+static int read_range(struct engine *e, const char *name, int64_t start,
+                      int64_t len, uint64_t first_line)
 {
 	struct json_value vals[JSON_MAX_PATHS];
 	struct record_stream rs;
@@ -1422,8 +1483,21 @@ static int read_input(struct engine *e, const char *name)
 
 	memset(b, 0, sizeof(*b));
 	rc = record_stream_open(&rs, e->ctx, name, 0, &e->paths);
-	while (!rc && !fx_stop &&
+	if (!rc && start > 0) {
+		/* the middle of the data: no gzip or byte order mark there */
+		rs.in.sniffed = rs.in.bom_checked = 1;
+		rs.reader.line = first_line - 1;
+		if (lseek(rs.in.fd, (off_t)start, SEEK_SET) < 0) {
+			fx_warn(e->ctx, "%s: %s", name, strerror(errno));
+			rc = FX_EXIT_IO;
+		}
+	}
+	while (!rc && !fx_stop && !piece_done(&rs, len) &&
 	       (r = record_stream_next(&rs, &rec, vals, &flags)) > 0) {
+		if ((flags & JSON_SCAN_CONTROL) && e->hold) {
+			e->control_seen = 1; /* aggpar runs it whole */
+			break;
+		}
 		if (flags & JSON_SCAN_CONTROL) {
 			/* in order: the records before it first */
 			rc = batch_run(e, b, &rs);
@@ -1449,6 +1523,11 @@ static int read_input(struct engine *e, const char *name)
 	fx_buf_free(&b->keys);
 	free(b);
 	return rc;
+}
+
+static int read_input(struct engine *e, const char *name)
+{
+	return read_range(e, name, 0, -1, 1);
 }
 
 /* At the end of input: every open window closes, in order. */
@@ -1920,13 +1999,31 @@ static int on_checkpoint(struct engine *e, const struct record *rec)
 	return 0;
 }
 
+/* End of input (or a stop signal): every open window closes. Frees e. */
+static int run_end(struct engine *e, int rc)
+{
+	int wrc;
+
+	if (!rc)
+		rc = close_all(e);
+	if (e->late_file && fflush(e->late_file) != 0 && !rc) {
+		fx_warn(e->ctx, "%s: write error: %s", e->late_path,
+		        strerror(errno));
+		rc = FX_EXIT_IO;
+	}
+	e->ctx->st.bytes_out = record_writer_bytes_total(&e->out);
+	wrc = record_writer_close(&e->out);
+	engine_free(e);
+	return rc ? rc : wrc;
+}
+
 int agg_run(struct fx_ctx *ctx, const struct agg_opts *o, char **inputs,
             size_t n)
 {
 	struct engine e;
 	char *stdin_only[] = {"-"};
 	size_t i;
-	int rc = 0, wrc;
+	int rc = 0;
 
 	engine_init(&e, ctx, o);
 	ctx->count_late = e.ws.kind != WINDOW_NONE;
@@ -1936,16 +2033,158 @@ int agg_run(struct fx_ctx *ctx, const struct agg_opts *o, char **inputs,
 	}
 	for (i = 0; i < n && !rc && !fx_stop; i++)
 		rc = read_input(&e, inputs[i]);
-	/* end of input (or a stop signal): every open window closes */
-	if (!rc)
-		rc = close_all(&e);
-	if (e.late_file && fflush(e.late_file) != 0 && !rc) {
-		fx_warn(ctx, "%s: write error: %s", e.late_path,
-		        strerror(errno));
-		rc = FX_EXIT_IO;
+	return run_end(&e, rc);
+}
+
+/* ---- pieces of files, aggregated in parallel (aggpar.h) ---- */
+
+struct agg_piece {
+	struct engine e;
+};
+
+struct agg_piece *agg_piece_new(struct fx_ctx *ctx, const struct agg_opts *o,
+                                uint64_t seq_base)
+{
+	struct agg_piece *p = fx_malloc(sizeof(*p));
+
+	engine_init(&p->e, ctx, o);
+	p->e.hold = 1;
+	p->e.seq = seq_base;
+	return p;
+}
+
+int agg_piece_read(struct agg_piece *p, const char *path, int64_t start,
+                   int64_t len, uint64_t first_line)
+{
+	return read_range(&p->e, path, start, len, first_line);
+}
+
+int agg_piece_mergeable(const struct agg_piece *p)
+{
+	size_t i, len;
+
+	if (p->e.control_seen || p->e.update_errors)
+		return 0;
+	for (i = 0; i < p->e.watermark.n; i++)
+		if (watermark_part_name(&p->e.watermark, i, &len) && len)
+			return 0;
+	return 1;
+}
+
+int64_t agg_piece_watermark(const struct agg_piece *p)
+{
+	return p->e.wm;
+}
+
+int agg_piece_on_time(const struct agg_piece *p, int64_t wm)
+{
+	size_t lo = 0, hi = p->e.nlog;
+
+	/* the last step judged at a watermark below wm */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->e.log[mid].wm < wm)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	ctx->st.bytes_out = record_writer_bytes_total(&e.out);
-	wrc = record_writer_close(&e.out);
-	engine_free(&e);
-	return rc ? rc : wrc;
+	return lo == 0 || p->e.log[lo - 1].end > wm;
+}
+
+/* Merges table s into d (the larger one is kept: the merge is symmetric). */
+static int absorb_table(struct engine *e, struct group_table *d,
+                        struct group_table *s)
+{
+	struct agg_error err;
+	size_t i;
+
+	if (s->n > d->n) {
+		struct group_table t = *d;
+
+		*d = *s;
+		*s = t;
+	}
+	for (i = 0; i < s->n; i++) {
+		const struct agg_group *g = s->g[i];
+		struct agg_group *dg;
+
+		/* as batch_prefetch: the slots ahead, and their groups */
+		if (i + 16 < s->n)
+			__builtin_prefetch(s->g[i + 16]);
+		if (i + 8 < s->n && d->nslots)
+			__builtin_prefetch(
+			    group_table_slot(d, s->g[i + 8]->hash));
+		dg = group_table_get(d, g->key, g->keylen, g->hash,
+		                     e->aggs.state_size);
+
+		if (agg_set_merge(&e->aggs, dg->state, g->state, &err))
+			return -1;
+	}
+	return 0;
+}
+
+static int absorb_sessions(struct engine *d, struct engine *s)
+{
+	struct agg_error err;
+	size_t i;
+
+	for (i = 0; i < s->sg.n; i++) {
+		const struct agg_group *g = s->sg.g[i];
+		struct agg_group *dg =
+		    group_table_get(&d->sg, g->key, g->keylen, g->hash, 0);
+		const struct agg_session *ss;
+
+		for (ss = g->sessions; ss; ss = ss->next) {
+			int rc = 0;
+			struct agg_session *ds =
+			    session_for(d, dg, ss->start, ss->end, &rc);
+
+			if (rc || d->update_errors ||
+			    agg_set_merge(&d->aggs, ds->state, ss->state, &err))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+int agg_piece_absorb(struct agg_piece *dst, struct agg_piece *src)
+{
+	struct engine *d = &dst->e, *s = &src->e;
+	size_t i;
+
+	if (s->global)
+		return absorb_table(d, &d->global->t, &s->global->t);
+	if (s->ws.kind == WINDOW_SESSION)
+		return absorb_sessions(d, s);
+	for (i = 0; i < s->nwins; i++) {
+		struct win *w = win_get(d, s->wins[i]->start, s->wins[i]->end);
+
+		if (absorb_table(d, &w->t, &s->wins[i]->t))
+			return -1;
+	}
+	return 0;
+}
+
+int agg_piece_emit(struct agg_piece *p, struct fx_ctx *ctx)
+{
+	struct engine *e = &p->e;
+	int rc;
+
+	e->ctx = ctx;
+	e->out.ctx = ctx;
+	e->hold = 0;
+	ctx->count_late = e->ws.kind != WINDOW_NONE;
+	rc = run_end(e, 0);
+	free(p);
+	return rc;
+}
+
+void agg_piece_free(struct agg_piece *p)
+{
+	if (!p)
+		return;
+	record_writer_close(&p->e.out); /* nothing was written */
+	engine_free(&p->e);
+	free(p);
 }

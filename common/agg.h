@@ -83,4 +83,57 @@ struct agg_opts {
 int agg_run(struct fx_ctx *ctx, const struct agg_opts *o, char **inputs,
             size_t n);
 
+/*
+ * A piece: an engine over part of the input, for aggpar.h, which runs one
+ * per thread and merges them. It reads like agg_run() but writes nothing:
+ * its windows stay open (its watermark still judges lateness, as the
+ * whole run's would if the input began with the piece), and it notes
+ * what agg_piece_on_time() needs. Arrival numbers (the time of first and
+ * last without --time) start after seq_base. A piece uses ctx for its
+ * messages and counters, so a thread's piece has a ctx of its own.
+ */
+struct agg_piece;
+
+struct agg_piece *agg_piece_new(struct fx_ctx *ctx, const struct agg_opts *o,
+                                uint64_t seq_base);
+
+/*
+ * Reads the len bytes from start of the regular file path, whole lines, the
+ * first of them line first_line. Returns an exit status, as agg_run().
+ */
+int agg_piece_read(struct agg_piece *p, const char *path, int64_t start,
+                   int64_t len, uint64_t first_line);
+
+/*
+ * 1 if the piece's state is the whole run's for its records, given that
+ * they were on time: 0 after a control record (it stops reading there), a
+ * record of a named partition (_fx_topic, _fx_partition), or an aggregate
+ * that refused a record for what came before it (an integer sum's
+ * overflow).
+ */
+int agg_piece_mergeable(const struct agg_piece *p);
+
+/* Its watermark at its end (INT64_MIN: it had no time). */
+int64_t agg_piece_watermark(const struct agg_piece *p);
+
+/*
+ * 1 if every record it counted as on time would also be on time had the
+ * watermark been wm (the pieces' before it) when the piece began.
+ */
+int agg_piece_on_time(const struct agg_piece *p, int64_t wm);
+
+/*
+ * Merges src's groups into dst's (the --partial/--merge merge); src is
+ * left to agg_piece_free(). Returns 0, or -1 if an aggregate refused.
+ */
+int agg_piece_absorb(struct agg_piece *dst, struct agg_piece *src);
+
+/*
+ * Closes every window of p and writes its rows to stdout, as agg_run()
+ * does at the end of input, under ctx. Frees p. Returns the exit status.
+ */
+int agg_piece_emit(struct agg_piece *p, struct fx_ctx *ctx);
+
+void agg_piece_free(struct agg_piece *p);
+
 #endif

@@ -55,24 +55,33 @@ static uint64_t value_hash(const struct json_value *v)
  * unescaped and written back with only the escapes JSON requires, so that
  * "x" and "\u0078" are one value to topk, min, max, first and last (and
  * come out as "x"). Other values are returned as they are. The result lives
- * in a buffer of this module until the next call.
+ * in a buffer of this module (of this thread) until the next call.
  */
+/* per thread: fx-agg -j runs engines in several (aggpar.h) */
+static _Thread_local struct fx_buf canon_text, canon_out;
+
+void agg_thread_end(void)
+{
+	fx_buf_free(&canon_text);
+	fx_buf_free(&canon_out);
+}
+
 static const struct json_value *canonical(const struct json_value *v,
                                           struct json_value *tmp)
 {
-	static struct fx_buf text, out;
+	struct fx_buf *text = &canon_text, *out = &canon_out;
 
 	if (v->type != JSON_STRING || !memchr(v->p, '\\', v->len))
 		return v;
 	*tmp = *v;
 	tmp->escaped = 1;
-	fx_buf_reset(&text);
-	fx_buf_reset(&out);
-	json_string_unescape(tmp, &text);
-	fx_buf_add_json_string(&out, text.p, text.len);
-	tmp->p = out.p;
-	tmp->len = out.len;
-	tmp->escaped = memchr(out.p, '\\', out.len) != NULL;
+	fx_buf_reset(text);
+	fx_buf_reset(out);
+	json_string_unescape(tmp, text);
+	fx_buf_add_json_string(out, text->p, text->len);
+	tmp->p = out->p;
+	tmp->len = out->len;
+	tmp->escaped = memchr(out->p, '\\', out->len) != NULL;
 	return tmp;
 }
 
@@ -735,14 +744,53 @@ static void distinct_prefetch(const void *s, const struct json_value *v)
 	__builtin_prefetch(&ss->slot[(h ? h : 1) & (ss->cap - 1)]);
 }
 
-static void distinct_merge(const struct agg_spec *a, void *d, const void *s)
+/* Makes room for n hashes in all, so that adding them does not grow s. */
+static void set_reserve(struct st_set *s, uint64_t n)
 {
-	const struct st_set *ss = s;
+	struct st_set bigger = {NULL, 0, s->cap ? s->cap : 8};
 	uint32_t j;
 
-	for (j = 0; j < ss->cap; j++)
-		if (ss->slot[j])
-			set_insert(d, ss->slot[j]);
+	while ((n + 1) * 4 > (uint64_t)bigger.cap * 3)
+		bigger.cap *= 2;
+	if (bigger.cap == s->cap)
+		return;
+	bigger.slot = calloc(bigger.cap, sizeof(uint64_t));
+	if (!bigger.slot)
+		fx_oom();
+	for (j = 0; j < s->cap; j++)
+		if (s->slot[j])
+			set_insert(&bigger, s->slot[j]);
+	free(s->slot);
+	*s = bigger;
+}
+
+/*
+ * Adding a set's hashes in its slot order to a table that grows on the way
+ * makes long runs of linear probing (the hashes come in the order of their
+ * home slots): the table is made big enough first, and it starts as a copy
+ * of the larger set.
+ */
+static void distinct_merge(const struct agg_spec *a, void *d, const void *s)
+{
+	struct st_set *ds = d, add = *(const struct st_set *)s;
+	uint32_t j;
+
+	if (add.cap > ds->cap) {
+		struct st_set copy = {calloc(add.cap, sizeof(uint64_t)), add.n,
+		                      add.cap};
+
+		if (!copy.slot)
+			fx_oom();
+		memcpy(copy.slot, add.slot, add.cap * sizeof(uint64_t));
+		add = *ds;
+		*ds = copy;
+	}
+	set_reserve(ds, (uint64_t)ds->n + add.n);
+	for (j = 0; j < add.cap; j++)
+		if (add.slot[j])
+			set_insert(ds, add.slot[j]);
+	if (add.slot != ((const struct st_set *)s)->slot)
+		free(add.slot); /* d's own, replaced by the copy */
 }
 
 static void distinct_result(const struct agg_spec *a, const void *s,

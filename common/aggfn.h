@@ -155,6 +155,12 @@ void agg_set_write_partials(const struct agg_set *set, const void *state,
 int agg_set_read_partials(const struct agg_set *set, void *state,
                           const struct json_value *vals, struct agg_error *e);
 
+/*
+ * Frees what updates kept for the calling thread (a scratch buffer): a
+ * thread that updated states calls it before it ends.
+ */
+void agg_thread_end(void);
+
 /* ---- the table of aggregates ---- */
 
 /*

@@ -1,0 +1,431 @@
+/* aggpar.c - fx-agg -j N: pieces of regular files on several cores */
+#include "aggpar.h"
+#include "aggfn.h"
+#include "err.h"
+#include "lineage.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Smaller pieces are not worth a thread. */
+#define AGGPAR_MIN_PIECE (64 * 1024)
+#define AGGPAR_CHUNK     (64 * 1024)
+
+/* An input file. */
+struct file {
+	const char *path;
+	int64_t size;
+	int64_t base; /* its first byte's offset in all the inputs */
+};
+
+/* The part of a file a piece reads. */
+struct seg {
+	size_t file;
+	int64_t start, len;
+	uint64_t first_line;
+};
+
+struct piece {
+	struct seg *segs;
+	size_t nsegs, capsegs;
+	struct fx_ctx ctx; /* the thread's own */
+	struct agg_piece *ap;
+	uint64_t *records; /* per file, for lineage */
+	const struct file *files;
+	char *dlq;
+	size_t dlq_len;
+	pthread_t tid;
+	int started;
+	int rc;
+};
+
+int64_t aggpar_cores(void)
+{
+	cpu_set_t set;
+	long n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set))
+		return CPU_COUNT(&set);
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? n : 1;
+}
+
+/* ---- what can run in pieces ---- */
+
+/* Options that only one run over the whole input can honour. */
+static int options_allow(const struct agg_opts *o)
+{
+	if (o->partial || o->merge || o->state || getenv("FX_STATE"))
+		return 0;
+	return !o->late || !strcmp(o->late, "drop");
+}
+
+/* A regular file with plain data: 1 and its size, or 0. */
+static int plain_file(const char *path, int64_t *size)
+{
+	unsigned char head[2];
+	struct stat st;
+	int fd, ok;
+
+	if (!strcmp(path, "-"))
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	/* gzip data is read from its start (input.h) */
+	if (ok && st.st_size >= 2 && pread(fd, head, 2, 0) == 2 &&
+	    head[0] == 0x1f && head[1] == 0x8b)
+		ok = 0;
+	*size = ok ? (int64_t)st.st_size : 0;
+	close(fd);
+	return ok;
+}
+
+/* ---- cutting ---- */
+
+/*
+ * The first offset at or after off in fd (of size bytes) that ends a line
+ * that is not blank (the reader passes over blank lines, so a piece must
+ * not end on one), or size.
+ */
+static int64_t cut_after(int fd, int64_t off, int64_t size)
+{
+	char *buf = fx_malloc(AGGPAR_CHUNK);
+	int64_t at = off, cut = size;
+	int started = off == 0; /* at a line start */
+	int text = 0;           /* the line has more than blanks */
+
+	while (at < size && cut == size) {
+		ssize_t r = pread(fd, buf, AGGPAR_CHUNK, (off_t)at), i;
+
+		if (r <= 0)
+			break;
+		for (i = 0; i < r; i++) {
+			char c = buf[i];
+
+			if (c != '\n') {
+				text |= c != ' ' && c != '\t' && c != '\r';
+				continue;
+			}
+			if (started && text) {
+				cut = at + i + 1;
+				break;
+			}
+			started = 1;
+			text = 0;
+		}
+		at += r;
+	}
+	free(buf);
+	return cut;
+}
+
+/* Lines (line ends) in [0, end) of fd. */
+static uint64_t count_lines(int fd, int64_t end)
+{
+	char *buf = fx_malloc(1 << 20);
+	uint64_t n = 0;
+	int64_t at = 0;
+
+	while (at < end) {
+		size_t want =
+		    end - at < (1 << 20) ? (size_t)(end - at) : 1 << 20;
+		ssize_t r = pread(fd, buf, want, (off_t)at), i;
+
+		if (r <= 0)
+			break;
+		for (i = 0; i < r; i++)
+			n += buf[i] == '\n';
+		at += r;
+	}
+	free(buf);
+	return n;
+}
+
+static void add_seg(struct piece *p, size_t file, int64_t start, int64_t end)
+{
+	if (end <= start)
+		return;
+	FX_GROW(p->segs, p->nsegs + 1, p->capsegs, 4);
+	p->segs[p->nsegs].file = file;
+	p->segs[p->nsegs].start = start;
+	p->segs[p->nsegs].len = end - start;
+	p->segs[p->nsegs++].first_line = 1;
+}
+
+/*
+ * Cuts the files into np pieces: the cut points (offsets in all the
+ * inputs), then each piece's segments. Returns the pieces that have any.
+ */
+static size_t cut_pieces(struct file *f, size_t nf, struct piece *pc, size_t np,
+                         int lines)
+{
+	int64_t total = f[nf - 1].base + f[nf - 1].size, prev = 0;
+	size_t k, i, used = 0;
+
+	for (k = 0; k < np; k++) {
+		int64_t cut = total;
+
+		if (k + 1 < np) {
+			int64_t target = total / (int64_t)np * (int64_t)(k + 1);
+
+			if (target < prev)
+				target = prev;
+			for (i = 0;
+			     i + 1 < nf && f[i].base + f[i].size <= target;)
+				i++;
+			cut = f[i].base;
+			if (target < f[i].base + f[i].size) {
+				int fd = open(f[i].path, O_RDONLY | O_CLOEXEC);
+
+				if (fd < 0)
+					return 0;
+				cut += cut_after(fd, target - f[i].base,
+				                 f[i].size);
+				close(fd);
+			} else {
+				cut += f[i].size;
+			}
+		}
+		for (i = 0; i < nf; i++) {
+			int64_t a = prev > f[i].base ? prev : f[i].base;
+			int64_t b = f[i].base + f[i].size;
+
+			add_seg(&pc[used], i, a - f[i].base,
+			        (cut < b ? cut : b) - f[i].base);
+		}
+		prev = cut;
+		if (pc[used].nsegs)
+			used++;
+	}
+	/* --on-error dlq=: a dead-letter line names its line */
+	for (k = 0; k < used && lines; k++)
+		for (i = 0; i < pc[k].nsegs; i++) {
+			struct seg *s = &pc[k].segs[i];
+			int fd;
+
+			if (!s->start)
+				continue;
+			fd = open(f[s->file].path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				return 0;
+			s->first_line = count_lines(fd, s->start) + 1;
+			close(fd);
+		}
+	return used;
+}
+
+/* ---- the threads ---- */
+
+static void *piece_thread(void *arg)
+{
+	struct piece *p = arg;
+	size_t i;
+
+	for (i = 0; i < p->nsegs && !p->rc; i++) {
+		const struct seg *s = &p->segs[i];
+		uint64_t before = p->ctx.st.records_in;
+
+		p->rc = agg_piece_read(p->ap, p->files[s->file].path, s->start,
+		                       s->len, s->first_line);
+		p->records[s->file] += p->ctx.st.records_in - before;
+	}
+	agg_thread_end();
+	return NULL;
+}
+
+/* The thread's ctx: its own counters and dead letters, no messages. */
+static void piece_ctx(struct piece *p, const struct fx_ctx *ctx)
+{
+	p->ctx = *ctx;
+	p->ctx.lineage = NULL;
+	p->ctx.hooks = NULL;
+	p->ctx.stats = p->ctx.progress = 0;
+	p->ctx.progress_lag = NULL;
+	p->ctx.dlq = NULL;
+	memset(&p->ctx.st, 0, sizeof(p->ctx.st));
+	memset(&p->ctx.ckpt, 0, sizeof(p->ctx.ckpt));
+	/* a bad record under fail sends the input to one thread */
+	if (ctx->on_error == FX_ON_ERROR_FAIL)
+		p->ctx.on_error = FX_ON_ERROR_SKIP;
+	if (ctx->on_error == FX_ON_ERROR_DLQ) {
+		p->ctx.dlq = open_memstream(&p->dlq, &p->dlq_len);
+		if (!p->ctx.dlq)
+			fx_oom();
+	}
+}
+
+static void piece_free(struct piece *p)
+{
+	if (p->ctx.dlq)
+		fclose(p->ctx.dlq);
+	free(p->dlq);
+	free(p->segs);
+	free(p->records);
+	agg_piece_free(p->ap);
+}
+
+/*
+ * Whether the pieces are one run's: nothing they could not do, and no
+ * record on time in a piece that one run would have found late.
+ */
+static int pieces_agree(const struct fx_ctx *ctx, struct piece *pc, size_t np)
+{
+	int64_t wm = INT64_MIN;
+	size_t k;
+
+	for (k = 0; k < np; k++) {
+		if (!agg_piece_mergeable(pc[k].ap))
+			return 0;
+		if (ctx->on_error == FX_ON_ERROR_FAIL &&
+		    pc[k].ctx.st.bad_records)
+			return 0;
+		if (!agg_piece_on_time(pc[k].ap, wm))
+			return 0;
+		if (agg_piece_watermark(pc[k].ap) > wm)
+			wm = agg_piece_watermark(pc[k].ap);
+	}
+	return 1;
+}
+
+/* The pieces' counters, dead letters and datasets, into ctx. */
+static int pieces_account(struct fx_ctx *ctx, struct piece *pc, size_t np,
+                          const struct file *f, size_t nf)
+{
+	size_t k, i;
+	int rc = 0;
+
+	for (k = 0; k < np; k++) {
+		struct fx_stats *s = &pc[k].ctx.st;
+
+		ctx->st.records_in += s->records_in;
+		ctx->st.bytes_in += s->bytes_in;
+		ctx->st.bad_records += s->bad_records;
+		ctx->st.late += s->late;
+		if (!pc[k].ctx.dlq)
+			continue;
+		fflush(pc[k].ctx.dlq);
+		if (!pc[k].dlq_len || rc)
+			continue;
+		if (!ctx->dlq && fx_dlq_open(ctx)) {
+			rc = FX_EXIT_IO;
+			continue;
+		}
+		if (fwrite(pc[k].dlq, 1, pc[k].dlq_len, ctx->dlq) !=
+		    pc[k].dlq_len) {
+			fx_warn(ctx, "%s: write error: %s", ctx->dlq_path,
+			        strerror(errno));
+			rc = FX_EXIT_IO;
+		}
+	}
+	for (i = 0; i < nf; i++) {
+		int fd = open(f[i].path, O_RDONLY | O_CLOEXEC);
+		uint64_t n = 0;
+
+		if (fd < 0)
+			continue;
+		for (k = 0; k < np; k++)
+			n += pc[k].records[i];
+		lineage_count(lineage_input_fd(ctx, fd, f[i].path), n);
+		close(fd);
+	}
+	return rc;
+}
+
+/* Runs the pieces; 0 and the merged piece in *out, or -1: run it whole. */
+static int run_pieces(struct fx_ctx *ctx, const struct agg_opts *o,
+                      struct piece *pc, size_t np, struct agg_piece **out)
+{
+	size_t k;
+	int rc = 0;
+
+	for (k = 0; k < np; k++) {
+		piece_ctx(&pc[k], ctx);
+		/* arrival numbers in file order: 2^52 records a piece */
+		pc[k].ap = agg_piece_new(&pc[k].ctx, o, (uint64_t)k << 52);
+	}
+	for (k = 1; k < np; k++)
+		pc[k].started =
+		    pthread_create(&pc[k].tid, NULL, piece_thread, &pc[k]) == 0;
+	piece_thread(&pc[0]);
+	for (k = 1; k < np; k++) {
+		if (pc[k].started)
+			pthread_join(pc[k].tid, NULL);
+		else
+			piece_thread(&pc[k]); /* no thread: here, in turn */
+	}
+	for (k = 0; k < np && !rc; k++)
+		rc = pc[k].rc;
+	if (rc)
+		return rc; /* an I/O error, reported */
+	if (!pieces_agree(ctx, pc, np))
+		return -1;
+	for (k = 1; k < np; k++)
+		if (agg_piece_absorb(pc[0].ap, pc[k].ap))
+			return -1;
+	*out = pc[0].ap;
+	pc[0].ap = NULL;
+	return 0;
+}
+
+int aggpar_run(struct fx_ctx *ctx, const struct agg_opts *o, char **inputs,
+               size_t n, int64_t jobs)
+{
+	struct file *f;
+	struct piece *pc = NULL;
+	struct agg_piece *merged = NULL;
+	int64_t total = 0;
+	size_t i, np = 0;
+	int rc = -1, arc;
+
+	if (jobs <= 0)
+		jobs = aggpar_cores();
+	if (jobs > 1024) /* arrival numbers: k << 52 stays positive */
+		jobs = 1024;
+	if (jobs < 2 || !n || !options_allow(o))
+		return agg_run(ctx, o, inputs, n);
+	f = fx_malloc(n * sizeof(*f));
+	for (i = 0; i < n; i++) {
+		f[i].path = inputs[i];
+		f[i].base = total;
+		if (!plain_file(inputs[i], &f[i].size))
+			break;
+		total += f[i].size;
+	}
+	if (i == n && total / AGGPAR_MIN_PIECE >= 2) {
+		/* the options are checked, and usage errors said, once */
+		agg_piece_free(agg_piece_new(ctx, o, 0));
+		np = (size_t)(jobs < total / AGGPAR_MIN_PIECE
+		                  ? jobs
+		                  : total / AGGPAR_MIN_PIECE);
+		pc = fx_malloc(np * sizeof(*pc));
+		memset(pc, 0, np * sizeof(*pc));
+		np = cut_pieces(f, n, pc, np, ctx->on_error == FX_ON_ERROR_DLQ);
+		for (i = 0; i < np; i++) {
+			pc[i].files = f;
+			pc[i].records = fx_malloc(n * sizeof(uint64_t));
+			memset(pc[i].records, 0, n * sizeof(uint64_t));
+		}
+	}
+	if (np > 1)
+		rc = run_pieces(ctx, o, pc, np, &merged);
+	if (!rc)
+		rc = pieces_account(ctx, pc, np, f, n);
+	for (i = 0; pc && i < np; i++)
+		piece_free(&pc[i]);
+	free(pc);
+	free(f);
+	if (rc < 0) /* not in pieces: one thread reads it all */
+		return agg_run(ctx, o, inputs, n);
+	if (!merged)
+		return rc;
+	arc = agg_piece_emit(merged, ctx);
+	return rc ? rc : arc;
+}

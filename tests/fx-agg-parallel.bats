@@ -1,0 +1,190 @@
+#!/usr/bin/env bats
+# fx-agg -j N: the pieces of a regular file aggregated by threads write the
+# bytes one thread writes. Each case compares -j1 with -j2 and -j4 (cmp),
+# on plays whose order is hidden (--disorder), with keys spread so that each
+# piece has groups of its own; and checks, through strace, that the pieces
+# really ran in threads and were not read again by one thread.
+
+load test_helper
+
+setup() { fx_setup_tmp; }
+teardown() { fx_teardown_tmp; }
+
+# same_bytes ARGS...: fx-agg -j1, -j2 and -j4 ARGS write the same stdout,
+# stderr (--stats without its times and rates) and exit status
+same_bytes() {
+	local j rc1 rc
+	fx-agg -j1 "$@" >out.1 2>err && rc1=0 || rc1=$?
+	untimed <err >err.1
+	for j in 2 4; do
+		fx-agg -j$j "$@" >out.$j 2>err && rc=0 || rc=$?
+		untimed <err >err.$j
+		[ "$rc" = "$rc1" ] || fail "-j$j exits $rc, -j1 $rc1"
+		cmp out.1 out.$j || fail "-j$j: other rows than -j1"
+		cmp err.1 err.$j || fail "-j$j: other messages than -j1: $(cat err.$j)"
+	done
+}
+
+# untimed: --stats lines without the time taken and the rates
+untimed() {
+	sed -E 's/^(fx-agg: stats: .* bytes out), [0-9.]+ s, .*$/\1/'
+}
+
+# in_threads FILE ARGS...: fx-agg -j2 ARGS started a second thread and read
+# FILE about once (not again by one thread after the pieces)
+in_threads() {
+	local f=$1 size total threads
+	shift
+	strace -f -qq -e trace=clone,clone3,read -o trace fx-agg -j2 "$@" >/dev/null 2>&1 || true
+	threads=$(grep -c CLONE_THREAD trace || true)
+	[ "$threads" = 1 ] || fail "-j2 started $threads threads, not 1 beside main"
+	size=$(stat -c %s "$f")
+	total=$(awk '/ read\(|<\.\.\. read resumed>/ { n = $NF; if (n ~ /^[0-9]+$/) s += n } END { print s + 0 }' trace)
+	[ "$total" -lt $((size * 3 / 2)) ] || fail "read $total bytes of a $size-byte input: read again whole"
+}
+
+# read_twice FILE ARGS...: fx-agg -j2 ARGS read FILE again by one thread
+read_twice() {
+	local f=$1 size total
+	shift
+	strace -f -qq -e trace=read -o trace fx-agg -j2 "$@" >/dev/null 2>&1 || true
+	size=$(stat -c %s "$f")
+	total=$(awk '/ read\(|<\.\.\. read resumed>/ { n = $NF; if (n ~ /^[0-9]+$/) s += n } END { print s + 0 }' trace)
+	[ "$total" -ge $((size * 3 / 2)) ] || fail "read $total bytes of a $size-byte input: not again"
+}
+
+ALL=count,count:song_id,sum:duration_ms,min:duration_ms,max:duration_ms,avg:duration_ms,first:song_id,last:song_id,distinct:user_id,approx_distinct:user_id,p50:duration_ms,p99:duration_ms,quantile:duration_ms:0.9,topk:song_id:3
+
+@test "-j: group-by with every aggregate, with and without --time, as -j1" {
+	gen 30000 41 --disorder 20000 --users 3000 --songs 500 --artists 400 >plays.ndjson
+	same_bytes --by artist_id,os --agg "$ALL" plays.ndjson
+	[ "$(wc -l <out.1)" -gt 1000 ] || fail "too few groups: $(wc -l <out.1)"
+	same_bytes --time event_time --by os,action --agg "$ALL" plays.ndjson
+	# first and last by arrival without --time: the files' order
+	same_bytes --by os --agg first:user_id,last:user_id,count plays.ndjson
+	# checked by jq: the first and last record's users
+	first=$(head -1 plays.ndjson | jq -r .os)
+	jq -sc --arg os "$first" '[.[] | select(.os == $os)] | [.[0].user_id, .[-1].user_id]' plays.ndjson >want
+	jq -c --arg os "$first" 'select(.os == $os) | [.first_user_id, .last_user_id]' out.4 >got
+	cmp want got
+	in_threads plays.ndjson --by artist_id,os --agg "$ALL" plays.ndjson
+}
+
+@test "-j: distinct of values spread over the pieces, as -j1 and as sort -u counts" {
+	gen 40000 42 --users 30000 >plays.ndjson
+	same_bytes --by os --agg distinct:user_id plays.ndjson
+	jq -r '[.os, .user_id] | @tsv' plays.ndjson | sort -u | cut -f1 | uniq -c |
+		awk '{ printf "{\"os\":\"%s\",\"distinct_user_id\":%s}\n", $2, $1 }' >want
+	cmp want out.2
+	in_threads plays.ndjson --by os --agg distinct:user_id plays.ndjson
+}
+
+@test "-j: tumble, hop and cumulate windows with --lateness over hidden order, as -j1" {
+	gen 30000 43 --rate 200 --disorder 4000 --users 2000 >plays.ndjson
+	same_bytes --time event_time --window tumble:1m --lateness 5s --by artist_id \
+		--agg count,sum:duration_ms,distinct:user_id,p95:duration_ms --stats plays.ndjson
+	grep -q '0 late records' err.1 || fail "the disorder was beyond --lateness: $(cat err.1)"
+	in_threads plays.ndjson --time event_time --window tumble:1m --lateness 5s \
+		--by artist_id --agg count plays.ndjson
+	same_bytes --time event_time --window hop:2m/30s --lateness 5s --by os \
+		--agg count,first:song_id,last:song_id,topk:song_id:2 plays.ndjson
+	same_bytes --time event_time --window cumulate:30s/2m --lateness 5s --by os,action \
+		--agg count,max:duration_ms plays.ndjson
+	# late records dropped within a piece: counted alike
+	same_bytes --time event_time --window tumble:10s --lateness 1s --by os \
+		--agg count --stats plays.ndjson
+	grep -Eq ' [1-9][0-9]* late records' err.1 || fail "no late records: $(cat err.1)"
+	in_threads plays.ndjson --time event_time --window tumble:10s --lateness 1s \
+		--by os --agg count plays.ndjson
+}
+
+@test "-j: session windows, as -j1" {
+	gen 20000 44 --rate 50 --disorder 3000 --users 300 >plays.ndjson
+	same_bytes --time event_time --window session:30s --lateness 5s --by user_id \
+		--agg count,sum:duration_ms,first:song_id --stats plays.ndjson
+	in_threads plays.ndjson --time event_time --window session:30s --lateness 5s \
+		--by user_id --agg count plays.ndjson
+}
+
+@test "-j: a record late only after the cut's earlier piece is late, as with -j1" {
+	# old records in the middle: in -j1 they are late (the first half
+	# raised the watermark); the second piece starts among them
+	gen 6000 45 --start 2026-11-23T12:00:00.000Z --disorder 0 >a.ndjson
+	gen 400 46 --start 2026-11-23T10:00:00.000Z --disorder 0 >b.ndjson
+	gen 6000 47 --start 2026-11-23T12:05:00.000Z --disorder 0 >c.ndjson
+	cat a.ndjson b.ndjson c.ndjson >plays.ndjson
+	same_bytes --time event_time --window tumble:1m --lateness 5s --by os \
+		--agg count --stats plays.ndjson
+	grep -q ' 400 late records' err.1 || fail "$(cat err.1)"
+	# no 10:xx window has a row
+	run jq -r 'select(.window_start < "2026-11-23T11") | .window_start' out.2
+	assert_output ''
+	read_twice plays.ndjson --time event_time --window tumble:1m --lateness 5s \
+		--by os --agg count plays.ndjson
+}
+
+@test "-j: a bad record in the second half: the same message, exit status and rows" {
+	gen 20000 48 --rate 100 >plays.ndjson
+	sed -i '15000s/.*/{"event_time":"yesterday","os":"ios"}/' plays.ndjson
+	same_bytes --time event_time --window tumble:1m --by os --agg count plays.ndjson
+	[ "$(cat err.1)" = 'fx-agg: plays.ndjson:15000: field "event_time": not a timestamp: "yesterday"' ] ||
+		fail "$(cat err.1)"
+	[ -s out.1 ] || fail "no rows before the bad record"
+	sed -i '15000s/.*/{"event_time": not json/' plays.ndjson
+	same_bytes --by os --agg count plays.ndjson
+	grep -q '^fx-agg: plays.ndjson:15000: invalid JSON' err.1 || fail "$(cat err.1)"
+	[ ! -s out.1 ] || fail "rows after a bad record under fail"
+}
+
+@test "-j: --on-error skip and dlq: the same counts, the same dead letters in file order" {
+	gen 20000 49 >plays.ndjson
+	for l in 3 9000 14000 19999; do
+		sed -i "${l}s/.*/{\"event_time\":\"bad $l\",\"os\":\"x\"}/" plays.ndjson
+	done
+	sed -i '12000s/.*/not json at all/' plays.ndjson
+	same_bytes --on-error skip --stats --time event_time --window tumble:1m \
+		--by os --agg count,sum:duration_ms plays.ndjson
+	grep -q ', 5 bad,' err.1 || fail "$(cat err.1)"
+	in_threads plays.ndjson --on-error skip --time event_time --window tumble:1m \
+		--by os --agg count plays.ndjson
+	for j in 1 2 4; do
+		fx-agg -j$j --on-error dlq=dlq.$j --by os --agg count --time event_time \
+			plays.ndjson >out.$j
+	done
+	cmp out.1 out.2 && cmp out.1 out.4
+	cmp dlq.1 dlq.2 && cmp dlq.1 dlq.4
+	run jq -r .source dlq.4
+	assert_output "$(printf 'plays.ndjson:%s\n' 3 9000 12000 14000 19999)"
+}
+
+@test "-j: several files, blank lines and a last line without a newline, as -j1" {
+	gen 9000 50 --disorder 5000 >a.ndjson
+	gen 9000 51 --disorder 5000 --start 2026-11-23T01:00:00.000Z |
+		awk 'NR % 100 == 0 { print "" } NR % 333 == 0 { print "   \r" } { print }' >b.ndjson
+	gen 9000 52 --disorder 5000 --start 2026-11-23T02:00:00.000Z | head -c -1 >c.ndjson
+	same_bytes --time event_time --window tumble:5m --lateness 6s --by os,artist_id \
+		--agg count,distinct:user_id --stats a.ndjson b.ndjson c.ndjson
+	grep -q '27000 records in' err.1 || fail "$(cat err.1)"
+	# stdin and pipes: one thread, the same rows
+	fx-agg -j4 --time event_time --window tumble:5m --lateness 6s --by os,artist_id \
+		--agg count,distinct:user_id a.ndjson - c.ndjson <b.ndjson >out.pipe
+	cmp out.1 out.pipe
+}
+
+@test "-j: a usage error as -j1; --jobs takes a count" {
+	gen 2000 53 >plays.ndjson
+	same_bytes --window tumble:1m --agg count plays.ndjson
+	run -2 fx-agg -j -1 --agg count plays.ndjson
+	assert_output --partial "--jobs"
+}
+
+@test "-j: lineage counts every record of the input once, as -j1" {
+	gen 8000 54 >plays.ndjson
+	for j in 1 2; do
+		FX_LINEAGE=file:lineage.$j fx-agg -j$j --by os --agg count plays.ndjson >/dev/null
+		tail -1 lineage.$j | jq -c '[.eventType, (.inputs[] | .inputFacets.inputStatistics.rowCount)]' >rows.$j
+	done
+	run cat rows.2
+	assert_output '["COMPLETE",8000]'
+	cmp rows.1 rows.2
+}
