@@ -38,11 +38,11 @@ struct pipeline {
 	size_t njobs;
 	/* storage of steps and options */
 	struct pipeline_step **steps;
-	size_t nsteps_alloc;
+	size_t nsteps_alloc, steps_cap;
 	struct pipeline_opt **opts;
-	size_t nopts_alloc;
+	size_t nopts_alloc, opts_cap;
 	const char ***values;
-	size_t nvalues_alloc;
+	size_t nvalues_alloc, values_cap;
 };
 
 static char *path_join(const char *dir, const char *rel)
@@ -170,7 +170,7 @@ static int load_step_opts(struct pipeline *p, const cJSON *o, const char *where,
 	n = (size_t)cJSON_GetArraySize(o);
 	opts = fx_malloc((n ? n : 1) * sizeof(*opts));
 	memset(opts, 0, (n ? n : 1) * sizeof(*opts));
-	FX_GROW(p->opts, p->nopts_alloc + 1, p->nopts_alloc, 16);
+	FX_GROW(p->opts, p->nopts_alloc + 1, p->opts_cap, 16);
 	p->opts[p->nopts_alloc++] = opts;
 	st->opts = opts;
 	cJSON_ArrayForEach(m, o)
@@ -188,7 +188,7 @@ static int load_step_opts(struct pipeline *p, const cJSON *o, const char *where,
 		op->name = m->string;
 		vals = fx_malloc(((size_t)cJSON_GetArraySize(m) + 1) *
 		                 sizeof(*vals));
-		FX_GROW(p->values, p->nvalues_alloc + 1, p->nvalues_alloc, 16);
+		FX_GROW(p->values, p->nvalues_alloc + 1, p->values_cap, 16);
 		p->values[p->nvalues_alloc++] = vals;
 		op->values = vals;
 		if (cJSON_IsTrue(m)) {
@@ -338,7 +338,7 @@ static int load_job(struct pipeline *p, const cJSON *j, int tables_ok,
 	n = (size_t)cJSON_GetArraySize(steps);
 	st = fx_malloc((n ? n : 1) * sizeof(*st));
 	memset(st, 0, (n ? n : 1) * sizeof(*st));
-	FX_GROW(p->steps, p->nsteps_alloc + 1, p->nsteps_alloc, 16);
+	FX_GROW(p->steps, p->nsteps_alloc + 1, p->steps_cap, 16);
 	p->steps[p->nsteps_alloc++] = st;
 	job->steps = st;
 	i = 0;
