@@ -703,29 +703,90 @@ static int load_inputs(struct pt *pt, const char *w)
 	return rc;
 }
 
-/* Every job, in dependency order, in the mode; w its warehouse. */
+/* The argv of SELF PIPELINE JOB --batch all | --stream ... --warehouse W */
+static void job_argv(const struct pt *pt, const struct pipeline_job *job,
+                     const char *w, int stream, struct fx_strlist *argv)
+{
+	argv_push(argv, pt->self, pipeline_path(pt->p), job->name, NULL);
+	if (stream)
+		argv_push(argv, "--stream", "-e", "-b", pt->brokers, NULL);
+	else
+		argv_push(argv, "--batch", "all", NULL);
+	argv_push(argv, "--warehouse", w, NULL);
+}
+
+/*
+ * Every job, in the mode, w its warehouse: in waves, in dependency order,
+ * the jobs of a wave side by side (a stream job spends seconds joining
+ * its consumer group), each in a child process of its own. A job whose
+ * source a job of the current wave writes starts the next wave. Returns
+ * the status of the first job (in the file's order) that failed.
+ */
 static int run_jobs(struct pt *pt, const char *w, int stream)
 {
-	size_t i;
+	size_t nj = pipeline_njobs(pt->p), i = 0, j, k;
+	pid_t *pids = calloc(nj + 1, sizeof(*pids));
 	int rc = 0;
 
-	for (i = 0; i < pipeline_njobs(pt->p) && !rc; i++) {
-		const struct pipeline_job *job = pipeline_job_at(pt->p, i);
-		struct fx_strlist argv = {0};
-		char what[300];
+	if (!pids)
+		fx_oom();
+	while (i < nj && !rc) {
+		size_t end = i + 1;
 
-		snprintf(what, sizeof(what), "job %s", job->name);
-		argv_push(&argv, pt->self, pipeline_path(pt->p), job->name,
-		          NULL);
-		if (stream)
-			argv_push(&argv, "--stream", "-e", "-b", pt->brokers,
-			          NULL);
-		else
-			argv_push(&argv, "--batch", "all", NULL);
-		argv_push(&argv, "--warehouse", w, NULL);
-		rc = run(pt, what, &argv, 1, NULL);
-		fx_strlist_free(&argv);
+		/* the wave: i..end-1 */
+		for (; end < nj; end++) {
+			const char *src = pipeline_job_at(pt->p, end)->source;
+
+			for (k = i; k < end; k++)
+				if (!strcmp(pipeline_job_at(pt->p, k)->sink,
+				            src))
+					break;
+			if (k < end)
+				break;
+		}
+		for (j = i; j < end; j++) {
+			const struct pipeline_job *job =
+			    pipeline_job_at(pt->p, j);
+			struct fx_strlist argv = {0};
+			char what[300];
+
+			snprintf(what, sizeof(what), "job %s", job->name);
+			job_argv(pt, job, w, stream, &argv);
+			if (end - i == 1) {
+				rc = run(pt, what, &argv, 1, NULL);
+				fx_strlist_free(&argv);
+				break;
+			}
+			fflush(stdout);
+			fflush(stderr);
+			if ((pids[j] = fork()) < 0) {
+				fx_warn(pt->ctx, "fork: %s", strerror(errno));
+				pids[j] = 0;
+				rc = FX_EXIT_IO;
+			} else if (pids[j] == 0) {
+				_exit(run(pt, what, &argv, 1, NULL) & 0xff);
+			}
+			fx_strlist_free(&argv);
+			if (rc)
+				break;
+		}
+		for (j = i; j < end; j++) {
+			int status, r;
+
+			if (pids[j] <= 0)
+				continue;
+			while (waitpid(pids[j], &status, 0) < 0 &&
+			       errno == EINTR)
+				;
+			r = WIFEXITED(status) ? WEXITSTATUS(status)
+			                      : 128 + WTERMSIG(status);
+			if (r && !rc)
+				rc = r;
+			pids[j] = 0;
+		}
+		i = end;
 	}
+	free(pids);
 	return rc;
 }
 
