@@ -3,7 +3,7 @@
 # as a stream and as a batch over the same play events, the proof that the
 # two agree, and the pipeline's golden cases in both modes (make demo).
 #
-#   ODS  ods_play          play events: a Kafka topic (4 partitions), and
+#   ODS  ods_play          play events: a Kafka topic (8 partitions), and
 #                          files by day and hour of event time
 #   CDM  cdm_play          job cdm_play: plays of known songs, with their
 #                          genre (fx-join with the songs dimension)
@@ -43,7 +43,7 @@ stop_broker() {
 	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 }
 trap stop_broker EXIT
-export FX_BROKERS=$(fx-devbroker --topic ods_play:4 --topic cdm_play:4 \
+export FX_BROKERS=$(fx-devbroker --topic ods_play:8 --topic cdm_play:8 \
 	--topic ads_genre_minute:4 --detach --pid-file broker.pid 2>devbroker.log)
 echo "fx-devbroker at $FX_BROKERS (in memory, not for production)"
 
@@ -89,8 +89,8 @@ done
 cp batch-ads_genre_minute.ndjson batch.ndjson
 head -n 3 "$(find warehouse/ads_genre_minute -type f | sort | head -n 1)"
 
-say "lineage: what feeds the batch ADS table, and the whole graph"
-fx-lineage upstream warehouse/ads_genre_minute/
+say "lineage: what feeds the ADS topic, and the whole graph"
+fx-lineage upstream ads_genre_minute
 fx-lineage graph
 
 say "golden cases: fx-run music.pipeline.json --test share/examples/tests"
