@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -505,16 +504,14 @@ static int run(struct pt *pt, const char *what, struct fx_strlist *argvs,
 	return rc;
 }
 
-static void argv_push(struct fx_strlist *l, const char *first, ...)
+/* Appends the strings of v (NULL-terminated) to l. */
+static void argv_add(struct fx_strlist *l, const char *const *v)
 {
-	va_list ap;
-	const char *s;
-
-	va_start(ap, first);
-	for (s = first; s; s = va_arg(ap, const char *))
-		fx_strlist_push(l, s);
-	va_end(ap);
+	for (; *v; v++)
+		fx_strlist_push(l, *v);
 }
+
+#define ARGV(l, ...) argv_add((l), (const char *const[]){__VA_ARGS__, NULL})
 
 static void argvs_free(struct fx_strlist *l, size_t n)
 {
@@ -604,7 +601,7 @@ static int broker_start(struct pt *pt, const char *dir)
 	fx_buf_adds(&log, dir);
 	fx_buf_adds(&log, "/broker.err");
 	fx_buf_addc(&log, 0);
-	argv_push(&args, "fx-devbroker", "--bootstrap-file", bs.p, NULL);
+	ARGV(&args, "fx-devbroker", "--bootstrap-file", bs.p);
 	broker_topics(pt, &args);
 	fflush(stdout);
 	fflush(stderr);
@@ -687,14 +684,13 @@ static int load_inputs(struct pt *pt, const char *w)
 		in = case_file(pt->c, "input", pt_t->name);
 		snprintf(what, sizeof(what), "load %s", pt_t->name);
 		if (w) {
-			argv_push(&argvs[0], "fx-sink", "--dir", w, "--table",
-			          pt_t->file, NULL);
+			ARGV(&argvs[0], "fx-sink", "--dir", w, "--table",
+			     pt_t->file);
 			rc = run(pt, what, argvs, 1, in);
 		} else {
-			argv_push(&argvs[0], "fx-partition", "--table",
-			          pt_t->file, NULL);
-			argv_push(&argvs[1], "fx-sink", "--table", pt_t->file,
-			          "-b", pt->brokers, NULL);
+			ARGV(&argvs[0], "fx-partition", "--table", pt_t->file);
+			ARGV(&argvs[1], "fx-sink", "--table", pt_t->file, "-b",
+			     pt->brokers);
 			rc = run(pt, what, argvs, 2, in);
 		}
 		argvs_free(argvs, 2);
@@ -707,12 +703,12 @@ static int load_inputs(struct pt *pt, const char *w)
 static void job_argv(const struct pt *pt, const struct pipeline_job *job,
                      const char *w, int stream, struct fx_strlist *argv)
 {
-	argv_push(argv, pt->self, pipeline_path(pt->p), job->name, NULL);
+	ARGV(argv, pt->self, pipeline_path(pt->p), job->name);
 	if (stream)
-		argv_push(argv, "--stream", "-e", "-b", pt->brokers, NULL);
+		ARGV(argv, "--stream", "-e", "-b", pt->brokers);
 	else
-		argv_push(argv, "--batch", "all", NULL);
-	argv_push(argv, "--warehouse", w, NULL);
+		ARGV(argv, "--batch", "all");
+	ARGV(argv, "--warehouse", w);
 }
 
 /*
@@ -804,10 +800,9 @@ static int read_back(struct pt *pt, const char *w)
 		if (!pt->sink_job[i])
 			continue;
 		snprintf(what, sizeof(what), "read back %s", pt_t->name);
-		argv_push(&argvs[0], "fx-consume", "--table", pt_t->file, "-e",
-		          "-b", pt->brokers, NULL);
-		argv_push(&argvs[1], "fx-sink", "--dir", w, "--table",
-		          pt_t->file, NULL);
+		ARGV(&argvs[0], "fx-consume", "--table", pt_t->file, "-e", "-b",
+		     pt->brokers);
+		ARGV(&argvs[1], "fx-sink", "--dir", w, "--table", pt_t->file);
 		rc = run(pt, what, argvs, 2, NULL);
 		argvs_free(argvs, 2);
 	}
