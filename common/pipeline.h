@@ -174,6 +174,13 @@ void pipeline_explain(const struct pipeline *p, const struct pipeline_job *job,
                       const struct pipeline_run_opts *o,
                       const struct pipeline_plan *plan, struct fx_buf *out);
 
+/*
+ * --backfill NAME=YYYY-MM-DD..YYYY-MM-DD: "NAME=YYYY-MM-DD" for each day,
+ * in order, into batches. Returns 0, or -1 with *why.
+ */
+int pipeline_backfill(const char *spec, struct fx_strlist *batches,
+                      const char **why);
+
 /* Appends s quoted for sh: as is when it is safe, else in '...'. */
 void pipeline_shell_quote(struct fx_buf *out, const char *s);
 

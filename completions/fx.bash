@@ -23,6 +23,7 @@ _fx_values()
 		*) words="ndjson jsonl json csv ndjson+gz jsonl+gz json+gz csv+gz" ;;
 		esac ;;
 	--window) words="tumble: hop: cumulate: session:" ;;
+	--overwrite) words="all" ;;
 	--late | --on-error)
 		if [[ $val == dlq=* ]]; then
 			echo FILES
