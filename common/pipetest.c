@@ -23,6 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The status of a run we were told to stop (SIGINT, SIGTERM). */
+#define PT_STOPPED (128 + SIGINT)
+
 /* How long a case's fx-devbroker may take to come up. */
 #define PT_BROKER_WAIT_S 60
 
@@ -457,6 +460,27 @@ static int compare(const struct pt *pt, const char *job, const char *table,
  */
 
 /*
+ * Waits for a child of ours, passing SIGTERM on to it once we are told to
+ * stop (fx_stop). Returns its status, 128 + S when signal S killed it.
+ */
+static int wait_child(pid_t pid)
+{
+	int status = 0, sent = 0;
+
+	for (;;) {
+		if (fx_stop && !sent) {
+			kill(pid, SIGTERM);
+			sent = 1;
+		}
+		if (waitpid(pid, &status, 0) == pid)
+			break;
+		if (errno != EINTR)
+			return FX_EXIT_IO;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/*
  * Runs the stages (stderr prefixed "CASE: MODE: what: ") with stdin from
  * in_path (NULL: /dev/null) and stdout to /dev/null. Returns 0, or the
  * chain's status after a message.
@@ -472,6 +496,7 @@ static int run(struct pt *pt, const char *what, struct fx_strlist *argvs,
 	struct fx_buf name = FX_BUF_INIT;
 	size_t i;
 	int rc, fd = -1;
+	pid_t pid;
 
 	if (in_path &&
 	    (fd = o.in_fd = open(in_path, O_RDONLY | O_CLOEXEC)) < 0) {
@@ -489,17 +514,29 @@ static int run(struct pt *pt, const char *what, struct fx_strlist *argvs,
 		st[i].argv = argvs[i].v;
 		st[i].shell = NULL;
 	}
+	/*
+	 * The chain runs in a child of ours: proc_chain_run() passes the
+	 * signals it receives on to the stages and returns their (quiet)
+	 * status, so that we would not know that we were told to stop.
+	 */
 	fflush(stdout);
-	rc = proc_chain_run(st, n, &o, NULL);
+	fflush(stderr);
+	if ((pid = fork()) < 0) {
+		fx_warn(pt->ctx, "fork: %s", strerror(errno));
+		rc = FX_EXIT_IO;
+	} else if (pid == 0) {
+		rc = proc_chain_run(st, n, &o, NULL);
+		_exit(rc < 0 ? FX_EXIT_IO : rc & 0xff);
+	} else {
+		rc = wait_child(pid);
+	}
 	if (fd >= 0)
 		close(fd);
-	if (rc < 0)
-		rc = FX_EXIT_IO;
-	if (rc)
+	if (rc && !fx_stop)
 		fx_warn(pt->ctx, "%s: %s: %s failed (status %d)", pt->c->path,
 		        pt->mode, what, rc);
-	if (!rc && fx_stop)
-		rc = 128 + SIGINT;
+	if (fx_stop)
+		rc = PT_STOPPED;
 	fx_buf_free(&name);
 	return rc;
 }
@@ -614,7 +651,6 @@ static int broker_start(struct pt *pt, const char *dir)
 
 		/* it must not outlive us, whatever kills us */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		signal(SIGINT, SIG_IGN); /* we stop it, after the chains */
 		dup2(pt->null_fd, 0);
 		dup2(pt->null_fd, 1);
 		if (fd >= 0)
@@ -640,6 +676,11 @@ static int broker_start(struct pt *pt, const char *dir)
 			break;
 		}
 		sleep_ms(50);
+	}
+	if (fx_stop) {
+		broker_stop(pt);
+		rc = PT_STOPPED;
+		goto out;
 	}
 	if (read_whole(log.p, &err) == 0)
 		while (err.len && err.p[err.len - 1] == '\n')
@@ -767,19 +808,17 @@ static int run_jobs(struct pt *pt, const char *w, int stream)
 				break;
 		}
 		for (j = i; j < end; j++) {
-			int status, r;
+			int r;
 
 			if (pids[j] <= 0)
 				continue;
-			while (waitpid(pids[j], &status, 0) < 0 &&
-			       errno == EINTR)
-				;
-			r = WIFEXITED(status) ? WEXITSTATUS(status)
-			                      : 128 + WTERMSIG(status);
+			r = wait_child(pids[j]);
 			if (r && !rc)
 				rc = r;
 			pids[j] = 0;
 		}
+		if (fx_stop)
+			rc = PT_STOPPED;
 		i = end;
 	}
 	free(pids);
@@ -1028,7 +1067,7 @@ static int run_case(struct pt *pt, const struct pt_case *c, int *differ)
 
 	pt->mode = "stream";
 	if (fx_stop)
-		rc = 128 + SIGINT;
+		rc = PT_STOPPED;
 	if (!rc)
 		rc = broker_start(pt, cdir);
 	if (!rc)
@@ -1145,7 +1184,7 @@ int pipetest_run(const struct fx_ctx *ctx, const struct pipeline *p,
 			rc = r;
 	}
 	if (!rc && fx_stop)
-		rc = 128 + SIGINT;
+		rc = PT_STOPPED;
 out:
 	broker_stop(&pt);
 	if (pt.scratch)

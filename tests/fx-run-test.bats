@@ -199,3 +199,25 @@ fx-run: cases/bad/expected/ods_play.ndjson: no job writes table 'ods_play': its 
 	run find "$T" -name 'fx-run-test.*'
 	assert_output ''
 }
+
+@test "SIGTERM while a case streams: the stages are stopped, nothing more runs, status 130, the broker and the scratch directory gone" {
+	fx-run "$EX/music.pipeline.json" --test "$EX/tests" >out.txt 2>err.txt 3>&- &
+	pid=$!
+	# the first case's broker is up: its stream is on its way
+	for _ in $(seq 600); do
+		compgen -G "$T/fx-run-test.*/generated/broker.bs" >/dev/null && break
+		sleep 0.05
+	done
+	compgen -G "$T/fx-run-test.*/generated/broker.bs" >/dev/null || fail "no broker: $(cat err.txt)"
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	assert_equal "$rc" 130
+	run cat out.txt
+	assert_output 'ok generated batch: 2 tables, 4 partitions, 673 rows, as expected
+FAIL generated stream: not run to its end (status 130)'
+	run pgrep -f "$T/fx-run-test"
+	assert_failure 1
+	run find "$T" -name 'fx-run-test.*'
+	assert_output ''
+}
