@@ -22,7 +22,9 @@
  *           same layout of files.
  * Running fx-run itself (self_exe) for each job keeps one planner; the
  * programs come from self_exe's directory first (PATH), with lineage off
- * (FX_LINEAGE=off: scratch runs are not the user's history).
+ * (FX_LINEAGE=off: scratch runs are not the user's history). Jobs that
+ * do not read one another's tables run side by side (a stream job spends
+ * seconds joining its consumer group).
  *
  * Then, per sink table and partition (the table's directory of the
  * partition, as fx-sink --table writes it):
@@ -47,8 +49,14 @@
  * a table the pipeline does not have, an input for a table a job writes,
  * no case), or the status of the first job or load that failed (a case
  * that cannot run is not a difference), 3 for I/O (the scratch directory,
- * the broker). The broker of each case is stopped by its PID whatever
- * happens.
+ * the broker), 130 when a SIGINT or SIGTERM stopped it (passed on to the
+ * running stages; nothing more runs). The broker of each case is stopped
+ * by its PID whatever happens, and dies with us if we are killed
+ * (PR_SET_PDEATHSIG). Each chain runs in a child process of ours, so that
+ * a signal is seen here even though proc_chain_run() keeps it.
+ *
+ * The case runs with the file's "params": fx-run's -p and --warehouse are
+ * not passed on (a case has its own scratch warehouses).
  */
 #ifndef FX_PIPETEST_H
 #define FX_PIPETEST_H
