@@ -5,6 +5,8 @@
 
 load test_helper
 
+# Every fx-run runs under timeout: a run that hangs fails its test (124)
+# instead of the suite.
 setup() {
 	fx_setup_tmp
 	export TMPDIR=$T # fx-run --test's scratch directory, removed by teardown
@@ -26,7 +28,7 @@ table() {
 }
 
 @test "the demo's golden cases pass in both modes" {
-	run --separate-stderr fx-run "$EX/music.pipeline.json" --test "$EX/tests"
+	run --separate-stderr timeout 300 fx-run "$EX/music.pipeline.json" --test "$EX/tests"
 	assert_success
 	# midnight, counted by hand: cdm_play 10 rows in dt=2026-11-23/hour=23
 	# and dt=2026-11-24/hour=00, ads_genre_minute 5 rows in two days
@@ -63,7 +65,7 @@ table() {
 	mkdir cases && mv midnight-case cases/midnight
 	# row 4 of the file, the r&b row: plays 1 (by hand) made 2
 	sed -i '4s/"plays":1,/"plays":2,/' cases/midnight/expected/ads_genre_minute.ndjson
-	run --separate-stderr fx-run "$EX/music.pipeline.json" --test cases
+	run --separate-stderr timeout 300 fx-run "$EX/music.pipeline.json" --test cases
 	assert_failure 1
 	assert_line --index 0 'FAIL midnight batch: 1 of 2 tables differ from expected'
 	assert_line --index 1 'ok midnight stream: 2 tables, 4 partitions, 15 rows, as the batch (rows sorted in a partition)'
@@ -80,11 +82,11 @@ table() {
 	sed 's/,"/ , "/g; s/^{/{ /; s/}$/ }/' "$EX/tests/midnight/expected/ads_genre_minute.ndjson" \
 		>cases/midnight/expected/ads_genre_minute.ndjson
 	grep -q ' , "genre"' cases/midnight/expected/ads_genre_minute.ndjson || fail "no spaces added"
-	run fx-run "$EX/music.pipeline.json" --test cases
+	run timeout 300 fx-run "$EX/music.pipeline.json" --test cases
 	assert_success
 	# the last row of cdm_play (dt=2026-11-24, hour=00, its 5th) left out
 	sed -i '$d' cases/midnight/expected/cdm_play.ndjson
-	run --separate-stderr fx-run "$EX/music.pipeline.json" --test cases
+	run --separate-stderr timeout 300 fx-run "$EX/music.pipeline.json" --test cases
 	assert_failure 1
 	run grep -F -x -A2 "fx-run: cases/midnight: batch: job cdm_play: table cdm_play, partition cdm_play/dt=2026-11-24/hour=00: row 5 (cdm_play/dt=2026-11-24/hour=00/part-00000.ndjson:5) differs" <<<"$stderr"
 	assert_success
@@ -110,7 +112,7 @@ table() {
 	# by hand: n doubled, then v upper-cased; partitions k=x then k=y
 	printf '%s\n' '{"k":"x","n":2,"v":"a"}' '{"k":"x","n":6,"v":"c"}' '{"k":"y","n":4,"v":"b"}' >cases/one/expected/mid.ndjson
 	printf '%s\n' '{"k":"x","n":2,"v":"A"}' '{"k":"x","n":6,"v":"C"}' '{"k":"y","n":4,"v":"B"}' >cases/one/expected/out.ndjson
-	run --separate-stderr fx-run p.json --test cases
+	run --separate-stderr timeout 300 fx-run p.json --test cases
 	assert_success
 	assert_line --index 0 'ok one batch: 2 tables, 4 partitions, 6 rows, as expected'
 	assert_line --index 1 'ok one stream: 2 tables, 4 partitions, 6 rows, as the batch (rows sorted in a partition)'
@@ -129,7 +131,7 @@ table() {
 	mkdir -p cases/order/input cases/order/expected
 	for i in $(seq 40); do printf '{"k":"x","i":%d}\n' "$i"; done >cases/order/input/src.ndjson
 	jq -c '. + {seq: .i}' cases/order/input/src.ndjson >cases/order/expected/out.ndjson
-	run --separate-stderr fx-run p.json --test cases
+	run --separate-stderr timeout 300 fx-run p.json --test cases
 	assert_failure 1
 	assert_line --index 0 'ok order batch: 1 tables, 1 partitions, 40 rows, as expected'
 	assert_line --index 1 'FAIL order stream: 1 of 1 tables differ from the batch (rows sorted in a partition)'
@@ -145,18 +147,18 @@ table() {
 	echo '{}' >cases/bad/input/cdm_play.ndjson
 	echo '{}' >cases/bad/expected/ods_play.ndjson
 	echo '{}' >cases/bad/expected/notes.txt
-	run --separate-stderr fx-run "$EX/music.pipeline.json" --test cases
+	run --separate-stderr timeout 300 fx-run "$EX/music.pipeline.json" --test cases
 	assert_failure 2
 	assert_output ''
 	assert_equal "$stderr" "fx-run: cases/bad/input/cdm_play.ndjson: job cdm_play writes table 'cdm_play': its rows are expected/, not input/
 fx-run: cases/bad/input/nosuch.ndjson: $EX/music.pipeline.json has no table 'nosuch'
 fx-run: cases/bad/expected/notes.txt: not TABLE.ndjson
 fx-run: cases/bad/expected/ods_play.ndjson: no job writes table 'ods_play': its rows are input/, not expected/"
-	run --separate-stderr fx-run "$EX/music.pipeline.json" --test empty-dir-that-is-not-there
+	run --separate-stderr timeout 300 fx-run "$EX/music.pipeline.json" --test empty-dir-that-is-not-there
 	assert_failure 2
 	assert_equal "$stderr" "fx-run: empty-dir-that-is-not-there: No such file or directory"
 	mkdir nocases
-	run --separate-stderr fx-run "$EX/music.pipeline.json" --test nocases
+	run --separate-stderr timeout 300 fx-run "$EX/music.pipeline.json" --test nocases
 	assert_failure 2
 	assert_equal "$stderr" "fx-run: nocases: no cases (a directory per case, with input/ and expected/)"
 }
@@ -169,7 +171,7 @@ fx-run: cases/bad/expected/ods_play.ndjson: no job writes table 'ods_play': its 
 	EOF
 	mkdir -p cases/c/input
 	echo '{"k":"x"}' >cases/c/input/src.ndjson
-	run --separate-stderr fx-run p.json --test cases
+	run --separate-stderr timeout 300 fx-run p.json --test cases
 	assert_failure 4
 	assert_line --index 0 'FAIL c batch: not run to its end (status 4)'
 	assert_line --index 1 'FAIL c stream: not run (the batch failed)'
@@ -189,7 +191,7 @@ fx-run: cases/bad/expected/ods_play.ndjson: no job writes table 'ods_play': its 
 	EOF
 	mkdir -p cases/c/input
 	for i in $(seq 40); do printf '{"k":"x","i":%d}\n' "$i"; done >cases/c/input/src.ndjson
-	run --separate-stderr fx-run p.json --test cases
+	run --separate-stderr timeout 300 fx-run p.json --test cases
 	assert_failure 5
 	assert_line --index 0 'ok c batch: 0 tables, 0 partitions, 0 rows, as expected'
 	assert_line --index 1 'FAIL c stream: not run to its end (status 5)'
