@@ -1470,7 +1470,10 @@ int pipeline_plan(const struct fx_ctx *ctx, const struct pipeline *p,
 		add(&a, p->wh_argument);
 		dataset_dirs(p, job->src, pm.batch, &v);
 	} else {
+		/* the partitions' own watermarks: fx-agg and fx-join hold
+		 * event time per Kafka partition (fx(7)), not over the merge */
 		add2(&a, "-g", job->group);
+		add(&a, "--meta");
 		if (o->brokers)
 			add2(&a, "-b", o->brokers);
 		if (o->exit_at_end)
