@@ -21,8 +21,10 @@
 void lineage_arm(struct fx_ctx *ctx, int argc, char **argv);
 
 /*
- * on_start: once the options are known, reads FX_LINEAGE, FX_RUN_ID and
- * FX_JOB, works out the pipeline run and appends START. Sets ctx->lineage
+ * on_start: once the options are known, reads FX_LINEAGE, FX_RUN_ID,
+ * FX_JOB and FX_PIPELINE (fx-run's pipeline file: the job names become
+ * PIPELINE.JOB.PROG and PIPELINE.JOB), works out the pipeline run and
+ * appends START. Sets ctx->lineage
  * (unless lineage is off).
  */
 void lineage_start(struct fx_ctx *ctx, int argc, char **argv);
