@@ -547,106 +547,107 @@ struct lq_link {
 	int pid;
 };
 
-static int link_known(const struct lq_link *v, size_t n, int pid)
+#define NO_STAGE ((size_t)-1)
+
+/* Adds a process to v unless its pid is there; a stage's name wins. */
+static void link_add(struct lq_link **v, size_t *n, size_t *cap,
+                     struct lq_link l, int stage)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (v[i].pid == pid)
-			return 1;
-	return 0;
+	for (i = 0; i < *n; i++) {
+		if ((*v)[i].pid != l.pid)
+			continue;
+		if (stage)
+			(*v)[i].name = l.name;
+		return;
+	}
+	FX_GROW(*v, *n + 1, *cap, 16);
+	(*v)[(*n)++] = l;
 }
 
-#define NO_STAGE ((size_t)-1)
-
-/*
- * Called over the processes of p in pipe order: the first that is a stage
- * is p's head, the last its tail.
- */
-static void pipe_ends(const struct lineage_db *db, struct lq_pipeline *p,
-                      int pid)
+/* The stage of p with process id pid, or NO_STAGE. */
+static size_t stage_of_pid(const struct lineage_db *db,
+                           const struct lq_pipeline *p, int pid)
 {
 	size_t i;
 
 	for (i = 0; i < p->nstages; i++)
 		if (db->stages[p->stages[i]].pid == pid)
-			break;
-	if (i == p->nstages)
-		return;
-	if (p->head == NO_STAGE)
-		p->head = p->stages[i];
-	p->tail = p->stages[i];
+			return p->stages[i];
+	return NO_STAGE;
 }
 
 /*
- * The stage programs in pipe order: the longest recorded chain (it holds
- * the non-fx processes too), then the stages it missed, put before or
- * after it where their pipes say (a head that exited before the last
- * stage looked).
+ * The stage programs in pipe order, and p's head and tail stages: every
+ * process the stages recorded in their chains (the non-fx ones too) and
+ * the stages themselves, joined where one's stdout pipe is the next one's
+ * stdin. No single chain need be whole (a stage that exited before the
+ * next looked is in no later chain), so the pieces are put together here.
+ * Pieces that do not meet are listed apart, after a ", ".
  */
 static char *pipeline_label(const struct lineage_db *db, struct lq_pipeline *p)
 {
-	const cJSON *best = NULL, *e;
 	struct fx_buf b = FX_BUF_INIT;
-	size_t n = 0, i, j, cap;
-	struct lq_link *v;
-	int moved = 1;
+	struct lq_link *v = NULL;
+	size_t n = 0, cap = 0, i, j, k, st;
+	unsigned char *used;
+	const cJSON *e;
 
-	for (i = 0; i < p->nstages; i++) {
-		const cJSON *c = db->stages[p->stages[i]].chain;
-
-		if (c &&
-		    (!best || cJSON_GetArraySize(c) > cJSON_GetArraySize(best)))
-			best = c;
-	}
-	cap = (size_t)cJSON_GetArraySize(best) + p->nstages + 1;
-	v = fx_malloc(cap * sizeof(*v));
-	for (j = (size_t)cJSON_GetArraySize(best); j-- > 0;) {
-		e = cJSON_GetArrayItem(best, (int)j);
-		v[n++] = (struct lq_link){str(e, "comm") ? str(e, "comm") : "?",
-		                          (unsigned long)num(e, "stdinPipe"),
-		                          (unsigned long)num(e, "stdoutPipe"),
-		                          (int)num(e, "pid")};
-	}
-	while (moved) {
-		moved = 0;
-		for (i = 0; i < p->nstages; i++) {
-			const struct lq_stage *s = &db->stages[p->stages[i]];
-
-			if (link_known(v, n, s->pid))
-				continue;
-			if (n && s->out_pipe && s->out_pipe == v[0].in) {
-				memmove(v + 1, v, n * sizeof(*v));
-				n++;
-				v[0] = (struct lq_link){s->prog, s->in_pipe,
-				                        s->out_pipe, s->pid};
-				moved = 1;
-			} else if (!n ||
-			           (s->in_pipe && s->in_pipe == v[n - 1].out)) {
-				v[n++] = (struct lq_link){s->prog, s->in_pipe,
-				                          s->out_pipe, s->pid};
-				moved = 1;
-			}
-		}
-	}
-	p->head = p->tail = NO_STAGE;
-	for (i = 0; i < n; i++) {
-		if (i)
-			fx_buf_adds(&b, " | ");
-		fx_buf_adds(&b, v[i].name);
-		pipe_ends(db, p, v[i].pid);
-	}
-	if (p->head == NO_STAGE)
-		p->head = p->tail = p->stages[0];
 	for (i = 0; i < p->nstages; i++) {
 		const struct lq_stage *s = &db->stages[p->stages[i]];
 
-		if (link_known(v, n, s->pid))
-			continue;
-		fx_buf_adds(&b, b.len ? ", " : "");
-		fx_buf_adds(&b, s->prog ? s->prog : "?");
+		link_add(&v, &n, &cap,
+		         (struct lq_link){s->prog ? s->prog : "?", s->in_pipe,
+		                          s->out_pipe, s->pid},
+		         1);
+		cJSON_ArrayForEach(e, s->chain)
+		{
+			link_add(&v, &n, &cap,
+			         (struct lq_link){
+			             str(e, "comm") ? str(e, "comm") : "?",
+			             (unsigned long)num(e, "stdinPipe"),
+			             (unsigned long)num(e, "stdoutPipe"),
+			             (int)num(e, "pid")},
+			         0);
+		}
 	}
+	used = fx_malloc(n + 1);
+	memset(used, 0, n + 1);
+	p->head = p->tail = NO_STAGE;
+	/* twice: first from the heads (a stdin no process here writes) */
+	for (int pass = 0; pass < 2; pass++) {
+		for (i = 0; i < n; i++) {
+			if (used[i])
+				continue;
+			for (j = 0; !pass && v[i].in && j < n; j++)
+				if (j != i && v[j].out == v[i].in)
+					break;
+			if (!pass && v[i].in && j < n)
+				continue;
+			fx_buf_adds(&b, b.len ? ", " : "");
+			for (k = i; k < n;) {
+				used[k] = 1;
+				fx_buf_adds(&b, v[k].name);
+				st = stage_of_pid(db, p, v[k].pid);
+				if (st != NO_STAGE && p->head == NO_STAGE)
+					p->head = st;
+				if (st != NO_STAGE)
+					p->tail = st;
+				for (j = 0; v[k].out && j < n; j++)
+					if (!used[j] && v[j].in == v[k].out)
+						break;
+				if (!v[k].out || j == n)
+					break;
+				fx_buf_adds(&b, " | ");
+				k = j;
+			}
+		}
+	}
+	if (p->head == NO_STAGE)
+		p->head = p->tail = p->stages[0];
 	fx_buf_addc(&b, 0);
+	free(used);
 	free(v);
 	return b.p;
 }
