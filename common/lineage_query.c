@@ -1664,29 +1664,22 @@ static void plan_dot(const struct lineage_db *db, FILE *f,
 	free(names);
 }
 
+/* The last run as `runs --format json` shows it, with the records. */
 static cJSON *plan_last_json(const struct lineage_db *db,
                              const struct lq_seen *e)
 {
-	const struct lq_pipeline *p = e->last;
-	char t[FX_TIME_ISO_LEN + 1];
 	int64_t in, out;
 	cJSON *o;
 
-	if (!p)
+	if (!e->last)
 		return cJSON_CreateNull();
-	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "runId", p->id);
-	fx_time_format_iso(p->start_ms, t);
-	cJSON_AddStringToObject(o, "start", t);
-	cJSON_AddStringToObject(o, "status", p->status);
-	cJSON_AddStringToObject(o, "stages", p->label);
-	in = run_records(db, p, 0);
-	out = run_records(db, p, 1);
+	o = run_json(db, e->last);
+	in = run_records(db, e->last, 0);
+	out = run_records(db, e->last, 1);
 	if (in >= 0)
 		cJSON_AddNumberToObject(o, "recordsIn", (double)in);
 	if (out >= 0)
 		cJSON_AddNumberToObject(o, "recordsOut", (double)out);
-	cJSON_AddItemToObject(o, "stageRuns", stages_json(db, p));
 	return o;
 }
 
