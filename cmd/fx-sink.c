@@ -119,6 +119,8 @@ static int run_kafka(struct fx_ctx *ctx, struct sink_opts *o, char **names,
 
 	if (o->files.state && !*o->files.state)
 		fx_usage_error(ctx, "--state: an empty directory name");
+	if (o->files.overwrite)
+		fx_usage_error(ctx, "--overwrite: only with --dir");
 	if (o->kafka.commit_topic && !o->files.state)
 		fx_usage_error(ctx, "--commit-topic: only with --state");
 	o->kafka.state = o->files.state;
@@ -182,6 +184,9 @@ int main(int argc, char **argv)
 	    FX_OPT_STRING(0, "table", &o.table, "T.json",
 	                  "partition flow table: its directories under --dir, "
 	                  "or its dynamic topics created on first use"),
+	    FX_OPT_STRING(0, "overwrite", &o.files.overwrite, "NAME=V,...",
+	                  "with --dir: replace these partitions (or all) "
+	                  "whole, atomically, at the end of the input"),
 	    FX_OPT_GROUP("Kafka:"),
 	    FX_OPT_KAFKA_SINK(&o.kafka),
 	    FX_OPT_END(),

@@ -71,7 +71,16 @@ struct file_sink {
 	struct fx_buf colname;       /* CSV: a key unescaped */
 	struct lineage_ds *dataset;  /* --file or --dir */
 	struct fx_strlist made_dirs; /* created by this run, in order */
-	char *part_file;             /* --part-name with its extension */
+	/*
+	 * --dir: where records' directories go: o->dir, or with --overwrite
+	 * the staging tree, which mirrors o->dir (see "INSERT OVERWRITE").
+	 */
+	const char *root;
+	char *stage;     /* --overwrite: the staging directory */
+	int keep_stage;  /* it holds the only copy of the old tree */
+	char *ow_prefix; /* --overwrite: what it replaces, under --dir */
+	int *ow_field;   /* per component of ow_prefix: its partition, or -1 */
+	char *part_file; /* --part-name with its extension */
 	/* checkpoint mode (--state): see "checkpoints" below */
 	struct ckpt_state committed; /* DIR/committed.json */
 	struct ckpt_barrier barrier;
@@ -1096,7 +1105,7 @@ static int partition_dir(struct file_sink *fs, const struct record *rec,
 	size_t i;
 
 	fx_buf_reset(&fs->key);
-	fx_buf_adds(&fs->key, fs->o->dir);
+	fx_buf_adds(&fs->key, fs->root);
 	for (i = 0; i < fs->paths.n; i++) {
 		const struct json_value *v = &vals[i];
 		size_t start = fs->key.len + 1;
@@ -1183,7 +1192,7 @@ static int dest_dir(struct file_sink *fs, const struct record *rec,
 	if (c)
 		return too_long(fs, rec, where, "_fx_dest", c, clen);
 	fx_buf_reset(&fs->key);
-	fx_buf_adds(&fs->key, fs->o->dir);
+	fx_buf_adds(&fs->key, fs->root);
 	fx_buf_addc(&fs->key, '/');
 	fx_buf_add(&fs->key, fs->scratch.p, fs->scratch.len);
 	return path_too_long(fs, rec, where, "_fx_dest");
@@ -1225,7 +1234,7 @@ static int table_dest_dir(struct file_sink *fs, const struct record *rec,
 		                table_field_in(fs, c, clen, &fs->colname), c,
 		                clen);
 	fx_buf_reset(&fs->key);
-	fx_buf_adds(&fs->key, fs->o->dir);
+	fx_buf_adds(&fs->key, fs->root);
 	fx_buf_addc(&fs->key, '/');
 	fx_buf_add(&fs->key, fs->scratch.p, fs->scratch.len);
 	n = table_nparts(fs->o->table);
@@ -1233,16 +1242,60 @@ static int table_dest_dir(struct file_sink *fs, const struct record *rec,
 	                     table_part(fs->o->table, n - 1)->field);
 }
 
+/*
+ * --overwrite: a record's directory (fs->key) must be in the tree it
+ * replaces; else it is a bad record, named by the first directory name
+ * that differs and the partition field that made it.
+ */
+static int overwrite_check(struct file_sink *fs, const struct record *rec,
+                           const struct fx_where *where)
+{
+	const char *rel = fs->key.p + strlen(fs->root) + 1;
+	size_t rlen = fs->key.len - strlen(fs->root) - 1, comp = 0, i, k;
+	const char *pre = fs->ow_prefix, *field;
+	size_t plen = strlen(pre);
+	int part;
+
+	if (!plen || (rlen >= plen && !memcmp(rel, pre, plen) &&
+	              (rlen == plen || rel[plen] == '/')))
+		return 0;
+	/* the first component that differs, and its start in rel */
+	for (i = k = 0; i < rlen && i < plen && rel[i] == pre[i]; i++)
+		if (rel[i] == '/') {
+			comp++;
+			k = i + 1;
+		}
+	for (i = k; i < rlen && rel[i] != '/'; i++)
+		;
+	part = fs->ow_field[comp];
+	if (part < 0)
+		field = NULL;
+	else if (fs->o->table)
+		field = table_part(fs->o->table, (size_t)part)->field;
+	else
+		field = fs->paths.v[part].name;
+	return dropped(fx_bad_record(
+	    fs->ctx, where, field, rec->p, rec->len,
+	    "'%.*s' is outside '%s/%s', the partition --overwrite %s replaces",
+	    (int)(i - k), rel + k, fs->o->dir, pre, fs->o->overwrite));
+}
+
 /* The directory of a record under --dir into fs->key, or DROPPED. */
 static int record_dir(struct file_sink *fs, const struct record *rec,
                       const struct json_value *vals,
                       const struct fx_where *where)
 {
+	int rc;
+
 	if (fs->o->table)
-		return table_dest_dir(fs, rec, vals, where);
-	if (fs->o->partition.n)
-		return partition_dir(fs, rec, vals, where);
-	return dest_dir(fs, rec, &vals[0], where);
+		rc = table_dest_dir(fs, rec, vals, where);
+	else if (fs->o->partition.n)
+		rc = partition_dir(fs, rec, vals, where);
+	else
+		rc = dest_dir(fs, rec, &vals[0], where);
+	if (!rc && fs->stage)
+		rc = overwrite_check(fs, rec, where);
+	return rc;
 }
 
 /* The file of the directory in fs->key (fs->key is left as it is). */
@@ -1265,7 +1318,7 @@ static struct out_file *partition_file(struct file_sink *fs, int *rc)
 	free(dir);
 	f = fx_malloc(sizeof(*f));
 	if (fs->o->state)
-		*rc = pending_open(fs, f, path + strlen(fs->o->dir) + 1);
+		*rc = pending_open(fs, f, path + strlen(fs->root) + 1);
 	else
 		*rc = out_file_open(fs, f, path, 64 << 10);
 	free(path);
@@ -1288,6 +1341,421 @@ static void raise_fd_limit(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+}
+
+/* ---- INSERT OVERWRITE (--overwrite) ---- */
+
+/*
+ * Every file of the run goes to a staging tree, STAGE, that mirrors --dir:
+ * DIR/.fx-overwrite-PID, or, when the whole of DIR is replaced (--partition
+ * with "all"), .BASE.fx-overwrite-PID beside it (a directory cannot be
+ * exchanged with one inside it). Readers pass over hidden names, so the
+ * staging tree is never read as data. At the end of the input the staged
+ * STAGE/PREFIX and DIR/PREFIX are exchanged (renameat2 RENAME_EXCHANGE;
+ * rename() when DIR/PREFIX does not exist yet), the directories synced,
+ * and STAGE, now holding the old tree, removed. Until the exchange the old
+ * tree is untouched; a staging tree whose run is gone (a SIGKILL) is
+ * removed by the next run that stages beside it.
+ */
+
+#define STAGE_TAG ".fx-overwrite-"
+
+/* Removes the staging trees named PREFIX.fx-overwrite-PID in dir whose
+ * process is gone. */
+static void remove_stale_stages(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	size_t plen = strlen(prefix), tlen = strlen(STAGE_TAG);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		const char *n = e->d_name;
+		char *end, *sub;
+		long pid;
+
+		if (strncmp(n, prefix, plen) ||
+		    strncmp(n + plen, STAGE_TAG, tlen))
+			continue;
+		n += plen + tlen;
+		if (*n < '1' || *n > '9')
+			continue;
+		errno = 0;
+		pid = strtol(n, &end, 10);
+		if (*end || errno || pid > INT_MAX || pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		sub = join_path(dir, e->d_name);
+		remove_tree(sub);
+		free(sub);
+	}
+	closedir(d);
+}
+
+/* One NAME=V of the --overwrite list, and the partition it names. */
+struct ow_item {
+	const char *name;
+	size_t nlen;
+	const char *val;
+	size_t vlen;
+};
+
+/* Splits spec into items; usage errors exit. Returns the count. */
+static size_t ow_parse(struct fx_ctx *ctx, const char *spec, struct ow_item *v,
+                       size_t max)
+{
+	const char *s = spec;
+	size_t n = 0, i;
+
+	for (;;) {
+		const char *comma = strchr(s, ','), *eq;
+		size_t len = comma ? (size_t)(comma - s) : strlen(s);
+
+		eq = memchr(s, '=', len);
+		if (!eq || eq == s)
+			fx_usage_error(
+			    ctx,
+			    "--overwrite: expected NAME=V[,NAME=V]... "
+			    "or all, got '%s'",
+			    spec);
+		if (n == max)
+			fx_usage_error(ctx,
+			               "--overwrite: more than %zu "
+			               "partitions",
+			               max);
+		v[n] = (struct ow_item){s, (size_t)(eq - s), eq + 1,
+		                        len - (size_t)(eq - s) - 1};
+		for (i = 0; i < n; i++)
+			if (v[i].nlen == v[n].nlen &&
+			    !memcmp(v[i].name, v[n].name, v[n].nlen))
+				fx_usage_error(
+				    ctx, "--overwrite: '%.*s' given twice",
+				    (int)v[n].nlen, v[n].name);
+		n++;
+		if (!comma)
+			return n;
+		s = comma + 1;
+	}
+}
+
+/* The item naming partition name, or NULL. */
+static const struct ow_item *ow_find(const struct ow_item *v, size_t n,
+                                     const char *name)
+{
+	size_t i, len = strlen(name);
+
+	for (i = 0; i < n; i++)
+		if (v[i].nlen == len && !memcmp(v[i].name, name, len))
+			return &v[i];
+	return NULL;
+}
+
+/* "dt, os": the partition names, for messages. */
+static void ow_names(const struct file_sink *fs, struct fx_buf *out)
+{
+	size_t i, n = fs->o->table ? table_nparts(fs->o->table) : fs->paths.n;
+
+	for (i = 0; i < n; i++) {
+		if (i)
+			fx_buf_adds(out, fs->o->table ? ", " : ",");
+		fx_buf_adds(out, fs->o->table
+		                     ? table_part(fs->o->table, i)->name
+		                     : fs->paths.v[i].name);
+	}
+	fx_buf_addc(out, 0);
+}
+
+/* Usage error: item it is not a partition. */
+static void ow_unknown(struct file_sink *fs, const struct ow_item *it)
+{
+	struct fx_buf names = FX_BUF_INIT;
+
+	ow_names(fs, &names);
+	if (fs->o->table)
+		fx_usage_error(
+		    fs->ctx,
+		    "--overwrite: '%.*s' is not a partition of table "
+		    "'%s' (its partitions: %s)",
+		    (int)it->nlen, it->name, table_name(fs->o->table), names.p);
+	fx_usage_error(fs->ctx,
+	               "--overwrite: '%.*s' is not a partition (--partition "
+	               "%s)",
+	               (int)it->nlen, it->name, names.p);
+}
+
+/* Usage error: partition `named` is given without `missing` before it. */
+static void ow_not_leading(struct file_sink *fs, const char *named,
+                           const char *missing)
+{
+	fx_usage_error(fs->ctx,
+	               "--overwrite: '%s' without '%s': the partitions "
+	               "replaced must be the leading ones of the %s",
+	               named, missing,
+	               fs->o->table ? "table's directory template"
+	                            : "--partition list");
+}
+
+/* The partition a component of the dir template holds ("dt={dt}"), or -1;
+ * comp is len bytes. */
+static int tpl_comp_part(const struct table *t, const char *comp, size_t len)
+{
+	const char *open = memchr(comp, '{', len), *close;
+	size_t i, n = table_nparts(t);
+
+	if (!open)
+		return -1;
+	close = memchr(open, '}', len - (size_t)(open - comp));
+	for (i = 0; close && i < n; i++) {
+		const char *name = table_part(t, i)->name;
+
+		if (strlen(name) == (size_t)(close - open - 1) &&
+		    !memcmp(name, open + 1, (size_t)(close - open - 1)))
+			return (int)i;
+	}
+	return -1;
+}
+
+/* The index of the partition item it names (--table: by partition name,
+ * --partition: by field); usage error if none. */
+static size_t ow_index(struct file_sink *fs, const struct ow_item *it)
+{
+	size_t k, np = fs->o->table ? table_nparts(fs->o->table) : fs->paths.n;
+
+	for (k = 0; k < np; k++) {
+		const char *name = fs->o->table
+		                       ? table_part(fs->o->table, k)->name
+		                       : fs->paths.v[k].name;
+
+		if (ow_find(it, 1, name))
+			return k;
+	}
+	ow_unknown(fs, it);
+	return 0;
+}
+
+static const char *part_name(const struct file_sink *fs, size_t k)
+{
+	return fs->o->table ? table_part(fs->o->table, k)->name
+	                    : fs->paths.v[k].name;
+}
+
+/*
+ * The tree --overwrite replaces, under --dir, into fs->ow_prefix ("" for
+ * the whole of --dir) and fs->ow_field: the leading components of the
+ * directory template (--table's "files" "dir", or --partition's
+ * F1={F1}/F2={F2}/...) up to the last one whose partition is named, each
+ * placeholder replaced by its value as the records' directories are
+ * (hive_encode). With "all": the template's leading literal names (none
+ * for --partition). Every partition before the cut must be named, and
+ * only those: else a usage error (exit 2).
+ */
+static void ow_prefix_of(struct file_sink *fs)
+{
+	const struct file_sink_opts *o = fs->o;
+	struct ow_item items[TABLE_MAX_PARTS + 1];
+	const struct ow_item *by_part[TABLE_MAX_PARTS] = {0};
+	struct fx_buf tpl = FX_BUF_INIT, pre = FX_BUF_INIT;
+	size_t n = 0, i, ncomp = 0, cut = 0;
+	const char *c;
+
+	if (strcmp(o->overwrite, "all") != 0)
+		n = ow_parse(fs->ctx, o->overwrite, items, TABLE_MAX_PARTS + 1);
+	for (i = 0; i < n; i++)
+		by_part[ow_index(fs, &items[i])] = &items[i];
+	/* the template; for --partition, one placeholder per component */
+	if (o->table) {
+		fx_buf_adds(&tpl, table_dir_template(o->table));
+	} else {
+		for (i = 0; i < fs->paths.n; i++)
+			fx_buf_adds(&tpl, i ? "/{}" : "{}");
+	}
+	fx_buf_addc(&tpl, 0);
+	for (c = tpl.p; c; c = strchr(c, '/'), c = c ? c + 1 : NULL)
+		ncomp++;
+	fs->ow_field = fx_malloc(ncomp * sizeof(*fs->ow_field));
+	for (c = tpl.p, i = 0; i < ncomp; i++) {
+		const char *e = strchr(c, '/');
+		size_t len = e ? (size_t)(e - c) : strlen(c);
+		int part = o->table ? tpl_comp_part(o->table, c, len) : (int)i;
+
+		fs->ow_field[i] = part;
+		if (n ? part >= 0 && by_part[part] : part < 0 && cut == i)
+			cut = i + 1;
+		c = e ? e + 1 : c + len;
+	}
+	for (c = tpl.p, i = 0; i < cut; i++) {
+		const char *e = strchr(c, '/');
+		size_t len = e ? (size_t)(e - c) : strlen(c);
+		int part = fs->ow_field[i];
+		const char *open, *close;
+
+		if (i)
+			fx_buf_addc(&pre, '/');
+		if (part < 0) {
+			fx_buf_add(&pre, c, len);
+			c = e ? e + 1 : c + len;
+			continue;
+		}
+		if (!by_part[part])
+			ow_not_leading(
+			    fs, part_name(fs, (size_t)fs->ow_field[cut - 1]),
+			    part_name(fs, (size_t)part));
+		if (!o->table) { /* as partition_dir() writes it */
+			fx_buf_adds(&pre, fs->paths.v[i].name);
+			fx_buf_addc(&pre, '=');
+			hive_encode(&pre, by_part[part]->val,
+			            by_part[part]->vlen);
+			c = e ? e + 1 : c + len;
+			continue;
+		}
+		open = memchr(c, '{', len);
+		close = memchr(open, '}', len - (size_t)(open - c));
+		fx_buf_add(&pre, c, (size_t)(open - c));
+		hive_encode(&pre, by_part[part]->val, by_part[part]->vlen);
+		fx_buf_add(&pre, close + 1, len - (size_t)(close + 1 - c));
+		c = e ? e + 1 : c + len;
+	}
+	fx_buf_addc(&pre, 0);
+	fs->ow_prefix = fx_strdup(pre.p);
+	fx_buf_free(&pre);
+	fx_buf_free(&tpl);
+}
+
+/*
+ * Sets up the staging tree: STAGE (removing those of dead runs) and
+ * STAGE/PREFIX, the tree that replaces DIR/PREFIX even if no record
+ * comes. Records' directories then go under STAGE (fs->root).
+ */
+static void ow_open(struct file_sink *fs)
+{
+	const char *dir = fs->o->dir;
+	char *d = fx_strdup(dir), *base, *parent, *staged;
+	size_t len = strlen(d);
+
+	while (len > 1 && d[len - 1] == '/')
+		d[--len] = 0;
+	if (fs->ow_prefix[0]) {
+		remove_stale_stages(d, "");
+		if (asprintf(&fs->stage, "%s/" STAGE_TAG "%ld", d,
+		             (long)getpid()) < 0)
+			fx_oom();
+	} else {
+		/* the whole of DIR: a staging tree beside it */
+		base = strrchr(d, '/');
+		base = base ? base + 1 : d;
+		if (!strcmp(base, ".") || !strcmp(base, "..") || !*base ||
+		    !strcmp(d, "/"))
+			fx_usage_error(fs->ctx,
+			               "--overwrite all: replaces '%s' itself, "
+			               "which must be named (not '.', '..' or "
+			               "'/')",
+			               dir);
+		parent = dir_of(d);
+		/* ".BASE" then the tag: hidden beside DIR */
+		{
+			char *hidden;
+
+			if (asprintf(&hidden, ".%s", base) < 0)
+				fx_oom();
+			remove_stale_stages(parent, hidden);
+			free(hidden);
+		}
+		if (asprintf(&fs->stage, "%s/.%s" STAGE_TAG "%ld", parent, base,
+		             (long)getpid()) < 0)
+			fx_oom();
+		free(parent);
+	}
+	free(d);
+	fs->root = fs->stage;
+	staged = fs->ow_prefix[0] ? join_path(fs->stage, fs->ow_prefix)
+	                          : fx_strdup(fs->stage);
+	remove_tree(fs->stage); /* ours, from a pid reused */
+	if (mkdir_p(fs, staged))
+		exit(FX_EXIT_IO);
+	free(staged);
+}
+
+/* fsyncs every directory this run made, and STAGE's parent. */
+static void ow_sync_dirs(struct file_sink *fs)
+{
+	size_t i;
+
+	for (i = 0; i < fs->made_dirs.n; i++)
+		fs_fsync_dir(fs->made_dirs.v[i]);
+}
+
+/*
+ * Exchanges STAGE/PREFIX with DIR/PREFIX (whose parents are made first);
+ * rename() when DIR/PREFIX does not exist. Where the file system cannot
+ * exchange (EINVAL), the old tree is renamed aside into STAGE first, and
+ * put back if the second rename fails. Returns 0 or FX_EXIT_IO (reported).
+ */
+static int ow_commit(struct file_sink *fs)
+{
+	char *staged, *target, *tparent, *sparent;
+	struct stat st;
+	int rc = 0, exists;
+
+	staged = fs->ow_prefix[0] ? join_path(fs->stage, fs->ow_prefix)
+	                          : fx_strdup(fs->stage);
+	target = fs->ow_prefix[0] ? join_path(fs->o->dir, fs->ow_prefix)
+	                          : fx_strdup(fs->o->dir);
+	while (strlen(target) > 1 && target[strlen(target) - 1] == '/')
+		target[strlen(target) - 1] = 0;
+	tparent = dir_of(target);
+	sparent = dir_of(staged);
+	ow_sync_dirs(fs);
+	if (fs_mkdir_p(tparent) != 0) {
+		fx_warn(fs->ctx, "%s: cannot create directory: %s", tparent,
+		        strerror(errno));
+		rc = FX_EXIT_IO;
+		goto out;
+	}
+	exists = lstat(target, &st) == 0;
+	if (exists && S_ISDIR(st.st_mode))
+		chmod(staged, st.st_mode & 07777); /* the tree keeps its mode */
+	if (!exists) {
+		if (rename(staged, target) != 0) {
+			fx_warn(fs->ctx, "%s: cannot rename into place: %s",
+			        target, strerror(errno));
+			rc = FX_EXIT_IO;
+		}
+	} else if (renameat2(AT_FDCWD, staged, AT_FDCWD, target,
+	                     RENAME_EXCHANGE) != 0) {
+		char *aside = join_path(fs->stage, ".old");
+
+		if (errno != EINVAL || !fs->ow_prefix[0]) {
+			fx_warn(fs->ctx, "%s: cannot replace: %s", target,
+			        strerror(errno));
+			rc = FX_EXIT_IO;
+		} else if (rename(target, aside) != 0) {
+			fx_warn(fs->ctx, "%s: cannot move aside: %s", target,
+			        strerror(errno));
+			rc = FX_EXIT_IO;
+		} else if (rename(staged, target) != 0) {
+			fx_warn(fs->ctx, "%s: cannot rename into place: %s",
+			        target, strerror(errno));
+			if (rename(aside, target) != 0 && ++fs->keep_stage)
+				fx_warn(fs->ctx,
+				        "%s: cannot put the old tree back: %s "
+				        "(it is %s)",
+				        target, strerror(errno), aside);
+			rc = FX_EXIT_IO;
+		}
+		free(aside);
+	}
+	if (!rc) {
+		fs_fsync_dir(tparent);
+		fs_fsync_dir(sparent);
+	}
+out:
+	free(staged);
+	free(target);
+	free(tparent);
+	free(sparent);
+	return rc;
 }
 
 /* ---- the sink ---- */
@@ -1390,11 +1858,28 @@ struct file_sink *file_sink_open(struct fx_ctx *ctx,
 	if (o->dir && !o->partition.n && !o->table &&
 	    json_paths_add(&fs->paths, "_fx_dest", &err) < 0)
 		fx_usage_error(ctx, "_fx_dest: %s", err);
+	fs->root = o->dir;
+	if (o->overwrite) {
+		if (!o->dir)
+			fx_usage_error(ctx, "--overwrite needs --dir");
+		if (o->state)
+			fx_usage_error(
+			    ctx, "--overwrite: not with --state (a "
+			         "partition is replaced at the end of the "
+			         "input; checkpoints commit before it)");
+		if (!o->table && !o->partition.n)
+			fx_usage_error(ctx, "--overwrite needs --table or "
+			                    "--partition (the partitions it "
+			                    "replaces)");
+		ow_prefix_of(fs);
+	}
 	if (o->file || o->dir)
 		fs->dataset = lineage_file(ctx, LINEAGE_OUTPUT,
 		                           o->file ? o->file : o->dir);
 	if (o->dir) {
 		raise_fd_limit();
+		if (o->overwrite)
+			ow_open(fs);
 		if (o->state)
 			ckpt_open(fs);
 	} else if (o->file) {
@@ -1519,12 +2004,44 @@ static int close_all(struct file_sink *fs, int commit)
 	return record_writer_close(&fs->single.w);
 }
 
+/*
+ * --overwrite's end: the files published into the staging tree, then the
+ * tree exchanged with the old one, which goes with the staging tree. Not
+ * on a stop by signal: the input did not end, the old tree stays.
+ */
+static int ow_close(struct file_sink *fs, int commit)
+{
+	int rc, stopped = commit && fx_stop;
+
+	if (stopped)
+		commit = 0;
+	rc = close_all(fs, commit);
+	if (commit && !rc)
+		rc = ow_commit(fs);
+	if (!fs->keep_stage)
+		remove_tree(fs->stage);
+	if (!commit || rc)
+		remove_made_dirs(fs);
+	if (commit && !rc)
+		lineage_count(fs->dataset, fs->ctx->st.records_out);
+	if (stopped) {
+		fx_warn(fs->ctx,
+		        "%s: stopped before the end of the input: not replaced "
+		        "(--overwrite %s)",
+		        fs->o->dir, fs->o->overwrite);
+		rc = FX_EXIT_IO;
+	}
+	return rc;
+}
+
 int file_sink_close(struct file_sink *fs, int commit)
 {
 	int rc;
 
 	if (fs->o->state) {
 		rc = ckpt_close(fs);
+	} else if (fs->stage) {
+		rc = ow_close(fs, commit);
 	} else {
 		rc = close_all(fs, commit);
 		if (commit && !rc) /* published: every record written counts */
@@ -1544,6 +2061,9 @@ int file_sink_close(struct file_sink *fs, int commit)
 	ckpt_state_free(&fs->committed);
 	ckpt_barrier_free(&fs->barrier);
 	free(fs->pending_root);
+	free(fs->stage);
+	free(fs->ow_prefix);
+	free(fs->ow_field);
 	free(fs->part_file);
 	free(fs->row);
 	free(fs);

@@ -61,6 +61,21 @@
  * to file_sink_write() commits them (committed.json, then the appends to
  * the output files), a "restore" record is checked against the committed
  * id. file_sink_close() drops what no checkpoint committed.
+ *
+ * INSERT OVERWRITE (overwrite, with dir and table or partition; not with
+ * state): the tree of the named partitions, DIR/PREFIX (PREFIX: the
+ * directory template, the table's or f1={f1}/f2={f2}..., cut after the
+ * named partitions, which must be the leading ones; "all": the template's
+ * leading literal names, or DIR itself), is replaced whole by what the run
+ * wrote. Every file goes to a staging tree inside DIR (hidden:
+ * ".fx-overwrite-PID"; beside DIR, ".BASE.fx-overwrite-PID", when DIR
+ * itself is replaced), and file_sink_close(fs, 1) exchanges it with the
+ * old tree (renameat2 RENAME_EXCHANGE, or rename() when there is none),
+ * syncs the directories and removes the old tree. No record: the prefix
+ * becomes an empty directory. A record outside PREFIX is a bad record.
+ * Until the exchange, the old tree is untouched: after an error, a stop
+ * by signal (not committed: FX_EXIT_IO) or a SIGKILL, whose staging tree
+ * the next run removes.
  */
 #ifndef FX_FILESINK_H
 #define FX_FILESINK_H
@@ -79,8 +94,9 @@ struct file_sink_opts {
 	enum file_format format;     /* FORMAT_AUTO: by --file's extension */
 	int keep_meta;
 	const char *part_name;
-	struct table *table; /* --table: directories from its template */
-	const char *state;   /* --state: checkpoint mode, or NULL */
+	struct table *table;   /* --table: directories from its template */
+	const char *state;     /* --state: checkpoint mode, or NULL */
+	const char *overwrite; /* --overwrite NAME=V[,NAME=V]... or "all" */
 };
 
 struct file_sink;

@@ -17,7 +17,9 @@
  *     TIME, not the last stage's: when fx-agg stops on a bad record, the
  *     fx-consume before it fails afterwards on the closed pipe, and the
  *     cause is fx-agg's exit 1. A stage killed by signal S counts as
- *     128 + S, the shell's convention.
+ *     128 + S, the shell's convention. A death by SIGPIPE counts only
+ *     when no other stage failed: it is the consequence of a reader that
+ *     went away, and the kernel may report it before the reader's end.
  *
  * A stage is either argv (argv[0] looked up in PATH, as execvp does) or a
  * shell command run by /bin/sh -c. Stages inherit the environment of the

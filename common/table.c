@@ -1,6 +1,7 @@
 /* table.c - partition flow tables; the contract is in table.h */
 #include "table.h"
 
+#include "confjson.h"
 #include "err.h"
 #include "hive.h"
 #include "strmap.h"
@@ -55,6 +56,9 @@ struct table {
 	int partitions, replication;
 
 	struct tpl dir; /* dir.text NULL: no "files" */
+
+	char **fields; /* "fields": the record fields declared, or NULL */
+	size_t nfields;
 
 	struct strmap seen; /* dynamic topic -> its tuple key (owned) */
 	struct fx_buf key, why, scratch;
@@ -227,8 +231,7 @@ uint32_t table_murmur2(const void *p, size_t n)
  */
 
 struct loader {
-	const struct fx_ctx *ctx;
-	const char *path;
+	struct conf_file cf; /* confjson.h: the file, for messages */
 	struct table *t;
 };
 
@@ -241,62 +244,26 @@ static FX_PRINTF(3, 4) int bad(const struct loader *l, const char *key,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fx_warn(l->ctx, "%s: %s: %s", l->path, key, msg);
-	return -1;
+	return conf_bad(&l->cf, key, "%s", msg);
 }
 
-/* Rejects members a section does not know: a typo must not go unseen. */
 static int known_keys(const struct loader *l, const cJSON *obj,
                       const char *where, const char *const *keys)
 {
-	const cJSON *m;
-	const char *const *k;
-	char name[256];
-
-	cJSON_ArrayForEach(m, obj)
-	{
-		for (k = keys; *k; k++)
-			if (strcmp(m->string, *k) == 0)
-				break;
-		if (*k)
-			continue;
-		snprintf(name, sizeof(name), "%s%s%s", where, *where ? "." : "",
-		         m->string);
-		return bad(l, name, "unknown key");
-	}
-	return 0;
+	return conf_known_keys(&l->cf, obj, where, keys);
 }
 
 static int get_string(const struct loader *l, const cJSON *obj,
                       const char *member, const char *key, int required,
                       const char **out)
 {
-	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, member);
-
-	*out = NULL;
-	if (!j)
-		return required ? bad(l, key, "missing") : 0;
-	if (!cJSON_IsString(j) || !j->valuestring)
-		return bad(l, key, "not a string");
-	if (!*j->valuestring)
-		return bad(l, key, "empty");
-	*out = j->valuestring;
-	return 0;
+	return conf_get_string(&l->cf, obj, member, key, required, out);
 }
 
 static int get_int(const struct loader *l, const cJSON *obj, const char *member,
                    const char *key, int min, int *out)
 {
-	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, member);
-	double d;
-
-	if (!j)
-		return 0;
-	d = cJSON_IsNumber(j) ? j->valuedouble : 0;
-	if (!cJSON_IsNumber(j) || d != (double)(int)d || d < min || d > 1000000)
-		return bad(l, key, "not an integer from %d to 1000000", min);
-	*out = (int)d;
-	return 0;
+	return conf_get_int(&l->cf, obj, member, key, min, out);
 }
 
 static int name_ok(const char *s)
@@ -787,10 +754,40 @@ static int load_files(struct loader *l, const cJSON *f)
 	return tpl_compile(l, "files.dir", dir, 1, &l->t->dir);
 }
 
+/* "fields": the record fields the table declares, each once */
+static int load_fields(struct loader *l, const cJSON *root)
+{
+	const char **v;
+	size_t i, k, n;
+	char key[64];
+
+	if (conf_get_strings(&l->cf, root, "fields", "fields", &v, &n))
+		return -1;
+	if (!v)
+		return 0;
+	l->t->fields = fx_malloc((n ? n : 1) * sizeof(char *));
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < i; k++)
+			if (strcmp(v[k], v[i]) == 0) {
+				snprintf(key, sizeof(key), "fields[%zu]", i);
+				free(v);
+				return bad(l, key, "\"%s\" given twice",
+				           l->t->fields[k]);
+			}
+		l->t->fields[i] = fx_strdup(v[i]);
+		l->t->nfields++;
+	}
+	free(v);
+	if (!n)
+		return bad(l, "fields", "empty: name one field or more");
+	return 0;
+}
+
 static int load_root(struct loader *l, const cJSON *root)
 {
 	static const char *const keys[] = {"name",  "partition_by", "kafka",
-	                                   "files", "description",  NULL};
+	                                   "files", "description",  "fields",
+	                                   NULL};
 	const cJSON *k, *f;
 	const char *name;
 
@@ -800,7 +797,7 @@ static int load_root(struct loader *l, const cJSON *root)
 	    get_string(l, root, "name", "name", 1, &name))
 		return -1;
 	l->t->name = fx_strdup(name);
-	if (load_parts(l, root))
+	if (load_parts(l, root) || load_fields(l, root))
 		return -1;
 	k = cJSON_GetObjectItemCaseSensitive(root, "kafka");
 	f = cJSON_GetObjectItemCaseSensitive(root, "files");
@@ -813,69 +810,22 @@ static int load_root(struct loader *l, const cJSON *root)
 	return 0;
 }
 
-static char *read_all(const struct fx_ctx *ctx, const char *path, size_t *n)
-{
-	FILE *f = fopen(path, "rb");
-	struct fx_buf b = FX_BUF_INIT;
-	char chunk[8192];
-	size_t got;
-
-	if (!f) {
-		fx_warn(ctx, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fx_buf_add(&b, chunk, got);
-	if (ferror(f)) {
-		fx_warn(ctx, "%s: read error: %s", path, strerror(errno));
-		fclose(f);
-		fx_buf_free(&b);
-		return NULL;
-	}
-	fclose(f);
-	fx_buf_addc(&b, 0);
-	*n = b.len - 1;
-	return b.p;
-}
-
-/* "invalid JSON at line 3" with cJSON's error position. */
-static void json_error(const struct loader *l, const char *text,
-                       const char *end)
-{
-	const char *s;
-	unsigned line = 1;
-
-	for (s = text; end && s < end; s++)
-		line += *s == '\n';
-	fx_warn(l->ctx, "%s:%u: invalid JSON", l->path, line);
-}
-
 struct table *table_load(const struct fx_ctx *ctx, const char *path)
 {
 	struct table *t = fx_malloc(sizeof(*t));
-	struct loader l = {ctx, path, t};
-	const char *end = NULL;
+	struct loader l = {{ctx, path}, t};
 	cJSON *root;
-	size_t n;
-	char *text;
 
 	memset(t, 0, sizeof(*t));
 	t->ctx = ctx;
 	t->path = fx_strdup(path);
 	t->partitions = t->replication = -1;
-	if (!(text = read_all(ctx, path, &n))) {
-		table_free(t);
-		return NULL;
-	}
-	root = cJSON_ParseWithLengthOpts(text, n + 1, &end, 1);
-	if (!root)
-		json_error(&l, text, end ? end : cJSON_GetErrorPtr());
+	root = conf_parse(&l.cf);
 	if (!root || load_root(&l, root)) {
 		table_free(t);
 		t = NULL;
 	}
 	cJSON_Delete(root);
-	free(text);
 	return t;
 }
 
@@ -898,6 +848,9 @@ void table_free(struct table *t)
 		free(t->seen.entries[i].value);
 	strmap_free(&t->seen);
 	strmap_free(&t->by_tuple);
+	for (i = 0; i < t->nfields; i++)
+		free(t->fields[i]);
+	free(t->fields);
 	free(t->statics);
 	free(t->default_topic);
 	free(t->topic.text);
@@ -924,6 +877,21 @@ size_t table_nparts(const struct table *t)
 const struct table_part *table_part(const struct table *t, size_t i)
 {
 	return &t->parts[i];
+}
+
+int table_has_fields(const struct table *t)
+{
+	return t->fields != NULL;
+}
+
+size_t table_nfields(const struct table *t)
+{
+	return t->nfields;
+}
+
+char *const *table_fields(const struct table *t)
+{
+	return t->fields;
 }
 
 int table_has_kafka(const struct table *t)

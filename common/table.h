@@ -116,6 +116,12 @@ void table_free(struct table *t);
 const char *table_name(const struct table *t);
 size_t table_nparts(const struct table *t);
 const struct table_part *table_part(const struct table *t, size_t i);
+/* "fields": the record fields the table declares (optional: without it
+ * table_has_fields() is 0, table_fields() NULL, and nothing is known of
+ * the table's fields). */
+int table_has_fields(const struct table *t);
+char *const *table_fields(const struct table *t);
+size_t table_nfields(const struct table *t);
 int table_has_kafka(const struct table *t);
 int table_has_files(const struct table *t);
 /* kafka "partitions" and "replication" for created topics; -1: unset */

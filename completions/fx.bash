@@ -23,6 +23,8 @@ _fx_values()
 		*) words="ndjson jsonl json csv ndjson+gz jsonl+gz json+gz csv+gz" ;;
 		esac ;;
 	--window) words="tumble: hop: cumulate: session:" ;;
+	--overwrite) words="all" ;;
+	--batch) words="all" ;;
 	--late | --on-error)
 		if [[ $val == dlq=* ]]; then
 			echo FILES
@@ -30,7 +32,7 @@ _fx_values()
 		fi
 		if [[ $opt == --late ]]; then words="drop update dlq="; else words="fail skip dlq="; fi ;;
 	--file | --dir | --dim | --right | --table | -F | --kafka-config | \
-		--bootstrap-file | --pid-file | --store | --dlq)
+		--bootstrap-file | --pid-file | --store | --dlq | --warehouse | --test)
 		echo FILES
 		return ;;
 	*) return 1 ;;
@@ -101,4 +103,4 @@ _fx()
 }
 
 complete -o filenames -F _fx fx-consume fx-sink fx-agg fx-join fx-partition \
-	fx-lineage fx-devbroker
+	fx-lineage fx-devbroker fx-run

@@ -1,0 +1,201 @@
+/* fx-run - run a job of a pipeline file as a stream, a batch or a backfill */
+#include "err.h"
+#include "fx.h"
+#include "opt.h"
+#include "pipeline.h"
+#include "procchain.h"
+#include "prog.h"
+
+#if __has_include("pipetest.h")
+#include "pipetest.h"
+#define HAVE_PIPETEST 1
+#endif
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const struct fx_usage usage = {
+    "fx-run [OPTION]... PIPELINE JOB --stream|--batch NAME=V|--backfill "
+    "NAME=D1..D2\n"
+    "       fx-run --check PIPELINE [JOB]\n"
+    "       fx-run --test DIR PIPELINE",
+    "Run a job of a pipeline file (fx-pipeline(5)): its source table, its\n"
+    "steps and its sink table as a chain of fx programs joined by pipes,\n"
+    "against Kafka (--stream) or over the warehouse's files, replacing the\n"
+    "partitions it writes whole (--batch, --backfill). --explain prints the\n"
+    "shell pipeline instead of running it; --check checks the file.",
+};
+
+struct run_opts {
+	int stream, explain, check, exit_at_end;
+	const char *batch, *backfill, *warehouse, *brokers, *test;
+	struct fx_strlist params;
+};
+
+static int run_one(struct fx_ctx *ctx, const struct pipeline *p,
+                   const struct pipeline_job *job,
+                   const struct pipeline_run_opts *ro, int explain)
+{
+	struct pipeline_plan plan;
+	struct proc_chain_opts co = {-1, -1, -1, 1, NULL};
+	size_t i;
+	int rc;
+
+	if ((rc = pipeline_plan(ctx, p, job, ro, &plan)))
+		return rc;
+	if (explain) {
+		struct fx_buf out = FX_BUF_INIT;
+
+		pipeline_explain(p, job, ro, &plan, &out);
+		fwrite(out.p, 1, out.len, stdout);
+		fx_buf_free(&out);
+		pipeline_plan_free(&plan);
+		return fx_stdout_flush(ctx);
+	}
+	for (i = 0; i < plan.env.n; i++)
+		putenv(plan.env.v[i]); /* plan.env outlives the chain */
+	co.dir = plan.dir;
+	fflush(NULL);
+	rc = proc_chain_run(plan.stages, plan.nstages, &co, NULL);
+	for (i = 0; i < plan.env.n; i++) {
+		char *name =
+		    fx_strndup(plan.env.v[i], strcspn(plan.env.v[i], "="));
+
+		unsetenv(name);
+		free(name);
+	}
+	pipeline_plan_free(&plan);
+	return rc < 0 ? FX_EXIT_IO : rc;
+}
+
+static int backfill(struct fx_ctx *ctx, const struct pipeline *p,
+                    const struct pipeline_job *job,
+                    struct pipeline_run_opts *ro, const char *spec, int explain)
+{
+	struct fx_strlist days = {0};
+	const char *why;
+	size_t i;
+	int rc = 0;
+
+	if (pipeline_backfill(spec, &days, &why))
+		fx_usage_error(ctx, "--backfill: %s, got '%s'", why, spec);
+	for (i = 0; i < days.n && !rc; i++) {
+		ro->batch = days.v[i];
+		rc = run_one(ctx, p, job, ro, explain);
+		if (rc && !explain)
+			fx_warn(
+			    ctx, "--backfill: %s failed (exit %d): %s not run",
+			    days.v[i], rc,
+			    i + 1 < days.n ? "the days after it" : "nothing");
+	}
+	fx_strlist_free(&days);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct run_opts o = {0};
+	const struct fx_option opts[] = {
+	    FX_OPT_GROUP("Modes:"),
+	    FX_OPT_FLAG(0, "stream", &o.stream,
+	                "run the job against Kafka, consumer group after it"),
+	    FX_OPT_STRING(0, "batch", &o.batch, "NAME=V[,NAME=V]|all",
+	                  "run the job over those partitions' files, replacing "
+	                  "the sink's partitions under NAME=V whole"),
+	    FX_OPT_STRING(0, "backfill", &o.backfill, "NAME=D1..D2",
+	                  "a --batch NAME=D per day from D1 to D2, in order; "
+	                  "stops at the first failing day"),
+	    FX_OPT_FLAG(0, "explain", &o.explain,
+	                "print the shell pipeline and the datasets it reads "
+	                "and writes instead of running it"),
+	    FX_OPT_FLAG(0, "check", &o.check,
+	                "check the file (or one JOB): keys, tables, step "
+	                "options, fields"),
+	    FX_OPT_STRING(0, "test", &o.test, "DIR",
+	                  "run the golden cases of DIR, as a batch and as a "
+	                  "stream"),
+	    FX_OPT_GROUP("Settings:"),
+	    FX_OPT_MULTI(
+	        'p', "param", &o.params, "NAME=V",
+	        "set ${NAME} (repeatable; over the file's \"params\")"),
+	    FX_OPT_STRING(0, "warehouse", &o.warehouse, "DIR",
+	                  "the warehouse directory, instead of the file's"),
+	    FX_OPT_STRING('b', "brokers", &o.brokers, "HOST:PORT,...",
+	                  "Kafka bootstrap servers for --stream (default "
+	                  "$FX_BROKERS)"),
+	    FX_OPT_FLAG('e', "exit-at-end", &o.exit_at_end,
+	                "--stream: stop at the end of the source's topics"),
+	    FX_OPT_END(),
+	};
+	struct pipeline_run_opts ro = {0};
+	const struct pipeline_job *job = NULL;
+	struct fx_ctx ctx;
+	struct pipeline *p;
+	int first, nargs, modes, rc = 0;
+	size_t i;
+
+	fx_program_init(&ctx, "fx-run");
+	first = fx_parse_options(&ctx, argc, argv, opts, &usage);
+	nargs = argc - first;
+	modes = o.stream + !!o.batch + !!o.backfill;
+	for (i = 0; i < o.params.n; i++)
+		if (!strchr(o.params.v[i], '=') || o.params.v[i][0] == '=')
+			fx_usage_error(&ctx, "-p: expected NAME=V, got '%s'",
+			               o.params.v[i]);
+	if (o.test) {
+		if (modes || o.check || o.explain || nargs != 1)
+			fx_usage_error(&ctx,
+			               "--test DIR takes one PIPELINE and "
+			               "no mode");
+	} else if (o.check) {
+		if (modes || o.explain || nargs < 1 || nargs > 2)
+			fx_usage_error(
+			    &ctx, "--check takes PIPELINE [JOB] and no mode");
+	} else {
+		if (nargs != 2)
+			fx_usage_error(&ctx,
+			               "expected PIPELINE JOB, got %d "
+			               "operand%s",
+			               nargs, nargs == 1 ? "" : "s");
+		if (modes != 1)
+			fx_usage_error(&ctx, "give one of --stream, --batch, "
+			                     "--backfill");
+	}
+	if ((o.brokers || o.exit_at_end) && !o.stream && !o.test)
+		fx_usage_error(&ctx, "-b and -e are for --stream");
+	if (!(p = pipeline_load(&ctx, argv[first]))) {
+		fx_strlist_free(&o.params);
+		return fx_finish(&ctx, FX_EXIT_USAGE);
+	}
+	if (o.warehouse)
+		pipeline_set_warehouse(p, o.warehouse);
+	if (nargs == 2 && !(job = pipeline_job_find(p, argv[first + 1]))) {
+		fx_warn(&ctx, "%s: no job '%s' in \"jobs\"", argv[first],
+		        argv[first + 1]);
+		rc = FX_EXIT_USAGE;
+	} else if (o.test) {
+#ifdef HAVE_PIPETEST
+		rc = pipetest_run(&ctx, p, o.test, argv[0]);
+#else
+		fx_warn(&ctx, "--test: not in this build");
+		rc = FX_EXIT_USAGE;
+#endif
+	} else if (o.check) {
+		rc = pipeline_check(&ctx, p, job, &o.params);
+	} else {
+		ro.params = &o.params;
+		ro.brokers = o.brokers;
+		ro.exit_at_end = o.exit_at_end;
+		ro.mode = o.stream ? PIPELINE_STREAM : PIPELINE_BATCH;
+		ro.batch = o.batch;
+		if (o.backfill)
+			rc = backfill(&ctx, p, job, &ro, o.backfill, o.explain);
+		else
+			rc = run_one(&ctx, p, job, &ro, o.explain);
+	}
+	pipeline_free(p);
+	fx_strlist_free(&o.params);
+	return fx_finish(&ctx, rc);
+}

@@ -1,0 +1,187 @@
+/*
+ * pipeline.h - fx-pipeline(5) files: the tables (partition flow table
+ * files, each with its layer) and the jobs (a source table, a chain of
+ * steps, a sink table) of one pipeline; their check; and the planner that
+ * turns a job into the chain of processes fx-run starts, and into the
+ * shell text --explain prints, from the same argv arrays.
+ *
+ * A file (the format of fx-table(5), read with the same helpers,
+ * confjson.h: an unknown key is an error, every message names the file and
+ * the key's path):
+ *
+ *   {"name": "music", "warehouse": "warehouse", "params": {"lateness": "5s"},
+ *    "tables": {"ods_play": {"file": "ods_play.table.json", "layer": "ods"}},
+ *    "jobs": {"ads": {"source": "ods_play",
+ *                     "steps": [{"name": "ads", "fx-agg": {"by": "os"}},
+ *                               {"name": "f", "sh": "jq -c ."}],
+ *                     "sink": "ads_os", "key": "os"}}}
+ *
+ * Paths in the file are relative to its directory: the stages run there.
+ *
+ * Ownership: pipeline_load() returns a pipeline the caller frees with
+ * pipeline_free(); every pointer it hands out (tables, jobs, steps,
+ * strings) belongs to it. A plan belongs to its caller
+ * (pipeline_plan_free()).
+ */
+#ifndef FX_PIPELINE_H
+#define FX_PIPELINE_H
+
+#include "buf.h"
+#include "fx.h"
+#include "procchain.h"
+#include "strlist.h"
+#include "table.h"
+
+#include <stddef.h>
+
+struct pipeline;
+
+struct pipeline_table {
+	const char *name;    /* its key in "tables" */
+	const char *file;    /* the table file, resolved (absolute) */
+	const char *layer;   /* free text: ods, cdm, ads...; "" if none */
+	struct table *table; /* loaded */
+	const char *written; /* "file" as written in the pipeline file */
+};
+
+/* A step's option: --name with its values (one for a string, several
+ * for a repeated option, none for a flag). */
+struct pipeline_opt {
+	const char *name; /* the long option, without "--" */
+	const char *const *values;
+	size_t nvalues;
+	int flag; /* true: no value */
+};
+
+struct pipeline_step {
+	const char *name;
+	const char *program; /* "fx-join", "fx-agg", "fx-partition" or "sh" */
+	const char *shell;   /* "sh": the command; else NULL */
+	const struct pipeline_opt *opts;
+	size_t nopts;
+};
+
+struct pipeline_job {
+	const char *name;
+	const char *description;   /* NULL if none */
+	const char *source, *sink; /* names of tables */
+	const struct pipeline_table *src, *dst;
+	const char *key;        /* the sink's message key field, or NULL */
+	const char *group;      /* the consumer group (default: the name) */
+	const char *checkpoint; /* stream mode's interval, or NULL */
+	const char *state;    /* as given, or NULL: state/JOB under warehouse */
+	const char *dlq;      /* FILE: each fx stage gets FILE.STEP; or NULL */
+	const char *lateness; /* default --lateness, or NULL */
+	size_t nsteps;
+	const struct pipeline_step *steps;
+};
+
+/*
+ * Reads and checks the structure of the file at path: every key, every
+ * type, the table files (loaded), the tables jobs name, the steps (one
+ * program each, names unique and [A-Za-z0-9_-]+), the jobs' order (a job
+ * whose source is another job's sink comes after it; a cycle is an
+ * error). Returns the pipeline, or NULL after messages
+ *   fx-run: p.json: jobs.ads.steps[1].fx-agg.windw: not a string
+ * (a usage error: the caller exits FX_EXIT_USAGE).
+ */
+struct pipeline *pipeline_load(const struct fx_ctx *ctx, const char *path);
+void pipeline_free(struct pipeline *p);
+
+const char *pipeline_name(const struct pipeline *p);
+const char *pipeline_path(const struct pipeline *p); /* as given */
+const char *pipeline_dir(const struct pipeline *p);  /* absolute */
+/* "warehouse" resolved (absolute), or NULL when neither the file nor
+ * pipeline_set_warehouse() gave one. */
+const char *pipeline_warehouse(const struct pipeline *p);
+/* --warehouse DIR: relative to the caller's working directory. */
+void pipeline_set_warehouse(struct pipeline *p, const char *dir);
+/* The file's "params" value for name, or NULL. */
+const char *pipeline_param(const struct pipeline *p, const char *name);
+
+size_t pipeline_ntables(const struct pipeline *p);
+const struct pipeline_table *pipeline_table_at(const struct pipeline *p,
+                                               size_t i);
+const struct pipeline_table *pipeline_table_find(const struct pipeline *p,
+                                                 const char *name);
+
+/* Jobs in dependency order: a job comes after the jobs whose sink is its
+ * source. */
+size_t pipeline_njobs(const struct pipeline *p);
+const struct pipeline_job *pipeline_job_at(const struct pipeline *p, size_t i);
+const struct pipeline_job *pipeline_job_find(const struct pipeline *p,
+                                             const char *name);
+
+/*
+ * --check: the checks that need more than the file: every `${name}` known
+ * (params, the -p NAME=V in params, or a partition of the job's source
+ * table, which --batch gives), the fields steps need declared (the
+ * tables' "fields"), and every fx step's options accepted by the program
+ * itself (run with them on empty input in the pipeline's directory). job:
+ * one job, or NULL for every job. Prints a message per fault; returns 0
+ * or FX_EXIT_USAGE.
+ */
+int pipeline_check(const struct fx_ctx *ctx, const struct pipeline *p,
+                   const struct pipeline_job *job,
+                   const struct fx_strlist *params);
+
+enum pipeline_mode {
+	PIPELINE_STREAM = 0,
+	PIPELINE_BATCH,
+};
+
+struct pipeline_run_opts {
+	enum pipeline_mode mode;
+	/* batch: "NAME=V[,NAME=V]" or "all" */
+	const char *batch;
+	/* -p NAME=V, in order (a later one wins); --batch's values win over
+	 * them, and they over the file's "params" */
+	const struct fx_strlist *params;
+	const char *brokers; /* -b, or NULL */
+	int exit_at_end;     /* -e */
+};
+
+/* A planned chain: the stages and the environment they run with. */
+struct pipeline_plan {
+	struct proc_stage *stages;
+	size_t nstages;
+	const char *dir;                 /* the stages' working directory */
+	struct fx_strlist env;           /* "NAME=VALUE": FX_PIPELINE, FX_JOB */
+	struct fx_strlist reads, writes; /* datasets, for --explain */
+	/* internal: the argv arrays' storage */
+	struct fx_strlist *argvs;
+};
+
+/*
+ * Plans a job. Returns 0, or FX_EXIT_USAGE after a message (an unknown
+ * `${name}`, a --batch that names no partition of the source table, a
+ * mode the tables cannot serve).
+ */
+int pipeline_plan(const struct fx_ctx *ctx, const struct pipeline *p,
+                  const struct pipeline_job *job,
+                  const struct pipeline_run_opts *o,
+                  struct pipeline_plan *plan);
+void pipeline_plan_free(struct pipeline_plan *plan);
+
+/*
+ * --explain: '#' lines naming the pipeline, the job, the mode, the
+ * datasets read and written, then one line of sh:
+ *   cd 'DIR' && export FX_PIPELINE='music' FX_JOB='ads' && fx-consume ... | ...
+ * every argument shell-quoted (the plan's argv arrays, so that the text
+ * and the run cannot differ).
+ */
+void pipeline_explain(const struct pipeline *p, const struct pipeline_job *job,
+                      const struct pipeline_run_opts *o,
+                      const struct pipeline_plan *plan, struct fx_buf *out);
+
+/*
+ * --backfill NAME=YYYY-MM-DD..YYYY-MM-DD: "NAME=YYYY-MM-DD" for each day,
+ * in order, into batches. Returns 0, or -1 with *why.
+ */
+int pipeline_backfill(const char *spec, struct fx_strlist *batches,
+                      const char **why);
+
+/* Appends s quoted for sh: as is when it is safe, else in '...'. */
+void pipeline_shell_quote(struct fx_buf *out, const char *s);
+
+#endif
