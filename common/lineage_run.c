@@ -40,11 +40,15 @@
 #define FX_CKPT_SCHEMA    "urn:fx:schema:FxCheckpointRunFacet:1-0-0"
 #define LINEAGE_NAMESPACE "fx"
 
-/* Programs that are not part of a data flow record nothing. */
+/*
+ * Programs that are not part of a data flow record nothing; nor does
+ * fx-run, whose stages record the job's run (with FX_PIPELINE and FX_JOB)
+ * and whose own stdout, a log, is no dataset.
+ */
 static int records_lineage(const char *prog)
 {
 	return strcmp(prog, "fx-lineage") != 0 &&
-	       strcmp(prog, "fx-devbroker") != 0;
+	       strcmp(prog, "fx-devbroker") != 0 && strcmp(prog, "fx-run") != 0;
 }
 
 void lineage_uuid_format(unsigned char b[16], int version, char out[37])

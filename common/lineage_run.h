@@ -5,7 +5,8 @@
  * These four are the core's hooks (struct fx_hooks in fx.h): prog.c's
  * fx_program_init() attaches them to a program's ctx, and the core calls
  * them; nothing else does. Programs that are not part of a data flow
- * (fx-lineage, fx-devbroker) record nothing even with the hooks attached.
+ * (fx-lineage, fx-devbroker) record nothing even with the hooks attached,
+ * nor does fx-run: the stages it starts record the job's run.
  */
 #ifndef FX_LINEAGE_RUN_H
 #define FX_LINEAGE_RUN_H

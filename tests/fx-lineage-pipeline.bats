@@ -36,7 +36,8 @@ job_ads() {
 	(
 		export FX_PIPELINE=music FX_JOB=ads
 		fx-consume cdm.ndjson |
-			fx-agg --by os --agg plays=count |
+			fx-agg --time event_time --window tumble:1m --by os \
+				--agg plays=count |
 			fx-sink --file "${1:-ads.ndjson}"
 	)
 }
@@ -244,6 +245,30 @@ START music cdm"
 	assert_equal "$(jq -r 'map(.pipeline) | join(";")' <<<"$output")" "fx-consume | fx-join | jq | fx-sink"
 	run fx-lineage --store forged.ndjson pipeline music.pipeline.json
 	assert_line --regexp '^    last   .*  COMPLETE  in 8  out 6$'
+}
+
+# (The one test that runs fx-run: the others run the jobs by hand.)
+@test "fx-run: its stages carry the pipeline and the job, fx-run itself records nothing" {
+	mkdir -p warehouse/ods_play/dt=2026-11-23
+	cp plays.ndjson warehouse/ods_play/dt=2026-11-23/
+	t_cdm=$(timed fx-run music.pipeline.json cdm --batch dt=2026-11-23)
+	t_ads=$(timed fx-run music.pipeline.json ads --batch dt=2026-11-23)
+	run jq -r 'select(.eventType == "START") | [.run.facets.fx.program,
+		.run.facets.fx.pipeline.name, .run.facets.fx.pipeline.job] | join(" ")' lineage.ndjson
+	assert_equal "$(sort <<<"$output")" "fx-agg music ads
+fx-consume music ads
+fx-consume music cdm
+fx-join music cdm
+fx-sink music ads
+fx-sink music cdm"
+	# 6 plays not on web, in 2 (minute, os) groups: by hand, and by jq
+	assert_equal "$(cat warehouse/cdm_play/dt=2026-11-23/* | wc -l)" 6
+	assert_equal "$(cat warehouse/ads_os/dt=2026-11-23/* | jq -s length)" 2
+	run --separate-stderr fx-lineage pipeline music.pipeline.json
+	assert_success
+	assert_line "    last   $t_cdm  COMPLETE  in 8  out 6"
+	assert_line "    last   $t_ads  COMPLETE  in 6  out 2"
+	refute_output --partial 'observed'
 }
 
 @test "pipeline: usage errors, a bad file, a missing store" {
