@@ -1,0 +1,268 @@
+#!/usr/bin/env bats
+# fx-run: a pipeline file's jobs as a batch, a backfill and a stream; --check
+# and --explain (issue 14). Expected rows come from jq over the input, never
+# from fx-run.
+
+load test_helper
+
+CASES="$BATS_TEST_DIRNAME/cases/pipeline"
+
+setup() { fx_setup_tmp; }
+teardown() { fx_teardown_tmp; }
+
+# a copy of the test pipeline in directory $1, its ods_play table filled
+# with 4 days (2026-11-01..04) of play events, 200 a day
+pipeline_dir() {
+	mkdir -p "$1"
+	cp "$CASES"/*.json "$1"/
+	plays_4days >"$1/plays.ndjson"
+	(cd "$1" && fx-sink --dir warehouse --table ods_play.table.json <plays.ndjson)
+}
+
+plays_4days() {
+	local d
+	for d in 01 02 03 04; do
+		gen 200 "$d" --start "2026-11-${d}T10:00:00.000Z" --rate 2 --users 50
+	done
+}
+
+# expected fx-agg rows of the ads_os_minute job for day $1 of $2, sorted:
+# per os and minute, the count and the sum of duration_ms
+expected_ads() {
+	jq -c --arg d "$1" 'select(.event_time[0:10] == $d)' "$2" |
+		jq -sc 'group_by([.event_time[0:16], .os])[] |
+			{window_start: (.[0].event_time[0:16] + ":00.000Z"), os: .[0].os,
+			 plays: length, listen_ms: (map(.duration_ms) | add)}' | sort
+}
+
+# the same fields of fx-run's rows, sorted
+actual_ads() {
+	jq -c '{window_start, os, plays, listen_ms}' "$@" | sort
+}
+
+# every file under $1 with its checksum, sorted
+sums() {
+	(cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+}
+
+@test "--check: each broken pipeline file, its exact message and exit 2" {
+	cd "$CASES/broken"
+	local -A want=(
+		[top-key.json]='tabels: unknown key'
+		[step-key.json]='jobs.j.steps[0].nmae: unknown key'
+		[source-type.json]='jobs.j.source: not a string'
+		[table-file.json]='tables.ods_play.file: "nope.table.json": No such file or directory'
+		[sink-table.json]='jobs.j.sink: "ads_nope" is not in "tables"'
+		[no-program.json]='jobs.j.steps[0]: no program: give one of "fx-join", "fx-agg", "fx-partition" or "sh"'
+		[two-programs.json]='jobs.j.steps[0]: two programs ("fx-agg" and "sh"): a step runs one'
+		[dup-step.json]='jobs.j.steps[1].name: "ads" is also the name of step 0'
+		[step-name.json]="jobs.j.steps[0].name: \"my step\": use letters, digits, '_' and '-'"
+		[cycle.json]='jobs: a cycle: each job reads a table another of them writes (a reads ods_play, b reads ads_os_minute)'
+		[param.json]='jobs.j.steps[0].fx-agg.window: unknown parameter ${win}: not in "params", -p or --batch'
+		[option.json]="jobs.j.steps[0].fx-agg: unknown option '--windw'"
+		[option-value.json]="jobs.j.steps[0].fx-agg: --window: 'tumble:soon': expected tumble:SIZE, hop:SIZE/SLIDE, cumulate:STEP/MAX or session:GAP (durations like 250ms, 5s, 1m, 2h, 1d)"
+		[option-type.json]='jobs.j.steps[0].fx-agg.window: not a string, true or an array of strings'
+		[field.json]='jobs.j.steps[0].fx-agg.by: field "genre" is not declared by table "ods_play" nor made by an earlier step'
+	)
+	local n=0 f
+	for f in "${!want[@]}"; do
+		run --separate-stderr fx-run --check "$f"
+		[ "$status" -eq 2 ] || fail "$f: exit $status, not 2"
+		[ "$stderr" = "fx-run: $f: ${want[$f]}" ] ||
+			fail "$f: got '$stderr', want 'fx-run: $f: ${want[$f]}'"
+		[ -z "$output" ] || fail "$f: stdout '$output'"
+		n=$((n + 1))
+	done
+	[ "$n" -ge 10 ] || fail "only $n files"
+	# invalid JSON names its line
+	run --separate-stderr fx-run --check json.json
+	assert_failure 2
+	assert_equal "$stderr" "fx-run: json.json:4: invalid JSON"
+	# the same broken option, given by -p, is found too; fixed by -p, passes
+	run --separate-stderr fx-run --check -p win=5x param.json
+	assert_failure 2
+	assert_equal "$stderr" "fx-run: param.json: jobs.j.steps[0].fx-agg: --window: 'tumble:5x': expected tumble:SIZE, hop:SIZE/SLIDE, cumulate:STEP/MAX or session:GAP (durations like 250ms, 5s, 1m, 2h, 1d)"
+	run --separate-stderr fx-run --check -p win=5m param.json
+	assert_success
+	assert_equal "$stderr" ""
+}
+
+@test "--check: the good pipeline passes, whole and per job; an unknown job is exit 2" {
+	run --separate-stderr fx-run --check "$CASES/music.pipeline.json"
+	assert_success
+	assert_equal "$stderr$output" ""
+	run --separate-stderr fx-run --check "$CASES/music.pipeline.json" ads_os_minute
+	assert_success
+	run --separate-stderr fx-run --check "$CASES/music.pipeline.json" nope
+	assert_failure 2
+	assert_equal "$stderr" "fx-run: $CASES/music.pipeline.json: no job 'nope' in \"jobs\""
+	run --separate-stderr fx-run "$CASES/music.pipeline.json" ads_os_minute
+	assert_failure 2
+	assert_equal "$stderr" "fx-run: give one of --stream, --batch, --backfill (see 'fx-run --help')"
+}
+
+@test "--batch: the day's rows (checked by jq), and --explain pasted into sh writes the same bytes" {
+	pipeline_dir a
+	pipeline_dir b
+	cmp a/plays.ndjson b/plays.ndjson
+	run --separate-stderr fx-run a/music.pipeline.json ads_os_minute --batch dt=2026-11-02
+	assert_success
+	out=a/warehouse/ads_os_minute/dt=2026-11-02/part-00000.ndjson
+	[ -s "$out" ] || fail "no $out"
+	expected_ads 2026-11-02 a/plays.ndjson >want.txt
+	actual_ads "$out" >got.txt
+	[ "$(wc -l <want.txt)" -gt 5 ] || fail "too few expected rows"
+	diff -u want.txt got.txt
+	# only that day was written
+	assert_equal "$(ls a/warehouse/ads_os_minute)" "dt=2026-11-02"
+	# the explained pipeline, run by sh in the other copy
+	fx-run b/music.pipeline.json ads_os_minute --batch dt=2026-11-02 --explain >explain.sh
+	grep -q '^# reads ods_play (ods): .*/ods_play/dt=2026-11-02/os=\*$' explain.sh ||
+		fail "no reads line: $(cat explain.sh)"
+	grep -q '^# writes ads_os_minute (ads): .*/ads_os_minute/dt=2026-11-02$' explain.sh ||
+		fail "no writes line: $(cat explain.sh)"
+	[ ! -e b/warehouse/ads_os_minute ] || fail "--explain ran something"
+	sh explain.sh
+	diff -r a/warehouse b/warehouse
+	cmp "$out" b/warehouse/ads_os_minute/dt=2026-11-02/part-00000.ndjson
+	# a shell step, with a ${param} from the file and one from -p
+	fx-run a/music.pipeline.json cdm_android --batch dt=2026-11-03
+	jq -c 'select(.event_time[0:10] == "2026-11-03" and .os == "android")' a/plays.ndjson | sort >want.txt
+	sort a/warehouse/cdm_android/dt=2026-11-03/*.ndjson >got.txt
+	[ -s want.txt ] || fail "no android plays"
+	diff -u want.txt got.txt
+	fx-run a/music.pipeline.json cdm_android --batch dt=2026-11-03 -p keep_os=ios
+	jq -c 'select(.event_time[0:10] == "2026-11-03" and .os == "ios")' a/plays.ndjson | sort >want.txt
+	sort a/warehouse/cdm_android/dt=2026-11-03/*.ndjson >got.txt
+	diff -u want.txt got.txt
+}
+
+@test "cron: --batch dt=D twice gives the same files; a file of an earlier run that this one does not write is gone" {
+	pipeline_dir a
+	fx-run a/music.pipeline.json ads_os_minute --batch dt=2026-11-03
+	cp -r a/warehouse/ads_os_minute first
+	echo '{"stale":1}' >a/warehouse/ads_os_minute/dt=2026-11-03/part-stale.ndjson
+	fx-run a/music.pipeline.json ads_os_minute --batch dt=2026-11-03
+	diff -r first a/warehouse/ads_os_minute
+	[ ! -e a/warehouse/ads_os_minute/dt=2026-11-03/part-stale.ndjson ] || fail "the stale file is still there"
+	expected_ads 2026-11-03 a/plays.ndjson >want.txt
+	actual_ads a/warehouse/ads_os_minute/dt=2026-11-03/part-00000.ndjson >got.txt
+	diff -u want.txt got.txt
+}
+
+@test "--backfill over 3 days replaces exactly those partitions: a 4th day and another table untouched" {
+	pipeline_dir a
+	fx-run a/music.pipeline.json ads_os_minute --batch all
+	fx-run a/music.pipeline.json cdm_android --batch all
+	assert_equal "$(ls a/warehouse/ads_os_minute | tr '\n' ' ')" "dt=2026-11-01 dt=2026-11-02 dt=2026-11-03 dt=2026-11-04 "
+	# stale files in each day: the backfilled days lose theirs, day 4 keeps it
+	for d in 01 02 03 04; do
+		echo '{"stale":1}' >a/warehouse/ads_os_minute/dt=2026-11-$d/part-stale.ndjson
+	done
+	sums a/warehouse/ads_os_minute/dt=2026-11-04 >day4.before
+	sums a/warehouse/cdm_android >cdm.before
+	sums a/warehouse/ods_play >ods.before
+	run --separate-stderr fx-run a/music.pipeline.json ads_os_minute --backfill dt=2026-11-01..2026-11-03
+	assert_success
+	for d in 01 02 03; do
+		[ ! -e a/warehouse/ads_os_minute/dt=2026-11-$d/part-stale.ndjson ] || fail "day $d kept its stale file"
+		expected_ads 2026-11-$d a/plays.ndjson >want.txt
+		actual_ads a/warehouse/ads_os_minute/dt=2026-11-$d/part-00000.ndjson >got.txt
+		diff -u want.txt got.txt
+	done
+	sums a/warehouse/ads_os_minute/dt=2026-11-04 | diff -u day4.before -
+	sums a/warehouse/cdm_android | diff -u cdm.before -
+	sums a/warehouse/ods_play | diff -u ods.before -
+	[ -e a/warehouse/ads_os_minute/dt=2026-11-04/part-stale.ndjson ] || fail "day 4 was touched"
+	# --explain prints one pipeline per day, in order
+	run fx-run a/music.pipeline.json ads_os_minute --backfill dt=2026-11-30..2026-12-02 --explain
+	assert_success
+	assert_equal "$(grep -oE -- '--overwrite [^ ]+' <<<"$output" | tr '\n' ' ')" \
+		"--overwrite dt=2026-11-30 --overwrite dt=2026-12-01 --overwrite dt=2026-12-02 "
+	run --separate-stderr fx-run a/music.pipeline.json ads_os_minute --backfill dt=2026-11-03..2026-11-01
+	assert_failure 2
+	assert_equal "$stderr" "fx-run: --backfill: the last day is before the first, got 'dt=2026-11-03..2026-11-01' (see 'fx-run --help')"
+}
+
+@test "a failing stage: fx-run exits with its status, its stderr lines prefixed with the step name" {
+	pipeline_dir a
+	cat >a/fail.pipeline.json <<-'EOF'
+	{"name": "fail", "warehouse": "warehouse",
+	 "tables": {"ods_play": {"file": "ods_play.table.json"},
+	            "cdm_android": {"file": "cdm_android.table.json"}},
+	 "jobs": {"boom": {"source": "ods_play",
+	                   "steps": [{"name": "ok", "sh": "cat"},
+	                             {"name": "bad", "sh": "head -c 10 >/dev/null; echo one >&2; echo two >&2; exit 7"},
+	                             {"name": "after", "sh": "cat"}],
+	                   "sink": "cdm_android"}}}
+	EOF
+	run --separate-stderr fx-run a/fail.pipeline.json boom --batch dt=2026-11-01
+	[ "$status" -eq 7 ] || fail "exit $status, not 7: $stderr"
+	assert_equal "$(grep -v '^source: \|^ok: ' <<<"$stderr")" "$(printf 'bad: one\nbad: two')"
+	# a bad record for fx-agg: its status 1, its message prefixed "ads: "
+	mkdir -p a/warehouse/ods_play/dt=2026-11-05/os=ios
+	echo '{"event_time":"2026-11-05T10:00:00Z","os":"ios","duration_ms":"x"}' \
+		>a/warehouse/ods_play/dt=2026-11-05/os=ios/part-00000.ndjson
+	run --separate-stderr fx-run a/music.pipeline.json ads_os_minute --batch dt=2026-11-05
+	[ "$status" -eq 1 ] || fail "exit $status, not 1: $stderr"
+	[[ $stderr == "ads: fx-agg: "* ]] || fail "not prefixed: $stderr"
+	# the failed batch did not replace the partition
+	[ ! -e a/warehouse/ads_os_minute/dt=2026-11-05 ] || fail "a failed batch wrote its partition"
+}
+
+# produce the plays of day $1 from $2 into the ods_play topic of that day
+produce_day() {
+	jq -c --arg d "$1" 'select(.event_time[0:10] == $d)' "$2" |
+		fx-partition --table "$CASES/ods_play.table.json" |
+		fx-sink --table "$CASES/ods_play.table.json" 2>/dev/null
+}
+
+@test "--stream -e over fx-devbroker: the rows of --batch, and --explain pasted into sh gives the same rows" {
+	pipeline_dir a
+	fx_broker_spawn b2 --partitions 1
+	B2=$BROKER_ADDR
+	fx_broker_start --partitions 1
+	produce_day 2026-11-02 a/plays.ndjson
+	FX_BROKERS=$B2 produce_day 2026-11-02 a/plays.ndjson
+	run --separate-stderr fx-run a/music.pipeline.json ads_os_minute --stream -e -b "$B"
+	assert_success
+	fx-consume --table "$CASES/ads_os_minute.table.json" -e -b "$B" >stream.ndjson
+	fx-run a/music.pipeline.json ads_os_minute --batch dt=2026-11-02
+	expected_ads 2026-11-02 a/plays.ndjson >want.txt
+	actual_ads stream.ndjson >got.txt
+	diff -u want.txt got.txt
+	# byte for byte the batch's rows (as a set: topics have no order across
+	# windows that close together)
+	sort a/warehouse/ads_os_minute/dt=2026-11-02/part-00000.ndjson >batch.sorted
+	sort stream.ndjson >stream.sorted
+	cmp batch.sorted stream.sorted
+	# the explained stream, run by sh against the other broker
+	fx-run a/music.pipeline.json ads_os_minute --stream -e -b "$B2" --explain >explain.sh
+	grep -q "^# reads ods_play (ods): kafka:run_play_{dt}$" explain.sh || fail "$(cat explain.sh)"
+	sh explain.sh 2>/dev/null
+	fx-consume --table "$CASES/ads_os_minute.table.json" -e -b "$B2" | sort >explained.sorted
+	cmp stream.sorted explained.sorted
+}
+
+@test "SIGTERM to fx-run stops every stage: no stage process left" {
+	pipeline_dir a
+	fx_broker_start --partitions 1
+	produce_day 2026-11-02 a/plays.ndjson
+	fx-run a/music.pipeline.json ads_os_minute --stream -b "$B" 2>err.txt 3>&- &
+	pid=$!
+	for _ in $(seq 200); do
+		kids=$(ps -o pid= --ppid "$pid" | tr -d ' ' | sort -n)
+		[ "$(wc -w <<<"$kids")" -eq 4 ] && break
+		sleep 0.05
+	done
+	[ "$(wc -w <<<"$kids")" -eq 4 ] || fail "not 4 stages under fx-run: $kids"
+	sleep 1
+	kill -TERM "$pid"
+	status=0
+	wait "$pid" || status=$?
+	[ "$status" -ne 0 ] || fail "fx-run exited 0 after SIGTERM"
+	for k in $kids; do
+		for _ in $(seq 100); do kill -0 "$k" 2>/dev/null || break; sleep 0.05; done
+		! kill -0 "$k" 2>/dev/null || fail "stage $k still runs"
+	done
+}
