@@ -76,14 +76,22 @@ static int run_guarded(const struct pipeline_plan *plan,
 	close(fds[0]);
 	co->out_fd = fds[1];
 	rc = proc_chain_run(plan->stages, plan->nstages - 1, co, NULL);
-	if (rc == 0)
+	if (rc == 0) {
 		close(fds[1]); /* the end of the sink's input */
-	else
+	} else {
+		int i;
+
+		/* The sink has its SIGTERM before it can see an end: a sink
+		 * that ends at once on it is waited for; one that waits for
+		 * the end of its input first (fx-sink notes the signal and
+		 * reads on) gets it after a grace period. */
 		kill(pid, SIGTERM); /* our child, by its pid */
+		for (i = 0; i < 20 && waitpid(pid, &ws, WNOHANG) == 0; i++)
+			usleep(25000);
+		close(fds[1]);
+	}
 	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
 		;
-	if (rc != 0)
-		close(fds[1]); /* after the sink is gone: it never saw an end */
 	if (rc != 0)
 		return rc;
 	if (WIFSIGNALED(ws))

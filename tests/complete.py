@@ -24,7 +24,7 @@ BASH_INIT = r"""
 PS1= PS2=
 source '{root}/completions/fx.bash'
 _fx_capture() {{ _fx "$@"; printf '%s\n' "${{COMPREPLY[@]}}" >'{out}.tmp'; mv '{out}.tmp' '{out}'; }}
-complete -o filenames -F _fx_capture fx-consume fx-sink fx-agg fx-join fx-partition fx-lineage fx-devbroker
+complete -o filenames -F _fx_capture fx-consume fx-sink fx-agg fx-join fx-partition fx-lineage fx-devbroker fx-run
 echo READY
 """
 
