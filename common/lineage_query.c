@@ -35,6 +35,8 @@ struct lq_stage {
 	char *prog;
 	char *error;
 	char *boot;
+	char *model_pipeline; /* FX_PIPELINE and FX_JOB (fx-run), or NULL */
+	char *model_job;
 	const char *status; /* COMPLETE, FAIL, RUNNING, ABORTED */
 	int64_t start_ms, end_ms;
 	int has_start, has_end;
@@ -55,6 +57,8 @@ struct lq_pipeline {
 	const char *status;
 	int64_t start_ms, end_ms;
 	size_t *stages, nstages;
+	size_t head, tail; /* the first and last stage in pipe order */
+	const char *model_pipeline, *model_job; /* a stage's, or NULL */
 	struct lq_refs in, out;
 };
 
@@ -190,10 +194,15 @@ static struct lq_stage *stage_for(struct lineage_db *db, const char *run_id)
 
 static void stage_fx(struct lq_stage *s, const cJSON *fx)
 {
-	const cJSON *c;
+	const cJSON *c, *model;
 
 	if (!fx || s->prog)
 		return;
+	model = obj(fx, "pipeline");
+	if (str(model, "name") && str(model, "job")) {
+		s->model_pipeline = fx_strdup(str(model, "name"));
+		s->model_job = fx_strdup(str(model, "job"));
+	}
 	s->prog = dup_or(str(fx, "program"), "?");
 	s->boot = dup_or(str(fx, "bootId"), "");
 	s->pid = (int)num(fx, "pid");
@@ -380,6 +389,8 @@ void lineage_db_free(struct lineage_db *db)
 		free(s->prog);
 		free(s->error);
 		free(s->boot);
+		free(s->model_pipeline);
+		free(s->model_job);
 		refs_free(&s->in);
 		refs_free(&s->out);
 	}
@@ -536,82 +547,107 @@ struct lq_link {
 	int pid;
 };
 
-static int link_known(const struct lq_link *v, size_t n, int pid)
+#define NO_STAGE ((size_t)-1)
+
+/* Adds a process to v unless its pid is there; a stage's name wins. */
+static void link_add(struct lq_link **v, size_t *n, size_t *cap,
+                     struct lq_link l, int stage)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (v[i].pid == pid)
-			return 1;
-	return 0;
+	for (i = 0; i < *n; i++) {
+		if ((*v)[i].pid != l.pid)
+			continue;
+		if (stage)
+			(*v)[i].name = l.name;
+		return;
+	}
+	FX_GROW(*v, *n + 1, *cap, 16);
+	(*v)[(*n)++] = l;
+}
+
+/* The stage of p with process id pid, or NO_STAGE. */
+static size_t stage_of_pid(const struct lineage_db *db,
+                           const struct lq_pipeline *p, int pid)
+{
+	size_t i;
+
+	for (i = 0; i < p->nstages; i++)
+		if (db->stages[p->stages[i]].pid == pid)
+			return p->stages[i];
+	return NO_STAGE;
 }
 
 /*
- * The stage programs in pipe order: the longest recorded chain (it holds
- * the non-fx processes too), then the stages it missed, put before or
- * after it where their pipes say (a head that exited before the last
- * stage looked).
+ * The stage programs in pipe order, and p's head and tail stages: every
+ * process the stages recorded in their chains (the non-fx ones too) and
+ * the stages themselves, joined where one's stdout pipe is the next one's
+ * stdin. No single chain need be whole (a stage that exited before the
+ * next looked is in no later chain), so the pieces are put together here.
+ * Pieces that do not meet are listed apart, after a ", ".
  */
-static char *pipeline_label(const struct lineage_db *db,
-                            const struct lq_pipeline *p)
+static char *pipeline_label(const struct lineage_db *db, struct lq_pipeline *p)
 {
-	const cJSON *best = NULL, *e;
 	struct fx_buf b = FX_BUF_INIT;
-	size_t n = 0, i, j, cap;
-	struct lq_link *v;
-	int moved = 1;
+	struct lq_link *v = NULL;
+	size_t n = 0, cap = 0, i, j, k, st;
+	unsigned char *used;
+	const cJSON *e;
 
-	for (i = 0; i < p->nstages; i++) {
-		const cJSON *c = db->stages[p->stages[i]].chain;
-
-		if (c &&
-		    (!best || cJSON_GetArraySize(c) > cJSON_GetArraySize(best)))
-			best = c;
-	}
-	cap = (size_t)cJSON_GetArraySize(best) + p->nstages + 1;
-	v = fx_malloc(cap * sizeof(*v));
-	for (j = (size_t)cJSON_GetArraySize(best); j-- > 0;) {
-		e = cJSON_GetArrayItem(best, (int)j);
-		v[n++] = (struct lq_link){str(e, "comm") ? str(e, "comm") : "?",
-		                          (unsigned long)num(e, "stdinPipe"),
-		                          (unsigned long)num(e, "stdoutPipe"),
-		                          (int)num(e, "pid")};
-	}
-	while (moved) {
-		moved = 0;
-		for (i = 0; i < p->nstages; i++) {
-			const struct lq_stage *s = &db->stages[p->stages[i]];
-
-			if (link_known(v, n, s->pid))
-				continue;
-			if (n && s->out_pipe && s->out_pipe == v[0].in) {
-				memmove(v + 1, v, n * sizeof(*v));
-				n++;
-				v[0] = (struct lq_link){s->prog, s->in_pipe,
-				                        s->out_pipe, s->pid};
-				moved = 1;
-			} else if (!n ||
-			           (s->in_pipe && s->in_pipe == v[n - 1].out)) {
-				v[n++] = (struct lq_link){s->prog, s->in_pipe,
-				                          s->out_pipe, s->pid};
-				moved = 1;
-			}
-		}
-	}
-	for (i = 0; i < n; i++) {
-		if (i)
-			fx_buf_adds(&b, " | ");
-		fx_buf_adds(&b, v[i].name);
-	}
 	for (i = 0; i < p->nstages; i++) {
 		const struct lq_stage *s = &db->stages[p->stages[i]];
 
-		if (link_known(v, n, s->pid))
-			continue;
-		fx_buf_adds(&b, b.len ? ", " : "");
-		fx_buf_adds(&b, s->prog ? s->prog : "?");
+		link_add(&v, &n, &cap,
+		         (struct lq_link){s->prog ? s->prog : "?", s->in_pipe,
+		                          s->out_pipe, s->pid},
+		         1);
+		cJSON_ArrayForEach(e, s->chain)
+		{
+			link_add(&v, &n, &cap,
+			         (struct lq_link){
+			             str(e, "comm") ? str(e, "comm") : "?",
+			             (unsigned long)num(e, "stdinPipe"),
+			             (unsigned long)num(e, "stdoutPipe"),
+			             (int)num(e, "pid")},
+			         0);
+		}
 	}
+	used = fx_malloc(n + 1);
+	memset(used, 0, n + 1);
+	p->head = p->tail = NO_STAGE;
+	/* twice: first from the heads (a stdin no process here writes) */
+	for (int pass = 0; pass < 2; pass++) {
+		for (i = 0; i < n; i++) {
+			if (used[i])
+				continue;
+			for (j = 0; !pass && v[i].in && j < n; j++)
+				if (j != i && v[j].out == v[i].in)
+					break;
+			if (!pass && v[i].in && j < n)
+				continue;
+			fx_buf_adds(&b, b.len ? ", " : "");
+			for (k = i; k < n;) {
+				used[k] = 1;
+				fx_buf_adds(&b, v[k].name);
+				st = stage_of_pid(db, p, v[k].pid);
+				if (st != NO_STAGE && p->head == NO_STAGE)
+					p->head = st;
+				if (st != NO_STAGE)
+					p->tail = st;
+				for (j = 0; v[k].out && j < n; j++)
+					if (!used[j] && v[j].in == v[k].out)
+						break;
+				if (!v[k].out || j == n)
+					break;
+				fx_buf_adds(&b, " | ");
+				k = j;
+			}
+		}
+	}
+	if (p->head == NO_STAGE)
+		p->head = p->tail = p->stages[0];
 	fx_buf_addc(&b, 0);
+	free(used);
 	free(v);
 	return b.p;
 }
@@ -668,6 +704,10 @@ static void pipeline_fill(struct lineage_db *db, struct lq_pipeline *p)
 			refs_add(&p->in, s->in.v[j].uri, s->in.v[j].count);
 		for (j = 0; j < s->out.n; j++)
 			refs_add(&p->out, s->out.v[j].uri, s->out.v[j].count);
+		if (!p->model_pipeline && s->model_pipeline) {
+			p->model_pipeline = s->model_pipeline;
+			p->model_job = s->model_job;
+		}
 	}
 	p->label = pipeline_label(db, p);
 	pipeline_job(db, p);
@@ -1288,6 +1328,428 @@ int lineage_db_walk(struct lineage_db *db, FILE *f, enum lq_format fmt,
 	graph_free(&g);
 	strmap_free(&dsm);
 	strmap_free(&jobm);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * pipeline: the planned graph beside the observed runs
+ */
+
+/* What the store observed of one job: its runs, the last one. */
+struct lq_seen {
+	const char *job;
+	size_t runs;
+	const struct lq_pipeline *last;
+};
+
+/* Records of a stage's datasets in one direction; -1 if not known. */
+static int64_t stage_records(const struct lq_stage *s, int out)
+{
+	const struct lq_refs *r = out ? &s->out : &s->in;
+	uint64_t n = 0;
+	size_t i;
+
+	if (!s->has_end || !r->n)
+		return -1;
+	for (i = 0; i < r->n; i++)
+		n += r->v[i].count;
+	return (int64_t)n;
+}
+
+static int64_t run_records(const struct lineage_db *db,
+                           const struct lq_pipeline *p, int out)
+{
+	return stage_records(&db->stages[out ? p->tail : p->head], out);
+}
+
+static struct lq_seen *seen_find(struct lq_seen *v, size_t n, const char *job)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i].job, job) == 0)
+			return &v[i];
+	return NULL;
+}
+
+static int cmp_seen(const void *a, const void *b)
+{
+	return strcmp(((const struct lq_seen *)a)->job,
+	              ((const struct lq_seen *)b)->job);
+}
+
+/*
+ * The runs of the plan's jobs: seen[0..njobs) for the planned jobs in
+ * their order, then the jobs the file does not have, by name. Returns the
+ * number of entries.
+ */
+static size_t plan_seen(const struct lineage_db *db, const struct lq_plan *plan,
+                        struct lq_seen **out)
+{
+	struct lq_seen *v = NULL, *e;
+	size_t n = 0, cap = 0, i;
+
+	FX_GROW(v, plan->njobs + 1, cap, 8);
+	for (i = 0; i < plan->njobs; i++)
+		v[n++] = (struct lq_seen){plan->jobs[i].name, 0, NULL};
+	for (i = 0; i < db->npipelines; i++) {
+		const struct lq_pipeline *p = &db->pipelines[i];
+
+		if (!p->model_pipeline ||
+		    strcmp(p->model_pipeline, plan->name) != 0)
+			continue;
+		e = seen_find(v, n, p->model_job);
+		if (!e) {
+			FX_GROW(v, n + 1, cap, 8);
+			e = &v[n++];
+			*e = (struct lq_seen){p->model_job, 0, NULL};
+		}
+		e->runs++;
+		if (!e->last || p->start_ms > e->last->start_ms)
+			e->last = p;
+	}
+	qsort(v + plan->njobs, n - plan->njobs, sizeof(*v), cmp_seen);
+	*out = v;
+	return n;
+}
+
+static void plan_last_text(const struct lineage_db *db, FILE *f,
+                           const struct lq_seen *e)
+{
+	const struct lq_pipeline *p = e->last;
+	char t[FX_TIME_ISO_LEN + 1];
+	int64_t in, out;
+	size_t i;
+
+	if (!p) {
+		fputs("    last   never run\n", f);
+		return;
+	}
+	fx_time_format_iso(p->start_ms, t);
+	fprintf(f, "    last   %s  %s", t, p->status);
+	in = run_records(db, p, 0);
+	out = run_records(db, p, 1);
+	if (in >= 0)
+		fprintf(f, "  in %lld", (long long)in);
+	if (out >= 0)
+		fprintf(f, "  out %lld", (long long)out);
+	fprintf(f, "\n    runs   %zu\n", e->runs);
+	for (i = 0; i < p->nstages; i++) {
+		const struct lq_stage *s = &db->stages[p->stages[i]];
+
+		if (s->error)
+			fprintf(f, "    error  %s: %s\n", s->prog, s->error);
+	}
+}
+
+static void plan_text(const struct lineage_db *db, FILE *f,
+                      const struct lq_plan *plan, const struct lq_seen *seen,
+                      size_t nseen)
+{
+	size_t i, j, w = 0;
+
+	fprintf(f, "pipeline %s\n", plan->name);
+	for (i = 0; i < plan->ntables; i++)
+		if (strlen(plan->tables[i].name) > w)
+			w = strlen(plan->tables[i].name);
+	for (i = 0; i < plan->ntables; i++) {
+		const struct lq_plan_table *t = &plan->tables[i];
+
+		if (t->layer && *t->layer)
+			fprintf(f, "table  %-*s  %s\n", (int)w, t->name,
+			        t->layer);
+		else
+			fprintf(f, "table  %s\n", t->name);
+	}
+	for (i = 0; i < plan->njobs; i++) {
+		const struct lq_plan_job *job = &plan->jobs[i];
+
+		fprintf(f, "job    %s: %s -> %s\n", job->name, job->source,
+		        job->sink);
+		fputs("    steps  ", f);
+		for (j = 0; j < job->nsteps; j++)
+			fprintf(f, "%s%s (%s)", j ? " | " : "",
+			        job->steps[j].name, job->steps[j].program);
+		fputs(job->nsteps ? "\n" : "-\n", f);
+		plan_last_text(db, f, &seen[i]);
+	}
+	if (nseen > plan->njobs)
+		fputs("observed, not in the file:\n", f);
+	for (i = plan->njobs; i < nseen; i++) {
+		fprintf(f, "job    %s\n", seen[i].job);
+		fprintf(f, "    stages %s\n", seen[i].last->label);
+		plan_last_text(db, f, &seen[i]);
+	}
+}
+
+/* The fill colour of a job by its last run's status. */
+static const char *status_color(const struct lq_pipeline *p)
+{
+	if (!p)
+		return "#ffffff";
+	if (strcmp(p->status, "COMPLETE") == 0)
+		return "#dde6f5";
+	if (strcmp(p->status, "FAIL") == 0)
+		return "#f4cccc";
+	if (strcmp(p->status, "RUNNING") == 0)
+		return "#fff2cc";
+	return "#eeeeee";
+}
+
+/* "name\nsteps\nlast run": a job node's label. */
+static char *plan_job_label(const struct lineage_db *db,
+                            const struct lq_plan_job *job,
+                            const struct lq_seen *e)
+{
+	struct fx_buf b = FX_BUF_INIT;
+	char t[FX_TIME_ISO_LEN + 1], n[64];
+	int64_t in, out;
+	size_t j;
+
+	fx_buf_adds(&b, e->job);
+	fx_buf_addc(&b, '\n');
+	for (j = 0; job && j < job->nsteps; j++) {
+		fx_buf_adds(&b, j ? " | " : "");
+		fx_buf_adds(&b, job->steps[j].name);
+	}
+	if (!job)
+		fx_buf_adds(&b, e->last->label);
+	fx_buf_addc(&b, '\n');
+	if (!e->last) {
+		fx_buf_adds(&b, "never run");
+		fx_buf_addc(&b, 0);
+		return b.p;
+	}
+	fx_time_format_iso(e->last->start_ms, t);
+	fx_buf_adds(&b, e->last->status);
+	fx_buf_addc(&b, ' ');
+	fx_buf_adds(&b, t);
+	in = run_records(db, e->last, 0);
+	out = run_records(db, e->last, 1);
+	if (in >= 0 || out >= 0)
+		fx_buf_addc(&b, '\n');
+	if (in >= 0) {
+		snprintf(n, sizeof(n), "in %lld", (long long)in);
+		fx_buf_adds(&b, n);
+	}
+	if (out >= 0) {
+		snprintf(n, sizeof(n), "%sout %lld", in >= 0 ? ", " : "",
+		         (long long)out);
+		fx_buf_adds(&b, n);
+	}
+	fx_buf_addc(&b, 0);
+	return b.p;
+}
+
+static size_t name_index(const char **v, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n && strcmp(v[i], name) != 0; i++)
+		;
+	return i;
+}
+
+static void name_add(const char ***v, size_t *n, size_t *cap, const char *name)
+{
+	if (name_index(*v, *n, name) < *n)
+		return;
+	FX_GROW(*v, *n + 1, *cap, 8);
+	(*v)[(*n)++] = name;
+}
+
+/*
+ * The plan's tables, then those its jobs name without declaring them (a
+ * file that fx-run --check would refuse is still drawn).
+ */
+static size_t plan_table_names(const struct lq_plan *plan, const char ***out)
+{
+	const char **v = NULL;
+	size_t n = 0, cap = 0, i;
+
+	for (i = 0; i < plan->ntables; i++)
+		name_add(&v, &n, &cap, plan->tables[i].name);
+	for (i = 0; i < plan->njobs; i++) {
+		name_add(&v, &n, &cap, plan->jobs[i].source);
+		name_add(&v, &n, &cap, plan->jobs[i].sink);
+	}
+	*out = v;
+	return n;
+}
+
+static void plan_dot_table(FILE *f, size_t i, const char *name,
+                           const char *indent)
+{
+	fprintf(f, "%st%zu [label=", indent, i + 1);
+	put_quoted(f, name, 0);
+	fputs(", shape=cylinder, style=filled, fillcolor=\"#dcebd9\"];\n", f);
+}
+
+static void plan_dot(const struct lineage_db *db, FILE *f,
+                     const struct lq_plan *plan, const struct lq_seen *seen,
+                     size_t nseen)
+{
+	const char **names;
+	size_t n = plan_table_names(plan, &names), i, j, k;
+	char *label;
+
+	fputs("digraph pipeline {\n\trankdir=LR;\n"
+	      "\tnode [fontname=\"Helvetica\", fontsize=11];\n"
+	      "\tedge [color=\"#555555\"];\n\tlabel=",
+	      f);
+	put_quoted(f, plan->name, 0);
+	fputs(";\n\tlabelloc=t;\n", f);
+	/* a cluster per layer, in the order the layers first appear */
+	for (i = 0; i < plan->ntables; i++) {
+		const char *layer = plan->tables[i].layer;
+
+		if (!layer || !*layer)
+			continue;
+		for (j = 0; j < i; j++)
+			if (plan->tables[j].layer &&
+			    strcmp(plan->tables[j].layer, layer) == 0)
+				break;
+		if (j < i)
+			continue;
+		fprintf(f, "\tsubgraph cluster_%zu {\n\t\tlabel=", i + 1);
+		put_quoted(f, layer, 0);
+		fputs(";\n\t\tstyle=\"rounded,dashed\";\n"
+		      "\t\tcolor=\"#999999\";\n",
+		      f);
+		for (k = i; k < plan->ntables; k++)
+			if (plan->tables[k].layer &&
+			    strcmp(plan->tables[k].layer, layer) == 0)
+				plan_dot_table(f, k, plan->tables[k].name,
+				               "\t\t");
+		fputs("\t}\n", f);
+	}
+	for (i = 0; i < n; i++)
+		if (i >= plan->ntables || !plan->tables[i].layer ||
+		    !*plan->tables[i].layer)
+			plan_dot_table(f, i, names[i], "\t");
+	for (i = 0; i < plan->njobs; i++) {
+		label = plan_job_label(db, &plan->jobs[i], &seen[i]);
+		fprintf(f, "\tj%zu [label=", i + 1);
+		put_quoted(f, label, 0);
+		fprintf(f,
+		        ", shape=box, style=\"rounded,filled%s\", "
+		        "fillcolor=\"%s\"];\n",
+		        seen[i].last ? "" : ",dashed",
+		        status_color(seen[i].last));
+		free(label);
+	}
+	for (i = 0; i < plan->njobs; i++)
+		fprintf(f, "\tt%zu -> j%zu;\n\tj%zu -> t%zu;\n",
+		        name_index(names, n, plan->jobs[i].source) + 1, i + 1,
+		        i + 1, name_index(names, n, plan->jobs[i].sink) + 1);
+	if (nseen > plan->njobs)
+		fputs("\tsubgraph cluster_observed {\n"
+		      "\t\tlabel=\"observed, not in the file\";\n"
+		      "\t\tstyle=\"rounded,dashed\";\n"
+		      "\t\tcolor=\"#999999\";\n",
+		      f);
+	for (i = plan->njobs; i < nseen; i++) {
+		label = plan_job_label(db, NULL, &seen[i]);
+		fprintf(f, "\t\to%zu [label=", i - plan->njobs + 1);
+		put_quoted(f, label, 0);
+		fprintf(f,
+		        ", shape=box, style=\"rounded,filled\", "
+		        "fillcolor=\"%s\"];\n",
+		        status_color(seen[i].last));
+		free(label);
+	}
+	if (nseen > plan->njobs)
+		fputs("\t}\n", f);
+	fputs("}\n", f);
+	free(names);
+}
+
+/* The last run as `runs --format json` shows it, with the records. */
+static cJSON *plan_last_json(const struct lineage_db *db,
+                             const struct lq_seen *e)
+{
+	int64_t in, out;
+	cJSON *o;
+
+	if (!e->last)
+		return cJSON_CreateNull();
+	o = run_json(db, e->last);
+	in = run_records(db, e->last, 0);
+	out = run_records(db, e->last, 1);
+	if (in >= 0)
+		cJSON_AddNumberToObject(o, "recordsIn", (double)in);
+	if (out >= 0)
+		cJSON_AddNumberToObject(o, "recordsOut", (double)out);
+	return o;
+}
+
+static void plan_json(const struct lineage_db *db, FILE *f,
+                      const struct lq_plan *plan, const struct lq_seen *seen,
+                      size_t nseen)
+{
+	cJSON *o = cJSON_CreateObject(), *a, *j, *steps, *st;
+	size_t i, k;
+	char *s;
+
+	cJSON_AddStringToObject(o, "pipeline", plan->name);
+	a = cJSON_AddArrayToObject(o, "tables");
+	for (i = 0; i < plan->ntables; i++) {
+		j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "name", plan->tables[i].name);
+		cJSON_AddStringToObject(
+		    j, "layer",
+		    plan->tables[i].layer ? plan->tables[i].layer : "");
+		cJSON_AddItemToArray(a, j);
+	}
+	a = cJSON_AddArrayToObject(o, "jobs");
+	for (i = 0; i < plan->njobs; i++) {
+		const struct lq_plan_job *job = &plan->jobs[i];
+
+		j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "name", job->name);
+		cJSON_AddStringToObject(j, "source", job->source);
+		cJSON_AddStringToObject(j, "sink", job->sink);
+		steps = cJSON_AddArrayToObject(j, "steps");
+		for (k = 0; k < job->nsteps; k++) {
+			st = cJSON_CreateObject();
+			cJSON_AddStringToObject(st, "name", job->steps[k].name);
+			cJSON_AddStringToObject(st, "program",
+			                        job->steps[k].program);
+			cJSON_AddItemToArray(steps, st);
+		}
+		cJSON_AddNumberToObject(j, "runs", (double)seen[i].runs);
+		cJSON_AddItemToObject(j, "last", plan_last_json(db, &seen[i]));
+		cJSON_AddItemToArray(a, j);
+	}
+	a = cJSON_AddArrayToObject(o, "observed");
+	for (i = plan->njobs; i < nseen; i++) {
+		j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "name", seen[i].job);
+		cJSON_AddNumberToObject(j, "runs", (double)seen[i].runs);
+		cJSON_AddItemToObject(j, "last", plan_last_json(db, &seen[i]));
+		cJSON_AddItemToArray(a, j);
+	}
+	s = cJSON_Print(o);
+	if (!s)
+		fx_oom();
+	fprintf(f, "%s\n", s);
+	cJSON_free(s);
+	cJSON_Delete(o);
+}
+
+int lineage_db_plan(struct lineage_db *db, FILE *f, enum lq_format fmt,
+                    const struct lq_plan *plan)
+{
+	struct lq_seen *seen;
+	size_t n = plan_seen(db, plan, &seen);
+
+	if (fmt == LQ_DOT)
+		plan_dot(db, f, plan, seen, n);
+	else if (fmt == LQ_JSON)
+		plan_json(db, f, plan, seen, n);
+	else
+		plan_text(db, f, plan, seen, n);
+	free(seen);
 	return 0;
 }
 

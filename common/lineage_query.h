@@ -21,6 +21,7 @@
 
 #include "fx.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -61,6 +62,50 @@ int lineage_db_walk(struct lineage_db *db, FILE *f, enum lq_format fmt,
 
 /* The dataset graph across all runs. */
 int lineage_db_graph(struct lineage_db *db, FILE *f, enum lq_format fmt);
+
+/*
+ * A pipeline file's planned graph (fx-pipeline(5)) as the caller read it:
+ * this engine does not read pipeline files (that is a layer above it).
+ * Tables and jobs in the file's order. Every pointer belongs to the
+ * caller.
+ */
+struct lq_plan_table {
+	const char *name;
+	const char *layer; /* ods, cdm, ads...; "" or NULL: none */
+};
+
+struct lq_plan_step {
+	const char *name;
+	const char *program; /* fx-join, fx-agg, fx-partition or sh */
+};
+
+struct lq_plan_job {
+	const char *name;
+	const char *source, *sink; /* table names */
+	const struct lq_plan_step *steps;
+	size_t nsteps;
+};
+
+struct lq_plan {
+	const char *name; /* the file's "name": its runs' FX_PIPELINE */
+	const struct lq_plan_table *tables;
+	size_t ntables;
+	const struct lq_plan_job *jobs;
+	size_t njobs;
+};
+
+/*
+ * The planned graph (tables with their layer, jobs with their steps,
+ * source -> job -> sink) beside the runs the store observed of its jobs:
+ * a run is the planned job's when its stages recorded FX_PIPELINE and
+ * FX_JOB equal to the plan's name and the job's (fx-run sets both). Each
+ * job shows its last run (start time, status, records read by the head
+ * stage and written by the tail stage, any error) and its number of runs,
+ * or that it never ran; jobs observed under the pipeline's name that the
+ * file does not have are listed apart. fmt: LQ_TEXT, LQ_DOT or LQ_JSON.
+ */
+int lineage_db_plan(struct lineage_db *db, FILE *f, enum lq_format fmt,
+                    const struct lq_plan *plan);
 
 /*
  * The stored events as OpenLineage JSON, one per line, with each stage's

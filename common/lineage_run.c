@@ -7,13 +7,16 @@
  * that the store is already valid OpenLineage. The "fx" run facet carries
  * what fx-lineage needs to stitch a pipeline together when the stages did
  * not agree on its id: pid, argv, the stdin and stdout pipes, and the
- * upstream chain of processes seen through /proc. The "fx_checkpoint"
+ * upstream chain of processes seen through /proc, and the model's names
+ * of a stage that fx-run started (FX_PIPELINE, FX_JOB: the pipeline file's
+ * name and the job, as "pipeline": {"name", "job"}). The "fx_checkpoint"
  * run facet of COMPLETE and FAIL names the checkpoints of a run that took
  * part in them (ctx->ckpt, which the stages fill in): the one it resumed
  * from, the last barrier, the last committed, and a stateful stage's last
  * snapshot.
  */
 #include "lineage_run.h"
+#include "buf.h"
 #include "err.h"
 #include "fxtime.h"
 #include "json.h"
@@ -37,11 +40,15 @@
 #define FX_CKPT_SCHEMA    "urn:fx:schema:FxCheckpointRunFacet:1-0-0"
 #define LINEAGE_NAMESPACE "fx"
 
-/* Programs that are not part of a data flow record nothing. */
+/*
+ * Programs that are not part of a data flow record nothing; nor does
+ * fx-run, whose stages record the job's run (with FX_PIPELINE and FX_JOB)
+ * and whose own stdout, a log, is no dataset.
+ */
 static int records_lineage(const char *prog)
 {
 	return strcmp(prog, "fx-lineage") != 0 &&
-	       strcmp(prog, "fx-devbroker") != 0;
+	       strcmp(prog, "fx-devbroker") != 0 && strcmp(prog, "fx-run") != 0;
 }
 
 void lineage_uuid_format(unsigned char b[16], int version, char out[37])
@@ -217,19 +224,42 @@ static const char *pipeline_identity(struct lineage *l,
 	return "process";
 }
 
-/* FX_JOB.prog, or prog.HASH of the arguments: stable across runs. */
+/* "a.b.c" of the parts that are set, into a new string. */
+static char *dotted(const char *a, const char *b, const char *c)
+{
+	struct fx_buf buf = FX_BUF_INIT;
+	const char *part[3] = {a, b, c};
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		if (!part[i] || !*part[i])
+			continue;
+		if (buf.len)
+			fx_buf_addc(&buf, '.');
+		fx_buf_adds(&buf, part[i]);
+	}
+	fx_buf_addc(&buf, 0);
+	return buf.p;
+}
+
+/*
+ * The stage's job and its pipeline run's job: FX_JOB.prog and FX_JOB,
+ * both prefixed with FX_PIPELINE when fx-run started the stage
+ * ("music.ads.fx-agg", "music.ads"); without FX_JOB, prog.HASH of the
+ * arguments (stable across runs) and "adhoc".
+ */
 static void job_names(struct lineage *l, int argc, char **argv)
 {
 	const char *env = getenv("FX_JOB");
+	const char *pipeline = getenv("FX_PIPELINE");
 	const char *prog = l->ctx->prog;
 	XXH64_state_t *st;
-	char buf[256];
+	char buf[64];
 	int i;
 
 	if (env && *env) {
-		snprintf(buf, sizeof(buf), "%s.%s", env, prog);
-		l->job = fx_strdup(buf);
-		l->pipeline_job = fx_strdup(env);
+		l->job = dotted(pipeline, env, prog);
+		l->pipeline_job = dotted(pipeline, env, NULL);
 		return;
 	}
 	st = XXH64_createState();
@@ -238,10 +268,10 @@ static void job_names(struct lineage *l, int argc, char **argv)
 	XXH64_reset(st, 0);
 	for (i = 1; i < argc; i++)
 		XXH64_update(st, argv[i], strlen(argv[i]) + 1);
-	snprintf(buf, sizeof(buf), "%s.%08llx", prog,
+	snprintf(buf, sizeof(buf), "%08llx",
 	         (unsigned long long)(XXH64_digest(st) >> 32));
 	XXH64_freeState(st);
-	l->job = fx_strdup(buf);
+	l->job = dotted(prog, buf, NULL);
 	l->pipeline_job = fx_strdup("adhoc");
 }
 
@@ -250,7 +280,7 @@ static cJSON *fx_facet(struct lineage *l, int argc, char **argv)
 	struct lineage_chain c;
 	cJSON *f = facet(FX_FACET_SCHEMA), *p;
 	char host[256] = "", cwd[4096];
-	const char *source;
+	const char *source, *env;
 
 	lineage_chain_find(&c);
 	source = pipeline_identity(l, &c);
@@ -271,6 +301,12 @@ static cJSON *fx_facet(struct lineage *l, int argc, char **argv)
 	p = cJSON_AddObjectToObject(f, "pipeline");
 	cJSON_AddStringToObject(p, "source", source);
 	cJSON_AddNumberToObject(p, "firstPipe", (double)c.first_pipe);
+	env = getenv("FX_PIPELINE");
+	if (env && *env)
+		add_text(p, "name", env);
+	env = getenv("FX_JOB");
+	if (env && *env)
+		add_text(p, "job", env);
 	return f;
 }
 

@@ -5,7 +5,8 @@
  * These four are the core's hooks (struct fx_hooks in fx.h): prog.c's
  * fx_program_init() attaches them to a program's ctx, and the core calls
  * them; nothing else does. Programs that are not part of a data flow
- * (fx-lineage, fx-devbroker) record nothing even with the hooks attached.
+ * (fx-lineage, fx-devbroker) record nothing even with the hooks attached,
+ * nor does fx-run: the stages it starts record the job's run.
  */
 #ifndef FX_LINEAGE_RUN_H
 #define FX_LINEAGE_RUN_H
@@ -21,8 +22,10 @@
 void lineage_arm(struct fx_ctx *ctx, int argc, char **argv);
 
 /*
- * on_start: once the options are known, reads FX_LINEAGE, FX_RUN_ID and
- * FX_JOB, works out the pipeline run and appends START. Sets ctx->lineage
+ * on_start: once the options are known, reads FX_LINEAGE, FX_RUN_ID,
+ * FX_JOB and FX_PIPELINE (fx-run's pipeline file: the job names become
+ * PIPELINE.JOB.PROG and PIPELINE.JOB), works out the pipeline run and
+ * appends START. Sets ctx->lineage
  * (unless lineage is off).
  */
 void lineage_start(struct fx_ctx *ctx, int argc, char **argv);

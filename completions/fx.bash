@@ -92,7 +92,7 @@ _fx()
 			esac
 		done
 		if ((operands == 0)); then
-			COMPREPLY=($(compgen -W "runs upstream downstream graph export" -- "$cur"))
+			COMPREPLY=($(compgen -W "runs upstream downstream graph pipeline export" -- "$cur"))
 			return
 		fi
 	fi

@@ -111,7 +111,7 @@ make_decoys() {
 	assert_output "$(printf '%s\n' cumulate: hop: session: tumble: == hop: == session: \
 		== skip == dlq= fail skip == dead.ndjson == dlq= drop update == csv csv+gz \
 		== csv csv+gz == mermaid == dot json mermaid text == upstream \
-		== downstream export graph runs upstream == upstream.ndjson)"
+		== downstream export graph pipeline runs upstream == upstream.ndjson)"
 }
 
 @test "zsh completion completes values under a real zsh (compinit, TAB on a pseudo-terminal)" {
@@ -130,7 +130,7 @@ make_decoys() {
 		== --window=hop: == session: == --on-error=skip == --on-error=dlq=dead.ndjson \
 		== --late=dlq= --late=drop --late=update == --format=csv --format=csv+gz \
 		== --format=dot --format=json --format=mermaid --format=text == mermaid \
-		== downstream export graph runs upstream == upstream == --late --lateness \
+		== downstream export graph pipeline runs upstream == upstream == --late --lateness \
 		== --late --lateness == --meta)"
 }
 

@@ -268,13 +268,13 @@ for line in open(sys.argv[1]):
 @test "fx-lineage: usage errors" {
 	run --separate-stderr fx-lineage
 	assert_failure 2
-	assert_equal "$stderr" "fx-lineage: expected a command: runs, upstream, downstream, graph or export (see 'fx-lineage --help')"
+	assert_equal "$stderr" "fx-lineage: expected a command: runs, upstream, downstream, graph, pipeline or export (see 'fx-lineage --help')"
 	run --separate-stderr fx-lineage export
 	assert_failure 2
 	assert_equal "$stderr" "fx-lineage: export: say --openlineage (the one export format) (see 'fx-lineage --help')"
 	run --separate-stderr fx-lineage runs --format dot
 	assert_failure 2
-	assert_equal "$stderr" "fx-lineage: --format dot: only for graph (see 'fx-lineage --help')"
+	assert_equal "$stderr" "fx-lineage: --format dot: only for graph and pipeline (see 'fx-lineage --help')"
 	run --separate-stderr fx-lineage frobnicate
 	assert_failure 2
 	assert_equal "$stderr" "fx-lineage: unknown command 'frobnicate' (see 'fx-lineage --help')"
