@@ -34,6 +34,12 @@ int json_simd_validate(const char *p, size_t n)
 	return JSON_SIMD_UNSURE;
 }
 
+size_t json_simd_lines(const char *p, size_t n, size_t max_len, uint64_t *lines)
+{
+	*lines = 0;
+	return 0;
+}
+
 #else
 
 #define SIMD __attribute__((target("avx2,pclmul,bmi,bmi2,popcnt")))
@@ -147,10 +153,12 @@ static int escapes_ok(const unsigned char *p, size_t n, size_t base, uint64_t m)
 struct classes {
 	uint64_t bs, quote, ws, op, ctrl, colon, comma, high;
 	uint64_t lbrace, rbrace, under, digit, zero;
+	uint64_t nl; /* '\n', for whole lines only */
 };
 
+/* lines: a constant; 1 for whole lines (validate_lines), 0 for a record */
 SIMD static inline __attribute__((always_inline)) void
-classify(const unsigned char *b, struct classes *c)
+classify(const unsigned char *b, struct classes *c, int lines)
 {
 	const __m256i lo = _mm256_loadu_si256((const void *)b);
 	const __m256i hi = _mm256_loadu_si256((const void *)(b + 32));
@@ -190,6 +198,7 @@ classify(const unsigned char *b, struct classes *c)
 	c->ctrl = bits64(_mm256_cmpeq_epi8(_mm256_max_epu8(lo, ctl), ctl),
 	                 _mm256_cmpeq_epi8(_mm256_max_epu8(hi, ctl), ctl));
 	c->high = bits64(lo, hi);
+	c->nl = lines ? eq64(lo, hi, '\n') : 0;
 }
 
 /*
@@ -287,6 +296,10 @@ struct bits {
 	uint64_t bad;          /* not sure: bad, or not for this path */
 	size_t depth;
 	int closed; /* the top-level object ended */
+	/* whole lines only (validate_lines): */
+	uint64_t c_close;  /* after a record's last '}', only its '\n' */
+	size_t line_start; /* where the current line began */
+	size_t max_len;    /* the longest line taken */
 };
 
 SIMD static inline __attribute__((always_inline)) uint64_t
@@ -330,13 +343,13 @@ static inline int scalar_ok(const unsigned char *p, size_t n, size_t i)
 
 SIMD static inline __attribute__((always_inline)) void
 bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
-           size_t n, size_t base)
+           size_t n, size_t base, int lines)
 {
 	struct stage1 *st = &b->s;
 	uint64_t quote = c->quote, esc, in_str, skip, lb, rb, colon, comma;
 	uint64_t qopen, qclose, keyopen, kclose, scalar, starts, r, m;
 	uint64_t n_lb, n_comma, n_colon, n_key, n_value, starts_all;
-	uint64_t zero;
+	uint64_t zero, nl, closebits = 0;
 	__m128i cl;
 
 	if (c->bs | st->prev_escaped) {
@@ -354,7 +367,9 @@ bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
 	if (esc & in_str)
 		b->bad |= !escapes_ok(p, n, base, esc & in_str);
 
-	skip = c->ws & ~in_str;
+	/* with whole lines, a '\n' ends a record: it is no whitespace */
+	nl = c->nl & ~in_str;
+	skip = c->ws & ~in_str & ~c->nl;
 	lb = c->lbrace & ~in_str;
 	rb = c->rbrace & ~in_str;
 	colon = c->colon & ~in_str;
@@ -391,28 +406,59 @@ bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
 	b->bad |= n_comma & ~qopen;
 	b->bad |= n_colon & ~(qopen | lb | starts);
 	b->bad |= n_key & ~colon;
-	b->bad |= n_value & ~(comma | rb);
+	b->bad |= n_value & ~(comma | rb | nl);
 	b->bad |= starts & ~n_colon;
-	/* the record starts with '{' and ends with its '}' */
-	b->bad |= next_of(0, skip, &b->c_start) & ~lb;
-	if (b->closed)
-		b->bad |= ~skip;
-	m = lb | rb;
+	/*
+	 * The record starts with '{' and ends with its '}'. With whole
+	 * lines, every line does (a blank line is left to the portable
+	 * path), and at each '\n' the depth is 0; every bad bit is at or
+	 * before the '\n' of the line it is about, so the lines ending
+	 * before the lowest one are good.
+	 */
+	if (lines) {
+		b->bad |= next_of(nl, skip, &b->c_start) & ~lb;
+	} else {
+		b->bad |= next_of(0, skip, &b->c_start) & ~lb;
+		if (b->closed)
+			b->bad |= ~skip;
+	}
+	m = lb | rb | nl;
 	while (m) {
 		size_t i = (size_t)__builtin_ctzll(m);
+		uint64_t bit = m & -m;
 
 		m &= m - 1;
-		if (lb >> i & 1) {
-			if (b->closed)
+		if (lb & bit) {
+			if (!lines && b->closed)
 				b->bad = 1;
 			b->depth++;
-		} else if (b->depth == 0) {
-			b->bad = 1;
-		} else if (--b->depth == 0) {
-			b->closed = 1;
-			b->bad |= ~skip & (~1ULL << i);
+		} else if (rb & bit) {
+			if (b->depth == 0) {
+				b->bad |= bit;
+			} else if (--b->depth == 0) {
+				if (lines) {
+					closebits |= bit;
+				} else {
+					b->closed = 1;
+					b->bad |= ~skip & (~1ULL << i);
+				}
+			}
+		} else {
+			/*
+			 * A line's end: its record closed, the line not
+			 * too long, and not "\r\n" (the reader drops the
+			 * '\r': the bytes out would not be the bytes in).
+			 */
+			size_t at = base + i;
+
+			if (b->depth || at - b->line_start > b->max_len ||
+			    (at > 0 && p[at - 1] == '\r'))
+				b->bad |= bit;
+			b->line_start = at + 1;
 		}
 	}
+	if (lines)
+		b->bad |= next_of(closebits, skip, &b->c_close) & ~nl;
 	/*
 	 * Numbers that are runs of digits need no look: one with a leading
 	 * zero ("01") is the only bad one. Others (signs, fractions,
@@ -425,12 +471,12 @@ bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
 
 			starts &= starts - 1;
 			if (i >= n || !scalar_ok(p, n, i))
-				b->bad = 1;
+				b->bad |= 1;
 		}
 		/* and the run that began in the block before */
 		if (scalar & 1 && b->c_scalar_run &&
 		    !scalar_ok(p, n, b->last_start))
-			b->bad = 1;
+			b->bad |= 1;
 	}
 	/* "0" then a digit, in every block (the digit may be in the next) */
 	zero = starts_all & c->zero;
@@ -451,15 +497,15 @@ SIMD static int validate(const unsigned char *p, size_t n)
 	memset(&b, 0, sizeof(b));
 	b.c_start = 1;
 	for (; n - i >= 64; i += 64) {
-		classify(p + i, &c);
-		bits_block(&b, &c, p, n, i);
+		classify(p + i, &c, 0);
+		bits_block(&b, &c, p, n, i, 0);
 	}
 	rest = n - i;
 	if (rest) {
 		if (n >= 64) {
 			unsigned shift = (unsigned)(64 - rest);
 
-			classify(p + n - 64, &c);
+			classify(p + n - 64, &c, 0);
 			c.bs >>= shift;
 			c.quote >>= shift;
 			c.colon >>= shift;
@@ -478,9 +524,9 @@ SIMD static int validate(const unsigned char *p, size_t n)
 
 			memset(tail, ' ', sizeof(tail));
 			memcpy(tail, p, n);
-			classify(tail, &c);
+			classify(tail, &c, 0);
 		}
-		bits_block(&b, &c, p, n, i);
+		bits_block(&b, &c, p, n, i, 0);
 	}
 	if (b.bad || b.s.prev_in_string || b.s.prev_escaped || b.c_lbrace ||
 	    b.c_comma || b.c_colon || b.c_key || !b.closed)
@@ -493,6 +539,69 @@ SIMD static int validate(const unsigned char *p, size_t n)
 int json_simd_validate(const char *p, size_t n)
 {
 	return validate((const unsigned char *)p, n);
+}
+
+/*
+ * json_simd_lines(): the lines of p, n (ending with '\n') are validated
+ * as one text, a block after the other; the '\n' bits of the blocks give
+ * the line ends and their count. Stops after the first block with a bad
+ * bit, keeping the lines that end before it. UTF-8 is checked once a
+ * block with bytes >= 0x80 has been followed by a line end, from the
+ * first line not yet checked to that end.
+ */
+SIMD static size_t validate_lines(const unsigned char *p, size_t n,
+                                  size_t max_len, uint64_t *nlines)
+{
+	struct bits b;
+	struct classes c;
+	size_t i, done = 0, utf8_done = 0;
+	uint64_t lines = 0, high = 0;
+
+	memset(&b, 0, sizeof(b));
+	b.c_start = 1;
+	b.max_len = max_len;
+	for (i = 0; i < n; i += 64) {
+		uint64_t good;
+
+		if (n - i >= 64) {
+			classify(p + i, &c, 1);
+		} else {
+			unsigned char tail[64];
+
+			memset(tail, ' ', sizeof(tail));
+			memcpy(tail, p + i, n - i);
+			classify(tail, &c, 1);
+		}
+		bits_block(&b, &c, p, n, i, 1);
+		good = c.nl;
+		if (b.bad)
+			good &= (b.bad & -b.bad) - 1;
+		high |= c.high;
+		if (good) {
+			unsigned k = 64 - (unsigned)__builtin_clzll(good);
+			size_t end = i + k;
+
+			if (high) {
+				if (!json_utf8_valid((const char *)p +
+				                         utf8_done,
+				                     end - utf8_done))
+					break;
+				/* bytes >= 0x80 of the next line stay */
+				high = k < 64 ? c.high >> k : 0;
+			}
+			utf8_done = done = end;
+			lines += (uint64_t)__builtin_popcountll(good);
+		}
+		if (b.bad)
+			break;
+	}
+	*nlines = lines;
+	return done;
+}
+
+size_t json_simd_lines(const char *p, size_t n, size_t max_len, uint64_t *lines)
+{
+	return validate_lines((const unsigned char *)p, n, max_len, lines);
 }
 
 #endif

@@ -39,6 +39,7 @@
 #define FX_JSONSIMD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* json_simd_validate()'s answer when the portable scanner must decide */
 #define JSON_SIMD_UNSURE (-100)
@@ -59,5 +60,17 @@ int json_simd_usable(void);
  * json_simd_cpu() must be true.
  */
 int json_simd_validate(const char *p, size_t n);
+
+/*
+ * Whole NDJSON lines at once: the n bytes at p are lines, each ending
+ * with '\n'. Returns the length of the longest prefix of them (0 to n,
+ * a line end) made only of lines that are each, without their '\n', one
+ * JSON object json_simd_validate() takes (so json_scan() returns 0),
+ * at most max_len bytes long and not ending in '\r'; *lines is their
+ * count. Blank lines and every line it is not sure of end the prefix.
+ * Reads only the n bytes at p. json_simd_cpu() must be true.
+ */
+size_t json_simd_lines(const char *p, size_t n, size_t max_len,
+                       uint64_t *lines);
 
 #endif
