@@ -117,15 +117,20 @@ static const unsigned char hexdigit[256] = {
     ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['A'] = 1, ['B'] = 1,
     ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1};
 
-/* Checks the escapes whose escaped byte is at the positions in m. */
-static int escapes_ok(const unsigned char *p, size_t n, size_t base, uint64_t m)
+/*
+ * Checks the escapes whose escaped byte is at the positions in m: the bit
+ * of the first bad one, or 0.
+ */
+static uint64_t bad_escape(const unsigned char *p, size_t n, size_t base,
+                           uint64_t m)
 {
 	while (m) {
 		size_t i = base + (size_t)__builtin_ctzll(m);
+		uint64_t bit = m & -m;
 
 		m &= m - 1;
 		if (i >= n)
-			return 0;
+			return bit;
 		switch (p[i]) {
 		case '"':
 		case '\\':
@@ -140,13 +145,13 @@ static int escapes_ok(const unsigned char *p, size_t n, size_t base, uint64_t m)
 			if (n - i < 5 || !hexdigit[p[i + 1]] ||
 			    !hexdigit[p[i + 2]] || !hexdigit[p[i + 3]] ||
 			    !hexdigit[p[i + 4]])
-				return 0;
+				return bit;
 			break;
 		default:
-			return 0;
+			return bit;
 		}
 	}
-	return 1;
+	return 0;
 }
 
 /* The classes of 64 bytes, a bit per byte. */
@@ -365,7 +370,7 @@ bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
 	st->high |= c->high;
 	b->bad |= c->ctrl & (in_str | ~c->ws);
 	if (esc & in_str)
-		b->bad |= !escapes_ok(p, n, base, esc & in_str);
+		b->bad |= bad_escape(p, n, base, esc & in_str);
 
 	/* with whole lines, a '\n' ends a record: it is no whitespace */
 	nl = c->nl & ~in_str;
@@ -468,10 +473,11 @@ bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
 	if (scalar & ~c->digit) {
 		while (starts) {
 			size_t i = base + (size_t)__builtin_ctzll(starts);
+			uint64_t bit = starts & -starts;
 
 			starts &= starts - 1;
 			if (i >= n || !scalar_ok(p, n, i))
-				b->bad |= 1;
+				b->bad |= bit;
 		}
 		/* and the run that began in the block before */
 		if (scalar & 1 && b->c_scalar_run &&
@@ -542,6 +548,28 @@ int json_simd_validate(const char *p, size_t n)
 }
 
 /*
+ * The lines that end at the bits of good (block at p + base) and start at
+ * *done, one by one while they are valid UTF-8; *done moves past them.
+ * Returns their count.
+ */
+static uint64_t utf8_lines(const unsigned char *p, size_t base, uint64_t good,
+                           size_t *done)
+{
+	uint64_t k = 0;
+
+	while (good) {
+		size_t end = base + (size_t)__builtin_ctzll(good) + 1;
+
+		good &= good - 1;
+		if (!json_utf8_valid((const char *)p + *done, end - *done))
+			break;
+		*done = end;
+		k++;
+	}
+	return k;
+}
+
+/*
  * json_simd_lines(): the lines of p, n (ending with '\n') are validated
  * as one text, a block after the other; the '\n' bits of the blocks give
  * the line ends and their count. Stops after the first block with a bad
@@ -584,8 +612,11 @@ SIMD static size_t validate_lines(const unsigned char *p, size_t n,
 			if (high) {
 				if (!json_utf8_valid((const char *)p +
 				                         utf8_done,
-				                     end - utf8_done))
+				                     end - utf8_done)) {
+					/* the good lines before the bad one */
+					lines += utf8_lines(p, i, good, &done);
 					break;
+				}
 				/* bytes >= 0x80 of the next line stay */
 				high = k < 64 ? c.high >> k : 0;
 			}
