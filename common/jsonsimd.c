@@ -156,7 +156,8 @@ static uint64_t bad_escape(const unsigned char *p, size_t n, size_t base,
 
 /* The classes of 64 bytes, a bit per byte. */
 struct classes {
-	uint64_t bs, quote, ws, op, ctrl, colon, comma, high;
+	uint64_t bs, quote, ws, ctrl, colon, comma;
+	uint64_t high; /* not 0 if a byte >= 0x80 is among them */
 	uint64_t lbrace, rbrace, under, digit, zero;
 	uint64_t nl; /* '\n', for whole lines only */
 };
@@ -168,15 +169,11 @@ classify(const unsigned char *b, struct classes *c, int lines)
 	const __m256i lo = _mm256_loadu_si256((const void *)b);
 	const __m256i hi = _mm256_loadu_si256((const void *)(b + 32));
 	/* { } [ ] , : by their low nibble; '[' | 0x20 == '{' */
-	const __m256i op_table = _mm256_setr_epi8(
-	    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ':', '{', ',', '}', 0, 0, 0, 0, 0, 0,
-	    0, 0, 0, 0, 0, 0, ':', '{', ',', '}', 0, 0);
 	/* ' ' \t \n \r by their low nibble; no other byte finds itself */
 	const __m256i ws_table = _mm256_setr_epi8(
 	    ' ', 100, 100, 100, 17, 100, 113, 2, 100, '\t', '\n', 112, 100,
 	    '\r', 100, 100, ' ', 100, 100, 100, 17, 100, 113, 2, 100, '\t',
 	    '\n', 112, 100, '\r', 100, 100);
-	const __m256i x20 = _mm256_set1_epi8(0x20);
 	const __m256i ctl = _mm256_set1_epi8(0x1f);
 	const __m256i zero1 = _mm256_set1_epi8('0' - 1);
 	const __m256i nine1 = _mm256_set1_epi8('9' + 1);
@@ -196,13 +193,10 @@ classify(const unsigned char *b, struct classes *c, int lines)
 	c->ws =
 	    bits64(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, lo), lo),
 	           _mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, hi), hi));
-	c->op = bits64(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(op_table, lo),
-	                                 _mm256_or_si256(lo, x20)),
-	               _mm256_cmpeq_epi8(_mm256_shuffle_epi8(op_table, hi),
-	                                 _mm256_or_si256(hi, x20)));
 	c->ctrl = bits64(_mm256_cmpeq_epi8(_mm256_max_epu8(lo, ctl), ctl),
 	                 _mm256_cmpeq_epi8(_mm256_max_epu8(hi, ctl), ctl));
-	c->high = bits64(lo, hi);
+	c->high =
+	    (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_or_si256(lo, hi));
 	c->nl = lines ? eq64(lo, hi, '\n') : 0;
 }
 
@@ -219,8 +213,8 @@ classify(const unsigned char *b, struct classes *c, int lines)
 
 /* Bytes that may follow a number or a literal. */
 static const unsigned char delim[256] = {
-    [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1, [','] = 1, [':'] = 1,
-    ['{'] = 1, ['}'] = 1,  ['['] = 1,  [']'] = 1,  ['"'] = 1};
+    [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1, [','] = 1,
+    [':'] = 1, ['{'] = 1,  ['}'] = 1,  ['"'] = 1};
 
 /*
  * The number of ASCII digits at p + i, 8 bytes at a time while 8 remain (a
@@ -311,7 +305,14 @@ SIMD static inline __attribute__((always_inline)) uint64_t
 next_of(uint64_t x, uint64_t skip, uint64_t *carry)
 {
 	unsigned long long r;
-	unsigned char co = _addcarry_u64(0, skip, x << 1 | *carry, &r);
+	unsigned char co;
+
+	if (__builtin_constant_p(skip) && skip == 0) {
+		r = x << 1 | *carry;
+		*carry = x >> 63;
+		return r;
+	}
+	co = _addcarry_u64(0, skip, x << 1 | *carry, &r);
 
 	*carry = x >> 63 | co;
 	return r & ~skip;
@@ -346,43 +347,30 @@ static inline int scalar_ok(const unsigned char *p, size_t n, size_t i)
 	return end == n || delim[p[end]];
 }
 
+/* The rules on the tokens of a block, after its strings (bits_block). */
 SIMD static inline __attribute__((always_inline)) void
-bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
-           size_t n, size_t base, int lines)
+grammar(struct bits *b, const struct classes *c, const unsigned char *p,
+        size_t n, size_t base, int lines, uint64_t in_str, uint64_t quote,
+        uint64_t skip)
 {
 	struct stage1 *st = &b->s;
-	uint64_t quote = c->quote, esc, in_str, skip, lb, rb, colon, comma;
+	uint64_t lb, rb, colon, comma;
 	uint64_t qopen, qclose, keyopen, kclose, scalar, starts, r, m;
 	uint64_t n_lb, n_comma, n_colon, n_key, n_value, starts_all;
-	uint64_t zero, nl, closebits = 0;
-	__m128i cl;
+	uint64_t zero, nl = c->nl & ~in_str, closebits = 0;
 
-	if (c->bs | st->prev_escaped) {
-		esc = escaped_bytes(c->bs, &st->prev_escaped);
-		quote &= ~esc;
-	} else {
-		esc = 0;
-	}
-	cl = _mm_clmulepi64_si128(_mm_set_epi64x(0, (long long)quote),
-	                          _mm_set1_epi8((char)0xff), 0);
-	in_str = (uint64_t)_mm_cvtsi128_si64(cl) ^ st->prev_in_string;
-	st->prev_in_string = (uint64_t)((int64_t)in_str >> 63);
-	st->high |= c->high;
-	b->bad |= c->ctrl & (in_str | ~c->ws);
-	if (esc & in_str)
-		b->bad |= bad_escape(p, n, base, esc & in_str);
-
-	/* with whole lines, a '\n' ends a record: it is no whitespace */
-	nl = c->nl & ~in_str;
-	skip = c->ws & ~in_str & ~c->nl;
 	lb = c->lbrace & ~in_str;
 	rb = c->rbrace & ~in_str;
 	colon = c->colon & ~in_str;
 	comma = c->comma & ~in_str;
-	b->bad |= c->op & ~in_str & ~(lb | rb | colon | comma); /* arrays */
 	qopen = quote & in_str;
 	qclose = quote & ~in_str;
-	scalar = ~(in_str | c->ws | c->op | quote);
+	/*
+	 * '[' and ']' are no tokens here: as bytes of a number or literal
+	 * they make it bad (delim[] has neither), so an array is refused.
+	 */
+	scalar = ~(in_str | c->ws | c->lbrace | c->rbrace | c->colon |
+	           c->comma | quote);
 	starts = scalar & ~(scalar << 1 | st->prev_scalar);
 	st->prev_scalar = scalar >> 63;
 
@@ -493,6 +481,41 @@ bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
 	b->c_scalar_run = scalar >> 63;
 }
 
+SIMD static inline __attribute__((always_inline)) void
+bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
+           size_t n, size_t base, int lines)
+{
+	struct stage1 *st = &b->s;
+	uint64_t quote = c->quote, esc, in_str, skip;
+	__m128i cl;
+
+	if (c->bs | st->prev_escaped) {
+		esc = escaped_bytes(c->bs, &st->prev_escaped);
+		quote &= ~esc;
+	} else {
+		esc = 0;
+	}
+	cl = _mm_clmulepi64_si128(_mm_set_epi64x(0, (long long)quote),
+	                          _mm_set1_epi8((char)0xff), 0);
+	in_str = (uint64_t)_mm_cvtsi128_si64(cl) ^ st->prev_in_string;
+	st->prev_in_string = (uint64_t)((int64_t)in_str >> 63);
+	st->high |= c->high;
+	b->bad |= c->ctrl & (in_str | ~c->ws);
+	if (esc & in_str)
+		b->bad |= bad_escape(p, n, base, esc & in_str);
+
+	/* with whole lines, a '\n' ends a record: it is no whitespace */
+	skip = c->ws & ~in_str & ~c->nl;
+	/*
+	 * No whitespace between the tokens (machine-made NDJSON): the
+	 * grammar's next_of() are shifts (see next_of), no adds.
+	 */
+	if (skip)
+		grammar(b, c, p, n, base, lines, in_str, quote, skip);
+	else
+		grammar(b, c, p, n, base, lines, in_str, quote, 0);
+}
+
 /* 0 if the record is a valid object, JSON_SIMD_UNSURE if not sure. */
 SIMD static int validate(const unsigned char *p, size_t n)
 {
@@ -516,9 +539,7 @@ SIMD static int validate(const unsigned char *p, size_t n)
 			c.quote >>= shift;
 			c.colon >>= shift;
 			c.comma >>= shift;
-			c.op >>= shift;
 			c.ctrl >>= shift;
-			c.high >>= shift;
 			c.lbrace >>= shift;
 			c.rbrace >>= shift;
 			c.under >>= shift;
@@ -617,8 +638,8 @@ SIMD static size_t validate_lines(const unsigned char *p, size_t n,
 					lines += utf8_lines(p, i, good, &done);
 					break;
 				}
-				/* bytes >= 0x80 of the next line stay */
-				high = k < 64 ? c.high >> k : 0;
+				/* the next line may have some too */
+				high = k < 64 ? c.high : 0;
 			}
 			utf8_done = done = end;
 			lines += (uint64_t)__builtin_popcountll(good);
