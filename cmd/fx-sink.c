@@ -74,6 +74,8 @@ static int sink_inputs(struct fx_ctx *ctx, struct sink *s, char **names,
 	char *stdin_only[] = {"-"};
 	size_t i;
 	int rc = 0;
+	/* records that go out as they come: many at a time */
+	int runs = !s->ks && !s->up && !paths && file_sink_takes_runs(s->fs);
 
 	if (n == 0) {
 		names = stdin_only;
@@ -82,15 +84,27 @@ static int sink_inputs(struct fx_ctx *ctx, struct sink *s, char **names,
 	for (i = 0; i < n && !rc && !fx_stop; i++) {
 		struct record_stream rs;
 		struct record rec;
+		struct record_run run = {0};
 		int r = 0, flags;
 
 		rc = record_stream_open(&rs, ctx, names[i], 0, paths);
 		if (rc)
 			break;
-		while (!fx_stop &&
-		       (r = record_stream_next(&rs, &rec, vals, &flags)) > 0) {
-			struct fx_where w = record_stream_where(&rs, &rec);
+		while (
+		    !fx_stop &&
+		    (r = runs ? record_stream_next_run(&rs, &run, &rec, &flags)
+		              : record_stream_next(&rs, &rec, vals, &flags)) >
+		        0) {
+			struct fx_where w;
 
+			if (run.n) {
+				rc = file_sink_write_run(s->fs, run.p, run.len,
+				                         run.n);
+				if (rc)
+					break;
+				continue;
+			}
+			w = record_stream_where(&rs, &rec);
 			rc = sink_write(s, &rec, vals, flags, &w);
 			if (rc)
 				break;

@@ -1949,6 +1949,25 @@ int file_sink_write(struct file_sink *fs, const struct record *rec,
 	return 0;
 }
 
+int file_sink_takes_runs(const struct file_sink *fs)
+{
+	return !fs->o->dir && !fs->o->state && fs->format != FORMAT_CSV &&
+	       !fs->o->table;
+}
+
+int file_sink_write_run(struct file_sink *fs, const char *p, size_t len,
+                        uint64_t n)
+{
+	struct out_file *f = &fs->single;
+
+	record_writer_write(&f->w, p, len);
+	if (record_writer_failed(&f->w)) /* reported once, at close */
+		return record_writer_status(&f->w);
+	fs->ctx->st.records_out += n;
+	fs->records_pending += n;
+	return 0;
+}
+
 /* Removes the directories this run made (those still empty). */
 static void remove_made_dirs(struct file_sink *fs)
 {

@@ -119,6 +119,20 @@ int file_sink_write(struct file_sink *fs, const struct record *rec,
                     const struct fx_where *where);
 
 /*
+ * 1 if the sink writes records as they are read (NDJSON to stdout or
+ * --file, no --dir, no --state): it then takes runs of them.
+ */
+int file_sink_takes_runs(const struct file_sink *fs);
+
+/*
+ * Writes n records at once: the bytes p, len are their lines with their
+ * '\n's (record_stream_next_run(): valid, no "_fx" key). Only if
+ * file_sink_takes_runs(). Returns 0, or an exit status (reported).
+ */
+int file_sink_write_run(struct file_sink *fs, const char *p, size_t len,
+                        uint64_t n);
+
+/*
  * commit: flush and publish every file; otherwise remove the temporary
  * files. In checkpoint mode, what no checkpoint committed is dropped either
  * way. Frees fs. Returns 0 or FX_EXIT_IO (reported).

@@ -323,7 +323,10 @@ static int copy_ndjson(struct fx_ctx *ctx, const char *path, int gz,
 	struct record_stream rs;
 	struct json_value vals[JSON_MAX_PATHS];
 	struct record rec;
+	struct record_run run = {0};
 	int rc, flags;
+	/* records that go out as they are read: many at a time */
+	int runs = !k && !(ex && ex->keys.n);
 
 	if (k)
 		rc = ckpt_open(k, &rs, path, gz,
@@ -337,7 +340,15 @@ static int copy_ndjson(struct fx_ctx *ctx, const char *path, int gz,
 		return rc;
 	}
 	while (!fx_stop &&
-	       (rc = record_stream_next(&rs, &rec, vals, &flags)) > 0) {
+	       (rc = runs ? record_stream_next_run(&rs, &run, &rec, &flags)
+	                  : record_stream_next(&rs, &rec, vals, &flags)) > 0) {
+		if (run.n) {
+			record_writer_write(out, run.p, run.len);
+			ctx->st.records_out += run.n;
+			if (record_writer_failed(out))
+				break;
+			continue;
+		}
 		if (!ex || !ex->keys.n || (flags & JSON_SCAN_CONTROL)) {
 			record_writer_put(out, rec.p, rec.len);
 		} else {

@@ -389,6 +389,25 @@ static int grow_stack(struct json_scanner *sc, size_t depth)
 	return 0;
 }
 
+/* Decides sc->simd on first use: 2 the vector path, -1 the portable one. */
+static int scanner_simd(struct json_scanner *sc)
+{
+	if (sc->simd == 0 || sc->simd == 1)
+		sc->simd = (sc->simd ? json_simd_cpu() : json_simd_usable())
+		               ? 2 /* decided: the vector path */
+		               : -1;
+	return sc->simd == 2;
+}
+
+size_t json_scan_lines(struct json_scanner *sc, const char *p, size_t n,
+                       size_t max_len, uint64_t *lines)
+{
+	*lines = 0;
+	if (!n || !scanner_simd(sc))
+		return 0;
+	return json_simd_lines(p, n, max_len, lines);
+}
+
 int json_scan(struct json_scanner *sc, const struct json_paths *ps,
               const char *p, size_t n, struct json_value *vals,
               struct json_error *err, int flags)
@@ -404,11 +423,8 @@ int json_scan(struct json_scanner *sc, const struct json_paths *ps,
 	int failed = JSON_SCAN_INVALID; /* what the error path returns */
 	const unsigned char *q;
 
-	if (sc->simd == 0 || sc->simd == 1)
-		sc->simd = (sc->simd ? json_simd_cpu() : json_simd_usable())
-		               ? 2 /* decided: the vector path */
-		               : -1;
-	if (sc->simd == 2 && (!ps || !ps->n) && json_simd_validate(p, n) == 0)
+	if (scanner_simd(sc) && (!ps || !ps->n) &&
+	    json_simd_validate(p, n) == 0)
 		return 0;
 	if (ps) {
 		for (i = 0; i < ps->n; i++)

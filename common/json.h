@@ -140,6 +140,20 @@ int json_scan(struct json_scanner *sc, const struct json_paths *ps,
               struct json_error *err, int flags);
 
 /*
+ * Whole NDJSON lines at once, for a program that passes records through
+ * untouched: the n bytes at p are lines, each ending with '\n'. Returns
+ * the length of the longest prefix of them (a line end, possibly 0) whose
+ * every line is, without its '\n', a record json_scan() without paths
+ * returns 0 for (an object with no "_fx" key), at most max_len bytes long
+ * and not ending in '\r'; *lines is their count. A blank line, a bad
+ * line, or any line the vector path is not sure of ends the prefix: give
+ * it to json_scan(). Always 0 without the vector path (see struct
+ * json_scanner).
+ */
+size_t json_scan_lines(struct json_scanner *sc, const char *p, size_t n,
+                       size_t max_len, uint64_t *lines);
+
+/*
  * Iterates the top-level members of a record already validated by
  * json_scan(): start with *pos = 0; each call returns 1 and fills key (the
  * key string with its quotes), member (from the key's opening quote to the

@@ -34,6 +34,12 @@ int json_simd_validate(const char *p, size_t n)
 	return JSON_SIMD_UNSURE;
 }
 
+size_t json_simd_lines(const char *p, size_t n, size_t max_len, uint64_t *lines)
+{
+	*lines = 0;
+	return 0;
+}
+
 #else
 
 #define SIMD __attribute__((target("avx2,pclmul,bmi,bmi2,popcnt")))
@@ -111,15 +117,20 @@ static const unsigned char hexdigit[256] = {
     ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['A'] = 1, ['B'] = 1,
     ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1};
 
-/* Checks the escapes whose escaped byte is at the positions in m. */
-static int escapes_ok(const unsigned char *p, size_t n, size_t base, uint64_t m)
+/*
+ * Checks the escapes whose escaped byte is at the positions in m: the bit
+ * of the first bad one, or 0.
+ */
+static uint64_t bad_escape(const unsigned char *p, size_t n, size_t base,
+                           uint64_t m)
 {
 	while (m) {
 		size_t i = base + (size_t)__builtin_ctzll(m);
+		uint64_t bit = m & -m;
 
 		m &= m - 1;
 		if (i >= n)
-			return 0;
+			return bit;
 		switch (p[i]) {
 		case '"':
 		case '\\':
@@ -134,36 +145,35 @@ static int escapes_ok(const unsigned char *p, size_t n, size_t base, uint64_t m)
 			if (n - i < 5 || !hexdigit[p[i + 1]] ||
 			    !hexdigit[p[i + 2]] || !hexdigit[p[i + 3]] ||
 			    !hexdigit[p[i + 4]])
-				return 0;
+				return bit;
 			break;
 		default:
-			return 0;
+			return bit;
 		}
 	}
-	return 1;
+	return 0;
 }
 
 /* The classes of 64 bytes, a bit per byte. */
 struct classes {
-	uint64_t bs, quote, ws, op, ctrl, colon, comma, high;
+	uint64_t bs, quote, ws, ctrl, colon, comma;
+	uint64_t high; /* not 0 if a byte >= 0x80 is among them */
 	uint64_t lbrace, rbrace, under, digit, zero;
+	uint64_t nl; /* '\n', for whole lines only */
 };
 
+/* lines: a constant; 1 for whole lines (validate_lines), 0 for a record */
 SIMD static inline __attribute__((always_inline)) void
-classify(const unsigned char *b, struct classes *c)
+classify(const unsigned char *b, struct classes *c, int lines)
 {
 	const __m256i lo = _mm256_loadu_si256((const void *)b);
 	const __m256i hi = _mm256_loadu_si256((const void *)(b + 32));
 	/* { } [ ] , : by their low nibble; '[' | 0x20 == '{' */
-	const __m256i op_table = _mm256_setr_epi8(
-	    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ':', '{', ',', '}', 0, 0, 0, 0, 0, 0,
-	    0, 0, 0, 0, 0, 0, ':', '{', ',', '}', 0, 0);
 	/* ' ' \t \n \r by their low nibble; no other byte finds itself */
 	const __m256i ws_table = _mm256_setr_epi8(
 	    ' ', 100, 100, 100, 17, 100, 113, 2, 100, '\t', '\n', 112, 100,
 	    '\r', 100, 100, ' ', 100, 100, 100, 17, 100, 113, 2, 100, '\t',
 	    '\n', 112, 100, '\r', 100, 100);
-	const __m256i x20 = _mm256_set1_epi8(0x20);
 	const __m256i ctl = _mm256_set1_epi8(0x1f);
 	const __m256i zero1 = _mm256_set1_epi8('0' - 1);
 	const __m256i nine1 = _mm256_set1_epi8('9' + 1);
@@ -183,13 +193,11 @@ classify(const unsigned char *b, struct classes *c)
 	c->ws =
 	    bits64(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, lo), lo),
 	           _mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, hi), hi));
-	c->op = bits64(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(op_table, lo),
-	                                 _mm256_or_si256(lo, x20)),
-	               _mm256_cmpeq_epi8(_mm256_shuffle_epi8(op_table, hi),
-	                                 _mm256_or_si256(hi, x20)));
 	c->ctrl = bits64(_mm256_cmpeq_epi8(_mm256_max_epu8(lo, ctl), ctl),
 	                 _mm256_cmpeq_epi8(_mm256_max_epu8(hi, ctl), ctl));
-	c->high = bits64(lo, hi);
+	c->high =
+	    (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_or_si256(lo, hi));
+	c->nl = lines ? eq64(lo, hi, '\n') : 0;
 }
 
 /*
@@ -205,8 +213,8 @@ classify(const unsigned char *b, struct classes *c)
 
 /* Bytes that may follow a number or a literal. */
 static const unsigned char delim[256] = {
-    [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1, [','] = 1, [':'] = 1,
-    ['{'] = 1, ['}'] = 1,  ['['] = 1,  [']'] = 1,  ['"'] = 1};
+    [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1, [','] = 1,
+    [':'] = 1, ['{'] = 1,  ['}'] = 1,  ['"'] = 1};
 
 /*
  * The number of ASCII digits at p + i, 8 bytes at a time while 8 remain (a
@@ -287,13 +295,24 @@ struct bits {
 	uint64_t bad;          /* not sure: bad, or not for this path */
 	size_t depth;
 	int closed; /* the top-level object ended */
+	/* whole lines only (validate_lines): */
+	uint64_t c_close;  /* after a record's last '}', only its '\n' */
+	size_t line_start; /* where the current line began */
+	size_t max_len;    /* the longest line taken */
 };
 
 SIMD static inline __attribute__((always_inline)) uint64_t
 next_of(uint64_t x, uint64_t skip, uint64_t *carry)
 {
 	unsigned long long r;
-	unsigned char co = _addcarry_u64(0, skip, x << 1 | *carry, &r);
+	unsigned char co;
+
+	if (__builtin_constant_p(skip) && skip == 0) {
+		r = x << 1 | *carry;
+		*carry = x >> 63;
+		return r;
+	}
+	co = _addcarry_u64(0, skip, x << 1 | *carry, &r);
 
 	*carry = x >> 63 | co;
 	return r & ~skip;
@@ -328,41 +347,30 @@ static inline int scalar_ok(const unsigned char *p, size_t n, size_t i)
 	return end == n || delim[p[end]];
 }
 
+/* The rules on the tokens of a block, after its strings (bits_block). */
 SIMD static inline __attribute__((always_inline)) void
-bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
-           size_t n, size_t base)
+grammar(struct bits *b, const struct classes *c, const unsigned char *p,
+        size_t n, size_t base, int lines, uint64_t in_str, uint64_t quote,
+        uint64_t skip)
 {
 	struct stage1 *st = &b->s;
-	uint64_t quote = c->quote, esc, in_str, skip, lb, rb, colon, comma;
+	uint64_t lb, rb, colon, comma;
 	uint64_t qopen, qclose, keyopen, kclose, scalar, starts, r, m;
 	uint64_t n_lb, n_comma, n_colon, n_key, n_value, starts_all;
-	uint64_t zero;
-	__m128i cl;
+	uint64_t zero, nl = c->nl & ~in_str, closebits = 0;
 
-	if (c->bs | st->prev_escaped) {
-		esc = escaped_bytes(c->bs, &st->prev_escaped);
-		quote &= ~esc;
-	} else {
-		esc = 0;
-	}
-	cl = _mm_clmulepi64_si128(_mm_set_epi64x(0, (long long)quote),
-	                          _mm_set1_epi8((char)0xff), 0);
-	in_str = (uint64_t)_mm_cvtsi128_si64(cl) ^ st->prev_in_string;
-	st->prev_in_string = (uint64_t)((int64_t)in_str >> 63);
-	st->high |= c->high;
-	b->bad |= c->ctrl & (in_str | ~c->ws);
-	if (esc & in_str)
-		b->bad |= !escapes_ok(p, n, base, esc & in_str);
-
-	skip = c->ws & ~in_str;
 	lb = c->lbrace & ~in_str;
 	rb = c->rbrace & ~in_str;
 	colon = c->colon & ~in_str;
 	comma = c->comma & ~in_str;
-	b->bad |= c->op & ~in_str & ~(lb | rb | colon | comma); /* arrays */
 	qopen = quote & in_str;
 	qclose = quote & ~in_str;
-	scalar = ~(in_str | c->ws | c->op | quote);
+	/*
+	 * '[' and ']' are no tokens here: as bytes of a number or literal
+	 * they make it bad (delim[] has neither), so an array is refused.
+	 */
+	scalar = ~(in_str | c->ws | c->lbrace | c->rbrace | c->colon |
+	           c->comma | quote);
 	starts = scalar & ~(scalar << 1 | st->prev_scalar);
 	st->prev_scalar = scalar >> 63;
 
@@ -391,28 +399,59 @@ bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
 	b->bad |= n_comma & ~qopen;
 	b->bad |= n_colon & ~(qopen | lb | starts);
 	b->bad |= n_key & ~colon;
-	b->bad |= n_value & ~(comma | rb);
+	b->bad |= n_value & ~(comma | rb | nl);
 	b->bad |= starts & ~n_colon;
-	/* the record starts with '{' and ends with its '}' */
-	b->bad |= next_of(0, skip, &b->c_start) & ~lb;
-	if (b->closed)
-		b->bad |= ~skip;
-	m = lb | rb;
+	/*
+	 * The record starts with '{' and ends with its '}'. With whole
+	 * lines, every line does (a blank line is left to the portable
+	 * path), and at each '\n' the depth is 0; every bad bit is at or
+	 * before the '\n' of the line it is about, so the lines ending
+	 * before the lowest one are good.
+	 */
+	if (lines) {
+		b->bad |= next_of(nl, skip, &b->c_start) & ~lb;
+	} else {
+		b->bad |= next_of(0, skip, &b->c_start) & ~lb;
+		if (b->closed)
+			b->bad |= ~skip;
+	}
+	m = lb | rb | nl;
 	while (m) {
 		size_t i = (size_t)__builtin_ctzll(m);
+		uint64_t bit = m & -m;
 
 		m &= m - 1;
-		if (lb >> i & 1) {
-			if (b->closed)
+		if (lb & bit) {
+			if (!lines && b->closed)
 				b->bad = 1;
 			b->depth++;
-		} else if (b->depth == 0) {
-			b->bad = 1;
-		} else if (--b->depth == 0) {
-			b->closed = 1;
-			b->bad |= ~skip & (~1ULL << i);
+		} else if (rb & bit) {
+			if (b->depth == 0) {
+				b->bad |= bit;
+			} else if (--b->depth == 0) {
+				if (lines) {
+					closebits |= bit;
+				} else {
+					b->closed = 1;
+					b->bad |= ~skip & (~1ULL << i);
+				}
+			}
+		} else {
+			/*
+			 * A line's end: its record closed, the line not
+			 * too long, and not "\r\n" (the reader drops the
+			 * '\r': the bytes out would not be the bytes in).
+			 */
+			size_t at = base + i;
+
+			if (b->depth || at - b->line_start > b->max_len ||
+			    (at > 0 && p[at - 1] == '\r'))
+				b->bad |= bit;
+			b->line_start = at + 1;
 		}
 	}
+	if (lines)
+		b->bad |= next_of(closebits, skip, &b->c_close) & ~nl;
 	/*
 	 * Numbers that are runs of digits need no look: one with a leading
 	 * zero ("01") is the only bad one. Others (signs, fractions,
@@ -422,15 +461,16 @@ bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
 	if (scalar & ~c->digit) {
 		while (starts) {
 			size_t i = base + (size_t)__builtin_ctzll(starts);
+			uint64_t bit = starts & -starts;
 
 			starts &= starts - 1;
 			if (i >= n || !scalar_ok(p, n, i))
-				b->bad = 1;
+				b->bad |= bit;
 		}
 		/* and the run that began in the block before */
 		if (scalar & 1 && b->c_scalar_run &&
 		    !scalar_ok(p, n, b->last_start))
-			b->bad = 1;
+			b->bad |= 1;
 	}
 	/* "0" then a digit, in every block (the digit may be in the next) */
 	zero = starts_all & c->zero;
@@ -439,6 +479,41 @@ bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
 	if (starts_all)
 		b->last_start = base + 63 - (size_t)__builtin_clzll(starts_all);
 	b->c_scalar_run = scalar >> 63;
+}
+
+SIMD static inline __attribute__((always_inline)) void
+bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
+           size_t n, size_t base, int lines)
+{
+	struct stage1 *st = &b->s;
+	uint64_t quote = c->quote, esc, in_str, skip;
+	__m128i cl;
+
+	if (c->bs | st->prev_escaped) {
+		esc = escaped_bytes(c->bs, &st->prev_escaped);
+		quote &= ~esc;
+	} else {
+		esc = 0;
+	}
+	cl = _mm_clmulepi64_si128(_mm_set_epi64x(0, (long long)quote),
+	                          _mm_set1_epi8((char)0xff), 0);
+	in_str = (uint64_t)_mm_cvtsi128_si64(cl) ^ st->prev_in_string;
+	st->prev_in_string = (uint64_t)((int64_t)in_str >> 63);
+	st->high |= c->high;
+	b->bad |= c->ctrl & (in_str | ~c->ws);
+	if (esc & in_str)
+		b->bad |= bad_escape(p, n, base, esc & in_str);
+
+	/* with whole lines, a '\n' ends a record: it is no whitespace */
+	skip = c->ws & ~in_str & ~c->nl;
+	/*
+	 * No whitespace between the tokens (machine-made NDJSON): the
+	 * grammar's next_of() are shifts (see next_of), no adds.
+	 */
+	if (skip)
+		grammar(b, c, p, n, base, lines, in_str, quote, skip);
+	else
+		grammar(b, c, p, n, base, lines, in_str, quote, 0);
 }
 
 /* 0 if the record is a valid object, JSON_SIMD_UNSURE if not sure. */
@@ -451,22 +526,20 @@ SIMD static int validate(const unsigned char *p, size_t n)
 	memset(&b, 0, sizeof(b));
 	b.c_start = 1;
 	for (; n - i >= 64; i += 64) {
-		classify(p + i, &c);
-		bits_block(&b, &c, p, n, i);
+		classify(p + i, &c, 0);
+		bits_block(&b, &c, p, n, i, 0);
 	}
 	rest = n - i;
 	if (rest) {
 		if (n >= 64) {
 			unsigned shift = (unsigned)(64 - rest);
 
-			classify(p + n - 64, &c);
+			classify(p + n - 64, &c, 0);
 			c.bs >>= shift;
 			c.quote >>= shift;
 			c.colon >>= shift;
 			c.comma >>= shift;
-			c.op >>= shift;
 			c.ctrl >>= shift;
-			c.high >>= shift;
 			c.lbrace >>= shift;
 			c.rbrace >>= shift;
 			c.under >>= shift;
@@ -478,9 +551,9 @@ SIMD static int validate(const unsigned char *p, size_t n)
 
 			memset(tail, ' ', sizeof(tail));
 			memcpy(tail, p, n);
-			classify(tail, &c);
+			classify(tail, &c, 0);
 		}
-		bits_block(&b, &c, p, n, i);
+		bits_block(&b, &c, p, n, i, 0);
 	}
 	if (b.bad || b.s.prev_in_string || b.s.prev_escaped || b.c_lbrace ||
 	    b.c_comma || b.c_colon || b.c_key || !b.closed)
@@ -493,6 +566,94 @@ SIMD static int validate(const unsigned char *p, size_t n)
 int json_simd_validate(const char *p, size_t n)
 {
 	return validate((const unsigned char *)p, n);
+}
+
+/*
+ * The lines that end at the bits of good (block at p + base) and start at
+ * *done, one by one while they are valid UTF-8; *done moves past them.
+ * Returns their count.
+ */
+static uint64_t utf8_lines(const unsigned char *p, size_t base, uint64_t good,
+                           size_t *done)
+{
+	uint64_t k = 0;
+
+	while (good) {
+		size_t end = base + (size_t)__builtin_ctzll(good) + 1;
+
+		good &= good - 1;
+		if (!json_utf8_valid((const char *)p + *done, end - *done))
+			break;
+		*done = end;
+		k++;
+	}
+	return k;
+}
+
+/*
+ * json_simd_lines(): the lines of p, n (ending with '\n') are validated
+ * as one text, a block after the other; the '\n' bits of the blocks give
+ * the line ends and their count. Stops after the first block with a bad
+ * bit, keeping the lines that end before it. UTF-8 is checked once a
+ * block with bytes >= 0x80 has been followed by a line end, from the
+ * first line not yet checked to that end.
+ */
+SIMD static size_t validate_lines(const unsigned char *p, size_t n,
+                                  size_t max_len, uint64_t *nlines)
+{
+	struct bits b;
+	struct classes c;
+	size_t i, done = 0, utf8_done = 0;
+	uint64_t lines = 0, high = 0;
+
+	memset(&b, 0, sizeof(b));
+	b.c_start = 1;
+	b.max_len = max_len;
+	for (i = 0; i < n; i += 64) {
+		uint64_t good;
+
+		if (n - i >= 64) {
+			classify(p + i, &c, 1);
+		} else {
+			unsigned char tail[64];
+
+			memset(tail, ' ', sizeof(tail));
+			memcpy(tail, p + i, n - i);
+			classify(tail, &c, 1);
+		}
+		bits_block(&b, &c, p, n, i, 1);
+		good = c.nl;
+		if (b.bad)
+			good &= (b.bad & -b.bad) - 1;
+		high |= c.high;
+		if (good) {
+			unsigned k = 64 - (unsigned)__builtin_clzll(good);
+			size_t end = i + k;
+
+			if (high) {
+				if (!json_utf8_valid((const char *)p +
+				                         utf8_done,
+				                     end - utf8_done)) {
+					/* the good lines before the bad one */
+					lines += utf8_lines(p, i, good, &done);
+					break;
+				}
+				/* the next line may have some too */
+				high = k < 64 ? c.high : 0;
+			}
+			utf8_done = done = end;
+			lines += (uint64_t)__builtin_popcountll(good);
+		}
+		if (b.bad)
+			break;
+	}
+	*nlines = lines;
+	return done;
+}
+
+size_t json_simd_lines(const char *p, size_t n, size_t max_len, uint64_t *lines)
+{
+	return validate_lines((const unsigned char *)p, n, max_len, lines);
 }
 
 #endif

@@ -179,3 +179,21 @@ int64_t record_reader_skip_long(struct record_reader *r)
 		len--;
 	return (int64_t)len;
 }
+
+size_t record_reader_lines(struct record_reader *r, const char **p)
+{
+	const char *nl;
+
+	*p = r->buf + r->start;
+	if (r->skipping || r->start == r->end)
+		return 0;
+	nl = memrchr(*p, '\n', r->end - r->start);
+	return nl ? (size_t)(nl + 1 - *p) : 0;
+}
+
+void record_reader_take(struct record_reader *r, size_t len, uint64_t n)
+{
+	r->start += len;
+	r->bytes += len;
+	r->line += n;
+}

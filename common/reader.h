@@ -67,6 +67,21 @@ int record_reader_next(struct record_reader *r, struct record *rec);
  */
 int64_t record_reader_skip_long(struct record_reader *r);
 
+/*
+ * Whole lines at once, for a caller that validates them together
+ * (record_stream_next_run): sets *p to the unread bytes and returns how
+ * many of them are complete lines, up to and with the last '\n' buffered;
+ * 0 if none (record_reader_next() reads more) or inside an over-long line.
+ * The bytes stay valid until the next call of any record_reader_*().
+ */
+size_t record_reader_lines(struct record_reader *r, const char **p);
+
+/*
+ * Takes the first len bytes record_reader_lines() gave, n lines, as read:
+ * the next record starts after them.
+ */
+void record_reader_take(struct record_reader *r, size_t len, uint64_t n);
+
 void record_reader_free(struct record_reader *r);
 
 #endif

@@ -3,6 +3,7 @@
 #include "err.h"
 #include "lineage.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,6 +102,50 @@ int record_stream_next(struct record_stream *rs, struct record *rec,
 		if (r)
 			return -r;
 	}
+}
+
+/* Runs are tried again after at most this many records one by one. */
+#define RUN_BACKOFF_MAX 1024
+
+int record_stream_next_run(struct record_stream *rs, struct record_run *run,
+                           struct record *rec, int *scan_flags)
+{
+	struct fx_ctx *ctx = rs->ctx;
+	const char *p;
+	size_t avail, len;
+	uint64_t n;
+
+	run->n = 0;
+	if (rs->run_skip) {
+		rs->run_skip--;
+	} else if ((!rs->paths || !rs->paths->n) &&
+	           (avail = record_reader_lines(&rs->reader, &p)) > 0) {
+		len = json_scan_lines(&rs->scanner, p, avail, ctx->max_record,
+		                      &n);
+		if (n) {
+			run->p = p;
+			run->len = len;
+			run->n = n;
+			run->line = rs->reader.line + 1;
+			record_reader_take(&rs->reader, len, n);
+			ctx->st.records_in += n;
+			rs->records += n;
+			fx_progress(ctx);
+			rs->run_backoff = 0;
+			return 1;
+		}
+		/* the first line is not for a run: bad, blank, an array... */
+		if (rs->scanner.simd == 2) {
+			rs->run_backoff =
+			    rs->run_backoff ? rs->run_backoff * 2 : 1;
+			if (rs->run_backoff > RUN_BACKOFF_MAX)
+				rs->run_backoff = RUN_BACKOFF_MAX;
+			rs->run_skip = rs->run_backoff - 1;
+		} else {
+			rs->run_skip = UINT_MAX; /* no vector path: never */
+		}
+	}
+	return record_stream_next(rs, rec, NULL, scan_flags);
 }
 
 void record_stream_close(struct record_stream *rs)

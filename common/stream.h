@@ -23,6 +23,9 @@ struct record_stream {
 	int open;
 	struct lineage_ds *dataset; /* the input file's lineage, or NULL */
 	uint64_t records;           /* read, added to dataset at close */
+	/* record_stream_next_run(): records to take one by one before the
+	 * next try at a run, and the next such count after a failed try */
+	unsigned run_skip, run_backoff;
 };
 
 /*
@@ -41,6 +44,30 @@ int record_stream_open(struct record_stream *rs, struct fx_ctx *ctx,
  */
 int record_stream_next(struct record_stream *rs, struct record *rec,
                        struct json_value *vals, int *scan_flags);
+
+/* Records that go out as they came in, many at a time. */
+struct record_run {
+	const char *p; /* n lines, each with its '\n', as read */
+	size_t len;
+	uint64_t n;    /* 0: the record is in *rec instead */
+	uint64_t line; /* the first one's line number */
+};
+
+/*
+ * record_stream_next() for a program that passes records through
+ * untouched and opened the stream without paths (or none to extract):
+ * returns the same, but
+ * where it can, 1 with run->n > 0 records at once: run->p, run->len are
+ * their lines with their '\n's, byte for byte as read, each a valid
+ * record with no "_fx" key (scan flags 0), counted as records read. With
+ * run->n == 0, *rec, *scan_flags hold one record as record_stream_next()
+ * gives it (any record the vector path is not sure of, or that is not
+ * byte for byte its line: "\r\n", a last line without '\n'). Without the
+ * vector path (json.h), always one record. The bytes stay valid until the
+ * next call.
+ */
+int record_stream_next_run(struct record_stream *rs, struct record_run *run,
+                           struct record *rec, int *scan_flags);
 
 /* Where the last record came from, for messages. */
 struct fx_where record_stream_where(const struct record_stream *rs,

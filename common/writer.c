@@ -57,8 +57,15 @@ int record_writer_write_slow(struct record_writer *w, const char *p, size_t n)
 		return -1;
 	if (record_writer_flush(w))
 		return -1;
-	if (n >= w->cap)
-		return write_all(w, p, n);
+	/* large: straight from p, in writes of the buffer's size (see
+	 * RECORD_WRITER_BUFSIZE: larger ones make a pipe's stages take
+	 * turns) */
+	while (n >= w->cap) {
+		if (write_all(w, p, w->cap))
+			return -1;
+		p += w->cap;
+		n -= w->cap;
+	}
 	memcpy(w->buf, p, n);
 	w->len = n;
 	return 0;

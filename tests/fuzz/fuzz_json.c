@@ -9,10 +9,12 @@
  * json_utf8_valid against the reference. Both scanners behind json_scan()
  * (jsonsimd.h: the vector path where the CPU has it, and the portable one
  * alone) must give the same result, flags, values and error, byte for
- * byte, with and without paths and in both modes.
+ * byte, with and without paths and in both modes; and the input's lines
+ * as one buffer (json_scan_lines) as they are one by one.
  */
 #include "buf.h"
 #include "json.h"
+#include "jsonsimd.h"
 
 #include "../unit/json_ref.h"
 
@@ -121,6 +123,46 @@ static void compare_scanners(const char *b, size_t size,
 			die("the two scanners' values differ", b, size);
 }
 
+/*
+ * The input's lines (up to its last '\n') as one buffer: json_scan_lines()
+ * takes exactly the lines before the first one the vector path does not
+ * take alone, that ends in '\r' or is longer than max_len (from the first
+ * byte); the portable scanner says 0 for every line it takes.
+ */
+static void compare_lines(const char *b, size_t size)
+{
+	const char *last = size ? memrchr(b, '\n', size) : NULL;
+	size_t n = last ? (size_t)(last + 1 - b) : 0, at = 0, want = 0, got;
+	size_t max_len = size && (unsigned char)b[0] < 0x40
+	                     ? (unsigned char)b[0]
+	                     : (size_t)-1;
+	uint64_t lines, want_lines = 0;
+	struct json_error e;
+
+	if (!n || !json_simd_cpu())
+		return;
+	while (at < n) {
+		size_t len =
+		    (size_t)((const char *)memchr(b + at, '\n', n - at) -
+		             (b + at));
+
+		if (len > max_len || (len && b[at + len - 1] == '\r') ||
+		    json_simd_validate(b + at, len) != 0)
+			break;
+		if (json_scan(&sc_portable, NULL, b + at, len, NULL, &e, 0) !=
+		    0)
+			die("json_simd_validate takes a line json_scan does not",
+			    b + at, len);
+		at += len + 1;
+		want = at;
+		want_lines++;
+	}
+	got = json_scan_lines(&sc, b, n, max_len, &lines);
+	if (got != want || lines != want_lines)
+		die("json_scan_lines disagrees with the lines one by one", b,
+		    n);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct fx_buf out = FX_BUF_INIT;
@@ -154,6 +196,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	compare_scanners(b, size, NULL, JSON_ANY_VALUE);
 	compare_scanners(b, size, &ps, 0);
 	compare_scanners(b, size, NULL, 0);
+	compare_lines(b, size);
 
 	ref = ref_json_valid(b, size, &ri);
 	memset(vals, 0, sizeof vals);

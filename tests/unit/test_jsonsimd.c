@@ -396,6 +396,140 @@ static void test_edges(void)
 	}
 }
 
+/*
+ * json_simd_lines() on a buffer of lines against the lines one by one:
+ * the prefix it takes is exactly the lines before the first one that
+ * json_simd_validate() does not take (the portable scanner then says
+ * valid for each, checked by compare()), that ends in '\r' or that is
+ * longer than max_len; and it is all of them when there is none.
+ */
+static void compare_lines(const char *p, size_t n, size_t max_len)
+{
+	char *b = malloc(n ? n : 1);
+	size_t at = 0, want = 0, got;
+	uint64_t lines = 0, want_lines = 0;
+	int stop = 0;
+
+	memcpy(b, p, n);
+	while (at < n) {
+		const char *nl = memchr(b + at, '\n', n - at);
+		size_t len = (size_t)(nl - (b + at));
+
+		if (!stop) {
+			if (len <= max_len &&
+			    !(len && b[at + len - 1] == '\r') &&
+			    compare(b + at, len, 0) == 0) {
+				want = at + len + 1;
+				want_lines++;
+			} else {
+				stop = 1;
+			}
+		}
+		at += len + 1;
+	}
+	got = json_simd_lines(b, n, max_len, &lines);
+	CHECK_MSG(got == want && lines == want_lines,
+	          "took %zu bytes, %llu lines; the lines one by one: %zu, "
+	          "%llu: %.*s",
+	          got, (unsigned long long)lines, want,
+	          (unsigned long long)want_lines, (int)n, b);
+	free(b);
+}
+
+/* A record for a line: '\n' in its whitespace becomes ' '. */
+static void gen_line(struct text *t)
+{
+	size_t from = t->len, i;
+
+	ws(t);
+	gen_object(t, 0);
+	ws(t);
+	for (i = from; i < t->len; i++)
+		if (t->p[i] == '\n')
+			t->p[i] = ' ';
+}
+
+/*
+ * Buffers of plain records with one bad or unsure line (mutated, blank,
+ * "\r\n", an array, a "_" key, too long) at every position, or none.
+ */
+static void test_lines(void)
+{
+	struct text t = {0};
+	int i, k, nlines, bad_at, taken_all = 0;
+
+	for (i = 0; i < 6000; i++) {
+		size_t max_len = rnd(4) ? (size_t)-1 : 40 + rnd(200);
+
+		t.len = 0;
+		nlines = 1 + (int)rnd(12);
+		bad_at = (int)rnd((uint32_t)nlines + 1); /* nlines: none */
+		for (k = 0; k < nlines; k++) {
+			plain = 1;
+			if (k != bad_at) {
+				gen_line(&t);
+			} else {
+				size_t from = t.len;
+
+				switch (rnd(6)) {
+				case 0:
+					break; /* a blank line */
+				case 1:
+					puts_(&t, rnd(2) ? " \t" : "\r");
+					break;
+				case 2:
+					gen_line(&t);
+					puts_(&t, "\r");
+					break;
+				case 3:
+					plain = 0;
+					gen_line(&t);
+					break;
+				default: {
+					struct text m = {0};
+					int j;
+
+					gen_line(&m);
+					for (j = (int)rnd(3) + 1; j > 0; j--)
+						mutate(&m);
+					put(&t, m.p ? m.p : "", m.len);
+					free(m.p);
+				}
+				}
+				(void)from;
+			}
+			puts_(&t, "\n");
+		}
+		plain = 0;
+		compare_lines(t.p, t.len, max_len);
+		if (bad_at == nlines && max_len == (size_t)-1)
+			taken_all++;
+	}
+	CHECK(taken_all > 0);
+	/* every alignment of a line end against the 64-byte blocks */
+	for (k = 0; k < 200; k++) {
+		char buf[1024];
+		int n = snprintf(buf, sizeof(buf),
+		                 "{\"a\":\"%*s\"}\n{\"b\":1}\n{\"c\":-2.5}\n"
+		                 "{\"d\":{\"e\":[]}}\n{\"f\":2}\n",
+		                 k, "");
+
+		compare_lines(buf, (size_t)n, (size_t)-1);
+		n = snprintf(buf, sizeof(buf),
+		             "{\"a\":%*s1}\n{\"b\":1}%*s\n\n{\"c\":0}\n", k, "",
+		             k % 70, "");
+		compare_lines(buf, (size_t)n, (size_t)-1);
+		n = snprintf(buf, sizeof(buf),
+		             "{\"a\":\"\xc3\xa9%*s\"}\n{\"b\":\"\xc3\"}\n", k,
+		             "");
+		compare_lines(buf, (size_t)n, (size_t)-1);
+		n = snprintf(buf, sizeof(buf), "{\"a\":%*s1}\n{}\n{\"b\":1}\n",
+		             k, "");
+		compare_lines(buf, (size_t)n, 30);
+	}
+	free(t.p);
+}
+
 /* The vector path takes the plain record of the benchmark. */
 static void test_takes_plain(void)
 {
@@ -427,6 +561,7 @@ int main(void)
 	RUN(test_edges);
 	RUN(test_generated);
 	RUN(test_mutated);
+	RUN(test_lines);
 	json_paths_free(&paths);
 	return unit_done("test_jsonsimd");
 }
