@@ -77,7 +77,7 @@
  * by signal (not committed: FX_EXIT_IO) or a SIGKILL, whose staging tree
  * the next run removes.
  *
- * In two phases (ow_phase), for a sink that cannot tell the end of its
+ * Two phases (ow_phase), for a sink that cannot tell the end of its
  * input from a failure upstream: OW_PREPARE stages as above, but its
  * close leaves the staged tree, fsynced, under a name derived from
  * DIR/PREFIX, the PREPARED tree ("DIR/.fx-overwrite-prepared.ESC", ESC
@@ -157,7 +157,7 @@ int file_sink_write_run(struct file_sink *fs, const char *p, size_t len,
 int file_sink_close(struct file_sink *fs, int commit);
 
 /*
- * OW_COMMIT: swaps the prepared tree in (see "In two phases" above).
+ * OW_COMMIT: swaps the prepared tree in (see "Two phases" above).
  * Returns 0 or FX_EXIT_IO (reported). Then file_sink_close(fs, 0).
  */
 int file_sink_commit(struct file_sink *fs);
