@@ -66,8 +66,9 @@ static int run_one(struct fx_ctx *ctx, const struct pipeline *p,
 	if (rc == 0 && plan.commit)
 		rc = proc_chain_run(plan.commit, 1, &co, NULL);
 	else if (rc > 0 && plan.commit)
-		fx_warn(ctx, "jobs.%s: exit %d: not committed, the partitions "
-		             "of --overwrite %s stay as they were",
+		fx_warn(ctx,
+		        "jobs.%s: exit %d: not committed, the partitions "
+		        "of --overwrite %s stay as they were",
 		        job->name, rc, ro->batch);
 	for (i = 0; i < plan.env.n; i++) {
 		char *name =

@@ -1641,8 +1641,7 @@ static char *dir_trimmed(const char *dir)
  * must be a name, and its parent (a new string), where the hidden trees
  * go (a directory cannot be exchanged with one inside it).
  */
-static const char *whole_dir(struct file_sink *fs, const char *d,
-                             char **parent)
+static const char *whole_dir(struct file_sink *fs, const char *d, char **parent)
 {
 	const char *base = strrchr(d, '/');
 
@@ -1659,7 +1658,7 @@ static const char *whole_dir(struct file_sink *fs, const char *d,
 }
 
 #define PREPARED_TAG ".fx-overwrite-prepared"
-#define ID_TAG ".fx-overwrite-id"
+#define ID_TAG       ".fx-overwrite-id"
 
 /*
  * --prepare, --commit: the prepared tree's and the ID file's names
@@ -1689,8 +1688,8 @@ static void ow_phase_names(struct file_sink *fs)
 			               "--overwrite %s: '%s' is too long to "
 			               "name its prepared tree",
 			               fs->o->overwrite, fs->ow_prefix);
-		rc = asprintf(&fs->prepared, "%s/" PREPARED_TAG ".%s", d,
-		              esc.p);
+		rc =
+		    asprintf(&fs->prepared, "%s/" PREPARED_TAG ".%s", d, esc.p);
 		if (rc >= 0)
 			rc = asprintf(&fs->ow_id, "%s/" ID_TAG ".%s", d, esc.p);
 	} else {
@@ -1703,8 +1702,8 @@ static void ow_phase_names(struct file_sink *fs)
 		rc = asprintf(&fs->prepared, "%s/.%s" PREPARED_TAG, parent,
 		              base);
 		if (rc >= 0)
-			rc = asprintf(&fs->ow_id, "%s/.%s" ID_TAG, parent,
-			              base);
+			rc =
+			    asprintf(&fs->ow_id, "%s/.%s" ID_TAG, parent, base);
 		free(parent);
 	}
 	if (rc < 0)
@@ -1728,7 +1727,8 @@ static void ow_open(struct file_sink *fs)
 	if (fs->o->ow_phase == OW_PREPARE &&
 	    ((unlink(fs->ow_id) != 0 && errno != ENOENT) ||
 	     remove_tree(fs->prepared) != 0)) {
-		fx_warn(fs->ctx, "%s: cannot remove the earlier prepared tree: %s",
+		fx_warn(fs->ctx,
+		        "%s: cannot remove the earlier prepared tree: %s",
 		        fs->prepared, strerror(errno));
 		exit(FX_EXIT_IO);
 	}
@@ -1924,7 +1924,8 @@ static int ow_read_id(struct file_sink *fs, uintmax_t *dev, uintmax_t *ino)
 	n = fscanf(f, "%ju %ju", dev, ino);
 	fclose(f);
 	if (n != 2) {
-		fx_warn(fs->ctx, "%s: not a prepared tree's ID file", fs->ow_id);
+		fx_warn(fs->ctx, "%s: not a prepared tree's ID file",
+		        fs->ow_id);
 		return -FX_EXIT_IO;
 	}
 	return 1;
@@ -1939,8 +1940,10 @@ static int ow_commit_done(struct file_sink *fs)
 	if (remove_tree(fs->prepared) != 0 ||
 	    (unlink(fs->ow_id) != 0 && errno != ENOENT) ||
 	    fs_fsync_dir(parent) != 0) {
-		fx_warn(fs->ctx, "%s: cannot remove: %s (the new tree is in "
-		        "place)", fs->prepared, strerror(errno));
+		fx_warn(fs->ctx,
+		        "%s: cannot remove: %s (the new tree is in "
+		        "place)",
+		        fs->prepared, strerror(errno));
 		rc = FX_EXIT_IO;
 	}
 	free(parent);
@@ -1959,8 +1962,8 @@ int file_sink_commit(struct file_sink *fs)
 		rc = -rc;
 		goto out;
 	}
-	if (rc == 1 && lstat(target, &st) == 0 &&
-	    (uintmax_t)st.st_dev == dev && (uintmax_t)st.st_ino == ino) {
+	if (rc == 1 && lstat(target, &st) == 0 && (uintmax_t)st.st_dev == dev &&
+	    (uintmax_t)st.st_ino == ino) {
 		/* a commit that stopped after its exchange: finish it */
 		rc = ow_commit_done(fs);
 		goto out;
@@ -1983,8 +1986,7 @@ int file_sink_commit(struct file_sink *fs)
 		goto out;
 	}
 	parent = dir_of(fs->prepared);
-	if (asprintf(&aside, "%s/" STAGE_TAG "%ld", parent, (long)getpid()) <
-	    0)
+	if (asprintf(&aside, "%s/" STAGE_TAG "%ld", parent, (long)getpid()) < 0)
 		fx_oom();
 	free(parent);
 	rc = ow_exchange(fs, fs->prepared, aside);
