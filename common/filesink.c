@@ -1908,7 +1908,7 @@ static int ow_prepare(struct file_sink *fs)
 
 /*
  * The prepared tree's ID file: 1 with *dev and *ino, 0 when there is
- * none, FX_EXIT_IO (reported) when it cannot be read or is not one.
+ * none, -FX_EXIT_IO (reported) when it cannot be read or is not one.
  */
 static int ow_read_id(struct file_sink *fs, uintmax_t *dev, uintmax_t *ino)
 {

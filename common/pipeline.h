@@ -151,7 +151,8 @@ struct pipeline_plan {
 	/*
 	 * --batch: the sink stage runs with --prepare, and this stage, its
 	 * fx-sink --commit, is run after the chain if and only if every
-	 * stage exited 0; NULL for a stream.
+	 * stage exited 0; NULL for a stream. It points into the plan: a
+	 * plan is not copied.
 	 */
 	struct proc_stage *commit;
 	/* internal: the argv arrays' storage */
