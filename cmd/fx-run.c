@@ -11,15 +11,9 @@
 #define HAVE_PIPETEST 1
 #endif
 
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 static const struct fx_usage usage = {
     "fx-run [OPTION]... PIPELINE JOB --stream|--batch NAME=V|--backfill "
@@ -38,66 +32,6 @@ struct run_opts {
 	const char *batch, *backfill, *warehouse, *brokers, *test;
 	struct fx_strlist params;
 };
-
-/*
- * A batch's sink must not take the end of its input for the end of the
- * data when a stage before it failed: fx-sink --overwrite would replace
- * the partitions with what it got. So the sink runs in a chain of its
- * own, in a child, reading a pipe whose write end this process holds
- * too: the sink sees the end of its input only once every stage before
- * it exited 0; otherwise it is stopped by SIGTERM first (fx-sink then
- * leaves the old partitions as they were). Returns the status of the
- * first stage to fail, upstream first.
- */
-static int run_guarded(const struct pipeline_plan *plan,
-                       struct proc_chain_opts *co)
-{
-	struct proc_chain_opts sink = *co;
-	int fds[2], rc, ws = 0;
-	pid_t pid;
-
-	if (pipe2(fds, O_CLOEXEC))
-		return -1;
-	fflush(NULL);
-	if ((pid = fork()) < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		close(fds[1]);
-		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-			_exit(FX_EXIT_IO);
-		sink.in_fd = fds[0];
-		rc = proc_chain_run(plan->stages + plan->nstages - 1, 1, &sink,
-		                    NULL);
-		_exit(rc < 0 ? FX_EXIT_IO : rc);
-	}
-	close(fds[0]);
-	co->out_fd = fds[1];
-	rc = proc_chain_run(plan->stages, plan->nstages - 1, co, NULL);
-	if (rc == 0) {
-		close(fds[1]); /* the end of the sink's input */
-	} else {
-		int i;
-
-		/* The sink has its SIGTERM before it can see an end: a sink
-		 * that ends at once on it is waited for; one that waits for
-		 * the end of its input first (fx-sink notes the signal and
-		 * reads on) gets it after a grace period. */
-		kill(pid, SIGTERM); /* our child, by its pid */
-		for (i = 0; i < 20 && waitpid(pid, &ws, WNOHANG) == 0; i++)
-			usleep(25000);
-		close(fds[1]);
-	}
-	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
-		;
-	if (rc != 0)
-		return rc;
-	if (WIFSIGNALED(ws))
-		return 128 + WTERMSIG(ws);
-	return WEXITSTATUS(ws);
-}
 
 static int run_one(struct fx_ctx *ctx, const struct pipeline *p,
                    const struct pipeline_job *job,
@@ -123,10 +57,19 @@ static int run_one(struct fx_ctx *ctx, const struct pipeline *p,
 		putenv(plan.env.v[i]); /* plan.env outlives the chain */
 	co.dir = plan.dir;
 	fflush(NULL);
-	if (ro->mode == PIPELINE_BATCH && plan.nstages > 1)
-		rc = run_guarded(&plan, &co);
-	else
-		rc = proc_chain_run(plan.stages, plan.nstages, &co, NULL);
+	rc = proc_chain_run(plan.stages, plan.nstages, &co, NULL);
+	/*
+	 * A batch's sink ran with --prepare: it cannot tell the end of its
+	 * input from a stage that failed before it. Its partitions are
+	 * replaced here, by its --commit, only when every stage exited 0.
+	 */
+	if (rc == 0 && plan.commit)
+		rc = proc_chain_run(plan.commit, 1, &co, NULL);
+	else if (rc > 0 && plan.commit)
+		fx_warn(ctx,
+		        "jobs.%s: exit %d: not committed, the partitions "
+		        "of --overwrite %s stay as they were",
+		        job->name, rc, ro->batch);
 	for (i = 0; i < plan.env.n; i++) {
 		char *name =
 		    fx_strndup(plan.env.v[i], strcspn(plan.env.v[i], "="));

@@ -33,6 +33,7 @@ struct sink_opts {
 	const char *format;
 	const char *table;        /* --table T.json */
 	struct fx_strlist upsert; /* --upsert KEYS */
+	int prepare, commit;      /* --overwrite in two phases */
 };
 
 struct sink;
@@ -229,6 +230,14 @@ static int run_files(struct fx_ctx *ctx, struct sink_opts *o, char **names,
 	if (o->upsert.n && o->files.state)
 		fx_usage_error(ctx, "--upsert writes files at the end of the "
 		                    "input only: not with --state");
+	if (o->files.ow_phase == OW_COMMIT) {
+		if (n)
+			fx_usage_error(ctx, "--commit reads no input: no FILE");
+		s.fs = file_sink_open(ctx, &o->files);
+		rc = file_sink_commit(s.fs);
+		crc = file_sink_close(s.fs, 0);
+		return rc ? rc : crc;
+	}
 	if (o->upsert.n &&
 	    upsert_init(&up, &o->upsert, &s.up_paths, err, sizeof(err)))
 		fx_usage_error(ctx, "--upsert: %s", err);
@@ -245,6 +254,17 @@ static int run_files(struct fx_ctx *ctx, struct sink_opts *o, char **names,
 	}
 	crc = file_sink_close(s.fs, rc == 0);
 	return rc ? rc : crc;
+}
+
+/* 1 if "--commit" is among the arguments before "--" */
+static int commit_arg(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--commit"))
+			return 1;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -277,6 +297,12 @@ int main(int argc, char **argv)
 	    FX_OPT_STRING(0, "overwrite", &o.files.overwrite, "NAME=V,...",
 	                  "with --dir: replace these partitions (or all) "
 	                  "whole, atomically, at the end of the input"),
+	    FX_OPT_FLAG(0, "prepare", &o.prepare,
+	                "with --overwrite: leave the new tree prepared "
+	                "beside DIR instead of replacing"),
+	    FX_OPT_FLAG(0, "commit", &o.commit,
+	                "with --overwrite: replace the partitions with the "
+	                "tree --prepare left (reads no input)"),
 	    FX_OPT_GROUP("Changelog:"),
 	    FX_OPT_LIST(0, "upsert", &o.upsert, "KEYS",
 	                "a changelog (_fx_op) as the latest row per key: "
@@ -289,9 +315,21 @@ int main(int argc, char **argv)
 	int first, rc;
 	size_t n;
 
-	fx_program_init(&ctx, "fx-sink");
+	/* --commit moves a tree that its --prepare run recorded: no run
+	 * events of its own (the lineage hooks must know before parsing) */
+	if (commit_arg(argc, argv))
+		fx_init(&ctx, "fx-sink");
+	else
+		fx_program_init(&ctx, "fx-sink");
 	first = fx_parse_options(&ctx, argc, argv, opts, &usage);
 	n = (size_t)(argc - first);
+	if (o.prepare && o.commit)
+		fx_usage_error(&ctx, "--prepare and --commit go separately");
+	o.files.ow_phase = o.prepare  ? OW_PREPARE
+	                   : o.commit ? OW_COMMIT
+	                              : OW_BOTH;
+	if (o.files.ow_phase != OW_BOTH && !o.files.overwrite)
+		fx_usage_error(&ctx, "--prepare and --commit need --overwrite");
 	if (o.table && !(o.files.table = table_load(&ctx, o.table)))
 		return fx_finish(&ctx, FX_EXIT_USAGE);
 	if (kafka_mode(&ctx, &o)) {

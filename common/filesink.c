@@ -79,6 +79,8 @@ struct file_sink {
 	char *stage;     /* --overwrite: the staging directory */
 	int keep_stage;  /* it holds the only copy of the old tree */
 	char *ow_prefix; /* --overwrite: what it replaces, under --dir */
+	char *prepared;  /* --prepare, --commit: the prepared tree */
+	char *ow_id;     /* and its ID file */
 	int *ow_field;   /* per component of ow_prefix: its partition, or -1 */
 	char *part_file; /* --part-name with its extension */
 	/* checkpoint mode (--state): see "checkpoints" below */
@@ -1623,19 +1625,113 @@ static void ow_prefix_of(struct file_sink *fs)
 	fx_buf_free(&tpl);
 }
 
-/*
- * Sets up the staging tree: STAGE (removing those of dead runs) and
- * STAGE/PREFIX, the tree that replaces DIR/PREFIX even if no record
- * comes. Records' directories then go under STAGE (fs->root).
- */
-static void ow_open(struct file_sink *fs)
+/* --dir without its trailing '/'s: a new string */
+static char *dir_trimmed(const char *dir)
 {
-	const char *dir = fs->o->dir;
-	char *d = fx_strdup(dir), *base, *parent, *staged;
+	char *d = fx_strdup(dir);
 	size_t len = strlen(d);
 
 	while (len > 1 && d[len - 1] == '/')
 		d[--len] = 0;
+	return d;
+}
+
+/*
+ * The whole of DIR (d, trimmed) is replaced: its last name (in d), which
+ * must be a name, and its parent (a new string), where the hidden trees
+ * go (a directory cannot be exchanged with one inside it).
+ */
+static const char *whole_dir(struct file_sink *fs, const char *d, char **parent)
+{
+	const char *base = strrchr(d, '/');
+
+	base = base ? base + 1 : d;
+	if (!strcmp(base, ".") || !strcmp(base, "..") || !*base ||
+	    !strcmp(d, "/"))
+		fx_usage_error(fs->ctx,
+		               "--overwrite all: replaces '%s' itself, "
+		               "which must be named (not '.', '..' or "
+		               "'/')",
+		               fs->o->dir);
+	*parent = dir_of(d);
+	return base;
+}
+
+#define PREPARED_TAG ".fx-overwrite-prepared"
+#define ID_TAG       ".fx-overwrite-id"
+
+/*
+ * --prepare, --commit: the prepared tree's and the ID file's names
+ * (filesink.h, "In two phases"), into fs->prepared and fs->ow_id. A
+ * usage error when they would be longer than a file name can be.
+ */
+static void ow_phase_names(struct file_sink *fs)
+{
+	char *d = dir_trimmed(fs->o->dir), *parent;
+	struct fx_buf esc = FX_BUF_INIT;
+	const char *c, *base;
+	int rc;
+
+	if (fs->ow_prefix[0]) {
+		for (c = fs->ow_prefix; *c; c++) {
+			if (*c == '%')
+				fx_buf_adds(&esc, "%25");
+			else if (*c == '/')
+				fx_buf_adds(&esc, "%2F");
+			else
+				fx_buf_addc(&esc, *c);
+		}
+		fx_buf_addc(&esc, 0);
+		/* the ID file's temporary name adds ".tmp.PID" */
+		if (strlen(PREPARED_TAG) + esc.len + 24 > NAME_MAX)
+			fx_usage_error(fs->ctx,
+			               "--overwrite %s: '%s' is too long to "
+			               "name its prepared tree",
+			               fs->o->overwrite, fs->ow_prefix);
+		rc =
+		    asprintf(&fs->prepared, "%s/" PREPARED_TAG ".%s", d, esc.p);
+		if (rc >= 0)
+			rc = asprintf(&fs->ow_id, "%s/" ID_TAG ".%s", d, esc.p);
+	} else {
+		base = whole_dir(fs, d, &parent);
+		if (strlen(base) + strlen(PREPARED_TAG) + 24 > NAME_MAX)
+			fx_usage_error(fs->ctx,
+			               "--overwrite all: '%s' is too long to "
+			               "name its prepared tree",
+			               base);
+		rc = asprintf(&fs->prepared, "%s/.%s" PREPARED_TAG, parent,
+		              base);
+		if (rc >= 0)
+			rc =
+			    asprintf(&fs->ow_id, "%s/.%s" ID_TAG, parent, base);
+		free(parent);
+	}
+	if (rc < 0)
+		fx_oom();
+	fx_buf_free(&esc);
+	free(d);
+}
+
+/*
+ * Sets up the staging tree: STAGE (removing those of dead runs) and
+ * STAGE/PREFIX, the tree that replaces DIR/PREFIX even if no record
+ * comes. Records' directories then go under STAGE (fs->root). --prepare:
+ * an earlier prepared tree of the same partitions goes first (its ID
+ * file before it), so that this run, if it fails, leaves none.
+ */
+static void ow_open(struct file_sink *fs)
+{
+	char *d = dir_trimmed(fs->o->dir), *parent, *staged;
+	const char *base;
+
+	if (fs->o->ow_phase == OW_PREPARE &&
+	    ((unlink(fs->ow_id) != 0 && errno != ENOENT) ||
+	     remove_tree(fs->prepared) != 0)) {
+		fx_warn(fs->ctx,
+		        "%s: cannot remove the earlier prepared tree: %s",
+		        fs->prepared, strerror(errno));
+		exit(FX_EXIT_IO);
+	}
 	if (fs->ow_prefix[0]) {
 		remove_stale_stages(d, "");
 		if (asprintf(&fs->stage, "%s/" STAGE_TAG "%ld", d,
@@ -1643,16 +1739,7 @@ static void ow_open(struct file_sink *fs)
 			fx_oom();
 	} else {
 		/* the whole of DIR: a staging tree beside it */
-		base = strrchr(d, '/');
-		base = base ? base + 1 : d;
-		if (!strcmp(base, ".") || !strcmp(base, "..") || !*base ||
-		    !strcmp(d, "/"))
-			fx_usage_error(fs->ctx,
-			               "--overwrite all: replaces '%s' itself, "
-			               "which must be named (not '.', '..' or "
-			               "'/')",
-			               dir);
-		parent = dir_of(d);
+		base = whole_dir(fs, d, &parent);
 		/* ".BASE" then the tag: hidden beside DIR */
 		{
 			char *hidden;
@@ -1686,27 +1773,41 @@ static void ow_sync_dirs(struct file_sink *fs)
 		fs_fsync_dir(fs->made_dirs.v[i]);
 }
 
-/*
- * Exchanges STAGE/PREFIX with DIR/PREFIX (whose parents are made first);
- * rename() when DIR/PREFIX does not exist. Where the file system cannot
- * exchange (EINVAL), the old tree is renamed aside into STAGE first, and
- * put back if the second rename fails. Returns 0 or FX_EXIT_IO (reported).
- */
-static int ow_commit(struct file_sink *fs)
+/* DIR/PREFIX, the tree replaced: a new string */
+static char *ow_target(const struct file_sink *fs)
 {
-	char *staged, *target, *tparent, *sparent;
+	char *target = fs->ow_prefix[0] ? join_path(fs->o->dir, fs->ow_prefix)
+	                                : fx_strdup(fs->o->dir);
+
+	while (strlen(target) > 1 && target[strlen(target) - 1] == '/')
+		target[strlen(target) - 1] = 0;
+	return target;
+}
+
+/* STAGE/PREFIX, the tree staged: a new string */
+static char *ow_staged(const struct file_sink *fs)
+{
+	return fs->ow_prefix[0] ? join_path(fs->stage, fs->ow_prefix)
+	                        : fx_strdup(fs->stage);
+}
+
+/*
+ * Exchanges staged (STAGE/PREFIX, or the prepared tree) with DIR/PREFIX
+ * (whose parents are made first); rename() when DIR/PREFIX does not
+ * exist. Where the file system cannot exchange (EINVAL), the old tree is
+ * renamed to aside first, and put back if the second rename fails.
+ * Returns 0 or FX_EXIT_IO (reported).
+ */
+static int ow_exchange(struct file_sink *fs, const char *staged,
+                       const char *aside)
+{
+	char *target, *tparent, *sparent;
 	struct stat st;
 	int rc = 0, exists;
 
-	staged = fs->ow_prefix[0] ? join_path(fs->stage, fs->ow_prefix)
-	                          : fx_strdup(fs->stage);
-	target = fs->ow_prefix[0] ? join_path(fs->o->dir, fs->ow_prefix)
-	                          : fx_strdup(fs->o->dir);
-	while (strlen(target) > 1 && target[strlen(target) - 1] == '/')
-		target[strlen(target) - 1] = 0;
+	target = ow_target(fs);
 	tparent = dir_of(target);
 	sparent = dir_of(staged);
-	ow_sync_dirs(fs);
 	if (fs_mkdir_p(tparent) != 0) {
 		fx_warn(fs->ctx, "%s: cannot create directory: %s", tparent,
 		        strerror(errno));
@@ -1724,8 +1825,6 @@ static int ow_commit(struct file_sink *fs)
 		}
 	} else if (renameat2(AT_FDCWD, staged, AT_FDCWD, target,
 	                     RENAME_EXCHANGE) != 0) {
-		char *aside = join_path(fs->stage, ".old");
-
 		if (errno != EINVAL || !fs->ow_prefix[0]) {
 			fx_warn(fs->ctx, "%s: cannot replace: %s", target,
 			        strerror(errno));
@@ -1744,17 +1843,160 @@ static int ow_commit(struct file_sink *fs)
 				        target, strerror(errno), aside);
 			rc = FX_EXIT_IO;
 		}
-		free(aside);
 	}
 	if (!rc) {
 		fs_fsync_dir(tparent);
 		fs_fsync_dir(sparent);
 	}
 out:
-	free(staged);
 	free(target);
 	free(tparent);
 	free(sparent);
+	return rc;
+}
+
+/* The staging tree exchanged with DIR/PREFIX (the one-phase end). */
+static int ow_commit(struct file_sink *fs)
+{
+	char *staged = ow_staged(fs), *aside = join_path(fs->stage, ".old");
+	int rc;
+
+	ow_sync_dirs(fs);
+	rc = ow_exchange(fs, staged, aside);
+	free(staged);
+	free(aside);
+	return rc;
+}
+
+/*
+ * --prepare's end: the staged tree renamed to the prepared tree's name
+ * (an older one there, from a run beside this one, removed first), then
+ * its ID file written. A crash in between leaves a prepared tree without
+ * an ID file, which --commit refuses.
+ */
+static int ow_prepare(struct file_sink *fs)
+{
+	char *staged = ow_staged(fs), *parent = dir_of(fs->prepared);
+	struct stat st;
+	char id[64];
+	int rc = 0;
+
+	ow_sync_dirs(fs);
+	if (stat(staged, &st) != 0) {
+		fx_warn(fs->ctx, "%s: %s", staged, strerror(errno));
+		rc = FX_EXIT_IO;
+	} else if (remove_tree(fs->prepared) != 0 ||
+	           rename(staged, fs->prepared) != 0) {
+		fx_warn(fs->ctx, "%s: cannot rename into place: %s",
+		        fs->prepared, strerror(errno));
+		rc = FX_EXIT_IO;
+	} else {
+		snprintf(id, sizeof(id), "%ju %ju\n", (uintmax_t)st.st_dev,
+		         (uintmax_t)st.st_ino);
+		if (fs_fsync_dir(parent) != 0 ||
+		    fs_write_file_atomic(fs->ow_id, id, strlen(id), "", 0)) {
+			fx_warn(fs->ctx, "%s: cannot write: %s", fs->ow_id,
+			        strerror(errno));
+			remove_tree(fs->prepared);
+			rc = FX_EXIT_IO;
+		}
+	}
+	free(staged);
+	free(parent);
+	return rc;
+}
+
+/*
+ * The prepared tree's ID file: 1 with *dev and *ino, 0 when there is
+ * none, -FX_EXIT_IO (reported) when it cannot be read or is not one.
+ */
+static int ow_read_id(struct file_sink *fs, uintmax_t *dev, uintmax_t *ino)
+{
+	FILE *f = fopen(fs->ow_id, "re");
+	int n;
+
+	if (!f && errno == ENOENT)
+		return 0;
+	if (!f) {
+		fx_warn(fs->ctx, "%s: %s", fs->ow_id, strerror(errno));
+		return -FX_EXIT_IO;
+	}
+	n = fscanf(f, "%ju %ju", dev, ino);
+	fclose(f);
+	if (n != 2) {
+		fx_warn(fs->ctx, "%s: not a prepared tree's ID file",
+		        fs->ow_id);
+		return -FX_EXIT_IO;
+	}
+	return 1;
+}
+
+/* Removes what a commit leaves: the old tree, then the ID file. */
+static int ow_commit_done(struct file_sink *fs)
+{
+	char *parent = dir_of(fs->prepared);
+	int rc = 0;
+
+	if (remove_tree(fs->prepared) != 0 ||
+	    (unlink(fs->ow_id) != 0 && errno != ENOENT) ||
+	    fs_fsync_dir(parent) != 0) {
+		fx_warn(fs->ctx,
+		        "%s: cannot remove: %s (the new tree is in "
+		        "place)",
+		        fs->prepared, strerror(errno));
+		rc = FX_EXIT_IO;
+	}
+	free(parent);
+	return rc;
+}
+
+int file_sink_commit(struct file_sink *fs)
+{
+	char *target = ow_target(fs), *parent, *aside = NULL;
+	uintmax_t dev = 0, ino = 0;
+	struct stat st;
+	int rc;
+
+	rc = ow_read_id(fs, &dev, &ino);
+	if (rc < 0) {
+		rc = -rc;
+		goto out;
+	}
+	if (rc == 1 && lstat(target, &st) == 0 && (uintmax_t)st.st_dev == dev &&
+	    (uintmax_t)st.st_ino == ino) {
+		/* a commit that stopped after its exchange: finish it */
+		rc = ow_commit_done(fs);
+		goto out;
+	}
+	if (lstat(fs->prepared, &st) != 0) {
+		fx_warn(fs->ctx,
+		        "%s: no prepared tree (--overwrite %s): nothing to "
+		        "commit; run --prepare first",
+		        fs->prepared, fs->o->overwrite);
+		rc = FX_EXIT_IO;
+		goto out;
+	}
+	if (rc == 0 || (uintmax_t)st.st_dev != dev ||
+	    (uintmax_t)st.st_ino != ino) {
+		fx_warn(fs->ctx,
+		        "%s: not the tree its --prepare finished (no ID file "
+		        "%s, or another): run --prepare again",
+		        fs->prepared, fs->ow_id);
+		rc = FX_EXIT_IO;
+		goto out;
+	}
+	parent = dir_of(fs->prepared);
+	if (asprintf(&aside, "%s/" STAGE_TAG "%ld", parent, (long)getpid()) < 0)
+		fx_oom();
+	free(parent);
+	rc = ow_exchange(fs, fs->prepared, aside);
+	if (!rc)
+		rc = ow_commit_done(fs);
+	if (!fs->keep_stage)
+		remove_tree(aside);
+out:
+	free(aside);
+	free(target);
 	return rc;
 }
 
@@ -1872,7 +2114,13 @@ struct file_sink *file_sink_open(struct fx_ctx *ctx,
 			                    "--partition (the partitions it "
 			                    "replaces)");
 		ow_prefix_of(fs);
+		if (o->ow_phase != OW_BOTH)
+			ow_phase_names(fs);
+	} else if (o->ow_phase != OW_BOTH) {
+		fx_usage_error(ctx, "--prepare and --commit need --overwrite");
 	}
+	if (o->ow_phase == OW_COMMIT)
+		return fs; /* no record, no dataset: the tree is prepared */
 	if (o->file || o->dir)
 		fs->dataset = lineage_file(ctx, LINEAGE_OUTPUT,
 		                           o->file ? o->file : o->dir);
@@ -2036,7 +2284,8 @@ static int ow_close(struct file_sink *fs, int commit)
 		commit = 0;
 	rc = close_all(fs, commit);
 	if (commit && !rc)
-		rc = ow_commit(fs);
+		rc = fs->o->ow_phase == OW_PREPARE ? ow_prepare(fs)
+		                                   : ow_commit(fs);
 	if (!fs->keep_stage)
 		remove_tree(fs->stage);
 	if (!commit || rc)
@@ -2082,6 +2331,8 @@ int file_sink_close(struct file_sink *fs, int commit)
 	free(fs->pending_root);
 	free(fs->stage);
 	free(fs->ow_prefix);
+	free(fs->prepared);
+	free(fs->ow_id);
 	free(fs->ow_field);
 	free(fs->part_file);
 	free(fs->row);

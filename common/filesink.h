@@ -76,6 +76,22 @@
  * Until the exchange, the old tree is untouched: after an error, a stop
  * by signal (not committed: FX_EXIT_IO) or a SIGKILL, whose staging tree
  * the next run removes.
+ *
+ * Two phases (ow_phase), for a sink that cannot tell the end of its
+ * input from a failure upstream: OW_PREPARE stages as above, but its
+ * close leaves the staged tree, fsynced, under a name derived from
+ * DIR/PREFIX, the PREPARED tree ("DIR/.fx-overwrite-prepared.ESC", ESC
+ * being PREFIX with '%' and '/' %XX-escaped; for the whole of DIR,
+ * ".BASE.fx-overwrite-prepared" beside it), and beside it its ID file
+ * (".fx-overwrite-id.ESC": the device and inode of the prepared tree's
+ * top directory). Opening removes the prepared tree of an earlier run
+ * first, so that a prepare that fails leaves none. OW_COMMIT reads no
+ * records: file_sink_commit() exchanges the prepared tree with
+ * DIR/PREFIX as above, then removes the old tree and the ID file. The ID
+ * file makes a commit safe to repeat: when DIR/PREFIX already is the
+ * tree the ID names (a commit that stopped after its exchange), the
+ * commit only removes what is left; with no ID file (nothing prepared,
+ * or committed already) it is FX_EXIT_IO and nothing changes.
  */
 #ifndef FX_FILESINK_H
 #define FX_FILESINK_H
@@ -97,6 +113,7 @@ struct file_sink_opts {
 	struct table *table;   /* --table: directories from its template */
 	const char *state;     /* --state: checkpoint mode, or NULL */
 	const char *overwrite; /* --overwrite NAME=V[,NAME=V]... or "all" */
+	enum { OW_BOTH = 0, OW_PREPARE, OW_COMMIT } ow_phase;
 };
 
 struct file_sink;
@@ -138,5 +155,11 @@ int file_sink_write_run(struct file_sink *fs, const char *p, size_t len,
  * way. Frees fs. Returns 0 or FX_EXIT_IO (reported).
  */
 int file_sink_close(struct file_sink *fs, int commit);
+
+/*
+ * OW_COMMIT: swaps the prepared tree in (see "Two phases" above).
+ * Returns 0 or FX_EXIT_IO (reported). Then file_sink_close(fs, 0).
+ */
+int file_sink_commit(struct file_sink *fs);
 
 #endif

@@ -1519,6 +1519,14 @@ int pipeline_plan(const struct fx_ctx *ctx, const struct pipeline *p,
 		add(&a, p->wh_argument);
 		add2(&a, "--table", job->dst->written);
 		add2(&a, "--overwrite", o->batch);
+		/* the commit: the same destination, no input */
+		for (i = 0; i < a.n; i++)
+			fx_strlist_push(&pl->commit_argv, a.v[i]);
+		fx_strlist_push(&pl->commit_argv, "--commit");
+		pl->commit_stage.name = "commit";
+		pl->commit_stage.argv = pl->commit_argv.v;
+		pl->commit = &pl->commit_stage;
+		add(&a, "--prepare");
 		add_dlq(job, "sink", &a, FOR_RUN);
 		stage_add(pl, &cap, "sink", &a, NULL);
 		dataset_dirs(p, job->dst, pm.batch, &v);
@@ -1567,6 +1575,7 @@ void pipeline_plan_free(struct pipeline_plan *pl)
 		fx_strlist_free(&pl->argvs[i]);
 	free(pl->argvs);
 	free(pl->stages);
+	fx_strlist_free(&pl->commit_argv);
 	fx_strlist_free(&pl->env);
 	fx_strlist_free(&pl->reads);
 	fx_strlist_free(&pl->writes);
@@ -1604,6 +1613,8 @@ void pipeline_explain(const struct pipeline *p, const struct pipeline_job *job,
 {
 	size_t i, k;
 
+	if (pl->commit)
+		fx_buf_adds(out, "set -o pipefail # paste into bash\n");
 	fx_buf_adds(out, "# pipeline ");
 	fx_buf_adds(out, p->name);
 	fx_buf_adds(out, " (");
@@ -1653,6 +1664,14 @@ void pipeline_explain(const struct pipeline *p, const struct pipeline_job *job,
 			if (k)
 				fx_buf_addc(out, ' ');
 			pipeline_shell_quote(out, st->argv[k]);
+		}
+	}
+	if (pl->commit) {
+		fx_buf_adds(out, " &&\n  ");
+		for (k = 0; pl->commit->argv[k]; k++) {
+			if (k)
+				fx_buf_addc(out, ' ');
+			pipeline_shell_quote(out, pl->commit->argv[k]);
 		}
 	}
 	fx_buf_addc(out, '\n');

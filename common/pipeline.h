@@ -148,8 +148,17 @@ struct pipeline_plan {
 	const char *dir;                 /* the stages' working directory */
 	struct fx_strlist env;           /* "NAME=VALUE": FX_PIPELINE, FX_JOB */
 	struct fx_strlist reads, writes; /* datasets, for --explain */
+	/*
+	 * --batch: the sink stage runs with --prepare, and this stage, its
+	 * fx-sink --commit, is run after the chain if and only if every
+	 * stage exited 0; NULL for a stream. It points into the plan: a
+	 * plan is not copied.
+	 */
+	struct proc_stage *commit;
 	/* internal: the argv arrays' storage */
 	struct fx_strlist *argvs;
+	struct fx_strlist commit_argv;
+	struct proc_stage commit_stage;
 };
 
 /*
@@ -165,10 +174,13 @@ void pipeline_plan_free(struct pipeline_plan *plan);
 
 /*
  * --explain: '#' lines naming the pipeline, the job, the mode, the
- * datasets read and written, then one line of sh:
+ * datasets read and written, then one command:
  *   cd 'DIR' && export FX_PIPELINE='music' FX_JOB='ads' && fx-consume ... | ...
  * every argument shell-quoted (the plan's argv arrays, so that the text
- * and the run cannot differ).
+ * and the run cannot differ). A batch is a bash script: its first line
+ * is "set -o pipefail" (not in every sh), and its chain ends
+ * "fx-sink ... --prepare && fx-sink ... --commit", so that a failed
+ * stage replaces nothing.
  */
 void pipeline_explain(const struct pipeline *p, const struct pipeline_job *job,
                       const struct pipeline_run_opts *o,

@@ -101,7 +101,7 @@ sums() {
 	assert_equal "$stderr" "fx-run: give one of --stream, --batch, --backfill (see 'fx-run --help')"
 }
 
-@test "--batch: the day's rows (checked by jq), and --explain pasted into sh writes the same bytes" {
+@test "--batch: the day's rows (checked by jq), and --explain pasted into bash writes the same bytes" {
 	pipeline_dir a
 	pipeline_dir b
 	cmp a/plays.ndjson b/plays.ndjson
@@ -122,7 +122,11 @@ sums() {
 	grep -q '^# writes ads_os_minute (ads): .*/ads_os_minute/dt=2026-11-02$' explain.sh ||
 		fail "no writes line: $(cat explain.sh)"
 	[ ! -e b/warehouse/ads_os_minute ] || fail "--explain ran something"
-	sh explain.sh
+	# a bash script: pipefail, then the chain's sink prepares and commits
+	assert_equal "$(head -1 explain.sh)" "set -o pipefail # paste into bash"
+	grep -q -- '--overwrite dt=2026-11-02 --prepare &&$' explain.sh || fail "no --prepare &&: $(cat explain.sh)"
+	assert_equal "$(tail -1 explain.sh)" "  fx-sink --dir warehouse --table ads_os_minute.table.json --overwrite dt=2026-11-02 --commit"
+	bash explain.sh
 	diff -r a/warehouse b/warehouse
 	cmp "$out" b/warehouse/ads_os_minute/dt=2026-11-02/part-00000.ndjson
 	# a shell step, with a ${param} from the file and one from -p
@@ -177,8 +181,10 @@ sums() {
 	# --explain prints one pipeline per day, in order
 	run fx-run a/music.pipeline.json ads_os_minute --backfill dt=2026-11-30..2026-12-02 --explain
 	assert_success
-	assert_equal "$(grep -oE -- '--overwrite [^ ]+' <<<"$output" | tr '\n' ' ')" \
-		"--overwrite dt=2026-11-30 --overwrite dt=2026-12-01 --overwrite dt=2026-12-02 "
+	assert_equal "$(grep -oE -- '--overwrite [^ ]+ --[a-z]+' <<<"$output" | tr '\n' ' ')" \
+		"$(for d in 2026-11-30 2026-12-01 2026-12-02; do
+			printf -- '--overwrite dt=%s --prepare --overwrite dt=%s --commit ' $d $d
+		done)"
 	run --separate-stderr fx-run a/music.pipeline.json ads_os_minute --backfill dt=2026-11-03..2026-11-01
 	assert_failure 2
 	assert_equal "$stderr" "fx-run: --backfill: the last day is before the first, got 'dt=2026-11-03..2026-11-01' (see 'fx-run --help')"
@@ -201,10 +207,17 @@ sums() {
 	[ -s a/warehouse/cdm_android/dt=2026-11-01/part-00000.ndjson ] || fail "no android plays"
 	run --separate-stderr fx-run a/fail.pipeline.json boom --batch dt=2026-11-01
 	[ "$status" -eq 7 ] || fail "exit $status, not 7: $stderr"
-	# the sink is stopped before the end of its input: the partition stays
+	# the sink saw a clean end of its input, but the commit is not run:
+	# the partition stays
 	assert_equal "$(grep -v '^source: \|^ok: ' <<<"$stderr")" "$(printf '%s\n' 'bad: one' 'bad: two' \
-		'sink: fx-sink: warehouse: stopped before the end of the input: not replaced (--overwrite dt=2026-11-01)')"
+		'fx-run: jobs.boom: exit 7: not committed, the partitions of --overwrite dt=2026-11-01 stay as they were')"
 	sums a/warehouse/cdm_android | diff -u cdm.before -
+	# what the sink prepared is left aside; the next good run replaces it
+	[ -d a/warehouse/.fx-overwrite-prepared.cdm_android%2Fdt=2026-11-01 ] || fail "$(ls -a a/warehouse)"
+	fx-run a/music.pipeline.json cdm_android --batch dt=2026-11-01
+	sums a/warehouse/cdm_android | diff -u cdm.before -
+	run find a/warehouse -name '.*'
+	assert_output ""
 	# a bad record for fx-agg: its status 1, its message prefixed "ads: "
 	mkdir -p a/warehouse/ods_play/dt=2026-11-05/os=ios
 	echo '{"event_time":"2026-11-05T10:00:00Z","os":"ios","duration_ms":"x"}' \
@@ -214,6 +227,32 @@ sums() {
 	[[ $stderr == "ads: fx-agg: "* ]] || fail "not prefixed: $stderr"
 	# the failed batch did not replace the partition
 	[ ! -e a/warehouse/ads_os_minute/dt=2026-11-05 ] || fail "a failed batch wrote its partition"
+}
+
+@test "--explain pasted into bash with a failing step replaces nothing; without pipefail it would" {
+	pipeline_dir a
+	cat >a/fail.pipeline.json <<-'EOF'
+	{"name": "fail", "warehouse": "warehouse",
+	 "tables": {"ods_play": {"file": "ods_play.table.json"},
+	            "cdm_android": {"file": "cdm_android.table.json"}},
+	 "jobs": {"boom": {"source": "ods_play",
+	                   "steps": [{"name": "bad", "sh": "head -n 3; exit 7"}],
+	                   "sink": "cdm_android"}}}
+	EOF
+	fx-run a/music.pipeline.json cdm_android --batch dt=2026-11-01
+	sums a/warehouse/cdm_android >cdm.before
+	[ "$(cat a/warehouse/cdm_android/dt=2026-11-01/*.ndjson | wc -l)" -gt 3 ] || fail "too few android plays"
+	fx-run a/fail.pipeline.json boom --batch dt=2026-11-01 --explain >explain.sh
+	# the data-loss case: 3 records reach the sink, then the step fails
+	run bash explain.sh
+	[ "$status" -eq 7 ] || fail "exit $status, not 7: $output"
+	sums a/warehouse/cdm_android | diff -u cdm.before -
+	# the same chain in one phase, as the script was before: the sink
+	# takes the end of its input for the end of the data
+	sed -e '1d' -e 's/ --prepare &&$//' -e '/--commit$/d' explain.sh >onephase.sh
+	run bash onephase.sh
+	assert_success
+	assert_equal "$(cat a/warehouse/cdm_android/dt=2026-11-01/*.ndjson | wc -l)" 3
 }
 
 # produce the plays of day $1 from $2 into the ods_play topic of that day

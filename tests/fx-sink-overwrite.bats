@@ -257,3 +257,152 @@ EOF
 	assert_output ""
 	[ ! -e out/plays ] || fail "created out/plays"
 }
+
+@test "--prepare leaves the old partition as it was and the prepared tree beside it; --commit swaps it in; a second --commit is exit 3" {
+	three_days
+	sums out >before.sum
+	printf '%s\n' '{"dt":"d2","os":"android","v":20}' '{"dt":"d2","os":"ios","v":21}' >new.ndjson
+	run --separate-stderr fx-sink --dir out --partition dt,os --overwrite dt=d2 --prepare <new.ndjson
+	assert_success
+	assert_equal "$stderr" ""
+	# the old data, byte for byte
+	sums out/dt=* >after.sum
+	cmp before.sum after.sum || fail "--prepare changed the data"
+	# the prepared tree: exactly the new records, and its ID file
+	run tree out/.fx-overwrite-prepared.dt=d2
+	assert_output "out/.fx-overwrite-prepared.dt=d2
+out/.fx-overwrite-prepared.dt=d2/os=android
+out/.fx-overwrite-prepared.dt=d2/os=android/part-00000.ndjson
+out/.fx-overwrite-prepared.dt=d2/os=ios
+out/.fx-overwrite-prepared.dt=d2/os=ios/part-00000.ndjson"
+	assert_equal "$(cat out/.fx-overwrite-id.dt=d2)" \
+		"$(stat -c '%d %i' out/.fx-overwrite-prepared.dt=d2)"
+	run find out -name '.fx-overwrite-[0-9]*'
+	assert_output ""
+	sums out/dt=d1 out/dt=d3 >others.sum
+	# the commit reads no input: stdin stays open and unread
+	mkfifo never
+	exec 7<>never
+	run --separate-stderr timeout 10 fx-sink --dir out --partition dt,os --overwrite dt=d2 --commit <&7
+	exec 7>&-
+	assert_success
+	assert_equal "$stderr" ""
+	run tree out/dt=d2
+	assert_output "out/dt=d2
+out/dt=d2/os=android
+out/dt=d2/os=android/part-00000.ndjson
+out/dt=d2/os=ios
+out/dt=d2/os=ios/part-00000.ndjson"
+	jq -c 'select(.dt == "d2" and .os == "android")' new.ndjson | cmp - out/dt=d2/os=android/part-00000.ndjson
+	jq -c 'select(.dt == "d2" and .os == "ios")' new.ndjson | cmp - out/dt=d2/os=ios/part-00000.ndjson
+	sums out/dt=d1 out/dt=d3 | diff -u others.sum -
+	# nothing hidden left: no prepared tree, no ID file, no old tree
+	run find out -name '.*'
+	assert_output ""
+	# again: nothing prepared, exit 3 naming it, the data stays
+	sums out >committed.sum
+	run --separate-stderr fx-sink --dir out --partition dt,os --overwrite dt=d2 --commit
+	assert_failure 3
+	assert_equal "$stderr" "fx-sink: out/.fx-overwrite-prepared.dt=d2: no prepared tree (--overwrite dt=d2): nothing to commit; run --prepare first"
+	sums out | diff -u committed.sum -
+}
+
+@test "--commit without --prepare is exit 3 and touches nothing; a failed --prepare leaves nothing to commit, not an older one" {
+	three_days
+	sums out >before.sum
+	tree out >before.tree
+	run --separate-stderr fx-sink --dir out --partition dt,os --overwrite dt=d2 --commit </dev/null
+	assert_failure 3
+	assert_equal "$stderr" "fx-sink: out/.fx-overwrite-prepared.dt=d2: no prepared tree (--overwrite dt=d2): nothing to commit; run --prepare first"
+	sums out | diff -u before.sum -
+	tree out | diff -u before.tree -
+	# a prepared tree, then a --prepare of the same partition that fails
+	# on a bad record: the older prepared tree is gone with it
+	echo '{"dt":"d2","os":"android","v":20}' | fx-sink --dir out --partition dt,os --overwrite dt=d2 --prepare
+	[ -d out/.fx-overwrite-prepared.dt=d2 ] || fail "not prepared"
+	printf '%s\n' '{"dt":"d2","os":"ios","v":30}' 'not json' |
+		fx-sink --dir out --partition dt,os --overwrite dt=d2 --prepare 2>/dev/null && fail "the bad record passed"
+	run --separate-stderr fx-sink --dir out --partition dt,os --overwrite dt=d2 --commit
+	assert_failure 3
+	sums out | diff -u before.sum -
+	tree out | diff -u before.tree -
+	# a prepared tree whose ID file is missing (a --prepare that did not
+	# finish) is refused too
+	echo '{"dt":"d2","os":"android","v":20}' | fx-sink --dir out --partition dt,os --overwrite dt=d2 --prepare
+	rm out/.fx-overwrite-id.dt=d2
+	run --separate-stderr fx-sink --dir out --partition dt,os --overwrite dt=d2 --commit
+	assert_failure 3
+	assert_equal "$stderr" "fx-sink: out/.fx-overwrite-prepared.dt=d2: not the tree its --prepare finished (no ID file out/.fx-overwrite-id.dt=d2, or another): run --prepare again"
+	sums out/dt=* | diff -u before.sum -
+}
+
+@test "--commit after a crash between its exchange and its cleanup keeps the new data" {
+	three_days
+	echo '{"dt":"d2","os":"android","v":20}' >new.ndjson
+	fx-sink --dir out --partition dt,os --overwrite dt=d2 --prepare <new.ndjson
+	sums out/dt=d2/ >old.sum
+	# the state a crash right after the exchange leaves: the new tree in
+	# place, the old one under the prepared tree's name (mv keeps inodes)
+	mv out/dt=d2 out/x
+	mv out/.fx-overwrite-prepared.dt=d2 out/dt=d2
+	mv out/x out/.fx-overwrite-prepared.dt=d2
+	run --separate-stderr fx-sink --dir out --partition dt,os --overwrite dt=d2 --commit
+	assert_success
+	run tree out/dt=d2
+	assert_output "out/dt=d2
+out/dt=d2/os=android
+out/dt=d2/os=android/part-00000.ndjson"
+	cmp new.ndjson out/dt=d2/os=android/part-00000.ndjson
+	run find out -name '.*'
+	assert_output ""
+	[ "$(wc -l <old.sum)" -eq 3 ] || fail "old d2: $(cat old.sum)"
+}
+
+@test "--prepare and --commit with --table, and with all: the whole directory prepared beside it" {
+	cat >t.json <<'EOF2'
+{"name": "plays", "partition_by": [{"name": "dt", "field": "event_time", "transform": "day"},
+                                   {"name": "os", "field": "os"}],
+ "files": {"dir": "plays/dt={dt}/os={os}"}}
+EOF2
+	printf '%s\n' '{"event_time":"2026-11-22T10:00:00Z","os":"ios"}' \
+		'{"event_time":"2026-11-23T10:00:00Z","os":"ios"}' >old.ndjson
+	fx-sink --dir wh --table t.json <old.ndjson
+	sums wh >before.sum
+	echo '{"event_time":"2026-11-23T12:00:00Z","os":"android"}' >new.ndjson
+	fx-sink --dir wh --table t.json --overwrite dt=2026-11-23 --prepare <new.ndjson
+	sums wh/plays | diff -u before.sum -
+	[ -d wh/.fx-overwrite-prepared.plays%2Fdt=2026-11-23 ] || fail "$(find wh)"
+	fx-sink --dir wh --table t.json --overwrite dt=2026-11-23 --commit
+	assert_equal "$(ls wh/plays/dt=2026-11-23)" "os=android"
+	cmp new.ndjson wh/plays/dt=2026-11-23/os=android/part-00000.ndjson
+	# --partition all: beside DIR
+	three_days
+	echo '{"dt":"d7","os":"ios","v":7}' | fx-sink --dir out --partition dt,os --overwrite all --prepare
+	[ -d .out.fx-overwrite-prepared ] || fail "$(ls -a)"
+	[ -f out/dt=d1/os=ios/part-00000.ndjson ] || fail "d1 gone before the commit"
+	fx-sink --dir out --partition dt,os --overwrite all --commit
+	run tree out
+	assert_output "out
+out/dt=d7
+out/dt=d7/os=ios
+out/dt=d7/os=ios/part-00000.ndjson"
+	run find . -name '.*fx-overwrite*'
+	assert_output ""
+}
+
+@test "--prepare and --commit usage errors exit 2" {
+	three_days
+	sums out >before.sum
+	run --separate-stderr fx-sink --dir out --partition dt,os --prepare </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "fx-sink: --prepare and --commit need --overwrite (see 'fx-sink --help')"
+	run --separate-stderr fx-sink --dir out --partition dt,os --overwrite dt=d2 --prepare --commit </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "fx-sink: --prepare and --commit go separately (see 'fx-sink --help')"
+	run --separate-stderr fx-sink --dir out --partition dt,os --overwrite dt=d2 --commit old.ndjson
+	assert_failure 2
+	assert_equal "$stderr" "fx-sink: --commit reads no input: no FILE (see 'fx-sink --help')"
+	sums out | diff -u before.sum -
+	run find out -name '.*'
+	assert_output ""
+}
