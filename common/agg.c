@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -84,6 +85,12 @@ struct batch {
 /* A piece's records on time judged at watermark wm: the lowest first end. */
 struct piece_step {
 	int64_t wm, end;
+};
+
+/* A piece's rows written ahead (a memfd), from the window ending first_end. */
+struct spill {
+	int fd;
+	int64_t first_end;
 };
 
 struct engine {
@@ -154,6 +161,20 @@ struct engine {
 	uint64_t update_errors;
 	struct piece_step *log; /* the lateness staircase */
 	size_t nlog, caplog;
+	/*
+	 * A piece's fixed windows close by its own watermark: written to
+	 * spill (rows, in a memfd) when no other piece can have them
+	 * (piece_writes()), else held for the merge. Once one is written,
+	 * every later one is. spills: the pieces' absorbed after this one.
+	 */
+	int first_piece;
+	int writing;
+	struct spill spill;
+	struct win **held;
+	size_t nheld, capheld;
+	int64_t held_end;
+	struct spill *spills;
+	size_t nspills, capspills;
 };
 
 /* ---- output ---- */
@@ -328,6 +349,34 @@ static void keep_closed(struct engine *e, struct win *w)
 	e->nkept -= i;
 }
 
+/*
+ * Whether a piece (aggpar.h) writes the window w it closes, not holding it
+ * for the merge: when no piece before it can have w. Piece k's records on
+ * time all have a first window ending after W, the watermark of the pieces
+ * before it (else aggpar runs it whole), so every one of their records is
+ * before W + lateness, and their windows end before W + lateness + size
+ * (cumulate: its largest), which is below m + lateness + size for m, the
+ * lowest first end of this piece's records on time (piece_log(), never
+ * higher at its end than now). A window the pieces after it have ends
+ * after its watermark, so after w. The first piece has none before it.
+ */
+static int piece_writes(struct engine *e, const struct win *w)
+{
+	int64_t reach, from;
+
+	if (e->spill.fd < 0)
+		return 0;
+	if (e->writing || e->first_piece)
+		return e->writing = 1;
+	/* held ones of the same end come first: hold w too */
+	if (!e->nlog || w->end == e->held_end ||
+	    __builtin_add_overflow(e->o->lateness, e->ws.size, &reach) ||
+	    __builtin_add_overflow(e->log[e->nlog - 1].end, reach, &from) ||
+	    w->end < from)
+		return 0;
+	return e->writing = 1;
+}
+
 /* Emits and frees (or keeps) the windows that end at or before wm. */
 static int close_windows(struct engine *e, int64_t wm)
 {
@@ -335,13 +384,24 @@ static int close_windows(struct engine *e, int64_t wm)
 	int rc = 0;
 
 	while (i < e->nwins && e->wins[i]->end <= wm && !rc) {
-		e->typical_groups = e->wins[i]->t.n;
-		rc = emit_window(e, e->wins[i]);
+		struct win *w = e->wins[i++];
+
+		e->typical_groups = w->t.n;
+		if (e->hold && !piece_writes(e, w)) {
+			FX_GROW(e->held, e->nheld + 1, e->capheld, 16);
+			e->held[e->nheld++] = w;
+			e->held_end = w->end;
+			continue;
+		}
+		if (e->hold && e->spill.first_end == INT64_MAX)
+			e->spill.first_end = w->end;
+		rc = emit_window(e, w);
+		if (e->hold) /* a memfd's write error: agg_piece_mergeable() */
+			rc = 0;
 		if (e->late_mode == LATE_UPDATE)
-			keep_closed(e, e->wins[i]);
+			keep_closed(e, w);
 		else
-			win_free(e, e->wins[i]);
-		i++;
+			win_free(e, w);
 	}
 	memmove(e->wins, e->wins + i, (e->nwins - i) * sizeof(*e->wins));
 	e->nwins -= i;
@@ -613,7 +673,8 @@ static int close_until(struct engine *e, int64_t wm)
 	if (wm <= e->wm)
 		return 0;
 	e->wm = wm;
-	if (wm < e->next_close || e->hold)
+	/* a piece's sessions stay open: aggpar.h */
+	if (wm < e->next_close || (e->hold && e->ws.kind == WINDOW_SESSION))
 		return 0;
 	return e->ws.kind == WINDOW_SESSION ? close_sessions(e, wm)
 	                                    : close_windows(e, wm);
@@ -1261,6 +1322,9 @@ static void engine_init(struct engine *e, struct fx_ctx *ctx,
 	e->wm = INT64_MIN;
 	e->next_close = INT64_MAX;
 	e->time_path = -1;
+	e->spill.fd = -1;
+	e->spill.first_end = INT64_MAX;
+	e->held_end = INT64_MIN;
 	init_window(e);
 	init_aggs(e);
 	init_group_fields(e);
@@ -1288,6 +1352,14 @@ static void engine_free(struct engine *e)
 		win_free(e, e->wins[i]);
 	for (i = 0; i < e->nkept; i++)
 		win_free(e, e->kept[i]);
+	for (i = 0; i < e->nheld; i++)
+		win_free(e, e->held[i]);
+	free(e->held);
+	if (e->spill.fd >= 0)
+		close(e->spill.fd);
+	for (i = 0; i < e->nspills; i++)
+		close(e->spills[i].fd);
+	free(e->spills);
 	if (e->global)
 		win_free(e, e->global);
 	for (i = 0; i < e->sg.n; i++)
@@ -2043,27 +2115,40 @@ struct agg_piece {
 };
 
 struct agg_piece *agg_piece_new(struct fx_ctx *ctx, const struct agg_opts *o,
-                                uint64_t seq_base)
+                                uint64_t seq_base, int first)
 {
 	struct agg_piece *p = fx_malloc(sizeof(*p));
+	struct engine *e = &p->e;
 
-	engine_init(&p->e, ctx, o);
-	p->e.hold = 1;
-	p->e.seq = seq_base;
+	engine_init(e, ctx, o);
+	e->hold = 1;
+	e->seq = seq_base;
+	e->first_piece = first;
+	/* fixed windows: rows written ahead, into memory (no memfd: held) */
+	if (e->ws.kind != WINDOW_NONE && e->ws.kind != WINDOW_SESSION &&
+	    (e->spill.fd = memfd_create("fx-agg-piece", MFD_CLOEXEC)) >= 0) {
+		record_writer_close(&e->out); /* nothing written */
+		record_writer_init(&e->out, ctx, e->spill.fd, "fx-agg piece");
+	}
 	return p;
 }
 
 int agg_piece_read(struct agg_piece *p, const char *path, int64_t start,
                    int64_t len, uint64_t first_line)
 {
-	return read_range(&p->e, path, start, len, first_line);
+	int rc = read_range(&p->e, path, start, len, first_line);
+
+	/* its rows in the memfd; an error: agg_piece_mergeable() */
+	record_writer_flush(&p->e.out);
+	return rc;
 }
 
 int agg_piece_mergeable(const struct agg_piece *p)
 {
 	size_t i, len;
 
-	if (p->e.control_seen || p->e.update_errors)
+	if (p->e.control_seen || p->e.update_errors ||
+	    record_writer_failed(&p->e.out))
 		return 0;
 	for (i = 0; i < p->e.watermark.n; i++)
 		if (watermark_part_name(&p->e.watermark, i, &len) && len)
@@ -2148,22 +2233,89 @@ static int absorb_sessions(struct engine *d, struct engine *s)
 	return 0;
 }
 
+static int absorb_windows(struct engine *d, struct win **ws, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct win *w = win_get(d, ws[i]->start, ws[i]->end);
+
+		if (absorb_table(d, &w->t, &ws[i]->t))
+			return -1;
+	}
+	return 0;
+}
+
 int agg_piece_absorb(struct agg_piece *dst, struct agg_piece *src)
 {
 	struct engine *d = &dst->e, *s = &src->e;
-	size_t i;
 
 	if (s->global)
 		return absorb_table(d, &d->global->t, &s->global->t);
 	if (s->ws.kind == WINDOW_SESSION)
 		return absorb_sessions(d, s);
-	for (i = 0; i < s->nwins; i++) {
-		struct win *w = win_get(d, s->wins[i]->start, s->wins[i]->end);
-
-		if (absorb_table(d, &w->t, &s->wins[i]->t))
-			return -1;
+	if (absorb_windows(d, s->held, s->nheld) ||
+	    absorb_windows(d, s->wins, s->nwins))
+		return -1;
+	/* its rows written ahead come after the merged windows before them */
+	if (s->spill.first_end != INT64_MAX) {
+		FX_GROW(d->spills, d->nspills + 1, d->capspills, 4);
+		d->spills[d->nspills++] = s->spill;
+		s->spill.fd = -1;
 	}
 	return 0;
+}
+
+/* Copies the rows a piece wrote ahead to the output. */
+static int spill_copy(struct engine *e, int fd)
+{
+	char *buf = fx_malloc(RECORD_WRITER_BUFSIZE);
+	off_t at = 0;
+	ssize_t r;
+	int rc = 0;
+
+	while (!rc && (r = pread(fd, buf, RECORD_WRITER_BUFSIZE, at)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			fx_warn(e->ctx, "fx-agg piece: read error: %s",
+			        strerror(errno));
+			rc = FX_EXIT_IO;
+			break;
+		}
+		at += r;
+		record_writer_write(&e->out, buf, (size_t)r);
+		rc = record_writer_status(&e->out);
+	}
+	free(buf);
+	return rc;
+}
+
+/*
+ * The merged pieces' rows in one run's order: the first piece's rows
+ * written ahead; then for each piece after it that wrote some, the merged
+ * windows that end before its first (every piece that can have them is
+ * merged) and its rows; then every window left.
+ */
+static int emit_pieces(struct engine *e)
+{
+	size_t i;
+	int rc;
+
+	/* its own held windows (no memfd) end before its open ones */
+	FX_GROW(e->wins, e->nwins + e->nheld, e->capwins, 16);
+	memmove(e->wins + e->nheld, e->wins, e->nwins * sizeof(*e->wins));
+	memcpy(e->wins, e->held, e->nheld * sizeof(*e->wins));
+	e->nwins += e->nheld;
+	e->nheld = 0;
+	e->next_close = e->nwins ? e->wins[0]->end : INT64_MAX;
+	rc = e->spill.first_end != INT64_MAX ? spill_copy(e, e->spill.fd) : 0;
+	for (i = 0; i < e->nspills && !rc; i++) {
+		rc = close_windows(e, e->spills[i].first_end - 1);
+		if (!rc)
+			rc = spill_copy(e, e->spills[i].fd);
+	}
+	return rc;
 }
 
 int agg_piece_emit(struct agg_piece *p, struct fx_ctx *ctx)
@@ -2172,10 +2324,12 @@ int agg_piece_emit(struct agg_piece *p, struct fx_ctx *ctx)
 	int rc;
 
 	e->ctx = ctx;
-	e->out.ctx = ctx;
 	e->hold = 0;
+	/* the memfd was flushed by agg_piece_read(): rows go out now */
+	record_writer_close(&e->out);
+	record_writer_init(&e->out, ctx, STDOUT_FILENO, "stdout");
 	ctx->count_late = e->ws.kind != WINDOW_NONE;
-	rc = run_end(e, 0);
+	rc = run_end(e, emit_pieces(e));
 	free(p);
 	return rc;
 }
@@ -2184,7 +2338,10 @@ void agg_piece_free(struct agg_piece *p)
 {
 	if (!p)
 		return;
-	record_writer_close(&p->e.out); /* nothing was written */
+	/* nothing of it is output: a memfd's write error goes unsaid */
+	p->e.out.err = 0;
+	p->e.out.len = 0;
+	record_writer_close(&p->e.out);
 	engine_free(&p->e);
 	free(p);
 }

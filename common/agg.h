@@ -95,7 +95,7 @@ int agg_run(struct fx_ctx *ctx, const struct agg_opts *o, char **inputs,
 struct agg_piece;
 
 struct agg_piece *agg_piece_new(struct fx_ctx *ctx, const struct agg_opts *o,
-                                uint64_t seq_base);
+                                uint64_t seq_base, int first);
 
 /*
  * Reads the len bytes from start of the regular file path, whole lines, the
