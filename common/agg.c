@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -2266,14 +2267,37 @@ int agg_piece_absorb(struct agg_piece *dst, struct agg_piece *src)
 	return 0;
 }
 
-/* Copies the rows a piece wrote ahead to the output. */
+/*
+ * Copies the rows a piece wrote ahead (the memfd fd) to the output: by
+ * sendfile(2) when the output takes it (no copy through this process),
+ * else read and written. A write error is the writer's, as its own.
+ */
 static int spill_copy(struct engine *e, int fd)
 {
-	char *buf = fx_malloc(RECORD_WRITER_BUFSIZE);
+	struct record_writer *w = &e->out;
+	char *buf = NULL;
 	off_t at = 0;
 	ssize_t r;
 	int rc = 0;
 
+	if (record_writer_flush(w))
+		return record_writer_status(w);
+	while ((r = sendfile(w->fd, fd, &at, 1 << 30)) != 0) {
+		if (r > 0) {
+			w->bytes += (uint64_t)r;
+			continue;
+		}
+		if (errno == EINTR || errno == EAGAIN)
+			continue;
+		if (errno == EINVAL || errno == ENOSYS)
+			break; /* not to this output: read and write */
+		w->err = errno;
+		w->cap = w->len; /* as the writer's own failed write */
+		return record_writer_status(w);
+	}
+	if (!r)
+		return 0;
+	buf = fx_malloc(RECORD_WRITER_BUFSIZE);
 	while (!rc && (r = pread(fd, buf, RECORD_WRITER_BUFSIZE, at)) != 0) {
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -2284,8 +2308,8 @@ static int spill_copy(struct engine *e, int fd)
 			break;
 		}
 		at += r;
-		record_writer_write(&e->out, buf, (size_t)r);
-		rc = record_writer_status(&e->out);
+		record_writer_write(w, buf, (size_t)r);
+		rc = record_writer_status(w);
 	}
 	free(buf);
 	return rc;
