@@ -88,6 +88,12 @@ struct piece_step {
 	int64_t wm, end;
 };
 
+/* A session a piece closed and holds for the merge. */
+struct held_session {
+	struct agg_group *g;
+	struct agg_session *s;
+};
+
 /* A piece's rows written ahead (a memfd), from the window ending first_end. */
 struct spill {
 	int fd;
@@ -163,10 +169,11 @@ struct engine {
 	struct piece_step *log; /* the lateness staircase */
 	size_t nlog, caplog;
 	/*
-	 * A piece's fixed windows close by its own watermark: written to
-	 * spill (rows, in a memfd) when no other piece can have them
-	 * (piece_writes()), else held for the merge. Once one is written,
-	 * every later one is. spills: the pieces' absorbed after this one.
+	 * A piece's windows close by its own watermark: written to spill
+	 * (rows, in a memfd) when no other piece can have them
+	 * (piece_writes(), piece_writes_sessions()), else held for the
+	 * merge (held, sheld). Once one is written, every later one is.
+	 * spills: the pieces' absorbed after this one.
 	 */
 	int first_piece;
 	int writing;
@@ -176,6 +183,16 @@ struct engine {
 	int64_t held_end;
 	struct spill *spills;
 	size_t nspills, capspills;
+	/*
+	 * A piece's sessions: nearly open ones start before early_from (its
+	 * first record on time's time + lateness + gap); closed ones are held
+	 * until none is open and the watermark has passed early_from
+	 * (close_sessions()).
+	 */
+	int64_t early_from;
+	int64_t nearly;
+	struct held_session *sheld;
+	size_t nsheld, capsheld;
 };
 
 /* ---- output ---- */
@@ -476,6 +493,16 @@ static void session_push(struct engine *e, struct agg_group *g,
 }
 
 /*
+ * A piece's session now starts at now, not old (INT64_MAX: none): the
+ * count of open ones that start before early_from.
+ */
+static void session_early(struct engine *e, int64_t old, int64_t now)
+{
+	if (e->hold)
+		e->nearly += (now < e->early_from) - (old < e->early_from);
+}
+
+/*
  * Merges into into, a session of group g, every other session of g that it
  * now overlaps. The earlier session's state is the base of a merge.
  */
@@ -503,11 +530,14 @@ static int session_absorb(struct engine *e, struct agg_group *g,
 			rc = fx_bad_record(e->ctx, &FX_WHERE_LINE("session", 0),
 			                   err.field, "", 0, "%s", err.reason);
 		}
-		if (s->start < into->start)
+		if (s->start < into->start) {
+			session_early(e, into->start, s->start);
 			into->start = s->start;
+		}
 		if (s->end > into->end)
 			into->end = s->end;
 		*pp = s->next;
+		session_early(e, s->start, INT64_MAX);
 		session_free(e, s);
 		pp = &g->sessions;
 	}
@@ -538,12 +568,15 @@ static struct agg_session *session_for(struct engine *e, struct agg_group *g,
 		s->next = g->sessions;
 		g->sessions = s;
 		session_push(e, g, s);
+		session_early(e, INT64_MAX, start);
 		return s;
 	}
 	if (start >= s->start && end <= s->end)
 		return s;
-	if (start < s->start)
+	if (start < s->start) {
+		session_early(e, s->start, start);
 		s->start = start;
+	}
 	if (end > s->end)
 		s->end = end;
 	*rc = session_absorb(e, g, s);
@@ -608,11 +641,30 @@ static void session_keep(struct engine *e, struct agg_group *g,
 	heap_push(e, &it);
 }
 
+/*
+ * Whether a piece (aggpar.h) writes the sessions it closes now, at its
+ * watermark wm, not holding them for the merge; once it does, it writes
+ * every later one. As for windows (piece_writes()), the sessions of the
+ * pieces before it end by early_from, so a session starting there or
+ * after is its own; and the rows must go out in order of end: no session
+ * starting before early_from may still be open to close later, nor start
+ * after (every record on time is at wm or after).
+ */
+static int piece_writes_sessions(struct engine *e, int64_t wm)
+{
+	if (e->spill.fd < 0)
+		return 0;
+	if (!e->writing &&
+	    (e->first_piece || (!e->nearly && wm >= e->early_from)))
+		e->writing = 1;
+	return e->writing;
+}
+
 static int close_sessions(struct engine *e, int64_t wm)
 {
 	struct closing *c = NULL;
 	size_t n = 0, cap = 0, i;
-	int rc = 0;
+	int rc = 0, hold = e->hold && !piece_writes_sessions(e, wm);
 
 	while (e->nheap && e->heap[0].end <= wm) {
 		struct heap_item it = e->heap[0];
@@ -648,9 +700,22 @@ static int close_sessions(struct engine *e, int64_t wm)
 	for (i = 0; i < n; i++) {
 		struct agg_group *g = c[i].group;
 
+		session_early(e, c[i].start, INT64_MAX);
+		if (hold) {
+			c[i].s->closed = 0;
+			session_unlink(g, c[i].s);
+			FX_GROW(e->sheld, e->nsheld + 1, e->capsheld, 64);
+			e->sheld[e->nsheld].g = g;
+			e->sheld[e->nsheld++].s = c[i].s;
+			continue;
+		}
+		if (e->hold && e->spill.first_end == INT64_MAX)
+			e->spill.first_end = c[i].end;
 		if (!rc)
 			rc = write_row(e, NULL, c[i].start, c[i].end, g,
 			               c[i].s->state, OP_INSERT);
+		if (e->hold) /* a memfd's write error: agg_piece_mergeable() */
+			rc = 0;
 		if (e->late_mode == LATE_UPDATE && e->o->retain > 0) {
 			session_keep(e, g, c[i].s);
 			continue;
@@ -674,8 +739,9 @@ static int close_until(struct engine *e, int64_t wm)
 	if (wm <= e->wm)
 		return 0;
 	e->wm = wm;
-	/* a piece's sessions stay open: aggpar.h */
-	if (wm < e->next_close || (e->hold && e->ws.kind == WINDOW_SESSION))
+	/* a piece's sessions without a memfd stay open */
+	if (wm < e->next_close ||
+	    (e->hold && e->ws.kind == WINDOW_SESSION && e->spill.fd < 0))
 		return 0;
 	return e->ws.kind == WINDOW_SESSION ? close_sessions(e, wm)
 	                                    : close_windows(e, wm);
@@ -954,6 +1020,10 @@ static int add_to_session(struct engine *e, const struct json_value *vals,
 	}
 	if (t < e->wm)
 		return late_record(e, rec);
+	if (e->hold && !e->nlog &&
+	    (__builtin_add_overflow(t, e->o->lateness, &e->early_from) ||
+	     __builtin_add_overflow(e->early_from, e->ws.size, &e->early_from)))
+		e->early_from = INT64_MAX;
 	if (e->hold)
 		piece_log(e, t + 1);
 	g = group_table_get(&e->sg, e->key.p, (uint32_t)e->key.len, e->key_hash,
@@ -1326,6 +1396,7 @@ static void engine_init(struct engine *e, struct fx_ctx *ctx,
 	e->spill.fd = -1;
 	e->spill.first_end = INT64_MAX;
 	e->held_end = INT64_MIN;
+	e->early_from = INT64_MAX;
 	init_window(e);
 	init_aggs(e);
 	init_group_fields(e);
@@ -1356,6 +1427,9 @@ static void engine_free(struct engine *e)
 	for (i = 0; i < e->nheld; i++)
 		win_free(e, e->held[i]);
 	free(e->held);
+	for (i = 0; i < e->nsheld; i++)
+		session_free(e, e->sheld[i].s);
+	free(e->sheld);
 	if (e->spill.fd >= 0)
 		close(e->spill.fd);
 	for (i = 0; i < e->nspills; i++)
@@ -2125,8 +2199,8 @@ struct agg_piece *agg_piece_new(struct fx_ctx *ctx, const struct agg_opts *o,
 	e->hold = 1;
 	e->seq = seq_base;
 	e->first_piece = first;
-	/* fixed windows: rows written ahead, into memory (no memfd: held) */
-	if (e->ws.kind != WINDOW_NONE && e->ws.kind != WINDOW_SESSION &&
+	/* windows: rows written ahead, into memory (no memfd: held) */
+	if (e->ws.kind != WINDOW_NONE &&
 	    (e->spill.fd = memfd_create("fx-agg-piece", MFD_CLOEXEC)) >= 0) {
 		record_writer_close(&e->out); /* nothing written */
 		record_writer_init(&e->out, ctx, e->spill.fd, "fx-agg piece");
@@ -2210,27 +2284,34 @@ static int absorb_table(struct engine *e, struct group_table *d,
 	return 0;
 }
 
+/* Merges a session of src's group g into dst. */
+static int absorb_session(struct engine *d, const struct agg_group *g,
+                          const struct agg_session *ss)
+{
+	struct agg_group *dg =
+	    group_table_get(&d->sg, g->key, g->keylen, g->hash, 0);
+	struct agg_error err;
+	int rc = 0;
+	struct agg_session *ds = session_for(d, dg, ss->start, ss->end, &rc);
+
+	if (rc || d->update_errors ||
+	    agg_set_merge(&d->aggs, ds->state, ss->state, &err))
+		return -1;
+	return 0;
+}
+
 static int absorb_sessions(struct engine *d, struct engine *s)
 {
-	struct agg_error err;
+	const struct agg_session *ss;
 	size_t i;
 
-	for (i = 0; i < s->sg.n; i++) {
-		const struct agg_group *g = s->sg.g[i];
-		struct agg_group *dg =
-		    group_table_get(&d->sg, g->key, g->keylen, g->hash, 0);
-		const struct agg_session *ss;
-
-		for (ss = g->sessions; ss; ss = ss->next) {
-			int rc = 0;
-			struct agg_session *ds =
-			    session_for(d, dg, ss->start, ss->end, &rc);
-
-			if (rc || d->update_errors ||
-			    agg_set_merge(&d->aggs, ds->state, ss->state, &err))
+	for (i = 0; i < s->nsheld; i++)
+		if (absorb_session(d, s->sheld[i].g, s->sheld[i].s))
+			return -1;
+	for (i = 0; i < s->sg.n; i++)
+		for (ss = s->sg.g[i]->sessions; ss; ss = ss->next)
+			if (absorb_session(d, s->sg.g[i], ss))
 				return -1;
-		}
-	}
 	return 0;
 }
 
@@ -2253,10 +2334,10 @@ int agg_piece_absorb(struct agg_piece *dst, struct agg_piece *src)
 
 	if (s->global)
 		return absorb_table(d, &d->global->t, &s->global->t);
-	if (s->ws.kind == WINDOW_SESSION)
-		return absorb_sessions(d, s);
-	if (absorb_windows(d, s->held, s->nheld) ||
-	    absorb_windows(d, s->wins, s->nwins))
+	if (s->ws.kind == WINDOW_SESSION
+	        ? absorb_sessions(d, s)
+	        : absorb_windows(d, s->held, s->nheld) ||
+	              absorb_windows(d, s->wins, s->nwins))
 		return -1;
 	/* its rows written ahead come after the merged windows before them */
 	if (s->spill.first_end != INT64_MAX) {
@@ -2335,7 +2416,9 @@ static int emit_pieces(struct engine *e)
 	e->next_close = e->nwins ? e->wins[0]->end : INT64_MAX;
 	rc = e->spill.first_end != INT64_MAX ? spill_copy(e, e->spill.fd) : 0;
 	for (i = 0; i < e->nspills && !rc; i++) {
-		rc = close_windows(e, e->spills[i].first_end - 1);
+		rc = e->ws.kind == WINDOW_SESSION
+		         ? close_sessions(e, e->spills[i].first_end - 1)
+		         : close_windows(e, e->spills[i].first_end - 1);
 		if (!rc)
 			rc = spill_copy(e, e->spills[i].fd);
 	}

@@ -86,11 +86,11 @@ int agg_run(struct fx_ctx *ctx, const struct agg_opts *o, char **inputs,
 /*
  * A piece: an engine over part of the input, for aggpar.h, which runs one
  * per thread and merges them. It reads like agg_run() but writes nothing
- * to stdout: its sessions stay open, its fixed windows close by its own
- * watermark (which judges lateness, as the whole run's would if the input
- * began with the piece) into rows written ahead to a memfd of its own
- * when no piece before it can have them (always for the first piece),
- * else held for the merge; and it notes what agg_piece_on_time() needs.
+ * to stdout: its windows and sessions close by its own watermark (which
+ * judges lateness, as the whole run's would if the input began with the
+ * piece) into rows written ahead to a memfd of its own when no piece
+ * before it can have them (always for the first piece), else held for
+ * the merge; and it notes what agg_piece_on_time() needs.
  * Arrival numbers (the time of first and last without --time) start after
  * seq_base; first says it is the first piece of the input. A piece uses
  * ctx for its messages and counters (rows written ahead count as records
