@@ -17,6 +17,8 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -84,6 +86,18 @@ struct batch {
 /* A piece's records on time judged at watermark wm: the lowest first end. */
 struct piece_step {
 	int64_t wm, end;
+};
+
+/* A session a piece closed and holds for the merge. */
+struct held_session {
+	struct agg_group *g;
+	struct agg_session *s;
+};
+
+/* A piece's rows written ahead (a memfd), from the window ending first_end. */
+struct spill {
+	int fd;
+	int64_t first_end;
 };
 
 struct engine {
@@ -154,6 +168,31 @@ struct engine {
 	uint64_t update_errors;
 	struct piece_step *log; /* the lateness staircase */
 	size_t nlog, caplog;
+	/*
+	 * A piece's windows close by its own watermark: written to spill
+	 * (rows, in a memfd) when no other piece can have them
+	 * (piece_writes(), piece_writes_sessions()), else held for the
+	 * merge (held, sheld). Once one is written, every later one is.
+	 * spills: the pieces' absorbed after this one.
+	 */
+	int first_piece;
+	int writing;
+	struct spill spill;
+	struct win **held;
+	size_t nheld, capheld;
+	int64_t held_end;
+	struct spill *spills;
+	size_t nspills, capspills;
+	/*
+	 * A piece's sessions: nearly open ones start before early_from (its
+	 * first record on time's time + lateness + gap); closed ones are held
+	 * until none is open and the watermark has passed early_from
+	 * (close_sessions()).
+	 */
+	int64_t early_from;
+	int64_t nearly;
+	struct held_session *sheld;
+	size_t nsheld, capsheld;
 };
 
 /* ---- output ---- */
@@ -328,6 +367,34 @@ static void keep_closed(struct engine *e, struct win *w)
 	e->nkept -= i;
 }
 
+/*
+ * Whether a piece (aggpar.h) writes the window w it closes, not holding it
+ * for the merge: when no piece before it can have w. Piece k's records on
+ * time all have a first window ending after W, the watermark of the pieces
+ * before it (else aggpar runs it whole), so every one of their records is
+ * before W + lateness, and their windows end before W + lateness + size
+ * (cumulate: its largest), which is below m + lateness + size for m, the
+ * lowest first end of this piece's records on time (piece_log(), never
+ * higher at its end than now). A window the pieces after it have ends
+ * after its watermark, so after w. The first piece has none before it.
+ */
+static int piece_writes(struct engine *e, const struct win *w)
+{
+	int64_t reach, from;
+
+	if (e->spill.fd < 0)
+		return 0;
+	if (e->writing || e->first_piece)
+		return e->writing = 1;
+	/* held ones of the same end come first: hold w too */
+	if (!e->nlog || w->end == e->held_end ||
+	    __builtin_add_overflow(e->o->lateness, e->ws.size, &reach) ||
+	    __builtin_add_overflow(e->log[e->nlog - 1].end, reach, &from) ||
+	    w->end < from)
+		return 0;
+	return e->writing = 1;
+}
+
 /* Emits and frees (or keeps) the windows that end at or before wm. */
 static int close_windows(struct engine *e, int64_t wm)
 {
@@ -335,13 +402,24 @@ static int close_windows(struct engine *e, int64_t wm)
 	int rc = 0;
 
 	while (i < e->nwins && e->wins[i]->end <= wm && !rc) {
-		e->typical_groups = e->wins[i]->t.n;
-		rc = emit_window(e, e->wins[i]);
+		struct win *w = e->wins[i++];
+
+		e->typical_groups = w->t.n;
+		if (e->hold && !piece_writes(e, w)) {
+			FX_GROW(e->held, e->nheld + 1, e->capheld, 16);
+			e->held[e->nheld++] = w;
+			e->held_end = w->end;
+			continue;
+		}
+		if (e->hold && e->spill.first_end == INT64_MAX)
+			e->spill.first_end = w->end;
+		rc = emit_window(e, w);
+		if (e->hold) /* a memfd's write error: agg_piece_mergeable() */
+			rc = 0;
 		if (e->late_mode == LATE_UPDATE)
-			keep_closed(e, e->wins[i]);
+			keep_closed(e, w);
 		else
-			win_free(e, e->wins[i]);
-		i++;
+			win_free(e, w);
 	}
 	memmove(e->wins, e->wins + i, (e->nwins - i) * sizeof(*e->wins));
 	e->nwins -= i;
@@ -415,6 +493,16 @@ static void session_push(struct engine *e, struct agg_group *g,
 }
 
 /*
+ * A piece's session now starts at now, not old (INT64_MAX: none): the
+ * count of open ones that start before early_from.
+ */
+static void session_early(struct engine *e, int64_t old, int64_t now)
+{
+	if (e->hold)
+		e->nearly += (now < e->early_from) - (old < e->early_from);
+}
+
+/*
  * Merges into into, a session of group g, every other session of g that it
  * now overlaps. The earlier session's state is the base of a merge.
  */
@@ -442,11 +530,14 @@ static int session_absorb(struct engine *e, struct agg_group *g,
 			rc = fx_bad_record(e->ctx, &FX_WHERE_LINE("session", 0),
 			                   err.field, "", 0, "%s", err.reason);
 		}
-		if (s->start < into->start)
+		if (s->start < into->start) {
+			session_early(e, into->start, s->start);
 			into->start = s->start;
+		}
 		if (s->end > into->end)
 			into->end = s->end;
 		*pp = s->next;
+		session_early(e, s->start, INT64_MAX);
 		session_free(e, s);
 		pp = &g->sessions;
 	}
@@ -477,12 +568,15 @@ static struct agg_session *session_for(struct engine *e, struct agg_group *g,
 		s->next = g->sessions;
 		g->sessions = s;
 		session_push(e, g, s);
+		session_early(e, INT64_MAX, start);
 		return s;
 	}
 	if (start >= s->start && end <= s->end)
 		return s;
-	if (start < s->start)
+	if (start < s->start) {
+		session_early(e, s->start, start);
 		s->start = start;
+	}
 	if (end > s->end)
 		s->end = end;
 	*rc = session_absorb(e, g, s);
@@ -547,11 +641,30 @@ static void session_keep(struct engine *e, struct agg_group *g,
 	heap_push(e, &it);
 }
 
+/*
+ * Whether a piece (aggpar.h) writes the sessions it closes now, at its
+ * watermark wm, not holding them for the merge; once it does, it writes
+ * every later one. As for windows (piece_writes()), the sessions of the
+ * pieces before it end by early_from, so a session starting there or
+ * after is its own; and the rows must go out in order of end: no session
+ * starting before early_from may still be open to close later, nor start
+ * after (every record on time is at wm or after).
+ */
+static int piece_writes_sessions(struct engine *e, int64_t wm)
+{
+	if (e->spill.fd < 0)
+		return 0;
+	if (!e->writing &&
+	    (e->first_piece || (!e->nearly && wm >= e->early_from)))
+		e->writing = 1;
+	return e->writing;
+}
+
 static int close_sessions(struct engine *e, int64_t wm)
 {
 	struct closing *c = NULL;
 	size_t n = 0, cap = 0, i;
-	int rc = 0;
+	int rc = 0, hold = e->hold && !piece_writes_sessions(e, wm);
 
 	while (e->nheap && e->heap[0].end <= wm) {
 		struct heap_item it = e->heap[0];
@@ -587,9 +700,22 @@ static int close_sessions(struct engine *e, int64_t wm)
 	for (i = 0; i < n; i++) {
 		struct agg_group *g = c[i].group;
 
+		session_early(e, c[i].start, INT64_MAX);
+		if (hold) {
+			c[i].s->closed = 0;
+			session_unlink(g, c[i].s);
+			FX_GROW(e->sheld, e->nsheld + 1, e->capsheld, 64);
+			e->sheld[e->nsheld].g = g;
+			e->sheld[e->nsheld++].s = c[i].s;
+			continue;
+		}
+		if (e->hold && e->spill.first_end == INT64_MAX)
+			e->spill.first_end = c[i].end;
 		if (!rc)
 			rc = write_row(e, NULL, c[i].start, c[i].end, g,
 			               c[i].s->state, OP_INSERT);
+		if (e->hold) /* a memfd's write error: agg_piece_mergeable() */
+			rc = 0;
 		if (e->late_mode == LATE_UPDATE && e->o->retain > 0) {
 			session_keep(e, g, c[i].s);
 			continue;
@@ -613,7 +739,9 @@ static int close_until(struct engine *e, int64_t wm)
 	if (wm <= e->wm)
 		return 0;
 	e->wm = wm;
-	if (wm < e->next_close || e->hold)
+	/* a piece's sessions without a memfd stay open */
+	if (wm < e->next_close ||
+	    (e->hold && e->ws.kind == WINDOW_SESSION && e->spill.fd < 0))
 		return 0;
 	return e->ws.kind == WINDOW_SESSION ? close_sessions(e, wm)
 	                                    : close_windows(e, wm);
@@ -892,6 +1020,10 @@ static int add_to_session(struct engine *e, const struct json_value *vals,
 	}
 	if (t < e->wm)
 		return late_record(e, rec);
+	if (e->hold && !e->nlog &&
+	    (__builtin_add_overflow(t, e->o->lateness, &e->early_from) ||
+	     __builtin_add_overflow(e->early_from, e->ws.size, &e->early_from)))
+		e->early_from = INT64_MAX;
 	if (e->hold)
 		piece_log(e, t + 1);
 	g = group_table_get(&e->sg, e->key.p, (uint32_t)e->key.len, e->key_hash,
@@ -1261,6 +1393,10 @@ static void engine_init(struct engine *e, struct fx_ctx *ctx,
 	e->wm = INT64_MIN;
 	e->next_close = INT64_MAX;
 	e->time_path = -1;
+	e->spill.fd = -1;
+	e->spill.first_end = INT64_MAX;
+	e->held_end = INT64_MIN;
+	e->early_from = INT64_MAX;
 	init_window(e);
 	init_aggs(e);
 	init_group_fields(e);
@@ -1288,6 +1424,17 @@ static void engine_free(struct engine *e)
 		win_free(e, e->wins[i]);
 	for (i = 0; i < e->nkept; i++)
 		win_free(e, e->kept[i]);
+	for (i = 0; i < e->nheld; i++)
+		win_free(e, e->held[i]);
+	free(e->held);
+	for (i = 0; i < e->nsheld; i++)
+		session_free(e, e->sheld[i].s);
+	free(e->sheld);
+	if (e->spill.fd >= 0)
+		close(e->spill.fd);
+	for (i = 0; i < e->nspills; i++)
+		close(e->spills[i].fd);
+	free(e->spills);
 	if (e->global)
 		win_free(e, e->global);
 	for (i = 0; i < e->sg.n; i++)
@@ -2043,27 +2190,40 @@ struct agg_piece {
 };
 
 struct agg_piece *agg_piece_new(struct fx_ctx *ctx, const struct agg_opts *o,
-                                uint64_t seq_base)
+                                uint64_t seq_base, int first)
 {
 	struct agg_piece *p = fx_malloc(sizeof(*p));
+	struct engine *e = &p->e;
 
-	engine_init(&p->e, ctx, o);
-	p->e.hold = 1;
-	p->e.seq = seq_base;
+	engine_init(e, ctx, o);
+	e->hold = 1;
+	e->seq = seq_base;
+	e->first_piece = first;
+	/* windows: rows written ahead, into memory (no memfd: held) */
+	if (e->ws.kind != WINDOW_NONE &&
+	    (e->spill.fd = memfd_create("fx-agg-piece", MFD_CLOEXEC)) >= 0) {
+		record_writer_close(&e->out); /* nothing written */
+		record_writer_init(&e->out, ctx, e->spill.fd, "fx-agg piece");
+	}
 	return p;
 }
 
 int agg_piece_read(struct agg_piece *p, const char *path, int64_t start,
                    int64_t len, uint64_t first_line)
 {
-	return read_range(&p->e, path, start, len, first_line);
+	int rc = read_range(&p->e, path, start, len, first_line);
+
+	/* its rows in the memfd; an error: agg_piece_mergeable() */
+	record_writer_flush(&p->e.out);
+	return rc;
 }
 
 int agg_piece_mergeable(const struct agg_piece *p)
 {
 	size_t i, len;
 
-	if (p->e.control_seen || p->e.update_errors)
+	if (p->e.control_seen || p->e.update_errors ||
+	    record_writer_failed(&p->e.out))
 		return 0;
 	for (i = 0; i < p->e.watermark.n; i++)
 		if (watermark_part_name(&p->e.watermark, i, &len) && len)
@@ -2124,26 +2284,46 @@ static int absorb_table(struct engine *e, struct group_table *d,
 	return 0;
 }
 
+/* Merges a session of src's group g into dst. */
+static int absorb_session(struct engine *d, const struct agg_group *g,
+                          const struct agg_session *ss)
+{
+	struct agg_group *dg =
+	    group_table_get(&d->sg, g->key, g->keylen, g->hash, 0);
+	struct agg_error err;
+	int rc = 0;
+	struct agg_session *ds = session_for(d, dg, ss->start, ss->end, &rc);
+
+	if (rc || d->update_errors ||
+	    agg_set_merge(&d->aggs, ds->state, ss->state, &err))
+		return -1;
+	return 0;
+}
+
 static int absorb_sessions(struct engine *d, struct engine *s)
 {
-	struct agg_error err;
+	const struct agg_session *ss;
 	size_t i;
 
-	for (i = 0; i < s->sg.n; i++) {
-		const struct agg_group *g = s->sg.g[i];
-		struct agg_group *dg =
-		    group_table_get(&d->sg, g->key, g->keylen, g->hash, 0);
-		const struct agg_session *ss;
-
-		for (ss = g->sessions; ss; ss = ss->next) {
-			int rc = 0;
-			struct agg_session *ds =
-			    session_for(d, dg, ss->start, ss->end, &rc);
-
-			if (rc || d->update_errors ||
-			    agg_set_merge(&d->aggs, ds->state, ss->state, &err))
+	for (i = 0; i < s->nsheld; i++)
+		if (absorb_session(d, s->sheld[i].g, s->sheld[i].s))
+			return -1;
+	for (i = 0; i < s->sg.n; i++)
+		for (ss = s->sg.g[i]->sessions; ss; ss = ss->next)
+			if (absorb_session(d, s->sg.g[i], ss))
 				return -1;
-		}
+	return 0;
+}
+
+static int absorb_windows(struct engine *d, struct win **ws, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct win *w = win_get(d, ws[i]->start, ws[i]->end);
+
+		if (absorb_table(d, &w->t, &ws[i]->t))
+			return -1;
 	}
 	return 0;
 }
@@ -2151,19 +2331,98 @@ static int absorb_sessions(struct engine *d, struct engine *s)
 int agg_piece_absorb(struct agg_piece *dst, struct agg_piece *src)
 {
 	struct engine *d = &dst->e, *s = &src->e;
-	size_t i;
 
 	if (s->global)
 		return absorb_table(d, &d->global->t, &s->global->t);
-	if (s->ws.kind == WINDOW_SESSION)
-		return absorb_sessions(d, s);
-	for (i = 0; i < s->nwins; i++) {
-		struct win *w = win_get(d, s->wins[i]->start, s->wins[i]->end);
-
-		if (absorb_table(d, &w->t, &s->wins[i]->t))
-			return -1;
+	if (s->ws.kind == WINDOW_SESSION
+	        ? absorb_sessions(d, s)
+	        : absorb_windows(d, s->held, s->nheld) ||
+	              absorb_windows(d, s->wins, s->nwins))
+		return -1;
+	/* its rows written ahead come after the merged windows before them */
+	if (s->spill.first_end != INT64_MAX) {
+		FX_GROW(d->spills, d->nspills + 1, d->capspills, 4);
+		d->spills[d->nspills++] = s->spill;
+		s->spill.fd = -1;
 	}
 	return 0;
+}
+
+/*
+ * Copies the rows a piece wrote ahead (the memfd fd) to the output: by
+ * sendfile(2) when the output takes it (no copy through this process),
+ * else read and written. A write error is the writer's, as its own.
+ */
+static int spill_copy(struct engine *e, int fd)
+{
+	struct record_writer *w = &e->out;
+	char *buf = NULL;
+	off_t at = 0;
+	ssize_t r;
+	int rc = 0;
+
+	if (record_writer_flush(w))
+		return record_writer_status(w);
+	while ((r = sendfile(w->fd, fd, &at, 1 << 30)) != 0) {
+		if (r > 0) {
+			w->bytes += (uint64_t)r;
+			continue;
+		}
+		if (errno == EINTR || errno == EAGAIN)
+			continue;
+		if (errno == EINVAL || errno == ENOSYS)
+			break; /* not to this output: read and write */
+		w->err = errno;
+		w->cap = w->len; /* as the writer's own failed write */
+		return record_writer_status(w);
+	}
+	if (!r)
+		return 0;
+	buf = fx_malloc(RECORD_WRITER_BUFSIZE);
+	while (!rc && (r = pread(fd, buf, RECORD_WRITER_BUFSIZE, at)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			fx_warn(e->ctx, "fx-agg piece: read error: %s",
+			        strerror(errno));
+			rc = FX_EXIT_IO;
+			break;
+		}
+		at += r;
+		record_writer_write(w, buf, (size_t)r);
+		rc = record_writer_status(w);
+	}
+	free(buf);
+	return rc;
+}
+
+/*
+ * The merged pieces' rows in one run's order: the first piece's rows
+ * written ahead; then for each piece after it that wrote some, the merged
+ * windows that end before its first (every piece that can have them is
+ * merged) and its rows; then every window left.
+ */
+static int emit_pieces(struct engine *e)
+{
+	size_t i;
+	int rc;
+
+	/* its own held windows (no memfd) end before its open ones */
+	FX_GROW(e->wins, e->nwins + e->nheld, e->capwins, 16);
+	memmove(e->wins + e->nheld, e->wins, e->nwins * sizeof(*e->wins));
+	memcpy(e->wins, e->held, e->nheld * sizeof(*e->wins));
+	e->nwins += e->nheld;
+	e->nheld = 0;
+	e->next_close = e->nwins ? e->wins[0]->end : INT64_MAX;
+	rc = e->spill.first_end != INT64_MAX ? spill_copy(e, e->spill.fd) : 0;
+	for (i = 0; i < e->nspills && !rc; i++) {
+		rc = e->ws.kind == WINDOW_SESSION
+		         ? close_sessions(e, e->spills[i].first_end - 1)
+		         : close_windows(e, e->spills[i].first_end - 1);
+		if (!rc)
+			rc = spill_copy(e, e->spills[i].fd);
+	}
+	return rc;
 }
 
 int agg_piece_emit(struct agg_piece *p, struct fx_ctx *ctx)
@@ -2172,10 +2431,12 @@ int agg_piece_emit(struct agg_piece *p, struct fx_ctx *ctx)
 	int rc;
 
 	e->ctx = ctx;
-	e->out.ctx = ctx;
 	e->hold = 0;
+	/* the memfd was flushed by agg_piece_read(): rows go out now */
+	record_writer_close(&e->out);
+	record_writer_init(&e->out, ctx, STDOUT_FILENO, "stdout");
 	ctx->count_late = e->ws.kind != WINDOW_NONE;
-	rc = run_end(e, 0);
+	rc = run_end(e, emit_pieces(e));
 	free(p);
 	return rc;
 }
@@ -2184,7 +2445,10 @@ void agg_piece_free(struct agg_piece *p)
 {
 	if (!p)
 		return;
-	record_writer_close(&p->e.out); /* nothing was written */
+	/* nothing of it is output: a memfd's write error goes unsaid */
+	p->e.out.err = 0;
+	p->e.out.len = 0;
+	record_writer_close(&p->e.out);
 	engine_free(&p->e);
 	free(p);
 }

@@ -85,17 +85,21 @@ int agg_run(struct fx_ctx *ctx, const struct agg_opts *o, char **inputs,
 
 /*
  * A piece: an engine over part of the input, for aggpar.h, which runs one
- * per thread and merges them. It reads like agg_run() but writes nothing:
- * its windows stay open (its watermark still judges lateness, as the
- * whole run's would if the input began with the piece), and it notes
- * what agg_piece_on_time() needs. Arrival numbers (the time of first and
- * last without --time) start after seq_base. A piece uses ctx for its
- * messages and counters, so a thread's piece has a ctx of its own.
+ * per thread and merges them. It reads like agg_run() but writes nothing
+ * to stdout: its windows and sessions close by its own watermark (which
+ * judges lateness, as the whole run's would if the input began with the
+ * piece) into rows written ahead to a memfd of its own when no piece
+ * before it can have them (always for the first piece), else held for
+ * the merge; and it notes what agg_piece_on_time() needs.
+ * Arrival numbers (the time of first and last without --time) start after
+ * seq_base; first says it is the first piece of the input. A piece uses
+ * ctx for its messages and counters (rows written ahead count as records
+ * out there), so a thread's piece has a ctx of its own.
  */
 struct agg_piece;
 
 struct agg_piece *agg_piece_new(struct fx_ctx *ctx, const struct agg_opts *o,
-                                uint64_t seq_base);
+                                uint64_t seq_base, int first);
 
 /*
  * Reads the len bytes from start of the regular file path, whole lines, the
@@ -123,14 +127,18 @@ int64_t agg_piece_watermark(const struct agg_piece *p);
 int agg_piece_on_time(const struct agg_piece *p, int64_t wm);
 
 /*
- * Merges src's groups into dst's (the --partial/--merge merge); src is
- * left to agg_piece_free(). Returns 0, or -1 if an aggregate refused.
+ * Merges src's groups into dst's (the --partial/--merge merge), src the
+ * piece after the ones dst has absorbed; dst takes src's rows written
+ * ahead. src is left to agg_piece_free(). Returns 0, or -1 if an
+ * aggregate refused.
  */
 int agg_piece_absorb(struct agg_piece *dst, struct agg_piece *src);
 
 /*
- * Closes every window of p and writes its rows to stdout, as agg_run()
- * does at the end of input, under ctx. Frees p. Returns the exit status.
+ * Writes p's rows to stdout under ctx, in one run's order: the rows
+ * written ahead by each piece it absorbed, each after the windows that
+ * end before them, then every window left, as agg_run() closes them at
+ * the end of input. Frees p. Returns the exit status.
  */
 int agg_piece_emit(struct agg_piece *p, struct fx_ctx *ctx);
 

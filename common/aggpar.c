@@ -306,6 +306,7 @@ static int pieces_account(struct fx_ctx *ctx, struct piece *pc, size_t np,
 		struct fx_stats *s = &pc[k].ctx.st;
 
 		ctx->st.records_in += s->records_in;
+		ctx->st.records_out += s->records_out; /* written ahead */
 		ctx->st.bytes_in += s->bytes_in;
 		ctx->st.bad_records += s->bad_records;
 		ctx->st.late += s->late;
@@ -349,7 +350,7 @@ static int run_pieces(struct fx_ctx *ctx, const struct agg_opts *o,
 	for (k = 0; k < np; k++) {
 		piece_ctx(&pc[k], ctx);
 		/* arrival numbers in file order: 2^52 records a piece */
-		pc[k].ap = agg_piece_new(&pc[k].ctx, o, (uint64_t)k << 52);
+		pc[k].ap = agg_piece_new(&pc[k].ctx, o, (uint64_t)k << 52, !k);
 	}
 	for (k = 1; k < np; k++)
 		pc[k].started =
@@ -401,7 +402,7 @@ int aggpar_run(struct fx_ctx *ctx, const struct agg_opts *o, char **inputs,
 	}
 	if (i == n && total / AGGPAR_MIN_PIECE >= 2) {
 		/* the options are checked, and usage errors said, once */
-		agg_piece_free(agg_piece_new(ctx, o, 0));
+		agg_piece_free(agg_piece_new(ctx, o, 0, 1));
 		np = (size_t)(jobs < total / AGGPAR_MIN_PIECE
 		                  ? jobs
 		                  : total / AGGPAR_MIN_PIECE);

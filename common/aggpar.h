@@ -25,6 +25,17 @@
  * the input is read again by agg_run() alone. Records late in a piece are
  * late in one run too (the watermark only rises).
  *
+ * Windows close in a piece by its own watermark, so that a piece holds
+ * about what one run holds. The first piece writes the rows of those it
+ * closes into a memfd of its own; a later piece those no piece before it
+ * can have (agg.c's piece_writes(), piece_writes_sessions()), the rest
+ * held for the merge. After the merge the first piece's rows go out, then
+ * for each later piece the merged windows that end before its first row's
+ * window, then its rows, then every window left: one run's order.
+ * Sessions are written ahead by a later piece only once none that could
+ * merge with an earlier piece's is open (a long one would end after the
+ * rows written before it): keys always back within the gap hold them all.
+ *
  * Bad records: the pieces count them (--on-error skip) or keep their
  * dead-letter lines, which are appended in file order with the lines' own
  * numbers (--on-error dlq=FILE). Under --on-error fail a bad record, like

@@ -98,12 +98,99 @@ ALL=count,count:song_id,sum:duration_ms,min:duration_ms,max:duration_ms,avg:dura
 		--by os --agg count plays.ndjson
 }
 
+# ahead ARGS...: bytes the second thread of fx-agg -j2 ARGS wrote into its
+# piece's memfd (rows written as its windows closed, not held to the end)
+ahead() {
+	local main f
+	strace -ff -qq -e trace=memfd_create,write -o trace fx-agg -j2 "$@" >/dev/null 2>&1 || true
+	main=$(grep -l 'memfd_create("fx-agg-piece"' trace.*) || fail "no memfd"
+	for f in trace.*; do
+		[ "$f" = "$main" ] && continue
+		awk -v main="$main" '
+			FILENAME == main && /memfd_create\("fx-agg-piece"/ { memfd[$NF] = 1 }
+			FILENAME != main && /^write\(/ {
+				fd = substr($1, 7); sub(/,.*/, "", fd)
+				if (fd in memfd && $NF ~ /^[0-9]+$/) s += $NF
+			}
+			END { print s + 0 }' "$main" "$f"
+	done
+}
+
+@test "-j: windows that close in a later piece are written there, as -j1" {
+	gen 40000 55 --rate 20 --disorder 4000 --users 2000 >plays.ndjson
+	same_bytes --time event_time --window tumble:1m --lateness 5s --by artist_id \
+		--agg count,sum:duration_ms plays.ndjson
+	mv out.1 tumble.1
+	# most of the second half's rows are written by its thread, ahead
+	n=$(ahead --time event_time --window tumble:1m --lateness 5s \
+		--by artist_id --agg count,sum:duration_ms plays.ndjson)
+	size=$(stat -c %s tumble.1)
+	[ "$n" -gt $((size / 4)) ] || fail "the second piece wrote $n bytes ahead of $size"
+	[ "$n" -lt "$size" ] || fail "the second piece wrote $n bytes ahead of $size"
+	# a lateness over several windows: more of them held for the merge
+	same_bytes --time event_time --window tumble:1m --lateness 3m --by os \
+		--agg count,sum:duration_ms --stats plays.ndjson
+	same_bytes --time event_time --window hop:3m/1m --lateness 30s --by os,action \
+		--agg count plays.ndjson
+	same_bytes --time event_time --window cumulate:1m/4m --lateness 10s --by os \
+		--agg count plays.ndjson
+	# checked by jq: every record on time, each counted in its minute
+	jq -r '[.event_time[0:16], .artist_id] | @tsv' plays.ndjson | sort | uniq -c |
+		awk '{ print $2 "\t" $3 "\t" $1 }' | sort >want
+	jq -r '[.window_start[0:16], .artist_id, .count] | @tsv' tumble.1 | sort >got
+	cmp want got
+}
+
+@test "-j: --emit changes writes -j1's changelog" {
+	gen 30000 56 --rate 200 --disorder 4000 --users 2000 >plays.ndjson
+	same_bytes --emit changes --time event_time --window tumble:1m --lateness 5s \
+		--by artist_id --agg count,sum:duration_ms --stats plays.ndjson
+	# every row an insert: without _fx_op, the rows of --emit rows
+	run jq -r ._fx_op out.2
+	[ "$(printf '%s\n' "$output" | sort -u)" = "+I" ] || fail "other kinds than +I"
+	fx-agg -j1 --time event_time --window tumble:1m --lateness 5s \
+		--by artist_id --agg count,sum:duration_ms plays.ndjson | jq -c . >want
+	jq -c 'del(._fx_op)' out.2 >got
+	cmp want got
+	same_bytes --emit changes --time event_time --window hop:2m/30s --lateness 5s \
+		--by os --agg count,last:song_id plays.ndjson
+	same_bytes --emit changes --by os,action --agg count,distinct:user_id plays.ndjson
+	in_threads plays.ndjson --emit changes --time event_time --window tumble:1m \
+		--lateness 5s --by artist_id --agg count plays.ndjson
+}
+
 @test "-j: session windows, as -j1" {
 	gen 20000 44 --rate 50 --disorder 3000 --users 300 >plays.ndjson
 	same_bytes --time event_time --window session:30s --lateness 5s --by user_id \
 		--agg count,sum:duration_ms,first:song_id --stats plays.ndjson
 	in_threads plays.ndjson --time event_time --window session:30s --lateness 5s \
 		--by user_id --agg count plays.ndjson
+}
+
+@test "-j: sessions that close in a later piece are written there once none before it is open, as -j1" {
+	# users seldom back within the gap: sessions end as the pieces go
+	gen 40000 57 --rate 20 --disorder 3000 --users 20000 >plays.ndjson
+	same_bytes --time event_time --window session:30s --lateness 5s --by user_id \
+		--agg count,sum:duration_ms,last:song_id plays.ndjson
+	mv out.1 session.1
+	n=$(ahead --time event_time --window session:30s --lateness 5s --by user_id \
+		--agg count,sum:duration_ms,last:song_id plays.ndjson)
+	size=$(stat -c %s session.1)
+	[ "$n" -gt $((size / 4)) ] || fail "the second piece wrote $n bytes ahead of $size"
+	[ "$n" -lt "$size" ] || fail "the second piece wrote $n bytes ahead of $size"
+	# checked by jq: each user's records, by time, cut where 30s pass
+	jq -r '[.user_id, .event_time] | @tsv' plays.ndjson | sort |
+		awk -F'\t' '
+			function ms(s) { return (substr(s, 12, 2) * 3600 + substr(s, 15, 2) * 60 + substr(s, 18, 6)) * 1000 }
+			$1 != u || ms($2) >= last + 30000 { if (u != "") print u "\t" n; u = $1; n = 0 }
+			{ n++; last = ms($2) }
+			END { print u "\t" n }' | sort >want
+	jq -r '[.user_id, .count] | @tsv' session.1 | sort >got
+	cmp want got
+	# keys always back within the gap: a session open from a piece's start
+	# to its end, nothing written ahead, the same rows
+	same_bytes --time event_time --window session:30s --lateness 5s --by os \
+		--agg count plays.ndjson
 }
 
 @test "-j: a record late only after the cut's earlier piece is late, as with -j1" {
