@@ -69,7 +69,9 @@ static inline int record_writer_put(struct record_writer *w, const char *p,
 	}
 	if (record_writer_write_slow(w, p, n))
 		return -1;
-	return record_writer_write_slow(w, "\n", 1);
+	/* the buffer has room again: the newline waits there for the next
+	 * record, not in a write(2) of its own */
+	return record_writer_write(w, "\n", 1);
 }
 
 static inline int record_writer_failed(const struct record_writer *w)
