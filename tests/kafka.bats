@@ -235,8 +235,10 @@ records() {
 	SECONDS=0
 	for _ in $(seq 300); do kill -0 $c 2>/dev/null || break; sleep 0.1; done
 	if kill -0 $c 2>/dev/null; then
+		# where it waits, for the report: its threads' kernel waits
+		w=$(cat /proc/$c/task/*/wchan 2>/dev/null | tr '\0' ' ')
 		kill -9 $c
-		fail "still running ${SECONDS}s after the broker died"
+		fail "still running ${SECONDS}s after the broker died (threads in: $w); stderr: $(cat err)"
 	fi
 	rc=0
 	wait $c || rc=$?
