@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static const struct fx_usage usage = {
     "fx-run [OPTION]... PIPELINE JOB --stream|--batch NAME=V|--backfill "
@@ -40,7 +42,7 @@ static int run_one(struct fx_ctx *ctx, const struct pipeline *p,
 	struct pipeline_plan plan;
 	struct proc_chain_opts co = {-1, -1, -1, 1, NULL};
 	size_t i;
-	int rc;
+	int rc, own_run_id;
 
 	if ((rc = pipeline_plan(ctx, p, job, ro, &plan)))
 		return rc;
@@ -55,6 +57,22 @@ static int run_one(struct fx_ctx *ctx, const struct pipeline *p,
 	}
 	for (i = 0; i < plan.env.n; i++)
 		putenv(plan.env.v[i]); /* plan.env outlives the chain */
+	/*
+	 * One lineage run for the job's stages: their pipes in /proc stitch
+	 * them only when each looks before the one beside it exits (a busy
+	 * machine splits short runs), so name the run, unless the caller did.
+	 */
+	own_run_id = !getenv("FX_RUN_ID");
+	if (own_run_id) {
+		struct timespec now;
+		char id[160];
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		snprintf(id, sizeof(id), "fx-run:%s.%s:%ld:%lld.%09ld",
+		         pipeline_name(p), job->name, (long)getpid(),
+		         (long long)now.tv_sec, now.tv_nsec);
+		setenv("FX_RUN_ID", id, 1);
+	}
 	co.dir = plan.dir;
 	fflush(NULL);
 	rc = proc_chain_run(plan.stages, plan.nstages, &co, NULL);
@@ -70,6 +88,8 @@ static int run_one(struct fx_ctx *ctx, const struct pipeline *p,
 		        "jobs.%s: exit %d: not committed, the partitions "
 		        "of --overwrite %s stay as they were",
 		        job->name, rc, ro->batch);
+	if (own_run_id)
+		unsetenv("FX_RUN_ID");
 	for (i = 0; i < plan.env.n; i++) {
 		char *name =
 		    fx_strndup(plan.env.v[i], strcspn(plan.env.v[i], "="));
