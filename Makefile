@@ -21,7 +21,8 @@ DEPS_PKGS = gcc libc6-dev make pkg-config git \
 	librdkafka-dev libcjson-dev libcsv-dev libxxhash-dev zlib1g-dev \
 	bats bats-assert bats-support kcat jq miller sqlite3 hyperfine \
 	valgrind mandoc clang libclang-rt-14-dev python3 python3-jsonschema \
-	graphviz procps psmisc iproute2 time zsh cppcheck clang-format clang-tidy
+	graphviz procps psmisc iproute2 time zsh cppcheck clang-format clang-tidy \
+	strace parallel
 
 # Recursively expanded (=, not :=): pkg-config runs when a recipe is
 # expanded, after deps has installed the packages, never at parse time.
