@@ -178,7 +178,7 @@ late_records() {
 	printf '%s\n' '{"_fx":"restore","id":4}' '{"x":1}' >in.ndjson
 	run --separate-stderr fx-agg --state st --agg count <in.ndjson
 	[ "$status" -eq 3 ]
-	[[ "$stderr" == *"st/fx-agg/snap-00000000000000000004: cannot restore checkpoint 4: snapshot missing"* ]]
+	[[ "$stderr" == *"st/fx-agg/snap-00000000000000000004: cannot restore checkpoint 4: snapshot missing"* ]] || fail "stderr: $stderr"
 	[ -z "$output" ]
 }
 
@@ -197,7 +197,7 @@ open(p, "wb").write(b)' "$f"
 	run --separate-stderr fx-agg --state st --time event_time --window tumble:4s \
 		--by os --agg "$AGGS" <<<'{"_fx":"restore","id":2}'
 	[ "$status" -eq 3 ]
-	[[ "$stderr" == *"$f: cannot restore checkpoint 2: snapshot corrupt"* ]]
+	[[ "$stderr" == *"$f: cannot restore checkpoint 2: snapshot corrupt"* ]] || fail "stderr: $stderr"
 }
 
 @test "a snapshot made with other options is refused: exit 3" {
@@ -206,7 +206,7 @@ open(p, "wb").write(b)' "$f"
 	run --separate-stderr fx-agg --state st --time event_time --window tumble:4s \
 		--by os --agg count,sum:duration_ms <<<'{"_fx":"restore","id":2}'
 	[ "$status" -eq 3 ]
-	[[ "$stderr" == *"snap-00000000000000000002: cannot restore checkpoint 2: snapshot made with other options"* ]]
+	[[ "$stderr" == *"snap-00000000000000000002: cannot restore checkpoint 2: snapshot made with other options"* ]] || fail "stderr: $stderr"
 	# the same options restore it
 	run --separate-stderr fx-agg --state st --time event_time --window tumble:4s \
 		--by os --agg count <<<'{"_fx":"restore","id":2}'
@@ -239,7 +239,7 @@ open(p, "wb").write(b)' "$f"
 	printf '%s\n' '{"x":1}' '{"_fx":"restore","id":0}' >in.ndjson
 	run --separate-stderr fx-agg --state st --agg count <in.ndjson
 	[ "$status" -eq 1 ]
-	[[ "$stderr" == *"a restore record must be the first record of the input"* ]]
+	[[ "$stderr" == *"a restore record must be the first record of the input"* ]] || fail "stderr: $stderr"
 }
 
 @test "--stage NAME: the snapshots go to DIR/NAME; FX_STATE means nothing" {
@@ -251,7 +251,7 @@ open(p, "wb").write(b)' "$f"
 	[ ! -e env ] || fail "FX_STATE made a state directory"
 	run --separate-stderr fx-agg --stage x --agg count </dev/null
 	[ "$status" -eq 2 ]
-	[[ "$stderr" == *"--stage needs --state DIR"* ]]
+	[[ "$stderr" == *"--stage needs --state DIR"* ]] || fail "stderr: $stderr"
 }
 
 @test "without a state directory, checkpoint and restore records pass through as before" {

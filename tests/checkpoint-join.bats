@@ -332,11 +332,11 @@ open(p, "wb").write(b)' "$f"
 @test "usage: --stage needs --state; a lookup join takes no --state" {
 	run --separate-stderr fx-join --stage x --right r --on k --time t --within 1s </dev/null
 	assert_failure 2
-	[[ "$stderr" == *"--stage needs --state DIR"* ]]
+	[[ "$stderr" == *"--stage needs --state DIR"* ]] || fail "stderr: $stderr"
 	echo 'k,v' >d.csv
 	run --separate-stderr fx-join --state st --dim d.csv --on k </dev/null
 	assert_failure 2
-	[[ "$stderr" == *"--state and --stage are for the interval join: a lookup join keeps no state"* ]]
+	[[ "$stderr" == *"--state and --stage are for the interval join: a lookup join keeps no state"* ]] || fail "stderr: $stderr"
 	[ ! -e st ]
 }
 
