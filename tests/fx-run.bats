@@ -307,6 +307,6 @@ produce_day() {
 	wait "$pid" || true
 	for k in $kids; do
 		for _ in $(seq 100); do kill -0 "$k" 2>/dev/null || break; sleep 0.05; done
-		! kill -0 "$k" 2>/dev/null || fail "stage $k still runs"
+		if kill -0 "$k" 2>/dev/null; then fail "stage $k still runs"; fi
 	done
 }
