@@ -1993,6 +1993,11 @@ static int dlq_rewind(struct engine *e, int64_t size)
  * Loads a snapshot into a fresh engine: 0, -1 if the bytes are not a
  * state, -2 if it was saved with other options.
  */
+static void header_options(void *arg, struct fx_buf *want)
+{
+	state_options(arg, want);
+}
+
 static int state_load(struct engine *e, const char *p, size_t n)
 {
 	struct snapshot_reader r = {p, p + n, 0};
@@ -2002,15 +2007,7 @@ static int state_load(struct engine *e, const char *p, size_t n)
 	int rc = 0;
 
 	fx_buf_adds(&want, "fx-agg state 2 ");
-	if (n < want.len || memcmp(p, want.p, want.len)) {
-		fx_buf_free(&want);
-		return -1;
-	}
-	state_options(e, &want);
-	fx_buf_addc(&want, '\n');
-	if (n < want.len || memcmp(p, want.p, want.len))
-		rc = -2;
-	r.p += want.len;
+	rc = snapshot_get_header(&r, &want, header_options, e);
 	fx_buf_free(&want);
 	if (rc)
 		return rc;

@@ -553,6 +553,11 @@ static void side_load(struct side *s, struct snapshot_reader *r, int is_left)
 	}
 }
 
+static void header_options(void *arg, struct fx_buf *want)
+{
+	state_options(arg, want);
+}
+
 /* Loads a snapshot: 0, -1 if the bytes are not a state, -2 other options. */
 static int state_load(struct ijoin *j, const char *p, size_t n)
 {
@@ -561,15 +566,7 @@ static int state_load(struct ijoin *j, const char *p, size_t n)
 	int rc = 0;
 
 	fx_buf_adds(&want, "fx-join state 1 ");
-	if (n < want.len || memcmp(p, want.p, want.len)) {
-		fx_buf_free(&want);
-		return -1;
-	}
-	state_options(j, &want);
-	fx_buf_addc(&want, '\n');
-	if (n < want.len || memcmp(p, want.p, want.len))
-		rc = -2;
-	r.p += want.len;
+	rc = snapshot_get_header(&r, &want, header_options, j);
 	fx_buf_free(&want);
 	if (rc)
 		return rc;

@@ -366,3 +366,19 @@ uint64_t snapshot_stage_take(struct fx_ctx *ctx, const struct snapshot_dir *d,
 	free(path);
 	return committed;
 }
+
+int snapshot_get_header(struct snapshot_reader *r, struct fx_buf *want,
+                        void (*options)(void *arg, struct fx_buf *want),
+                        void *arg)
+{
+	size_t n = (size_t)(r->end - r->p);
+
+	if (n < want->len || memcmp(r->p, want->p, want->len))
+		return -1;
+	options(arg, want);
+	fx_buf_addc(want, '\n');
+	if (n < want->len || memcmp(r->p, want->p, want->len))
+		return -2;
+	r->p += want->len;
+	return 0;
+}

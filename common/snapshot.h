@@ -106,6 +106,15 @@ struct snapshot_reader {
 };
 
 uint64_t snapshot_get_u64(struct snapshot_reader *r);
+/*
+ * A state's first line, "MAGIC OPTIONS\n", where want holds "MAGIC " on
+ * entry: 0 with r past the line, -1 if the bytes are not such a state, -2
+ * if it was made with other options. options(arg, want) appends this run's
+ * options. want is the caller's scratch buffer.
+ */
+int snapshot_get_header(struct snapshot_reader *r, struct fx_buf *want,
+                        void (*options)(void *arg, struct fx_buf *want),
+                        void *arg);
 /* A count of items of at least min bytes each (bad if they cannot fit). */
 size_t snapshot_get_count(struct snapshot_reader *r, size_t min);
 /* Length-prefixed bytes: a pointer into the snapshot and their length. */
