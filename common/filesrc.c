@@ -343,7 +343,10 @@ static int copy_ndjson(struct fx_ctx *ctx, const char *path, int gz,
 	       (rc = runs ? record_stream_next_run(&rs, &run, &rec, &flags)
 	                  : record_stream_next(&rs, &rec, vals, &flags)) > 0) {
 		if (run.n) {
-			record_writer_write(out, run.p, run.len);
+			record_writer_copy(
+			    out, run.p, run.len, rs.in.fd,
+			    fx_input_file_offset(&rs.in,
+			                         rs.reader.bytes - run.len));
 			ctx->st.records_out += run.n;
 			if (record_writer_failed(out))
 				break;

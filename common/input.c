@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #define GZ_IN_SIZE ((size_t)1 << 18)
@@ -37,6 +39,7 @@ void fx_input_from_fd(struct fx_input *in, const struct fx_ctx *ctx, int fd,
 	in->ctx = ctx;
 	in->fd = fd;
 	in->name = name;
+	in->file_base = -1;
 	widen_pipe(fd);
 }
 
@@ -47,6 +50,7 @@ int fx_input_open(struct fx_input *in, const struct fx_ctx *ctx,
 	in->ctx = ctx;
 	in->name = path;
 	in->want_gz = gz;
+	in->file_base = -1;
 	if (strcmp(path, "-") == 0) {
 		in->name = "stdin";
 		in->fd = 0;
@@ -113,6 +117,23 @@ static ssize_t read_raw(struct fx_input *in, void *buf, size_t n)
  * only as far as needed to tell (one byte unless it is 0x1f), so a live
  * stream is not held up.
  */
+/*
+ * Plain data from a regular file: data byte k is the file's byte
+ * file_base + k (the sniffed bytes were the first read).
+ */
+static void file_base_set(struct fx_input *in)
+{
+	struct stat st;
+	off_t pos;
+
+	in->file_base = -1;
+	if (fstat(in->fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	pos = lseek(in->fd, 0, SEEK_CUR);
+	if (pos >= (off_t)in->head_len)
+		in->file_base = (int64_t)pos - (int64_t)in->head_len;
+}
+
 static int sniff(struct fx_input *in)
 {
 	in->sniffed = 1;
@@ -145,6 +166,7 @@ static int sniff(struct fx_input *in)
 		in->gz->z.next_in = in->gz->in;
 		return 0;
 	}
+	file_base_set(in);
 	if (in->want_gz)
 		/* a lone 1f is a header cut short, as gzip -t says */
 		return (int)fail(in, in->head_len == 2 ||
@@ -286,10 +308,19 @@ static ssize_t read_first(struct fx_input *in, char *buf, size_t n)
 	if (got >= sizeof(utf8_bom) && !memcmp(buf, utf8_bom, 3)) {
 		got -= sizeof(utf8_bom);
 		memmove(buf, buf + sizeof(utf8_bom), got);
+		if (in->file_base >= 0)
+			in->file_base += (int64_t)sizeof(utf8_bom);
 		if (got == 0)
 			return read_data(in, buf, n);
 	}
 	return (ssize_t)got;
+}
+
+int64_t fx_input_file_offset(const struct fx_input *in, uint64_t data_offset)
+{
+	if (!in->sniffed || in->gz || in->file_base < 0 || in->failed)
+		return -1;
+	return in->file_base + (int64_t)data_offset;
 }
 
 ssize_t fx_input_read(struct fx_input *in, void *buf, size_t n)

@@ -24,6 +24,7 @@
 
 #include "fx.h"
 
+#include <stdint.h>
 #include <sys/types.h>
 
 struct fx_gz; /* input.c */
@@ -39,6 +40,7 @@ struct fx_input {
 	int bom_checked;       /* a leading byte order mark was looked for */
 	int failed;            /* an error was reported: reads return -1 */
 	unsigned char head[2]; /* bytes read while sniffing, not yet given */
+	int64_t file_base;     /* see fx_input_file_offset(); -1: not a file */
 	size_t head_len, head_pos;
 };
 
@@ -59,6 +61,15 @@ void fx_input_from_fd(struct fx_input *in, const struct fx_ctx *ctx, int fd,
  * error, or compressed data that is truncated or corrupt).
  */
 ssize_t fx_input_read(struct fx_input *in, void *buf, size_t n);
+
+/*
+ * Where data byte data_offset (0 = the first byte fx_input_read() gave,
+ * after any byte order mark) lies in the input's file, when the data are
+ * a regular file's own bytes (not gzip) and reading has begun; -1
+ * otherwise. A program that passes bytes through may then have the
+ * kernel copy them from the file (splice(2): see record_writer_copy()).
+ */
+int64_t fx_input_file_offset(const struct fx_input *in, uint64_t data_offset);
 
 /*
  * Frees the zlib stream and closes the descriptor if the input owns it (a

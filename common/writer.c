@@ -5,17 +5,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void record_writer_init(struct record_writer *w, const struct fx_ctx *ctx,
                         int fd, const char *name)
 {
+	struct stat st;
+
 	memset(w, 0, sizeof(*w));
 	w->ctx = ctx;
 	w->fd = fd;
 	w->name = name;
 	w->cap = RECORD_WRITER_BUFSIZE;
 	w->buf = fx_malloc(w->cap);
+	w->pipe = fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
 #ifdef F_SETPIPE_SZ
 	(void)fcntl(fd, F_SETPIPE_SZ, 1 << 20);
 #endif
@@ -90,4 +94,36 @@ int record_writer_close(struct record_writer *w)
 	w->buf = NULL;
 	w->cap = w->len = 0;
 	return rc;
+}
+
+/* Below this a splice costs more than the copy it saves. */
+#define SPLICE_MIN ((size_t)65536)
+
+int record_writer_copy(struct record_writer *w, const char *p, size_t n, int fd,
+                       int64_t off)
+{
+	if (!w->pipe || off < 0 || n < SPLICE_MIN)
+		return record_writer_write(w, p, n);
+	if (record_writer_flush(w))
+		return -1;
+	while (n) {
+		loff_t at = (loff_t)off;
+		ssize_t r = splice(fd, &at, w->fd, NULL,
+		                   n < w->cap ? n : w->cap, SPLICE_F_MORE);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			/* the file shrank, or cannot be spliced from; a
+			 * closed pipe shows again in the write, which
+			 * reports it as every write error is */
+			w->pipe = 0;
+			return record_writer_write(w, p, n);
+		}
+		p += r;
+		n -= (size_t)r;
+		off += r;
+		w->bytes += (uint64_t)r;
+	}
+	return 0;
 }

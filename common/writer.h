@@ -33,6 +33,7 @@ struct record_writer {
 	size_t len;
 	size_t cap;
 	int err;        /* errno of the first failed write, 0 if none */
+	int pipe;       /* fd is a pipe: record_writer_copy() may splice */
 	uint64_t bytes; /* written to fd so far */
 };
 
@@ -78,6 +79,19 @@ static inline int record_writer_failed(const struct record_writer *w)
 {
 	return w->err != 0;
 }
+
+/*
+ * record_writer_write() of n bytes that are also the n bytes at offset off
+ * of file fd (off < 0: they are not): into a pipe, the kernel moves them
+ * from the file's pages (splice(2)), with no copy through this process,
+ * in writes of the buffer's size. The bytes out are the file's at that
+ * moment: the caller has read and validated them just before, so they
+ * differ only if the file is rewritten in place meanwhile (the next
+ * stage validates them again). A file that shrank, or one the kernel
+ * cannot splice from, gets the bytes at p written instead.
+ */
+int record_writer_copy(struct record_writer *w, const char *p, size_t n, int fd,
+                       int64_t off);
 
 /*
  * Every byte given to the writer so far: written to fd, or buffered (what

@@ -17,6 +17,23 @@ teardown() { fx_teardown_tmp; }
 	cmp out.ndjson plays.ndjson
 }
 
+@test "a regular file into a pipe goes by splice(2), byte for byte: after a byte order mark, from stdin mid-file, around a bad line" {
+	gen 20000 3 >plays.ndjson
+	printf '\xef\xbb\xbf' >bom.ndjson
+	cat plays.ndjson >>bom.ndjson
+	strace -f -qq -e trace=splice -o trace fx-consume bom.ndjson | cat >out
+	cmp out plays.ndjson
+	[ "$(grep -c 'splice(' trace)" -ge 10 ] || fail "no splices: $(head -3 trace)"
+	# bash reads the first line and seeks back: fx-consume starts there
+	{ IFS= read -r _; fx-consume; } <plays.ndjson | cat >out
+	tail -n +2 plays.ndjson | cmp - out
+	# a bad line in the middle: what is around it still arrives whole
+	{ head -n 9000 plays.ndjson; echo '{"bad":'; tail -n +9001 plays.ndjson; } >bad.ndjson
+	fx-consume --on-error dlq=dlq bad.ndjson | cat >out
+	cmp out plays.ndjson
+	[ "$(jq -r '.source + " " + .raw' dlq)" = 'bad.ndjson:9001 {"bad":' ] || fail "$(cat dlq)"
+}
+
 @test "stdin is read with - and with no operand" {
 	gen 500 4 >plays.ndjson
 	fx-consume - <plays.ndjson >a

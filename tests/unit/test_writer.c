@@ -57,9 +57,83 @@ static void test_bytes_total(void)
 	fclose(f);
 }
 
+/* The pipe's whole contents once the writer is closed. */
+static size_t drain(int fd, char *buf, size_t cap)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < cap && (r = read(fd, buf + got, cap - got)) > 0)
+		got += (size_t)r;
+	return got;
+}
+
+/*
+ * record_writer_copy() into a pipe takes the bytes from the file (p is
+ * made to differ here to tell where they came from); when the file has
+ * fewer bytes than asked for (it shrank), the rest comes from p; into a
+ * regular file, from p.
+ */
+static void test_copy_from_file(void)
+{
+	enum { N = 300000 };
+	struct fx_ctx ctx;
+	struct record_writer w;
+	char *file = malloc(N), *mem = malloc(N), *got = malloc(2 * N);
+	FILE *f = tmpfile(), *g = tmpfile();
+	int pfd[2];
+	size_t i, n;
+
+	CHECK(file && mem && got && f && g && pipe(pfd) == 0);
+	for (i = 0; i < N; i++) {
+		file[i] = (char)('a' + i % 26);
+		mem[i] = (char)('A' + i % 26);
+	}
+	CHECK(fwrite(file, 1, N, f) == N && fflush(f) == 0);
+	fx_init(&ctx, "test_writer");
+
+	/* all from the file, after what was buffered */
+	record_writer_init(&w, &ctx, pfd[1], "pipe");
+	CHECK(w.pipe);
+	CHECK(record_writer_put(&w, "{}", 2) == 0);
+	CHECK(record_writer_copy(&w, mem, N, fileno(f), 0) == 0);
+	CHECK(record_writer_bytes_total(&w) == N + 3);
+	CHECK(record_writer_close(&w) == 0);
+	close(pfd[1]);
+	n = drain(pfd[0], got, 2 * N);
+	close(pfd[0]);
+	CHECK(n == N + 3 && memcmp(got, "{}\n", 3) == 0 &&
+	      memcmp(got + 3, file, N) == 0);
+
+	/* the file ends 1000 bytes in: the rest from memory */
+	CHECK(pipe(pfd) == 0);
+	record_writer_init(&w, &ctx, pfd[1], "pipe");
+	CHECK(record_writer_copy(&w, mem, N, fileno(f), N - 1000) == 0);
+	CHECK(record_writer_close(&w) == 0);
+	close(pfd[1]);
+	n = drain(pfd[0], got, 2 * N);
+	close(pfd[0]);
+	CHECK(n == N && memcmp(got, file + N - 1000, 1000) == 0 &&
+	      memcmp(got + 1000, mem + 1000, N - 1000) == 0);
+
+	/* not a pipe: the bytes given */
+	record_writer_init(&w, &ctx, fileno(g), "tmp");
+	CHECK(!w.pipe);
+	CHECK(record_writer_copy(&w, mem, N, fileno(f), 0) == 0);
+	CHECK(record_writer_close(&w) == 0);
+	rewind(g);
+	CHECK(fread(got, 1, 2 * N, g) == N && memcmp(got, mem, N) == 0);
+	fclose(f);
+	fclose(g);
+	free(file);
+	free(mem);
+	free(got);
+}
+
 int main(void)
 {
 	RUN(test_sticky_error);
 	RUN(test_bytes_total);
+	RUN(test_copy_from_file);
 	return unit_done("test_writer");
 }
