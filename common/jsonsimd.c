@@ -103,10 +103,40 @@ SIMD static inline __attribute__((always_inline)) uint64_t bits64(__m256i lo,
 	       (uint64_t)(uint32_t)_mm256_movemask_epi8(hi) << 32;
 }
 
+/*
+ * The bytes eq64() looks for, 32 of each in memory: gcc 12 builds
+ * _mm256_set1_epi8(c) in registers anew in every block (a mov, a movd
+ * and a broadcast each, as it also does for a const array it can see);
+ * from memory, the compare takes them as its operand.
+ */
+#define SPLAT(c)                                                               \
+	{                                                                      \
+		c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, \
+		    c, c, c, c, c, c, c, c, c, c, c                            \
+	}
+static const unsigned char splat[][32] __attribute__((aligned(32))) = {
+    SPLAT('\\'), SPLAT('"'),  SPLAT(':'),     SPLAT(','),
+    SPLAT('{'),  SPLAT('}'),  SPLAT('_'),     SPLAT('0'),
+    SPLAT('\n'), SPLAT(0x1f), SPLAT('0' - 1), SPLAT('9' + 1)};
+enum {
+	S_BS,
+	S_QUOTE,
+	S_COLON,
+	S_COMMA,
+	S_LBRACE,
+	S_RBRACE,
+	S_UNDER,
+	S_ZERO,
+	S_NL,
+	S_CTL,
+	S_ZERO1,
+	S_NINE1
+};
+
 SIMD static inline __attribute__((always_inline)) uint64_t
-eq64(__m256i lo, __m256i hi, char c)
+eq64(__m256i lo, __m256i hi, const unsigned char (*sp)[32], int which)
 {
-	const __m256i v = _mm256_set1_epi8(c);
+	const __m256i v = _mm256_load_si256((const void *)sp[which]);
 
 	return bits64(_mm256_cmpeq_epi8(lo, v), _mm256_cmpeq_epi8(hi, v));
 }
@@ -174,18 +204,23 @@ classify(const unsigned char *b, struct classes *c, int lines)
 	    ' ', 100, 100, 100, 17, 100, 113, 2, 100, '\t', '\n', 112, 100,
 	    '\r', 100, 100, ' ', 100, 100, 100, 17, 100, 113, 2, 100, '\t',
 	    '\n', 112, 100, '\r', 100, 100);
-	const __m256i ctl = _mm256_set1_epi8(0x1f);
-	const __m256i zero1 = _mm256_set1_epi8('0' - 1);
-	const __m256i nine1 = _mm256_set1_epi8('9' + 1);
+	/* hidden from the optimiser, so that it loads splat (see there) */
+	const unsigned char(*sp)[32] = splat;
+	__m256i ctl, zero1, nine1;
 
-	c->bs = eq64(lo, hi, '\\');
-	c->quote = eq64(lo, hi, '"');
-	c->colon = eq64(lo, hi, ':');
-	c->comma = eq64(lo, hi, ',');
-	c->lbrace = eq64(lo, hi, '{');
-	c->rbrace = eq64(lo, hi, '}');
-	c->under = eq64(lo, hi, '_');
-	c->zero = eq64(lo, hi, '0');
+	__asm__("" : "+r"(sp));
+	ctl = _mm256_load_si256((const void *)sp[S_CTL]);
+	zero1 = _mm256_load_si256((const void *)sp[S_ZERO1]);
+	nine1 = _mm256_load_si256((const void *)sp[S_NINE1]);
+
+	c->bs = eq64(lo, hi, sp, S_BS);
+	c->quote = eq64(lo, hi, sp, S_QUOTE);
+	c->colon = eq64(lo, hi, sp, S_COLON);
+	c->comma = eq64(lo, hi, sp, S_COMMA);
+	c->lbrace = eq64(lo, hi, sp, S_LBRACE);
+	c->rbrace = eq64(lo, hi, sp, S_RBRACE);
+	c->under = eq64(lo, hi, sp, S_UNDER);
+	c->zero = eq64(lo, hi, sp, S_ZERO);
 	c->digit = bits64(_mm256_and_si256(_mm256_cmpgt_epi8(lo, zero1),
 	                                   _mm256_cmpgt_epi8(nine1, lo)),
 	                  _mm256_and_si256(_mm256_cmpgt_epi8(hi, zero1),
@@ -197,7 +232,7 @@ classify(const unsigned char *b, struct classes *c, int lines)
 	                 _mm256_cmpeq_epi8(_mm256_max_epu8(hi, ctl), ctl));
 	c->high =
 	    (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_or_si256(lo, hi));
-	c->nl = lines ? eq64(lo, hi, '\n') : 0;
+	c->nl = lines ? eq64(lo, hi, sp, S_NL) : 0;
 }
 
 /*
@@ -209,7 +244,7 @@ classify(const unsigned char *b, struct classes *c, int lines)
  */
 /* ---- numbers and literals ---- */
 
-#define DIGIT(c) ((unsigned)(c) - '0' < 10)
+#define DIGIT(c)       ((unsigned)(c) - '0' < 10)
 
 /* Bytes that may follow a number or a literal. */
 static const unsigned char delim[256] = {
@@ -305,17 +340,20 @@ SIMD static inline __attribute__((always_inline)) uint64_t
 next_of(uint64_t x, uint64_t skip, uint64_t *carry)
 {
 	unsigned long long r;
-	unsigned char co;
-
-	if (__builtin_constant_p(skip) && skip == 0) {
-		r = x << 1 | *carry;
-		*carry = x >> 63;
-		return r;
-	}
-	co = _addcarry_u64(0, skip, x << 1 | *carry, &r);
+	unsigned char co = _addcarry_u64(0, skip, x << 1 | *carry, &r);
 
 	*carry = x >> 63 | co;
 	return r & ~skip;
+}
+
+/* next_of() with nothing to skip: the next byte. */
+static inline __attribute__((always_inline)) uint64_t next_byte(uint64_t x,
+                                                                uint64_t *carry)
+{
+	uint64_t r = x << 1 | *carry;
+
+	*carry = x >> 63;
+	return r;
 }
 
 /* The number or literal at p + i: 1 if it is one and ends its run. */
@@ -351,13 +389,14 @@ static inline int scalar_ok(const unsigned char *p, size_t n, size_t i)
 SIMD static inline __attribute__((always_inline)) void
 grammar(struct bits *b, const struct classes *c, const unsigned char *p,
         size_t n, size_t base, int lines, uint64_t in_str, uint64_t quote,
-        uint64_t skip)
+        uint64_t skip, int compact)
 {
 	struct stage1 *st = &b->s;
 	uint64_t lb, rb, colon, comma;
 	uint64_t qopen, qclose, keyopen, kclose, scalar, starts, r, m;
 	uint64_t n_lb, n_comma, n_colon, n_key, n_value, starts_all;
 	uint64_t zero, nl = c->nl & ~in_str, closebits = 0;
+	uint64_t bad = 0; /* b->bad, kept in a register */
 
 	lb = c->lbrace & ~in_str;
 	rb = c->rbrace & ~in_str;
@@ -374,18 +413,20 @@ grammar(struct bits *b, const struct classes *c, const unsigned char *p,
 	starts = scalar & ~(scalar << 1 | st->prev_scalar);
 	st->prev_scalar = scalar >> 63;
 
-	n_lb = next_of(lb, skip, &b->c_lbrace);
-	n_comma = next_of(comma, skip, &b->c_comma);
-	n_colon = next_of(colon, skip, &b->c_colon);
+/* compact (a constant): skip is 0, the next byte is the next token's */
+#define NEXT(x, carry) (compact ? next_byte(x, carry) : next_of(x, skip, carry))
+	n_lb = NEXT(lb, &b->c_lbrace);
+	n_comma = NEXT(comma, &b->c_comma);
+	n_colon = NEXT(colon, &b->c_colon);
 	/* a string after '{' or ',' is a key; its run of in_str carries to
 	 * its closing quote */
 	keyopen = qopen & (n_lb | n_comma);
 	b->c_keystr = __builtin_add_overflow(in_str, keyopen | b->c_keystr, &r);
 	kclose = r & qclose;
 	/* a key starting with "_": json.c says which are the _fx flags */
-	b->bad |= c->under & (keyopen << 1 | b->c_keyopen);
+	bad |= c->under & (keyopen << 1 | b->c_keyopen);
 	b->c_keyopen = keyopen >> 63;
-	n_key = next_of(kclose, skip, &b->c_key);
+	n_key = NEXT(kclose, &b->c_key);
 	/*
 	 * After a value: a string's closing quote, a '}', or a number or
 	 * literal (carried along its bytes too). A number right after a
@@ -395,12 +436,12 @@ grammar(struct bits *b, const struct classes *c, const unsigned char *p,
 	n_value = next_of((qclose & ~kclose) | rb | starts, skip | scalar,
 	                  &b->c_value);
 
-	b->bad |= n_lb & ~(qopen | rb);
-	b->bad |= n_comma & ~qopen;
-	b->bad |= n_colon & ~(qopen | lb | starts);
-	b->bad |= n_key & ~colon;
-	b->bad |= n_value & ~(comma | rb | nl);
-	b->bad |= starts & ~n_colon;
+	bad |= n_lb & ~(qopen | rb);
+	bad |= n_comma & ~qopen;
+	bad |= n_colon & ~(qopen | lb | starts);
+	bad |= n_key & ~colon;
+	bad |= n_value & ~(comma | rb | nl);
+	bad |= starts & ~n_colon;
 	/*
 	 * The record starts with '{' and ends with its '}'. With whole
 	 * lines, every line does (a blank line is left to the portable
@@ -409,11 +450,11 @@ grammar(struct bits *b, const struct classes *c, const unsigned char *p,
 	 * before the lowest one are good.
 	 */
 	if (lines) {
-		b->bad |= next_of(nl, skip, &b->c_start) & ~lb;
+		bad |= NEXT(nl, &b->c_start) & ~lb;
 	} else {
-		b->bad |= next_of(0, skip, &b->c_start) & ~lb;
+		bad |= NEXT(0, &b->c_start) & ~lb;
 		if (b->closed)
-			b->bad |= ~skip;
+			bad |= ~skip;
 	}
 	m = lb | rb | nl;
 	while (m) {
@@ -423,17 +464,17 @@ grammar(struct bits *b, const struct classes *c, const unsigned char *p,
 		m &= m - 1;
 		if (lb & bit) {
 			if (!lines && b->closed)
-				b->bad = 1;
+				bad = 1;
 			b->depth++;
 		} else if (rb & bit) {
 			if (b->depth == 0) {
-				b->bad |= bit;
+				bad |= bit;
 			} else if (--b->depth == 0) {
 				if (lines) {
 					closebits |= bit;
 				} else {
 					b->closed = 1;
-					b->bad |= ~skip & (~1ULL << i);
+					bad |= ~skip & (~1ULL << i);
 				}
 			}
 		} else {
@@ -446,12 +487,12 @@ grammar(struct bits *b, const struct classes *c, const unsigned char *p,
 
 			if (b->depth || at - b->line_start > b->max_len ||
 			    (at > 0 && p[at - 1] == '\r'))
-				b->bad |= bit;
+				bad |= bit;
 			b->line_start = at + 1;
 		}
 	}
 	if (lines)
-		b->bad |= next_of(closebits, skip, &b->c_close) & ~nl;
+		bad |= NEXT(closebits, &b->c_close) & ~nl;
 	/*
 	 * Numbers that are runs of digits need no look: one with a leading
 	 * zero ("01") is the only bad one. Others (signs, fractions,
@@ -465,20 +506,44 @@ grammar(struct bits *b, const struct classes *c, const unsigned char *p,
 
 			starts &= starts - 1;
 			if (i >= n || !scalar_ok(p, n, i))
-				b->bad |= bit;
+				bad |= bit;
 		}
 		/* and the run that began in the block before */
 		if (scalar & 1 && b->c_scalar_run &&
 		    !scalar_ok(p, n, b->last_start))
-			b->bad |= 1;
+			bad |= 1;
 	}
 	/* "0" then a digit, in every block (the digit may be in the next) */
 	zero = starts_all & c->zero;
-	b->bad |= (zero << 1 | b->c_zero) & scalar & c->digit;
+	bad |= (zero << 1 | b->c_zero) & scalar & c->digit;
 	b->c_zero = zero >> 63;
 	if (starts_all)
 		b->last_start = base + 63 - (size_t)__builtin_clzll(starts_all);
 	b->c_scalar_run = scalar >> 63;
+	b->bad |= bad;
+#undef NEXT
+}
+
+/*
+ * The grammar of a block with whitespace between its tokens, out of line:
+ * inlined beside the compact one, its values crowd the registers of the
+ * loop that machine-made NDJSON takes (gcc 12 computes both before the
+ * branch and spills them).
+ */
+SIMD static __attribute__((noinline)) void
+grammar_spaced(struct bits *b, const struct classes *c, const unsigned char *p,
+               size_t n, size_t base, uint64_t in_str, uint64_t quote,
+               uint64_t skip)
+{
+	grammar(b, c, p, n, base, 0, in_str, quote, skip, 0);
+}
+
+SIMD static __attribute__((noinline)) void
+grammar_spaced_lines(struct bits *b, const struct classes *c,
+                     const unsigned char *p, size_t n, size_t base,
+                     uint64_t in_str, uint64_t quote, uint64_t skip)
+{
+	grammar(b, c, p, n, base, 1, in_str, quote, skip, 0);
 }
 
 SIMD static inline __attribute__((always_inline)) void
@@ -510,10 +575,15 @@ bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
 	 * No whitespace between the tokens (machine-made NDJSON): the
 	 * grammar's next_of() are shifts (see next_of), no adds.
 	 */
-	if (skip)
-		grammar(b, c, p, n, base, lines, in_str, quote, skip);
-	else
-		grammar(b, c, p, n, base, lines, in_str, quote, 0);
+	if (skip) {
+		if (lines)
+			grammar_spaced_lines(b, c, p, n, base, in_str, quote,
+			                     skip);
+		else
+			grammar_spaced(b, c, p, n, base, in_str, quote, skip);
+	} else {
+		grammar(b, c, p, n, base, lines, in_str, quote, 0, 1);
+	}
 }
 
 /* 0 if the record is a valid object, JSON_SIMD_UNSURE if not sure. */
