@@ -853,8 +853,10 @@ static void pipeline_job(const struct lineage_db *db, struct lq_pipeline *p)
  */
 static void pipeline_id(const struct lineage_db *db, struct lq_pipeline *p)
 {
-	const struct lq_stage *first = NULL, *best = NULL;
-	int64_t t_first = 0, t_best = 0;
+	/* a pipeline has a stage */
+	const struct lq_stage *first = &db->stages[p->stages[0]], *best = NULL;
+	int64_t t_first = first->has_start ? first->start_ms : first->end_ms;
+	int64_t t_best = 0;
 	char key[128];
 	size_t i;
 	int n;
@@ -863,7 +865,7 @@ static void pipeline_id(const struct lineage_db *db, struct lq_pipeline *p)
 		const struct lq_stage *s = &db->stages[p->stages[i]];
 		int64_t t = s->has_start ? s->start_ms : s->end_ms;
 
-		if (!first || t < t_first) {
+		if (t < t_first) {
 			first = s;
 			t_first = t;
 		}
