@@ -6,12 +6,16 @@
  * pipelines in one group). Each stage walks upstream: the writer of its
  * stdin pipe is the process whose fd 1 is that pipe, then that process's
  * stdin, and so on through jq or grep, to the head: a process whose stdin
- * is not a pipe, or is a pipe the shell itself inherited. The head's
- * stdout pipe, the pipeline's first pipe, is the same for every stage and
- * names the pipeline run. If a writer has already exited (a short head),
- * the walk stops at the pipe it wrote, which is then the first pipe when
- * the writer was the head; fx-lineage also stitches stages by their
- * recorded pipes, which covers the rest.
+ * is not a pipe, or is a pipe the shell itself inherited (recorded as no
+ * pipe: a script's stdin from GNU parallel, cron or a CI runner is held
+ * by every pipeline it runs), or is a subshell stage's stdin that the
+ * process does not pass through to the subshell's stdout (see
+ * subshell_head()). The head's stdout pipe, the pipeline's first pipe, is
+ * the same for every stage and names the pipeline run. If a writer has
+ * already exited (a short head), the walk stops at the pipe it wrote,
+ * which is then the first pipe when the writer was the head; fx-lineage
+ * also stitches stages by their recorded pipes, which covers the rest
+ * (lineage_query.h says which pipes join stages).
  */
 #include "lineage_int.h"
 
@@ -121,10 +125,19 @@ static int forked_subshell(int pid, int ppid)
 	       (la == lb && memcmp(ea, eb, (size_t)la) == 0);
 }
 
-/* Pipes this process's ancestors hold as stdin or stdout: not ours. */
+/*
+ * Pipes this process's ancestors hold as stdin or stdout: not ours. A
+ * forked subshell's (a stage that is a function, a { list; } or a
+ * ( list )) are kept apart, as pairs: they are the outer pipeline's,
+ * and what the subshell runs may share them.
+ */
 struct inherited {
 	unsigned long ino[2 * ANCESTORS_MAX];
 	size_t n;
+	struct {
+		unsigned long in, out;
+	} sub[ANCESTORS_MAX];
+	size_t nsub;
 };
 
 static void inherited_find(struct inherited *h, int pid)
@@ -132,7 +145,7 @@ static void inherited_find(struct inherited *h, int pid)
 	struct lineage_proc p;
 	int i, ppid = 0;
 
-	h->n = 0;
+	h->n = h->nsub = 0;
 	for (i = 0; i < ANCESTORS_MAX && pid > 1; i++) {
 		int gppid = 0;
 
@@ -142,8 +155,12 @@ static void inherited_find(struct inherited *h, int pid)
 		if (pid <= 1 || proc_stat(pid, &p, &gppid))
 			break;
 		/* a subshell stage's pipes are the pipeline's, not inherited */
-		if (forked_subshell(pid, gppid))
+		if (forked_subshell(pid, gppid)) {
+			h->sub[h->nsub].in = fd_pipe(pid, 0);
+			h->sub[h->nsub].out = fd_pipe(pid, 1);
+			h->nsub++;
 			continue;
+		}
 		h->ino[h->n] = fd_pipe(pid, 0);
 		h->n += h->ino[h->n] != 0;
 		h->ino[h->n] = fd_pipe(pid, 1);
@@ -157,6 +174,25 @@ static int inherited_has(const struct inherited *h, unsigned long ino)
 
 	for (i = 0; i < h->n; i++)
 		if (h->ino[i] == ino)
+			return 1;
+	return 0;
+}
+
+/*
+ * A process reading in, a subshell ancestor's stdin, and writing out,
+ * not that subshell's stdout, heads a pipeline of its own inside the
+ * subshell (`f() { a | b; c | d; }; producer | f`): in is the subshell's,
+ * which whatever else it runs may read too (c), so it names no pipeline
+ * here. A process writing the subshell's stdout too is the subshell's
+ * stage itself (`f() { fx-agg; }; a | f | b`), and in is the pipeline's.
+ */
+static int subshell_head(const struct inherited *h, unsigned long in,
+                         unsigned long out)
+{
+	size_t i;
+
+	for (i = 0; i < h->nsub; i++)
+		if (h->sub[i].in == in && h->sub[i].out != out)
 			return 1;
 	return 0;
 }
@@ -290,6 +326,7 @@ void lineage_chain_find(struct lineage_chain *c)
 {
 	struct inherited h;
 	struct lineage_proc *p = &c->procs[0];
+	unsigned long out;
 	int self = getpid();
 
 	memset(c, 0, sizeof(*c));
@@ -297,12 +334,15 @@ void lineage_chain_find(struct lineage_chain *c)
 	if (proc_stat(self, p, NULL))
 		p->pid = self;
 	p->in_pipe = fd_pipe(0, 0);
-	p->out_pipe = fd_pipe(0, 1);
+	out = p->out_pipe = fd_pipe(0, 1);
 	c->n = 1;
 	inherited_find(&h, self);
+	/* the shell's own stdin and stdout: not a stage's */
 	if (inherited_has(&h, p->out_pipe))
-		p->out_pipe = 0; /* the shell's own stdout: not a stage's */
-	if (!p->in_pipe || inherited_has(&h, p->in_pipe)) {
+		p->out_pipe = 0;
+	if (inherited_has(&h, p->in_pipe))
+		p->in_pipe = 0;
+	if (!p->in_pipe || subshell_head(&h, p->in_pipe, out)) {
 		c->first_pipe = p->out_pipe;
 		return;
 	}
@@ -318,7 +358,9 @@ void lineage_chain_find(struct lineage_chain *c)
 			p->pid = w;
 		p->out_pipe = in;
 		p->in_pipe = fd_pipe(w, 0);
-		if (!p->in_pipe || inherited_has(&h, p->in_pipe))
+		if (inherited_has(&h, p->in_pipe))
+			p->in_pipe = 0;
+		if (!p->in_pipe || subshell_head(&h, p->in_pipe, in))
 			return;
 	}
 }

@@ -43,14 +43,19 @@ struct lq_stage {
 	int pid;
 	unsigned long long pstart;
 	unsigned long in_pipe, out_pipe;
-	cJSON *chain; /* borrowed from the START (or end) event */
+	unsigned long first_pipe; /* the pipe its parent run is named after */
+	int pipe_named;           /* its parent run is named after a pipe */
+	int trusted;              /* its parent run may join it to others */
+	cJSON *chain;             /* borrowed from the START (or end) event */
+	size_t reach; /* its chain up to a pipe that joins nothing */
 	struct lq_refs in, out;
 	size_t up;       /* union-find parent */
 	size_t pipeline; /* index into db->pipelines after stitching */
 };
 
 struct lq_pipeline {
-	char *id;
+	const char *id;
+	char *own_id;  /* id, when no stage's parent run would do */
 	char *job_key; /* graph identity */
 	char *job;     /* FX_JOB or "" */
 	char *label;   /* the stages, "fx-consume | jq | fx-sink" */
@@ -210,6 +215,9 @@ static void stage_fx(struct lq_stage *s, const cJSON *fx)
 	s->out_pipe = (unsigned long)num(fx, "stdoutPipe");
 	c = cJSON_GetObjectItemCaseSensitive(fx, "chain");
 	s->chain = cJSON_IsArray(c) ? (cJSON *)c : NULL;
+	s->pipe_named =
+	    str(model, "source") && strcmp(str(model, "source"), "pipe") == 0;
+	s->first_pipe = (unsigned long)num(model, "firstPipe");
 	c = cJSON_GetArrayItem(s->chain, 0);
 	s->pstart = c ? (unsigned long long)num(c, "start") : 0;
 }
@@ -397,6 +405,7 @@ void lineage_db_free(struct lineage_db *db)
 	for (i = 0; i < db->npipelines; i++) {
 		struct lq_pipeline *p = &db->pipelines[i];
 
+		free(p->own_id);
 		free(p->job_key);
 		free(p->job);
 		free(p->label);
@@ -441,49 +450,201 @@ static int close_in_time(const struct lq_stage *a, const struct lq_stage *b)
 	return d < STITCH_WINDOW_MS && d > -STITCH_WINDOW_MS;
 }
 
-/* Stages whose recorded pipes meet are one pipeline (see the header). */
-static void stitch_pipes(struct lineage_db *db)
+/*
+ * Stitching by pipes. Every process a stage recorded (itself, and the
+ * chain it saw upstream) is at two ends: it reads its stdin pipe and
+ * writes its stdout pipe. A pipe joins the stages that saw it only if it
+ * runs from one stage of a pipeline to the next: one process (or stage)
+ * at each end. Two processes at one end are one stage when their other
+ * ends are the same pipe (a subshell stage and the program it runs, both
+ * reading a and writing b), or, writing it, when neither reads a pipe
+ * (`{ a; b; } | c`). Any other pipe is shared by unrelated processes (a
+ * script's stdin from GNU parallel, cron or a CI runner, read by each of
+ * its pipelines' heads; a subshell's stdout written by each of the
+ * pipelines inside it) and joins nothing, nor does any pipe beyond it.
+ */
+struct lq_end {
+	int pid;
+	unsigned long long start;
+	unsigned long other; /* the pipe at the process's other end */
+};
+
+struct lq_pipe {
+	struct lq_end end[2]; /* 0: its reader, 1: its writer */
+	int n[2];             /* processes at each end: 0, 1, 2 (or more) */
+	int seen[2];          /* a stage saw its reader, its writer */
+	size_t first;         /* the first stage that saw it, + 1 */
+};
+
+struct lq_pipes {
+	struct strmap by_key; /* boot:inode -> index + 1 */
+	struct lq_pipe *v;
+	size_t n, cap;
+};
+
+/* One process of a stage's chain (the stage itself if it has none). */
+static struct lq_end chain_proc(const struct lq_stage *s, const cJSON *e,
+                                unsigned long *in, unsigned long *out)
 {
-	struct strmap seen = {0};
-	char key[96];
-	size_t i;
+	struct lq_end p;
 
-	for (i = 0; i < db->nstages; i++) {
-		struct lq_stage *s = &db->stages[i];
-		const cJSON *p;
-
-		cJSON_ArrayForEach(p, s->chain)
-		{
-			unsigned long ino = (unsigned long)num(p, "stdinPipe");
-			int n;
-			void *v;
-
-			if (!ino)
-				continue;
-			n = snprintf(key, sizeof(key), "%s:%lu", s->boot, ino);
-			v = strmap_get(&seen, key, (size_t)n);
-			if (v && close_in_time(s, &db->stages[(size_t)v - 1]))
-				uf_union(db->stages, i, (size_t)v - 1);
-			else if (!v)
-				strmap_put(&seen, key, (size_t)n,
-				           (void *)(uintptr_t)(i + 1));
-		}
+	if (!e) {
+		*in = s->in_pipe;
+		*out = s->out_pipe;
+		p.pid = s->pid;
+		p.start = s->pstart;
+	} else {
+		*in = (unsigned long)num(e, "stdinPipe");
+		*out = (unsigned long)num(e, "stdoutPipe");
+		p.pid = (int)num(e, "pid");
+		p.start = (unsigned long long)num(e, "start");
 	}
-	for (i = 0; i < db->nstages; i++) {
-		struct lq_stage *s = &db->stages[i];
-		int n;
-		void *v;
-
-		if (!s->out_pipe)
-			continue;
-		n = snprintf(key, sizeof(key), "%s:%lu", s->boot, s->out_pipe);
-		v = strmap_get(&seen, key, (size_t)n);
-		if (v && close_in_time(s, &db->stages[(size_t)v - 1]))
-			uf_union(db->stages, i, (size_t)v - 1);
-	}
-	strmap_free(&seen);
+	p.other = 0;
+	return p;
 }
 
+static struct lq_pipe *pipe_of(struct lq_pipes *ps, const struct lq_stage *s,
+                               unsigned long ino, int add)
+{
+	char key[96];
+	int n =
+	    snprintf(key, sizeof(key), "%s:%lu", s->boot ? s->boot : "", ino);
+	void *v = strmap_get(&ps->by_key, key, (size_t)n);
+
+	if (v)
+		return &ps->v[(size_t)v - 1];
+	if (!add)
+		return NULL;
+	FX_GROW(ps->v, ps->n + 1, ps->cap, 64);
+	memset(&ps->v[ps->n], 0, sizeof(ps->v[0]));
+	strmap_put(&ps->by_key, key, (size_t)n, (void *)(uintptr_t)++ps->n);
+	return &ps->v[ps->n - 1];
+}
+
+/* Process p at end side (0: reading, 1: writing) of pipe ino. */
+static void end_add(struct lq_pipes *ps, const struct lq_stage *s,
+                    unsigned long ino, int side, struct lq_end p)
+{
+	struct lq_pipe *pp;
+	const struct lq_end *q;
+
+	if (!ino)
+		return;
+	pp = pipe_of(ps, s, ino, 1);
+	q = &pp->end[side];
+	if (!pp->n[side]) {
+		pp->end[side] = p;
+		pp->n[side] = 1;
+	} else if (pp->n[side] == 1 &&
+	           !(q->pid == p.pid && q->start == p.start) &&
+	           !(q->other == p.other && (p.other || side == 1))) {
+		pp->n[side] = 2;
+	}
+}
+
+static int pipe_joins(const struct lq_pipe *pp)
+{
+	return pp && pp->n[0] < 2 && pp->n[1] < 2;
+}
+
+/* Stage i saw pipe ino's reader (side 0) or writer (side 1). */
+static void pipe_seen(struct lq_pipes *ps, size_t i, struct lq_stage *s,
+                      unsigned long ino, int side)
+{
+	struct lq_pipe *pp = pipe_of(ps, s, ino, 0);
+
+	pp->seen[side] = 1;
+	if (!pp->first)
+		pp->first = i + 1;
+	if (ino == s->first_pipe)
+		s->trusted = 1;
+}
+
+/*
+ * The pipes stage i saw that join (see above), from its stdout up its
+ * chain to the first that does not: sets its reach and whether its
+ * parent run, named after its first pipe, may join it to others.
+ */
+static void stage_pipes(struct lq_pipes *ps, size_t i, struct lq_stage *s)
+{
+	const cJSON *e = s->chain ? s->chain->child : NULL;
+	unsigned long in, out;
+	size_t k = 0;
+
+	s->trusted = !s->pipe_named;
+	chain_proc(s, e, &in, &out);
+	if (out && pipe_joins(pipe_of(ps, s, out, 0)))
+		pipe_seen(ps, i, s, out, 1);
+	for (;;) {
+		k++;
+		if (!in || !pipe_joins(pipe_of(ps, s, in, 0)))
+			break;
+		pipe_seen(ps, i, s, in, 0);
+		e = e ? e->next : NULL;
+		if (!e)
+			break;
+		pipe_seen(ps, i, s, in, 1); /* the next process writes it */
+		chain_proc(s, e, &in, &out);
+	}
+	s->reach = k;
+}
+
+/* Stages joined by a pipe are one pipeline (see above and the header). */
+static void stitch_pipes(struct lineage_db *db)
+{
+	struct lq_pipes ps = {0};
+	size_t i, k;
+
+	for (i = 0; i < db->nstages; i++) {
+		const struct lq_stage *s = &db->stages[i];
+		const cJSON *e = s->chain ? s->chain->child : NULL;
+
+		do {
+			unsigned long in, out;
+			struct lq_end p = chain_proc(s, e, &in, &out);
+
+			p.other = out;
+			end_add(&ps, s, in, 0, p);
+			p.other = in;
+			end_add(&ps, s, out, 1, p);
+		} while (e && (e = e->next));
+	}
+	for (i = 0; i < db->nstages; i++)
+		stage_pipes(&ps, i, &db->stages[i]);
+	/* a pipe seen at both ends joins the stages that saw it */
+	for (i = 0; i < db->nstages; i++) {
+		struct lq_stage *s = &db->stages[i];
+		const cJSON *e = s->chain ? s->chain->child : NULL;
+
+		for (k = 0; k < s->reach; k++) {
+			unsigned long pipe[2];
+			int side;
+
+			chain_proc(s, e, &pipe[0], &pipe[1]);
+			for (side = 0; side < 2; side++) {
+				struct lq_pipe *pp;
+				const struct lq_stage *f;
+
+				if (!pipe[side])
+					continue;
+				pp = pipe_of(&ps, s, pipe[side], 0);
+				if (!pp->first || !pp->seen[0] || !pp->seen[1])
+					continue;
+				f = &db->stages[pp->first - 1];
+				if (close_in_time(s, f))
+					uf_union(db->stages, i, pp->first - 1);
+			}
+			e = e ? e->next : NULL;
+		}
+	}
+	strmap_free(&ps.by_key);
+	free(ps.v);
+}
+
+/*
+ * Stages with the same parent run are one, unless it is named after a pipe
+ * that joins nothing (stitch_pipes()).
+ */
 static void stitch_parents(struct lineage_db *db)
 {
 	struct strmap first = {0};
@@ -493,7 +654,7 @@ static void stitch_parents(struct lineage_db *db)
 		const char *p = db->stages[i].parent_id;
 		void *v;
 
-		if (!p || !*p)
+		if (!p || !*p || !db->stages[i].trusted)
 			continue;
 		v = strmap_get(&first, p, strlen(p));
 		if (v)
@@ -601,8 +762,12 @@ static char *pipeline_label(const struct lineage_db *db, struct lq_pipeline *p)
 		         (struct lq_link){s->prog ? s->prog : "?", s->in_pipe,
 		                          s->out_pipe, s->pid},
 		         1);
+		k = 0;
 		cJSON_ArrayForEach(e, s->chain)
 		{
+			/* not beyond a pipe that joins nothing */
+			if (k++ == s->reach)
+				break;
 			link_add(&v, &n, &cap,
 			         (struct lq_link){
 			             str(e, "comm") ? str(e, "comm") : "?",
@@ -680,6 +845,49 @@ static void pipeline_job(const struct lineage_db *db, struct lq_pipeline *p)
 	p->job_key = b.p;
 }
 
+/*
+ * The pipeline run's id: the parent run of its earliest stage whose parent
+ * may join it to others (stitch_parents()). A parent run named after a
+ * pipe that joins nothing may be every pipeline's under that pipe: a run
+ * with no other gets an id of its own, from its earliest stage's run id.
+ */
+static void pipeline_id(const struct lineage_db *db, struct lq_pipeline *p)
+{
+	/* a pipeline has a stage */
+	const struct lq_stage *first = &db->stages[p->stages[0]], *best = NULL;
+	int64_t t_first = first->has_start ? first->start_ms : first->end_ms;
+	int64_t t_best = 0;
+	char key[128];
+	size_t i;
+	int n;
+
+	for (i = 0; i < p->nstages; i++) {
+		const struct lq_stage *s = &db->stages[p->stages[i]];
+		int64_t t = s->has_start ? s->start_ms : s->end_ms;
+
+		if (t < t_first) {
+			first = s;
+			t_first = t;
+		}
+		if (s->trusted && s->parent_id && *s->parent_id &&
+		    (!best || t < t_best)) {
+			best = s;
+			t_best = t;
+		}
+	}
+	if (best) {
+		p->id = best->parent_id;
+	} else if (!first->parent_id || !*first->parent_id) {
+		p->id = first->run_id;
+	} else {
+		n = snprintf(key, sizeof(key), "stitched:%.100s",
+		             first->run_id);
+		p->own_id = fx_malloc(37);
+		lineage_uuid_from(key, (size_t)n, p->own_id);
+		p->id = p->own_id;
+	}
+}
+
 static void pipeline_fill(struct lineage_db *db, struct lq_pipeline *p)
 {
 	size_t i, j;
@@ -694,10 +902,8 @@ static void pipeline_fill(struct lineage_db *db, struct lq_pipeline *p)
 			s->status = unfinished_status(db, s);
 		if (status_rank(s->status) > status_rank(p->status))
 			p->status = s->status;
-		if (i == 0 || t0 < p->start_ms) {
+		if (i == 0 || t0 < p->start_ms)
 			p->start_ms = t0;
-			p->id = s->parent_id ? s->parent_id : s->run_id;
-		}
 		if (i == 0 || t1 > p->end_ms)
 			p->end_ms = t1;
 		for (j = 0; j < s->in.n; j++)
@@ -709,6 +915,7 @@ static void pipeline_fill(struct lineage_db *db, struct lq_pipeline *p)
 			p->model_job = s->model_job;
 		}
 	}
+	pipeline_id(db, p);
 	p->label = pipeline_label(db, p);
 	pipeline_job(db, p);
 }
@@ -731,8 +938,8 @@ static void stitch(struct lineage_db *db)
 	}
 	for (i = 0; i < db->nstages; i++)
 		db->stages[i].up = i;
+	stitch_pipes(db); /* first: it says which parent runs may join */
 	stitch_parents(db);
-	stitch_pipes(db);
 	of_root = fx_malloc((db->nstages + 1) * sizeof(*of_root));
 	db->pipelines = fx_malloc((db->nstages + 1) * sizeof(*db->pipelines));
 	for (i = 0; i < db->nstages; i++) {

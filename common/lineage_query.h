@@ -3,12 +3,16 @@
  * the stages of each pipeline run together and answers questions about
  * the dataset graph.
  *
- * Stitching: stages that recorded the same parent run are one pipeline
- * run; so are stages joined by a pipe (one stage's stdout pipe is in a
- * later stage's recorded upstream chain, on the same boot, started within
- * a minute of each other), which mends pipelines whose stages raced a
- * short-lived head. A pipeline run's id is then the parent run id of its
- * earliest stage.
+ * Stitching: stages joined by a pipe are one pipeline run (one stage's
+ * stdout pipe is in a later stage's recorded upstream chain, on the same
+ * boot, started within a minute of each other), which mends pipelines
+ * whose stages raced a short-lived head; so are stages that recorded the
+ * same parent run. Only a pipe from one stage to the next joins: a pipe
+ * with two unrelated readers or writers (a script's stdin from GNU
+ * parallel or cron, held by each of its pipelines' heads) joins nothing,
+ * nor does a parent run named after it (lineage_query.c says which
+ * processes are related). A pipeline run's id is then the parent run id
+ * of its earliest stage whose parent run joins, else one of its own.
  *
  * The graph: dataset -> job -> dataset, a job being FX_JOB's name or, for
  * unnamed pipelines, the set of stage jobs (so identical command lines

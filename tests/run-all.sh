@@ -51,20 +51,13 @@ if [[ $parts == *" bats "* ]]; then
 	# two test files at a time (GNU parallel, from make deps): most of a
 	# file's time is spent waiting on brokers and timers, not on a core;
 	# the tests of one file stay in order. FX_TEST_JOBS=1 runs one file
-	# at a time. The lineage files run alone, after: under GNU parallel
-	# every pipeline of a test shares an ancestor's pipe, and lineage's
-	# stitching by pipes in /proc takes them for one run.
+	# at a time. (The lineage files run with the others: a pipe every
+	# pipeline of a test holds, parallel's, joins no runs; see
+	# tests/fx-lineage-shared.bats.)
 	jobs=${FX_TEST_JOBS:-2}
 	command -v parallel >/dev/null || jobs=1
-	lineage=(tests/fx-lineage*.bats)
-	others=()
-	for f in tests/*.bats; do
-		case $f in tests/fx-lineage*.bats) ;; *) others+=("$f") ;; esac
-	done
-	{
-		bats --formatter tap --jobs "$jobs" --no-parallelize-within-files "${others[@]}"
-		bats --formatter tap "${lineage[@]}"
-	} >"$log/bats.tap" 2>&1
+	bats --formatter tap --jobs "$jobs" --no-parallelize-within-files \
+		tests/*.bats >"$log/bats.tap" 2>&1
 	cat "$log/bats.tap"
 	# a skipped test (only the pty tests, where no pty exists) is not a pass
 	bs=$(grep -c '^ok .* # skip' "$log/bats.tap")
