@@ -57,7 +57,7 @@ all: deps bin-all
 # runs first, and a fresh machine's headers exist before the first
 # compile under make -jN, yet nothing is rebuilt because deps ran).
 
-bin-all: $(addprefix bin/,$(PROGS)) build/gen-plays
+bin-all: $(addprefix bin/,$(PROGS)) build/gen-plays build/bench-validate
 
 deps:
 	@missing=""; for p in $(DEPS_PKGS); do \
@@ -87,6 +87,9 @@ bin/%: cmd/%.c build/libfx.a $(COMMON_HDR) | bin deps
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< build/libfx.a $(PKG_LDLIBS)
 
 build/gen-plays: tests/bench/gen-plays.c build/libfx.a | build deps
+	$(CC) $(ALL_CFLAGS) -o $@ $< build/libfx.a -lm
+
+build/bench-validate: tests/bench/validate.c build/libfx.a $(COMMON_HDR) | build deps
 	$(CC) $(ALL_CFLAGS) -o $@ $< build/libfx.a -lm
 
 # The sanitizer build: library, programs and unit tests.

@@ -10,6 +10,10 @@
 #       MB/s (INPUT_BYTES / median, MB = 10^6 bytes), records/s and the
 #       peak RSS of the largest process of the command. A command that
 #       fails is recorded as FAILED and the run goes on.
+#   bench_self NAME INPUT_BYTES RECORDS CMD...
+#       As bench_case for a command that times itself: each of RUNS (at
+#       least 5) runs prints "RECORDS SECONDS" (what it counted and the
+#       time it measured); the median of those SECONDS is the figure.
 #   bench_skip NAME WHY        a row that says why a case did not run
 #   ratio FX_CASE COMP_CASE LABEL
 #       Adds "LABEL N.Nx" (FX_CASE speed / COMP_CASE speed, i.e. COMP
@@ -104,6 +108,34 @@ bench_case() {
 	C_RPS[$name]=$(calc "$records / $med" 0)
 	rss=$(sort -n "$TMP/rss" | grep -E '^[0-9]+$' | tail -n 1 || true)
 	C_RSS[$name]=${rss:+$(calc "$rss / 1024" 0)}
+	log "$(printf 'bench: %s: median %.3f s, %s MB/s' "$name" "$med" "${C_MBPS[$name]}")"
+}
+
+bench_self() {
+	local name="$1" bytes="$2" records="$3" cmd i runs=$RUNS med min max got secs
+	shift 3
+	cmd="$*"
+	CASES+=("$name")
+	log "bench: $name: $cmd (self-timed)"
+	[ "$runs" -ge 5 ] || runs=5
+	: >"$TMP/times"
+	for ((i = 0; i < runs; i++)); do
+		if ! read -r got secs < <(${PIN:+$PIN }bash -o pipefail -c "$cmd") ||
+			[ "$got" != "$records" ]; then
+			C_NOTE[$name]="FAILED: no \"$records SECONDS\" line (got ${got:-nothing})"
+			FAILURES=$((FAILURES + 1))
+			log "bench: $name: FAILED"
+			return 0
+		fi
+		echo "$secs" >>"$TMP/times"
+	done
+	read -r med min max < <(_stats <"$TMP/times")
+	C_MED[$name]=$med
+	C_RUNS[$name]=$runs
+	C_MIN[$name]=$min
+	C_MAX[$name]=$max
+	C_MBPS[$name]=$(calc "$bytes / $med / 1e6" 1)
+	C_RPS[$name]=$(calc "$records / $med" 0)
 	log "$(printf 'bench: %s: median %.3f s, %s MB/s' "$name" "$med" "${C_MBPS[$name]}")"
 }
 

@@ -51,6 +51,11 @@ if [ ! -x "$GEN" ] || [ tests/bench/gen-plays.c -nt "$GEN" ]; then
 	}
 fi
 
+# the scanner alone (the passthrough section)
+if [ ! -x build/bench-validate ] || [ tests/bench/validate.c -nt build/bench-validate ]; then
+	make -s build/bench-validate 2>/dev/null || log "bench: build/bench-validate not built"
+fi
+
 mkdir -p "$DATA" "$RESULTS"
 PLAYS=$DATA/plays-$N-s$SEED.ndjson
 PLAYS_CSV=$DATA/plays-$N-s$SEED.csv
@@ -107,10 +112,21 @@ section_passthrough() {
 	bench_case "mlr --ijsonl --ojsonl cat" "$PLAYS_BYTES" "$N" \
 		"mlr --ijsonl --ojsonl cat $f > /dev/null"
 
+	# one core's validation, from memory (CPU time; see validate.c)
+	if [ -x build/bench-validate ]; then
+		bench_self "validate, one core" "$PLAYS_BYTES" "$N" "build/bench-validate $f"
+		bench_self "validate, portable" "$PLAYS_BYTES" "$N" "FX_SIMD=off build/bench-validate $f"
+		ratio "validate, one core" "validate, portable" "portable"
+	else
+		bench_skip "validate, one core" "build/bench-validate not built"
+	fi
+
 	ratio "fx-consume | fx-sink" "cat | cat" "cat"
 	ratio "fx-consume | fx-sink" "jq -c ." "jq"
 	ratio "fx-consume | fx-sink" "mlr --ijsonl --ojsonl cat" "mlr"
-	goal_speed "fx-consume | fx-sink" 1000 "pass-through at least 1 GB/s (issue 2)"
+	goal_speed "fx-consume | fx-sink" 1000 "pass-through at least 1 GB/s (issues 2, 15)"
+	goal_ratio "fx-consume | fx-sink" "cat | cat" 0.6 "pass-through at least 0.6x cat | cat (issue 15)"
+	goal_speed "validate, one core" 2000 "one core validates at least 2 GB/s (issue 15)"
 }
 
 # ---- CSV to NDJSON: fx-consume FILE.csv vs mlr --icsv --ojsonl cat -----------
