@@ -3,6 +3,7 @@
 
 #include "confjson.h"
 #include "err.h"
+#include "filesink.h"
 #include "hive.h"
 
 #include <ctype.h>
@@ -1526,6 +1527,13 @@ int pipeline_plan(const struct fx_ctx *ctx, const struct pipeline *p,
 		pl->commit_stage.name = "commit";
 		pl->commit_stage.argv = pl->commit_argv.v;
 		pl->commit = &pl->commit_stage;
+		/* and the abort, for --explain's script */
+		for (i = 0; i < a.n; i++)
+			fx_strlist_push(&pl->abort_argv, a.v[i]);
+		fx_strlist_push(&pl->abort_argv, "--abort");
+		pl->abort_stage.name = "abort";
+		pl->abort_stage.argv = pl->abort_argv.v;
+		pl->abort = &pl->abort_stage;
 		add(&a, "--prepare");
 		add_dlq(job, "sink", &a, FOR_RUN);
 		stage_add(pl, &cap, "sink", &a, NULL);
@@ -1576,10 +1584,28 @@ void pipeline_plan_free(struct pipeline_plan *pl)
 	free(pl->argvs);
 	free(pl->stages);
 	fx_strlist_free(&pl->commit_argv);
+	fx_strlist_free(&pl->abort_argv);
 	fx_strlist_free(&pl->env);
 	fx_strlist_free(&pl->reads);
 	fx_strlist_free(&pl->writes);
 	memset(pl, 0, sizeof(*pl));
+}
+
+int pipeline_abort(struct fx_ctx *ctx, const struct pipeline *p,
+                   const struct pipeline_job *job,
+                   const struct pipeline_run_opts *o)
+{
+	struct file_sink_opts fo = {
+	    .dir = p->warehouse,
+	    .table = job->dst->table,
+	    .overwrite = o->batch,
+	    .part_name = "part-00000",
+	    .ow_phase = OW_ABORT,
+	};
+	struct file_sink *fs = file_sink_open(ctx, &fo);
+	int rc = file_sink_abort(fs), crc = file_sink_close(fs, 0);
+
+	return rc ? rc : crc;
 }
 
 /* ---------------------------------------------------------------------
@@ -1607,11 +1633,23 @@ void pipeline_shell_quote(struct fx_buf *out, const char *s)
 	fx_buf_addc(out, '\'');
 }
 
+/* argv, each argument quoted, separated by spaces */
+static void add_argv(struct fx_buf *out, char *const *argv)
+{
+	size_t k;
+
+	for (k = 0; argv[k]; k++) {
+		if (k)
+			fx_buf_addc(out, ' ');
+		pipeline_shell_quote(out, argv[k]);
+	}
+}
+
 void pipeline_explain(const struct pipeline *p, const struct pipeline_job *job,
                       const struct pipeline_run_opts *o,
                       const struct pipeline_plan *pl, struct fx_buf *out)
 {
-	size_t i, k;
+	size_t i;
 
 	if (pl->commit)
 		fx_buf_adds(out, "set -o pipefail # paste into bash\n");
@@ -1650,29 +1688,28 @@ void pipeline_explain(const struct pipeline *p, const struct pipeline_job *job,
 		fx_buf_add(out, pl->env.v[i], (size_t)(eq + 1 - pl->env.v[i]));
 		pipeline_shell_quote(out, eq + 1);
 	}
-	fx_buf_adds(out, " &&");
+	fx_buf_adds(out, pl->commit ? " && {\n  " : " && ");
 	for (i = 0; i < pl->nstages; i++) {
 		const struct proc_stage *st = &pl->stages[i];
 
-		fx_buf_adds(out, i ? " |\n  " : " ");
+		if (i)
+			fx_buf_adds(out, " |\n  ");
 		if (st->shell) {
 			fx_buf_adds(out, "sh -c ");
 			pipeline_shell_quote(out, st->shell);
 			continue;
 		}
-		for (k = 0; st->argv[k]; k++) {
-			if (k)
-				fx_buf_addc(out, ' ');
-			pipeline_shell_quote(out, st->argv[k]);
-		}
+		add_argv(out, st->argv);
 	}
 	if (pl->commit) {
+		/* a failed stage or commit: nothing stays prepared, and the
+		 * status is the failure's ("(exit)": pasted, the shell stays)
+		 */
 		fx_buf_adds(out, " &&\n  ");
-		for (k = 0; pl->commit->argv[k]; k++) {
-			if (k)
-				fx_buf_addc(out, ' ');
-			pipeline_shell_quote(out, pl->commit->argv[k]);
-		}
+		add_argv(out, pl->commit->argv);
+		fx_buf_adds(out, " ||\n  { rc=$?; ");
+		add_argv(out, pl->abort->argv);
+		fx_buf_adds(out, "; (exit $rc); }\n}");
 	}
 	fx_buf_addc(out, '\n');
 }
