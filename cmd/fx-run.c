@@ -193,6 +193,16 @@ int main(int argc, char **argv)
 			fx_usage_error(&ctx,
 			               "--test DIR takes one PIPELINE and "
 			               "no mode");
+		/* a golden case must give the same rows on any machine */
+		if (o.warehouse)
+			fx_usage_error(
+			    &ctx, "--warehouse: not with --test: each case "
+			          "runs in scratch warehouses of its own");
+		if (o.brokers || o.exit_at_end)
+			fx_usage_error(&ctx,
+			               "-b and -e: not with --test: each case "
+			               "streams through an fx-devbroker of its "
+			               "own, to the end of its topics");
 	} else if (o.check) {
 		if (modes || o.explain || nargs < 1 || nargs > 2)
 			fx_usage_error(
@@ -207,7 +217,7 @@ int main(int argc, char **argv)
 			fx_usage_error(&ctx, "give one of --stream, --batch, "
 			                     "--backfill");
 	}
-	if ((o.brokers || o.exit_at_end) && !o.stream && !o.test)
+	if ((o.brokers || o.exit_at_end) && !o.stream)
 		fx_usage_error(&ctx, "-b and -e are for --stream");
 	if (!(p = pipeline_load(&ctx, argv[first]))) {
 		fx_strlist_free(&o.params);
@@ -221,7 +231,7 @@ int main(int argc, char **argv)
 		rc = FX_EXIT_USAGE;
 	} else if (o.test) {
 #ifdef HAVE_PIPETEST
-		rc = pipetest_run(&ctx, p, o.test, argv[0]);
+		rc = pipetest_run(&ctx, p, o.test, argv[0], &o.params);
 #else
 		fx_warn(&ctx, "--test: not in this build");
 		rc = FX_EXIT_USAGE;

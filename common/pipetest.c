@@ -66,6 +66,7 @@ struct pt {
 	const struct fx_ctx *ctx;
 	const struct pipeline *p;
 	const char *self;
+	const struct fx_strlist *params; /* fx-run's -p NAME=V, for each job */
 	size_t ntables;
 	const char **sink_job; /* [table index]: the first job writing it */
 	char *scratch;
@@ -740,11 +741,18 @@ static int load_inputs(struct pt *pt, const char *w)
 	return rc;
 }
 
-/* The argv of SELF PIPELINE JOB --batch all | --stream ... --warehouse W */
+/*
+ * The argv of SELF PIPELINE JOB [-p NAME=V]... --batch all | --stream ...
+ * --warehouse W
+ */
 static void job_argv(const struct pt *pt, const struct pipeline_job *job,
                      const char *w, int stream, struct fx_strlist *argv)
 {
+	size_t i;
+
 	ARGV(argv, pt->self, pipeline_path(pt->p), job->name);
+	for (i = 0; pt->params && i < pt->params->n; i++)
+		ARGV(argv, "-p", pt->params->v[i]);
 	if (stream)
 		ARGV(argv, "--stream", "-e", "-b", pt->brokers);
 	else
@@ -1122,9 +1130,14 @@ static void child_env(const char *self)
 }
 
 int pipetest_run(const struct fx_ctx *ctx, const struct pipeline *p,
-                 const char *dir, const char *self_exe)
+                 const char *dir, const char *self_exe,
+                 const struct fx_strlist *params)
 {
-	struct pt pt = {.ctx = ctx, .p = p, .self = self_exe, .null_fd = -1};
+	struct pt pt = {.ctx = ctx,
+	                .p = p,
+	                .self = self_exe,
+	                .params = params,
+	                .null_fd = -1};
 	struct fx_strlist names = {0};
 	struct pt_case *cases = NULL;
 	size_t i, ncases = 0;
