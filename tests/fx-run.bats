@@ -348,3 +348,24 @@ produce_day() {
 		if kill -0 "$k" 2>/dev/null; then fail "stage $k still runs"; fi
 	done
 }
+
+@test "a sink killed by SIGKILL mid-batch: fx-run exits 137 and leaves no staging tree; the partition stays" {
+	pipeline_dir a
+	fx-run a/music.pipeline.json cdm_android --batch dt=2026-11-01
+	sums a/warehouse/cdm_android >cdm.before
+	# the step waits until the sink (its sibling under fx-run) has made
+	# its staging tree, then kills it by its pid
+	cat >a/kill.pipeline.json <<-'EOF2'
+	{"name": "kill", "warehouse": "warehouse",
+	 "tables": {"ods_play": {"file": "ods_play.table.json"},
+	            "cdm_android": {"file": "cdm_android.table.json"}},
+	 "jobs": {"k": {"source": "ods_play",
+	                "steps": [{"name": "killer", "sh": "head -n 3; for i in $(seq 100); do ls -a warehouse | grep -q '^\\.fx-overwrite-[0-9]' && break; sleep 0.05; done; kill -9 $(ps -o pid=,comm= --ppid $PPID | awk '$2 == \"fx-sink\" {print $1}'); cat >/dev/null"}],
+	                "sink": "cdm_android"}}}
+	EOF2
+	run --separate-stderr fx-run a/kill.pipeline.json k --batch dt=2026-11-01
+	[ "$status" -eq 137 ] || fail "exit $status, not 137: $stderr"
+	sums a/warehouse/cdm_android | diff -u cdm.before -
+	run find a/warehouse -name '.*'
+	assert_output ""
+}
