@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -927,6 +928,51 @@ static int run_quiet(const char *dir, char *const *argv, struct fx_buf *err)
 	return WEXITSTATUS(status);
 }
 
+static int rm_one(const char *path, const struct stat *st, int flag,
+                  struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+void pipeline_remove_tree(const char *path)
+{
+	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/*
+ * A check writes nothing: the values of the options by which a step
+ * writes files (--state DIR, --on-error dlq=FILE, --late dlq=FILE) are
+ * replaced, in argv, by names in scratch (new strings, into owned).
+ */
+static void check_scratch_paths(char **argv, const char *scratch,
+                                struct fx_strlist *owned)
+{
+	size_t k;
+	char *s;
+
+	for (k = 1; argv[k] && argv[k + 1]; k++) {
+		const char *o = argv[k], *v = argv[k + 1];
+
+		if (!strcmp(o, "--state")) {
+			if (asprintf(&s, "%s/state", scratch) < 0)
+				fx_oom();
+		} else if ((!strcmp(o, "--on-error") || !strcmp(o, "--late")) &&
+		           !strncmp(v, "dlq=", 4)) {
+			if (asprintf(&s, "dlq=%s/%s.dlq", scratch, o + 2) < 0)
+				fx_oom();
+		} else {
+			continue;
+		}
+		fx_strlist_push(owned, s);
+		free(s);
+		argv[++k] = owned->v[owned->n - 1];
+	}
+}
+
 /* The program's usage messages as faults of the step. */
 static int check_step_options(const struct pipeline *p,
                               const struct pipeline_job *job, size_t i,
@@ -934,8 +980,9 @@ static int check_step_options(const struct pipeline *p,
 {
 	const struct pipeline_step *st = &job->steps[i];
 	struct fx_buf err = FX_BUF_INIT;
-	char key[1024], **argv;
-	const char *line, *nl;
+	struct fx_strlist owned = {0};
+	char key[1024], **argv, *scratch;
+	const char *line, *nl, *tmp = getenv("TMPDIR");
 	size_t k, plen = strlen(st->program);
 	int status;
 
@@ -943,7 +990,19 @@ static int check_step_options(const struct pipeline *p,
 	for (k = 0; k < a->n; k++)
 		argv[k] = a->v[k];
 	argv[a->n] = NULL;
-	status = run_quiet(p->dir, argv, &err);
+	if (asprintf(&scratch, "%s/fx-run-check.XXXXXX",
+	             tmp && *tmp ? tmp : "/tmp") < 0)
+		fx_oom();
+	if (!mkdtemp(scratch)) {
+		fx_warn(p->ctx, "%s: %s", scratch, strerror(errno));
+		status = -1;
+	} else {
+		check_scratch_paths(argv, scratch, &owned);
+		status = run_quiet(p->dir, argv, &err);
+		pipeline_remove_tree(scratch);
+	}
+	free(scratch);
+	fx_strlist_free(&owned);
 	free(argv);
 	snprintf(key, sizeof(key), "jobs.%s.steps[%zu].%s", job->name, i,
 	         st->program);

@@ -117,7 +117,9 @@ const struct pipeline_job *pipeline_job_find(const struct pipeline *p,
  * (params, the -p NAME=V in params, or a partition of the job's source
  * table, which --batch gives), the fields steps need declared (the
  * tables' "fields"), and every fx step's options accepted by the program
- * itself (run with them on empty input in the pipeline's directory). job:
+ * itself (run with them on empty input in the pipeline's directory; what
+ * a step would write, its --state and dlq= files, goes to a scratch
+ * directory under TMPDIR, removed after: a check writes nothing). job:
  * one job, or NULL for every job. Prints a message per fault; returns 0
  * or FX_EXIT_USAGE.
  */
@@ -216,6 +218,9 @@ void pipeline_explain(const struct pipeline *p, const struct pipeline_job *job,
  */
 int pipeline_backfill(const char *spec, struct fx_strlist *batches,
                       const char **why);
+
+/* Removes path and everything under it, as far as it can (rm -rf). */
+void pipeline_remove_tree(const char *path);
 
 /* Appends s quoted for sh: as is when it is safe, else in '...'. */
 void pipeline_shell_quote(struct fx_buf *out, const char *s);

@@ -12,7 +12,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,21 +243,6 @@ static int is_dir(const char *path)
 	struct stat st;
 
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-                  struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void rm_rf(const char *path)
-{
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /*
@@ -1201,7 +1185,7 @@ int pipetest_run(const struct fx_ctx *ctx, const struct pipeline *p,
 out:
 	broker_stop(&pt);
 	if (pt.scratch)
-		rm_rf(pt.scratch);
+		pipeline_remove_tree(pt.scratch);
 	if (pt.null_fd >= 0)
 		close(pt.null_fd);
 	free(pt.scratch);

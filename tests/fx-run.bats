@@ -101,6 +101,34 @@ sums() {
 	assert_equal "$stderr" "fx-run: give one of --stream, --batch, --backfill (see 'fx-run --help')"
 }
 
+@test "--check writes nothing: a step's --state and dlq= files go to a scratch directory, removed; a bad value is still a fault" {
+	pipeline_dir a
+	cat >a/w.pipeline.json <<-'EOF'
+	{"name": "w", "warehouse": "warehouse",
+	 "tables": {"ods_play": {"file": "ods_play.table.json"},
+	            "ads_os_minute": {"file": "ads_os_minute.table.json"}},
+	 "jobs": {"j": {"source": "ods_play", "sink": "ads_os_minute",
+	                "steps": [{"name": "a", "fx-agg": {"by": "os", "agg": "count", "state": "mystate",
+	                           "on-error": "dlq=bad.dlq", "late": "dlq=late.dlq"}}]}}}
+	EOF
+	(cd a && find . | LC_ALL=C sort) >before.txt
+	export TMPDIR=$T/tmp
+	mkdir "$TMPDIR"
+	run --separate-stderr fx-run --check a/w.pipeline.json
+	assert_success
+	assert_equal "$stderr$output" ""
+	(cd a && find . | LC_ALL=C sort) | diff -u before.txt -
+	run find "$TMPDIR"
+	assert_output "$TMPDIR"
+	# the values are replaced only where they name a file: a bad one stays
+	sed -i 's/"late": "dlq=late.dlq"/"late": "dlqq=late.dlq"/' a/w.pipeline.json
+	run --separate-stderr fx-run --check a/w.pipeline.json
+	assert_failure 2
+	[[ $stderr == *"jobs.j.steps[0].fx-agg: --late"* ]] || fail "no --late fault: $stderr"
+	run find "$TMPDIR"
+	assert_output "$TMPDIR"
+}
+
 @test "--batch: the day's rows (checked by jq), and --explain pasted into bash writes the same bytes" {
 	pipeline_dir a
 	pipeline_dir b
