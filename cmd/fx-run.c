@@ -41,6 +41,7 @@ static int run_one(struct fx_ctx *ctx, const struct pipeline *p,
 {
 	struct pipeline_plan plan;
 	struct proc_chain_opts co = {-1, -1, -1, 1, NULL};
+	struct proc_stage_result *res;
 	size_t i;
 	int rc, own_run_id;
 
@@ -74,8 +75,10 @@ static int run_one(struct fx_ctx *ctx, const struct pipeline *p,
 		setenv("FX_RUN_ID", id, 1);
 	}
 	co.dir = plan.dir;
+	res = fx_malloc(plan.nstages * sizeof(*res));
+	memset(res, 0, plan.nstages * sizeof(*res));
 	fflush(NULL);
-	rc = proc_chain_run(plan.stages, plan.nstages, &co, NULL);
+	rc = proc_chain_run(plan.stages, plan.nstages, &co, res);
 	/*
 	 * A batch's sink ran with --prepare: it cannot tell the end of its
 	 * input from a stage that failed before it. Its partitions are
@@ -88,6 +91,16 @@ static int run_one(struct fx_ctx *ctx, const struct pipeline *p,
 		        "jobs.%s: exit %d: not committed, the partitions "
 		        "of --overwrite %s stay as they were",
 		        job->name, rc, ro->batch);
+	/*
+	 * Failed, before or in the commit: what the sink prepared goes, so
+	 * that no --commit typed later swaps in a partial tree. A sink that
+	 * refused its options (exit 2) prepared nothing, and the abort would
+	 * be refused the same way.
+	 */
+	if (rc != 0 && plan.commit &&
+	    res[plan.nstages - 1].status != FX_EXIT_USAGE)
+		pipeline_abort(ctx, p, job, ro);
+	free(res);
 	if (own_run_id)
 		unsetenv("FX_RUN_ID");
 	for (i = 0; i < plan.env.n; i++) {
@@ -116,10 +129,10 @@ static int backfill(struct fx_ctx *ctx, const struct pipeline *p,
 		ro->batch = days.v[i];
 		rc = run_one(ctx, p, job, ro, explain);
 		if (rc && !explain)
-			fx_warn(
-			    ctx, "--backfill: %s failed (exit %d): %s not run",
-			    days.v[i], rc,
-			    i + 1 < days.n ? "the days after it" : "nothing");
+			fx_warn(ctx, "--backfill: %s failed (exit %d)%s",
+			        days.v[i], rc,
+			        i + 1 < days.n ? ": the days after it not run"
+			                       : "");
 	}
 	fx_strlist_free(&days);
 	return rc;
@@ -180,6 +193,16 @@ int main(int argc, char **argv)
 			fx_usage_error(&ctx,
 			               "--test DIR takes one PIPELINE and "
 			               "no mode");
+		/* a golden case must give the same rows on any machine */
+		if (o.warehouse)
+			fx_usage_error(
+			    &ctx, "--warehouse: not with --test: each case "
+			          "runs in scratch warehouses of its own");
+		if (o.brokers || o.exit_at_end)
+			fx_usage_error(&ctx,
+			               "-b and -e: not with --test: each case "
+			               "streams through an fx-devbroker of its "
+			               "own, to the end of its topics");
 	} else if (o.check) {
 		if (modes || o.explain || nargs < 1 || nargs > 2)
 			fx_usage_error(
@@ -194,7 +217,7 @@ int main(int argc, char **argv)
 			fx_usage_error(&ctx, "give one of --stream, --batch, "
 			                     "--backfill");
 	}
-	if ((o.brokers || o.exit_at_end) && !o.stream && !o.test)
+	if ((o.brokers || o.exit_at_end) && !o.stream)
 		fx_usage_error(&ctx, "-b and -e are for --stream");
 	if (!(p = pipeline_load(&ctx, argv[first]))) {
 		fx_strlist_free(&o.params);
@@ -208,7 +231,7 @@ int main(int argc, char **argv)
 		rc = FX_EXIT_USAGE;
 	} else if (o.test) {
 #ifdef HAVE_PIPETEST
-		rc = pipetest_run(&ctx, p, o.test, argv[0]);
+		rc = pipetest_run(&ctx, p, o.test, argv[0], &o.params);
 #else
 		fx_warn(&ctx, "--test: not in this build");
 		rc = FX_EXIT_USAGE;

@@ -31,9 +31,9 @@ struct sink_opts {
 	struct file_sink_opts files;
 	struct kafka_sink_opts kafka;
 	const char *format;
-	const char *table;        /* --table T.json */
-	struct fx_strlist upsert; /* --upsert KEYS */
-	int prepare, commit;      /* --overwrite in two phases */
+	const char *table;          /* --table T.json */
+	struct fx_strlist upsert;   /* --upsert KEYS */
+	int prepare, commit, abort; /* --overwrite in two phases */
 };
 
 struct sink;
@@ -230,11 +230,14 @@ static int run_files(struct fx_ctx *ctx, struct sink_opts *o, char **names,
 	if (o->upsert.n && o->files.state)
 		fx_usage_error(ctx, "--upsert writes files at the end of the "
 		                    "input only: not with --state");
-	if (o->files.ow_phase == OW_COMMIT) {
+	if (o->files.ow_phase == OW_COMMIT || o->files.ow_phase == OW_ABORT) {
+		int commit = o->files.ow_phase == OW_COMMIT;
+
 		if (n)
-			fx_usage_error(ctx, "--commit reads no input: no FILE");
+			fx_usage_error(ctx, "--%s reads no input: no FILE",
+			               commit ? "commit" : "abort");
 		s.fs = file_sink_open(ctx, &o->files);
-		rc = file_sink_commit(s.fs);
+		rc = commit ? file_sink_commit(s.fs) : file_sink_abort(s.fs);
 		crc = file_sink_close(s.fs, 0);
 		return rc ? rc : crc;
 	}
@@ -256,13 +259,13 @@ static int run_files(struct fx_ctx *ctx, struct sink_opts *o, char **names,
 	return rc ? rc : crc;
 }
 
-/* 1 if "--commit" is among the arguments before "--" */
+/* 1 if "--commit" or "--abort" is among the arguments before "--" */
 static int commit_arg(int argc, char **argv)
 {
 	int i;
 
 	for (i = 1; i < argc && strcmp(argv[i], "--"); i++)
-		if (!strcmp(argv[i], "--commit"))
+		if (!strcmp(argv[i], "--commit") || !strcmp(argv[i], "--abort"))
 			return 1;
 	return 0;
 }
@@ -303,6 +306,9 @@ int main(int argc, char **argv)
 	    FX_OPT_FLAG(0, "commit", &o.commit,
 	                "with --overwrite: replace the partitions with the "
 	                "tree --prepare left (reads no input)"),
+	    FX_OPT_FLAG(0, "abort", &o.abort,
+	                "with --overwrite: remove the tree --prepare left, "
+	                "if any (reads no input)"),
 	    FX_OPT_GROUP("Changelog:"),
 	    FX_OPT_LIST(0, "upsert", &o.upsert, "KEYS",
 	                "a changelog (_fx_op) as the latest row per key: "
@@ -315,21 +321,25 @@ int main(int argc, char **argv)
 	int first, rc;
 	size_t n;
 
-	/* --commit moves a tree that its --prepare run recorded: no run
-	 * events of its own (the lineage hooks must know before parsing) */
+	/* --commit moves (--abort removes) a tree that its --prepare run
+	 * recorded: no run events of its own (the lineage hooks must know
+	 * before parsing) */
 	if (commit_arg(argc, argv))
 		fx_init(&ctx, "fx-sink");
 	else
 		fx_program_init(&ctx, "fx-sink");
 	first = fx_parse_options(&ctx, argc, argv, opts, &usage);
 	n = (size_t)(argc - first);
-	if (o.prepare && o.commit)
-		fx_usage_error(&ctx, "--prepare and --commit go separately");
+	if (o.prepare + o.commit + o.abort > 1)
+		fx_usage_error(&ctx,
+		               "--prepare, --commit and --abort go separately");
 	o.files.ow_phase = o.prepare  ? OW_PREPARE
 	                   : o.commit ? OW_COMMIT
+	                   : o.abort  ? OW_ABORT
 	                              : OW_BOTH;
 	if (o.files.ow_phase != OW_BOTH && !o.files.overwrite)
-		fx_usage_error(&ctx, "--prepare and --commit need --overwrite");
+		fx_usage_error(
+		    &ctx, "--prepare, --commit and --abort need --overwrite");
 	if (o.table && !(o.files.table = table_load(&ctx, o.table)))
 		return fx_finish(&ctx, FX_EXIT_USAGE);
 	if (kafka_mode(&ctx, &o)) {

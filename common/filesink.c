@@ -1713,6 +1713,30 @@ static void ow_phase_names(struct file_sink *fs)
 }
 
 /*
+ * Removes the staging trees of runs that no longer run (a SIGKILL) where
+ * this sink's would go: in DIR, or beside it when the whole of DIR is
+ * replaced.
+ */
+static void ow_remove_stale(struct file_sink *fs)
+{
+	char *d = dir_trimmed(fs->o->dir), *parent, *hidden;
+	const char *base;
+
+	if (fs->ow_prefix[0]) {
+		remove_stale_stages(d, "");
+	} else {
+		/* ".BASE" then the tag: hidden beside DIR */
+		base = whole_dir(fs, d, &parent);
+		if (asprintf(&hidden, ".%s", base) < 0)
+			fx_oom();
+		remove_stale_stages(parent, hidden);
+		free(hidden);
+		free(parent);
+	}
+	free(d);
+}
+
+/*
  * Sets up the staging tree: STAGE (removing those of dead runs) and
  * STAGE/PREFIX, the tree that replaces DIR/PREFIX even if no record
  * comes. Records' directories then go under STAGE (fs->root). --prepare:
@@ -1732,23 +1756,14 @@ static void ow_open(struct file_sink *fs)
 		        fs->prepared, strerror(errno));
 		exit(FX_EXIT_IO);
 	}
+	ow_remove_stale(fs);
 	if (fs->ow_prefix[0]) {
-		remove_stale_stages(d, "");
 		if (asprintf(&fs->stage, "%s/" STAGE_TAG "%ld", d,
 		             (long)getpid()) < 0)
 			fx_oom();
 	} else {
 		/* the whole of DIR: a staging tree beside it */
 		base = whole_dir(fs, d, &parent);
-		/* ".BASE" then the tag: hidden beside DIR */
-		{
-			char *hidden;
-
-			if (asprintf(&hidden, ".%s", base) < 0)
-				fx_oom();
-			remove_stale_stages(parent, hidden);
-			free(hidden);
-		}
 		if (asprintf(&fs->stage, "%s/.%s" STAGE_TAG "%ld", parent, base,
 		             (long)getpid()) < 0)
 			fx_oom();
@@ -2000,6 +2015,40 @@ out:
 	return rc;
 }
 
+/*
+ * --abort: the ID file first (from then on no --commit takes the tree),
+ * then the prepared tree, then the staging trees of runs that are gone.
+ */
+int file_sink_abort(struct file_sink *fs)
+{
+	char *parent = dir_of(fs->prepared);
+	struct stat st;
+	int rc = 0, had = lstat(fs->prepared, &st) == 0;
+
+	if (unlink(fs->ow_id) == 0) {
+		had = 1;
+	} else if (errno != ENOENT) {
+		fx_warn(fs->ctx, "%s: cannot remove: %s", fs->ow_id,
+		        strerror(errno));
+		rc = FX_EXIT_IO;
+	}
+	if (!rc && remove_tree(fs->prepared) != 0) {
+		fx_warn(fs->ctx,
+		        "%s: cannot remove: %s (no --commit takes it: its ID "
+		        "file is gone)",
+		        fs->prepared, strerror(errno));
+		rc = FX_EXIT_IO;
+	}
+	if (!rc && had && fs_fsync_dir(parent) != 0) {
+		fx_warn(fs->ctx, "%s: cannot sync: %s", parent,
+		        strerror(errno));
+		rc = FX_EXIT_IO;
+	}
+	ow_remove_stale(fs);
+	free(parent);
+	return rc;
+}
+
 /* ---- the sink ---- */
 
 static int ends_with(const char *s, const char *suffix)
@@ -2117,9 +2166,10 @@ struct file_sink *file_sink_open(struct fx_ctx *ctx,
 		if (o->ow_phase != OW_BOTH)
 			ow_phase_names(fs);
 	} else if (o->ow_phase != OW_BOTH) {
-		fx_usage_error(ctx, "--prepare and --commit need --overwrite");
+		fx_usage_error(ctx, "--prepare, --commit and --abort need "
+		                    "--overwrite");
 	}
-	if (o->ow_phase == OW_COMMIT)
+	if (o->ow_phase == OW_COMMIT || o->ow_phase == OW_ABORT)
 		return fs; /* no record, no dataset: the tree is prepared */
 	if (o->file || o->dir)
 		fs->dataset = lineage_file(ctx, LINEAGE_OUTPUT,

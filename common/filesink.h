@@ -91,7 +91,16 @@
  * file makes a commit safe to repeat: when DIR/PREFIX already is the
  * tree the ID names (a commit that stopped after its exchange), the
  * commit only removes what is left; with no ID file (nothing prepared,
- * or committed already) it is FX_EXIT_IO and nothing changes.
+ * aborted, or committed already) it is FX_EXIT_IO and nothing changes.
+ * OW_ABORT reads no records either: file_sink_abort() removes the ID
+ * file, then the prepared tree, then the staging trees beside them of
+ * runs that no longer run; nothing prepared is not an error. The old
+ * tree is never touched. A commit that stopped after its exchange is
+ * finished by an abort too (what it removes is then the old tree).
+ *
+ * The sink cannot tell a clean end of its input from a stage before it
+ * that failed: the caller commits only when every stage of the chain
+ * exited 0, and aborts otherwise (fx-run does, fx-sink(1) says why).
  */
 #ifndef FX_FILESINK_H
 #define FX_FILESINK_H
@@ -113,7 +122,7 @@ struct file_sink_opts {
 	struct table *table;   /* --table: directories from its template */
 	const char *state;     /* --state: checkpoint mode, or NULL */
 	const char *overwrite; /* --overwrite NAME=V[,NAME=V]... or "all" */
-	enum { OW_BOTH = 0, OW_PREPARE, OW_COMMIT } ow_phase;
+	enum { OW_BOTH = 0, OW_PREPARE, OW_COMMIT, OW_ABORT } ow_phase;
 };
 
 struct file_sink;
@@ -161,5 +170,12 @@ int file_sink_close(struct file_sink *fs, int commit);
  * Returns 0 or FX_EXIT_IO (reported). Then file_sink_close(fs, 0).
  */
 int file_sink_commit(struct file_sink *fs);
+
+/*
+ * OW_ABORT: removes the prepared tree, if any (see "Two phases" above).
+ * Returns 0 (also when nothing was prepared) or FX_EXIT_IO (reported).
+ * Then file_sink_close(fs, 0).
+ */
+int file_sink_abort(struct file_sink *fs);
 
 #endif

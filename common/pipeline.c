@@ -3,11 +3,13 @@
 
 #include "confjson.h"
 #include "err.h"
+#include "filesink.h"
 #include "hive.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -926,6 +928,51 @@ static int run_quiet(const char *dir, char *const *argv, struct fx_buf *err)
 	return WEXITSTATUS(status);
 }
 
+static int rm_one(const char *path, const struct stat *st, int flag,
+                  struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+void pipeline_remove_tree(const char *path)
+{
+	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/*
+ * A check writes nothing: the values of the options by which a step
+ * writes files (--state DIR, --on-error dlq=FILE, --late dlq=FILE) are
+ * replaced, in argv, by names in scratch (new strings, into owned).
+ */
+static void check_scratch_paths(char **argv, const char *scratch,
+                                struct fx_strlist *owned)
+{
+	size_t k;
+	char *s;
+
+	for (k = 1; argv[k] && argv[k + 1]; k++) {
+		const char *o = argv[k], *v = argv[k + 1];
+
+		if (!strcmp(o, "--state")) {
+			if (asprintf(&s, "%s/state", scratch) < 0)
+				fx_oom();
+		} else if ((!strcmp(o, "--on-error") || !strcmp(o, "--late")) &&
+		           !strncmp(v, "dlq=", 4)) {
+			if (asprintf(&s, "dlq=%s/%s.dlq", scratch, o + 2) < 0)
+				fx_oom();
+		} else {
+			continue;
+		}
+		fx_strlist_push(owned, s);
+		free(s);
+		argv[++k] = owned->v[owned->n - 1];
+	}
+}
+
 /* The program's usage messages as faults of the step. */
 static int check_step_options(const struct pipeline *p,
                               const struct pipeline_job *job, size_t i,
@@ -933,8 +980,9 @@ static int check_step_options(const struct pipeline *p,
 {
 	const struct pipeline_step *st = &job->steps[i];
 	struct fx_buf err = FX_BUF_INIT;
-	char key[1024], **argv;
-	const char *line, *nl;
+	struct fx_strlist owned = {0};
+	char key[1024], **argv, *scratch;
+	const char *line, *nl, *tmp = getenv("TMPDIR");
 	size_t k, plen = strlen(st->program);
 	int status;
 
@@ -942,7 +990,19 @@ static int check_step_options(const struct pipeline *p,
 	for (k = 0; k < a->n; k++)
 		argv[k] = a->v[k];
 	argv[a->n] = NULL;
-	status = run_quiet(p->dir, argv, &err);
+	if (asprintf(&scratch, "%s/fx-run-check.XXXXXX",
+	             tmp && *tmp ? tmp : "/tmp") < 0)
+		fx_oom();
+	if (!mkdtemp(scratch)) {
+		fx_warn(p->ctx, "%s: %s", scratch, strerror(errno));
+		status = -1;
+	} else {
+		check_scratch_paths(argv, scratch, &owned);
+		status = run_quiet(p->dir, argv, &err);
+		pipeline_remove_tree(scratch);
+	}
+	free(scratch);
+	fx_strlist_free(&owned);
 	free(argv);
 	snprintf(key, sizeof(key), "jobs.%s.steps[%zu].%s", job->name, i,
 	         st->program);
@@ -1526,6 +1586,13 @@ int pipeline_plan(const struct fx_ctx *ctx, const struct pipeline *p,
 		pl->commit_stage.name = "commit";
 		pl->commit_stage.argv = pl->commit_argv.v;
 		pl->commit = &pl->commit_stage;
+		/* and the abort, for --explain's script */
+		for (i = 0; i < a.n; i++)
+			fx_strlist_push(&pl->abort_argv, a.v[i]);
+		fx_strlist_push(&pl->abort_argv, "--abort");
+		pl->abort_stage.name = "abort";
+		pl->abort_stage.argv = pl->abort_argv.v;
+		pl->abort = &pl->abort_stage;
 		add(&a, "--prepare");
 		add_dlq(job, "sink", &a, FOR_RUN);
 		stage_add(pl, &cap, "sink", &a, NULL);
@@ -1576,10 +1643,28 @@ void pipeline_plan_free(struct pipeline_plan *pl)
 	free(pl->argvs);
 	free(pl->stages);
 	fx_strlist_free(&pl->commit_argv);
+	fx_strlist_free(&pl->abort_argv);
 	fx_strlist_free(&pl->env);
 	fx_strlist_free(&pl->reads);
 	fx_strlist_free(&pl->writes);
 	memset(pl, 0, sizeof(*pl));
+}
+
+int pipeline_abort(struct fx_ctx *ctx, const struct pipeline *p,
+                   const struct pipeline_job *job,
+                   const struct pipeline_run_opts *o)
+{
+	struct file_sink_opts fo = {
+	    .dir = p->warehouse,
+	    .table = job->dst->table,
+	    .overwrite = o->batch,
+	    .part_name = "part-00000",
+	    .ow_phase = OW_ABORT,
+	};
+	struct file_sink *fs = file_sink_open(ctx, &fo);
+	int rc = file_sink_abort(fs), crc = file_sink_close(fs, 0);
+
+	return rc ? rc : crc;
 }
 
 /* ---------------------------------------------------------------------
@@ -1607,11 +1692,23 @@ void pipeline_shell_quote(struct fx_buf *out, const char *s)
 	fx_buf_addc(out, '\'');
 }
 
+/* argv, each argument quoted, separated by spaces */
+static void add_argv(struct fx_buf *out, char *const *argv)
+{
+	size_t k;
+
+	for (k = 0; argv[k]; k++) {
+		if (k)
+			fx_buf_addc(out, ' ');
+		pipeline_shell_quote(out, argv[k]);
+	}
+}
+
 void pipeline_explain(const struct pipeline *p, const struct pipeline_job *job,
                       const struct pipeline_run_opts *o,
                       const struct pipeline_plan *pl, struct fx_buf *out)
 {
-	size_t i, k;
+	size_t i;
 
 	if (pl->commit)
 		fx_buf_adds(out, "set -o pipefail # paste into bash\n");
@@ -1650,29 +1747,28 @@ void pipeline_explain(const struct pipeline *p, const struct pipeline_job *job,
 		fx_buf_add(out, pl->env.v[i], (size_t)(eq + 1 - pl->env.v[i]));
 		pipeline_shell_quote(out, eq + 1);
 	}
-	fx_buf_adds(out, " &&");
+	fx_buf_adds(out, pl->commit ? " && {\n  " : " && ");
 	for (i = 0; i < pl->nstages; i++) {
 		const struct proc_stage *st = &pl->stages[i];
 
-		fx_buf_adds(out, i ? " |\n  " : " ");
+		if (i)
+			fx_buf_adds(out, " |\n  ");
 		if (st->shell) {
 			fx_buf_adds(out, "sh -c ");
 			pipeline_shell_quote(out, st->shell);
 			continue;
 		}
-		for (k = 0; st->argv[k]; k++) {
-			if (k)
-				fx_buf_addc(out, ' ');
-			pipeline_shell_quote(out, st->argv[k]);
-		}
+		add_argv(out, st->argv);
 	}
 	if (pl->commit) {
+		/* a failed stage or commit: nothing stays prepared, and the
+		 * status is the failure's ("(exit)": pasted, the shell stays)
+		 */
 		fx_buf_adds(out, " &&\n  ");
-		for (k = 0; pl->commit->argv[k]; k++) {
-			if (k)
-				fx_buf_addc(out, ' ');
-			pipeline_shell_quote(out, pl->commit->argv[k]);
-		}
+		add_argv(out, pl->commit->argv);
+		fx_buf_adds(out, " ||\n  { rc=$?; ");
+		add_argv(out, pl->abort->argv);
+		fx_buf_adds(out, "; (exit $rc); }\n}");
 	}
 	fx_buf_addc(out, '\n');
 }

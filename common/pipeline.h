@@ -117,7 +117,9 @@ const struct pipeline_job *pipeline_job_find(const struct pipeline *p,
  * (params, the -p NAME=V in params, or a partition of the job's source
  * table, which --batch gives), the fields steps need declared (the
  * tables' "fields"), and every fx step's options accepted by the program
- * itself (run with them on empty input in the pipeline's directory). job:
+ * itself (run with them on empty input in the pipeline's directory; what
+ * a step would write, its --state and dlq= files, goes to a scratch
+ * directory under TMPDIR, removed after: a check writes nothing). job:
  * one job, or NULL for every job. Prints a message per fault; returns 0
  * or FX_EXIT_USAGE.
  */
@@ -155,10 +157,17 @@ struct pipeline_plan {
 	 * plan is not copied.
 	 */
 	struct proc_stage *commit;
+	/*
+	 * --batch: fx-sink --abort, the same destination: what --explain's
+	 * script runs when a stage or the commit failed (fx-run itself calls
+	 * pipeline_abort(), the same code in its own process); NULL for a
+	 * stream.
+	 */
+	struct proc_stage *abort;
 	/* internal: the argv arrays' storage */
 	struct fx_strlist *argvs;
-	struct fx_strlist commit_argv;
-	struct proc_stage commit_stage;
+	struct fx_strlist commit_argv, abort_argv;
+	struct proc_stage commit_stage, abort_stage;
 };
 
 /*
@@ -173,14 +182,31 @@ int pipeline_plan(const struct fx_ctx *ctx, const struct pipeline *p,
 void pipeline_plan_free(struct pipeline_plan *plan);
 
 /*
+ * --batch, after a failed stage or commit: removes what the sink prepared
+ * (fx-sink --overwrite o->batch --abort, run in this process: the
+ * warehouse, absolute, and the sink table as loaded), so that no prepared
+ * tree outlives a failed run for a --commit typed by hand to swap in.
+ * Nothing prepared is fine. Returns 0 or FX_EXIT_IO (reported). The sink
+ * stage accepted the same options, or the caller does not call this: a
+ * usage error here exits (fx_usage_error()).
+ */
+int pipeline_abort(struct fx_ctx *ctx, const struct pipeline *p,
+                   const struct pipeline_job *job,
+                   const struct pipeline_run_opts *o);
+
+/*
  * --explain: '#' lines naming the pipeline, the job, the mode, the
  * datasets read and written, then one command:
  *   cd 'DIR' && export FX_PIPELINE='music' FX_JOB='ads' && fx-consume ... | ...
  * every argument shell-quoted (the plan's argv arrays, so that the text
  * and the run cannot differ). A batch is a bash script: its first line
- * is "set -o pipefail" (not in every sh), and its chain ends
- * "fx-sink ... --prepare && fx-sink ... --commit", so that a failed
- * stage replaces nothing.
+ * is "set -o pipefail" (not in every sh), and after "cd DIR && export
+ * ... && " its chain is in braces and ends
+ *   fx-sink ... --prepare &&
+ *     fx-sink ... --commit ||
+ *     { rc=$?; fx-sink ... --abort; (exit $rc); }; }
+ * so that a failed stage replaces nothing, leaves nothing prepared, and
+ * the script's status (or $? where it is pasted) is the failure's.
  */
 void pipeline_explain(const struct pipeline *p, const struct pipeline_job *job,
                       const struct pipeline_run_opts *o,
@@ -192,6 +218,9 @@ void pipeline_explain(const struct pipeline *p, const struct pipeline_job *job,
  */
 int pipeline_backfill(const char *spec, struct fx_strlist *batches,
                       const char **why);
+
+/* Removes path and everything under it, as far as it can (rm -rf). */
+void pipeline_remove_tree(const char *path);
 
 /* Appends s quoted for sh: as is when it is safe, else in '...'. */
 void pipeline_shell_quote(struct fx_buf *out, const char *s);

@@ -12,7 +12,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +65,7 @@ struct pt {
 	const struct fx_ctx *ctx;
 	const struct pipeline *p;
 	const char *self;
+	const struct fx_strlist *params; /* fx-run's -p NAME=V, for each job */
 	size_t ntables;
 	const char **sink_job; /* [table index]: the first job writing it */
 	char *scratch;
@@ -243,21 +243,6 @@ static int is_dir(const char *path)
 	struct stat st;
 
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-                  struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void rm_rf(const char *path)
-{
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /*
@@ -740,11 +725,18 @@ static int load_inputs(struct pt *pt, const char *w)
 	return rc;
 }
 
-/* The argv of SELF PIPELINE JOB --batch all | --stream ... --warehouse W */
+/*
+ * The argv of SELF PIPELINE JOB [-p NAME=V]... --batch all | --stream ...
+ * --warehouse W
+ */
 static void job_argv(const struct pt *pt, const struct pipeline_job *job,
                      const char *w, int stream, struct fx_strlist *argv)
 {
+	size_t i;
+
 	ARGV(argv, pt->self, pipeline_path(pt->p), job->name);
+	for (i = 0; pt->params && i < pt->params->n; i++)
+		ARGV(argv, "-p", pt->params->v[i]);
 	if (stream)
 		ARGV(argv, "--stream", "-e", "-b", pt->brokers);
 	else
@@ -1122,9 +1114,14 @@ static void child_env(const char *self)
 }
 
 int pipetest_run(const struct fx_ctx *ctx, const struct pipeline *p,
-                 const char *dir, const char *self_exe)
+                 const char *dir, const char *self_exe,
+                 const struct fx_strlist *params)
 {
-	struct pt pt = {.ctx = ctx, .p = p, .self = self_exe, .null_fd = -1};
+	struct pt pt = {.ctx = ctx,
+	                .p = p,
+	                .self = self_exe,
+	                .params = params,
+	                .null_fd = -1};
 	struct fx_strlist names = {0};
 	struct pt_case *cases = NULL;
 	size_t i, ncases = 0;
@@ -1188,7 +1185,7 @@ int pipetest_run(const struct fx_ctx *ctx, const struct pipeline *p,
 out:
 	broker_stop(&pt);
 	if (pt.scratch)
-		rm_rf(pt.scratch);
+		pipeline_remove_tree(pt.scratch);
 	if (pt.null_fd >= 0)
 		close(pt.null_fd);
 	free(pt.scratch);

@@ -11,12 +11,13 @@
  *
  * For each case, in a scratch directory (removed at the end):
  *   batch   every input loaded with `fx-sink --dir W --table T`, then every
- *           job in dependency order as `SELF PIPELINE JOB --batch all
- *           --warehouse W`;
+ *           job in dependency order as `SELF PIPELINE JOB [-p NAME=V]...
+ *           --batch all --warehouse W`;
  *   stream  a fresh fx-devbroker on loopback (its static and default
  *           topics created with their partitions), every input loaded with
  *           `fx-partition --table T | fx-sink --table T -b B`, every job as
- *           `SELF PIPELINE JOB --stream -e -b B --warehouse W2`, then each
+ *           `SELF PIPELINE JOB [-p NAME=V]... --stream -e -b B
+ *           --warehouse W2`, then each
  *           sink table read back to its end (`fx-consume --table T -e`)
  *           into `fx-sink --dir W2 --table T`, so that both runs have the
  *           same layout of files.
@@ -55,8 +56,10 @@
  * (PR_SET_PDEATHSIG). Each chain runs in a child process of ours, so that
  * a signal is seen here even though proc_chain_run() keeps it.
  *
- * The case runs with the file's "params": fx-run's -p and --warehouse are
- * not passed on (a case has its own scratch warehouses).
+ * The jobs run with the file's "params" and, over them, params (fx-run's
+ * -p NAME=V, in order; NULL: none), passed on to every job of every case
+ * in both modes. The warehouses and the broker are the case's own:
+ * fx-run refuses --warehouse, -b and -e with --test (usage errors).
  */
 #ifndef FX_PIPETEST_H
 #define FX_PIPETEST_H
@@ -65,6 +68,7 @@
 #include "pipeline.h"
 
 int pipetest_run(const struct fx_ctx *ctx, const struct pipeline *p,
-                 const char *dir, const char *self_exe);
+                 const char *dir, const char *self_exe,
+                 const struct fx_strlist *params);
 
 #endif

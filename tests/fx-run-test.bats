@@ -223,3 +223,42 @@ FAIL generated stream: not run to its end (status 130)'
 	run find "$T" -name 'fx-run-test.*'
 	assert_output ''
 }
+
+@test "-p NAME=V reaches every job in both modes, over the file's params; --warehouse, -b and -e are usage errors" {
+	table src && table out
+	cat >p.json <<-'EOF2'
+		{"name": "tagged", "params": {"tag": "file"},
+		 "tables": {"src": {"file": "src.table.json"}, "out": {"file": "out.table.json"}},
+		 "jobs": {"j": {"source": "src", "sink": "out",
+		   "steps": [{"name": "tag", "sh": "jq -c 'if has(\"_fx\") then . else .tag = \"${tag}\" end'"}]}}}
+	EOF2
+	mkdir -p cases/c/input cases/c/expected
+	printf '%s\n' '{"k":"x","n":1}' '{"k":"y","n":2}' >cases/c/input/src.ndjson
+	# by hand: the tag of -p, not the file's
+	printf '%s\n' '{"k":"x","n":1,"tag":"cli"}' '{"k":"y","n":2,"tag":"cli"}' >cases/c/expected/out.ndjson
+	run --separate-stderr timeout 300 fx-run p.json --test cases -p tag=cli
+	assert_success
+	assert_line --index 0 'ok c batch: 1 tables, 2 partitions, 2 rows, as expected'
+	assert_line --index 1 'ok c stream: 1 tables, 2 partitions, 2 rows, as the batch (rows sorted in a partition)'
+	# without it, the file's tag: the batch differs from the expected rows
+	run --separate-stderr timeout 300 fx-run p.json --test cases
+	assert_failure 1
+	assert_line --index 0 'FAIL c batch: 1 of 1 tables differ from expected'
+	[[ $stderr == *'"tag":"file"'* ]] || fail "not the file's tag: $stderr"
+	# a golden case runs in scratch warehouses and its own broker
+	mkdir wh
+	run --separate-stderr timeout 300 fx-run p.json --test cases --warehouse wh
+	assert_failure 2
+	assert_output ''
+	assert_equal "$stderr" "fx-run: --warehouse: not with --test: each case runs in scratch warehouses of its own (see 'fx-run --help')"
+	run find wh
+	assert_output 'wh'
+	for opt in '-b 127.0.0.1:9' -e; do
+		run --separate-stderr timeout 300 fx-run p.json --test cases $opt
+		assert_failure 2
+		assert_output ''
+		assert_equal "$stderr" "fx-run: -b and -e: not with --test: each case streams through an fx-devbroker of its own, to the end of its topics (see 'fx-run --help')"
+	done
+	run find "$T" -name 'fx-run-test.*'
+	assert_output ''
+}

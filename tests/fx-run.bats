@@ -101,6 +101,34 @@ sums() {
 	assert_equal "$stderr" "fx-run: give one of --stream, --batch, --backfill (see 'fx-run --help')"
 }
 
+@test "--check writes nothing: a step's --state and dlq= files go to a scratch directory, removed; a bad value is still a fault" {
+	pipeline_dir a
+	cat >a/w.pipeline.json <<-'EOF'
+	{"name": "w", "warehouse": "warehouse",
+	 "tables": {"ods_play": {"file": "ods_play.table.json"},
+	            "ads_os_minute": {"file": "ads_os_minute.table.json"}},
+	 "jobs": {"j": {"source": "ods_play", "sink": "ads_os_minute",
+	                "steps": [{"name": "a", "fx-agg": {"by": "os", "agg": "count", "state": "mystate",
+	                           "on-error": "dlq=bad.dlq", "late": "dlq=late.dlq"}}]}}}
+	EOF
+	(cd a && find . | LC_ALL=C sort) >before.txt
+	export TMPDIR=$T/tmp
+	mkdir "$TMPDIR"
+	run --separate-stderr fx-run --check a/w.pipeline.json
+	assert_success
+	assert_equal "$stderr$output" ""
+	(cd a && find . | LC_ALL=C sort) | diff -u before.txt -
+	run find "$TMPDIR"
+	assert_output "$TMPDIR"
+	# the values are replaced only where they name a file: a bad one stays
+	sed -i 's/"late": "dlq=late.dlq"/"late": "dlqq=late.dlq"/' a/w.pipeline.json
+	run --separate-stderr fx-run --check a/w.pipeline.json
+	assert_failure 2
+	[[ $stderr == *"jobs.j.steps[0].fx-agg: --late"* ]] || fail "no --late fault: $stderr"
+	run find "$TMPDIR"
+	assert_output "$TMPDIR"
+}
+
 @test "--batch: the day's rows (checked by jq), and --explain pasted into bash writes the same bytes" {
 	pipeline_dir a
 	pipeline_dir b
@@ -122,10 +150,13 @@ sums() {
 	grep -q '^# writes ads_os_minute (ads): .*/ads_os_minute/dt=2026-11-02$' explain.sh ||
 		fail "no writes line: $(cat explain.sh)"
 	[ ! -e b/warehouse/ads_os_minute ] || fail "--explain ran something"
-	# a bash script: pipefail, then the chain's sink prepares and commits
+	# a bash script: pipefail, then the chain's sink prepares and commits,
+	# or, when anything failed, aborts with the failure's status
 	assert_equal "$(head -1 explain.sh)" "set -o pipefail # paste into bash"
 	grep -q -- '--overwrite dt=2026-11-02 --prepare &&$' explain.sh || fail "no --prepare &&: $(cat explain.sh)"
-	assert_equal "$(tail -1 explain.sh)" "  fx-sink --dir warehouse --table ads_os_minute.table.json --overwrite dt=2026-11-02 --commit"
+	assert_equal "$(tail -3 explain.sh)" "  fx-sink --dir warehouse --table ads_os_minute.table.json --overwrite dt=2026-11-02 --commit ||
+  { rc=\$?; fx-sink --dir warehouse --table ads_os_minute.table.json --overwrite dt=2026-11-02 --abort; (exit \$rc); }
+}"
 	bash explain.sh
 	diff -r a/warehouse b/warehouse
 	cmp "$out" b/warehouse/ads_os_minute/dt=2026-11-02/part-00000.ndjson
@@ -183,7 +214,7 @@ sums() {
 	assert_success
 	assert_equal "$(grep -oE -- '--overwrite [^ ]+ --[a-z]+' <<<"$output" | tr '\n' ' ')" \
 		"$(for d in 2026-11-30 2026-12-01 2026-12-02; do
-			printf -- '--overwrite dt=%s --prepare --overwrite dt=%s --commit ' $d $d
+			printf -- '--overwrite dt=%s --prepare --overwrite dt=%s --commit --overwrite dt=%s --abort ' $d $d $d
 		done)"
 	run --separate-stderr fx-run a/music.pipeline.json ads_os_minute --backfill dt=2026-11-03..2026-11-01
 	assert_failure 2
@@ -212,12 +243,14 @@ sums() {
 	assert_equal "$(grep -v '^source: \|^ok: ' <<<"$stderr")" "$(printf '%s\n' 'bad: one' 'bad: two' \
 		'fx-run: jobs.boom: exit 7: not committed, the partitions of --overwrite dt=2026-11-01 stay as they were')"
 	sums a/warehouse/cdm_android | diff -u cdm.before -
-	# what the sink prepared is left aside; the next good run replaces it
-	[ -d a/warehouse/.fx-overwrite-prepared.cdm_android%2Fdt=2026-11-01 ] || fail "$(ls -a a/warehouse)"
-	fx-run a/music.pipeline.json cdm_android --batch dt=2026-11-01
-	sums a/warehouse/cdm_android | diff -u cdm.before -
+	# and what the sink prepared is gone: no prepared tree, no ID file,
+	# no staging tree, so a --commit typed by hand has nothing to swap in
 	run find a/warehouse -name '.*'
 	assert_output ""
+	run --separate-stderr fx-sink --dir a/warehouse --table a/cdm_android.table.json --overwrite dt=2026-11-01 --commit
+	assert_failure 3
+	assert_equal "$stderr" "fx-sink: a/warehouse/.fx-overwrite-prepared.cdm_android%2Fdt=2026-11-01: no prepared tree (--overwrite dt=2026-11-01): nothing to commit; run --prepare first"
+	sums a/warehouse/cdm_android | diff -u cdm.before -
 	# a bad record for fx-agg: its status 1, its message prefixed "ads: "
 	mkdir -p a/warehouse/ods_play/dt=2026-11-05/os=ios
 	echo '{"event_time":"2026-11-05T10:00:00Z","os":"ios","duration_ms":"x"}' \
@@ -225,8 +258,24 @@ sums() {
 	run --separate-stderr fx-run a/music.pipeline.json ads_os_minute --batch dt=2026-11-05
 	[ "$status" -eq 1 ] || fail "exit $status, not 1: $stderr"
 	[[ $stderr == "ads: fx-agg: "* ]] || fail "not prefixed: $stderr"
-	# the failed batch did not replace the partition
+	# the failed batch did not replace the partition, nor left it prepared
 	[ ! -e a/warehouse/ads_os_minute/dt=2026-11-05 ] || fail "a failed batch wrote its partition"
+	run find a/warehouse -name '.*'
+	assert_output ""
+	# a backfill whose second day fails: the first day is replaced, the
+	# second stays as it was, and nothing is left prepared
+	fx-run a/music.pipeline.json ads_os_minute --batch dt=2026-11-03
+	fx-run a/music.pipeline.json ads_os_minute --batch dt=2026-11-04
+	sums a/warehouse/ads_os_minute/dt=2026-11-04 >day4.before
+	echo '{"stale":1}' >a/warehouse/ads_os_minute/dt=2026-11-03/part-stale.ndjson
+	run --separate-stderr fx-run a/music.pipeline.json ads_os_minute --backfill dt=2026-11-03..2026-11-05
+	[ "$status" -eq 1 ] || fail "exit $status, not 1: $stderr"
+	assert_equal "$(tail -1 <<<"$stderr")" "fx-run: --backfill: dt=2026-11-05 failed (exit 1)"
+	[ ! -e a/warehouse/ads_os_minute/dt=2026-11-03/part-stale.ndjson ] || fail "day 3 was not replaced"
+	sums a/warehouse/ads_os_minute/dt=2026-11-04 | diff -u day4.before -
+	[ ! -e a/warehouse/ads_os_minute/dt=2026-11-05 ] || fail "the failed day wrote its partition"
+	run find a/warehouse -name '.*'
+	assert_output ""
 }
 
 @test "--explain pasted into bash with a failing step replaces nothing; without pipefail it would" {
@@ -243,13 +292,30 @@ sums() {
 	sums a/warehouse/cdm_android >cdm.before
 	[ "$(cat a/warehouse/cdm_android/dt=2026-11-01/*.ndjson | wc -l)" -gt 3 ] || fail "too few android plays"
 	fx-run a/fail.pipeline.json boom --batch dt=2026-11-01 --explain >explain.sh
-	# the data-loss case: 3 records reach the sink, then the step fails
+	# the data-loss case: 3 records reach the sink, then the step fails;
+	# the script exits with the step's status, and aborts the prepare
 	run bash explain.sh
 	[ "$status" -eq 7 ] || fail "exit $status, not 7: $output"
 	sums a/warehouse/cdm_android | diff -u cdm.before -
+	run find a/warehouse -name '.*'
+	assert_output ""
+	# pasted into a shell, the shell goes on (no exit), with $? the step's
+	run bash -c "$(cat explain.sh)"$'\n''echo "still here: $?"'
+	assert_line "still here: 7"
+	sums a/warehouse/cdm_android | diff -u cdm.before -
+	run find a/warehouse -name '.*'
+	assert_output ""
+	# without the abort, the prepared tree stays for a hand --commit
+	grep -v -- '--abort;' explain.sh | sed 's/ --commit ||$/ --commit/' >noabort.sh
+	run bash noabort.sh
+	[ "$status" -eq 7 ] || fail "exit $status, not 7: $output"
+	[ -d a/warehouse/.fx-overwrite-prepared.cdm_android%2Fdt=2026-11-01 ] || fail "$(ls -a a/warehouse)"
+	(cd a && fx-sink --dir warehouse --table cdm_android.table.json --overwrite dt=2026-11-01 --abort)
+	run find a/warehouse -name '.*'
+	assert_output ""
 	# the same chain in one phase, as the script was before: the sink
 	# takes the end of its input for the end of the data
-	sed -e '1d' -e 's/ --prepare &&$//' -e '/--commit$/d' explain.sh >onephase.sh
+	sed -e '1d' -e 's/ --prepare &&$//' -e '/--commit ||$/d' -e '/--abort;/d' explain.sh >onephase.sh
 	run bash onephase.sh
 	assert_success
 	assert_equal "$(cat a/warehouse/cdm_android/dt=2026-11-01/*.ndjson | wc -l)" 3
@@ -309,4 +375,25 @@ produce_day() {
 		for _ in $(seq 100); do kill -0 "$k" 2>/dev/null || break; sleep 0.05; done
 		if kill -0 "$k" 2>/dev/null; then fail "stage $k still runs"; fi
 	done
+}
+
+@test "a sink killed by SIGKILL mid-batch: fx-run exits 137 and leaves no staging tree; the partition stays" {
+	pipeline_dir a
+	fx-run a/music.pipeline.json cdm_android --batch dt=2026-11-01
+	sums a/warehouse/cdm_android >cdm.before
+	# the step waits until the sink (its sibling under fx-run) has made
+	# its staging tree, then kills it by its pid
+	cat >a/kill.pipeline.json <<-'EOF2'
+	{"name": "kill", "warehouse": "warehouse",
+	 "tables": {"ods_play": {"file": "ods_play.table.json"},
+	            "cdm_android": {"file": "cdm_android.table.json"}},
+	 "jobs": {"k": {"source": "ods_play",
+	                "steps": [{"name": "killer", "sh": "head -n 3; for i in $(seq 100); do ls -a warehouse | grep -q '^\\.fx-overwrite-[0-9]' && break; sleep 0.05; done; kill -9 $(ps -o pid=,comm= --ppid $PPID | awk '$2 == \"fx-sink\" {print $1}'); cat >/dev/null"}],
+	                "sink": "cdm_android"}}}
+	EOF2
+	run --separate-stderr fx-run a/kill.pipeline.json k --batch dt=2026-11-01
+	[ "$status" -eq 137 ] || fail "exit $status, not 137: $stderr"
+	sums a/warehouse/cdm_android | diff -u cdm.before -
+	run find a/warehouse -name '.*'
+	assert_output ""
 }

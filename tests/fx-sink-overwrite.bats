@@ -390,19 +390,123 @@ out/dt=d7/os=ios/part-00000.ndjson"
 	assert_output ""
 }
 
-@test "--prepare and --commit usage errors exit 2" {
+@test "--prepare, --commit and --abort usage errors exit 2" {
 	three_days
 	sums out >before.sum
 	run --separate-stderr fx-sink --dir out --partition dt,os --prepare </dev/null
 	assert_failure 2
-	assert_equal "$stderr" "fx-sink: --prepare and --commit need --overwrite (see 'fx-sink --help')"
+	assert_equal "$stderr" "fx-sink: --prepare, --commit and --abort need --overwrite (see 'fx-sink --help')"
+	run --separate-stderr fx-sink --dir out --partition dt,os --abort </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "fx-sink: --prepare, --commit and --abort need --overwrite (see 'fx-sink --help')"
 	run --separate-stderr fx-sink --dir out --partition dt,os --overwrite dt=d2 --prepare --commit </dev/null
 	assert_failure 2
-	assert_equal "$stderr" "fx-sink: --prepare and --commit go separately (see 'fx-sink --help')"
+	assert_equal "$stderr" "fx-sink: --prepare, --commit and --abort go separately (see 'fx-sink --help')"
+	run --separate-stderr fx-sink --dir out --partition dt,os --overwrite dt=d2 --commit --abort </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "fx-sink: --prepare, --commit and --abort go separately (see 'fx-sink --help')"
 	run --separate-stderr fx-sink --dir out --partition dt,os --overwrite dt=d2 --commit old.ndjson
 	assert_failure 2
 	assert_equal "$stderr" "fx-sink: --commit reads no input: no FILE (see 'fx-sink --help')"
+	run --separate-stderr fx-sink --dir out --partition dt,os --overwrite dt=d2 --abort old.ndjson
+	assert_failure 2
+	assert_equal "$stderr" "fx-sink: --abort reads no input: no FILE (see 'fx-sink --help')"
+	run --separate-stderr fx-sink --dir out --partition dt,os --overwrite os=ios --abort
+	assert_failure 2
+	assert_equal "$stderr" "fx-sink: --overwrite: 'os' without 'dt': the partitions replaced must be the leading ones of the --partition list (see 'fx-sink --help')"
 	sums out | diff -u before.sum -
+	run find out -name '.*'
+	assert_output ""
+}
+
+@test "--abort after --prepare removes the prepared tree and its ID file, the old data byte-identical; a --commit after it is exit 3" {
+	three_days
+	sums out >before.sum
+	printf '%s\n' '{"dt":"d2","os":"android","v":20}' '{"dt":"d2","os":"ios","v":21}' |
+		fx-sink --dir out --partition dt,os --overwrite dt=d2 --prepare
+	[ -d out/.fx-overwrite-prepared.dt=d2 ] || fail "not prepared: $(ls -a out)"
+	[ -f out/.fx-overwrite-id.dt=d2 ] || fail "no ID file: $(ls -a out)"
+	# the abort reads no input: stdin stays open and unread
+	mkfifo never
+	exec 7<>never
+	run --separate-stderr timeout 10 fx-sink --dir out --partition dt,os --overwrite dt=d2 --abort <&7
+	exec 7>&-
+	assert_success
+	assert_equal "$stderr" ""
+	run find out -name '.*'
+	assert_output ""
+	sums out | diff -u before.sum -
+	# nothing to commit now
+	run --separate-stderr fx-sink --dir out --partition dt,os --overwrite dt=d2 --commit
+	assert_failure 3
+	assert_equal "$stderr" "fx-sink: out/.fx-overwrite-prepared.dt=d2: no prepared tree (--overwrite dt=d2): nothing to commit; run --prepare first"
+	sums out | diff -u before.sum -
+	# idempotent: nothing prepared is exit 0, silent, nothing changes; so
+	# is a directory that does not exist
+	tree out >before.tree
+	run --separate-stderr fx-sink --dir out --partition dt,os --overwrite dt=d2 --abort
+	assert_success
+	assert_equal "$stderr" ""
+	tree out | diff -u before.tree -
+	run --separate-stderr fx-sink --dir nowhere --partition dt,os --overwrite dt=d2 --abort
+	assert_success
+	assert_equal "$stderr" ""
+	[ ! -e nowhere ] || fail "--abort created nowhere"
+}
+
+@test "--abort removes only its partitions' prepared tree, and staging trees of dead runs; --table and all" {
+	three_days
+	echo '{"dt":"d1","os":"ios","v":10}' | fx-sink --dir out --partition dt,os --overwrite dt=d1 --prepare
+	echo '{"dt":"d2","os":"ios","v":20}' | fx-sink --dir out --partition dt,os --overwrite dt=d2 --prepare
+	# a staging tree whose run is gone (a SIGKILL), and one of a live run
+	sh -c 'exit 0' & dead=$!
+	wait $dead
+	mkdir -p "out/.fx-overwrite-$dead/dt=d3" "out/.fx-overwrite-$$/dt=d3"
+	fx-sink --dir out --partition dt,os --overwrite dt=d2 --abort
+	run sh -c "find out -name '.*' -prune | LC_ALL=C sort"
+	assert_output "out/.fx-overwrite-$$
+out/.fx-overwrite-id.dt=d1
+out/.fx-overwrite-prepared.dt=d1"
+	rmdir "out/.fx-overwrite-$$/dt=d3" "out/.fx-overwrite-$$"
+	fx-sink --dir out --partition dt,os --overwrite dt=d1 --commit
+	assert_equal "$(cat out/dt=d1/os=ios/part-00000.ndjson)" '{"dt":"d1","os":"ios","v":10}'
+	# all, with --partition: the prepared tree beside DIR
+	sums out >before.sum
+	echo '{"dt":"d7","os":"ios","v":7}' | fx-sink --dir out --partition dt,os --overwrite all --prepare
+	[ -d .out.fx-overwrite-prepared ] || fail "$(ls -a)"
+	fx-sink --dir out --partition dt,os --overwrite all --abort
+	run find . -name '.*fx-overwrite*'
+	assert_output ""
+	sums out | diff -u before.sum -
+	# --table
+	cat >t.json <<'EOF2'
+{"name": "plays", "partition_by": [{"name": "dt", "field": "event_time", "transform": "day"}],
+ "files": {"dir": "plays/dt={dt}"}}
+EOF2
+	echo '{"event_time":"2026-11-23T10:00:00Z"}' | fx-sink --dir wh --table t.json
+	sums wh >before.sum
+	echo '{"event_time":"2026-11-23T12:00:00Z"}' | fx-sink --dir wh --table t.json --overwrite dt=2026-11-23 --prepare
+	[ -d wh/.fx-overwrite-prepared.plays%2Fdt=2026-11-23 ] || fail "$(find wh)"
+	fx-sink --dir wh --table t.json --overwrite dt=2026-11-23 --abort
+	run find wh -name '.*'
+	assert_output ""
+	sums wh | diff -u before.sum -
+}
+
+@test "--abort after a commit stopped after its exchange keeps the new data" {
+	three_days
+	echo '{"dt":"d2","os":"android","v":20}' >new.ndjson
+	fx-sink --dir out --partition dt,os --overwrite dt=d2 --prepare <new.ndjson
+	# the state a crash right after the exchange leaves (see --commit's test)
+	mv out/dt=d2 out/x
+	mv out/.fx-overwrite-prepared.dt=d2 out/dt=d2
+	mv out/x out/.fx-overwrite-prepared.dt=d2
+	fx-sink --dir out --partition dt,os --overwrite dt=d2 --abort
+	run tree out/dt=d2
+	assert_output "out/dt=d2
+out/dt=d2/os=android
+out/dt=d2/os=android/part-00000.ndjson"
+	cmp new.ndjson out/dt=d2/os=android/part-00000.ndjson
 	run find out -name '.*'
 	assert_output ""
 }
