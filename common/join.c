@@ -443,8 +443,8 @@ static void check_fields(struct fx_ctx *ctx, const struct fx_strlist *l,
 
 /*
  * The options of one kind of join that were given, named in the usage
- * error when the other kind is run: "--within needs --right", "--time and
- * --within need --right", "--a, --b and --c need --right".
+ * error when the other kind is run: "--within needs --right SOURCE",
+ * "--time and --within need --right SOURCE", "--a, --b and --c need ...".
  */
 struct given {
 	const char *v[8];
@@ -538,7 +538,10 @@ static void check_options(struct fx_ctx *ctx, struct join_opts *o)
 		if (o->state || o->stage)
 			fx_usage_error(
 			    ctx,
-			    "--state and --stage are for the interval join: a lookup join keeps no state (checkpoint and restore records pass through)");
+			    "%s for the interval join: a lookup join keeps no state (checkpoint and restore records pass through)",
+			    !o->stage   ? "--state is"
+			    : !o->state ? "--stage is"
+			                : "--state and --stage are");
 		return;
 	}
 	need(ctx, &lg,

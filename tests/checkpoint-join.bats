@@ -344,7 +344,14 @@ open(p, "wb").write(b)' "$f"
 	echo 'k,v' >d.csv
 	run --separate-stderr fx-join --state st --dim d.csv --on k </dev/null
 	assert_failure 2
-	[[ "$stderr" == *"--state and --stage are for the interval join: a lookup join keeps no state"* ]] || fail "stderr: $stderr"
+	assert_equal "$stderr" "fx-join: --state is for the interval join: a lookup join keeps no state (checkpoint and restore records pass through) (see 'fx-join --help')"
+	[ ! -e st ]
+	run --separate-stderr fx-join --stage s --dim d.csv --on k </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --stage is for the interval join: a lookup join keeps no state (checkpoint and restore records pass through) (see 'fx-join --help')"
+	run --separate-stderr fx-join --state st --stage s --dim d.csv --on k </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --state and --stage are for the interval join: a lookup join keeps no state (checkpoint and restore records pass through) (see 'fx-join --help')"
 	[ ! -e st ]
 }
 
