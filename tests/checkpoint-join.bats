@@ -466,6 +466,9 @@ topics_of_barriers() {
 	[ "$(committed_id st)" -ge 3 ] || fail "run 1 committed nothing: $(cat err)"
 	for p in "${STAGE_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 	wait_stream 30 || true
+	# run 2 resumes from the committed checkpoint: the join's snapshot of it
+	k=$(committed_id st)
+	[ -f "st/fx-join/snap-$(printf %020d "$k")" ] || fail "no snapshot of checkpoint $k"
 	# the job's commit names both topics; each source's barriers its own
 	assert_equal "$(jq -r '[.positions[][0]] | unique | join(" ")' st/committed.json)" "likes plays"
 	assert_equal "$(topics_of_barriers plays)" plays
