@@ -441,12 +441,72 @@ static void check_fields(struct fx_ctx *ctx, const struct fx_strlist *l,
 	}
 }
 
+/*
+ * The options of one kind of join that were given, named in the usage
+ * error when the other kind is run: "--within needs --right SOURCE",
+ * "--time and --within need --right SOURCE", "--a, --b and --c need ...".
+ */
+struct given {
+	const char *v[8];
+	size_t n;
+};
+
+static void given_add(struct given *g, int set, const char *name)
+{
+	if (set && g->n < sizeof(g->v) / sizeof(g->v[0]))
+		g->v[g->n++] = name;
+}
+
+static void need(const struct fx_ctx *ctx, const struct given *g,
+                 const char *what)
+{
+	struct fx_buf b = FX_BUF_INIT;
+	size_t i;
+
+	if (!g->n)
+		return;
+	for (i = 0; i < g->n; i++) {
+		fx_buf_adds(&b, i == 0 ? "" : i + 1 < g->n ? ", " : " and ");
+		fx_buf_adds(&b, g->v[i]);
+	}
+	fx_buf_addc(&b, 0);
+	fx_usage_error(ctx, "%s %s %s", b.p, g->n == 1 ? "needs" : "need",
+	               what);
+}
+
+static void interval_given(const struct join_opts *o, struct given *g)
+{
+	g->n = 0;
+	given_add(g, o->time_field != NULL, "--time");
+	given_add(g, o->right_time != NULL, "--right-time");
+	given_add(g, o->time_unit != NULL, "--time-unit");
+	given_add(g, o->within >= 0, "--within");
+	given_add(g, o->lateness != 0, "--lateness");
+	given_add(g, o->right_prefix != NULL, "--right-prefix");
+}
+
+static void lookup_given(const struct join_opts *o, struct given *g)
+{
+	g->n = 0;
+	given_add(g, o->reload, "--reload");
+	given_add(g, o->dim_last_wins, "--dim-last-wins");
+	given_add(g, o->prefix != NULL, "--prefix");
+}
+
 static void check_options(struct fx_ctx *ctx, struct join_opts *o)
 {
-	if (!o->dim == !o->right)
-		fx_usage_error(ctx, o->dim
-		                        ? "--dim and --right exclude each other"
-		                        : "give --dim FILE or --right SOURCE");
+	struct given ig, lg;
+
+	interval_given(o, &ig);
+	lookup_given(o, &lg);
+	if (o->dim && o->right)
+		fx_usage_error(ctx, "--dim and --right exclude each other");
+	if (!o->dim && !o->right) {
+		/* the options given say which join was meant */
+		need(ctx, &ig, "--right SOURCE");
+		need(ctx, &lg, "--dim FILE");
+		fx_usage_error(ctx, "give --dim FILE or --right SOURCE");
+	}
 	if (!o->on.n)
 		fx_usage_error(ctx, "--on: give the key fields");
 	check_fields(ctx, &o->on, "--on");
@@ -460,11 +520,7 @@ static void check_options(struct fx_ctx *ctx, struct join_opts *o)
 	if (o->dim) {
 		int kafka = !strncmp(o->dim, "kafka:", 6);
 
-		if (o->right_prefix || o->time_field || o->right_time ||
-		    o->within >= 0 || o->lateness || o->time_unit)
-			fx_usage_error(
-			    ctx,
-			    "--time, --right-time, --time-unit, --within, --lateness and --right-prefix need --right");
+		need(ctx, &ig, "--right SOURCE, not --dim");
 		if (kafka && o->reload)
 			fx_usage_error(
 			    ctx,
@@ -482,13 +538,15 @@ static void check_options(struct fx_ctx *ctx, struct join_opts *o)
 		if (o->state || o->stage)
 			fx_usage_error(
 			    ctx,
-			    "--state and --stage are for the interval join: a lookup join keeps no state (checkpoint and restore records pass through)");
+			    "%s for the interval join: a lookup join keeps no state (checkpoint and restore records pass through)",
+			    !o->stage   ? "--state is"
+			    : !o->state ? "--stage is"
+			                : "--state and --stage are");
 		return;
 	}
-	if (o->reload || o->dim_last_wins || o->prefix)
-		fx_usage_error(
-		    ctx,
-		    "--reload, --dim-last-wins and --prefix need --dim (the interval join has --right-prefix)");
+	need(ctx, &lg,
+	     o->prefix ? "--dim FILE; the interval join has --right-prefix"
+	               : "--dim FILE");
 	if (o->stage && !o->state)
 		fx_usage_error(ctx, "--stage needs --state DIR");
 	if (!o->time_field)

@@ -514,9 +514,44 @@ static void ckpt_after_record(struct kafka_source *s)
 }
 
 /*
- * Reads state/committed.json: its id, and its positions as the starts of
- * their partitions. FX_EXIT_IO after a message naming it if it cannot be
- * read or is not whole.
+ * Whether topic is one -t names (by name, or a "^regex" that matches it).
+ * A regex that does not compile matches nothing: the subscription reports
+ * it as a usage error.
+ */
+static int own_topic(const struct kafka_source *s, const char *topic)
+{
+	size_t i;
+	regex_t re;
+	int match;
+
+	for (i = 0; i < s->o->topics.n; i++) {
+		const char *want = s->o->topics.v[i];
+
+		if (*want != '^') {
+			if (strcmp(want, topic) == 0)
+				return 1;
+			continue;
+		}
+		if (regcomp(&re, want, REG_EXTENDED | REG_NOSUB))
+			continue;
+		match = !regexec(&re, topic, 0, NULL, 0);
+		regfree(&re);
+		if (match)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Reads state/committed.json: its id, and the positions of its own
+ * topics' partitions as their starts. Those are carried in every barrier,
+ * read or not (a partition a rebalance has not handed out yet is not
+ * forgotten). Another topic's position is not this source's to carry: two
+ * sources of one job share the state directory (a two-topic interval
+ * join), and each barrier names its own source's partitions only; the
+ * stage that merges them (fx-join) has each source's from its own
+ * barriers. FX_EXIT_IO after a message naming committed.json if it cannot
+ * be read or is not whole.
  */
 static int ckpt_restore(struct kafka_source *s)
 {
@@ -537,8 +572,9 @@ static int ckpt_restore(struct kafka_source *s)
 		return FX_EXIT_IO;
 	}
 	for (i = 0; i < c.npos; i++)
-		part_get(s, c.pos[i].topic, c.pos[i].partition)->start =
-		    c.pos[i].offset;
+		if (own_topic(s, c.pos[i].topic))
+			part_get(s, c.pos[i].topic, c.pos[i].partition)->start =
+			    c.pos[i].offset;
 	s->ckpt_id = c.id;
 	ckpt_state_free(&c);
 	return 0;

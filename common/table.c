@@ -1165,19 +1165,67 @@ void table_values_json(const struct table *t, const struct table_values *tv,
  */
 
 struct match {
+	const struct table *t;
 	const struct tpl *tp;
 	const char *s;
 	size_t n;
 	size_t start[TABLE_MAX_PARTS], end[TABLE_MAX_PARTS];
+	uint32_t bound; /* the partitions a placeholder has taken so far */
 	int found;
 	size_t first_start[TABLE_MAX_PARTS], first_end[TABLE_MAX_PARTS];
+	struct fx_buf dec; /* a candidate value, unescaped */
 };
 
-/* Backtracking: every way item i.. can match s[pos..]; stops at two. */
+/*
+ * Whether the n escaped bytes at s are a value partition p can have: the
+ * text its transform writes ("2026-11-23" that reads back as that day,
+ * "00" to "23", a bucket below N written as %u), or, for the value itself,
+ * UTF-8. This is what tells "p_a_5fb_2026-11-23" from the values "a" and
+ * "5fb 26-11-23" in "p_{os}_{dt}": the second is not a day.
+ */
+static int value_fits(struct match *m, const struct table_part *p,
+                      const char *s, size_t n)
+{
+	char iso[FX_TIME_ISO_LEN + 1];
+	int64_t ms;
+	unsigned long v;
+	size_t i;
+
+	switch (p->transform) {
+	case TABLE_DAY:
+		return n == 10 && !fx_time_parse_iso(s, n, &ms) &&
+		       fx_time_format_iso(ms, iso) == 24 && !memcmp(iso, s, 10);
+	case TABLE_HOUR:
+		return n == 2 && isdigit((unsigned char)s[0]) &&
+		       isdigit((unsigned char)s[1]) &&
+		       (s[0] - '0') * 10 + (s[1] - '0') < 24;
+	case TABLE_BUCKET:
+		if (n == 0 || n > 7 || (n > 1 && s[0] == '0'))
+			return 0;
+		for (i = 0, v = 0; i < n; i++) {
+			if (!isdigit((unsigned char)s[i]))
+				return 0;
+			v = v * 10 + (unsigned long)(s[i] - '0');
+		}
+		return v < p->buckets;
+	case TABLE_IDENTITY:
+		break;
+	}
+	fx_buf_reset(&m->dec);
+	table_topic_unescape(&m->dec, s, n);
+	return json_utf8_valid(m->dec.p ? m->dec.p : "", m->dec.len);
+}
+
+/*
+ * Backtracking: every way item i.. can match s[pos..] with values their
+ * partitions can have; stops at two.
+ */
 static void match_from(struct match *m, size_t i, size_t pos)
 {
 	const struct tpl_item *it;
-	size_t k, end;
+	const struct table_part *p;
+	size_t k, end, len;
+	uint32_t bit;
 
 	if (m->found >= 2)
 		return;
@@ -1195,20 +1243,33 @@ static void match_from(struct match *m, size_t i, size_t pos)
 			match_from(m, i + 1, pos + it->len);
 		return;
 	}
+	p = &m->t->parts[it->part];
+	bit = 1u << it->part;
+	if (m->bound & bit) {
+		/* a partition named twice has one value */
+		len = m->end[it->part] - m->start[it->part];
+		if (m->n - pos >= len &&
+		    !memcmp(m->s + pos, m->s + m->start[it->part], len))
+			match_from(m, i + 1, pos + len);
+		return;
+	}
 	/* a placeholder takes whole escapes: try every length */
+	m->bound |= bit;
 	m->start[it->part] = end = pos;
 	for (;;) {
 		m->end[it->part] = end;
-		match_from(m, i + 1, end);
-		if (end == m->n || !(k = escape_len(m->s + end, m->n - end)))
+		if (value_fits(m, p, m->s + pos, end - pos))
+			match_from(m, i + 1, end);
+		if (m->found >= 2 || end == m->n ||
+		    !(k = escape_len(m->s + end, m->n - end)))
 			break;
 		end += k;
 	}
+	m->bound &= ~bit;
 }
 
-/* -1 if a value is not UTF-8: no record's value escapes to that name */
-static int tuple_from_match(const struct match *m, const struct table *t,
-                            struct table_values *tv)
+static void tuple_from_match(const struct match *m, const struct table *t,
+                             struct table_values *tv)
 {
 	struct fx_buf b = FX_BUF_INIT;
 	size_t i;
@@ -1226,10 +1287,6 @@ static int tuple_from_match(const struct match *m, const struct table *t,
 		values_push(tv, b.p ? b.p : "", b.len);
 	}
 	fx_buf_free(&b);
-	for (i = 0; i < tv->n; i++)
-		if (!json_utf8_valid(table_value(tv, i), tv->len[i]))
-			return -1;
-	return 0;
 }
 
 /* 1: topic is the template's for tv; 0: it is not; -1: ambiguous (why) */
@@ -1241,10 +1298,12 @@ static int template_match(struct table *t, const char *topic,
 	if (!t->topic.text)
 		return 0;
 	memset(&m, 0, sizeof(m));
+	m.t = t;
 	m.tp = &t->topic;
 	m.s = topic;
 	m.n = strlen(topic);
 	match_from(&m, 0, 0);
+	fx_buf_free(&m.dec);
 	if (m.found > 1) {
 		*why = whyf(
 		    t,
@@ -1252,8 +1311,8 @@ static int template_match(struct table *t, const char *topic,
 		    topic, t->topic.text);
 		return -1;
 	}
-	if (m.found && tuple_from_match(&m, t, tv))
-		return 0;
+	if (m.found)
+		tuple_from_match(&m, t, tv);
 	return m.found;
 }
 

@@ -36,6 +36,14 @@
  * template) or, for dynamic topics of templates whose placeholders could
  * run into each other, when the second tuple arrives.
  *
+ * Reading a topic name back (table_topic_match) takes each split of the
+ * name into whole escapes whose values the partitions can have: a day is
+ * "YYYY-MM-DD" of a real date, an hour "00" to "23", a bucket a number
+ * below N as written, any other value UTF-8. So "p_{os}_{dt}" with a day
+ * reads back whatever os is ("p_a_5fb_2026-11-23" is os "a_b", not os "a"
+ * and dt "5fb 26-11-23"), and a partition named twice in the template has
+ * one value. A name that two tuples of values could make is an error.
+ *
  * Directories: the "files" "dir" template, each value escaped as Hive does
  * (hive_encode, %XX), at most one placeholder per path
  * component so that a directory name can be read back.
@@ -168,7 +176,8 @@ int table_dir(const struct table *t, const struct table_values *tv,
  * Which partition a topic holds. Returns TABLE_STATIC or TABLE_DYNAMIC
  * with tv set, TABLE_DEFAULT (tv->n == 0: any value), or TABLE_REJECT for
  * a topic that is not the table's. A name that the template could have
- * made from two tuples is an error: -1, *why set.
+ * made from two tuples of values the partitions can have (see above) is
+ * an error: -1, *why set.
  */
 int table_topic_match(struct table *t, const char *topic,
                       struct table_values *tv, const char **why);

@@ -8,8 +8,16 @@
 
 load test_helper
 
-setup() { fx_setup_tmp; }
-teardown() { fx_teardown_tmp; }
+setup() {
+	fx_setup_tmp
+	STAGE_PIDS=()
+}
+
+teardown() {
+	local p
+	for p in "${STAGE_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	fx_teardown_tmp
+}
 
 # streams N M EVERY_L EVERY_R: l.ndjson, N plays over 3 partitions of topic
 # "plays", and r.ndjson, M over 2 partitions of "likes", both starting with
@@ -336,7 +344,14 @@ open(p, "wb").write(b)' "$f"
 	echo 'k,v' >d.csv
 	run --separate-stderr fx-join --state st --dim d.csv --on k </dev/null
 	assert_failure 2
-	[[ "$stderr" == *"--state and --stage are for the interval join: a lookup join keeps no state"* ]] || fail "stderr: $stderr"
+	assert_equal "$stderr" "fx-join: --state is for the interval join: a lookup join keeps no state (checkpoint and restore records pass through) (see 'fx-join --help')"
+	[ ! -e st ]
+	run --separate-stderr fx-join --stage s --dim d.csv --on k </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --stage is for the interval join: a lookup join keeps no state (checkpoint and restore records pass through) (see 'fx-join --help')"
+	run --separate-stderr fx-join --state st --stage s --dim d.csv --on k </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --state and --stage are for the interval join: a lookup join keeps no state (checkpoint and restore records pass through) (see 'fx-join --help')"
 	[ ! -e st ]
 }
 
@@ -403,4 +418,85 @@ lookup_strip() {
 		{"song_id":2,"genre":"jazz"}
 		{"_fx":"checkpoint","id":2,"positions":[["p",0,2]],"final":true}
 	EOF
+}
+
+# Two sources of one job on a broker. Both fx-consume read the job's
+# committed.json, which names both topics (fx-join merges the positions);
+# each source carries only its own topic's partitions.
+
+# job_start [-e]: fx-consume -t plays and -t likes (checkpoints every 40
+# records), fx-join --right likes, fx-sink --dir out by os, one state directory
+# st, joined by FIFOs so that each stage has a PID (STAGE_PIDS)
+job_start() {
+	rm -f pl li pj && mkfifo pl li pj
+	fx-consume -t plays --meta --checkpoint 40 --state st "$@" >pl 2>>err &
+	STAGE_PIDS=($!)
+	fx-consume -t likes --meta --checkpoint 40 --state st "$@" >li 2>>err &
+	STAGE_PIDS+=($!)
+	fx-join --state st --right li --fields n "${JOIN[@]}" pl >pj 2>>err &
+	STAGE_PIDS+=($!)
+	fx-sink --dir out --partition os --state st <pj 2>>err &
+	STAGE_PIDS+=($!)
+}
+
+# topics_of_barriers TOPIC: the topics that the barriers of a checkpointed
+# fx-consume -t TOPIC over st name, one line each
+topics_of_barriers() {
+	fx-consume -t "$1" --checkpoint 40 --state st -e |
+		jq -r 'select(._fx == "checkpoint") | .positions[][0]' | sort -u
+}
+
+@test "two sources of two topics share a state directory: each barrier names its own topic; the join is whole after kill -9 and a restart" {
+	fx_broker_start --topic plays:3 --topic likes:2
+	# event times in order in every partition: no record is late, so the
+	# join is every pair of one user's records at most 2 s apart
+	gen 600 11 --rate 20 --disorder 0 --users 30 |
+		jq -nc '[inputs] | to_entries[] | {n: .key, user_id: .value.user_id, os: .value.os, event_time: .value.event_time}' >plays.ndjson
+	gen 400 12 --rate 13 --disorder 0 --users 30 |
+		jq -nc '[inputs] | to_entries[] | {n: (.key + 1000), user_id: .value.user_id, event_time: .value.event_time}' >likes.ndjson
+	head -n 300 plays.ndjson | fx-sink -t plays --key user_id
+	head -n 200 likes.ndjson | fx-sink -t likes --key user_id
+
+	# run 1 (no -e): killed with SIGKILL once it has committed checkpoints
+	job_start
+	for _ in $(seq 300); do
+		[ "$(committed_id st)" -ge 3 ] && break
+		sleep 0.1
+	done
+	[ "$(committed_id st)" -ge 3 ] || fail "run 1 committed nothing: $(cat err)"
+	for p in "${STAGE_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	wait_stream 30 || true
+	# run 2 resumes from the committed checkpoint: the join's snapshot of it
+	k=$(committed_id st)
+	[ -f "st/fx-join/snap-$(printf %020d "$k")" ] || fail "no snapshot of checkpoint $k"
+	# the job's commit names both topics; each source's barriers its own
+	assert_equal "$(jq -r '[.positions[][0]] | unique | join(" ")' st/committed.json)" "likes plays"
+	assert_equal "$(topics_of_barriers plays)" plays
+	assert_equal "$(topics_of_barriers likes)" likes
+
+	# the rest of the events, then run 2 to the end
+	tail -n +301 plays.ndjson | fx-sink -t plays --key user_id
+	tail -n +201 likes.ndjson | fx-sink -t likes --key user_id
+	job_start -e
+	wait_stream 120 || fail "run 2 failed: $(cat err)"
+	assert_equal "$(jq -r '[.positions[] | select(.[0] == "plays") | .[2]] | add' st/committed.json)" 600
+	assert_equal "$(jq -r '[.positions[] | select(.[0] == "likes") | .[2]] | add' st/committed.json)" 400
+	# every pair once, as an independent oracle finds them
+	python3 - >want <<-'EOF'
+		import json
+		from datetime import datetime
+		def load(f):
+		    rs = [json.loads(l) for l in open(f)]
+		    for r in rs:
+		        r["ms"] = datetime.fromisoformat(r["event_time"].replace("Z", "+00:00")).timestamp() * 1000
+		    return rs
+		for l in load("plays.ndjson"):
+		    for r in load("likes.ndjson"):
+		        if l["user_id"] == r["user_id"] and abs(l["ms"] - r["ms"]) <= 2000:
+		            print(l["n"], r["n"])
+	EOF
+	[ "$(wc -l <want)" -gt 50 ] || fail "too few pairs to tell: $(wc -l <want)"
+	cat out/*/* | jq -r '"\(.n) \(.right_n)"' | sort >got
+	sort want >want.sorted
+	cmp got want.sorted || fail "pairs differ: $(diff got want.sorted | head)"
 }

@@ -223,7 +223,25 @@ fx_rows() {
 	assert_equal "$stderr" "fx-join: --dim and --right exclude each other (see 'fx-join --help')"
 	run --separate-stderr fx-join --dim x.csv --on a --within 5s
 	assert_failure 2
-	assert_equal "$stderr" "fx-join: --time, --right-time, --time-unit, --within, --lateness and --right-prefix need --right (see 'fx-join --help')"
+	assert_equal "$stderr" "fx-join: --within needs --right SOURCE, not --dim (see 'fx-join --help')"
+	run --separate-stderr fx-join --dim x.csv --on a --right-prefix r_ --time t
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --time and --right-prefix need --right SOURCE, not --dim (see 'fx-join --help')"
+	run --separate-stderr fx-join --on a --within 5m
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --within needs --right SOURCE (see 'fx-join --help')"
+	run --separate-stderr fx-join --on a --lateness 1s --time-unit ms --right-time rt
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --right-time, --time-unit and --lateness need --right SOURCE (see 'fx-join --help')"
+	run --separate-stderr fx-join --right x --on a --time t --within 1s --reload
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --reload needs --dim FILE (see 'fx-join --help')"
+	run --separate-stderr fx-join --right x --on a --time t --within 1s --dim-last-wins --prefix p_
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --dim-last-wins and --prefix need --dim FILE; the interval join has --right-prefix (see 'fx-join --help')"
+	run --separate-stderr fx-join --on a --reload
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --reload needs --dim FILE (see 'fx-join --help')"
 	run --separate-stderr fx-join --right x --on a --time t
 	assert_failure 2
 	assert_equal "$stderr" "fx-join: --right needs --within DURATION (see 'fx-join --help')"

@@ -158,6 +158,49 @@ broken() {
 	assert_equal "$stderr" 'fx-partition: stdin:2: topic "p_a_5f_10" was already the topic of other values: two partitions cannot share a topic'
 }
 
+@test "a topic template with a day after a '_': values with '_' and digits read back from the broker, one tuple each" {
+	fx_broker_start
+	# "_20" of a day is also an escape (a space): only a day's shape tells
+	# p_a_5fb_2026-11-23 from the values "a" and "5fb 26-11-23"
+	def '{"name":"p","partition_by":[{"name":"os"},{"name":"dt","field":"t","transform":"day"}],"kafka":{"topic":"p_{os}_{dt}"}}'
+	printf '%s\n' '{"os":"a_b","t":"2026-11-23T10:00:00Z","n":1}' \
+		'{"os":"win_10","t":"2020-01-02T00:00:00Z","n":2}' \
+		'{"os":"x_2","t":"2026-11-24T00:00:00Z","n":3}' \
+		'{"os":"ios","t":"2026-11-23T23:00:00Z","n":4}' \
+		'{"os":"a_b","t":"2026-11-24T01:00:00Z","n":5}' >in
+	fx-partition --table t.json in | fx-sink -b "$B"
+	run --separate-stderr fx-partition --table t.json --list -b "$B"
+	assert_success
+	assert_equal "$stderr" ''
+	assert_line '{"route":"dynamic","values":{"os":"a_b","dt":"2026-11-23"},"topic":"p_a_5fb_2026-11-23"}'
+	assert_line '{"route":"dynamic","values":{"os":"win_10","dt":"2020-01-02"},"topic":"p_win_5f10_2020-01-02"}'
+	assert_line '{"route":"dynamic","values":{"os":"x_2","dt":"2026-11-24"},"topic":"p_x_5f2_2026-11-24"}'
+	assert_line '{"route":"dynamic","values":{"os":"a_b","dt":"2026-11-24"},"topic":"p_a_5fb_2026-11-24"}'
+	# pruning by either partition reads exactly the records jq selects
+	run --separate-stderr fx-consume --table t.json --where dt=2026-11-24 -e
+	assert_success
+	assert_equal "$(jq -c . <<<"$output" | sort)" "$(jq -c 'select(.t | startswith("2026-11-24"))' in | sort)"
+	run --separate-stderr fx-consume --table t.json --where os=a_b -e
+	assert_success
+	assert_equal "$(jq -c . <<<"$output" | sort)" "$(jq -c 'select(.os == "a_b")' in | sort)"
+	# a name only a non-day could make is not the table's
+	kcat -P -b "$B" -t p_a_5fb_20x6-11-24 <<<'{}'
+	run --separate-stderr fx-consume --table t.json --where os=a -e
+	assert_success
+	assert_output ''
+	# two values of any text: a name two tuples make stops the reader
+	def '{"name":"q","partition_by":[{"name":"a"},{"name":"b"}],"kafka":{"topic":"q_{a}_{b}"}}'
+	kcat -P -b "$B" -t q_a_5f_10 <<<'{}'
+	run --separate-stderr fx-consume --table t.json --where a=a_ -e
+	assert_failure 2
+	assert_output ''
+	assert_equal "$stderr" 'fx-consume: t.json: topic "q_a_5f_10" could hold two partitions of the template "q_{a}_{b}"'
+	run --separate-stderr fx-partition --table t.json --list -b "$B"
+	assert_failure 1
+	assert_output '{"route":"template","topic":"q_{a}_{b}"}'
+	assert_equal "$stderr" 'fx-partition: topic "q_a_5f_10" could hold two partitions of the template "q_{a}_{b}"'
+}
+
 @test "a value the table rejects is a bad record: fail, skip, dlq" {
 	def '{"name":"x","partition_by":[{"name":"os"}],"kafka":{"static":{"ios":"a"}}}'
 	printf '%s\n' '{"os":"ios","n":1}' '{"os":"web","n":2}' '{"n":3}' '{"os":"ios","n":4}' >in

@@ -488,6 +488,96 @@ static void test_collisions(void)
 	table_free(t);
 }
 
+/*
+ * A placeholder after '_' runs into escapes ("_20" is a space), but a day,
+ * an hour and a bucket have a shape: the one split whose values fit is the
+ * answer. Each value below contains '_' and digits.
+ */
+static void test_shaped_values(void)
+{
+	struct table *t;
+
+	t = load("{\"name\": \"p\", " OS_DT ", "
+	         "\"kafka\": {\"topic\": \"p_{os}_{dt}\"}}");
+	CHECK_MSG(t != NULL, "%s", msg);
+	if (!t)
+		return;
+	CHECK_STR(topic_of(t,
+	                   "{\"os\":\"a_b\",\"event_time\":"
+	                   "\"2026-11-23T10:00:00Z\"}",
+	                   NULL),
+	          "p_a_5fb_2026-11-23");
+	CHECK_STR(match(t, "p_a_5fb_2026-11-23"),
+	          "dynamic dt=2026-11-23,os=a_b");
+	CHECK_STR(topic_of(t,
+	                   "{\"os\":\"_20_2026-11-23\",\"event_time\":"
+	                   "\"2020-02-29T00:00:00Z\"}",
+	                   NULL),
+	          "p__5f20_5f2026-11-23_2020-02-29");
+	CHECK_STR(match(t, "p__5f20_5f2026-11-23_2020-02-29"),
+	          "dynamic dt=2020-02-29,os=_20_2026-11-23");
+	CHECK_STR(match(t, "p_ios_2026-11-23"), "dynamic dt=2026-11-23,os=ios");
+	/* not a day that is: 2026 is not a leap year; no month 13 */
+	CHECK_STR(match(t, "p_x_5f20_2026-02-29"), "reject");
+	CHECK_STR(match(t, "p_x_2026-13-01"), "reject");
+	CHECK_STR(match(t, "p_x_2026-1-01"), "reject");
+	table_free(t);
+
+	/* an hour: two digits below 24 */
+	t = load("{\"name\": \"h\", \"partition_by\": [{\"name\": \"os\"}, "
+	         "{\"name\": \"h\", \"field\": \"t\", \"transform\": "
+	         "\"hour\"}], \"kafka\": {\"topic\": \"h_{os}_{h}\"}}");
+	CHECK_MSG(t != NULL, "%s", msg);
+	if (t) {
+		CHECK_STR(topic_of(t,
+		                   "{\"os\":\"x_\",\"t\":"
+		                   "\"2026-11-23T10:00:00Z\"}",
+		                   NULL),
+		          "h_x_5f_10");
+		CHECK_STR(match(t, "h_x_5f_10"), "dynamic os=x_,h=10");
+		CHECK_STR(match(t, "h_x_5f_24"), "reject");
+		CHECK_STR(match(t, "h_x_5f_7"), "reject");
+		table_free(t);
+	}
+
+	/* a bucket: decimal below N, as written (no leading zero) */
+	t = load("{\"name\": \"b\", \"partition_by\": [{\"name\": \"k\"}, "
+	         "{\"name\": \"b\", \"field\": \"k\", \"transform\": "
+	         "\"bucket(16)\"}], \"kafka\": {\"topic\": \"b_{k}_{b}\"}}");
+	CHECK_MSG(t != NULL, "%s", msg);
+	if (t) {
+		CHECK_STR(match(t, "b_a_5f_15"), "dynamic k=a_,b=15");
+		CHECK_STR(match(t, "b_a_5f_0"), "dynamic k=a_,b=0");
+		CHECK_STR(match(t, "b_a_5f_16"), "reject");
+		CHECK_STR(match(t, "b_a_5f_01"), "reject");
+		table_free(t);
+	}
+
+	/* two values of any text: a split that is not UTF-8 is no value's */
+	t = load("{\"name\": \"p\", \"partition_by\": [{\"name\": \"a\"}, "
+	         "{\"name\": \"b\"}], \"kafka\": {\"topic\": \"p_{a}_{b}\"}}");
+	CHECK_MSG(t != NULL, "%s", msg);
+	if (t) {
+		/* "\u00e9" and "10", not "\xc3" and "a9\x10" */
+		CHECK_STR(topic_of(t, "{\"a\":\"\u00e9\",\"b\":10}", NULL),
+		          "p__c3_a9_10");
+		CHECK_STR(match(t, "p__c3_a9_10"), "dynamic a=\xc3\xa9,b=10");
+		table_free(t);
+	}
+
+	/* a partition named twice has one value */
+	t = load("{\"name\": \"r\", \"partition_by\": [{\"name\": \"os\"}], "
+	         "\"kafka\": {\"topic\": \"r_{os}_{os}\"}}");
+	CHECK_MSG(t != NULL, "%s", msg);
+	if (t) {
+		CHECK_STR(topic_of(t, "{\"os\":\"a_b\"}", NULL),
+		          "r_a_5fb_a_5fb");
+		CHECK_STR(match(t, "r_a_5fb_a_5fb"), "dynamic os=a_b");
+		CHECK_STR(match(t, "r_x_y"), "reject");
+		table_free(t);
+	}
+}
+
 static void test_load_errors(void)
 {
 	/* the template's text */
@@ -605,6 +695,7 @@ int main(void)
 	RUN(test_topic_and_dir_templates);
 	RUN(test_routes);
 	RUN(test_collisions);
+	RUN(test_shaped_values);
 	RUN(test_load_errors);
 	{
 		char p[160];
