@@ -702,9 +702,10 @@ static int align(struct ijoin *j)
 		return rc;
 	snapshot_take(j, id);
 	/*
-	 * The union of both positions. A partition that both name keeps the
-	 * higher offset: a source restored from committed.json may carry the
-	 * other's partitions as they were committed, never ahead of them.
+	 * The union of both positions. Each source carries only its own
+	 * topics' partitions (kafkasrc.c), so normally none is named by
+	 * both; if one is (both sides read the same topic), the higher
+	 * offset wins: neither side is ever behind what it has read.
 	 */
 	memset(&pos, 0, sizeof(pos));
 	for (i = 0; i < 2; i++)
