@@ -149,10 +149,10 @@ static void test_partials_merge(void)
 	v[0].p = strchr(pb.p, '{');
 	v[0].len = pb.len - (size_t)(v[0].p - pb.p);
 	CHECK(agg_set_read_partials(&set, sb, v, &e) == 0);
-	CHECK(agg_set_merge(&set, m1, sa, &e) == 0);
-	CHECK(agg_set_merge(&set, m1, sb, &e) == 0);
-	CHECK(agg_set_merge(&set, m2, sb, &e) == 0);
-	CHECK(agg_set_merge(&set, m2, sa, &e) == 0);
+	CHECK(agg_set_merge(&set, m1, sa, AGG_ANY, &e) == 0);
+	CHECK(agg_set_merge(&set, m1, sb, AGG_ANY, &e) == 0);
+	CHECK(agg_set_merge(&set, m2, sb, AGG_ANY, &e) == 0);
+	CHECK(agg_set_merge(&set, m2, sa, AGG_ANY, &e) == 0);
 	/* fsum([1e16, 1.0, 1e-16]) == 10000000000000002.0 */
 	CHECK_STR(result(m1), "10000000000000002");
 	CHECK_STR(result(m2), "10000000000000002");
@@ -418,15 +418,15 @@ static void check_merge(const struct agg_set *s, const struct agg_set *ms,
 	update_range(s, one, v, b0, b1);
 	want = results_of(s, one);
 	into[0] = run(s, v, a0, a1);
-	CHECK(agg_set_merge(s, into[0], b, &e) == 0);
+	CHECK(agg_set_merge(s, into[0], b, AGG_ANY, &e) == 0);
 	into[1] = run(s, v, b0, b1);
-	CHECK(agg_set_merge(s, into[1], a, &e) == 0);
+	CHECK(agg_set_merge(s, into[1], a, AGG_ANY, &e) == 0);
 	into[2] = run(s, v, a0, a1);
 	into[3] = through_partial(s, ms, b);
-	CHECK(agg_set_merge(s, into[2], into[3], &e) == 0);
+	CHECK(agg_set_merge(s, into[2], into[3], AGG_ANY, &e) == 0);
 	state_free(s, into[3]);
 	into[3] = through_partial(s, ms, a);
-	CHECK(agg_set_merge(s, into[3], b, &e) == 0);
+	CHECK(agg_set_merge(s, into[3], b, AGG_ANY, &e) == 0);
 	for (i = 0; i < 4; i++) {
 		got = results_of(s, into[i]);
 		CHECK_MSG(strcmp(got, want) == 0,
