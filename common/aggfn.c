@@ -203,8 +203,10 @@ struct st_num {
 	int64_t i;  /* sum of the integers */
 	uint64_t n; /* values */
 	double *p;  /* partials, increasing magnitude; NULL before a double */
-	uint32_t np, cap;
-	int has_double; /* 2: the doubles' sum overflowed a double */
+	/* non-overlapping doubles, so at most about 2098 / 53 of them (more
+	 * only as a snapshot says, up to ST_NUM_MAX_PARTIALS) */
+	uint16_t np, cap;
+	uint8_t has_double; /* 2: the doubles' sum overflowed a double */
 	/*
 	 * The least and greatest running sum of the integers in input order,
 	 * the empty sum 0 included (lo <= min(0, i), hi >= max(0, i); a zeroed
@@ -243,18 +245,24 @@ static int partials_add(double *p, uint32_t *np, double x)
 	return isfinite(x) ? 0 : -1;
 }
 
+/* Partials a snapshot may hold as written (st_num's np and cap fit). */
+#define ST_NUM_MAX_PARTIALS 4096
+
 static void num_add_double(struct st_num *s, double x)
 {
+	uint32_t np = s->np;
+
 	if (s->has_double == 2)
 		return;
 	s->has_double = 1;
-	FX_GROW(s->p, s->np + 1, s->cap, 4);
-	if (partials_add(s->p, &s->np, x)) {
+	FX_GROW(s->p, np + 1, s->cap, 4);
+	if (partials_add(s->p, &np, x)) {
 		/* past a double: the result is written as null */
-		s->p[0] = s->p[s->np - 1];
-		s->np = 1;
+		s->p[0] = s->p[np - 1];
+		np = 1;
 		s->has_double = 2;
 	}
+	s->np = (uint16_t)np;
 }
 
 /*
@@ -527,6 +535,8 @@ static int read_partials(struct st_num *s, const struct json_value *arr,
 		if (!isfinite(num.d))
 			return -1;
 		if (as_written) {
+			if (s->np >= ST_NUM_MAX_PARTIALS)
+				return -1;
 			s->has_double = 1;
 			FX_GROW(s->p, s->np + 1, s->cap, 4);
 			s->p[s->np++] = num.d;
