@@ -525,7 +525,10 @@ static int session_absorb(struct engine *e, struct agg_group *g,
 			into->state = s->state;
 			s->state = t;
 		}
-		if (agg_set_merge(&e->aggs, into->state, s->state, &err)) {
+		/* one run: the totals must fit, as ever; a piece (aggpar.h)
+		 * is one run's only if every order would have fit */
+		if (agg_set_merge(&e->aggs, into->state, s->state,
+		                  e->hold ? AGG_INTERLEAVED : AGG_ANY, &err)) {
 			e->update_errors++;
 			rc = fx_bad_record(e->ctx, &FX_WHERE_LINE("session", 0),
 			                   err.field, "", 0, "%s", err.reason);
@@ -1174,7 +1177,7 @@ static int on_partial(struct engine *e, const struct record *rec,
 			    session_for(e, g, start, end, &rc);
 
 			if (agg_set_merge(&e->aggs, s->state, e->tmp_state,
-			                  &err))
+			                  AGG_AFTER, &err))
 				rc = value_error(e, rec, w, &err);
 		}
 		agg_set_state_free(&e->aggs, e->tmp_state);
@@ -1184,7 +1187,8 @@ static int on_partial(struct engine *e, const struct record *rec,
 		win = win_get(e, start, end);
 	g = group_table_get(&win->t, e->key.p, (uint32_t)e->key.len,
 	                    e->key_hash, e->aggs.state_size);
-	if (agg_set_merge(&e->aggs, g->state, e->tmp_state, &err))
+	/* the row's values come after those of the rows before it */
+	if (agg_set_merge(&e->aggs, g->state, e->tmp_state, AGG_AFTER, &err))
 		rc = value_error(e, rec, w, &err);
 	agg_set_state_free(&e->aggs, e->tmp_state);
 	return rc;
@@ -2249,10 +2253,14 @@ int agg_piece_on_time(const struct agg_piece *p, int64_t wm)
 	return lo == 0 || p->e.log[lo - 1].end > wm;
 }
 
-/* Merges table s into d (the larger one is kept: the merge is symmetric). */
+/*
+ * Merges table s, of a later piece, into d (the larger one is kept: the
+ * merge is symmetric but for an integer sum's order, said to it).
+ */
 static int absorb_table(struct engine *e, struct group_table *d,
                         struct group_table *s)
 {
+	enum agg_order order = AGG_AFTER;
 	struct agg_error err;
 	size_t i;
 
@@ -2261,6 +2269,7 @@ static int absorb_table(struct engine *e, struct group_table *d,
 
 		*d = *s;
 		*s = t;
+		order = AGG_BEFORE;
 	}
 	for (i = 0; i < s->n; i++) {
 		const struct agg_group *g = s->g[i];
@@ -2275,7 +2284,7 @@ static int absorb_table(struct engine *e, struct group_table *d,
 		dg = group_table_get(d, g->key, g->keylen, g->hash,
 		                     e->aggs.state_size);
 
-		if (agg_set_merge(&e->aggs, dg->state, g->state, &err))
+		if (agg_set_merge(&e->aggs, dg->state, g->state, order, &err))
 			return -1;
 	}
 	return 0;
@@ -2291,8 +2300,11 @@ static int absorb_session(struct engine *d, const struct agg_group *g,
 	int rc = 0;
 	struct agg_session *ds = session_for(d, dg, ss->start, ss->end, &rc);
 
+	/* the later piece's records may have joined any of the earlier
+	 * pieces' sessions in one run, in any order */
 	if (rc || d->update_errors ||
-	    agg_set_merge(&d->aggs, ds->state, ss->state, &err))
+	    agg_set_merge(&d->aggs, ds->state, ss->state, AGG_INTERLEAVED,
+	                  &err))
 		return -1;
 	return 0;
 }

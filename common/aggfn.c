@@ -143,6 +143,17 @@ static int member_int(const struct json_value *obj, const char *key,
 	return 0;
 }
 
+/* The integer member key, or dflt where there is none. */
+static int member_int_or(const struct json_value *obj, const char *key,
+                         int64_t dflt, int64_t *out)
+{
+	if (member(obj, key).type == JSON_MISSING) {
+		*out = dflt;
+		return 0;
+	}
+	return member_int(obj, key, out);
+}
+
 /* ---- count, count:F: a uint64_t ---- */
 
 static void count_update(const struct agg_spec *a, void *s,
@@ -152,7 +163,12 @@ static void count_update(const struct agg_spec *a, void *s,
 	++*(uint64_t *)s;
 }
 
-static void count_merge(const struct agg_spec *a, void *d, const void *s)
+/*
+ * No overflow check, in any order: a uint64_t count passes 2^64 after
+ * 1.8e19 records, 584 years at a billion records a second.
+ */
+static void count_merge(const struct agg_spec *a, void *d, const void *s,
+                        enum agg_order order)
 {
 	*(uint64_t *)d += *(const uint64_t *)s;
 }
@@ -187,8 +203,18 @@ struct st_num {
 	int64_t i;  /* sum of the integers */
 	uint64_t n; /* values */
 	double *p;  /* partials, increasing magnitude; NULL before a double */
-	uint32_t np, cap;
-	int has_double; /* 2: the doubles' sum overflowed a double */
+	/* non-overlapping doubles, so at most about 2098 / 53 of them (more
+	 * only as a snapshot says, up to ST_NUM_MAX_PARTIALS) */
+	uint16_t np, cap;
+	uint8_t has_double; /* 2: the doubles' sum overflowed a double */
+	/*
+	 * The least and greatest running sum of the integers in input order,
+	 * the empty sum 0 included (lo <= min(0, i), hi >= max(0, i); a zeroed
+	 * state has them right): one run refuses the integer that takes the
+	 * running sum past an int64, whatever comes after, so a merge after
+	 * a sum of s must see s + lo and s + hi fit (agg_order).
+	 */
+	int64_t lo, hi;
 };
 
 /*
@@ -219,18 +245,24 @@ static int partials_add(double *p, uint32_t *np, double x)
 	return isfinite(x) ? 0 : -1;
 }
 
+/* Partials a snapshot may hold as written (st_num's np and cap fit). */
+#define ST_NUM_MAX_PARTIALS 4096
+
 static void num_add_double(struct st_num *s, double x)
 {
+	uint32_t np = s->np;
+
 	if (s->has_double == 2)
 		return;
 	s->has_double = 1;
-	FX_GROW(s->p, s->np + 1, s->cap, 4);
-	if (partials_add(s->p, &s->np, x)) {
+	FX_GROW(s->p, np + 1, s->cap, 4);
+	if (partials_add(s->p, &np, x)) {
 		/* past a double: the result is written as null */
-		s->p[0] = s->p[s->np - 1];
-		s->np = 1;
+		s->p[0] = s->p[np - 1];
+		np = 1;
 		s->has_double = 2;
 	}
+	s->np = (uint16_t)np;
 }
 
 /*
@@ -299,33 +331,105 @@ static void num_update(const struct agg_spec *a, void *s,
 {
 	struct st_num *sn = s;
 
-	if (num->kind == FX_NUM_INT)
+	if (num->kind == FX_NUM_INT) {
 		sn->i += num->i;
-	else
+		if (sn->i > sn->hi)
+			sn->hi = sn->i;
+		else if (sn->i < sn->lo)
+			sn->lo = sn->i;
+	} else {
 		num_add_double(sn, num->d);
+	}
 	sn->n++;
 }
 
+/* a + b, or the int64 bound it passes */
+static int64_t add_sat(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return a < 0 ? INT64_MIN : INT64_MAX;
+	return r;
+}
+
+/* Whether base + lo and base + hi fit an int64 (lo <= 0 <= hi). */
+static int fits_from(int64_t base, int64_t lo, int64_t hi)
+{
+	int64_t r;
+
+	return !__builtin_add_overflow(base, lo, &r) &&
+	       !__builtin_add_overflow(base, hi, &r);
+}
+
 static int num_can_merge(const struct agg_spec *a, const void *d, const void *s,
-                         struct agg_error *e)
+                         enum agg_order order, struct agg_error *e)
 {
 	const struct st_num *dn = d, *sn = s;
 	int64_t r;
+	int ok;
 
 	if (fx_num_add_int(dn->i, sn->i, &r)) {
 		e->field = a->name;
 		snprintf(e->reason, sizeof(e->reason), "sum overflows int64");
 		return -1;
 	}
+	switch (order) {
+	case AGG_AFTER:
+		ok = fits_from(dn->i, sn->lo, sn->hi);
+		break;
+	case AGG_BEFORE:
+		ok = fits_from(sn->i, dn->lo, dn->hi);
+		break;
+	case AGG_INTERLEAVED:
+		ok = !__builtin_add_overflow(dn->lo, sn->lo, &r) &&
+		     !__builtin_add_overflow(dn->hi, sn->hi, &r);
+		break;
+	default:
+		ok = 1;
+		break;
+	}
+	if (!ok) {
+		e->field = a->name;
+		/* INTERLEAVED: only -j's pieces, which say nothing */
+		snprintf(e->reason, sizeof(e->reason), "%s",
+		         order == AGG_INTERLEAVED
+		             ? "sum may overflow int64 in some order"
+		             : "sum overflows int64 part way: the running "
+		               "sum of the values in input order passes it");
+		return -1;
+	}
 	return 0;
 }
 
-static void num_merge(const struct agg_spec *a, void *d, const void *s)
+static void num_merge(const struct agg_spec *a, void *d, const void *s,
+                      enum agg_order order)
 {
 	struct st_num *dn = d;
 	const struct st_num *sn = s;
+	int64_t lo, hi;
 	uint32_t j;
 
+	switch (order) {
+	case AGG_AFTER: /* dn's values, then sn's */
+		lo = add_sat(dn->i, sn->lo);
+		hi = add_sat(dn->i, sn->hi);
+		lo = lo < dn->lo ? lo : dn->lo;
+		hi = hi > dn->hi ? hi : dn->hi;
+		break;
+	case AGG_BEFORE: /* sn's values, then dn's */
+		lo = add_sat(sn->i, dn->lo);
+		hi = add_sat(sn->i, dn->hi);
+		lo = lo < sn->lo ? lo : sn->lo;
+		hi = hi > sn->hi ? hi : sn->hi;
+		break;
+	default: /* bounds of every interleaving */
+		lo = add_sat(dn->lo, sn->lo);
+		hi = add_sat(dn->hi, sn->hi);
+		break;
+	}
+	dn->lo = lo;
+	dn->hi = hi;
 	dn->i += sn->i;
 	dn->n += sn->n;
 	if (sn->has_double == 2)
@@ -363,7 +467,9 @@ static void avg_result(const struct agg_spec *a, const void *s,
 }
 
 /* {"i":INT,"d":[partials],"n":N} and "f":true if a double was seen, or
- * "f":"inf"/"-inf" past a double: each double reads back to itself */
+ * "f":"inf"/"-inf" past a double: each double reads back to itself; "lo"
+ * and "hi", the least and greatest running integer sum, where they are not
+ * min(0, i) and max(0, i), what a partial without them reads as */
 static void num_partial(const struct agg_spec *a, const void *s,
                         struct fx_buf *out)
 {
@@ -380,6 +486,14 @@ static void num_partial(const struct agg_spec *a, const void *s,
 	}
 	fx_buf_adds(out, "],\"n\":");
 	add_u64(out, sn->n);
+	if (sn->lo < (sn->i < 0 ? sn->i : 0)) {
+		fx_buf_adds(out, ",\"lo\":");
+		add_i64(out, sn->lo);
+	}
+	if (sn->hi > (sn->i > 0 ? sn->i : 0)) {
+		fx_buf_adds(out, ",\"hi\":");
+		add_i64(out, sn->hi);
+	}
 	if (sn->has_double == 2) /* past a double: its sign */
 		fx_buf_adds(out, sn->p[0] > 0 ? ",\"f\":\"inf\"}"
 		                              : ",\"f\":\"-inf\"}");
@@ -421,6 +535,8 @@ static int read_partials(struct st_num *s, const struct json_value *arr,
 		if (!isfinite(num.d))
 			return -1;
 		if (as_written) {
+			if (s->np >= ST_NUM_MAX_PARTIALS)
+				return -1;
 			s->has_double = 1;
 			FX_GROW(s->p, s->np + 1, s->cap, 4);
 			s->p[s->np++] = num.d;
@@ -436,12 +552,18 @@ static int num_read_as(void *s, const struct json_value *v, int as_written)
 {
 	struct st_num *sn = s;
 	struct json_value d = member(v, "d"), f;
-	int64_t n;
+	int64_t n, lo, hi;
 
 	if (member_int(v, "i", &sn->i) || member_int(v, "n", &n) || n < 0 ||
 	    d.type != JSON_ARRAY)
 		return -1;
 	sn->n = (uint64_t)n;
+	/* the running sums' bounds: min(0, i) and max(0, i) unless said */
+	lo = sn->i < 0 ? sn->i : 0;
+	hi = sn->i > 0 ? sn->i : 0;
+	if (member_int_or(v, "lo", lo, &sn->lo) || sn->lo > lo ||
+	    member_int_or(v, "hi", hi, &sn->hi) || sn->hi < hi)
+		return -1;
 	f = member(v, "f");
 	if (f.type == JSON_STRING) { /* the sum overflowed */
 		num_add_double(sn, json_string_equals(&f, "inf", 3)
@@ -494,6 +616,8 @@ static int num_restore(const struct agg_spec *a, void *s,
 			    n >= 0) {
 				sn->i = i;
 				sn->n = (uint64_t)n;
+				sn->lo = i < 0 ? i : 0;
+				sn->hi = i > 0 ? i : 0;
 				return 0;
 			}
 		}
@@ -615,22 +739,26 @@ static void last_update(const struct agg_spec *a, void *s,
 	val_offer(s, canonical(v, &one), t, last_wins);
 }
 
-static void min_merge(const struct agg_spec *a, void *d, const void *s)
+static void min_merge(const struct agg_spec *a, void *d, const void *s,
+                      enum agg_order order)
 {
 	val_merge(d, s, min_wins);
 }
 
-static void max_merge(const struct agg_spec *a, void *d, const void *s)
+static void max_merge(const struct agg_spec *a, void *d, const void *s,
+                      enum agg_order order)
 {
 	val_merge(d, s, max_wins);
 }
 
-static void first_merge(const struct agg_spec *a, void *d, const void *s)
+static void first_merge(const struct agg_spec *a, void *d, const void *s,
+                        enum agg_order order)
 {
 	val_merge(d, s, first_wins);
 }
 
-static void last_merge(const struct agg_spec *a, void *d, const void *s)
+static void last_merge(const struct agg_spec *a, void *d, const void *s,
+                       enum agg_order order)
 {
 	val_merge(d, s, last_wins);
 }
@@ -770,7 +898,8 @@ static void set_reserve(struct st_set *s, uint64_t n)
  * home slots): the table is made big enough first, and it starts as a copy
  * of the larger set.
  */
-static void distinct_merge(const struct agg_spec *a, void *d, const void *s)
+static void distinct_merge(const struct agg_spec *a, void *d, const void *s,
+                           enum agg_order order)
 {
 	struct st_set *ds = d, add = *(const struct st_set *)s;
 	uint32_t j;
@@ -874,7 +1003,8 @@ static void hll_update(const struct agg_spec *a, void *s,
 	hll_add(s, value_hash(v));
 }
 
-static void hll_merge_op(const struct agg_spec *a, void *d, const void *s)
+static void hll_merge_op(const struct agg_spec *a, void *d, const void *s,
+                         enum agg_order order)
 {
 	hll_merge(d, s);
 }
@@ -945,7 +1075,8 @@ static void dds_update(const struct agg_spec *a, void *s,
 	dds_add(s, num->kind == FX_NUM_INT ? (double)num->i : num->d);
 }
 
-static void dds_merge_op(const struct agg_spec *a, void *d, const void *s)
+static void dds_merge_op(const struct agg_spec *a, void *d, const void *s,
+                         enum agg_order order)
 {
 	dds_merge(d, s);
 }
@@ -1005,7 +1136,8 @@ static void topk_update(const struct agg_spec *a, void *s,
 	topk_add(s, v->p, v->len, 1);
 }
 
-static void topk_merge(const struct agg_spec *a, void *d, const void *s)
+static void topk_merge(const struct agg_spec *a, void *d, const void *s,
+                       enum agg_order order)
 {
 	const struct strmap *sm = s;
 	size_t j;
@@ -1569,7 +1701,7 @@ void agg_set_prefetch(const struct agg_set *set, const void *state,
 }
 
 int agg_set_merge(const struct agg_set *set, void *dst, const void *src,
-                  struct agg_error *e)
+                  enum agg_order order, struct agg_error *e)
 {
 	size_t i;
 
@@ -1579,14 +1711,14 @@ int agg_set_merge(const struct agg_set *set, void *dst, const void *src,
 
 		if (a->op->can_merge &&
 		    a->op->can_merge(a, (const char *)dst + a->off,
-		                     (const char *)src + a->off, e))
+		                     (const char *)src + a->off, order, e))
 			return -1;
 	}
 	for (i = 0; i < set->n; i++) {
 		const struct agg_spec *a = &set->v[i];
 
 		a->op->merge(a, (char *)dst + a->off,
-		             (const char *)src + a->off);
+		             (const char *)src + a->off, order);
 	}
 	return 0;
 }

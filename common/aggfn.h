@@ -16,7 +16,8 @@
  * Values: null and missing values are ignored by every function but count
  * (as in SQL). sum, avg and the quantiles take numbers only (anything else
  * is a bad record: 'field "x": not a number: "abc"'); an integer sum stays
- * an exact int64 and overflowing it is a bad record; a sum with any
+ * an exact int64 and overflowing it is a bad record (the record that takes
+ * the running sum past an int64, in input order: see agg_order); a sum with any
  * fraction is the exact sum (integers plus Shewchuk partials of the other
  * values, merged exactly) rounded once to a double, as math.fsum: the same
  * in any order and through --partial/--merge. min and max take any JSON
@@ -134,11 +135,41 @@ void agg_set_prefetch(const struct agg_set *set, const void *state,
                       const struct json_value *vals);
 
 /*
- * Merges src into dst, in either order: the result is the same. Returns 0, or
- * -1 with *e filled on integer sum overflow.
+ * Where a merge's src stands to dst in one run's input order. It matters to
+ * an integer sum only (sum, avg): one run refuses the record that takes its
+ * running sum past an int64, even if later ones would bring it back, so a
+ * sum keeps, beside its total, the least and greatest of its running sums
+ * (the empty sum 0 included), and a merge checks what one run over the
+ * inputs in that order would have met. Every other result is the same in
+ * any order.
+ *
+ * AGG_ANY: no order, the totals must fit (one run merging two sessions).
+ * AGG_AFTER: src's values came after all of dst's (the next --merge row,
+ * the next -j piece): every running sum of dst's values then src's must fit.
+ * AGG_BEFORE: src's came before dst's.
+ * AGG_INTERLEAVED: in any interleaving (-j's sessions, whose records one run
+ * may have split between sessions otherwise): dst's and src's running sums
+ * added, least to least and greatest to greatest, must fit. It may refuse
+ * what one run takes, never the reverse.
+ *
+ * The merged least and greatest are exact for AFTER and BEFORE, and for
+ * ANY and INTERLEAVED the sums of the two (saturated at the int64 range):
+ * bounds of every running sum of any interleaving.
+ */
+enum agg_order {
+	AGG_ANY,
+	AGG_AFTER,
+	AGG_BEFORE,
+	AGG_INTERLEAVED,
+};
+
+/*
+ * Merges src into dst, whose values stand as order says (the result is the
+ * same in any order, but for an integer sum's running bounds). Returns 0,
+ * or -1 with *e filled on integer sum overflow; dst is then unchanged.
  */
 int agg_set_merge(const struct agg_set *set, void *dst, const void *src,
-                  struct agg_error *e);
+                  enum agg_order order, struct agg_error *e);
 
 /* Appends ,"name":result for every function to out. */
 void agg_set_write_results(const struct agg_set *set, const void *state,
@@ -208,8 +239,10 @@ struct agg_op {
 	void (*prefetch)(const void *s, const struct json_value *v);
 	/* optional: refuses to merge src into dst (-1, *e filled) */
 	int (*can_merge)(const struct agg_spec *a, const void *dst,
-	                 const void *src, struct agg_error *e);
-	void (*merge)(const struct agg_spec *a, void *dst, const void *src);
+	                 const void *src, enum agg_order order,
+	                 struct agg_error *e);
+	void (*merge)(const struct agg_spec *a, void *dst, const void *src,
+	              enum agg_order order);
 	void (*result)(const struct agg_spec *a, const void *s,
 	               struct fx_buf *out);
 	void (*partial)(const struct agg_spec *a, const void *s,

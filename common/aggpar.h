@@ -47,7 +47,9 @@
  * 64 KiB per piece, --partial and --merge, --state (or $FX_STATE),
  * --late update and dlq=FILE, and, found in a piece, control records,
  * records with _fx_topic and _fx_partition (a watermark over several
- * partitions), an integer sum that overflows.
+ * partitions), an integer sum that overflows; and, found in the merge, one
+ * that one thread would have found overflowing part way through a later
+ * piece (aggfn.h's agg_order: for sessions, in any order).
  */
 #ifndef FX_AGGPAR_H
 #define FX_AGGPAR_H

@@ -275,3 +275,169 @@ ahead() {
 	assert_output '["COMPLETE",8000]'
 	cmp rows.1 rows.2
 }
+
+# ovf_plays head|tail: plays.ndjson, 20000 plays with int64 sums of
+# duration_ms near the limits, whose running sums pass them only in the
+# last quarter (every piece of -j2 and -j4 alone fits): os zz, MAX - 1000
+# then +2000 -5000; nn, MIN + 1000 then -2000 +5000; ok and okn come as
+# near and stay within. 2000 keys of one record each at the head or the
+# tail: the earlier or the later piece has more groups (agg.c's
+# absorb_table() keeps the larger table: merged after, or before).
+ovf_plays() {
+	local l
+	gen 20000 60 >plays.ndjson
+	{
+		set_os 2 zz 9223372036854774807
+		set_os 3 nn -9223372036854774808
+		set_os 4 ok 9223372036854774807
+		set_os 5 okn -9223372036854774808
+		set_os 17000 zz 2000
+		set_os 17500 zz -5000
+		set_os 17100 nn -2000
+		set_os 17600 nn 5000
+		set_os 17200 ok 999
+		set_os 17300 ok -5000
+		set_os 17400 ok 4000
+		set_os 17700 okn -999
+		set_os 17800 okn 5000
+		set_os 17900 okn -4000
+		if [ "$1" = head ]; then
+			for l in $(seq 6 2005); do echo "${l}s/\"os\":\"[^\"]*\"/\"os\":\"u$l\"/"; done
+		else
+			for l in $(seq 18001 20000); do echo "${l}s/\"os\":\"[^\"]*\"/\"os\":\"u$l\"/"; done
+		fi
+	} >ovf.sed
+	sed -i -E -f ovf.sed plays.ndjson
+}
+
+# set_os LINE OS MS: a sed script line giving LINE that os and duration_ms
+set_os() {
+	echo "$1s/\"os\":\"[^\"]*\"/\"os\":\"$2\"/; $1s/\"duration_ms\":[0-9]+/\"duration_ms\":$3/"
+}
+
+# one_run fail FILE...: by python3, the message of one run over FILE... by
+# os that sums duration_ms: the first record whose running sum of its os
+# passes an int64. one_run skip OUT FILE...: every row of OUT has its os's
+# count, sum and avg of the records one run takes (it refuses those, and
+# only those), and every os has a row.
+one_run() {
+	python3 - "$@" <<'PY'
+import json, sys
+mode = sys.argv[1]
+out = sys.argv[2] if mode == "skip" else None
+files = sys.argv[3:] if out else sys.argv[2:]
+MAX, MIN = 2**63 - 1, -2**63
+g, first = {}, None
+for path in files:
+    for ln, line in enumerate(open(path), 1):
+        r = json.loads(line)
+        c, s = g.get(r["os"], (0, 0))
+        if not MIN <= s + r["duration_ms"] <= MAX:
+            if first is None:
+                first = (path, ln, r["duration_ms"])
+            continue
+        g[r["os"]] = (c + 1, s + r["duration_ms"])
+if not out:
+    print('fx-agg: %s:%d: field "duration_ms": sum overflows int64 with: %d' % first)
+    sys.exit(0)
+seen, bad = set(), 0
+for row in map(json.loads, open(out)):
+    c, s = g[row["os"]]
+    seen.add(row["os"])
+    want = {"count": c, "sum_duration_ms": s, "avg_duration_ms": float(s) / float(c)}
+    for k in want:
+        if k in row and row[k] != want[k]:
+            print("%s: %s %r, one run %r" % (row["os"], k, row[k], want[k]))
+            bad = 1
+if seen != set(g):
+    print("os without a row: %s" % sorted(set(g) - seen))
+    bad = 1
+sys.exit(bad)
+PY
+}
+
+@test "-j: an int64 sum that passes its range only across the cut: -j1's refusal, whatever comes after" {
+	local at w aggs=count,sum:duration_ms,avg:duration_ms
+	for at in head tail; do
+		ovf_plays $at
+		# one run stops at zz's +2000 (line 17000); no piece meets it
+		same_bytes --by os --agg $aggs plays.ndjson
+		[ "$(cat err.1)" = "$(one_run fail plays.ndjson)" ] || fail "$at: $(cat err.1)"
+		[ ! -s out.1 ] || fail "$at: rows under fail"
+		# skipped: zz's +2000 and nn's -2000 refused, their -5000 and
+		# +5000 taken (the sums come back within range)
+		same_bytes --on-error skip --stats --by os --agg $aggs plays.ndjson
+		grep -q ', 2 bad,' err.1 || fail "$at: $(cat err.1)"
+		one_run skip out.1 plays.ndjson || fail "$at: not one run's sums"
+		grep -q '"os":"zz","count":2,"sum_duration_ms":9223372036854769807,' out.1 ||
+			fail "$at: $(grep '"zz"' out.1)"
+		# every record in one minute and one session per os (the u keys
+		# one record each): every row one run's sums
+		for w in tumble:1m session:30s hop:2m/30s; do
+			same_bytes --on-error skip --time event_time --window $w --lateness 5s \
+				--by os --agg $aggs plays.ndjson
+			one_run skip out.1 plays.ndjson || fail "$at $w: not one run's sums"
+			same_bytes --time event_time --window $w --lateness 5s --by os \
+				--agg $aggs plays.ndjson
+			[ "$(cat err.1)" = "$(one_run fail plays.ndjson)" ] || fail "$at $w: $(cat err.1)"
+		done
+	done
+	# the pieces were dropped and the input read again by one thread
+	read_twice plays.ndjson --on-error skip --by os --agg sum:duration_ms plays.ndjson
+}
+
+@test "-j: sums near the int64 limits that never pass them: in threads, as -j1" {
+	local at aggs=count,sum:duration_ms,avg:duration_ms
+	for at in head tail; do
+		ovf_plays $at
+		grep -v '"os":"zz"\|"os":"nn"' plays.ndjson >near.ndjson
+		same_bytes --by os --agg $aggs near.ndjson
+		one_run skip out.1 near.ndjson || fail "$at: not one run's sums"
+		grep -q '"os":"ok","count":4,"sum_duration_ms":9223372036854774806,' out.1 ||
+			fail "$at: $(grep '"ok"' out.1)"
+		in_threads near.ndjson --by os --agg $aggs near.ndjson
+		same_bytes --time event_time --window session:30s --lateness 5s --by os \
+			--agg $aggs near.ndjson
+		one_run skip out.1 near.ndjson || fail "$at: sessions: not one run's sums"
+		in_threads near.ndjson --time event_time --window session:30s --lateness 5s \
+			--by os --agg $aggs near.ndjson
+	done
+}
+
+@test "--merge of --partial rows: what one run over the shards in that order refuses, whatever comes after" {
+	local aggs=count,sum:duration_ms,avg:duration_ms
+	ovf_plays tail
+	head -n 10000 plays.ndjson >a.ndjson
+	tail -n +10001 plays.ndjson >b.ndjson
+	fx-agg --partial --by os --agg $aggs a.ndjson >a.part
+	fx-agg --partial --by os --agg $aggs b.ndjson >b.part
+	# b's running sums: zz's passed 2000 above its total -3000, nn's -2000
+	# below 3000 (by hand), and say so
+	grep -q '"os":"zz",.*"sum_duration_ms":{"i":-3000,"d":\[\],"n":2,"hi":2000}' b.part ||
+		fail "$(grep '"zz"' b.part)"
+	grep -q '"os":"nn",.*"sum_duration_ms":{"i":3000,"d":\[\],"n":2,"lo":-2000}' b.part ||
+		fail "$(grep '"nn"' b.part)"
+	# a then b: one run refuses zz's +2000, after MAX - 1000; so does the
+	# merge, with no rows
+	run --separate-stderr fx-agg -j1 --by os --agg $aggs a.ndjson b.ndjson
+	assert_failure 1
+	assert_output ''
+	[ "$stderr" = "$(one_run fail a.ndjson b.ndjson)" ] || fail "$stderr"
+	run --separate-stderr fx-agg --merge --by os --agg $aggs a.part b.part
+	assert_failure 1
+	assert_output ''
+	[[ $stderr == 'fx-agg: b.part:'*': field "sum_duration_ms": sum overflows int64 part way: '* ]] ||
+		fail "$stderr"
+	# b then a: one run takes every record, and the merge writes its bytes
+	fx-agg -j1 --by os --agg $aggs b.ndjson a.ndjson >want
+	one_run skip want b.ndjson a.ndjson || fail "not one run's sums"
+	fx-agg --merge --by os --agg $aggs b.part a.part >got
+	cmp want got
+	# a partial of b and a in one: merged after a, refused as well
+	fx-agg --partial --by os --agg $aggs b.ndjson a.ndjson >ba.part
+	run --separate-stderr fx-agg --merge --by os --agg $aggs a.part ba.part
+	assert_failure 1
+	run --separate-stderr fx-agg --merge --by os --agg $aggs ba.part
+	assert_success
+	cmp want <(printf '%s\n' "$output")
+}

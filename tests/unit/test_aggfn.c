@@ -149,10 +149,10 @@ static void test_partials_merge(void)
 	v[0].p = strchr(pb.p, '{');
 	v[0].len = pb.len - (size_t)(v[0].p - pb.p);
 	CHECK(agg_set_read_partials(&set, sb, v, &e) == 0);
-	CHECK(agg_set_merge(&set, m1, sa, &e) == 0);
-	CHECK(agg_set_merge(&set, m1, sb, &e) == 0);
-	CHECK(agg_set_merge(&set, m2, sb, &e) == 0);
-	CHECK(agg_set_merge(&set, m2, sa, &e) == 0);
+	CHECK(agg_set_merge(&set, m1, sa, AGG_ANY, &e) == 0);
+	CHECK(agg_set_merge(&set, m1, sb, AGG_ANY, &e) == 0);
+	CHECK(agg_set_merge(&set, m2, sb, AGG_ANY, &e) == 0);
+	CHECK(agg_set_merge(&set, m2, sa, AGG_ANY, &e) == 0);
 	/* fsum([1e16, 1.0, 1e-16]) == 10000000000000002.0 */
 	CHECK_STR(result(m1), "10000000000000002");
 	CHECK_STR(result(m2), "10000000000000002");
@@ -162,6 +162,180 @@ static void test_partials_merge(void)
 	state_del(sb);
 	fx_buf_free(&pa);
 	fx_buf_free(&pb);
+	teardown();
+}
+
+/* A state of the JSON numbers vals, by the spec set up (sum:v or avg:v). */
+static void *sum_state(const char *const *vals, size_t n)
+{
+	void *st = state_new();
+
+	add(st, vals, n, 0);
+	return st;
+}
+
+/* The --partial state of st, after its ,"name": */
+static char *partial_of(const void *st)
+{
+	static char text[256];
+	struct fx_buf b = FX_BUF_INIT;
+
+	agg_set_write_partials(&set, st, &b);
+	fx_buf_addc(&b, 0);
+	snprintf(text, sizeof(text), "%s", strchr(b.p, ':') + 1);
+	fx_buf_free(&b);
+	return text;
+}
+
+/* json read as a partial state (set up with merge): 0, or -1 */
+static int read_partial(void *st, const char *json)
+{
+	struct json_value v[JSON_MAX_PATHS];
+	struct agg_error e;
+
+	memset(v, 0, sizeof(v));
+	v[0].p = json;
+	v[0].len = strlen(json);
+	v[0].type = json_type_of(v[0].p, v[0].len);
+	return agg_set_read_partials(&set, st, v, &e);
+}
+
+/*
+ * One run refuses the integer that takes its running sum past an int64,
+ * even if later ones would bring it back: a merge in input order refuses
+ * it too, by the running sums' least and greatest, kept in the state and
+ * in its partial. Worked out by hand: MAX = 9223372036854775807.
+ */
+static void test_sum_running_bounds(void)
+{
+	/* MAX - 1, then +5 -10: one run refuses the 5 (MAX + 4) */
+	const char *big[] = {"9223372036854775806"}, *back[] = {"5", "-10"};
+	/* MIN + 1, then -5 +10: one run refuses the -5 */
+	const char *low[] = {"-9223372036854775807"}, *up[] = {"-5", "10"};
+	/* MAX - 10, then two shards of +8 -8 */
+	const char *near[] = {"9223372036854775797"}, *bump[] = {"8", "-8"};
+	const char *specs[] = {"sum:v", "avg:v"};
+	struct agg_error e;
+	void *a, *b, *m;
+	size_t k;
+
+	for (k = 0; k < 2; k++) {
+		setup(specs[k], 0);
+		a = sum_state(big, 1);
+		b = sum_state(back, 2);
+		/* a's values, then b's: refused, and m unchanged */
+		m = sum_state(big, 1);
+		CHECK(agg_set_merge(&set, m, b, AGG_AFTER, &e) == -1);
+		CHECK(strstr(e.reason, "part way") != NULL);
+		CHECK_STR(partial_of(m),
+		          "{\"i\":9223372036854775806,\"d\":[],\"n\":1}");
+		state_del(m);
+		/* held the other way round: the same */
+		m = sum_state(back, 2);
+		CHECK(agg_set_merge(&set, m, a, AGG_BEFORE, &e) == -1);
+		state_del(m);
+		/* b's values, then a's: one run takes them all */
+		m = sum_state(back, 2);
+		CHECK(agg_set_merge(&set, m, a, AGG_AFTER, &e) == 0);
+		CHECK_STR(result(m),
+		          k ? "3.0744573456182584e+18" : "9223372036854775801");
+		state_del(m);
+		m = sum_state(big, 1);
+		CHECK(agg_set_merge(&set, m, b, AGG_BEFORE, &e) == 0);
+		CHECK_STR(result(m),
+		          k ? "3.0744573456182584e+18" : "9223372036854775801");
+		state_del(m);
+		/* no order: only the total (as one run's sessions) */
+		m = sum_state(big, 1);
+		CHECK(agg_set_merge(&set, m, b, AGG_ANY, &e) == 0);
+		state_del(m);
+		state_del(a);
+		state_del(b);
+		/* below: MIN + 1 then -5 */
+		a = sum_state(low, 1);
+		b = sum_state(up, 2);
+		CHECK(agg_set_merge(&set, a, b, AGG_AFTER, &e) == -1);
+		CHECK(agg_set_merge(&set, b, a, AGG_AFTER, &e) == 0);
+		CHECK_STR(partial_of(b),
+		          "{\"i\":-9223372036854775802,\"d\":[],\"n\":3,"
+		          "\"hi\":5}");
+		state_del(a);
+		state_del(b);
+		/* two shards of +8 -8 after MAX - 10: in order, each fits;
+		 * interleaved, +8 +8 would not */
+		a = sum_state(near, 1);
+		b = sum_state(bump, 2);
+		m = sum_state(near, 1);
+		CHECK(agg_set_merge(&set, m, b, AGG_AFTER, &e) == 0);
+		CHECK(agg_set_merge(&set, m, b, AGG_AFTER, &e) == 0);
+		state_del(m);
+		CHECK(agg_set_merge(&set, a, b, AGG_INTERLEAVED, &e) == 0);
+		CHECK(agg_set_merge(&set, a, b, AGG_INTERLEAVED, &e) == -1);
+		state_del(a);
+		state_del(b);
+		teardown();
+	}
+}
+
+/* The bounds in a partial state where they are not min(0, i), max(0, i). */
+static void test_sum_bounds_partial(void)
+{
+	const char *back[] = {"5", "-10"}, *dip[] = {"-10", "15"};
+	struct agg_error e;
+	void *st, *m;
+
+	setup("sum:v", 0);
+	st = sum_state(back, 2);
+	CHECK_STR(partial_of(st), "{\"i\":-5,\"d\":[],\"n\":2,\"hi\":5}");
+	state_del(st);
+	st = sum_state(dip, 2);
+	CHECK_STR(partial_of(st), "{\"i\":5,\"d\":[],\"n\":2,\"lo\":-10}");
+	state_del(st);
+	/* a merge in order keeps them exact: 5 -10 then -10 15 */
+	st = sum_state(back, 2);
+	m = sum_state(dip, 2);
+	CHECK(agg_set_merge(&set, st, m, AGG_AFTER, &e) == 0);
+	CHECK_STR(partial_of(st),
+	          "{\"i\":0,\"d\":[],\"n\":4,\"lo\":-15,\"hi\":5}");
+	state_del(st);
+	state_del(m);
+	teardown();
+
+	setup("sum:v", 1);
+	st = state_new();
+	CHECK(read_partial(st, "{\"i\":-5,\"d\":[],\"n\":2,\"hi\":5}") == 0);
+	/* read back, it refuses what one run would: after MAX - 1 */
+	m = state_new();
+	CHECK(read_partial(m, "{\"i\":9223372036854775806,\"d\":[],\"n\":1}") ==
+	      0);
+	CHECK(agg_set_merge(&set, m, st, AGG_AFTER, &e) == -1);
+	state_del(m);
+	state_del(st);
+	/* without them, a partial's bounds are its total's */
+	st = state_new();
+	CHECK(read_partial(st, "{\"i\":-5,\"d\":[],\"n\":2}") == 0);
+	m = state_new();
+	CHECK(read_partial(m, "{\"i\":9223372036854775806,\"d\":[],\"n\":1}") ==
+	      0);
+	CHECK(agg_set_merge(&set, m, st, AGG_AFTER, &e) == 0);
+	CHECK_STR(result(m), "9223372036854775801");
+	state_del(m);
+	state_del(st);
+	/* bounds that do not hold the total, or not integers: refused */
+	st = state_new();
+	CHECK(read_partial(st, "{\"i\":5,\"d\":[],\"n\":2,\"lo\":1}") == -1);
+	state_del(st);
+	st = state_new();
+	CHECK(read_partial(st, "{\"i\":5,\"d\":[],\"n\":2,\"hi\":4}") == -1);
+	state_del(st);
+	st = state_new();
+	CHECK(read_partial(st, "{\"i\":-5,\"d\":[],\"n\":2,\"lo\":-6.5}") ==
+	      -1);
+	state_del(st);
+	st = state_new();
+	CHECK(read_partial(st, "{\"i\":5,\"d\":[],\"n\":2,\"hi\":\"9\"}") ==
+	      -1);
+	state_del(st);
 	teardown();
 }
 
@@ -417,16 +591,17 @@ static void check_merge(const struct agg_set *s, const struct agg_set *ms,
 
 	update_range(s, one, v, b0, b1);
 	want = results_of(s, one);
+	/* in order (a's values, then b's) and in none */
 	into[0] = run(s, v, a0, a1);
-	CHECK(agg_set_merge(s, into[0], b, &e) == 0);
+	CHECK(agg_set_merge(s, into[0], b, AGG_AFTER, &e) == 0);
 	into[1] = run(s, v, b0, b1);
-	CHECK(agg_set_merge(s, into[1], a, &e) == 0);
+	CHECK(agg_set_merge(s, into[1], a, AGG_BEFORE, &e) == 0);
 	into[2] = run(s, v, a0, a1);
 	into[3] = through_partial(s, ms, b);
-	CHECK(agg_set_merge(s, into[2], into[3], &e) == 0);
+	CHECK(agg_set_merge(s, into[2], into[3], AGG_ANY, &e) == 0);
 	state_free(s, into[3]);
 	into[3] = through_partial(s, ms, a);
-	CHECK(agg_set_merge(s, into[3], b, &e) == 0);
+	CHECK(agg_set_merge(s, into[3], b, AGG_INTERLEAVED, &e) == 0);
 	for (i = 0; i < 4; i++) {
 		got = results_of(s, into[i]);
 		CHECK_MSG(strcmp(got, want) == 0,
@@ -499,6 +674,8 @@ int main(void)
 {
 	RUN(test_exact_sums);
 	RUN(test_partials_merge);
+	RUN(test_sum_running_bounds);
+	RUN(test_sum_bounds_partial);
 	RUN(test_first_last_ties);
 	RUN(test_one_spelling);
 	RUN(test_table_complete);
