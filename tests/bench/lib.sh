@@ -112,7 +112,7 @@ bench_case() {
 }
 
 bench_self() {
-	local name="$1" bytes="$2" records="$3" cmd i runs=$RUNS med min max got secs
+	local name="$1" bytes="$2" records="$3" cmd i runs=$RUNS got secs
 	shift 3
 	cmd="$*"
 	CASES+=("$name")
@@ -129,9 +129,17 @@ bench_self() {
 		fi
 		echo "$secs" >>"$TMP/times"
 	done
-	read -r med min max < <(_stats <"$TMP/times")
+	record_times "$name" "$bytes" "$records" "$runs" "$TMP/times"
+}
+
+# record_times NAME BYTES RECORDS RUNS FILE: case NAME's figures from the
+# seconds in FILE (one a line), for a case timed by other means than
+# bench_case (bench_self, run.sh's stat_case).
+record_times() {
+	local name="$1" bytes="$2" records="$3" med min max
+	read -r med min max < <(_stats <"$5")
 	C_MED[$name]=$med
-	C_RUNS[$name]=$runs
+	C_RUNS[$name]=$4
 	C_MIN[$name]=$min
 	C_MAX[$name]=$max
 	C_MBPS[$name]=$(calc "$bytes / $med / 1e6" 1)

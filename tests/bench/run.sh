@@ -562,7 +562,7 @@ section_produce() {
 # fx --stats line) RUNS times and records the median of "FIELD X ms" in
 # seconds as case NAME; BYTES and RECORDS give its MB/s and records/s.
 stat_case() {
-	local name="$1" bytes="$2" records="$3" field="$4" cmd="$5" i v med min max
+	local name="$1" bytes="$2" records="$3" field="$4" cmd="$5" i v
 	CASES+=("$name")
 	log "bench: $name: $field in the --stats of: $cmd"
 	: >"$TMP/field"
@@ -582,14 +582,7 @@ stat_case() {
 		calc "$v / 1000" 6 >>"$TMP/field"
 		echo >>"$TMP/field"
 	done
-	read -r med min max < <(_stats <"$TMP/field")
-	C_MED[$name]=$med
-	C_RUNS[$name]=$RUNS
-	C_MIN[$name]=$min
-	C_MAX[$name]=$max
-	C_MBPS[$name]=$(calc "$bytes / $med / 1e6" 1)
-	C_RPS[$name]=$(calc "$records / $med" 0)
-	log "$(printf 'bench: %s: median %.3f s' "$name" "$med")"
+	record_times "$name" "$bytes" "$records" "$RUNS" "$TMP/field"
 }
 
 # pair_cases NAME_A NAME_B BYTES RECORDS CMD_A CMD_B: times the two
