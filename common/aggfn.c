@@ -402,6 +402,17 @@ static int num_can_merge(const struct agg_spec *a, const void *d, const void *s,
 	return 0;
 }
 
+/* The running sums' bounds of first's values followed by then's. */
+static void bounds_in_order(const struct st_num *first,
+                            const struct st_num *then, int64_t *lo, int64_t *hi)
+{
+	int64_t l = add_sat(first->i, then->lo),
+	        h = add_sat(first->i, then->hi);
+
+	*lo = l < first->lo ? l : first->lo;
+	*hi = h > first->hi ? h : first->hi;
+}
+
 static void num_merge(const struct agg_spec *a, void *d, const void *s,
                       enum agg_order order)
 {
@@ -412,16 +423,10 @@ static void num_merge(const struct agg_spec *a, void *d, const void *s,
 
 	switch (order) {
 	case AGG_AFTER: /* dn's values, then sn's */
-		lo = add_sat(dn->i, sn->lo);
-		hi = add_sat(dn->i, sn->hi);
-		lo = lo < dn->lo ? lo : dn->lo;
-		hi = hi > dn->hi ? hi : dn->hi;
+		bounds_in_order(dn, sn, &lo, &hi);
 		break;
 	case AGG_BEFORE: /* sn's values, then dn's */
-		lo = add_sat(sn->i, dn->lo);
-		hi = add_sat(sn->i, dn->hi);
-		lo = lo < sn->lo ? lo : sn->lo;
-		hi = hi > sn->hi ? hi : sn->hi;
+		bounds_in_order(sn, dn, &lo, &hi);
 		break;
 	default: /* bounds of every interleaving */
 		lo = add_sat(dn->lo, sn->lo);

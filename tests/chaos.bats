@@ -13,11 +13,7 @@ setup() {
 	STAGE_PIDS=()
 }
 
-teardown() {
-	local p
-	for p in "${STAGE_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	fx_teardown_tmp
-}
+teardown() { fx_kill_stages; }
 
 EVENTS=${FX_CHAOS_EVENTS:-30000}
 KILLS=${FX_CHAOS_KILLS:-20}

@@ -17,11 +17,7 @@ setup() {
 	printf '{"b":1}\n\n{"b":2}\n{"b":3}\n' >d/sub/b.jsonl
 }
 
-teardown() {
-	local p
-	for p in "${STAGE_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	fx_teardown_tmp
-}
+teardown() { fx_kill_stages; }
 
 @test "a fresh start: restore 0, barriers with every file started at its next line's offset, a final one" {
 	run --separate-stderr fx-consume d --checkpoint 2 --state st

@@ -13,11 +13,7 @@ setup() {
 	STAGE_PIDS=()
 }
 
-teardown() {
-	local p
-	for p in "${STAGE_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	fx_teardown_tmp
-}
+teardown() { fx_kill_stages; }
 
 # streams N M EVERY_L EVERY_R: l.ndjson, N plays over 3 partitions of topic
 # "plays", and r.ndjson, M over 2 partitions of "likes", both starting with

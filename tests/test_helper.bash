@@ -145,6 +145,14 @@ resume() {
 	cat
 }
 
+# fx_kill_stages: kill -9 every process in STAGE_PIDS, then fx_teardown_tmp
+# (the teardown of a file whose tests start pipeline stages by hand).
+fx_kill_stages() {
+	local p
+	for p in "${STAGE_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	fx_teardown_tmp
+}
+
 # wait_stream [SECONDS]: waits for every process in STAGE_PIDS (at most
 # SECONDS, default 120, then kills what is left: a stage killed before it
 # opened its FIFO leaves its neighbour blocked in open()); 0 if all
