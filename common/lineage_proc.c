@@ -199,9 +199,35 @@ static int subshell_head(const struct inherited *h, unsigned long in,
 
 static int find_writer_any(unsigned long ino, int near, int self);
 
+/*
+ * 1 if pid is a process, not another thread of one: /proc/TID/ answers
+ * for a thread too (with the process's descriptors and the thread's own
+ * name), and the neighbours looked at first are often the threads of the
+ * stage upstream (librdkafka's "rdk:broker-1"), started just after it.
+ */
+static int is_process(int pid)
+{
+	char path[64], buf[512], *t;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	t = strstr(buf, "\nTgid:");
+	return t && atoi(t + 6) == pid;
+}
+
 static int writes_pipe(int pid, int self, unsigned long ino)
 {
-	return pid > 0 && pid != self && fd_pipe(pid, 1) == ino;
+	return pid > 0 && pid != self && fd_pipe(pid, 1) == ino &&
+	       is_process(pid);
 }
 
 /*

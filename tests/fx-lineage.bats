@@ -109,6 +109,32 @@ starts() {
 	assert_line "    out  file://$T/warehouse/ads"
 }
 
+@test "the stage upstream is found by its process, not by one of its threads (librdkafka's) at the next pid" {
+	FX_LINEAGE=off fx-sink -b "$B" -t ods_play <plays.ndjson
+	# the coprocess's librdkafka threads take the pids just below
+	# fx-sink's: the neighbours looked at first for the pipe's writer
+	coproc W { exec fx-consume -b "$B" -t ods_play; }
+	sleep 1
+	local rd sink
+	exec {rd}<&"${W[0]}" # a coprocess's own fds do not reach a job
+	fx-sink --file got.ndjson <&"$rd" &
+	sink=$!
+	exec {rd}<&-
+	# fx-sink has looked for its pipe's writer once its START is stored
+	for _ in $(seq 100); do
+		grep -q 'got.ndjson' lineage.ndjson 2>/dev/null && break
+		sleep 0.1
+	done
+	sleep 0.5
+	kill -TERM "$W_PID"
+	wait "$sink" || fail "fx-sink failed"
+	[ "$(wc -l <got.ndjson)" -eq 300 ] || fail "$(wc -l <got.ndjson) records"
+	run --separate-stderr fx-lineage runs --format json
+	assert_success
+	run jq -r '.[] | select(any(.outputs[]; .dataset | test("got.ndjson$"))) | .pipeline' <<<"$output"
+	assert_output 'fx-consume | fx-sink'
+}
+
 @test "two pipelines started at once in one script get different ids; the stages of one share one, across jq" {
 	gen 5000 2 >big.ndjson
 	cat >two.sh <<-'EOF'
