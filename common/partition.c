@@ -276,7 +276,7 @@ static int list_topics(struct fx_ctx *ctx, struct table *t,
 	for (i = 0; i < topics->n; i++) {
 		r = table_topic_match(t, topics->v[i], &tv, &why);
 		if (r < 0) {
-			fx_warn(ctx, "%s", why);
+			fx_warn(ctx, "%s: %s", table_file(t), why);
 			rc = FX_EXIT_DATA;
 		}
 		if (r != TABLE_DYNAMIC)

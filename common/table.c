@@ -864,6 +864,11 @@ void table_free(struct table *t)
 	free(t);
 }
 
+const char *table_file(const struct table *t)
+{
+	return t->path;
+}
+
 const char *table_name(const struct table *t)
 {
 	return t->name;

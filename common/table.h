@@ -122,6 +122,8 @@ struct table *table_load(const struct fx_ctx *ctx, const char *path);
 void table_free(struct table *t);
 
 const char *table_name(const struct table *t);
+/* the table file's path, as given to table_load(), for messages */
+const char *table_file(const struct table *t);
 size_t table_nparts(const struct table *t);
 const struct table_part *table_part(const struct table *t, size_t i);
 /* "fields": the record fields the table declares (optional: without it

@@ -198,7 +198,7 @@ broken() {
 	run --separate-stderr fx-partition --table t.json --list -b "$B"
 	assert_failure 1
 	assert_output '{"route":"template","topic":"q_{a}_{b}"}'
-	assert_equal "$stderr" 'fx-partition: topic "q_a_5f_10" could hold two partitions of the template "q_{a}_{b}"'
+	assert_equal "$stderr" 'fx-partition: t.json: topic "q_a_5f_10" could hold two partitions of the template "q_{a}_{b}"'
 }
 
 @test "a value the table rejects is a bad record: fail, skip, dlq" {
