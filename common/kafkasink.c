@@ -5,6 +5,7 @@
 #include "buf.h"
 #include "checkpoint.h"
 #include "err.h"
+#include "fsutil.h"
 #include "json.h"
 #include "lineage.h"
 #include "upsert.h"
@@ -17,7 +18,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* Decodes canonical base64 text into b. Returns 0, or -1 if it is not. */
 static int base64_decode_text(struct fx_buf *b, const char *s)
@@ -475,26 +475,6 @@ static char *txn_default_id(struct fx_ctx *ctx, const char *state)
 	return fx_strdup(id);
 }
 
-/* mkdir -p; 0 or -1 with errno */
-static int mkdir_p(const char *path)
-{
-	char *p = fx_strdup(path), *s;
-	int rc = 0;
-
-	for (s = p + 1; *s && !rc; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(p, 0777) != 0 && errno != EEXIST)
-			rc = -1;
-		*s = '/';
-	}
-	if (!rc && mkdir(p, 0777) != 0 && errno != EEXIST)
-		rc = -1;
-	free(p);
-	return rc;
-}
-
 static int state_error(struct kafka_sink *ks, const char *what)
 {
 	char path[PATH_MAX + 32];
@@ -891,7 +871,7 @@ static void txn_prepare(struct kafka_sink *ks, const char **defaults)
 			    ckpt_state_path(o->state, path, sizeof(path)));
 		exit(state_error(ks, "read"));
 	}
-	if (mkdir_p(o->state) != 0)
+	if (fs_mkdir_p(o->state) != 0)
 		fx_die(ks->ctx, FX_EXIT_IO, "%s: cannot create: %s", o->state,
 		       strerror(errno));
 	ks->txn = 1;
