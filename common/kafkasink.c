@@ -1003,7 +1003,9 @@ int kafka_sink_open(struct fx_ctx *ctx, const struct kafka_sink_opts *o,
 /*
  * A record's _fx members (its flags said JSON_SCAN_HAS_FX), in one walk:
  * ks->meta from them (the last of a key wins, as in json_scan()), and
- * unless --keep-meta the value without them in ks->value.
+ * unless --keep-meta the value without them in ks->value. A member is an
+ * _fx one by its key as written, as for JSON_SCAN_HAS_FX and the value's
+ * stripping: "\u005ffx_key" is data.
  */
 static void read_fx_members(struct kafka_sink *ks, const struct record *rec)
 {
@@ -1018,9 +1020,10 @@ static void read_fx_members(struct kafka_sink *ks, const struct record *rec)
 	while (json_object_next(rec->p, rec->len, &pos, &m)) {
 		int fx = m.key.len >= 5 && memcmp(m.key.p, "\"_fx", 4) == 0;
 
-		for (i = 0; (fx || m.key.escaped) && i < NMETA; i++)
-			if (json_string_equals(&m.key, meta_names[i].name,
-			                       meta_names[i].len))
+		for (i = 0; fx && i < NMETA; i++)
+			if (m.key.len == meta_names[i].len + 2 &&
+			    memcmp(m.key.p + 1, meta_names[i].name,
+			           meta_names[i].len) == 0)
 				ks->meta[i] = m.val;
 		if (!strip || fx)
 			continue;

@@ -125,16 +125,17 @@ records() {
 }
 
 @test "fx-sink without -t: _fx_dest, _fx_key (the last of two), _fx_headers read from the records that have them, and dropped" {
-	# nested _fx members are data; -b: Kafka, not files
+	# nested _fx members are data, and so is an escaped spelling of one
+	# (as the value keeps it); -b: Kafka, not files
 	printf '%s\n' \
-		'{"_fx_dest":"p1","_fx_key":"k1","a":2,"_fx_key":"k2"}' \
+		'{"_fx_dest":"p1","_fx_key":"k1","a":2,"_fx_key":"k2","\u005ffx_key":"e"}' \
 		'{"a":3,"_fx_headers":{"h":"v"},"b":{"_fx_key":"n","_fx_dest":"x"},"_fx_dest":"p1"}' \
 		'{"_fx_dest":"p4","_fx_key":{"base64":"aGk="},"a":4}' \
 		'{"a":6,"_fx_dest":"p4"}' >in.ndjson
 	run --separate-stderr fx-sink -b "$B" <in.ndjson
 	assert_success
 	run kcat -b "$B" -C -t p1 -e -q -f '%k|%h|%s\n'
-	assert_output 'k2||{"a":2}
+	assert_output 'k2||{"a":2,"\u005ffx_key":"e"}
 |h=v|{"a":3,"b":{"_fx_key":"n","_fx_dest":"x"}}'
 	run bash -c "kcat -b '$B' -C -t p4 -e -q -f '%k|%h|%s\n' | sort"
 	assert_output 'hi||{"a":4}
