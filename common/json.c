@@ -585,7 +585,8 @@ key:
 	if (depth == 1) {
 		size_t klen = (size_t)(q - s - 1);
 
-		if (klen >= 3 && memcmp(s + 1, "_fx", 3) == 0) {
+		/* not memcmp: a call for every key, not inlined */
+		if (klen >= 3 && s[1] == '_' && s[2] == 'f' && s[3] == 'x') {
 			result |= JSON_SCAN_HAS_FX;
 			if (first_key && klen == 3)
 				result |= JSON_SCAN_CONTROL;

@@ -313,7 +313,12 @@ struct kafka_sink;
 int kafka_sink_open(struct fx_ctx *ctx, const struct kafka_sink_opts *o,
                     struct kafka_sink **out);
 
-/* The fields kafka_sink_write() needs in vals. */
+/*
+ * The fields kafka_sink_write() needs in vals: --key FIELD, or --upsert's
+ * fields, else none (json_scan()'s vector path then takes plain records
+ * whole). The _fx members are not among them: kafka_sink_write() reads
+ * them itself from a record whose flags say JSON_SCAN_HAS_FX.
+ */
 const struct json_paths *kafka_sink_paths(const struct kafka_sink *ks);
 
 /*

@@ -5,6 +5,7 @@
 #include "buf.h"
 #include "checkpoint.h"
 #include "err.h"
+#include "fsutil.h"
 #include "json.h"
 #include "lineage.h"
 #include "upsert.h"
@@ -17,7 +18,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* Decodes canonical base64 text into b. Returns 0, or -1 if it is not. */
 static int base64_decode_text(struct fx_buf *b, const char *s)
@@ -54,13 +54,31 @@ static int bytes_from_json(const cJSON *j, struct fx_buf *out)
  * Sink
  */
 
+/*
+ * The record's _fx members the sink reads. They are not among the paths
+ * the scanner looks for (kafka_sink_paths: --key FIELD, or --upsert's):
+ * with no path at all a record goes through the vector scanner, and a
+ * path the scanner compares with every key of the same length costs a
+ * comparison a record ("song_id" and "_fx_key"). A record that has none
+ * (json_scan() did not say JSON_SCAN_HAS_FX) has none to read; one that
+ * has is walked once (read_fx_members).
+ */
 enum {
-	PATH_DEST,
-	PATH_KEY,
-	PATH_HEADERS,
-	PATH_PARTITION,
-	PATH_USER_KEY,
-	NPATHS,
+	META_DEST,
+	META_KEY,
+	META_HEADERS,
+	META_PARTITION,
+	NMETA,
+};
+
+static const struct {
+	const char *name;
+	size_t len;
+} meta_names[NMETA] = {
+    {"_fx_dest", 8},
+    {"_fx_key", 7},
+    {"_fx_headers", 11},
+    {"_fx_partition", 13},
 };
 
 /*
@@ -94,8 +112,9 @@ struct kafka_sink {
 	size_t ntopics, topics_cap, last;
 	int create_unsupported; /* said once */
 
-	struct json_paths paths;
+	struct json_paths paths;       /* --key FIELD (path 0), or --upsert's */
 	const struct json_value *vals; /* of the record being written */
+	struct json_value meta[NMETA]; /* its _fx members */
 	struct fx_buf value, key, name, hval;
 
 	uint64_t sent, delivered, failed;
@@ -454,26 +473,6 @@ static char *txn_default_id(struct fx_ctx *ctx, const char *state)
 		h = (h ^ *p) * 0x100000001b3ULL;
 	snprintf(id, sizeof(id), "fx-sink.%016" PRIx64, h);
 	return fx_strdup(id);
-}
-
-/* mkdir -p; 0 or -1 with errno */
-static int mkdir_p(const char *path)
-{
-	char *p = fx_strdup(path), *s;
-	int rc = 0;
-
-	for (s = p + 1; *s && !rc; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(p, 0777) != 0 && errno != EEXIST)
-			rc = -1;
-		*s = '/';
-	}
-	if (!rc && mkdir(p, 0777) != 0 && errno != EEXIST)
-		rc = -1;
-	free(p);
-	return rc;
 }
 
 static int state_error(struct kafka_sink *ks, const char *what)
@@ -872,7 +871,7 @@ static void txn_prepare(struct kafka_sink *ks, const char **defaults)
 			    ckpt_state_path(o->state, path, sizeof(path)));
 		exit(state_error(ks, "read"));
 	}
-	if (mkdir_p(o->state) != 0)
+	if (fs_mkdir_p(o->state) != 0)
 		fx_die(ks->ctx, FX_EXIT_IO, "%s: cannot create: %s", o->state,
 		       strerror(errno));
 	ks->txn = 1;
@@ -929,9 +928,6 @@ static int conf_is(const rd_kafka_conf_t *c, const char *key, const char *value)
 int kafka_sink_open(struct fx_ctx *ctx, const struct kafka_sink_opts *o,
                     struct kafka_sink **out)
 {
-	static const char *const names[NPATHS] = {
-	    "_fx_dest", "_fx_key", "_fx_headers", "_fx_partition", NULL,
-	};
 	struct kafka_sink *ks = fx_malloc(sizeof(*ks));
 	const char
 	    *defaults[sizeof(sink_defaults) / sizeof(*sink_defaults) + 4];
@@ -939,19 +935,14 @@ int kafka_sink_open(struct fx_ctx *ctx, const struct kafka_sink_opts *o,
 	rd_kafka_conf_t *c;
 	char errstr[512];
 	size_t idlen = sizeof(errstr);
-	int rc, i;
+	int rc;
 
 	memset(ks, 0, sizeof(*ks));
 	ks->ctx = ctx;
 	ks->o = o;
 	ks->health.owner = ks;
-	for (i = 0; i < NPATHS; i++)
-		if (json_paths_add(&ks->paths,
-		                   names[i] ? names[i]
-		                   : o->key ? o->key
-		                            : "_fx_key",
-		                   &perr) < 0)
-			fx_usage_error(ctx, "--key: '%s': %s", o->key, perr);
+	if (o->key && json_paths_add(&ks->paths, o->key, &perr) < 0)
+		fx_usage_error(ctx, "--key: '%s': %s", o->key, perr);
 	if (o->upsert) {
 		char err[512];
 
@@ -1009,30 +1000,46 @@ int kafka_sink_open(struct fx_ctx *ctx, const struct kafka_sink_opts *o,
 	return 0;
 }
 
-/* The value without its _fx* members. */
-static void strip_meta(struct kafka_sink *ks, const char *rec, size_t len)
+/*
+ * A record's _fx members (its flags said JSON_SCAN_HAS_FX), in one walk:
+ * ks->meta from them (the last of a key wins, as in json_scan()), and
+ * unless --keep-meta the value without them in ks->value. A member is an
+ * _fx one by its key as written, as for JSON_SCAN_HAS_FX and the value's
+ * stripping: "\u005ffx_key" is data.
+ */
+static void read_fx_members(struct kafka_sink *ks, const struct record *rec)
 {
+	int strip = !ks->o->keep_meta, first = 1, i;
 	struct json_member m;
 	size_t pos = 0;
-	int first = 1;
 
-	fx_buf_reset(&ks->value);
-	fx_buf_addc(&ks->value, '{');
-	while (json_object_next(rec, len, &pos, &m)) {
-		if (m.key.len >= 5 && memcmp(m.key.p, "\"_fx", 4) == 0)
+	if (strip) {
+		fx_buf_reset(&ks->value);
+		fx_buf_addc(&ks->value, '{');
+	}
+	while (json_object_next(rec->p, rec->len, &pos, &m)) {
+		int fx = m.key.len >= 5 && memcmp(m.key.p, "\"_fx", 4) == 0;
+
+		for (i = 0; fx && i < NMETA; i++)
+			if (m.key.len == meta_names[i].len + 2 &&
+			    memcmp(m.key.p + 1, meta_names[i].name,
+			           meta_names[i].len) == 0)
+				ks->meta[i] = m.val;
+		if (!strip || fx)
 			continue;
 		if (!first)
 			fx_buf_addc(&ks->value, ',');
 		fx_buf_add(&ks->value, m.p, m.len);
 		first = 0;
 	}
-	fx_buf_addc(&ks->value, '}');
+	if (strip)
+		fx_buf_addc(&ks->value, '}');
 }
 
 /* The key bytes: --key FIELD, else _fx_key. 0: key; 1: no key; -1: bad */
 static int record_key(struct kafka_sink *ks, const char **why)
 {
-	const struct json_value *v = &ks->vals[PATH_USER_KEY];
+	const struct json_value *v = &ks->vals[0];
 	cJSON *j;
 	int rc;
 
@@ -1046,7 +1053,7 @@ static int record_key(struct kafka_sink *ks, const char **why)
 			fx_buf_add(&ks->key, v->p, v->len);
 		return 0;
 	}
-	v = &ks->vals[PATH_KEY];
+	v = &ks->meta[META_KEY];
 	if (v->type == JSON_MISSING || v->type == JSON_NULL)
 		return 1;
 	if (v->type == JSON_STRING) {
@@ -1065,7 +1072,7 @@ static int record_key(struct kafka_sink *ks, const char **why)
 static int record_headers(struct kafka_sink *ks, rd_kafka_headers_t **out,
                           const char **why)
 {
-	const struct json_value *v = &ks->vals[PATH_HEADERS];
+	const struct json_value *v = &ks->meta[META_HEADERS];
 	cJSON *j, *e;
 	int rc = 0;
 
@@ -1117,7 +1124,7 @@ static int record_headers(struct kafka_sink *ks, rd_kafka_headers_t **out,
 
 static int32_t record_partition(struct kafka_sink *ks)
 {
-	const struct json_value *v = &ks->vals[PATH_PARTITION];
+	const struct json_value *v = &ks->meta[META_PARTITION];
 	char num[32];
 
 	if (!ks->o->keep_partition || v->type != JSON_NUMBER ||
@@ -1204,63 +1211,46 @@ static int produce(struct kafka_sink *ks, rd_kafka_topic_t *rkt, int32_t part,
 	return ks->failed ? FX_EXIT_IO : 0;
 }
 
-/*
- * --upsert: the key from the key fields; +I and +U produced as usual, -U
- * not at all, -D as a tombstone.
- */
-static int upsert_write(struct kafka_sink *ks, rd_kafka_topic_t *rkt,
-                        const struct record *rec, int flags,
-                        const struct fx_where *where)
-{
-	const char *field, *why, *val = rec->p;
-	size_t vlen = rec->len;
-	rd_kafka_headers_t *hdrs = NULL;
-	enum upsert_op op;
-
-	if (upsert_read(ks->up, ks->vals, &op, &field, &why))
-		return fx_bad_record(ks->ctx, where, field, rec->p, rec->len,
-		                     "%s", why);
-	if (record_headers(ks, &hdrs, &why))
-		return fx_bad_record(ks->ctx, where, "_fx_headers", rec->p,
-		                     rec->len, "%s", why);
-	if (op == UPSERT_UPDATE_BEFORE || ks->skip_until) {
-		if (hdrs)
-			rd_kafka_headers_destroy(hdrs);
-		return 0;
-	}
-	if (ks->txn && txn_begin(ks) != 0) {
-		if (hdrs)
-			rd_kafka_headers_destroy(hdrs);
-		return FX_EXIT_IO;
-	}
-	fx_buf_reset(&ks->key);
-	fx_buf_add(&ks->key, ks->up->key.p, ks->up->key.len);
-	if (op == UPSERT_DELETE) {
-		val = NULL;
-		vlen = 0;
-	} else if ((flags & JSON_SCAN_HAS_FX) && !ks->o->keep_meta) {
-		strip_meta(ks, rec->p, rec->len);
-		val = ks->value.p;
-		vlen = ks->value.len;
-	}
-	return produce(ks, rkt, record_partition(ks), val, vlen, 1, hdrs);
-}
-
 const struct json_paths *kafka_sink_paths(const struct kafka_sink *ks)
 {
 	return &ks->paths;
+}
+
+/*
+ * The message key, into ks->key: --upsert's key fields, --key FIELD or
+ * _fx_key. 0: a key; 1: none; -1: a bad record, *field and *why set.
+ * *op: --upsert's row kind (else UPSERT_INSERT).
+ */
+static int message_key(struct kafka_sink *ks, enum upsert_op *op,
+                       const char **field, const char **why)
+{
+	int rc;
+
+	*op = UPSERT_INSERT;
+	if (ks->up) {
+		if (upsert_read(ks->up, ks->vals, op, field, why))
+			return -1;
+		fx_buf_reset(&ks->key);
+		fx_buf_add(&ks->key, ks->up->key.p, ks->up->key.len);
+		return 0;
+	}
+	rc = record_key(ks, why);
+	if (rc < 0)
+		*field = ks->o->key ? ks->o->key : "_fx_key";
+	return rc;
 }
 
 int kafka_sink_write(struct kafka_sink *ks, const struct record *rec,
                      const struct json_value *vals, int flags,
                      const struct fx_where *where)
 {
-	const struct json_value *dest = &vals[PATH_DEST];
+	const struct json_value *dest = &ks->meta[META_DEST];
 	rd_kafka_headers_t *hdrs = NULL;
 	rd_kafka_topic_t *rkt;
 	const char *why = NULL, *field = NULL, *val = rec->p;
 	size_t vlen = rec->len;
-	int haskey;
+	enum upsert_op op;
+	int haskey, rc = 0, i;
 
 	if (flags & JSON_SCAN_CONTROL) {
 		if (ks->txn)
@@ -1271,6 +1261,10 @@ int kafka_sink_write(struct kafka_sink *ks, const struct record *rec,
 		return 0;
 	}
 	ks->vals = vals;
+	for (i = 0; i < NMETA; i++)
+		ks->meta[i].type = JSON_MISSING;
+	if (flags & JSON_SCAN_HAS_FX)
+		read_fx_members(ks, rec);
 	if (ks->o->topic) {
 		rkt = ks->topics[0]->rkt;
 	} else if (dest->type == JSON_STRING && !dest->escaped &&
@@ -1281,46 +1275,48 @@ int kafka_sink_write(struct kafka_sink *ks, const struct record *rec,
 		    ks->ctx, where, "_fx_dest", rec->p, rec->len,
 		    "no topic: -t not given and this is not a plain string");
 	}
-	if (ks->up)
-		return upsert_write(ks, rkt, rec, flags, where);
-	haskey = record_key(ks, &why);
-	if (haskey < 0)
-		field = ks->o->key ? ks->o->key : "_fx_key";
-	else if (record_headers(ks, &hdrs, &why))
+	haskey = message_key(ks, &op, &field, &why);
+	if (haskey >= 0 && record_headers(ks, &hdrs, &why))
 		field = "_fx_headers";
 	if (field)
 		return fx_bad_record(ks->ctx, where, field, rec->p, rec->len,
 		                     "%s", why);
-	if (ks->skip_until) {
+	/*
+	 * Not produced: --upsert's -U rows (the +U after one is), and what
+	 * a resumed source sends again that was committed already.
+	 */
+	if (op == UPSERT_UPDATE_BEFORE || ks->skip_until ||
+	    (ks->txn && (rc = txn_begin(ks)) != 0)) {
 		if (hdrs)
 			rd_kafka_headers_destroy(hdrs);
-		return 0;
+		return rc;
 	}
-	if (ks->txn && txn_begin(ks) != 0) {
-		if (hdrs)
-			rd_kafka_headers_destroy(hdrs);
-		return FX_EXIT_IO;
-	}
-	if ((flags & JSON_SCAN_HAS_FX) && !ks->o->keep_meta) {
-		strip_meta(ks, rec->p, rec->len);
+	if (op == UPSERT_DELETE) { /* a tombstone */
+		val = NULL;
+		vlen = 0;
+	} else if ((flags & JSON_SCAN_HAS_FX) && !ks->o->keep_meta) {
 		val = ks->value.p;
 		vlen = ks->value.len;
 	}
-	return produce(ks, rkt, record_partition(ks), val, vlen, !haskey, hdrs);
+	return produce(ks, rkt, record_partition(ks), val, vlen, haskey == 0,
+	               hdrs);
 }
 
 /*
  * Sends what is queued and serves delivery reports for up to 100 ms. A
  * flush, not a poll: librdkafka's flush sends what lingers at once (not
  * after linger.ms). With nothing left in its queues it returns at once:
- * then a short poll, so that a caller waiting for a count does not spin.
+ * then, if a count is still short, a short poll, so that a caller
+ * waiting for it does not spin; not when every record is counted (a
+ * poll with nothing to serve waits out its 10 ms: at every run's end).
  */
 static void flush_some(struct kafka_sink *ks)
 {
-	if (rd_kafka_flush(ks->rk, 100) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-	    !ks->errors_only)
-		rd_kafka_poll(ks->rk, 10);
+	rd_kafka_resp_err_t err = rd_kafka_flush(ks->rk, 100);
+
 	sink_count_delivered(ks);
+	if (!err && ks->delivered + ks->failed < ks->sent)
+		rd_kafka_poll(ks->rk, 10);
 }
 
 int kafka_sink_flush(struct kafka_sink *ks)

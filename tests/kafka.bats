@@ -124,6 +124,35 @@ records() {
 2|k2|h1=v1,h2=v2|{"a":2}'
 }
 
+@test "fx-sink without -t: _fx_dest, _fx_key (the last of two), _fx_headers read from the records that have them, and dropped" {
+	# nested _fx members are data, and so is an escaped spelling of one
+	# (as the value keeps it); -b: Kafka, not files
+	printf '%s\n' \
+		'{"_fx_dest":"p1","_fx_key":"k1","a":2,"_fx_key":"k2","\u005ffx_key":"e"}' \
+		'{"a":3,"_fx_headers":{"h":"v"},"b":{"_fx_key":"n","_fx_dest":"x"},"_fx_dest":"p1"}' \
+		'{"_fx_dest":"p4","_fx_key":{"base64":"aGk="},"a":4}' \
+		'{"a":6,"_fx_dest":"p4"}' >in.ndjson
+	run --separate-stderr fx-sink -b "$B" <in.ndjson
+	assert_success
+	run kcat -b "$B" -C -t p1 -e -q -f '%k|%h|%s\n'
+	assert_output 'k2||{"a":2,"\u005ffx_key":"e"}
+|h=v|{"a":3,"b":{"_fx_key":"n","_fx_dest":"x"}}'
+	run bash -c "kcat -b '$B' -C -t p4 -e -q -f '%k|%h|%s\n' | sort"
+	assert_output 'hi||{"a":4}
+||{"a":6}'
+}
+
+@test "fx-sink --key FIELD with and without _fx members beside it" {
+	printf '%s\n' '{"k":"a","n":1}' '{"_fx_headers":[["h","v"]],"k":"b","n":2}' \
+		'{"k":"c","_fx_key":"x","n":3}' >in.ndjson
+	run --separate-stderr fx-sink -t p1 --key k <in.ndjson
+	assert_success
+	run kcat -b "$B" -C -t p1 -e -q -f '%k|%h|%s\n'
+	assert_output 'a||{"k":"a","n":1}
+b|h=v|{"k":"b","n":2}
+c||{"k":"c","n":3}'
+}
+
 @test "two fx-consume in one group with -e return every record exactly once" {
 	records 4000 | fx-sink -t p4 --key k
 	fx-consume -t p4 -g g1 -e $GROUP_X >a.out &
