@@ -129,17 +129,17 @@ bench_self() {
 		fi
 		echo "$secs" >>"$TMP/times"
 	done
-	record_times "$name" "$bytes" "$records" "$runs" "$TMP/times"
+	record_runs "$name" "$bytes" "$records" "$TMP/times"
 }
 
-# record_times NAME BYTES RECORDS RUNS FILE: case NAME's figures from the
-# seconds in FILE (one a line), for a case timed by other means than
-# bench_case (bench_self, run.sh's stat_case).
-record_times() {
+# record_runs NAME BYTES RECORDS TIMES-FILE: the median, min and max of the
+# seconds in TIMES-FILE (one a line) as case NAME, for a case timed by
+# other means than bench_case (bench_self, run.sh's stat_case and pairs)
+record_runs() {
 	local name="$1" bytes="$2" records="$3" med min max
-	read -r med min max < <(_stats <"$5")
+	read -r med min max < <(_stats <"$4")
 	C_MED[$name]=$med
-	C_RUNS[$name]=$4
+	C_RUNS[$name]=$(grep -c . "$4")
 	C_MIN[$name]=$min
 	C_MAX[$name]=$max
 	C_MBPS[$name]=$(calc "$bytes / $med / 1e6" 1)

@@ -379,20 +379,6 @@ section_kafka() {
 PRODUCE_N=${FX_BENCH_PRODUCE_N:-200000}
 case "$PRODUCE_N" in '' | *[!0-9]*) log "bench: FX_BENCH_PRODUCE_N must be a number"; exit 2 ;; esac
 
-# record_runs NAME BYTES RECORDS TIMES-FILE: the median, min and max of the
-# seconds in TIMES-FILE (one a line) as case NAME
-record_runs() {
-	local name="$1" bytes="$2" records="$3" med min max
-	read -r med min max < <(_stats <"$4")
-	C_MED[$name]=$med
-	C_RUNS[$name]=$(grep -c . "$4")
-	C_MIN[$name]=$min
-	C_MAX[$name]=$max
-	C_MBPS[$name]=$(calc "$bytes / $med / 1e6" 1)
-	C_RPS[$name]=$(calc "$records / $med" 0)
-	log "$(printf 'bench: %s: median %.3f s, %s MB/s' "$name" "$med" "${C_MBPS[$name]}")"
-}
-
 # timed_run TIMES-FILE CMD: runs CMD (with $B and $T in its environment),
 # appends its wall time in seconds; non-zero if CMD failed
 timed_run() {
@@ -582,7 +568,7 @@ stat_case() {
 		calc "$v / 1000" 6 >>"$TMP/field"
 		echo >>"$TMP/field"
 	done
-	record_times "$name" "$bytes" "$records" "$RUNS" "$TMP/field"
+	record_runs "$name" "$bytes" "$records" "$TMP/field"
 }
 
 # pair_cases NAME_A NAME_B BYTES RECORDS CMD_A CMD_B: times the two
