@@ -65,6 +65,9 @@ struct part_state {
 	int64_t start;     /* --checkpoint: where reading starts (or the
 	                      restored offset) while next is -1; -1 unknown */
 	struct lineage_ds *dataset; /* the topic's, for its record count */
+	int64_t wm_lo,
+	    wm_hi; /* watermarks looked up with others' (query_ends) */
+	int wm_known;
 };
 
 struct kafka_source {
@@ -811,9 +814,15 @@ static void note_end(struct kafka_source *s, struct part_state *p,
 	p->end = -1;
 	if (!s->o->exit_at_end && !s->o->meta)
 		return;
-	if (rd_kafka_query_watermark_offsets(s->rk, p->topic, p->partition, &lo,
-	                                     &hi, (int)s->o->conf.timeout_ms))
+	if (p->wm_known) {
+		lo = p->wm_lo;
+		hi = p->wm_hi;
+		p->wm_known = 0;
+	} else if (rd_kafka_query_watermark_offsets(
+	               s->rk, p->topic, p->partition, &lo, &hi,
+	               (int)s->o->conf.timeout_ms)) {
 		return; /* PARTITION_EOF still ends it */
+	}
 	if (hi <= lo || start == RD_KAFKA_OFFSET_END || start >= hi) {
 		/*
 		 * In a group the end is this partition's position now: commit
@@ -832,6 +841,56 @@ static void note_end(struct kafka_source *s, struct part_state *p,
  * and --meta reports: all of l is in the assignment before an eof record
  * can name one of them.
  */
+/*
+ * The watermarks of the partitions of l whose end is still to be looked
+ * up, for all of them at once: two ListOffsets requests (latest, earliest)
+ * instead of rd_kafka_query_watermark_offsets()'s round trips one
+ * partition after the other (64 of them before -e's first record on a
+ * 64-partition topic). A partition either request leaves without an
+ * answer is looked up alone by note_end().
+ */
+static void query_ends(struct kafka_source *s,
+                       const rd_kafka_topic_partition_list_t *l)
+{
+	rd_kafka_topic_partition_list_t *hi, *lo;
+	int i, n = 0;
+
+	if ((!s->o->exit_at_end && !s->o->meta) || l->cnt < 2)
+		return;
+	hi = rd_kafka_topic_partition_list_new(l->cnt);
+	for (i = 0; i < l->cnt; i++)
+		if (part_get(s, l->elems[i].topic, l->elems[i].partition)
+		        ->end == END_UNQUERIED) {
+			rd_kafka_topic_partition_list_add(hi, l->elems[i].topic,
+			                                  l->elems[i].partition)
+			    ->offset = RD_KAFKA_OFFSET_END;
+			n++;
+		}
+	lo = rd_kafka_topic_partition_list_copy(hi);
+	for (i = 0; i < lo->cnt; i++)
+		lo->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+	if (n >= 2 &&
+	    !rd_kafka_offsets_for_times(s->rk, hi,
+	                                (int)s->o->conf.timeout_ms) &&
+	    !rd_kafka_offsets_for_times(s->rk, lo,
+	                                (int)s->o->conf.timeout_ms)) {
+		for (i = 0; i < hi->cnt; i++) {
+			const rd_kafka_topic_partition_t *h = &hi->elems[i],
+			                                 *w = &lo->elems[i];
+			struct part_state *p =
+			    part_get(s, h->topic, h->partition);
+
+			if (h->err || w->err || h->offset < 0 || w->offset < 0)
+				continue;
+			p->wm_lo = w->offset;
+			p->wm_hi = h->offset;
+			p->wm_known = 1;
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(hi);
+	rd_kafka_topic_partition_list_destroy(lo);
+}
+
 static void note_assigned(struct kafka_source *s,
                           const rd_kafka_topic_partition_list_t *l)
 {
@@ -850,6 +909,7 @@ static void note_assigned(struct kafka_source *s,
 		s->assignment_changed = 1;
 	}
 	emit_assigned(s);
+	query_ends(s, l);
 	for (i = 0; i < l->cnt; i++) {
 		struct part_state *p =
 		    part_get(s, l->elems[i].topic, l->elems[i].partition);

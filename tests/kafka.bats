@@ -193,6 +193,21 @@ c||{"k":"c","n":3}'
 {"late":3}'
 }
 
+@test "-e on partitions some of them empty: every partition's end, looked up for all at once" {
+	records 5 | kcat -b "$B" -P -t p4 -p 0
+	records 3 | kcat -b "$B" -P -t p4 -p 2
+	run --separate-stderr timeout 20 fx-consume -t p4 -e
+	assert_success
+	assert_equal "$(jq -s 'length' <<<"$output")" 8
+	run --separate-stderr timeout 20 fx-consume -t p4 -e -o -1
+	assert_success
+	assert_equal "$(jq -sc 'map(.id) | sort' <<<"$output")" '[3,5]'
+	records 4 | kcat -b "$B" -P -t p4 -p 1
+	run --separate-stderr timeout 20 fx-consume -t p4 -e -o -2
+	assert_success
+	assert_equal "$(jq -sc 'map(.id) | sort' <<<"$output")" '[2,3,3,4,4,5]'
+}
+
 @test "-o end, -o N and -o -N" {
 	records 10 | fx-sink -t p1
 	run --separate-stderr fx-consume -t p1 -e -o end
