@@ -737,6 +737,51 @@ static void ckpt_starts(struct kafka_source *s,
  * position the run has (read this run, or restored from committed.json)
  * instead of the group's offsets, which only -o stored reads.
  */
+static void watermarks_lookup(struct kafka_source *s,
+                              const rd_kafka_topic_partition_list_t *l,
+                              int (*want)(const struct kafka_source *,
+                                          const rd_kafka_topic_partition_t *));
+
+/* watermarks_lookup(): a start that is not an offset yet */
+static int symbolic_start(const struct kafka_source *s,
+                          const rd_kafka_topic_partition_t *e)
+{
+	return e->offset == RD_KAFKA_OFFSET_BEGINNING ||
+	       e->offset == RD_KAFKA_OFFSET_END ||
+	       e->offset <= RD_KAFKA_OFFSET_TAIL_BASE;
+}
+
+/*
+ * Symbolic starts (beginning, end, -N) become the offsets they mean now,
+ * looked up for all partitions at once: left to librdkafka, each costs a
+ * ListOffsets request of its own, and one of 64 answered late held the
+ * fetch back about 0.5 s in one run of two (64 partitions, fx-devbroker).
+ * A partition without an answer keeps its symbolic start.
+ */
+static void numeric_starts(struct kafka_source *s,
+                           rd_kafka_topic_partition_list_t *l)
+{
+	int i;
+
+	watermarks_lookup(s, l, symbolic_start);
+	for (i = 0; i < l->cnt; i++) {
+		rd_kafka_topic_partition_t *e = &l->elems[i];
+		const struct part_state *p =
+		    part_get(s, e->topic, e->partition);
+		int64_t o = e->offset;
+
+		if (!symbolic_start(s, e) || !p->wm_known)
+			continue;
+		if (o == RD_KAFKA_OFFSET_BEGINNING)
+			o = p->wm_lo;
+		else if (o == RD_KAFKA_OFFSET_END)
+			o = p->wm_hi;
+		else
+			o = p->wm_hi - (RD_KAFKA_OFFSET_TAIL_BASE - o);
+		e->offset = o < p->wm_lo ? p->wm_lo : o;
+	}
+}
+
 static void resolve_offsets(struct kafka_source *s,
                             rd_kafka_topic_partition_list_t *l)
 {
@@ -799,6 +844,7 @@ static void resolve_offsets(struct kafka_source *s,
 		}
 	}
 	rd_kafka_topic_partition_list_destroy(times);
+	numeric_starts(s, l);
 	if (s->ckpt)
 		ckpt_starts(s, l);
 }
@@ -817,7 +863,6 @@ static void note_end(struct kafka_source *s, struct part_state *p,
 	if (p->wm_known) {
 		lo = p->wm_lo;
 		hi = p->wm_hi;
-		p->wm_known = 0;
 	} else if (rd_kafka_query_watermark_offsets(
 	               s->rk, p->topic, p->partition, &lo, &hi,
 	               (int)s->o->conf.timeout_ms)) {
@@ -842,38 +887,35 @@ static void note_end(struct kafka_source *s, struct part_state *p,
  * can name one of them.
  */
 /*
- * The watermarks of the partitions of l whose end is still to be looked
- * up, for all of them at once: two ListOffsets requests (latest, earliest)
- * instead of rd_kafka_query_watermark_offsets()'s round trips one
- * partition after the other (64 of them before -e's first record on a
- * 64-partition topic). A partition either request leaves without an
- * answer is looked up alone by note_end().
+ * The watermarks of the partitions of l that want (s, p) picks, for all of
+ * them at once: two ListOffsets requests (latest, earliest) instead of
+ * rd_kafka_query_watermark_offsets()'s round trip for one partition after
+ * the other (64 of them before -e's first record on a 64-partition
+ * topic). Sets wm_lo, wm_hi and wm_known of each partition answered; one
+ * left without an answer is looked up alone where it is needed. The
+ * values hold for one assignment: note_assigned() forgets them.
  */
-static void query_ends(struct kafka_source *s,
-                       const rd_kafka_topic_partition_list_t *l)
+static void watermarks_lookup(struct kafka_source *s,
+                              const rd_kafka_topic_partition_list_t *l,
+                              int (*want)(const struct kafka_source *,
+                                          const rd_kafka_topic_partition_t *))
 {
 	rd_kafka_topic_partition_list_t *hi, *lo;
-	int i, n = 0;
+	int i, timeout = (int)s->o->conf.timeout_ms;
 
-	if ((!s->o->exit_at_end && !s->o->meta) || l->cnt < 2)
-		return;
-	hi = rd_kafka_topic_partition_list_new(l->cnt);
+	hi = rd_kafka_topic_partition_list_new(l->cnt > 0 ? l->cnt : 1);
 	for (i = 0; i < l->cnt; i++)
-		if (part_get(s, l->elems[i].topic, l->elems[i].partition)
-		        ->end == END_UNQUERIED) {
+		if (want(s, &l->elems[i]) &&
+		    !part_get(s, l->elems[i].topic, l->elems[i].partition)
+		         ->wm_known)
 			rd_kafka_topic_partition_list_add(hi, l->elems[i].topic,
 			                                  l->elems[i].partition)
 			    ->offset = RD_KAFKA_OFFSET_END;
-			n++;
-		}
 	lo = rd_kafka_topic_partition_list_copy(hi);
 	for (i = 0; i < lo->cnt; i++)
 		lo->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-	if (n >= 2 &&
-	    !rd_kafka_offsets_for_times(s->rk, hi,
-	                                (int)s->o->conf.timeout_ms) &&
-	    !rd_kafka_offsets_for_times(s->rk, lo,
-	                                (int)s->o->conf.timeout_ms)) {
+	if (hi->cnt && !rd_kafka_offsets_for_times(s->rk, hi, timeout) &&
+	    !rd_kafka_offsets_for_times(s->rk, lo, timeout)) {
 		for (i = 0; i < hi->cnt; i++) {
 			const rd_kafka_topic_partition_t *h = &hi->elems[i],
 			                                 *w = &lo->elems[i];
@@ -889,6 +931,15 @@ static void query_ends(struct kafka_source *s,
 	}
 	rd_kafka_topic_partition_list_destroy(hi);
 	rd_kafka_topic_partition_list_destroy(lo);
+}
+
+/* watermarks_lookup(): a partition whose end -e or --meta must know */
+static int end_unqueried(const struct kafka_source *s,
+                         const rd_kafka_topic_partition_t *e)
+{
+	return (s->o->exit_at_end || s->o->meta) &&
+	       part_get((struct kafka_source *)s, e->topic, e->partition)
+	               ->end == END_UNQUERIED;
 }
 
 static void note_assigned(struct kafka_source *s,
@@ -909,13 +960,14 @@ static void note_assigned(struct kafka_source *s,
 		s->assignment_changed = 1;
 	}
 	emit_assigned(s);
-	query_ends(s, l);
+	watermarks_lookup(s, l, end_unqueried);
 	for (i = 0; i < l->cnt; i++) {
 		struct part_state *p =
 		    part_get(s, l->elems[i].topic, l->elems[i].partition);
 
 		if (p->end == END_UNQUERIED)
 			note_end(s, p, l->elems[i].offset);
+		p->wm_known = 0;
 	}
 	s->assigned_once = 1;
 	check_finished(s);
