@@ -182,32 +182,13 @@ int64_t record_reader_skip_long(struct record_reader *r)
 
 size_t record_reader_lines(struct record_reader *r, const char **p)
 {
-	size_t scanned = 0;
+	const char *nl;
 
-	/*
-	 * No whole line buffered: read on (as record_reader_next() would),
-	 * so that the line cut by the last read does not go out alone, in a
-	 * write of its own, between two runs.
-	 */
-	for (;;) {
-		size_t avail = r->end - r->start;
-		const char *nl = NULL;
-
-		*p = r->buf ? r->buf + r->start : "";
-		if (r->skipping)
-			return 0;
-		if (avail > scanned)
-			nl = memrchr(*p + scanned, '\n', avail - scanned);
-		if (nl)
-			return (size_t)(nl + 1 - *p);
-		if (r->eof || avail > r->max_record)
-			return 0;
-		scanned = avail;
-		/* an error or the end: record_reader_next() reports or
-		 * takes the last line */
-		if (fill(r) <= 0)
-			return 0;
-	}
+	*p = r->buf + r->start;
+	if (r->skipping || r->start == r->end)
+		return 0;
+	nl = memrchr(*p, '\n', r->end - r->start);
+	return nl ? (size_t)(nl + 1 - *p) : 0;
 }
 
 void record_reader_take(struct record_reader *r, size_t len, uint64_t n)

@@ -70,11 +70,8 @@ int64_t record_reader_skip_long(struct record_reader *r);
 /*
  * Whole lines at once, for a caller that validates them together
  * (record_stream_next_run): sets *p to the unread bytes and returns how
- * many of them are complete lines, up to and with the last '\n' buffered.
- * With none buffered it reads until there is one (so it may block, as
- * record_reader_next() would); 0 at the end of the input, after a read
- * error (record_reader_next() then reports it), when the unread bytes are
- * already longer than max_record, or inside an over-long line.
+ * many of them are complete lines, up to and with the last '\n' buffered;
+ * 0 if none (record_reader_next() reads more) or inside an over-long line.
  * The bytes stay valid until the next call of any record_reader_*().
  */
 size_t record_reader_lines(struct record_reader *r, const char **p);
