@@ -65,8 +65,7 @@ struct part_state {
 	int64_t start;     /* --checkpoint: where reading starts (or the
 	                      restored offset) while next is -1; -1 unknown */
 	struct lineage_ds *dataset; /* the topic's, for its record count */
-	int64_t wm_lo,
-	    wm_hi; /* watermarks looked up with others' (query_ends) */
+	int64_t wm_lo, wm_hi;       /* watermarks_lookup()'s answer */
 	int wm_known;
 };
 
@@ -697,53 +696,74 @@ static int64_t start_offset(const struct offset_spec *sp)
 	}
 }
 
-/*
- * --checkpoint: a symbolic start (beginning, end, -N) becomes the offset
- * it means now, so that barriers can name it before a record comes; the
- * partition's start is where it reads from. One left symbolic (the
- * watermarks could not be read) has no start until its first record.
- */
-static void ckpt_starts(struct kafka_source *s,
-                        rd_kafka_topic_partition_list_t *l)
-{
-	int i;
-
-	for (i = 0; i < l->cnt; i++) {
-		rd_kafka_topic_partition_t *e = &l->elems[i];
-		int64_t lo, hi, o = e->offset;
-
-		if (o < 0 && !rd_kafka_query_watermark_offsets(
-		                 s->rk, e->topic, e->partition, &lo, &hi,
-		                 (int)s->o->conf.timeout_ms)) {
-			if (o == RD_KAFKA_OFFSET_BEGINNING)
-				o = lo;
-			else if (o == RD_KAFKA_OFFSET_END)
-				o = hi;
-			else if (o <= RD_KAFKA_OFFSET_TAIL_BASE)
-				o = hi - (RD_KAFKA_OFFSET_TAIL_BASE - o);
-			if (o >= 0 && o < lo)
-				o = lo;
-			if (o >= 0)
-				e->offset = o;
-		}
-		part_get(s, e->topic, e->partition)->start =
-		    e->offset >= 0 ? e->offset : -1;
-	}
-}
+#define END_UNQUERIED (-2) /* part_state.end of a newly assigned partition */
 
 /*
- * Fills in start offsets: the committed offset where the group has one,
- * else what -o says; timestamps become offsets. With --checkpoint, the
- * position the run has (read this run, or restored from committed.json)
- * instead of the group's offsets, which only -o stored reads.
+ * The watermarks of the partitions of l that want (s, p) picks, for all of
+ * them at once: two ListOffsets requests (latest, earliest) instead of
+ * rd_kafka_query_watermark_offsets()'s round trip for one partition after
+ * the other (64 of them before -e's first record on a 64-partition
+ * topic). Sets wm_lo, wm_hi and wm_known of each partition answered; one
+ * left without an answer is looked up alone where it is needed. The
+ * values hold for one assignment: note_assigned() forgets them.
  */
 static void watermarks_lookup(struct kafka_source *s,
                               const rd_kafka_topic_partition_list_t *l,
-                              int (*want)(const struct kafka_source *,
-                                          const rd_kafka_topic_partition_t *));
+                              int (*want)(struct kafka_source *,
+                                          const rd_kafka_topic_partition_t *))
+{
+	rd_kafka_topic_partition_list_t *hi, *lo;
+	int i, timeout = (int)s->o->conf.timeout_ms;
+
+	hi = rd_kafka_topic_partition_list_new(l->cnt > 0 ? l->cnt : 1);
+	for (i = 0; i < l->cnt; i++)
+		if (want(s, &l->elems[i]) &&
+		    !part_get(s, l->elems[i].topic, l->elems[i].partition)
+		         ->wm_known)
+			rd_kafka_topic_partition_list_add(hi, l->elems[i].topic,
+			                                  l->elems[i].partition)
+			    ->offset = RD_KAFKA_OFFSET_END;
+	lo = rd_kafka_topic_partition_list_copy(hi);
+	for (i = 0; i < lo->cnt; i++)
+		lo->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+	if (hi->cnt && !rd_kafka_offsets_for_times(s->rk, hi, timeout) &&
+	    !rd_kafka_offsets_for_times(s->rk, lo, timeout)) {
+		for (i = 0; i < hi->cnt; i++) {
+			const rd_kafka_topic_partition_t *h = &hi->elems[i],
+			                                 *w = &lo->elems[i];
+			struct part_state *p =
+			    part_get(s, h->topic, h->partition);
+
+			if (h->err || w->err || h->offset < 0 || w->offset < 0)
+				continue;
+			p->wm_lo = w->offset;
+			p->wm_hi = h->offset;
+			p->wm_known = 1;
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(hi);
+	rd_kafka_topic_partition_list_destroy(lo);
+}
+
+/*
+ * The offset a symbolic start (beginning, end, -N) means in a partition
+ * whose watermarks are lo and hi; any other start as it is.
+ */
+static int64_t symbolic_offset(int64_t o, int64_t lo, int64_t hi)
+{
+	if (o == RD_KAFKA_OFFSET_BEGINNING)
+		o = lo;
+	else if (o == RD_KAFKA_OFFSET_END)
+		o = hi;
+	else if (o <= RD_KAFKA_OFFSET_TAIL_BASE)
+		o = hi - (RD_KAFKA_OFFSET_TAIL_BASE - o);
+	else
+		return o;
+	return o < lo ? lo : o;
+}
 
 /* watermarks_lookup(): a start that is not an offset yet */
-static int symbolic_start(const struct kafka_source *s,
+static int symbolic_start(struct kafka_source *s,
                           const rd_kafka_topic_partition_t *e)
 {
 	return e->offset == RD_KAFKA_OFFSET_BEGINNING ||
@@ -768,20 +788,47 @@ static void numeric_starts(struct kafka_source *s,
 		rd_kafka_topic_partition_t *e = &l->elems[i];
 		const struct part_state *p =
 		    part_get(s, e->topic, e->partition);
-		int64_t o = e->offset;
 
-		if (!symbolic_start(s, e) || !p->wm_known)
-			continue;
-		if (o == RD_KAFKA_OFFSET_BEGINNING)
-			o = p->wm_lo;
-		else if (o == RD_KAFKA_OFFSET_END)
-			o = p->wm_hi;
-		else
-			o = p->wm_hi - (RD_KAFKA_OFFSET_TAIL_BASE - o);
-		e->offset = o < p->wm_lo ? p->wm_lo : o;
+		if (symbolic_start(s, e) && p->wm_known)
+			e->offset =
+			    symbolic_offset(e->offset, p->wm_lo, p->wm_hi);
 	}
 }
 
+/*
+ * --checkpoint: a symbolic start (beginning, end, -N) becomes the offset
+ * it means now, so that barriers can name it before a record comes; the
+ * partition's start is where it reads from. One left symbolic (the
+ * watermarks could not be read) has no start until its first record.
+ */
+static void ckpt_starts(struct kafka_source *s,
+                        rd_kafka_topic_partition_list_t *l)
+{
+	int i;
+
+	for (i = 0; i < l->cnt; i++) {
+		rd_kafka_topic_partition_t *e = &l->elems[i];
+		int64_t lo, hi, o = e->offset;
+
+		/* one numeric_starts() could not look up */
+		if (o < 0 && !rd_kafka_query_watermark_offsets(
+		                 s->rk, e->topic, e->partition, &lo, &hi,
+		                 (int)s->o->conf.timeout_ms)) {
+			o = symbolic_offset(o, lo, hi);
+			if (o >= 0)
+				e->offset = o;
+		}
+		part_get(s, e->topic, e->partition)->start =
+		    e->offset >= 0 ? e->offset : -1;
+	}
+}
+
+/*
+ * Fills in start offsets: the committed offset where the group has one,
+ * else what -o says; timestamps become offsets. With --checkpoint, the
+ * position the run has (read this run, or restored from committed.json)
+ * instead of the group's offsets, which only -o stored reads.
+ */
 static void resolve_offsets(struct kafka_source *s,
                             rd_kafka_topic_partition_list_t *l)
 {
@@ -849,8 +896,6 @@ static void resolve_offsets(struct kafka_source *s,
 		ckpt_starts(s, l);
 }
 
-#define END_UNQUERIED (-2) /* part_state.end of a newly assigned partition */
-
 /* Looks up the end a newly assigned partition has now. */
 static void note_end(struct kafka_source *s, struct part_state *p,
                      int64_t start)
@@ -881,67 +926,19 @@ static void note_end(struct kafka_source *s, struct part_state *p,
 		p->end = hi;
 }
 
+/* watermarks_lookup(): a partition whose end -e or --meta must know */
+static int end_unqueried(struct kafka_source *s,
+                         const rd_kafka_topic_partition_t *e)
+{
+	return (s->o->exit_at_end || s->o->meta) &&
+	       part_get(s, e->topic, e->partition)->end == END_UNQUERIED;
+}
+
 /*
  * Takes on the partitions of l, then records the ends that -e waits for
  * and --meta reports: all of l is in the assignment before an eof record
  * can name one of them.
  */
-/*
- * The watermarks of the partitions of l that want (s, p) picks, for all of
- * them at once: two ListOffsets requests (latest, earliest) instead of
- * rd_kafka_query_watermark_offsets()'s round trip for one partition after
- * the other (64 of them before -e's first record on a 64-partition
- * topic). Sets wm_lo, wm_hi and wm_known of each partition answered; one
- * left without an answer is looked up alone where it is needed. The
- * values hold for one assignment: note_assigned() forgets them.
- */
-static void watermarks_lookup(struct kafka_source *s,
-                              const rd_kafka_topic_partition_list_t *l,
-                              int (*want)(const struct kafka_source *,
-                                          const rd_kafka_topic_partition_t *))
-{
-	rd_kafka_topic_partition_list_t *hi, *lo;
-	int i, timeout = (int)s->o->conf.timeout_ms;
-
-	hi = rd_kafka_topic_partition_list_new(l->cnt > 0 ? l->cnt : 1);
-	for (i = 0; i < l->cnt; i++)
-		if (want(s, &l->elems[i]) &&
-		    !part_get(s, l->elems[i].topic, l->elems[i].partition)
-		         ->wm_known)
-			rd_kafka_topic_partition_list_add(hi, l->elems[i].topic,
-			                                  l->elems[i].partition)
-			    ->offset = RD_KAFKA_OFFSET_END;
-	lo = rd_kafka_topic_partition_list_copy(hi);
-	for (i = 0; i < lo->cnt; i++)
-		lo->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-	if (hi->cnt && !rd_kafka_offsets_for_times(s->rk, hi, timeout) &&
-	    !rd_kafka_offsets_for_times(s->rk, lo, timeout)) {
-		for (i = 0; i < hi->cnt; i++) {
-			const rd_kafka_topic_partition_t *h = &hi->elems[i],
-			                                 *w = &lo->elems[i];
-			struct part_state *p =
-			    part_get(s, h->topic, h->partition);
-
-			if (h->err || w->err || h->offset < 0 || w->offset < 0)
-				continue;
-			p->wm_lo = w->offset;
-			p->wm_hi = h->offset;
-			p->wm_known = 1;
-		}
-	}
-	rd_kafka_topic_partition_list_destroy(hi);
-	rd_kafka_topic_partition_list_destroy(lo);
-}
-
-/* watermarks_lookup(): a partition whose end -e or --meta must know */
-static int end_unqueried(const struct kafka_source *s,
-                         const rd_kafka_topic_partition_t *e)
-{
-	return (s->o->exit_at_end || s->o->meta) &&
-	       part_get((struct kafka_source *)s, e->topic, e->partition)
-	               ->end == END_UNQUERIED;
-}
-
 static void note_assigned(struct kafka_source *s,
                           const rd_kafka_topic_partition_list_t *l)
 {
