@@ -532,18 +532,10 @@ grammar(struct bits *b, const struct classes *c, const unsigned char *p,
  */
 SIMD static __attribute__((noinline)) void
 grammar_spaced(struct bits *b, const struct classes *c, const unsigned char *p,
-               size_t n, size_t base, uint64_t in_str, uint64_t quote,
-               uint64_t skip)
+               size_t n, size_t base, int lines, uint64_t in_str,
+               uint64_t quote, uint64_t skip)
 {
-	grammar(b, c, p, n, base, 0, in_str, quote, skip, 0);
-}
-
-SIMD static __attribute__((noinline)) void
-grammar_spaced_lines(struct bits *b, const struct classes *c,
-                     const unsigned char *p, size_t n, size_t base,
-                     uint64_t in_str, uint64_t quote, uint64_t skip)
-{
-	grammar(b, c, p, n, base, 1, in_str, quote, skip, 0);
+	grammar(b, c, p, n, base, lines, in_str, quote, skip, 0);
 }
 
 SIMD static inline __attribute__((always_inline)) void
@@ -576,11 +568,7 @@ bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
 	 * grammar's next_of() are shifts (see next_of), no adds.
 	 */
 	if (skip) {
-		if (lines)
-			grammar_spaced_lines(b, c, p, n, base, in_str, quote,
-			                     skip);
-		else
-			grammar_spaced(b, c, p, n, base, in_str, quote, skip);
+		grammar_spaced(b, c, p, n, base, lines, in_str, quote, skip);
 	} else {
 		grammar(b, c, p, n, base, lines, in_str, quote, 0, 1);
 	}
