@@ -113,11 +113,6 @@ static ssize_t read_raw(struct fx_input *in, void *buf, size_t n)
 }
 
 /*
- * Looks at the first bytes: gzip's magic makes the input compressed. Reads
- * only as far as needed to tell (one byte unless it is 0x1f), so a live
- * stream is not held up.
- */
-/*
  * Plain data from a regular file: data byte k is the file's byte
  * file_base + k (the sniffed bytes were the first read).
  */
@@ -134,6 +129,11 @@ static void file_base_set(struct fx_input *in)
 		in->file_base = (int64_t)pos - (int64_t)in->head_len;
 }
 
+/*
+ * Looks at the first bytes: gzip's magic makes the input compressed. Reads
+ * only as far as needed to tell (one byte unless it is 0x1f), so a live
+ * stream is not held up.
+ */
 static int sniff(struct fx_input *in)
 {
 	in->sniffed = 1;

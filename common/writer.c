@@ -96,7 +96,10 @@ int record_writer_close(struct record_writer *w)
 	return rc;
 }
 
-/* Below this a splice costs more than the copy it saves. */
+/*
+ * Smaller runs (a record or a few, between two runs) go through the
+ * buffer with what follows them, not in a system call of their own.
+ */
 #define SPLICE_MIN ((size_t)65536)
 
 int record_writer_copy(struct record_writer *w, const char *p, size_t n, int fd,
