@@ -184,55 +184,91 @@ static uint64_t bad_escape(const unsigned char *p, size_t n, size_t base,
 	return 0;
 }
 
-/* The classes of 64 bytes, a bit per byte. */
+/*
+ * The 64 bytes of a block, whose classes (a bit per byte) are computed
+ * where the grammar uses them (cls_*()): computed all at once, they
+ * outnumber the registers and gcc spills them. shift drops the low bytes
+ * of a tail block loaded to end at the record's end.
+ */
 struct classes {
-	uint64_t bs, quote, ws, ctrl, colon, comma;
-	uint64_t high; /* not 0 if a byte >= 0x80 is among them */
-	uint64_t lbrace, rbrace, under, digit, zero;
-	uint64_t nl; /* '\n', for whole lines only */
+	__m256i lo, hi;
+	const unsigned char (*sp)[32];
+	unsigned shift;
+	int lines; /* a constant: 1 for whole lines, 0 for a record */
 };
 
-/* lines: a constant; 1 for whole lines (validate_lines), 0 for a record */
 SIMD static inline __attribute__((always_inline)) void
-classify(const unsigned char *b, struct classes *c, int lines)
+classify(const unsigned char *b, struct classes *c, int lines, unsigned shift)
 {
-	const __m256i lo = _mm256_loadu_si256((const void *)b);
-	const __m256i hi = _mm256_loadu_si256((const void *)(b + 32));
-	/* { } [ ] , : by their low nibble; '[' | 0x20 == '{' */
+	const unsigned char(*sp)[32] = splat;
+
+	/* hidden from the optimiser, so that it loads splat (see there) */
+	__asm__("" : "+r"(sp));
+	c->lo = _mm256_loadu_si256((const void *)b);
+	c->hi = _mm256_loadu_si256((const void *)(b + 32));
+	c->sp = sp;
+	c->shift = shift;
+	c->lines = lines;
+}
+
+/* the bytes equal to splat[which] */
+SIMD static inline __attribute__((always_inline)) uint64_t
+cls_eq(const struct classes *c, int which)
+{
+	return eq64(c->lo, c->hi, c->sp, which) >> c->shift;
+}
+
+/* '\n' outside and inside strings, for whole lines only */
+SIMD static inline __attribute__((always_inline)) uint64_t
+cls_nl(const struct classes *c)
+{
+	return c->lines ? cls_eq(c, S_NL) : 0;
+}
+
+SIMD static inline __attribute__((always_inline)) uint64_t
+cls_digit(const struct classes *c)
+{
+	const __m256i zero1 = _mm256_load_si256((const void *)c->sp[S_ZERO1]);
+	const __m256i nine1 = _mm256_load_si256((const void *)c->sp[S_NINE1]);
+
+	return bits64(_mm256_and_si256(_mm256_cmpgt_epi8(c->lo, zero1),
+	                               _mm256_cmpgt_epi8(nine1, c->lo)),
+	              _mm256_and_si256(_mm256_cmpgt_epi8(c->hi, zero1),
+	                               _mm256_cmpgt_epi8(nine1, c->hi))) >>
+	       c->shift;
+}
+
+/* ' ' \t \n \r; the bytes of a tail's shift count as whitespace */
+SIMD static inline __attribute__((always_inline)) uint64_t
+cls_ws(const struct classes *c)
+{
 	/* ' ' \t \n \r by their low nibble; no other byte finds itself */
 	const __m256i ws_table = _mm256_setr_epi8(
 	    ' ', 100, 100, 100, 17, 100, 113, 2, 100, '\t', '\n', 112, 100,
 	    '\r', 100, 100, ' ', 100, 100, 100, 17, 100, 113, 2, 100, '\t',
 	    '\n', 112, 100, '\r', 100, 100);
-	/* hidden from the optimiser, so that it loads splat (see there) */
-	const unsigned char(*sp)[32] = splat;
-	__m256i ctl, zero1, nine1;
+	uint64_t ws = bits64(
+	    _mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, c->lo), c->lo),
+	    _mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, c->hi), c->hi));
 
-	__asm__("" : "+r"(sp));
-	ctl = _mm256_load_si256((const void *)sp[S_CTL]);
-	zero1 = _mm256_load_si256((const void *)sp[S_ZERO1]);
-	nine1 = _mm256_load_si256((const void *)sp[S_NINE1]);
+	return c->shift ? ws >> c->shift | ~0ULL << (64 - c->shift) : ws;
+}
 
-	c->bs = eq64(lo, hi, sp, S_BS);
-	c->quote = eq64(lo, hi, sp, S_QUOTE);
-	c->colon = eq64(lo, hi, sp, S_COLON);
-	c->comma = eq64(lo, hi, sp, S_COMMA);
-	c->lbrace = eq64(lo, hi, sp, S_LBRACE);
-	c->rbrace = eq64(lo, hi, sp, S_RBRACE);
-	c->under = eq64(lo, hi, sp, S_UNDER);
-	c->zero = eq64(lo, hi, sp, S_ZERO);
-	c->digit = bits64(_mm256_and_si256(_mm256_cmpgt_epi8(lo, zero1),
-	                                   _mm256_cmpgt_epi8(nine1, lo)),
-	                  _mm256_and_si256(_mm256_cmpgt_epi8(hi, zero1),
-	                                   _mm256_cmpgt_epi8(nine1, hi)));
-	c->ws =
-	    bits64(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, lo), lo),
-	           _mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, hi), hi));
-	c->ctrl = bits64(_mm256_cmpeq_epi8(_mm256_max_epu8(lo, ctl), ctl),
-	                 _mm256_cmpeq_epi8(_mm256_max_epu8(hi, ctl), ctl));
-	c->high =
-	    (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_or_si256(lo, hi));
-	c->nl = lines ? eq64(lo, hi, sp, S_NL) : 0;
+SIMD static inline __attribute__((always_inline)) uint64_t
+cls_ctrl(const struct classes *c)
+{
+	const __m256i ctl = _mm256_load_si256((const void *)c->sp[S_CTL]);
+
+	return bits64(_mm256_cmpeq_epi8(_mm256_max_epu8(c->lo, ctl), ctl),
+	              _mm256_cmpeq_epi8(_mm256_max_epu8(c->hi, ctl), ctl)) >>
+	       c->shift;
+}
+
+/* not 0 if a byte >= 0x80 is among them (a tail's shifted bytes too) */
+SIMD static inline __attribute__((always_inline)) uint64_t
+cls_high(const struct classes *c)
+{
+	return (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(c->lo, c->hi));
 }
 
 /*
@@ -389,27 +425,26 @@ static inline int scalar_ok(const unsigned char *p, size_t n, size_t i)
 SIMD static inline __attribute__((always_inline)) void
 grammar(struct bits *b, const struct classes *c, const unsigned char *p,
         size_t n, size_t base, int lines, uint64_t in_str, uint64_t quote,
-        uint64_t skip, int compact)
+        uint64_t nl_all, uint64_t skip, int compact)
 {
 	struct stage1 *st = &b->s;
 	uint64_t lb, rb, colon, comma;
 	uint64_t qopen, qclose, keyopen, kclose, scalar, starts, r, m;
-	uint64_t n_lb, n_comma, n_colon, n_key, n_value, starts_all;
-	uint64_t zero, nl = c->nl & ~in_str, closebits = 0;
+	uint64_t n_lb, n_comma, n_colon, n_key, n_value, starts_all, digit;
+	uint64_t zero, nl = nl_all & ~in_str, closebits = 0;
 	uint64_t bad = 0; /* b->bad, kept in a register */
 
-	lb = c->lbrace & ~in_str;
-	rb = c->rbrace & ~in_str;
-	colon = c->colon & ~in_str;
-	comma = c->comma & ~in_str;
+	lb = cls_eq(c, S_LBRACE) & ~in_str;
+	rb = cls_eq(c, S_RBRACE) & ~in_str;
+	colon = cls_eq(c, S_COLON) & ~in_str;
+	comma = cls_eq(c, S_COMMA) & ~in_str;
 	qopen = quote & in_str;
 	qclose = quote & ~in_str;
 	/*
 	 * '[' and ']' are no tokens here: as bytes of a number or literal
 	 * they make it bad (delim[] has neither), so an array is refused.
 	 */
-	scalar = ~(in_str | c->ws | c->lbrace | c->rbrace | c->colon |
-	           c->comma | quote);
+	scalar = ~(in_str | skip | nl | lb | rb | colon | comma | quote);
 	starts = scalar & ~(scalar << 1 | st->prev_scalar);
 	st->prev_scalar = scalar >> 63;
 
@@ -424,7 +459,7 @@ grammar(struct bits *b, const struct classes *c, const unsigned char *p,
 	b->c_keystr = __builtin_add_overflow(in_str, keyopen | b->c_keystr, &r);
 	kclose = r & qclose;
 	/* a key starting with "_": json.c says which are the _fx flags */
-	bad |= c->under & (keyopen << 1 | b->c_keyopen);
+	bad |= cls_eq(c, S_UNDER) & (keyopen << 1 | b->c_keyopen);
 	b->c_keyopen = keyopen >> 63;
 	n_key = NEXT(kclose, &b->c_key);
 	/*
@@ -499,7 +534,8 @@ grammar(struct bits *b, const struct classes *c, const unsigned char *p,
 	 * exponents, literals) are read one by one.
 	 */
 	starts_all = starts;
-	if (scalar & ~c->digit) {
+	digit = cls_digit(c);
+	if (scalar & ~digit) {
 		while (starts) {
 			size_t i = base + (size_t)__builtin_ctzll(starts);
 			uint64_t bit = starts & -starts;
@@ -514,8 +550,8 @@ grammar(struct bits *b, const struct classes *c, const unsigned char *p,
 			bad |= 1;
 	}
 	/* "0" then a digit, in every block (the digit may be in the next) */
-	zero = starts_all & c->zero;
-	bad |= (zero << 1 | b->c_zero) & scalar & c->digit;
+	zero = starts_all & cls_eq(c, S_ZERO);
+	bad |= (zero << 1 | b->c_zero) & scalar & digit;
 	b->c_zero = zero >> 63;
 	if (starts_all)
 		b->last_start = base + 63 - (size_t)__builtin_clzll(starts_all);
@@ -533,21 +569,22 @@ grammar(struct bits *b, const struct classes *c, const unsigned char *p,
 SIMD static __attribute__((noinline)) void
 grammar_spaced(struct bits *b, const struct classes *c, const unsigned char *p,
                size_t n, size_t base, int lines, uint64_t in_str,
-               uint64_t quote, uint64_t skip)
+               uint64_t quote, uint64_t nl, uint64_t skip)
 {
-	grammar(b, c, p, n, base, lines, in_str, quote, skip, 0);
+	grammar(b, c, p, n, base, lines, in_str, quote, nl, skip, 0);
 }
 
-SIMD static inline __attribute__((always_inline)) void
+SIMD static inline __attribute__((always_inline)) uint64_t
 bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
            size_t n, size_t base, int lines)
 {
 	struct stage1 *st = &b->s;
-	uint64_t quote = c->quote, esc, in_str, skip;
+	uint64_t quote = cls_eq(c, S_QUOTE), bs = cls_eq(c, S_BS), esc, in_str,
+	         skip, ws, nl;
 	__m128i cl;
 
-	if (c->bs | st->prev_escaped) {
-		esc = escaped_bytes(c->bs, &st->prev_escaped);
+	if (bs | st->prev_escaped) {
+		esc = escaped_bytes(bs, &st->prev_escaped);
 		quote &= ~esc;
 	} else {
 		esc = 0;
@@ -556,22 +593,29 @@ bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
 	                          _mm_set1_epi8((char)0xff), 0);
 	in_str = (uint64_t)_mm_cvtsi128_si64(cl) ^ st->prev_in_string;
 	st->prev_in_string = (uint64_t)((int64_t)in_str >> 63);
-	st->high |= c->high;
-	b->bad |= c->ctrl & (in_str | ~c->ws);
+	st->high |= cls_high(c);
+	ws = cls_ws(c);
+	b->bad |= cls_ctrl(c) & (in_str | ~ws);
 	if (esc & in_str)
 		b->bad |= bad_escape(p, n, base, esc & in_str);
 
 	/* with whole lines, a '\n' ends a record: it is no whitespace */
-	skip = c->ws & ~in_str & ~c->nl;
+	nl = cls_nl(c);
+	skip = ws & ~in_str & ~nl;
 	/*
 	 * No whitespace between the tokens (machine-made NDJSON): the
 	 * grammar's next_of() are shifts (see next_of), no adds.
 	 */
 	if (skip) {
-		grammar_spaced(b, c, p, n, base, lines, in_str, quote, skip);
+		/* a copy, so that the block's own stays in registers */
+		struct classes spaced = *c;
+
+		grammar_spaced(b, &spaced, p, n, base, lines, in_str, quote, nl,
+		               skip);
 	} else {
-		grammar(b, c, p, n, base, lines, in_str, quote, 0, 1);
+		grammar(b, c, p, n, base, lines, in_str, quote, nl, 0, 1);
 	}
+	return nl;
 }
 
 /* 0 if the record is a valid object, JSON_SIMD_UNSURE if not sure. */
@@ -584,7 +628,7 @@ SIMD static int validate(const unsigned char *p, size_t n)
 	memset(&b, 0, sizeof(b));
 	b.c_start = 1;
 	for (; n - i >= 64; i += 64) {
-		classify(p + i, &c, 0);
+		classify(p + i, &c, 0, 0);
 		bits_block(&b, &c, p, n, i, 0);
 	}
 	rest = n - i;
@@ -592,24 +636,13 @@ SIMD static int validate(const unsigned char *p, size_t n)
 		if (n >= 64) {
 			unsigned shift = (unsigned)(64 - rest);
 
-			classify(p + n - 64, &c, 0);
-			c.bs >>= shift;
-			c.quote >>= shift;
-			c.colon >>= shift;
-			c.comma >>= shift;
-			c.ctrl >>= shift;
-			c.lbrace >>= shift;
-			c.rbrace >>= shift;
-			c.under >>= shift;
-			c.digit >>= shift;
-			c.zero >>= shift;
-			c.ws = c.ws >> shift | ~0ULL << rest;
+			classify(p + n - 64, &c, 0, shift);
 		} else {
 			unsigned char tail[64];
 
 			memset(tail, ' ', sizeof(tail));
 			memcpy(tail, p, n);
-			classify(tail, &c, 0);
+			classify(tail, &c, 0, 0);
 		}
 		bits_block(&b, &c, p, n, i, 0);
 	}
@@ -671,19 +704,18 @@ SIMD static size_t validate_lines(const unsigned char *p, size_t n,
 		uint64_t good;
 
 		if (n - i >= 64) {
-			classify(p + i, &c, 1);
+			classify(p + i, &c, 1, 0);
 		} else {
 			unsigned char tail[64];
 
 			memset(tail, ' ', sizeof(tail));
 			memcpy(tail, p + i, n - i);
-			classify(tail, &c, 1);
+			classify(tail, &c, 1, 0);
 		}
-		bits_block(&b, &c, p, n, i, 1);
-		good = c.nl;
+		good = bits_block(&b, &c, p, n, i, 1);
 		if (b.bad)
 			good &= (b.bad & -b.bad) - 1;
-		high |= c.high;
+		high |= cls_high(&c);
 		if (good) {
 			unsigned k = 64 - (unsigned)__builtin_clzll(good);
 			size_t end = i + k;
@@ -697,7 +729,7 @@ SIMD static size_t validate_lines(const unsigned char *p, size_t n,
 					break;
 				}
 				/* the next line may have some too */
-				high = k < 64 ? c.high : 0;
+				high = k < 64 ? cls_high(&c) : 0;
 			}
 			utf8_done = done = end;
 			lines += (uint64_t)__builtin_popcountll(good);
