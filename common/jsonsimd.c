@@ -367,7 +367,6 @@ struct bits {
 	size_t depth;
 	int closed; /* the top-level object ended */
 	/* whole lines only (validate_lines): */
-	uint64_t c_close;  /* after a record's last '}', only its '\n' */
 	size_t line_start; /* where the current line began */
 	size_t max_len;    /* the longest line taken */
 };
@@ -390,6 +389,14 @@ static inline __attribute__((always_inline)) uint64_t next_byte(uint64_t x,
 
 	*carry = x >> 63;
 	return r;
+}
+
+/* 1 if the bytes from p + i to the next '\n' are whitespace */
+static int blanks_to_nl(const unsigned char *p, size_t n, size_t i)
+{
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r'))
+		i++;
+	return i < n && p[i] == '\n';
 }
 
 /* The number or literal at p + i: 1 if it is one and ends its run. */
@@ -431,7 +438,7 @@ grammar(struct bits *b, const struct classes *c, const unsigned char *p,
 	uint64_t lb, rb, colon, comma;
 	uint64_t qopen, qclose, keyopen, kclose, scalar, starts, r, m;
 	uint64_t n_lb, n_comma, n_colon, n_key, n_value, starts_all, digit;
-	uint64_t zero, nl = nl_all & ~in_str, closebits = 0;
+	uint64_t zero, nl = nl_all & ~in_str;
 	uint64_t bad = 0; /* b->bad, kept in a register */
 
 	lb = cls_eq(c, S_LBRACE) & ~in_str;
@@ -506,7 +513,12 @@ grammar(struct bits *b, const struct classes *c, const unsigned char *p,
 				bad |= bit;
 			} else if (--b->depth == 0) {
 				if (lines) {
-					closebits |= bit;
+					/* after its last '}', only its '\n' */
+					size_t at = base + i + 1;
+
+					if ((at >= n || p[at] != '\n') &&
+					    !blanks_to_nl(p, n, at))
+						bad |= bit;
 				} else {
 					b->closed = 1;
 					bad |= ~skip & (~1ULL << i);
@@ -526,8 +538,6 @@ grammar(struct bits *b, const struct classes *c, const unsigned char *p,
 			b->line_start = at + 1;
 		}
 	}
-	if (lines)
-		bad |= NEXT(closebits, &b->c_close) & ~nl;
 	/*
 	 * Numbers that are runs of digits need no look: one with a leading
 	 * zero ("01") is the only bad one. Others (signs, fractions,

@@ -526,6 +526,15 @@ static void test_lines(void)
 		n = snprintf(buf, sizeof(buf), "{\"a\":%*s1}\n{}\n{\"b\":1}\n",
 		             k, "");
 		compare_lines(buf, (size_t)n, 30);
+		/* bytes after a record's last '}' on its line */
+		n = snprintf(buf, sizeof(buf),
+		             "{\"a\":\"%*s\"}\n{\"b\":1},\"c\":1\n{\"d\":1}\n",
+		             k, "");
+		compare_lines(buf, (size_t)n, (size_t)-1);
+		n = snprintf(buf, sizeof(buf),
+		             "{\"a\":\"%*s\"}\n{\"b\":1}{\"c\":1}\n{\"d\":1}\n",
+		             k, "");
+		compare_lines(buf, (size_t)n, (size_t)-1);
 	}
 	free(t.p);
 }
