@@ -399,6 +399,14 @@ static int blanks_to_nl(const unsigned char *p, size_t n, size_t i)
 	return i < n && p[i] == '\n';
 }
 
+/* 1 if the bytes from p + i are whitespace then '{' (a '\n' ends them) */
+static int blanks_to_brace(const unsigned char *p, size_t i)
+{
+	while (p[i] == ' ' || p[i] == '\t' || p[i] == '\r')
+		i++;
+	return p[i] == '{';
+}
+
 /* The number or literal at p + i: 1 if it is one and ends its run. */
 static inline int scalar_ok(const unsigned char *p, size_t n, size_t i)
 {
@@ -491,9 +499,7 @@ grammar(struct bits *b, const struct classes *c, const unsigned char *p,
 	 * before the '\n' of the line it is about, so the lines ending
 	 * before the lowest one are good.
 	 */
-	if (lines) {
-		bad |= NEXT(nl, &b->c_start) & ~lb;
-	} else {
+	if (!lines) {
 		bad |= NEXT(0, &b->c_start) & ~lb;
 		if (b->closed)
 			bad |= ~skip;
@@ -528,12 +534,15 @@ grammar(struct bits *b, const struct classes *c, const unsigned char *p,
 			/*
 			 * A line's end: its record closed, the line not
 			 * too long, and not "\r\n" (the reader drops the
-			 * '\r': the bytes out would not be the bytes in).
+			 * '\r': the bytes out would not be the bytes in);
+			 * and it began with a '{' (read here, once a line,
+			 * rather than carried through every block).
 			 */
-			size_t at = base + i;
+			size_t at = base + i, ls = b->line_start;
 
-			if (b->depth || at - b->line_start > b->max_len ||
-			    (at > 0 && p[at - 1] == '\r'))
+			if (b->depth || at - ls > b->max_len ||
+			    (at > 0 && p[at - 1] == '\r') ||
+			    (p[ls] != '{' && !blanks_to_brace(p, ls)))
 				bad |= bit;
 			b->line_start = at + 1;
 		}
@@ -708,7 +717,6 @@ SIMD static size_t validate_lines(const unsigned char *p, size_t n,
 	uint64_t lines = 0, high = 0;
 
 	memset(&b, 0, sizeof(b));
-	b.c_start = 1;
 	b.max_len = max_len;
 	for (i = 0; i < n; i += 64) {
 		uint64_t good;
