@@ -612,7 +612,8 @@ bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
 	                          _mm_set1_epi8((char)0xff), 0);
 	in_str = (uint64_t)_mm_cvtsi128_si64(cl) ^ st->prev_in_string;
 	st->prev_in_string = (uint64_t)((int64_t)in_str >> 63);
-	st->high |= cls_high(c);
+	if (!lines) /* validate_lines() keeps its own */
+		st->high |= cls_high(c);
 	ws = cls_ws(c);
 	b->bad |= cls_ctrl(c) & (in_str | ~ws);
 	if (esc & in_str)
