@@ -106,7 +106,7 @@ static size_t cut_pieces(struct file *f, size_t nf, struct piece *pc, size_t np,
 				if (fd < 0)
 					return 0;
 				cut += filecut_after(fd, target - f[i].base,
-				                 f[i].size);
+				                     f[i].size);
 				close(fd);
 			} else {
 				cut += f[i].size;

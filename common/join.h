@@ -54,6 +54,7 @@ struct join_opts {
 	int dim_last_wins;
 	int reload;
 	int64_t reload_interval; /* ms */
+	int64_t jobs;            /* -j: threads (0: the cores available) */
 
 	const char *right; /* the interval join's second input */
 	const char *time_field;
