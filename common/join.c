@@ -453,7 +453,7 @@ static int piece_join(struct lookup *lk, const char *path, int64_t start,
 	else
 		rc = -1;
 	record_stream_close(&rs);
-	if (rc || lk->ctx->st.bad_records) {
+	if (rc) {
 		lk->head = lk->npend = 0;
 		lk->out.len = 0;
 		return -1;
