@@ -155,6 +155,13 @@ J=(--dim songs.csv --on song_id --fields title,genre)
 	in_threads a.ndjson "${J[@]}" a.ndjson b.ndjson
 }
 
+@test "-j: a file that starts with a byte order mark is read by one thread, as -j1" {
+	plays 60000
+	{ printf '\xef\xbb\xbf'; cat plays.ndjson; } >bom.ndjson
+	same_bytes "${J[@]}" --left bom.ndjson
+	check_join out.2 plays.ndjson left
+}
+
 @test "-j: stdin and a pipe are read by one thread, and still joined" {
 	plays 60000
 	fx-join -j1 "${J[@]}" plays.ndjson >want
