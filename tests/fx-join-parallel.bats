@@ -185,6 +185,28 @@ J=(--dim songs.csv --on song_id --fields title,genre)
 	grep -q '"COMPLETE",.*100000' rows.1 || fail "$(cat rows.1)"
 }
 
+@test "-j: a write error: -j1's message and status; a closed pipe: quiet" {
+	plays 60000
+	for j in 1 2; do
+		fx-join -j$j "${J[@]}" plays.ndjson >/dev/full 2>err.$j && rc=0 || rc=$?
+		[ "$rc" = 3 ] || fail "-j$j exits $rc"
+	done
+	cmp err.1 err.2
+	grep -q '^fx-join: stdout: write error: No space left on device$' err.2 || fail "$(cat err.2)"
+	run bash -c 'fx-join -j2 "$@" | head -c 100 >/dev/null; echo "${PIPESTATUS[0]}"' _ "${J[@]}" plays.ndjson
+	assert_output 0
+}
+
+@test "-j: memory does not grow with the input (a piece's output a thread)" {
+	plays 120000
+	cat plays.ndjson plays.ndjson plays.ndjson plays.ndjson >big.ndjson
+	/usr/bin/time -f %M -o rss.1 fx-join -j2 "${J[@]}" plays.ndjson >/dev/null
+	/usr/bin/time -f %M -o rss.4 fx-join -j2 "${J[@]}" big.ndjson >/dev/null
+	# 21 MB, then 85 MB of input, 25 and 100 MB of output: a few MB more
+	[ "$(tail -1 rss.4)" -lt $(($(tail -1 rss.1) + 8000)) ] ||
+		fail "RSS $(tail -1 rss.1) KB, then $(tail -1 rss.4) KB"
+}
+
 @test "-j: --jobs takes a count" {
 	plays 10
 	run -2 fx-join -j -1 "${J[@]}" plays.ndjson
