@@ -53,6 +53,9 @@ int main(int argc, char **argv)
 	    FX_OPT_DURATION(
 	        0, "reload-interval", &o.reload_interval,
 	        "look for a change (or Kafka updates) this often (default 100ms)"),
+	    FX_OPT_INT(
+	        'j', "jobs", &o.jobs, "N",
+	        "threads over regular files (default: the cores available)"),
 	    FX_OPT_GROUP("Interval join:"),
 	    FX_OPT_STRING(0, "right", &o.right, "SOURCE",
 	                  "the second stream: a file, a FIFO, <(command)"),
@@ -86,6 +89,9 @@ int main(int argc, char **argv)
 
 	fx_program_init(&ctx, "fx-join");
 	first = fx_parse_options(&ctx, argc, argv, opts, &usage);
+	if (o.jobs < 0)
+		fx_usage_error(&ctx, "--jobs: expected a count, got %lld",
+		               (long long)o.jobs);
 	rc = join_run(&ctx, &o, argv + first, (size_t)(argc - first));
 	fx_strlist_free(&o.on);
 	fx_strlist_free(&o.fields);

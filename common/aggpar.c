@@ -2,6 +2,7 @@
 #include "aggpar.h"
 #include "aggfn.h"
 #include "err.h"
+#include "filecut.h"
 #include "lineage.h"
 
 #include <errno.h>
@@ -10,12 +11,10 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* Smaller pieces are not worth a thread. */
 #define AGGPAR_MIN_PIECE (64 * 1024)
-#define AGGPAR_CHUNK     (64 * 1024)
 
 /* An input file. */
 struct file {
@@ -66,88 +65,7 @@ static int options_allow(const struct agg_opts *o)
 	return !o->late || !strcmp(o->late, "drop");
 }
 
-/* A regular file with plain data: 1 and its size, or 0. */
-static int plain_file(const char *path, int64_t *size)
-{
-	unsigned char head[2];
-	struct stat st;
-	int fd, ok;
-
-	if (!strcmp(path, "-"))
-		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-	/* gzip data is read from its start (input.h) */
-	if (ok && st.st_size >= 2 && pread(fd, head, 2, 0) == 2 &&
-	    head[0] == 0x1f && head[1] == 0x8b)
-		ok = 0;
-	*size = ok ? (int64_t)st.st_size : 0;
-	close(fd);
-	return ok;
-}
-
 /* ---- cutting ---- */
-
-/*
- * The first offset at or after off in fd (of size bytes) that ends a line
- * that is not blank (the reader passes over blank lines, so a piece must
- * not end on one), or size.
- */
-static int64_t cut_after(int fd, int64_t off, int64_t size)
-{
-	char *buf = fx_malloc(AGGPAR_CHUNK);
-	int64_t at = off, cut = size;
-	int started = off == 0; /* at a line start */
-	int text = 0;           /* the line has more than blanks */
-
-	while (at < size && cut == size) {
-		ssize_t r = pread(fd, buf, AGGPAR_CHUNK, (off_t)at), i;
-
-		if (r <= 0)
-			break;
-		for (i = 0; i < r; i++) {
-			char c = buf[i];
-
-			if (c != '\n') {
-				text |= c != ' ' && c != '\t' && c != '\r';
-				continue;
-			}
-			if (started && text) {
-				cut = at + i + 1;
-				break;
-			}
-			started = 1;
-			text = 0;
-		}
-		at += r;
-	}
-	free(buf);
-	return cut;
-}
-
-/* Lines (line ends) in [0, end) of fd. */
-static uint64_t count_lines(int fd, int64_t end)
-{
-	char *buf = fx_malloc(1 << 20);
-	uint64_t n = 0;
-	int64_t at = 0;
-
-	while (at < end) {
-		size_t want =
-		    end - at < (1 << 20) ? (size_t)(end - at) : 1 << 20;
-		ssize_t r = pread(fd, buf, want, (off_t)at), i;
-
-		if (r <= 0)
-			break;
-		for (i = 0; i < r; i++)
-			n += buf[i] == '\n';
-		at += r;
-	}
-	free(buf);
-	return n;
-}
 
 static void add_seg(struct piece *p, size_t file, int64_t start, int64_t end)
 {
@@ -187,8 +105,8 @@ static size_t cut_pieces(struct file *f, size_t nf, struct piece *pc, size_t np,
 
 				if (fd < 0)
 					return 0;
-				cut += cut_after(fd, target - f[i].base,
-				                 f[i].size);
+				cut += filecut_after(fd, target - f[i].base,
+				                     f[i].size);
 				close(fd);
 			} else {
 				cut += f[i].size;
@@ -216,7 +134,7 @@ static size_t cut_pieces(struct file *f, size_t nf, struct piece *pc, size_t np,
 			fd = open(f[s->file].path, O_RDONLY | O_CLOEXEC);
 			if (fd < 0)
 				return 0;
-			s->first_line = count_lines(fd, s->start) + 1;
+			s->first_line = filecut_lines(fd, s->start) + 1;
 			close(fd);
 		}
 	return used;
@@ -396,7 +314,7 @@ int aggpar_run(struct fx_ctx *ctx, const struct agg_opts *o, char **inputs,
 	for (i = 0; i < n; i++) {
 		f[i].path = inputs[i];
 		f[i].base = total;
-		if (!plain_file(inputs[i], &f[i].size))
+		if (!filecut_plain(inputs[i], &f[i].size))
 			break;
 		total += f[i].size;
 	}

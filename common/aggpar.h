@@ -43,7 +43,8 @@
  * alone, which stops at it with its message and its rows. Counters
  * (--stats) and lineage are the sum of the pieces'.
  *
- * One thread (agg_run()) reads: stdin and pipes, gzip data, fewer than
+ * One thread (agg_run()) reads: stdin and pipes, gzip data, a file that
+ * starts with a byte order mark (filecut.h), fewer than
  * 64 KiB per piece, --partial and --merge, --state (or $FX_STATE),
  * --late update and dlq=FILE, and, found in a piece, control records,
  * records with _fx_topic and _fx_partition (a watermark over several

@@ -1,16 +1,20 @@
 /* join.c - fx-join's lookup join and the checks of its options */
 #include "join.h"
+#include "aggpar.h"
 #include "dim.h"
 #include "dimkafka.h"
 #include "err.h"
+#include "filecut.h"
 #include "fxtime.h"
 #include "joinio.h"
+#include "lineage.h"
 #include "recedit.h"
 #include "stream.h"
 #include "writer.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -72,6 +76,10 @@ struct lookup {
 	struct file_sig loaded, failed;
 	int stat_failed;
 	double next_check;
+	/* a worker of -j (a shallow copy of the main lookup, its table and
+	 * names shared and only read): silent, its output held in out's
+	 * growing buffer, and it stops at anything one thread must do */
+	int piece;
 };
 
 /* Adds name as a top-level path (dots and backslashes escaped). */
@@ -208,6 +216,8 @@ static int clash(struct lookup *lk, const struct record *rec,
 			break;
 	if (i == lk->paths.n)
 		return 0;
+	if (lk->piece)
+		return FX_EXIT_USAGE; /* said by the run that reads it again */
 	fx_warn(
 	    lk->ctx,
 	    "%s: field \"%s\" is in the record and in the dimension %s: use --fields or --prefix",
@@ -249,6 +259,11 @@ static int pend_out(struct lookup *lk)
 		                                  p->rec.len);
 	if (p->kind == PEND_RECORD)
 		row = dim_get_hash(&lk->table, p->key.p, p->key.len, p->hash);
+	if (lk->piece) /* never a write(2): the buffer holds the piece */
+		FX_GROW(lk->out.buf,
+		        lk->out.len + p->rec.len + lk->nulls.len +
+		            (row ? row->mlen : 0) + 2,
+		        lk->out.cap, RECORD_WRITER_BUFSIZE);
 	if (row)
 		r = recedit_put(&lk->out, p->rec.p, p->rec.len,
 		                dim_row_members(row), row->mlen);
@@ -306,17 +321,41 @@ static int on_record(struct lookup *lk, const struct record *rec,
 	return pend_add(lk, rec, r == JOIN_KEY_OK ? PEND_RECORD : PEND_NOKEY);
 }
 
-static int lookup_input(struct lookup *lk, const char *name)
+/*
+ * Opens name, from byte start (a line start of a regular file's plain
+ * data, line first_line) when start > 0.
+ */
+static int stream_open_at(struct record_stream *rs, struct lookup *lk,
+                          const char *name, int64_t start, uint64_t first_line)
+{
+	size_t n = strlen(name);
+	int rc = record_stream_open(rs, lk->ctx, name,
+	                            n > 3 && !strcmp(name + n - 3, ".gz"),
+	                            &lk->paths);
+
+	if (rc || start <= 0)
+		return rc;
+	/* the middle of the data: no gzip or byte order mark there */
+	rs->in.sniffed = rs->in.bom_checked = 1;
+	rs->reader.line = first_line - 1;
+	if (lseek(rs->in.fd, (off_t)start, SEEK_SET) < 0) {
+		if (!lk->piece)
+			fx_warn(lk->ctx, "%s: %s", name, strerror(errno));
+		rc = FX_EXIT_IO;
+	}
+	return rc;
+}
+
+/* Reads name to its end, from byte start, line first_line. */
+static int lookup_input(struct lookup *lk, const char *name, int64_t start,
+                        uint64_t first_line)
 {
 	struct json_value vals[JSON_MAX_PATHS];
 	struct record_stream rs;
 	struct record rec;
-	size_t n = strlen(name);
 	int r = 0, flags, rc, checks = lk->o->reload || lk->dk;
 
-	rc = record_stream_open(&rs, lk->ctx, name,
-	                        n > 3 && !strcmp(name + n - 3, ".gz"),
-	                        &lk->paths);
+	rc = stream_open_at(&rs, lk, name, start, first_line);
 	while (!rc && !fx_stop) {
 		struct fx_where w;
 
@@ -351,6 +390,278 @@ static int lookup_input(struct lookup *lk, const char *name)
 	return rc;
 }
 
+/* ---- -j: a regular file's pieces on several threads ---- */
+
+/*
+ * A piece: small enough that the threads end together and a piece's
+ * output (held until its turn) stays small, large enough that opening it
+ * and cutting it cost nothing.
+ */
+#define PIECE_SIZE ((int64_t)4 << 20)
+
+struct par {
+	struct lookup *lk; /* the main one: the table, the writer to stdout */
+	const char *path;
+	int64_t size;
+	uint64_t npieces;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t next;      /* the next piece to take */
+	uint64_t turn;      /* the next piece to write */
+	uint64_t stop_at;   /* the first piece the threads do not write */
+	int rc;             /* a write error's status */
+	struct fx_stats st; /* the written pieces' counters */
+};
+
+struct worker {
+	struct par *par;
+	struct fx_ctx ctx;
+	struct lookup lk;
+	pthread_t tid;
+	int started;
+};
+
+/*
+ * Joins [start, end) of the file into the worker's buffer. 0: every
+ * record joined; -1: something the main run must do itself, with its
+ * messages (a bad or control record, a field clash, an I/O error, a
+ * signal): the piece is dropped.
+ */
+static int piece_join(struct lookup *lk, const char *path, int64_t start,
+                      int64_t end)
+{
+	struct json_value vals[JSON_MAX_PATHS];
+	struct record_stream rs;
+	struct record rec;
+	int r = 0, flags, rc;
+
+	rc = stream_open_at(&rs, lk, path, start, 1);
+	while (!rc && !fx_stop && rs.reader.bytes < (uint64_t)(end - start)) {
+		struct fx_where w;
+
+		if ((r = record_stream_next(&rs, &rec, vals, &flags)) <= 0)
+			break;
+		/* under skip, a bad record is passed over: seen here */
+		if ((flags & JSON_SCAN_CONTROL) || lk->ctx->st.bad_records)
+			break;
+		w = record_stream_where(&rs, &rec);
+		rc = on_record(lk, &rec, &w, vals);
+	}
+	if (!rc && r >= 0 && !lk->ctx->st.bad_records && !fx_stop &&
+	    rs.reader.bytes >= (uint64_t)(end - start))
+		rc = pend_drain(lk);
+	else
+		rc = -1;
+	record_stream_close(&rs);
+	if (rc) {
+		lk->head = lk->npend = 0;
+		lk->out.len = 0;
+		return -1;
+	}
+	return 0;
+}
+
+/* Piece k's bytes: both cuts found from their offsets alone. */
+static void piece_bounds(int fd, const struct par *pp, uint64_t k,
+                         int64_t *start, int64_t *end)
+{
+	int64_t off = (int64_t)k * PIECE_SIZE;
+
+	*start = k ? filecut_after(fd, off, pp->size) : 0;
+	*end = k + 1 < pp->npieces
+	           ? filecut_after(fd, off + PIECE_SIZE, pp->size)
+	           : pp->size;
+}
+
+static void stats_add(struct fx_stats *to, const struct fx_stats *s)
+{
+	to->records_in += s->records_in;
+	to->records_out += s->records_out;
+	to->bytes_in += s->bytes_in;
+}
+
+/*
+ * Takes pieces in order, joins each into its buffer, waits for its turn
+ * and writes it with the main writer (only the thread whose turn it is
+ * touches it).
+ */
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	struct par *pp = w->par;
+	int fd = open(pp->path, O_RDONLY | O_CLOEXEC);
+
+	for (;;) {
+		int64_t start, end;
+		uint64_t k;
+		int ok, rc = 0;
+
+		pthread_mutex_lock(&pp->mu);
+		k = pp->next++;
+		ok = k < pp->stop_at;
+		pthread_mutex_unlock(&pp->mu);
+		if (!ok)
+			break;
+		memset(&w->ctx.st, 0, sizeof(w->ctx.st));
+		ok = fd >= 0;
+		if (ok) {
+			piece_bounds(fd, pp, k, &start, &end);
+			ok = start >= end ||
+			     piece_join(&w->lk, pp->path, start, end) == 0;
+		}
+		pthread_mutex_lock(&pp->mu);
+		if (!ok && k < pp->stop_at) {
+			pp->stop_at = k;
+			pthread_cond_broadcast(&pp->cv);
+		}
+		while (pp->turn < k && k < pp->stop_at)
+			pthread_cond_wait(&pp->cv, &pp->mu);
+		ok = k < pp->stop_at;
+		pthread_mutex_unlock(&pp->mu);
+		if (ok && w->lk.out.len &&
+		    record_writer_write(&pp->lk->out, w->lk.out.buf,
+		                        w->lk.out.len))
+			rc = record_writer_status(&pp->lk->out);
+		w->lk.out.len = 0;
+		if (!ok)
+			continue; /* k >= stop_at: the next take ends it */
+		pthread_mutex_lock(&pp->mu);
+		stats_add(&pp->st, &w->ctx.st);
+		if (rc) {
+			pp->rc = rc;
+			pp->stop_at = k + 1;
+		}
+		pp->turn = k + 1;
+		pthread_cond_broadcast(&pp->cv);
+		pthread_mutex_unlock(&pp->mu);
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+/* A worker: the main lookup's table and names, its own everything else. */
+static void worker_init(struct worker *w, struct par *pp)
+{
+	struct lookup *lk = pp->lk;
+
+	memset(w, 0, sizeof(*w));
+	w->par = pp;
+	w->ctx = *lk->ctx;
+	w->ctx.lineage = NULL;
+	w->ctx.hooks = NULL;
+	w->ctx.stats = w->ctx.progress = 0;
+	w->ctx.progress_lag = NULL;
+	w->ctx.dlq = NULL;
+	w->ctx.on_error = FX_ON_ERROR_SKIP; /* a bad record: counted, seen */
+	memset(&w->ctx.st, 0, sizeof(w->ctx.st));
+	memset(&w->ctx.ckpt, 0, sizeof(w->ctx.ckpt));
+	w->lk = *lk;
+	w->lk.ctx = &w->ctx;
+	w->lk.piece = 1;
+	memset(&w->lk.key, 0, sizeof(w->lk.key));
+	memset(&w->lk.scratch, 0, sizeof(w->lk.scratch));
+	w->lk.head = w->lk.npend = 0;
+	w->lk.ring = fx_malloc(JOIN_RING * sizeof(*w->lk.ring));
+	memset(w->lk.ring, 0, JOIN_RING * sizeof(*w->lk.ring));
+	/* no descriptor: pend_out() grows the buffer, nothing writes it */
+	record_writer_init(&w->lk.out, &w->ctx, -1, "stdout");
+}
+
+static void worker_free(struct worker *w)
+{
+	size_t i;
+
+	for (i = 0; i < JOIN_RING; i++) {
+		fx_buf_free(&w->lk.ring[i].rec);
+		fx_buf_free(&w->lk.ring[i].key);
+	}
+	free(w->lk.ring);
+	free(w->lk.out.buf);
+	fx_buf_free(&w->lk.key);
+	fx_buf_free(&w->lk.scratch);
+}
+
+/*
+ * Joins the regular file path (size bytes of plain data) on up to jobs
+ * threads, this one among them. Returns 0 and in *resume the first byte
+ * the threads did not write (size: none), or a write error's status.
+ */
+static int par_file(struct lookup *lk, const char *path, int64_t size,
+                    int64_t jobs, int64_t *resume)
+{
+	struct par pp;
+	struct worker *w;
+	int64_t nw, i, end;
+	int fd;
+
+	memset(&pp, 0, sizeof(pp));
+	pp.lk = lk;
+	pp.path = path;
+	pp.size = size;
+	pp.npieces = (uint64_t)((size + PIECE_SIZE - 1) / PIECE_SIZE);
+	pp.stop_at = pp.npieces;
+	pthread_mutex_init(&pp.mu, NULL);
+	pthread_cond_init(&pp.cv, NULL);
+	nw = jobs < (int64_t)pp.npieces ? jobs : (int64_t)pp.npieces;
+	w = fx_malloc((size_t)nw * sizeof(*w));
+	for (i = 0; i < nw; i++)
+		worker_init(&w[i], &pp);
+	for (i = 1; i < nw; i++)
+		w[i].started =
+		    pthread_create(&w[i].tid, NULL, worker_run, &w[i]) == 0;
+	worker_run(&w[0]);
+	for (i = 1; i < nw; i++)
+		if (w[i].started)
+			pthread_join(w[i].tid, NULL);
+	for (i = 0; i < nw; i++)
+		worker_free(&w[i]);
+	free(w);
+	pthread_cond_destroy(&pp.cv);
+	pthread_mutex_destroy(&pp.mu);
+
+	stats_add(&lk->ctx->st, &pp.st);
+	*resume = size;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		lineage_count(lineage_input_fd(lk->ctx, fd, path),
+		              pp.st.records_in);
+		if (pp.stop_at < pp.npieces)
+			piece_bounds(fd, &pp, pp.stop_at, resume, &end);
+		close(fd);
+	} else if (pp.stop_at < pp.npieces) {
+		*resume = 0; /* cannot happen: it was open a moment ago */
+	}
+	return pp.rc;
+}
+
+/*
+ * One input: a regular file of more than a piece in pieces on jobs
+ * threads, up to the first piece they cannot do, the rest here.
+ */
+static int lookup_file(struct lookup *lk, const char *name, int64_t jobs)
+{
+	int64_t size, start = 0;
+	uint64_t line = 1;
+	int rc, fd;
+
+	if (jobs > 1 && filecut_plain(name, &size) && size > PIECE_SIZE) {
+		rc = par_file(lk, name, size, jobs, &start);
+		if (rc || start >= size || fx_stop)
+			return rc;
+	}
+	if (start > 0) {
+		fd = open(name, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			fx_warn(lk->ctx, "%s: %s", name, strerror(errno));
+			return FX_EXIT_IO;
+		}
+		line = filecut_lines(fd, start) + 1;
+		close(fd);
+	}
+	return lookup_input(lk, name, start, line);
+}
+
 static int lookup_load(struct lookup *lk)
 {
 	const char *dim = lk->o->dim;
@@ -375,6 +686,7 @@ static int lookup_run(struct fx_ctx *ctx, const struct join_opts *o,
                       char **inputs, size_t n)
 {
 	struct lookup lk;
+	int64_t jobs = o->jobs;
 	size_t i;
 	int rc, wrc;
 	const char *err;
@@ -401,8 +713,13 @@ static int lookup_run(struct fx_ctx *ctx, const struct join_opts *o,
 		lookup_fields_ready(&lk);
 		lk.next_check = fx_now() + (double)o->reload_interval / 1000;
 	}
+	if (jobs <= 0)
+		jobs = aggpar_cores();
+	/* -j: a file dimension, loaded once and only read by the threads */
+	if (lk.dk || o->reload)
+		jobs = 1;
 	for (i = 0; i < n && !rc && !fx_stop; i++)
-		rc = lookup_input(&lk, inputs[i]);
+		rc = lookup_file(&lk, inputs[i], jobs);
 	ctx->st.bytes_out = record_writer_bytes_total(&lk.out);
 	wrc = record_writer_close(&lk.out);
 	for (i = 0; i < JOIN_RING; i++) {

@@ -24,6 +24,24 @@
  *
  * --dim kafka:TOPIC: see dimkafka.h.
  *
+ * -j N (jobs): a regular file of more than a piece (4 MiB; not stdin, a
+ * pipe, gzip data), with a file dimension and no --reload, is joined in
+ * pieces cut at line boundaries (filecut.h), taken in order by N threads
+ * (this one among them) that share the table and only read it. A piece's
+ * output goes to its thread's buffer and out through the one writer when
+ * every piece before it is out, so that the bytes are one thread's and a
+ * thread holds at most one piece's output: memory does not grow with the
+ * input. Why pieces in turn and not N equal parts merged at the end: the
+ * output is written as it is made (a 10 GB input is not held), and a piece
+ * that stops (below) costs the others at most the pieces in flight. A
+ * piece stops at what it cannot do byte for byte as one thread, silently
+ * (a bad record under any --on-error, a control record, a field clash, an
+ * I/O error): the pieces before it go out, and this thread reads the file
+ * on from that piece's first byte with its line number (counted), with one
+ * thread's messages, dead letters and status; the next file is cut again.
+ * The threads' counters and record counts (lineage) are those of the
+ * pieces written.
+ *
  * The lookup join keeps no state of its own across a restart: checkpoint
  * and restore records pass through in their place among the records (a
  * dimension is loaded again at start: a file as it is then, a kafka:
@@ -54,6 +72,7 @@ struct join_opts {
 	int dim_last_wins;
 	int reload;
 	int64_t reload_interval; /* ms */
+	int64_t jobs;            /* -j: threads (0: the cores available) */
 
 	const char *right; /* the interval join's second input */
 	const char *time_field;

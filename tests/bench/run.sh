@@ -232,9 +232,13 @@ section_join() {
 	f=$(q "$PLAYS")
 	bench_case "fx-join songs (200,000 rows)" "$PLAYS_BYTES" "$N" \
 		"$BIN/fx-join --dim $(q "$SONGS") --on song_id --fields title,genre $f > /dev/null"
+	# the same on one core: what -j (default: every core) gains
+	bench_case "fx-join songs -j1" "$PLAYS_BYTES" "$N" \
+		"$BIN/fx-join -j1 --dim $(q "$SONGS") --on song_id --fields title,genre $f > /dev/null"
 	bench_case "mlr join songs (unsorted)" "$PLAYS_BYTES" "$N" \
 		"mlr --ijsonl --ojsonl join -i csv -j song_id -f $(q "$SONGS") $f > /dev/null"
 	ratio "fx-join songs (200,000 rows)" "mlr join songs (unsorted)" "mlr"
+	ratio "fx-join songs (200,000 rows)" "fx-join songs -j1" "-j1"
 	goal_ratio "fx-join songs (200,000 rows)" "mlr join songs (unsorted)" 20 "lookup join at least 20x mlr join (issue 5)"
 	goal_rss "fx-join songs (200,000 rows)" "mlr join songs (unsorted)" 10 "lookup join in a tenth of mlr's memory (issue 5)"
 	songs1m=$DATA/songs-1000000.csv
