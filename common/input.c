@@ -40,6 +40,7 @@ void fx_input_from_fd(struct fx_input *in, const struct fx_ctx *ctx, int fd,
 	in->fd = fd;
 	in->name = name;
 	in->file_base = -1;
+	in->left = -1;
 	widen_pipe(fd);
 }
 
@@ -51,6 +52,7 @@ int fx_input_open(struct fx_input *in, const struct fx_ctx *ctx,
 	in->name = path;
 	in->want_gz = gz;
 	in->file_base = -1;
+	in->left = -1;
 	if (strcmp(path, "-") == 0) {
 		in->name = "stdin";
 		in->fd = 0;
@@ -79,11 +81,18 @@ static ssize_t fail(struct fx_input *in, const char *what)
 /* read(2), restarted after a signal. 0 at end (or a stop), -1 reported. */
 static ssize_t read_fd(struct fx_input *in, void *buf, size_t n)
 {
+	if (in->left >= 0 && (int64_t)n > in->left)
+		n = (size_t)in->left;
+	if (!n)
+		return 0;
 	for (;;) {
 		ssize_t r = read(in->fd, buf, n);
 
-		if (r >= 0)
+		if (r >= 0) {
+			if (in->left >= 0)
+				in->left -= r;
 			return r;
+		}
 		if (errno == EINTR) {
 			/* a stop signal ends the input where it is */
 			if (fx_stop)

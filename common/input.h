@@ -41,6 +41,12 @@ struct fx_input {
 	int failed;            /* an error was reported: reads return -1 */
 	unsigned char head[2]; /* bytes read while sniffing, not yet given */
 	int64_t file_base;     /* see fx_input_file_offset(); -1: not a file */
+	/*
+	 * The bytes it may still read from fd, -1: all. A piece of a file
+	 * (fx-join -j) ends at its last line: reading on would validate
+	 * bytes another thread has.
+	 */
+	int64_t left;
 	size_t head_len, head_pos;
 };
 

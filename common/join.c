@@ -436,6 +436,7 @@ static int piece_join(struct lookup *lk, const char *path, int64_t start,
 	int r = 0, flags, rc;
 
 	rc = stream_open_at(&rs, lk, path, start, 1);
+	rs.in.left = end - start; /* not a byte of the next piece */
 	while (!rc && !fx_stop && rs.reader.bytes < (uint64_t)(end - start)) {
 		struct fx_where w;
 
