@@ -528,6 +528,9 @@ static void *worker_run(void *arg)
 			continue; /* k >= stop_at: the next take ends it */
 		pthread_mutex_lock(&pp->mu);
 		stats_add(&pp->st, &w->ctx.st);
+		/* the run's counters as the pieces go out: --progress */
+		stats_add(&pp->lk->ctx->st, &w->ctx.st);
+		fx_progress(pp->lk->ctx);
 		if (rc) {
 			pp->rc = rc;
 			pp->stop_at = k + 1;
@@ -621,7 +624,6 @@ static int par_file(struct lookup *lk, const char *path, int64_t size,
 	pthread_cond_destroy(&pp.cv);
 	pthread_mutex_destroy(&pp.mu);
 
-	stats_add(&lk->ctx->st, &pp.st);
 	*resume = size;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {

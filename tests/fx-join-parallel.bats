@@ -207,6 +207,17 @@ J=(--dim songs.csv --on song_id --fields title,genre)
 		fail "RSS $(tail -1 rss.1) KB, then $(tail -1 rss.4) KB"
 }
 
+@test "-j: --progress prints the counts of the pieces written" {
+	plays 120000
+	# the pipe fills and waits 3 s: a piece written after that says so
+	fx-join -j2 --progress "${J[@]}" plays.ndjson 2>err | { sleep 3; cat >out; }
+	[ "$(wc -l <out)" -gt 90000 ] || fail "$(wc -l <out) records out"
+	n=$(sed -n 's/^fx-join: progress: \([0-9]*\) records in, .*/\1/p' err | head -1)
+	[ -n "$n" ] || fail "no progress line: $(cat err)"
+	[ "$n" -gt 0 ] && [ "$n" -lt 120000 ] || fail "progress: $n records in"
+	in_threads plays.ndjson --progress "${J[@]}" plays.ndjson
+}
+
 @test "-j: --jobs takes a count" {
 	plays 10
 	run -2 fx-join -j -1 "${J[@]}" plays.ndjson
