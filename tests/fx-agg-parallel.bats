@@ -10,25 +10,8 @@ load test_helper
 setup() { fx_setup_tmp; }
 teardown() { fx_teardown_tmp; }
 
-# same_bytes ARGS...: fx-agg -j1, -j2 and -j4 ARGS write the same stdout,
-# stderr (--stats without its times and rates) and exit status
-same_bytes() {
-	local j rc1 rc
-	fx-agg -j1 "$@" >out.1 2>err && rc1=0 || rc1=$?
-	untimed <err >err.1
-	for j in 2 4; do
-		fx-agg -j$j "$@" >out.$j 2>err && rc=0 || rc=$?
-		untimed <err >err.$j
-		[ "$rc" = "$rc1" ] || fail "-j$j exits $rc, -j1 $rc1"
-		cmp out.1 out.$j || fail "-j$j: other rows than -j1"
-		cmp err.1 err.$j || fail "-j$j: other messages than -j1: $(cat err.$j)"
-	done
-}
-
-# untimed: --stats lines without the time taken and the rates
-untimed() {
-	sed -E 's/^(fx-agg: stats: .* bytes out), [0-9.]+ s, .*$/\1/'
-}
+# same_bytes ARGS...: fx-agg -j1, -j2 and -j4 agree (test_helper.bash)
+same_bytes() { fx_jobs_agree fx-agg "$@"; }
 
 # in_threads FILE ARGS...: fx-agg -j2 ARGS started a second thread and read
 # FILE about once (not again by one thread after the pieces)

@@ -18,31 +18,9 @@ plays() {
 	awk -F, 'NR == 1 || $1 % 7' all-songs.csv >songs.csv
 }
 
-# untimed: --stats lines without the time taken and the rates
-untimed() {
-	sed -E 's/^(fx-join: stats: .* bytes out), [0-9.]+ s, .*$/\1/'
-}
-
-# same_bytes ARGS...: fx-join -j1, -j2 and -j4 ARGS write the same stdout,
-# stderr (--stats without its times) and exit status; with dlq.j1 in ARGS
-# (as dlq.jN), the same dead letters
-same_bytes() {
-	local j rc1 rc
-	rm -f dlq.j*
-	fx-join -j1 "$@" >out.1 2>err && rc1=0 || rc1=$?
-	untimed <err >err.1
-	for j in 2 4; do
-		fx-join -j$j "${@//dlq.j1/dlq.j$j}" >out.$j 2>err && rc=0 || rc=$?
-		untimed <err >err.$j
-		[ "$rc" = "$rc1" ] || fail "-j$j exits $rc, -j1 $rc1"
-		cmp out.1 out.$j || fail "-j$j: other records than -j1"
-		cmp err.1 err.$j || fail "-j$j: other messages than -j1: $(cat err.$j)"
-		if [ -e dlq.j1 ]; then
-			cmp dlq.j1 dlq.j$j || fail "-j$j: other dead letters than -j1"
-		fi
-	done
-	RC=$rc1
-}
+# same_bytes ARGS...: fx-join -j1, -j2 and -j4 agree, dead letters too
+# (test_helper.bash)
+same_bytes() { fx_jobs_agree fx-join "$@"; }
 
 # read_bytes FILE ARGS...: fx-join -j2 ARGS, traced: THREADS (threads
 # started beside main) and READ (bytes read, of FILE and the dimension)

@@ -172,3 +172,31 @@ wait_stream() {
 	STAGE_PIDS=()
 	return $rc
 }
+
+# fx_jobs_agree PROG ARGS...: PROG -j1, -j2 and -j4 ARGS write the same
+# stdout (out.N), stderr (err.N, --stats without its time and rates) and
+# exit status (RC: -j1's); with dlq.j1 in ARGS (as dlq.jN), the same dead
+# letters
+fx_jobs_agree() {
+	local prog=$1 j rc1 rc
+	shift
+	rm -f dlq.j*
+	"$prog" -j1 "$@" >out.1 2>err && rc1=0 || rc1=$?
+	fx_untimed <err >err.1
+	for j in 2 4; do
+		"$prog" -j$j "${@//dlq.j1/dlq.j$j}" >out.$j 2>err && rc=0 || rc=$?
+		fx_untimed <err >err.$j
+		[ "$rc" = "$rc1" ] || fail "-j$j exits $rc, -j1 $rc1"
+		cmp out.1 out.$j || fail "-j$j: other output than -j1"
+		cmp err.1 err.$j || fail "-j$j: other messages than -j1: $(cat err.$j)"
+		if [ -e dlq.j1 ]; then
+			cmp dlq.j1 dlq.j$j || fail "-j$j: other dead letters than -j1"
+		fi
+	done
+	RC=$rc1
+}
+
+# fx_untimed: --stats lines without the time taken and the rates
+fx_untimed() {
+	sed -E 's/^(fx-[a-z]+: stats: .* bytes out), [0-9.]+ s, .*$/\1/'
+}
