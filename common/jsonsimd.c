@@ -194,11 +194,10 @@ struct classes {
 	__m256i lo, hi;
 	const unsigned char (*sp)[32];
 	unsigned shift;
-	int lines; /* a constant: 1 for whole lines, 0 for a record */
 };
 
 SIMD static inline __attribute__((always_inline)) void
-classify(const unsigned char *b, struct classes *c, int lines, unsigned shift)
+classify(const unsigned char *b, struct classes *c, unsigned shift)
 {
 	const unsigned char(*sp)[32] = splat;
 
@@ -208,7 +207,6 @@ classify(const unsigned char *b, struct classes *c, int lines, unsigned shift)
 	c->hi = _mm256_loadu_si256((const void *)(b + 32));
 	c->sp = sp;
 	c->shift = shift;
-	c->lines = lines;
 }
 
 /* the bytes equal to splat[which] */
@@ -216,13 +214,6 @@ SIMD static inline __attribute__((always_inline)) uint64_t
 cls_eq(const struct classes *c, int which)
 {
 	return eq64(c->lo, c->hi, c->sp, which) >> c->shift;
-}
-
-/* '\n' outside and inside strings, for whole lines only */
-SIMD static inline __attribute__((always_inline)) uint64_t
-cls_nl(const struct classes *c)
-{
-	return c->lines ? cls_eq(c, S_NL) : 0;
 }
 
 SIMD static inline __attribute__((always_inline)) uint64_t
@@ -391,20 +382,17 @@ static inline __attribute__((always_inline)) uint64_t next_byte(uint64_t x,
 	return r;
 }
 
-/* 1 if the bytes from p + i to the next '\n' are whitespace */
-static int blanks_to_nl(const unsigned char *p, size_t n, size_t i)
-{
-	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r'))
-		i++;
-	return i < n && p[i] == '\n';
-}
+static const unsigned char blank[256] = {[' '] = 1, ['\t'] = 1, ['\r'] = 1};
 
-/* 1 if the bytes from p + i are whitespace then '{' (a '\n' ends them) */
-static int blanks_to_brace(const unsigned char *p, size_t i)
+/* 1 if the first byte from p + i on that is not ' ', '\t' or '\r' is c */
+static inline __attribute__((always_inline)) int
+blanks_then(const unsigned char *p, size_t n, size_t i, unsigned char c)
 {
-	while (p[i] == ' ' || p[i] == '\t' || p[i] == '\r')
+	if (i < n && p[i] == c) /* the usual: no blanks */
+		return 1;
+	while (i < n && blank[p[i]])
 		i++;
-	return p[i] == '{';
+	return i < n && p[i] == c;
 }
 
 /* The number or literal at p + i: 1 if it is one and ends its run. */
@@ -520,10 +508,8 @@ grammar(struct bits *b, const struct classes *c, const unsigned char *p,
 			} else if (--b->depth == 0) {
 				if (lines) {
 					/* after its last '}', only its '\n' */
-					size_t at = base + i + 1;
-
-					if ((at >= n || p[at] != '\n') &&
-					    !blanks_to_nl(p, n, at))
+					if (!blanks_then(p, n, base + i + 1,
+					                 '\n'))
 						bad |= bit;
 				} else {
 					b->closed = 1;
@@ -542,7 +528,7 @@ grammar(struct bits *b, const struct classes *c, const unsigned char *p,
 
 			if (b->depth || at - ls > b->max_len ||
 			    (at > 0 && p[at - 1] == '\r') ||
-			    (p[ls] != '{' && !blanks_to_brace(p, ls)))
+			    !blanks_then(p, n, ls, '{'))
 				bad |= bit;
 			b->line_start = at + 1;
 		}
@@ -620,7 +606,7 @@ bits_block(struct bits *b, const struct classes *c, const unsigned char *p,
 		b->bad |= bad_escape(p, n, base, esc & in_str);
 
 	/* with whole lines, a '\n' ends a record: it is no whitespace */
-	nl = cls_nl(c);
+	nl = lines ? cls_eq(c, S_NL) : 0;
 	skip = ws & ~in_str & ~nl;
 	/*
 	 * No whitespace between the tokens (machine-made NDJSON): the
@@ -648,7 +634,7 @@ SIMD static int validate(const unsigned char *p, size_t n)
 	memset(&b, 0, sizeof(b));
 	b.c_start = 1;
 	for (; n - i >= 64; i += 64) {
-		classify(p + i, &c, 0, 0);
+		classify(p + i, &c, 0);
 		bits_block(&b, &c, p, n, i, 0);
 	}
 	rest = n - i;
@@ -656,13 +642,13 @@ SIMD static int validate(const unsigned char *p, size_t n)
 		if (n >= 64) {
 			unsigned shift = (unsigned)(64 - rest);
 
-			classify(p + n - 64, &c, 0, shift);
+			classify(p + n - 64, &c, shift);
 		} else {
 			unsigned char tail[64];
 
 			memset(tail, ' ', sizeof(tail));
 			memcpy(tail, p, n);
-			classify(tail, &c, 0, 0);
+			classify(tail, &c, 0);
 		}
 		bits_block(&b, &c, p, n, i, 0);
 	}
@@ -723,13 +709,13 @@ SIMD static size_t validate_lines(const unsigned char *p, size_t n,
 		uint64_t good;
 
 		if (n - i >= 64) {
-			classify(p + i, &c, 1, 0);
+			classify(p + i, &c, 0);
 		} else {
 			unsigned char tail[64];
 
 			memset(tail, ' ', sizeof(tail));
 			memcpy(tail, p + i, n - i);
-			classify(tail, &c, 1, 0);
+			classify(tail, &c, 0);
 		}
 		good = bits_block(&b, &c, p, n, i, 1);
 		if (b.bad)
