@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -43,17 +42,6 @@ struct piece {
 	int started;
 	int rc;
 };
-
-int64_t aggpar_cores(void)
-{
-	cpu_set_t set;
-	long n;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set))
-		return CPU_COUNT(&set);
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? n : 1;
-}
 
 /* ---- what can run in pieces ---- */
 
@@ -162,14 +150,7 @@ static void *piece_thread(void *arg)
 /* The thread's ctx: its own counters and dead letters, no messages. */
 static void piece_ctx(struct piece *p, const struct fx_ctx *ctx)
 {
-	p->ctx = *ctx;
-	p->ctx.lineage = NULL;
-	p->ctx.hooks = NULL;
-	p->ctx.stats = p->ctx.progress = 0;
-	p->ctx.progress_lag = NULL;
-	p->ctx.dlq = NULL;
-	memset(&p->ctx.st, 0, sizeof(p->ctx.st));
-	memset(&p->ctx.ckpt, 0, sizeof(p->ctx.ckpt));
+	fx_ctx_for_thread(&p->ctx, ctx);
 	/* a bad record under fail sends the input to one thread */
 	if (ctx->on_error == FX_ON_ERROR_FAIL)
 		p->ctx.on_error = FX_ON_ERROR_SKIP;
@@ -221,13 +202,8 @@ static int pieces_account(struct fx_ctx *ctx, struct piece *pc, size_t np,
 	int rc = 0;
 
 	for (k = 0; k < np; k++) {
-		struct fx_stats *s = &pc[k].ctx.st;
-
-		ctx->st.records_in += s->records_in;
-		ctx->st.records_out += s->records_out; /* written ahead */
-		ctx->st.bytes_in += s->bytes_in;
-		ctx->st.bad_records += s->bad_records;
-		ctx->st.late += s->late;
+		/* records_out: the rows written ahead */
+		fx_stats_add(&ctx->st, &pc[k].ctx.st);
 		if (!pc[k].ctx.dlq)
 			continue;
 		fflush(pc[k].ctx.dlq);
@@ -305,7 +281,7 @@ int aggpar_run(struct fx_ctx *ctx, const struct agg_opts *o, char **inputs,
 	int rc = -1, arc;
 
 	if (jobs <= 0)
-		jobs = aggpar_cores();
+		jobs = fx_cores();
 	if (jobs > 1024) /* arrival numbers: k << 52 stays positive */
 		jobs = 1024;
 	if (jobs < 2 || !n || !options_allow(o))

@@ -60,11 +60,8 @@
 
 #include <stdint.h>
 
-/* The cores this process may run on (sched_getaffinity), at least 1. */
-int64_t aggpar_cores(void);
-
 /*
- * agg_run() with jobs threads (0: aggpar_cores()) where the inputs allow
+ * agg_run() with jobs threads (0: fx_cores()) where the inputs allow
  * it, else agg_run() itself. Returns the exit status.
  */
 int aggpar_run(struct fx_ctx *ctx, const struct agg_opts *o, char **inputs,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -152,6 +153,39 @@ static void print_progress(struct fx_ctx *ctx, double now)
 	        lag, ck);
 	ctx->last_progress = now;
 	ctx->last_progress_records = s->records_in;
+}
+
+int64_t fx_cores(void)
+{
+	cpu_set_t set;
+	long n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set))
+		return CPU_COUNT(&set);
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? n : 1;
+}
+
+void fx_ctx_for_thread(struct fx_ctx *t, const struct fx_ctx *ctx)
+{
+	*t = *ctx;
+	t->lineage = NULL;
+	t->hooks = NULL;
+	t->stats = t->progress = 0;
+	t->progress_lag = NULL;
+	t->dlq = NULL;
+	memset(&t->st, 0, sizeof(t->st));
+	memset(&t->ckpt, 0, sizeof(t->ckpt));
+}
+
+void fx_stats_add(struct fx_stats *to, const struct fx_stats *s)
+{
+	to->records_in += s->records_in;
+	to->records_out += s->records_out;
+	to->bytes_in += s->bytes_in;
+	to->bytes_out += s->bytes_out;
+	to->bad_records += s->bad_records;
+	to->late += s->late;
 }
 
 void fx_progress(struct fx_ctx *ctx)

@@ -154,6 +154,21 @@ struct fx_ctx {
  */
 void fx_init(struct fx_ctx *ctx, const char *prog);
 
+/* The cores this process may run on (sched_getaffinity), at least 1. */
+int64_t fx_cores(void);
+
+/*
+ * *t for a worker thread of ctx's run (fx-agg -j, fx-join -j): ctx's
+ * options with counters of its own, all zero, and nothing that belongs to
+ * the run as a whole: no lineage, hooks, --stats or --progress lines,
+ * dead-letter file or checkpoints. The run adds the counters of the work
+ * it keeps (fx_stats_add()).
+ */
+void fx_ctx_for_thread(struct fx_ctx *t, const struct fx_ctx *ctx);
+
+/* Adds the counters of s to *to. */
+void fx_stats_add(struct fx_stats *to, const struct fx_stats *s);
+
 /* Monotonic clock in seconds. */
 double fx_now(void);
 

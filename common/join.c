@@ -1,6 +1,5 @@
 /* join.c - fx-join's lookup join and the checks of its options */
 #include "join.h"
-#include "aggpar.h"
 #include "dim.h"
 #include "dimkafka.h"
 #include "err.h"
@@ -474,13 +473,6 @@ static void piece_bounds(int fd, const struct par *pp, uint64_t k,
 	           : pp->size;
 }
 
-static void stats_add(struct fx_stats *to, const struct fx_stats *s)
-{
-	to->records_in += s->records_in;
-	to->records_out += s->records_out;
-	to->bytes_in += s->bytes_in;
-}
-
 /*
  * Takes pieces in order, joins each into its buffer, waits for its turn
  * and writes it with the main writer (only the thread whose turn it is
@@ -527,9 +519,9 @@ static void *worker_run(void *arg)
 		if (!ok)
 			continue; /* k >= stop_at: the next take ends it */
 		pthread_mutex_lock(&pp->mu);
-		stats_add(&pp->st, &w->ctx.st);
+		fx_stats_add(&pp->st, &w->ctx.st);
 		/* the run's counters as the pieces go out: --progress */
-		stats_add(&pp->lk->ctx->st, &w->ctx.st);
+		fx_stats_add(&pp->lk->ctx->st, &w->ctx.st);
 		fx_progress(pp->lk->ctx);
 		if (rc) {
 			pp->rc = rc;
@@ -551,15 +543,8 @@ static void worker_init(struct worker *w, struct par *pp)
 
 	memset(w, 0, sizeof(*w));
 	w->par = pp;
-	w->ctx = *lk->ctx;
-	w->ctx.lineage = NULL;
-	w->ctx.hooks = NULL;
-	w->ctx.stats = w->ctx.progress = 0;
-	w->ctx.progress_lag = NULL;
-	w->ctx.dlq = NULL;
+	fx_ctx_for_thread(&w->ctx, lk->ctx);
 	w->ctx.on_error = FX_ON_ERROR_SKIP; /* a bad record: counted, seen */
-	memset(&w->ctx.st, 0, sizeof(w->ctx.st));
-	memset(&w->ctx.ckpt, 0, sizeof(w->ctx.ckpt));
 	w->lk = *lk;
 	w->lk.ctx = &w->ctx;
 	w->lk.piece = 1;
@@ -717,7 +702,7 @@ static int lookup_run(struct fx_ctx *ctx, const struct join_opts *o,
 		lk.next_check = fx_now() + (double)o->reload_interval / 1000;
 	}
 	if (jobs <= 0)
-		jobs = aggpar_cores();
+		jobs = fx_cores();
 	/* -j: a file dimension, loaded once and only read by the threads */
 	if (lk.dk || o->reload)
 		jobs = 1;
