@@ -258,11 +258,6 @@ static int pend_out(struct lookup *lk)
 		                                  p->rec.len);
 	if (p->kind == PEND_RECORD)
 		row = dim_get_hash(&lk->table, p->key.p, p->key.len, p->hash);
-	if (lk->piece) /* never a write(2): the buffer holds the piece */
-		FX_GROW(lk->out.buf,
-		        lk->out.len + p->rec.len + lk->nulls.len +
-		            (row ? row->mlen : 0) + 2,
-		        lk->out.cap, RECORD_WRITER_BUFSIZE);
 	if (row)
 		r = recedit_put(&lk->out, p->rec.p, p->rec.len,
 		                dim_row_members(row), row->mlen);
@@ -553,7 +548,7 @@ static void worker_init(struct worker *w, struct par *pp)
 	w->lk.head = w->lk.npend = 0;
 	w->lk.ring = fx_malloc(JOIN_RING * sizeof(*w->lk.ring));
 	memset(w->lk.ring, 0, JOIN_RING * sizeof(*w->lk.ring));
-	/* no descriptor: pend_out() grows the buffer, nothing writes it */
+	/* in memory: written in its turn by worker_run() */
 	record_writer_init(&w->lk.out, &w->ctx, -1, "stdout");
 }
 

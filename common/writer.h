@@ -37,7 +37,12 @@ struct record_writer {
 	uint64_t bytes; /* written to fd so far */
 };
 
-/* The writer does not own fd. name is borrowed. */
+/*
+ * The writer does not own fd. name is borrowed. With fd -1 the records
+ * stay in memory: the buffer grows, record_writer_flush() keeps them, and
+ * the owner takes buf and len (fx-join -j: a thread's piece, written in
+ * its turn) and sets len to 0 to start again.
+ */
 void record_writer_init(struct record_writer *w, const struct fx_ctx *ctx,
                         int fd, const char *name);
 

@@ -130,10 +130,57 @@ static void test_copy_from_file(void)
 	free(got);
 }
 
+/*
+ * fd -1: every byte stays in the buffer, past its first size, through
+ * flushes; len 0 starts again.
+ */
+static void test_in_memory(void)
+{
+	struct fx_ctx ctx;
+	struct record_writer w;
+	char rec[100];
+	size_t i, n = 0;
+
+	fx_init(&ctx, "test_writer");
+	record_writer_init(&w, &ctx, -1, "memory");
+	for (i = 0; i < 20000; i++) {
+		int len =
+		    snprintf(rec, sizeof(rec), "{\"i\":%zu,\"pad\":\"%*s\"}", i,
+		             (int)(i % 60), "");
+
+		CHECK(record_writer_put(&w, rec, (size_t)len) == 0);
+		n += (size_t)len + 1;
+		if (i % 1000 == 0)
+			CHECK(record_writer_flush(&w) == 0);
+	}
+	CHECK(w.len == n && n > RECORD_WRITER_BUFSIZE);
+	CHECK(record_writer_bytes_total(&w) == n);
+	{
+		static const char head[] = "{\"i\":0,\"pad\":\"\"}\n{\"i\":1,";
+
+		CHECK(memcmp(w.buf, head, sizeof(head) - 1) == 0);
+	}
+	CHECK(memcmp(w.buf + n - 3, "\"}\n", 3) == 0);
+	/* a record larger than the buffer, whole */
+	w.len = 0;
+	{
+		size_t big = RECORD_WRITER_BUFSIZE * 3;
+		char *p = malloc(big);
+
+		memset(p, 'x', big);
+		CHECK(record_writer_write(&w, p, big) == 0);
+		CHECK(w.len == big && w.buf[big - 1] == 'x');
+		free(p);
+	}
+	CHECK(!record_writer_failed(&w));
+	free(w.buf);
+}
+
 int main(void)
 {
 	RUN(test_sticky_error);
 	RUN(test_bytes_total);
 	RUN(test_copy_from_file);
+	RUN(test_in_memory);
 	return unit_done("test_writer");
 }
