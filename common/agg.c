@@ -1633,16 +1633,8 @@ static int read_range(struct engine *e, const char *name, int64_t start,
 	int r = 0, flags, rc;
 
 	memset(b, 0, sizeof(*b));
-	rc = record_stream_open(&rs, e->ctx, name, 0, &e->paths);
-	if (!rc && start > 0) {
-		/* the middle of the data: no gzip or byte order mark there */
-		rs.in.sniffed = rs.in.bom_checked = 1;
-		rs.reader.line = first_line - 1;
-		if (lseek(rs.in.fd, (off_t)start, SEEK_SET) < 0) {
-			fx_warn(e->ctx, "%s: %s", name, strerror(errno));
-			rc = FX_EXIT_IO;
-		}
-	}
+	rc = record_stream_open_at(&rs, e->ctx, name, 0, &e->paths, start, len,
+	                           first_line);
 	while (!rc && !fx_stop && !piece_done(&rs, len) &&
 	       (r = record_stream_next(&rs, &rec, vals, &flags)) > 0) {
 		if ((flags & JSON_SCAN_CONTROL) && e->hold) {

@@ -129,14 +129,21 @@ static void reload_warn(struct lookup *lk)
 	        lk->o->dim, lk->table.n);
 }
 
+/* The name says gzip. */
+static int is_gz(const char *path)
+{
+	size_t n = strlen(path);
+
+	return n > 3 && !strcmp(path + n - 3, ".gz");
+}
+
 /* A file that does not end in a newline is still being written. */
 static int complete(const char *path, const struct file_sig *s)
 {
 	char c = 0;
 	int fd;
-	size_t n = strlen(path);
 
-	if (n > 3 && !strcmp(path + n - 3, ".gz"))
+	if (is_gz(path))
 		return s->size > 0;
 	if (s->size == 0 || (fd = open(path, O_RDONLY)) < 0)
 		return 0;
@@ -315,31 +322,6 @@ static int on_record(struct lookup *lk, const struct record *rec,
 	return pend_add(lk, rec, r == JOIN_KEY_OK ? PEND_RECORD : PEND_NOKEY);
 }
 
-/*
- * Opens name, from byte start (a line start of a regular file's plain
- * data, line first_line) when start > 0.
- */
-static int stream_open_at(struct record_stream *rs, struct lookup *lk,
-                          const char *name, int64_t start, uint64_t first_line)
-{
-	size_t n = strlen(name);
-	int rc = record_stream_open(rs, lk->ctx, name,
-	                            n > 3 && !strcmp(name + n - 3, ".gz"),
-	                            &lk->paths);
-
-	if (rc || start <= 0)
-		return rc;
-	/* the middle of the data: no gzip or byte order mark there */
-	rs->in.sniffed = rs->in.bom_checked = 1;
-	rs->reader.line = first_line - 1;
-	if (lseek(rs->in.fd, (off_t)start, SEEK_SET) < 0) {
-		if (!lk->piece)
-			fx_warn(lk->ctx, "%s: %s", name, strerror(errno));
-		rc = FX_EXIT_IO;
-	}
-	return rc;
-}
-
 /* Reads name to its end, from byte start, line first_line. */
 static int lookup_input(struct lookup *lk, const char *name, int64_t start,
                         uint64_t first_line)
@@ -349,7 +331,8 @@ static int lookup_input(struct lookup *lk, const char *name, int64_t start,
 	struct record rec;
 	int r = 0, flags, rc, checks = lk->o->reload || lk->dk;
 
-	rc = stream_open_at(&rs, lk, name, start, first_line);
+	rc = record_stream_open_at(&rs, lk->ctx, name, is_gz(name), &lk->paths,
+	                           start, -1, first_line);
 	while (!rc && !fx_stop) {
 		struct fx_where w;
 
@@ -429,8 +412,8 @@ static int piece_join(struct lookup *lk, const char *path, int64_t start,
 	struct record rec;
 	int r = 0, flags, rc;
 
-	rc = stream_open_at(&rs, lk, path, start, 1);
-	rs.in.left = end - start; /* not a byte of the next piece */
+	rc = record_stream_open_at(&rs, lk->ctx, path, 0, &lk->paths, start,
+	                           end - start, 1);
 	while (!rc && !fx_stop && rs.reader.bytes < (uint64_t)(end - start)) {
 		struct fx_where w;
 

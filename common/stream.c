@@ -3,9 +3,11 @@
 #include "err.h"
 #include "lineage.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int record_stream_open(struct record_stream *rs, struct fx_ctx *ctx,
                        const char *path, int gz, const struct json_paths *paths)
@@ -21,6 +23,28 @@ int record_stream_open(struct record_stream *rs, struct fx_ctx *ctx,
 	record_reader_init(&rs->reader, &rs->in, ctx->max_record);
 	rs->open = 1;
 	rs->dataset = lineage_input_fd(ctx, rs->in.fd, path);
+	return 0;
+}
+
+int record_stream_open_at(struct record_stream *rs, struct fx_ctx *ctx,
+                          const char *path, int gz,
+                          const struct json_paths *paths, int64_t start,
+                          int64_t len, uint64_t first_line)
+{
+	int rc = record_stream_open(rs, ctx, path, gz, paths);
+
+	if (rc)
+		return rc;
+	rs->in.left = len;
+	if (start <= 0)
+		return 0;
+	/* the middle of the data: no gzip or byte order mark there */
+	rs->in.sniffed = rs->in.bom_checked = 1;
+	rs->reader.line = first_line - 1;
+	if (lseek(rs->in.fd, (off_t)start, SEEK_SET) < 0) {
+		fx_warn(ctx, "%s: %s", path, strerror(errno));
+		return FX_EXIT_IO;
+	}
 	return 0;
 }
 

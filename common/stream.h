@@ -37,6 +37,17 @@ int record_stream_open(struct record_stream *rs, struct fx_ctx *ctx,
                        const struct json_paths *paths);
 
 /*
+ * record_stream_open() for a piece of a regular file's plain data, read
+ * by one thread (fx-agg -j, fx-join -j): from byte start (a line start,
+ * line first_line; 0: the file's start, as record_stream_open()), len
+ * bytes (whole lines; < 0: to the end). It reads no byte past them.
+ */
+int record_stream_open_at(struct record_stream *rs, struct fx_ctx *ctx,
+                          const char *path, int gz,
+                          const struct json_paths *paths, int64_t start,
+                          int64_t len, uint64_t first_line);
+
+/*
  * 1: *rec is a valid record, vals[] its fields, *scan_flags the
  * JSON_SCAN_* flags; 0: end of input; < 0: -(exit status): a bad record
  * under --on-error fail (FX_EXIT_DATA) or an I/O error (FX_EXIT_IO), both
