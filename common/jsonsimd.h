@@ -54,7 +54,7 @@
  * plays 10.0 -> 8.3 ms (alternating runs of both builds, best of 120).
  * With whole lines, what follows a record's last '}' is read at that
  * brace and what begins a line at its '\n' (once a record each) instead
- * of carried through every block: 107.2M -> 100.4M instructions on those
+ * of carried through every block: 107.2M -> 100.6M instructions on those
  * 20 MB.
  * The vector path only says "valid" or "not sure". Every record it is not
  * sure of (invalid ones, arrays, keys starting with "_" for the _fx flags,
