@@ -76,7 +76,8 @@ static int sink_inputs(struct fx_ctx *ctx, struct sink *s, char **names,
 	size_t i;
 	int rc = 0;
 	/* records that go out as they come: many at a time */
-	int runs = !s->ks && !s->up && !paths && file_sink_takes_runs(s->fs);
+	int runs = s->ks ? kafka_sink_takes_runs(s->ks)
+	                 : !s->up && !paths && file_sink_takes_runs(s->fs);
 
 	if (n == 0) {
 		names = stdin_only;
@@ -91,16 +92,18 @@ static int sink_inputs(struct fx_ctx *ctx, struct sink *s, char **names,
 		rc = record_stream_open(&rs, ctx, names[i], 0, paths);
 		if (rc)
 			break;
-		while (
-		    !fx_stop &&
-		    (r = runs ? record_stream_next_run(&rs, &run, &rec, &flags)
-		              : record_stream_next(&rs, &rec, vals, &flags)) >
-		        0) {
+		while (!fx_stop &&
+		       (r = runs ? record_stream_next_run(&rs, &run, &rec, vals,
+		                                          &flags)
+		                 : record_stream_next(&rs, &rec, vals,
+		                                      &flags)) > 0) {
 			struct fx_where w;
 
 			if (run.n) {
-				rc = file_sink_write_run(s->fs, run.p, run.len,
-				                         run.n);
+				rc = s->ks ? kafka_sink_write_run(s->ks, run.p,
+				                                  run.len)
+				           : file_sink_write_run(
+				                 s->fs, run.p, run.len, run.n);
 				if (rc)
 					break;
 				continue;

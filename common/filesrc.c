@@ -340,8 +340,9 @@ static int copy_ndjson(struct fx_ctx *ctx, const char *path, int gz,
 		return rc;
 	}
 	while (!fx_stop &&
-	       (rc = runs ? record_stream_next_run(&rs, &run, &rec, &flags)
-	                  : record_stream_next(&rs, &rec, vals, &flags)) > 0) {
+	       (rc = runs
+	                 ? record_stream_next_run(&rs, &run, &rec, vals, &flags)
+	                 : record_stream_next(&rs, &rec, vals, &flags)) > 0) {
 		if (run.n) {
 			record_writer_copy(
 			    out, run.p, run.len, rs.in.fd,

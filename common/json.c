@@ -653,6 +653,30 @@ error:
 /* ---- reading validated records ---- */
 
 /* End of the valid value at s (no checks beyond bounds). */
+/* Bytes that end a number or literal inside a valid text. */
+static const unsigned char ends_scalar[256] = {
+    [','] = 1,  [']'] = 1,  ['}'] = 1,  [' '] = 1,
+    ['\t'] = 1, ['\r'] = 1, ['\n'] = 1, ['"'] = 1};
+
+/* Past a valid string's closing quote; s at its opening quote. */
+static const char *skip_string(const char *s, const char *end)
+{
+	const char *q;
+
+	for (s++;; s = q + 1) {
+		size_t bs = 0;
+
+		q = memchr(s, '"', (size_t)(end - s));
+		if (!q)
+			return end;
+		/* escaped if an odd run of backslashes is before it */
+		while (q - bs > s && q[-1 - (ptrdiff_t)bs] == '\\')
+			bs++;
+		if (!(bs & 1))
+			return q + 1;
+	}
+}
+
 static const char *skip_value(const char *s, const char *end)
 {
 	size_t depth = 0;
@@ -660,10 +684,7 @@ static const char *skip_value(const char *s, const char *end)
 	do {
 		switch (*s) {
 		case '"':
-			for (s++; s < end && *s != '"'; s++)
-				if (*s == '\\')
-					s++;
-			s++;
+			s = skip_string(s, end);
 			break;
 		case '{':
 		case '[':
@@ -676,10 +697,11 @@ static const char *skip_value(const char *s, const char *end)
 			s++;
 			break;
 		default:
-			while (s < end && !strchr(",]} \t\r\n\"", *s))
+			while (s < end && !ends_scalar[(unsigned char)*s])
 				s++;
 		}
-		while (depth && s < end && strchr(" \t\r\n,:", *s))
+		while (depth && s < end &&
+		       (is_ws[(unsigned char)*s] || *s == ',' || *s == ':'))
 			s++;
 	} while (depth && s < end);
 	return s;
@@ -753,6 +775,131 @@ int json_object_next(const char *p, size_t n, size_t *pos,
 	m->len = (size_t)(s - k);
 	*pos = (size_t)(s - p);
 	return 1;
+}
+
+/* A needle's longest name for flat_object_get(), with its quotes. */
+#define FLAT_NAME_MAX 64
+
+/*
+ * The bits of the 16 bytes at s: *cand where a quote, then first, and a
+ * quote nlen - 1 bytes on, begin (a key candidate); the result has those
+ * of a backslash, '[' or '{'. Reads s[0 .. 16 + nlen - 1).
+ */
+static unsigned flat_chunk(const char *s, char first, size_t nlen,
+                           unsigned *cand)
+{
+#if defined(__SSE2__)
+	__m128i v = _mm_loadu_si128((const void *)s);
+	__m128i q = _mm_set1_epi8('"');
+
+	*cand = (unsigned)_mm_movemask_epi8(_mm_and_si128(
+	    _mm_and_si128(_mm_cmpeq_epi8(v, q),
+	                  _mm_cmpeq_epi8(_mm_loadu_si128((const void *)(s + 1)),
+	                                 _mm_set1_epi8(first))),
+	    _mm_cmpeq_epi8(_mm_loadu_si128((const void *)(s + nlen - 1)), q)));
+	return (unsigned)_mm_movemask_epi8(
+	    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')),
+	                              _mm_cmpeq_epi8(v, _mm_set1_epi8('['))),
+	                 _mm_cmpeq_epi8(v, _mm_set1_epi8('{'))));
+#else
+	unsigned odd = 0;
+	int i;
+
+	*cand = 0;
+	for (i = 0; i < 16; i++) {
+		*cand |= (unsigned)(s[i] == '"' && s[i + 1] == first &&
+		                    s[i + nlen - 1] == '"')
+		         << i;
+		odd |= (unsigned)(s[i] == '\\' || s[i] == '[' || s[i] == '{')
+		       << i;
+	}
+	return odd;
+#endif
+}
+
+/*
+ * json_object_get() for a record with no backslash and no nested value:
+ * every quote then opens or closes a string, so "NAME" followed by ':' is
+ * a top-level key wherever it is found; 16 bytes at a time. -1: not such
+ * a record or name (the walk decides).
+ */
+static int flat_object_get(const char *p, size_t n, const char *name,
+                           size_t len, struct json_value *out)
+{
+	char tail[16 + 2 * FLAT_NAME_MAX + 16];
+	const char *end = p + n, *s, *key = NULL;
+	size_t nlen = len + 2, at, direct;
+	unsigned cand;
+	int padded = 0;
+
+	/*
+	 * A name with a quote, backslash or control character is escaped
+	 * in a record: such records are not flat, and "NAME" not found.
+	 */
+	if (nlen > FLAT_NAME_MAX)
+		return -1;
+	/* past the record's '{': no other may follow */
+	p = skip_ws(p, end) + 1;
+	n = (size_t)(end - p);
+	/* chunks read in place: those before the last 15 + nlen bytes */
+	direct = n + 1 > 15 + nlen ? n + 1 - (15 + nlen) : 0;
+	for (at = 0, s = p; at < n; at += 16, s += 16) {
+		if (at >= direct && !padded) {
+			/* the last bytes: in a padded copy, read as far */
+			memset(tail, 0, sizeof(tail));
+			memcpy(tail, s, n - at);
+			s = tail;
+			padded = 1;
+		}
+		if (flat_chunk(s, name[0], nlen, &cand))
+			return -1;
+		for (; cand; cand &= cand - 1) {
+			const char *k = p + at + __builtin_ctz(cand);
+
+			if (k + nlen > end || memcmp(k + 1, name, len) != 0)
+				continue;
+			k = skip_ws(k + nlen, end);
+			if (k < end && *k == ':') /* else a string value */
+				key = k;
+		}
+	}
+	if (!key) /* the last one found wins, as in json_scan() */
+		return 0;
+	s = skip_ws(key + 1, end);
+	out->p = s;
+	out->escaped = 0;
+	if (*s == '"') {
+		s = (const char *)memchr(s + 1, '"', (size_t)(end - s - 1)) + 1;
+		out->type = JSON_STRING;
+	} else {
+		out->type = *s == 't'   ? JSON_TRUE
+		            : *s == 'f' ? JSON_FALSE
+		            : *s == 'n' ? JSON_NULL
+		                        : JSON_NUMBER;
+		while (s < end && !ends_scalar[(unsigned char)*s])
+			s++;
+	}
+	out->len = (size_t)(s - out->p);
+	return 1;
+}
+
+int json_object_get(const char *p, size_t n, const char *name, size_t len,
+                    struct json_value *out)
+{
+	struct json_member m;
+	size_t pos = 0;
+	int r;
+
+	out->type = JSON_MISSING;
+	if ((r = flat_object_get(p, n, name, len, out)) >= 0)
+		return r;
+	/* every member: a repeated key's last value wins, as in json_scan() */
+	while (json_object_next(p, n, &pos, &m))
+		if (m.key.escaped ? json_string_equals(&m.key, name, len)
+		                  : m.key.len == len + 2 &&
+		                        memcmp(m.key.p + 1, name, len) == 0)
+			*out = m.val;
+	return out->type != JSON_MISSING;
 }
 
 void json_object_drop_fx(const char *p, size_t n, struct fx_buf *out)

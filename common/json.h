@@ -169,6 +169,16 @@ int json_object_next(const char *p, size_t n, size_t *pos,
                      struct json_member *m);
 
 /*
+ * The value of the top-level member named name (len bytes, unescaped) of
+ * a record already validated: 1 with *out set, or 0 with out->type
+ * JSON_MISSING. The same value json_scan() gives for a one-segment path
+ * (a repeated key: the last one), found by a walk that checks nothing: for
+ * records the vector path validated whole (json_scan_lines()).
+ */
+int json_object_get(const char *p, size_t n, const char *name, size_t len,
+                    struct json_value *out);
+
+/*
  * Appends to out the record p (validated) without its top-level members
  * whose key starts with "_fx" (the toolkit's reserved fields), keeping the
  * other members' bytes and order.

@@ -339,6 +339,20 @@ int kafka_sink_write(struct kafka_sink *ks, const struct record *rec,
                      const struct fx_where *where);
 
 /*
+ * Whether kafka_sink_write_run() may take records: with -t, and no
+ * --state, --upsert, or --key through nested objects.
+ */
+int kafka_sink_takes_runs(const struct kafka_sink *ks);
+
+/*
+ * Produces the records of a run (record_stream_next_run(): whole lines,
+ * each valid with no _fx member) as kafka_sink_write() would one by one,
+ * many to a call of librdkafka's. Returns 0 or an exit status, as
+ * kafka_sink_write().
+ */
+int kafka_sink_write_run(struct kafka_sink *ks, const char *p, size_t len);
+
+/*
  * Waits for every delivery report (up to --timeout after the last send).
  * Returns 0 if every record produced so far was delivered.
  */

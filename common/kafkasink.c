@@ -156,6 +156,10 @@ struct kafka_sink {
 	struct fx_buf marker;
 
 	struct upsert *up; /* --upsert */
+
+	/* kafka_sink_write_run(): one rd_kafka_produce_batch()'s records */
+	rd_kafka_message_t *batch;
+	size_t *batch_key; /* an unescaped key's offset in ks->key, or -1 */
 };
 
 /*
@@ -1135,6 +1139,38 @@ static int32_t record_partition(struct kafka_sink *ks)
 	return (int32_t)strtol(num, NULL, 10);
 }
 
+/* A record librdkafka did not take: failed, the first error kept. */
+static void sink_refused(struct kafka_sink *ks, struct sink_topic *t,
+                         rd_kafka_resp_err_t err)
+{
+	ks->sent++;
+	t->failed++;
+	if (!ks->failed++)
+		snprintf(ks->first_error, sizeof(ks->first_error),
+		         "topic '%s': %s", t->name, rd_kafka_err2str(err));
+}
+
+/*
+ * Delivery reports and errors: what a record's production ends with, at
+ * least every 1024 records and every 100 ms. 0, or FX_EXIT_IO when a
+ * record failed or no broker is left.
+ */
+static int sink_serve(struct kafka_sink *ks, int now)
+{
+	/*
+	 * The coarse clock, a read of the vDSO's page, is cheap enough for
+	 * every record, the precise one is not.
+	 */
+	if (now || fx_now_coarse() - ks->last_poll >= 0.1) {
+		ks->last_poll = fx_now_coarse();
+		rd_kafka_poll(ks->rk, 0);
+		sink_count_delivered(ks);
+		if (sink_brokers_gone(ks))
+			return FX_EXIT_IO;
+	}
+	return ks->failed ? FX_EXIT_IO : 0;
+}
+
 /* Produces, waiting for room in the queue; 0 or an exit status. */
 static int produce(struct kafka_sink *ks, rd_kafka_topic_t *rkt, int32_t part,
                    const char *val, size_t vlen, int haskey,
@@ -1142,9 +1178,10 @@ static int produce(struct kafka_sink *ks, rd_kafka_topic_t *rkt, int32_t part,
 {
 	/*
 	 * RD_KAFKA_V_KEY casts its argument unparenthesised: a conditional
-	 * in it would cast the condition, so decide the key first.
+	 * in it would cast the condition, so decide the key first. An empty
+	 * string is an empty key, not none (a buffer never grown has none).
 	 */
-	const void *key = haskey ? ks->key.p : NULL;
+	const void *key = !haskey ? NULL : ks->key.p ? ks->key.p : "";
 	size_t klen = haskey ? ks->key.len : 0;
 	struct sink_topic *t = topic_of(rkt);
 	rd_kafka_resp_err_t err;
@@ -1175,40 +1212,132 @@ static int produce(struct kafka_sink *ks, rd_kafka_topic_t *rkt, int32_t part,
 		if (ks->failed)
 			break;
 	}
-	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-		/* not handed over: count it failed, as it was read */
-		if (hdrs)
-			rd_kafka_headers_destroy(hdrs);
-		ks->sent++;
-		ks->failed++;
-		t->failed++;
-		return FX_EXIT_IO;
-	}
 	if (err) {
+		/* QUEUE_FULL here: not handed over, failed as it was read */
 		if (hdrs)
 			rd_kafka_headers_destroy(hdrs);
-		ks->sent++;
-		t->failed++;
-		if (!ks->failed++)
-			snprintf(ks->first_error, sizeof(ks->first_error),
-			         "topic '%s': %s", rd_kafka_topic_name(rkt),
-			         rd_kafka_err2str(err));
+		sink_refused(ks, t, err);
 		return FX_EXIT_IO;
 	}
 	ks->sent++;
-	/*
-	 * Delivery reports and errors every 1024 records and at least every
-	 * 100 ms: the coarse clock, a read of the vDSO's page, is cheap
-	 * enough for every record, the precise one is not.
-	 */
-	if ((ks->sent & 1023) == 0 || fx_now_coarse() - ks->last_poll >= 0.1) {
-		ks->last_poll = fx_now_coarse();
-		rd_kafka_poll(ks->rk, 0);
-		sink_count_delivered(ks);
-		if (sink_brokers_gone(ks))
-			return FX_EXIT_IO;
+	return sink_serve(ks, (ks->sent & 1023) == 0);
+}
+
+/* Records in one rd_kafka_produce_batch() call. */
+#define RUN_BATCH 512
+
+int kafka_sink_takes_runs(const struct kafka_sink *ks)
+{
+	return ks->o->topic && !ks->txn && !ks->up &&
+	       (!ks->o->key || ks->paths.v[0].nseg == 1);
+}
+
+/*
+ * --key FIELD of a run's record (validated, no _fx members) into m, as
+ * record_key() makes it: an escaped string unescaped into ks->key (its
+ * offset in ks->batch_key, as the buffer may move), other values' bytes
+ * where they are.
+ */
+static void run_record_key(struct kafka_sink *ks, rd_kafka_message_t *m,
+                           size_t *key_at)
+{
+	const struct json_path *path = &ks->paths.v[0];
+	struct json_value v;
+
+	*key_at = (size_t)-1;
+	m->key = NULL;
+	m->key_len = 0;
+	if (!json_object_get(m->payload, m->len, path->seg[0], path->seglen[0],
+	                     &v) ||
+	    v.type == JSON_NULL)
+		return;
+	if (v.type == JSON_STRING && v.escaped) {
+		*key_at = ks->key.len;
+		json_string_unescape(&v, &ks->key);
+		m->key_len = ks->key.len - *key_at;
+	} else if (v.type == JSON_STRING) {
+		m->key = (void *)(v.p + 1);
+		m->key_len = v.len - 2;
+	} else {
+		m->key = (void *)v.p;
+		m->key_len = v.len;
 	}
-	return ks->failed ? FX_EXIT_IO : 0;
+}
+
+/*
+ * Hands m[0..n) to librdkafka in one call, waiting for room in its queue
+ * as produce() does: one lock of the topic and one reading of the clock
+ * for them all, where produce() takes both for every record.
+ */
+static int produce_batch(struct kafka_sink *ks, struct sink_topic *t,
+                         rd_kafka_message_t *m, size_t n)
+{
+	size_t i, done = 0;
+
+	t->sent += n;
+	while (done < n) {
+		size_t full = n;
+
+		rd_kafka_produce_batch(t->rkt, RD_KAFKA_PARTITION_UA,
+		                       RD_KAFKA_MSG_F_COPY, m + done,
+		                       (int)(n - done));
+		/* after a full queue, librdkafka refuses the rest the same */
+		for (i = done; i < n; i++) {
+			if (m[i].err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+				full = i;
+				break;
+			}
+			if (m[i].err)
+				sink_refused(ks, t, m[i].err);
+			else
+				ks->sent++;
+		}
+		done = full;
+		if (done < n) {
+			rd_kafka_poll(ks->rk, 10);
+			if (ks->failed) {
+				for (; done < n; done++)
+					sink_refused(ks, t, m[done].err);
+				return FX_EXIT_IO;
+			}
+		}
+	}
+	return sink_serve(ks, 1);
+}
+
+int kafka_sink_write_run(struct kafka_sink *ks, const char *p, size_t len)
+{
+	const char *end = p + len;
+	struct sink_topic *t = ks->topics[0];
+	rd_kafka_message_t *m;
+	size_t n, i;
+	int rc = 0;
+
+	if (!ks->batch) {
+		ks->batch = fx_malloc(RUN_BATCH * sizeof(*ks->batch));
+		ks->batch_key = fx_malloc(RUN_BATCH * sizeof(*ks->batch_key));
+	}
+	m = ks->batch;
+	while (p < end && !rc) {
+		fx_buf_reset(&ks->key);
+		for (n = 0; n < RUN_BATCH && p < end; n++) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+			memset(&m[n], 0, sizeof(m[n]));
+			m[n].partition = RD_KAFKA_PARTITION_UA;
+			m[n].payload = (void *)p;
+			m[n].len = (size_t)(nl - p);
+			if (ks->o->key)
+				run_record_key(ks, &m[n], &ks->batch_key[n]);
+			p = nl + 1;
+		}
+		if (ks->o->key)
+			for (i = 0; i < n; i++)
+				if (ks->batch_key[i] != (size_t)-1)
+					m[i].key = ks->key.p + ks->batch_key[i];
+		rc = produce_batch(ks, t, m, n);
+	}
+	return rc;
 }
 
 const struct json_paths *kafka_sink_paths(const struct kafka_sink *ks)
@@ -1396,6 +1525,8 @@ out:
 	fx_buf_free(&ks->key);
 	fx_buf_free(&ks->name);
 	fx_buf_free(&ks->hval);
+	free(ks->batch);
+	free(ks->batch_key);
 	free(ks);
 	return status;
 }

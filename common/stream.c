@@ -132,7 +132,8 @@ int record_stream_next(struct record_stream *rs, struct record *rec,
 #define RUN_BACKOFF_MAX 1024
 
 int record_stream_next_run(struct record_stream *rs, struct record_run *run,
-                           struct record *rec, int *scan_flags)
+                           struct record *rec, struct json_value *vals,
+                           int *scan_flags)
 {
 	struct fx_ctx *ctx = rs->ctx;
 	const char *p;
@@ -142,8 +143,7 @@ int record_stream_next_run(struct record_stream *rs, struct record_run *run,
 	run->n = 0;
 	if (rs->run_skip) {
 		rs->run_skip--;
-	} else if ((!rs->paths || !rs->paths->n) &&
-	           (avail = record_reader_lines(&rs->reader, &p)) > 0) {
+	} else if ((avail = record_reader_lines(&rs->reader, &p)) > 0) {
 		len = json_scan_lines(&rs->scanner, p, avail, ctx->max_record,
 		                      &n);
 		if (n) {
@@ -169,7 +169,7 @@ int record_stream_next_run(struct record_stream *rs, struct record_run *run,
 			rs->run_skip = UINT_MAX; /* no vector path: never */
 		}
 	}
-	return record_stream_next(rs, rec, NULL, scan_flags);
+	return record_stream_next(rs, rec, vals, scan_flags);
 }
 
 void record_stream_close(struct record_stream *rs)

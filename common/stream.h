@@ -66,19 +66,20 @@ struct record_run {
 
 /*
  * record_stream_next() for a program that passes records through
- * untouched and opened the stream without paths (or none to extract):
- * returns the same, but
- * where it can, 1 with run->n > 0 records at once: run->p, run->len are
- * their lines with their '\n's, byte for byte as read, each a valid
- * record with no "_fx" key (scan flags 0), counted as records read. With
- * run->n == 0, *rec, *scan_flags hold one record as record_stream_next()
- * gives it (any record the vector path is not sure of, or that is not
- * byte for byte its line: "\r\n", a last line without '\n'). Without the
- * vector path (json.h), always one record. The bytes stay valid until the
- * next call.
+ * untouched: returns the same, but where it can, 1 with run->n > 0
+ * records at once: run->p, run->len are their lines with their '\n's, byte
+ * for byte as read, each a valid record with no "_fx" key (scan flags 0),
+ * counted as records read. The stream's paths are not looked up in them:
+ * a caller that has paths finds its fields in a run's lines itself
+ * (json_object_get()). With run->n == 0, *rec, vals and *scan_flags hold
+ * one record as record_stream_next() gives it (any record the vector path
+ * is not sure of, or that is not byte for byte its line: "\r\n", a last
+ * line without '\n'). Without the vector path (json.h), always one record.
+ * The bytes stay valid until the next call.
  */
 int record_stream_next_run(struct record_stream *rs, struct record_run *run,
-                           struct record *rec, int *scan_flags);
+                           struct record *rec, struct json_value *vals,
+                           int *scan_flags);
 
 /* Where the last record came from, for messages. */
 struct fx_where record_stream_where(const struct record_stream *rs,

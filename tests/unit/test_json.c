@@ -1313,6 +1313,8 @@ static void test_prefixes(void)
 }
 
 /* Random objects and paths against cJSON's last-wins lookup. */
+static int check_object_get(const char *text, size_t n, const char *key);
+
 static void test_extraction_random(void)
 {
 	struct fx_buf t = FX_BUF_INIT;
@@ -1339,6 +1341,9 @@ static void test_extraction_random(void)
 			ps_add(&s, path);
 		}
 		r = check_paths(t.p, t.len, root, &s, 0);
+		if (root->type == cJSON_Object)
+			for (c = root->child; c; c = c->next)
+				check_object_get(t.p, t.len, c->string);
 		if (r >= 0) {
 			/* flags, from cJSON's view of the top-level keys */
 			want = 0;
@@ -1357,6 +1362,166 @@ static void test_extraction_random(void)
 	printf("info: extraction: %d paths present, %d missing, checked "
 	       "against cJSON\n",
 	       npaths_found, npaths_missing);
+	fx_buf_free(&t);
+}
+
+/*
+ * json_object_get() for key (a top-level key as it is unescaped) against
+ * json_scan() with the path of that key, on an exact copy (ASan sees a
+ * read past the end). 0 if the key cannot be written as a path.
+ */
+static int check_object_get(const char *text, size_t n, const char *key)
+{
+	char path[600];
+	char *names[1] = {path};
+	struct json_paths ps;
+	struct json_value want, got;
+	struct json_error e;
+	const char *err = NULL;
+	char *b;
+	int r;
+
+	path[0] = 0;
+	if (!path_append(path, sizeof path, key))
+		return 0;
+	memset(&ps, 0, sizeof ps);
+	if (json_paths_init(&ps, names, 1, &err) != 0 || ps.v[0].nseg != 1) {
+		json_paths_free(&ps);
+		return 0;
+	}
+	b = exact(text, n);
+	memset(&want, 0, sizeof want);
+	r = json_scan(&sc, &ps, b, n, &want, &e, 0);
+	CHECKQ(r >= 0, "object_get: invalid test text %s", esc(b, n));
+	if (r < 0) {
+		json_paths_free(&ps);
+		free(b);
+		return 0;
+	}
+	memset(&got, 0xA5, sizeof got);
+	r = json_object_get(b, n, ps.v[0].seg[0], ps.v[0].seglen[0], &got);
+	CHECKQ(r == (want.type != JSON_MISSING) && got.type == want.type,
+	       "object_get %s: type %d (returned %d), json_scan %d in %s",
+	       esc(key, strlen(key)), (int)got.type, r, (int)want.type,
+	       esc(b, n));
+	if (want.type != JSON_MISSING && got.type == want.type)
+		CHECKQ(got.p == want.p && got.len == want.len &&
+		           got.escaped == want.escaped,
+		       "object_get %s: value %s, json_scan %s in %s",
+		       esc(key, strlen(key)), esc(got.p, got.len),
+		       esc(want.p, want.len), esc(b, n));
+	json_paths_free(&ps);
+	free(b);
+	return 1;
+}
+
+/* A random value for flat_record(): mostly flat, now and then not. */
+static void flat_value(struct fx_buf *t, const char *const *keys, size_t nkeys)
+{
+	static const char *const scalars[] = {
+	    "0",     "-12.5e3", "123456",     "true",
+	    "false", "null",    "\"\"",       "\"x y\"",
+	    "{}",    "[]",      "[1,\"a\"]",  "{\"a\":1}",
+	    "\"{\"", "\"[\"",   "\"a\\\"b\"", "\"\\u0061\""};
+	char s[80];
+
+	switch (rn(4)) {
+	case 0: /* a string that reads like one of the keys */
+		snprintf(s, sizeof s, "\"%s\"", keys[rn((unsigned)nkeys)]);
+		if (!strchr(s, '\\'))
+			fx_buf_add(t, s, strlen(s));
+		else
+			fx_buf_add(t, "\"b\\\\c\"", 6);
+		break;
+	default: {
+		const char *v = scalars[rn(rn(8) ? 8 : 16)];
+
+		fx_buf_add(t, v, strlen(v));
+	}
+	}
+}
+
+static void blanks(struct fx_buf *t)
+{
+	static const char ws[] = " \t\r\n";
+
+	while (rn(6) == 0)
+		fx_buf_add(t, &ws[rn(4)], 1);
+}
+
+/*
+ * Records with few keys, some repeated, whitespace, string values equal
+ * to a key, long records and short ones: json_object_get()'s flat path
+ * (and its fallback) against json_scan(), every key and a missing one.
+ */
+static void test_object_get(void)
+{
+	static const char *const keys[] = {
+	    "a",
+	    "ab",
+	    "user_id",
+	    "k",
+	    "x.y",
+	    "b\\c",
+	    "\xC3\xA9",
+	    "a_key_of_sixty_two_bytes_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	    "a_key_of_sixty_three_bytes_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	    "a_key_of_sixty_four_bytes_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+	static const char *const cases[] = {
+	    "{\"a\":1}",
+	    "{\"a\":1,\"a\":2}",
+	    "{\"b\":\"a\",\"a\":3}",
+	    "{\"a\" : \"a\" , \"b\":\"a\"}",
+	    "{\"b\":\"a\"}",
+	    "{}",
+	    " { \"a\" :true } ",
+	    "{\"a\":\"{\",\"a\":5}",
+	    "{\"ab\":1,\"a\":2}",
+	    "{\"\\u0061\":1,\"a\":2}",
+	    "{\"a\":2,\"\\u0061\":1}",
+	    "{\"c\":\"\\\"a\\\":9\",\"a\":4}",
+	    "{\"a\":[\"a\",{\"a\":1}]}",
+	};
+	const size_t nkeys = sizeof keys / sizeof keys[0];
+	struct fx_buf t = FX_BUF_INIT;
+	size_t k, i, m;
+	int checked = 0;
+
+	for (k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		checked += check_object_get(cases[k], strlen(cases[k]), "a");
+		checked += check_object_get(cases[k], strlen(cases[k]), "b");
+	}
+	rng = 11;
+	for (k = 0; k < 30000; k++) {
+		fx_buf_reset(&t);
+		blanks(&t);
+		fx_buf_add(&t, "{", 1);
+		m = rn(5) ? rn(14) : rn(40);
+		for (i = 0; i < m; i++) {
+			const char *key = keys[rn((unsigned)nkeys)];
+			char q[140];
+
+			if (i)
+				fx_buf_add(&t, ",", 1);
+			blanks(&t);
+			if (strcmp(key, "b\\c") == 0)
+				snprintf(q, sizeof q, "\"b\\\\c\"");
+			else
+				snprintf(q, sizeof q, "\"%s\"", key);
+			fx_buf_add(&t, q, strlen(q));
+			blanks(&t);
+			fx_buf_add(&t, ":", 1);
+			blanks(&t);
+			flat_value(&t, keys, nkeys);
+			blanks(&t);
+		}
+		fx_buf_add(&t, "}", 1);
+		blanks(&t);
+		for (i = 0; i < nkeys; i++)
+			checked += check_object_get(t.p, t.len, keys[i]);
+		checked += check_object_get(t.p, t.len, "zz");
+	}
+	printf("info: object_get: %d lookups against json_scan\n", checked);
 	fx_buf_free(&t);
 }
 
@@ -2102,6 +2267,7 @@ int main(void)
 	RUN(test_extraction_random);
 	RUN(test_paths_api);
 	RUN(test_object_next);
+	RUN(test_object_get);
 	RUN(test_unescape);
 	RUN(test_string_equals);
 	RUN(test_value_compare);
