@@ -4,7 +4,8 @@
  *
  * The store is kafka.h's best-effort producer of lines (kafka_lines_open)
  * with fixed settings, no fx options. A producer is created at the first
- * event and flushed at the end for at most LINEAGE_KAFKA_WAIT_MS, or not
+ * event and flushed at the end for at most LINEAGE_KAFKA_WAIT_MS (or
+ * FX_LINEAGE_WAIT_MS), or not
  * at all once every broker is known to be down (a refused connection): lineage
  * must not slow a run down. Undelivered events are reported, never fatal.
  */
@@ -15,7 +16,10 @@
 
 struct lineage_kafka;
 
-/* The longest a run's end waits for its events to reach the brokers. */
+/*
+ * The longest a run's end waits for its events to reach the brokers, unless
+ * FX_LINEAGE_WAIT_MS says otherwise (lineage_store_open()).
+ */
 #define LINEAGE_KAFKA_WAIT_MS 500
 
 /* NULL with the reason in err. */

@@ -33,7 +33,8 @@ struct lineage_store {
 	char *topic;      /* kafka store */
 	const char *brokers;
 	struct lineage_kafka *kafka;
-	int failed; /* reported once; nothing more is written */
+	int wait_ms; /* the kafka store's wait at the end (FX_LINEAGE_WAIT_MS) */
+	int failed;  /* reported once; nothing more is written */
 };
 
 char *lineage_default_path(void)
@@ -103,8 +104,24 @@ struct lineage_store *lineage_store_open(const struct fx_ctx *ctx,
 	} else if (strncmp(spec, "file:", 5) == 0 && spec[5]) {
 		s->path = fx_strdup(spec + 5);
 	} else if (strncmp(spec, "kafka:", 6) == 0 && spec[6]) {
+		const char *wait = getenv("FX_LINEAGE_WAIT_MS");
+		char *end;
+		long ms;
+
 		s->topic = fx_strdup(spec + 6);
 		s->brokers = getenv("FX_BROKERS");
+		s->wait_ms = LINEAGE_KAFKA_WAIT_MS;
+		if (wait && *wait) {
+			errno = 0;
+			ms = strtol(wait, &end, 10);
+			if (*end || errno || ms < 0 || ms > 600000)
+				fx_warn(ctx,
+				        "FX_LINEAGE_WAIT_MS: expected 0 to 600000 "
+				        "(milliseconds), got '%s' (waiting %d)",
+				        wait, LINEAGE_KAFKA_WAIT_MS);
+			else
+				s->wait_ms = (int)ms;
+		}
 		if (!s->brokers || !*s->brokers)
 			store_fail(s, spec, "FX_BROKERS is not set");
 	} else {
@@ -221,8 +238,7 @@ void lineage_store_close(struct lineage_store *s)
 	if (!s)
 		return;
 	if (s->kafka &&
-	    lineage_kafka_close(s->kafka, LINEAGE_KAFKA_WAIT_MS, err,
-	                        sizeof(err)) &&
+	    lineage_kafka_close(s->kafka, s->wait_ms, err, sizeof(err)) &&
 	    !s->failed)
 		store_fail(s, s->topic, err);
 	free(s->path);

@@ -323,11 +323,25 @@ for line in open(sys.argv[1]):
 }
 
 @test "kafka:TOPIC store: events produced to a topic, read back through fx-consume" {
+	# a wait long enough for a machine busy with other test suites
+	export FX_LINEAGE_WAIT_MS=20000
 	FX_LINEAGE=kafka:lineage fx-consume plays.ndjson | FX_LINEAGE=kafka:lineage fx-sink --file out.ndjson
 	[ ! -e lineage.ndjson ]
 	run bash -c "FX_LINEAGE=off fx-consume -t lineage -e | fx-lineage --store - runs --format json"
 	assert_success
 	assert_equal "$(jq -c 'map([.status, .pipeline])' <<<"$output")" '[["COMPLETE","fx-consume | fx-sink"]]'
+}
+
+@test "FX_LINEAGE_WAIT_MS bounds the kafka store's wait at the end; a bad value is said and the default kept" {
+	# no wait: the run's last event (produced at its end) cannot be out yet
+	FX_LINEAGE_WAIT_MS=0 FX_LINEAGE=kafka:lineage run --separate-stderr fx-agg --by os --agg count <plays.ndjson
+	assert_success
+	assert_equal "$stderr" "fx-agg: lineage store 'lineage': events not delivered in 0 ms (lineage not recorded)"
+	FX_LINEAGE_WAIT_MS=5s FX_LINEAGE=kafka:lineage_b run --separate-stderr fx-agg --by os --agg count <plays.ndjson
+	assert_success
+	assert_line --index 0 "$(FX_LINEAGE=off fx-agg --by os --agg count <plays.ndjson | head -n 1)"
+	# (the events may then also miss the 500 ms on a busy machine: a line more)
+	assert_equal "${stderr_lines[0]}" "fx-agg: FX_LINEAGE_WAIT_MS: expected 0 to 600000 (milliseconds), got '5s' (waiting 500)"
 }
 
 @test "fx-lineage and fx-devbroker record nothing" {
