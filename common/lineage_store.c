@@ -33,7 +33,8 @@ struct lineage_store {
 	char *topic;      /* kafka store */
 	const char *brokers;
 	struct lineage_kafka *kafka;
-	int wait_ms; /* the kafka store's wait at the end (FX_LINEAGE_WAIT_MS) */
+	int wait_ms; /* the kafka store's wait at the end (FX_LINEAGE_WAIT_MS)
+	              */
 	int failed;  /* reported once; nothing more is written */
 };
 
@@ -115,10 +116,11 @@ struct lineage_store *lineage_store_open(const struct fx_ctx *ctx,
 			errno = 0;
 			ms = strtol(wait, &end, 10);
 			if (*end || errno || ms < 0 || ms > 600000)
-				fx_warn(ctx,
-				        "FX_LINEAGE_WAIT_MS: expected 0 to 600000 "
-				        "(milliseconds), got '%s' (waiting %d)",
-				        wait, LINEAGE_KAFKA_WAIT_MS);
+				fx_warn(
+				    ctx,
+				    "FX_LINEAGE_WAIT_MS: expected 0 to 600000 "
+				    "(milliseconds), got '%s' (waiting %d)",
+				    wait, LINEAGE_KAFKA_WAIT_MS);
 			else
 				s->wait_ms = (int)ms;
 		}

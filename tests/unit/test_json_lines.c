@@ -120,7 +120,8 @@ static void read_all(const char *path, int runs, enum fx_on_error on_error,
 		rs.scanner.simd = -1;
 	for (;;) {
 		if (runs)
-			r = record_stream_next_run(&rs, &run, &rec, &flags);
+			r = record_stream_next_run(&rs, &run, &rec, NULL,
+			                           &flags);
 		else
 			r = record_stream_next(&rs, &rec, NULL, &flags);
 		if (r <= 0)
