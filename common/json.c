@@ -652,7 +652,6 @@ error:
 
 /* ---- reading validated records ---- */
 
-/* End of the valid value at s (no checks beyond bounds). */
 /* Bytes that end a number or literal inside a valid text. */
 static const unsigned char ends_scalar[256] = {
     [','] = 1,  [']'] = 1,  ['}'] = 1,  [' '] = 1,
@@ -677,6 +676,7 @@ static const char *skip_string(const char *s, const char *end)
 	}
 }
 
+/* End of the valid value at s (no checks beyond bounds). */
 static const char *skip_value(const char *s, const char *end)
 {
 	size_t depth = 0;
@@ -833,10 +833,15 @@ static int flat_object_get(const char *p, size_t n, const char *name,
 	int padded = 0;
 
 	/*
-	 * A name with a quote, backslash or control character is escaped
-	 * in a record: such records are not flat, and "NAME" not found.
+	 * After a closing quote comes a blank or one of ,:}] only: a name
+	 * that starts otherwise is found at opening quotes alone. A quote in
+	 * the name could match across strings ("x":1,"y" in {"x":1,"y":2}).
+	 * (A backslash or control character in it is escaped in a record,
+	 * which is then not flat: not found here, which is right.)
 	 */
-	if (nlen > FLAT_NAME_MAX)
+	if (nlen > FLAT_NAME_MAX || len == 0 ||
+	    ends_scalar[(unsigned char)name[0]] || name[0] == ':' ||
+	    memchr(name, '"', len))
 		return -1;
 	/* past the record's '{': no other may follow */
 	p = skip_ws(p, end) + 1;

@@ -5,8 +5,9 @@
  * scanned with JSON_ANY_VALUE and judged by the strict reference validator
  * (tests/unit/json_ref.h); any disagreement aborts. On valid input it also
  * checks the values found for a few fixed paths, the top-level members
- * (json_object_next), unescaping, and the object-only mode; on any input,
- * json_utf8_valid against the reference. Both scanners behind json_scan()
+ * (json_object_next, and json_object_get against the paths' values),
+ * unescaping, and the object-only mode; on any input, json_utf8_valid
+ * against the reference. Both scanners behind json_scan()
  * (jsonsimd.h: the vector path where the CPU has it, and the portable one
  * alone) must give the same result, flags, values and error, byte for
  * byte, with and without paths and in both modes; and the input's lines
@@ -250,6 +251,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (i == 0 && (r & JSON_SCAN_CONTROL))
 			die("JSON_SCAN_CONTROL on an empty object", b, size);
+		/* json_object_get(): json_scan()'s value for one-key paths */
+		for (i = 0; i < NPATHS; i++) {
+			struct json_value g;
+
+			if (ps.v[i].nseg != 1)
+				continue;
+			json_object_get(b, size, ps.v[i].seg[0],
+			                ps.v[i].seglen[0], &g);
+			if (g.type != vals[i].type ||
+			    (g.type != JSON_MISSING &&
+			     (g.p != vals[i].p || g.len != vals[i].len)))
+				die("json_object_get disagrees with json_scan",
+				    b, size);
+		}
 	} else if (r != 0) {
 		die("JSON_SCAN_* flags on a non-object", b, size);
 	}

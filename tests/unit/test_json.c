@@ -1487,9 +1487,26 @@ static void test_object_get(void)
 	size_t k, i, m;
 	int checked = 0;
 
+	static const struct {
+		const char *text, *key;
+	} odd[] = {
+	    /* names that would match across strings or at closing quotes */
+	    {"{\"x\":1,\"y\":2}", "x\":1,\"y"}, {"{\"a\":\"x\",\":\":1}", ","},
+	    {"{\"a\":\"x\" ,\" \":1}", " ,"},   {"{\"a\":\"x\"}", "x\"}"},
+	    {"{\"a\":\"\",\"\":1}", ""},        {"{\"\":1}", ""},
+	};
+
 	for (k = 0; k < sizeof cases / sizeof cases[0]; k++) {
 		checked += check_object_get(cases[k], strlen(cases[k]), "a");
 		checked += check_object_get(cases[k], strlen(cases[k]), "b");
+	}
+	for (k = 0; k < sizeof odd / sizeof odd[0]; k++) {
+		int c = check_object_get(odd[k].text, strlen(odd[k].text),
+		                         odd[k].key);
+
+		CHECK_MSG(c == 1 || !odd[k].key[0], "%s: not checked",
+		          odd[k].text);
+		checked += c;
 	}
 	rng = 11;
 	for (k = 0; k < 30000; k++) {
