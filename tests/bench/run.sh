@@ -86,7 +86,10 @@ CSV_BYTES=$(stat -c %s "$PLAYS_CSV")
 # a small sample for the correctness checks that come before timing fx
 head -n 1000 "$PLAYS" >"$TMP/sample.ndjson"
 head -n 1001 "$PLAYS_CSV" >"$TMP/sample.csv"
-# every case reads its input from the page cache
+# every case reads its input from the page cache, and none runs beside the
+# writeback of data just generated (260 MB of dirty pages slowed the first
+# section's runs, cat | cat's among them, 2-5x)
+sync "$PLAYS" "$PLAYS_CSV" "$SONGS"
 cat "$PLAYS" "$PLAYS_CSV" >/dev/null
 
 q() { printf '%q' "$1"; } # quote a path for a command line
