@@ -379,9 +379,17 @@ void lineage_chain_find(struct lineage_chain *c)
 		c->first_pipe = in;
 		if (!w)
 			return; /* gone: it was most likely the head */
-		p = &c->procs[c->n++];
-		if (proc_stat(w, p, NULL))
-			p->pid = w;
+		p = &c->procs[c->n];
+		/*
+		 * Exited since it was found: nothing of it can be read (its
+		 * start time would be 0, and fx-lineage could not tell it
+		 * from another process at the pipe), as if gone before.
+		 */
+		if (proc_stat(w, p, NULL)) {
+			memset(p, 0, sizeof(*p));
+			return;
+		}
+		c->n++;
 		p->out_pipe = in;
 		p->in_pipe = fd_pipe(w, 0);
 		if (inherited_has(&h, p->in_pipe))

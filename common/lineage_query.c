@@ -521,6 +521,17 @@ static struct lq_pipe *pipe_of(struct lq_pipes *ps, const struct lq_stage *s,
 	return &ps->v[ps->n - 1];
 }
 
+/*
+ * The same process: its pid and start time. A start time of 0 is one not
+ * read (a stage upstream that exited as it was looked at: stores written
+ * by earlier versions hold such chain entries), and the pid alone says it.
+ */
+static int same_process(const struct lq_end *a, const struct lq_end *b)
+{
+	return a->pid == b->pid &&
+	       (a->start == b->start || !a->start || !b->start);
+}
+
 /* Process p at end side (0: reading, 1: writing) of pipe ino. */
 static void end_add(struct lq_pipes *ps, const struct lq_stage *s,
                     unsigned long ino, int side, struct lq_end p)
@@ -535,8 +546,7 @@ static void end_add(struct lq_pipes *ps, const struct lq_stage *s,
 	if (!pp->n[side]) {
 		pp->end[side] = p;
 		pp->n[side] = 1;
-	} else if (pp->n[side] == 1 &&
-	           !(q->pid == p.pid && q->start == p.start) &&
+	} else if (pp->n[side] == 1 && !same_process(q, &p) &&
 	           !(q->other == p.other && (p.other || side == 1))) {
 		pp->n[side] = 2;
 	}

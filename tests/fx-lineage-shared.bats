@@ -92,6 +92,34 @@ assert_two_runs() {
 	assert_two_runs
 }
 
+@test "a stage upstream that exited as fx-sink looked at it (no start time, no stdin in its chain entry) is still its run's" {
+	two() {
+		fx-consume a.ndjson | fx-sink --file x.ndjson
+		fx-consume b.ndjson | fx-sink --file y.ndjson
+	}
+	printf 'go\n' | two | cat
+	assert_two_runs
+	# what x's fx-sink recorded when /proc/PID/stat of the writer it had
+	# just found could no longer be read (seen under load: one run in ~200)
+	jq -c 'select(.eventType == "START") | .run.facets.fx' lineage.ndjson >fx.ndjson
+	in=$(jq -s 'map(select(.program == "fx-sink" and (.argv | index("x.ndjson"))))[0].stdinPipe' fx.ndjson)
+	pid=$(jq -s --argjson in "$in" 'map(select(.program == "fx-consume" and .stdoutPipe == $in))[0].pid' fx.ndjson)
+	[ "$pid" -gt 0 ] || fail "no fx-consume writing pipe $in: $(cat fx.ndjson)"
+	jq -c --argjson in "$in" --argjson pid "$pid" 'if .run.facets.fx.program == "fx-sink" and
+		.run.facets.fx.stdinPipe == $in and .run.facets.fx.chain
+		then .run.facets.fx.chain |= [.[0], {pid: $pid, comm: "", start: 0,
+			stdinPipe: 0, stdoutPipe: $in}]
+		else . end' lineage.ndjson >doctored.ndjson
+	[ "$(jq -c 'select(.run.facets.fx.chain[1].start == 0)' doctored.ndjson | wc -l)" -ge 1 ] ||
+		fail "no chain entry doctored: $(cat lineage.ndjson)"
+	mv doctored.ndjson lineage.ndjson
+	run runs
+	assert_output - <<-EOF
+	2 ; fx-consume | fx-sink ; x.ndjson
+	2 ; fx-consume | fx-sink ; y.ndjson
+	EOF
+}
+
 @test "a while read loop: each iteration's pipeline is its own run" {
 	printf 'a x\nb y\n' | while read -r in out; do
 		fx-consume "$in.ndjson" | fx-sink --file "$out.ndjson"
