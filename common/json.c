@@ -17,6 +17,7 @@
 #include "jsonsimd.h"
 #include "num.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -817,6 +818,20 @@ static unsigned flat_chunk(const char *s, char first, size_t nlen,
 #endif
 }
 
+static int flat_value(const char *colon, const char *end,
+                      struct json_value *out);
+
+/* The vector path's search (jsonsimd.h), decided once: 1 or 0. */
+static int flat_simd(void)
+{
+	static _Atomic int use = -1;
+	int u = use;
+
+	if (u < 0)
+		use = u = json_simd_usable();
+	return u;
+}
+
 /*
  * json_object_get() for a record with no backslash and no nested value:
  * every quote then opens or closes a string, so "NAME" followed by ':' is
@@ -846,6 +861,11 @@ static int flat_object_get(const char *p, size_t n, const char *name,
 	/* past the record's '{': no other may follow */
 	p = skip_ws(p, end) + 1;
 	n = (size_t)(end - p);
+	if (flat_simd()) {
+		if (json_simd_flat_key(p, n, name, len, &key))
+			return -1;
+		return key ? flat_value(key, end, out) : 0;
+	}
 	/* chunks read in place: those before the last 15 + nlen bytes */
 	direct = n + 1 > 15 + nlen ? n + 1 - (15 + nlen) : 0;
 	for (at = 0, s = p; at < n; at += 16, s += 16) {
@@ -868,9 +888,16 @@ static int flat_object_get(const char *p, size_t n, const char *name,
 				key = k;
 		}
 	}
-	if (!key) /* the last one found wins, as in json_scan() */
-		return 0;
-	s = skip_ws(key + 1, end);
+	/* the last one found wins, as in json_scan() */
+	return key ? flat_value(key, end, out) : 0;
+}
+
+/* The value after the ':' at colon, in a flat record ending at end. */
+static int flat_value(const char *colon, const char *end,
+                      struct json_value *out)
+{
+	const char *s = skip_ws(colon + 1, end);
+
 	out->p = s;
 	out->escaped = 0;
 	if (*s == '"') {

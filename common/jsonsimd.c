@@ -40,6 +40,13 @@ size_t json_simd_lines(const char *p, size_t n, size_t max_len, uint64_t *lines)
 	return 0;
 }
 
+int json_simd_flat_key(const char *p, size_t n, const char *name, size_t len,
+                       const char **colon)
+{
+	*colon = NULL;
+	return -1;
+}
+
 #else
 
 #define SIMD __attribute__((target("avx2,pclmul,bmi,bmi2,popcnt")))
@@ -749,6 +756,63 @@ SIMD static size_t validate_lines(const unsigned char *p, size_t n,
 size_t json_simd_lines(const char *p, size_t n, size_t max_len, uint64_t *lines)
 {
 	return validate_lines((const unsigned char *)p, n, max_len, lines);
+}
+
+/* ---- a key in a flat record (json_object_get) ---- */
+
+SIMD int json_simd_flat_key(const char *p, size_t n, const char *name,
+                            size_t len, const char **colon)
+{
+	/* the last bytes, padded: read up to 64 + 32 + (len + 2) - 1 on */
+	char tail[32 + 32 + 32 + 64];
+	const char *end = p + n, *s, *k;
+	size_t nlen = len + 2, at;
+	/* chunks read in place: those before the last 31 + nlen bytes */
+	size_t direct = n + 1 > 31 + nlen ? n + 1 - (31 + nlen) : 0;
+	const __m256i quote = _mm256_set1_epi8('"'),
+	              first = _mm256_set1_epi8(name[0]),
+	              bs = _mm256_set1_epi8('\\'), lsq = _mm256_set1_epi8('['),
+	              lbr = _mm256_set1_epi8('{');
+	int padded = 0;
+
+	*colon = NULL;
+	for (at = 0, s = p; at < n; at += 32, s += 32) {
+		__m256i v;
+		uint32_t cand;
+
+		if (at >= direct && !padded) {
+			memset(tail, 0, sizeof(tail));
+			memcpy(tail, s, n - at);
+			s = tail;
+			padded = 1;
+		}
+		v = _mm256_loadu_si256((const void *)s);
+		if (_mm256_movemask_epi8(_mm256_or_si256(
+		        _mm256_or_si256(_mm256_cmpeq_epi8(v, bs),
+		                        _mm256_cmpeq_epi8(v, lsq)),
+		        _mm256_cmpeq_epi8(v, lbr))))
+			return -1;
+		cand = (uint32_t)_mm256_movemask_epi8(_mm256_and_si256(
+		    _mm256_and_si256(
+		        _mm256_cmpeq_epi8(v, quote),
+		        _mm256_cmpeq_epi8(
+		            _mm256_loadu_si256((const void *)(s + 1)), first)),
+		    _mm256_cmpeq_epi8(
+		        _mm256_loadu_si256((const void *)(s + nlen - 1)),
+		        quote)));
+		for (; cand; cand &= cand - 1) {
+			k = p + at + __builtin_ctz(cand);
+			if (k + nlen > end || memcmp(k + 1, name, len) != 0)
+				continue;
+			for (k += nlen; k < end && (blank[(unsigned char)*k] ||
+			                            *k == '\n');
+			     k++)
+				;
+			if (k < end && *k == ':') /* else a string value */
+				*colon = k;
+		}
+	}
+	return 0;
 }
 
 #endif

@@ -102,4 +102,15 @@ int json_simd_validate(const char *p, size_t n);
 size_t json_simd_lines(const char *p, size_t n, size_t max_len,
                        uint64_t *lines);
 
+/*
+ * json_object_get()'s search in a flat record (json.c): the n bytes at p,
+ * a record's after its '{', hold no backslash, '[' or '{'? Then 0, with
+ * *colon at the ':' after the last "NAME" (name, len bytes, 1 to 62,
+ * its first byte not one that may follow a closing quote) followed by
+ * blanks and ':', or NULL; else -1. 32 bytes at a time. Reads only the n
+ * bytes at p. json_simd_cpu() must be true.
+ */
+int json_simd_flat_key(const char *p, size_t n, const char *name, size_t len,
+                       const char **colon);
+
 #endif
