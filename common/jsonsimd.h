@@ -56,6 +56,13 @@
  * brace and what begins a line at its '\n' (once a record each) instead
  * of carried through every block: 107.2M -> 100.6M instructions on those
  * 20 MB.
+ * One field of records validated a buffer at a time (fx-sink --key to
+ * Kafka, json_object_get): in a record with no backslash, '[' or second
+ * '{', every quote opens or closes a string, so "NAME" then ':' is the
+ * key wherever it is: a 32-byte compare for the quote, the name's first
+ * byte and the closing quote (json_simd_flat_key), ~400 instructions a
+ * 180-byte record against ~1,500 for json_scan() with the path (which
+ * also validates) and ~640 for the same search 16 bytes at a time.
  * The vector path only says "valid" or "not sure". Every record it is not
  * sure of (invalid ones, arrays, keys starting with "_" for the _fx flags,
  * records whose fields are to be extracted) and every record on a CPU
