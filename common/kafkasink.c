@@ -1294,8 +1294,13 @@ static int produce_batch(struct kafka_sink *ks, struct sink_topic *t,
 		}
 		done = full;
 		if (done < n) {
+			/*
+			 * A full queue empties as records are delivered or
+			 * fail; not at all with every broker away (queued
+			 * records may then take several timeouts to fail).
+			 */
 			rd_kafka_poll(ks->rk, 10);
-			if (ks->failed) {
+			if (ks->failed || sink_brokers_gone(ks)) {
 				for (; done < n; done++)
 					sink_refused(ks, t, m[done].err);
 				return FX_EXIT_IO;
@@ -1336,6 +1341,12 @@ int kafka_sink_write_run(struct kafka_sink *ks, const char *p, size_t len)
 				if (ks->batch_key[i] != (size_t)-1)
 					m[i].key = ks->key.p + ks->batch_key[i];
 		rc = produce_batch(ks, t, m, n);
+	}
+	/* the rest of the run, read: failed, as produce() counts a record */
+	for (; p < end;
+	     p = (const char *)memchr(p, '\n', (size_t)(end - p)) + 1) {
+		t->sent++;
+		sink_refused(ks, t, RD_KAFKA_RESP_ERR__FAIL);
 	}
 	return rc;
 }

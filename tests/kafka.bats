@@ -375,6 +375,29 @@ c||{"k":"c","n":3}'
 	[ "$in" -eq "$sent" ]
 }
 
+@test "fx-devbroker killed while fx-sink produces a file, many records a call: exit 3 within --timeout, delivered + failed = read" {
+	gen 20000 >plays.ndjson
+	# a small queue that fills, batches held 100 ms: the file lasts ~2 s
+	fx-sink -t p4 --timeout 2s --stats -X queue.buffering.max.messages=1000 \
+		-X linger.ms=100 <plays.ndjson 2>sink.err &
+	sink=$!
+	sleep 0.5
+	fx_broker_stop || true
+	SECONDS=0
+	rc=0
+	wait $sink || rc=$?
+	[ "$rc" -eq 3 ] || fail "exit $rc: $(cat sink.err)"
+	[ "$SECONDS" -le 6 ] || fail "fx-sink took ${SECONDS}s after the broker died: $(cat sink.err)"
+	failed=$(sed -n 's/.*: \([0-9]*\) of \([0-9]*\) records failed.*/\1/p' sink.err)
+	sent=$(sed -n 's/.*: \([0-9]*\) of \([0-9]*\) records failed.*/\2/p' sink.err)
+	in=$(sed -n 's/.*: \([0-9]*\) records in.*/\1/p' sink.err)
+	out=$(sed -n 's/.* \([0-9]*\) records out.*/\1/p' sink.err)
+	[ -n "$failed" ] && [ -n "$out" ] && [ "$failed" -gt 0 ] ||
+		fail "no failure count in: $(cat sink.err)"
+	[ $((out + failed)) -eq "$sent" ] || fail "$out out + $failed failed != $sent: $(cat sink.err)"
+	[ "$in" -eq "$sent" ] || fail "$in read, $sent counted: $(cat sink.err)"
+}
+
 @test "-X with an unknown property is a usage error naming it" {
 	run --separate-stderr fx-consume -t p1 -X no.such.thing=1
 	assert_failure 2
