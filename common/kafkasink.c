@@ -1209,7 +1209,7 @@ static int produce(struct kafka_sink *ks, rd_kafka_topic_t *rkt, int32_t part,
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			break;
 		rd_kafka_poll(ks->rk, 10);
-		if (ks->failed)
+		if (ks->failed || sink_brokers_gone(ks))
 			break;
 	}
 	if (err) {
