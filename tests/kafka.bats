@@ -351,6 +351,20 @@ c||{"k":"c","n":3}'
 	assert_output --partial "fx-consume: broker '$B': "
 }
 
+# sink_counts_agree ERR-FILE: fx-sink's --stats and failure lines there say
+# some records failed, and delivered + failed = handed over = read.
+sink_counts_agree() {
+	local failed sent in out
+	failed=$(sed -n 's/.*: \([0-9]*\) of \([0-9]*\) records failed.*/\1/p' "$1")
+	sent=$(sed -n 's/.*: \([0-9]*\) of \([0-9]*\) records failed.*/\2/p' "$1")
+	in=$(sed -n 's/.*: \([0-9]*\) records in.*/\1/p' "$1")
+	out=$(sed -n 's/.* \([0-9]*\) records out.*/\1/p' "$1")
+	[ -n "$failed" ] && [ -n "$out" ] && [ "$failed" -gt 0 ] ||
+		fail "no failure count in: $(cat "$1")"
+	[ $((out + failed)) -eq "$sent" ] || fail "$out out + $failed failed != $sent: $(cat "$1")"
+	[ "$in" -eq "$sent" ] || fail "$in read, $sent counted: $(cat "$1")"
+}
+
 @test "fx-devbroker killed while fx-sink produces: exit 3, delivered + failed = read" {
 	gen 20000 >plays.ndjson
 	# a slow reader, so that the broker dies mid-stream
@@ -365,14 +379,7 @@ c||{"k":"c","n":3}'
 	[ "$rc" -eq 3 ]
 	[ "$SECONDS" -le 8 ] || fail "fx-sink took ${SECONDS}s after the broker died: $(cat sink.err)"
 	cat sink.err
-	failed=$(sed -n 's/.*: \([0-9]*\) of \([0-9]*\) records failed.*/\1/p' sink.err)
-	sent=$(sed -n 's/.*: \([0-9]*\) of \([0-9]*\) records failed.*/\2/p' sink.err)
-	in=$(sed -n 's/.*: \([0-9]*\) records in.*/\1/p' sink.err)
-	out=$(sed -n 's/.* \([0-9]*\) records out.*/\1/p' sink.err)
-	[ -n "$failed" ] && [ -n "$out" ] && [ "$failed" -gt 0 ] ||
-		fail "no failure count in: $(cat sink.err)"
-	[ $((out + failed)) -eq "$sent" ]
-	[ "$in" -eq "$sent" ]
+	sink_counts_agree sink.err
 }
 
 # sink_killed_mid_file [VAR=VALUE...]: fx-sink (in that environment)
@@ -391,14 +398,7 @@ sink_killed_mid_file() {
 	wait $sink || rc=$?
 	[ "$rc" -eq 3 ] || fail "exit $rc: $(cat sink.err)"
 	[ "$SECONDS" -le 6 ] || fail "fx-sink took ${SECONDS}s after the broker died: $(cat sink.err)"
-	failed=$(sed -n 's/.*: \([0-9]*\) of \([0-9]*\) records failed.*/\1/p' sink.err)
-	sent=$(sed -n 's/.*: \([0-9]*\) of \([0-9]*\) records failed.*/\2/p' sink.err)
-	in=$(sed -n 's/.*: \([0-9]*\) records in.*/\1/p' sink.err)
-	out=$(sed -n 's/.* \([0-9]*\) records out.*/\1/p' sink.err)
-	[ -n "$failed" ] && [ -n "$out" ] && [ "$failed" -gt 0 ] ||
-		fail "no failure count in: $(cat sink.err)"
-	[ $((out + failed)) -eq "$sent" ] || fail "$out out + $failed failed != $sent: $(cat sink.err)"
-	[ "$in" -eq "$sent" ] || fail "$in read, $sent counted: $(cat sink.err)"
+	sink_counts_agree sink.err
 }
 
 @test "fx-devbroker killed while fx-sink produces a file, many records a call: exit 3 within --timeout, delivered + failed = read" {
