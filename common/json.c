@@ -778,48 +778,8 @@ int json_object_next(const char *p, size_t n, size_t *pos,
 	return 1;
 }
 
-/* A needle's longest name for flat_object_get(), with its quotes. */
+/* A needle's longest name for json_simd_flat_key(), with its quotes. */
 #define FLAT_NAME_MAX 64
-
-/*
- * The bits of the 16 bytes at s: *cand where a quote, then first, and a
- * quote nlen - 1 bytes on, begin (a key candidate); the result has those
- * of a backslash, '[' or '{'. Reads s[0 .. 16 + nlen - 1).
- */
-static unsigned flat_chunk(const char *s, char first, size_t nlen,
-                           unsigned *cand)
-{
-#if defined(__SSE2__)
-	__m128i v = _mm_loadu_si128((const void *)s);
-	__m128i q = _mm_set1_epi8('"');
-
-	*cand = (unsigned)_mm_movemask_epi8(_mm_and_si128(
-	    _mm_and_si128(_mm_cmpeq_epi8(v, q),
-	                  _mm_cmpeq_epi8(_mm_loadu_si128((const void *)(s + 1)),
-	                                 _mm_set1_epi8(first))),
-	    _mm_cmpeq_epi8(_mm_loadu_si128((const void *)(s + nlen - 1)), q)));
-	return (unsigned)_mm_movemask_epi8(
-	    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')),
-	                              _mm_cmpeq_epi8(v, _mm_set1_epi8('['))),
-	                 _mm_cmpeq_epi8(v, _mm_set1_epi8('{'))));
-#else
-	unsigned odd = 0;
-	int i;
-
-	*cand = 0;
-	for (i = 0; i < 16; i++) {
-		*cand |= (unsigned)(s[i] == '"' && s[i + 1] == first &&
-		                    s[i + nlen - 1] == '"')
-		         << i;
-		odd |= (unsigned)(s[i] == '\\' || s[i] == '[' || s[i] == '{')
-		       << i;
-	}
-	return odd;
-#endif
-}
-
-static int flat_value(const char *colon, const char *end,
-                      struct json_value *out);
 
 /* The vector path's search (jsonsimd.h), decided once: 1 or 0. */
 static int flat_simd(void)
@@ -830,66 +790,6 @@ static int flat_simd(void)
 	if (u < 0)
 		use = u = json_simd_usable();
 	return u;
-}
-
-/*
- * json_object_get() for a record with no backslash and no nested value:
- * every quote then opens or closes a string, so "NAME" followed by ':' is
- * a top-level key wherever it is found; 16 bytes at a time. -1: not such
- * a record or name (the walk decides).
- */
-static int flat_object_get(const char *p, size_t n, const char *name,
-                           size_t len, struct json_value *out)
-{
-	char tail[16 + 2 * FLAT_NAME_MAX + 16];
-	const char *end = p + n, *s, *key = NULL;
-	size_t nlen = len + 2, at, direct;
-	unsigned cand;
-	int padded = 0;
-
-	/*
-	 * After a closing quote comes a blank or one of ,:}] only: a name
-	 * that starts otherwise is found at opening quotes alone. A quote in
-	 * the name could match across strings ("x":1,"y" in {"x":1,"y":2}).
-	 * (A backslash or control character in it is escaped in a record,
-	 * which is then not flat: not found here, which is right.)
-	 */
-	if (nlen > FLAT_NAME_MAX || len == 0 ||
-	    ends_scalar[(unsigned char)name[0]] || name[0] == ':' ||
-	    memchr(name, '"', len))
-		return -1;
-	/* past the record's '{': no other may follow */
-	p = skip_ws(p, end) + 1;
-	n = (size_t)(end - p);
-	if (flat_simd()) {
-		if (json_simd_flat_key(p, n, name, len, &key))
-			return -1;
-		return key ? flat_value(key, end, out) : 0;
-	}
-	/* chunks read in place: those before the last 15 + nlen bytes */
-	direct = n + 1 > 15 + nlen ? n + 1 - (15 + nlen) : 0;
-	for (at = 0, s = p; at < n; at += 16, s += 16) {
-		if (at >= direct && !padded) {
-			/* the last bytes: in a padded copy, read as far */
-			memset(tail, 0, sizeof(tail));
-			memcpy(tail, s, n - at);
-			s = tail;
-			padded = 1;
-		}
-		if (flat_chunk(s, name[0], nlen, &cand))
-			return -1;
-		for (; cand; cand &= cand - 1) {
-			const char *k = p + at + __builtin_ctz(cand);
-
-			if (k + nlen > end || memcmp(k + 1, name, len) != 0)
-				continue;
-			k = skip_ws(k + nlen, end);
-			if (k < end && *k == ':') /* else a string value */
-				key = k;
-		}
-	}
-	/* the last one found wins, as in json_scan() */
-	return key ? flat_value(key, end, out) : 0;
 }
 
 /* The value after the ':' at colon, in a flat record ending at end. */
@@ -913,6 +813,37 @@ static int flat_value(const char *colon, const char *end,
 	}
 	out->len = (size_t)(s - out->p);
 	return 1;
+}
+
+/*
+ * json_object_get() for a record with no backslash and no nested value,
+ * by the vector path (json_simd_flat_key): every quote then opens or
+ * closes a string, so "NAME" followed by ':' is a top-level key wherever
+ * it is found. -1: not such a record or name, or no vector path (the
+ * walk decides).
+ */
+static int flat_object_get(const char *p, size_t n, const char *name,
+                           size_t len, struct json_value *out)
+{
+	const char *end = p + n, *key;
+
+	/*
+	 * After a closing quote comes a blank or one of ,:}] only: a name
+	 * that starts otherwise is found at opening quotes alone. A quote in
+	 * the name could match across strings ("x":1,"y" in {"x":1,"y":2}).
+	 * (A backslash or control character in it is escaped in a record,
+	 * which is then not flat: not found here, which is right.)
+	 */
+	if (!flat_simd() || len + 2 > FLAT_NAME_MAX || len == 0 ||
+	    ends_scalar[(unsigned char)name[0]] || name[0] == ':' ||
+	    memchr(name, '"', len))
+		return -1;
+	/* past the record's '{': no other may follow */
+	p = skip_ws(p, end) + 1;
+	if (json_simd_flat_key(p, (size_t)(end - p), name, len, &key))
+		return -1;
+	/* the last one found wins, as in json_scan() */
+	return key ? flat_value(key, end, out) : 0;
 }
 
 int json_object_get(const char *p, size_t n, const char *name, size_t len,
