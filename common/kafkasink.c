@@ -1041,20 +1041,48 @@ static void read_fx_members(struct kafka_sink *ks, const struct record *rec)
 }
 
 /* The key bytes: --key FIELD, else _fx_key. 0: key; 1: no key; -1: bad */
+/*
+ * The message key made of --key's value v: none (1) if it is missing or
+ * null; else 0, a string unescaped (into buf, *p NULL, when it holds an
+ * escape; else *p, *len between its quotes), any other value's bytes as
+ * written (*p, *len).
+ */
+static int field_key(const struct json_value *v, struct fx_buf *buf,
+                     const char **p, size_t *len)
+{
+	size_t at = buf->len;
+
+	*p = NULL;
+	*len = 0;
+	if (v->type == JSON_MISSING || v->type == JSON_NULL)
+		return 1;
+	if (v->type == JSON_STRING && v->escaped) {
+		json_string_unescape(v, buf);
+		*len = buf->len - at;
+	} else if (v->type == JSON_STRING) {
+		*p = v->p + 1;
+		*len = v->len - 2;
+	} else {
+		*p = v->p;
+		*len = v->len;
+	}
+	return 0;
+}
+
 static int record_key(struct kafka_sink *ks, const char **why)
 {
 	const struct json_value *v = &ks->vals[0];
+	const char *p;
+	size_t len;
 	cJSON *j;
 	int rc;
 
 	fx_buf_reset(&ks->key);
 	if (ks->o->key) {
-		if (v->type == JSON_MISSING || v->type == JSON_NULL)
+		if (field_key(v, &ks->key, &p, &len))
 			return 1;
-		if (v->type == JSON_STRING)
-			json_string_unescape(v, &ks->key);
-		else
-			fx_buf_add(&ks->key, v->p, v->len);
+		if (p)
+			fx_buf_add(&ks->key, p, len);
 		return 0;
 	}
 	v = &ks->meta[META_KEY];
@@ -1171,6 +1199,18 @@ static int sink_serve(struct kafka_sink *ks, int now)
 	return ks->failed ? FX_EXIT_IO : 0;
 }
 
+/*
+ * librdkafka's queue is full: serves its reports for up to 10 ms, so that
+ * it empties as records are delivered or fail. 1 when it will not: a
+ * record failed, or every broker has been away for --timeout (queued
+ * records may then take several timeouts to fail).
+ */
+static int sink_wait_room(struct kafka_sink *ks)
+{
+	rd_kafka_poll(ks->rk, 10);
+	return ks->failed || sink_brokers_gone(ks);
+}
+
 /* Produces, waiting for room in the queue; 0 or an exit status. */
 static int produce(struct kafka_sink *ks, rd_kafka_topic_t *rkt, int32_t part,
                    const char *val, size_t vlen, int haskey,
@@ -1208,8 +1248,7 @@ static int produce(struct kafka_sink *ks, rd_kafka_topic_t *rkt, int32_t part,
 			err = RD_KAFKA_RESP_ERR_NO_ERROR;
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			break;
-		rd_kafka_poll(ks->rk, 10);
-		if (ks->failed || sink_brokers_gone(ks))
+		if (sink_wait_room(ks))
 			break;
 	}
 	if (err) {
@@ -1243,25 +1282,16 @@ static void run_record_key(struct kafka_sink *ks, rd_kafka_message_t *m,
 {
 	const struct json_path *path = &ks->paths.v[0];
 	struct json_value v;
+	size_t at = ks->key.len;
+	const char *p;
 
+	json_object_get(m->payload, m->len, path->seg[0], path->seglen[0], &v);
 	*key_at = (size_t)-1;
-	m->key = NULL;
-	m->key_len = 0;
-	if (!json_object_get(m->payload, m->len, path->seg[0], path->seglen[0],
-	                     &v) ||
-	    v.type == JSON_NULL)
-		return;
-	if (v.type == JSON_STRING && v.escaped) {
-		*key_at = ks->key.len;
-		json_string_unescape(&v, &ks->key);
-		m->key_len = ks->key.len - *key_at;
-	} else if (v.type == JSON_STRING) {
-		m->key = (void *)(v.p + 1);
-		m->key_len = v.len - 2;
-	} else {
-		m->key = (void *)v.p;
-		m->key_len = v.len;
-	}
+	if (field_key(&v, &ks->key, &p, &m->key_len))
+		p = NULL;
+	else if (!p)
+		*key_at = at;
+	m->key = (void *)p;
 }
 
 /*
@@ -1293,18 +1323,10 @@ static int produce_batch(struct kafka_sink *ks, struct sink_topic *t,
 				ks->sent++;
 		}
 		done = full;
-		if (done < n) {
-			/*
-			 * A full queue empties as records are delivered or
-			 * fail; not at all with every broker away (queued
-			 * records may then take several timeouts to fail).
-			 */
-			rd_kafka_poll(ks->rk, 10);
-			if (ks->failed || sink_brokers_gone(ks)) {
-				for (; done < n; done++)
-					sink_refused(ks, t, m[done].err);
-				return FX_EXIT_IO;
-			}
+		if (done < n && sink_wait_room(ks)) {
+			for (; done < n; done++)
+				sink_refused(ks, t, m[done].err);
+			return FX_EXIT_IO;
 		}
 	}
 	return sink_serve(ks, 1);
