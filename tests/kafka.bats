@@ -351,18 +351,26 @@ c||{"k":"c","n":3}'
 	assert_output --partial "fx-consume: broker '$B': "
 }
 
-# sink_counts_agree ERR-FILE: fx-sink's --stats and failure lines there say
-# some records failed, and delivered + failed = handed over = read.
-sink_counts_agree() {
-	local failed sent in out
-	failed=$(sed -n 's/.*: \([0-9]*\) of \([0-9]*\) records failed.*/\1/p' "$1")
-	sent=$(sed -n 's/.*: \([0-9]*\) of \([0-9]*\) records failed.*/\2/p' "$1")
-	in=$(sed -n 's/.*: \([0-9]*\) records in.*/\1/p' "$1")
-	out=$(sed -n 's/.* \([0-9]*\) records out.*/\1/p' "$1")
+# broker_killed_under_sink PID DELAY MAX_SECONDS: after DELAY, stops the
+# broker under fx-sink PID (its stderr in sink.err); it must exit 3 within
+# MAX_SECONDS, saying some records failed, with delivered + failed =
+# handed over = read.
+broker_killed_under_sink() {
+	local rc=0 failed sent in out
+	sleep "$2"
+	fx_broker_stop || true
+	SECONDS=0
+	wait "$1" || rc=$?
+	[ "$rc" -eq 3 ] || fail "exit $rc: $(cat sink.err)"
+	[ "$SECONDS" -le "$3" ] || fail "fx-sink took ${SECONDS}s after the broker died: $(cat sink.err)"
+	failed=$(sed -n 's/.*: \([0-9]*\) of \([0-9]*\) records failed.*/\1/p' sink.err)
+	sent=$(sed -n 's/.*: \([0-9]*\) of \([0-9]*\) records failed.*/\2/p' sink.err)
+	in=$(sed -n 's/.*: \([0-9]*\) records in.*/\1/p' sink.err)
+	out=$(sed -n 's/.* \([0-9]*\) records out.*/\1/p' sink.err)
 	[ -n "$failed" ] && [ -n "$out" ] && [ "$failed" -gt 0 ] ||
-		fail "no failure count in: $(cat "$1")"
-	[ $((out + failed)) -eq "$sent" ] || fail "$out out + $failed failed != $sent: $(cat "$1")"
-	[ "$in" -eq "$sent" ] || fail "$in read, $sent counted: $(cat "$1")"
+		fail "no failure count in: $(cat sink.err)"
+	[ $((out + failed)) -eq "$sent" ] || fail "$out out + $failed failed != $sent: $(cat sink.err)"
+	[ "$in" -eq "$sent" ] || fail "$in read, $sent counted: $(cat sink.err)"
 }
 
 @test "fx-devbroker killed while fx-sink produces: exit 3, delivered + failed = read" {
@@ -370,16 +378,7 @@ sink_counts_agree() {
 	# a slow reader, so that the broker dies mid-stream
 	(cat plays.ndjson | while read -r l; do echo "$l"; done) |
 		fx-sink -t p4 --timeout 2s --stats 2>sink.err &
-	sink=$!
-	sleep 1
-	fx_broker_stop || true
-	SECONDS=0
-	rc=0
-	wait $sink || rc=$?
-	[ "$rc" -eq 3 ]
-	[ "$SECONDS" -le 8 ] || fail "fx-sink took ${SECONDS}s after the broker died: $(cat sink.err)"
-	cat sink.err
-	sink_counts_agree sink.err
+	broker_killed_under_sink $! 1 8
 }
 
 # sink_killed_mid_file [VAR=VALUE...]: fx-sink (in that environment)
@@ -390,15 +389,7 @@ sink_killed_mid_file() {
 	gen 20000 >plays.ndjson
 	env "$@" fx-sink -t p4 --timeout 2s --stats -X queue.buffering.max.messages=1000 \
 		-X linger.ms=100 <plays.ndjson 2>sink.err &
-	sink=$!
-	sleep 0.5
-	fx_broker_stop || true
-	SECONDS=0
-	rc=0
-	wait $sink || rc=$?
-	[ "$rc" -eq 3 ] || fail "exit $rc: $(cat sink.err)"
-	[ "$SECONDS" -le 6 ] || fail "fx-sink took ${SECONDS}s after the broker died: $(cat sink.err)"
-	sink_counts_agree sink.err
+	broker_killed_under_sink $! 0.5 6
 }
 
 @test "fx-devbroker killed while fx-sink produces a file, many records a call: exit 3 within --timeout, delivered + failed = read" {
