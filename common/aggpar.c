@@ -3,6 +3,7 @@
 #include "aggfn.h"
 #include "err.h"
 #include "filecut.h"
+#include "input.h"
 #include "lineage.h"
 
 #include <errno.h>
@@ -18,6 +19,7 @@
 /* An input file. */
 struct file {
 	const char *path;
+	int fd; /* its pin (fx_input_pin): every read is of this file */
 	int64_t size;
 	int64_t base; /* its first byte's offset in all the inputs */
 };
@@ -89,13 +91,8 @@ static size_t cut_pieces(struct file *f, size_t nf, struct piece *pc, size_t np,
 				i++;
 			cut = f[i].base;
 			if (target < f[i].base + f[i].size) {
-				int fd = open(f[i].path, O_RDONLY | O_CLOEXEC);
-
-				if (fd < 0)
-					return 0;
-				cut += filecut_after(fd, target - f[i].base,
-				                     f[i].size);
-				close(fd);
+				cut += filecut_after(
+				    f[i].fd, target - f[i].base, f[i].size);
 			} else {
 				cut += f[i].size;
 			}
@@ -115,15 +112,10 @@ static size_t cut_pieces(struct file *f, size_t nf, struct piece *pc, size_t np,
 	for (k = 0; k < used && lines; k++)
 		for (i = 0; i < pc[k].nsegs; i++) {
 			struct seg *s = &pc[k].segs[i];
-			int fd;
 
-			if (!s->start)
-				continue;
-			fd = open(f[s->file].path, O_RDONLY | O_CLOEXEC);
-			if (fd < 0)
-				return 0;
-			s->first_line = filecut_lines(fd, s->start) + 1;
-			close(fd);
+			if (s->start)
+				s->first_line =
+				    filecut_lines(f[s->file].fd, s->start) + 1;
 		}
 	return used;
 }
@@ -221,15 +213,11 @@ static int pieces_account(struct fx_ctx *ctx, struct piece *pc, size_t np,
 		}
 	}
 	for (i = 0; i < nf; i++) {
-		int fd = open(f[i].path, O_RDONLY | O_CLOEXEC);
 		uint64_t n = 0;
 
-		if (fd < 0)
-			continue;
 		for (k = 0; k < np; k++)
 			n += pc[k].records[i];
-		lineage_count(lineage_input_fd(ctx, fd, f[i].path), n);
-		close(fd);
+		lineage_count(lineage_input_fd(ctx, f[i].fd, f[i].path), n);
 	}
 	return rc;
 }
@@ -287,10 +275,14 @@ int aggpar_run(struct fx_ctx *ctx, const struct agg_opts *o, char **inputs,
 	if (jobs < 2 || !n || !options_allow(o))
 		return agg_run(ctx, o, inputs, n);
 	f = fx_malloc(n * sizeof(*f));
+	/* pinned: the pieces, and one run over it all if they cannot do */
 	for (i = 0; i < n; i++) {
 		f[i].path = inputs[i];
 		f[i].base = total;
-		if (!filecut_plain(inputs[i], &f[i].size))
+		f[i].fd = strcmp(inputs[i], "-") != 0
+		              ? fx_input_pin(ctx, inputs[i])
+		              : -1;
+		if (f[i].fd < 0 || !filecut_plain(f[i].fd, &f[i].size))
 			break;
 		total += f[i].size;
 	}
@@ -317,8 +309,12 @@ int aggpar_run(struct fx_ctx *ctx, const struct agg_opts *o, char **inputs,
 		piece_free(&pc[i]);
 	free(pc);
 	free(f);
-	if (rc < 0) /* not in pieces: one thread reads it all */
-		return agg_run(ctx, o, inputs, n);
+	if (rc < 0) { /* not in pieces: one thread reads it all */
+		rc = agg_run(ctx, o, inputs, n);
+		fx_input_unpin_all(ctx);
+		return rc;
+	}
+	fx_input_unpin_all(ctx);
 	if (!merged)
 		return rc;
 	arc = agg_piece_emit(merged, ctx);

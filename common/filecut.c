@@ -10,19 +10,14 @@
 
 #define FILECUT_CHUNK (64 * 1024)
 
-int filecut_plain(const char *path, int64_t *size)
+int filecut_plain(int fd, int64_t *size)
 {
 	unsigned char head[3];
 	struct stat st;
 	ssize_t n = 0;
-	int fd, ok;
+	int ok;
 
 	*size = 0;
-	if (!strcmp(path, "-"))
-		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
 	ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 	if (ok)
 		n = pread(fd, head, 3, 0);
@@ -34,7 +29,6 @@ int filecut_plain(const char *path, int64_t *size)
 		ok = 0;
 	if (ok)
 		*size = (int64_t)st.st_size;
-	close(fd);
 	return ok;
 }
 

@@ -14,12 +14,13 @@
 #include <stdint.h>
 
 /*
- * 1 and *size if path is a regular file whose bytes are the data as read
- * (input.h): not stdin, not gzip data, not starting with a byte order
- * mark (its three bytes are not data, so a piece's length would not be
- * the bytes its reader counts); else 0.
+ * 1 and *size if fd is a regular file whose bytes are the data as read
+ * (input.h): not gzip data, not starting with a byte order mark (its
+ * three bytes are not data, so a piece's length would not be the bytes
+ * its reader counts); else 0. fd is the file's pin (fx_input_pin), which
+ * every thread's piece then reads.
  */
-int filecut_plain(const char *path, int64_t *size);
+int filecut_plain(int fd, int64_t *size);
 
 /*
  * The first offset at or after off in fd (of size bytes) that ends a line

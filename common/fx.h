@@ -144,6 +144,10 @@ struct fx_ctx {
 
 	/* run events and datasets (lineage.h); NULL when lineage is off */
 	struct lineage *lineage;
+
+	/* files held open for the run (input.h: fx_input_pin) */
+	struct fx_pin *pins;
+	size_t npins, cap_pins;
 };
 
 /*

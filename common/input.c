@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,6 +31,48 @@ static void widen_pipe(int fd)
 #ifdef F_SETPIPE_SZ
 	(void)fcntl(fd, F_SETPIPE_SZ, 1 << 20);
 #endif
+}
+
+int fx_input_pin(struct fx_ctx *ctx, const char *path)
+{
+	int fd = fx_input_open_fd(ctx, path);
+
+	if (fd < 0)
+		return -1;
+	FX_GROW(ctx->pins, ctx->npins + 1, ctx->cap_pins, 4);
+	ctx->pins[ctx->npins].path = path;
+	ctx->pins[ctx->npins++].fd = fd;
+	return fd;
+}
+
+int fx_input_open_fd(const struct fx_ctx *ctx, const char *path)
+{
+	char proc[40];
+	size_t i;
+	int fd;
+
+	for (i = ctx->npins; i-- > 0;) {
+		if (strcmp(ctx->pins[i].path, path) != 0)
+			continue;
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d",
+		         ctx->pins[i].fd);
+		fd = open(proc, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 || errno != ENOENT)
+			return fd;
+		break; /* no /proc: the name */
+	}
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+void fx_input_unpin_all(struct fx_ctx *ctx)
+{
+	size_t i;
+
+	for (i = 0; i < ctx->npins; i++)
+		close(ctx->pins[i].fd);
+	free(ctx->pins);
+	ctx->pins = NULL;
+	ctx->npins = ctx->cap_pins = 0;
 }
 
 void fx_input_from_fd(struct fx_input *in, const struct fx_ctx *ctx, int fd,
@@ -59,7 +102,7 @@ int fx_input_open(struct fx_input *in, const struct fx_ctx *ctx,
 		widen_pipe(0);
 		return 0;
 	}
-	in->fd = open(path, O_RDONLY | O_CLOEXEC);
+	in->fd = fx_input_open_fd(ctx, path);
 	if (in->fd < 0) {
 		fx_warn(ctx, "%s: %s", path, strerror(errno));
 		return FX_EXIT_IO;

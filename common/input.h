@@ -57,6 +57,34 @@ struct fx_input {
 int fx_input_open(struct fx_input *in, const struct fx_ctx *ctx,
                   const char *path, int gz);
 
+/*
+ * A file a run reads more than once (fx-agg -j and fx-join -j cut it into
+ * pieces, open it in each thread, and read the rest again in one when a
+ * piece cannot be done there) is opened once, its pin: every later open
+ * of the same name in the run (fx_input_open, fx_input_open_fd) opens the
+ * pinned file through /proc/self/fd, a description of its own with its
+ * own offset, even if the name has been moved, removed or given to
+ * another file meanwhile (a log rotated under the run). The run reads one
+ * file, never pieces of two. Without /proc the name is opened as before.
+ */
+struct fx_pin {
+	const char *path; /* borrowed: as given */
+	int fd;
+};
+
+/*
+ * Pins path (ctx->pins): its descriptor (also the pin's, closed by
+ * fx_input_unpin_all; pread(2) only, as threads share it), or -1 with errno
+ * set if it cannot be opened (nothing pinned, nothing said).
+ */
+int fx_input_pin(struct fx_ctx *ctx, const char *path);
+
+/* open(2) of path for reading, or of the file pinned under its name. */
+int fx_input_open_fd(const struct fx_ctx *ctx, const char *path);
+
+/* Closes every pin of ctx. Threads that read them have ended. */
+void fx_input_unpin_all(struct fx_ctx *ctx);
+
 /* Wraps an open descriptor (not closed by fx_input_close). */
 void fx_input_from_fd(struct fx_input *in, const struct fx_ctx *ctx, int fd,
                       const char *name);

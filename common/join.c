@@ -379,6 +379,7 @@ static int lookup_input(struct lookup *lk, const char *name, int64_t start,
 struct par {
 	struct lookup *lk; /* the main one: the table, the writer to stdout */
 	const char *path;
+	int fd; /* its pin: cuts are read from it (pread) */
 	int64_t size;
 	uint64_t npieces;
 	pthread_mutex_t mu;
@@ -460,7 +461,6 @@ static void *worker_run(void *arg)
 {
 	struct worker *w = arg;
 	struct par *pp = w->par;
-	int fd = open(pp->path, O_RDONLY | O_CLOEXEC);
 
 	for (;;) {
 		int64_t start, end;
@@ -474,12 +474,9 @@ static void *worker_run(void *arg)
 		if (!ok)
 			break;
 		memset(&w->ctx.st, 0, sizeof(w->ctx.st));
-		ok = fd >= 0;
-		if (ok) {
-			piece_bounds(fd, pp, k, &start, &end);
-			ok = start >= end ||
-			     piece_join(&w->lk, pp->path, start, end) == 0;
-		}
+		piece_bounds(pp->fd, pp, k, &start, &end);
+		ok = start >= end ||
+		     piece_join(&w->lk, pp->path, start, end) == 0;
 		pthread_mutex_lock(&pp->mu);
 		if (!ok && k < pp->stop_at) {
 			pp->stop_at = k;
@@ -509,8 +506,6 @@ static void *worker_run(void *arg)
 		pthread_cond_broadcast(&pp->cv);
 		pthread_mutex_unlock(&pp->mu);
 	}
-	if (fd >= 0)
-		close(fd);
 	return NULL;
 }
 
@@ -550,21 +545,22 @@ static void worker_free(struct worker *w)
 }
 
 /*
- * Joins the regular file path (size bytes of plain data) on up to jobs
- * threads, this one among them. Returns 0 and in *resume the first byte
- * the threads did not write (size: none), or a write error's status.
+ * Joins the regular file path (pinned as fd, size bytes of plain data) on
+ * up to jobs threads, this one among them. Returns 0 and in *resume the
+ * first byte the threads did not write (size: none), or a write error's
+ * status.
  */
-static int par_file(struct lookup *lk, const char *path, int64_t size,
+static int par_file(struct lookup *lk, const char *path, int fd, int64_t size,
                     int64_t jobs, int64_t *resume)
 {
 	struct par pp;
 	struct worker *w;
 	int64_t nw, i, end;
-	int fd;
 
 	memset(&pp, 0, sizeof(pp));
 	pp.lk = lk;
 	pp.path = path;
+	pp.fd = fd;
 	pp.size = size;
 	pp.npieces = (uint64_t)((size + PIECE_SIZE - 1) / PIECE_SIZE);
 	pp.stop_at = pp.npieces;
@@ -588,44 +584,38 @@ static int par_file(struct lookup *lk, const char *path, int64_t size,
 	pthread_mutex_destroy(&pp.mu);
 
 	*resume = size;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		lineage_count(lineage_input_fd(lk->ctx, fd, path),
-		              pp.st.records_in);
-		if (pp.stop_at < pp.npieces)
-			piece_bounds(fd, &pp, pp.stop_at, resume, &end);
-		close(fd);
-	} else if (pp.stop_at < pp.npieces) {
-		*resume = 0; /* cannot happen: it was open a moment ago */
-	}
+	lineage_count(lineage_input_fd(lk->ctx, fd, path), pp.st.records_in);
+	if (pp.stop_at < pp.npieces)
+		piece_bounds(fd, &pp, pp.stop_at, resume, &end);
 	return pp.rc;
 }
 
 /*
  * One input: a regular file of more than a piece in pieces on jobs
- * threads, up to the first piece they cannot do, the rest here.
+ * threads, up to the first piece they cannot do, the rest here; all of it
+ * from the file opened first (its pin), whatever its name is given to
+ * meanwhile.
  */
 static int lookup_file(struct lookup *lk, const char *name, int64_t jobs)
 {
 	int64_t size, start = 0;
 	uint64_t line = 1;
-	int rc, fd;
+	int rc, fd = -1;
 
-	if (jobs > 1 && filecut_plain(name, &size) && size > PIECE_SIZE) {
-		rc = par_file(lk, name, size, jobs, &start);
-		if (rc || start >= size || fx_stop)
+	if (jobs > 1 && strcmp(name, "-") != 0)
+		fd = fx_input_pin(lk->ctx, name);
+	if (fd >= 0 && filecut_plain(fd, &size) && size > PIECE_SIZE) {
+		rc = par_file(lk, name, fd, size, jobs, &start);
+		if (rc || start >= size || fx_stop) {
+			fx_input_unpin_all(lk->ctx);
 			return rc;
-	}
-	if (start > 0) {
-		fd = open(name, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			fx_warn(lk->ctx, "%s: %s", name, strerror(errno));
-			return FX_EXIT_IO;
 		}
-		line = filecut_lines(fd, start) + 1;
-		close(fd);
+		if (start > 0)
+			line = filecut_lines(fd, start) + 1;
 	}
-	return lookup_input(lk, name, start, line);
+	rc = lookup_input(lk, name, start, line);
+	fx_input_unpin_all(lk->ctx);
+	return rc;
 }
 
 static int lookup_load(struct lookup *lk)

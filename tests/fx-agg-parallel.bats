@@ -8,7 +8,7 @@
 load test_helper
 
 setup() { fx_setup_tmp; }
-teardown() { fx_teardown_tmp; }
+teardown() { fx_kill_stages; }
 
 # same_bytes ARGS...: fx-agg -j1, -j2 and -j4 agree (test_helper.bash)
 same_bytes() { fx_jobs_agree fx-agg "$@"; }
@@ -423,4 +423,30 @@ PY
 	run --separate-stderr fx-agg --merge --by os --agg $aggs ba.part
 	assert_success
 	cmp want <(printf '%s\n' "$output")
+}
+
+@test "-j: a file replaced while its pieces run: one run over it all reads the file opened, not its name" {
+	gen 200000 50 >plays.ndjson
+	# under fail, a bad record makes one thread read it all again
+	sed -i '190000s/.*/{"os": not json/' plays.ndjson
+	fx-agg -j1 --by os --agg count plays.ndjson >want 2>want.err && rc=0 || rc=$?
+	[ "$rc" = 1 ] || fail "-j1 exits $rc"
+	gen 1000 51 >other.ndjson
+	fx-agg -j2 --by os --agg count plays.ndjson >got 2>err &
+	STAGE_PIDS=($!)
+	# stopped once it holds the file open, while the name is given to another
+	for _ in $(seq 400); do
+		ls -l "/proc/${STAGE_PIDS[0]}/fd" 2>/dev/null | grep -q plays.ndjson && break
+		sleep 0.01
+	done
+	kill -STOP "${STAGE_PIDS[0]}"
+	ls -l "/proc/${STAGE_PIDS[0]}/fd" | grep -q plays.ndjson || fail "fx-agg did not open plays.ndjson"
+	mv plays.ndjson moved.ndjson
+	mv other.ndjson plays.ndjson
+	kill -CONT "${STAGE_PIDS[0]}"
+	wait "${STAGE_PIDS[0]}" && rc=0 || rc=$?
+	STAGE_PIDS=()
+	[ "$rc" = 1 ] || fail "exit $rc: $(cat err)"
+	cmp want.err err || fail "$(cat err)"
+	cmp want got || fail "other rows: $(cat got)"
 }

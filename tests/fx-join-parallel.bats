@@ -9,7 +9,7 @@
 load test_helper
 
 setup() { fx_setup_tmp; }
-teardown() { fx_teardown_tmp; }
+teardown() { fx_kill_stages; }
 
 # plays N [SEED]: N plays (about 180 bytes each: 25000 a piece) of 3000
 # songs, and songs.csv without every seventh song (misses for --left)
@@ -200,4 +200,32 @@ J=(--dim songs.csv --on song_id --fields title,genre)
 	plays 10
 	run -2 fx-join -j -1 "${J[@]}" plays.ndjson
 	assert_output --partial "--jobs: expected a count"
+}
+
+@test "-j: a file replaced while it is read: the rest is read from the file opened, not from its name" {
+	plays 100000
+	# a late piece the threads leave to one (read after theirs are out)
+	sed -i '90000s/.*/{"song_id":12,"broken"/' plays.ndjson
+	fx-join -j1 "${J[@]}" plays.ndjson >want 2>want.err && rc=0 || rc=$?
+	[ "$rc" = 1 ] || fail "-j1 exits $rc"
+	gen 100000 2 --songs 3000 >other.ndjson
+	mkfifo out.fifo
+	fx-join -j2 "${J[@]}" plays.ndjson >out.fifo 2>err &
+	STAGE_PIDS=($!)
+	exec 7<out.fifo
+	# the output waits in a full pipe while the name is given to another file
+	for _ in $(seq 200); do
+		ls -l "/proc/${STAGE_PIDS[0]}/fd" 2>/dev/null | grep -q plays.ndjson && break
+		sleep 0.05
+	done
+	ls -l "/proc/${STAGE_PIDS[0]}/fd" | grep -q plays.ndjson || fail "fx-join did not open plays.ndjson"
+	mv plays.ndjson moved.ndjson
+	mv other.ndjson plays.ndjson
+	cat <&7 >got
+	exec 7<&-
+	wait "${STAGE_PIDS[0]}" && rc=0 || rc=$?
+	STAGE_PIDS=()
+	cmp want got || fail "$(wc -l <got) records, not the $(wc -l <want) of the file opened"
+	[ "$rc" = 1 ] || fail "exit $rc: $(cat err)"
+	cmp want.err err || fail "$(cat err)"
 }
