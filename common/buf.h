@@ -55,6 +55,43 @@ static inline void fx_buf_adds(struct fx_buf *b, const char *s)
 }
 
 /*
+ * Copies n bytes from s to d, as memcpy: the short ones (at most 32, the
+ * names and values of records) with two loads and two stores that
+ * overlap, inline, where a call to memcpy costs more than the copy. Reads
+ * and writes no byte outside either range.
+ */
+static inline void fx_copy_short(char *d, const char *s, size_t n)
+{
+	char a[16], b[16];
+
+	if (n > 32) {
+		memcpy(d, s, n);
+	} else if (n >= 16) {
+		memcpy(a, s, 16);
+		memcpy(b, s + n - 16, 16);
+		memcpy(d, a, 16);
+		memcpy(d + n - 16, b, 16);
+	} else if (n >= 8) {
+		memcpy(a, s, 8);
+		memcpy(b, s + n - 8, 8);
+		memcpy(d, a, 8);
+		memcpy(d + n - 8, b, 8);
+	} else if (n >= 4) {
+		memcpy(a, s, 4);
+		memcpy(b, s + n - 4, 4);
+		memcpy(d, a, 4);
+		memcpy(d + n - 4, b, 4);
+	} else if (n) {
+		a[0] = s[0];
+		a[1] = s[n / 2];
+		a[2] = s[n - 1];
+		d[0] = a[0];
+		d[n / 2] = a[1];
+		d[n - 1] = a[2];
+	}
+}
+
+/*
  * Appends s (n bytes) as a JSON string with quotes, escaping '"', '\\' and
  * control characters. s must be valid UTF-8 (checked by the caller).
  */
