@@ -235,6 +235,57 @@ static void add_value(struct csvio_reader *r, const char *s, size_t n,
 	}
 }
 
+/* 1 if the 4 or 8 bytes in x are all ASCII digits (carries run upward). */
+static inline int digits4(uint32_t x)
+{
+	uint32_t t = x ^ 0x30303030u;
+
+	return (((t + 0x76767676u) | t) & 0x80808080u) == 0;
+}
+
+static inline int digits8(uint64_t x)
+{
+	uint64_t t = x ^ 0x3030303030303030ULL;
+
+	return (((t + 0x7676767676767676ULL) | t) & 0x8080808080808080ULL) == 0;
+}
+
+/*
+ * 1 if the n bytes at s (1 to 16) are all digits: two loads that overlap,
+ * no byte read outside.
+ */
+static inline int all_digits(const char *s, size_t n)
+{
+	uint64_t a8, b8;
+	uint32_t a4, b4;
+
+	if (n >= 8) {
+		memcpy(&a8, s, 8);
+		memcpy(&b8, s + n - 8, 8);
+		return digits8(a8) && digits8(b8);
+	}
+	if (n >= 4) {
+		memcpy(&a4, s, 4);
+		memcpy(&b4, s + n - 4, 4);
+		return digits4(a4) && digits4(b4);
+	}
+	return (unsigned)(s[0] - '0') <= 9 && (unsigned)(s[n / 2] - '0') <= 9 &&
+	       (unsigned)(s[n - 1] - '0') <= 9;
+}
+
+/*
+ * Whether a CSV field is a JSON number (fx_num_is_json_number): short
+ * runs of digits, most numbers in CSV, settled here; words without a call.
+ */
+static inline int field_is_number(const char *s, size_t n)
+{
+	if (n - 1 < 16 && all_digits(s, n))
+		return s[0] != '0' || n == 1;
+	if (!n || ((unsigned)(s[0] - '0') > 9 && s[0] != '-'))
+		return 0;
+	return fx_num_is_json_number(s, n);
+}
+
 /*
  * A row with nothing to escape (ROW_PLAIN) as JSON in r->out: its size
  * known, the room made once, names and values copied in place, and only
@@ -255,9 +306,7 @@ static void render_plain(struct csvio_reader *r, const char *base)
 	for (i = 0; i < r->nf; i++) {
 		const char *v = base + r->f[i].off;
 		size_t n = r->f[i].len, kn = r->key_off[i + 1] - r->key_off[i];
-		int number = !r->strings_only && n &&
-		             ((unsigned)(v[0] - '0') <= 9 || v[0] == '-') &&
-		             fx_num_is_json_number(v, n);
+		int number = !r->strings_only && field_is_number(v, n);
 
 		fx_copy_short(o, r->keys.p + r->key_off[i], kn);
 		o += kn;
@@ -333,15 +382,23 @@ static int fast_row(struct csvio_reader *r, const char *s, size_t n,
 		              bslash = _mm_set1_epi8('\\'),
 		              space = _mm_set1_epi8(' ');
 
-		for (; i + 16 <= n; i += 16) {
-			__m128i v = _mm_loadu_si128((const __m128i *)(s + i));
-			unsigned hi = (unsigned)_mm_movemask_epi8(v);
+		/*
+		 * 16 bytes a step; the last step ends at the row's end,
+		 * over bytes already seen (shift drops them).
+		 */
+		while (n >= 16 && i < n) {
+			size_t at0 = i + 16 <= n ? i : n - 16;
+			unsigned shift = (unsigned)(i - at0);
+			__m128i v = _mm_loadu_si128((const __m128i *)(s + at0));
+			unsigned hi = (unsigned)_mm_movemask_epi8(v) >> shift;
 			/* signed: bytes past 0x7f count as below ' ' too */
-			unsigned low = (unsigned)_mm_movemask_epi8(
-			    _mm_or_si128(_mm_cmplt_epi8(v, space),
-			                 _mm_cmpeq_epi8(v, bslash)));
+			unsigned low = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+			                   _mm_cmplt_epi8(v, space),
+			                   _mm_cmpeq_epi8(v, bslash))) >>
+			               shift;
 			unsigned c = (unsigned)_mm_movemask_epi8(
-			    _mm_cmpeq_epi8(v, comma));
+			                 _mm_cmpeq_epi8(v, comma)) >>
+			             shift;
 
 			high |= hi != 0;
 			esc |= (low & ~hi) != 0;
@@ -351,6 +408,7 @@ static int fast_row(struct csvio_reader *r, const char *s, size_t n,
 				add_field(r, start, at - start);
 				start = at + 1;
 			}
+			i = at0 + 16;
 		}
 	}
 #endif
@@ -546,6 +604,16 @@ static void cut_reset(struct csvio_reader *r)
 	r->scan = 0;
 }
 
+/* The offset of the first '"' or '\r' in p[i..n), or n. */
+static size_t plain_until(const char *p, size_t i, size_t n)
+{
+	const char *q = memchr(p + i, '"', n - i);
+	size_t end = q ? (size_t)(q - p) : n;
+	const char *cr = memchr(p + i, '\r', end - i);
+
+	return cr ? (size_t)(cr - p) : end;
+}
+
 /*
  * Cuts p[0..n) into rows and dispatches them. The row at p[0] has been
  * scanned up to r->scan already. Returns the bytes consumed; the rest is
@@ -553,10 +621,39 @@ static void cut_reset(struct csvio_reader *r)
  */
 static size_t process(struct csvio_reader *r, const char *p, size_t n, int eof)
 {
-	size_t i = 0, k;
+	size_t i = 0, k, clean = 0;
 
 	while (!r->status && i < n) {
 		size_t done = r->scan;
+
+		/*
+		 * Up to clean, no '"' and no '\r': a row is its line, cut
+		 * with one search, no quote counting and no look for a
+		 * bare CR (dispatch's checks for such a row, as it does
+		 * them).
+		 */
+		if (!done && !r->at_start) {
+			const char *nl;
+
+			if (clean <= i)
+				clean = plain_until(p, i, n);
+			nl = memchr(p + i, '\n', clean - i);
+			if (nl) {
+				k = (size_t)(nl - (p + i)) + 1;
+				if (r->ctx->max_record &&
+				    k > r->ctx->max_record) {
+					too_long(r, p + i, k);
+				} else {
+					r->line++;
+					if (k > 1)
+						r->status =
+						    fast_row(r, p + i, k - 1,
+						             r->line - 1);
+				}
+				i += k;
+				continue;
+			}
+		}
 
 		k = cut_row(r, p + i + done, n - i - done);
 		if (!k) {

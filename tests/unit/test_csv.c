@@ -2,6 +2,7 @@
 #include "csvio.h"
 #include "err.h"
 #include "fx.h"
+#include "num.h"
 #include "unit.h"
 
 #include <cJSON.h>
@@ -760,6 +761,50 @@ static void test_write_field(void)
 	fx_buf_free(&wfb);
 }
 
+/*
+ * A field is a number in the output exactly when fx_num_is_json_number()
+ * says it is one: 20,000 fields of digits, signs, points and exponents, 1
+ * to 24 bytes (the short all-digit ones are settled without it), each the
+ * last field of its row and of the input too (nothing after it to read).
+ */
+static void test_number_fields(void)
+{
+	static const char alpha[] = "0123456789000111-+.eEx";
+	unsigned seed = 17;
+	int k, bad = 0;
+
+	for (k = 0; k < 20000; k++) {
+		char field[32], *in;
+		size_t n = 1 + rnd(&seed) % 24, i, len;
+		struct fx_ctx ctx;
+		struct out o = {0};
+		cJSON *rec;
+
+		for (i = 0; i < n; i++)
+			field[i] =
+			    rnd(&seed) % 3
+			        ? (char)('0' + rnd(&seed) % 10)
+			        : alpha[rnd(&seed) % (sizeof(alpha) - 1)];
+		len = 6 + n;
+		in = malloc(len); /* exactly: a read past the field is caught */
+		memcpy(in, "a,b\nx,", 6);
+		memcpy(in + 6, field, n);
+		ctx_init(&ctx, FX_ON_ERROR_FAIL);
+		run(&ctx, in, len, 0, NULL, 0, &o);
+		rec = cJSON_Parse(o.json.p);
+		if (!rec || cJSON_IsNumber(cJSON_GetObjectItem(rec, "b")) !=
+		                fx_num_is_json_number(field, n)) {
+			if (bad++ < 5)
+				fprintf(stderr, "field %.*s: %s", (int)n, field,
+				        o.json.p);
+		}
+		cJSON_Delete(rec);
+		out_free(&o);
+		free(in);
+	}
+	CHECK(bad == 0);
+}
+
 int main(void)
 {
 	RUN(test_basic);
@@ -775,5 +820,6 @@ int main(void)
 	RUN(test_differential);
 	RUN(test_roundtrip);
 	RUN(test_write_field);
+	RUN(test_number_fields);
 	return unit_done("test_csv");
 }
