@@ -92,6 +92,36 @@ static inline void fx_copy_short(char *d, const char *s, size_t n)
 }
 
 /*
+ * memcmp(a, b, n) == 0, the short ones (at most 16 bytes: field names)
+ * inline with loads that overlap, as fx_copy_short().
+ */
+static inline int fx_equal_short(const void *a, const void *b, size_t n)
+{
+	const char *x = a, *y = b;
+	unsigned long long p, q, r, t;
+	unsigned int p4, q4, r4, t4;
+
+	if (n > 16)
+		return memcmp(a, b, n) == 0;
+	if (n >= 8) {
+		memcpy(&p, x, 8);
+		memcpy(&q, y, 8);
+		memcpy(&r, x + n - 8, 8);
+		memcpy(&t, y + n - 8, 8);
+		return ((p ^ q) | (r ^ t)) == 0;
+	}
+	if (n >= 4) {
+		memcpy(&p4, x, 4);
+		memcpy(&q4, y, 4);
+		memcpy(&r4, x + n - 4, 4);
+		memcpy(&t4, y + n - 4, 4);
+		return ((p4 ^ q4) | (r4 ^ t4)) == 0;
+	}
+	return !n ||
+	       (x[0] == y[0] && x[n / 2] == y[n / 2] && x[n - 1] == y[n - 1]);
+}
+
+/*
  * Appends s (n bytes) as a JSON string with quotes, escaping '"', '\\' and
  * control characters. s must be valid UTF-8 (checked by the caller).
  */

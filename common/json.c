@@ -348,7 +348,7 @@ static int key_matches(const struct json_path *pa, size_t d,
 
 	if (!escaped)
 		return klen == pa->seglen[d] &&
-		       memcmp(k, pa->seg[d], klen) == 0;
+		       fx_equal_short(k, pa->seg[d], klen);
 	v.type = JSON_STRING;
 	v.p = (const char *)k - 1;
 	v.len = klen + 2;

@@ -35,6 +35,31 @@ static void test_copy_short(void)
 	}
 }
 
+/*
+ * fx_equal_short() as memcmp() == 0: equal bytes of every length to 40,
+ * then one byte changed at every position; buffers of exactly n bytes.
+ */
+static void test_equal_short(void)
+{
+	size_t n, i;
+
+	for (n = 0; n <= 40; n++) {
+		char *a = malloc(n ? n : 1), *b = malloc(n ? n : 1);
+
+		for (i = 0; i < n; i++)
+			a[i] = b[i] = (char)('A' + (i * 5 + n) % 26);
+		CHECK_MSG(fx_equal_short(a, b, n), "length %zu", n);
+		for (i = 0; i < n; i++) {
+			b[i] ^= 0x20;
+			CHECK_MSG(!fx_equal_short(a, b, n),
+			          "length %zu, byte %zu", n, i);
+			b[i] ^= 0x20;
+		}
+		free(a);
+		free(b);
+	}
+}
+
 static void test_add(void)
 {
 	struct fx_buf b = FX_BUF_INIT;
@@ -53,6 +78,7 @@ static void test_add(void)
 int main(void)
 {
 	RUN(test_copy_short);
+	RUN(test_equal_short);
 	RUN(test_add);
 	return unit_done("test_buf");
 }
