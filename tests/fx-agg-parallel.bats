@@ -426,9 +426,10 @@ PY
 }
 
 @test "-j: a file replaced while its pieces run: one run over it all reads the file opened, not its name" {
-	gen 200000 50 >plays.ndjson
+	# long enough (about a second) to be stopped while it runs
+	gen 300000 50 >plays.ndjson
 	# under fail, a bad record makes one thread read it all again
-	sed -i '190000s/.*/{"os": not json/' plays.ndjson
+	sed -i '290000s/.*/{"os": not json/' plays.ndjson
 	fx-agg -j1 --by os --agg count plays.ndjson >want 2>want.err && rc=0 || rc=$?
 	[ "$rc" = 1 ] || fail "-j1 exits $rc"
 	gen 1000 51 >other.ndjson
@@ -439,7 +440,7 @@ PY
 		ls -l "/proc/${STAGE_PIDS[0]}/fd" 2>/dev/null | grep -q plays.ndjson && break
 		sleep 0.01
 	done
-	kill -STOP "${STAGE_PIDS[0]}"
+	kill -STOP "${STAGE_PIDS[0]}" || fail "fx-agg ended before it was stopped: $(cat err)"
 	ls -l "/proc/${STAGE_PIDS[0]}/fd" | grep -q plays.ndjson || fail "fx-agg did not open plays.ndjson"
 	mv plays.ndjson moved.ndjson
 	mv other.ndjson plays.ndjson
