@@ -842,9 +842,7 @@ static void set_insert(struct st_set *s, uint64_t h)
 		struct st_set bigger = {NULL, 0, s->cap ? s->cap * 2 : 8};
 		uint32_t j;
 
-		bigger.slot = calloc(bigger.cap, sizeof(uint64_t));
-		if (!bigger.slot)
-			fx_oom();
+		bigger.slot = fx_calloc(bigger.cap, sizeof(uint64_t));
 		for (j = 0; j < s->cap; j++)
 			if (s->slot[j])
 				set_insert(&bigger, s->slot[j]);
@@ -887,9 +885,7 @@ static void set_reserve(struct st_set *s, uint64_t n)
 		bigger.cap *= 2;
 	if (bigger.cap == s->cap)
 		return;
-	bigger.slot = calloc(bigger.cap, sizeof(uint64_t));
-	if (!bigger.slot)
-		fx_oom();
+	bigger.slot = fx_calloc(bigger.cap, sizeof(uint64_t));
 	for (j = 0; j < s->cap; j++)
 		if (s->slot[j])
 			set_insert(&bigger, s->slot[j]);
@@ -910,11 +906,9 @@ static void distinct_merge(const struct agg_spec *a, void *d, const void *s,
 	uint32_t j;
 
 	if (add.cap > ds->cap) {
-		struct st_set copy = {calloc(add.cap, sizeof(uint64_t)), add.n,
-		                      add.cap};
+		struct st_set copy = {fx_calloc(add.cap, sizeof(uint64_t)),
+		                      add.n, add.cap};
 
-		if (!copy.slot)
-			fx_oom();
 		memcpy(copy.slot, add.slot, add.cap * sizeof(uint64_t));
 		add = *ds;
 		*ds = copy;

@@ -20,10 +20,8 @@ void *arena_alloc(struct arena *a, size_t n)
 	n = (n + 15) & ~(size_t)15;
 	if (!a->head || a->head->size - a->used < n) {
 		size_t size = n > ARENA_BLOCK / 4 ? n : ARENA_BLOCK;
-		struct arena_block *b = calloc(1, sizeof(*b) + size);
+		struct arena_block *b = fx_calloc(1, sizeof(*b) + size);
 
-		if (!b)
-			fx_oom();
 		b->size = size;
 		a->total += size;
 		if (a->head && size != ARENA_BLOCK) {

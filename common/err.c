@@ -63,6 +63,17 @@ void *fx_malloc(size_t n)
 	return p;
 }
 
+void *fx_calloc(size_t n, size_t size)
+{
+	void *p;
+
+	if (size && n > SIZE_MAX / size)
+		fx_oom();
+	p = fx_malloc(n * size);
+	memset(p, 0, n * size);
+	return p;
+}
+
 size_t fx_grow_size(size_t cap, size_t need, size_t first, size_t elem)
 {
 	size_t c = cap ? cap : (first ? first : 1);

@@ -12,9 +12,7 @@ static void rehash(struct group_table *t, size_t nslots)
 
 	free(t->slot);
 	t->nslots = nslots;
-	t->slot = calloc(t->nslots, sizeof(*t->slot));
-	if (!t->slot)
-		fx_oom();
+	t->slot = fx_calloc(t->nslots, sizeof(*t->slot));
 	for (i = 0; i < t->n; i++) {
 		size_t j = (size_t)t->g[i]->hash & (t->nslots - 1);
 

@@ -191,9 +191,7 @@ static void hll_densify(struct hll *h)
 {
 	uint32_t i;
 
-	h->reg = calloc(HLL_M, 1);
-	if (!h->reg)
-		fx_oom();
+	h->reg = fx_calloc(HLL_M, 1);
 	for (i = 0; i < h->nset; i++)
 		hll_reg_add(h->reg, h->set[i]);
 	free(h->set);

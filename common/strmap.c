@@ -39,9 +39,7 @@ static void rehash(struct strmap *m)
 
 	free(m->slots);
 	m->nslots = m->nslots ? m->nslots * 2 : 16;
-	m->slots = calloc(m->nslots, sizeof(*m->slots));
-	if (!m->slots)
-		fx_oom();
+	m->slots = fx_calloc(m->nslots, sizeof(*m->slots));
 	for (i = 0; i < m->n; i++) {
 		const struct strmap_entry *e = &m->entries[i];
 
