@@ -604,14 +604,12 @@ static void cut_reset(struct csvio_reader *r)
 	r->scan = 0;
 }
 
-/* The offset of the first '"' or '\r' in p[i..n), or n. */
-static size_t plain_until(const char *p, size_t i, size_t n)
+/* The offset of the first c in p[i..n), or n. */
+static size_t next_byte_at(const char *p, size_t i, size_t n, char c)
 {
-	const char *q = memchr(p + i, '"', n - i);
-	size_t end = q ? (size_t)(q - p) : n;
-	const char *cr = memchr(p + i, '\r', end - i);
+	const char *q = memchr(p + i, c, n - i);
 
-	return cr ? (size_t)(cr - p) : end;
+	return q ? (size_t)(q - p) : n;
 }
 
 /*
@@ -621,13 +619,15 @@ static size_t plain_until(const char *p, size_t i, size_t n)
  */
 static size_t process(struct csvio_reader *r, const char *p, size_t n, int eof)
 {
-	size_t i = 0, k, clean = 0;
+	/* the next '"' and '\r' at or after i: each looked for once */
+	size_t i = 0, k, quote_at = 0, cr_at = 0;
+	int looked = 0;
 
 	while (!r->status && i < n) {
 		size_t done = r->scan;
 
 		/*
-		 * Up to clean, no '"' and no '\r': a row is its line, cut
+		 * Up to the next '"' or '\r': a row is its line, cut
 		 * with one search, no quote counting and no look for a
 		 * bare CR (dispatch's checks for such a row, as it does
 		 * them).
@@ -635,9 +635,13 @@ static size_t process(struct csvio_reader *r, const char *p, size_t n, int eof)
 		if (!done && !r->at_start) {
 			const char *nl;
 
-			if (clean <= i)
-				clean = plain_until(p, i, n);
-			nl = memchr(p + i, '\n', clean - i);
+			if (!looked || quote_at < i)
+				quote_at = next_byte_at(p, i, n, '"');
+			if (!looked || cr_at < i)
+				cr_at = next_byte_at(p, i, n, '\r');
+			looked = 1;
+			nl = memchr(p + i, '\n',
+			            (quote_at < cr_at ? quote_at : cr_at) - i);
 			if (nl) {
 				k = (size_t)(nl - (p + i)) + 1;
 				if (r->ctx->max_record &&
