@@ -235,21 +235,6 @@ static void add_value(struct csvio_reader *r, const char *s, size_t n,
 	}
 }
 
-/* 1 if the 4 or 8 bytes in x are all ASCII digits (carries run upward). */
-static inline int digits4(uint32_t x)
-{
-	uint32_t t = x ^ 0x30303030u;
-
-	return (((t + 0x76767676u) | t) & 0x80808080u) == 0;
-}
-
-static inline int digits8(uint64_t x)
-{
-	uint64_t t = x ^ 0x3030303030303030ULL;
-
-	return (((t + 0x7676767676767676ULL) | t) & 0x8080808080808080ULL) == 0;
-}
-
 /*
  * 1 if the n bytes at s (1 to 16) are all digits: two loads that overlap,
  * no byte read outside.
@@ -262,12 +247,12 @@ static inline int all_digits(const char *s, size_t n)
 	if (n >= 8) {
 		memcpy(&a8, s, 8);
 		memcpy(&b8, s + n - 8, 8);
-		return digits8(a8) && digits8(b8);
+		return !fx_nondigits8(a8) && !fx_nondigits8(b8);
 	}
 	if (n >= 4) {
 		memcpy(&a4, s, 4);
 		memcpy(&b4, s + n - 4, 4);
-		return digits4(a4) && digits4(b4);
+		return !fx_nondigits8((uint64_t)a4 << 32 | b4);
 	}
 	return (unsigned)(s[0] - '0') <= 9 && (unsigned)(s[n / 2] - '0') <= 9 &&
 	       (unsigned)(s[n - 1] - '0') <= 9;

@@ -1,6 +1,7 @@
 /* fxtime.c - event time and durations */
 #include "fxtime.h"
 #include "json.h"
+#include "num.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -178,12 +179,12 @@ static int parse_canonical(const char *s, int64_t *ms)
 
 	for (k = 0; k < 3; k++) {
 		memcpy(&w[k], s + 8 * k, 8);
-		/* digits become 0..9, the separators 0 once checked */
-		x[k] = (w[k] ^ 0x3030303030303030ULL) & ~sep[k];
 		bad |= (w[k] & sep[k]) ^ want[k];
-		/* a byte past 9 sets its high bit (carries only run upward) */
-		bad |= ((x[k] + 0x7676767676767676ULL) | x[k]) &
-		       0x8080808080808080ULL;
+		/* the separators checked, as '0' among the digits */
+		bad |= fx_nondigits8((w[k] & ~sep[k]) |
+		                     (0x3030303030303030ULL & sep[k]));
+		/* digits become 0..9, the separators 0 */
+		x[k] = (w[k] ^ 0x3030303030303030ULL) & ~sep[k];
 	}
 	if (bad)
 		return 0;

@@ -7,6 +7,7 @@
  */
 #include "jsonsimd.h"
 #include "json.h"
+#include "num.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -295,11 +296,10 @@ static inline size_t digits(const unsigned char *p, size_t n, size_t i)
 	size_t j = i;
 
 	while (n - j >= 8) {
-		uint64_t v, t, m;
+		uint64_t v, m;
 
 		memcpy(&v, p + j, 8);
-		t = v ^ 0x3030303030303030ULL;
-		m = ((t + 0x7676767676767676ULL) | t) & 0x8080808080808080ULL;
+		m = fx_nondigits8(v);
 		if (m)
 			return j - i + (size_t)(__builtin_ctzll(m) >> 3);
 		j += 8;

@@ -62,4 +62,17 @@ size_t fx_num_format_double(double d, char *buf);
 int fx_num_add_int(int64_t a, int64_t b, int64_t *out);
 int fx_num_mul_int(int64_t a, int64_t b, int64_t *out);
 
+/*
+ * The bytes of x (8 of text, loaded little- or big-endian alike) that are
+ * not ASCII digits, as their high bits: 0 when all eight are digits.
+ * Carries run upward, so the lowest flagged byte is exact, and bytes
+ * above it may be flagged too.
+ */
+static inline uint64_t fx_nondigits8(uint64_t x)
+{
+	uint64_t t = x ^ 0x3030303030303030ULL;
+
+	return ((t + 0x7676767676767676ULL) | t) & 0x8080808080808080ULL;
+}
+
 #endif
