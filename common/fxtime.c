@@ -164,8 +164,7 @@ static int parse_clock(const char *s, size_t n, size_t *i, int64_t *ms)
 static int parse_canonical(const char *s, int64_t *ms)
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	/* 8 bytes a word, byte k at bits 8k: "YYYY-MM-", "DDTHH:MM", ":SS.mmmZ"
-	 */
+	/* three words, byte k at bits 8k: "YYYY-MM-" "DDTHH:MM" ":SS.mmmZ" */
 	static const uint64_t sep[3] = {0xFF0000FF00000000ULL,
 	                                0x0000FF0000FF0000ULL,
 	                                0xFF000000FF0000FFULL};
