@@ -221,20 +221,6 @@ enum {
 	ROW_PLAIN = 2,   /* no byte a JSON string must escape */
 };
 
-static void add_value(struct csvio_reader *r, const char *s, size_t n,
-                      int plain)
-{
-	if (!r->strings_only && fx_num_is_json_number(s, n)) {
-		fx_buf_add(&r->out, s, n);
-	} else if (plain) {
-		fx_buf_addc(&r->out, '"');
-		fx_buf_add(&r->out, s, n);
-		fx_buf_addc(&r->out, '"');
-	} else {
-		fx_buf_add_json_string(&r->out, s, n);
-	}
-}
-
 /*
  * 1 if the n bytes at s (1 to 16) are all digits: two loads that overlap,
  * no byte read outside.
@@ -269,6 +255,15 @@ static inline int field_is_number(const char *s, size_t n)
 	if (!n || ((unsigned)(s[0] - '0') > 9 && s[0] != '-'))
 		return 0;
 	return fx_num_is_json_number(s, n);
+}
+
+/* A field of a row with bytes to escape: a number, or a JSON string. */
+static void add_value(struct csvio_reader *r, const char *s, size_t n)
+{
+	if (!r->strings_only && field_is_number(s, n))
+		fx_buf_add(&r->out, s, n);
+	else
+		fx_buf_add_json_string(&r->out, s, n);
 }
 
 /*
@@ -341,7 +336,7 @@ static int emit(struct csvio_reader *r, const char *base, uint64_t line,
 		for (i = 0; i < r->nf; i++) {
 			fx_buf_add(&r->out, r->keys.p + r->key_off[i],
 			           r->key_off[i + 1] - r->key_off[i]);
-			add_value(r, base + r->f[i].off, r->f[i].len, plain);
+			add_value(r, base + r->f[i].off, r->f[i].len);
 		}
 		fx_buf_add(&r->out, r->extra, r->extra_len);
 		fx_buf_addc(&r->out, '}');
@@ -521,10 +516,12 @@ static void too_long(struct csvio_reader *r, const char *s, size_t n)
 }
 
 /*
- * One row (or blank line) cut from the input: s/n includes its '\n'.
- * Returns how many bytes of it are done with (see slow_rows).
+ * One row (or blank line) cut from the input: s/n includes its '\n';
+ * no_cr: it is known to hold no '\r'. Returns how many bytes of it are
+ * done with (see slow_rows).
  */
-static size_t dispatch(struct csvio_reader *r, const char *s, size_t n)
+static size_t dispatch(struct csvio_reader *r, const char *s, size_t n,
+                       int no_cr)
 {
 	uint64_t line = r->line;
 	size_t bom = 0, body;
@@ -547,7 +544,7 @@ static size_t dispatch(struct csvio_reader *r, const char *s, size_t n)
 		body--;
 	if (body && s[body - 1] == '\r')
 		body--;
-	if (memchr(s, '\r', body))
+	if (!no_cr && memchr(s, '\r', body))
 		return bom + slow_rows(r, s, n, line);
 	r->line += body < n && s[n - 1] == '\n';
 	/* blank lines are not rows (as in libcsv) */
@@ -613,11 +610,10 @@ static size_t process(struct csvio_reader *r, const char *p, size_t n, int eof)
 
 		/*
 		 * Up to the next '"' or '\r': a row is its line, cut
-		 * with one search, no quote counting and no look for a
-		 * bare CR (dispatch's checks for such a row, as it does
-		 * them).
+		 * with one search, no quote counting, and dispatched
+		 * without a look for a bare CR.
 		 */
-		if (!done && !r->at_start) {
+		if (!done) {
 			const char *nl;
 
 			if (!looked || quote_at < i)
@@ -628,18 +624,8 @@ static size_t process(struct csvio_reader *r, const char *p, size_t n, int eof)
 			nl = memchr(p + i, '\n',
 			            (quote_at < cr_at ? quote_at : cr_at) - i);
 			if (nl) {
-				k = (size_t)(nl - (p + i)) + 1;
-				if (r->ctx->max_record &&
-				    k > r->ctx->max_record) {
-					too_long(r, p + i, k);
-				} else {
-					r->line++;
-					if (k > 1)
-						r->status =
-						    fast_row(r, p + i, k - 1,
-						             r->line - 1);
-				}
-				i += k;
+				i += dispatch(r, p + i,
+				              (size_t)(nl - (p + i)) + 1, 1);
 				continue;
 			}
 		}
@@ -651,7 +637,7 @@ static size_t process(struct csvio_reader *r, const char *p, size_t n, int eof)
 			k = n - i - done;
 		}
 		k += done;
-		i += dispatch(r, p + i, k);
+		i += dispatch(r, p + i, k, 0);
 		cut_reset(r);
 	}
 	return i;
@@ -710,7 +696,7 @@ static int finish_carried(struct csvio_reader *r, const char *p, size_t n,
 	if (!k)
 		k = n;
 	fx_buf_add(&r->pend, p, k);
-	used = dispatch(r, r->pend.p, r->pend.len);
+	used = dispatch(r, r->pend.p, r->pend.len, 0);
 	cut_reset(r);
 	if (used == r->pend.len) {
 		fx_buf_reset(&r->pend);
