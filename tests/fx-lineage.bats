@@ -333,10 +333,16 @@ for line in open(sys.argv[1]):
 }
 
 @test "FX_LINEAGE_WAIT_MS bounds the kafka store's wait at the end; a bad value is said and the default kept" {
-	# no wait: the run's last event (produced at its end) cannot be out yet
-	FX_LINEAGE_WAIT_MS=0 FX_LINEAGE=kafka:lineage run --separate-stderr fx-agg --by os --agg count <plays.ndjson
+	# a store broker that takes the connection and never answers: the events
+	# cannot be out, and the run waits what it is told, no more
+	fx_silent_listener silent
+	FX_BROKERS=$SILENT_ADDR FX_LINEAGE_WAIT_MS=0 FX_LINEAGE=kafka:lineage run --separate-stderr fx-agg --by os --agg count <plays.ndjson
 	assert_success
+	assert_output "$(FX_LINEAGE=off fx-agg --by os --agg count <plays.ndjson)"
 	assert_equal "$stderr" "fx-agg: lineage store 'lineage': events not delivered in 0 ms (lineage not recorded)"
+	FX_BROKERS=$SILENT_ADDR FX_LINEAGE_WAIT_MS=700 FX_LINEAGE=kafka:lineage run --separate-stderr fx-agg --by os --agg count <plays.ndjson
+	assert_success
+	assert_equal "$stderr" "fx-agg: lineage store 'lineage': events not delivered in 700 ms (lineage not recorded)"
 	FX_LINEAGE_WAIT_MS=5s FX_LINEAGE=kafka:lineage_b run --separate-stderr fx-agg --by os --agg count <plays.ndjson
 	assert_success
 	assert_line --index 0 "$(FX_LINEAGE=off fx-agg --by os --agg count <plays.ndjson | head -n 1)"

@@ -103,6 +103,35 @@ fx_broker_stop_all() {
 	FX_BROKER_PIDS=()
 }
 
+# fx_silent_listener NAME: a TCP listener on 127.0.0.1 that accepts every
+# connection and never answers (a broker that hangs, so a wait for it is
+# certain to run out). Its address goes to NAME.bs and SILENT_ADDR; its PID
+# is stopped with the brokers (fx_broker_stop_all).
+fx_silent_listener() {
+	local name=$1 start=$SECONDS pid
+	rm -f "$name.bs"
+	python3 -c '
+import socket, sys, os
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(64)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write("127.0.0.1:%d" % s.getsockname()[1])
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+held = []
+while True:
+    held.append(s.accept()[0])
+' "$name.bs" 3>&- &
+	pid=$!
+	FX_BROKER_PIDS+=("$pid")
+	until [ -s "$name.bs" ]; do
+		kill -0 "$pid" 2>/dev/null || fail "the silent listener exited" || return
+		[ $((SECONDS - start)) -lt 30 ] || fail "the silent listener is not up in 30 s" || return
+		sleep 0.05
+	done
+	SILENT_ADDR=$(cat "$name.bs")
+}
+
 # gen N [SEED] [extra gen-plays args]: N play events as NDJSON on stdout
 gen() {
 	local n=$1 seed=${2:-1}
