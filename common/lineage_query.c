@@ -764,6 +764,7 @@ static char *pipeline_label(const struct lineage_db *db, struct lq_pipeline *p)
 	size_t n = 0, cap = 0, i, j, k, st;
 	unsigned char *used;
 	const cJSON *e;
+	int tail_final = 0;
 
 	for (i = 0; i < p->nstages; i++) {
 		const struct lq_stage *s = &db->stages[p->stages[i]];
@@ -790,15 +791,21 @@ static char *pipeline_label(const struct lineage_db *db, struct lq_pipeline *p)
 	used = fx_malloc(n + 1);
 	memset(used, 0, n + 1);
 	p->head = p->tail = NO_STAGE;
-	/* twice: first from the heads (a stdin no process here writes) */
-	for (int pass = 0; pass < 2; pass++) {
+	/*
+	 * Pieces from the true heads first (a stdin that is no pipe), then
+	 * from a pipe no process here writes (its writer exited unseen), then
+	 * what is left: the head is then the stage that read the run's input
+	 * whatever order the stages' events came in, and the tail the last
+	 * stage whose stdout is no pipe.
+	 */
+	for (int pass = 0; pass < 3; pass++) {
 		for (i = 0; i < n; i++) {
-			if (used[i])
+			if (used[i] || (pass == 0 && v[i].in))
 				continue;
-			for (j = 0; !pass && v[i].in && j < n; j++)
+			for (j = 0; pass == 1 && j < n; j++)
 				if (j != i && v[j].out == v[i].in)
 					break;
-			if (!pass && v[i].in && j < n)
+			if (pass == 1 && j < n)
 				continue;
 			fx_buf_adds(&b, b.len ? ", " : "");
 			for (k = i; k < n;) {
@@ -807,8 +814,11 @@ static char *pipeline_label(const struct lineage_db *db, struct lq_pipeline *p)
 				st = stage_of_pid(db, p, v[k].pid);
 				if (st != NO_STAGE && p->head == NO_STAGE)
 					p->head = st;
-				if (st != NO_STAGE)
+				if (st != NO_STAGE &&
+				    (!v[k].out || !tail_final)) {
 					p->tail = st;
+					tail_final = !v[k].out;
+				}
 				for (j = 0; v[k].out && j < n; j++)
 					if (!used[j] && v[j].in == v[k].out)
 						break;

@@ -271,6 +271,28 @@ fx-sink music cdm"
 	refute_output --partial 'observed'
 }
 
+@test "fx-run: a stage whose upstream exited unseen (the sh step gone before fx-sink looked), its events first: the run's records are still its head's and tail's" {
+	mkdir -p warehouse/ods_play/dt=2026-11-23
+	cp plays.ndjson warehouse/ods_play/dt=2026-11-23/
+	t_cdm=$(timed fx-run music.pipeline.json cdm --batch dt=2026-11-23)
+	# the store as that race leaves it (seen in CI): fx-sink's chain holds
+	# only itself, and its START was written before the others'
+	jq -c 'select(.eventType == "START" and .run.facets.fx.program == "fx-sink")
+		| .run.facets.fx.chain |= .[:1]' lineage.ndjson >doctored.ndjson
+	[ "$(wc -l <doctored.ndjson)" -eq 1 ] || fail "not one fx-sink START: $(cat lineage.ndjson)"
+	jq -c 'select((.eventType == "START" and .run.facets.fx.program == "fx-sink") | not)' \
+		lineage.ndjson >>doctored.ndjson
+	[ "$(wc -l <doctored.ndjson)" -eq "$(wc -l <lineage.ndjson)" ] || fail "events lost"
+	mv doctored.ndjson lineage.ndjson
+	run --separate-stderr fx-lineage pipeline music.pipeline.json
+	assert_success
+	assert_line "    last   $t_cdm  COMPLETE  in 8  out 6"
+	assert_line "    runs   1"
+	run --separate-stderr fx-lineage runs
+	assert_success
+	assert_line "    stages fx-consume | fx-join, fx-sink"
+}
+
 @test "pipeline: usage errors, a bad file, a missing store" {
 	run --separate-stderr fx-lineage pipeline
 	assert_failure 2
