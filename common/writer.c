@@ -45,6 +45,20 @@ static int write_all(struct record_writer *w, const char *p, size_t n)
 	return 0;
 }
 
+/* n bytes at p straight to the fd, in writes of the buffer's size. */
+static int write_direct(struct record_writer *w, const char *p, size_t n)
+{
+	while (n) {
+		size_t k = n < w->cap ? n : w->cap;
+
+		if (write_all(w, p, k))
+			return -1;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
 int record_writer_flush(struct record_writer *w)
 {
 	if (w->err)
@@ -73,12 +87,10 @@ int record_writer_write_slow(struct record_writer *w, const char *p, size_t n)
 	/* large: straight from p, in writes of the buffer's size (see
 	 * RECORD_WRITER_BUFSIZE: larger ones make a pipe's stages take
 	 * turns) */
-	while (n >= w->cap) {
-		if (write_all(w, p, w->cap))
-			return -1;
-		p += w->cap;
-		n -= w->cap;
-	}
+	if (n >= w->cap && write_direct(w, p, n - n % w->cap))
+		return -1;
+	p += n - n % w->cap;
+	n %= w->cap;
 	memcpy(w->buf, p, n);
 	w->len = n;
 	return 0;
@@ -114,10 +126,13 @@ int record_writer_close(struct record_writer *w)
 int record_writer_copy(struct record_writer *w, const char *p, size_t n, int fd,
                        int64_t off)
 {
-	if (!w->pipe || off < 0 || n < SPLICE_MIN)
+	if (w->fd < 0 || n < SPLICE_MIN)
 		return record_writer_write(w, p, n);
 	if (record_writer_flush(w))
 		return -1;
+	/* a run is written where it is, not copied into the buffer first */
+	if (!w->pipe || off < 0)
+		return write_direct(w, p, n);
 	while (n) {
 		loff_t at = (loff_t)off;
 		ssize_t r = splice(fd, &at, w->fd, NULL,
@@ -130,7 +145,7 @@ int record_writer_copy(struct record_writer *w, const char *p, size_t n, int fd,
 			 * closed pipe shows again in the write, which
 			 * reports it as every write error is */
 			w->pipe = 0;
-			return record_writer_write(w, p, n);
+			return write_direct(w, p, n);
 		}
 		p += r;
 		n -= (size_t)r;

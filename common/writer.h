@@ -93,7 +93,9 @@ static inline int record_writer_failed(const struct record_writer *w)
  * moment: the caller has read and validated them just before, so they
  * differ only if the file is rewritten in place meanwhile (the next
  * stage validates them again). A file that shrank, or one the kernel
- * cannot splice from, gets the bytes at p written instead.
+ * cannot splice from, gets the bytes at p written instead. Runs of 64 KiB
+ * or more go to any fd from p (after what the buffer holds), not through
+ * the buffer.
  */
 int record_writer_copy(struct record_writer *w, const char *p, size_t n, int fd,
                        int64_t off);
