@@ -157,6 +157,25 @@ EOF
 	fx-consume --max-record 32M big.ndjson | cmp - big.ndjson
 }
 
+@test "records of every size, some longer than a read (256 KiB) or the first buffer (1 MiB), come through file and pipes whole and in order" {
+	python3 -c '
+import random
+random.seed(7)
+sizes = [0, 1, 2, 100, 4000, 65536, 262143, 262144, 262145, 300000, 1048576, 1500000]
+sizes += [random.choice([random.randrange(200), random.randrange(70000)]) for _ in range(3000)]
+random.shuffle(sizes)
+for i, n in enumerate(sizes):
+    print("{\"i\":%d,\"pad\":\"%s\"}" % (i, "abcdefghij"[i % 10] * n))
+' >sizes.ndjson
+	[ "$(stat -c %s sizes.ndjson)" -gt 20000000 ] || fail "the data is smaller than planned"
+	fx-consume sizes.ndjson | fx-sink | cmp - sizes.ndjson
+	cat sizes.ndjson | fx-consume - | cat | fx-sink | cmp - sizes.ndjson
+	fx-consume sizes.ndjson >out.ndjson
+	cmp out.ndjson sizes.ndjson
+	fx-sink --file out2.ndjson <sizes.ndjson
+	cmp out2.ndjson sizes.ndjson
+}
+
 @test "--on-error skip drops bad records and keeps the rest in order" {
 	printf '%s\n' '{"a":1}' '[1]' '{"a":2}' 'nope' '{"a":3}' >t.ndjson
 	run --separate-stderr fx-consume --on-error skip --stats t.ndjson

@@ -131,6 +131,56 @@ static void test_copy_from_file(void)
 }
 
 /*
+ * Runs around the buffer's size, given to record_writer_copy() (a regular
+ * file: written from where they are) and record_writer_write() (whole
+ * buffers straight out, the rest kept), between small buffered records:
+ * every byte once, in order, and counted.
+ */
+static void test_large_runs_in_order(void)
+{
+	const size_t cap = RECORD_WRITER_BUFSIZE;
+	const size_t sizes[] = {65535,   65536,       cap - 1, cap,
+	                        cap + 1, 2 * cap + 7, 3 * cap};
+	struct fx_ctx ctx;
+	struct record_writer w;
+	size_t big = 3 * cap, total = 0, i, k, n;
+	char *src = malloc(big), *want = malloc(40 * big),
+	     *got = malloc(40 * big + 1);
+	FILE *g = tmpfile();
+
+	CHECK(src && want && got && g);
+	if (!src || !want || !got || !g)
+		return;
+	for (i = 0; i < big; i++)
+		src[i] = (char)('a' + (i * 7) % 26);
+	fx_init(&ctx, "test_writer");
+	record_writer_init(&w, &ctx, fileno(g), "tmp");
+	for (k = 0; k < 2 * (sizeof(sizes) / sizeof(sizes[0])); k++) {
+		size_t len = sizes[k / 2];
+		const char *p = src + k % 13;
+
+		if (len > big - k % 13)
+			len = big - k % 13;
+		CHECK(record_writer_put(&w, "{}", 2) == 0);
+		memcpy(want + total, "{}\n", 3);
+		total += 3;
+		CHECK((k % 2 ? record_writer_write(&w, p, len)
+		             : record_writer_copy(&w, p, len, -1, -1)) == 0);
+		memcpy(want + total, p, len);
+		total += len;
+		CHECK(record_writer_bytes_total(&w) == total);
+	}
+	CHECK(record_writer_close(&w) == 0);
+	rewind(g);
+	n = fread(got, 1, 40 * big + 1, g);
+	CHECK(n == total && memcmp(got, want, total) == 0);
+	fclose(g);
+	free(src);
+	free(want);
+	free(got);
+}
+
+/*
  * fd -1: every byte stays in the buffer, past its first size, through
  * flushes; len 0 starts again.
  */
@@ -181,6 +231,7 @@ int main(void)
 	RUN(test_sticky_error);
 	RUN(test_bytes_total);
 	RUN(test_copy_from_file);
+	RUN(test_large_runs_in_order);
 	RUN(test_in_memory);
 	return unit_done("test_writer");
 }
