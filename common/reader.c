@@ -12,9 +12,9 @@
  * and a run of a file at most as much is validated before it is passed on:
  * two stages of a pipe then both run while bytes are between them. With
  * whole-megabyte reads each emptied or filled the pipe in one go and they
- * took turns, each waking the other (an interrupt to the other CPU, which
- * on a VM costs a VM exit), 170 times for 180 MB: fx-consume F | fx-sink
- * 191 -> 160 ms. Gzip data is read a megabyte at a time still: damage
+ * took turns, each sleeping until the other woke it, 170 times for 180 MB
+ * (35 to 70 now): fx-consume F | fx-sink 191 -> 160 ms on a 2-core VM,
+ * where a wake-up is slow. Gzip data is read a megabyte at a time: damage
  * shows only at a member's CRC, and a small file's records are then not
  * written before it is seen.
  */
