@@ -293,8 +293,11 @@ kafka_start() {
 		>/dev/null 2>"$TMP/devbroker.err" &
 	DEVBROKER_PID=$!
 	trap 'kafka_stop; rm -rf "$TMP"' EXIT
-	for ((i = 0; i < 100; i++)); do
+	# the kafka section's 40-odd topics of 64 partitions take fx-devbroker
+	# about 20 s to create: up to 2 minutes, while it runs
+	for ((i = 0; i < 2400; i++)); do
 		[ -s "$TMP/bs" ] && break
+		kill -0 "$DEVBROKER_PID" 2>/dev/null || break
 		sleep 0.05
 	done
 	B=$(cat "$TMP/bs" 2>/dev/null || true)
