@@ -73,6 +73,8 @@ int record_writer_flush(struct record_writer *w)
 
 int record_writer_write_slow(struct record_writer *w, const char *p, size_t n)
 {
+	size_t whole;
+
 	if (w->err)
 		return -1;
 	if (w->fd < 0) {
@@ -87,12 +89,11 @@ int record_writer_write_slow(struct record_writer *w, const char *p, size_t n)
 	/* large: straight from p, in writes of the buffer's size (see
 	 * RECORD_WRITER_BUFSIZE: larger ones make a pipe's stages take
 	 * turns) */
-	if (n >= w->cap && write_direct(w, p, n - n % w->cap))
+	whole = n - n % w->cap;
+	if (whole && write_direct(w, p, whole))
 		return -1;
-	p += n - n % w->cap;
-	n %= w->cap;
-	memcpy(w->buf, p, n);
-	w->len = n;
+	memcpy(w->buf, p + whole, n - whole);
+	w->len = n - whole;
 	return 0;
 }
 
