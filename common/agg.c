@@ -1199,13 +1199,8 @@ static int on_partial(struct engine *e, const struct record *rec,
 static int add_path(struct engine *e, const char *name)
 {
 	const char *err;
-	size_t i;
-	int k;
+	int k = json_paths_find_or_add(&e->paths, name, &err);
 
-	for (i = 0; i < e->paths.n; i++)
-		if (strcmp(e->paths.v[i].name, name) == 0)
-			return (int)i;
-	k = json_paths_add(&e->paths, name, &err);
 	if (k < 0)
 		fx_usage_error(e->ctx, "field '%s': %s", name, err);
 	return k;

@@ -1583,12 +1583,7 @@ int agg_set_parse(struct agg_set *set, char *const *specs, size_t n, int merge,
 		path = merge ? a->name : a->field;
 		if (path && (merge || !(a->op->flags & AGG_OP_NO_FIELD))) {
 			/* a field read by several functions is one path */
-			for (j = 0; j < paths->n; j++)
-				if (strcmp(paths->v[j].name, path) == 0)
-					break;
-			a->path = j < paths->n
-			              ? (int)j
-			              : json_paths_add(paths, path, &perr);
+			a->path = json_paths_find_or_add(paths, path, &perr);
 			if (a->path < 0) {
 				snprintf(err, err_len, "'%s': %s", specs[i],
 				         perr);

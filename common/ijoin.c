@@ -972,13 +972,8 @@ static int on_control(struct ijoin *j, struct side *s, const struct record *rec,
 static int add_path(struct ijoin *j, struct side *s, const char *name)
 {
 	const char *err;
-	size_t i;
-	int k;
+	int k = json_paths_find_or_add(&s->paths, name, &err);
 
-	for (i = 0; i < s->paths.n; i++)
-		if (strcmp(s->paths.v[i].name, name) == 0)
-			return (int)i;
-	k = json_paths_add(&s->paths, name, &err);
 	if (k < 0)
 		fx_usage_error(j->ctx, "field '%s': %s", name, err);
 	return k;

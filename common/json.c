@@ -95,6 +95,17 @@ int json_paths_add(struct json_paths *ps, const char *name, const char **err)
 	return (int)ps->n++;
 }
 
+int json_paths_find_or_add(struct json_paths *ps, const char *name,
+                           const char **err)
+{
+	size_t i;
+
+	for (i = 0; i < ps->n; i++)
+		if (strcmp(ps->v[i].name, name) == 0)
+			return (int)i;
+	return json_paths_add(ps, name, err);
+}
+
 int json_paths_init(struct json_paths *ps, char *const *names, size_t n,
                     const char **err)
 {

@@ -82,6 +82,12 @@ int json_paths_init(struct json_paths *ps, char *const *names, size_t n,
                     const char **err);
 /* Adds one path; returns its index or -1 (err set). */
 int json_paths_add(struct json_paths *ps, const char *name, const char **err);
+/*
+ * The index of the path named name, added if it is not there yet: a
+ * field that several options read is one path, found once a record.
+ */
+int json_paths_find_or_add(struct json_paths *ps, const char *name,
+                           const char **err);
 void json_paths_free(struct json_paths *ps);
 
 /*

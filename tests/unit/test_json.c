@@ -1614,6 +1614,11 @@ static void test_paths_api(void)
 	CHECK(ps.v[1].nseg == 2);
 	CHECK(ps.v[1].seglen[1] == 3 && memcmp(ps.v[1].seg[1], "b.c", 3) == 0);
 	CHECK_STR(ps.v[1].name, "a.b\\.c");
+	/* found by its name as given, not added again */
+	CHECK(json_paths_find_or_add(&ps, "a.b\\.c", &err) == 1);
+	CHECK(json_paths_find_or_add(&ps, "a", &err) == 0 && ps.n == 2);
+	CHECK(json_paths_find_or_add(&ps, "b", &err) == 2 && ps.n == 3);
+	CHECK(json_paths_find_or_add(&ps, "b", &err) == 2 && ps.n == 3);
 	err = NULL;
 	CHECK(json_paths_add(&ps, "", &err) == -1 && err && *err);
 	err = NULL;
