@@ -1252,6 +1252,21 @@ static void init_aggs(struct engine *e)
 }
 
 /* --by: the group fields, their paths and their names in a row. */
+/*
+ * A windowed row begins with its bounds: a group field or an aggregate of
+ * the same name would give the row that member twice.
+ */
+static void check_bound_name(struct engine *e, const char *name,
+                             const char *what)
+{
+	if (e->ws.kind != WINDOW_NONE && (!strcmp(name, "window_start") ||
+	                                  !strcmp(name, "window_end")))
+		fx_usage_error(e->ctx,
+		               "'%s' is %s and the window's bound (name it "
+		               "with NAME=)",
+		               name, what);
+}
+
 static void init_group_fields(struct engine *e)
 {
 	const struct agg_opts *o = e->o;
@@ -1280,7 +1295,10 @@ static void init_group_fields(struct engine *e)
 			if (!strcmp(e->by_name[j], e->by_name[i]))
 				fx_usage_error(e->ctx, "--by: '%s' twice",
 				               e->by_name[i]);
+		check_bound_name(e, e->by_name[i], "a group field");
 	}
+	for (j = 0; j < e->aggs.n; j++)
+		check_bound_name(e, e->aggs.v[j].name, "an aggregate");
 	e->by_json_off = fx_malloc((e->nby + 1) * sizeof(size_t));
 	for (i = 0; i < e->nby; i++) {
 		e->by_json_off[i] = e->by_json.len;

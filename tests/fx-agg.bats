@@ -276,6 +276,24 @@ EOF
 	assert_equal "$stderr" "fx-agg: --agg: nothing to compute (try --agg count) (see 'fx-agg --help')"
 }
 
+@test "a group field or an aggregate named as a window's bound is refused, not written twice" {
+	printf '{"t":0,"window_start":"x"}\n' >in.ndjson
+	run --separate-stderr fx-agg --time t --window tumble:1m --by window_start --agg count in.ndjson
+	assert_failure 2
+	assert_equal "$stderr" "fx-agg: 'window_start' is a group field and the window's bound (name it with NAME=) (see 'fx-agg --help')"
+	refute_output
+	run --separate-stderr fx-agg --time t --window tumble:1m --agg window_end=count in.ndjson
+	assert_failure 2
+	assert_equal "$stderr" "fx-agg: 'window_end' is an aggregate and the window's bound (name it with NAME=) (see 'fx-agg --help')"
+	# renamed, or without a window, the field is a group like any other
+	run fx-agg --time t --window tumble:1m --by ws=window_start --agg count in.ndjson
+	assert_success
+	assert_output '{"window_start":"1970-01-01T00:00:00.000Z","window_end":"1970-01-01T00:01:00.000Z","ws":"x","count":1}'
+	run fx-agg --by window_start --agg count in.ndjson
+	assert_success
+	assert_output '{"window_start":"x","count":1}'
+}
+
 @test "memory: 1,000,000 distinct groups with count and sum stay under 300 MB" {
 	gen 1000000 38 --users 100000000 >plays.ndjson
 	/usr/bin/time -f '%M' -o rss fx-agg --by user_id --agg count,sum:duration_ms <plays.ndjson >out
