@@ -17,6 +17,7 @@ struct dim_kafka {
 	struct dim_table *t;
 	struct json_scanner sc;
 	struct fx_buf key, quoted, scratch;
+	struct fx_buf value; /* a value with line breaks, made one line */
 };
 
 static const char *const dim_defaults[] = {
@@ -32,6 +33,7 @@ static void apply(void *arg, const struct kafka_message *m)
 	struct dim_kafka *dk = arg;
 	struct json_value v = {JSON_STRING, NULL, 0, 0};
 	struct json_error err;
+	const char *val = m->payload;
 
 	if (!m->key) {
 		fx_warn(dk->ctx, "%s/%d@%lld: message without a key, ignored",
@@ -56,7 +58,14 @@ static void apply(void *arg, const struct kafka_message *m)
 		        (int)m->partition, (long long)m->offset, err.reason);
 		return;
 	}
-	dim_loader_put(dk->ld, dk->key.p, dk->key.len, m->payload, m->len);
+	if (memchr(val, '\n', m->len) || memchr(val, '\r', m->len)) {
+		/* its members are copied into joined records: one line */
+		fx_buf_reset(&dk->value);
+		fx_buf_add(&dk->value, m->payload, m->len);
+		json_one_line(dk->value.p, m->len);
+		val = dk->value.p;
+	}
+	dim_loader_put(dk->ld, dk->key.p, dk->key.len, val, m->len);
 }
 
 int dim_kafka_open(struct fx_ctx *ctx, const struct kafka_conf *kc,
@@ -103,5 +112,6 @@ void dim_kafka_close(struct dim_kafka *dk)
 	fx_buf_free(&dk->key);
 	fx_buf_free(&dk->quoted);
 	fx_buf_free(&dk->scratch);
+	fx_buf_free(&dk->value);
 	free(dk);
 }

@@ -95,6 +95,20 @@ int json_paths_add(struct json_paths *ps, const char *name, const char **err)
 	return (int)ps->n++;
 }
 
+size_t json_one_line(char *p, size_t n)
+{
+	static const char breaks[] = "\n\r";
+	char *end = p + n, *q;
+	size_t k = 0, i;
+
+	for (i = 0; i < 2; i++)
+		for (q = p; (q = memchr(q, breaks[i], (size_t)(end - q)));) {
+			*q++ = ' ';
+			k++;
+		}
+	return k;
+}
+
 int json_paths_find_or_add(struct json_paths *ps, const char *name,
                            const char **err)
 {

@@ -160,6 +160,16 @@ size_t json_scan_lines(struct json_scanner *sc, const char *p, size_t n,
                        size_t max_len, uint64_t *lines);
 
 /*
+ * Turns the line breaks ('\n', '\r') of the n bytes at p, a text
+ * json_scan() took, into spaces: there they can only be whitespace between
+ * tokens (a raw one in a string is invalid JSON), so the text stays valid
+ * and means the same, on one line, as the record stream wants. A Kafka
+ * message may hold pretty-printed JSON ({"a":\n  1}). Returns the count
+ * of bytes turned.
+ */
+size_t json_one_line(char *p, size_t n);
+
+/*
  * Iterates the top-level members of a record already validated by
  * json_scan(): start with *pos = 0; each call returns 1 and fills key (the
  * key string with its quotes), member (from the key's opening quote to the

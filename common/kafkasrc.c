@@ -1078,7 +1078,7 @@ static void add_meta(struct kafka_source *s, const rd_kafka_message_t *m,
 
 /* Builds s->rec from a message value; 0, or -1 for a bad record. */
 static int make_record(struct kafka_source *s, const rd_kafka_message_t *m,
-                       const char **reason)
+                       const char **reason, size_t *at)
 {
 	struct json_error jerr;
 	const char *v = m->payload ? m->payload : "";
@@ -1106,8 +1106,16 @@ static int make_record(struct kafka_source *s, const rd_kafka_message_t *m,
 		fx_buf_addc(&s->val, '}');
 		n = s->val.len;
 	} else if (rc < 0) {
-		*reason = jerr.reason;
+		if (rc == JSON_SCAN_NOT_OBJECT) {
+			*reason = "not a JSON object";
+		} else {
+			*reason = jerr.reason;
+			*at = jerr.offset + 1;
+		}
 		return -1;
+	} else {
+		/* a message may hold pretty-printed JSON */
+		json_one_line(s->val.p, n);
 	}
 	if (s->o->meta)
 		add_meta(s, m, s->val.p, n);
@@ -1122,10 +1130,17 @@ static int emit(struct kafka_source *s, const rd_kafka_message_t *m)
 	const char *topic = rd_kafka_topic_name(m->rkt);
 	struct fx_where where = {topic, 0, m->partition, m->offset};
 	const char *reason = NULL;
+	size_t at = 0;
 
-	if (make_record(s, m, &reason))
+	if (make_record(s, m, &reason, &at)) {
+		if (!at) /* not an object, or --wrap's "not UTF-8 text" */
+			return fx_bad_record(s->ctx, &where, NULL, m->payload,
+			                     m->len, "%s", reason);
+		/* as a file's bad line is reported (stream.c) */
 		return fx_bad_record(s->ctx, &where, NULL, m->payload, m->len,
-		                     "%s", reason);
+		                     "invalid JSON: %s at byte %zu", reason,
+		                     at);
+	}
 	emit_assigned(s);
 	if (s->o->keep) {
 		/* the --wrap'ed value was rebuilt without the padding */

@@ -363,6 +363,19 @@ fx_rows() {
 	EOF
 }
 
+@test "Kafka dimension: a pretty-printed row joins on one line" {
+	fx_broker_start --topic songs:1
+	printf '1:{"title":"a",\n "tags":{"x":\r\n  1}}|2:{"title":"b"}|' |
+		kcat -P -b "$B" -t songs -K: -D '|'
+	printf '%s\n' '{"song_id":1}' '{"song_id":2}' >in.ndjson
+	run --separate-stderr fx-join -b "$B" --dim kafka:songs --on song_id <in.ndjson
+	assert_success
+	assert_output - <<-'EOF'
+		{"song_id":1,"title":"a","tags":{"x":    1}}
+		{"song_id":2,"title":"b"}
+	EOF
+}
+
 @test "Kafka dimension without brokers is a usage error" {
 	unset FX_BROKERS
 	run --separate-stderr fx-join --dim kafka:songs --on id </dev/null

@@ -279,12 +279,41 @@ c||{"k":"c","n":3}'
 	assert_output '{"id":10,"k":"key10","s":"x10"}'
 }
 
+@test "pretty-printed message values come out one record a line, their line breaks as spaces" {
+	# kcat -D: one message a '|'; a value spans lines as a Java producer's
+	# pretty printer writes it, another ends in CRLF
+	printf '{"a":\n  1,\r\n  "s":"x y"\n}|{"b":2}\r\n|{"c":3}|' |
+		kcat -P -b "$B" -t p1 -p 0 -D '|'
+	run --separate-stderr fx-consume -t p1 -e
+	assert_success
+	assert_output - <<-'EOF'
+		{"a":   1,    "s":"x y" }
+		{"b":2}  
+		{"c":3}
+	EOF
+	# the same records as jq reads the messages, and as many lines
+	run bash -c 'fx-consume -t p1 -e | jq -c .'
+	assert_output "$(kcat -C -b "$B" -t p1 -e -D '|' -q | tr '|' '\n' | jq -c .)"
+	# --meta's fields join the record's one line; the next stage takes all
+	run --separate-stderr fx-consume -t p1 -e --meta
+	# (between the assigned and eof control records)
+	[ "${#lines[@]}" -eq 5 ] || fail "not 5 lines: $output"
+	assert_line --index 1 --regexp '^\{"a":   1,    "s":"x y" ,"_fx_topic":"p1",'
+	run --separate-stderr bash -c 'fx-consume -t p1 -e --meta | fx-sink'
+	assert_success
+	assert_output - <<-'EOF'
+		{"a":   1,"s":"x y"}
+		{"b":2}
+		{"c":3}
+	EOF
+}
+
 @test "bad values in a topic under fail, skip, dlq and --wrap" {
 	printf 'not json\n[1,2]\n{"ok":1}\n' | kcat -b "$B" -P -t p1
 	printf '\377\376\n' | kcat -b "$B" -P -t p1
 	run --separate-stderr fx-consume -t p1 -e
 	assert_failure 1
-	assert_equal "$stderr" 'fx-consume: p1/0@0: unexpected character'
+	assert_equal "$stderr" 'fx-consume: p1/0@0: invalid JSON: unexpected character at byte 1'
 	run --separate-stderr fx-consume -t p1 -e --on-error skip
 	assert_success
 	assert_output '{"ok":1}'
@@ -292,9 +321,9 @@ c||{"k":"c","n":3}'
 	assert_success
 	assert_output '{"ok":1}'
 	run jq -c '[.source, ._fx_error]' dlq.ndjson
-	assert_output '["p1/0@0","unexpected character"]
+	assert_output '["p1/0@0","invalid JSON: unexpected character at byte 1"]
 ["p1/0@1","not a JSON object"]
-["p1/0@3","unexpected character"]'
+["p1/0@3","invalid JSON: unexpected character at byte 1"]'
 	run --separate-stderr fx-consume -t p1 -e --wrap --on-error skip
 	assert_output '{"value":"not json"}
 {"value":"[1,2]"}

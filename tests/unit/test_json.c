@@ -2277,6 +2277,20 @@ static void test_reuse(void)
 	free(b);
 }
 
+/* json_one_line(): line breaks become spaces, and the text stays valid */
+static void test_one_line(void)
+{
+	char t[] = "{\"a\":\r\n [1,\n2],\"s\":\"x\\n\"}\n";
+	size_t n = strlen(t);
+	struct json_error err;
+
+	CHECK(json_one_line(t, n) == 4);
+	CHECK_STR(t, "{\"a\":   [1, 2],\"s\":\"x\\n\"} ");
+	CHECK(json_scan(&sc, NULL, t, n, NULL, &err, 0) >= 0);
+	CHECK(json_one_line(t, n) == 0);
+	CHECK(json_one_line(t, 0) == 0);
+}
+
 int main(void)
 {
 	RUN(test_ref_selfcheck);
@@ -2288,6 +2302,7 @@ int main(void)
 	RUN(test_extraction_cases);
 	RUN(test_extraction_random);
 	RUN(test_paths_api);
+	RUN(test_one_line);
 	RUN(test_object_next);
 	RUN(test_object_get);
 	RUN(test_unescape);
