@@ -205,14 +205,27 @@ static int data_is_gzip(int fd, int gz)
 	return gz || (pread(fd, m, 2, 0) == 2 && m[0] == 0x1f && m[1] == 0x8b);
 }
 
+static int is_blank_byte(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
 /*
  * Whether a plain file can be resumed at offset: 0, or -1 with why set
  * (the file is shorter, or offset is not a line's start).
+ *
+ * An offset after a last line that had no newline yet is the end of that
+ * line when all that follows it up to a newline (or the end) is blank: a
+ * record is a whole JSON object, so any other byte there would make the
+ * committed line a different one. The newline appended since is then the
+ * committed record's, and the reader passes over the blank rest.
  */
 static int plain_offset_ok(int fd, int64_t offset, char *why, size_t n)
 {
 	struct stat sb;
-	char last;
+	char buf[4096];
+	int64_t at = offset;
+	ssize_t got = 0, i = 0;
 
 	if (offset == 0)
 		return 0;
@@ -226,13 +239,28 @@ static int plain_offset_ok(int fd, int64_t offset, char *why, size_t n)
 		         (int64_t)sb.st_size, offset);
 		return -1;
 	}
-	/* a last line without \n ends at the size */
-	if (pread(fd, &last, 1, offset - 1) != 1 ||
-	    (last != '\n' && sb.st_size != offset)) {
-		snprintf(why, n, "not a line start at offset %" PRId64, offset);
-		return -1;
+	if (pread(fd, buf, 1, offset - 1) != 1)
+		goto not_start;
+	if (buf[0] == '\n')
+		return 0;
+	for (;;) {
+		if (i == got) {
+			got = pread(fd, buf, sizeof(buf), at);
+			if (got < 0)
+				goto not_start;
+			if (got == 0)
+				return 0;
+			at += got;
+			i = 0;
+		}
+		if (buf[i] == '\n')
+			return 0;
+		if (!is_blank_byte(buf[i++]))
+			break;
 	}
-	return 0;
+not_start:
+	snprintf(why, n, "not a line start at offset %" PRId64, offset);
+	return -1;
 }
 
 /*
@@ -296,19 +324,20 @@ static int ckpt_open(struct file_ckpt *k, struct record_stream *rs,
 		last = buf[n - 1];
 		have += n;
 	}
-	if (offset > 0 && last != '\n') {
-		char c;
-
-		/* only the end of the data may follow a last line without \n */
-		if ((n = fx_input_read(&rs->in, &c, 1)) < 0)
+	/* after a last line without \n: as in plain_offset_ok */
+	while (offset > 0 && last != '\n') {
+		if ((n = fx_input_read(&rs->in, &last, 1)) < 0)
 			return FX_EXIT_IO;
-		if (n > 0) {
+		if (n == 0)
+			break;
+		if (last != '\n' && !is_blank_byte(last)) {
 			snprintf(why, sizeof(why),
 			         "not a line start at offset %" PRId64, offset);
 			goto changed;
 		}
+		have++; /* read, so the reader counts on from here */
 	}
-	rs->reader.bytes = (uint64_t)offset;
+	rs->reader.bytes = (uint64_t)have;
 	return 0;
 changed:
 	fx_warn(k->ctx, "%s: changed since checkpoint %" PRIu64 ": %s", path,

@@ -173,6 +173,74 @@ EOF2
 	assert_equal "$stderr" "fx-consume: st/committed.json: corrupt: not a committed checkpoint"
 }
 
+@test "a committed last line without a newline, then appended to: the newline that ends it is skipped, the next record read once" {
+	mkdir in
+	printf '{"p":"a","i":1}' >in/f.ndjson
+	printf '{"p":"a","i":1,"z":1}' | gzip >in/g.ndjson.gz
+	set -o pipefail
+	fx-consume --checkpoint 1 --state st in | fx-sink --dir out --partition p --state st
+	printf '\n{"p":"a","i":2}\n' >>in/f.ndjson
+	# blanks before the newline are still the end of the committed line
+	printf ' \r\n{"p":"a","i":2,"z":1}\n' | gzip >>in/g.ndjson.gz
+	run --separate-stderr fx-consume --checkpoint 1 --state st in
+	assert_success
+	assert_equal "$stderr" ""
+	assert_output - <<'EOF2'
+{"_fx":"restore","id":3}
+{"p":"a","i":2}
+{"_fx":"checkpoint","id":4,"positions":[["file:in/f.ndjson",0,32]]}
+{"p":"a","i":2,"z":1}
+{"_fx":"checkpoint","id":5,"positions":[["file:in/f.ndjson",0,32],["file:in/g.ndjson.gz",0,46]]}
+{"_fx":"checkpoint","id":6,"positions":[["file:in/f.ndjson",0,32],["file:in/g.ndjson.gz",0,46]],"final":true}
+EOF2
+	fx-consume --checkpoint 1 --state st in | fx-sink --dir out --partition p --state st
+	# every record once: none again, none lost
+	run cat out/p=a/*.ndjson
+	assert_output - <<'EOF2'
+{"p":"a","i":1}
+{"p":"a","i":1,"z":1}
+{"p":"a","i":2}
+{"p":"a","i":2,"z":1}
+EOF2
+	fx-consume --checkpoint 1 --state st in | fx-sink --dir out --partition p --state st
+	# and a run with nothing new writes nothing: the inputs, each line once
+	run cat out/p=a/*.ndjson
+	assert_equal "$(sort <<<"$output")" "$({ jq -c . in/f.ndjson; gzip -dc in/g.ndjson.gz | jq -c .; } | sort)"
+	assert_equal "${#lines[@]}" 4
+}
+
+@test "a committed last line without a newline, then rewritten: still exit 3, nothing written" {
+	mkdir st
+	echo '{"id":4,"positions":[["file:d/a.ndjson",0,7]],"files":{}}' >st/committed.json
+	# the line went on: the committed record was not a whole line
+	printf '{"a":1,"x":2}\n' >d/a.ndjson
+	run --separate-stderr fx-consume d/a.ndjson --checkpoint 2 --state st
+	assert_failure 3
+	assert_output ""
+	assert_equal "$stderr" "fx-consume: d/a.ndjson: changed since checkpoint 4: not a line start at offset 7"
+	printf '{"a":1} {"a":2}\n' >d/a.ndjson
+	run --separate-stderr fx-consume d/a.ndjson --checkpoint 2 --state st
+	assert_failure 3
+	assert_output ""
+	assert_equal "$stderr" "fx-consume: d/a.ndjson: changed since checkpoint 4: not a line start at offset 7"
+	printf '{"a":10}\n' >d/a.ndjson
+	run --separate-stderr fx-consume d/a.ndjson --checkpoint 2 --state st
+	assert_failure 3
+	assert_equal "$stderr" "fx-consume: d/a.ndjson: changed since checkpoint 4: not a line start at offset 7"
+	printf '{"a":1' >d/a.ndjson
+	run --separate-stderr fx-consume d/a.ndjson --checkpoint 2 --state st
+	assert_failure 3
+	assert_equal "$stderr" "fx-consume: d/a.ndjson: changed since checkpoint 4: 6 bytes, shorter than its offset 7"
+	# gzip is checked as it is decompressed again: after the restore record
+	printf '{"a":1}' | gzip >d/g.ndjson.gz
+	printf ',"x":2}\n' | gzip >>d/g.ndjson.gz
+	echo '{"id":4,"positions":[["file:d/g.ndjson.gz",0,7]],"files":{}}' >st/committed.json
+	run --separate-stderr fx-consume d/g.ndjson.gz --checkpoint 2 --state st
+	assert_failure 3
+	assert_output '{"_fx":"restore","id":4}'
+	assert_equal "$stderr" "fx-consume: d/g.ndjson.gz: changed since checkpoint 4: not a line start at offset 7"
+}
+
 @test "usage: stdin, CSV and a FIFO cannot be resumed; --state is needed" {
 	run --separate-stderr fx-consume --checkpoint 2 --state st <d/a.ndjson
 	assert_failure 2
