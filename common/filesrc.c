@@ -114,50 +114,170 @@ static int walk(struct fx_ctx *ctx, const char *dir, struct fx_strlist *files)
 	return rc;
 }
 
+static int has_name(const struct fx_strlist *l, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * The partition fields of a file under root: for each "k=v" component of
- * the path below root, k goes to keys and ,"k":"v" (or null) to extra.
+ * the path below root, k goes to keys (as the path of a top-level key: a
+ * dot in k is no nesting, as the member appended is named k) and
+ * ,"k":"v" (or null) to extra. Returns 0, or -1 when the fields cannot be
+ * written without changing data: why is set and *end is the length of the
+ * directory to name (file[0..*end)).
  */
-static void partition_fields(const char *root, const char *file,
-                             struct fx_strlist *keys, struct fx_buf *extra,
-                             size_t *off)
+static int partition_fields(const char *root, const char *file,
+                            struct fx_strlist *keys, struct fx_buf *extra,
+                            size_t *off, size_t *end, char *why, size_t nwhy)
 {
 	const char *s = file + strlen(root), *slash;
-	struct fx_buf v = FX_BUF_INIT;
+	struct fx_buf v = FX_BUF_INIT, path = FX_BUF_INIT;
+	int rc = 0;
 
-	while ((slash = strchr(s, '/'))) {
+	while (!rc && (slash = strchr(s, '/'))) {
 		const char *eq = memchr(s, '=', (size_t)(slash - s));
+		size_t klen = eq ? (size_t)(eq - s) : 0, vlen, i;
 
-		if (eq && eq > s && keys->n < JSON_MAX_PATHS) {
-			char *k = fx_strndup(s, (size_t)(eq - s));
-			size_t vlen = (size_t)(slash - eq - 1);
-
-			fx_strlist_push(keys, k);
+		*end = (size_t)(slash - file);
+		if (!eq || klen == 0 || keys->n >= JSON_MAX_PATHS) {
+			s = slash + 1;
+			continue;
+		}
+		vlen = (size_t)(slash - eq - 1);
+		fx_buf_reset(&v);
+		if (!hive_is_null(eq + 1, vlen))
+			hive_decode(&v, eq + 1, vlen);
+		fx_buf_reset(&path);
+		for (i = 0; i < klen; i++) {
+			if (s[i] == '.' || s[i] == '\\')
+				fx_buf_addc(&path, '\\');
+			fx_buf_addc(&path, s[i]);
+		}
+		fx_buf_addc(&path, 0);
+		/* the stream is UTF-8: no byte may be changed or lost */
+		if (!json_utf8_valid(s, klen)) {
+			snprintf(why, nwhy, "field name is not UTF-8");
+			rc = -1;
+		} else if (!json_utf8_valid(eq + 1, vlen)) {
+			snprintf(why, nwhy, "value of \"%.*s\" is not UTF-8",
+			         (int)klen, s);
+			rc = -1;
+		} else if (!json_utf8_valid(v.p, v.len)) {
+			snprintf(why, nwhy,
+			         "value of \"%.*s\" is not UTF-8 once "
+			         "%%XX-decoded",
+			         (int)klen, s);
+			rc = -1;
+		} else if (has_name(keys, path.p)) {
+			/* one of the values would be a second member k */
+			snprintf(why, nwhy, "\"%.*s\" twice in the path",
+			         (int)klen, s);
+			rc = -1;
+		} else {
+			fx_strlist_push(keys, path.p);
 			fx_buf_addc(extra, ',');
-			fx_buf_add_json_string(extra, k, strlen(k));
+			fx_buf_add_json_string(extra, s, klen);
 			fx_buf_addc(extra, ':');
-			if (hive_is_null(eq + 1, vlen)) {
+			if (hive_is_null(eq + 1, vlen))
 				fx_buf_adds(extra, "null");
-			} else {
-				fx_buf_reset(&v);
-				hive_decode(&v, eq + 1, vlen);
+			else
 				fx_buf_add_json_string(extra, v.p, v.len);
-			}
-			free(k);
 			off[keys->n] = extra->len;
 		}
 		s = slash + 1;
 	}
 	fx_buf_free(&v);
+	fx_buf_free(&path);
+	return rc;
 }
 
-struct ndjson_extra {
+struct part_extra {
 	struct json_paths keys;
 	struct fx_buf all;  /* every partition member */
 	struct fx_buf some; /* built per record when it has some of the keys */
 	struct fx_strlist names;
 	size_t off[JSON_MAX_PATHS + 1]; /* member i is all[off[i]..off[i+1]) */
 };
+
+static void part_extra_free(struct part_extra *ex)
+{
+	json_paths_free(&ex->keys);
+	fx_buf_free(&ex->all);
+	fx_buf_free(&ex->some);
+	fx_strlist_free(&ex->names);
+}
+
+/*
+ * ex for a file under root, zeroed first: 0, or FX_EXIT_USAGE after a
+ * message naming the directory whose name cannot be a field.
+ */
+static int part_extra_init(struct fx_ctx *ctx, const char *root,
+                           const char *path, struct part_extra *ex)
+{
+	size_t end = 0;
+	char why[160];
+	const char *err;
+
+	memset(ex, 0, sizeof(*ex));
+	if (partition_fields(root, path, &ex->names, &ex->all, ex->off, &end,
+	                     why, sizeof(why))) {
+		fx_warn(ctx, "%.*s: --partition-fields: %s", (int)end, path,
+		        why);
+		return FX_EXIT_USAGE;
+	}
+	if (json_paths_init(&ex->keys, ex->names.v, ex->names.n, &err)) {
+		fx_warn(ctx, "%s: %s", path, err);
+		return FX_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/*
+ * Before a record of a directory operand is read: whether every file's
+ * partition fields can be written. 0, or FX_EXIT_USAGE after a message.
+ */
+static int partition_check(struct fx_ctx *ctx, const struct file_source_opts *o,
+                           const char *root, const struct fx_strlist *files)
+{
+	struct part_extra ex;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < files->n && !rc && o->partition_fields; i++) {
+		rc = part_extra_init(ctx, root, files->v[i], &ex);
+		part_extra_free(&ex);
+	}
+	return rc;
+}
+
+/*
+ * The members to append to a record whose values of ex's keys are vals:
+ * all of them, or, to keep the record's own value of a key, those it has
+ * no member for.
+ */
+static const struct fx_buf *extra_for(struct part_extra *ex,
+                                      const struct json_value *vals)
+{
+	size_t i;
+
+	for (i = 0; i < ex->keys.n; i++)
+		if (vals[i].type != JSON_MISSING)
+			break;
+	if (i == ex->keys.n)
+		return &ex->all;
+	fx_buf_reset(&ex->some);
+	for (i = 0; i < ex->keys.n; i++)
+		if (vals[i].type == JSON_MISSING)
+			fx_buf_add(&ex->some, ex->all.p + ex->off[i],
+			           ex->off[i + 1] - ex->off[i]);
+	return &ex->some;
+}
 
 /*
  * --checkpoint: the files started so far, in the order read, each with the
@@ -346,7 +466,7 @@ changed:
 }
 
 static int copy_ndjson(struct fx_ctx *ctx, const char *path, int gz,
-                       struct ndjson_extra *ex, struct record_writer *out,
+                       struct part_extra *ex, struct record_writer *out,
                        struct file_ckpt *k, int64_t offset)
 {
 	struct record_stream rs;
@@ -385,24 +505,8 @@ static int copy_ndjson(struct fx_ctx *ctx, const char *path, int gz,
 		if (!ex || !ex->keys.n || (flags & JSON_SCAN_CONTROL)) {
 			record_writer_put(out, rec.p, rec.len);
 		} else {
-			const struct fx_buf *e = &ex->all;
-			size_t i;
+			const struct fx_buf *e = extra_for(ex, vals);
 
-			for (i = 0; i < ex->keys.n; i++)
-				if (vals[i].type != JSON_MISSING)
-					break;
-			if (i < ex->keys.n) {
-				/* keep the record's own value of a key */
-				fx_buf_reset(&ex->some);
-				for (i = 0; i < ex->keys.n; i++)
-					if (vals[i].type == JSON_MISSING)
-						fx_buf_add(&ex->some,
-						           ex->all.p +
-						               ex->off[i],
-						           ex->off[i + 1] -
-						               ex->off[i]);
-				e = &ex->some;
-			}
 			recedit_put(out, rec.p, rec.len, e->p, e->len);
 		}
 		ctx->st.records_out++;
@@ -421,24 +525,40 @@ static int copy_ndjson(struct fx_ctx *ctx, const char *path, int gz,
 struct csv_sink {
 	struct record_writer *out;
 	struct fx_ctx *ctx;
+	struct part_extra *ex;      /* NULL without partition fields */
+	const struct fx_buf *extra; /* ex's members, from the first row on */
 };
 
 static int csv_row(void *arg, const char *json, size_t len, uint64_t line)
 {
 	struct csv_sink *cs = arg;
+	int rc;
 
 	(void)line;
+	if (cs->ex && !cs->extra) {
+		struct json_value vals[JSON_MAX_PATHS];
+		size_t i;
+
+		/* every row has the header's names: the first decides */
+		for (i = 0; i < cs->ex->keys.n; i++)
+			json_object_get(json, len, cs->ex->keys.v[i].seg[0],
+			                cs->ex->keys.v[i].seglen[0], &vals[i]);
+		cs->extra = extra_for(cs->ex, vals);
+	}
 	cs->ctx->st.records_out++;
-	if (record_writer_put(cs->out, json, len))
-		return FX_EXIT_IO;
-	return 0;
+	if (cs->extra)
+		rc = recedit_put(cs->out, json, len, cs->extra->p,
+		                 cs->extra->len);
+	else
+		rc = record_writer_put(cs->out, json, len);
+	return rc ? FX_EXIT_IO : 0;
 }
 
 static int copy_csv(struct fx_ctx *ctx, const struct file_source_opts *o,
-                    const char *path, int gz, const char *extra,
+                    const char *path, int gz, struct part_extra *ex,
                     struct record_writer *out)
 {
-	struct csv_sink cs = {out, ctx};
+	struct csv_sink cs = {out, ctx, ex && ex->keys.n ? ex : NULL, NULL};
 	struct fx_input in;
 	struct csvio_reader *cr;
 	int rc;
@@ -446,8 +566,7 @@ static int copy_csv(struct fx_ctx *ctx, const struct file_source_opts *o,
 	rc = fx_input_open(&in, ctx, path, gz);
 	if (rc)
 		return rc;
-	cr =
-	    csvio_reader_new(ctx, in.name, o->csv_strings, extra, csv_row, &cs);
+	cr = csvio_reader_new(ctx, in.name, o->csv_strings, NULL, csv_row, &cs);
 	rc = csvio_reader_feed_input(cr, &in);
 	ctx->st.records_in += csvio_reader_rows(cr);
 	lineage_count(lineage_input_fd(ctx, in.fd, path),
@@ -464,10 +583,9 @@ static int read_file(struct fx_ctx *ctx, const struct file_source_opts *o,
                      struct record_writer *out, struct file_ckpt *k,
                      int64_t offset)
 {
-	struct ndjson_extra ex;
+	struct part_extra ex;
 	enum file_format f = o->format;
-	int gz = o->gz, rc;
-	const char *err;
+	int gz = o->gz, rc = 0;
 
 	if (f == FORMAT_AUTO) {
 		f = strcmp(path, "-") ? format_of(path, &gz) : FORMAT_NDJSON;
@@ -475,23 +593,13 @@ static int read_file(struct fx_ctx *ctx, const struct file_source_opts *o,
 			f = FORMAT_NDJSON;
 	}
 	memset(&ex, 0, sizeof(ex));
-	if (o->partition_fields && root) {
-		partition_fields(root, path, &ex.names, &ex.all, ex.off);
-		if (json_paths_init(&ex.keys, ex.names.v, ex.names.n, &err))
-			fx_die(ctx, FX_EXIT_USAGE, "%s: %s", path, err);
-	}
-	if (f == FORMAT_CSV) {
-		if (ex.all.len)
-			fx_buf_addc(&ex.all, 0);
-		rc = copy_csv(ctx, o, path, gz, ex.all.len ? ex.all.p : NULL,
-		              out);
-	} else {
+	if (o->partition_fields && root)
+		rc = part_extra_init(ctx, root, path, &ex);
+	if (!rc && f == FORMAT_CSV)
+		rc = copy_csv(ctx, o, path, gz, &ex, out);
+	else if (!rc)
 		rc = copy_ndjson(ctx, path, gz, &ex, out, k, offset);
-	}
-	json_paths_free(&ex.keys);
-	fx_buf_free(&ex.all);
-	fx_buf_free(&ex.some);
-	fx_strlist_free(&ex.names);
+	part_extra_free(&ex);
 	return rc;
 }
 
@@ -553,6 +661,9 @@ static int ckpt_inputs(struct fx_ctx *ctx, const struct file_source_opts *o,
 				    "%s: no record files (*.ndjson, *.jsonl, "
 				    "*.json, *.csv, each optionally .gz)",
 				    root);
+			if (!rc)
+				rc = partition_check(
+				    ctx, o, fields_root(o, root), &walked);
 			for (j = 0; j < walked.n; j++) {
 				fx_strlist_push(files, walked.v[j]);
 				fx_strlist_push(roots, fields_root(o, root));
@@ -751,6 +862,9 @@ int file_source_run(struct fx_ctx *ctx, const struct file_source_opts *o,
 				    "%s: no record files (*.ndjson, *.jsonl, "
 				    "*.json, *.csv, each optionally .gz)",
 				    root);
+			if (!rc)
+				rc = partition_check(
+				    ctx, o, fields_root(o, root), &files);
 			for (j = 0; j < files.n && !rc && !fx_stop; j++)
 				rc = read_file(ctx, o, fields_root(o, root),
 				               files.v[j], out, NULL, 0);

@@ -22,7 +22,10 @@
  * With partition_fields, every path component "k=v" below a directory
  * operand becomes a string field k (value %XX-decoded, see hive.h;
  * __HIVE_DEFAULT_PARTITION__ is null) appended to each record from that
- * directory, unless the record already has a field k.
+ * directory, unless the record already has a top-level member (a CSV
+ * column) named k. A k or v that is not UTF-8 (v spelled or decoded), or
+ * a k twice in one path, is a usage error (FX_EXIT_USAGE) before any record
+ * below that operand is read: no name is changed to fit the stream.
  */
 #ifndef FX_FILESRC_H
 #define FX_FILESRC_H
