@@ -198,14 +198,25 @@ static int count_read(const struct agg_spec *a, void *s,
  * whose exact sum is the sum of the values. Partials merge exactly, so
  * --merge gives the single run's sum, and the result is the correctly
  * rounded sum of all the values, whatever their order.
+ *
+ * Values from 2^960 up have partials of their own, scaled by 2^-128
+ * (exact: they stay far from both ends of a double's range): with them
+ * among the others, 1e308 + 1e308 - 1e308 overflowed part way to null
+ * while 1e308 - 1e308 + 1e308 was 1e308. Neither set of partials can
+ * overflow now (each value of one is below 2^960, or 2^896 scaled, and
+ * there are fewer than 2^63 of them); the two meet only in num_total().
  */
+#define NUM_BIG_FROM  0x1p960
+#define NUM_BIG_SCALE 0x1p-128
+#define NUM_BIG_BACK  0x1p128
 struct st_num {
 	int64_t i;  /* sum of the integers */
 	uint64_t n; /* values */
 	double *p;  /* partials, increasing magnitude; NULL before a double */
+	double *b;  /* the big values' partials, scaled; NULL before one */
 	/* non-overlapping doubles, so at most about 2098 / 53 of them (more
 	 * only as a snapshot says, up to ST_NUM_MAX_PARTIALS) */
-	uint16_t np, cap;
+	uint16_t np, cap, nb, bcap;
 	uint8_t has_double; /* 2: the doubles' sum overflowed a double */
 	/*
 	 * The least and greatest running sum of the integers in input order,
@@ -248,12 +259,29 @@ static int partials_add(double *p, uint32_t *np, double x)
 /* Partials a snapshot may hold as written (st_num's np and cap fit). */
 #define ST_NUM_MAX_PARTIALS 4096
 
+/* Adds y, a big value already scaled by NUM_BIG_SCALE, to s->b. */
+static void num_add_big(struct st_num *s, double y)
+{
+	uint32_t nb = s->nb;
+
+	if (s->has_double == 2)
+		return;
+	s->has_double = 1;
+	FX_GROW(s->b, nb + 1, s->bcap, 4);
+	(void)partials_add(s->b, &nb, y); /* below 2^959: finite */
+	s->nb = (uint16_t)nb;
+}
+
 static void num_add_double(struct st_num *s, double x)
 {
 	uint32_t np = s->np;
 
 	if (s->has_double == 2)
 		return;
+	if (fabs(x) >= NUM_BIG_FROM && isfinite(x)) {
+		num_add_big(s, x * NUM_BIG_SCALE);
+		return;
+	}
 	s->has_double = 1;
 	FX_GROW(s->p, np + 1, s->cap, 4);
 	if (partials_add(s->p, &np, x)) {
@@ -271,16 +299,30 @@ static void num_add_double(struct st_num *s, double x)
  */
 static double num_total(const struct st_num *s)
 {
-	double buf[64], *p = s->np + 2 <= 64 ? buf : fx_malloc((s->np + 2) * 8);
+	size_t room = (size_t)s->np + s->nb + 2;
+	double buf[64], *p = room <= 64 ? buf : fx_malloc(room * 8);
 	/* the int64 in two exact halves: a multiple of 2^32, and the rest */
 	int64_t lo32 = (int64_t)((uint64_t)s->i & 0xffffffffu);
 	double hi = 0, lo = 0, x, y;
-	uint32_t n = s->np;
+	uint32_t n = s->np, j;
 
-	if (s->has_double == 2)
-		return s->p[0] > 0 ? INFINITY : -INFINITY;
+	if (s->has_double == 2) {
+		hi = s->p[0] > 0 ? INFINITY : -INFINITY;
+		goto out;
+	}
 	if (n)
 		memcpy(p, s->p, n * sizeof(*p));
+	/*
+	 * The big values' sum, scaled back: past a double if its greatest
+	 * partial is (the others cannot bring it back), else exact.
+	 */
+	for (j = 0; j < s->nb; j++) {
+		y = s->b[j] * NUM_BIG_BACK;
+		if (!isfinite(y) || partials_add(p, &n, y)) {
+			hi = isfinite(y) ? p[n - 1] : y;
+			goto out;
+		}
+	}
 	if (partials_add(p, &n, (double)(s->i - lo32)) ||
 	    partials_add(p, &n, (double)lo32)) {
 		hi = p[n - 1];
@@ -441,6 +483,8 @@ static void num_merge(const struct agg_spec *a, void *d, const void *s,
 		num_add_double(dn, sn->p[0]);
 	for (j = 0; j < sn->np && sn->has_double != 2; j++)
 		num_add_double(dn, sn->p[j]);
+	for (j = 0; j < sn->nb && dn->has_double != 2; j++)
+		num_add_big(dn, sn->b[j]);
 	if (sn->has_double && !dn->has_double)
 		dn->has_double = 1;
 }
@@ -472,7 +516,8 @@ static void avg_result(const struct agg_spec *a, const void *s,
 }
 
 /* {"i":INT,"d":[partials],"n":N} and "f":true if a double was seen, or
- * "f":"inf"/"-inf" past a double: each double reads back to itself; "lo"
+ * "f":"inf"/"-inf" past a double, "b":[partials] if a big value was (as
+ * scaled): each double reads back to itself; "lo"
  * and "hi", the least and greatest running integer sum, where they are not
  * min(0, i) and max(0, i), what a partial without them reads as */
 static void num_partial(const struct agg_spec *a, const void *s,
@@ -489,7 +534,17 @@ static void num_partial(const struct agg_spec *a, const void *s,
 			fx_buf_addc(out, ',');
 		add_double(out, sn->p[i]);
 	}
-	fx_buf_adds(out, "],\"n\":");
+	fx_buf_addc(out, ']');
+	if (sn->nb) { /* the big values' partials, as they are kept */
+		fx_buf_adds(out, ",\"b\":[");
+		for (i = 0; i < sn->nb; i++) {
+			if (i)
+				fx_buf_addc(out, ',');
+			add_double(out, sn->b[i]);
+		}
+		fx_buf_addc(out, ']');
+	}
+	fx_buf_adds(out, ",\"n\":");
 	add_u64(out, sn->n);
 	if (sn->lo < (sn->i < 0 ? sn->i : 0)) {
 		fx_buf_adds(out, ",\"lo\":");
@@ -512,7 +567,7 @@ static void num_partial(const struct agg_spec *a, const void *s,
  * state writes the same --partial row as the saved one would have.
  */
 static int read_partials(struct st_num *s, const struct json_value *arr,
-                         int as_written)
+                         int as_written, int big)
 {
 	const char *p = arr->p + 1, *end = arr->p + arr->len - 1;
 
@@ -539,12 +594,20 @@ static int read_partials(struct st_num *s, const struct json_value *arr,
 			num.d = (double)num.i;
 		if (!isfinite(num.d))
 			return -1;
+		if (big && fabs(num.d) >= 0x1p959)
+			return -1; /* not one 2^63 scaled values can make */
 		if (as_written) {
-			if (s->np >= ST_NUM_MAX_PARTIALS)
+			double **v = big ? &s->b : &s->p;
+			uint16_t *k = big ? &s->nb : &s->np,
+			         *cap = big ? &s->bcap : &s->cap;
+
+			if (*k >= ST_NUM_MAX_PARTIALS)
 				return -1;
 			s->has_double = 1;
-			FX_GROW(s->p, s->np + 1, s->cap, 4);
-			s->p[s->np++] = num.d;
+			FX_GROW(*v, *k + 1, *cap, 4);
+			(*v)[(*k)++] = num.d;
+		} else if (big) {
+			num_add_big(s, num.d);
 		} else {
 			num_add_double(s, num.d);
 		}
@@ -556,7 +619,7 @@ static int read_partials(struct st_num *s, const struct json_value *arr,
 static int num_read_as(void *s, const struct json_value *v, int as_written)
 {
 	struct st_num *sn = s;
-	struct json_value d = member(v, "d"), f;
+	struct json_value d = member(v, "d"), b = member(v, "b"), f;
 	int64_t n, lo, hi;
 
 	if (member_int(v, "i", &sn->i) || member_int(v, "n", &n) || n < 0 ||
@@ -576,7 +639,9 @@ static int num_read_as(void *s, const struct json_value *v, int as_written)
 		                       : -INFINITY);
 		return 0;
 	}
-	if (read_partials(sn, &d, as_written))
+	if (read_partials(sn, &d, as_written, 0) ||
+	    (b.type == JSON_ARRAY && read_partials(sn, &b, as_written, 1)) ||
+	    (b.type != JSON_ARRAY && b.type != JSON_MISSING))
 		return -1;
 	if (f.type == JSON_TRUE)
 		sn->has_double = 1;
@@ -633,6 +698,7 @@ static int num_restore(const struct agg_spec *a, void *s,
 static void num_free(void *s)
 {
 	free(((struct st_num *)s)->p);
+	free(((struct st_num *)s)->b);
 }
 
 /* ---- min:F, max:F, first:F, last:F: one value kept ---- */

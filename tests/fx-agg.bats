@@ -389,6 +389,58 @@ EOF2
 	oracle --time event_time --window tumble:1s --lateness 500ms --by os --agg count --late update
 }
 
+@test "sums near a double's edge are exact in every order: 1e308 + 1e308 - 1e308 is 1e308 (Fraction oracle)" {
+	# big values that cancel, beside normal, tiny and integer ones; a
+	# naive or part-way sum overflows in some orders and not in others
+	python3 - >in.ndjson <<'PY'
+import json, random
+random.seed(67)
+big = [1e308, -1e308, 1.7e308, -1.7e308, 2.0**1000, -2.0**1000, 1e300, -1e300, 1e288, -1e288]
+rest = [5e-324, -5e-324, 1e-300, 0.1, -2.5, 1e16, 3]
+for i in range(6000):
+    k = i % 12
+    v = random.choice(big if random.random() < 0.4 else rest)
+    if k == 11 and v in big:
+        v = abs(v)  # one group past a double's range: null
+    print(json.dumps({"k": "k%02d" % k, "v": v}))
+PY
+	python3 - in.ndjson >want.ndjson <<'PY'
+import json, sys
+from fractions import Fraction
+g = {}
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    g.setdefault(r["k"], []).append(r["v"])
+for k in sorted(g):
+    try:
+        s = float(sum(Fraction(x) for x in g[k]))
+        a = s / len(g[k])
+    except OverflowError:
+        s = a = None
+    print(json.dumps({"k": k, "sum_v": s, "avg_v": a}))
+PY
+	args="--by k --agg sum:v,avg:v"
+	fx-agg $args in.ndjson >single
+	run python3 -c '
+import json, sys
+want = [json.loads(l) for l in open(sys.argv[1])]
+got = [json.loads(l) for l in open(sys.argv[2])]
+bad = [(w, g) for w, g in zip(want, got) if w != g]
+print(len(want), len(got), bad[:2])
+sys.exit(1 if bad or len(want) != len(got) else 0)' want.ndjson single
+	assert_success
+	grep -q '"k":"k11","sum_v":null' single || fail "k11 is not past the range: $(grep k11 single)"
+	# the records reversed, two threads, and shards merged: the same bytes
+	tac in.ndjson | fx-agg $args >reversed
+	cmp single reversed
+	fx-agg -j2 $args in.ndjson >threads
+	cmp single threads
+	split -n l/3 -d in.ndjson shard.
+	for s in 0 1 2; do fx-agg $args --partial <shard.0$s >part.$s; done
+	cat part.2 part.0 part.1 | fx-agg $args --merge >merged
+	cmp single merged
+}
+
 @test "double sums and averages are exact: the single run is math.fsum's, and 4 shards merged are the single run" {
 	# values of very different magnitudes, so that the order of adding
 	# changes a naive sum's last digits
