@@ -476,11 +476,16 @@ static void render(struct dim_loader *ld, const char *p, size_t n)
 	for (i = 0; i < ld->nheads; i++) {
 		const struct json_value *v = &ld->vals[i];
 
-		if (v->type == JSON_MISSING)
+		if (v->type == JSON_MISSING && !ld->s->fields_given)
 			continue;
-		ld->seen[i] = 1;
 		fx_buf_add(&ld->row, ld->heads.p + ld->head_off[i],
 		           ld->head_off[i + 1] - ld->head_off[i]);
+		if (v->type == JSON_MISSING) {
+			/* the columns asked for, as a table's: null */
+			fx_buf_adds(&ld->row, "null");
+			continue;
+		}
+		ld->seen[i] = 1;
 		fx_buf_add(&ld->row, v->p, v->len);
 	}
 }

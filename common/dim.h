@@ -27,7 +27,9 @@
  * the first load (CSV: the header's columns; NDJSON and Kafka: every top
  * level name in first-seen order), leaving out the key fields and _fx*
  * members. Later loads (--reload, Kafka updates) keep that list: a new
- * column is ignored, a missing one is absent from the rows that lack it.
+ * column is ignored. A field a row lacks is null in its members when the
+ * list is --fields (the columns asked for, as a table has them), else
+ * absent from them.
  */
 #ifndef FX_DIM_H
 #define FX_DIM_H
@@ -125,6 +127,7 @@ struct dim_spec {
 	size_t nkeys;
 	struct fx_strlist fields; /* output fields, dimension names (owned) */
 	int fields_fixed;         /* --fields, or a first load happened */
+	int fields_given;         /* --fields: a row without one has it null */
 	const char *prefix;       /* for output names, "" if none */
 	int last_wins;            /* --dim-last-wins */
 	int loaded;               /* a first load happened */

@@ -660,7 +660,7 @@ static int lookup_run(struct fx_ctx *ctx, const struct join_opts *o,
 	lk.spec.last_wins = o->dim_last_wins;
 	for (i = 0; i < o->fields.n; i++)
 		fx_strlist_push(&lk.spec.fields, o->fields.v[i]);
-	lk.spec.fields_fixed = o->fields.n > 0;
+	lk.spec.fields_fixed = lk.spec.fields_given = o->fields.n > 0;
 	record_writer_init(&lk.out, ctx, STDOUT_FILENO, "stdout");
 	lk.ring = fx_malloc(JOIN_RING * sizeof(*lk.ring));
 	memset(lk.ring, 0, JOIN_RING * sizeof(*lk.ring));

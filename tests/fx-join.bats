@@ -91,6 +91,26 @@ fx_rows() {
 		cmp - want
 }
 
+@test "NDJSON dimension: a row without one of --fields adds it as null, in --fields' order; without --fields, what it has" {
+	printf '%s\n' '{"id":1,"a":"x"}' '{"id":2,"b":"y"}' >dim.ndjson
+	printf '%s\n' '{"id":1}' '{"id":2}' '{"id":3}' >in.ndjson
+	run --separate-stderr fx-join --dim dim.ndjson --on id --fields b,a --left-nulls <in.ndjson
+	assert_success
+	# every row has the shape of the unmatched one
+	assert_output - <<-'EOF'
+		{"id":1,"b":null,"a":"x"}
+		{"id":2,"b":"y","a":null}
+		{"id":3,"b":null,"a":null}
+	EOF
+	run --separate-stderr fx-join --dim dim.ndjson --on id --left <in.ndjson
+	assert_success
+	assert_output - <<-'EOF'
+		{"id":1,"a":"x"}
+		{"id":2,"b":"y"}
+		{"id":3}
+	EOF
+}
+
 @test "output: dimension fields before the closing brace, _fx fields and control records pass" {
 	printf 'id,name,score\n1,"a, ""b""",7\n2,ü,\n' >d.csv
 	printf '%s\n' '{"_fx":"watermark","ts":"2026-11-23T00:00:00Z"}' \
