@@ -22,8 +22,9 @@
  *     silently changes data.
  *   - Spaces and tabs are data, never trimmed. A quoted field is the same
  *     value as an unquoted one: "12" is the number 12.
- *   - Numbers: only what num.h calls INT or DOUBLE (so not integers past
- *     int64, nor 1e400: they stay strings, exact), written byte for byte.
+ *   - Numbers: by the JSON grammar alone (fx_num_is_json_number), so
+ *     integers past int64 and 1e400 are numbers too, written byte for byte
+ *     as fx passes such numbers through in NDJSON.
  *   - Blank lines (empty or a lone "\r") are not rows. A bare CR ends a
  *     row, as in libcsv, but lines are counted by '\n' only.
  *   - A UTF-8 BOM at the very start of the input is dropped.

@@ -170,38 +170,22 @@ enum fx_num_kind fx_num_parse(const char *s, size_t n, struct fx_num *out)
 int fx_num_is_json_number(const char *s, size_t n)
 {
 	struct shape sh;
-	struct fx_num v;
-	size_t nint;
-	int64_t mag;
-
 	size_t i = n && s[0] == '-', j;
 
 	/*
-	 * CSV fields are mostly words, dates and short integers: settle those
-	 * from the integer digits alone. After them only '.', 'e' or 'E' may
+	 * CSV fields are mostly words, dates and integers: settle those from
+	 * the integer digits alone. After them only '.', 'e' or 'E' may
 	 * follow in a number; a leading 0 stands alone.
 	 */
 	for (j = i; j < n && is_digit(s[j]); j++)
 		;
 	if (j == i || (s[i] == '0' && j > i + 1))
 		return 0;
-	if (j == n && j - i < 19)
+	if (j == n)
 		return 1;
-	if (j < n && s[j] != '.' && s[j] != 'e' && s[j] != 'E')
+	if (s[j] != '.' && s[j] != 'e' && s[j] != 'E')
 		return 0;
-	if (scan(s, n, &sh) < 0)
-		return 0;
-	nint = sh.int_end - sh.int_start;
-	if (!sh.has_frac && !sh.has_exp)
-		return nint < 19 || fx_num_parse(s, n, &v) == FX_NUM_INT;
-	/*
-	 * A double is finite when its decimal magnitude is well inside 1e308;
-	 * only near the edge is strtod needed. Underflow to zero is fine.
-	 */
-	mag = (int64_t)nint + sh.exp;
-	if (nint < 400 && mag < 300)
-		return 1;
-	return fx_num_parse(s, n, &v) == FX_NUM_DOUBLE;
+	return scan(s, n, &sh) == 0;
 }
 
 size_t fx_num_format_int(int64_t i, char *buf)

@@ -37,12 +37,14 @@ struct fx_num {
 enum fx_num_kind fx_num_parse(const char *s, size_t n, struct fx_num *out);
 
 /*
- * Parses a CSV field as a number the way a person reading the CSV would:
- * JSON number syntax only (so "007", "+1", "1.", " 1", "0x10", "NaN" stay
- * strings, and so round-trip byte for byte). Returns 1 if the field is a
- * number that fx may write unchanged as a JSON number, 0 otherwise: only
- * FX_NUM_INT and FX_NUM_DOUBLE qualify, so an integer past int64 (an ID
- * like 12345678901234567890) or 1e400 stays an exact string.
+ * Whether exactly n bytes are a JSON number: the grammar only, so that a
+ * CSV field reads as a number the way a person reading the CSV would
+ * ("007", "+1", "1.", " 1", "0x10", "NaN" are not, and stay strings that
+ * round-trip byte for byte). Returns 1 if fx may write the bytes unchanged
+ * as a JSON number, 0 otherwise. The magnitude does not matter: 1e400 and
+ * an integer past int64 (12345678901234567890) are numbers, whose bytes fx
+ * passes through untouched, as it does in NDJSON (fx_num_parse tells
+ * what arithmetic can make of them). Nothing is converted.
  */
 int fx_num_is_json_number(const char *s, size_t n);
 

@@ -100,10 +100,17 @@ static void test_basic(void)
 	CHECK_STR(conv("a,b,c,d,e,f\n007,+1,1.,  1,0x10,NaN\n", 0),
 	          "{\"a\":\"007\",\"b\":\"+1\",\"c\":\"1.\",\"d\":\"  1\","
 	          "\"e\":\"0x10\",\"f\":\"NaN\"}\n");
-	/* integers past int64 and doubles past 1e308 stay strings, exact */
-	CHECK_STR(conv("a,b,c\n9223372036854775808,1e400,-1e-400\n", 0),
-	          "{\"a\":\"9223372036854775808\",\"b\":\"1e400\","
-	          "\"c\":-1e-400}\n");
+	/*
+	 * a JSON number is one whatever its size: integers past int64 and
+	 * doubles past 1e308 keep their bytes, as in NDJSON
+	 */
+	CHECK_STR(conv("a,b,c,d\n9223372036854775808,1e400,-1e-400,"
+	               "12345678901234567890\n",
+	               0),
+	          "{\"a\":9223372036854775808,\"b\":1e400,"
+	          "\"c\":-1e-400,\"d\":12345678901234567890}\n");
+	CHECK_STR(conv("a,b\n-9223372036854775809,-1E+400\n", 1),
+	          "{\"a\":\"-9223372036854775809\",\"b\":\"-1E+400\"}\n");
 	/* numbers keep their bytes */
 	CHECK_STR(conv("a,b\n1.50,-0\n", 0), "{\"a\":1.50,\"b\":-0}\n");
 	/* quoted numbers are numbers: quoting is syntax, not type */
