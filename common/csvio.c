@@ -755,6 +755,13 @@ void csvio_write_field(struct fx_buf *b, const char *s, size_t n)
 	fx_buf_addc(b, '"');
 }
 
+void csvio_end_row(struct fx_buf *b, size_t start, size_t nfields)
+{
+	if (nfields == 1 && b->len == start)
+		fx_buf_add(b, "\"\"", 2);
+	fx_buf_addc(b, '\n');
+}
+
 int csvio_reader_feed_input(struct csvio_reader *r, struct fx_input *in)
 {
 	char *buf = fx_malloc(1 << 20);

@@ -39,8 +39,9 @@
  *
  * Writing: csvio_write_field appends one field, quoted when it holds a comma,
  * quote, CR, LF or leading/trailing space, quotes doubled. An empty field is
- * written as nothing, so a row of one empty field is a blank line, which
- * reads back as no row: quote it ("") if that matters.
+ * written as nothing; csvio_end_row ends a row, and writes a row of one
+ * empty field as "" (as Python's csv module does), since a blank line reads
+ * back as no row.
  */
 #ifndef FX_CSVIO_H
 #define FX_CSVIO_H
@@ -93,5 +94,11 @@ void csvio_reader_free(struct csvio_reader *r);
 
 /* Appends one field to b, quoted if needed (see above). */
 void csvio_write_field(struct fx_buf *b, const char *s, size_t n);
+
+/*
+ * Ends the row of nfields fields that starts at b->p + start with '\n',
+ * after "" when the row is one empty field (it would be a blank line).
+ */
+void csvio_end_row(struct fx_buf *b, size_t start, size_t nfields);
 
 #endif

@@ -408,7 +408,7 @@ static void csv_header(struct file_sink *fs, struct record_writer *w)
 		csvio_write_field(&fs->scratch, fs->columns.v[i],
 		                  strlen(fs->columns.v[i]));
 	}
-	fx_buf_addc(&fs->scratch, '\n');
+	csvio_end_row(&fs->scratch, 0, fs->columns.n);
 	record_writer_write(w, fs->scratch.p, fs->scratch.len);
 }
 
@@ -509,7 +509,7 @@ static int csv_row(struct file_sink *fs, const struct record *rec,
 			fx_buf_addc(&fs->line, ',');
 		csv_value(fs, &fs->row[i]);
 	}
-	fx_buf_addc(&fs->line, '\n');
+	csvio_end_row(&fs->line, 0, fs->columns.n);
 	return 0;
 }
 

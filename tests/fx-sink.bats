@@ -399,6 +399,43 @@ EOF
 	cmp got want
 }
 
+@test "CSV output: a one-column row that is empty, null or missing is \"\" as Python writes it, and reads back as a row" {
+	printf '%s\n' '{"a":"x"}' '{"a":""}' '{"a":null}' '{"b":1}' '{"a":"y"}' >in
+	fx-sink --file one.csv --columns a <in
+	python3 -c 'import csv, sys
+w = csv.writer(sys.stdout, lineterminator="\n")
+w.writerows([["a"], ["x"], [""], [None], [None], ["y"]])' >want.csv
+	cmp one.csv want.csv
+	assert_equal "$(cat one.csv)" $'a\nx\n""\n""\n""\ny'
+	run --separate-stderr fx-consume one.csv
+	assert_success
+	assert_output - <<'EOF'
+{"a":"x"}
+{"a":""}
+{"a":""}
+{"a":""}
+{"a":"y"}
+EOF
+	# and back to the same bytes
+	fx-consume one.csv | fx-sink --file back.csv
+	cmp back.csv one.csv
+	# in partitions too
+	printf '%s\n' '{"p":"q","a":null}' | fx-sink --dir w --partition p --format csv --columns a
+	assert_equal "$(cat w/p=q/part-00000.csv)" $'a\n""'
+	# more than one column: empty fields stay unquoted
+	printf '%s\n' '{"a":"","b":null}' | fx-sink --format csv >two.csv
+	assert_equal "$(cat two.csv)" $'a,b\n,'
+}
+
+@test "CSV output: a header of one empty column name is \"\", and reads back" {
+	printf '%s\n' '{"":"x"}' '{"":""}' >in
+	fx-sink --file e.csv <in
+	assert_equal "$(cat e.csv)" $'""\nx\n""'
+	run --separate-stderr fx-consume e.csv
+	assert_success
+	assert_output $'{"":"x"}\n{"":""}'
+}
+
 @test "CSV output: a key that is not a column fails unless --columns chose the columns" {
 	printf '%s\n' '{"a":1}' '{"a":2,"extra":3}' >in
 	run --separate-stderr fx-sink --format csv <in

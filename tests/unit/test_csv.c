@@ -768,6 +768,47 @@ static void test_write_field(void)
 	fx_buf_free(&wfb);
 }
 
+/* A row of fields (NULL-terminated) as csvio writes it. */
+static const char *wrow(const char *const *v)
+{
+	size_t n;
+
+	fx_buf_reset(&wfb);
+	fx_buf_add(&wfb, "x", 1); /* the row starts past other bytes */
+	for (n = 0; v[n]; n++) {
+		if (n)
+			fx_buf_addc(&wfb, ',');
+		csvio_write_field(&wfb, v[n], strlen(v[n]));
+	}
+	csvio_end_row(&wfb, 1, n);
+	fx_buf_addc(&wfb, 0);
+	return wfb.p + 1;
+}
+
+/*
+ * A row of one empty field is "" (as Python's csv module writes it), not a
+ * blank line, which reads back as no row; any other row is as it was.
+ */
+static void test_end_row(void)
+{
+	static const char *const one_empty[] = {"", NULL};
+	static const char *const one[] = {"a", NULL};
+	static const char *const two_empty[] = {"", "", NULL};
+	static const char *const quoted[] = {" ", NULL};
+	static const char *const none[] = {NULL};
+
+	CHECK_STR(wrow(one_empty), "\"\"\n");
+	CHECK_STR(wrow(one), "a\n");
+	CHECK_STR(wrow(two_empty), ",\n");
+	CHECK_STR(wrow(quoted), "\" \"\n");
+	CHECK_STR(wrow(none), "\n");
+	fx_buf_free(&wfb);
+	/* and "" reads back as one row, the empty string; a name too */
+	CHECK_STR(conv("a\nx\n\"\"\ny\n", 0),
+	          "{\"a\":\"x\"}\n{\"a\":\"\"}\n{\"a\":\"y\"}\n");
+	CHECK_STR(conv("\"\"\n\"\"\n1\n", 0), "{\"\":\"\"}\n{\"\":1}\n");
+}
+
 /*
  * A field is a number in the output exactly when fx_num_is_json_number()
  * says it is one: 20,000 fields of digits, signs, points and exponents, 1
@@ -827,6 +868,7 @@ int main(void)
 	RUN(test_differential);
 	RUN(test_roundtrip);
 	RUN(test_write_field);
+	RUN(test_end_row);
 	RUN(test_number_fields);
 	return unit_done("test_csv");
 }
