@@ -2062,7 +2062,9 @@ static int ends_with(const char *s, const char *suffix)
  * The file name in each partition: --part-name as it is when it ends in an
  * extension of the format (what fx-consume reads it as), else with the
  * format's extension added. A name that says another format is a usage
- * error, as is one too long to have a temporary name beside it.
+ * error, as is one too long to have a temporary name beside it, and one
+ * fx-consume would pass over in a directory: empty (".ndjson"), or
+ * starting with '.' or '_'.
  */
 static char *part_file_name(struct fx_ctx *ctx, const char *name,
                             enum file_format format)
@@ -2072,6 +2074,22 @@ static char *part_file_name(struct fx_ctx *ctx, const char *name,
 	char *file;
 	size_t i;
 
+	if (!*name)
+		fx_usage_error(
+		    ctx,
+		    "--part-name: must not be empty; the file would "
+		    "be the hidden '.%s', which fx-consume passes over",
+		    csv ? "csv" : "ndjson");
+	if (*name == '.')
+		fx_usage_error(ctx,
+		               "--part-name: '%s' starts with '.'; fx-consume "
+		               "passes over hidden files",
+		               name);
+	if (*name == '_')
+		fx_usage_error(ctx,
+		               "--part-name: '%s' starts with '_'; fx-consume "
+		               "passes over such files (markers like _SUCCESS)",
+		               name);
 	for (i = 0; i < sizeof(ndjson) / sizeof(ndjson[0]); i++)
 		is_ndjson |= ends_with(name, ndjson[i]);
 	if (ends_with(name, ".gz"))

@@ -49,7 +49,8 @@
  * PART is --part-name (default part-00000), with the format's extension
  * added unless it has one (.ndjson .jsonl .json; .csv): a rerun replaces
  * the partition's file, as INSERT OVERWRITE does; give each concurrent
- * writer its own part name.
+ * writer its own part name. file_sink_open() refuses (a usage error) a
+ * part name fx-consume would pass over: empty, or starting with '.' or '_'.
  *
  * Checkpoint mode (state, with dir only; share/doc/checkpoints.md): the
  * output goes to the same files, but is made durable per checkpoint

@@ -469,6 +469,33 @@ EOF
 	[ ! -e v ] || fail "a usage error created v"
 }
 
+@test "--part-name that fx-consume would pass over (empty, hidden, '_') is a usage error" {
+	printf '%s\n' '{"p":"a"}' >in
+	run --separate-stderr fx-sink --dir pn --partition p --part-name '' <in
+	assert_failure 2
+	refute_output
+	assert_equal "$stderr" "fx-sink: --part-name: must not be empty; the file would be the hidden '.ndjson', which fx-consume passes over (see 'fx-sink --help')"
+	run --separate-stderr fx-sink --dir pn --partition p --part-name '' --format csv <in
+	assert_failure 2
+	assert_equal "$stderr" "fx-sink: --part-name: must not be empty; the file would be the hidden '.csv', which fx-consume passes over (see 'fx-sink --help')"
+	run --separate-stderr fx-sink --dir pn --partition p --part-name _run2 <in
+	assert_failure 2
+	assert_equal "$stderr" "fx-sink: --part-name: '_run2' starts with '_'; fx-consume passes over such files (markers like _SUCCESS) (see 'fx-sink --help')"
+	run --separate-stderr fx-sink --dir pn --partition p --part-name .run2.ndjson <in
+	assert_failure 2
+	assert_equal "$stderr" "fx-sink: --part-name: '.run2.ndjson' starts with '.'; fx-consume passes over hidden files (see 'fx-sink --help')"
+	run --separate-stderr fx-sink --dir pn --partition p --part-name .. <in
+	assert_failure 2
+	assert_equal "$stderr" "fx-sink: --part-name: '..' starts with '.'; fx-consume passes over hidden files (see 'fx-sink --help')"
+	[ ! -e pn ] || fail "a usage error created pn"
+	# a '.' or '_' inside the name is fine, and fx-consume reads the file
+	fx-sink --dir pn --partition p --part-name run_2.x <in
+	assert_equal "$(ls -A pn/p=a)" run_2.x.ndjson
+	run --separate-stderr fx-consume pn
+	assert_success
+	assert_output '{"p":"a"}'
+}
+
 @test "a partition value too long for a directory name is a bad record, not the end of the run" {
 	long=$(printf 'x%.0s' $(seq 300))
 	printf '%s\n' '{"os":"a","n":1}' "{\"os\":\"$long\",\"n\":2}" '{"os":"b","n":3}' >in
