@@ -750,10 +750,12 @@ static int step_has(const struct pipeline_step *st, const char *name)
 	return 0;
 }
 
+/* A stage that snapshots on a barrier: fx-agg, and fx-join's interval
+ * join (a lookup join keeps no state and refuses --state). */
 static int stateful(const struct pipeline_step *st)
 {
 	return !strcmp(st->program, "fx-agg") ||
-	       !strcmp(st->program, "fx-join");
+	       (!strcmp(st->program, "fx-join") && step_has(st, "right"));
 }
 
 enum argv_for {

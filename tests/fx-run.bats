@@ -355,6 +355,35 @@ produce_day() {
 	cmp stream.sorted explained.sorted
 }
 
+@test "--stream -e with a checkpoint and a lookup join: --state only on the stateful stages, the rows of --batch, committed" {
+	pipeline_dir a
+	printf 'os,vendor\nios,apple\nandroid,google\nweb,browser\nharmonyos,huawei\nmacos,apple\nwindows,microsoft\n' >a/vendors.csv
+	# the job with a lookup join before its fx-agg, and a checkpoint
+	jq '.jobs.ads_os_minute.checkpoint = "200ms"
+	    | .jobs.ads_os_minute.steps = [{"name": "vendor", "fx-join": {"dim": "vendors.csv", "on": "os", "left-nulls": true}}] + .jobs.ads_os_minute.steps
+	    | .jobs.ads_os_minute.steps[1]["fx-agg"].by = "os,vendor"' \
+		"$CASES/music.pipeline.json" >a/music.pipeline.json
+	run fx-run a/music.pipeline.json ads_os_minute --stream -e --explain
+	assert_success
+	assert_line --regexp '^  fx-join --dim vendors\.csv --on os --left-nulls \|$'
+	refute_line --regexp 'fx-join .*--state'
+	assert_line --regexp '^  fx-agg .* --state warehouse/state/ads_os_minute --stage ads \|$'
+	fx_broker_start --partitions 1
+	produce_day 2026-11-02 a/plays.ndjson
+	run --separate-stderr fx-run a/music.pipeline.json ads_os_minute --stream -e -b "$B"
+	assert_success
+	fx-consume --table "$CASES/ads_os_minute.table.json" -e -b "$B" | sort >stream.sorted
+	fx-run a/music.pipeline.json ads_os_minute --batch dt=2026-11-02
+	sort a/warehouse/ads_os_minute/dt=2026-11-02/part-00000.ndjson >batch.sorted
+	[ -s batch.sorted ] || fail "no batch rows"
+	# every row has its vendor, and the stream's rows are the batch's
+	run jq -r 'select(.vendor == null) | .os' batch.sorted
+	refute_output
+	cmp batch.sorted stream.sorted
+	[ -s a/warehouse/state/ads_os_minute/committed.json ] ||
+		fail "no checkpoint committed: $(ls -R a/warehouse/state 2>&1)"
+}
+
 @test "SIGTERM to fx-run stops every stage: no stage process left" {
 	pipeline_dir a
 	fx_broker_start --partitions 1
