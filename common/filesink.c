@@ -2189,9 +2189,17 @@ struct file_sink *file_sink_open(struct fx_ctx *ctx,
 	}
 	if (o->ow_phase == OW_COMMIT || o->ow_phase == OW_ABORT)
 		return fs; /* no record, no dataset: the tree is prepared */
-	if (o->file || o->dir)
+	if (o->dir && o->table) {
+		/* the table, not the warehouse its template starts from */
+		struct fx_buf tdir = FX_BUF_INIT;
+
+		table_dir_root(o->table, o->dir, &tdir);
+		fs->dataset = lineage_file(ctx, LINEAGE_OUTPUT, tdir.p);
+		fx_buf_free(&tdir);
+	} else if (o->file || o->dir) {
 		fs->dataset = lineage_file(ctx, LINEAGE_OUTPUT,
 		                           o->file ? o->file : o->dir);
+	}
 	if (o->dir) {
 		raise_fd_limit();
 		if (o->overwrite)

@@ -3,6 +3,7 @@
 
 #include "err.h"
 #include "kafka.h"
+#include "lineage.h"
 #include "stream.h"
 #include "strmap.h"
 #include "recedit.h"
@@ -388,6 +389,7 @@ int partition_consume_files(struct fx_ctx *ctx, struct table *t,
                             struct record_writer *out)
 {
 	struct table_where w = {0};
+	struct fx_buf tdir = FX_BUF_INIT;
 	size_t i;
 	int rc = 0;
 
@@ -406,6 +408,10 @@ int partition_consume_files(struct fx_ctx *ctx, struct table *t,
 			rc = FX_EXIT_IO;
 			break;
 		}
+		/* the table is the dataset, whichever partitions are read:
+		 * its directories, registered after it, count into it */
+		table_dir_root(t, roots[i], &tdir);
+		lineage_file(ctx, LINEAGE_INPUT, tdir.p);
 		rc = table_dirs_for(ctx, t, &w, roots[i], &dirs, NULL);
 		fo->root = roots[i];
 		if (!rc && dirs.n) /* none: not stdin */
@@ -416,5 +422,6 @@ int partition_consume_files(struct fx_ctx *ctx, struct table *t,
 	}
 	fo->root = NULL;
 	table_where_free(&w);
+	fx_buf_free(&tdir);
 	return rc;
 }

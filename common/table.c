@@ -957,6 +957,23 @@ const char *table_dir_template(const struct table *t)
 	return t->dir.text;
 }
 
+void table_dir_root(const struct table *t, const char *root, struct fx_buf *out)
+{
+	const char *s = t->dir.text, *slash;
+
+	fx_buf_reset(out);
+	fx_buf_adds(out, root);
+	while (out->len > 1 && out->p[out->len - 1] == '/')
+		out->len--;
+	while (s && (slash = strchr(s, '/')) &&
+	       !memchr(s, '{', (size_t)(slash - s))) {
+		fx_buf_addc(out, '/');
+		fx_buf_add(out, s, (size_t)(slash - s));
+		s = slash + 1;
+	}
+	fx_buf_addc(out, 0);
+}
+
 const struct json_paths *table_paths(const struct table *t)
 {
 	return &t->paths;

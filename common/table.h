@@ -147,6 +147,15 @@ const char *table_default_topic(const struct table *t);
 const char *table_topic_template(const struct table *t);
 const char *table_dir_template(const struct table *t);
 
+/*
+ * The table's own directory under root, as a NUL-terminated string in out:
+ * root and the leading components of the directory template that hold no
+ * placeholder ("cdm_play/dt={dt}" under w: "w/cdm_play"). Lineage names
+ * the table by it, whichever of its partitions a run reads or writes.
+ */
+void table_dir_root(const struct table *t, const char *root,
+                    struct fx_buf *out);
+
 /* The partitions topics are made of, bit i for partition i. */
 uint32_t table_kafka_mask(const struct table *t);
 

@@ -271,6 +271,27 @@ fx-sink music cdm"
 	refute_output --partial 'observed'
 }
 
+@test "fx-run batches: a job's output table is the next job's input, so upstream walks the chain" {
+	mkdir -p warehouse/ods_play/dt=2026-11-23 warehouse/ods_play/dt=2026-11-24
+	cp plays.ndjson warehouse/ods_play/dt=2026-11-23/
+	fx-run music.pipeline.json cdm --batch dt=2026-11-23
+	fx-run music.pipeline.json ads --batch dt=2026-11-23
+	# the tables, not the warehouse root nor the partitions read
+	run --separate-stderr fx-lineage upstream warehouse/ads_os/
+	assert_success
+	assert_output - <<-EOF
+		1${TAB}file://$PWD/warehouse/cdm_play${TAB}music.ads
+		2${TAB}file://$PWD/songs.csv${TAB}music.cdm
+		2${TAB}file://$PWD/warehouse/ods_play${TAB}music.cdm
+	EOF
+	run --separate-stderr fx-lineage downstream warehouse/ods_play
+	assert_success
+	assert_output - <<-EOF
+		1${TAB}file://$PWD/warehouse/cdm_play${TAB}music.cdm
+		2${TAB}file://$PWD/warehouse/ads_os${TAB}music.ads
+	EOF
+}
+
 @test "fx-run: a stage whose upstream exited unseen (the sh step gone before fx-sink looked), its events first: the run's records are still its head's and tail's" {
 	mkdir -p warehouse/ods_play/dt=2026-11-23
 	cp plays.ndjson warehouse/ods_play/dt=2026-11-23/
