@@ -84,6 +84,8 @@ static const char *check_operands(struct fx_ctx *ctx,
 		               args[0]);
 	if (o->depth < 0)
 		fx_usage_error(ctx, "--depth: must not be negative");
+	if (o->limit < 0)
+		fx_usage_error(ctx, "--limit: must not be negative (0 is all)");
 	if (strcmp(cmd, "export") == 0 && !o->openlineage)
 		fx_usage_error(
 		    ctx, "export: say --openlineage (the one export format)");

@@ -761,7 +761,8 @@ static char *pipeline_label(const struct lineage_db *db, struct lq_pipeline *p)
 {
 	struct fx_buf b = FX_BUF_INIT;
 	struct lq_link *v = NULL;
-	size_t n = 0, cap = 0, i, j, k, st;
+	size_t n = 0, cap = 0, i, j, k, st, nord = 0;
+	size_t *ord = fx_malloc((p->nstages + 1) * sizeof(*ord));
 	unsigned char *used;
 	const cJSON *e;
 	int tail_final = 0;
@@ -812,6 +813,11 @@ static char *pipeline_label(const struct lineage_db *db, struct lq_pipeline *p)
 				used[k] = 1;
 				fx_buf_adds(&b, v[k].name);
 				st = stage_of_pid(db, p, v[k].pid);
+				for (j = 0; st != NO_STAGE && j < nord; j++)
+					if (ord[j] == st)
+						break;
+				if (st != NO_STAGE && j == nord)
+					ord[nord++] = st;
 				if (st != NO_STAGE && p->head == NO_STAGE)
 					p->head = st;
 				if (st != NO_STAGE &&
@@ -831,7 +837,17 @@ static char *pipeline_label(const struct lineage_db *db, struct lq_pipeline *p)
 	}
 	if (p->head == NO_STAGE)
 		p->head = p->tail = p->stages[0];
+	/* the stages in the label's order (--format json lists them so) */
+	for (i = 0; i < p->nstages; i++) {
+		for (j = 0; j < nord && ord[j] != p->stages[i]; j++)
+			;
+		if (j == nord)
+			ord[nord++] = p->stages[i];
+	}
+	if (nord == p->nstages)
+		memcpy(p->stages, ord, nord * sizeof(*ord));
 	fx_buf_addc(&b, 0);
+	free(ord);
 	free(used);
 	free(v);
 	return b.p;

@@ -304,6 +304,12 @@ for line in open(sys.argv[1]):
 	run --separate-stderr fx-lineage frobnicate
 	assert_failure 2
 	assert_equal "$stderr" "fx-lineage: unknown command 'frobnicate' (see 'fx-lineage --help')"
+	run --separate-stderr fx-lineage runs --limit -1
+	assert_failure 2
+	assert_equal "$stderr" "fx-lineage: --limit: must not be negative (0 is all) (see 'fx-lineage --help')"
+	run --separate-stderr fx-lineage upstream x --depth -1
+	assert_failure 2
+	assert_equal "$stderr" "fx-lineage: --depth: must not be negative (see 'fx-lineage --help')"
 }
 
 @test "a store that does not exist is an error naming it, not an empty list" {
