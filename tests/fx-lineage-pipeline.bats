@@ -243,6 +243,8 @@ START music cdm"
 	EOF
 	run fx-lineage --store forged.ndjson runs --format json
 	assert_equal "$(jq -r 'map(.pipeline) | join(";")' <<<"$output")" "fx-consume | fx-join | jq | fx-sink"
+	# the stages in that order too, not in the order of their events
+	assert_equal "$(jq -r '.[0].stages | map(.program) | join(",")' <<<"$output")" "fx-consume,fx-join,fx-sink"
 	run fx-lineage --store forged.ndjson pipeline music.pipeline.json
 	assert_line --regexp '^    last   .*  COMPLETE  in 8  out 6$'
 }
