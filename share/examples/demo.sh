@@ -89,8 +89,9 @@ done
 cp batch-ads_genre_minute.ndjson batch.ndjson
 head -n 3 "$(find warehouse/ads_genre_minute -type f | sort | head -n 1)"
 
-say "lineage: what feeds the ADS topic, and the whole graph"
-fx-lineage upstream ads_genre_minute
+say "lineage: what feeds the ADS topic and the ADS table, and the whole graph"
+fx-lineage upstream "kafka://$FX_BROKERS/ads_genre_minute"
+fx-lineage upstream warehouse/ads_genre_minute
 fx-lineage graph
 
 say "golden cases: fx-run music.pipeline.json --test share/examples/tests"
