@@ -1259,8 +1259,8 @@ static void init_aggs(struct engine *e)
 static void check_bound_name(struct engine *e, const char *name,
                              const char *what)
 {
-	if (e->ws.kind != WINDOW_NONE && (!strcmp(name, "window_start") ||
-	                                  !strcmp(name, "window_end")))
+	if (e->ws.kind != WINDOW_NONE &&
+	    (!strcmp(name, "window_start") || !strcmp(name, "window_end")))
 		fx_usage_error(e->ctx,
 		               "'%s' is %s and the window's bound (name it "
 		               "with NAME=)",
@@ -2107,6 +2107,24 @@ static void on_restore(struct engine *e, const struct record *rec)
 	e->ctx->ckpt.restore_ms = (fx_now() - t0) * 1000;
 }
 
+/* The latest end of the open windows (or sessions), INT64_MIN if none. */
+static int64_t open_windows_end(const struct engine *e)
+{
+	int64_t end = INT64_MIN;
+	size_t i;
+
+	if (e->ws.kind == WINDOW_SESSION) {
+		for (i = 0; i < e->nheap; i++)
+			if (e->heap[i].end > end)
+				end = e->heap[i].end;
+	} else {
+		for (i = 0; i < e->nwins; i++)
+			if (e->wins[i]->end > end)
+				end = e->wins[i]->end;
+	}
+	return end;
+}
+
 /*
  * A checkpoint barrier: a final one closes every window first (as the end
  * of input does); the whole state becomes snapshot K, and the snapshots
@@ -2122,7 +2140,16 @@ static int on_checkpoint(struct engine *e, const struct record *rec)
 	double t0;
 
 	if (final) {
+		int64_t last = open_windows_end(e);
+
 		rc = close_all(e);
+		/*
+		 * As the watermark passing their ends would have: a record of
+		 * a window closed here is late when the job goes on (files
+		 * appended to after a final barrier), not a second row.
+		 */
+		if (last > e->wm)
+			e->wm = last;
 		if (e->global) { /* its rows are out: a final barrier ends it */
 			win_free(e, e->global);
 			e->global = fx_malloc(sizeof(*e->global));

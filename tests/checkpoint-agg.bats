@@ -174,6 +174,23 @@ late_records() {
 	run ! grep -q '"window_start":"1970-01-01T00:00:20' full.out
 }
 
+@test "after a final barrier the job goes on (files appended to): a record of a window it closed is late, not a second row" {
+	A=(fx-agg --time t --window tumble:10s --by k --agg count --state st --late dlq=late.ndjson)
+	printf '%s\n' '{"_fx":"restore","id":0}' '{"t":1,"k":"a"}' '{"t":3,"k":"a"}' \
+		'{"_fx":"checkpoint","id":1,"positions":[],"final":true}' | "${A[@]}" >run1.out
+	# what fx-sink commits after the final barrier
+	echo '{"id":1,"positions":[]}' >st/committed.json
+	printf '%s\n' '{"_fx":"restore","id":1}' '{"t":2,"k":"a"}' '{"t":12,"k":"a"}' \
+		'{"_fx":"checkpoint","id":2,"positions":[],"final":true}' | "${A[@]}" >run2.out
+	run grep -v '"_fx"' run1.out run2.out
+	assert_output - <<-'EOF'
+		run1.out:{"window_start":"1970-01-01T00:00:00.000Z","window_end":"1970-01-01T00:00:10.000Z","k":"a","count":2}
+		run2.out:{"window_start":"1970-01-01T00:00:10.000Z","window_end":"1970-01-01T00:00:20.000Z","k":"a","count":1}
+	EOF
+	run jq -c '[.t, .k]' late.ndjson
+	assert_output '[2,"a"]'
+}
+
 @test "a restore of a snapshot that is not there: exit 3, naming it" {
 	printf '%s\n' '{"_fx":"restore","id":4}' '{"x":1}' >in.ndjson
 	run --separate-stderr fx-agg --state st --agg count <in.ndjson
