@@ -316,3 +316,23 @@ void ckpt_barrier_free(struct ckpt_barrier *br)
 	positions_free(br->pos, br->npos);
 	memset(br, 0, sizeof(*br));
 }
+
+int ckpt_refuse_unrestored(const struct fx_ctx *ctx,
+                           const struct fx_where *where,
+                           const struct ckpt_barrier *br, const char *dir,
+                           uint64_t committed)
+{
+	char w[256], what[64], path[4096 + 32];
+
+	if (br)
+		snprintf(what, sizeof(what), "checkpoint %" PRIu64, br->id);
+	else
+		snprintf(what, sizeof(what), "a record");
+	fx_warn(ctx,
+	        "%s: %s before any restore record: the input is not from a "
+	        "checkpointed source, whose first record would be "
+	        "{\"_fx\":\"restore\",\"id\":%" PRIu64 "} (%s)",
+	        fx_where_format(where, w, sizeof(w)), what, committed,
+	        ckpt_state_path(dir, path, sizeof(path)));
+	return FX_EXIT_IO;
+}

@@ -125,4 +125,17 @@ void ckpt_restore_format(struct fx_buf *b, uint64_t id);
 int ckpt_barrier_parse(const char *p, size_t n, struct ckpt_barrier *br);
 void ckpt_barrier_free(struct ckpt_barrier *br);
 
+/*
+ * A sink with a state directory (dir, its committed checkpoint committed)
+ * read a record (br NULL) or barrier br before any restore record: a
+ * checkpointed source writes restore first, so the input is not one, and
+ * its records may be ones the sink committed already. Reports it at where
+ * and returns FX_EXIT_IO; the caller commits nothing.
+ */
+struct fx_where;
+int ckpt_refuse_unrestored(const struct fx_ctx *ctx,
+                           const struct fx_where *where,
+                           const struct ckpt_barrier *br, const char *dir,
+                           uint64_t committed);
+
 #endif

@@ -88,6 +88,7 @@ struct file_sink {
 	struct ckpt_barrier barrier;
 	char *pending_root;       /* DIR/fx-sink */
 	uint64_t next_id;         /* records go to pending-NEXT */
+	int restored;             /* the restore record was read */
 	uint64_t records_commit;  /* records in committed checkpoints */
 	uint64_t records_pending; /* records since the last one */
 };
@@ -851,10 +852,14 @@ static int ckpt_control(struct file_sink *fs, const struct record *rec,
 		    fx_bad_record(fs->ctx, where, "_fx", rec->p, rec->len,
 		                  "not a valid checkpoint or restore "
 		                  "record"));
+	if (!fs->barrier.restore && !fs->restored)
+		return ckpt_refuse_unrestored(fs->ctx, where, &fs->barrier,
+		                              fs->o->state, fs->committed.id);
 	if (!fs->barrier.restore) {
 		fs->ctx->ckpt.last = fs->barrier.id;
 		return ckpt_commit(fs, &fs->barrier, where);
 	}
+	fs->restored = 1;
 	fs->ctx->ckpt.restored_seen = 1;
 	fs->ctx->ckpt.restored = fs->barrier.id;
 	if (fs->barrier.id == fs->committed.id)
@@ -2237,6 +2242,9 @@ int file_sink_write(struct file_sink *fs, const struct record *rec,
 		rc = ckpt_control(fs, rec, where);
 		return rc == DROPPED ? 0 : rc;
 	}
+	if (fs->o->state && !fs->restored)
+		return ckpt_refuse_unrestored(fs->ctx, where, NULL,
+		                              fs->o->state, fs->committed.id);
 	/* everything that can find the record bad comes before any output */
 	if (fs->o->dir) {
 		rc = record_dir(fs, rec, vals, where);

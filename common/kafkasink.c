@@ -155,6 +155,7 @@ struct kafka_sink {
 	 */
 	int recovered;
 	uint64_t recovered_from;
+	int restored; /* the restore record was read */
 	uint64_t skip_until;
 	struct fx_buf marker;
 
@@ -807,6 +808,9 @@ static int txn_control(struct kafka_sink *ks, const struct record *rec,
 		return fx_bad_record(
 		    ks->ctx, where, "_fx", rec->p, rec->len,
 		    "not a valid checkpoint or restore record");
+	if (!ks->barrier.restore && !ks->restored)
+		return ckpt_refuse_unrestored(ks->ctx, where, &ks->barrier,
+		                              ks->o->state, ks->committed.id);
 	if (ks->skip_until && !ks->barrier.restore) {
 		/* committed already: the transactions the log witnessed */
 		if (ks->barrier.id == ks->skip_until)
@@ -822,6 +826,7 @@ static int txn_control(struct kafka_sink *ks, const struct record *rec,
 	}
 	if (!ks->barrier.restore)
 		return txn_commit(ks, &ks->barrier, where);
+	ks->restored = 1;
 	if (ks->barrier.id == ks->committed.id)
 		return 0;
 	if (ks->recovered && ks->barrier.id == ks->recovered_from) {
@@ -1444,6 +1449,9 @@ int kafka_sink_write(struct kafka_sink *ks, const struct record *rec,
 			return kafka_sink_flush(ks) ? FX_EXIT_IO : 0;
 		return 0;
 	}
+	if (ks->txn && !ks->restored)
+		return ckpt_refuse_unrestored(ks->ctx, where, NULL,
+		                              ks->o->state, ks->committed.id);
 	ks->vals = vals;
 	for (i = 0; i < NMETA; i++)
 		ks->meta[i].type = JSON_MISSING;

@@ -62,7 +62,7 @@ batch() {
 }
 
 @test "routed by _fx_dest: the batch run's files" {
-	stream 30 10 | sed 's/"os":"\([a-z]*\)"/"_fx_dest":"ods\/\1","os":"\1"/' >in
+	stream 30 10 | resume 0 | sed 's/"os":"\([a-z]*\)"/"_fx_dest":"ods\/\1","os":"\1"/' >in
 	grep -q '"_fx_dest":"ods/ios"' in
 	fx-sink --dir out --state st <in
 	records <in | fx-sink --dir want
@@ -71,7 +71,7 @@ batch() {
 }
 
 @test "records after the last checkpoint, then end of input: not written, pending removed, committed.json unchanged" {
-	stream 20 10 >in
+	stream 20 10 | resume 0 >in
 	fx-sink --dir out --partition os --state st <in
 	cp st/committed.json committed.before
 	stream 30 10 | after 2 | head -7 | resume 2 >more
@@ -84,7 +84,7 @@ batch() {
 }
 
 @test "a final checkpoint commits; end of input after it is normal" {
-	stream 25 5 final >in
+	stream 25 5 final | resume 0 >in
 	grep -q '"final":true' in
 	run --separate-stderr fx-sink --dir out --partition os --state st <in
 	assert_success
@@ -98,7 +98,7 @@ batch() {
 # killed fx-sink leaves)
 crash_state() {
 	stream 40 10 >all
-	upto 2 <all >first
+	upto 2 <all | resume 0 >first
 	fx-sink --dir out --partition os --state st <first
 	after 2 <all | upto 3 | records | fx-sink --dir p3 --partition os
 	mkdir -p st/fx-sink
@@ -146,7 +146,7 @@ EOF
 }
 
 @test "an output file longer than committed (a torn append) is truncated at start" {
-	stream 20 10 >in
+	stream 20 10 | resume 0 >in
 	fx-sink --dir out --partition os --state st <in
 	echo '{"os":"web","torn' >>out/os=web/part-00000.ndjson
 	echo '{"_fx":"restore","id":2}' | fx-sink --dir out --partition os --state st
@@ -155,7 +155,7 @@ EOF
 }
 
 @test "an output file shorter than committed, or missing: exit 3 naming it" {
-	stream 20 10 >in
+	stream 20 10 | resume 0 >in
 	fx-sink --dir out --partition os --state st <in
 	truncate -s 5 out/os=web/part-00000.ndjson
 	run --separate-stderr fx-sink --dir out --partition os --state st </dev/null
@@ -172,7 +172,7 @@ EOF
 	# longer than what the job writes there: replaced, not overwritten
 	yes '{"os":"ios","old":true}' | head -100 >out/os=ios/part-00000.ndjson
 	echo '{"os":"other","old":true}' >out/os=other/part-00000.ndjson
-	stream 20 10 >in
+	stream 20 10 | resume 0 >in
 	fx-sink --dir out --partition os --state st <in
 	records <in | fx-sink --dir want --partition os
 	cp -r out/os=other want/
@@ -233,7 +233,7 @@ EOF
 
 @test "CSV with --columns: the header once per file, across checkpoints and restarts" {
 	stream 20 5 >all
-	upto 2 <all | fx-sink --dir out --partition os --format csv --columns os,i --state st
+	upto 2 <all | resume 0 | fx-sink --dir out --partition os --format csv --columns os,i --state st
 	after 2 <all | resume 2 | fx-sink --dir out --partition os --format csv --columns os,i --state st
 	records <all | fx-sink --dir want --partition os --format csv --columns os,i
 	diff -r want out
@@ -249,7 +249,7 @@ EOF
 }
 
 @test "a restore id other than the committed one: exit 3, nothing committed" {
-	stream 10 5 >in
+	stream 10 5 | resume 0 >in
 	fx-sink --dir out --partition os --state st <in
 	cp st/committed.json committed.before
 	{ echo '{"_fx":"restore","id":1}'; stream 20 5 | after 1; } >rest
@@ -262,20 +262,49 @@ EOF
 }
 
 @test "a checkpoint id that does not count up: exit 3" {
-	stream 10 5 >in
+	stream 10 5 | resume 0 >in
 	fx-sink --dir out --partition os --state st <in
-	printf '%s\n' '{"os":"ios"}' '{"_fx":"checkpoint","id":2,"positions":[]}' >again
+	printf '%s\n' '{"_fx":"restore","id":2}' '{"os":"ios"}' '{"_fx":"checkpoint","id":2,"positions":[]}' >again
 	run --separate-stderr fx-sink --dir out --partition os --state st <again
 	assert_failure 3
-	assert_equal "$stderr" "fx-sink: stdin:2: checkpoint 2 after checkpoint 2 was committed: ids must count up"
+	assert_equal "$stderr" "fx-sink: stdin:3: checkpoint 2 after checkpoint 2 was committed: ids must count up"
 	batch want <in
 	diff -r want out
 }
 
 @test "a malformed checkpoint record is a bad record" {
-	printf '%s\n' '{"os":"ios"}' '{"_fx":"checkpoint","positions":[]}' >in
+	printf '%s\n' '{"_fx":"restore","id":0}' '{"os":"ios"}' '{"_fx":"checkpoint","positions":[]}' >in
 	run --separate-stderr fx-sink --dir out --partition os --state st <in
 	assert_failure 1
 	assert_output ''
-	[[ $stderr == 'fx-sink: stdin:2: field "_fx": not a valid checkpoint or restore record'* ]]
+	[[ $stderr == 'fx-sink: stdin:3: field "_fx": not a valid checkpoint or restore record'* ]]
+}
+
+@test "a checkpoint before any restore record: exit 3 naming it, nothing committed" {
+	stream 10 5 | resume 0 >in
+	fx-sink --dir out --partition os --state st <in
+	cp st/committed.json committed.before
+	printf '%s\n' '{"_fx":"watermark","ts":"2026-11-23T10:00:00Z"}' \
+		'{"_fx":"checkpoint","id":3,"positions":[]}' '{"os":"ios"}' >barrier
+	run --separate-stderr fx-sink --dir out --partition os --state st <barrier
+	assert_failure 3
+	assert_equal "$stderr" 'fx-sink: stdin:2: checkpoint 3 before any restore record: the input is not from a checkpointed source, whose first record would be {"_fx":"restore","id":2} (st/committed.json)'
+	cmp committed.before st/committed.json
+	[ -z "$(ls -A st/fx-sink)" ] || fail "pending data left: $(ls -A st/fx-sink)"
+	batch want <in
+	diff -r want out
+}
+
+@test "a record before any restore record: exit 3 naming it, nothing written or committed" {
+	printf '%s\n' '{"_fx":"restore","id":0}' '{"os":"a","n":1}' \
+		'{"_fx":"checkpoint","id":1,"positions":[["f",0,1]]}' >first
+	fx-sink --dir out --partition os --state st <first
+	cp st/committed.json committed.before
+	printf '%s\n' '{"os":"a","n":1}' '{"_fx":"checkpoint","id":2,"positions":[["f",0,1]]}' >again
+	run --separate-stderr fx-sink --dir out --partition os --state st <again
+	assert_failure 3
+	assert_equal "$stderr" 'fx-sink: stdin:1: a record before any restore record: the input is not from a checkpointed source, whose first record would be {"_fx":"restore","id":1} (st/committed.json)'
+	cmp committed.before st/committed.json
+	assert_equal "$(cat out/os=a/part-00000.ndjson)" '{"os":"a","n":1}'
+	[ -z "$(ls -A st/fx-sink)" ] || fail "pending data left: $(ls -A st/fx-sink)"
 }

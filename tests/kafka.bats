@@ -609,3 +609,23 @@ p4/3'
 	run grep -v '^fx-consume: progress: ' err
 	assert_output --regexp '^fx-consume: stats: 200000 records in, 200000 records out, [^'$'\n'']*$'
 }
+
+@test "fx-sink -t --state: a record or a checkpoint before any restore record: exit 3, nothing produced or committed" {
+	printf '%s\n' '{"_fx":"restore","id":0}' '{"n":1}' \
+		'{"_fx":"checkpoint","id":1,"positions":[["f",0,1]]}' | fx-sink -t p1 --state st
+	cp st/committed.json committed.before
+	printf '%s\n' '{"n":1}' '{"_fx":"checkpoint","id":2,"positions":[["f",0,1]]}' >again
+	run --separate-stderr fx-sink -t p1 --state st <again
+	assert_failure 3
+	assert_equal "$stderr" 'fx-sink: stdin:1: a record before any restore record: the input is not from a checkpointed source, whose first record would be {"_fx":"restore","id":1} (st/committed.json)'
+	printf '%s\n' '{"_fx":"checkpoint","id":2,"positions":[["f",0,1]]}' '{"n":1}' >barrier
+	run --separate-stderr fx-sink -t p1 --state st <barrier
+	assert_failure 3
+	assert_equal "$stderr" 'fx-sink: stdin:1: checkpoint 2 before any restore record: the input is not from a checkpointed source, whose first record would be {"_fx":"restore","id":1} (st/committed.json)'
+	cmp committed.before st/committed.json
+	# the mock broker shows aborted records too: none was produced
+	run kcat -b "$B" -C -t p1 -e -q -f '%s\n'
+	assert_output '{"n":1}'
+	run kcat -b "$B" -C -t p1.fx-commits -e -q -f '%s\n'
+	assert_output --regexp '^\{"_fx":"checkpoint","id":1,[^'$'\n'']*$'
+}
