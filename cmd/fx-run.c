@@ -125,6 +125,7 @@ static int backfill(struct fx_ctx *ctx, const struct pipeline *p,
 
 	if (pipeline_backfill(spec, &days, &why))
 		fx_usage_error(ctx, "--backfill: %s, got '%s'", why, spec);
+	ro->batch_option = "--backfill";
 	for (i = 0; i < days.n && !rc; i++) {
 		ro->batch = days.v[i];
 		rc = run_one(ctx, p, job, ro, explain);
@@ -177,7 +178,7 @@ int main(int argc, char **argv)
 	const struct pipeline_job *job = NULL;
 	struct fx_ctx ctx;
 	struct pipeline *p;
-	int first, nargs, modes, rc = 0;
+	int first, nargs, modes, faults = 0, rc = 0;
 	size_t i;
 
 	fx_program_init(&ctx, "fx-run");
@@ -219,7 +220,12 @@ int main(int argc, char **argv)
 	}
 	if ((o.brokers || o.exit_at_end) && !o.stream)
 		fx_usage_error(&ctx, "-b and -e are for --stream");
-	if (!(p = pipeline_load(&ctx, argv[first]))) {
+	/* --check goes on after a fault: one message per fault */
+	if (o.check)
+		p = pipeline_load_all(&ctx, argv[first], &faults);
+	else
+		p = pipeline_load(&ctx, argv[first]);
+	if (!p) {
 		fx_strlist_free(&o.params);
 		return fx_finish(&ctx, FX_EXIT_USAGE);
 	}
@@ -238,6 +244,8 @@ int main(int argc, char **argv)
 #endif
 	} else if (o.check) {
 		rc = pipeline_check(&ctx, p, job, &o.params);
+		if (faults)
+			rc = FX_EXIT_USAGE;
 	} else {
 		ro.params = &o.params;
 		ro.brokers = o.brokers;

@@ -34,6 +34,8 @@ struct pipeline {
 	const char *wh_argument; /* as the stages get it, or NULL */
 	char *wh_override;
 	const cJSON *params;
+	int params_unknown;       /* "params" is not an object */
+	const cJSON *tables_json; /* "tables", or NULL if not an object */
 	struct pipeline_table *tables;
 	size_t ntables;
 	struct pipeline_job *jobs; /* in dependency order */
@@ -73,102 +75,196 @@ static int name_ok(const char *s, int dash)
 	return 1;
 }
 
-/* A member given twice in one object: cJSON keeps both. */
+/*
+ * The loading goes on after a fault, so that --check reports each one:
+ * every function below prints a message per fault it finds and returns
+ * -1 if it found any, 0 if none. What a fault leaves unknown (a table
+ * that did not load, a step's options) is marked, and the checks that
+ * depend on it are skipped rather than reported a second time.
+ */
+
+/* Each member of obj not in keys: "where.member: unknown key". */
+static int known_keys(const struct conf_file *cf, const cJSON *obj,
+                      const char *where, const char *const *keys)
+{
+	const cJSON *m;
+	const char *const *k;
+	char name[1024];
+	int rc = 0;
+
+	cJSON_ArrayForEach(m, obj)
+	{
+		for (k = keys; *k && strcmp(m->string, *k); k++)
+			;
+		if (*k)
+			continue;
+		snprintf(name, sizeof(name), "%s%s%s", where, *where ? "." : "",
+		         m->string);
+		rc = conf_bad(cf, name, "unknown key");
+	}
+	return rc;
+}
+
+/* Each member given twice in one object (cJSON keeps both), once. */
 static int dup_member(const struct conf_file *cf, const cJSON *obj,
                       const char *where)
 {
 	const cJSON *a, *b;
-	char key[512];
+	char key[1024];
+	int rc = 0;
 
-	cJSON_ArrayForEach(
-	    a, obj) for (b = a->next; b;
-	                 b = b->next) if (strcmp(a->string, b->string) == 0)
+	cJSON_ArrayForEach(a, obj)
 	{
+		for (b = obj->child; b != a; b = b->next)
+			if (strcmp(a->string, b->string) == 0)
+				break;
+		if (b != a) /* reported with the first */
+			continue;
+		for (b = a->next; b; b = b->next)
+			if (strcmp(a->string, b->string) == 0)
+				break;
+		if (!b)
+			continue;
 		snprintf(key, sizeof(key), "%s.%s", where, a->string);
-		return conf_bad(cf, key, "given twice");
+		rc = conf_bad(cf, key, "given twice");
 	}
-	return 0;
+	return rc;
 }
 
-static int load_tables(struct pipeline *p, const cJSON *tables)
+/* An optional string member; a fault leaves *out NULL. */
+static int opt_string(const struct conf_file *cf, const cJSON *obj,
+                      const char *where, const char *member, const char **out)
+{
+	char key[1024];
+
+	snprintf(key, sizeof(key), "%s%s%s", where, *where ? "." : "", member);
+	return conf_get_string(cf, obj, member, key, 0, out);
+}
+
+/*
+ * A required string member. unknown: obj has an unknown key, perhaps
+ * this member misspelt, so that its absence is not a second message
+ * (-1, silent).
+ */
+static int need_string(const struct conf_file *cf, const cJSON *obj,
+                       const char *member, const char *key, int unknown,
+                       const char **out)
+{
+	if (conf_get_string(cf, obj, member, key, !unknown, out))
+		return -1;
+	return *out ? 0 : -1;
+}
+
+static int load_table(struct pipeline *p, const cJSON *t)
 {
 	static const char *const keys[] = {"file", "layer", "description",
 	                                   NULL};
+	struct pipeline_table *pt = &p->tables[p->ntables];
+	char where[512], key[1024];
+	const char *file, *layer, *desc;
+	struct stat st;
+	char *res;
+	int rc, unknown;
+
+	snprintf(where, sizeof(where), "tables.%s", t->string);
+	if (!cJSON_IsObject(t))
+		return conf_bad(&p->cf, where, "not an object");
+	unknown = rc = known_keys(&p->cf, t, where, keys);
+	rc |= opt_string(&p->cf, t, where, "layer", &layer);
+	rc |= opt_string(&p->cf, t, where, "description", &desc);
+	snprintf(key, sizeof(key), "%s.file", where);
+	if (need_string(&p->cf, t, "file", key, unknown, &file))
+		return -1;
+	res = path_join(p->dir, file);
+	if (stat(res, &st)) {
+		rc = conf_bad(&p->cf, key, "\"%s\": %s", file, strerror(errno));
+		free(res);
+		return rc;
+	}
+	pt->name = t->string;
+	pt->file = res;
+	pt->written = file;
+	pt->layer = layer ? layer : "";
+	p->ntables++;
+	if (!(pt->table = table_load(p->ctx, res)))
+		rc = -1;
+	return rc;
+}
+
+static int load_tables(struct pipeline *p, const cJSON *tables, int unknown)
+{
 	const cJSON *t;
 	size_t n;
-	int rc = 0;
+	int rc;
 
 	if (!tables)
-		return conf_bad(&p->cf, "tables", "missing");
+		return unknown ? -1 : conf_bad(&p->cf, "tables", "missing");
 	if (!cJSON_IsObject(tables))
 		return conf_bad(&p->cf, "tables", "not an object");
-	if (dup_member(&p->cf, tables, "tables"))
-		return -1;
+	p->tables_json = tables;
+	rc = dup_member(&p->cf, tables, "tables");
 	n = (size_t)cJSON_GetArraySize(tables);
 	p->tables = fx_malloc((n ? n : 1) * sizeof(*p->tables));
 	memset(p->tables, 0, (n ? n : 1) * sizeof(*p->tables));
 	cJSON_ArrayForEach(t, tables)
 	{
-		struct pipeline_table *pt = &p->tables[p->ntables];
-		char where[512], key[1024];
-		const char *file, *layer, *desc;
-		struct stat st;
-		char *res;
-
-		snprintf(where, sizeof(where), "tables.%s", t->string);
-		if (!cJSON_IsObject(t)) {
-			rc = conf_bad(&p->cf, where, "not an object");
-			continue;
-		}
-		snprintf(key, sizeof(key), "%s.file", where);
-		if (conf_known_keys(&p->cf, t, where, keys) ||
-		    conf_get_string(&p->cf, t, "file", key, 1, &file)) {
-			rc = -1;
-			continue;
-		}
-		res = path_join(p->dir, file);
-		if (stat(res, &st)) {
-			rc = conf_bad(&p->cf, key, "\"%s\": %s", file,
-			              strerror(errno));
-			free(res);
-			continue;
-		}
-		snprintf(key, sizeof(key), "%s.layer", where);
-		if (conf_get_string(&p->cf, t, "layer", key, 0, &layer)) {
-			free(res);
-			rc = -1;
-			continue;
-		}
-		snprintf(key, sizeof(key), "%s.description", where);
-		if (conf_get_string(&p->cf, t, "description", key, 0, &desc)) {
-			free(res);
-			rc = -1;
-			continue;
-		}
-		pt->name = t->string;
-		pt->file = res;
-		pt->written = file;
-		pt->layer = layer ? layer : "";
-		p->ntables++;
-		if (!(pt->table = table_load(p->ctx, res)))
-			rc = -1;
+		rc |= load_table(p, t);
 	}
 	return rc;
 }
 
-/* An fx step's options: a string, true, or an array of strings each. */
+/* An fx step's option: a string, true, or an array of strings. */
+static int load_step_opt(struct pipeline *p, const cJSON *m, const char *key,
+                         struct pipeline_opt *op)
+{
+	const char **vals;
+	const cJSON *e;
+	size_t k = 0;
+
+	if (!name_ok(m->string, 1) || m->string[0] == '-')
+		return conf_bad(&p->cf, key,
+		                "an option's long name without \"--\" "
+		                "(letters, digits, '-', '_')");
+	op->name = m->string;
+	vals = fx_malloc(((size_t)cJSON_GetArraySize(m) + 1) * sizeof(*vals));
+	FX_GROW(p->values, p->nvalues_alloc + 1, p->values_cap, 16);
+	p->values[p->nvalues_alloc++] = vals;
+	op->values = vals;
+	if (cJSON_IsTrue(m)) {
+		op->flag = 1;
+	} else if (cJSON_IsString(m) && m->valuestring) {
+		vals[k++] = m->valuestring;
+	} else if (cJSON_IsArray(m)) {
+		cJSON_ArrayForEach(e, m)
+		{
+			if (!cJSON_IsString(e) || !e->valuestring)
+				return conf_bad(&p->cf, key,
+				                "an array of strings only");
+			vals[k++] = e->valuestring;
+		}
+		if (!k)
+			return conf_bad(&p->cf, key, "an empty array");
+	} else {
+		return conf_bad(&p->cf, key,
+		                "not a string, true or an array of strings");
+	}
+	op->nvalues = k;
+	return 0;
+}
+
+/* An fx step's options: each fault reported; the good ones kept. */
 static int load_step_opts(struct pipeline *p, const cJSON *o, const char *where,
                           struct pipeline_step *st)
 {
 	struct pipeline_opt *opts;
 	const cJSON *m;
-	size_t n, i = 0;
+	size_t n;
 	char key[1200];
+	int rc;
 
 	if (!cJSON_IsObject(o))
 		return conf_bad(&p->cf, where, "not an object");
-	if (dup_member(&p->cf, o, where))
-		return -1;
+	rc = dup_member(&p->cf, o, where);
 	n = (size_t)cJSON_GetArraySize(o);
 	opts = fx_malloc((n ? n : 1) * sizeof(*opts));
 	memset(opts, 0, (n ? n : 1) * sizeof(*opts));
@@ -177,66 +273,28 @@ static int load_step_opts(struct pipeline *p, const cJSON *o, const char *where,
 	st->opts = opts;
 	cJSON_ArrayForEach(m, o)
 	{
-		struct pipeline_opt *op = &opts[i];
-		const char **vals;
-		const cJSON *e;
-		size_t k = 0;
-
 		snprintf(key, sizeof(key), "%s.%s", where, m->string);
-		if (!name_ok(m->string, 1) || m->string[0] == '-')
-			return conf_bad(&p->cf, key,
-			                "an option's long name without \"--\" "
-			                "(letters, digits, '-', '_')");
-		op->name = m->string;
-		vals = fx_malloc(((size_t)cJSON_GetArraySize(m) + 1) *
-		                 sizeof(*vals));
-		FX_GROW(p->values, p->nvalues_alloc + 1, p->values_cap, 16);
-		p->values[p->nvalues_alloc++] = vals;
-		op->values = vals;
-		if (cJSON_IsTrue(m)) {
-			op->flag = 1;
-		} else if (cJSON_IsString(m) && m->valuestring) {
-			vals[k++] = m->valuestring;
-		} else if (cJSON_IsArray(m)) {
-			cJSON_ArrayForEach(e, m)
-			{
-				if (!cJSON_IsString(e) || !e->valuestring)
-					return conf_bad(
-					    &p->cf, key,
-					    "an array of strings only");
-				vals[k++] = e->valuestring;
-			}
-			if (!k)
-				return conf_bad(&p->cf, key, "an empty array");
-		} else {
-			return conf_bad(&p->cf, key,
-			                "not a string, true or an array of "
-			                "strings");
-		}
-		op->nvalues = k;
-		st->nopts = ++i;
+		if (load_step_opt(p, m, key, &opts[st->nopts]))
+			rc = -1;
+		else
+			st->nopts++;
 	}
-	return 0;
+	return rc;
 }
 
 static const char *const programs[] = {"fx-join", "fx-agg", "fx-partition",
                                        "sh", NULL};
 
-static int load_step(struct pipeline *p, const cJSON *s, const char *where,
-                     struct pipeline_step *steps, size_t i)
+/* The step's name (unknown: as need_string()'s). */
+static int load_step_name(struct pipeline *p, const cJSON *s, const char *where,
+                          struct pipeline_step *steps, size_t i, int unknown)
 {
-	static const char *const keys[] = {"name",         "fx-join", "fx-agg",
-	                                   "fx-partition", "sh",      NULL};
-	struct pipeline_step *st = &steps[i];
-	const char *name, *prog = NULL, *const * k;
+	const char *name;
 	char key[1100];
 	size_t j;
 
-	if (!cJSON_IsObject(s))
-		return conf_bad(&p->cf, where, "not an object");
 	snprintf(key, sizeof(key), "%s.name", where);
-	if (conf_known_keys(&p->cf, s, where, keys) ||
-	    conf_get_string(&p->cf, s, "name", key, 1, &name))
+	if (need_string(&p->cf, s, "name", key, unknown, &name))
 		return -1;
 	if (!name_ok(name, 1))
 		return conf_bad(&p->cf, key,
@@ -249,10 +307,34 @@ static int load_step(struct pipeline *p, const cJSON *s, const char *where,
 		                "(source, route, sink)",
 		                name);
 	for (j = 0; j < i; j++)
-		if (strcmp(steps[j].name, name) == 0)
+		if (steps[j].name && strcmp(steps[j].name, name) == 0)
 			return conf_bad(&p->cf, key,
 			                "\"%s\" is also the name of step %zu",
 			                name, j);
+	steps[i].name = name;
+	return 0;
+}
+
+/*
+ * A step. Its name, its keys and its program are checked apart: a bad
+ * name does not hide a bad option. A step whose program or options did
+ * not load whole is marked incomplete (not run by --check).
+ */
+static int load_step(struct pipeline *p, const cJSON *s, const char *where,
+                     struct pipeline_step *steps, size_t i)
+{
+	static const char *const keys[] = {"name",         "fx-join", "fx-agg",
+	                                   "fx-partition", "sh",      NULL};
+	struct pipeline_step *st = &steps[i];
+	const char *prog = NULL, *const * k;
+	char key[1100];
+	int rc, unknown;
+
+	st->incomplete = 1;
+	if (!cJSON_IsObject(s))
+		return conf_bad(&p->cf, where, "not an object");
+	unknown = rc = known_keys(&p->cf, s, where, keys);
+	rc |= load_step_name(p, s, where, steps, i, unknown);
 	for (k = programs; *k; k++) {
 		if (!cJSON_GetObjectItemCaseSensitive(s, *k))
 			continue;
@@ -264,17 +346,23 @@ static int load_step(struct pipeline *p, const cJSON *s, const char *where,
 			    prog, *k);
 		prog = *k;
 	}
+	if (!prog && unknown) /* "fx-aggg": not a second message */
+		return -1;
 	if (!prog)
 		return conf_bad(&p->cf, where,
 		                "no program: give one of \"fx-join\", "
 		                "\"fx-agg\", \"fx-partition\" or \"sh\"");
-	st->name = name;
 	st->program = prog;
 	snprintf(key, sizeof(key), "%s.%s", where, prog);
-	if (strcmp(prog, "sh") == 0)
-		return conf_get_string(&p->cf, s, "sh", key, 1, &st->shell);
-	return load_step_opts(p, cJSON_GetObjectItemCaseSensitive(s, prog), key,
-	                      st);
+	if (strcmp(prog, "sh") == 0) {
+		if (conf_get_string(&p->cf, s, "sh", key, 1, &st->shell))
+			return -1;
+	} else if (load_step_opts(p, cJSON_GetObjectItemCaseSensitive(s, prog),
+	                          key, st)) {
+		return -1;
+	}
+	st->incomplete = 0;
+	return rc;
 }
 
 static const struct pipeline_table *find_table(const struct pipeline *p,
@@ -288,7 +376,27 @@ static const struct pipeline_table *find_table(const struct pipeline *p,
 	return NULL;
 }
 
-static int load_job(struct pipeline *p, const cJSON *j, int tables_ok,
+/* A job's "source" or "sink": the table, NULL if there is none. A name
+ * that is in "tables" but did not load is not a fault of the job.
+ * unknown: as need_string()'s. */
+static int load_job_table(struct pipeline *p, const cJSON *j, const char *where,
+                          const char *member, int unknown, const char **name,
+                          const struct pipeline_table **t)
+{
+	char key[1024];
+
+	snprintf(key, sizeof(key), "%s.%s", where, member);
+	if (need_string(&p->cf, j, member, key, unknown, name))
+		return -1;
+	*t = find_table(p, *name);
+	if (!*t && p->tables_json &&
+	    !cJSON_GetObjectItemCaseSensitive(p->tables_json, *name))
+		return conf_bad(&p->cf, key, "\"%s\" is not in \"tables\"",
+		                *name);
+	return 0;
+}
+
+static int load_job(struct pipeline *p, const cJSON *j,
                     struct pipeline_job *job)
 {
 	static const char *const keys[] = {
@@ -304,37 +412,23 @@ static int load_job(struct pipeline *p, const cJSON *j, int tables_ok,
 	const cJSON *steps, *s;
 	struct pipeline_step *st;
 	size_t i, n;
-	int rc = 0;
+	int rc, unknown;
 
 	snprintf(where, sizeof(where), "jobs.%s", j->string);
 	job->name = j->string;
-	if (!cJSON_IsObject(j))
-		return conf_bad(&p->cf, where, "not an object");
-	if (conf_known_keys(&p->cf, j, where, keys))
-		return -1;
-	for (i = 0; strs[i]; i++) {
-		snprintf(key, sizeof(key), "%s.%s", where, strs[i]);
-		if (conf_get_string(&p->cf, j, strs[i], key, 0, out[i]))
-			return -1;
-	}
+	unknown = rc = known_keys(&p->cf, j, where, keys);
+	for (i = 0; strs[i]; i++)
+		rc |= opt_string(&p->cf, j, where, strs[i], out[i]);
 	if (!job->group)
 		job->group = job->name;
-	snprintf(key, sizeof(key), "%s.source", where);
-	if (conf_get_string(&p->cf, j, "source", key, 1, &job->source))
-		return -1;
-	if (!(job->src = find_table(p, job->source)) && tables_ok)
-		return conf_bad(&p->cf, key, "\"%s\" is not in \"tables\"",
-		                job->source);
-	snprintf(key, sizeof(key), "%s.sink", where);
-	if (conf_get_string(&p->cf, j, "sink", key, 1, &job->sink))
-		return -1;
-	if (!(job->dst = find_table(p, job->sink)) && tables_ok)
-		return conf_bad(&p->cf, key, "\"%s\" is not in \"tables\"",
-		                job->sink);
+	rc |= load_job_table(p, j, where, "source", unknown, &job->source,
+	                     &job->src);
+	rc |=
+	    load_job_table(p, j, where, "sink", unknown, &job->sink, &job->dst);
 	snprintf(key, sizeof(key), "%s.steps", where);
 	steps = cJSON_GetObjectItemCaseSensitive(j, "steps");
 	if (!steps)
-		return conf_bad(&p->cf, key, "missing");
+		return unknown ? -1 : conf_bad(&p->cf, key, "missing");
 	if (!cJSON_IsArray(steps))
 		return conf_bad(&p->cf, key, "not an array");
 	n = (size_t)cJSON_GetArraySize(steps);
@@ -347,23 +441,36 @@ static int load_job(struct pipeline *p, const cJSON *j, int tables_ok,
 	cJSON_ArrayForEach(s, steps)
 	{
 		snprintf(key, sizeof(key), "%s.steps[%zu]", where, i);
-		if (load_step(p, s, key, st, i))
-			return -1;
+		rc |= load_step(p, s, key, st, i);
 		job->nsteps = ++i;
 	}
 	return rc;
 }
 
-/* Orders the jobs: a job after those whose sink is its source. */
+/*
+ * Orders the jobs: a job after those whose sink is its source. A job
+ * whose source is its own sink is a cycle of one. Jobs in a cycle are
+ * put last (for --check) after the message.
+ */
 static int order_jobs(struct pipeline *p, struct pipeline_job *jobs, size_t n)
 {
 	unsigned char *done = fx_malloc(n ? n : 1);
 	size_t i, k, placed = 0;
-	int progress = 1;
+	int progress = 1, rc = 0;
 	struct fx_buf b = FX_BUF_INIT;
+	char key[1024];
 
 	memset(done, 0, n ? n : 1);
 	p->jobs = fx_malloc((n ? n : 1) * sizeof(*p->jobs));
+	for (i = 0; i < n; i++) {
+		if (!jobs[i].source || !jobs[i].sink ||
+		    strcmp(jobs[i].source, jobs[i].sink))
+			continue;
+		snprintf(key, sizeof(key), "jobs.%s", jobs[i].name);
+		rc = conf_bad(&p->cf, key,
+		              "a cycle: the job reads the table it writes (%s)",
+		              jobs[i].source);
+	}
 	while (placed < n && progress) {
 		progress = 0;
 		for (i = 0; i < n; i++) {
@@ -372,7 +479,8 @@ static int order_jobs(struct pipeline *p, struct pipeline_job *jobs, size_t n)
 			if (done[i])
 				continue;
 			for (k = 0; k < n && ready; k++)
-				if (k != i && !done[k] &&
+				if (k != i && !done[k] && jobs[k].sink &&
+				    jobs[i].source &&
 				    strcmp(jobs[k].sink, jobs[i].source) == 0)
 					ready = 0;
 			if (!ready)
@@ -390,11 +498,12 @@ static int order_jobs(struct pipeline *p, struct pipeline_job *jobs, size_t n)
 		fx_buf_adds(&b, jobs[i].name);
 		fx_buf_adds(&b, " reads ");
 		fx_buf_adds(&b, jobs[i].source);
+		p->jobs[placed++] = jobs[i];
 	}
 	free(done);
 	p->njobs = placed;
-	if (placed == n)
-		return 0;
+	if (!b.len)
+		return rc;
 	fx_buf_addc(&b, 0);
 	conf_bad(&p->cf, "jobs",
 	         "a cycle: each job reads a table another of them writes (%s)",
@@ -403,19 +512,19 @@ static int order_jobs(struct pipeline *p, struct pipeline_job *jobs, size_t n)
 	return -1;
 }
 
-static int load_jobs(struct pipeline *p, const cJSON *jobs, int tables_ok)
+static int load_jobs(struct pipeline *p, const cJSON *jobs, int unknown)
 {
 	struct pipeline_job *tmp;
 	const cJSON *j;
+	char where[512];
 	size_t n, i = 0;
-	int rc = 0;
+	int rc;
 
 	if (!jobs)
-		return conf_bad(&p->cf, "jobs", "missing");
+		return unknown ? -1 : conf_bad(&p->cf, "jobs", "missing");
 	if (!cJSON_IsObject(jobs))
 		return conf_bad(&p->cf, "jobs", "not an object");
-	if (dup_member(&p->cf, jobs, "jobs"))
-		return -1;
+	rc = dup_member(&p->cf, jobs, "jobs");
 	n = (size_t)cJSON_GetArraySize(jobs);
 	if (!n)
 		return conf_bad(&p->cf, "jobs", "empty: give one job or more");
@@ -423,12 +532,14 @@ static int load_jobs(struct pipeline *p, const cJSON *jobs, int tables_ok)
 	memset(tmp, 0, n * sizeof(*tmp));
 	cJSON_ArrayForEach(j, jobs)
 	{
-		if (load_job(p, j, tables_ok, &tmp[i]))
-			rc = -1;
-		i++;
+		if (!cJSON_IsObject(j)) {
+			snprintf(where, sizeof(where), "jobs.%s", j->string);
+			rc = conf_bad(&p->cf, where, "not an object");
+			continue;
+		}
+		rc |= load_job(p, j, &tmp[i++]);
 	}
-	if (!rc)
-		rc = order_jobs(p, tmp, n);
+	rc |= order_jobs(p, tmp, i);
 	free(tmp);
 	return rc;
 }
@@ -437,22 +548,26 @@ static int load_params(struct pipeline *p, const cJSON *params)
 {
 	const cJSON *m;
 	char key[512];
+	int rc;
 
 	if (!params)
 		return 0;
-	if (!cJSON_IsObject(params))
+	if (!cJSON_IsObject(params)) {
+		p->params_unknown = 1;
 		return conf_bad(&p->cf, "params", "not an object");
+	}
+	p->params = params;
+	rc = dup_member(&p->cf, params, "params");
 	cJSON_ArrayForEach(m, params)
 	{
 		snprintf(key, sizeof(key), "params.%s", m->string);
 		if (!name_ok(m->string, 0))
-			return conf_bad(&p->cf, key,
-			                "a name of letters, digits and '_'");
-		if (!cJSON_IsString(m) || !m->valuestring)
-			return conf_bad(&p->cf, key, "not a string");
+			rc = conf_bad(&p->cf, key,
+			              "a name of letters, digits and '_'");
+		else if (!cJSON_IsString(m) || !m->valuestring)
+			rc = conf_bad(&p->cf, key, "not a string");
 	}
-	p->params = params;
-	return dup_member(&p->cf, params, "params");
+	return rc;
 }
 
 static int load_root(struct pipeline *p, const cJSON *root)
@@ -461,38 +576,36 @@ static int load_root(struct pipeline *p, const cJSON *root)
 	                                   "params", "tables",      "jobs",
 	                                   NULL};
 	const char *desc, *wh;
-	int rc;
+	int rc, unknown;
 
-	if (!cJSON_IsObject(root))
-		return conf_bad(&p->cf, "(top)", "not a JSON object");
-	if (conf_known_keys(&p->cf, root, "", keys) ||
-	    conf_get_string(&p->cf, root, "name", "name", 1, &p->name) ||
-	    conf_get_string(&p->cf, root, "description", "description", 0,
-	                    &desc) ||
-	    conf_get_string(&p->cf, root, "warehouse", "warehouse", 0, &wh))
-		return -1;
-	if (!name_ok(p->name, 1))
-		return conf_bad(&p->cf, "name",
-		                "\"%s\": use letters, digits, '_' and '-'",
-		                p->name);
+	unknown = rc = known_keys(&p->cf, root, "", keys);
+	if (need_string(&p->cf, root, "name", "name", unknown, &p->name))
+		rc = -1;
+	else if (!name_ok(p->name, 1))
+		rc = conf_bad(&p->cf, "name",
+		              "\"%s\": use letters, digits, '_' and '-'",
+		              p->name);
+	rc |= opt_string(&p->cf, root, "", "description", &desc);
+	rc |= opt_string(&p->cf, root, "", "warehouse", &wh);
 	if (wh) {
 		p->warehouse = path_join(p->dir, wh);
 		p->wh_argument = wh;
 	}
-	if (load_params(p, cJSON_GetObjectItemCaseSensitive(root, "params")))
-		return -1;
-	rc = load_tables(p, cJSON_GetObjectItemCaseSensitive(root, "tables"));
-	if (load_jobs(p, cJSON_GetObjectItemCaseSensitive(root, "jobs"),
-	              rc == 0))
-		rc = -1;
+	rc |= load_params(p, cJSON_GetObjectItemCaseSensitive(root, "params"));
+	rc |= load_tables(p, cJSON_GetObjectItemCaseSensitive(root, "tables"),
+	                  unknown);
+	rc |= load_jobs(p, cJSON_GetObjectItemCaseSensitive(root, "jobs"),
+	                unknown);
 	return rc;
 }
 
-struct pipeline *pipeline_load(const struct fx_ctx *ctx, const char *path)
+struct pipeline *pipeline_load_all(const struct fx_ctx *ctx, const char *path,
+                                   int *faults)
 {
 	struct pipeline *p = fx_malloc(sizeof(*p));
 	char *copy = fx_strdup(path), *slash, real[PATH_MAX];
 
+	*faults = 1;
 	memset(p, 0, sizeof(*p));
 	p->ctx = ctx;
 	p->path = fx_strdup(path);
@@ -509,7 +622,22 @@ struct pipeline *pipeline_load(const struct fx_ctx *ctx, const char *path)
 	}
 	free(copy);
 	p->dir = fx_strdup(real);
-	if (!(p->root = conf_parse(&p->cf)) || load_root(p, p->root)) {
+	if (!(p->root = conf_parse(&p->cf)) || !cJSON_IsObject(p->root)) {
+		if (p->root)
+			conf_bad(&p->cf, "(top)", "not a JSON object");
+		pipeline_free(p);
+		return NULL;
+	}
+	*faults = load_root(p, p->root) != 0;
+	return p;
+}
+
+struct pipeline *pipeline_load(const struct fx_ctx *ctx, const char *path)
+{
+	int faults;
+	struct pipeline *p = pipeline_load_all(ctx, path, &faults);
+
+	if (p && faults) {
 		pipeline_free(p);
 		return NULL;
 	}
@@ -635,6 +763,7 @@ struct params {
 	const struct fx_strlist *cli; /* NAME=V, a later one wins */
 	const char *batch;            /* NAME=V,NAME=V or NULL */
 	const struct table *src;      /* --check: its partitions are known */
+	int src_unknown; /* --check: the source table did not load */
 };
 
 /* The value of name, or NULL. */
@@ -678,8 +807,22 @@ static const char *param_value(const struct params *pm, const char *name,
 }
 
 /*
+ * Not found, but a fault of the file left it unknown: a source table
+ * that did not load (its partitions), "params" not an object, or name's
+ * value in it not a string (reported as such).
+ */
+static int param_unknowable(const struct params *pm, const char *name)
+{
+	return pm->src_unknown || pm->p->params_unknown ||
+	       (pm->p->params &&
+	        cJSON_GetObjectItemCaseSensitive(pm->p->params, name));
+}
+
+/*
  * Replaces each ${name} of s into out (NUL-terminated). Returns 0, or -1
- * with the unknown name in *unknown (into out, valid until its next use).
+ * with the unknown name in *unknown (into out, valid until its next use),
+ * or NULL in *unknown when the name is unknowable (param_unknowable()),
+ * a fault already reported.
  */
 static int substitute(const struct params *pm, const char *s,
                       struct fx_buf *out, const char **unknown)
@@ -704,7 +847,7 @@ static int substitute(const struct params *pm, const char *s,
 			fx_buf_reset(out);
 			fx_buf_add(out, close, k);
 			fx_buf_addc(out, 0);
-			*unknown = out->p;
+			*unknown = param_unknowable(pm, out->p) ? NULL : out->p;
 			fx_buf_free(&tmp);
 			return -1;
 		}
@@ -717,12 +860,15 @@ static int substitute(const struct params *pm, const char *s,
 	return 0;
 }
 
+/* The message for substitute()'s unknown name; none if it is NULL. */
 static void unknown_param(const struct pipeline *p, const char *key,
                           const char *name)
 {
-	conf_bad(&p->cf, key,
-	         "unknown parameter ${%s}: not in \"params\", -p or --batch",
-	         name);
+	if (name)
+		conf_bad(
+		    &p->cf, key,
+		    "unknown parameter ${%s}: not in \"params\", -p or --batch",
+		    name);
 }
 
 /* ---------------------------------------------------------------------
@@ -860,10 +1006,11 @@ static int step_argv(const struct pipeline *p, const struct pipeline_job *job,
  */
 
 /* Runs argv with empty input in dir; its stderr into err. Returns its
- * status (128 + signal), or -1 if it could not be started. */
+ * status (128 + signal), -2 if it was killed for taking longer than
+ * CHECK_TIMEOUT_MS, or -1 if it could not be started. */
 static int run_quiet(const char *dir, char *const *argv, struct fx_buf *err)
 {
-	int fds[2], status = 0, waited = 0;
+	int fds[2], status = 0, waited = 0, timed_out = 0;
 	pid_t pid;
 	char chunk[4096];
 	ssize_t got;
@@ -902,6 +1049,7 @@ static int run_quiet(const char *dir, char *const *argv, struct fx_buf *err)
 		     (t1.tv_nsec - t0.tv_nsec) / 1000000;
 		if (ms >= CHECK_TIMEOUT_MS) {
 			kill(pid, SIGKILL); /* our own child, by its pid */
+			timed_out = 1;
 			break;
 		}
 		r = poll(&pfd, 1, (int)(CHECK_TIMEOUT_MS - ms));
@@ -925,6 +1073,8 @@ static int run_quiet(const char *dir, char *const *argv, struct fx_buf *err)
 	}
 	fx_buf_addc(err, 0);
 	err->len--;
+	if (timed_out)
+		return -2;
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
@@ -975,7 +1125,9 @@ static void check_scratch_paths(char **argv, const char *scratch,
 	}
 }
 
-/* The program's usage messages as faults of the step. */
+/* The program run with the step's options on empty input: a non-zero
+ * exit (a usage error, a --dim file that is not there) is a fault, each
+ * line of its messages one. */
 static int check_step_options(const struct pipeline *p,
                               const struct pipeline_job *job, size_t i,
                               const struct fx_strlist *a)
@@ -986,7 +1138,7 @@ static int check_step_options(const struct pipeline *p,
 	char key[1024], **argv, *scratch;
 	const char *line, *nl, *tmp = getenv("TMPDIR");
 	size_t k, plen = strlen(st->program);
-	int status;
+	int status, said = 0;
 
 	argv = fx_malloc((a->n + 1) * sizeof(*argv));
 	for (k = 0; k < a->n; k++)
@@ -1008,13 +1160,15 @@ static int check_step_options(const struct pipeline *p,
 	free(argv);
 	snprintf(key, sizeof(key), "jobs.%s.steps[%zu].%s", job->name, i,
 	         st->program);
-	if (status == 127 || status == 126 || status < 0) {
+	if (status == 127 || status == 126 || status == -1) {
 		conf_bad(&p->cf, key, "cannot run %s to check its options",
 		         st->program);
 		fx_buf_free(&err);
 		return -1;
 	}
-	if (status != FX_EXIT_USAGE) {
+	/* killed at CHECK_TIMEOUT_MS: slow to start (a Kafka dimension
+	 * loading), not refused */
+	if (status == 0 || status == -2) {
 		fx_buf_free(&err);
 		return 0;
 	}
@@ -1033,9 +1187,13 @@ static int check_step_options(const struct pipeline *p,
 		sl = strlen(see);
 		if (len >= sl && !memcmp(line + len - sl, see, sl))
 			len -= sl;
-		if (len)
+		if (len) {
 			conf_bad(&p->cf, key, "%.*s", (int)len, line);
+			said = 1;
+		}
 	}
+	if (!said)
+		conf_bad(&p->cf, key, "exit %d on empty input", status);
 	fx_buf_free(&err);
 	return -1;
 }
@@ -1233,18 +1391,18 @@ static int check_fields(const struct pipeline *p,
                         const struct pipeline_job *job)
 {
 	struct fieldset fs = {{0}, 0};
-	const struct table *t = job->src->table;
+	const struct table *t = job->src ? job->src->table : NULL;
 	size_t i;
 	int rc = 0;
 
-	if (!table_has_fields(t))
+	if (!t || !table_has_fields(t))
 		return 0;
 	for (i = 0; i < table_nfields(t); i++)
 		fx_strlist_push(&fs.names, table_fields(t)[i]);
 	for (i = 0; i < job->nsteps && !fs.unknown; i++) {
 		const char *prog = job->steps[i].program;
 
-		if (!strcmp(prog, "sh"))
+		if (job->steps[i].incomplete || !strcmp(prog, "sh"))
 			fs.unknown = 1;
 		else if (!strcmp(prog, "fx-agg"))
 			rc |= check_fields_agg(p, job, i, &fs);
@@ -1259,7 +1417,8 @@ static int check_job(const struct fx_ctx *ctx, const struct pipeline *p,
                      const struct pipeline_job *job,
                      const struct fx_strlist *params)
 {
-	struct params pm = {p, params, NULL, job->src->table};
+	const struct table *src = job->src ? job->src->table : NULL;
+	struct params pm = {p, params, NULL, src, !src};
 	struct pipeline_run_opts o = {.mode = PIPELINE_BATCH};
 	struct fx_buf v = FX_BUF_INIT;
 	const char *unknown;
@@ -1271,6 +1430,8 @@ static int check_job(const struct fx_ctx *ctx, const struct pipeline *p,
 		const struct pipeline_step *st = &job->steps[i];
 		struct fx_strlist a = {0};
 
+		if (st->incomplete)
+			continue;
 		if (st->shell) {
 			if (substitute(&pm, st->shell, &v, &unknown)) {
 				snprintf(key, sizeof(key),
@@ -1334,11 +1495,12 @@ static void stage_add(struct pipeline_plan *pl, size_t *cap, const char *name,
 	pl->nstages++;
 }
 
-/* "dt=2026-11-23,os=ios": each name a partition of t. */
+/* "dt=2026-11-23,os=ios": each name a partition of t, once. opt: the
+ * option messages name. */
 static int batch_check(const struct fx_ctx *ctx, const struct table *t,
-                       const char *batch)
+                       const char *batch, const char *opt)
 {
-	const char *s = batch;
+	const char *s = batch, *prev;
 	size_t i;
 
 	if (strcmp(batch, "all") == 0)
@@ -1346,29 +1508,33 @@ static int batch_check(const struct fx_ctx *ctx, const struct table *t,
 	while (*s) {
 		const char *end = strchr(s, ',');
 		size_t len = end ? (size_t)(end - s) : strlen(s);
+		size_t nlen;
 		const char *eq = memchr(s, '=', len);
 		int found = 0;
 
 		if (!eq || eq == s) {
 			fx_warn(ctx,
-			        "--batch: expected NAME=V[,NAME=V] or "
-			        "all, got '%s'",
-			        batch);
+			        "%s: expected NAME=V[,NAME=V] or all, got '%s'",
+			        opt, batch);
 			return -1;
 		}
+		nlen = (size_t)(eq - s);
 		for (i = 0; i < table_nparts(t); i++)
-			if (strlen(table_part(t, i)->name) ==
-			        (size_t)(eq - s) &&
-			    !memcmp(table_part(t, i)->name, s,
-			            (size_t)(eq - s)))
+			if (strlen(table_part(t, i)->name) == nlen &&
+			    !memcmp(table_part(t, i)->name, s, nlen))
 				found = 1;
 		if (!found) {
 			fx_warn(ctx,
-			        "--batch: '%.*s' is not a partition of table "
-			        "'%s'",
-			        (int)(eq - s), s, table_name(t));
+			        "%s: '%.*s' is not a partition of table '%s'",
+			        opt, (int)nlen, s, table_name(t));
 			return -1;
 		}
+		for (prev = batch; prev < s; prev = strchr(prev, ',') + 1)
+			if (!strncmp(prev, s, nlen + 1)) {
+				fx_warn(ctx, "%s: '%.*s' given twice, got '%s'",
+				        opt, (int)nlen, s, batch);
+				return -1;
+			}
 		s += len + (end ? 1 : 0);
 	}
 	return 0;
@@ -1381,7 +1547,7 @@ static void dataset_dirs(const struct pipeline *p,
 {
 	const char *tpl = table_dir_template(pt->table), *s;
 	struct fx_buf tmp = FX_BUF_INIT;
-	struct params pm = {p, NULL, batch, NULL};
+	struct params pm = {p, NULL, batch, NULL, 0};
 
 	fx_buf_reset(out);
 	fx_buf_adds(out, pt->name);
@@ -1474,7 +1640,7 @@ int pipeline_plan(const struct fx_ctx *ctx, const struct pipeline *p,
                   const struct pipeline_job *job,
                   const struct pipeline_run_opts *o, struct pipeline_plan *pl)
 {
-	struct params pm = {p, o->params, NULL, NULL};
+	struct params pm = {p, o->params, NULL, NULL, 0};
 	struct fx_strlist a = {0};
 	struct fx_buf v = FX_BUF_INIT;
 	int batch = o->mode == PIPELINE_BATCH;
@@ -1486,7 +1652,9 @@ int pipeline_plan(const struct fx_ctx *ctx, const struct pipeline *p,
 	memset(pl, 0, sizeof(*pl));
 	pl->dir = p->dir;
 	if (batch) {
-		if (!o->batch || batch_check(ctx, job->src->table, o->batch))
+		if (!o->batch ||
+		    batch_check(ctx, job->src->table, o->batch,
+		                o->batch_option ? o->batch_option : "--batch"))
 			return FX_EXIT_USAGE;
 		if (strcmp(o->batch, "all"))
 			pm.batch = o->batch;
@@ -1836,7 +2004,8 @@ int pipeline_backfill(const char *spec, struct fx_strlist *batches,
 	int64_t from, to, day;
 	char out[300];
 
-	if (!eq || eq == spec || !(dots = strstr(eq, ".."))) {
+	if (!eq || eq == spec || memchr(spec, ',', (size_t)(eq - spec)) ||
+	    !(dots = strstr(eq, ".."))) {
 		*why = "expected NAME=YYYY-MM-DD..YYYY-MM-DD";
 		return -1;
 	}

@@ -59,6 +59,9 @@ struct pipeline_step {
 	const char *shell;   /* "sh": the command; else NULL */
 	const struct pipeline_opt *opts;
 	size_t nopts;
+	/* pipeline_load_all() of a faulty file: the program or an option
+	 * did not load, so the step is not run by --check; else 0 */
+	int incomplete;
 };
 
 struct pipeline_job {
@@ -80,12 +83,28 @@ struct pipeline_job {
  * Reads and checks the structure of the file at path: every key, every
  * type, the table files (loaded), the tables jobs name, the steps (one
  * program each, names unique and [A-Za-z0-9_-]+), the jobs' order (a job
- * whose source is another job's sink comes after it; a cycle is an
- * error). Returns the pipeline, or NULL after messages
+ * whose source is another job's sink comes after it; a cycle, or a job
+ * whose source is its own sink, is an error). Returns the pipeline, or
+ * NULL after messages
  *   fx-run: p.json: jobs.ads.steps[1].fx-agg.windw: not a string
  * (a usage error: the caller exits FX_EXIT_USAGE).
  */
 struct pipeline *pipeline_load(const struct fx_ctx *ctx, const char *path);
+
+/*
+ * The same, for --check: it goes on after a fault and prints one message
+ * per fault, and returns the pipeline as far as it loaded, *faults set
+ * to 1 if it found any (0 if none); NULL (and *faults 1) only when the
+ * file cannot be read or is not a JSON object. What a fault leaves
+ * unknown is left out, not guessed: a table whose file is not there is
+ * not among the tables, one that does not load has table NULL, a job's
+ * src or dst is NULL when it names a table not among them, a step that
+ * did not load whole is marked incomplete, and every job that is an
+ * object is in pipeline_job_at(), those of a cycle last. Such a
+ * pipeline is for pipeline_check() only, never for a plan.
+ */
+struct pipeline *pipeline_load_all(const struct fx_ctx *ctx, const char *path,
+                                   int *faults);
 void pipeline_free(struct pipeline *p);
 
 const char *pipeline_name(const struct pipeline *p);
@@ -117,11 +136,14 @@ const struct pipeline_job *pipeline_job_find(const struct pipeline *p,
  * (params, the -p NAME=V in params, or a partition of the job's source
  * table, which --batch gives), the fields steps need declared (the
  * tables' "fields"), and every fx step's options accepted by the program
- * itself (run with them on empty input in the pipeline's directory; what
- * a step would write, its --state and dlq= files, goes to a scratch
- * directory under TMPDIR, removed after: a check writes nothing). job:
- * one job, or NULL for every job. Prints a message per fault; returns 0
- * or FX_EXIT_USAGE.
+ * itself (run with them on empty input in the pipeline's directory: any
+ * non-zero exit is a fault, each line of its stderr a message; one still
+ * running after 10 s is killed and passes; what a step would write, its
+ * --state and dlq= files, goes to a scratch directory under TMPDIR,
+ * removed after: a check writes nothing). job:
+ * one job, or NULL for every job. p may come from pipeline_load_all():
+ * what its faults left unknown is skipped. Prints a message per fault;
+ * returns 0 or FX_EXIT_USAGE.
  */
 int pipeline_check(const struct fx_ctx *ctx, const struct pipeline *p,
                    const struct pipeline_job *job,
@@ -134,8 +156,10 @@ enum pipeline_mode {
 
 struct pipeline_run_opts {
 	enum pipeline_mode mode;
-	/* batch: "NAME=V[,NAME=V]" or "all" */
+	/* batch: "NAME=V[,NAME=V]" (each NAME once) or "all" */
 	const char *batch;
+	/* the option messages about batch name: "--batch" when NULL */
+	const char *batch_option;
 	/* -p NAME=V, in order (a later one wins); --batch's values win over
 	 * them, and they over the file's "params" */
 	const struct fx_strlist *params;

@@ -63,6 +63,8 @@ sums() {
 		[option-value.json]="jobs.j.steps[0].fx-agg: --window: 'tumble:soon': expected tumble:SIZE, hop:SIZE/SLIDE, cumulate:STEP/MAX or session:GAP (durations like 250ms, 5s, 1m, 2h, 1d)"
 		[option-type.json]='jobs.j.steps[0].fx-agg.window: not a string, true or an array of strings'
 		[field.json]='jobs.j.steps[0].fx-agg.by: field "genre" is not declared by table "ods_play" nor made by an earlier step'
+		[dim-file.json]='jobs.j.steps[0].fx-join: songs-typo.csv: No such file or directory'
+		[self-cycle.json]='jobs.j: a cycle: the job reads the table it writes (ods_play)'
 	)
 	local n=0 f
 	for f in "${!want[@]}"; do
@@ -85,6 +87,39 @@ sums() {
 	run --separate-stderr fx-run --check -p win=5m param.json
 	assert_success
 	assert_equal "$stderr" ""
+}
+
+@test "--check goes on after a fault: every fault of the file one message; what a fault leaves unknown is not checked" {
+	cd "$CASES/broken"
+	run --separate-stderr fx-run --check many.json
+	assert_failure 2
+	assert_equal "$output" ""
+	# the file's own faults in its order, then each job's (every step,
+	# whether or not one before it is bad); job k's source table did not
+	# load: its ${name}s (maybe its partitions) and fields are not
+	# checked, its options are; job typo's misspelt keys are one message
+	# each, not also "source: missing" and "no program"
+	assert_equal "$stderr" "fx-run: many.json: colour: unknown key
+fx-run: many.json: tables.gone.file: \"nope.table.json\": No such file or directory
+fx-run: many.json: jobs.j.sink: \"ads_nope\" is not in \"tables\"
+fx-run: many.json: jobs.j.steps[0]: no program: give one of \"fx-join\", \"fx-agg\", \"fx-partition\" or \"sh\"
+fx-run: many.json: jobs.j.steps[3].fx-agg.window: not a string, true or an array of strings
+fx-run: many.json: jobs.typo.sorce: unknown key
+fx-run: many.json: jobs.typo.steps[0].fx-aggg: unknown key
+fx-run: many.json: jobs.self: a cycle: the job reads the table it writes (ads_os_minute)
+fx-run: many.json: jobs.j.steps[1].sh: unknown parameter \${nope}: not in \"params\", -p or --batch
+fx-run: many.json: jobs.j.steps[2].fx-agg: unknown option '--windw'
+fx-run: many.json: jobs.k.steps[1].fx-agg: unknown option '--windw'"
+	# one job: the file's faults, then that job's
+	run --separate-stderr fx-run --check many.json k
+	assert_failure 2
+	assert_equal "$(printf '%s\n' "$stderr" | tail -n 1)" "fx-run: many.json: jobs.k.steps[1].fx-agg: unknown option '--windw'"
+	[ "$(printf '%s\n' "$stderr" | grep -c 'jobs\.j\.steps\[[12]\]')" -eq 0 ] ||
+		fail "job j's steps checked: $stderr"
+	# a run refuses the file with the same messages, before any stage
+	run --separate-stderr fx-run many.json j --batch dt=2026-11-01
+	assert_failure 2
+	assert_equal "$(printf '%s\n' "$stderr" | wc -l)" 8
 }
 
 @test "--check: the good pipeline passes, whole and per job; an unknown job is exit 2" {
@@ -183,6 +218,41 @@ sums() {
 	expected_ads 2026-11-03 a/plays.ndjson >want.txt
 	actual_ads a/warehouse/ads_os_minute/dt=2026-11-03/part-00000.ndjson >got.txt
 	diff -u want.txt got.txt
+}
+
+@test "--batch and --backfill: a partition given twice, or not one, is refused by fx-run, naming the option; exit 2, nothing written" {
+	pipeline_dir a
+	sums a >before.txt
+	run --separate-stderr fx-run a/music.pipeline.json ads_os_minute --batch dt=2026-11-01,dt=2026-11-02
+	assert_failure 2
+	assert_equal "$stderr" "fx-run: --batch: 'dt' given twice, got 'dt=2026-11-01,dt=2026-11-02'"
+	run --separate-stderr fx-run a/music.pipeline.json ads_os_minute --batch os=ios,dt=2026-11-01,os=web --explain
+	assert_failure 2
+	assert_equal "$stderr" "fx-run: --batch: 'os' given twice, got 'os=ios,dt=2026-11-01,os=web'"
+	assert_equal "$output" ""
+	run --separate-stderr fx-run a/music.pipeline.json ads_os_minute --backfill foo=2026-11-01..2026-11-02
+	assert_failure 2
+	assert_equal "$stderr" "fx-run: --backfill: 'foo' is not a partition of table 'ods_play'
+fx-run: --backfill: foo=2026-11-01 failed (exit 2): the days after it not run"
+	run --separate-stderr fx-run a/music.pipeline.json ads_os_minute --batch foo=2026-11-01
+	assert_failure 2
+	assert_equal "$stderr" "fx-run: --batch: 'foo' is not a partition of table 'ods_play'"
+	# a NAME with a comma would be two partitions
+	run --separate-stderr fx-run a/music.pipeline.json ads_os_minute --backfill dt,os=2026-11-01..2026-11-02
+	assert_failure 2
+	assert_equal "$stderr" "fx-run: --backfill: expected NAME=YYYY-MM-DD..YYYY-MM-DD, got 'dt,os=2026-11-01..2026-11-02' (see 'fx-run --help')"
+	sums a | diff -u before.txt -
+}
+
+@test "a job whose source is its sink is a cycle: the run refuses it too, exit 2, nothing written" {
+	pipeline_dir a
+	sums a >before.txt
+	sed 's/"sink": "ads_os_minute"/"sink": "ods_play"/' a/music.pipeline.json >a/self.pipeline.json
+	run --separate-stderr fx-run a/self.pipeline.json ads_os_minute --batch dt=2026-11-01
+	assert_failure 2
+	assert_equal "$stderr" "fx-run: a/self.pipeline.json: jobs.ads_os_minute: a cycle: the job reads the table it writes (ods_play)"
+	rm a/self.pipeline.json
+	sums a | diff -u before.txt -
 }
 
 @test "--backfill over 3 days replaces exactly those partitions: a 4th day and another table untouched" {
