@@ -329,9 +329,10 @@ const struct json_paths *kafka_sink_paths(const struct kafka_sink *ks);
  * --keep-partition), _fx_dest the topic (without -t). A control record is
  * not produced; a checkpoint first waits for every delivery so far (with
  * state: commits the transaction and committed.json, and a restore
- * record must name the committed checkpoint, else FX_EXIT_IO). A
- * record whose _fx_dest, _fx_key or _fx_headers is unusable goes to
- * fx_bad_record(). Returns 0, or an exit status: the caller stops reading
+ * record must come before any record or checkpoint and name the committed
+ * checkpoint, else FX_EXIT_IO). A record whose _fx_dest, _fx_key,
+ * _fx_headers or (with --keep-partition) _fx_partition is unusable goes
+ * to fx_bad_record(). Returns 0, or an exit status: the caller stops reading
  * and calls kafka_sink_close(), which reports.
  */
 int kafka_sink_write(struct kafka_sink *ks, const struct record *rec,

@@ -1181,17 +1181,33 @@ static int record_headers(struct kafka_sink *ks, rd_kafka_headers_t **out,
 	return rc;
 }
 
-static int32_t record_partition(struct kafka_sink *ks)
+/*
+ * --keep-partition: the partition in _fx_partition into *part (librdkafka's
+ * partitioner's when the option is not given, or the member is missing or
+ * null). -1 when it is not a whole number from 0 to INT32_MAX, written
+ * without a fraction or exponent, as fx-consume --meta writes it.
+ */
+static int record_partition(struct kafka_sink *ks, int32_t *part)
 {
 	const struct json_value *v = &ks->meta[META_PARTITION];
-	char num[32];
+	int64_t n = 0;
+	size_t i;
 
-	if (!ks->o->keep_partition || v->type != JSON_NUMBER ||
-	    v->len >= sizeof(num))
-		return RD_KAFKA_PARTITION_UA;
-	memcpy(num, v->p, v->len);
-	num[v->len] = 0;
-	return (int32_t)strtol(num, NULL, 10);
+	*part = RD_KAFKA_PARTITION_UA;
+	if (!ks->o->keep_partition || v->type == JSON_MISSING ||
+	    v->type == JSON_NULL)
+		return 0;
+	if (v->type != JSON_NUMBER || v->len == 0 || v->len > 10)
+		return -1;
+	for (i = 0; i < v->len; i++) {
+		if (v->p[i] < '0' || v->p[i] > '9')
+			return -1;
+		n = n * 10 + (v->p[i] - '0');
+	}
+	if (n > INT32_MAX)
+		return -1;
+	*part = (int32_t)n;
+	return 0;
 }
 
 /* A record librdkafka did not take: failed, the first error kept. */
@@ -1439,6 +1455,7 @@ int kafka_sink_write(struct kafka_sink *ks, const struct record *rec,
 	const char *why = NULL, *field = NULL, *val = rec->p;
 	size_t vlen = rec->len;
 	enum upsert_op op;
+	int32_t part;
 	int haskey, rc = 0, i;
 
 	if (flags & JSON_SCAN_CONTROL) {
@@ -1468,7 +1485,14 @@ int kafka_sink_write(struct kafka_sink *ks, const struct record *rec,
 		    "no topic: -t not given and this is not a plain string");
 	}
 	haskey = message_key(ks, &op, &field, &why);
-	if (haskey >= 0 && record_headers(ks, &hdrs, &why))
+	if (!field && record_partition(ks, &part)) {
+		const struct json_value *v = &ks->meta[META_PARTITION];
+
+		return fx_bad_record(ks->ctx, where, "_fx_partition", rec->p,
+		                     rec->len, "not a partition number: %.*s",
+		                     (int)(v->len > 64 ? 64 : v->len), v->p);
+	}
+	if (!field && record_headers(ks, &hdrs, &why))
 		field = "_fx_headers";
 	if (field)
 		return fx_bad_record(ks->ctx, where, field, rec->p, rec->len,
@@ -1490,8 +1514,7 @@ int kafka_sink_write(struct kafka_sink *ks, const struct record *rec,
 		val = ks->value.p;
 		vlen = ks->value.len;
 	}
-	return produce(ks, rkt, record_partition(ks), val, vlen, haskey == 0,
-	               hdrs);
+	return produce(ks, rkt, part, val, vlen, haskey == 0, hdrs);
 }
 
 /*

@@ -629,3 +629,31 @@ p4/3'
 	run kcat -b "$B" -C -t p1.fx-commits -e -q -f '%s\n'
 	assert_output --regexp '^\{"_fx":"checkpoint","id":1,[^'$'\n'']*$'
 }
+
+@test "fx-sink --keep-partition: an _fx_partition that is not a whole number from 0 to 2147483647 is a bad record" {
+	printf '%s\n' '{"a":1,"_fx_partition":3}' '{"a":2,"_fx_partition":null}' '{"a":3}' >ok.ndjson
+	for v in 4294967298 2.9 2.0 -1 1e0 '"2"' true; do
+		printf '{"a":6,"_fx_partition":%s}\n' "$v"
+	done >bad.ndjson
+	run --separate-stderr fx-sink -t p4 --keep-partition <bad.ndjson
+	assert_failure 1
+	assert_equal "$stderr" 'fx-sink: stdin:1: field "_fx_partition": not a partition number: 4294967298'
+	cat ok.ndjson bad.ndjson >in.ndjson
+	run --separate-stderr fx-sink -t p4 --keep-partition --on-error dlq=dlq.ndjson <in.ndjson
+	assert_success
+	assert_equal "$(jq -r ._fx_error dlq.ndjson)" 'field "_fx_partition": not a partition number: 4294967298
+field "_fx_partition": not a partition number: 2.9
+field "_fx_partition": not a partition number: 2.0
+field "_fx_partition": not a partition number: -1
+field "_fx_partition": not a partition number: 1e0
+field "_fx_partition": not a partition number: "2"
+field "_fx_partition": not a partition number: true'
+	run kcat -b "$B" -C -t p4 -e -q -f '%p %s\n'
+	assert_line '3 {"a":1}'
+	[ "$(wc -l <<<"$output")" = 3 ] || fail "records in p4: $output"
+	refute_output --partial '"a":6'
+	# the largest is a partition number: the broker, not fx-sink, refuses it
+	run --separate-stderr fx-sink -t p4 --keep-partition <<<'{"a":7,"_fx_partition":2147483647}'
+	assert_failure 3
+	assert_equal "$stderr" "fx-sink: 1 of 1 records failed, first error: topic 'p4': Local: Unknown partition"
+}
