@@ -61,7 +61,8 @@
  * Records then go to STATE/fx-sink/pending-K/; a "checkpoint" record given
  * to file_sink_write() commits them (committed.json, then the appends to
  * the output files), a "restore" record is checked against the committed
- * id. file_sink_close() drops what no checkpoint committed.
+ * id, and a record or checkpoint before the restore record is exit 3.
+ * file_sink_close() drops what no checkpoint committed.
  *
  * INSERT OVERWRITE (overwrite, with dir and table or partition; not with
  * state): the tree of the named partitions, DIR/PREFIX (PREFIX: the
