@@ -290,8 +290,9 @@ struct kafka_sink_opts {
 	              "produce to TOPIC (default: each record's _fx_dest)"),   \
 	    FX_OPT_STRING('k', "key", &(so)->key, "FIELD",                     \
 	                  "message key from FIELD (murmur2 partitioning)"),    \
-	    FX_OPT_FLAG(0, "keep-partition", &(so)->keep_partition,            \
-	                "produce to the record's _fx_partition"),              \
+	    FX_OPT_FLAG(                                                       \
+	        0, "keep-partition", &(so)->keep_partition,                    \
+	        "produce to the record's _fx_partition, at its _fx_ts"),       \
 	    FX_OPT_FLAG(0, "create-topics", &(so)->create_topics,              \
 	                "create missing topics (admin API) before producing"), \
 	    FX_OPT_INT(                                                        \
@@ -325,15 +326,15 @@ const struct json_paths *kafka_sink_paths(const struct kafka_sink *ks);
  * Produces one valid record; vals and flags as json_scan() gave them for
  * kafka_sink_paths() (record_stream_next() does that). The value is the
  * record without its _fx* members (unless keep_meta); _fx_key becomes the
- * key, _fx_headers the headers, _fx_partition the partition (with
- * --keep-partition), _fx_dest the topic (without -t). A control record is
- * not produced; a checkpoint first waits for every delivery so far (with
- * state: commits the transaction and committed.json, and a restore
+ * key, _fx_headers the headers, _fx_partition the partition and _fx_ts
+ * the timestamp (with --keep-partition), _fx_dest the topic (without -t). A
+ * control record is not produced; a checkpoint first waits for every delivery
+ * so far (with state: commits the transaction and committed.json, and a restore
  * record must come before any record or checkpoint and name the committed
  * checkpoint, else FX_EXIT_IO). A record whose _fx_dest, _fx_key,
- * _fx_headers or (with --keep-partition) _fx_partition is unusable goes
- * to fx_bad_record(). Returns 0, or an exit status: the caller stops reading
- * and calls kafka_sink_close(), which reports.
+ * _fx_headers or (with --keep-partition) _fx_partition or _fx_ts is
+ * unusable goes to fx_bad_record(). Returns 0, or an exit status: the caller
+ * stops reading and calls kafka_sink_close(), which reports.
  */
 int kafka_sink_write(struct kafka_sink *ks, const struct record *rec,
                      const struct json_value *vals, int flags,

@@ -6,6 +6,7 @@
 #include "checkpoint.h"
 #include "err.h"
 #include "fsutil.h"
+#include "fxtime.h"
 #include "json.h"
 #include "lineage.h"
 #include "upsert.h"
@@ -71,6 +72,7 @@ enum {
 	META_KEY,
 	META_HEADERS,
 	META_PARTITION,
+	META_TS,
 	NMETA,
 };
 
@@ -78,10 +80,8 @@ static const struct {
 	const char *name;
 	size_t len;
 } meta_names[NMETA] = {
-    {"_fx_dest", 8},
-    {"_fx_key", 7},
-    {"_fx_headers", 11},
-    {"_fx_partition", 13},
+    {"_fx_dest", 8},       {"_fx_key", 7}, {"_fx_headers", 11},
+    {"_fx_partition", 13}, {"_fx_ts", 6},
 };
 
 /*
@@ -1210,6 +1210,28 @@ static int record_partition(struct kafka_sink *ks, int32_t *part)
 	return 0;
 }
 
+/*
+ * --keep-partition: the message timestamp in _fx_ts into *ts, epoch ms (0:
+ * none, the producer's clock, as without the option or when the member is
+ * missing or null). -1 when it is not an ISO-8601 date-time string at or
+ * after the epoch, as fx-consume --meta writes it.
+ */
+static int record_timestamp(struct kafka_sink *ks, int64_t *ts)
+{
+	const struct json_value *v = &ks->meta[META_TS];
+
+	*ts = 0;
+	if (!ks->o->keep_partition || v->type == JSON_MISSING ||
+	    v->type == JSON_NULL)
+		return 0;
+	if (v->type != JSON_STRING || v->escaped ||
+	    fx_time_parse_iso(v->p + 1, v->len - 2, ts) != 0 || *ts < 0) {
+		*ts = 0;
+		return -1;
+	}
+	return 0;
+}
+
 /* A record librdkafka did not take: failed, the first error kept. */
 static void sink_refused(struct kafka_sink *ks, struct sink_topic *t,
                          rd_kafka_resp_err_t err)
@@ -1257,7 +1279,7 @@ static int sink_wait_room(struct kafka_sink *ks)
 /* Produces, waiting for room in the queue; 0 or an exit status. */
 static int produce(struct kafka_sink *ks, rd_kafka_topic_t *rkt, int32_t part,
                    const char *val, size_t vlen, int haskey,
-                   rd_kafka_headers_t *hdrs)
+                   rd_kafka_headers_t *hdrs, int64_t ts)
 {
 	/*
 	 * RD_KAFKA_V_KEY casts its argument unparenthesised: a conditional
@@ -1272,8 +1294,9 @@ static int produce(struct kafka_sink *ks, rd_kafka_topic_t *rkt, int32_t part,
 	t->sent++;
 	for (;;) {
 		/*
-		 * Without headers the plain call: producev's argument list
-		 * costs a third of what librdkafka spends on a record here.
+		 * Without headers or a timestamp the plain call: producev's
+		 * argument list costs a third of what librdkafka spends on a
+		 * record here. A timestamp of 0 is the producer's clock.
 		 */
 		if (hdrs)
 			err = rd_kafka_producev(
@@ -1282,6 +1305,14 @@ static int produce(struct kafka_sink *ks, rd_kafka_topic_t *rkt, int32_t part,
 			    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 			    RD_KAFKA_V_VALUE((void *)val, vlen),
 			    RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_HEADERS(hdrs),
+			    RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_END);
+		else if (ts)
+			err = rd_kafka_producev(
+			    ks->rk, RD_KAFKA_V_RKT(rkt),
+			    RD_KAFKA_V_PARTITION(part),
+			    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			    RD_KAFKA_V_VALUE((void *)val, vlen),
+			    RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_TIMESTAMP(ts),
 			    RD_KAFKA_V_END);
 		else if (rd_kafka_produce(rkt, part, RD_KAFKA_MSG_F_COPY,
 		                          (void *)val, vlen, key, klen,
@@ -1456,6 +1487,7 @@ int kafka_sink_write(struct kafka_sink *ks, const struct record *rec,
 	size_t vlen = rec->len;
 	enum upsert_op op;
 	int32_t part;
+	int64_t ts;
 	int haskey, rc = 0, i;
 
 	if (flags & JSON_SCAN_CONTROL) {
@@ -1492,6 +1524,13 @@ int kafka_sink_write(struct kafka_sink *ks, const struct record *rec,
 		                     rec->len, "not a partition number: %.*s",
 		                     (int)(v->len > 64 ? 64 : v->len), v->p);
 	}
+	if (!field && record_timestamp(ks, &ts)) {
+		const struct json_value *v = &ks->meta[META_TS];
+
+		return fx_bad_record(ks->ctx, where, "_fx_ts", rec->p, rec->len,
+		                     "not an ISO-8601 time: %.*s",
+		                     (int)(v->len > 64 ? 64 : v->len), v->p);
+	}
 	if (!field && record_headers(ks, &hdrs, &why))
 		field = "_fx_headers";
 	if (field)
@@ -1514,7 +1553,7 @@ int kafka_sink_write(struct kafka_sink *ks, const struct record *rec,
 		val = ks->value.p;
 		vlen = ks->value.len;
 	}
-	return produce(ks, rkt, part, val, vlen, haskey == 0, hdrs);
+	return produce(ks, rkt, part, val, vlen, haskey == 0, hdrs, ts);
 }
 
 /*

@@ -657,3 +657,32 @@ field "_fx_partition": not a partition number: true'
 	assert_failure 3
 	assert_equal "$stderr" "fx-sink: 1 of 1 records failed, first error: topic 'p4': Local: Unknown partition"
 }
+
+@test "fx-consume --meta | fx-sink --keep-partition keeps the message timestamps; a bad _fx_ts is a bad record" {
+	printf 'k1\t{"a":1}\nk2\t{"a":2}\n' | kcat -b "$B" -P -t p4 -K '	' -p 2
+	kcat -b "$B" -C -t p4 -e -q -f '%p|%k|%T|%s\n' >want
+	sleep 1.1 # the copy's clock is later than the original's
+	fx-consume -t p4 -e --meta >meta.ndjson
+	fx-sink -t copy --keep-partition <meta.ndjson
+	run kcat -b "$B" -C -t copy -e -q -f '%p|%k|%T|%s\n'
+	assert_output "$(cat want)"
+	# without --keep-partition: the copy's time, as any producer's
+	fx-sink -t plain <meta.ndjson
+	orig=$(head -n 1 want | cut -d'|' -f3)
+	for t in $(kcat -b "$B" -C -t plain -e -q -f '%T\n'); do
+		[ "$t" -ge $((orig + 1000)) ] || fail "timestamp $t, the original's $orig"
+	done
+	# null: the producer's clock; not an ISO-8601 string: a bad record
+	printf '%s\n' '{"a":3,"_fx_ts":null}' '{"a":4,"_fx_ts":1796194782064}' \
+		'{"a":5,"_fx_ts":"yesterday"}' '{"a":6,"_fx_ts":"1969-12-31T23:59:59Z"}' >bad.ndjson
+	run --separate-stderr fx-sink -t p1 --keep-partition --on-error dlq=dlq.ndjson <bad.ndjson
+	assert_success
+	assert_equal "$(jq -r ._fx_error dlq.ndjson)" 'field "_fx_ts": not an ISO-8601 time: 1796194782064
+field "_fx_ts": not an ISO-8601 time: "yesterday"
+field "_fx_ts": not an ISO-8601 time: "1969-12-31T23:59:59Z"'
+	run kcat -b "$B" -C -t p1 -e -q -f '%s\n'
+	assert_output '{"a":3}'
+	run --separate-stderr fx-sink -t p1 --keep-partition <<<'{"a":7,"_fx_ts":"2026-13-01T00:00:00Z"}'
+	assert_failure 1
+	assert_equal "$stderr" 'fx-sink: stdin:1: field "_fx_ts": not an ISO-8601 time: "2026-13-01T00:00:00Z"'
+}
