@@ -95,11 +95,13 @@ static int run_one(struct fx_ctx *ctx, const struct pipeline *p,
 	 * Failed, before or in the commit: what the sink prepared goes, so
 	 * that no --commit typed later swaps in a partial tree. A sink that
 	 * refused its options (exit 2) prepared nothing, and the abort would
-	 * be refused the same way.
+	 * be refused the same way. A stage of the job's run, as --explain's
+	 * script has it: its FAIL says in the lineage store that the job's
+	 * output did not land, though a failed sh step records nothing.
 	 */
 	if (rc != 0 && plan.commit &&
 	    res[plan.nstages - 1].status != FX_EXIT_USAGE)
-		pipeline_abort(ctx, p, job, ro);
+		(void)proc_chain_run(plan.abort, 1, &co, NULL);
 	free(res);
 	if (own_run_id)
 		unsetenv("FX_RUN_ID");

@@ -262,13 +262,13 @@ static int run_files(struct fx_ctx *ctx, struct sink_opts *o, char **names,
 	return rc ? rc : crc;
 }
 
-/* 1 if "--commit" or "--abort" is among the arguments before "--" */
+/* 1 if "--commit" is among the arguments before "--" */
 static int commit_arg(int argc, char **argv)
 {
 	int i;
 
 	for (i = 1; i < argc && strcmp(argv[i], "--"); i++)
-		if (!strcmp(argv[i], "--commit") || !strcmp(argv[i], "--abort"))
+		if (!strcmp(argv[i], "--commit"))
 			return 1;
 	return 0;
 }
@@ -324,9 +324,10 @@ int main(int argc, char **argv)
 	int first, rc;
 	size_t n;
 
-	/* --commit moves (--abort removes) a tree that its --prepare run
-	 * recorded: no run events of its own (the lineage hooks must know
-	 * before parsing) */
+	/* --commit moves a tree that its --prepare run recorded: no run
+	 * events of its own (the lineage hooks must know before parsing).
+	 * --abort records its run, a FAIL when it drops a prepared tree: the
+	 * job's output did not land (file_sink_abort()). */
 	if (commit_arg(argc, argv))
 		fx_init(&ctx, "fx-sink");
 	else

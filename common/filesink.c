@@ -2051,6 +2051,14 @@ int file_sink_abort(struct file_sink *fs)
 	}
 	ow_remove_stale(fs);
 	free(parent);
+	/*
+	 * The job's output did not land: its stages may all have ended well
+	 * (a failed sh step records nothing), so this run says it.
+	 */
+	if (had)
+		lineage_fail(fs->ctx,
+		             "--abort: the output --prepare staged was "
+		             "dropped, nothing committed");
 	return rc;
 }
 
@@ -2192,7 +2200,7 @@ struct file_sink *file_sink_open(struct fx_ctx *ctx,
 		fx_usage_error(ctx, "--prepare, --commit and --abort need "
 		                    "--overwrite");
 	}
-	if (o->ow_phase == OW_COMMIT || o->ow_phase == OW_ABORT)
+	if (o->ow_phase == OW_COMMIT)
 		return fs; /* no record, no dataset: the tree is prepared */
 	if (o->dir && o->table) {
 		/* the table, not the warehouse its template starts from */
@@ -2205,6 +2213,8 @@ struct file_sink *file_sink_open(struct fx_ctx *ctx,
 		fs->dataset = lineage_file(ctx, LINEAGE_OUTPUT,
 		                           o->file ? o->file : o->dir);
 	}
+	if (o->ow_phase == OW_ABORT)
+		return fs; /* its dataset, written 0 records: nothing landed */
 	if (o->dir) {
 		raise_fd_limit();
 		if (o->overwrite)

@@ -113,6 +113,16 @@ static char *file_uri(const char *path)
 	return out;
 }
 
+void lineage_fail(struct fx_ctx *ctx, const char *msg)
+{
+	struct lineage *l = ctx ? ctx->lineage : NULL;
+
+	if (!l)
+		return;
+	free(l->fail_msg);
+	l->fail_msg = fx_strdup(msg);
+}
+
 struct lineage_ds *lineage_file(struct fx_ctx *ctx, enum lineage_dir dir,
                                 const char *path)
 {

@@ -76,6 +76,14 @@ struct lineage_ds *lineage_input_fd(struct fx_ctx *ctx, int fd,
 struct lineage_ds *lineage_topic(struct fx_ctx *ctx, enum lineage_dir dir,
                                  const char *bootstrap, const char *topic);
 
+/*
+ * The run ends with FAIL and msg even when the program exits 0: it did
+ * what it was asked, and what it was asked means the job's output did not
+ * land (fx-sink --abort drops a prepared --overwrite). No-op without
+ * lineage.
+ */
+void lineage_fail(struct fx_ctx *ctx, const char *msg);
+
 static inline void lineage_count(struct lineage_ds *ds, uint64_t n)
 {
 	if (ds)

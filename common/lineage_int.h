@@ -30,6 +30,7 @@ struct lineage {
 	struct lineage_ds *datasets; /* in registration order */
 	char *last_msg;
 	char *stdout_path; /* stdout is this regular file (> or >>) */
+	char *fail_msg; /* lineage_fail(): FAIL with it, whatever the status */
 };
 
 /* The path of the regular file open as fd (a redirection), or NULL. */

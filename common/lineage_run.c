@@ -520,6 +520,7 @@ static void lineage_free(struct lineage *l)
 	free(l->job);
 	free(l->pipeline_job);
 	free(l->last_msg);
+	free(l->fail_msg);
 	free(l);
 }
 
@@ -591,16 +592,19 @@ static void lineage_end(struct lineage *l, int status,
 	if (l == live)
 		live = NULL;
 	cJSON_AddNumberToObject(l->fx, "exitStatus", status);
-	ev = event(l, status ? "FAIL" : "COMPLETE");
+	ev = event(l, status || l->fail_msg ? "FAIL" : "COMPLETE");
 	facets = cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "run"), "facets");
 	if (ck && ck->on)
 		cJSON_AddItemToObject(facets, "fx_checkpoint",
 		                      checkpoint_facet(ck));
-	if (status) {
+	if (status || l->fail_msg) {
 		err = facet(OL_FACETS "1-0-1/ErrorMessageRunFacet.json#/$defs/"
 		                      "ErrorMessageRunFacet");
 		snprintf(msg, sizeof(msg), "exit status %d", status);
-		add_text(err, "message", l->last_msg ? l->last_msg : msg);
+		add_text(err, "message",
+		         l->fail_msg && !status ? l->fail_msg
+		         : l->last_msg          ? l->last_msg
+		                                : msg);
 		cJSON_AddStringToObject(err, "programmingLanguage", "C");
 		cJSON_AddItemToObject(facets, "errorMessage", err);
 	}

@@ -3,7 +3,6 @@
 
 #include "confjson.h"
 #include "err.h"
-#include "filesink.h"
 #include "hive.h"
 
 #include <ctype.h>
@@ -1818,23 +1817,6 @@ void pipeline_plan_free(struct pipeline_plan *pl)
 	fx_strlist_free(&pl->reads);
 	fx_strlist_free(&pl->writes);
 	memset(pl, 0, sizeof(*pl));
-}
-
-int pipeline_abort(struct fx_ctx *ctx, const struct pipeline *p,
-                   const struct pipeline_job *job,
-                   const struct pipeline_run_opts *o)
-{
-	struct file_sink_opts fo = {
-	    .dir = p->warehouse,
-	    .table = job->dst->table,
-	    .overwrite = o->batch,
-	    .part_name = "part-00000",
-	    .ow_phase = OW_ABORT,
-	};
-	struct file_sink *fs = file_sink_open(ctx, &fo);
-	int rc = file_sink_abort(fs), crc = file_sink_close(fs, 0);
-
-	return rc ? rc : crc;
 }
 
 /* ---------------------------------------------------------------------

@@ -182,10 +182,9 @@ struct pipeline_plan {
 	 */
 	struct proc_stage *commit;
 	/*
-	 * --batch: fx-sink --abort, the same destination: what --explain's
-	 * script runs when a stage or the commit failed (fx-run itself calls
-	 * pipeline_abort(), the same code in its own process); NULL for a
-	 * stream.
+	 * --batch: fx-sink --abort, the same destination: run when a stage
+	 * or the commit failed, by fx-run and by --explain's script; NULL for
+	 * a stream.
 	 */
 	struct proc_stage *abort;
 	/* internal: the argv arrays' storage */
@@ -204,19 +203,6 @@ int pipeline_plan(const struct fx_ctx *ctx, const struct pipeline *p,
                   const struct pipeline_run_opts *o,
                   struct pipeline_plan *plan);
 void pipeline_plan_free(struct pipeline_plan *plan);
-
-/*
- * --batch, after a failed stage or commit: removes what the sink prepared
- * (fx-sink --overwrite o->batch --abort, run in this process: the
- * warehouse, absolute, and the sink table as loaded), so that no prepared
- * tree outlives a failed run for a --commit typed by hand to swap in.
- * Nothing prepared is fine. Returns 0 or FX_EXIT_IO (reported). The sink
- * stage accepted the same options, or the caller does not call this: a
- * usage error here exits (fx_usage_error()).
- */
-int pipeline_abort(struct fx_ctx *ctx, const struct pipeline *p,
-                   const struct pipeline_job *job,
-                   const struct pipeline_run_opts *o);
 
 /*
  * --explain: '#' lines naming the pipeline, the job, the mode, the

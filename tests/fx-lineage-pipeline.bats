@@ -294,6 +294,26 @@ fx-sink music cdm"
 	EOF
 }
 
+@test "fx-run: a batch whose sh step fails ends FAIL in the store: the abort of what the sink staged says so" {
+	mkdir -p warehouse/ods_play/dt=2026-11-23
+	cp plays.ndjson warehouse/ods_play/dt=2026-11-23/
+	jq '.jobs.cdm.steps[1].sh = "head -n 3; exit 7"' music.pipeline.json >failing.pipeline.json
+	run --separate-stderr fx-run failing.pipeline.json cdm --batch dt=2026-11-23
+	assert_failure 7
+	[ ! -e warehouse/cdm_play ] || fail "something landed: $(find warehouse/cdm_play)"
+	run --separate-stderr fx-lineage pipeline failing.pipeline.json
+	assert_success
+	assert_line --regexp '^    last   .*  FAIL  in 8  out 3$'
+	assert_line "    error  fx-sink: --abort: the output --prepare staged was dropped, nothing committed"
+	# the explained script's abort records the same
+	fx-run failing.pipeline.json cdm --batch dt=2026-11-23 --explain >explain.sh
+	n=$(wc -l <lineage.ndjson)
+	run bash explain.sh
+	assert_failure 7
+	run jq -r 'select(.eventType == "FAIL") | .run.facets.errorMessage.message' <(tail -n +$((n + 1)) lineage.ndjson)
+	assert_output "--abort: the output --prepare staged was dropped, nothing committed"
+}
+
 @test "fx-run: a stage whose upstream exited unseen (the sh step gone before fx-sink looked), its events first: the run's records are still its head's and tail's" {
 	mkdir -p warehouse/ods_play/dt=2026-11-23
 	cp plays.ndjson warehouse/ods_play/dt=2026-11-23/
