@@ -61,6 +61,8 @@ static const char *kafka_option_given(const struct kafka_source_opts *ko)
 		return strcmp(ko->conf.props[0].origin, "-X") == 0
 		           ? "-X"
 		           : "-F/--kafka-config";
+	if (ko->conf.files) /* one with no properties in it */
+		return "-F/--kafka-config";
 	if (ko->conf.timeout_ms != KAFKA_DEFAULT_TIMEOUT_MS)
 		return "--timeout";
 	return NULL;

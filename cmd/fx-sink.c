@@ -125,8 +125,9 @@ static int kafka_mode(struct fx_ctx *ctx, const struct sink_opts *o)
 {
 	const struct kafka_sink_opts *k = &o->kafka;
 
-	if (!k->topic && !k->conf.brokers && !k->conf.nprops && !k->key &&
-	    !k->keep_partition && !k->create_topics && !k->commit_topic &&
+	if (!k->topic && !k->conf.brokers && !k->conf.nprops &&
+	    !k->conf.files && !k->key && !k->keep_partition &&
+	    !k->create_topics && !k->commit_topic &&
 	    !(o->table && !o->files.dir && !o->files.file))
 		return 0;
 	if (o->files.file || o->files.dir || o->files.partition.n ||

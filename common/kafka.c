@@ -102,7 +102,10 @@ static void read_properties(const struct fx_ctx *ctx, struct kafka_conf *kc,
 int kafka_opt_file(struct fx_ctx *ctx, const struct fx_option *opt,
                    const char *arg)
 {
-	read_properties(ctx, opt->value, arg);
+	struct kafka_conf *kc = opt->value;
+
+	kc->files++;
+	read_properties(ctx, kc, arg);
 	return 0;
 }
 

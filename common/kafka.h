@@ -51,12 +51,13 @@ struct kafka_conf {
 	size_t nprops;
 	size_t cap;
 	int64_t timeout_ms; /* --timeout: how long a broker may be away */
+	unsigned files;     /* -F given, even a file of no properties */
 };
 
 #define KAFKA_DEFAULT_TIMEOUT_MS 10000
 #define KAFKA_CONF_INIT                                                        \
 	{                                                                      \
-		NULL, NULL, 0, 0, KAFKA_DEFAULT_TIMEOUT_MS                     \
+		NULL, NULL, 0, 0, KAFKA_DEFAULT_TIMEOUT_MS, 0                  \
 	}
 
 /* Option callbacks behind FX_OPT_KAFKA; opt->value is the kafka_conf. */

@@ -527,6 +527,8 @@ check_gz_against_gzip() {
 	check -b/--brokers -b 127.0.0.1:9
 	check -X -X client.id=x
 	check -F/--kafka-config -F k.properties
+	# a file of no properties (comments only, or empty) is the option too
+	check -F/--kafka-config -F /dev/null
 	check --timeout --timeout 5s
 	# a directory, stdin (no operand) and --table over directories too
 	run --separate-stderr fx-consume -e d

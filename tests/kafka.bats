@@ -567,6 +567,11 @@ p4/3'
 	assert_failure 2
 	assert_equal "$stderr" "fx-sink: Kafka options (-t -b -X -F --key --keep-partition --create-topics) do not mix with --file --dir --partition --columns --format (see 'fx-sink --help')"
 	[ ! -e x.ndjson ]
+	# -F with a file of no properties is a Kafka option all the same
+	run --separate-stderr fx-sink -F /dev/null --file x.ndjson </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "fx-sink: Kafka options (-t -b -X -F --key --keep-partition --create-topics) do not mix with --file --dir --partition --columns --format (see 'fx-sink --help')"
+	[ ! -e x.ndjson ]
 	run --separate-stderr fx-consume -t p1 some.ndjson
 	assert_failure 2
 	assert_equal "$stderr" "fx-consume: -t reads Kafka: no FILE operands with it (see 'fx-consume --help')"
