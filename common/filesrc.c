@@ -66,8 +66,33 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A directory on the way down: a symbolic link back to one is a loop. */
+struct walk_dir {
+	dev_t dev;
+	ino_t ino;
+	const char *path;
+	const struct walk_dir *up;
+};
+
+static int walk_in(struct fx_ctx *ctx, const char *dir,
+                   const struct walk_dir *here, struct fx_strlist *files);
+
 /* Appends the data files under dir to files, in sorted order. */
 static int walk(struct fx_ctx *ctx, const char *dir, struct fx_strlist *files)
+{
+	struct stat sb;
+	struct walk_dir top;
+
+	if (stat(dir, &sb) != 0) {
+		fx_warn(ctx, "%s: %s", dir, strerror(errno));
+		return FX_EXIT_IO;
+	}
+	top = (struct walk_dir){sb.st_dev, sb.st_ino, dir, NULL};
+	return walk_in(ctx, dir, &top, files);
+}
+
+static int walk_in(struct fx_ctx *ctx, const char *dir,
+                   const struct walk_dir *here, struct fx_strlist *files)
 {
 	struct fx_strlist names = {0};
 	struct dirent *de;
@@ -97,8 +122,21 @@ static int walk(struct fx_ctx *ctx, const char *dir, struct fx_strlist *files)
 			fx_warn(ctx, "%s: %s", path, strerror(errno));
 			rc = FX_EXIT_IO;
 		} else if (S_ISDIR(sb.st_mode)) {
+			const struct walk_dir *a = here;
+			struct walk_dir sub = {sb.st_dev, sb.st_ino, path,
+			                       here};
+
+			while (a &&
+			       (a->dev != sb.st_dev || a->ino != sb.st_ino))
+				a = a->up;
 			/* a partition value may start with '_' (plays/_x/) */
-			rc = walk(ctx, path, files);
+			if (!a)
+				rc = walk_in(ctx, path, &sub, files);
+			else /* its files are read once, under a->path */
+				fx_warn(ctx,
+				        "%s: a link back to %s, a directory "
+				        "loop: skipped",
+				        path, a->path);
 		} else if (names.v[i][0] != '_' && /* _SUCCESS, _metadata */
 		           format_of(path, &gz) != FORMAT_AUTO) {
 			/* a FIFO or a device would block or never end */

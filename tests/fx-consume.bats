@@ -466,6 +466,20 @@ check_gz_against_gzip() {
 	assert_equal "$stderr" $'fx-consume: d/b.ndjson: not a regular file, skipped\nfx-consume: d/sub/c.csv.gz: not a regular file, skipped'
 }
 
+@test "a symbolic link back to a directory of the walk is skipped with a warning: each file read once; other links are followed" {
+	mkdir -p d/sub other
+	echo '{"n":1}' >d/a.ndjson
+	echo '{"n":2}' >d/sub/b.ndjson
+	echo '{"n":3}' >other/c.ndjson
+	ln -s .. d/sub/up
+	ln -s ../sub d/sub/self
+	ln -s ../other d/zlink
+	run --separate-stderr timeout 10 fx-consume d
+	assert_success
+	assert_output $'{"n":1}\n{"n":2}\n{"n":3}'
+	assert_equal "$stderr" $'fx-consume: d/sub/self: a link back to d/sub, a directory loop: skipped\nfx-consume: d/sub/up: a link back to d, a directory loop: skipped'
+}
+
 @test "a FIFO named on the command line is read, and so is a process substitution" {
 	mkfifo f.ndjson
 	printf '{"n":1}\n{"n":2}\n' >f.ndjson &
