@@ -316,6 +316,17 @@ EOF
 	[ "$(cat rss)" -lt 300000 ]
 }
 
+@test "memory: a window costs what its groups hold, not a block of its own: hop:1d/1m (1,440 windows a record) stays small" {
+	gen 100 41 >in.ndjson
+	/usr/bin/time -f '%M' -o rss fx-agg --time event_time --window hop:1d/1m --by os --agg count in.ndjson >out
+	echo "peak RSS: $(cat rss) KB for $(wc -l <out) rows"
+	# every record's 1,440 windows are written (100 records, a few os
+	# values, spread over minutes: well over 1,440 rows)
+	[ "$(wc -l <out)" -gt 1440 ] || fail "too few rows: $(wc -l <out)"
+	# it was 1 MiB a window: 1.5 GB
+	[ "$(cat rss)" -lt 100000 ] || fail "peak RSS $(cat rss) KB"
+}
+
 @test "memory: a long stream with 1-minute windows runs in flat memory" {
 	/usr/bin/time -f '%M' -o rss1 bash -c 'gen-plays -n 300000 -s 39 | fx-agg --time event_time --window tumble:1m --lateness 5s --by artist_id --agg count,distinct:user_id >/dev/null'
 	/usr/bin/time -f '%M' -o rss2 bash -c 'gen-plays -n 3000000 -s 39 | fx-agg --time event_time --window tumble:1m --lateness 5s --by artist_id --agg count,distinct:user_id >/dev/null'
