@@ -3,6 +3,7 @@
 #include "aggfn.h"
 #include "err.h"
 #include "filecut.h"
+#include "fsutil.h"
 #include "input.h"
 #include "lineage.h"
 
@@ -273,6 +274,12 @@ int aggpar_run(struct fx_ctx *ctx, const struct agg_opts *o, char **inputs,
 	if (jobs > 1024) /* arrival numbers: k << 52 stays positive */
 		jobs = 1024;
 	if (jobs < 2 || !n || !options_allow(o))
+		return agg_run(ctx, o, inputs, n);
+	/*
+	 * The pieces need every file open at once: more files than the
+	 * descriptors allowed (with room for the rest) go one at a time.
+	 */
+	if (n + 64 > fs_raise_fd_limit())
 		return agg_run(ctx, o, inputs, n);
 	f = fx_malloc(n * sizeof(*f));
 	/* pinned: the pieces, and one run over it all if they cannot do */

@@ -18,7 +18,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1339,17 +1338,6 @@ static struct out_file *partition_file(struct file_sink *fs, int *rc)
 	return f;
 }
 
-/* Partitions hold a descriptor each: allow as many as the system does. */
-static void raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 /* ---- INSERT OVERWRITE (--overwrite) ---- */
 
 /*
@@ -2216,7 +2204,8 @@ struct file_sink *file_sink_open(struct fx_ctx *ctx,
 	if (o->ow_phase == OW_ABORT)
 		return fs; /* its dataset, written 0 records: nothing landed */
 	if (o->dir) {
-		raise_fd_limit();
+		/* partitions hold a descriptor each */
+		(void)fs_raise_fd_limit();
 		if (o->overwrite)
 			ow_open(fs);
 		if (o->state)

@@ -32,4 +32,11 @@ int fs_mkdir_p(const char *dir);
 int fs_write_file_atomic(const char *path, const void *head, size_t hlen,
                          const void *data, size_t dlen);
 
+/*
+ * Raises the soft limit of open descriptors to the hard one, for a program
+ * that holds one per partition or per input file. Returns the soft limit
+ * then in force.
+ */
+size_t fs_raise_fd_limit(void);
+
 #endif

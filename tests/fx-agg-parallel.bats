@@ -451,3 +451,16 @@ PY
 	cmp want.err err || fail "$(cat err)"
 	cmp want got || fail "other rows: $(cat got)"
 }
+
+@test "-j: more file operands than descriptors allowed: read one at a time, the rows of -j1, exit 0" {
+	mkdir many
+	for i in $(seq 0 599); do
+		printf '{"os":"a","v":%d}\n{"os":"b","v":1}\n' "$i" >"many/f$(printf %03d "$i").ndjson"
+	done
+	fx-agg -j1 --by os --agg count,sum:v many/f*.ndjson >want
+	# a hard limit below the operands: all of them cannot be open at once
+	run --separate-stderr bash -c 'ulimit -n 256 && exec fx-agg -j2 --by os --agg count,sum:v many/f*.ndjson'
+	assert_success
+	assert_output "$(cat want)"
+	assert_output $'{"os":"a","count":600,"sum_v":179700}\n{"os":"b","count":600,"sum_v":600}'
+}
