@@ -382,6 +382,7 @@ struct par {
 	int fd; /* its pin: cuts are read from it (pread) */
 	int64_t size;
 	uint64_t npieces;
+	int64_t *cut; /* piece k is [cut[k], cut[k + 1]) */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	uint64_t next;      /* the next piece to take */
@@ -441,15 +442,32 @@ static int piece_join(struct lookup *lk, const char *path, int64_t start,
 }
 
 /* Piece k's bytes: both cuts found from their offsets alone. */
-static void piece_bounds(int fd, const struct par *pp, uint64_t k,
-                         int64_t *start, int64_t *end)
+static void piece_bounds(const struct par *pp, uint64_t k, int64_t *start,
+                         int64_t *end)
 {
-	int64_t off = (int64_t)k * PIECE_SIZE;
+	*start = pp->cut[k];
+	*end = pp->cut[k + 1];
+}
 
-	*start = k ? filecut_after(fd, off, pp->size) : 0;
-	*end = k + 1 < pp->npieces
-	           ? filecut_after(fd, off + PIECE_SIZE, pp->size)
-	           : pp->size;
+/*
+ * The pieces' bounds, at the line ends after each multiple of PIECE_SIZE,
+ * found once: a line longer than a piece is passed over once, not by every
+ * piece inside it (a 200 MB record took 50 scans to its end, 10 s).
+ */
+static void piece_cuts(struct par *pp)
+{
+	uint64_t k;
+
+	pp->cut = fx_malloc((pp->npieces + 1) * sizeof(*pp->cut));
+	pp->cut[0] = 0;
+	for (k = 1; k < pp->npieces; k++) {
+		int64_t off = (int64_t)k * PIECE_SIZE;
+
+		pp->cut[k] = off < pp->cut[k - 1]
+		                 ? pp->cut[k - 1]
+		                 : filecut_after(pp->fd, off, pp->size);
+	}
+	pp->cut[pp->npieces] = pp->size;
 }
 
 /*
@@ -474,7 +492,7 @@ static void *worker_run(void *arg)
 		if (!ok)
 			break;
 		memset(&w->ctx.st, 0, sizeof(w->ctx.st));
-		piece_bounds(pp->fd, pp, k, &start, &end);
+		piece_bounds(pp, k, &start, &end);
 		ok = start >= end ||
 		     piece_join(&w->lk, pp->path, start, end) == 0;
 		pthread_mutex_lock(&pp->mu);
@@ -564,6 +582,7 @@ static int par_file(struct lookup *lk, const char *path, int fd, int64_t size,
 	pp.size = size;
 	pp.npieces = (uint64_t)((size + PIECE_SIZE - 1) / PIECE_SIZE);
 	pp.stop_at = pp.npieces;
+	piece_cuts(&pp);
 	pthread_mutex_init(&pp.mu, NULL);
 	pthread_cond_init(&pp.cv, NULL);
 	nw = jobs < (int64_t)pp.npieces ? jobs : (int64_t)pp.npieces;
@@ -586,7 +605,8 @@ static int par_file(struct lookup *lk, const char *path, int fd, int64_t size,
 	*resume = size;
 	lineage_count(lineage_input_fd(lk->ctx, fd, path), pp.st.records_in);
 	if (pp.stop_at < pp.npieces)
-		piece_bounds(fd, &pp, pp.stop_at, resume, &end);
+		piece_bounds(&pp, pp.stop_at, resume, &end);
+	free(pp.cut);
 	return pp.rc;
 }
 

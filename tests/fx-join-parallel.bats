@@ -229,3 +229,20 @@ J=(--dim songs.csv --on song_id --fields title,genre)
 	[ "$rc" = 1 ] || fail "exit $rc: $(cat err)"
 	cmp want.err err || fail "$(cat err)"
 }
+
+@test "-j: a record longer than many pieces is scanned to its end once, not by every piece inside it; as -j1" {
+	# one 40 MB record (10 pieces) between small ones
+	python3 -c '
+import json
+print(json.dumps({"song_id": 1}))
+print(json.dumps({"song_id": 2, "pad": "x" * 40000000}))
+print(json.dumps({"song_id": 3}))' >big.ndjson
+	printf 'song_id,title\n1,a\n2,b\n3,c\n' >d.csv
+	fx_jobs_agree fx-join --max-record 64M --dim d.csv --on song_id big.ndjson
+	size=$(stat -c %s big.ndjson)
+	strace -f -qq -e trace=read,pread64 -o trace fx-join -j2 --max-record 64M --dim d.csv --on song_id big.ndjson >/dev/null
+	read=$(awk '/ (pread64|read)\(|<\.\.\. (pread64|read) resumed>/ { n = $NF; if (n ~ /^[0-9]+$/) s += n } END { print s + 0 }' trace)
+	# the cuts once and the join once: about twice the file; every piece
+	# scanning to the record's end read it five times over
+	[ "$read" -lt $((size * 3)) ] || fail "read $read bytes of a $size-byte input"
+}
