@@ -1296,9 +1296,10 @@ static int produce(struct kafka_sink *ks, rd_kafka_topic_t *rkt, int32_t part,
 		/*
 		 * Without headers or a timestamp the plain call: producev's
 		 * argument list costs a third of what librdkafka spends on a
-		 * record here. A timestamp of 0 is the producer's clock.
+		 * record here. A timestamp of 0 is the producer's clock, NULL
+		 * headers none.
 		 */
-		if (hdrs)
+		if (hdrs || ts)
 			err = rd_kafka_producev(
 			    ks->rk, RD_KAFKA_V_RKT(rkt),
 			    RD_KAFKA_V_PARTITION(part),
@@ -1306,14 +1307,6 @@ static int produce(struct kafka_sink *ks, rd_kafka_topic_t *rkt, int32_t part,
 			    RD_KAFKA_V_VALUE((void *)val, vlen),
 			    RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_HEADERS(hdrs),
 			    RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_END);
-		else if (ts)
-			err = rd_kafka_producev(
-			    ks->rk, RD_KAFKA_V_RKT(rkt),
-			    RD_KAFKA_V_PARTITION(part),
-			    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-			    RD_KAFKA_V_VALUE((void *)val, vlen),
-			    RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_TIMESTAMP(ts),
-			    RD_KAFKA_V_END);
 		else if (rd_kafka_produce(rkt, part, RD_KAFKA_MSG_F_COPY,
 		                          (void *)val, vlen, key, klen,
 		                          NULL) != 0)
