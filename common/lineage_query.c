@@ -797,11 +797,16 @@ static char *pipeline_label(const struct lineage_db *db, struct lq_pipeline *p)
 	 * from a pipe no process here writes (its writer exited unseen), then
 	 * what is left: the head is then the stage that read the run's input
 	 * whatever order the stages' events came in, and the tail the last
-	 * stage whose stdout is no pipe.
+	 * stage whose stdout is no pipe. A stage with no pipe at all (fx-run's
+	 * fx-sink --commit or --abort after the chain) comes last, and is the
+	 * head or the tail only of a run that has nothing else.
 	 */
-	for (int pass = 0; pass < 3; pass++) {
+	for (int pass = 0; pass < 4; pass++) {
 		for (i = 0; i < n; i++) {
-			if (used[i] || (pass == 0 && v[i].in))
+			int alone = !v[i].in && !v[i].out;
+
+			if (used[i] || (pass == 0 && v[i].in) ||
+			    (pass < 3 && alone))
 				continue;
 			for (j = 0; pass == 1 && j < n; j++)
 				if (j != i && v[j].out == v[i].in)
@@ -821,6 +826,7 @@ static char *pipeline_label(const struct lineage_db *db, struct lq_pipeline *p)
 				if (st != NO_STAGE && p->head == NO_STAGE)
 					p->head = st;
 				if (st != NO_STAGE &&
+				    (!alone || p->tail == NO_STAGE) &&
 				    (!v[k].out || !tail_final)) {
 					p->tail = st;
 					tail_final = !v[k].out;

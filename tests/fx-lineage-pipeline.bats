@@ -305,6 +305,27 @@ fx-sink music cdm"
 	assert_success
 	assert_line --regexp '^    last   .*  FAIL  in 8  out 3$'
 	assert_line "    error  fx-sink: --abort: the output --prepare staged was dropped, nothing committed"
+	# The same when fx-sink --prepare saw the whole chain alive (here the
+	# sh step may have exited before it looked): the abort after it, a
+	# stage with no pipe, is not the run's tail.
+	pipe() {
+		jq -c --arg p "$1" 'select(.eventType == "START" and
+			.run.facets.fx.program == $p) | .run.facets.fx.'"$2" lineage.ndjson | head -n 1
+	}
+	jq -c --argjson b "$(pipe fx-join stdoutPipe)" \
+		--argjson join "$(pipe fx-join 'chain[0]')" \
+		--argjson consume "$(pipe fx-consume 'chain[0]')" '
+		.run.facets.fx as $fx | if $fx.program == "fx-sink" and $fx.stdinPipe != 0
+		then .run.facets.fx.chain = [$fx.chain[0], {pid: 1, comm: "sh",
+			start: 0, stdinPipe: $b, stdoutPipe: $fx.stdinPipe}, $join,
+			$consume]
+		else . end' lineage.ndjson >whole.ndjson
+	run jq -r 'select(.eventType == "START") | .run.facets.fx.chain | map(.comm) | join(",")' whole.ndjson
+	assert_line "fx-sink,sh,fx-join,fx-consume"
+	run --separate-stderr fx-lineage --store whole.ndjson pipeline failing.pipeline.json
+	assert_line --regexp '^    last   .*  FAIL  in 8  out 3$'
+	run --separate-stderr fx-lineage --store whole.ndjson runs --format json
+	assert_equal "$(jq -r '.[0].pipeline' <<<"$output")" "fx-consume | fx-join | sh | fx-sink, fx-sink"
 	# the explained script's abort records the same
 	fx-run failing.pipeline.json cdm --batch dt=2026-11-23 --explain >explain.sh
 	n=$(wc -l <lineage.ndjson)
