@@ -45,13 +45,22 @@ void fx_die(const struct fx_ctx *ctx, int status, const char *fmt, ...)
 	exit(status);
 }
 
+/*
+ * The documented status of a failed resource, not abort()'s 134: a
+ * pipeline's caller tells it from a crash. _exit(), not exit(): a half
+ * written output buffer and the atexit() handlers are not to be trusted
+ * now (a checkpointed job restarts from its last checkpoint).
+ */
 void fx_oom(void)
 {
-	static const char msg[] = "fx: out of memory\n";
-	ssize_t r = write(2, msg, sizeof(msg) - 1);
+	char msg[256];
+	int n = snprintf(msg, sizeof(msg), "%s: out of memory\n",
+	                 program_invocation_short_name);
+	ssize_t r =
+	    write(2, msg, n > 0 && (size_t)n < sizeof(msg) ? (size_t)n : 0);
 
 	(void)r;
-	abort();
+	_exit(FX_EXIT_IO);
 }
 
 void *fx_malloc(size_t n)

@@ -30,7 +30,10 @@ void fx_vwarn(const struct fx_ctx *ctx, const char *fmt, va_list ap)
 FX_NORETURN void fx_die(const struct fx_ctx *ctx, int status, const char *fmt,
                         ...) FX_PRINTF(3, 4);
 
-/* Out of memory is not a recoverable condition for a filter. */
+/*
+ * Out of memory is not a recoverable condition for a filter: "prog: out of
+ * memory", then _exit(FX_EXIT_IO) without flushing anything.
+ */
 FX_NORETURN void fx_oom(void);
 void *fx_malloc(size_t n);
 void *fx_realloc(void *p, size_t n);

@@ -639,3 +639,15 @@ PY
 	[ -f late.ndjson ] && [ ! -s late.ndjson ] || fail "late.ndjson not created empty"
 	assert_equal "$(cat out.ndjson)" '{"window_start":"1970-01-01T00:00:00.000Z","window_end":"1970-01-01T00:01:00.000Z","count":1}'
 }
+
+@test "out of memory: exit 3 and 'fx-agg: out of memory', not abort()'s 134" {
+	seq 1 300000 | awk '{ printf "{\"k\":\"key%d\"}\n", $1 }' >many.ndjson
+	run --separate-stderr bash -c 'ulimit -v 50000; fx-agg --by k --agg n=count many.ndjson'
+	assert_failure 3
+	assert_equal "$stderr" "fx-agg: out of memory"
+	assert_output ""
+	# the limit leaves room for a small job
+	run bash -c 'ulimit -v 50000; echo "{\"k\":1}" | fx-agg --by k --agg n=count'
+	assert_success
+	assert_output '{"k":1,"n":1}'
+}
