@@ -330,6 +330,25 @@ static void test_bad_header(void)
 	free(dlq);
 	out_free(&o);
 
+	/* the first column, in column order, that repeats an earlier name */
+	dlq = with_dlq("a,b,c,b,a\n1,2,3,4,5\n", &o, &rc);
+	CHECK(strstr(dlq, "duplicate field name \\\"b\\\"") != NULL);
+	free(dlq);
+	out_free(&o);
+	dlq = with_dlq("x,ab,c,a,c,ab\n1,2,3,4,5,6\n", &o, &rc);
+	CHECK(strstr(dlq, "duplicate field name \\\"c\\\"") != NULL);
+	free(dlq);
+	out_free(&o);
+	dlq = with_dlq("b,a,,c,\n1,2,3,4,5\n", &o, &rc);
+	CHECK(strstr(dlq, "duplicate field name \\\"\\\"") != NULL);
+	free(dlq);
+	out_free(&o);
+	dlq = with_dlq("b,a,ab,ba\n1,2,3,4\n", &o, &rc);
+	CHECK(dlq == NULL || dlq[0] == 0);
+	CHECK(rc == 0 && o.n == 1);
+	free(dlq);
+	out_free(&o);
+
 	ctx_init(&ctx, FX_ON_ERROR_FAIL);
 	CHECK(run(&ctx, dup, strlen(dup), 0, NULL, 0, &o) == FX_EXIT_DATA);
 	CHECK(ctx.st.bad_records == 1 && o.n == 0);
