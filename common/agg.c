@@ -112,6 +112,7 @@ struct engine {
 	int time_path, topic_path, part_path, ctl_path, ts_path, list_path;
 	int eof_path;
 	int ws_path, we_path; /* --merge: window bounds of partial rows */
+	size_t own_paths;     /* of paths: the fields read for fx-agg itself */
 	enum fx_time_unit unit;
 
 	/* fixed windows, sorted by end then start; closed ones kept by update
@@ -1196,13 +1197,25 @@ static int on_partial(struct engine *e, const struct record *rec,
 
 /* ---- set-up ---- */
 
+/* After a paths error: what of the limit the options could not have. */
+static const char *paths_full_note(const struct engine *e, char *b, size_t n)
+{
+	if (e->paths.n < JSON_MAX_PATHS)
+		return "";
+	snprintf(b, n, ", %zu of them fields fx-agg reads itself",
+	         e->own_paths);
+	return b;
+}
+
 static int add_path(struct engine *e, const char *name)
 {
 	const char *err;
+	char note[64];
 	int k = json_paths_find_or_add(&e->paths, name, &err);
 
 	if (k < 0)
-		fx_usage_error(e->ctx, "field '%s': %s", name, err);
+		fx_usage_error(e->ctx, "field '%s': %s%s", name, err,
+		               paths_full_note(e, note, sizeof(note)));
 	return k;
 }
 
@@ -1222,7 +1235,7 @@ static void init_window(struct engine *e)
 static void init_aggs(struct engine *e)
 {
 	const struct agg_opts *o = e->o;
-	char err[512];
+	char err[512], note[64];
 	size_t i;
 
 	if (o->partial && o->merge)
@@ -1232,7 +1245,8 @@ static void init_aggs(struct engine *e)
 		               "--agg: nothing to compute (try --agg count)");
 	if (agg_set_parse(&e->aggs, o->aggs.v, o->aggs.n, o->merge, &e->paths,
 	                  err, sizeof(err)))
-		fx_usage_error(e->ctx, "--agg: %s", err);
+		fx_usage_error(e->ctx, "--agg: %s%s", err,
+		               paths_full_note(e, note, sizeof(note)));
 	/*
 	 * Without --time, first and last are by arrival within one run: the
 	 * shards of a --partial run do not share an order, so --merge could
@@ -1310,14 +1324,14 @@ static void init_group_fields(struct engine *e)
 	e->by_json_off[e->nby] = e->by_json.len;
 }
 
-/* The other fields read: event time, partial rows' bounds, --meta, control. */
-static void init_record_fields(struct engine *e)
+/*
+ * The fields fx-agg reads for itself (partial rows' bounds, --meta,
+ * control records), before any the options name: past the limit of paths,
+ * the message then names the option's field, not one of these.
+ */
+static void init_own_fields(struct engine *e)
 {
-	const struct agg_opts *o = e->o;
-
-	if (o->time_field && !o->merge)
-		e->time_path = add_path(e, o->time_field);
-	if (o->merge && e->ws.kind != WINDOW_NONE) {
+	if (e->o->merge && e->ws.kind != WINDOW_NONE) {
 		e->ws_path = add_path(e, "window_start");
 		e->we_path = add_path(e, "window_end");
 	}
@@ -1327,6 +1341,16 @@ static void init_record_fields(struct engine *e)
 	e->ts_path = add_path(e, "ts");
 	e->list_path = add_path(e, "partitions");
 	e->eof_path = add_path(e, "partition");
+	e->own_paths = e->paths.n;
+}
+
+/* The event time. */
+static void init_record_fields(struct engine *e)
+{
+	const struct agg_opts *o = e->o;
+
+	if (o->time_field && !o->merge)
+		e->time_path = add_path(e, o->time_field);
 	if (fx_time_unit_parse(o->time_unit, &e->unit))
 		fx_usage_error(e->ctx,
 		               "--time-unit: expected s or ms, got '%s'",
@@ -1415,6 +1439,7 @@ static void engine_init(struct engine *e, struct fx_ctx *ctx,
 	e->held_end = INT64_MIN;
 	e->early_from = INT64_MAX;
 	init_window(e);
+	init_own_fields(e);
 	init_aggs(e);
 	init_group_fields(e);
 	init_record_fields(e);

@@ -289,6 +289,21 @@ EOF
 	assert_equal "$stderr" "fx-agg: --agg: nothing to compute (try --agg count) (see 'fx-agg --help')"
 }
 
+@test "64 field paths in all: past them the error names the option's field and fx-agg's own share" {
+	# 6 paths are fx-agg's own: 58 group fields fit, the 59th does not
+	by58=$(printf -- '--by f%d ' $(seq 1 58))
+	run fx-agg $by58 --agg count <<<'{"f1":1,"f58":58}'
+	assert_success
+	assert_equal "$(jq -c '[.f1, .f58, .f2, .count]' <<<"$output")" '[1,58,null,1]'
+	run --separate-stderr fx-agg $by58 --by f59 --agg count <<<'{"f1":1}'
+	assert_failure 2
+	assert_equal "$stderr" "fx-agg: field 'f59': too many fields (at most 64), 6 of them fields fx-agg reads itself (see 'fx-agg --help')"
+	aggs=$(printf -- '--agg sum:f%d ' $(seq 1 59))
+	run --separate-stderr fx-agg $aggs <<<'{"f1":1}'
+	assert_failure 2
+	assert_equal "$stderr" "fx-agg: --agg: 'sum:f59': too many fields (at most 64), 6 of them fields fx-agg reads itself (see 'fx-agg --help')"
+}
+
 @test "a group field or an aggregate named as a window's bound is refused, not written twice" {
 	printf '{"t":0,"window_start":"x"}\n' >in.ndjson
 	run --separate-stderr fx-agg --time t --window tumble:1m --by window_start --agg count in.ndjson
