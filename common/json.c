@@ -969,15 +969,22 @@ static int number_compare(const struct json_value *a,
 {
 	struct fx_num x, y;
 
+	int c;
+
 	fx_num_parse(a->p, a->len, &x);
 	fx_num_parse(b->p, b->len, &y);
 	if (x.kind == FX_NUM_INT && y.kind == FX_NUM_INT) {
 		if (x.i != y.i)
 			return x.i < y.i ? -1 : 1;
-	} else if (x.d != y.d) {
-		return x.d < y.d ? -1 : 1;
+		return bytes_compare(a, b);
 	}
-	return bytes_compare(a, b);
+	/* rounding keeps order: only equal doubles need the decimals */
+	if (x.d != y.d)
+		return x.d < y.d ? -1 : 1;
+	if (a->len == b->len && memcmp(a->p, b->p, a->len) == 0)
+		return 0;
+	c = fx_num_compare_exact(a->p, a->len, b->p, b->len);
+	return c ? c : bytes_compare(a, b);
 }
 
 int json_value_compare(const struct json_value *a, const struct json_value *b)

@@ -216,10 +216,11 @@ int json_string_equals(const struct json_value *v, const char *s, size_t n);
 /*
  * A total order on JSON values, for sorting group keys and for min/max:
  * null < false < true < numbers < strings < arrays < objects; numbers by
- * value (integers exactly; a tie between different spellings, 1 and 1.0,
- * by their bytes), strings by the bytes between their quotes as written
- * (escapes not decoded; "a" < "a b"), arrays and objects by their bytes.
- * JSON_MISSING sorts with null. Returns <0, 0 or >0.
+ * their exact decimal value (past int64 and past a double's precision
+ * too; a tie between different spellings, 1 and 1.0, by their bytes), strings
+ * by the bytes between their quotes as written (escapes not decoded; "a" < "a
+ * b"), arrays and objects by their bytes. JSON_MISSING sorts with null. Returns
+ * <0, 0 or >0.
  */
 int json_value_compare(const struct json_value *a, const struct json_value *b);
 

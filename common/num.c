@@ -188,6 +188,97 @@ int fx_num_is_json_number(const char *s, size_t n)
 	return scan(s, n, &sh) == 0;
 }
 
+/*
+ * A JSON number as 0.D x 10^exp: D its significant digits, found in the
+ * integer part and then the fraction (the '.' skipped), without leading or
+ * trailing zeros. A zero has no digits.
+ */
+struct decimal {
+	int neg;
+	const char *int_p, *frac_p; /* the digits of each part */
+	size_t int_n, frac_n;
+	size_t skip; /* leading zeros of the digits, int part then fraction */
+	size_t ndig; /* significant digits */
+	int64_t exp; /* saturated far beyond any length of digits */
+};
+
+static char decimal_digit(const struct decimal *d, size_t k)
+{
+	k += d->skip;
+	return k < d->int_n ? d->int_p[k] : d->frac_p[k - d->int_n];
+}
+
+static void decimal_read(const char *s, size_t n, struct decimal *d)
+{
+	const char *end = s + n;
+	int64_t e = 0;
+	int eneg = 0;
+	size_t total;
+
+	memset(d, 0, sizeof(*d));
+	if (s < end && *s == '-') {
+		d->neg = 1;
+		s++;
+	}
+	d->int_p = s;
+	while (s < end && is_digit(*s))
+		s++;
+	d->int_n = (size_t)(s - d->int_p);
+	d->frac_p = s;
+	if (s < end && *s == '.') {
+		d->frac_p = ++s;
+		while (s < end && is_digit(*s))
+			s++;
+		d->frac_n = (size_t)(s - d->frac_p);
+	}
+	if (s < end && (*s == 'e' || *s == 'E')) {
+		s++;
+		if (s < end && (*s == '+' || *s == '-'))
+			eneg = *s++ == '-';
+		for (; s < end; s++)
+			if (e < (INT64_C(1) << 58))
+				e = e * 10 + (*s - '0');
+	}
+	total = d->int_n + d->frac_n;
+	while (d->skip < total && decimal_digit(d, 0) == '0')
+		d->skip++;
+	d->ndig = total - d->skip;
+	while (d->ndig && decimal_digit(d, d->ndig - 1) == '0')
+		d->ndig--;
+	/* the first significant digit's place: 0.D x 10^exp */
+	d->exp = (int64_t)d->int_n - (int64_t)d->skip + (eneg ? -e : e);
+}
+
+int fx_num_compare_exact(const char *a, size_t an, const char *b, size_t bn)
+{
+	struct decimal x, y;
+	size_t k;
+	int c = 0;
+
+	decimal_read(a, an, &x);
+	decimal_read(b, bn, &y);
+	/* zero, of either sign, between the negatives and the positives */
+	if (!x.ndig || !y.ndig) {
+		int sx = !x.ndig ? 0 : x.neg ? -1 : 1;
+		int sy = !y.ndig ? 0 : y.neg ? -1 : 1;
+
+		return (sx > sy) - (sx < sy);
+	}
+	if (x.neg != y.neg)
+		return x.neg ? -1 : 1;
+	if (x.exp != y.exp) {
+		c = x.exp < y.exp ? -1 : 1;
+	} else {
+		for (k = 0; !c && k < x.ndig && k < y.ndig; k++)
+			c = decimal_digit(&x, k) - decimal_digit(&y, k);
+		/* no trailing zeros: the longer one has more after them */
+		if (!c)
+			c = (x.ndig > y.ndig) - (x.ndig < y.ndig);
+		c = (c > 0) - (c < 0);
+	}
+	return x.neg ? -c : c;
+}
+
 size_t fx_num_format_int(int64_t i, char *buf)
 {
 	char tmp[24], *p = tmp + sizeof(tmp);

@@ -48,6 +48,15 @@ enum fx_num_kind fx_num_parse(const char *s, size_t n, struct fx_num *out);
  */
 int fx_num_is_json_number(const char *s, size_t n);
 
+/*
+ * Compares two JSON numbers (an bytes at a, bn at b, both valid) by their
+ * exact decimal values: -9223372036854775809 < -9223372036854775808, and
+ * 1e20 < 99999999999999999999.9, which doubles cannot tell apart. 1, 1.0
+ * and 1e0 are equal, as are 0 and -0. Returns <0, 0 or >0. Without
+ * allocating; for the ties of a comparison of doubles.
+ */
+int fx_num_compare_exact(const char *a, size_t an, const char *b, size_t bn);
+
 /* Writes i in decimal into buf (at least 21 bytes). Returns the length. */
 size_t fx_num_format_int(int64_t i, char *buf);
 

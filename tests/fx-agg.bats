@@ -655,6 +655,48 @@ PY
 	assert_equal "$(cat out.ndjson)" '{"window_start":"1970-01-01T00:00:00.000Z","window_end":"1970-01-01T00:01:00.000Z","count":1}'
 }
 
+@test "min, max and the row order compare numbers by exact value past int64 and a double's precision, as python3's Decimal" {
+	python3 - >in.ndjson <<-'EOF'
+	import json, random
+	random.seed(7)
+	bases = ["9223372036854775807", "9223372036854775808", "-9223372036854775808",
+	    "-9223372036854775809", "1e20", "99999999999999999999.9", "100000000000000000000",
+	    "9007199254740993", "9007199254740992.5", "1", "1.0", "0.1", "0.10000000000000000001",
+	    "1e400", "2e400", "-1e400", "0", "-0", "1e-320", "1E-320"]
+	# each group a few of the values, so that close ones meet
+	for k in range(200):
+	    for b in random.sample(bases, random.randrange(2, 5)):
+	        print('{"k":%d,"v":%s}' % (k, b))
+	EOF
+	run fx-agg --by k --agg min:v,max:v in.ndjson
+	assert_success
+	echo "$output" >got.ndjson
+	python3 - <<-'EOF' || fail "min/max differ from Decimal's"
+	import json, re
+	from decimal import Decimal
+	raw = {}
+	for line in open("in.ndjson"):
+	    k, v = re.match(r'\{"k":(\d+),"v":(.*)\}$', line.strip()).groups()
+	    raw.setdefault(int(k), []).append(v)
+	got = {}
+	for line in open("got.ndjson"):
+	    m = re.match(r'\{"k":(\d+),"min_v":(.*),"max_v":(.*)\}$', line.strip())
+	    got[int(m.group(1))] = (m.group(2), m.group(3))
+	key = lambda s: (Decimal(s), s.encode())
+	want = {k: (min(v, key=key), max(v, key=key)) for k, v in raw.items()}
+	assert got == want, (got, want)
+	EOF
+	# the rows of a number group field in the same order
+	run fx-agg --by v --agg count in.ndjson
+	assert_success
+	python3 -c '
+import json, sys
+from decimal import Decimal
+rows = [l.split(",", 1)[0][len("{\"v\":"):] for l in sys.argv[1].splitlines()]
+assert rows == sorted(rows, key=lambda s: (Decimal(s), s.encode())), rows
+assert len(rows) == 20, rows' "$output" || fail "rows not in Decimal order"
+}
+
 @test "out of memory: exit 3 and 'fx-agg: out of memory', not abort()'s 134" {
 	seq 1 300000 | awk '{ printf "{\"k\":\"key%d\"}\n", $1 }' >many.ndjson
 	run --separate-stderr bash -c 'ulimit -v 50000; fx-agg --by k --agg n=count many.ndjson'

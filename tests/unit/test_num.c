@@ -353,6 +353,68 @@ static void test_format_double_matches_printf(void)
 	CHECK(bad == 0);
 }
 
+/* In increasing order; a rank shared by equal values. */
+static void test_compare_exact(void)
+{
+	static const struct {
+		const char *s;
+		int rank;
+	} v[] = {
+	    {"-1e400", 0},
+	    {"-1e20", 1},
+	    {"-100000000000000000000", 1},
+	    {"-99999999999999999999.9", 2},
+	    {"-9223372036854775809", 3},
+	    {"-9223372036854775808", 4},
+	    {"-9223372036854775807.5", 5},
+	    {"-1.5", 6},
+	    {"-1", 7},
+	    {"-1.0", 7},
+	    {"-0.1E1", 7},
+	    {"-1e-320", 8},
+	    {"0", 9},
+	    {"-0", 9},
+	    {"0.000", 9},
+	    {"-0e5", 9},
+	    {"0E-99999999999999999999999", 9},
+	    {"1e-99999999999999999999999", 10},
+	    {"1e-320", 11},
+	    {"0.000000000000000000000000000000001", 12},
+	    {"1E-33", 12},
+	    {"0.1", 13},
+	    {"0.10000000000000000001", 14},
+	    {"1", 15},
+	    {"1.000", 15},
+	    {"10e-1", 15},
+	    {"9007199254740992", 16},
+	    {"9007199254740992.5", 17},
+	    {"9007199254740993", 18},
+	    {"9223372036854775807", 19},
+	    {"9223372036854775808", 20},
+	    {"99999999999999999999.9", 21},
+	    {"1e20", 22},
+	    {"100000000000000000000.0", 22},
+	    {"1e400", 23},
+	    {"10e400", 24},
+	    {"1e+99999999999999999999999", 25},
+	};
+	size_t n = sizeof(v) / sizeof(v[0]), i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++) {
+			int c = fx_num_compare_exact(v[i].s, strlen(v[i].s),
+			                             v[j].s, strlen(v[j].s));
+			int want =
+			    (v[i].rank > v[j].rank) - (v[i].rank < v[j].rank);
+
+			if ((c > 0) - (c < 0) != want) {
+				fprintf(stderr, "  %s vs %s: %d, want %d\n",
+				        v[i].s, v[j].s, c, want);
+				CHECK(0);
+			}
+		}
+}
+
 int main(void)
 {
 	RUN(test_parse_kinds);
@@ -365,5 +427,6 @@ int main(void)
 	RUN(test_format_roundtrip_random);
 	RUN(test_format_double_matches_printf);
 	RUN(test_checked_arith);
+	RUN(test_compare_exact);
 	return unit_done("test_num");
 }
