@@ -1279,6 +1279,12 @@ static void check_bound_name(struct engine *e, const char *name,
 		               "'%s' is %s and the window's bound (name it "
 		               "with NAME=)",
 		               name, what);
+	/* and a changelog row begins with its kind */
+	if (e->changes && !strcmp(name, "_fx_op"))
+		fx_usage_error(e->ctx,
+		               "'_fx_op' is %s and the kind of change of "
+		               "--emit changes (name it with NAME=)",
+		               what);
 }
 
 static void init_group_fields(struct engine *e)
@@ -1440,11 +1446,11 @@ static void engine_init(struct engine *e, struct fx_ctx *ctx,
 	e->early_from = INT64_MAX;
 	init_window(e);
 	init_own_fields(e);
+	init_emit(e);
 	init_aggs(e);
 	init_group_fields(e);
 	init_record_fields(e);
 	init_late(e);
-	init_emit(e);
 	check_late_sessions(e);
 	init_state(e);
 	watermark_init(&e->watermark, o->lateness, o->idle_timeout);

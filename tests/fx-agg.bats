@@ -304,7 +304,7 @@ EOF
 	assert_equal "$stderr" "fx-agg: --agg: 'sum:f59': too many fields (at most 64), 6 of them fields fx-agg reads itself (see 'fx-agg --help')"
 }
 
-@test "a group field or an aggregate named as a window's bound is refused, not written twice" {
+@test "a group field or an aggregate named as a window's bound or _fx_op of --emit changes is refused, not written twice" {
 	printf '{"t":0,"window_start":"x"}\n' >in.ndjson
 	run --separate-stderr fx-agg --time t --window tumble:1m --by window_start --agg count in.ndjson
 	assert_failure 2
@@ -320,6 +320,17 @@ EOF
 	run fx-agg --by window_start --agg count in.ndjson
 	assert_success
 	assert_output '{"window_start":"x","count":1}'
+	# a changelog row begins with _fx_op: the same clash
+	run --separate-stderr fx-agg --emit changes --by _fx_op --agg count <<<'{"_fx_op":1}'
+	assert_failure 2
+	assert_equal "$stderr" "fx-agg: '_fx_op' is a group field and the kind of change of --emit changes (name it with NAME=) (see 'fx-agg --help')"
+	refute_output
+	run --separate-stderr fx-agg --emit changes --agg _fx_op=count <<<'{"k":1}'
+	assert_failure 2
+	assert_equal "$stderr" "fx-agg: '_fx_op' is an aggregate and the kind of change of --emit changes (name it with NAME=) (see 'fx-agg --help')"
+	run fx-agg --emit changes --by op=_fx_op --agg count <<<'{"_fx_op":1}'
+	assert_success
+	assert_output '{"_fx_op":"+I","op":1,"count":1}'
 }
 
 @test "memory: 1,000,000 distinct groups with count and sum stay under 300 MB" {
