@@ -141,6 +141,16 @@ static int bad(struct csvio_reader *r, uint64_t line, const char *raw,
 {
 	struct fx_where w = FX_WHERE_LINE(r->source, line);
 
+	/*
+	 * The row without its line end, whichever path cut it (a row with
+	 * quotes comes from libcsv's span, line end included), as a dead
+	 * letter of NDJSON has none.
+	 */
+	if (rawlen && raw[rawlen - 1] == '\n')
+		rawlen--;
+	if (rawlen && raw[rawlen - 1] == '\r')
+		rawlen--;
+
 	if (name)
 		return fx_bad_record(r->ctx, &w, NULL, raw, rawlen, "%s \"%s\"",
 		                     what, name);

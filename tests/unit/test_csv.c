@@ -261,13 +261,13 @@ static void test_bad_rows(void)
 	    "{\"_fx_error\":\"expected 4 fields, got 3\","
 	    "\"source\":\"test.csv:3\",\"raw\":\"1,2,3\"}\n"
 	    "{\"_fx_error\":\"expected 4 fields, got 2\","
-	    "\"source\":\"test.csv:4\",\"raw\":\"\\\"multi\\nline\\\",2\\n\"}\n"
+	    "\"source\":\"test.csv:4\",\"raw\":\"\\\"multi\\nline\\\",2\"}\n"
 	    "{\"_fx_error\":\"expected 4 fields, got 5\","
 	    "\"source\":\"test.csv:6\",\"raw\":\"1,2,3,4,5\"}\n"
 	    "{\"_fx_error\":\"invalid UTF-8 in field \\\"b\\\"\","
 	    "\"source\":\"test.csv:7\",\"raw_base64\":\"MSz/LDMsNA==\"}\n"
 	    "{\"_fx_error\":\"invalid UTF-8 in field \\\"b\\\"\","
-	    "\"source\":\"test.csv:8\",\"raw_base64\":\"MSwiwyIsMyw0Cg==\"}\n");
+	    "\"source\":\"test.csv:8\",\"raw_base64\":\"MSwiwyIsMyw0\"}\n");
 	free(dlq);
 	out_free(&o);
 
@@ -302,14 +302,13 @@ static void test_bad_quoting(void)
 	CHECK(rc == 0);
 	CHECK_STR(o.json.p, "{\"a\":3,\"b\":4}\n");
 	CHECK(o.n == 1 && o.lines[0] == 4);
-	CHECK_STR(
-	    dlq,
-	    "{\"_fx_error\":\"malformed quoting\","
-	    "\"source\":\"test.csv:2\",\"raw\":\"1,x\\\"y\\n\"}\n"
-	    "{\"_fx_error\":\"malformed quoting\","
-	    "\"source\":\"test.csv:3\",\"raw\":\"\\\"p\\\"q,2\\n\"}\n"
-	    "{\"_fx_error\":\"unterminated quoted field\","
-	    "\"source\":\"test.csv:5\",\"raw\":\"\\\"open,5\\n6,7\\n\"}\n");
+	CHECK_STR(dlq,
+	          "{\"_fx_error\":\"malformed quoting\","
+	          "\"source\":\"test.csv:2\",\"raw\":\"1,x\\\"y\"}\n"
+	          "{\"_fx_error\":\"malformed quoting\","
+	          "\"source\":\"test.csv:3\",\"raw\":\"\\\"p\\\"q,2\"}\n"
+	          "{\"_fx_error\":\"unterminated quoted field\","
+	          "\"source\":\"test.csv:5\",\"raw\":\"\\\"open,5\\n6,7\"}\n");
 	free(dlq);
 	out_free(&o);
 }
