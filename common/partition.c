@@ -27,25 +27,47 @@ struct router {
 	struct table *t;
 	struct record_writer out;
 	struct table_values tv;
-	struct fx_buf dest, line, key;
-	struct strmap seen; /* --explain: dest key -> struct dest_count */
+	struct fx_buf dest, line;
+	struct fx_buf plain; /* the record without its earlier _fx_dest */
+	struct strmap seen;  /* --explain: dest key -> struct dest_count */
 };
 
-/* Copies the record without an earlier _fx_dest member. */
-static void drop_dest(struct router *r, const struct record *rec)
+/*
+ * Copies the record into b without its earlier _fx_dest members, every
+ * other byte as it is: each goes with the separator before it (from the
+ * end of the member kept before it), or, when no member is kept before
+ * it, with the separator after it (up to the next member), so that
+ * { "a":1 , "_fx_dest":"x" } becomes { "a":1 } and so does
+ * { "_fx_dest":"x" , "a":1 }.
+ */
+static void drop_dest(struct fx_buf *b, const struct record *rec)
 {
 	struct json_member m;
-	size_t pos = 0, kept = 0;
+	size_t pos = 0, copied = 0, kept_end = 0;
+	int kept = 0, skip = 0;
 
-	fx_buf_addc(&r->line, '{');
 	while (json_object_next(rec->p, rec->len, &pos, &m)) {
-		if (json_string_equals(&m.key, "_fx_dest", 8))
+		size_t start = (size_t)(m.p - rec->p), end = start + m.len;
+
+		if (skip) /* a first member dropped: up to this one with it */
+			copied = start;
+		skip = 0;
+		if (!json_string_equals(&m.key, "_fx_dest", 8)) {
+			kept = 1;
+			kept_end = end;
 			continue;
-		if (kept++)
-			fx_buf_addc(&r->line, ',');
-		fx_buf_add(&r->line, m.p, m.len);
+		}
+		if (kept) {
+			if (copied < kept_end)
+				fx_buf_add(b, rec->p + copied,
+				           kept_end - copied);
+		} else {
+			fx_buf_add(b, rec->p + copied, start - copied);
+			skip = 1;
+		}
+		copied = end;
 	}
-	fx_buf_addc(&r->line, '}');
+	fx_buf_add(b, rec->p + copied, rec->len - copied);
 }
 
 /* The record with "_fx_dest":DEST before its closing brace. */
@@ -56,18 +78,15 @@ static int put_routed(struct router *r, const struct record *rec, int flags)
 
 	fx_buf_reset(&r->line);
 	if (flags & JSON_SCAN_HAS_FX) {
-		drop_dest(r, rec);
-		p = r->line.p;
-		n = r->line.len;
-		r->line.p = NULL; /* keep the copy while we build */
-		r->line.len = r->line.cap = 0;
+		fx_buf_reset(&r->plain);
+		drop_dest(&r->plain, rec);
+		p = r->plain.p;
+		n = r->plain.len;
 	}
 	recedit_begin(&r->line, p, n);
 	fx_buf_adds(&r->line, "\"_fx_dest\":");
 	fx_buf_add_json_string(&r->line, r->dest.p, r->dest.len);
 	fx_buf_addc(&r->line, '}'); /* what followed the brace is dropped */
-	if (p != rec->p)
-		free((char *)p);
 	r->ctx->st.records_out++;
 	/* a failed writer is the caller's to notice: record_writer_status() */
 	record_writer_put(&r->out, r->line.p, r->line.len);
@@ -210,7 +229,7 @@ int partition_run(struct fx_ctx *ctx, const struct partition_opts *o,
 	table_values_free(&r.tv);
 	fx_buf_free(&r.dest);
 	fx_buf_free(&r.line);
-	fx_buf_free(&r.key);
+	fx_buf_free(&r.plain);
 	return rc ? rc : wrc;
 }
 

@@ -4,7 +4,9 @@
  *
  * Routing: each record gets "_fx_dest" (its topic, or with files its
  * directory relative to the table's root), inserted before the record's
- * closing brace; an earlier _fx_dest is replaced, every other byte is
+ * closing brace; an earlier _fx_dest is replaced (removed with the comma
+ * between it and the member before it, or the one after it if it is
+ * first, and the whitespace around that comma), every other byte is
  * kept. Control records pass unchanged. A record without partition values,
  * one the table rejects, or one whose topic cannot be (too long, or a
  * collision) is a bad record.

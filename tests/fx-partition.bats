@@ -51,6 +51,29 @@ broken() {
 	assert_output '{"os":"a","_fx_topic":"t","_fx_dest":"all"}'
 }
 
+@test "an earlier _fx_dest goes with its comma only: the whitespace between the other members stays" {
+	# expected by hand: the record as if the old _fx_dest had never
+	# been there, then the new one before the closing brace
+	printf '%s\n' \
+		'{ "os" : "y" , "event_time" : 1 }' \
+		'{ "os" : "y" , "event_time" : 1 , "_fx_dest" : "z" }' \
+		'{ "_fx_dest" : "z" , "os" : "y" , "event_time" : 1 }' \
+		'{"os":"y",  "_fx_dest":"z",  "event_time":1}' \
+		'{"_fx_dest":"a", "os":"y", "_fx_dest":"b", "event_time":1, "_fx_dest":"c"}' \
+		$'{\t"_fx_topic" :\t"t",\t"os":"y",\t"_fx_dest":{"_fx_dest":1},\t"event_time":1\t}' \
+		>in
+	run --separate-stderr fx-partition --table "$EX/ods_play.table.json" in
+	assert_success
+	assert_equal "$stderr" ''
+	assert_line -n 0 '{ "os" : "y" , "event_time" : 1 ,"_fx_dest":"ods_play_y"}'
+	assert_line -n 1 '{ "os" : "y" , "event_time" : 1 ,"_fx_dest":"ods_play_y"}'
+	assert_line -n 2 '{ "os" : "y" , "event_time" : 1 ,"_fx_dest":"ods_play_y"}'
+	assert_line -n 3 '{"os":"y",  "event_time":1,"_fx_dest":"ods_play_y"}'
+	assert_line -n 4 '{"os":"y", "event_time":1,"_fx_dest":"ods_play_y"}'
+	assert_line -n 5 $'{\t"_fx_topic" :\t"t",\t"os":"y",\t"event_time":1\t,"_fx_dest":"ods_play_y"}'
+	[ "${#lines[@]}" -eq 6 ] || fail "${#lines[@]} lines: $output"
+}
+
 @test "--files: directories from the template, day of the event time" {
 	gen 50 3 | fx-partition --table "$EX/ods_play.table.json" --files >out
 	assert_equal "$(jq -r '._fx_dest' out | sort -u | head -n 1)" "ods_play/dt=2026-11-23/os=android"
