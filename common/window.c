@@ -2,6 +2,7 @@
 #include "window.h"
 #include "fxtime.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,7 +50,7 @@ int window_spec_parse(struct window_spec *w, const char *s, char *err,
 			return -1;
 		}
 		if (w->slide <= 0)
-			goto bad;
+			goto nonpositive;
 	} else if (kl == 8 && !strncmp(s, "cumulate", 8)) {
 		w->kind = WINDOW_CUMULATE;
 		if (parse_pair(arg, &w->slide, &w->size))
@@ -64,7 +65,7 @@ int window_spec_parse(struct window_spec *w, const char *s, char *err,
 			return -1;
 		}
 		if (w->slide <= 0)
-			goto bad;
+			goto nonpositive;
 	} else if (kl == 7 && !strncmp(s, "session", 7)) {
 		w->kind = WINDOW_SESSION;
 		if (fx_duration_parse(arg, &w->size))
@@ -76,7 +77,18 @@ int window_spec_parse(struct window_spec *w, const char *s, char *err,
 		snprintf(err, err_len, "'%s': the size must be positive", s);
 		return -1;
 	}
+	/* every record is in each of them: a table of them a record */
+	if (window_max_per_record(w) > WINDOW_MAX_PER_RECORD) {
+		snprintf(err, err_len,
+		         "'%s': %" PRId64 " windows a record, at most %d", s,
+		         w->size / w->slide, WINDOW_MAX_PER_RECORD);
+		return -1;
+	}
 	return 0;
+nonpositive:
+	snprintf(err, err_len, "'%s': the %s must be positive", s,
+	         w->kind == WINDOW_HOP ? "slide" : "step");
+	return -1;
 bad:
 	snprintf(
 	    err, err_len,

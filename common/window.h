@@ -35,6 +35,13 @@ struct window {
 	int64_t start, end;
 };
 
+/*
+ * The most windows a hop or cumulate spec may give one record (SIZE over
+ * SLIDE): hop:1d/1s's 86,400 fit; hop:1d/1ms would ask for a table of
+ * 86 million windows before the first record.
+ */
+#define WINDOW_MAX_PER_RECORD 100000
+
 /* Parses "tumble:1m" etc. Returns 0, or -1 with a message in err. */
 int window_spec_parse(struct window_spec *w, const char *s, char *err,
                       size_t err_len);

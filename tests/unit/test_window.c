@@ -91,6 +91,22 @@ static void test_parse_errors(void)
 	    "'cumulate:3m/10m': MAX (10m) must be a multiple of STEP (3m)");
 	CHECK(window_spec_parse(&w, "tumble:0", err, sizeof(err)) == -1);
 	CHECK_STR(err, "'tumble:0': the size must be positive");
+	CHECK(window_spec_parse(&w, "hop:10s/0s", err, sizeof(err)) == -1);
+	CHECK_STR(err, "'hop:10s/0s': the slide must be positive");
+	CHECK(window_spec_parse(&w, "cumulate:0s/1m", err, sizeof(err)) == -1);
+	CHECK_STR(err, "'cumulate:0s/1m': the step must be positive");
+	/* a table of the windows a record is in: 86,400 fit, 86 million not */
+	CHECK(window_spec_parse(&w, "hop:1d/1s", err, sizeof(err)) == 0);
+	CHECK(window_max_per_record(&w) == 86400);
+	CHECK(window_spec_parse(&w, "hop:100s/1ms", err, sizeof(err)) == 0);
+	CHECK(window_spec_parse(&w, "hop:1d/1ms", err, sizeof(err)) == -1);
+	CHECK_STR(err,
+	          "'hop:1d/1ms': 86400000 windows a record, at most 100000");
+	CHECK(window_spec_parse(&w, "cumulate:1ms/100001ms", err,
+	                        sizeof(err)) == -1);
+	CHECK_STR(
+	    err,
+	    "'cumulate:1ms/100001ms': 100001 windows a record, at most 100000");
 }
 
 static void test_max_per_record(void)
