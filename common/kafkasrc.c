@@ -1231,13 +1231,39 @@ static void handle_error(struct kafka_source *s, rd_kafka_message_t *m)
 }
 
 /*
+ * In a run of ready messages: the commit that is due once a second. Behind
+ * a slow reader the prefetch queue never runs dry, and the main loop's
+ * commit would wait for the whole backlog (a member killed then had
+ * committed nothing of it). What is committed is still only what has left
+ * the process: the buffer is written out first.
+ */
+static void commit_due_busy(struct kafka_source *s)
+{
+	if (!s->o->group || s->ckpt || s->finished ||
+	    fx_now_coarse() - s->last_commit < 1.0)
+		return;
+	if (source_flush(s))
+		s->finished = 1; /* reported (or a closed pipe) at close */
+	else
+		source_commit_due(s);
+}
+
+/* Messages, and bytes of them, between two looks at the clock. */
+#define BUSY_CHECK_MESSAGES 64
+#define BUSY_CHECK_BYTES    ((size_t)1 << 20)
+
+/*
  * Handles what is ready: waits up to wait_ms for the first message, then
- * takes the rest without waiting. Returns how many it handled.
+ * takes the rest without waiting, committing as it goes when the rest is
+ * long (commit_due_busy(), looked at every BUSY_CHECK_MESSAGES messages or
+ * BUSY_CHECK_BYTES bytes: a write to a slow reader may block on each).
+ * Returns how many it handled.
  */
 static int consume_ready(struct kafka_source *s, int wait_ms)
 {
 	rd_kafka_message_t *m;
-	int n = 0;
+	size_t bytes = 0;
+	int n = 0, since = 0;
 
 	while (!s->finished && !fx_stop &&
 	       (m = rd_kafka_consumer_poll(s->rk, n ? 0 : wait_ms))) {
@@ -1245,8 +1271,15 @@ static int consume_ready(struct kafka_source *s, int wait_ms)
 			handle_error(s, m);
 		else
 			handle_message(s, m);
+		bytes += m->len;
 		rd_kafka_message_destroy(m);
 		n++;
+		if (++since >= BUSY_CHECK_MESSAGES ||
+		    bytes >= BUSY_CHECK_BYTES) {
+			since = 0;
+			bytes = 0;
+			commit_due_busy(s);
+		}
 	}
 	return n;
 }
