@@ -1637,10 +1637,13 @@ int agg_set_parse(struct agg_set *set, char *const *specs, size_t n, int merge,
 		set->n = i + 1;
 		for (j = 0; j < i; j++) {
 			if (strcmp(set->v[j].name, a->name) == 0) {
+				/* the function, without the NAME= it has */
+				const char *eq = strchr(specs[i], '=');
+
 				snprintf(
 				    err, err_len,
 				    "two aggregates named '%s' (name one with NAME=%s)",
-				    a->name, specs[i]);
+				    a->name, eq ? eq + 1 : specs[i]);
 				return -1;
 			}
 		}

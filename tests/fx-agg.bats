@@ -284,6 +284,10 @@ EOF
 	run --separate-stderr fx-agg --agg count,count
 	assert_failure 2
 	assert_regex "$stderr" "two aggregates named 'count'"
+	# the hint names the function, not the NAME= already given
+	run --separate-stderr fx-agg --agg x=count,x=sum:v
+	assert_failure 2
+	assert_equal "$stderr" "fx-agg: --agg: two aggregates named 'x' (name one with NAME=sum:v) (see 'fx-agg --help')"
 	run --separate-stderr fx-agg
 	assert_failure 2
 	assert_equal "$stderr" "fx-agg: --agg: nothing to compute (try --agg count) (see 'fx-agg --help')"
