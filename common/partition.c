@@ -312,6 +312,23 @@ static int list_topics(struct fx_ctx *ctx, struct table *t,
 	return rc;
 }
 
+/*
+ * A root of the table's directories must be one: a missing root, or a
+ * file, is an I/O error (as fx-consume says of its operands), not an
+ * empty table. 0, or FX_EXIT_IO after a message.
+ */
+static int check_root(struct fx_ctx *ctx, const char *root)
+{
+	struct stat st;
+
+	errno = 0;
+	if (stat(root, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	fx_warn(ctx, "%s: %s", root,
+	        errno ? strerror(errno) : "not a directory");
+	return FX_EXIT_IO;
+}
+
 static int list_dirs(struct fx_ctx *ctx, struct table *t, const char *root,
                      struct record_writer *out)
 {
@@ -319,8 +336,10 @@ static int list_dirs(struct fx_ctx *ctx, struct table *t, const char *root,
 	struct fx_strlist dirs = {0}, values = {0};
 	struct fx_buf b = FX_BUF_INIT;
 	size_t i, skip = strlen(root) + 1;
-	int rc = table_dirs_for(ctx, t, &w, root, &dirs, &values);
+	int rc = check_root(ctx, root);
 
+	if (!rc)
+		rc = table_dirs_for(ctx, t, &w, root, &dirs, &values);
 	for (i = 0; !rc && i < dirs.n; i++)
 		list_line(out, &b, "dir", values.v[i], "dir", dirs.v[i] + skip);
 	fx_strlist_free(&dirs);
@@ -418,15 +437,9 @@ int partition_consume_files(struct fx_ctx *ctx, struct table *t,
 	where_parse(ctx, t, where, &w);
 	for (i = 0; i < n && !rc && !fx_stop; i++) {
 		struct fx_strlist dirs = {0};
-		struct stat st;
 
-		errno = 0;
-		if (stat(roots[i], &st) != 0 || !S_ISDIR(st.st_mode)) {
-			fx_warn(ctx, "%s: %s", roots[i],
-			        errno ? strerror(errno) : "not a directory");
-			rc = FX_EXIT_IO;
+		if ((rc = check_root(ctx, roots[i])) != 0)
 			break;
-		}
 		/* the table is the dataset, whichever partitions are read:
 		 * its directories, registered after it, count into it */
 		table_dir_root(t, roots[i], &tdir);

@@ -16,7 +16,8 @@
  *   {"values":{"os":"ios"},"route":"static","dest":"play_apple","records":3}
  * --list writes the table's partitions: static, default, the template, and
  * the dynamic ones that exist (topics listed by the caller from the
- * broker, or directories under the operand, "." by default).
+ * broker, or directories under the operand, "." by default; one that is
+ * missing or not a directory is FX_EXIT_IO, as for fx-consume).
  */
 #ifndef FX_PARTITION_H
 #define FX_PARTITION_H

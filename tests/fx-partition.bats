@@ -127,6 +127,33 @@ broken() {
 	EOF
 }
 
+@test "--list --files: the directories under DIR; a DIR that is missing or not a directory is an I/O error, as for fx-consume" {
+	mkdir -p w/ods_play/dt=2026-11-23/os=ios w/ods_play/dt=2026-11-24/os=web empty
+	run --separate-stderr fx-partition --table "$EX/ods_play.table.json" --list --files w
+	assert_success
+	assert_equal "$stderr" ''
+	assert_output '{"route":"dir","values":{"dt":"2026-11-23","os":"ios"},"dir":"ods_play/dt=2026-11-23/os=ios"}
+{"route":"dir","values":{"dt":"2026-11-24","os":"web"},"dir":"ods_play/dt=2026-11-24/os=web"}'
+	# a directory without partitions: nothing to list, no error
+	run --separate-stderr fx-partition --table "$EX/ods_play.table.json" --list --files empty
+	assert_success
+	assert_equal "$stderr" ''
+	assert_output ''
+	run --separate-stderr fx-partition --table "$EX/ods_play.table.json" --list --files nonexistent_dir
+	assert_failure 3
+	assert_output ''
+	assert_equal "$stderr" 'fx-partition: nonexistent_dir: No such file or directory'
+	touch afile
+	run --separate-stderr fx-partition --table "$EX/ods_play.table.json" --list --files afile
+	assert_failure 3
+	assert_output ''
+	assert_equal "$stderr" 'fx-partition: afile: not a directory'
+	# the same words as fx-consume's for the same roots
+	run --separate-stderr fx-consume --table "$EX/ods_play.table.json" nonexistent_dir
+	assert_failure 3
+	assert_equal "$stderr" 'fx-consume: nonexistent_dir: No such file or directory'
+}
+
 @test "values that need escaping: topic names round-trip, directories too" {
 	def '{"name":"x","partition_by":[{"name":"v"}],"kafka":{"topic":"x_{v}"},"files":{"dir":"x/v={v}"}}'
 	printf '%s\n' '{"v":"a_b"}' '{"v":"a.b"}' '{"v":"Mac OS/X"}' '{"v":"é"}' '{"v":""}' '{"v":"a-Z9"}' '{"v":12.50}' '{"v":true}' >in
