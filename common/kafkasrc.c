@@ -1324,16 +1324,19 @@ static const char *const source_defaults[] = {
 };
 
 /*
- * Adds every partition of the topics -t names to l; a named topic that is
- * not there is reported (if report) and is FX_EXIT_IO.
+ * Adds every partition of the topics -t names to l, once: a topic that
+ * two -t match (-t p8 -t '^p.$') is read once. A named topic that is not
+ * there is reported (if report) and is FX_EXIT_IO.
  */
 static int topics_partitions(struct kafka_source *s,
                              const struct rd_kafka_metadata *md,
                              rd_kafka_topic_partition_list_t *l, int report)
 {
+	char *taken = fx_malloc(md->topic_cnt > 0 ? (size_t)md->topic_cnt : 1);
 	size_t i;
 	int t, j, rc = 0;
 
+	memset(taken, 0, md->topic_cnt > 0 ? (size_t)md->topic_cnt : 1);
 	for (i = 0; i < s->o->topics.n && !rc; i++) {
 		const char *want = s->o->topics.v[i];
 		regex_t re;
@@ -1351,6 +1354,8 @@ static int topics_partitions(struct kafka_source *s,
 			                 : strcmp(want, mt->topic))
 				continue;
 			found = 1;
+			if (taken[t]++)
+				continue;
 			for (j = 0; j < mt->partition_cnt; j++)
 				rd_kafka_topic_partition_list_add(
 				    l, mt->topic, mt->partitions[j].id);
@@ -1364,6 +1369,7 @@ static int topics_partitions(struct kafka_source *s,
 			rc = FX_EXIT_IO;
 		}
 	}
+	free(taken);
 	return rc;
 }
 
@@ -1528,9 +1534,12 @@ static int subscribe(struct kafka_source *s)
 	rd_kafka_resp_err_t err;
 	size_t i;
 
+	/* a name given twice once: librdkafka refuses a duplicate */
 	for (i = 0; i < s->o->topics.n; i++)
-		rd_kafka_topic_partition_list_add(l, s->o->topics.v[i],
-		                                  RD_KAFKA_PARTITION_UA);
+		if (!rd_kafka_topic_partition_list_find(l, s->o->topics.v[i],
+		                                        RD_KAFKA_PARTITION_UA))
+			rd_kafka_topic_partition_list_add(
+			    l, s->o->topics.v[i], RD_KAFKA_PARTITION_UA);
 	err = rd_kafka_subscribe(s->rk, l);
 	rd_kafka_topic_partition_list_destroy(l);
 	if (err) {

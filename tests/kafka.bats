@@ -585,6 +585,29 @@ for n, line in enumerate(sys.stdin.buffer, 1):
 	[ "$dup" -le 3000 ] || fail "$dup of the $got records read before the kill read again: the group committed too little"
 }
 
+@test "a topic named twice in -t (by name, by a regular expression, or both) is read once, with and without -g" {
+	records 300 | fx-sink -t p4
+	records 50 | fx-sink -t p1
+	kcat -C -b "$B" -t p4 -e -q | sort >want.p4
+	kcat -C -b "$B" -t p1 -e -q | sort | sort -m - want.p4 >want.both
+	[ "$(wc -l <want.p4)" -eq 300 ] || fail "kcat reads $(wc -l <want.p4) records of p4"
+	local n=0 t want g
+	for t in 'p4 p4:p4' 'p4 ^p4$:p4' '^p4$ p4:p4' '^p4$ ^p.$:both' 'p1 ^p.$ p4 p4:both'; do
+		want=want.${t#*:}
+		read -ra topics <<<"${t%:*}"
+		set -- $(printf -- '-t %s ' "${topics[@]}")
+		for g in '' -g; do
+			# a new group each time: it starts at the beginning
+			[ -z "$g" ] || g="-g g$((n += 1)) $GROUP_FAST"
+			run --separate-stderr timeout 60 fx-consume "$@" $g -e
+			assert_success
+			[ -z "$stderr" ] || fail "$* $g: $stderr"
+			printf '%s\n' "$output" | sort | cmp - $want ||
+				fail "$* $g: not the records of $want ($(printf '%s\n' "$output" | wc -l) lines)"
+		done
+	done
+}
+
 @test "-o e@MS stops each partition before the first record at or after that time" {
 	records 50 | fx-sink -t p4
 	sleep 0.2
