@@ -128,8 +128,10 @@ static int backfill(struct fx_ctx *ctx, const struct pipeline *p,
 	if (pipeline_backfill(spec, &days, &why))
 		fx_usage_error(ctx, "--backfill: %s, got '%s'", why, spec);
 	ro->batch_option = "--backfill";
+	ro->ndays = days.n;
 	for (i = 0; i < days.n && !rc; i++) {
 		ro->batch = days.v[i];
+		ro->day = i;
 		rc = run_one(ctx, p, job, ro, explain);
 		if (rc && !explain)
 			fx_warn(ctx, "--backfill: %s failed (exit %d)%s",

@@ -1862,7 +1862,7 @@ void pipeline_explain(const struct pipeline *p, const struct pipeline_job *job,
 {
 	size_t i;
 
-	if (pl->commit)
+	if (pl->commit && o->day == 0)
 		fx_buf_adds(out, "set -o pipefail # paste into bash\n");
 	fx_buf_adds(out, "# pipeline ");
 	fx_buf_adds(out, p->name);
@@ -1922,6 +1922,10 @@ void pipeline_explain(const struct pipeline *p, const struct pipeline_job *job,
 		add_argv(out, pl->abort->argv);
 		fx_buf_adds(out, "; (exit $rc); }\n}");
 	}
+	/* a backfill stops at the first day that fails: "exit" would end
+	 * the shell it is pasted into, "&&" only the script */
+	if (o->day + 1 < o->ndays)
+		fx_buf_adds(out, " &&");
 	fx_buf_addc(out, '\n');
 }
 

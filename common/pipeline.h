@@ -165,6 +165,9 @@ struct pipeline_run_opts {
 	const struct fx_strlist *params;
 	const char *brokers; /* -b, or NULL */
 	int exit_at_end;     /* -e */
+	/* --backfill: this day's index and the number of days, for
+	 * pipeline_explain(); 0 and 0 for one batch */
+	size_t day, ndays;
 };
 
 /* A planned chain: the stages and the environment they run with. */
@@ -216,7 +219,12 @@ void pipeline_plan_free(struct pipeline_plan *plan);
  *     fx-sink ... --commit ||
  *     { rc=$?; fx-sink ... --abort; (exit $rc); }; }
  * so that a failed stage replaces nothing, leaves nothing prepared, and
- * the script's status (or $? where it is pasted) is the failure's.
+ * the script's status (or $? where it is pasted) is the failure's. The
+ * days of a backfill (o->day, o->ndays) are one script: "set -o
+ * pipefail" on the first day's text only, and each day but the last
+ * ends "} &&", so that the script stops at the first day that fails,
+ * with its status, as fx-run does; pasted, it does not exit the shell.
+ * Appends to out.
  */
 void pipeline_explain(const struct pipeline *p, const struct pipeline_job *job,
                       const struct pipeline_run_opts *o,

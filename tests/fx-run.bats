@@ -391,6 +391,47 @@ fx-run: --backfill: foo=2026-11-01 failed (exit 2): the days after it not run"
 	assert_equal "$(cat a/warehouse/cdm_android/dt=2026-11-01/*.ndjson | wc -l)" 3
 }
 
+@test "--backfill --explain pasted into bash stops at the first failing day with its status, as fx-run does: the same warehouse" {
+	pipeline_dir a
+	fx-run a/music.pipeline.json ads_os_minute --batch all
+	# day 2 has a bad record (fx-consume exits 1); every day has a stale
+	# file, which a day that ran drops and a day that did not keeps
+	echo 'not json' >>a/warehouse/ods_play/dt=2026-11-02/os=ios/part-00000.ndjson
+	for d in 01 02 03; do
+		echo '{"stale":1}' >a/warehouse/ads_os_minute/dt=2026-11-$d/part-stale.ndjson
+	done
+	cp -a a b
+	cp -a a c
+	run --separate-stderr fx-run a/music.pipeline.json ads_os_minute --backfill dt=2026-11-01..2026-11-03
+	[ "$status" -eq 1 ] || fail "fx-run: exit $status, not 1: $stderr"
+	run_status=$status
+	[ ! -e a/warehouse/ads_os_minute/dt=2026-11-01/part-stale.ndjson ] || fail "day 1 was not replaced"
+	[ -e a/warehouse/ads_os_minute/dt=2026-11-02/part-stale.ndjson ] || fail "the failed day was replaced"
+	[ -e a/warehouse/ads_os_minute/dt=2026-11-03/part-stale.ndjson ] || fail "the day after the failed one ran"
+	# the explained backfill, run by bash in the other copy: the same
+	# status, the same warehouse
+	fx-run b/music.pipeline.json ads_os_minute --backfill dt=2026-11-01..2026-11-03 --explain >explain.sh
+	assert_equal "$(head -1 explain.sh)" "set -o pipefail # paste into bash"
+	run bash explain.sh
+	diff -r a/warehouse b/warehouse
+	[ "$status" -eq "$run_status" ] || fail "the script: exit $status, fx-run's $run_status: $output"
+	# pasted into a shell, it stops there too, and the shell goes on with
+	# $? the failed day's
+	fx-run c/music.pipeline.json ads_os_minute --backfill dt=2026-11-01..2026-11-03 --explain >explain.sh
+	run bash -c "$(cat explain.sh)"$'\n''echo "still here: $?"'
+	assert_line "still here: 1"
+	diff -r a/warehouse c/warehouse
+	# a backfill that does not fail: the script and fx-run again agree
+	sed -i '$d' a/warehouse/ods_play/dt=2026-11-02/os=ios/part-00000.ndjson b/warehouse/ods_play/dt=2026-11-02/os=ios/part-00000.ndjson
+	run --separate-stderr fx-run a/music.pipeline.json ads_os_minute --backfill dt=2026-11-01..2026-11-03
+	assert_success
+	fx-run b/music.pipeline.json ads_os_minute --backfill dt=2026-11-01..2026-11-03 --explain >explain.sh
+	run bash explain.sh
+	assert_success
+	diff -r a/warehouse b/warehouse
+	[ ! -e b/warehouse/ads_os_minute/dt=2026-11-03/part-stale.ndjson ] || fail "day 3 was not replaced"
+}
+
 # produce the plays of day $1 from $2 into the ods_play topic of that day
 produce_day() {
 	jq -c --arg d "$1" 'select(.event_time[0:10] == $d)' "$2" |
