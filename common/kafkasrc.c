@@ -1130,8 +1130,14 @@ static int emit(struct kafka_source *s, const rd_kafka_message_t *m)
 	const char *topic = rd_kafka_topic_name(m->rkt);
 	struct fx_where where = {topic, 0, m->partition, m->offset};
 	const char *reason = NULL;
+	size_t max = s->ctx->max_record;
 	size_t at = 0;
 
+	/* as a file's line is (stream.c): the dead letter keeps max bytes */
+	if (max && m->len > max)
+		return fx_bad_record_cut(
+		    s->ctx, &where, NULL, m->payload, max, m->len,
+		    "record longer than --max-record (%zu bytes)", max);
 	if (make_record(s, m, &reason, &at)) {
 		if (!at) /* not an object, or --wrap's "not UTF-8 text" */
 			return fx_bad_record(s->ctx, &where, NULL, m->payload,

@@ -608,6 +608,41 @@ for n, line in enumerate(sys.stdin.buffer, 1):
 	done
 }
 
+@test "--max-record: a longer message is a bad record under fail, skip and dlq, as a longer line of a file is" {
+	python3 -c 'import json; print(json.dumps({"id": 1, "pad": "x" * 5000})); print(json.dumps({"id": 2}))' >in.ndjson
+	kcat -P -b "$B" -t p1 -l in.ndjson
+	# kcat: the first message is 5,020 bytes, the second 9
+	run kcat -C -b "$B" -t p1 -e -q -f '%S\n'
+	assert_output "$(awk '{ print length($0) }' in.ndjson)"
+	run --separate-stderr fx-consume -t p1 -e --max-record 1k
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" 'fx-consume: p1/0@0: record longer than --max-record (1024 bytes)'
+	run --separate-stderr fx-consume --max-record 1k in.ndjson
+	assert_failure 1
+	assert_equal "$stderr" 'fx-consume: in.ndjson:1: record longer than --max-record (1024 bytes)'
+	for o in '' --meta --wrap; do
+		run --separate-stderr fx-consume -t p1 -e --max-record 1k --on-error skip $o
+		assert_success
+		assert_equal "$(jq -c 'select(._fx == null) | {id}' <<<"$output")" '{"id":2}'
+	done
+	# the dead letter of the message is the file's, but for its source
+	run --separate-stderr fx-consume -t p1 -e --max-record 1k --on-error dlq=k.dlq
+	assert_success
+	assert_output "$(tail -n 1 in.ndjson)"
+	run --separate-stderr fx-consume --max-record 1k --on-error dlq=f.dlq in.ndjson
+	assert_success
+	assert_output "$(tail -n 1 in.ndjson)"
+	run jq -c '[.source, ._fx_error, .raw_length, .raw_truncated, (.raw | length)]' k.dlq
+	assert_output '["p1/0@0","record longer than --max-record (1024 bytes)",5020,true,1024]'
+	cmp <(jq -c 'del(.source)' k.dlq) <(jq -c 'del(.source)' f.dlq) ||
+		fail "the message's dead letter is not the line's: $(cat k.dlq f.dlq | cut -c1-200)"
+	# not longer than --max-record: a record
+	run --separate-stderr fx-consume -t p1 -e --max-record 5020
+	assert_success
+	assert_output "$(cat in.ndjson)"
+}
+
 @test "-o e@MS stops each partition before the first record at or after that time" {
 	records 50 | fx-sink -t p4
 	sleep 0.2
