@@ -124,6 +124,11 @@ struct ijoin {
 	struct side l, r;
 	enum fx_time_unit unit;
 	struct fx_buf key, scratch, members, head, nulls, part, bytes;
+	/* --fields: ,"right_name": of field i at fheads[fhead_off[i]..[i+1]),
+	 * and a right record's value of each */
+	struct fx_buf fheads;
+	size_t *fhead_off;
+	struct json_value *fvals;
 	const struct item **partners; /* of the left record being written */
 	size_t cappartners;
 	struct record_writer out;
@@ -782,35 +787,62 @@ static void on_end(struct ijoin *j, struct side *s)
 
 /* ---- records ---- */
 
-/* The right record's members: ,"right_name":value, keys and _fx* left out. */
-static void render_right(struct ijoin *j, const char *p, size_t n)
+/*
+ * With --fields, the right record's members are those fields, in their
+ * order, null when the record lacks one (the last of a name given twice),
+ * so that every pair has the fields --left-nulls writes.
+ */
+static void render_fields(struct ijoin *j, const char *p, size_t n)
 {
 	const struct fx_strlist *f = &j->o->fields;
 	struct json_member m;
 	size_t pos = 0, i;
 
+	for (i = 0; i < f->n; i++)
+		j->fvals[i].type = JSON_MISSING;
+	while (json_object_next(p, n, &pos, &m))
+		for (i = 0; i < f->n; i++)
+			if (json_string_equals(&m.key, f->v[i],
+			                       strlen(f->v[i]))) {
+				j->fvals[i] = m.val;
+				break;
+			}
+	for (i = 0; i < f->n; i++) {
+		fx_buf_add(&j->members, j->fheads.p + j->fhead_off[i],
+		           j->fhead_off[i + 1] - j->fhead_off[i]);
+		if (j->fvals[i].type == JSON_MISSING)
+			fx_buf_adds(&j->members, "null");
+		else
+			fx_buf_add(&j->members, j->fvals[i].p, j->fvals[i].len);
+	}
+}
+
+/*
+ * The right record's members: ,"right_name":value, in the record's order,
+ * keys and _fx* left out; or the --fields (render_fields).
+ */
+static void render_right(struct ijoin *j, const char *p, size_t n)
+{
+	struct json_member m;
+	size_t pos = 0, i;
+
 	fx_buf_reset(&j->members);
+	if (j->o->fields.n) {
+		render_fields(j, p, n);
+		return;
+	}
 	while (json_object_next(p, n, &pos, &m)) {
 		const char *k = m.key.p + 1;
 		size_t kl = m.key.len - 2;
 
-		if (f->n) {
-			for (i = 0; i < f->n; i++)
-				if (json_string_equals(&m.key, f->v[i],
-				                       strlen(f->v[i])))
-					break;
-			if (i == f->n)
-				continue;
-		} else {
-			if (kl >= 3 && !memcmp(k, "_fx", 3))
-				continue;
-			for (i = 0; i < j->r.keys.n; i++)
-				if (json_string_equals(&m.key, j->r.keys.v[i],
-				                       strlen(j->r.keys.v[i])))
-					break;
-			if (i < j->r.keys.n)
-				continue;
-		}
+		if (kl >= 3 && !memcmp(k, "_fx", 3))
+			continue;
+		for (i = 0; i < j->r.keys.n; i++)
+			if (json_string_equals(&m.key, j->r.keys.v[i],
+			                       strlen(j->r.keys.v[i])))
+				break;
+		if (i < j->r.keys.n)
+			continue;
 		fx_buf_add(&j->members, j->head.p, j->head.len);
 		fx_buf_add(&j->members, m.key.p + 1, m.key.len - 1);
 		fx_buf_addc(&j->members, ':');
@@ -1083,14 +1115,23 @@ static void ijoin_init(struct ijoin *j, struct fx_ctx *ctx,
 	fx_buf_addc(&j->head, ',');
 	fx_buf_add_json_string(&j->head, prefix, strlen(prefix));
 	j->head.len--; /* the closing quote: the name follows */
-	for (i = 0; i < o->fields.n && o->left_nulls; i++) {
+	j->fhead_off = fx_malloc((o->fields.n + 1) * sizeof(*j->fhead_off));
+	j->fvals = fx_malloc((o->fields.n + 1) * sizeof(*j->fvals));
+	for (i = 0; i < o->fields.n; i++) {
 		/* ,"right_ then the name's JSON string without its quote */
 		fx_buf_reset(&j->scratch);
 		fx_buf_add_json_string(&j->scratch, o->fields.v[i],
 		                       strlen(o->fields.v[i]));
-		fx_buf_add(&j->nulls, j->head.p, j->head.len);
-		fx_buf_add(&j->nulls, j->scratch.p + 1, j->scratch.len - 1);
-		fx_buf_adds(&j->nulls, ":null");
+		j->fhead_off[i] = j->fheads.len;
+		fx_buf_add(&j->fheads, j->head.p, j->head.len);
+		fx_buf_add(&j->fheads, j->scratch.p + 1, j->scratch.len - 1);
+		fx_buf_addc(&j->fheads, ':');
+	}
+	j->fhead_off[o->fields.n] = j->fheads.len;
+	for (i = 0; i < o->fields.n && o->left_nulls; i++) {
+		fx_buf_add(&j->nulls, j->fheads.p + j->fhead_off[i],
+		           j->fhead_off[i + 1] - j->fhead_off[i]);
+		fx_buf_adds(&j->nulls, "null");
 	}
 	ctx->count_late = 1;
 	record_writer_init(&j->out, ctx, STDOUT_FILENO, "stdout");
@@ -1133,6 +1174,9 @@ int ijoin_run(struct fx_ctx *ctx, const struct join_opts *o, char **inputs,
 	fx_buf_free(&j.members);
 	fx_buf_free(&j.head);
 	fx_buf_free(&j.nulls);
+	fx_buf_free(&j.fheads);
+	free(j.fhead_off);
+	free(j.fvals);
 	fx_buf_free(&j.part);
 	fx_buf_free(&j.bytes);
 	free(j.partners);

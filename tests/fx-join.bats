@@ -452,7 +452,7 @@ sqlite_interval() {
 		--within 2s --right-prefix r. --left-nulls --fields b,ts l
 	assert_success
 	assert_output - <<-'EOF'
-		{"k":1,"t":100,"a":"x","r.ts":99,"r.b":"y"}
+		{"k":1,"t":100,"a":"x","r.b":"y","r.ts":99}
 		{"k":2,"t":101,"r.b":null,"r.ts":null}
 		{"k":1,"t":200,"r.b":null,"r.ts":null}
 	EOF
@@ -467,6 +467,37 @@ sqlite_interval() {
 		--within 1s <<<'{"k":1,"t":"soon"}'
 	assert_failure 1
 	assert_equal "$stderr" 'fx-join: stdin:1: field "t": not a timestamp: "soon"'
+}
+
+@test "interval join: --fields come in their order, null when a right record lacks one, as --left-nulls writes them" {
+	printf '%s\n' '{"k":1,"t":0,"a":1,"b":2,"c":3}' '{"k":3,"t":0,"\u0061":"esc"}' >r
+	printf '%s\n' '{"k":1,"t":0}' '{"k":2,"t":0}' '{"k":3,"t":0}' >l
+	run --separate-stderr fx-join --right r --on k --time t --within 1s \
+		--fields c,a --left-nulls l
+	assert_success
+	assert_output - <<-'EOF'
+		{"k":1,"t":0,"right_c":3,"right_a":1}
+		{"k":2,"t":0,"right_c":null,"right_a":null}
+		{"k":3,"t":0,"right_c":null,"right_a":"esc"}
+	EOF
+	# every record the same fields, in the same order
+	run jq -c keys_unsorted <<<"$output"
+	assert_equal "$(sort -u <<<"$output")" '["k","t","right_c","right_a"]'
+	run --separate-stderr fx-join --right r --on k --time t --within 1s \
+		--fields c,nope --left-nulls l
+	assert_success
+	assert_output - <<-'EOF'
+		{"k":1,"t":0,"right_c":3,"right_nope":null}
+		{"k":2,"t":0,"right_c":null,"right_nope":null}
+		{"k":3,"t":0,"right_c":null,"right_nope":null}
+	EOF
+	run --separate-stderr fx-join --right r --on k --time t --within 1s \
+		--fields nope,b l
+	assert_success
+	assert_output - <<-'EOF'
+		{"k":1,"t":0,"right_nope":null,"right_b":2}
+		{"k":3,"t":0,"right_nope":null,"right_b":null}
+	EOF
 }
 
 @test "interval join: memory stays flat from 500,000 to 5,000,000 left records" {
