@@ -64,6 +64,7 @@ struct part_state {
 	int64_t skip_ts;   /* -o s@MS: skip records older than this, -1 */
 	int64_t start;     /* --checkpoint: where reading starts (or the
 	                      restored offset) while next is -1; -1 unknown */
+	int abs_start;     /* starts at -o N: resolve_offsets() checks it */
 	struct lineage_ds *dataset; /* the topic's, for its record count */
 	int64_t wm_lo, wm_hi;       /* watermarks_lookup()'s answer */
 	int wm_known;
@@ -766,9 +767,53 @@ static int64_t symbolic_offset(int64_t o, int64_t lo, int64_t hi)
 static int symbolic_start(struct kafka_source *s,
                           const rd_kafka_topic_partition_t *e)
 {
+	(void)s;
 	return e->offset == RD_KAFKA_OFFSET_BEGINNING ||
 	       e->offset == RD_KAFKA_OFFSET_END ||
 	       e->offset <= RD_KAFKA_OFFSET_TAIL_BASE;
+}
+
+/* watermarks_lookup(): a symbolic start, or -o N, whose end is wanted */
+static int start_to_look_up(struct kafka_source *s,
+                            const rd_kafka_topic_partition_t *e)
+{
+	return symbolic_start(s, e) ||
+	       part_get(s, e->topic, e->partition)->abs_start;
+}
+
+/* Partitions named in a message about -o N, before "and N more". */
+#define PAST_END_NAMED 8
+
+/*
+ * -o N past a partition's end: it starts at its end, as kcat does (with
+ * and without -e alike). Left to librdkafka, the fetch at N fails and
+ * auto.offset.reset (fx's default: earliest) read the whole partition,
+ * unless -e had already stopped it there. Counts the partition in *past
+ * and names it in msg (one message for all of them). One whose end cannot
+ * be looked up is left to auto.offset.reset.
+ */
+static void start_past_end(struct kafka_source *s, struct part_state *p,
+                           rd_kafka_topic_partition_t *e, struct fx_buf *msg,
+                           int *past)
+{
+	int64_t lo = p->wm_lo, hi = p->wm_hi;
+	char num[64];
+
+	p->abs_start = 0;
+	if (!p->wm_known &&
+	    rd_kafka_query_watermark_offsets(s->rk, p->topic, p->partition, &lo,
+	                                     &hi, (int)s->o->conf.timeout_ms))
+		return; /* left to auto.offset.reset */
+	if (e->offset <= hi)
+		return;
+	e->offset = hi;
+	if (++*past > PAST_END_NAMED)
+		return;
+	fx_buf_adds(msg, *past > 1 ? ", " : "");
+	fx_buf_adds(msg, p->topic);
+	snprintf(num, sizeof(num), "/%" PRId32 " (%" PRId64 ")", p->partition,
+	         hi);
+	fx_buf_adds(msg, num);
 }
 
 /*
@@ -776,23 +821,40 @@ static int symbolic_start(struct kafka_source *s,
  * looked up for all partitions at once: left to librdkafka, each costs a
  * ListOffsets request of its own, and one of 64 answered late held the
  * fetch back about 0.5 s in one run of two (64 partitions, fx-devbroker).
- * A partition without an answer keeps its symbolic start.
+ * A partition without an answer keeps its symbolic start. A start at -o N
+ * past a partition's end becomes the end (start_past_end()), said once for
+ * all of them.
  */
 static void numeric_starts(struct kafka_source *s,
                            rd_kafka_topic_partition_list_t *l)
 {
-	int i;
+	struct fx_buf msg = {0};
+	int i, past = 0;
 
-	watermarks_lookup(s, l, symbolic_start);
+	watermarks_lookup(s, l, start_to_look_up);
 	for (i = 0; i < l->cnt; i++) {
 		rd_kafka_topic_partition_t *e = &l->elems[i];
-		const struct part_state *p =
-		    part_get(s, e->topic, e->partition);
+		struct part_state *p = part_get(s, e->topic, e->partition);
 
 		if (symbolic_start(s, e) && p->wm_known)
 			e->offset =
 			    symbolic_offset(e->offset, p->wm_lo, p->wm_hi);
+		else if (p->abs_start)
+			start_past_end(s, p, e, &msg, &past);
 	}
+	if (past) {
+		char more[64] = "";
+
+		if (past > PAST_END_NAMED)
+			snprintf(more, sizeof(more), " and %d more",
+			         past - PAST_END_NAMED);
+		fx_buf_addc(&msg, 0);
+		fx_warn(s->ctx, "-o %" PRId64 ": past the end of %s%s: %s",
+		        s->off.value, msg.p, more,
+		        past > 1 ? "they start at their end"
+		                 : "it starts at its end");
+	}
+	fx_buf_free(&msg);
 }
 
 /*
@@ -860,6 +922,8 @@ static void resolve_offsets(struct kafka_source *s,
 		if (e->offset >= 0)
 			continue;
 		e->offset = start_offset(&s->off);
+		part_get(s, e->topic, e->partition)->abs_start =
+		    s->off.kind == OFF_ABS;
 		if (s->off.kind == OFF_TIME)
 			rd_kafka_topic_partition_list_add(times, e->topic,
 			                                  e->partition)

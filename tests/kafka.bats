@@ -643,6 +643,41 @@ for n, line in enumerate(sys.stdin.buffer, 1):
 	assert_output "$(cat in.ndjson)"
 }
 
+@test "-o N past a partition's end starts it at its end, with -e and without, as kcat does" {
+	records 30 | kcat -b "$B" -P -t p4 -p 0
+	records 5 | kcat -b "$B" -P -t p4 -p 1
+	records 12 | kcat -b "$B" -P -t p4 -p 3
+	# p4/0 from 10, p4/3 from 10; p4/1 (5 records) and p4/2 (none) end
+	# before 10: nothing of them
+	kcat -C -b "$B" -t p4 -o 10 -e -q -f '%p %s\n' | sort >want
+	[ "$(wc -l <want)" -eq 22 ] || fail "kcat reads $(wc -l <want) records"
+	run --separate-stderr timeout 60 fx-consume -t p4 -o 10 -e --meta
+	assert_success
+	jq -r 'select(._fx == null) | "\(._fx_partition) \(del(._fx_topic, ._fx_partition, ._fx_offset, ._fx_key, ._fx_ts) | tojson)"' <<<"$output" |
+		sort | cmp - want || fail "-e: not kcat's records: $output"
+	assert_equal "$stderr" 'fx-consume: -o 10: past the end of p4/1 (5), p4/2 (0): they start at their end'
+	# without -e: the same records, then what comes later
+	fx-consume -t p4 -o 10 --meta >out 2>err &
+	PIDS+=($!)
+	for _ in $(seq 300); do [ "$(grep -c '"_fx":"eof"' out)" -ge 4 ] && break; sleep 0.1; done
+	[ "$(grep -c '"_fx":"eof"' out)" -ge 4 ] || fail "not every partition at its end: $(cat err)"
+	echo '{"late":1}' | kcat -b "$B" -P -t p4 -p 1
+	echo '{"late":2}' | kcat -b "$B" -P -t p4 -p 2
+	for _ in $(seq 300); do [ "$(grep -c '"late"' out)" -ge 2 ] && break; sleep 0.1; done
+	kill -TERM "${PIDS[-1]}"
+	wait "${PIDS[-1]}"
+	{ cat want; echo '1 {"late":1}'; echo '2 {"late":2}'; } | sort >want.later
+	jq -r 'select(._fx == null) | "\(._fx_partition) \(del(._fx_topic, ._fx_partition, ._fx_offset, ._fx_key, ._fx_ts) | tojson)"' out |
+		sort | cmp - want.later || fail "without -e: not kcat's records and the later ones: $(cat out)"
+	assert_equal "$(cat err)" 'fx-consume: -o 10: past the end of p4/1 (5), p4/2 (0): they start at their end'
+	# at its end is not past it (p4/1 now ends at 6)
+	run --separate-stderr timeout 60 fx-consume -t p4 -o 6 -e
+	assert_success
+	printf '%s\n' "$output" | sort | cmp - <(kcat -C -b "$B" -t p4 -o 6 -e -q | sort) ||
+		fail "-o 6: not kcat's records: $output"
+	assert_equal "$stderr" 'fx-consume: -o 6: past the end of p4/2 (1): it starts at its end'
+}
+
 @test "-o e@MS stops each partition before the first record at or after that time" {
 	records 50 | fx-sink -t p4
 	sleep 0.2
