@@ -6,6 +6,9 @@
 #include "opt.h"
 #include "prog.h"
 
+#include <errno.h>
+#include <stdlib.h>
+
 static const struct fx_usage usage = {
     "fx-join --dim FILE|kafka:TOPIC --on KEYS [OPTION]... [FILE]...\n"
     "       fx-join --right SOURCE --on KEYS --time F --within D [OPTION]... [FILE]",
@@ -16,12 +19,31 @@ static const struct fx_usage usage = {
     "and an event time at most D away, in memory bounded by the watermarks.",
 };
 
+/* -j N: a count, and whether it was given (the interval join has none). */
+static int jobs_cb(struct fx_ctx *ctx, const struct fx_option *opt,
+                   const char *arg)
+{
+	struct join_opts *o = opt->value;
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (errno || end == arg || *end)
+		fx_usage_error(ctx, "--jobs: not an integer: '%s'", arg);
+	if (v < 0)
+		fx_usage_error(ctx, "--jobs: expected a count, got %lld", v);
+	o->jobs = v;
+	o->jobs_given = 1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct join_opts o = {
-	    .reload_interval = 100,
+	    .reload_interval = -1, /* not given: join_run sets the defaults */
 	    .within = -1,
-	    .idle_timeout = 10000,
+	    .idle_timeout = -1,
 	    .kafka = KAFKA_CONF_INIT,
 	};
 	const struct fx_option opts[] = {
@@ -53,9 +75,10 @@ int main(int argc, char **argv)
 	    FX_OPT_DURATION(
 	        0, "reload-interval", &o.reload_interval,
 	        "look for a change (or Kafka updates) this often (default 100ms)"),
-	    FX_OPT_INT(
-	        'j', "jobs", &o.jobs, "N",
-	        "threads over regular files (default: the cores available)"),
+	    FX_OPT_CALLBACK(
+	        'j', "jobs", &o, "N",
+	        "threads over regular files (default: the cores available)",
+	        jobs_cb),
 	    FX_OPT_GROUP("Interval join:"),
 	    FX_OPT_STRING(0, "right", &o.right, "SOURCE",
 	                  "the second stream: a file, a FIFO, <(command)"),
@@ -89,9 +112,6 @@ int main(int argc, char **argv)
 
 	fx_program_init(&ctx, "fx-join");
 	first = fx_parse_options(&ctx, argc, argv, opts, &usage);
-	if (o.jobs < 0)
-		fx_usage_error(&ctx, "--jobs: expected a count, got %lld",
-		               (long long)o.jobs);
 	rc = join_run(&ctx, &o, argv + first, (size_t)(argc - first));
 	fx_strlist_free(&o.on);
 	fx_strlist_free(&o.fields);

@@ -775,6 +775,7 @@ static void interval_given(const struct join_opts *o, struct given *g)
 	given_add(g, o->time_unit != NULL, "--time-unit");
 	given_add(g, o->within >= 0, "--within");
 	given_add(g, o->lateness != 0, "--lateness");
+	given_add(g, o->idle_timeout >= 0, "--idle-timeout");
 	given_add(g, o->right_prefix != NULL, "--right-prefix");
 }
 
@@ -784,6 +785,8 @@ static void lookup_given(const struct join_opts *o, struct given *g)
 	given_add(g, o->reload, "--reload");
 	given_add(g, o->dim_last_wins, "--dim-last-wins");
 	given_add(g, o->prefix != NULL, "--prefix");
+	given_add(g, o->reload_interval >= 0, "--reload-interval");
+	given_add(g, o->jobs_given, "--jobs");
 }
 
 static void check_options(struct fx_ctx *ctx, struct join_opts *o)
@@ -808,7 +811,7 @@ static void check_options(struct fx_ctx *ctx, struct join_opts *o)
 		fx_usage_error(ctx, "--inner and --left exclude each other");
 	if (o->left_nulls)
 		o->left = 1;
-	if (o->reload_interval <= 0)
+	if (o->reload_interval == 0)
 		fx_usage_error(ctx, "--reload-interval: must be more than 0");
 	if (o->dim) {
 		int kafka = !strncmp(o->dim, "kafka:", 6);
@@ -856,6 +859,10 @@ int join_run(struct fx_ctx *ctx, struct join_opts *o, char **inputs, size_t n)
 	char *stdin_only[] = {"-"};
 
 	check_options(ctx, o);
+	if (o->reload_interval < 0)
+		o->reload_interval = 100;
+	if (o->idle_timeout < 0)
+		o->idle_timeout = 10000;
 	if (n == 0) {
 		inputs = stdin_only;
 		n = 1;

@@ -71,8 +71,9 @@ struct join_opts {
 	int left_nulls;
 	int dim_last_wins;
 	int reload;
-	int64_t reload_interval; /* ms */
+	int64_t reload_interval; /* ms; -1: not given (join_run: 100) */
 	int64_t jobs;            /* -j: threads (0: the cores available) */
+	int jobs_given;          /* -j was given */
 
 	const char *right; /* the interval join's second input */
 	const char *time_field;
@@ -81,7 +82,7 @@ struct join_opts {
 	enum fx_time_unit unit; /* time_unit, checked by join_run */
 	int64_t within;         /* ms; -1: not given */
 	int64_t lateness;       /* ms */
-	int64_t idle_timeout;   /* ms, 0: never */
+	int64_t idle_timeout; /* ms, 0: never; -1: not given (join_run: 10s) */
 	const char *right_prefix;
 	const char *state; /* --state DIR: checkpoints (interval join) */
 	const char *stage; /* --stage NAME: DIR/NAME (default fx-join) */
@@ -90,8 +91,10 @@ struct join_opts {
 };
 
 /*
- * Checks the option combinations (usage errors exit 2), runs the join over
- * inputs (stdin if none) to stdout. Returns an exit status.
+ * Checks the option combinations (usage errors exit 2: an option of one
+ * kind of join given to the other, at its default value too), sets the
+ * defaults of those not given, runs the join over inputs (stdin if none)
+ * to stdout. Returns an exit status.
  */
 int join_run(struct fx_ctx *ctx, struct join_opts *o, char **inputs, size_t n);
 

@@ -273,6 +273,56 @@ fx_rows() {
 	assert_equal "$stderr" "fx-join: --reload is for files; a kafka: dimension follows its topic anyway (see 'fx-join --help')"
 }
 
+@test "usage: --idle-timeout, --reload-interval and -j are of one kind of join, even given at their defaults" {
+	printf 'a,v\n1,x\n' >d.csv
+	printf '%s\n' '{"a":1,"t":0}' >r.ndjson
+	run --separate-stderr fx-join --dim d.csv --on a --idle-timeout=5s <r.ndjson
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --idle-timeout needs --right SOURCE, not --dim (see 'fx-join --help')"
+	run --separate-stderr fx-join --dim d.csv --on a --idle-timeout=10s --lateness 1s <r.ndjson
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --lateness and --idle-timeout need --right SOURCE, not --dim (see 'fx-join --help')"
+	run --separate-stderr fx-join --right r.ndjson --on a --time t --within 1s --reload-interval=1s <r.ndjson
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --reload-interval needs --dim FILE (see 'fx-join --help')"
+	run --separate-stderr fx-join --right r.ndjson --on a --time t --within 1s --reload-interval=100ms <r.ndjson
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --reload-interval needs --dim FILE (see 'fx-join --help')"
+	for j in '-j 2' '-j1' '--jobs=0'; do
+		# shellcheck disable=SC2086
+		run --separate-stderr fx-join --right r.ndjson --on a --time t --within 1s $j <r.ndjson
+		assert_failure 2
+		assert_equal "$stderr" "fx-join: --jobs needs --dim FILE (see 'fx-join --help')"
+	done
+	run --separate-stderr fx-join --right r.ndjson --on a --time t --within 1s \
+		--reload --reload-interval 1s -j 2 --prefix p_ <r.ndjson
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --reload, --prefix, --reload-interval and --jobs need --dim FILE; the interval join has --right-prefix (see 'fx-join --help')"
+	run --separate-stderr fx-join --on a --idle-timeout 1s
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --idle-timeout needs --right SOURCE (see 'fx-join --help')"
+	run --separate-stderr fx-join --on a -j 2
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --jobs needs --dim FILE (see 'fx-join --help')"
+	run --separate-stderr fx-join --dim d.csv --on a --reload-interval 0 <r.ndjson
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --reload-interval: must be more than 0 (see 'fx-join --help')"
+	run --separate-stderr fx-join --dim d.csv --on a -j x <r.ndjson
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --jobs: not an integer: 'x' (see 'fx-join --help')"
+	# each in its own join, and neither given
+	run --separate-stderr fx-join --dim d.csv --on a -j 2 --reload-interval 1s <r.ndjson
+	assert_success
+	assert_output '{"a":1,"t":0,"v":"x"}'
+	run --separate-stderr fx-join --right r.ndjson --on a --time t --within 1s \
+		--idle-timeout 0 <r.ndjson
+	assert_success
+	assert_output '{"a":1,"t":0,"right_t":0}'
+	run --separate-stderr fx-join --right r.ndjson --on a --time t --within 1s <r.ndjson
+	assert_success
+	assert_output '{"a":1,"t":0,"right_t":0}'
+}
+
 @test "--reload: a dimension replaced by rename, then rewritten slowly in place, through a FIFO" {
 	printf 'id,g\n1,rock\n2,rock\n' >d.csv
 	mkfifo in
