@@ -216,6 +216,55 @@ fx_rows() {
 	assert_equal "$stderr" 'fx-join: d.csv: no field "nosuch"'
 }
 
+@test "a CSV dimension with a header and no rows: its columns are checked and added as with rows; a 0-byte file has none" {
+	printf 'k,v\n' >ho.csv
+	printf 'k,v\n2,x\n' >one.csv # one row that matches nothing
+	for d in ho.csv one.csv; do
+		run --separate-stderr fx-join --dim $d --on kk --left-nulls <<<'{"kk":1}'
+		assert_failure 2
+		assert_equal "$stderr" "fx-join: $d: no column \"kk\""
+		refute_output
+		run --separate-stderr fx-join --dim $d --on k --fields nope --left-nulls <<<'{"k":1}'
+		assert_failure 2
+		assert_equal "$stderr" "fx-join: $d: no field \"nope\""
+		run --separate-stderr fx-join --dim $d --on k --left-nulls <<<'{"k":1}'
+		assert_success
+		assert_output '{"k":1,"v":null}'
+		run --separate-stderr fx-join --dim $d --on kk=v --left-nulls <<<'{"kk":"y"}'
+		assert_success
+		assert_output '{"kk":"y","k":null}'
+	done
+	# a byte order mark, blank lines, quoted names with a comma, a quote
+	# and a line break, no newline at the end; gzip
+	printf '\xef\xbb\xbf\r\n\n"a,b","c""\nd",k' >q.csv
+	gzip -c q.csv >q.csv.gz
+	for d in q.csv q.csv.gz; do
+		run --separate-stderr fx-join --dim $d --on k --left-nulls <<<'{"k":1}'
+		assert_success
+		assert_output '{"k":1,"a,b":null,"c\"\nd":null}'
+		run --separate-stderr fx-join --dim $d --on x --left-nulls <<<'{"k":1}'
+		assert_failure 2
+		assert_equal "$stderr" "fx-join: $d: no column \"x\""
+	done
+	# a bad header is still a bad row
+	printf 'k,k\n' >dup.csv
+	run --separate-stderr fx-join --dim dup.csv --on k --left-nulls <<<'{"k":1}'
+	assert_failure 1
+	assert_equal "$stderr" 'fx-join: dup.csv:1: duplicate field name "k"'
+	# a 0-byte file has no header, so no columns: nothing to check, and
+	# only --fields are added (as with an empty NDJSON dimension)
+	: >empty.csv
+	run --separate-stderr fx-join --dim empty.csv --on k --left-nulls <<<'{"k":1}'
+	assert_success
+	assert_output '{"k":1}'
+	run --separate-stderr fx-join --dim empty.csv --on k --fields v --left-nulls <<<'{"k":1}'
+	assert_success
+	assert_output '{"k":1,"v":null}'
+	run --separate-stderr fx-join --dim empty.csv --on k <<<'{"k":1}'
+	assert_success
+	refute_output
+}
+
 @test "an object as key is a bad record under --on-error" {
 	printf 'song_id,genre\n1,rock\n' >d.csv
 	printf '%s\n' '{"song_id":1}' '{"song_id":{"a":1}}' '{"song_id":1}' >in
