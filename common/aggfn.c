@@ -1186,9 +1186,9 @@ static int topk_param(struct agg_spec *a, const char *text)
 
 static void topk_add(struct strmap *m, const char *p, size_t n, uint64_t c)
 {
-	uintptr_t old = (uintptr_t)strmap_get(m, p, n);
+	struct strmap_entry *e = strmap_entry_for(m, p, n);
 
-	strmap_put(m, p, n, (void *)(old + (uintptr_t)c));
+	e->value = (void *)((uintptr_t)e->value + (uintptr_t)c);
 }
 
 static void topk_update(const struct agg_spec *a, void *s,
@@ -1252,16 +1252,65 @@ static struct topk_item *topk_sorted(const struct strmap *m)
 	return items;
 }
 
+/* Moves the heap's item i down to its place: the worst item at 0. */
+static void topk_sift_down(struct topk_item *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t w = i, l = 2 * i + 1, r = l + 1;
+		struct topk_item t;
+
+		if (l < n && cmp_topk(&h[l], &h[w]) > 0)
+			w = l;
+		if (r < n && cmp_topk(&h[r], &h[w]) > 0)
+			w = r;
+		if (w == i)
+			return;
+		t = h[i];
+		h[i] = h[w];
+		h[w] = t;
+		i = w;
+	}
+}
+
+/*
+ * The first k entries of topk_sorted()'s order, in that order, in *n:
+ * a heap of the k best so far, so that millions of distinct values cost
+ * a comparison each with the worst kept, not a sort of them all.
+ */
+static struct topk_item *topk_best(const struct strmap *m, size_t k, size_t *n)
+{
+	size_t keep = k < m->n ? k : m->n, i, j;
+	struct topk_item *h = fx_malloc((keep + 1) * sizeof(*h));
+
+	for (i = 0, j = 0; i < m->n && keep; i++) {
+		struct topk_item it = {m->entries[i].key, m->entries[i].len,
+		                       (uintptr_t)m->entries[i].value};
+
+		if (j < keep) {
+			h[j++] = it;
+			if (j == keep)
+				for (size_t p = keep / 2 + 1; p-- > 0;)
+					topk_sift_down(h, keep, p);
+		} else if (cmp_topk(&it, &h[0]) < 0) {
+			h[0] = it;
+			topk_sift_down(h, keep, 0);
+		}
+	}
+	qsort(h, keep, sizeof(*h), cmp_topk);
+	*n = keep;
+	return h;
+}
+
 /* [{"value":V,"count":C},...], the first k */
 static void topk_result(const struct agg_spec *a, const void *s,
                         struct fx_buf *out)
 {
 	const struct strmap *m = s;
-	struct topk_item *items = topk_sorted(m);
-	size_t i;
+	size_t i, n;
+	struct topk_item *items = topk_best(m, (size_t)a->k, &n);
 
 	fx_buf_addc(out, '[');
-	for (i = 0; i < m->n && i < (size_t)a->k; i++) {
+	for (i = 0; i < n; i++) {
 		if (i)
 			fx_buf_addc(out, ',');
 		fx_buf_adds(out, "{\"value\":");

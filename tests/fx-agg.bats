@@ -712,6 +712,38 @@ assert rows == sorted(rows, key=lambda s: (Decimal(s), s.encode())), rows
 assert len(rows) == 20, rows' "$output" || fail "rows not in Decimal order"
 }
 
+@test "topk: the N most frequent, ties by value, as python3's Counter sorted by count then value" {
+	python3 - >in.ndjson <<-'EOF'
+	import json, random
+	random.seed(11)
+	for i in range(60000):
+	    r = random.random()
+	    v = random.randrange(-30, 30) if r < 0.4 else "s%d" % random.randrange(400 if r < 0.8 else 20000)
+	    print(json.dumps({"g": random.randrange(4), "v": v}))
+	EOF
+	for k in 1 3 7 50; do
+		fx-agg --by g --agg top=topk:v:$k in.ndjson >got.$k.ndjson
+	done
+	python3 - <<-'EOF' || fail "topk differs from Counter's"
+	import json, collections
+	groups = collections.defaultdict(collections.Counter)
+	for line in open("in.ndjson"):
+	    r = json.loads(line)
+	    groups[r["g"]][json.dumps(r["v"])] += 1
+	def order(item):
+	    text, n = item
+	    v = json.loads(text)
+	    # numbers before strings; numbers by value, strings by their bytes
+	    return (-n, 0, v, "") if isinstance(v, int) else (-n, 1, 0, text.encode())
+	for k in (1, 3, 7, 50):
+	    got = {r["g"]: r["top"] for r in map(json.loads, open("got.%d.ndjson" % k))}
+	    want = {g: [{"value": json.loads(t), "count": n}
+	                for t, n in sorted(c.items(), key=order)[:k]]
+	            for g, c in groups.items()}
+	    assert got == want, (k, got, want)
+	EOF
+}
+
 @test "out of memory: exit 3 and 'fx-agg: out of memory', not abort()'s 134" {
 	seq 1 300000 | awk '{ printf "{\"k\":\"key%d\"}\n", $1 }' >many.ndjson
 	run --separate-stderr bash -c 'ulimit -v 50000; fx-agg --by k --agg n=count many.ndjson'

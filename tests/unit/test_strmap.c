@@ -256,6 +256,31 @@ static void test_collisions(void)
 	strmap_free(&m);
 }
 
+static void test_entry_for(void)
+{
+	struct strmap m = {0};
+	struct strmap_entry *e;
+	int i;
+
+	/* a new key's entry has no value; the same key, the same entry */
+	e = strmap_entry_for(&m, "ios", 3);
+	CHECK(e->value == NULL && m.n == 1 && e->len == 3);
+	e->value = V(1);
+	CHECK(strmap_entry_for(&m, "ios", 3) == e && m.n == 1);
+	/* a count per key, through rehashes */
+	for (i = 0; i < 3000; i++) {
+		char k[16];
+		int n = snprintf(k, sizeof(k), "k%d", i % 1000);
+
+		e = strmap_entry_for(&m, k, (size_t)n);
+		e->value = (void *)((uintptr_t)e->value + 1);
+	}
+	CHECK(m.n == 1001);
+	CHECK(gets(&m, "k0") == 3 && gets(&m, "k999") == 3);
+	CHECK(gets(&m, "ios") == 1 && gets(&m, "k1000") == 0);
+	strmap_free(&m);
+}
+
 int main(void)
 {
 	RUN(test_empty_map);
@@ -265,5 +290,6 @@ int main(void)
 	RUN(test_binary_keys);
 	RUN(test_grow_many_keys);
 	RUN(test_collisions);
+	RUN(test_entry_for);
 	return unit_done("test_strmap");
 }
