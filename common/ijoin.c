@@ -287,31 +287,54 @@ static struct item *heap_pop(struct side *s)
 
 /* ---- state ---- */
 
-static int64_t watermark_of(const struct side *s)
+/*
+ * Times are any int64 (ms), so no time is added to or subtracted from
+ * another in int64: a difference is taken in uint64 once the order is
+ * known, and the end of an input is a flag, not a time (a watermark of
+ * INT64_MAX is a time, that records at INT64_MAX may still follow).
+ */
+
+/* The input has ended: its watermark is past every time. */
+static int side_ended(const struct side *s)
 {
-	return s->eof || s->ended ? INT64_MAX : s->wm.value;
+	return s->eof || s->ended;
 }
 
-/* a - b, held within [INT64_MIN, INT64_MAX] (which stay what they are) */
-static int64_t sub_sat(int64_t a, int64_t b)
+/* abs(a - b) <= d (d >= 0) */
+static int near(int64_t a, int64_t b, int64_t d)
 {
-	if (a == INT64_MAX || a == INT64_MIN)
-		return a;
-	return a < INT64_MIN + b ? INT64_MIN : a - b;
+	uint64_t gap =
+	    a < b ? (uint64_t)b - (uint64_t)a : (uint64_t)a - (uint64_t)b;
+
+	return gap <= (uint64_t)d;
 }
 
-/* Below it every left record is complete (see the top of the file). */
-static int64_t frontier(const struct ijoin *j)
+/* t + d < w, for a distance d of up to 2^64 - 1 */
+static int ahead(int64_t t, uint64_t d, int64_t w)
 {
-	int64_t l = watermark_of(&j->l);
-	int64_t r = sub_sat(watermark_of(&j->r), j->o->within);
-
-	return l < r ? l : r;
+	return t < w && (uint64_t)w - (uint64_t)t > d;
 }
 
-static int below(int64_t t, int64_t f)
+/*
+ * A left record at t is complete: below the frontier min(W_left,
+ * W_right - D) (see the top of the file), an ended input's watermark
+ * being past every time.
+ */
+static int left_complete(const struct ijoin *j, int64_t t)
 {
-	return f == INT64_MAX || t < f;
+	return (side_ended(&j->l) || t < j->l.wm.value) &&
+	       (side_ended(&j->r) ||
+	        ahead(t, (uint64_t)j->o->within, j->r.wm.value));
+}
+
+/* A right record at t can pair with no left record held or to come:
+ * t + D below the frontier. */
+static int right_done(const struct ijoin *j, int64_t t)
+{
+	uint64_t d = (uint64_t)j->o->within;
+
+	return (side_ended(&j->l) || ahead(t, d, j->l.wm.value)) &&
+	       (side_ended(&j->r) || ahead(t, 2 * d, j->r.wm.value));
 }
 
 static void item_unlink(struct side *s, struct item *it)
@@ -351,7 +374,7 @@ static int write_left(struct ijoin *j, const struct item *l)
 	int rc = 0;
 
 	for (it = b ? b->head : NULL; it; it = it->next) {
-		if (it->t - l->t > j->o->within || l->t - it->t > j->o->within)
+		if (!near(it->t, l->t, j->o->within))
 			continue;
 		FX_GROW(j->partners, n + 1, j->cappartners, 64);
 		j->partners[n++] = it;
@@ -373,18 +396,16 @@ static int write_left(struct ijoin *j, const struct item *l)
  */
 static int advance(struct ijoin *j)
 {
-	int64_t f = frontier(j);
 	int rc = 0;
 
-	while (j->l.nheap && !rc && below(j->l.heap[0].t, f)) {
+	while (j->l.nheap && !rc && left_complete(j, j->l.heap[0].t)) {
 		struct item *it = heap_pop(&j->l);
 
 		rc = write_left(j, it);
 		item_unlink(&j->l, it);
 		free(it);
 	}
-	while (j->r.nheap && !rc &&
-	       below(j->r.heap[0].t, sub_sat(f, j->o->within))) {
+	while (j->r.nheap && !rc && right_done(j, j->r.heap[0].t)) {
 		struct item *it = heap_pop(&j->r);
 
 		item_unlink(&j->r, it);
@@ -935,7 +956,7 @@ static int on_record(struct ijoin *j, struct side *s, const struct record *rec,
 		    j->ctx, &w, s->keys.v[i - 1], rec->p, rec->len,
 		    "cannot join on %s",
 		    vals[i - 1].type == JSON_OBJECT ? "an object" : "an array");
-	if (t < watermark_of(s)) {
+	if (side_ended(s) || t < s->wm.value) {
 		j->ctx->st.late++;
 		return 0;
 	}

@@ -599,6 +599,47 @@ sqlite_interval() {
 	EOF
 }
 
+@test "interval join: times at the ends of int64 are compared without overflow" {
+	# 2^63 ms apart, and more: abs(l.t - r.t) <= D holds for no pair
+	printf '%s\n' '{"k":1,"t":9223372036854775,"r":"far"}' >far
+	run --separate-stderr fx-join --right far --on k --time t --within 2s \
+		<<<'{"k":1,"t":-9223372036854775}'
+	assert_success
+	refute_output
+	run --separate-stderr fx-join --right far --on k --time t --within 2s --left \
+		<<<'{"k":1,"t":-9223372036854775}'
+	assert_success
+	assert_output '{"k":1,"t":-9223372036854775}'
+	# the longest --within (106751991167 days, just under 2^63 ms) is less
+	printf '%s\n' '{"k":1,"t":-9223372036854775.808}' '{"k":1,"t":9223372036854775}' >l
+	run --separate-stderr fx-join --right far --on k --time t \
+		--within 106751991167d l
+	assert_success
+	assert_output '{"k":1,"t":9223372036854775,"right_t":9223372036854775,"right_r":"far"}'
+	# a watermark at the last millisecond is a time, not the end of the
+	# input: the records at that millisecond still come and pair
+	printf '%s\n' '{"k":1,"t":9223372036854775.806}' >l
+	printf '%s\n' '{"k":1,"t":9223372036854775.807,"n":1}' \
+		'{"_fx":"watermark","ts":9223372036854775.807}' \
+		'{"k":1,"t":9223372036854775.807,"n":2}' >r
+	run --separate-stderr fx-join --right r --on k --time t --within 2s l
+	assert_success
+	assert_output - <<-'EOF'
+		{"k":1,"t":9223372036854775.806,"right_t":9223372036854775.807,"right_n":1}
+		{"k":1,"t":9223372036854775.806,"right_t":9223372036854775.807,"right_n":2}
+	EOF
+	printf '%s\n' '{"k":1,"t":9223372036854775.806,"n":1}' \
+		'{"_fx":"watermark","ts":9223372036854775.807}' \
+		'{"k":1,"t":9223372036854775.807,"n":2}' >l
+	printf '%s\n' '{"k":1,"t":9223372036854775.807,"r":1}' >r
+	run --separate-stderr fx-join --right r --on k --time t --within 2s l
+	assert_success
+	assert_output - <<-'EOF'
+		{"k":1,"t":9223372036854775.806,"n":1,"right_t":9223372036854775.807,"right_r":1}
+		{"k":1,"t":9223372036854775.807,"n":2,"right_t":9223372036854775.807,"right_r":1}
+	EOF
+}
+
 @test "interval join: memory stays flat from 500,000 to 5,000,000 left records" {
 	rss() {
 		/usr/bin/time -f %M -o rss.$1 fx-join --right <(gen-plays -n "$1" -s 2) \
