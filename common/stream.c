@@ -55,6 +55,27 @@ struct fx_where record_stream_where(const struct record_stream *rs,
 }
 
 /*
+ * The first line of a file named like CSV is no JSON: the reader most
+ * likely wants fx-consume, the one program that reads CSV as records.
+ */
+static const char *csv_hint(const struct fx_where *w)
+{
+	static const char *const ext[] = {".csv", ".csv.gz", ".tsv", ".tsv.gz"};
+	size_t n, k, i;
+
+	if (w->line != 1 || !w->source)
+		return "";
+	n = strlen(w->source);
+	for (i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		k = strlen(ext[i]);
+		if (n > k && strcmp(w->source + n - k, ext[i]) == 0)
+			return " (CSV? read it with fx-consume, which turns "
+			       "rows into records)";
+	}
+	return "";
+}
+
+/*
  * A line longer than --max-record: rec holds its first max_record bytes.
  * The dead-letter record keeps them and says how long the line was, which
  * is known only once the rest is read; fail and skip do not need it (fail
@@ -121,8 +142,9 @@ int record_stream_next(struct record_stream *rs, struct record *rec,
 			                  "not a JSON object");
 		else
 			r = fx_bad_record(ctx, &w, NULL, rec->p, rec->len,
-			                  "invalid JSON: %s at byte %zu",
-			                  err.reason, err.offset + 1);
+			                  "invalid JSON: %s at byte %zu%s",
+			                  err.reason, err.offset + 1,
+			                  csv_hint(&w));
 		if (r)
 			return -r;
 	}
