@@ -128,6 +128,11 @@ struct kafka_sink {
 	 */
 	int errors_only;
 	char first_error[512];
+	/*
+	 * A failure made kafka_sink_write() or kafka_sink_write_run() tell
+	 * the caller to stop reading: the message says after which record.
+	 */
+	int stopped;
 	double last_poll;
 
 	/* transactions, one per checkpoint (--state): see "Transactions" */
@@ -1243,10 +1248,17 @@ static void sink_refused(struct kafka_sink *ks, struct sink_topic *t,
 		         "topic '%s': %s", t->name, rd_kafka_err2str(err));
 }
 
+/* The caller is to stop reading: a record failed, or no broker is left. */
+static int sink_stop(struct kafka_sink *ks)
+{
+	ks->stopped = 1;
+	return FX_EXIT_IO;
+}
+
 /*
  * Delivery reports and errors: what a record's production ends with, at
  * least every 1024 records and every 100 ms. 0, or FX_EXIT_IO when a
- * record failed or no broker is left.
+ * record failed or no broker is left (sink_stop()).
  */
 static int sink_serve(struct kafka_sink *ks, int now)
 {
@@ -1259,9 +1271,9 @@ static int sink_serve(struct kafka_sink *ks, int now)
 		rd_kafka_poll(ks->rk, 0);
 		sink_count_delivered(ks);
 		if (sink_brokers_gone(ks))
-			return FX_EXIT_IO;
+			return sink_stop(ks);
 	}
-	return ks->failed ? FX_EXIT_IO : 0;
+	return ks->failed ? sink_stop(ks) : 0;
 }
 
 /*
@@ -1323,7 +1335,7 @@ static int produce(struct kafka_sink *ks, rd_kafka_topic_t *rkt, int32_t part,
 		if (hdrs)
 			rd_kafka_headers_destroy(hdrs);
 		sink_refused(ks, t, err);
-		return FX_EXIT_IO;
+		return sink_stop(ks);
 	}
 	ks->sent++;
 	return sink_serve(ks, (ks->sent & 1023) == 0);
@@ -1393,7 +1405,7 @@ static int produce_batch(struct kafka_sink *ks, struct sink_topic *t,
 		if (done < n && sink_wait_room(ks)) {
 			for (; done < n; done++)
 				sink_refused(ks, t, m[done].err);
-			return FX_EXIT_IO;
+			return sink_stop(ks);
 		}
 	}
 	return sink_serve(ks, 1);
@@ -1488,7 +1500,7 @@ int kafka_sink_write(struct kafka_sink *ks, const struct record *rec,
 			return txn_control(ks, rec, where);
 		/* a checkpoint: everything before it is delivered first */
 		if (memmem(rec->p, rec->len, "\"checkpoint\"", 12))
-			return kafka_sink_flush(ks) ? FX_EXIT_IO : 0;
+			return kafka_sink_flush(ks) ? sink_stop(ks) : 0;
 		return 0;
 	}
 	if (ks->txn && !ks->restored)
@@ -1609,12 +1621,19 @@ int kafka_sink_close(struct kafka_sink *ks, int status)
 	ks->ctx->st.records_out += ks->delivered;
 	if (ks->failed) {
 		const char *broker = ks->health.last_error;
+		char stop[128] = "";
 
+		/* records_in: every record read, the caller stopped there */
+		if (ks->stopped)
+			snprintf(stop, sizeof(stop),
+			         "; stopped reading after record %" PRIu64
+			         ": the rest of the input was not produced",
+			         ks->ctx->st.records_in);
 		fx_warn(ks->ctx,
 		        "%" PRIu64 " of %" PRIu64
-		        " records failed, first error: %s%s%s%s",
+		        " records failed, first error: %s%s%s%s%s",
 		        ks->failed, ks->sent, ks->first_error,
-		        *broker ? " (" : "", broker, *broker ? ")" : "");
+		        *broker ? " (" : "", broker, *broker ? ")" : "", stop);
 		if (!status)
 			status = FX_EXIT_IO;
 	}
