@@ -3,7 +3,9 @@
 
 #include "confjson.h"
 #include "err.h"
+#include "fxtime.h"
 #include "hive.h"
+#include "json.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -395,6 +397,55 @@ static int load_job_table(struct pipeline *p, const cJSON *j, const char *where,
 	return 0;
 }
 
+/*
+ * The job's keys that become options of the stream's source and sink
+ * only: no --batch and no step sees them, so that a value fx-consume or
+ * fx-sink refuses would fail only once --stream starts its stages. They
+ * are checked here by the programs' rules: "checkpoint" as fx-consume's
+ * --checkpoint (a record count above 0, or a duration above 0), "key" as
+ * fx-sink's --key (a field path: json_paths_add()). "group" and "state"
+ * take any string that is not empty.
+ */
+static int checkpoint_ok(const char *s)
+{
+	int64_t ms;
+
+	if (*s && !s[strspn(s, "0123456789")]) {
+		long long n = strtoll(s, NULL, 10);
+
+		return n > 0 && n != INT64_MAX; /* INT64_MAX: it overflowed */
+	}
+	return !fx_duration_parse(s, &ms) && ms > 0;
+}
+
+static int check_stream_keys(const struct pipeline *p, const char *where,
+                             const struct pipeline_job *job)
+{
+	struct json_paths *ps;
+	const char *why;
+	char key[1024];
+	int rc = 0;
+
+	if (job->checkpoint && !checkpoint_ok(job->checkpoint)) {
+		snprintf(key, sizeof(key), "%s.checkpoint", where);
+		rc = conf_bad(&p->cf, key,
+		              "\"%s\": expected a duration (5s, 500ms) or a "
+		              "record count above 0 (10000)",
+		              job->checkpoint);
+	}
+	if (!job->key)
+		return rc;
+	ps = fx_malloc(sizeof(*ps));
+	memset(ps, 0, sizeof(*ps));
+	if (json_paths_add(ps, job->key, &why) < 0) {
+		snprintf(key, sizeof(key), "%s.key", where);
+		rc = conf_bad(&p->cf, key, "\"%s\": %s", job->key, why);
+	}
+	json_paths_free(ps);
+	free(ps);
+	return rc;
+}
+
 static int load_job(struct pipeline *p, const cJSON *j,
                     struct pipeline_job *job)
 {
@@ -420,6 +471,7 @@ static int load_job(struct pipeline *p, const cJSON *j,
 		rc |= opt_string(&p->cf, j, where, strs[i], out[i]);
 	if (!job->group)
 		job->group = job->name;
+	rc |= check_stream_keys(p, where, job);
 	rc |= load_job_table(p, j, where, "source", unknown, &job->source,
 	                     &job->src);
 	rc |=

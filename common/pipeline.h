@@ -84,8 +84,10 @@ struct pipeline_job {
  * type, the table files (loaded), the tables jobs name, the steps (one
  * program each, names unique and [A-Za-z0-9_-]+), the jobs' order (a job
  * whose source is another job's sink comes after it; a cycle, or a job
- * whose source is its own sink, is an error). Returns the pipeline, or
- * NULL after messages
+ * whose source is its own sink, is an error), a job's "checkpoint" and
+ * "key" (options of the stream's source and sink only, which --check does
+ * not run) by the rules of fx-consume --checkpoint and fx-sink --key.
+ * Returns the pipeline, or NULL after messages
  *   fx-run: p.json: jobs.ads.steps[1].fx-agg.windw: not a string
  * (a usage error: the caller exits FX_EXIT_USAGE).
  */

@@ -164,6 +164,51 @@ fx-run: many.json: jobs.k.steps[1].fx-agg: unknown option '--windw'"
 	assert_output "$TMPDIR"
 }
 
+@test "--check: a job's checkpoint and key, options of the stream's source and sink only, are faults where fx-consume and fx-sink would refuse them; a run refuses them too" {
+	pipeline_dir a
+	jq '.jobs.ads_os_minute.checkpoint = "xyz"' a/music.pipeline.json >a/ck.json
+	run --separate-stderr fx-run --check a/ck.json
+	assert_failure 2
+	assert_equal "$output" ""
+	assert_equal "$stderr" 'fx-run: a/ck.json: jobs.ads_os_minute.checkpoint: "xyz": expected a duration (5s, 500ms) or a record count above 0 (10000)'
+	# a run of the file, in either mode, refuses it with the same message
+	# before any stage starts (no broker is needed to say so)
+	run --separate-stderr fx-run a/ck.json ads_os_minute --stream -e -b 127.0.0.1:1
+	assert_failure 2
+	assert_equal "$stderr" 'fx-run: a/ck.json: jobs.ads_os_minute.checkpoint: "xyz": expected a duration (5s, 500ms) or a record count above 0 (10000)'
+	jq '.jobs.ads_os_minute.key = "os..name"' a/music.pipeline.json >a/key.json
+	run --separate-stderr fx-run --check a/key.json
+	assert_failure 2
+	assert_equal "$stderr" 'fx-run: a/key.json: jobs.ads_os_minute.key: "os..name": empty field name'
+	run --separate-stderr fx-run a/key.json ads_os_minute --batch dt=2026-11-01
+	assert_failure 2
+	assert_equal "$stderr" 'fx-run: a/key.json: jobs.ads_os_minute.key: "os..name": empty field name'
+	[ ! -e a/warehouse/ads_os_minute ] || fail "a refused run wrote its sink"
+	# --check takes what fx-consume takes as --checkpoint, and no more
+	: >empty.ndjson
+	local c k want got
+	for c in 5s 500ms 1m 10000 1 xyz 0 -1 1e3 0s 0ms 1.5s 5S ' 5s' 5s, '' \
+		9223372036854775806 9223372036854775807 99999999999999999999; do
+		want=0 got=0
+		fx-consume --checkpoint "$c" --state st empty.ndjson >/dev/null 2>&1 || want=$?
+		rm -rf st
+		jq --arg c "$c" '.jobs.ads_os_minute.checkpoint = $c' a/music.pipeline.json >a/c.json
+		fx-run --check a/c.json ads_os_minute 2>/dev/null || got=$?
+		[ "$got" -eq "$want" ] || fail "--checkpoint '$c': fx-consume exits $want, fx-run --check $got"
+	done
+	# and what fx-sink takes as --key (it refuses before it connects)
+	for k in os os.name 'os\.name' a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q \
+		'' . os. .os 'os..name'; do
+		want=0 got=0
+		fx-sink -t x -b 127.0.0.1:1 --key "$k" </dev/null 2>/dev/null || want=$?
+		[ "$want" -ne 0 ] || fail "fx-sink --key '$k': exit 0 without a broker"
+		[ "$want" -eq 2 ] || want=0
+		jq --arg k "$k" '.jobs.ads_os_minute.key = $k' a/music.pipeline.json >a/k.json
+		fx-run --check a/k.json ads_os_minute 2>/dev/null || got=$?
+		[ "$got" -eq "$want" ] || fail "--key '$k': fx-sink's usage error: $want, fx-run --check: $got"
+	done
+}
+
 @test "--batch: the day's rows (checked by jq), and --explain pasted into bash writes the same bytes" {
 	pipeline_dir a
 	pipeline_dir b
