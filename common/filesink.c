@@ -2059,6 +2059,15 @@ static int ends_with(const char *s, const char *suffix)
 	return n > k && memcmp(s + n - k, suffix, k) == 0;
 }
 
+/* Whether path names a regular file (through links), or nothing yet. */
+static int is_regular_or_missing(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) != 0 || S_ISREG(st.st_mode) ||
+	       S_ISDIR(st.st_mode);
+}
+
 /*
  * The file name in each partition: --part-name as it is when it ends in an
  * extension of the format (what fx-consume reads it as), else with the
@@ -2150,6 +2159,12 @@ struct file_sink *file_sink_open(struct fx_ctx *ctx,
 		               "--table: table '%s' has no \"files\" "
 		               "\"dir\" template",
 		               table_name(o->table));
+	if (o->file && ends_with(o->file, ".gz"))
+		fx_usage_error(
+		    ctx,
+		    "--file: '%s' is a gzip file name; fx-sink writes "
+		    "uncompressed files (fx-consume would refuse it)",
+		    o->file);
 	if (fs->format == FORMAT_AUTO && o->file) {
 		size_t n = strlen(o->file);
 
@@ -2210,6 +2225,19 @@ struct file_sink *file_sink_open(struct fx_ctx *ctx,
 			ow_open(fs);
 		if (o->state)
 			ckpt_open(fs);
+	} else if (o->file && !is_regular_or_missing(o->file)) {
+		/*
+		 * A device, a FIFO or a socket is written to, as the shell's
+		 * '>' would: only a file is replaced by a rename (which put a
+		 * regular file in the place of /dev/full).
+		 */
+		fs->single.fd = open(o->file, O_WRONLY | O_CLOEXEC);
+		if (fs->single.fd < 0) {
+			fx_warn(ctx, "%s: cannot open: %s", o->file,
+			        strerror(errno));
+			exit(FX_EXIT_IO);
+		}
+		record_writer_init(&fs->single.w, ctx, fs->single.fd, o->file);
 	} else if (o->file) {
 		if (out_file_open(fs, &fs->single, o->file,
 		                  RECORD_WRITER_BUFSIZE))
@@ -2348,10 +2376,20 @@ static int close_files(struct file_sink *fs, int commit)
 
 static int close_all(struct file_sink *fs, int commit)
 {
+	int rc;
+
 	if (fs->single.path || fs->single.fd < 0)
 		return close_files(fs, commit);
 	fs->ctx->st.bytes_out += record_writer_bytes_total(&fs->single.w);
-	return record_writer_close(&fs->single.w);
+	rc = record_writer_close(&fs->single.w);
+	/* --file on a device or a FIFO: its descriptor is ours */
+	if (fs->single.fd != STDOUT_FILENO && close(fs->single.fd) != 0 &&
+	    !rc) {
+		fx_warn(fs->ctx, "%s: %s", fs->o->file, strerror(errno));
+		rc = FX_EXIT_IO;
+	}
+	fs->single.fd = -1;
+	return rc;
 }
 
 /*

@@ -177,6 +177,36 @@ dlq_raw() { jq -r .raw "$1"; }
 	assert_equal "$stderr" 'fx-sink: stdout: write error: No space left on device'
 }
 
+@test "--file on a FIFO or a device writes to it, as '>' does, and leaves it in place" {
+	mkfifo fifo
+	timeout 10 cat fifo >got.ndjson &
+	reader=$!
+	printf '{"a":1}\n{"b":2}\n' | fx-sink --file fifo
+	wait "$reader"
+	assert_equal "$(cat got.ndjson)" $'{"a":1}\n{"b":2}'
+	[ -p fifo ] || fail "the FIFO was replaced: $(stat -c %F fifo)"
+	# through a link to a pipe: stdout's
+	ln -s /proc/self/fd/1 out
+	run bash -c 'printf "{\"c\":3}\n" | fx-sink --file out | cat'
+	assert_success
+	assert_output '{"c":3}'
+	# a device of our own (root can make one; /dev/full itself is not
+	# risked): a full disk, exit 3, the node kept
+	if mknod -m 666 full c 1 7 2>/dev/null; then
+		run --separate-stderr fx-sink --file full <<<'{"a":1}'
+		assert_failure 3
+		assert_equal "$stderr" "fx-sink: full: write error: No space left on device"
+		[ -c full ] || fail "the device was replaced: $(stat -c %F full)"
+	fi
+}
+
+@test "--file with a gzip name is a usage error: fx-sink writes uncompressed files, which fx-consume would refuse" {
+	run --separate-stderr fx-sink --file x.ndjson.gz <<<'{"a":1}'
+	assert_failure 2
+	assert_equal "$stderr" "fx-sink: --file: 'x.ndjson.gz' is a gzip file name; fx-sink writes uncompressed files (fx-consume would refuse it) (see 'fx-sink --help')"
+	[ ! -e x.ndjson.gz ] || fail "x.ndjson.gz written"
+}
+
 @test "an unwritable output directory is an I/O error naming the file" {
 	mkdir ro
 	chmod 555 ro
