@@ -394,12 +394,20 @@ int kafka_check_brokers(const struct fx_ctx *ctx, rd_kafka_t *rk,
 /* librdkafka's own log lines would only repeat the error we print */
 static const char *const topics_defaults[] = {"log_level", "0", NULL};
 
+/*
+ * The error callback reports into h, so that a refused connection is
+ * said at once and names the broker, as for a source or a sink.
+ */
 static rd_kafka_conf_t *topics_conf_build(struct fx_ctx *ctx,
-                                          const struct kafka_conf *kc)
+                                          const struct kafka_conf *kc,
+                                          struct kafka_health *h)
 {
 	rd_kafka_conf_t *c = rd_kafka_conf_new();
 
 	kafka_conf_apply(ctx, c, kc, topics_defaults);
+	h->ctx = ctx;
+	rd_kafka_conf_set_opaque(c, h);
+	rd_kafka_conf_set_error_cb(c, on_error);
 	return c;
 }
 
@@ -412,12 +420,13 @@ int kafka_topic_names(struct fx_ctx *ctx, const struct kafka_conf *kc,
                       struct fx_strlist *out)
 {
 	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_conf_t *c = topics_conf_build(ctx, kc);
+	struct kafka_health h = {0};
+	rd_kafka_conf_t *c = topics_conf_build(ctx, kc, &h);
 	rd_kafka_resp_err_t err;
 	char errstr[512];
 	rd_kafka_t *rk;
 	size_t first = out->n;
-	int i;
+	int i, rc;
 
 	if (!c)
 		return FX_EXIT_USAGE;
@@ -427,10 +436,18 @@ int kafka_topic_names(struct fx_ctx *ctx, const struct kafka_conf *kc,
 		fx_warn(ctx, "%s", errstr);
 		return FX_EXIT_USAGE;
 	}
+	/* every broker refused: at once, naming one, not after --timeout */
+	if ((rc = kafka_check_brokers(ctx, rk, &h, kc->timeout_ms)) != 0) {
+		rd_kafka_destroy(rk);
+		return rc;
+	}
 	err = rd_kafka_metadata(rk, 1, NULL, &md, (int)kc->timeout_ms);
 	if (err) {
-		fx_warn(ctx, "brokers: no topic list within %lld ms (%s)",
-		        (long long)kc->timeout_ms, rd_kafka_err2str(err));
+		rd_kafka_poll(rk, 0); /* serve the error callback */
+		snprintf(errstr, sizeof(errstr),
+		         "brokers: no topic list within %lld ms (%s)",
+		         (long long)kc->timeout_ms, rd_kafka_err2str(err));
+		fx_warn(ctx, "%s", kafka_health_reason(&h, errstr));
 		rd_kafka_destroy(rk);
 		return FX_EXIT_IO;
 	}

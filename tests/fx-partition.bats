@@ -154,6 +154,21 @@ broken() {
 	assert_equal "$stderr" 'fx-consume: nonexistent_dir: No such file or directory'
 }
 
+@test "--list and fx-consume --table against a broker that refuses: said at once, naming it, as fx-consume -t says it" {
+	# nothing listens on port 9 of loopback: every broker refused, which
+	# librdkafka knows at once; --timeout is for silent brokers
+	SECONDS=0
+	run --separate-stderr timeout 15 fx-partition --table "$EX/ods_play.table.json" --list -b 127.0.0.1:9 --timeout 12s
+	assert_failure 3
+	assert_output ''
+	assert_equal "$stderr" "fx-partition: broker '127.0.0.1:9': connection refused"
+	run --separate-stderr timeout 15 fx-consume --table "$EX/ods_play.table.json" -b 127.0.0.1:9 --timeout 12s
+	assert_failure 3
+	assert_output ''
+	assert_equal "$stderr" "fx-consume: broker '127.0.0.1:9': connection refused"
+	[ "$SECONDS" -le 6 ] || fail "two refused connections took ${SECONDS}s"
+}
+
 @test "values that need escaping: topic names round-trip, directories too" {
 	def '{"name":"x","partition_by":[{"name":"v"}],"kafka":{"topic":"x_{v}"},"files":{"dir":"x/v={v}"}}'
 	printf '%s\n' '{"v":"a_b"}' '{"v":"a.b"}' '{"v":"Mac OS/X"}' '{"v":"é"}' '{"v":""}' '{"v":"a-Z9"}' '{"v":12.50}' '{"v":true}' >in
