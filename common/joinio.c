@@ -18,16 +18,7 @@ int join_forward_control(struct record_writer *out, const struct record *rec)
 int join_forward_control_bytes(struct record_writer *out, const char *p,
                                size_t n)
 {
-	struct json_member m;
-	size_t pos = 0;
-	int cp;
-
-	cp = json_object_next(p, n, &pos, &m) &&
-	     json_string_equals(&m.val, "checkpoint", 10);
-	if ((cp && record_writer_flush(out)) || record_writer_put(out, p, n) ||
-	    (cp && record_writer_flush(out)))
-		return record_writer_status(out);
-	return 0;
+	return record_writer_put_control(out, p, n);
 }
 
 void join_split_on(const struct fx_strlist *on, struct fx_strlist *left,

@@ -187,7 +187,8 @@ static int route_input(struct router *r, const char *name)
 
 		if (flags & JSON_SCAN_CONTROL) {
 			if (!r->o->explain)
-				record_writer_put(&r->out, rec.p, rec.len);
+				record_writer_put_control(&r->out, rec.p,
+				                          rec.len);
 		} else {
 			rc = on_record(r, &rec, vals, flags, &w);
 		}

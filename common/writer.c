@@ -1,6 +1,7 @@
 /* writer.c - buffered record output */
 #include "writer.h"
 #include "err.h"
+#include "json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -153,5 +154,18 @@ int record_writer_copy(struct record_writer *w, const char *p, size_t n, int fd,
 		off += r;
 		w->bytes += (uint64_t)r;
 	}
+	return 0;
+}
+
+int record_writer_put_control(struct record_writer *w, const char *p, size_t n)
+{
+	struct json_member m;
+	size_t pos = 0;
+	int cp = json_object_next(p, n, &pos, &m) &&
+	         json_string_equals(&m.val, "checkpoint", 10);
+
+	if ((cp && record_writer_flush(w)) || record_writer_put(w, p, n) ||
+	    (cp && record_writer_flush(w)))
+		return record_writer_status(w);
 	return 0;
 }

@@ -80,6 +80,15 @@ static inline int record_writer_put(struct record_writer *w, const char *p,
 	return record_writer_write(w, "\n", 1);
 }
 
+/*
+ * Appends a control record (valid JSON, first key "_fx"): a checkpoint
+ * barrier is flushed through, with the records before it, so that the
+ * next stage sees it now and the checkpoint's commit does not wait for a
+ * full buffer (a stage that held barriers held every commit downstream).
+ * Returns 0 or record_writer_status(w).
+ */
+int record_writer_put_control(struct record_writer *w, const char *p, size_t n);
+
 static inline int record_writer_failed(const struct record_writer *w)
 {
 	return w->err != 0;

@@ -8,7 +8,10 @@ load test_helper
 EX="$BATS_TEST_DIRNAME/../share/examples"
 
 setup() { fx_setup_tmp; }
-teardown() { fx_teardown_tmp; }
+teardown() {
+	[ -z "${PART_PID:-}" ] || kill "$PART_PID" 2>/dev/null || true
+	fx_teardown_tmp
+}
 
 # kcount TOPIC: the messages in TOPIC, by kcat
 kcount() {
@@ -486,4 +489,30 @@ same() {
 	jq -cS 'select((.os == "ios" or .os == "android") and (.event_time | startswith("2026-11-24")))' in | sort >want
 	[ -s want ]
 	cmp got want
+}
+
+@test "a checkpoint barrier goes through at once, not when the output buffer fills: the commit after it does not wait" {
+	mkfifo in
+	fx-partition --table "$EX/ods_play.table.json" <in >out &
+	PART_PID=$!
+	exec 5>in
+	printf '%s\n' '{"_fx":"restore","id":0}' \
+		'{"os":"ios","event_time":"2026-11-23T10:00:00.000Z","user_id":1}' \
+		'{"_fx":"checkpoint","id":1,"positions":[]}' >&5
+	# the input stays open: only a flush at the barrier shows it
+	for _ in $(seq 100); do
+		[ "$(wc -l <out)" -ge 3 ] && break
+		sleep 0.1
+	done
+	seen=$(wc -l <out)
+	exec 5>&-
+	wait "$PART_PID"
+	PART_PID=
+	[ "$seen" -eq 3 ] || fail "$seen lines out before the input closed"
+	run jq -c '[._fx, .id, ._fx_dest]' out
+	assert_output - <<-'EOF'
+		["restore",0,null]
+		[null,null,"play_apple"]
+		["checkpoint",1,null]
+	EOF
 }
