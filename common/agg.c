@@ -1737,7 +1737,7 @@ static int close_all(struct engine *e)
  * sessions and the heap of session ends keep their order, so that a
  * restored engine does what the saved one would have done, byte for byte.
  *
- *   "fx-agg state 2 " OPTIONS "\n"
+ *   "fx-agg state 3 " OPTIONS "\n"
  *   wm next_close seq typical_groups next_session_id late dlq_size
  *   value nparts {name max_t active}...        the watermark
  *   [TABLE]                                    without --window
@@ -1778,32 +1778,40 @@ static void put_table(struct engine *e, struct fx_buf *b,
 }
 
 /* The options the state depends on, as one line of JSON. */
+static void state_option_string(struct fx_buf *b, const char *v)
+{
+	if (v)
+		fx_buf_add_json_string(b, v, strlen(v));
+	else
+		fx_buf_adds(b, "null");
+}
+
 static void state_options(struct engine *e, struct fx_buf *b)
 {
 	const struct agg_opts *o = e->o;
 	size_t i;
 
 	fx_buf_adds(b, "{\"window\":");
-	if (o->window)
-		fx_buf_add_json_string(b, o->window, strlen(o->window));
-	else
-		fx_buf_adds(b, "null");
+	state_option_string(b, o->window);
 	fx_buf_adds(b, ",\"by\":[");
 	for (i = 0; i < o->by.n; i++) {
 		if (i)
 			fx_buf_addc(b, ',');
 		fx_buf_add_json_string(b, o->by.v[i], strlen(o->by.v[i]));
 	}
+	/* each as given: its name, its function and its field (sum:v is
+	 * not sum:id, whose partial sums would be added to v's) */
 	fx_buf_adds(b, "],\"agg\":[");
-	for (i = 0; i < e->aggs.n; i++) {
+	for (i = 0; i < o->aggs.n; i++) {
 		if (i)
 			fx_buf_addc(b, ',');
-		fx_buf_add_json_string(b, e->aggs.v[i].name,
-		                       strlen(e->aggs.v[i].name));
-		fx_buf_addc(b, ',');
-		fx_buf_adds(b, e->aggs.v[i].op->name);
+		fx_buf_add_json_string(b, o->aggs.v[i], strlen(o->aggs.v[i]));
 	}
-	fx_buf_adds(b, o->merge ? "],\"merge\":true}" : "],\"merge\":false}");
+	fx_buf_adds(b, "],\"time\":");
+	state_option_string(b, o->time_field);
+	fx_buf_adds(b, ",\"time_unit\":");
+	state_option_string(b, e->unit == FX_TIME_MS ? "ms" : "s");
+	fx_buf_adds(b, o->merge ? ",\"merge\":true}" : ",\"merge\":false}");
 }
 
 static void state_save(struct engine *e, struct fx_buf *b)
@@ -1813,7 +1821,7 @@ static void state_save(struct engine *e, struct fx_buf *b)
 	struct agg_session *s;
 
 	fx_buf_reset(b);
-	fx_buf_adds(b, "fx-agg state 2 ");
+	fx_buf_adds(b, "fx-agg state 3 ");
 	state_options(e, b);
 	fx_buf_addc(b, '\n');
 	snapshot_put_u64(b, (uint64_t)e->wm);
@@ -2046,7 +2054,7 @@ static int state_load(struct engine *e, const char *p, size_t n)
 	int64_t dlq;
 	int rc = 0;
 
-	fx_buf_adds(&want, "fx-agg state 2 ");
+	fx_buf_adds(&want, "fx-agg state 3 ");
 	rc = snapshot_get_header(&r, &want, header_options, e);
 	fx_buf_free(&want);
 	if (rc)

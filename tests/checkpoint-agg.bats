@@ -230,6 +230,25 @@ open(p, "wb").write(b)' "$f"
 	[ "$status" -eq 0 ]
 }
 
+@test "a snapshot is refused with an aggregate's field, --time or --time-unit changed: exit 3" {
+	stream 100 20 >in.ndjson
+	fx-agg --state st --time event_time --window tumble:4s --by os \
+		--agg n=count,s=sum:duration_ms <in.ndjson >/dev/null
+	for other in "--agg n=count,s=sum:user_id" "--agg n=count,s=sum:duration_ms --time ts" \
+		"--agg n=count,s=sum:duration_ms --time-unit ms"; do
+		# shellcheck disable=SC2086
+		run --separate-stderr fx-agg --state st --time event_time --window tumble:4s \
+			--by os $other <<<'{"_fx":"restore","id":2}'
+		assert_failure 3
+		assert_regex "$stderr" "cannot restore checkpoint 2: snapshot made with other options" ||
+			fail "$other: $stderr"
+	done
+	# --lateness may change between runs
+	run --separate-stderr fx-agg --state st --time event_time --window tumble:4s \
+		--by os --agg n=count,s=sum:duration_ms --lateness 10s <<<'{"_fx":"restore","id":2}'
+	assert_success
+}
+
 @test "restore 0 is a fresh job: every old snapshot goes" {
 	stream 100 20 >in.ndjson
 	fx-agg --state st --by os --agg count <in.ndjson >/dev/null
