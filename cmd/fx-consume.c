@@ -1,4 +1,5 @@
 /* fx-consume - read records from files, directories, stdin or Kafka */
+#include "checkpoint.h"
 #include "err.h"
 #include "filesrc.h"
 #include "fx.h"
@@ -88,19 +89,11 @@ static void checkpoint_options(struct fx_ctx *ctx, const struct consume_opts *o,
 		fx_usage_error(ctx,
 		               "--checkpoint: with --table, a Kafka source "
 		               "only (no DIR operands)");
-	if (s[strspn(s, "0123456789")] == 0 && *s) {
-		ko->ckpt_records = strtoll(s, NULL, 10);
-		if (ko->ckpt_records <= 0 || ko->ckpt_records == INT64_MAX)
-			fx_usage_error(
-			    ctx,
-			    "--checkpoint: a record count above 0, got '%s'",
-			    s);
-	} else if (fx_duration_parse(s, &ko->ckpt_ms) || ko->ckpt_ms <= 0) {
+	if (ckpt_interval_parse(s, &ko->ckpt_records, &ko->ckpt_ms))
 		fx_usage_error(ctx,
 		               "--checkpoint: expected a duration (5s, 500ms) "
-		               "or a record count (10000), got '%s'",
+		               "or a record count above 0 (10000), got '%s'",
 		               s);
-	}
 	ko->state = o->state;
 	if (!ko->state || !*ko->state)
 		fx_usage_error(ctx, "--checkpoint: needs a state directory: "

@@ -1,11 +1,13 @@
 #include "checkpoint.h"
 #include "err.h"
 #include "fsutil.h"
+#include "fxtime.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -335,4 +337,19 @@ int ckpt_refuse_unrestored(const struct fx_ctx *ctx,
 	        fx_where_format(where, w, sizeof(w)), what, committed,
 	        ckpt_state_path(dir, path, sizeof(path)));
 	return FX_EXIT_IO;
+}
+
+int ckpt_interval_parse(const char *s, int64_t *records, int64_t *ms)
+{
+	*records = *ms = 0;
+	if (*s && !s[strspn(s, "0123456789")]) {
+		long long n = strtoll(s, NULL, 10);
+
+		/* LLONG_MAX: it overflowed */
+		if (n <= 0 || n == LLONG_MAX)
+			return -1;
+		*records = n;
+		return 0;
+	}
+	return fx_duration_parse(s, ms) || *ms <= 0 ? -1 : 0;
 }

@@ -110,6 +110,14 @@ int ckpt_state_write(const char *dir, const struct ckpt_state *c);
 /* The path of DIR/committed.json into buf; returns buf. */
 const char *ckpt_state_path(const char *dir, char *buf, size_t n);
 
+/*
+ * --checkpoint's interval: a record count above 0 (all digits) into
+ * *records, or a duration above 0 (5s, 500ms) into *ms; the other is set
+ * to 0. Returns 0, or -1 for anything else. fx-consume and fx-run's check
+ * of a job's "checkpoint" both read it so.
+ */
+int ckpt_interval_parse(const char *s, int64_t *records, int64_t *ms);
+
 /* Appends a checkpoint record (without newline) to b. */
 void ckpt_barrier_format(struct fx_buf *b, uint64_t id,
                          const struct ckpt_position *pos, size_t npos,

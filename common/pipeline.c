@@ -1,6 +1,7 @@
 /* pipeline.c - fx-pipeline(5) files; the contract is in pipeline.h */
 #include "pipeline.h"
 
+#include "checkpoint.h"
 #include "confjson.h"
 #include "err.h"
 #include "fxtime.h"
@@ -406,18 +407,6 @@ static int load_job_table(struct pipeline *p, const cJSON *j, const char *where,
  * fx-sink's --key (a field path: json_paths_add()). "group" and "state"
  * take any string that is not empty.
  */
-static int checkpoint_ok(const char *s)
-{
-	int64_t ms;
-
-	if (*s && !s[strspn(s, "0123456789")]) {
-		long long n = strtoll(s, NULL, 10);
-
-		return n > 0 && n != INT64_MAX; /* INT64_MAX: it overflowed */
-	}
-	return !fx_duration_parse(s, &ms) && ms > 0;
-}
-
 static int check_stream_keys(const struct pipeline *p, const char *where,
                              const struct pipeline_job *job)
 {
@@ -426,7 +415,10 @@ static int check_stream_keys(const struct pipeline *p, const char *where,
 	char key[1024];
 	int rc = 0;
 
-	if (job->checkpoint && !checkpoint_ok(job->checkpoint)) {
+	int64_t records, ms;
+
+	if (job->checkpoint &&
+	    ckpt_interval_parse(job->checkpoint, &records, &ms)) {
 		snprintf(key, sizeof(key), "%s.checkpoint", where);
 		rc = conf_bad(&p->cf, key,
 		              "\"%s\": expected a duration (5s, 500ms) or a "

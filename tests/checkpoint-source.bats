@@ -258,9 +258,9 @@ check_positions() {
 		[[ $stderr == "fx-consume: --checkpoint: "* ]] || fail "'$bad': $stderr"
 	done
 	run --separate-stderr fx-consume -t t1 --checkpoint 0 --state st
-	assert_equal "$stderr" "fx-consume: --checkpoint: a record count above 0, got '0' $see"
+	assert_equal "$stderr" "fx-consume: --checkpoint: expected a duration (5s, 500ms) or a record count above 0 (10000), got '0' $see"
 	run --separate-stderr fx-consume -t t1 --checkpoint 5x --state st
-	assert_equal "$stderr" "fx-consume: --checkpoint: expected a duration (5s, 500ms) or a record count (10000), got '5x' $see"
+	assert_equal "$stderr" "fx-consume: --checkpoint: expected a duration (5s, 500ms) or a record count above 0 (10000), got '5x' $see"
 	# FX_STATE means nothing to fx
 	FX_STATE=st run --separate-stderr fx-consume in.ndjson
 	assert_success
