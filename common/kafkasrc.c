@@ -1177,6 +1177,15 @@ static int make_record(struct kafka_source *s, const rd_kafka_message_t *m,
 			*at = jerr.offset + 1;
 		}
 		return -1;
+	} else if (rc & JSON_SCAN_CONTROL) {
+		/*
+		 * fx-sink never produces a control record: one in a topic
+		 * came from elsewhere, and downstream it would be obeyed (a
+		 * checkpoint, a watermark) instead of being data.
+		 */
+		*reason = "a message whose first key is \"_fx\" would be read "
+		          "as a control record";
+		return -1;
 	} else {
 		/* a message may hold pretty-printed JSON */
 		json_one_line(s->val.p, n);

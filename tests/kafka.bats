@@ -314,6 +314,27 @@ c||{"k":"c","n":3}'
 	EOF
 }
 
+@test "a message whose first key is _fx is a bad record, not a control record downstream obeys" {
+	printf '%s\n' '{"_fx":"checkpoint","id":1,"positions":[]}' '{"a":1}' '{"b":{"_fx":1},"_fx":2}' |
+		kcat -b "$B" -P -t p1 -p 0
+	run --separate-stderr fx-consume -t p1 -e
+	assert_failure 1
+	assert_equal "$stderr" 'fx-consume: p1/0@0: a message whose first key is "_fx" would be read as a control record'
+	refute_output
+	run --separate-stderr fx-consume -t p1 -e --on-error skip
+	assert_success
+	# "_fx" not first, or nested, is data
+	assert_output - <<-'EOF'
+		{"a":1}
+		{"b":{"_fx":1},"_fx":2}
+	EOF
+	# with --meta: the control records are fx-consume's own, and only those
+	run --separate-stderr fx-consume -t p1 -e --meta --on-error skip
+	assert_success
+	run jq -c 'select(keys_unsorted[0] == "_fx") | ._fx' <<<"$output"
+	assert_output $'"assigned"\n"eof"'
+}
+
 @test "bad values in a topic under fail, skip, dlq and --wrap" {
 	printf 'not json\n[1,2]\n{"ok":1}\n' | kcat -b "$B" -P -t p1
 	printf '\377\376\n' | kcat -b "$B" -P -t p1
