@@ -70,16 +70,26 @@ struct bucket;
  * or the right record's members as they will be appended.
  */
 struct item {
-	struct item *next, *prev; /* in its bucket, by arrival */
+	struct item *next, *prev; /* in its bucket (struct bucket) */
 	struct bucket *b; /* NULL: a left record with a null key (--left) */
 	int64_t t;
 	size_t len;
 	char p[];
 };
 
+/*
+ * The records of one key. The right input's are in time order (of equal
+ * times, by arrival), so that a left record finds its partners without
+ * walking the ones too early for it: skip is the last of those known to be
+ * too early for a left record at skip_t (every item up to it has t + D <
+ * skip_t), and left records are written in time order, so each next one
+ * goes on from there. The left input's are by arrival.
+ */
 struct bucket {
 	uint64_t hash;
 	struct item *head, *tail;
+	struct item *skip; /* NULL: none known */
+	int64_t skip_t;
 	size_t klen;
 	char key[];
 };
@@ -105,6 +115,7 @@ struct side {
 	int eof;
 	struct watermark wm;
 	struct btab tab;
+	int by_time;             /* its buckets in time order (the right) */
 	struct heap_entry *heap; /* by (t, bytes) */
 	size_t nheap, capheap;
 
@@ -300,15 +311,6 @@ static int side_ended(const struct side *s)
 	return s->eof || s->ended;
 }
 
-/* abs(a - b) <= d (d >= 0) */
-static int near(int64_t a, int64_t b, int64_t d)
-{
-	uint64_t gap =
-	    a < b ? (uint64_t)b - (uint64_t)a : (uint64_t)a - (uint64_t)b;
-
-	return gap <= (uint64_t)d;
-}
-
 /* t + d < w, for a distance d of up to 2^64 - 1 */
 static int ahead(int64_t t, uint64_t d, int64_t w)
 {
@@ -343,6 +345,8 @@ static void item_unlink(struct side *s, struct item *it)
 
 	if (!b)
 		return;
+	if (b->skip == it)
+		b->skip = it->prev;
 	if (it->prev)
 		it->prev->next = it->next;
 	else
@@ -364,18 +368,41 @@ static int emit(struct ijoin *j, const char *lp, size_t ln, const char *m,
 	           : 0;
 }
 
-/* Writes a complete left record with its partners, in their order. */
+/*
+ * The first right record of bucket b that is not too early for a left
+ * record at t (it->t + D >= t), or NULL; b->skip moves on to the one
+ * before it.
+ */
+static struct item *seek(struct bucket *b, int64_t t, uint64_t d)
+{
+	struct item *prev = NULL, *it;
+
+	if (b->skip && t >= b->skip_t)
+		prev = b->skip;
+	for (it = prev ? prev->next : b->head; it && ahead(it->t, d, t);
+	     it = it->next)
+		prev = it;
+	b->skip = prev;
+	b->skip_t = t;
+	return it;
+}
+
+/*
+ * Writes a complete left record with its partners, in their order: the
+ * right records of its key from the first not too early to the last not
+ * too late (abs(l.t - r.t) <= D).
+ */
 static int write_left(struct ijoin *j, const struct item *l)
 {
-	const struct bucket *b =
+	struct bucket *b =
 	    l->b ? btab_get(&j->r.tab, l->b->key, l->b->klen, 0) : NULL;
+	uint64_t d = (uint64_t)j->o->within;
 	const struct item *it;
 	size_t n = 0, i;
 	int rc = 0;
 
-	for (it = b ? b->head : NULL; it; it = it->next) {
-		if (!near(it->t, l->t, j->o->within))
-			continue;
+	for (it = b ? seek(b, l->t, d) : NULL; it && !ahead(l->t, d, it->t);
+	     it = it->next) {
 		FX_GROW(j->partners, n + 1, j->cappartners, 64);
 		j->partners[n++] = it;
 	}
@@ -526,9 +553,12 @@ static void state_save(const struct ijoin *j, struct fx_buf *b)
 static void buffer(struct side *s, const char *p, size_t n, int64_t t,
                    const char *key, size_t klen, int null_key);
 
+static void sort_buckets(struct side *s);
+
 static void side_load(struct side *s, struct snapshot_reader *r, int is_left)
 {
 	size_t i, k, len, klen;
+	int by_time = s->by_time;
 
 	s->ended = snapshot_get_u64(r) != 0;
 	s->wm.value = (int64_t)snapshot_get_u64(r);
@@ -564,6 +594,7 @@ static void side_load(struct side *s, struct snapshot_reader *r, int is_left)
 		s->last.npos++;
 	}
 	k = snapshot_get_count(r, 32);
+	s->by_time = 0; /* in the heap's order, sorted once at the end */
 	for (i = 0; i < k && !r->bad; i++) {
 		uint64_t null_key = snapshot_get_u64(r);
 		int64_t t = (int64_t)snapshot_get_u64(r);
@@ -577,6 +608,9 @@ static void side_load(struct side *s, struct snapshot_reader *r, int is_left)
 		}
 		buffer(s, p, len, t, key, klen, (int)null_key);
 	}
+	s->by_time = by_time;
+	if (by_time)
+		sort_buckets(s);
 }
 
 static void header_options(void *arg, struct fx_buf *want)
@@ -910,6 +944,66 @@ static void strip_fx(struct ijoin *j, const char *p, size_t n)
 	fx_buf_add(&j->bytes, p + from, n - from);
 }
 
+/* Puts it into its bucket after p (NULL: first). */
+static void bucket_insert(struct bucket *b, struct item *p, struct item *it)
+{
+	it->prev = p;
+	it->next = p ? p->next : b->head;
+	if (it->next)
+		it->next->prev = it;
+	else
+		b->tail = it;
+	if (p)
+		p->next = it;
+	else
+		b->head = it;
+}
+
+/*
+ * Its place in a bucket in time order: after the last item not later,
+ * looked for from the end (records come nearly in time order). Put
+ * before b->skip, it may not be too early: the skip goes back before it.
+ */
+static void bucket_insert_by_time(struct bucket *b, struct item *it)
+{
+	struct item *p = b->tail;
+	int passed = 0;
+
+	for (; p && p->t > it->t; p = p->prev)
+		passed |= p == b->skip;
+	bucket_insert(b, p, it);
+	if (passed)
+		b->skip = p;
+}
+
+static int item_time_cmp(const void *a, const void *b)
+{
+	const struct item *x = *(const struct item *const *)a;
+	const struct item *y = *(const struct item *const *)b;
+
+	return (x->t > y->t) - (x->t < y->t);
+}
+
+/* Every bucket of s in time order (after a restore). */
+static void sort_buckets(struct side *s)
+{
+	struct item **v = fx_malloc((s->nheap + 1) * sizeof(*v));
+	size_t i, n = 0;
+
+	for (i = 0; i < s->nheap; i++) {
+		struct item *it = s->heap[i].it;
+
+		if (!it->b)
+			continue;
+		it->b->head = it->b->tail = it->b->skip = NULL;
+		v[n++] = it;
+	}
+	qsort(v, n, sizeof(*v), item_time_cmp);
+	for (i = 0; i < n; i++)
+		bucket_insert(v[i]->b, v[i]->b->tail, v[i]);
+	free(v);
+}
+
 static void buffer(struct side *s, const char *p, size_t n, int64_t t,
                    const char *key, size_t klen, int null_key)
 {
@@ -920,15 +1014,11 @@ static void buffer(struct side *s, const char *p, size_t n, int64_t t,
 	it->len = n;
 	memcpy(it->p, p, n);
 	it->b = b;
-	it->next = NULL;
-	it->prev = b ? b->tail : NULL;
-	if (b) {
-		if (b->tail)
-			b->tail->next = it;
-		else
-			b->head = it;
-		b->tail = it;
-	}
+	it->next = it->prev = NULL;
+	if (b && s->by_time)
+		bucket_insert_by_time(b, it);
+	else if (b)
+		bucket_insert(b, b->tail, it);
 	heap_push(s, it);
 }
 
@@ -1133,6 +1223,7 @@ static void ijoin_init(struct ijoin *j, struct fx_ctx *ctx,
 	j->ctx = ctx;
 	j->o = o;
 	j->unit = o->unit;
+	j->r.by_time = 1;
 	fx_buf_addc(&j->head, ',');
 	fx_buf_add_json_string(&j->head, prefix, strlen(prefix));
 	j->head.len--; /* the closing quote: the name follows */
