@@ -6,6 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * t less the lateness, saturating: a time near INT64_MIN (an epoch of
+ * -9223372036854775 s is valid) wrapped to a watermark far in the future,
+ * and every record after it was late.
+ */
+static int64_t minus_lateness(const struct watermark *w, int64_t t)
+{
+	return t < INT64_MIN + w->lateness ? INT64_MIN : t - w->lateness;
+}
+
 void watermark_init(struct watermark *w, int64_t lateness, int64_t idle_timeout)
 {
 	memset(w, 0, sizeof(*w));
@@ -86,8 +96,8 @@ int64_t watermark_now(struct watermark *w)
 	/* none counts (all at their end, or idle): hold, as fx-agg does */
 	if (low == INT64_MAX || low == INT64_MIN)
 		return w->value;
-	if (low - w->lateness > w->value)
-		w->value = low - w->lateness;
+	if (minus_lateness(w, low) > w->value)
+		w->value = minus_lateness(w, low);
 	return w->value;
 }
 
@@ -120,8 +130,8 @@ int64_t watermark_advance(struct watermark *w, const char *name, size_t len,
 		return w->value;
 	/* the one partition is the one just seen: it counts, it is not idle */
 	if (w->n == 1) {
-		if (t - w->lateness > w->value)
-			w->value = t - w->lateness;
+		if (minus_lateness(w, t) > w->value)
+			w->value = minus_lateness(w, t);
 		return w->value;
 	}
 	return watermark_now(w);

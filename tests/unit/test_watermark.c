@@ -20,6 +20,8 @@ static struct json_value arr(const char *s)
 	return v;
 }
 
+static int64_t adv(struct watermark *w, const char *part, int64_t t);
+
 static int64_t rec(struct watermark *w, const char *part, int64_t t)
 {
 	return watermark_record(w, part, strlen(part), t);
@@ -44,6 +46,21 @@ static void test_one_partition(void)
 	CHECK(rec(&w, "", 100) == 90);
 	CHECK(rec(&w, "", 50) == 90);
 	CHECK(rec(&w, "", 200) == 190);
+	watermark_free(&w);
+}
+
+/* a time near INT64_MIN less the lateness stays at the far past */
+static void test_lateness_saturates(void)
+{
+	struct watermark w;
+
+	watermark_init(&w, 1000, 0);
+	CHECK(rec(&w, "", INT64_MIN + 5) == INT64_MIN);
+	CHECK(rec(&w, "", 4000) == 3000);
+	watermark_free(&w);
+	watermark_init(&w, 1000, 0);
+	CHECK(adv(&w, "", INT64_MIN + 5) == INT64_MIN);
+	CHECK(adv(&w, "", 4000) == 3000);
 	watermark_free(&w);
 }
 
@@ -194,6 +211,7 @@ static void test_partition_name(void)
 int main(void)
 {
 	RUN(test_one_partition);
+	RUN(test_lateness_saturates);
 	RUN(test_assigned_and_eof);
 	RUN(test_reassigned);
 	RUN(test_control_watermark);
