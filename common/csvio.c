@@ -125,6 +125,23 @@ uint64_t csvio_reader_rows(const struct csvio_reader *r)
 	return r->rows;
 }
 
+int csvio_reader_header_record(const struct csvio_reader *r, struct fx_buf *b)
+{
+	size_t i;
+
+	if (!r->have_header || r->dead)
+		return -1;
+	fx_buf_addc(b, '{');
+	for (i = 0; i < r->ncols; i++) {
+		/* "name": (with the comma before it after the first) */
+		fx_buf_add(b, r->keys.p + r->key_off[i],
+		           r->key_off[i + 1] - r->key_off[i]);
+		fx_buf_adds(b, "null");
+	}
+	fx_buf_addc(b, '}');
+	return 0;
+}
+
 static void add_field(struct csvio_reader *r, size_t off, size_t len)
 {
 	if (r->nf == r->fcap) {

@@ -90,6 +90,14 @@ int csvio_reader_feed_input(struct csvio_reader *r, struct fx_input *in);
 /* Number of data rows read so far, bad ones included. */
 uint64_t csvio_reader_rows(const struct csvio_reader *r);
 
+/*
+ * The header's columns as a JSON object, every value null
+ * ({"a":null,"b":null}), appended to b: what a file with a header and no
+ * rows still says (fx-join's dimension checks its columns so). Returns 0,
+ * or -1 if no good header was read.
+ */
+int csvio_reader_header_record(const struct csvio_reader *r, struct fx_buf *b);
+
 void csvio_reader_free(struct csvio_reader *r);
 
 /* Appends one field to b, quoted if needed (see above). */

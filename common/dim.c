@@ -594,54 +594,13 @@ static int csv_row(void *arg, const char *json, size_t len, uint64_t line)
 	return file_row(ld, &w, json, len, vals);
 }
 
-/*
- * The header of a CSV, its first row (blank lines before it left out), kept
- * while no row has come: a file with a header alone still has columns.
- * Only used once the reader has taken the header, so it is RFC 4180: a
- * line end ends it outside quotes, and a doubled quote toggles twice.
- */
-enum { HEAD_BEFORE, HEAD_IN, HEAD_DONE };
-
-struct csv_head {
-	struct fx_buf b;
-	int state;
-	int quoted;
-};
-
-static void head_feed(struct csv_head *h, const char *p, size_t n, size_t max)
+/* A header's columns as a row of nulls (csvio_reader_header_record()). */
+static int header_row(struct dim_loader *ld, const char *json, size_t len)
 {
-	size_t i = 0, start;
-
-	if (h->state == HEAD_BEFORE) {
-		while (i < n && (p[i] == '\r' || p[i] == '\n'))
-			i++;
-		if (i < n)
-			h->state = HEAD_IN;
-	}
-	if (h->state != HEAD_IN)
-		return;
-	for (start = i; i < n; i++) {
-		if (p[i] == '"') {
-			h->quoted = !h->quoted;
-		} else if ((p[i] == '\r' || p[i] == '\n') && !h->quoted) {
-			h->state = HEAD_DONE;
-			break;
-		}
-	}
-	fx_buf_add(&h->b, p + start, i - start);
-	if (h->b.len > max) /* the reader says it is too long */
-		h->state = HEAD_DONE;
-}
-
-/* The header read again as a row: its names are the columns. */
-static int header_row(void *arg, const char *json, size_t len, uint64_t line)
-{
-	struct dim_loader *ld = arg;
 	struct json_value vals[JSON_MAX_PATHS];
 	struct json_error err;
 	size_t i;
 
-	(void)line;
 	if (json_scan(&ld->scanner, &ld->keypaths, json, len, vals, &err, 0) <
 	    0)
 		return FX_EXIT_DATA; /* the reader made it: cannot be */
@@ -656,60 +615,12 @@ static int header_row(void *arg, const char *json, size_t len, uint64_t line)
 	return 0;
 }
 
-/*
- * A CSV with a header and no rows: its columns as a row would give them
- * (the key columns checked, the field list, --fields checked), from the
- * header given twice to a reader of its own, the second time as a row.
- */
-static int header_columns(struct dim_loader *ld, const char *name,
-                          const struct csv_head *h)
-{
-	struct csvio_reader *cr;
-	struct fx_buf b = FX_BUF_INIT;
-	int rc;
-
-	fx_buf_add(&b, h->b.p, h->b.len);
-	fx_buf_addc(&b, '\n');
-	fx_buf_add(&b, h->b.p, h->b.len);
-	fx_buf_addc(&b, '\n');
-	cr = csvio_reader_new(ld->ctx, name, 0, NULL, header_row, ld);
-	rc = csvio_reader_feed(cr, b.p, b.len, 1);
-	csvio_reader_free(cr);
-	fx_buf_free(&b);
-	return rc;
-}
-
-/* csvio_reader_feed_input(), keeping the header while no row has come. */
-static int feed_csv(struct dim_loader *ld, struct csvio_reader *cr,
-                    struct fx_input *in, struct csv_head *h)
-{
-	char *buf = fx_malloc(1 << 20);
-	int rc;
-
-	for (;;) {
-		ssize_t n = fx_input_read(in, buf, 1 << 20);
-
-		if (n < 0) {
-			rc = FX_EXIT_IO;
-			break;
-		}
-		ld->ctx->st.bytes_in += (size_t)n;
-		if (!csvio_reader_rows(cr))
-			head_feed(h, buf, (size_t)n, ld->ctx->max_record);
-		rc = csvio_reader_feed(cr, buf, (size_t)n, n == 0);
-		if (rc || n == 0 || fx_stop)
-			break;
-	}
-	free(buf);
-	return rc;
-}
-
 static int load_csv(struct dim_loader *ld, const char *path, int gz)
 {
 	struct fx_input in;
 	struct csvio_reader *cr;
 	struct csv_arg a = {ld, NULL};
-	struct csv_head h = {FX_BUF_INIT, HEAD_BEFORE, 0};
+	struct fx_buf head = FX_BUF_INIT;
 	int rc;
 
 	rc = fx_input_open(&in, ld->ctx, path, gz);
@@ -717,11 +628,15 @@ static int load_csv(struct dim_loader *ld, const char *path, int gz)
 		return rc;
 	a.name = in.name;
 	cr = csvio_reader_new(ld->ctx, in.name, 0, NULL, csv_row, &a);
-	rc = feed_csv(ld, cr, &in, &h);
-	/* a header alone (a 0-byte file has none: no columns) */
-	if (!rc && !fx_stop && !csvio_reader_rows(cr) && h.state != HEAD_BEFORE)
-		rc = header_columns(ld, in.name, &h);
-	fx_buf_free(&h.b);
+	rc = csvio_reader_feed_input(cr, &in);
+	/*
+	 * A header alone still names the columns, checked as a row's would
+	 * be (a 0-byte file has none: no columns).
+	 */
+	if (!rc && !fx_stop && !csvio_reader_rows(cr) &&
+	    csvio_reader_header_record(cr, &head) == 0)
+		rc = header_row(ld, head.p, head.len);
+	fx_buf_free(&head);
 	/* a dimension is an input of the run (an NDJSON one is registered by
 	 * record_stream_open) */
 	lineage_count(lineage_input_fd(ld->ctx, in.fd, path),

@@ -871,6 +871,48 @@ static void test_number_fields(void)
 	CHECK(bad == 0);
 }
 
+static int no_row(void *arg, const char *json, size_t len, uint64_t line)
+{
+	(void)json;
+	(void)len;
+	(void)line;
+	++*(int *)arg;
+	return 0;
+}
+
+/* the columns of a header without rows, as a row of nulls */
+static void test_header_record(void)
+{
+	static const char *const in[] = {"a,\"b c\",\xc3\xa9\r\n", "a,b,a\n",
+	                                 "", "x\n1\n"};
+	static const char *const want[] = {"{\"a\":null,\"b c\":null,"
+	                                   "\"\xc3\xa9\":null}",
+	                                   NULL, NULL, "{\"x\":null}"};
+	size_t i;
+
+	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		struct fx_ctx ctx;
+		struct fx_buf b = FX_BUF_INIT;
+		int rows = 0, rc;
+		struct csvio_reader *r;
+
+		ctx_init(&ctx, FX_ON_ERROR_SKIP);
+		r = csvio_reader_new(&ctx, "h.csv", 0, NULL, no_row, &rows);
+		csvio_reader_feed(r, in[i], strlen(in[i]), 1);
+		rc = csvio_reader_header_record(r, &b);
+		if (want[i]) {
+			fx_buf_addc(&b, 0);
+			CHECK(rc == 0);
+			CHECK_STR(b.p, want[i]);
+		} else {
+			/* a bad header, or none */
+			CHECK(rc == -1 && b.len == 0);
+		}
+		csvio_reader_free(r);
+		fx_buf_free(&b);
+	}
+}
+
 int main(void)
 {
 	RUN(test_basic);
@@ -880,6 +922,7 @@ int main(void)
 	RUN(test_bad_rows);
 	RUN(test_bad_quoting);
 	RUN(test_bad_header);
+	RUN(test_header_record);
 	RUN(test_max_record);
 	RUN(test_row_fn_stops);
 	RUN(test_csv_spectrum);
