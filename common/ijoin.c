@@ -447,7 +447,7 @@ static int advance(struct ijoin *j)
  * A snapshot: a line naming the format and the options the state depends
  * on, then fixed-width little-endian integers and length-prefixed bytes:
  *
- *   "fx-join state 1 " OPTIONS "\n"
+ *   "fx-join state 2 " OPTIONS "\n"
  *   late
  *   for the left, then the right input:
  *     ended  value nparts {name max_t active}...      the watermark
@@ -542,7 +542,7 @@ static void side_save(const struct side *s, struct fx_buf *b)
 static void state_save(const struct ijoin *j, struct fx_buf *b)
 {
 	fx_buf_reset(b);
-	fx_buf_adds(b, "fx-join state 1 ");
+	fx_buf_adds(b, "fx-join state 2 ");
 	state_options(j, b);
 	fx_buf_addc(b, '\n');
 	snapshot_put_u64(b, j->ctx->st.late);
@@ -625,7 +625,7 @@ static int state_load(struct ijoin *j, const char *p, size_t n)
 	struct fx_buf want = FX_BUF_INIT;
 	int rc = 0;
 
-	fx_buf_adds(&want, "fx-join state 1 ");
+	fx_buf_adds(&want, "fx-join state 2 ");
 	rc = snapshot_get_header(&r, &want, header_options, j);
 	fx_buf_free(&want);
 	if (rc)
