@@ -561,12 +561,15 @@ p4/3'
 GROUP_FAST="-X session.timeout.ms=3000 -X heartbeat.interval.ms=300 --timeout 3s"
 
 @test "a group member behind a slow reader commits while its backlog drains: after kill -9 the next member repeats about a second's reading" {
-	# 10,000 records of 1 KB: the whole topic is in the consumer's
-	# prefetch queue at once, a backlog the reader takes 10 s to drain
-	jq -nc 'range(1; 10001) | {id: ., pad: ("x" * 1000)}' >in.ndjson
-	kcat -P -b "$B" -t p4 -l in.ndjson
+	# 6,000 records of 1 KB, keyed so that they spread over the four
+	# partitions (without a key librdkafka's sticky partitioner may put
+	# them all in one, past the broker's 5 MiB a partition): the whole
+	# topic is in the consumer's prefetch queue at once, a backlog the
+	# reader takes 6 s to drain
+	jq -nr 'range(1; 6001) | "\(.)\t\({id: ., pad: ("x" * 1000)} | tojson)"' >in.tsv
+	kcat -P -b "$B" -t p4 -K $'\t' -l in.tsv
 	kcat -C -b "$B" -t p4 -e -q | jq .id | sort -u >want
-	[ "$(wc -l <want)" -eq 10000 ] || fail "kcat reads $(wc -l <want) records"
+	[ "$(wc -l <want)" -eq 6000 ] || fail "kcat reads $(wc -l <want) records"
 	# about 1,000 records a second; a line torn by the kill is left out
 	mkfifo a.pipe
 	python3 -c '
@@ -584,13 +587,13 @@ for n, line in enumerate(sys.stdin.buffer, 1):
 	fx-consume -t p4 -g slow $GROUP_FAST >a.pipe 2>a.err &
 	a=$!
 	PIDS+=($a)
-	for _ in $(seq 600); do [ "$(wc -l <a.out)" -ge 6000 ] && break; sleep 0.1; done
+	for _ in $(seq 600); do [ "$(wc -l <a.out)" -ge 3000 ] && break; sleep 0.1; done
 	kill -9 $a
 	wait $a || true
 	wait $reader
 	got=$(wc -l <a.out)
-	[ "$got" -ge 6000 ] && [ "$got" -lt 10000 ] ||
-		fail "the killed member's reader got $got records, not 6,000 to 9,999"
+	[ "$got" -ge 3000 ] && [ "$got" -lt 6000 ] ||
+		fail "the killed member's reader got $got records, not 3,000 to 5,999"
 	# the next member starts where the group committed
 	run --separate-stderr timeout 60 fx-consume -t p4 -g slow -e $GROUP_FAST
 	assert_success
@@ -601,9 +604,9 @@ for n, line in enumerate(sys.stdin.buffer, 1):
 	# repeated: what was read after the last commit (a second, at most
 	# two, of the reader's 1,000 records a second, and the pipe's
 	# contents), not all the killed member had written
-	dup=$(($(cat a.out b.out | wc -l) - 10000))
+	dup=$(($(cat a.out b.out | wc -l) - 6000))
 	echo "# killed member's reader got $got, repeated $dup" >&3
-	[ "$dup" -le 3000 ] || fail "$dup of the $got records read before the kill read again: the group committed too little"
+	[ "$dup" -le 1500 ] || fail "$dup of the $got records read before the kill read again: the group committed too little"
 }
 
 @test "a topic named twice in -t (by name, by a regular expression, or both) is read once, with and without -g" {
