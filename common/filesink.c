@@ -2059,8 +2059,12 @@ static int ends_with(const char *s, const char *suffix)
 	return n > k && memcmp(s + n - k, suffix, k) == 0;
 }
 
-/* Whether path names a regular file (through links), or nothing yet. */
-static int is_regular_or_missing(const char *path)
+/*
+ * Whether --file path is replaced by a rename: a regular file (through
+ * links), nothing yet, or a directory (which out_file_open() reports);
+ * not a device, a FIFO or a socket.
+ */
+static int replaced_by_rename(const char *path)
 {
 	struct stat st;
 
@@ -2225,7 +2229,7 @@ struct file_sink *file_sink_open(struct fx_ctx *ctx,
 			ow_open(fs);
 		if (o->state)
 			ckpt_open(fs);
-	} else if (o->file && !is_regular_or_missing(o->file)) {
+	} else if (o->file && !replaced_by_rename(o->file)) {
 		/*
 		 * A device, a FIFO or a socket is written to, as the shell's
 		 * '>' would: only a file is replaced by a rename (which put a

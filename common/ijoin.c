@@ -715,7 +715,7 @@ static int check_restore(struct ijoin *j)
 		       j->l.restore_id, j->r.restore_id);
 	restore_load(j, j->l.restore_id);
 	ckpt_restore_format(&b, j->l.restore_id);
-	rc = join_forward_control_bytes(&j->out, b.p, b.len);
+	rc = record_writer_put_control(&j->out, b.p, b.len);
 	fx_buf_free(&b);
 	return rc;
 }
@@ -780,7 +780,7 @@ static int align(struct ijoin *j)
 	ckpt_barrier_format(&b, id, pos.pos, pos.npos,
 	                    j->l.ended && j->r.ended);
 	ckpt_state_free(&pos);
-	rc = join_forward_control_bytes(&j->out, b.p, b.len);
+	rc = record_writer_put_control(&j->out, b.p, b.len);
 	fx_buf_free(&b);
 	return rc;
 }
@@ -1107,7 +1107,8 @@ static int on_control(struct ijoin *j, struct side *s, const struct record *rec,
 		ckpt_barrier_free(&br);
 		return 0;
 	}
-	return s == &j->l ? join_forward_control(&j->out, rec) : 0;
+	return s == &j->l ? record_writer_put_control(&j->out, rec->p, rec->len)
+	                  : 0;
 }
 
 /* ---- reading ---- */

@@ -261,8 +261,8 @@ static int pend_out(struct lookup *lk)
 		    &lk->table,
 		    lk->ring[(lk->head + JOIN_RING / 2 - 1) % JOIN_RING].hash);
 	if (p->kind == PEND_CONTROL)
-		return join_forward_control_bytes(&lk->out, p->rec.p,
-		                                  p->rec.len);
+		return record_writer_put_control(&lk->out, p->rec.p,
+		                                 p->rec.len);
 	if (p->kind == PEND_RECORD)
 		row = dim_get_hash(&lk->table, p->key.p, p->key.len, p->hash);
 	if (row)

@@ -10,17 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int join_forward_control(struct record_writer *out, const struct record *rec)
-{
-	return join_forward_control_bytes(out, rec->p, rec->len);
-}
-
-int join_forward_control_bytes(struct record_writer *out, const char *p,
-                               size_t n)
-{
-	return record_writer_put_control(out, p, n);
-}
-
 void join_split_on(const struct fx_strlist *on, struct fx_strlist *left,
                    struct fx_strlist *other)
 {

@@ -1,7 +1,8 @@
 /*
  * joinio.h - what the lookup join (join.c) and the interval join (ijoin.c)
- * share: their output of control records, the flush before a read that
- * may block, and the split of --on. Both engines depend on this module,
+ * share: the flush before a read that may block, and the split of --on
+ * (control records go out through record_writer_put_control(), writer.h,
+ * which fx-partition uses too). Both engines depend on this module,
  * it on neither of them. A joined record is written with recedit_put()
  * (recedit.h).
  */
@@ -12,17 +13,8 @@
 
 #include <stddef.h>
 
-struct record;
 struct record_stream;
 struct record_writer;
-
-/*
- * Writes a control record (valid, first key "_fx"); a checkpoint flushes
- * the output before and after it. Returns 0 or record_writer_status(out).
- */
-int join_forward_control(struct record_writer *out, const struct record *rec);
-int join_forward_control_bytes(struct record_writer *out, const char *p,
-                               size_t n);
 
 /*
  * Before a read of rs that may block (no whole line buffered, nothing

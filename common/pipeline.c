@@ -4,7 +4,6 @@
 #include "checkpoint.h"
 #include "confjson.h"
 #include "err.h"
-#include "fxtime.h"
 #include "hive.h"
 #include "json.h"
 
@@ -413,9 +412,8 @@ static int check_stream_keys(const struct pipeline *p, const char *where,
 	struct json_paths *ps;
 	const char *why;
 	char key[1024];
-	int rc = 0;
-
 	int64_t records, ms;
+	int rc = 0;
 
 	if (job->checkpoint &&
 	    ckpt_interval_parse(job->checkpoint, &records, &ms)) {
