@@ -54,9 +54,11 @@ if [[ $parts == *" bats "* ]]; then
 	# at a time. (The lineage files run with the others: a pipe every
 	# pipeline of a test holds, parallel's, joins no runs; see
 	# tests/fx-lineage-shared.bats.)
+	# --timing puts each test's time on its line ("in N ms"), so that a
+	# slow test can be found in CI's log.
 	jobs=${FX_TEST_JOBS:-2}
 	command -v parallel >/dev/null || jobs=1
-	bats --formatter tap --jobs "$jobs" --no-parallelize-within-files \
+	bats --formatter tap --timing --jobs "$jobs" --no-parallelize-within-files \
 		tests/*.bats >"$log/bats.tap" 2>&1
 	cat "$log/bats.tap"
 	# a skipped test (only the pty tests, where no pty exists) is not a pass
