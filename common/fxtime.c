@@ -41,7 +41,7 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 	*y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
-static unsigned days_in_month(unsigned y, unsigned m)
+static unsigned days_in_month(int64_t y, unsigned m)
 {
 	static const unsigned char dim[12] = {31, 28, 31, 30, 31, 30,
 	                                      31, 31, 30, 31, 30, 31};
@@ -210,22 +210,79 @@ static int parse_canonical(const char *s, int64_t *ms)
 #endif
 }
 
+/*
+ * The year: "YYYY", or, past 0000-9999, ISO 8601 expanded as
+ * fx_time_format_iso writes it: a sign and at least four digits, zero
+ * padded to four only ("+10000", "-0001"). Nine digits at most: an int64
+ * of milliseconds ends in the year 292278994.
+ */
+static int parse_year(const char *s, size_t n, size_t *i, int64_t *y)
+{
+	size_t start;
+	int64_t v = 0;
+	int neg;
+
+	if (*i >= n || (s[*i] != '+' && s[*i] != '-')) {
+		int v4 = digits(s, n, i, 4);
+
+		*y = v4;
+		return v4 < 0 ? -1 : 0;
+	}
+	neg = s[(*i)++] == '-';
+	for (start = *i; *i < n && (unsigned)(s[*i] - '0') <= 9; (*i)++) {
+		if (*i - start == 9)
+			return -1;
+		v = v * 10 + (s[*i] - '0');
+	}
+	if (*i - start < 4 || (*i - start > 4 && s[start] == '0'))
+		return -1;
+	/* 0000-9999 are written without a sign, and only so */
+	if (neg ? v == 0 : v <= 9999)
+		return -1;
+	*y = neg ? -v : v;
+	return 0;
+}
+
+/*
+ * days * MS_PER_DAY + x, or -1 if that is past int64. The product alone
+ * may be past it when the sum is not (INT64_MIN's day starts before
+ * INT64_MIN): x is first split into whole days and a remainder that
+ * takes the product toward zero.
+ */
+static int day_ms(int64_t days, int64_t x, int64_t *ms)
+{
+	int64_t q = x / MS_PER_DAY, r = x % MS_PER_DAY, p;
+
+	if (r < 0) {
+		r += MS_PER_DAY;
+		q--;
+	}
+	days += q;
+	if (days < 0) {
+		days++;
+		r -= MS_PER_DAY;
+	}
+	if (__builtin_mul_overflow(days, MS_PER_DAY, &p) ||
+	    __builtin_add_overflow(p, r, ms))
+		return -1;
+	return 0;
+}
+
 int fx_time_parse_iso(const char *s, size_t n, int64_t *ms)
 {
 	size_t i = 0;
-	int y, mo, d;
-	int64_t tod = 0, off = 0;
+	int mo, d;
+	int64_t y, tod = 0, off = 0;
 
 	if (n == 24 && parse_canonical(s, ms))
 		return 0;
-	y = digits(s, n, &i, 4);
-	if (y < 0 || expect(s, n, &i, '-') < 0)
+	if (parse_year(s, n, &i, &y) < 0 || expect(s, n, &i, '-') < 0)
 		return -1;
 	mo = digits(s, n, &i, 2);
 	if (mo < 1 || mo > 12 || expect(s, n, &i, '-') < 0)
 		return -1;
 	d = digits(s, n, &i, 2);
-	if (d < 1 || (unsigned)d > days_in_month((unsigned)y, (unsigned)mo))
+	if (d < 1 || (unsigned)d > days_in_month(y, (unsigned)mo))
 		return -1;
 	if (i < n) {
 		if (s[i] != 'T' && s[i] != 't' && s[i] != ' ')
@@ -235,9 +292,8 @@ int fx_time_parse_iso(const char *s, size_t n, int64_t *ms)
 		    parse_offset(s, n, &i, &off) < 0 || i != n)
 			return -1;
 	}
-	*ms = days_from_civil(y, (unsigned)mo, (unsigned)d) * MS_PER_DAY + tod -
-	      off;
-	return 0;
+	return day_ms(days_from_civil(y, (unsigned)mo, (unsigned)d), tod - off,
+	              ms);
 }
 
 /*

@@ -25,9 +25,12 @@ enum fx_time_unit {
  * Parses an ISO-8601 date-time of n bytes. Returns 0, or -1 if it is not one.
  * Accepted: YYYY-MM-DD (midnight UTC), then optionally 'T', 't' or ' ' and
  * HH:MM, HH:MM:SS, HH:MM:SS.f... ('.' or ','), then optionally 'Z', 'z',
- * +hh:mm, -hh:mm, +hhmm or +hh. Years 0000-9999, days checked against the
- * month (leap years), second 60 (a leap second) is the first second of the
- * next minute. Nothing else, not even surrounding spaces.
+ * +hh:mm, -hh:mm, +hhmm or +hh. Years 0000-9999, and past them the ISO 8601
+ * expanded years fx_time_format_iso writes: a sign and at least four digits,
+ * zero padded to four only ("+10000-01-01", "-0001-12-31"; not "+2026",
+ * "-0000" or "+010000"), within the int64 range of milliseconds. Days are
+ * checked against the month (leap years), second 60 (a leap second) is the
+ * first second of the next minute. Nothing else, not even surrounding spaces.
  */
 int fx_time_parse_iso(const char *s, size_t n, int64_t *ms);
 
@@ -61,7 +64,7 @@ int fx_time_of_value(const struct json_value *v, enum fx_time_unit unit,
  * FX_TIME_ISO_LEN + 1 bytes, NUL-terminated). Returns the length (24 for
  * years 0000-9999; other years are written ISO 8601 expanded, with a sign
  * and at least four digits: "+10000-01-01T00:00:00.000Z", which
- * fx_time_parse_iso does not read). Times before 1970 are floored, so -1 is
+ * fx_time_parse_iso reads back). Times before 1970 are floored, so -1 is
  * "1969-12-31T23:59:59.999Z".
  */
 #define FX_TIME_ISO_LEN 32

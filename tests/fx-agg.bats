@@ -755,3 +755,25 @@ assert len(rows) == 20, rows' "$output" || fail "rows not in Decimal order"
 	assert_success
 	assert_output '{"k":1,"n":1}'
 }
+
+@test "a window past 9999-12-31 is written +10000-… and read back: by --merge, and as event time" {
+	printf '%s\n' '{"t":"-0001-12-31T23:59:59.999Z","k":"a"}' \
+		'{"t":"9999-12-31T23:59:59Z","k":"a"}' \
+		'{"t":"+10000-01-01T00:00:00.000Z","k":"a"}' >in.ndjson
+	args='--by k --time t --window tumble:1d --agg count'
+	fx-agg $args <in.ndjson >single
+	run cat single
+	assert_output - <<'OUT'
+{"window_start":"-0001-12-31T00:00:00.000Z","window_end":"0000-01-01T00:00:00.000Z","k":"a","count":1}
+{"window_start":"9999-12-31T00:00:00.000Z","window_end":"+10000-01-01T00:00:00.000Z","k":"a","count":1}
+{"window_start":"+10000-01-01T00:00:00.000Z","window_end":"+10000-01-02T00:00:00.000Z","k":"a","count":1}
+OUT
+	fx-agg $args --partial <in.ndjson >part
+	run fx-agg $args --merge <part
+	assert_success
+	assert_output "$(cat single)"
+	# zero padding past four digits, or a sign on 0000-9999, is not read
+	run --separate-stderr fx-agg $args <<<'{"t":"+09999-12-31T00:00:00Z","k":"a"}'
+	assert_failure 1
+	[ "$stderr" = 'fx-agg: stdin:1: field "t": not a timestamp: "+09999-12-31T00:00:00Z"' ] || fail "$stderr"
+}

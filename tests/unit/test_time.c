@@ -136,6 +136,23 @@ static void test_iso_rejects(void)
 	    "1795428000",
 	    "+2026-11-23",
 	    "2026-1-23",
+	    /* expanded years: only as fx writes them, within int64 ms */
+	    "+9999-12-31",
+	    "+09999-12-31",
+	    "+010000-01-01",
+	    "-0000-01-01",
+	    "-00001-01-01",
+	    "+100-01-01",
+	    "-1-01-01",
+	    "+-10000-01-01",
+	    "+10000",
+	    "+10000-",
+	    "+10100-02-29",
+	    "+1000000000-01-01",
+	    "+292278995-01-01",
+	    "+292278994-08-17T07:12:55.808Z",
+	    "-292275055-05-16T16:47:04.191Z",
+	    "-292275056-01-01",
 	};
 	size_t i;
 	int64_t ms;
@@ -228,6 +245,49 @@ static void test_format(void)
 	/* the extremes do not overflow or crash */
 	CHECK(fx_time_format_iso(INT64_MAX, buf) < FX_TIME_ISO_LEN);
 	CHECK(fx_time_format_iso(INT64_MIN, buf) < FX_TIME_ISO_LEN);
+}
+
+/*
+ * Years past 0000-9999 are written ISO 8601 expanded ("+10000-…") and read
+ * back: fx-agg --merge reads the window_end it wrote for the last day of
+ * 9999.
+ */
+static void test_expanded_years(void)
+{
+	static const int64_t at[] = {
+	    253402300800000LL,     /* +10000-01-01 */
+	    253402300799999LL + 1, /* the first ms past 9999 */
+	    -62167219200001LL,     /* -0001-12-31T23:59:59.999Z */
+	    -62167219200000LL,     /* 0000-01-01, unsigned */
+	    INT64_MAX,
+	    INT64_MIN,
+	    INT64_MAX - 86400000LL,
+	    INT64_MIN + 86400000LL,
+	    9000000000000000000LL,
+	    -9000000000000000000LL,
+	};
+	char buf[FX_TIME_ISO_LEN + 1];
+	int64_t ms = 0;
+	size_t i, n;
+
+	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		n = fx_time_format_iso(at[i], buf);
+		CHECK_MSG(fx_time_parse_iso(buf, n, &ms) == 0 && ms == at[i],
+		          "%lld -> %s -> %lld", (long long)at[i], buf,
+		          (long long)ms);
+	}
+	CHECK(iso_ok("+10000-01-01T00:00:00.000Z") == 253402300800000LL);
+	CHECK(iso_ok("+10000-01-01") == 253402300800000LL);
+	CHECK(iso_ok("+10000-01-01T02:00:00+02:00") == 253402300800000LL);
+	CHECK(iso_ok("-0001-12-31T23:59:59.999Z") == -62167219200001LL);
+	/* -10000 is a leap year (divisible by 400), as 2000 is */
+	CHECK(iso_ok("-10000-03-01") - iso_ok("-10000-02-29") == 86400000LL);
+	CHECK(iso_ok("+292278994-08-17T07:12:55.807Z") == INT64_MAX);
+	CHECK(iso_ok("-292275055-05-16T16:47:04.192Z") == INT64_MIN);
+	/* an offset may bring an instant just past the range back in */
+	CHECK(iso_ok("+292278994-08-17T08:12:55.807+01:00") == INT64_MAX);
+	CHECK(iso("+292278994-08-17T07:12:55.807-00:01", &ms) == -1);
+	CHECK(iso("-292275055-05-16T16:47:04.192+00:01", &ms) == -1);
 }
 
 /* Every millisecond format must parse back to itself, across eras. */
@@ -349,6 +409,7 @@ int main(void)
 	RUN(test_epoch);
 	RUN(test_format);
 	RUN(test_format_parse_roundtrip);
+	RUN(test_expanded_years);
 	RUN(test_duration);
 	RUN(test_unit_and_value);
 	return unit_done("test_time");
