@@ -110,6 +110,7 @@ int main(int argc, char **argv)
 	struct fx_ctx ctx;
 	int first, rc;
 
+	o.kafka.timeout_ms = -1; /* not given: join_run sets the default */
 	fx_program_init(&ctx, "fx-join");
 	first = fx_parse_options(&ctx, argc, argv, opts, &usage);
 	rc = join_run(&ctx, &o, argv + first, (size_t)(argc - first));

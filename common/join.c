@@ -789,18 +789,41 @@ static void lookup_given(const struct join_opts *o, struct given *g)
 	given_add(g, o->jobs_given, "--jobs");
 }
 
+/* -X given: a property whose origin is the command line, not a -F file */
+static int kafka_props_given(const struct kafka_conf *kc)
+{
+	size_t i;
+
+	for (i = 0; i < kc->nprops; i++)
+		if (!strcmp(kc->props[i].origin, "-X"))
+			return 1;
+	return 0;
+}
+
+/* The Kafka options: only a kafka: dimension reads from Kafka. */
+static void kafka_given(const struct join_opts *o, struct given *g)
+{
+	g->n = 0;
+	given_add(g, o->kafka.brokers != NULL, "--brokers");
+	given_add(g, kafka_props_given(&o->kafka), "-X");
+	given_add(g, o->kafka.files != 0, "--kafka-config");
+	given_add(g, o->kafka.timeout_ms >= 0, "--timeout");
+}
+
 static void check_options(struct fx_ctx *ctx, struct join_opts *o)
 {
-	struct given ig, lg;
+	struct given ig, lg, kg;
 
 	interval_given(o, &ig);
 	lookup_given(o, &lg);
+	kafka_given(o, &kg);
 	if (o->dim && o->right)
 		fx_usage_error(ctx, "--dim and --right exclude each other");
 	if (!o->dim && !o->right) {
 		/* the options given say which join was meant */
 		need(ctx, &ig, "--right SOURCE");
 		need(ctx, &lg, "--dim FILE");
+		need(ctx, &kg, "--dim kafka:TOPIC");
 		fx_usage_error(ctx, "give --dim FILE or --right SOURCE");
 	}
 	if (!o->on.n)
@@ -843,6 +866,8 @@ static void check_options(struct fx_ctx *ctx, struct join_opts *o)
 	need(ctx, &lg,
 	     o->prefix ? "--dim FILE; the interval join has --right-prefix"
 	               : "--dim FILE");
+	/* the interval join reads files, FIFOs and pipes, never Kafka */
+	need(ctx, &kg, "--dim kafka:TOPIC; the interval join reads no topic");
 	if (o->stage && !o->state)
 		fx_usage_error(ctx, "--stage needs --state DIR");
 	if (!o->time_field)
@@ -863,6 +888,8 @@ int join_run(struct fx_ctx *ctx, struct join_opts *o, char **inputs, size_t n)
 		o->reload_interval = 100;
 	if (o->idle_timeout < 0)
 		o->idle_timeout = 10000;
+	if (o->kafka.timeout_ms < 0)
+		o->kafka.timeout_ms = KAFKA_DEFAULT_TIMEOUT_MS;
 	if (n == 0) {
 		inputs = stdin_only;
 		n = 1;

@@ -87,6 +87,8 @@ struct join_opts {
 	const char *state; /* --state DIR: checkpoints (interval join) */
 	const char *stage; /* --stage NAME: DIR/NAME (default fx-join) */
 
+	/* -b -X -F --timeout, for a kafka: dimension only (the interval
+	 * join reads no topic); timeout_ms -1: not given (join_run: 10s) */
 	struct kafka_conf kafka;
 };
 

@@ -372,6 +372,37 @@ fx_rows() {
 	assert_output '{"a":1,"t":0,"right_t":0}'
 }
 
+@test "usage: the Kafka options are a kafka: dimension's; the interval join, which reads no topic, refuses them" {
+	printf '%s\n' '{"a":1,"t":0}' >r.ndjson
+	printf 'linger.ms=5\n' >k.properties
+	for k in '-b 127.0.0.1:1' '--brokers=127.0.0.1:1' '-X linger.ms=5' \
+		'-F k.properties' '--kafka-config=k.properties' '--timeout 10s' '--timeout=1s'; do
+		# shellcheck disable=SC2086
+		run --separate-stderr fx-join --right r.ndjson --on a --time t --within 1s $k <r.ndjson
+		assert_failure 2
+		assert_output ''
+		case $k in
+		-b* | --brokers*) name=--brokers ;;
+		-X*) name=-X ;;
+		-F* | --kafka-config*) name=--kafka-config ;;
+		*) name=--timeout ;;
+		esac
+		assert_equal "$stderr" "fx-join: $name needs --dim kafka:TOPIC; the interval join reads no topic (see 'fx-join --help')"
+	done
+	run --separate-stderr fx-join --right r.ndjson --on a --time t --within 1s \
+		--timeout 1s -X linger.ms=5 -b 127.0.0.1:1 -F k.properties <r.ndjson
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --brokers, -X, --kafka-config and --timeout need --dim kafka:TOPIC; the interval join reads no topic (see 'fx-join --help')"
+	# with neither join named, they say a kafka: dimension was meant
+	run --separate-stderr fx-join --on a -b 127.0.0.1:1
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --brokers needs --dim kafka:TOPIC (see 'fx-join --help')"
+	# and without them the interval join runs
+	run --separate-stderr fx-join --right r.ndjson --on a --time t --within 1s <r.ndjson
+	assert_success
+	assert_output '{"a":1,"t":0,"right_t":0}'
+}
+
 @test "--reload: a dimension replaced by rename, then rewritten slowly in place, through a FIFO" {
 	printf 'id,g\n1,rock\n2,rock\n' >d.csv
 	mkfifo in
