@@ -1623,11 +1623,16 @@ int kafka_sink_close(struct kafka_sink *ks, int status)
 		const char *broker = ks->health.last_error;
 		char stop[128] = "";
 
-		/* records_in: every record read, the caller stopped there */
+		/*
+		 * records_in: every record read, the caller stopped there.
+		 * It does not read on to see whether more came (the input
+		 * may be a pipe that never ends), so the message holds
+		 * whether or not anything followed.
+		 */
 		if (ks->stopped)
 			snprintf(stop, sizeof(stop),
 			         "; stopped reading after record %" PRIu64
-			         ": the rest of the input was not produced",
+			         ": any input after it was not produced",
 			         ks->ctx->st.records_in);
 		fx_warn(ks->ctx,
 		        "%" PRIu64 " of %" PRIu64

@@ -832,7 +832,7 @@ field "_fx_partition": not a partition number: true'
 	# the largest is a partition number: the broker, not fx-sink, refuses it
 	run --separate-stderr fx-sink -t p4 --keep-partition <<<'{"a":7,"_fx_partition":2147483647}'
 	assert_failure 3
-	assert_equal "$stderr" "fx-sink: 1 of 1 records failed, first error: topic 'p4': Local: Unknown partition; stopped reading after record 1: the rest of the input was not produced"
+	assert_equal "$stderr" "fx-sink: 1 of 1 records failed, first error: topic 'p4': Local: Unknown partition; stopped reading after record 1: any input after it was not produced"
 }
 
 @test "fx-consume --meta | fx-sink --keep-partition keeps the message timestamps; a bad _fx_ts is a bad record" {
