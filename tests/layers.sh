@@ -36,7 +36,9 @@ while read -r layer name; do
 done < <(map)
 [ ${#layers[@]} -gt 0 ] || { echo "layers: no layers in $readme" >&2; exit 2; }
 
-rank() { echo "${rank_of[${layer_of[$1]}]}"; }
+# A module's rank, in the global "r": no $(...) subshell, which, once per
+# symbol of every object, made a check take 50 s of CPU time.
+rank() { r=${rank_of[${layer_of[$1]}]}; }
 
 sources() {
 	local top=$1 name
@@ -49,17 +51,18 @@ sources() {
 }
 
 check() {
-	local objdir=${1:-$root/build/obj} bad=0 f name o sym def inc
+	local objdir=${1:-$root/build/obj} bad=0 f name o sym def inc r mine
+	local -a objs=() srcs=()
 	declare -A defined_by
 
 	for f in "$root"/common/*.c; do
-		name=$(basename "$f" .c)
+		name=${f##*/}
+		name=${name%.c}
 		if [ -z "${layer_of[$name]+x}" ]; then
 			echo "layers: common/$name.c is on no layer of common/README.md"
 			bad=1
 		fi
 	done
-	# who defines what: global symbols of every mapped object
 	for name in "${!layer_of[@]}"; do
 		[ -f "$root/common/$name.c" ] || continue
 		o=$objdir/$name.o
@@ -68,30 +71,44 @@ check() {
 			bad=1
 			continue
 		fi
-		while read -r sym; do
-			defined_by[$sym]=$name
-		done < <(nm -P -g --defined-only "$o" | awk '{ print $1 }')
+		objs+=("$o")
+		srcs+=("$root/common/$name.c")
+		[ -f "$root/common/$name.h" ] && srcs+=("$root/common/$name.h")
 	done
+	[ ${#objs[@]} -gt 0 ] || return $bad
+	# One nm and one sed over every file: a process per object (or per
+	# symbol) made a check take a minute on a machine where fork is dear.
+	# who defines what: global symbols of every mapped object
+	while read -r o sym; do
+		o=${o%:}
+		o=${o##*/}
+		defined_by[$sym]=${o%.o}
+	done < <(nm -A -P -g --defined-only "${objs[@]}" | awk '{ print $1, $2 }')
 	# upward references: by symbol, then by header
-	for name in "${!layer_of[@]}"; do
-		o=$objdir/$name.o
-		[ -f "$root/common/$name.c" ] && [ -f "$o" ] || continue
-		while read -r sym; do
-			def=${defined_by[$sym]:-}
-			[ -n "$def" ] && [ "$(rank "$def")" -gt "$(rank "$name")" ] || continue
-			echo "layers: common/$name.c (${layer_of[$name]}) uses $sym, from common/$def.c (${layer_of[$def]})"
-			bad=1
-		done < <(nm -P -u "$o" | awk '{ print $1 }')
-		for f in "$root/common/$name.c" "$root/common/$name.h"; do
-			[ -f "$f" ] || continue
-			while read -r inc; do
-				[ -n "${layer_of[$inc]+x}" ] || continue
-				[ "$(rank "$inc")" -gt "$(rank "$name")" ] || continue
-				echo "layers: common/$(basename "$f") (${layer_of[$name]}) includes $inc.h (${layer_of[$inc]})"
-				bad=1
-			done < <(sed -n 's/^#include "\([a-z0-9_]*\)\.h".*/\1/p' "$f")
-		done
-	done
+	while read -r o sym; do
+		name=${o%:}
+		name=${name##*/}
+		name=${name%.o}
+		def=${defined_by[$sym]:-}
+		[ -n "$def" ] || continue
+		rank "$name"
+		mine=$r
+		rank "$def"
+		[ "$r" -gt "$mine" ] || continue
+		echo "layers: common/$name.c (${layer_of[$name]}) uses $sym, from common/$def.c (${layer_of[$def]})"
+		bad=1
+	done < <(nm -A -P -u "${objs[@]}" | awk '{ print $1, $2 }')
+	while IFS=: read -r f inc; do
+		[ -n "${layer_of[$inc]+x}" ] || continue
+		name=${f##*/}
+		name=${name%.[ch]}
+		rank "$name"
+		mine=$r
+		rank "$inc"
+		[ "$r" -gt "$mine" ] || continue
+		echo "layers: common/${f##*/} (${layer_of[$name]}) includes $inc.h (${layer_of[$inc]})"
+		bad=1
+	done < <(grep -H -o '^#include "[a-z0-9_]*\.h"' "${srcs[@]}" | sed 's/#include "\([a-z0-9_]*\)\.h"/\1/')
 	return $bad
 }
 
