@@ -52,7 +52,8 @@ AGGS=count,count:score,sum:score,avg:score,sum:duration_ms,min:province,max:prov
 # the late file must also come out as the single run's. A last
 # "--min-cuts N" lowers the barriers needed from 8.
 cut_everywhere() {
-	local in=$1 dlq='' k line n cuts=0 min=8
+	local in=$1 dlq='' k line n i at cuts=0 min=8 full_late snap
+	local -a lines run1 run2
 	shift
 	if [ "${*: -2:1}" = --min-cuts ]; then
 		min=${*: -1}
@@ -63,23 +64,41 @@ cut_everywhere() {
 	fx-agg --state st-full "$@" --stats <"$in" >full.out 2>full.err
 	[ -z "$dlq" ] || mv late.ndjson full-late.ndjson
 	grep -q '"_fx":"checkpoint"' full.out
-	while IFS=: read -r n line; do
+	late_of full.err
+	full_late=$late
+	# Each cut runs the two fx-agg and one cmp, and the rest in bash's
+	# builtins: a process per step (head, awk, grep, tail...) made this
+	# file take six minutes of CI on a machine where fork is dear.
+	mapfile -t lines <"$in"
+	for ((n = 1; n <= ${#lines[@]}; n++)); do
+		line=${lines[n - 1]}
+		[[ $line == *'"_fx":"checkpoint"'* ]] || continue
 		k=${line#*\"id\":}
 		k=${k%%,*}
 		rm -rf st late.ndjson
-		head -n "$((n + 7))" "$in" | fx-agg --state st "$@" >run1.out
+		printf '%s\n' "${lines[@]:0:n+7}" >run1.in
+		fx-agg --state st "$@" <run1.in >run1.out
 		# run 1's output up to and including its barrier K
-		awk -v b="$line" '{ print } $0 == b { exit }' run1.out >cut.out
-		grep -qxF "$line" cut.out
-		[ -f "st/fx-agg/snap-$(printf %020d "$k")" ]
+		mapfile -t run1 <run1.out
+		at=
+		for i in "${!run1[@]}"; do
+			[ "${run1[i]}" != "$line" ] || { at=$i && break; }
+		done
+		[ -n "$at" ] || { echo "cut at barrier $k: run 1 did not pass it" >&2 && return 1; }
+		printf '%s\n' "${run1[@]:0:at+1}" >cut.out
+		printf -v snap 'st/fx-agg/snap-%020d' "$k"
+		[ -f "$snap" ]
 		{
 			echo "{\"_fx\":\"restore\",\"id\":$k}"
-			tail -n +"$((n + 1))" "$in"
-		} | fx-agg --state st "$@" --stats >run2.out 2>run2.err
+			[ "$n" -ge ${#lines[@]} ] || printf '%s\n' "${lines[@]:n}"
+		} >run2.in
+		fx-agg --state st "$@" --stats <run2.in >run2.out 2>run2.err
 		# the late records are counted over the job, not the process
-		[ "$(late_records run2.err)" = "$(late_records full.err)" ]
-		head -n 1 run2.out | grep -qxF "{\"_fx\":\"restore\",\"id\":$k}"
-		tail -n +2 run2.out >>cut.out
+		late_of run2.err
+		[ "$late" = "$full_late" ]
+		mapfile -t run2 <run2.out
+		[ "${run2[0]}" = "{\"_fx\":\"restore\",\"id\":$k}" ]
+		[ ${#run2[@]} -lt 2 ] || printf '%s\n' "${run2[@]:1}" >>cut.out
 		cmp cut.out full.out || {
 			echo "cut at barrier $k (line $n): output differs" >&2
 			diff cut.out full.out | head -20 >&2
@@ -92,8 +111,18 @@ cut_everywhere() {
 			}
 		fi
 		cuts=$((cuts + 1))
-	done < <(grep -n '"_fx":"checkpoint"' "$in")
+	done
 	[ "$cuts" -ge "$min" ]
+}
+
+# late_of FILE: sets late to the last count of late records a run gave
+# (--stats), or to nothing; a builtin loop, with no process
+late_of() {
+	local l re=' ([0-9]+) late records$'
+	late=
+	while IFS= read -r l; do
+		[[ ! $l =~ $re ]] || late=${BASH_REMATCH[1]}
+	done <"$1"
 }
 
 # late_records [FILE]: how many late records a run counted (--stats)
