@@ -1904,7 +1904,13 @@ void pipeline_explain(const struct pipeline *p, const struct pipeline_job *job,
 {
 	size_t i;
 
-	if (pl->commit && o->day == 0)
+	/*
+	 * A failed stage fails the script, a stream's as a batch's: without
+	 * pipefail a stream's status is the sink's alone, and a stage that
+	 * stops early leaves the sink a clean end of its input. The days of
+	 * a backfill are one script: the first day's text says it.
+	 */
+	if (o->day == 0)
 		fx_buf_adds(out, "set -o pipefail # paste into bash\n");
 	fx_buf_adds(out, "# pipeline ");
 	fx_buf_adds(out, p->name);

@@ -214,9 +214,10 @@ void pipeline_plan_free(struct pipeline_plan *plan);
  * datasets read and written, then one command:
  *   cd 'DIR' && export FX_PIPELINE='music' FX_JOB='ads' && fx-consume ... | ...
  * every argument shell-quoted (the plan's argv arrays, so that the text
- * and the run cannot differ). A batch is a bash script: its first line
- * is "set -o pipefail" (not in every sh), and after "cd DIR && export
- * ... && " its chain is in braces and ends
+ * and the run cannot differ). It is a bash script: its first line is
+ * "set -o pipefail" (not in every sh), so that a stream's status is that
+ * of its last stage that failed, not the sink's alone. A batch's chain,
+ * after "cd DIR && export ... && ", is in braces and ends
  *   fx-sink ... --prepare &&
  *     fx-sink ... --commit ||
  *     { rc=$?; fx-sink ... --abort; (exit $rc); }; }

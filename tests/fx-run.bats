@@ -484,7 +484,7 @@ produce_day() {
 		fx-sink --table "$CASES/ods_play.table.json" 2>/dev/null
 }
 
-@test "--stream -e over fx-devbroker: the rows of --batch, and --explain pasted into sh gives the same rows" {
+@test "--stream -e over fx-devbroker: the rows of --batch, and --explain pasted into bash gives the same rows" {
 	pipeline_dir a
 	fx_broker_spawn b2 --partitions 1
 	B2=$BROKER_ADDR
@@ -503,12 +503,44 @@ produce_day() {
 	sort a/warehouse/ads_os_minute/dt=2026-11-02/part-00000.ndjson >batch.sorted
 	sort stream.ndjson >stream.sorted
 	cmp batch.sorted stream.sorted
-	# the explained stream, run by sh against the other broker
+	# the explained stream, run by bash against the other broker
 	fx-run a/music.pipeline.json ads_os_minute --stream -e -b "$B2" --explain >explain.sh
 	grep -q "^# reads ods_play (ods): kafka:run_play_{dt}$" explain.sh || fail "$(cat explain.sh)"
-	sh explain.sh 2>/dev/null
+	bash explain.sh 2>/dev/null
 	fx-consume --table "$CASES/ads_os_minute.table.json" -e -b "$B2" | sort >explained.sorted
 	cmp stream.sorted explained.sorted
+}
+
+@test "--stream --explain is a bash script with pipefail: a step that fails fails the script, though the sink after it ends cleanly" {
+	pipeline_dir a
+	cat >a/fail.pipeline.json <<-'EOF'
+	{"name": "fail", "warehouse": "warehouse",
+	 "tables": {"ods_play": {"file": "ods_play.table.json"},
+	            "cdm_android": {"file": "cdm_android.table.json"}},
+	 "jobs": {"boom": {"source": "ods_play",
+	                   "steps": [{"name": "bad", "sh": "head -n 3; exit 7"}],
+	                   "sink": "cdm_android"}}}
+	EOF
+	fx_broker_start --partitions 1
+	produce_day 2026-11-02 a/plays.ndjson
+	fx-run a/fail.pipeline.json boom --stream -e -b "$B" --explain >explain.sh
+	assert_equal "$(head -1 explain.sh)" "set -o pipefail # paste into bash"
+	# the step passes 3 records and exits 7; fx-partition and fx-sink see
+	# a clean end of their input and exit 0: the script's status is 7
+	run --separate-stderr bash explain.sh
+	[ "$status" -eq 7 ] || fail "exit $status, not 7: $stderr"
+	# what the step passed landed (its 3 lines: records, and the control
+	# records fx-consume --meta starts with, which the sink does not write)
+	run kcat -b "$B" -C -t run_android_2026-11-02 -e -q
+	assert_success
+	[ "${#lines[@]}" -ge 1 ] && [ "${#lines[@]}" -le 3 ] ||
+		fail "${#lines[@]} records, not 1 to 3: $output"
+	# pasted, the shell goes on, with $? the step's
+	run bash -c "$(cat explain.sh)"$'\n''echo "still here: $?"'
+	assert_line "still here: 7"
+	# fx-run says the same
+	run --separate-stderr fx-run a/fail.pipeline.json boom --stream -e -b "$B"
+	[ "$status" -eq 7 ] || fail "exit $status, not 7: $stderr"
 }
 
 @test "--stream -e with a checkpoint and a lookup join: --state only on the stateful stages, the rows of --batch, committed" {
