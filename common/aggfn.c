@@ -1133,6 +1133,40 @@ static int quantile_param(struct agg_spec *a, const char *text)
 	return *end || !(a->q >= 0 && a->q <= 1) ? -1 : 0;
 }
 
+/*
+ * Q in plain decimal, the fewest digits that read back as Q: 0.1, .1,
+ * 0.10 and 1e-1 are one quantile and one column, q0_1_F; 0 and -0 are
+ * q0_F, 1 and 1.0 q1_F. Never an exponent (Q is at most 1), so that the
+ * name has no 'e' or '-' that another spelling would not have.
+ */
+static void quantile_name(const struct agg_spec *a, struct fx_buf *out)
+{
+	char b[40], *e;
+	int prec, exp;
+	size_t i;
+
+	if (a->q <= 0 || a->q >= 1) {
+		fx_buf_addc(out, a->q >= 1 ? '1' : '0');
+		return;
+	}
+	for (prec = 0; prec < 17; prec++) {
+		snprintf(b, sizeof(b), "%.*e", prec, a->q);
+		if (strtod(b, NULL) == a->q)
+			break;
+	}
+	/* b is D.DDDDe-XX: the digits, then how far below 1 the first is */
+	e = strchr(b, 'e');
+	exp = atoi(e + 1);
+	while (e > b + 1 && e[-1] == '0')
+		e--;
+	fx_buf_adds(out, "0.");
+	for (i = 1; i < (size_t)-exp; i++)
+		fx_buf_addc(out, '0');
+	fx_buf_addc(out, b[0]);
+	if (e > b + 2)
+		fx_buf_add(out, b + 2, (size_t)(e - b - 2));
+}
+
 static void dds_update(const struct agg_spec *a, void *s,
                        const struct json_value *v, const struct fx_num *num,
                        int64_t t)
@@ -1182,6 +1216,14 @@ static int topk_param(struct agg_spec *a, const char *text)
 
 	a->k = strtoll(text, &end, 10);
 	return *end || a->k < 1 || a->k > 100000 ? -1 : 0;
+}
+
+/* N in decimal: topk:F:03 and topk:F:3 are one column, top3_F */
+static void topk_name(const struct agg_spec *a, struct fx_buf *out)
+{
+	char b[24];
+
+	fx_buf_add(out, b, fx_num_format_int(a->k, b));
 }
 
 static void topk_add(struct strmap *m, const char *p, size_t n, uint64_t c)
@@ -1507,6 +1549,7 @@ const struct agg_op agg_ops[AGG_NKINDS] = {
                       .usage = "quantile:FIELD:Q",
                       .rule = "Q must be from 0 to 1",
                       .prefix = "q",
+                      .param_name = quantile_name,
                       .update = dds_update,
                       .merge = dds_merge_op,
                       .result = dds_result,
@@ -1521,6 +1564,7 @@ const struct agg_op agg_ops[AGG_NKINDS] = {
                   .usage = "topk:FIELD:N",
                   .rule = "N must be 1 to 100000",
                   .prefix = "top",
+                  .param_name = topk_name,
                   .update = topk_update,
                   .merge = topk_merge,
                   .result = topk_result,
@@ -1586,23 +1630,32 @@ static void known_names(struct fx_buf *b)
 	fx_buf_addc(b, 0);
 }
 
-static char *default_name(const struct agg_op *op, const char *fn,
+/*
+ * fn, fn_FIELD, or with a parameter PREFIX PARAM _FIELD, PARAM spelled
+ * from its value (op->param_name), not as given; dots become '_'.
+ */
+static char *default_name(const struct agg_spec *a, const char *fn,
                           const char *field, const char *param)
 {
-	char *name, *p;
+	const struct agg_op *op = a->op;
+	struct fx_buf b = FX_BUF_INIT;
+	size_t i;
 
 	if (!field)
 		return fx_strdup(fn);
 	if (param && op->prefix) {
-		if (asprintf(&name, "%s%s_%s", op->prefix, param, field) < 0)
-			fx_oom();
-	} else if (asprintf(&name, "%s_%s", fn, field) < 0) {
-		fx_oom();
+		fx_buf_adds(&b, op->prefix);
+		op->param_name(a, &b);
+	} else {
+		fx_buf_adds(&b, fn);
 	}
-	for (p = name; *p; p++)
-		if (*p == '.')
-			*p = '_';
-	return name;
+	fx_buf_addc(&b, '_');
+	fx_buf_adds(&b, field);
+	fx_buf_addc(&b, 0);
+	for (i = 0; i < b.len; i++)
+		if (b.p[i] == '.')
+			b.p[i] = '_';
+	return b.p;
 }
 
 static int parse_one(struct agg_spec *a, const char *spec, char *err,
@@ -1660,7 +1713,7 @@ static int parse_one(struct agg_spec *a, const char *spec, char *err,
 		goto out;
 	}
 	a->field = field ? fx_strdup(field) : NULL;
-	a->name = eq ? fx_strdup(copy) : default_name(op, fn, field, param);
+	a->name = eq ? fx_strdup(copy) : default_name(a, fn, field, param);
 	rc = 0;
 out:
 	free(copy);

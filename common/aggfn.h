@@ -226,6 +226,9 @@ struct agg_op {
 	const char *usage;  /* with param: "topk:FIELD:N" */
 	const char *rule;   /* with param: why it was refused */
 	const char *prefix; /* with param: default column PREFIX PARAM _FIELD */
+	/* with prefix: writes PARAM as that name spells it, from its value,
+	 * so that every spelling of one value gives one name */
+	void (*param_name)(const struct agg_spec *a, struct fx_buf *out);
 	/* optional: refuses v (-1, *e filled) before any state changes */
 	int (*can_add)(const struct agg_spec *a, const void *s,
 	               const struct json_value *v, const struct fx_num *num,

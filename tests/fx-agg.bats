@@ -626,6 +626,34 @@ PY
 	done
 }
 
+@test "quantile:F:Q and topk:F:N name their column from the value, not its spelling: one value, one name" {
+	local q want
+	local -A names=(
+		[0]=q0_v [-0]=q0_v [0.0]=q0_v [+0]=q0_v
+		[1]=q1_v [1.0]=q1_v [1e0]=q1_v
+		[0.1]=q0_1_v [.1]=q0_1_v [0.10]=q0_1_v [1e-1]=q0_1_v [+1e-1]=q0_1_v
+		[0.5]=q0_5_v [5e-1]=q0_5_v [0x0.8]=q0_5_v [0.50]=q0_5_v
+		[0.999]=q0_999_v [9.99e-1]=q0_999_v
+		[1e-5]=q0_00001_v [0.30000000000000004]=q0_30000000000000004_v
+	)
+	for q in "${!names[@]}"; do
+		want=${names[$q]}
+		run --separate-stderr fx-agg --agg "quantile:v:$q" <<<'{"v":2}'
+		assert_success
+		assert_equal "$output" "{\"$want\":2}"
+	done
+	for q in 3 03 +3; do
+		run --separate-stderr fx-agg --agg "topk:v:$q" <<<'{"v":2}'
+		assert_success
+		assert_equal "$output" '{"top3_v":[{"value":2,"count":1}]}'
+	done
+	# two spellings of one quantile are one name: the usage error of any
+	# two aggregates with one name
+	run --separate-stderr fx-agg --agg quantile:v:0.1,quantile:v:1e-1 <<<'{"v":2}'
+	assert_failure 2
+	assert_equal "$stderr" "fx-agg: --agg: two aggregates named 'q0_1_v' (name one with NAME=quantile:v:1e-1) (see 'fx-agg --help')"
+}
+
 @test "fx-agg(1) says what the code does: [start, end), hop and cumulate multiples, quantile's default name" {
 	man="$FX_ROOT/share/man/man1/fx-agg.1"
 	# windows are half-open
