@@ -72,57 +72,92 @@ streams() {
 # that ended before K). Run 1's output up to its barrier K, then run 2's
 # after its restore K, must be full.out byte for byte.
 cut_everywhere() {
-	local k line cuts=0 nl nr
+	local k line cuts=0 nl nr at i full_late snap
+	local -a left right run1 run2 outs
 	rm -rf st-full
 	fx-join --state st-full --right r.ndjson "$@" --stats l.ndjson \
 		>full.out 2>full.err
 	grep -q '"_fx":"checkpoint"' full.out
-	while IFS= read -r line; do
+	late_of full.err
+	full_late=$late
+	# Each cut runs the two fx-join and one cmp, and the rest in bash's
+	# builtins: a process per step (head, awk, grep, tail...) made this
+	# file's cuts cost most of its CI time on a machine where fork is dear.
+	mapfile -t left <l.ndjson
+	mapfile -t right <r.ndjson
+	mapfile -t outs <full.out
+	for line in "${outs[@]}"; do
+		[[ $line == *'"_fx":"checkpoint"'* ]] || continue
 		k=${line#*\"id\":}
 		k=${k%%,*}
-		nl=$(barrier_line l.ndjson "$k")
-		nr=$(barrier_line r.ndjson "$k")
+		barrier_line left "$k"
+		nl=$at
+		barrier_line right "$k"
+		nr=$at
 		rm -rf st
-		fx-join --state st --right <(head -n "$((nr + 5))" r.ndjson) "$@" \
-			<(head -n "$((nl + 5))" l.ndjson) >run1.out 2>run1.err
-		awk -v b="$line" '{ print } $0 == b { exit }' run1.out >cut.out
-		grep -qxF "$line" cut.out || {
+		printf '%s\n' "${left[@]:0:nl+5}" >l1.ndjson
+		printf '%s\n' "${right[@]:0:nr+5}" >r1.ndjson
+		fx-join --state st --right r1.ndjson "$@" l1.ndjson >run1.out 2>run1.err
+		mapfile -t run1 <run1.out
+		at=
+		for i in "${!run1[@]}"; do
+			[ "${run1[i]}" != "$line" ] || { at=$i && break; }
+		done
+		[ -n "$at" ] || {
 			echo "cut at barrier $k: run 1 did not write it" >&2
 			cat run1.err >&2
 			return 1
 		}
-		[ -f "st/fx-join/snap-$(printf %020d "$k")" ]
+		printf '%s\n' "${run1[@]:0:at+1}" >cut.out
+		printf -v snap 'st/fx-join/snap-%020d' "$k"
+		[ -f "$snap" ]
 		{
 			echo "{\"_fx\":\"restore\",\"id\":$k}"
-			tail -n +"$((nr + 1))" r.ndjson
+			[ "$nr" -ge ${#right[@]} ] || printf '%s\n' "${right[@]:nr}"
 		} >r2.ndjson
 		{
 			echo "{\"_fx\":\"restore\",\"id\":$k}"
-			tail -n +"$((nl + 1))" l.ndjson
+			[ "$nl" -ge ${#left[@]} ] || printf '%s\n' "${left[@]:nl}"
 		} >l2.ndjson
 		fx-join --state st --right r2.ndjson "$@" --stats l2.ndjson \
 			>run2.out 2>run2.err
 		# the late records are counted over the job, not the process
-		[ "$(late_records run2.err)" = "$(late_records full.err)" ]
-		head -n 1 run2.out | grep -qxF "{\"_fx\":\"restore\",\"id\":$k}"
-		tail -n +2 run2.out >>cut.out
+		late_of run2.err
+		[ "$late" = "$full_late" ]
+		mapfile -t run2 <run2.out
+		[ "${run2[0]}" = "{\"_fx\":\"restore\",\"id\":$k}" ]
+		[ ${#run2[@]} -lt 2 ] || printf '%s\n' "${run2[@]:1}" >>cut.out
 		cmp cut.out full.out || {
 			echo "cut at barrier $k: output differs" >&2
 			diff cut.out full.out | head -20 >&2
 			return 1
 		}
 		cuts=$((cuts + 1))
-	done < <(grep '"_fx":"checkpoint"' full.out)
+	done
 	echo "$cuts cuts"
 	[ "$cuts" -ge "${MIN_CUTS:-6}" ]
 }
 
-# barrier_line FILE K: the line number of barrier K in FILE; if FILE ended
-# (a final barrier) before K, its last line
+# barrier_line ARRAY K: sets at to the line number of barrier K in the
+# lines of ARRAY (a name); if they ended (a final barrier) before K, to
+# their count
 barrier_line() {
-	local n
-	n=$(grep -n "\"_fx\":\"checkpoint\",\"id\":$2," "$1" | cut -d: -f1)
-	echo "${n:-$(wc -l <"$1")}"
+	local -n of=$1
+	local i
+	for i in "${!of[@]}"; do
+		[[ ${of[i]} != *"\"_fx\":\"checkpoint\",\"id\":$2,"* ]] || { at=$((i + 1)) && return 0; }
+	done
+	at=${#of[@]}
+}
+
+# late_of FILE: sets late to the last count of late records a run gave
+# (--stats), or to nothing; a builtin loop, with no process
+late_of() {
+	local l re=' ([0-9]+) late records$'
+	late=
+	while IFS= read -r l; do
+		[[ ! $l =~ $re ]] || late=${BASH_REMATCH[1]}
+	done <"$1"
 }
 
 # late_records [FILE]: how many late records a run counted (--stats)
