@@ -1134,8 +1134,9 @@ static int partition_dir(struct file_sink *fs, const struct record *rec,
 			hive_encode(&fs->key, "", 0);
 			break;
 		case JSON_STRING:
+			/* "\ud800" is not "\ufffd": hive.h */
 			fx_buf_reset(&fs->scratch);
-			json_string_unescape(v, &fs->scratch);
+			json_string_unescape_wtf8(v, &fs->scratch);
 			hive_encode(&fs->key, fs->scratch.p, fs->scratch.len);
 			break;
 		default:

@@ -189,8 +189,6 @@ static int partition_fields(const char *root, const char *file,
 		}
 		vlen = (size_t)(slash - eq - 1);
 		fx_buf_reset(&v);
-		if (!hive_is_null(eq + 1, vlen))
-			hive_decode(&v, eq + 1, vlen);
 		fx_buf_reset(&path);
 		for (i = 0; i < klen; i++) {
 			if (s[i] == '.' || s[i] == '\\')
@@ -206,7 +204,7 @@ static int partition_fields(const char *root, const char *file,
 			snprintf(why, nwhy, "value of \"%.*s\" is not UTF-8",
 			         (int)klen, s);
 			rc = -1;
-		} else if (!json_utf8_valid(v.p, v.len)) {
+		} else if (hive_decode_json(&v, eq + 1, vlen) < 0) {
 			snprintf(why, nwhy,
 			         "value of \"%.*s\" is not UTF-8 once "
 			         "%%XX-decoded",
@@ -222,10 +220,7 @@ static int partition_fields(const char *root, const char *file,
 			fx_buf_addc(extra, ',');
 			fx_buf_add_json_string(extra, s, klen);
 			fx_buf_addc(extra, ':');
-			if (hive_is_null(eq + 1, vlen))
-				fx_buf_adds(extra, "null");
-			else
-				fx_buf_add_json_string(extra, v.p, v.len);
+			fx_buf_add(extra, v.p, v.len);
 			off[keys->n] = extra->len;
 		}
 		s = slash + 1;

@@ -18,6 +18,7 @@
 #include "num.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1051,7 +1052,7 @@ static size_t utf8_put(unsigned cp, char *o)
  * input bytes used; *olen gets the output length.
  */
 static size_t decode_escape(const char *s, const char *end, char *o,
-                            size_t *olen)
+                            size_t *olen, int wtf8)
 {
 	unsigned cp;
 
@@ -1084,7 +1085,7 @@ static size_t decode_escape(const char *s, const char *end, char *o,
 				return 12;
 			}
 		}
-		if (cp >= 0xd800 && cp <= 0xdfff)
+		if (cp >= 0xd800 && cp <= 0xdfff && !wtf8)
 			cp = 0xfffd;
 		*olen = utf8_put(cp, o);
 		return 6;
@@ -1095,7 +1096,7 @@ static size_t decode_escape(const char *s, const char *end, char *o,
 	return 2;
 }
 
-void json_string_unescape(const struct json_value *v, struct fx_buf *out)
+static void unescape(const struct json_value *v, struct fx_buf *out, int wtf8)
 {
 	const char *s = v->p + 1, *end = v->p + v->len - 1;
 
@@ -1113,9 +1114,68 @@ void json_string_unescape(const struct json_value *v, struct fx_buf *out)
 			break;
 		}
 		fx_buf_add(out, s, (size_t)(b - s));
-		s = b + decode_escape(b, end, tmp, &tl);
+		s = b + decode_escape(b, end, tmp, &tl, wtf8);
 		fx_buf_add(out, tmp, tl);
 	}
+}
+
+void json_string_unescape(const struct json_value *v, struct fx_buf *out)
+{
+	unescape(v, out, 0);
+}
+
+void json_string_unescape_wtf8(const struct json_value *v, struct fx_buf *out)
+{
+	unescape(v, out, 1);
+}
+
+int json_wtf8_surrogate(const char *s, size_t n)
+{
+	return n >= 3 && (unsigned char)s[0] == 0xed &&
+	       ((unsigned char)s[1] & 0xe0) == 0xa0 &&
+	       ((unsigned char)s[2] & 0xc0) == 0x80;
+}
+
+int json_add_wtf8_string(struct fx_buf *out, const char *s, size_t n)
+{
+	size_t len = out->len, i, run = 0;
+	int prev_high = 0;
+
+	fx_buf_addc(out, '"');
+	for (i = 0; i <= n; i++) {
+		unsigned cp;
+		char u[8];
+
+		if (i < n && !json_wtf8_surrogate(s + i, n - i))
+			continue;
+		/* the UTF-8 before it, escaped as JSON, without quotes */
+		if (i > run) {
+			size_t at = out->len;
+
+			if (!json_utf8_valid(s + run, i - run))
+				goto bad;
+			fx_buf_add_json_string(out, s + run, i - run);
+			memmove(out->p + at, out->p + at + 1,
+			        out->len - at - 2);
+			out->len -= 2;
+		}
+		if (i == n)
+			break;
+		cp = 0xd000 | ((unsigned char)s[i + 1] & 0x3f) << 6 |
+		     ((unsigned char)s[i + 2] & 0x3f);
+		if (prev_high && run == i && cp >= 0xdc00)
+			goto bad;
+		prev_high = cp < 0xdc00;
+		snprintf(u, sizeof(u), "\\u%04x", cp);
+		fx_buf_add(out, u, 6);
+		i += 2;
+		run = i + 1;
+	}
+	fx_buf_addc(out, '"');
+	return 0;
+bad:
+	out->len = len;
+	return -1;
 }
 
 int json_string_equals(const struct json_value *v, const char *str, size_t n)
@@ -1130,7 +1190,7 @@ int json_string_equals(const struct json_value *v, const char *str, size_t n)
 			char tmp[4];
 			size_t tl;
 
-			s += decode_escape(s, end, tmp, &tl);
+			s += decode_escape(s, end, tmp, &tl, 0);
 			if (n - i < tl || memcmp(str + i, tmp, tl) != 0)
 				return 0;
 			i += tl;

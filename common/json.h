@@ -208,6 +208,28 @@ void json_object_drop_fx(const char *p, size_t n, struct fx_buf *out);
 void json_string_unescape(const struct json_value *v, struct fx_buf *out);
 
 /*
+ * As json_string_unescape, but a lone surrogate becomes its three WTF-8
+ * bytes (ED A0 80 for \ud800), not U+FFFD: bytes that are no UTF-8, for
+ * a caller that must keep "\ud800" apart from "\ufffd" (hive.h).
+ */
+void json_string_unescape_wtf8(const struct json_value *v, struct fx_buf *out);
+
+/*
+ * True if s (n bytes) starts with the three WTF-8 bytes of a surrogate
+ * (U+D800-DFFF: ED A0..BF 80..BF), which valid UTF-8 never holds.
+ */
+int json_wtf8_surrogate(const char *s, size_t n);
+
+/*
+ * Appends s (n bytes, WTF-8) to out as a JSON string, the inverse of
+ * json_string_unescape_wtf8: as fx_buf_add_json_string, except that a lone
+ * surrogate's three bytes are written \udXXX. Returns 0, or -1 (out
+ * unchanged) if s is not UTF-8 apart from such lone surrogates (a high then
+ * a low surrogate is a pair, not UTF-8: "\ud800\udc00" reads as U+10000).
+ */
+int json_add_wtf8_string(struct fx_buf *out, const char *s, size_t n);
+
+/*
  * Compares a string value's unescaped contents with s (n bytes) without
  * allocating. Returns 1 if equal.
  */

@@ -62,6 +62,7 @@ struct table {
 
 	struct strmap seen; /* dynamic topic -> its tuple key (owned) */
 	struct fx_buf key, why, scratch;
+	struct table_values topic_tv; /* table_topic's values, as UTF-8 */
 };
 
 /* ---------------------------------------------------------------------
@@ -88,6 +89,38 @@ static void values_push(struct table_values *tv, const char *s, size_t n)
 	fx_buf_add(&tv->buf, s, n);
 	fx_buf_addc(&tv->buf, 0);
 	tv->n++;
+}
+
+/*
+ * The values as topics have them: each lone surrogate (WTF-8, ED A0 80 for
+ * "\ud800", as table_values_of gives it) as U+FFFD, what a string's
+ * unescaped text was before directories kept the two apart. No topic name
+ * changes: "\ud800" and "\ufffd" share a topic, a static entry and a
+ * --where value, as they did; topic names read back as UTF-8 only. Returns
+ * tv, or else a copy in t->topic_tv.
+ */
+static const struct table_values *topic_values(struct table *t,
+                                               const struct table_values *tv)
+{
+	size_t i, n = tv->buf.len;
+
+	for (i = 0; i < n; i++)
+		if (json_wtf8_surrogate(tv->buf.p + i, n - i))
+			break;
+	if (i == n)
+		return tv;
+	values_reset(&t->topic_tv);
+	fx_buf_add(&t->topic_tv.buf, tv->buf.p, n);
+	memcpy(t->topic_tv.off, tv->off, sizeof(tv->off));
+	memcpy(t->topic_tv.len, tv->len, sizeof(tv->len));
+	t->topic_tv.n = tv->n;
+	t->topic_tv.any = tv->any;
+	for (; i < n; i++)
+		if (json_wtf8_surrogate(t->topic_tv.buf.p + i, n - i)) {
+			memcpy(t->topic_tv.buf.p + i, "\xef\xbf\xbd", 3);
+			i += 2;
+		}
+	return &t->topic_tv;
 }
 
 /*
@@ -861,6 +894,7 @@ void table_free(struct table *t)
 	fx_buf_free(&t->key);
 	fx_buf_free(&t->why);
 	fx_buf_free(&t->scratch);
+	table_values_free(&t->topic_tv);
 	free(t);
 }
 
@@ -1000,14 +1034,21 @@ static const char *whyf(struct table *t, const char *fmt, ...)
 	return t->why.p;
 }
 
-/* The value's text in t->scratch (unescaped string, or as written). */
-static void value_text(struct table *t, const struct json_value *v)
+/*
+ * The value's text in t->scratch: a string's unescaped contents, or the
+ * value as written. wtf8: a lone surrogate as its WTF-8 bytes, so that
+ * the directory of "\ud800" is not that of "\ufffd" (hive.h); else as
+ * U+FFFD, the bytes of the Kafka key fx-sink --key sends.
+ */
+static void value_text(struct table *t, const struct json_value *v, int wtf8)
 {
 	fx_buf_reset(&t->scratch);
-	if (v->type == JSON_STRING)
-		json_string_unescape(v, &t->scratch);
-	else
+	if (v->type != JSON_STRING)
 		fx_buf_add(&t->scratch, v->p, v->len);
+	else if (wtf8)
+		json_string_unescape_wtf8(v, &t->scratch);
+	else
+		json_string_unescape(v, &t->scratch);
 }
 
 static int time_value(struct table *t, const struct table_part *p,
@@ -1057,7 +1098,7 @@ int table_values_of(struct table *t, const struct json_value *vals,
 				return -1;
 			continue;
 		}
-		value_text(t, v);
+		value_text(t, v, p->transform != TABLE_BUCKET);
 		if (p->transform == TABLE_BUCKET) {
 			uint32_t h =
 			    table_murmur2(t->scratch.p, t->scratch.len);
@@ -1129,6 +1170,7 @@ int table_topic(struct table *t, const struct table_values *tv,
 	uintptr_t idx;
 
 	fx_buf_reset(out);
+	tv = topic_values(t, tv);
 	tuple_key(tv, t->kmask, &t->key);
 	idx = (uintptr_t)strmap_get(&t->by_tuple, t->key.p, t->key.len);
 	if (idx) {
@@ -1178,7 +1220,10 @@ void table_values_json(const struct table *t, const struct table_values *tv,
 		fx_buf_add_json_string(out, t->parts[i].name,
 		                       strlen(t->parts[i].name));
 		fx_buf_addc(out, ':');
-		fx_buf_add_json_string(out, table_value(tv, i), tv->len[i]);
+		/* "\ud800" as the record had it */
+		if (json_add_wtf8_string(out, table_value(tv, i), tv->len[i]))
+			fx_buf_add_json_string(out, table_value(tv, i),
+			                       tv->len[i]);
 	}
 }
 
@@ -1604,13 +1649,18 @@ static int walk_comp(struct dir_walk *dw, const char *path, size_t comp)
 		if (nm[0] == '.' || n < plen + slen || memcmp(nm, c, plen) ||
 		    memcmp(nm + n - slen, close + 1, slen))
 			continue;
+		/* a value fx-consume --partition-fields reads ("\ud800" from
+		 * %ED%A0%80), or none */
+		fx_buf_reset(&dw->t->scratch);
+		if (hive_decode_json(&dw->t->scratch, nm + plen,
+		                     n - plen - slen) < 0)
+			continue;
 		fx_buf_reset(v);
 		fx_buf_addc(v, 0); /* v->p is never NULL */
 		v->len = 0;
 		if (!hive_is_null(nm + plen, n - plen - slen))
 			hive_decode(v, nm + plen, n - plen - slen);
-		if (!json_utf8_valid(v->p, v->len) ||
-		    !allowed(&dw->w->allowed[part], v->p, v->len))
+		if (!allowed(&dw->w->allowed[part], v->p, v->len))
 			continue;
 		if (asprintf(&sub, "%s/%s", path, nm) < 0)
 			fx_oom();
@@ -1682,7 +1732,7 @@ int table_filter_keep(void *arg, const char *topic, const char *rec, size_t len)
 	if (json_scan(&f->sc, &f->t->paths, rec, len, f->vals, &jerr, 0) < 0 ||
 	    table_values_of(f->t, f->vals, &f->tv, &field, &why))
 		return 0;
-	return table_where_match(f->w, &f->tv);
+	return table_where_match(f->w, topic_values(f->t, &f->tv));
 }
 
 void table_filter_free(struct table_filter *f)

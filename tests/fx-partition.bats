@@ -516,3 +516,76 @@ same() {
 		["checkpoint",1,null]
 	EOF
 }
+
+@test "a lone surrogate (\"\\ud800\") and U+FFFD are two directories, and each reads back as written" {
+	printf '%s\n' '{"os":"\ud800","n":1}' '{"os":"\ufffd","n":2}' \
+		'{"os":"a\udfff/\ud800","n":3}' '{"os":"é","n":4}' |
+		fx-sink --dir w --partition os
+	run env LC_ALL=C ls w
+	assert_output "$(printf '%s\n' 'os=%ED%A0%80' 'os=a%ED%BF%BF%2F%ED%A0%80' 'os=é' $'os=\xef\xbf\xbd' | LC_ALL=C sort)"
+	# the directory's value, not the record's own: records without "os"
+	for f in w/*/part-00000.ndjson; do
+		sed -E 's/^\{"os":"([^"\\]|\\.)*",/{/' "$f" >"$f.tmp" && mv "$f.tmp" "$f"
+	done
+	run --separate-stderr fx-consume --partition-fields w
+	assert_success
+	run env LC_ALL=C sort <<<"$output"
+	assert_output - <<'OUT'
+{"n":1,"os":"\ud800"}
+{"n":2,"os":"�"}
+{"n":3,"os":"a\udfff/\ud800"}
+{"n":4,"os":"é"}
+OUT
+}
+
+@test "a table's directories: a lone surrogate (\"\\ud800\") and U+FFFD are two, --list, --where and fx-consume read both back; topics stay as they were" {
+	def '{"name":"x","partition_by":[{"name":"os"},{"name":"b","field":"os","transform":"bucket(4)"}],"kafka":{"topic":"x_{os}_{b}"},"files":{"dir":"x/os={os}/b={b}"}}'
+	printf '%s\n' '{"os":"\ud800","n":1}' '{"os":"\ufffd","n":2}' '{"os":"a\udfff/\ud800","n":3}' >in
+	run --separate-stderr fx-partition --table t.json --files in
+	assert_success
+	# bucket(N) hashes the bytes fx-sink --key sends: U+FFFD for both
+	assert_output - <<-'EOF'
+	{"os":"\ud800","n":1,"_fx_dest":"x/os=%ED%A0%80/b=3"}
+	{"os":"\ufffd","n":2,"_fx_dest":"x/os=�/b=3"}
+	{"os":"a\udfff/\ud800","n":3,"_fx_dest":"x/os=a%ED%BF%BF%2F%ED%A0%80/b=1"}
+	EOF
+	run fx-partition --table t.json --explain --files in
+	assert_line -n 0 '{"values":{"os":"\ud800","b":"3"},"route":"dir","dest":"x/os=%ED%A0%80/b=3","records":1}'
+	# a topic name reads back as UTF-8 only: "\ud800" keeps the topic of
+	# "\ufffd" it always had
+	# (jq reads no lone surrogate)
+	run fx-partition --table t.json in
+	assert_success
+	assert_equal "$(sed -E 's/.*"_fx_dest":"([^"]*)"}$/\1/' <<<"$output" | tr '\n' ' ')" \
+		"x__ef_bf_bd_3 x__ef_bf_bd_3 x_a_ef_bf_bd_2f_ef_bf_bd_1 "
+	fx-partition --table t.json --files in | fx-sink --dir W
+	fx-sink --table t.json --dir W2 <in
+	diff -r W W2
+	run --separate-stderr fx-partition --table t.json --list --files W
+	assert_success
+	assert_equal "$stderr" ''
+	assert_output - <<-'EOF'
+	{"route":"dir","values":{"os":"\ud800","b":"3"},"dir":"x/os=%ED%A0%80/b=3"}
+	{"route":"dir","values":{"os":"a\udfff/\ud800","b":"1"},"dir":"x/os=a%ED%BF%BF%2F%ED%A0%80/b=1"}
+	{"route":"dir","values":{"os":"�","b":"3"},"dir":"x/os=�/b=3"}
+	EOF
+	# the directory's value, not the record's own: records without "os"
+	for f in W/x/*/*/part-00000.ndjson; do
+		sed -E 's/^\{"os":"([^"\\]|\\.)*",/{/' "$f" >"$f.tmp" && mv "$f.tmp" "$f"
+	done
+	run --separate-stderr fx-consume --table t.json --partition-fields W
+	assert_success
+	assert_equal "$stderr" ''
+	run env LC_ALL=C sort <<<"$output"
+	assert_output - <<-'EOF'
+	{"n":1,"os":"\ud800","b":"3"}
+	{"n":2,"os":"�","b":"3"}
+	{"n":3,"os":"a\udfff/\ud800","b":"1"}
+	EOF
+	run --separate-stderr fx-consume --table t.json --where os=$'\xef\xbf\xbd' --partition-fields W
+	assert_success
+	assert_output '{"n":2,"os":"�","b":"3"}'
+	run --separate-stderr fx-consume --table t.json --where b=3 W
+	assert_success
+	assert_equal "$(sort <<<"$output" | tr '\n' ' ')" '{"n":1} {"n":2} '
+}

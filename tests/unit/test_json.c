@@ -1871,6 +1871,71 @@ static void test_unescape(void)
 	fx_buf_free(&raw);
 }
 
+/*
+ * json_string_unescape_wtf8: a lone surrogate as its three WTF-8 bytes, a
+ * pair as the one code point; json_add_wtf8_string writes the bytes back
+ * as the JSON string, and refuses bytes that are no WTF-8 of a JSON string.
+ */
+static void test_unescape_wtf8(void)
+{
+	static const struct {
+		const char *in, *want, *back;
+	} cases[] = {
+	    {"\"\"", "", "\"\""},
+	    {"\"a\\u00e9\\n\"", "a\xC3\xA9\n", "\"a\xC3\xA9\\n\""},
+	    {"\"\\uD800\"", "\xED\xA0\x80", "\"\\ud800\""},
+	    {"\"\\uDFFF\"", "\xED\xBF\xBF", "\"\\udfff\""},
+	    {"\"\\uFFFD\"", "\xEF\xBF\xBD", "\"\xEF\xBF\xBD\""},
+	    {"\"a\\uD800/\\\"\"", "a\xED\xA0\x80/\"", "\"a\\ud800/\\\"\""},
+	    {"\"\\uDC00\\uD800\"", "\xED\xB0\x80\xED\xA0\x80",
+	     "\"\\udc00\\ud800\""},
+	    {"\"\\uD800\\uD800\\uDC00\"", "\xED\xA0\x80\xF0\x90\x80\x80",
+	     "\"\\ud800\xF0\x90\x80\x80\""},
+	    {"\"\\uD83D\\uDE00\"", "\xF0\x9F\x98\x80", "\"\xF0\x9F\x98\x80\""},
+	};
+	/* a pair in WTF-8, a bad byte next to a surrogate, a cut surrogate */
+	static const char *const bad[] = {"\xED\xA0\x80\xED\xB0\x80",
+	                                  "\xFF\xED\xA0\x80", "a\xED\xA0"};
+	struct fx_buf out = FX_BUF_INIT, back = FX_BUF_INIT;
+	struct json_value v;
+	size_t k;
+	char *keep;
+
+	fx_buf_grow(&out, 1);
+	for (k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		if (unescape_via_scan(cases[k].in, &out, &v, &keep) < 0) {
+			CHECK_MSG(0, "scan failed: %s", cases[k].in);
+			free(keep);
+			continue;
+		}
+		fx_buf_reset(&out);
+		json_string_unescape_wtf8(&v, &out);
+		CHECK_MSG(out.len == strlen(cases[k].want) &&
+		              memcmp(out.p, cases[k].want, out.len) == 0,
+		          "wtf8 %s: want \"%s\", got \"%s\"", cases[k].in,
+		          esc(cases[k].want, strlen(cases[k].want)),
+		          esc(out.p, out.len));
+		fx_buf_reset(&back);
+		fx_buf_adds(&back, "x");
+		CHECK_MSG(json_add_wtf8_string(&back, out.p, out.len) == 0 &&
+		              back.len == 1 + strlen(cases[k].back) &&
+		              !memcmp(back.p + 1, cases[k].back, back.len - 1),
+		          "back %s: want %s, got %s", cases[k].in,
+		          cases[k].back, esc(back.p, back.len));
+		free(keep);
+	}
+	for (k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+		fx_buf_reset(&back);
+		fx_buf_adds(&back, "x");
+		CHECK_MSG(json_add_wtf8_string(&back, bad[k], strlen(bad[k])) ==
+		                  -1 &&
+		              back.len == 1,
+		          "accepted %s", esc(bad[k], strlen(bad[k])));
+	}
+	fx_buf_free(&out);
+	fx_buf_free(&back);
+}
+
 static void test_string_equals(void)
 {
 	static const struct {
@@ -2306,6 +2371,7 @@ int main(void)
 	RUN(test_object_next);
 	RUN(test_object_get);
 	RUN(test_unescape);
+	RUN(test_unescape_wtf8);
 	RUN(test_string_equals);
 	RUN(test_value_compare);
 	RUN(test_utf8_valid);
