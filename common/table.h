@@ -12,7 +12,9 @@
  *              "partitions": 4},
  *    "files": {"dir": "ods_play/os={os}"}}
  *
- * Partition values are text: a string field's unescaped contents, a number
+ * Partition values are text: a string field's unescaped contents (a lone
+ * surrogate kept as its WTF-8 bytes, so that its directory is not
+ * U+FFFD's; topic names and bucket(N) see U+FFFD), a number
  * or boolean as written; "day" and "hour" of an event time give
  * "2026-11-23" and "10" (UTC); "bucket(N)" gives the decimal (murmur2 of
  * the value's text & 0x7fffffff) mod N, Kafka's default partitioner, so
