@@ -1720,6 +1720,23 @@ out:
 	return rc;
 }
 
+int agg_spec_parse(struct agg_spec *a, const char *spec, char *err,
+                   size_t err_len)
+{
+	if (parse_one(a, spec, err, err_len)) {
+		agg_spec_free(a);
+		return -1;
+	}
+	return 0;
+}
+
+void agg_spec_free(struct agg_spec *a)
+{
+	free(a->name);
+	free(a->field);
+	a->name = a->field = NULL;
+}
+
 int agg_set_parse(struct agg_set *set, char *const *specs, size_t n, int merge,
                   struct json_paths *paths, char *err, size_t err_len)
 {
@@ -1770,10 +1787,8 @@ void agg_set_free(struct agg_set *set)
 {
 	size_t i;
 
-	for (i = 0; i < set->n; i++) {
-		free(set->v[i].name);
-		free(set->v[i].field);
-	}
+	for (i = 0; i < set->n; i++)
+		agg_spec_free(&set->v[i]);
 	free(set->v);
 	memset(set, 0, sizeof(*set));
 }

@@ -11,7 +11,7 @@
  * p95:F p99:F and quantile:F:Q (DDSketch, 1% relative error), topk:F:N;
  * NAME=SPEC names the output column. Default names: count, count_F, sum_F,
  * min_F, max_F, avg_F, first_F, last_F, distinct_F, approx_distinct_F,
- * p95_F, q0.999_F, top3_F (dots in F become '_').
+ * p95_F, q0_999_F, top3_F (dots in F and Q become '_').
  *
  * Values: null and missing values are ignored by every function but count
  * (as in SQL). sum, avg and the quantiles take numbers only (anything else
@@ -93,6 +93,18 @@ struct agg_set {
 int agg_set_parse(struct agg_set *set, char *const *specs, size_t n, int merge,
                   struct json_paths *paths, char *err, size_t err_len);
 void agg_set_free(struct agg_set *set);
+
+/*
+ * Parses one spec (NAME=SPEC or SPEC) into *a as agg_set_parse() does each:
+ * a->name is the column fx-agg writes (NAME, or the default name), a->field
+ * the field it reads (NULL for count); a->path is -1. The one rule for a
+ * column's name, for callers that must know it without running fx-agg
+ * (fx-run --check). Returns 0, then agg_spec_free() it, or -1 with a
+ * message in err (err_len bytes) and nothing to free.
+ */
+int agg_spec_parse(struct agg_spec *a, const char *spec, char *err,
+                   size_t err_len);
+void agg_spec_free(struct agg_spec *a);
 
 /* Bytes of state per group. */
 static inline size_t agg_set_state_size(const struct agg_set *set)

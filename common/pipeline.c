@@ -1,6 +1,7 @@
 /* pipeline.c - fx-pipeline(5) files; the contract is in pipeline.h */
 #include "pipeline.h"
 
+#include "aggfn.h"
 #include "checkpoint.h"
 #include "confjson.h"
 #include "err.h"
@@ -1355,33 +1356,22 @@ static int check_fields_agg(const struct pipeline *p,
 		                 strlen(t->values[0]));
 	it = (struct items){opt_of(st, "agg"), 0, NULL};
 	while (next_item(&it, &s, &n)) {
-		const char *c1, *c2, *spec = s;
-		size_t sn = n;
+		/* named as fx-agg names it: one rule, aggfn's */
+		char *spec = fx_strndup(s, n), err[256];
+		struct agg_spec a;
 
-		eq = memchr(s, '=', n);
-		if (eq) {
-			add_field(&out, s, (size_t)(eq - s));
-			spec = eq + 1;
-			sn = n - (size_t)(spec - s);
-		}
-		c1 = memchr(spec, ':', sn);
-		if (!c1) {
-			if (!eq)
-				add_field(&out, spec, sn);
-			continue;
-		}
-		c2 = memchr(c1 + 1, ':', sn - (size_t)(c1 + 1 - spec));
-		n = (c2 ? (size_t)(c2 - c1 - 1) : sn - (size_t)(c1 + 1 - spec));
-		rc |= need_field(p, job, i, "agg", fs, c1 + 1, n);
-		if (!eq && !c2) { /* fn:F is named fn_F */
-			char *name = fx_strndup(spec, sn);
-
-			name[c1 - spec] = '_';
-			add_field(&out, name, sn);
-			free(name);
-		} else if (!eq) {
+		if (agg_spec_parse(&a, spec, err, sizeof(err))) {
+			/* one fx-agg refuses (check_step_options() says so)
+			 * or that a ${param} spells: its column unknowable */
 			out.unknown = 1;
+		} else {
+			if (a.field)
+				rc |= need_field(p, job, i, "agg", fs, a.field,
+				                 strlen(a.field));
+			add_field(&out, a.name, strlen(a.name));
+			agg_spec_free(&a);
 		}
+		free(spec);
 	}
 	if (opt_of(st, "window")) {
 		add_field(&out, "window_start", 12);

@@ -136,6 +136,38 @@ fx-run: many.json: jobs.k.steps[1].fx-agg: unknown option '--windw'"
 	assert_equal "$stderr" "fx-run: give one of --stream, --batch, --backfill (see 'fx-run --help')"
 }
 
+@test "--check: an fx-agg step's columns are named as fx-agg names them (dots '_', quantile and topk by value); a later step may use them, not their dotted spelling" {
+	mkdir a
+	printf '%s\n' '{"name": "src", "partition_by": [{"name": "p", "field": "v"}], "fields": ["a", "v"], "files": {"dir": "src/p={p}"}}' >a/src.table.json
+	printf '%s\n' '{"name": "dst", "partition_by": [{"name": "p", "field": "count"}], "files": {"dir": "dst/p={p}"}}' >a/dst.table.json
+	# what fx-agg writes, the names the later step uses
+	run --separate-stderr fx-agg --agg 'sum:a.b,quantile:v:0.50,topk:v:03' <<<'{"a":{"b":2},"v":1}'
+	assert_success
+	assert_output '{"sum_a_b":2,"q0_5_v":1,"top3_v":[{"value":1,"count":1}]}'
+	job() {
+		cat >a/p.json <<-EOF
+		{"name": "p", "warehouse": "warehouse",
+		 "tables": {"src": {"file": "src.table.json"}, "dst": {"file": "dst.table.json"}},
+		 "jobs": {"j": {"source": "src", "sink": "dst",
+		                "steps": [{"name": "a", "fx-agg": {"agg": "sum:a.b,quantile:v:0.50,topk:v:03"}},
+		                          {"name": "b", "fx-agg": {"by": "$1", "agg": "count"}}]}}}
+		EOF
+	}
+	job sum_a_b,q0_5_v,top3_v
+	run --separate-stderr fx-run --check a/p.json
+	assert_success
+	assert_equal "$stderr$output" ""
+	job sum_a.b
+	run --separate-stderr fx-run --check a/p.json
+	assert_failure 2
+	assert_output ''
+	assert_equal "$stderr" 'fx-run: a/p.json: jobs.j.steps[1].fx-agg.by: field "sum_a.b" is not declared by table "src" nor made by an earlier step'
+	job q0.5_v
+	run --separate-stderr fx-run --check a/p.json
+	assert_failure 2
+	assert_equal "$stderr" 'fx-run: a/p.json: jobs.j.steps[1].fx-agg.by: field "q0.5_v" is not declared by table "src" nor made by an earlier step'
+}
+
 @test "--check writes nothing: a step's --state and dlq= files go to a scratch directory, removed; a bad value is still a fault" {
 	pipeline_dir a
 	cat >a/w.pipeline.json <<-'EOF'

@@ -384,6 +384,42 @@ static void test_one_spelling(void)
 	teardown();
 }
 
+/* agg_spec_parse(): the column fx-agg writes and the field it reads, as
+ * agg_set_parse() names them (fx-run --check's one rule) */
+static void test_spec_parse_names(void)
+{
+	static const char *const cases[][3] = {
+	    {"count", "count", NULL},
+	    {"count:a.b", "count_a_b", "a.b"},
+	    {"sum:a.b", "sum_a_b", "a.b"},
+	    {"p50:a.b", "p50_a_b", "a.b"},
+	    {"quantile:v:0.50", "q0_5_v", "v"},
+	    {"quantile:a.b:1e-1", "q0_1_a_b", "a.b"},
+	    {"topk:v:03", "top3_v", "v"},
+	    {"x.y=sum:v", "x.y", "v"},
+	};
+	struct agg_spec a;
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK_MSG(agg_spec_parse(&a, cases[i][0], err, sizeof(err)) ==
+		              0,
+		          "%s: %s", cases[i][0], err);
+		CHECK_STR(a.name, cases[i][1]);
+		if (cases[i][2])
+			CHECK(a.field && !strcmp(a.field, cases[i][2]));
+		else
+			CHECK(a.field == NULL);
+		CHECK(a.path == -1);
+		agg_spec_free(&a);
+		CHECK(a.name == NULL && a.field == NULL);
+	}
+	CHECK(agg_spec_parse(&a, "quantile:v", err, sizeof(err)) == -1);
+	CHECK_STR(err, "'quantile:v': expected quantile:FIELD:Q");
+	CHECK(a.name == NULL && a.field == NULL);
+}
+
 /* ---- every kind in the table ---- */
 
 static void test_table_complete(void)
@@ -678,6 +714,7 @@ int main(void)
 	RUN(test_sum_bounds_partial);
 	RUN(test_first_last_ties);
 	RUN(test_one_spelling);
+	RUN(test_spec_parse_names);
 	RUN(test_table_complete);
 	RUN(test_unknown_names_every_kind);
 	RUN(test_merge_equals_single_run);
