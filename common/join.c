@@ -813,6 +813,7 @@ static void kafka_given(const struct join_opts *o, struct given *g)
 static void check_options(struct fx_ctx *ctx, struct join_opts *o)
 {
 	struct given ig, lg, kg;
+	int kafka = o->dim && !strncmp(o->dim, "kafka:", 6);
 
 	interval_given(o, &ig);
 	lookup_given(o, &lg);
@@ -836,10 +837,22 @@ static void check_options(struct fx_ctx *ctx, struct join_opts *o)
 		o->left = 1;
 	if (o->reload_interval == 0)
 		fx_usage_error(ctx, "--reload-interval: must be more than 0");
-	if (o->dim) {
-		int kafka = !strncmp(o->dim, "kafka:", 6);
-
+	if (o->dim)
 		need(ctx, &ig, "--right SOURCE, not --dim");
+	else
+		need(ctx, &lg,
+		     o->prefix
+		         ? "--dim FILE; the interval join has --right-prefix"
+		         : "--dim FILE");
+	/* only a kafka: dimension reads Kafka: a file dimension reads a
+	 * file, the interval join files, FIFOs and pipes */
+	if (!kafka)
+		need(
+		    ctx, &kg,
+		    o->dim
+		        ? "--dim kafka:TOPIC; a file dimension reads no topic"
+		        : "--dim kafka:TOPIC; the interval join reads no topic");
+	if (o->dim) {
 		if (kafka && o->reload)
 			fx_usage_error(
 			    ctx,
@@ -863,11 +876,6 @@ static void check_options(struct fx_ctx *ctx, struct join_opts *o)
 			                : "--state and --stage are");
 		return;
 	}
-	need(ctx, &lg,
-	     o->prefix ? "--dim FILE; the interval join has --right-prefix"
-	               : "--dim FILE");
-	/* the interval join reads files, FIFOs and pipes, never Kafka */
-	need(ctx, &kg, "--dim kafka:TOPIC; the interval join reads no topic");
 	if (o->stage && !o->state)
 		fx_usage_error(ctx, "--stage needs --state DIR");
 	if (!o->time_field)

@@ -403,6 +403,38 @@ fx_rows() {
 	assert_output '{"a":1,"t":0,"right_t":0}'
 }
 
+@test "usage: a file dimension, which reads no topic, refuses the Kafka options as the interval join does; a kafka: dimension takes them" {
+	printf 'id,g\n1,rock\n' >d.csv
+	printf 'linger.ms=5\n' >k.properties
+	for k in '-b 127.0.0.1:1' '--brokers=127.0.0.1:1' '-X linger.ms=5' \
+		'-F k.properties' '--kafka-config=k.properties' '--timeout 10s' '--timeout=1s'; do
+		# shellcheck disable=SC2086
+		run --separate-stderr fx-join --dim d.csv --on id $k <<<'{"id":1}'
+		assert_failure 2
+		assert_output ''
+		case $k in
+		-b* | --brokers*) name=--brokers ;;
+		-X*) name=-X ;;
+		-F* | --kafka-config*) name=--kafka-config ;;
+		*) name=--timeout ;;
+		esac
+		assert_equal "$stderr" "fx-join: $name needs --dim kafka:TOPIC; a file dimension reads no topic (see 'fx-join --help')"
+	done
+	run --separate-stderr fx-join --dim d.csv --on id \
+		--timeout 1s -X linger.ms=5 -b 127.0.0.1:1 -F k.properties <<<'{"id":1}'
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --brokers, -X, --kafka-config and --timeout need --dim kafka:TOPIC; a file dimension reads no topic (see 'fx-join --help')"
+	# a kafka: dimension takes them: the next check is what stops it
+	run --separate-stderr fx-join --dim kafka:t --on id,g \
+		--timeout 1s -X linger.ms=5 -b 127.0.0.1:1 -F k.properties </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "fx-join: --dim kafka:TOPIC joins on one field (the message key) (see 'fx-join --help')"
+	# and without them the file dimension joins
+	run --separate-stderr fx-join --dim d.csv --on id <<<'{"id":1}'
+	assert_success
+	assert_output '{"id":1,"g":"rock"}'
+}
+
 @test "--reload: a dimension replaced by rename, then rewritten slowly in place, through a FIFO" {
 	printf 'id,g\n1,rock\n2,rock\n' >d.csv
 	mkfifo in
