@@ -150,16 +150,6 @@ barrier_line() {
 	at=${#of[@]}
 }
 
-# late_of FILE: sets late to the last count of late records a run gave
-# (--stats), or to nothing; a builtin loop, with no process
-late_of() {
-	local l re=' ([0-9]+) late records$'
-	late=
-	while IFS= read -r l; do
-		[[ ! $l =~ $re ]] || late=${BASH_REMATCH[1]}
-	done <"$1"
-}
-
 # late_records [FILE]: how many late records a run counted (--stats)
 late_records() {
 	sed -n 's/.* \([0-9][0-9]*\) late records$/\1/p' "${1:-full.err}" | tail -1

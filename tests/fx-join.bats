@@ -372,6 +372,16 @@ fx_rows() {
 	assert_output '{"a":1,"t":0,"right_t":0}'
 }
 
+# kafka_opt_name OPTION: the name fx-join's messages give a Kafka option
+kafka_opt_name() {
+	case $1 in
+	-b* | --brokers*) echo --brokers ;;
+	-X*) echo -X ;;
+	-F* | --kafka-config*) echo --kafka-config ;;
+	*) echo --timeout ;;
+	esac
+}
+
 @test "usage: the Kafka options are a kafka: dimension's; the interval join, which reads no topic, refuses them" {
 	printf '%s\n' '{"a":1,"t":0}' >r.ndjson
 	printf 'linger.ms=5\n' >k.properties
@@ -381,12 +391,7 @@ fx_rows() {
 		run --separate-stderr fx-join --right r.ndjson --on a --time t --within 1s $k <r.ndjson
 		assert_failure 2
 		assert_output ''
-		case $k in
-		-b* | --brokers*) name=--brokers ;;
-		-X*) name=-X ;;
-		-F* | --kafka-config*) name=--kafka-config ;;
-		*) name=--timeout ;;
-		esac
+		name=$(kafka_opt_name "$k")
 		assert_equal "$stderr" "fx-join: $name needs --dim kafka:TOPIC; the interval join reads no topic (see 'fx-join --help')"
 	done
 	run --separate-stderr fx-join --right r.ndjson --on a --time t --within 1s \
@@ -412,12 +417,7 @@ fx_rows() {
 		run --separate-stderr fx-join --dim d.csv --on id $k <<<'{"id":1}'
 		assert_failure 2
 		assert_output ''
-		case $k in
-		-b* | --brokers*) name=--brokers ;;
-		-X*) name=-X ;;
-		-F* | --kafka-config*) name=--kafka-config ;;
-		*) name=--timeout ;;
-		esac
+		name=$(kafka_opt_name "$k")
 		assert_equal "$stderr" "fx-join: $name needs --dim kafka:TOPIC; a file dimension reads no topic (see 'fx-join --help')"
 	done
 	run --separate-stderr fx-join --dim d.csv --on id \

@@ -425,9 +425,10 @@ fx-run: --backfill: foo=2026-11-01 failed (exit 2): the days after it not run"
 	assert_output ""
 }
 
-@test "--explain pasted into bash with a failing step replaces nothing; without pipefail it would" {
-	pipeline_dir a
-	cat >a/fail.pipeline.json <<-'EOF'
+# fail_pipeline DIR: DIR/fail.pipeline.json, one job whose sh step passes
+# three records on and exits 7
+fail_pipeline() {
+	cat >"$1/fail.pipeline.json" <<-'EOF'
 	{"name": "fail", "warehouse": "warehouse",
 	 "tables": {"ods_play": {"file": "ods_play.table.json"},
 	            "cdm_android": {"file": "cdm_android.table.json"}},
@@ -435,6 +436,11 @@ fx-run: --backfill: foo=2026-11-01 failed (exit 2): the days after it not run"
 	                   "steps": [{"name": "bad", "sh": "head -n 3; exit 7"}],
 	                   "sink": "cdm_android"}}}
 	EOF
+}
+
+@test "--explain pasted into bash with a failing step replaces nothing; without pipefail it would" {
+	pipeline_dir a
+	fail_pipeline a
 	fx-run a/music.pipeline.json cdm_android --batch dt=2026-11-01
 	sums a/warehouse/cdm_android >cdm.before
 	[ "$(cat a/warehouse/cdm_android/dt=2026-11-01/*.ndjson | wc -l)" -gt 3 ] || fail "too few android plays"
@@ -545,14 +551,7 @@ produce_day() {
 
 @test "--stream --explain is a bash script with pipefail: a step that fails fails the script, though the sink after it ends cleanly" {
 	pipeline_dir a
-	cat >a/fail.pipeline.json <<-'EOF'
-	{"name": "fail", "warehouse": "warehouse",
-	 "tables": {"ods_play": {"file": "ods_play.table.json"},
-	            "cdm_android": {"file": "cdm_android.table.json"}},
-	 "jobs": {"boom": {"source": "ods_play",
-	                   "steps": [{"name": "bad", "sh": "head -n 3; exit 7"}],
-	                   "sink": "cdm_android"}}}
-	EOF
+	fail_pipeline a
 	fx_broker_start --partitions 1
 	produce_day 2026-11-02 a/plays.ndjson
 	fx-run a/fail.pipeline.json boom --stream -e -b "$B" --explain >explain.sh

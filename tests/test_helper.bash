@@ -229,3 +229,13 @@ fx_jobs_agree() {
 fx_untimed() {
 	sed -E 's/^(fx-[a-z]+: stats: .* bytes out), [0-9.]+ s, .*$/\1/'
 }
+
+# late_of FILE: sets late to the last count of late records a run gave
+# (--stats), or to nothing; a builtin loop, with no process
+late_of() {
+	local l re=' ([0-9]+) late records$'
+	late=
+	while IFS= read -r l; do
+		[[ ! $l =~ $re ]] || late=${BASH_REMATCH[1]}
+	done <"$1"
+}
