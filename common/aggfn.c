@@ -100,8 +100,9 @@ static void add_u64(struct fx_buf *out, uint64_t v)
 static void add_i64(struct fx_buf *out, int64_t v)
 {
 	char b[24];
+	size_t n = fx_num_format_int(v, b); /* before b is read */
 
-	fx_buf_add(out, b, fx_num_format_int(v, b));
+	fx_buf_add(out, b, n);
 }
 
 static void add_double(struct fx_buf *out, double d)
@@ -1221,9 +1222,7 @@ static int topk_param(struct agg_spec *a, const char *text)
 /* N in decimal: topk:F:03 and topk:F:3 are one column, top3_F */
 static void topk_name(const struct agg_spec *a, struct fx_buf *out)
 {
-	char b[24];
-
-	fx_buf_add(out, b, fx_num_format_int(a->k, b));
+	add_i64(out, a->k);
 }
 
 static void topk_add(struct strmap *m, const char *p, size_t n, uint64_t c)
