@@ -554,6 +554,11 @@ produce_day() {
 	fail_pipeline a
 	fx_broker_start --partitions 1
 	produce_day 2026-11-02 a/plays.ndjson
+	# the three runs below are one consumer group (the job's) in turn:
+	# fx-devbroker holds each new member's join until the session of the
+	# one before has run out (45 s by default; fx-devbroker(1))
+	printf 'session.timeout.ms=3000\nheartbeat.interval.ms=300\n' >group.properties
+	export FX_KAFKA_CONFIG=$PWD/group.properties
 	fx-run a/fail.pipeline.json boom --stream -e -b "$B" --explain >explain.sh
 	assert_equal "$(head -1 explain.sh)" "set -o pipefail # paste into bash"
 	# the step passes 3 records and exits 7; fx-partition and fx-sink see
