@@ -48,15 +48,15 @@ fi
 
 if [[ $parts == *" bats "* ]]; then
 	echo "== bats"
-	# two test files at a time (GNU parallel, from make deps): most of a
-	# file's time is spent waiting on brokers and timers, not on a core;
-	# the tests of one file stay in order. FX_TEST_JOBS=1 runs one file
-	# at a time. (The lineage files run with the others: a pipe every
+	# one test file more at a time than there are cores (GNU parallel,
+	# from make deps): much of a file's time is spent waiting on brokers
+	# and timers, not on a core; the tests of one file stay in order.
+	# FX_TEST_JOBS=1 runs one file at a time. (The lineage files run with the others: a pipe every
 	# pipeline of a test holds, parallel's, joins no runs; see
 	# tests/fx-lineage-shared.bats.)
 	# --timing puts each test's time on its line ("in N ms"), so that a
 	# slow test can be found in CI's log.
-	jobs=${FX_TEST_JOBS:-2}
+	jobs=${FX_TEST_JOBS:-$(($(nproc 2>/dev/null || echo 1) + 1))}
 	command -v parallel >/dev/null || jobs=1
 	bats --formatter tap --timing --jobs "$jobs" --no-parallelize-within-files \
 		tests/*.bats >"$log/bats.tap" 2>&1
