@@ -23,15 +23,14 @@ void fx_buf_free(struct fx_buf *b)
 	b->len = b->cap = 0;
 }
 
-void fx_buf_add_json_string(struct fx_buf *b, const char *s, size_t n)
+void fx_buf_add_json_chars(struct fx_buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t i, run = 0;
 
 	/* worst case every byte becomes \u00XX */
-	if (b->cap - b->len < 6 * n + 2)
-		fx_buf_grow(b, 6 * n + 2);
-	b->p[b->len++] = '"';
+	if (b->cap - b->len < 6 * n)
+		fx_buf_grow(b, 6 * n);
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		char *o;
@@ -76,5 +75,11 @@ void fx_buf_add_json_string(struct fx_buf *b, const char *s, size_t n)
 	}
 	memcpy(b->p + b->len, s + run, n - run);
 	b->len += n - run;
-	b->p[b->len++] = '"';
+}
+
+void fx_buf_add_json_string(struct fx_buf *b, const char *s, size_t n)
+{
+	fx_buf_addc(b, '"');
+	fx_buf_add_json_chars(b, s, n);
+	fx_buf_addc(b, '"');
 }

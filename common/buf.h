@@ -127,4 +127,7 @@ static inline int fx_equal_short(const void *a, const void *b, size_t n)
  */
 void fx_buf_add_json_string(struct fx_buf *b, const char *s, size_t n);
 
+/* As fx_buf_add_json_string, without the quotes: a piece of a string. */
+void fx_buf_add_json_chars(struct fx_buf *b, const char *s, size_t n);
+
 #endif

@@ -1150,14 +1150,9 @@ int json_add_wtf8_string(struct fx_buf *out, const char *s, size_t n)
 			continue;
 		/* the UTF-8 before it, escaped as JSON, without quotes */
 		if (i > run) {
-			size_t at = out->len;
-
 			if (!json_utf8_valid(s + run, i - run))
 				goto bad;
-			fx_buf_add_json_string(out, s + run, i - run);
-			memmove(out->p + at, out->p + at + 1,
-			        out->len - at - 2);
-			out->len -= 2;
+			fx_buf_add_json_chars(out, s + run, i - run);
 		}
 		if (i == n)
 			break;
